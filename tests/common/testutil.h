@@ -1,0 +1,84 @@
+/*  testutil.h - small helpers shared by the test suites.
+
+    Header-only so that each suite stays one executable: hex conversion,
+    reading a test vector, and a seeded random generator whose seed a
+    failing run prints, so that a failure can be replayed.
+*/
+#ifndef MESHQ_TESTUTIL_H_INCLUDED
+#define MESHQ_TESTUTIL_H_INCLUDED
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Converts hex text (whitespace ignored) to bytes; returns the count.
+static inline size_t
+testutil_unhex (const char *hex, uint8_t *out, size_t capacity)
+{
+    size_t size = 0;
+    int high = -1;
+    for (; *hex; hex++) {
+        int c = *hex, v;
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v = c - 'A' + 10;
+        else
+            continue;
+        if (high < 0)
+            high = v;
+        else {
+            if (size < capacity)
+                out[size] = (uint8_t)(high << 4 | v);
+            size++;
+            high = -1;
+        }
+    }
+    return size;
+}
+
+//  Reads tests/vectors/NAME.hex into out; returns the byte count, or 0.
+static inline size_t
+testutil_vector (const char *name, uint8_t *out, size_t capacity)
+{
+    char path[1024];
+    snprintf (path, sizeof path, "%s/vectors/%s.hex", MESHQ_TEST_SOURCE_DIR,
+              name);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    char text[8192];
+    size_t got = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text[got] = 0;
+    return testutil_unhex (text, out, capacity);
+}
+
+//  xorshift64*: fast, good enough for mutation tests, reproducible.
+static inline uint64_t
+testutil_random (uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+//  Seed from MESHQ_SEED, or a fixed default; printed so runs replay.
+static inline uint64_t
+testutil_seed (const char *suite)
+{
+    const char *env = getenv ("MESHQ_SEED");
+    uint64_t seed = env ? strtoull (env, NULL, 0) : 0x6d65736871ULL;
+    if (seed == 0)
+        seed = 1;
+    fprintf (stderr, "%s: MESHQ_SEED=%llu\n", suite, (unsigned long long)seed);
+    return seed;
+}
+
+#endif
