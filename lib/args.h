@@ -12,8 +12,6 @@
 
 #include "envelope.h"
 
-#include <string.h>
-
 //  X (ID, member, key, kind): kinds are UINT (uint64), INT (int64), BOOL,
 //  STR (UTF-8, at most 255 bytes), TEXT (UTF-8, at most 65535 bytes),
 //  ID (bin, exactly 16 bytes), MAP (a map of header-like entries, kept
@@ -110,13 +108,5 @@ typedef struct {
 
 //  True if the argument is present.
 #define MESHQ_ARGS_HAS(args, ID) (((args)->present >> MESHQ_A_##ID) & 1)
-
-//  A span over a NUL-terminated string (NULL gives an absent span).
-static inline meshq_span_t
-meshq_span (const char *string)
-{
-    meshq_span_t span = {string, string ? (uint32_t)strlen (string) : 0};
-    return span;
-}
 
 #endif

@@ -68,5 +68,7 @@ MESHQ_EXPORT int meshq_version (void);
 #endif
 
 #include "meshq_msg.h"
+#include "meshq_client.h"
+#include "meshq_agent.h"
 
 #endif

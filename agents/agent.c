@@ -1,0 +1,623 @@
+/*  agent.c - the queue agent engine: the actor, its sockets and loop,
+    and client sessions. See agent.h; the commands and the message path
+    are in agent_commands.c and agent_messages.c.
+
+    One loop turn: the ROUTER handler drains what clients sent (up to a
+    batch), each frame doing its work in memory and appending to the
+    store; the first append or delivery of the turn arms a 0 ms timer,
+    the end of the turn, which commits the store once (one writev, one
+    fdatasync), sends the confirms that made durable, dispatches the
+    queues that changed, and closes sessions that went away.
+*/
+#include "agent_internal.h"
+#include "codec_args.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+//  Frames drained per ROUTER event: enough to batch, few enough that
+//  timers and the pipe are not starved.
+#define S_BATCH 1024
+
+void
+meshq_agent_config_init (meshq_agent_config_t *config)
+{
+    memset (config, 0, sizeof *config);
+    snprintf (config->name, sizeof config->name, "meshq");
+    config->max_message = MESHQ_MAX_BODY_DEFAULT;
+    config->ack_timeout_ms = 30 * 60 * 1000;
+    config->tick_ms = 100;
+}
+
+static void
+s_hex (const uint8_t *id, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = digits[id[i] >> 4];
+        out[2 * i + 1] = digits[id[i] & 15];
+    }
+    out[32] = 0;
+}
+
+static void
+s_store_log (void *arg, int level, const char *line)
+{
+    (void)arg;
+    if (level == MESHQ_STORE_ERROR)
+        zsys_error ("%s", line);
+    else if (level == MESHQ_STORE_WARNING)
+        zsys_warning ("%s", line);
+    else if (level == MESHQ_STORE_NOTICE)
+        zsys_notice ("%s", line);
+    else
+        zsys_info ("%s", line);
+}
+
+static meshq_engine_t *
+s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
+{
+    meshq_engine_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->pipe = pipe;
+    self->config = *config;
+    self->loop = zloop_new ();
+    zloop_set_nonstop (self->loop, true);
+    self->queues = zhashx_new ();
+    self->exchanges = zhashx_new ();
+    self->sessions = zhashx_new ();
+    self->dirty_set = meshq_map64_new ();
+    self->tickets = meshq_map64_new ();
+    self->dirty = zlistx_new ();
+    self->dead_letters = zlistx_new ();
+    meshq_buf_init (&self->buf);
+    zuuid_t *uuid = zuuid_new ();
+    memcpy (self->node_id, zuuid_data (uuid), 16);
+    zuuid_destroy (&uuid);
+    self->started = zclock_mono ();
+    if (!self->config.max_memory) {
+        //  As RabbitMQ's default: 40% of physical memory.
+        uint64_t pages = (uint64_t)sysconf (_SC_PHYS_PAGES);
+        uint64_t page = (uint64_t)sysconf (_SC_PAGESIZE);
+        self->config.max_memory = pages * page / 10 * 4;
+    }
+    //  Sequence numbers stay unique across restarts: they start from the
+    //  wall clock in microseconds (and from the log's highest, later).
+    self->next_seq = (uint64_t)zclock_time () * 1000;
+    return self;
+}
+
+static void
+s_engine_destroy (meshq_engine_t **self_p)
+{
+    meshq_engine_t *self = *self_p;
+    //  The store closes first: what is freed below stays in the log for
+    //  the next start, untouched (no acks, no deletions).
+    if (self->store)
+        meshq_store_commit (self->store);
+    meshq_store_destroy (&self->store);
+    meshq_session_t *session;
+    while ((session = zhashx_first (self->sessions)))
+        meshq_engine_close_session (self, session);
+    meshq_queue_t *queue;
+    while ((queue = zhashx_first (self->queues))) {
+        zhashx_delete (self->queues, meshq_queue_name (queue));
+        meshq_queue_destroy (&queue);
+    }
+    meshq_exchange_t *exchange;
+    while ((exchange = zhashx_first (self->exchanges))) {
+        zhashx_delete (self->exchanges, meshq_exchange_name (exchange));
+        meshq_exchange_destroy (&exchange);
+    }
+    zhashx_destroy (&self->queues);
+    zhashx_destroy (&self->exchanges);
+    zhashx_destroy (&self->sessions);
+    meshq_map64_destroy (&self->dirty_set);
+    meshq_map64_destroy (&self->tickets);
+    zlistx_destroy (&self->dirty);
+    zlistx_destroy (&self->dead_letters);
+    meshq_buf_fini (&self->buf);
+    zloop_destroy (&self->loop);
+    zsock_destroy (&self->router);
+    free (self);
+    *self_p = NULL;
+}
+
+// --------------------------------------------------------------------
+//  Sending
+
+int
+meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
+                       const char *verb, const void *args, size_t args_size,
+                       const void *body, size_t size)
+{
+    if (session->dead)
+        return MESHQ_ECONNLOST;
+    void *handle = zsock_resolve (self->router);
+    int flags = ZMQ_SNDMORE | ZMQ_DONTWAIT;
+    if (zmq_send (handle, session->id, 16, flags) < 0 ||
+        zmq_send (handle, verb, strlen (verb), flags) < 0 ||
+        zmq_send (handle, args, args_size, body ? flags : ZMQ_DONTWAIT) < 0 ||
+        (body && zmq_send (handle, body, size, ZMQ_DONTWAIT) < 0)) {
+        //  The client is gone (EHOSTUNREACH) or not reading (EAGAIN at
+        //  the high-water mark): either way its session ends.
+        zsys_notice ("agent: session lost user=%s reason=%s", session->user,
+                     zmq_strerror (zmq_errno ()));
+        session->dead = true;
+        meshq_engine_arm_turn (self);
+        return MESHQ_ECONNLOST;
+    }
+    return 0;
+}
+
+int
+meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,
+                   const char *verb, const meshq_args_t *args, const void *body,
+                   size_t size)
+{
+    meshq_buf_reset (&self->buf);
+    const char *why;
+    int rc = meshq_codec_encode_args (args, &self->buf, &why);
+    if (rc) {
+        zsys_error ("agent: cannot encode %s: %s", verb, why);
+        return rc;
+    }
+    return meshq_engine_send_raw (self, session, verb, self->buf.data,
+                                  self->buf.size, body, size);
+}
+
+void
+meshq_engine_reply_ok (meshq_engine_t *self, meshq_session_t *session,
+                       meshq_args_t *results, uint64_t rid)
+{
+    meshq_args_t empty;
+    if (!results) {
+        memset (&empty, 0, sizeof empty);
+        results = &empty;
+    }
+    MESHQ_ARGS_SET (results, RID, rid, rid);
+    meshq_engine_send (self, session, "OK", results, NULL, 0);
+}
+
+void
+meshq_engine_reply_error (meshq_engine_t *self, meshq_session_t *session,
+                          uint64_t rid, int code, const char *format, ...)
+{
+    char why[1024];
+    va_list list;
+    va_start (list, format);
+    vsnprintf (why, sizeof why, format, list);
+    va_end (list);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, RID, rid, rid);
+    MESHQ_ARGS_SET (&args, CODE, code, code);
+    MESHQ_ARGS_SET (&args, WHY, why, meshq_span (why));
+    meshq_engine_send (self, session, "ERROR", &args, NULL, 0);
+}
+
+// --------------------------------------------------------------------
+//  The end of a loop turn
+
+static int
+s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    meshq_engine_t *self = arg;
+    self->turn_armed = false;
+    //  Dead letters are enqueued where they go before their originals'
+    //  acks are committed, in the same commit.
+    meshq_engine_route_dead_letters (self);
+    //  One commit for everything appended this turn; its callbacks
+    //  settle the publishes waiting on it.
+    meshq_store_commit (self->store);
+    meshq_session_t *session = zhashx_first (self->sessions);
+    while (session) {
+        if (session->confirm_due)
+            meshq_engine_flush_confirms (self, session);
+        session = zhashx_next (self->sessions);
+    }
+    meshq_queue_t *queue;
+    int64_t now = zclock_time ();
+    while ((queue = zlistx_detach (self->dirty, NULL))) {
+        meshq_map64_delete (self->dirty_set, (uintptr_t)queue);
+        meshq_queue_dispatch (queue, now);
+    }
+    //  Dispatch may have disposed of entries (acks, dead letters):
+    //  commit again, cheaply when nothing is pending.
+    meshq_engine_route_dead_letters (self);
+    meshq_store_commit (self->store);
+    //  Sessions that went away this turn.
+    zlistx_t *dead = zlistx_new ();
+    session = zhashx_first (self->sessions);
+    while (session) {
+        if (session->dead)
+            zlistx_add_end (dead, session);
+        session = zhashx_next (self->sessions);
+    }
+    while ((session = zlistx_detach (dead, NULL)))
+        meshq_engine_close_session (self, session);
+    zlistx_destroy (&dead);
+    return 0;
+}
+
+void
+meshq_engine_arm_turn (meshq_engine_t *self)
+{
+    if (!self->turn_armed) {
+        self->turn_armed = true;
+        zloop_timer (self->loop, 0, 1, s_end_of_turn, self);
+    }
+}
+
+void
+meshq_engine_mark_dirty (meshq_engine_t *self, meshq_queue_t *queue)
+{
+    //  dirty_set doubles as the membership test of the dirty list.
+    if (!meshq_map64_lookup (self->dirty_set, (uintptr_t)queue)) {
+        meshq_map64_insert (self->dirty_set, (uintptr_t)queue, queue);
+        zlistx_add_end (self->dirty, queue);
+    }
+    meshq_engine_arm_turn (self);
+}
+
+// --------------------------------------------------------------------
+//  Sessions
+
+static meshq_session_t *
+s_session_find (meshq_engine_t *self, const uint8_t *id)
+{
+    if (self->last_session && memcmp (self->last_session->id, id, 16) == 0)
+        return self->last_session;
+    char key[33];
+    s_hex (id, key);
+    meshq_session_t *session = zhashx_lookup (self->sessions, key);
+    if (session)
+        self->last_session = session;
+    return session;
+}
+
+static meshq_session_t *
+s_session_new (meshq_engine_t *self, const uint8_t *id,
+               const meshq_args_t *args)
+{
+    meshq_session_t *session = calloc (1, sizeof *session);
+    assert (session);
+    memcpy (session->id, id, 16);
+    memcpy (session->user, args->user.data ? args->user.data : "guest",
+            args->user.data ? args->user.size : 5);
+    session->heartbeat_ms = args->heartbeat >= 10 && args->heartbeat <= 600000
+                                ? (int)args->heartbeat
+                                : 1000;
+    session->last_seen = zclock_mono ();
+    session->deliveries = meshq_map64_new ();
+    session->consumers = zlistx_new ();
+    char key[33];
+    s_hex (id, key);
+    zhashx_insert (self->sessions, key, session);
+    return session;
+}
+
+void
+meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
+{
+    //  Unacked deliveries go back to the front of their queues.
+    meshq_engine_requeue_session (self, session);
+    meshq_consumer_t *consumer;
+    while ((consumer = zlistx_detach (session->consumers, NULL))) {
+        meshq_queue_t *queue = consumer->queue;
+        meshq_queue_remove_consumer (queue, consumer);
+        if (meshq_queue_args (queue)->auto_delete &&
+            meshq_queue_consumer_count (queue) == 0)
+            meshq_engine_queue_delete (self, queue);
+        else
+            meshq_engine_mark_dirty (self, queue);
+    }
+    //  Exclusive queues die with their owner.
+    zlistx_t *owned = zlistx_new ();
+    meshq_queue_t *queue = zhashx_first (self->queues);
+    while (queue) {
+        if (meshq_queue_owner (queue) == session)
+            zlistx_add_end (owned, queue);
+        queue = zhashx_next (self->queues);
+    }
+    while ((queue = zlistx_detach (owned, NULL)))
+        meshq_engine_queue_delete (self, queue);
+    zlistx_destroy (&owned);
+    meshq_engine_forget_pending (self, session);
+    if (self->last_session == session)
+        self->last_session = NULL;
+    char key[33];
+    s_hex (session->id, key);
+    zhashx_delete (self->sessions, key);
+    meshq_map64_destroy (&session->deliveries);
+    zlistx_destroy (&session->consumers);
+    free (session);
+}
+
+static void
+s_hello (meshq_engine_t *self, const uint8_t *id, const meshq_args_t *args)
+{
+    meshq_session_t *session = s_session_find (self, id);
+    if (session) {
+        //  A second HELLO on a live session: answer it again.
+        session->last_seen = zclock_mono ();
+    } else
+        session = s_session_new (self, id, args);
+    zsys_info ("agent: session opened user=%s", session->user);
+    meshq_args_t results;
+    memset (&results, 0, sizeof results);
+    MESHQ_ARGS_SET (&results, MAX_MESSAGE, max_message,
+                    self->config.max_message);
+    MESHQ_ARGS_SET (&results, NAME, name, meshq_span (self->config.name));
+    char node[33];
+    s_hex (self->node_id, node);
+    MESHQ_ARGS_SET (&results, NODE, node, meshq_span (node));
+    meshq_engine_reply_ok (self, session, &results, args->rid);
+}
+
+//  A PING comes from a client's heartbeat socket, not its session
+//  socket: answer the sender, and refresh the session it names.
+static void
+s_ping (meshq_engine_t *self, zmq_msg_t *routing, const meshq_args_t *args)
+{
+    if (MESHQ_ARGS_HAS (args, SESSION)) {
+        meshq_session_t *session = s_session_find (self, args->session);
+        if (session)
+            session->last_seen = zclock_mono ();
+        else
+            return;  //  No such session: no PONG, so the client learns.
+    }
+    void *handle = zsock_resolve (self->router);
+    zmq_send (handle, zmq_msg_data (routing), zmq_msg_size (routing),
+              ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send (handle, "PONG", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send (handle, "\x80", 1, ZMQ_DONTWAIT);
+}
+
+// --------------------------------------------------------------------
+//  Frames from clients
+
+static void
+s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
+{
+    const char *why = NULL;
+    char verb[32];
+    size_t verb_size = zmq_msg_size (&parts[1]);
+    meshq_args_t args;
+    if (count < 3 || count > 4 || verb_size == 0 || verb_size >= sizeof verb) {
+        self->malformed++;
+        zsys_warning ("agent: frame dropped reason=shape parts=%d", count);
+        return;
+    }
+    memcpy (verb, zmq_msg_data (&parts[1]), verb_size);
+    verb[verb_size] = 0;
+    int rc = meshq_codec_decode_args (zmq_msg_data (&parts[2]),
+                                      zmq_msg_size (&parts[2]), &args, &why);
+    //  Heartbeat sockets have routing ids of libzmq's choosing.
+    if (streq (verb, "PING")) {
+        if (rc == 0)
+            s_ping (self, &parts[0], &args);
+        return;
+    }
+    if (zmq_msg_size (&parts[0]) != 16) {
+        self->malformed++;
+        zsys_warning ("agent: frame dropped reason=routing-id verb=%s", verb);
+        return;
+    }
+    const uint8_t *id = zmq_msg_data (&parts[0]);
+    meshq_session_t *session = s_session_find (self, id);
+    if (rc) {
+        self->malformed++;
+        zsys_warning ("agent: frame dropped verb=%s reason=%s", verb, why);
+        if (session)
+            meshq_engine_reply_error (self, session, 0, rc, "malformed %s: %s",
+                                      verb, why);
+        return;
+    }
+    if (streq (verb, "HELLO")) {
+        s_hello (self, id, &args);
+        return;
+    }
+    if (!session) {
+        //  No session: tell the sender, through a throwaway one.
+        meshq_session_t stranger = {0};
+        memcpy (stranger.id, id, 16);
+        snprintf (stranger.user, sizeof stranger.user, "?");
+        meshq_engine_reply_error (self, &stranger, args.rid, MESHQ_ESTATE,
+                                  "no session: send HELLO first");
+        return;
+    }
+    session->last_seen = zclock_mono ();
+    if (streq (verb, "PUBLISH")) {
+        if (count == 4)
+            meshq_engine_publish (self, session, &args,
+                                  zmq_msg_data (&parts[3]),
+                                  zmq_msg_size (&parts[3]));
+        else
+            meshq_engine_reply_error (self, session, 0, MESHQ_EMALFORMED,
+                                      "PUBLISH without a message");
+    } else if (streq (verb, "ACK") || streq (verb, "NACK") ||
+               streq (verb, "IN_PROGRESS"))
+        meshq_engine_settle (self, session, verb, &args);
+    else if (streq (verb, "GET"))
+        meshq_engine_get (self, session, &args);
+    else if (streq (verb, "BYE")) {
+        session->dead = true;
+        meshq_engine_arm_turn (self);
+    } else
+        meshq_engine_command (self, session, verb, &args);
+}
+
+static int
+s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    meshq_engine_t *self = arg;
+    void *handle = zsock_resolve (reader);
+    for (int n = 0; n < S_BATCH; n++) {
+        zmq_msg_t parts[4];
+        int count = 0;
+        int more = 1;
+        int flags = ZMQ_DONTWAIT;
+        while (more) {
+            zmq_msg_t part;
+            zmq_msg_init (&part);
+            if (zmq_msg_recv (&part, handle, flags) < 0) {
+                zmq_msg_close (&part);
+                break;
+            }
+            flags = 0;  //  The rest of a message is there already.
+            more = zmq_msg_more (&part);
+            if (count < 4)
+                parts[count] = part;
+            else
+                zmq_msg_close (&part);
+            count++;
+        }
+        if (count == 0)
+            break;
+        s_frame (self, parts, count);
+        for (int i = 0; i < count && i < 4; i++)
+            zmq_msg_close (&parts[i]);
+    }
+    return 0;
+}
+
+// --------------------------------------------------------------------
+//  Timers
+
+static int
+s_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    meshq_engine_t *self = arg;
+    int64_t now = zclock_mono ();
+    meshq_session_t *session = zhashx_first (self->sessions);
+    while (session) {
+        if (!session->dead &&
+            now - session->last_seen > 3 * session->heartbeat_ms) {
+            zsys_notice ("agent: session expired user=%s silent_ms=%" PRId64,
+                         session->user, now - session->last_seen);
+            session->dead = true;
+            meshq_engine_arm_turn (self);
+        }
+        session = zhashx_next (self->sessions);
+    }
+    meshq_engine_check_leases (self, now);
+    int64_t wall = zclock_time ();
+    meshq_queue_t *queue = zhashx_first (self->queues);
+    while (queue) {
+        meshq_queue_expire (queue, wall);
+        if (meshq_queue_ready (queue) && meshq_queue_consumer_count (queue))
+            meshq_engine_mark_dirty (self, queue);
+        queue = zhashx_next (self->queues);
+    }
+    meshq_store_tick (self->store);
+    meshq_engine_check_pressure (self);
+    return 0;
+}
+
+// --------------------------------------------------------------------
+//  Start and the pipe
+
+static int
+s_bind (meshq_engine_t *self, const char *endpoint, char *why, size_t size)
+{
+    if (zsock_bind (self->router, "%s", endpoint) < 0) {
+        snprintf (why, size, "cannot bind client endpoint %s: %s", endpoint,
+                  zmq_strerror (zmq_errno ()));
+        return MESHQ_EIO;
+    }
+    zsys_notice ("agent: listening endpoint=%s", endpoint);
+    return 0;
+}
+
+static int
+s_start (meshq_engine_t *self, char *why, size_t size)
+{
+    if (!*self->config.data) {
+        snprintf (why, size, "no data directory set");
+        return MESHQ_EINVAL;
+    }
+    self->router = zsock_new (ZMQ_ROUTER);
+    assert (self->router);
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_linger (self->router, 0);
+    zsock_set_sndhwm (self->router, 1000000);
+    zsock_set_rcvhwm (self->router, 1000000);
+    zsock_set_maxmsgsize (self->router,
+                          (int64_t)self->config.max_message + 65536);
+    char inproc[128];
+    snprintf (inproc, sizeof inproc, "inproc://meshq-%s", self->config.name);
+    int rc = s_bind (self, inproc, why, size);
+    char *endpoints = strdup (self->config.endpoints);
+    char *saveptr = NULL;
+    for (char *endpoint = strtok_r (endpoints, ",", &saveptr);
+         endpoint && rc == 0; endpoint = strtok_r (NULL, ",", &saveptr))
+        rc = s_bind (self, endpoint, why, size);
+    free (endpoints);
+    if (rc)
+        return rc;
+
+    self->store = meshq_store_new (self->config.data, &self->config.store);
+    meshq_store_set_log (self->store, s_store_log, self);
+    const char *store_why = NULL;
+    rc = meshq_store_open (self->store, &store_why);
+    if (rc) {
+        snprintf (why, size, "cannot open the store in %.500s: %.400s",
+                  self->config.data, store_why);
+        return rc;
+    }
+    meshq_store_set_done (self->store, meshq_engine_store_done, self);
+    //  Metadata first (foreach visits it first), then the messages.
+    rc = meshq_store_foreach (self->store, meshq_engine_recover_entry,
+                              meshq_engine_meta_restore, self);
+    meshq_engine_meta_finish (self);
+    if (rc < 0)
+        zsys_warning ("agent: some records could not be read back: %s",
+                      meshq_store_why (self->store));
+    zloop_reader (self->loop, self->router, s_handle_router, self);
+    zloop_timer (self->loop, (size_t)self->config.tick_ms, 0, s_tick, self);
+    zsys_notice ("agent: started name=%s queues=%zu", self->config.name,
+                 zhashx_size (self->queues));
+    return 0;
+}
+
+static int
+s_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    meshq_engine_t *self = arg;
+    zmsg_t *msg = zmsg_recv (reader);
+    if (!msg)
+        return -1;
+    char *command = zmsg_popstr (msg);
+    int rc = 0;
+    if (!command || streq (command, "$TERM"))
+        rc = -1;
+    else if (streq (command, "START")) {
+        char why[1024] = "";
+        int status = s_start (self, why, sizeof why);
+        zsock_send (self->pipe, "ss", status ? "ERROR" : "OK", why);
+    } else {
+        zsys_error ("agent: unknown pipe command %s", command);
+        assert (false);
+    }
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+    return rc;
+}
+
+void
+meshq_agent_actor (zsock_t *pipe, void *args)
+{
+    meshq_engine_t *self = s_engine_new (pipe, args);
+    zloop_reader (self->loop, pipe, s_handle_pipe, self);
+    zsock_signal (pipe, 0);
+    zloop_start (self->loop);
+    s_engine_destroy (&self);
+}

@@ -1,0 +1,43 @@
+/*  agent.h - the queue agent engine, a CZMQ actor.
+
+    The engine holds a node's exchanges, queues and bindings, its
+    clients' sessions and the durable store underneath, all in one zloop
+    thread. Start it with zactor_new (meshq_agent_actor, &config) and
+    then send START; it binds the client endpoints (always
+    inproc://meshq-NAME, and those in config) and recovers the store:
+
+        zactor_t *agent = zactor_new (meshq_agent_actor, &config);
+        zstr_send (agent, "START");
+        char *status, *why;
+        zsock_recv (agent, "ss", &status, &why);   //  "OK" or "ERROR"
+
+    $TERM stops it. meshq-agent (the daemon) and meshq_agent_t (embedded
+    in an application, meshq_agent.h) both host this same actor.
+*/
+#ifndef MESHQ_AGENT_H_INCLUDED
+#define MESHQ_AGENT_H_INCLUDED
+
+#include "store.h"
+
+#include <czmq.h>
+
+typedef struct {
+    char name[64];               //  Node name; inproc://meshq-NAME.
+    char data[1024];             //  Store directory.
+    char endpoints[1024];        //  More client endpoints, comma-separated.
+    meshq_store_config_t store;  //  Store settings.
+    size_t max_message;          //  Largest body accepted.
+    int ack_timeout_ms;          //  Default ack timeout of queues.
+    int tick_ms;                 //  Lease and TTL check period.
+    uint64_t max_memory;         //  Bytes of messages before publishers
+                                 //  are refused; 0: 40% of physical RAM.
+} meshq_agent_config_t;
+
+//  Sets the defaults: name "meshq", no extra endpoints, 16 MiB bodies,
+//  30-minute ack timeout, 100 ms tick. data must be set.
+void meshq_agent_config_init (meshq_agent_config_t *config);
+
+//  The actor. args is a meshq_agent_config_t, copied at start.
+void meshq_agent_actor (zsock_t *pipe, void *args);
+
+#endif

@@ -1,0 +1,141 @@
+/*  agent_internal.h - the agent engine's state, shared by its files.
+
+    The engine is one actor split by subject: agent.c (sockets, the
+    loop, sessions), agent_commands.c (declarations, bindings, lists),
+    agent_messages.c (publish, delivery, acks, confirms, dead letters,
+    recovery). Everything here lives on the actor's thread.
+*/
+#ifndef MESHQ_AGENT_INTERNAL_H_INCLUDED
+#define MESHQ_AGENT_INTERNAL_H_INCLUDED
+
+#include "agent.h"
+#include "args.h"
+#include "buf.h"
+#include "exchange.h"
+#include "map64.h"
+#include "queue.h"
+#include "store.h"
+
+typedef struct _meshq_session_t meshq_session_t;
+
+//  An entry on its way to a dead-letter exchange.
+typedef struct {
+    meshq_entry_t *entry;  //  Out of its queue, not yet freed.
+    const char *reason;    //  "expired", "maxlen", "rejected", ...
+} meshq_death_t;
+typedef struct _meshq_pending_t meshq_pending_t;
+
+//  A publish waiting for its store appends before its confirm.
+struct _meshq_pending_t {
+    meshq_pending_t *next;     //  Next publish of the session, in order.
+    meshq_session_t *session;  //  Its publisher, NULL once gone.
+    uint64_t seq;              //  Publisher's sequence number.
+    uint32_t remaining;        //  Appends not yet durable.
+    int code;                  //  0, or why it is refused.
+    const char *why;           //  Static reason when code is set.
+};
+
+//  A client connection: identified by the 16-byte session id that is
+//  also its DEALER's routing id.
+struct _meshq_session_t {
+    uint8_t id[16];                     //  Session id.
+    char user[MESHQ_MAX_SHORTSTR + 1];  //  Authenticated user.
+    int64_t last_seen;                  //  Monotonic ms of its last frame.
+    int heartbeat_ms;                   //  Its heartbeat interval.
+    uint64_t next_dtag;                 //  Last delivery tag given.
+    meshq_map64_t *deliveries;          //  Delivery tag -> entry.
+    meshq_entry_t *head;                //  Unacked entries, in tag order.
+    meshq_entry_t *tail;                //  Same, last.
+    zlistx_t *consumers;                //  Its meshq_consumer_t.
+    meshq_pending_t *pending;       //  Publishes awaiting confirm, in order.
+    meshq_pending_t *pending_tail;  //  Same, last.
+    uint64_t confirmed;             //  Highest seq answered.
+    bool confirm_due;               //  A confirm should go out this turn.
+    bool dead;                      //  To be closed at the end of the turn.
+};
+
+typedef struct {
+    zsock_t *pipe;                  //  To the owner.
+    zloop_t *loop;                  //  The actor's loop.
+    meshq_agent_config_t config;    //  Settings.
+    zsock_t *router;                //  Clients connect here.
+    meshq_store_t *store;           //  The durable log.
+    uint8_t node_id[16];            //  This node's id, kept in the store.
+    bool node_restored;             //  node_id came from the store.
+    uint64_t next_seq;              //  Last message sequence given.
+    uint64_t meta_version;          //  Last metadata version written.
+    int64_t started;                //  Monotonic ms at start.
+    zhashx_t *queues;               //  Name -> meshq_queue_t.
+    zhashx_t *exchanges;            //  Name -> meshq_exchange_t.
+    zhashx_t *sessions;             //  Hex session id -> meshq_session_t.
+    meshq_session_t *last_session;  //  Cache: sender of the last frame.
+    meshq_map64_t *tickets;         //  Store ticket -> meshq_pending_t.
+    zlistx_t *dirty;                //  Queues to dispatch this turn.
+    bool turn_armed;                //  The end-of-turn timer is set.
+    meshq_buf_t buf;                //  Reused for argument maps.
+    meshq_map64_t *dirty_set;       //  The queues in dirty, by address.
+    zlistx_t *dead_letters;         //  meshq_death_t, routed at end of turn.
+    zlistx_t *restoring;            //  Bindings read back, applied at the end.
+    uint64_t memory;                //  Bytes of messages held.
+    bool blocked;                   //  Publishes refused: memory or disk full.
+    const char *blocked_why;        //  Which.
+    //  Counters.
+    uint64_t published;      //  Publishes accepted.
+    uint64_t delivered;      //  Deliveries sent.
+    uint64_t acked;          //  Deliveries acked.
+    uint64_t malformed;      //  Frames refused as malformed.
+    uint64_t dead_lettered;  //  Entries sent to a dead-letter exchange.
+} meshq_engine_t;
+
+//  agent.c
+void meshq_engine_arm_turn (meshq_engine_t *self);
+void meshq_engine_mark_dirty (meshq_engine_t *self, meshq_queue_t *queue);
+int meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,
+                       const char *verb, const meshq_args_t *args,
+                       const void *body, size_t size);
+int meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
+                           const char *verb, const void *args, size_t args_size,
+                           const void *body, size_t size);
+void meshq_engine_reply_ok (meshq_engine_t *self, meshq_session_t *session,
+                            meshq_args_t *results, uint64_t rid);
+void meshq_engine_reply_error (meshq_engine_t *self, meshq_session_t *session,
+                               uint64_t rid, int code, const char *format, ...);
+void meshq_engine_close_session (meshq_engine_t *self,
+                                 meshq_session_t *session);
+
+//  agent_commands.c
+void meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
+                           const char *verb, const meshq_args_t *args);
+meshq_queue_t *meshq_engine_queue_create (meshq_engine_t *self,
+                                          const char *name,
+                                          const meshq_queue_args_t *args,
+                                          bool persist);
+void meshq_engine_queue_delete (meshq_engine_t *self, meshq_queue_t *queue);
+int meshq_engine_meta_restore (void *arg, const char *key, uint64_t version,
+                               const void *value, size_t size);
+void meshq_engine_meta_finish (meshq_engine_t *self);
+
+//  agent_messages.c
+extern const meshq_queue_host_t meshq_engine_queue_host;
+void meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
+                           const meshq_args_t *args, const void *envelope,
+                           size_t size);
+void meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
+                          const char *verb, const meshq_args_t *args);
+void meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,
+                       const meshq_args_t *args);
+void meshq_engine_requeue_session (meshq_engine_t *self,
+                                   meshq_session_t *session);
+void meshq_engine_store_done (void *arg, uint64_t ticket, int status);
+void meshq_engine_flush_confirms (meshq_engine_t *self,
+                                  meshq_session_t *session);
+void meshq_engine_forget_pending (meshq_engine_t *self,
+                                  meshq_session_t *session);
+int meshq_engine_recover_entry (void *arg, const char *queue,
+                                const uint8_t origin[16], uint64_t seq,
+                                const void *envelope, size_t size);
+void meshq_engine_check_leases (meshq_engine_t *self, int64_t now);
+void meshq_engine_route_dead_letters (meshq_engine_t *self);
+void meshq_engine_check_pressure (meshq_engine_t *self);
+
+#endif
