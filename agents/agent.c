@@ -20,6 +20,9 @@
 //  timers and the pipe are not starved.
 #define S_BATCH 1024
 
+//  Warnings about bad input logged per tick, at most.
+#define S_WARNINGS 10
+
 void
 meshq_agent_config_init (meshq_agent_config_t *config)
 {
@@ -50,9 +53,9 @@ s_store_log (void *arg, int level, const char *line)
     else if (level == MESHQ_STORE_WARNING)
         zsys_warning ("%s", line);
     else if (level == MESHQ_STORE_NOTICE)
-        zsys_notice ("%s", line);
+        meshq_notice ("%s", line);
     else
-        zsys_info ("%s", line);
+        meshq_info ("%s", line);
 }
 
 static meshq_engine_t *
@@ -124,6 +127,25 @@ s_engine_destroy (meshq_engine_t **self_p)
     *self_p = NULL;
 }
 
+void
+meshq_engine_bad_input (meshq_engine_t *self, const char *format, ...)
+{
+    self->malformed++;
+    //  Bad input is logged at most S_WARNINGS times a tick, so that a
+    //  flood of it cannot flood the log; the rest are counted.
+    if (self->warnings >= S_WARNINGS) {
+        self->suppressed++;
+        return;
+    }
+    self->warnings++;
+    char line[512];
+    va_list list;
+    va_start (list, format);
+    vsnprintf (line, sizeof line, format, list);
+    va_end (list);
+    zsys_warning ("%s", line);
+}
+
 // --------------------------------------------------------------------
 //  Sending
 
@@ -142,8 +164,8 @@ meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
         (body && zmq_send (handle, body, size, ZMQ_DONTWAIT) < 0)) {
         //  The client is gone (EHOSTUNREACH) or not reading (EAGAIN at
         //  the high-water mark): either way its session ends.
-        zsys_notice ("agent: session lost user=%s reason=%s", session->user,
-                     zmq_strerror (zmq_errno ()));
+        meshq_notice ("agent: session lost user=%s reason=%s", session->user,
+                      zmq_strerror (zmq_errno ()));
         session->dead = true;
         meshq_engine_arm_turn (self);
         return MESHQ_ECONNLOST;
@@ -346,7 +368,7 @@ s_hello (meshq_engine_t *self, const uint8_t *id, const meshq_args_t *args)
         session->last_seen = zclock_mono ();
     } else
         session = s_session_new (self, id, args);
-    zsys_info ("agent: session opened user=%s", session->user);
+    meshq_info ("agent: session opened user=%s", session->user);
     meshq_args_t results;
     memset (&results, 0, sizeof results);
     MESHQ_ARGS_SET (&results, MAX_MESSAGE, max_message,
@@ -388,8 +410,8 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
     size_t verb_size = zmq_msg_size (&parts[1]);
     meshq_args_t args;
     if (count < 3 || count > 4 || verb_size == 0 || verb_size >= sizeof verb) {
-        self->malformed++;
-        zsys_warning ("agent: frame dropped reason=shape parts=%d", count);
+        meshq_engine_bad_input (
+            self, "agent: frame dropped reason=shape parts=%d", count);
         return;
     }
     memcpy (verb, zmq_msg_data (&parts[1]), verb_size);
@@ -403,15 +425,15 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
         return;
     }
     if (zmq_msg_size (&parts[0]) != 16) {
-        self->malformed++;
-        zsys_warning ("agent: frame dropped reason=routing-id verb=%s", verb);
+        meshq_engine_bad_input (
+            self, "agent: frame dropped reason=routing-id verb=%s", verb);
         return;
     }
     const uint8_t *id = zmq_msg_data (&parts[0]);
     meshq_session_t *session = s_session_find (self, id);
     if (rc) {
-        self->malformed++;
-        zsys_warning ("agent: frame dropped verb=%s reason=%s", verb, why);
+        meshq_engine_bad_input (self, "agent: frame dropped verb=%s reason=%s",
+                                verb, why);
         if (session)
             meshq_engine_reply_error (self, session, 0, rc, "malformed %s: %s",
                                       verb, why);
@@ -496,12 +518,17 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     meshq_engine_t *self = arg;
     int64_t now = zclock_mono ();
+    if (self->suppressed)
+        zsys_warning ("agent: %" PRIu64 " more bad inputs not logged",
+                      self->suppressed);
+    self->warnings = 0;
+    self->suppressed = 0;
     meshq_session_t *session = zhashx_first (self->sessions);
     while (session) {
         if (!session->dead &&
             now - session->last_seen > 3 * session->heartbeat_ms) {
-            zsys_notice ("agent: session expired user=%s silent_ms=%" PRId64,
-                         session->user, now - session->last_seen);
+            meshq_notice ("agent: session expired user=%s silent_ms=%" PRId64,
+                          session->user, now - session->last_seen);
             session->dead = true;
             meshq_engine_arm_turn (self);
         }
@@ -509,8 +536,13 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     }
     meshq_engine_check_leases (self, now);
     int64_t wall = zclock_time ();
+    bool sample = now - self->sampled >= 1000;
+    if (sample)
+        self->sampled = now;
     meshq_queue_t *queue = zhashx_first (self->queues);
     while (queue) {
+        if (sample)
+            meshq_queue_sample_rates (queue, now);
         meshq_queue_expire (queue, wall);
         if (meshq_queue_ready (queue) && meshq_queue_consumer_count (queue))
             meshq_engine_mark_dirty (self, queue);
@@ -532,7 +564,7 @@ s_bind (meshq_engine_t *self, const char *endpoint, char *why, size_t size)
                   zmq_strerror (zmq_errno ()));
         return MESHQ_EIO;
     }
-    zsys_notice ("agent: listening endpoint=%s", endpoint);
+    meshq_notice ("agent: listening endpoint=%s", endpoint);
     return 0;
 }
 
@@ -582,8 +614,8 @@ s_start (meshq_engine_t *self, char *why, size_t size)
                       meshq_store_why (self->store));
     zloop_reader (self->loop, self->router, s_handle_router, self);
     zloop_timer (self->loop, (size_t)self->config.tick_ms, 0, s_tick, self);
-    zsys_notice ("agent: started name=%s queues=%zu", self->config.name,
-                 zhashx_size (self->queues));
+    meshq_notice ("agent: started name=%s queues=%zu", self->config.name,
+                  zhashx_size (self->queues));
     return 0;
 }
 

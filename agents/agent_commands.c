@@ -300,7 +300,7 @@ meshq_engine_queue_delete (meshq_engine_t *self, meshq_queue_t *queue)
     }
     zhashx_delete (self->queues, name);
     meshq_queue_destroy (&queue);
-    zsys_info ("agent: queue deleted name=%s", name);
+    meshq_info ("agent: queue deleted name=%s", name);
 }
 
 //  Finds a queue the session may use, or answers the error and returns
@@ -377,8 +377,8 @@ s_declare_queue (meshq_engine_t *self, meshq_session_t *session,
         queue = meshq_engine_queue_create (self, name, &wanted, true);
         if (wanted.exclusive)
             meshq_queue_set_owner (queue, session);
-        zsys_info ("agent: queue declared name=%s durable=%d", name,
-                   wanted.durable);
+        meshq_info ("agent: queue declared name=%s durable=%d", name,
+                    wanted.durable);
     }
     meshq_args_t results;
     memset (&results, 0, sizeof results);
@@ -709,6 +709,10 @@ s_list (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (row, CONSUMERS, consumers,
                             meshq_queue_consumer_count (queue));
             MESHQ_ARGS_SET (row, BYTES, bytes, meshq_queue_ready_bytes (queue));
+            MESHQ_ARGS_SET (row, PUBLISH_RATE, publish_rate,
+                            (uint64_t)meshq_queue_publish_rate (queue));
+            MESHQ_ARGS_SET (row, DELIVER_RATE, deliver_rate,
+                            (uint64_t)meshq_queue_deliver_rate (queue));
             MESHQ_ARGS_SET (row, DURABLE, durable,
                             meshq_queue_args (queue)->durable);
         }
@@ -799,9 +803,8 @@ meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
     else if (streq (verb, "LIST_CONSUMERS"))
         s_list (self, session, args, "consumers");
     else {
-        self->malformed++;
-        zsys_warning ("agent: unknown command verb=%s user=%s", verb,
-                      session->user);
+        meshq_engine_bad_input (self, "agent: unknown command verb=%s user=%s",
+                                verb, session->user);
         meshq_engine_reply_error (self, session, args->rid, MESHQ_ENOTSUP,
                                   "unknown command '%s'", verb);
     }

@@ -65,6 +65,7 @@ typedef struct {
     uint64_t next_seq;              //  Last message sequence given.
     uint64_t meta_version;          //  Last metadata version written.
     int64_t started;                //  Monotonic ms at start.
+    int64_t sampled;                //  Monotonic ms of the last sample.
     zhashx_t *queues;               //  Name -> meshq_queue_t.
     zhashx_t *exchanges;            //  Name -> meshq_exchange_t.
     zhashx_t *sessions;             //  Hex session id -> meshq_session_t.
@@ -84,10 +85,14 @@ typedef struct {
     uint64_t delivered;      //  Deliveries sent.
     uint64_t acked;          //  Deliveries acked.
     uint64_t malformed;      //  Frames refused as malformed.
+    uint64_t warnings;       //  Bad-input warnings this tick.
+    uint64_t suppressed;     //  Those not logged this tick.
     uint64_t dead_lettered;  //  Entries sent to a dead-letter exchange.
 } meshq_engine_t;
 
 //  agent.c
+void meshq_engine_bad_input (meshq_engine_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
 void meshq_engine_arm_turn (meshq_engine_t *self);
 void meshq_engine_mark_dirty (meshq_engine_t *self, meshq_queue_t *queue);
 int meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,

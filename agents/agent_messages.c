@@ -234,7 +234,7 @@ meshq_engine_check_pressure (meshq_engine_t *self)
         (quota && stats.bytes > quota / 10 * 9))
         return;
     self->blocked = false;
-    zsys_notice ("agent: publishers unblocked memory=%" PRIu64, self->memory);
+    meshq_notice ("agent: publishers unblocked memory=%" PRIu64, self->memory);
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     meshq_session_t *session = zhashx_first (self->sessions);
@@ -327,9 +327,9 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
     int rc = meshq_codec_decode_envelope (data, size, self->config.max_message,
                                           &envelope, &why);
     if (rc) {
-        self->malformed++;
-        zsys_warning ("agent: publish refused user=%s reason=%s", session->user,
-                      why);
+        meshq_engine_bad_input (self,
+                                "agent: publish refused user=%s reason=%s",
+                                session->user, why);
         s_refuse (pending, rc, why);
         if (!pending)
             meshq_engine_reply_error (self, session, 0, rc,

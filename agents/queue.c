@@ -31,6 +31,13 @@ struct _meshq_queue_t {
     uint32_t consumer_count;            //  Number of consumers.
     uint32_t rotor;                     //  Where the next credit scan starts.
     void *owner;                        //  Owning session if exclusive.
+    uint64_t pushed;                    //  Entries ever pushed.
+    uint64_t delivered;                 //  Deliveries ever made.
+    uint64_t pushed_then;               //  pushed at the last sample.
+    uint64_t delivered_then;            //  delivered at the last sample.
+    int64_t sampled;                    //  When the last sample was (ms).
+    double publish_rate;                //  Pushed per second.
+    double deliver_rate;                //  Delivered per second.
 };
 
 int64_t
@@ -219,6 +226,33 @@ meshq_queue_consumers (const meshq_queue_t *self)
     return self->consumers;
 }
 
+void
+meshq_queue_sample_rates (meshq_queue_t *self, int64_t now)
+{
+    if (self->sampled && now > self->sampled) {
+        double seconds = (double)(now - self->sampled) / 1000.0;
+        self->publish_rate =
+            (double)(self->pushed - self->pushed_then) / seconds;
+        self->deliver_rate =
+            (double)(self->delivered - self->delivered_then) / seconds;
+    }
+    self->pushed_then = self->pushed;
+    self->delivered_then = self->delivered;
+    self->sampled = now;
+}
+
+double
+meshq_queue_publish_rate (const meshq_queue_t *self)
+{
+    return self->publish_rate;
+}
+
+double
+meshq_queue_deliver_rate (const meshq_queue_t *self)
+{
+    return self->deliver_rate;
+}
+
 int64_t
 meshq_queue_expiry (const meshq_queue_t *self, int64_t now, int64_t message_ttl)
 {
@@ -292,6 +326,7 @@ meshq_queue_push (meshq_queue_t *self, meshq_entry_t *entry)
         entry->priority = (uint8_t)self->args.max_priority;
     entry->queue = self;
     s_append (&self->ready[entry->priority], entry);
+    self->pushed++;
     self->ready_count++;
     self->ready_bytes += entry->body_size;
     return 0;
@@ -381,6 +416,7 @@ s_deliver (meshq_queue_t *self, meshq_entry_t *entry,
            meshq_consumer_t *consumer, int64_t lease)
 {
     entry->deliveries++;
+    self->delivered++;
     entry->consumer = consumer;
     entry->lease = lease;
     entry->unacked = true;

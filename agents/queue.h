@@ -131,6 +131,15 @@ uint64_t meshq_queue_unacked (const meshq_queue_t *self);
 uint32_t meshq_queue_consumer_count (const meshq_queue_t *self);
 meshq_consumer_t *meshq_queue_consumers (const meshq_queue_t *self);
 
+//  Updates the queue's publish and delivery rates from its counters;
+//  the agent calls it about once a second.
+void meshq_queue_sample_rates (meshq_queue_t *self, int64_t now);
+
+//  Messages per second published to and delivered from the queue, as of
+//  the last sample.
+double meshq_queue_publish_rate (const meshq_queue_t *self);
+double meshq_queue_deliver_rate (const meshq_queue_t *self);
+
 //  Per-message TTL and arrival give the expiry (wall-clock ms, 0 none).
 int64_t meshq_queue_expiry (const meshq_queue_t *self, int64_t now,
                             int64_t message_ttl);

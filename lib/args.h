@@ -53,26 +53,28 @@
     X (MAX_DELIVERIES, max_deliveries, "maxdel", UINT)                         \
     X (ACK_TIMEOUT, ack_timeout, "ackto", UINT)                                \
     X (DEDUP_WINDOW, dedup_window, "dedup", UINT)                              \
-    X (DISPATCH, dispatch, "disp", STR)          /* ...end of them */          \
-    X (MATCH, match, "match", MAP)               /* headers binding */         \
-    X (MESSAGES, messages, "msgs", UINT)         /* ready messages */          \
-    X (UNACKED, unacked, "unacked", UINT)        /* delivered, unacked */      \
-    X (CONSUMERS, consumers, "cons", UINT)       /* consumer count */          \
-    X (BYTES, bytes, "bytes", UINT)              /* bytes held */              \
-    X (EMPTY, empty, "empty", BOOL)              /* get found nothing */       \
-    X (HEARTBEAT, heartbeat, "hb", UINT)         /* heartbeat ms */            \
-    X (MAX_MESSAGE, max_message, "maxmsg", UINT) /* largest body */            \
-    X (NAME, name, "name", STR)                  /* node or client name */     \
-    X (NODE, node, "node", STR)                  /* node id, hex */            \
-    X (MESH, mesh, "mesh", STR)                  /* mesh name */               \
-    X (VHOST, vhost, "vhost", STR)               /* virtual host */            \
-    X (USER, user, "user", STR)                  /* user name */               \
-    X (VERSION, version, "version", STR)         /* software version */        \
-    X (ENDPOINT, endpoint, "endpoint", STR)      /* an endpoint */             \
-    X (STATE, state, "state", STR)               /* a state's name */          \
-    X (CREDIT, credit, "credit", UINT)           /* credit granted */          \
-    X (INFLIGHT, inflight, "inflight", UINT)     /* sent, not acked */         \
-    X (UPTIME, uptime, "uptime_ms", UINT)        /* ms since start */
+    X (DISPATCH, dispatch, "disp", STR)             /* ...end of them */       \
+    X (MATCH, match, "match", MAP)                  /* headers binding */      \
+    X (MESSAGES, messages, "msgs", UINT)            /* ready messages */       \
+    X (UNACKED, unacked, "unacked", UINT)           /* delivered, unacked */   \
+    X (CONSUMERS, consumers, "cons", UINT)          /* consumer count */       \
+    X (BYTES, bytes, "bytes", UINT)                 /* bytes held */           \
+    X (EMPTY, empty, "empty", BOOL)                 /* get found nothing */    \
+    X (HEARTBEAT, heartbeat, "hb", UINT)            /* heartbeat ms */         \
+    X (MAX_MESSAGE, max_message, "maxmsg", UINT)    /* largest body */         \
+    X (NAME, name, "name", STR)                     /* node or client name */  \
+    X (NODE, node, "node", STR)                     /* node id, hex */         \
+    X (MESH, mesh, "mesh", STR)                     /* mesh name */            \
+    X (VHOST, vhost, "vhost", STR)                  /* virtual host */         \
+    X (USER, user, "user", STR)                     /* user name */            \
+    X (VERSION, version, "version", STR)            /* software version */     \
+    X (ENDPOINT, endpoint, "endpoint", STR)         /* an endpoint */          \
+    X (STATE, state, "state", STR)                  /* a state's name */       \
+    X (CREDIT, credit, "credit", UINT)              /* credit granted */       \
+    X (INFLIGHT, inflight, "inflight", UINT)        /* sent, not acked */      \
+    X (UPTIME, uptime, "uptime_ms", UINT)           /* ms since start */       \
+    X (PUBLISH_RATE, publish_rate, "pubrate", UINT) /* msgs/s in */            \
+    X (DELIVER_RATE, deliver_rate, "dlvrate", UINT) /* msgs/s out */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,
