@@ -1,0 +1,79 @@
+/*  procutil.h - agent and tool processes for the system suites.
+
+    Starts meshq-agent (or any program of the build) as a child process
+    with its output in a log file, kills it, and waits for an agent to
+    answer on its endpoint, so that tests never sleep to synchronise.
+*/
+#ifndef MESHQ_PROCUTIL_H_INCLUDED
+#define MESHQ_PROCUTIL_H_INCLUDED
+
+#include "meshq.h"
+
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <pthread.h>
+#include <unistd.h>
+
+//  Starts argv[0] (a path) with argv; stdout and stderr go to log (or
+//  /dev/null). Returns the pid.
+static inline pid_t
+procutil_spawn (char *const argv[], const char *log)
+{
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        int fd =
+            open (log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2 (fd, 1);
+            dup2 (fd, 2);
+            close (fd);
+        }
+        execv (argv[0], argv);
+        _exit (127);
+    }
+    return pid;
+}
+
+//  Sends sig and reaps the child; returns its wait status.
+static inline int
+procutil_kill (pid_t pid, int sig)
+{
+    kill (pid, sig);
+    int status = 0;
+    waitpid (pid, &status, 0);
+    return status;
+}
+
+//  Starts meshq-agent NAME on DIR with client endpoint ENDPOINT and waits
+//  until it answers a client. Returns the pid.
+static inline pid_t
+procutil_agent (const char *name, const char *dir, const char *endpoint)
+{
+    char agent[1024], data[1024], log[1100];
+    snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
+    snprintf (data, sizeof data, "%s/store", dir);
+    snprintf (log, sizeof log, "%s/agent.log", dir);
+    char *argv[] = {agent, "--name",    (char *)name,     "--data",
+                    data,  "--control", (char *)endpoint, NULL};
+    pid_t pid = procutil_spawn (argv, log);
+    //  Ready when a client gets its HELLO answered.
+    int64_t deadline = zclock_mono () + 10000;
+    while (zclock_mono () < deadline) {
+        meshq_client_t *client = meshq_client_new ();
+        meshq_client_set_timeout (client, 200);
+        int rc = meshq_client_connect (client, endpoint);
+        meshq_client_destroy (&client);
+        if (rc == 0)
+            return pid;
+        cr_assert_eq (waitpid (pid, NULL, WNOHANG), 0,
+                      "meshq-agent exited at start; see %s", log);
+    }
+    cr_assert_fail ("meshq-agent did not answer within 10 s; see %s", log);
+    return -1;
+}
+
+#endif
