@@ -44,20 +44,6 @@ s_hex (const uint8_t *id, char *out)
     out[32] = 0;
 }
 
-static void
-s_store_log (void *arg, int level, const char *line)
-{
-    (void)arg;
-    if (level == MESHQ_STORE_ERROR)
-        zsys_error ("%s", line);
-    else if (level == MESHQ_STORE_WARNING)
-        zsys_warning ("%s", line);
-    else if (level == MESHQ_STORE_NOTICE)
-        meshq_notice ("%s", line);
-    else
-        meshq_info ("%s", line);
-}
-
 static meshq_engine_t *
 s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
 {
@@ -67,11 +53,9 @@ s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
     self->config = *config;
     self->loop = zloop_new ();
     zloop_set_nonstop (self->loop, true);
-    self->queues = zhashx_new ();
-    self->exchanges = zhashx_new ();
+    self->vhosts = zhashx_new ();
     self->sessions = zhashx_new ();
     self->dirty_set = meshq_map64_new ();
-    self->tickets = meshq_map64_new ();
     self->dirty = zlistx_new ();
     self->dead_letters = zlistx_new ();
     meshq_buf_init (&self->buf);
@@ -95,29 +79,21 @@ static void
 s_engine_destroy (meshq_engine_t **self_p)
 {
     meshq_engine_t *self = *self_p;
-    //  The store closes first: what is freed below stays in the log for
+    //  The stores close first: what is freed below stays in the log for
     //  the next start, untouched (no acks, no deletions).
-    if (self->store)
-        meshq_store_commit (self->store);
-    meshq_store_destroy (&self->store);
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts))
+        meshq_vhost_close (vhost);
     meshq_session_t *session;
     while ((session = zhashx_first (self->sessions)))
         meshq_engine_close_session (self, session);
-    meshq_queue_t *queue;
-    while ((queue = zhashx_first (self->queues))) {
-        zhashx_delete (self->queues, meshq_queue_name (queue));
-        meshq_queue_destroy (&queue);
+    while ((vhost = zhashx_first (self->vhosts))) {
+        zhashx_delete (self->vhosts, vhost->name);
+        meshq_vhost_destroy (&vhost);
     }
-    meshq_exchange_t *exchange;
-    while ((exchange = zhashx_first (self->exchanges))) {
-        zhashx_delete (self->exchanges, meshq_exchange_name (exchange));
-        meshq_exchange_destroy (&exchange);
-    }
-    zhashx_destroy (&self->queues);
-    zhashx_destroy (&self->exchanges);
+    zhashx_destroy (&self->vhosts);
     zhashx_destroy (&self->sessions);
     meshq_map64_destroy (&self->dirty_set);
-    meshq_map64_destroy (&self->tickets);
     zlistx_destroy (&self->dirty);
     zlistx_destroy (&self->dead_letters);
     meshq_buf_fini (&self->buf);
@@ -222,6 +198,17 @@ meshq_engine_reply_error (meshq_engine_t *self, meshq_session_t *session,
 // --------------------------------------------------------------------
 //  The end of a loop turn
 
+//  Commits every vhost's store: one writev and fdatasync each, when it
+//  has appends.
+static void
+s_commit (meshq_engine_t *self)
+{
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts))
+        if (vhost->store)
+            meshq_store_commit (vhost->store);
+}
+
 static int
 s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
 {
@@ -234,7 +221,7 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
     meshq_engine_route_dead_letters (self);
     //  One commit for everything appended this turn; its callbacks
     //  settle the publishes waiting on it.
-    meshq_store_commit (self->store);
+    s_commit (self);
     meshq_session_t *session = zhashx_first (self->sessions);
     while (session) {
         if (session->confirm_due)
@@ -250,7 +237,7 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
     //  Dispatch may have disposed of entries (acks, dead letters):
     //  commit again, cheaply when nothing is pending.
     meshq_engine_route_dead_letters (self);
-    meshq_store_commit (self->store);
+    s_commit (self);
     //  Sessions that went away this turn.
     zlistx_t *dead = zlistx_new ();
     session = zhashx_first (self->sessions);
@@ -303,11 +290,12 @@ s_session_find (meshq_engine_t *self, const uint8_t *id)
 
 static meshq_session_t *
 s_session_new (meshq_engine_t *self, const uint8_t *id,
-               const meshq_args_t *args)
+               const meshq_args_t *args, meshq_vhost_t *vhost)
 {
     meshq_session_t *session = calloc (1, sizeof *session);
     assert (session);
     memcpy (session->id, id, 16);
+    session->vhost = vhost;
     memcpy (session->user, args->user.data ? args->user.data : "guest",
             args->user.data ? args->user.size : 5);
     session->heartbeat_ms = args->heartbeat >= 10 && args->heartbeat <= 600000
@@ -333,20 +321,20 @@ meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
         meshq_queue_remove_consumer (queue, consumer);
         if (meshq_queue_args (queue)->auto_delete &&
             meshq_queue_consumer_count (queue) == 0)
-            meshq_engine_queue_delete (self, queue);
+            meshq_vhost_queue_delete (meshq_queue_host (queue), queue);
         else
             meshq_engine_mark_dirty (self, queue);
     }
     //  Exclusive queues die with their owner.
     zlistx_t *owned = zlistx_new ();
-    meshq_queue_t *queue = zhashx_first (self->queues);
+    meshq_queue_t *queue = zhashx_first (session->vhost->queues);
     while (queue) {
         if (meshq_queue_owner (queue) == session)
             zlistx_add_end (owned, queue);
-        queue = zhashx_next (self->queues);
+        queue = zhashx_next (session->vhost->queues);
     }
     while ((queue = zlistx_detach (owned, NULL)))
-        meshq_engine_queue_delete (self, queue);
+        meshq_vhost_queue_delete (session->vhost, queue);
     zlistx_destroy (&owned);
     meshq_engine_forget_pending (self, session);
     if (self->last_session == session)
@@ -362,13 +350,29 @@ meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
 static void
 s_hello (meshq_engine_t *self, const uint8_t *id, const meshq_args_t *args)
 {
+    char name[MESHQ_MAX_SHORTSTR + 1] = "/";
+    if (MESHQ_ARGS_HAS (args, VHOST))
+        meshq_span_copy (name, args->vhost);
+    meshq_vhost_t *vhost = zhashx_lookup (self->vhosts, name);
     meshq_session_t *session = s_session_find (self, id);
-    if (session) {
+    if (!vhost) {
+        //  Answer through a throwaway session: there is none yet.
+        meshq_session_t stranger = {0};
+        memcpy (stranger.id, id, 16);
+        meshq_engine_reply_error (self, session ? session : &stranger,
+                                  args->rid, MESHQ_ENOTFOUND,
+                                  "no vhost '%s' on this agent (meshq "
+                                  "list_vhosts lists them)",
+                                  name);
+        return;
+    }
+    if (session)
         //  A second HELLO on a live session: answer it again.
         session->last_seen = zclock_mono ();
-    } else
-        session = s_session_new (self, id, args);
-    meshq_info ("agent: session opened user=%s", session->user);
+    else
+        session = s_session_new (self, id, args, vhost);
+    meshq_info ("agent: session opened user=%s vhost=%s", session->user,
+                vhost->name);
     meshq_args_t results;
     memset (&results, 0, sizeof results);
     MESHQ_ARGS_SET (&results, MAX_MESSAGE, max_message,
@@ -539,16 +543,18 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     bool sample = now - self->sampled >= 1000;
     if (sample)
         self->sampled = now;
-    meshq_queue_t *queue = zhashx_first (self->queues);
-    while (queue) {
-        if (sample)
-            meshq_queue_sample_rates (queue, now);
-        meshq_queue_expire (queue, wall);
-        if (meshq_queue_ready (queue) && meshq_queue_consumer_count (queue))
-            meshq_engine_mark_dirty (self, queue);
-        queue = zhashx_next (self->queues);
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
+        meshq_queue_t *queue = zhashx_first (vhost->queues);
+        for (; queue; queue = zhashx_next (vhost->queues)) {
+            if (sample)
+                meshq_queue_sample_rates (queue, now);
+            meshq_queue_expire (queue, wall);
+            if (meshq_queue_ready (queue) && meshq_queue_consumer_count (queue))
+                meshq_engine_mark_dirty (self, queue);
+        }
+        meshq_store_tick (vhost->store);
     }
-    meshq_store_tick (self->store);
     meshq_engine_check_pressure (self);
     return 0;
 }
@@ -595,27 +601,17 @@ s_start (meshq_engine_t *self, char *why, size_t size)
     if (rc)
         return rc;
 
-    self->store = meshq_store_new (self->config.data, &self->config.store);
-    meshq_store_set_log (self->store, s_store_log, self);
-    const char *store_why = NULL;
-    rc = meshq_store_open (self->store, &store_why);
-    if (rc) {
-        snprintf (why, size, "cannot open the store in %.500s: %.400s",
-                  self->config.data, store_why);
+    //  The default vhost first: it holds the node id, the users and the
+    //  list of the other vhosts.
+    self->root = meshq_vhost_new (self, "/");
+    zhashx_insert (self->vhosts, "/", self->root);
+    rc = meshq_vhost_open (self->root, why, size);
+    if (rc)
         return rc;
-    }
-    meshq_store_set_done (self->store, meshq_engine_store_done, self);
-    //  Metadata first (foreach visits it first), then the messages.
-    rc = meshq_store_foreach (self->store, meshq_engine_recover_entry,
-                              meshq_engine_meta_restore, self);
-    meshq_engine_meta_finish (self);
-    if (rc < 0)
-        zsys_warning ("agent: some records could not be read back: %s",
-                      meshq_store_why (self->store));
     zloop_reader (self->loop, self->router, s_handle_router, self);
     zloop_timer (self->loop, (size_t)self->config.tick_ms, 0, s_tick, self);
     meshq_notice ("agent: started name=%s queues=%zu", self->config.name,
-                  zhashx_size (self->queues));
+                  zhashx_size (self->root->queues));
     return 0;
 }
 

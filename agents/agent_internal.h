@@ -17,6 +17,30 @@
 #include "store.h"
 
 typedef struct _meshq_session_t meshq_session_t;
+typedef struct _meshq_vhost_t meshq_vhost_t;
+typedef struct _meshq_engine_t meshq_engine_t;
+
+//  Copies a span into a NUL-terminated buffer of MESHQ_MAX_SHORTSTR + 1.
+static inline void
+meshq_span_copy (char *out, meshq_span_t span)
+{
+    if (span.size)
+        memcpy (out, span.data, span.size);
+    out[span.size] = 0;
+}
+
+//  A virtual host: an isolated namespace with its own store.
+struct _meshq_vhost_t {
+    meshq_engine_t *engine;             //  Its engine.
+    char name[MESHQ_MAX_SHORTSTR + 1];  //  Vhost name, "/" by default.
+    char dir[1024];                     //  Its store directory.
+    meshq_store_t *store;               //  Its durable log.
+    zhashx_t *queues;                   //  Name -> meshq_queue_t.
+    zhashx_t *exchanges;                //  Name -> meshq_exchange_t.
+    meshq_map64_t *tickets;             //  Store ticket -> meshq_pending_t.
+    uint64_t meta_version;              //  Last metadata version written.
+    zlistx_t *restoring;                //  Bindings read back, for the end.
+};
 
 //  An entry on its way to a dead-letter exchange.
 typedef struct {
@@ -39,6 +63,7 @@ struct _meshq_pending_t {
 //  also its DEALER's routing id.
 struct _meshq_session_t {
     uint8_t id[16];                     //  Session id.
+    meshq_vhost_t *vhost;               //  The vhost it works in.
     char user[MESHQ_MAX_SHORTSTR + 1];  //  Authenticated user.
     int64_t last_seen;                  //  Monotonic ms of its last frame.
     int heartbeat_ms;                   //  Its heartbeat interval.
@@ -54,29 +79,25 @@ struct _meshq_session_t {
     bool dead;                      //  To be closed at the end of the turn.
 };
 
-typedef struct {
+struct _meshq_engine_t {
     zsock_t *pipe;                  //  To the owner.
     zloop_t *loop;                  //  The actor's loop.
     meshq_agent_config_t config;    //  Settings.
     zsock_t *router;                //  Clients connect here.
-    meshq_store_t *store;           //  The durable log.
+    zhashx_t *vhosts;               //  Name -> meshq_vhost_t.
+    meshq_vhost_t *root;            //  The default vhost, "/".
     uint8_t node_id[16];            //  This node's id, kept in the store.
     bool node_restored;             //  node_id came from the store.
     uint64_t next_seq;              //  Last message sequence given.
-    uint64_t meta_version;          //  Last metadata version written.
     int64_t started;                //  Monotonic ms at start.
     int64_t sampled;                //  Monotonic ms of the last sample.
-    zhashx_t *queues;               //  Name -> meshq_queue_t.
-    zhashx_t *exchanges;            //  Name -> meshq_exchange_t.
     zhashx_t *sessions;             //  Hex session id -> meshq_session_t.
     meshq_session_t *last_session;  //  Cache: sender of the last frame.
-    meshq_map64_t *tickets;         //  Store ticket -> meshq_pending_t.
     zlistx_t *dirty;                //  Queues to dispatch this turn.
     bool turn_armed;                //  The end-of-turn timer is set.
     meshq_buf_t buf;                //  Reused for argument maps.
     meshq_map64_t *dirty_set;       //  The queues in dirty, by address.
     zlistx_t *dead_letters;         //  meshq_death_t, routed at end of turn.
-    zlistx_t *restoring;            //  Bindings read back, applied at the end.
     uint64_t memory;                //  Bytes of messages held.
     bool blocked;                   //  Publishes refused: memory or disk full.
     const char *blocked_why;        //  Which.
@@ -88,7 +109,7 @@ typedef struct {
     uint64_t warnings;       //  Bad-input warnings this tick.
     uint64_t suppressed;     //  Those not logged this tick.
     uint64_t dead_lettered;  //  Entries sent to a dead-letter exchange.
-} meshq_engine_t;
+};
 
 //  agent.c
 void meshq_engine_bad_input (meshq_engine_t *self, const char *format, ...)
@@ -111,14 +132,38 @@ void meshq_engine_close_session (meshq_engine_t *self,
 //  agent_commands.c
 void meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
                            const char *verb, const meshq_args_t *args);
-meshq_queue_t *meshq_engine_queue_create (meshq_engine_t *self,
-                                          const char *name,
-                                          const meshq_queue_args_t *args,
-                                          bool persist);
-void meshq_engine_queue_delete (meshq_engine_t *self, meshq_queue_t *queue);
-int meshq_engine_meta_restore (void *arg, const char *key, uint64_t version,
-                               const void *value, size_t size);
-void meshq_engine_meta_finish (meshq_engine_t *self);
+
+//  agent_lists.c
+void meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
+                          const meshq_args_t *args);
+void meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
+                        const meshq_args_t *args, const char *what);
+
+//  agent_vhost.c
+meshq_vhost_t *meshq_vhost_new (meshq_engine_t *engine, const char *name);
+void meshq_vhost_destroy (meshq_vhost_t **self_p);
+int meshq_vhost_open (meshq_vhost_t *self, char *why, size_t size);
+void meshq_vhost_close (meshq_vhost_t *self);
+void meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
+                             const meshq_args_t *args);
+int meshq_vhost_queue_args (meshq_vhost_t *self, const meshq_args_t *args,
+                            meshq_queue_args_t *q, char *why, size_t size);
+meshq_queue_t *meshq_vhost_queue_create (meshq_vhost_t *self, const char *name,
+                                         const meshq_queue_args_t *args,
+                                         bool persist);
+void meshq_vhost_queue_delete (meshq_vhost_t *self, meshq_queue_t *queue);
+meshq_exchange_t *meshq_vhost_exchange_create (meshq_vhost_t *self,
+                                               const char *name,
+                                               meshq_exchange_type_t type,
+                                               bool durable, bool persist);
+void meshq_vhost_binding_persist (meshq_vhost_t *self,
+                                  const meshq_exchange_t *exchange,
+                                  meshq_queue_t *queue, const char *binding_key,
+                                  meshq_span_t match, uint32_t match_count,
+                                  bool add);
+int meshq_vhost_meta_restore (void *arg, const char *key, uint64_t version,
+                              const void *value, size_t size);
+void meshq_vhost_meta_finish (meshq_vhost_t *self);
 
 //  agent_messages.c
 extern const meshq_queue_host_t meshq_engine_queue_host;

@@ -29,15 +29,16 @@ s_persistent (const meshq_envelope_t *envelope)
 static void
 s_entry_free (meshq_engine_t *self, meshq_entry_t *entry)
 {
-    if (entry->stored && self->store) {
+    meshq_vhost_t *vhost = meshq_queue_host (entry->queue);
+    if (entry->stored && vhost->store) {
         uint64_t ticket;
-        int rc = meshq_store_ack (self->store, meshq_queue_name (entry->queue),
+        int rc = meshq_store_ack (vhost->store, meshq_queue_name (entry->queue),
                                   self->node_id, entry->seq, MESHQ_SYNC_NONE,
                                   &ticket);
         if (rc)
             zsys_error ("agent: cannot store ack queue=%s: %s",
                         meshq_queue_name (entry->queue),
-                        meshq_store_why (self->store));
+                        meshq_store_why (vhost->store));
         meshq_engine_arm_turn (self);
     }
     meshq_blob_unref (&entry->blob);
@@ -98,7 +99,7 @@ s_delivery_args (meshq_engine_t *self, const meshq_entry_t *entry,
 static void
 s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
 {
-    meshq_engine_t *self = host;
+    meshq_engine_t *self = ((meshq_vhost_t *)host)->engine;
     meshq_session_t *session = consumer->session;
     s_ensession (session, entry);
     meshq_args_t args;
@@ -113,7 +114,7 @@ s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
 static void
 s_dispose (void *host, meshq_entry_t *entry, const char *reason)
 {
-    meshq_engine_t *self = host;
+    meshq_engine_t *self = ((meshq_vhost_t *)host)->engine;
     s_unsession (entry);
     if (reason && meshq_queue_args (entry->queue)->has_dlx) {
         meshq_death_t *death = malloc (sizeof *death);
@@ -153,7 +154,7 @@ s_route_one (void *arg, void *queue)
 //  Finds the queues a message goes to. Returns 0, or MESHQ_ENOTFOUND if
 //  the exchange does not exist.
 static int
-s_route (meshq_engine_t *self, const meshq_envelope_t *envelope,
+s_route (meshq_vhost_t *self, const meshq_envelope_t *envelope,
          s_routes_t *routes)
 {
     meshq_span_t exchange_name = envelope->strings[MESHQ_F_EXCHANGE];
@@ -227,12 +228,16 @@ meshq_engine_check_pressure (meshq_engine_t *self)
     if (!self->blocked)
         return;
     //  Unblock with some room to spare, so as not to flap.
-    meshq_store_stats_t stats;
-    meshq_store_stats (self->store, &stats);
     uint64_t quota = self->config.store.quota;
-    if (self->memory > self->config.max_memory / 10 * 9 ||
-        (quota && stats.bytes > quota / 10 * 9))
+    if (self->memory > self->config.max_memory / 10 * 9)
         return;
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost && quota; vhost = zhashx_next (self->vhosts)) {
+        meshq_store_stats_t stats;
+        meshq_store_stats (vhost->store, &stats);
+        if (stats.bytes > quota / 10 * 9)
+            return;
+    }
     self->blocked = false;
     meshq_notice ("agent: publishers unblocked memory=%" PRIu64, self->memory);
     meshq_args_t args;
@@ -246,10 +251,11 @@ meshq_engine_check_pressure (meshq_engine_t *self)
 //  the bytes; pending (may be NULL) collects store tickets. Returns the
 //  number of queues that took it.
 static int
-s_enqueue (meshq_engine_t *self, const meshq_envelope_t *envelope,
+s_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
            const void *data, size_t size, const s_routes_t *routes,
            meshq_pending_t *pending)
 {
+    meshq_engine_t *self = vhost->engine;
     meshq_blob_t *blob = NULL;
     uint64_t seq = ++self->next_seq;
     int64_t now = zclock_time ();
@@ -283,7 +289,7 @@ s_enqueue (meshq_engine_t *self, const meshq_envelope_t *envelope,
             continue;  //  Too big for the queue alone: dropped as maxlen.
         if (s_persistent (envelope) && meshq_queue_args (queue)->durable) {
             uint64_t ticket;
-            rc = meshq_store_enqueue (self->store, meshq_queue_name (queue),
+            rc = meshq_store_enqueue (vhost->store, meshq_queue_name (queue),
                                       self->node_id, seq, data, size,
                                       MESHQ_SYNC_ALWAYS, &ticket);
             if (rc) {
@@ -304,7 +310,7 @@ s_enqueue (meshq_engine_t *self, const meshq_envelope_t *envelope,
             entry->stored = true;
             if (pending) {
                 pending->remaining++;
-                meshq_map64_insert (self->tickets, ticket, pending);
+                meshq_map64_insert (vhost->tickets, ticket, pending);
             }
         }
         meshq_engine_mark_dirty (self, queue);
@@ -343,7 +349,8 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
     routes.skip = NULL;
     if (!self->blocked && self->memory + size > self->config.max_memory)
         s_block (self, "the agent's memory high-water mark is reached");
-    rc = self->blocked ? MESHQ_EFULL : s_route (self, &envelope, &routes);
+    rc = self->blocked ? MESHQ_EFULL
+                       : s_route (session->vhost, &envelope, &routes);
     if (rc == MESHQ_EFULL) {
         //  Refused whole, so that memory and disk never grow past their
         //  marks; consumers are still served and will drain it.
@@ -368,7 +375,7 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (&back, SEQ, seq, pending->seq);
         meshq_engine_send (self, session, "RETURN", &back, data, size);
     } else
-        s_enqueue (self, &envelope, data, size, &routes, pending);
+        s_enqueue (session->vhost, &envelope, data, size, &routes, pending);
     self->published++;
     if (pending && pending->remaining == 0) {
         session->confirm_due = true;
@@ -382,7 +389,7 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
 void
 meshq_engine_store_done (void *arg, uint64_t ticket, int status)
 {
-    meshq_engine_t *self = arg;
+    meshq_vhost_t *self = arg;
     meshq_pending_t *pending = meshq_map64_delete (self->tickets, ticket);
     if (!pending)
         return;
@@ -482,7 +489,7 @@ meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
         } else if (requeue)
             meshq_queue_requeue (queue, entry);
         else
-            s_dispose (self, entry, "rejected");
+            s_dispose (meshq_queue_host (queue), entry, "rejected");
         meshq_engine_mark_dirty (self, queue);
         entry = next;
     }
@@ -495,7 +502,7 @@ meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,
     char name[MESHQ_MAX_SHORTSTR + 1];
     memcpy (name, args->queue.data ? args->queue.data : "", args->queue.size);
     name[args->queue.size] = 0;
-    meshq_queue_t *queue = zhashx_lookup (self->queues, name);
+    meshq_queue_t *queue = zhashx_lookup (session->vhost->queues, name);
     if (!queue) {
         meshq_engine_reply_error (self, session, args->rid, MESHQ_ENOTFOUND,
                                   "no queue '%s' in vhost '/'", name);
@@ -541,18 +548,21 @@ meshq_engine_requeue_session (meshq_engine_t *self, meshq_session_t *session)
 void
 meshq_engine_check_leases (meshq_engine_t *self, int64_t now)
 {
-    meshq_queue_t *queue = zhashx_first (self->queues);
-    for (; queue; queue = zhashx_next (self->queues)) {
-        meshq_entry_t *entry;
-        while ((entry = meshq_queue_lapsed (queue, now))) {
-            zsys_warning ("agent: delivery lapsed queue=%s dtag=%" PRIu64
-                          " ack_timeout_ms=%" PRId64,
-                          meshq_queue_name (queue), entry->dtag,
-                          meshq_queue_args (queue)->ack_timeout);
-            s_unsession (entry);
-            meshq_queue_settle (queue, entry);
-            meshq_queue_requeue (queue, entry);
-            meshq_engine_mark_dirty (self, queue);
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
+        meshq_queue_t *queue = zhashx_first (vhost->queues);
+        for (; queue; queue = zhashx_next (vhost->queues)) {
+            meshq_entry_t *entry;
+            while ((entry = meshq_queue_lapsed (queue, now))) {
+                zsys_warning ("agent: delivery lapsed queue=%s dtag=%" PRIu64
+                              " ack_timeout_ms=%" PRId64,
+                              meshq_queue_name (queue), entry->dtag,
+                              meshq_queue_args (queue)->ack_timeout);
+                s_unsession (entry);
+                meshq_queue_settle (queue, entry);
+                meshq_queue_requeue (queue, entry);
+                meshq_engine_mark_dirty (self, queue);
+            }
         }
     }
 }
@@ -566,6 +576,7 @@ static void
 s_dead_letter (meshq_engine_t *self, meshq_entry_t *entry, const char *reason)
 {
     meshq_queue_t *queue = entry->queue;
+    meshq_vhost_t *vhost = meshq_queue_host (queue);
     const meshq_queue_args_t *args = meshq_queue_args (queue);
     meshq_msg_t *msg = NULL;
     if (meshq_msg_decode (entry->blob->data, entry->blob->size, SIZE_MAX, &msg,
@@ -601,11 +612,11 @@ s_dead_letter (meshq_engine_t *self, meshq_entry_t *entry, const char *reason)
             routes.count = 0;
             //  A queue that dead-letters into itself would loop forever.
             routes.skip = queue;
-            if (s_route (self, &envelope, &routes))
+            if (s_route (vhost, &envelope, &routes))
                 zsys_warning ("agent: dead letter dropped queue=%s "
                               "reason=no exchange '%s'",
                               meshq_queue_name (queue), args->dlx);
-            else if (s_enqueue (self, &envelope, data, size, &routes, NULL))
+            else if (s_enqueue (vhost, &envelope, data, size, &routes, NULL))
                 self->dead_lettered++;
         }
         free (data);
@@ -636,8 +647,9 @@ meshq_engine_recover_entry (void *arg, const char *queue_name,
                             const uint8_t origin[16], uint64_t seq,
                             const void *data, size_t size)
 {
-    meshq_engine_t *self = arg;
-    meshq_queue_t *queue = zhashx_lookup (self->queues, queue_name);
+    meshq_vhost_t *vhost = arg;
+    meshq_engine_t *self = vhost->engine;
+    meshq_queue_t *queue = zhashx_lookup (vhost->queues, queue_name);
     meshq_envelope_t envelope;
     const char *why = NULL;
     uint64_t ticket;
@@ -651,7 +663,7 @@ meshq_engine_recover_entry (void *arg, const char *queue_name,
                       why     ? why
                       : queue ? "foreign origin"
                               : "no such queue");
-        meshq_store_ack (self->store, queue_name, origin, seq, MESHQ_SYNC_NONE,
+        meshq_store_ack (vhost->store, queue_name, origin, seq, MESHQ_SYNC_NONE,
                          &ticket);
         return 0;
     }

@@ -179,6 +179,12 @@ meshq_queue_name (const meshq_queue_t *self)
 }
 
 void *
+meshq_queue_host (const meshq_queue_t *self)
+{
+    return self->host_arg;
+}
+
+void *
 meshq_queue_owner (const meshq_queue_t *self)
 {
     return self->owner;

@@ -121,6 +121,9 @@ void meshq_queue_destroy (meshq_queue_t **self_p);
 
 const char *meshq_queue_name (const meshq_queue_t *self);
 
+//  The host argument the queue was made with.
+void *meshq_queue_host (const meshq_queue_t *self);
+
 //  The session an exclusive queue belongs to (the host's), or NULL.
 void *meshq_queue_owner (const meshq_queue_t *self);
 void meshq_queue_set_owner (meshq_queue_t *self, void *owner);

@@ -1,0 +1,119 @@
+/*  agent_lists.c - STATUS and the LIST_* requests: what an agent and a
+    vhost hold, as rows of arguments (docs/PROTOCOL.md, 3.3).
+*/
+#include "agent_internal.h"
+#include "codec_args.h"
+
+#include <inttypes.h>
+
+void
+meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
+                     const meshq_args_t *args)
+{
+    meshq_args_t results;
+    memset (&results, 0, sizeof results);
+    char node[33];
+    for (int i = 0; i < 16; i++)
+        snprintf (node + 2 * i, 3, "%02x", self->node_id[i]);
+    MESHQ_ARGS_SET (&results, NODE, node, meshq_span (node));
+    MESHQ_ARGS_SET (&results, NAME, name, meshq_span (self->config.name));
+    char version[32];
+    snprintf (version, sizeof version, "%d.%d.%d", MESHQ_VERSION_MAJOR,
+              MESHQ_VERSION_MINOR, MESHQ_VERSION_PATCH);
+    MESHQ_ARGS_SET (&results, VERSION, version, meshq_span (version));
+    MESHQ_ARGS_SET (&results, UPTIME, uptime,
+                    (uint64_t)(zclock_mono () - self->started));
+    uint64_t messages = 0;
+    meshq_queue_t *queue = zhashx_first (session->vhost->queues);
+    for (; queue; queue = zhashx_next (session->vhost->queues))
+        messages += meshq_queue_ready (queue) + meshq_queue_unacked (queue);
+    MESHQ_ARGS_SET (&results, MESSAGES, messages, messages);
+    MESHQ_ARGS_SET (&results, CONSUMERS, consumers,
+                    zhashx_size (self->sessions));
+    meshq_engine_reply_ok (self, session, &results, args->rid);
+}
+
+void
+meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
+                   const meshq_args_t *args, const char *what)
+{
+    size_t capacity = 16, count = 0;
+    meshq_args_t *rows = malloc (capacity * sizeof *rows);
+    assert (rows);
+#define S_ROW()                                                                \
+    (count == capacity                                                         \
+         ? (rows = realloc (rows, (capacity *= 2) * sizeof *rows),             \
+            assert (rows), memset (&rows[count], 0, sizeof *rows),             \
+            &rows[count++])                                                    \
+         : (memset (&rows[count], 0, sizeof *rows), &rows[count++]))
+    if (streq (what, "queues")) {
+        meshq_queue_t *queue = zhashx_first (session->vhost->queues);
+        for (; queue; queue = zhashx_next (session->vhost->queues)) {
+            meshq_args_t *row = S_ROW ();
+            MESHQ_ARGS_SET (row, QUEUE, queue,
+                            meshq_span (meshq_queue_name (queue)));
+            MESHQ_ARGS_SET (row, MESSAGES, messages, meshq_queue_ready (queue));
+            MESHQ_ARGS_SET (row, UNACKED, unacked, meshq_queue_unacked (queue));
+            MESHQ_ARGS_SET (row, CONSUMERS, consumers,
+                            meshq_queue_consumer_count (queue));
+            MESHQ_ARGS_SET (row, BYTES, bytes, meshq_queue_ready_bytes (queue));
+            MESHQ_ARGS_SET (row, PUBLISH_RATE, publish_rate,
+                            (uint64_t)meshq_queue_publish_rate (queue));
+            MESHQ_ARGS_SET (row, DELIVER_RATE, deliver_rate,
+                            (uint64_t)meshq_queue_deliver_rate (queue));
+            MESHQ_ARGS_SET (row, DURABLE, durable,
+                            meshq_queue_args (queue)->durable);
+        }
+    } else if (streq (what, "exchanges")) {
+        meshq_exchange_t *exchange = zhashx_first (session->vhost->exchanges);
+        for (; exchange; exchange = zhashx_next (session->vhost->exchanges)) {
+            meshq_args_t *row = S_ROW ();
+            MESHQ_ARGS_SET (row, EXCHANGE, exchange,
+                            meshq_span (meshq_exchange_name (exchange)));
+            MESHQ_ARGS_SET (row, TYPE, type,
+                            meshq_span (meshq_exchange_type_name (
+                                meshq_exchange_type (exchange))));
+            MESHQ_ARGS_SET (row, DURABLE, durable,
+                            meshq_exchange_durable (exchange));
+        }
+    } else if (streq (what, "bindings")) {
+        meshq_exchange_t *exchange = zhashx_first (session->vhost->exchanges);
+        for (; exchange; exchange = zhashx_next (session->vhost->exchanges))
+            for (const meshq_binding_t *b = meshq_exchange_bindings (exchange);
+                 b; b = b->next) {
+                meshq_args_t *row = S_ROW ();
+                MESHQ_ARGS_SET (row, EXCHANGE, exchange,
+                                meshq_span (meshq_exchange_name (exchange)));
+                MESHQ_ARGS_SET (row, QUEUE, queue,
+                                meshq_span (meshq_queue_name (b->queue)));
+                MESHQ_ARGS_SET (row, KEY, key, meshq_span (b->key));
+            }
+    } else {
+        meshq_session_t *owner = zhashx_first (self->sessions);
+        for (; owner; owner = zhashx_next (self->sessions)) {
+            meshq_consumer_t *consumer = zlistx_first (owner->consumers);
+            for (; consumer; consumer = zlistx_next (owner->consumers)) {
+                meshq_args_t *row = S_ROW ();
+                MESHQ_ARGS_SET (
+                    row, QUEUE, queue,
+                    meshq_span (meshq_queue_name (consumer->queue)));
+                MESHQ_ARGS_SET (row, TAG, tag, meshq_span (consumer->tag));
+                MESHQ_ARGS_SET (row, PREFETCH, prefetch, consumer->prefetch);
+                MESHQ_ARGS_SET (row, UNACKED, unacked, consumer->unacked);
+                MESHQ_ARGS_SET (row, USER, user, meshq_span (owner->user));
+            }
+        }
+    }
+#undef S_ROW
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    const char *why = NULL;
+    int rc = meshq_codec_encode_list (args->rid, what, rows, count, &buf, &why);
+    if (rc)
+        meshq_engine_reply_error (self, session, args->rid, rc, "%s", why);
+    else
+        meshq_engine_send_raw (self, session, "OK", buf.data, buf.size, NULL,
+                               0);
+    meshq_buf_fini (&buf);
+    free (rows);
+}
