@@ -44,6 +44,19 @@ s_hex (const uint8_t *id, char *out)
     out[32] = 0;
 }
 
+static void
+s_free_item (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static void
+s_free_perm (void **item)
+{
+    meshq_perm_destroy ((meshq_perm_t **)item);
+}
+
 static meshq_engine_t *
 s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
 {
@@ -54,6 +67,12 @@ s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
     self->loop = zloop_new ();
     zloop_set_nonstop (self->loop, true);
     self->vhosts = zhashx_new ();
+    self->users = zhashx_new ();
+    zhashx_set_destructor (self->users, s_free_item);
+    self->perms = zhashx_new ();
+    zhashx_set_destructor (self->perms, s_free_perm);
+    self->auth_pending = meshq_map64_new ();
+    self->auth_cache = zhashx_new ();
     self->sessions = zhashx_new ();
     self->dirty_set = meshq_map64_new ();
     self->dirty = zlistx_new ();
@@ -92,6 +111,11 @@ s_engine_destroy (meshq_engine_t **self_p)
         meshq_vhost_destroy (&vhost);
     }
     zhashx_destroy (&self->vhosts);
+    meshq_engine_auth_stop (self);
+    zhashx_destroy (&self->users);
+    zhashx_destroy (&self->perms);
+    zhashx_destroy (&self->auth_cache);
+    meshq_map64_destroy (&self->auth_pending);
     zhashx_destroy (&self->sessions);
     meshq_map64_destroy (&self->dirty_set);
     zlistx_destroy (&self->dirty);
@@ -288,16 +312,22 @@ s_session_find (meshq_engine_t *self, const uint8_t *id)
     return session;
 }
 
-static meshq_session_t *
-s_session_new (meshq_engine_t *self, const uint8_t *id,
-               const meshq_args_t *args, meshq_vhost_t *vhost)
+meshq_session_t *
+meshq_engine_session_open (meshq_engine_t *self, const uint8_t *id,
+                           const meshq_args_t *args, const char *user,
+                           meshq_vhost_t *vhost)
 {
-    meshq_session_t *session = calloc (1, sizeof *session);
+    meshq_session_t *session = s_session_find (self, id);
+    if (session) {
+        //  A second HELLO on a live session: it stays as it is.
+        session->last_seen = zclock_mono ();
+        return session;
+    }
+    session = calloc (1, sizeof *session);
     assert (session);
     memcpy (session->id, id, 16);
     session->vhost = vhost;
-    memcpy (session->user, args->user.data ? args->user.data : "guest",
-            args->user.data ? args->user.size : 5);
+    snprintf (session->user, sizeof session->user, "%s", user);
     session->heartbeat_ms = args->heartbeat >= 10 && args->heartbeat <= 600000
                                 ? (int)args->heartbeat
                                 : 1000;
@@ -345,43 +375,6 @@ meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
     meshq_map64_destroy (&session->deliveries);
     zlistx_destroy (&session->consumers);
     free (session);
-}
-
-static void
-s_hello (meshq_engine_t *self, const uint8_t *id, const meshq_args_t *args)
-{
-    char name[MESHQ_MAX_SHORTSTR + 1] = "/";
-    if (MESHQ_ARGS_HAS (args, VHOST))
-        meshq_span_copy (name, args->vhost);
-    meshq_vhost_t *vhost = zhashx_lookup (self->vhosts, name);
-    meshq_session_t *session = s_session_find (self, id);
-    if (!vhost) {
-        //  Answer through a throwaway session: there is none yet.
-        meshq_session_t stranger = {0};
-        memcpy (stranger.id, id, 16);
-        meshq_engine_reply_error (self, session ? session : &stranger,
-                                  args->rid, MESHQ_ENOTFOUND,
-                                  "no vhost '%s' on this agent (meshq "
-                                  "list_vhosts lists them)",
-                                  name);
-        return;
-    }
-    if (session)
-        //  A second HELLO on a live session: answer it again.
-        session->last_seen = zclock_mono ();
-    else
-        session = s_session_new (self, id, args, vhost);
-    meshq_info ("agent: session opened user=%s vhost=%s", session->user,
-                vhost->name);
-    meshq_args_t results;
-    memset (&results, 0, sizeof results);
-    MESHQ_ARGS_SET (&results, MAX_MESSAGE, max_message,
-                    self->config.max_message);
-    MESHQ_ARGS_SET (&results, NAME, name, meshq_span (self->config.name));
-    char node[33];
-    s_hex (self->node_id, node);
-    MESHQ_ARGS_SET (&results, NODE, node, meshq_span (node));
-    meshq_engine_reply_ok (self, session, &results, args->rid);
 }
 
 //  A PING comes from a client's heartbeat socket, not its session
@@ -444,7 +437,10 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
         return;
     }
     if (streq (verb, "HELLO")) {
-        s_hello (self, id, &args);
+        //  Connections over ipc:// and tcp:// were authenticated by ZAP,
+        //  and their frames say who; inproc:// ones prove it in HELLO.
+        meshq_engine_auth_hello (self, id, &args,
+                                 zmq_msg_gets (&parts[1], "User-Id"));
         return;
     }
     if (!session) {
@@ -581,6 +577,21 @@ s_start (meshq_engine_t *self, char *why, size_t size)
         snprintf (why, size, "no data directory set");
         return MESHQ_EINVAL;
     }
+    //  The default vhost first: it holds the node id, the users and the
+    //  list of the other vhosts, which open after it.
+    self->root = meshq_vhost_new (self, "/");
+    zhashx_insert (self->vhosts, "/", self->root);
+    self->restoring_root = true;
+    int rc = meshq_vhost_open (self->root, why, size);
+    self->restoring_root = false;
+    if (rc)
+        return rc;
+    s_hex (self->node_id, self->node_hex);
+    meshq_engine_auth_open (self);
+    rc = meshq_engine_auth_start (self, why, size);
+    if (rc)
+        return rc;
+
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
     zsock_set_router_mandatory (self->router, 1);
@@ -589,23 +600,18 @@ s_start (meshq_engine_t *self, char *why, size_t size)
     zsock_set_rcvhwm (self->router, 1000000);
     zsock_set_maxmsgsize (self->router,
                           (int64_t)self->config.max_message + 65536);
+    //  ipc:// and tcp:// clients must log in (PLAIN, checked by ZAP).
+    zsock_set_plain_server (self->router, 1);
+    zsock_set_zap_domain (self->router, self->zap_domain);
     char inproc[128];
     snprintf (inproc, sizeof inproc, "inproc://meshq-%s", self->config.name);
-    int rc = s_bind (self, inproc, why, size);
+    rc = s_bind (self, inproc, why, size);
     char *endpoints = strdup (self->config.endpoints);
     char *saveptr = NULL;
     for (char *endpoint = strtok_r (endpoints, ",", &saveptr);
          endpoint && rc == 0; endpoint = strtok_r (NULL, ",", &saveptr))
         rc = s_bind (self, endpoint, why, size);
     free (endpoints);
-    if (rc)
-        return rc;
-
-    //  The default vhost first: it holds the node id, the users and the
-    //  list of the other vhosts.
-    self->root = meshq_vhost_new (self, "/");
-    zhashx_insert (self->vhosts, "/", self->root);
-    rc = meshq_vhost_open (self->root, why, size);
     if (rc)
         return rc;
     zloop_reader (self->loop, self->router, s_handle_router, self);

@@ -57,7 +57,7 @@ s_same_queue (const meshq_queue_args_t *a, const meshq_queue_args_t *b,
 //  NULL.
 static meshq_queue_t *
 s_queue_for (meshq_engine_t *self, meshq_session_t *session,
-             const meshq_args_t *args)
+             const meshq_args_t *args, meshq_perm_kind_t kind)
 {
     meshq_vhost_t *vhost = session->vhost;
     char name[MESHQ_MAX_SHORTSTR + 1];
@@ -65,7 +65,8 @@ s_queue_for (meshq_engine_t *self, meshq_session_t *session,
     meshq_queue_t *queue = zhashx_lookup (vhost->queues, name);
     if (!queue) {
         meshq_engine_reply_error (self, session, args->rid, MESHQ_ENOTFOUND,
-                                  "no queue '%s' in vhost '/'", name);
+                                  "no queue '%s' in vhost '%s'", name,
+                                  vhost->name);
         return NULL;
     }
     void *owner = meshq_queue_owner (queue);
@@ -75,6 +76,8 @@ s_queue_for (meshq_engine_t *self, meshq_session_t *session,
             "queue '%s' is exclusive to another connection", name);
         return NULL;
     }
+    if (!meshq_engine_allowed (self, session, kind, "queue", name, args->rid))
+        return NULL;
     return queue;
 }
 
@@ -106,6 +109,9 @@ s_declare_queue (meshq_engine_t *self, meshq_session_t *session,
                                   name);
         return;
     }
+    if (!passive && !meshq_engine_allowed (self, session, MESHQ_PERM_CONFIGURE,
+                                           "queue", name, args->rid))
+        return;
     meshq_queue_t *queue = zhashx_lookup (vhost->queues, name);
     if (queue) {
         void *owner = meshq_queue_owner (queue);
@@ -123,7 +129,8 @@ s_declare_queue (meshq_engine_t *self, meshq_session_t *session,
         }
     } else if (passive) {
         meshq_engine_reply_error (self, session, args->rid, MESHQ_ENOTFOUND,
-                                  "no queue '%s' in vhost '/'", name);
+                                  "no queue '%s' in vhost '%s'", name,
+                                  vhost->name);
         return;
     } else {
         queue = meshq_vhost_queue_create (vhost, name, &wanted, true);
@@ -146,7 +153,8 @@ s_delete_queue (meshq_engine_t *self, meshq_session_t *session,
                 const meshq_args_t *args)
 {
     meshq_vhost_t *vhost = session->vhost;
-    meshq_queue_t *queue = s_queue_for (self, session, args);
+    meshq_queue_t *queue =
+        s_queue_for (self, session, args, MESHQ_PERM_CONFIGURE);
     if (!queue)
         return;
     if (MESHQ_ARGS_HAS (args, IF_UNUSED) && args->if_unused &&
@@ -177,7 +185,7 @@ static void
 s_purge_queue (meshq_engine_t *self, meshq_session_t *session,
                const meshq_args_t *args)
 {
-    meshq_queue_t *queue = s_queue_for (self, session, args);
+    meshq_queue_t *queue = s_queue_for (self, session, args, MESHQ_PERM_READ);
     if (!queue)
         return;
     meshq_args_t results;
@@ -205,6 +213,10 @@ s_declare_exchange (meshq_engine_t *self, meshq_session_t *session,
         return;
     }
     bool durable = !MESHQ_ARGS_HAS (args, DURABLE) || args->durable;
+    bool passive = MESHQ_ARGS_HAS (args, PASSIVE) && args->passive;
+    if (!passive && !meshq_engine_allowed (self, session, MESHQ_PERM_CONFIGURE,
+                                           "exchange", name, args->rid))
+        return;
     if (!*name || strncmp (name, "amq.", 4) == 0) {
         meshq_exchange_t *existing = zhashx_lookup (vhost->exchanges, name);
         if (!*name || !existing || meshq_exchange_type (existing) != type) {
@@ -231,7 +243,8 @@ s_declare_exchange (meshq_engine_t *self, meshq_session_t *session,
         }
     } else if (MESHQ_ARGS_HAS (args, PASSIVE) && args->passive) {
         meshq_engine_reply_error (self, session, args->rid, MESHQ_ENOTFOUND,
-                                  "no exchange '%s' in vhost '/'", name);
+                                  "no exchange '%s' in vhost '%s'", name,
+                                  vhost->name);
         return;
     } else
         meshq_vhost_exchange_create (vhost, name, type, durable, true);
@@ -251,10 +264,13 @@ s_delete_exchange (meshq_engine_t *self, meshq_session_t *session,
                                   exchange ? MESHQ_EACCESS : MESHQ_ENOTFOUND,
                                   exchange ? "exchange '%s' belongs to the "
                                              "agent and cannot be deleted"
-                                           : "no exchange '%s' in vhost '/'",
+                                           : "no exchange '%s' in this vhost",
                                   name);
         return;
     }
+    if (!meshq_engine_allowed (self, session, MESHQ_PERM_CONFIGURE, "exchange",
+                               name, args->rid))
+        return;
     if (MESHQ_ARGS_HAS (args, IF_UNUSED) && args->if_unused &&
         meshq_exchange_binding_count (exchange)) {
         meshq_engine_reply_error (self, session, args->rid, MESHQ_EPRECONDITION,
@@ -288,7 +304,7 @@ s_bind (meshq_engine_t *self, meshq_session_t *session,
     char exchange_name[MESHQ_MAX_SHORTSTR + 1], key[MESHQ_MAX_SHORTSTR + 1];
     meshq_span_copy (exchange_name, args->exchange);
     meshq_span_copy (key, args->key);
-    meshq_queue_t *queue = s_queue_for (self, session, args);
+    meshq_queue_t *queue = s_queue_for (self, session, args, MESHQ_PERM_WRITE);
     if (!queue)
         return;
     meshq_exchange_t *exchange =
@@ -297,13 +313,16 @@ s_bind (meshq_engine_t *self, meshq_session_t *session,
         meshq_engine_reply_error (
             self, session, args->rid,
             *exchange_name ? MESHQ_ENOTFOUND : MESHQ_EACCESS,
-            *exchange_name ? "no exchange '%s' in vhost '/'"
+            *exchange_name ? "no exchange '%s' in this vhost"
                            : "the default exchange%s binds every "
                              "queue by its name; it takes no "
                              "bindings",
             exchange_name);
         return;
     }
+    if (!meshq_engine_allowed (self, session, MESHQ_PERM_READ, "exchange",
+                               exchange_name, args->rid))
+        return;
     meshq_span_t match =
         MESHQ_ARGS_HAS (args, MATCH) ? args->match : (meshq_span_t){0};
     int rc = add ? meshq_exchange_bind (exchange, queue, key, match,
@@ -326,7 +345,7 @@ static void
 s_consume (meshq_engine_t *self, meshq_session_t *session,
            const meshq_args_t *args)
 {
-    meshq_queue_t *queue = s_queue_for (self, session, args);
+    meshq_queue_t *queue = s_queue_for (self, session, args, MESHQ_PERM_READ);
     if (!queue)
         return;
     char tag[MESHQ_MAX_SHORTSTR + 1];
@@ -426,6 +445,8 @@ meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
         meshq_engine_list (self, session, args, "bindings");
     else if (streq (verb, "LIST_CONSUMERS"))
         meshq_engine_list (self, session, args, "consumers");
+    else if (meshq_engine_admin (self, session, verb, args))
+        return;
     else {
         meshq_engine_bad_input (self, "agent: unknown command verb=%s user=%s",
                                 verb, session->user);

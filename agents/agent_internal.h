@@ -9,6 +9,7 @@
 #define MESHQ_AGENT_INTERNAL_H_INCLUDED
 
 #include "agent.h"
+#include "auth.h"
 #include "args.h"
 #include "buf.h"
 #include "exchange.h"
@@ -76,7 +77,10 @@ struct _meshq_session_t {
     meshq_pending_t *pending_tail;  //  Same, last.
     uint64_t confirmed;             //  Highest seq answered.
     bool confirm_due;               //  A confirm should go out this turn.
-    bool dead;                      //  To be closed at the end of the turn.
+    char publish_exchange[MESHQ_MAX_SHORTSTR + 1];  //  Last checked.
+    uint64_t publish_generation;  //  Permissions it was checked under.
+    bool publish_allowed;         //  The answer.
+    bool dead;                    //  To be closed at the end of the turn.
 };
 
 struct _meshq_engine_t {
@@ -85,6 +89,18 @@ struct _meshq_engine_t {
     meshq_agent_config_t config;    //  Settings.
     zsock_t *router;                //  Clients connect here.
     zhashx_t *vhosts;               //  Name -> meshq_vhost_t.
+    bool restoring_root;            //  The default vhost is being read.
+    zhashx_t *users;                //  Name -> meshq_user_t.
+    zhashx_t *perms;                //  "VHOST\x1fUSER" -> meshq_perm_t.
+    uint64_t perm_generation;       //  Bumped at every permission change.
+    zsock_t *zap;                   //  ZAP handler, if this agent has it.
+    char zap_domain[128];           //  "meshq-NAME".
+    zactor_t *verifier;             //  Checks passwords off the loop.
+    meshq_map64_t *auth_pending;    //  Token -> check waiting for it.
+    zhashx_t *auth_cache;           //  Checks that passed, by hash.
+    uint64_t auth_token;            //  Last token given.
+    uint64_t auth_failures;         //  Logins and accesses refused.
+    char node_hex[33];              //  node_id in hex.
     meshq_vhost_t *root;            //  The default vhost, "/".
     uint8_t node_id[16];            //  This node's id, kept in the store.
     bool node_restored;             //  node_id came from the store.
@@ -128,6 +144,28 @@ void meshq_engine_reply_error (meshq_engine_t *self, meshq_session_t *session,
                                uint64_t rid, int code, const char *format, ...);
 void meshq_engine_close_session (meshq_engine_t *self,
                                  meshq_session_t *session);
+
+meshq_session_t *meshq_engine_session_open (meshq_engine_t *self,
+                                            const uint8_t *id,
+                                            const meshq_args_t *args,
+                                            const char *user,
+                                            meshq_vhost_t *vhost);
+
+//  agent_auth.c
+int meshq_engine_auth_start (meshq_engine_t *self, char *why, size_t size);
+void meshq_engine_auth_stop (meshq_engine_t *self);
+void meshq_engine_auth_open (meshq_engine_t *self);
+void meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
+                             const meshq_args_t *args);
+void meshq_engine_auth_hello (meshq_engine_t *self, const uint8_t *id,
+                              const meshq_args_t *args, const char *user_id);
+bool meshq_engine_allowed (meshq_engine_t *self, meshq_session_t *session,
+                           meshq_perm_kind_t kind, const char *type,
+                           const char *resource, uint64_t rid);
+bool meshq_engine_may_publish (meshq_engine_t *self, meshq_session_t *session,
+                               meshq_span_t exchange);
+bool meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
+                         const char *verb, const meshq_args_t *args);
 
 //  agent_commands.c
 void meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,

@@ -90,7 +90,7 @@ s_delivery_args (meshq_engine_t *self, const meshq_entry_t *entry,
         MESHQ_ARGS_SET (args, REDELIVERED, redelivered, true);
     MESHQ_ARGS_SET (args, DELIVERIES, count, entry->deliveries);
     memcpy (args->origin, self->node_id, 16);
-    args->present |= 1ULL << MESHQ_A_ORIGIN;
+    MESHQ_ARGS_MARK (args, ORIGIN);
     MESHQ_ARGS_SET (args, SEQ, seq, entry->seq);
     MESHQ_ARGS_SET (args, QUEUE, queue,
                     meshq_span (meshq_queue_name (entry->queue)));
@@ -347,6 +347,26 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
     s_routes_t routes;
     routes.count = 0;
     routes.skip = NULL;
+    if (!meshq_engine_may_publish (self, session,
+                                   envelope.strings[MESHQ_F_EXCHANGE])) {
+        self->auth_failures++;
+        s_refuse (pending, MESHQ_EACCESS,
+                  "access to the exchange refused: the user needs write "
+                  "permission on it");
+        if (!pending)
+            meshq_engine_reply_error (
+                self, session, 0, MESHQ_EACCESS,
+                "access to exchange '%.*s' in vhost '%s' refused for user "
+                "'%s' (needs write permission)",
+                (int)envelope.strings[MESHQ_F_EXCHANGE].size,
+                envelope.strings[MESHQ_F_EXCHANGE].data
+                    ? envelope.strings[MESHQ_F_EXCHANGE].data
+                    : "",
+                session->vhost->name, session->user);
+        session->confirm_due = true;
+        meshq_engine_arm_turn (self);
+        return;
+    }
     if (!self->blocked && self->memory + size > self->config.max_memory)
         s_block (self, "the agent's memory high-water mark is reached");
     rc = self->blocked ? MESHQ_EFULL
@@ -359,10 +379,10 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
             meshq_engine_reply_error (self, session, 0, rc, "%s",
                                       self->blocked_why);
     } else if (rc) {
-        s_refuse (pending, rc, "no such exchange in vhost '/'");
+        s_refuse (pending, rc, "no such exchange in this vhost");
         if (!pending)
             meshq_engine_reply_error (
-                self, session, 0, rc, "no exchange '%.*s' in vhost '/'",
+                self, session, 0, rc, "no exchange '%.*s' in this vhost",
                 (int)envelope.strings[MESHQ_F_EXCHANGE].size,
                 envelope.strings[MESHQ_F_EXCHANGE].data);
     } else if (routes.count == 0 && MESHQ_ARGS_HAS (args, MANDATORY) &&
@@ -505,9 +525,13 @@ meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,
     meshq_queue_t *queue = zhashx_lookup (session->vhost->queues, name);
     if (!queue) {
         meshq_engine_reply_error (self, session, args->rid, MESHQ_ENOTFOUND,
-                                  "no queue '%s' in vhost '/'", name);
+                                  "no queue '%s' in vhost '%s'", name,
+                                  session->vhost->name);
         return;
     }
+    if (!meshq_engine_allowed (self, session, MESHQ_PERM_READ, "queue", name,
+                               args->rid))
+        return;
     meshq_args_t results;
     memset (&results, 0, sizeof results);
     MESHQ_ARGS_SET (&results, RID, rid, args->rid);

@@ -431,8 +431,12 @@ meshq_vhost_meta_restore (void *arg, const char *key, uint64_t version,
         return 0;
     }
     char name[MESHQ_MAX_SHORTSTR + 1];
-    if (streq (key, "node") && MESHQ_ARGS_HAS (&args, ORIGIN) &&
-        streq (self->name, "/")) {
+    if (self == self->engine->root &&
+        (strncmp (key, "u/", 2) == 0 || strncmp (key, "p/", 2) == 0 ||
+         strncmp (key, "v/", 2) == 0))
+        meshq_engine_auth_meta (self->engine, key, &args);
+    else if (streq (key, "node") && MESHQ_ARGS_HAS (&args, ORIGIN) &&
+             streq (self->name, "/")) {
         memcpy (self->engine->node_id, args.origin, 16);
         self->engine->node_restored = true;
     } else if (strncmp (key, "q/", 2) == 0) {
@@ -471,7 +475,7 @@ meshq_vhost_meta_finish (meshq_vhost_t *self)
         meshq_args_t record;
         memset (&record, 0, sizeof record);
         memcpy (record.origin, self->engine->node_id, 16);
-        record.present |= 1ULL << MESHQ_A_ORIGIN;
+        MESHQ_ARGS_MARK (&record, ORIGIN);
         meshq_vhost_meta_write (self, "node", &record);
     }
     for (size_t i = 0; i < sizeof s_builtin / sizeof s_builtin[0]; i++)

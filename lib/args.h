@@ -74,7 +74,13 @@
     X (INFLIGHT, inflight, "inflight", UINT)        /* sent, not acked */      \
     X (UPTIME, uptime, "uptime_ms", UINT)           /* ms since start */       \
     X (PUBLISH_RATE, publish_rate, "pubrate", UINT) /* msgs/s in */            \
-    X (DELIVER_RATE, deliver_rate, "dlvrate", UINT) /* msgs/s out */
+    X (DELIVER_RATE, deliver_rate, "dlvrate", UINT) /* msgs/s out */           \
+    X (PASSWORD, password, "pw", TEXT)              /* a password */           \
+    X (PWHASH, pwhash, "pwh", TEXT)                 /* password hash */        \
+    X (TAGS, tags, "tags", STR)                     /* user tags */            \
+    X (CONFIGURE, configure, "cfg", TEXT)           /* permission regex */     \
+    X (WRITE, write, "wr", TEXT)                    /* permission regex */     \
+    X (READ, read, "rd", TEXT)                      /* permission regex */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,
@@ -91,10 +97,17 @@ typedef enum {
 #define MESHQ_ARG_ID(member)   uint8_t member[16];
 #define MESHQ_ARG_MAP(member)  meshq_span_t member;
 
+//  A bit per argument: more than 64 of them, so 128 bits (a GNU C type
+//  that gcc and clang both have).
+__extension__ typedef unsigned __int128 meshq_argbits_t;
+
+//  The bit of an argument.
+#define MESHQ_ARG_BIT(ID) ((meshq_argbits_t)1 << (ID))
+
 //  One member per argument (see MESHQ_ARGS for their meaning).
 typedef struct {
-    uint64_t present;      //  Bit (1 << meshq_arg_t) per argument set.
-    uint32_t match_count;  //  Entries in the 'match' map.
+    meshq_argbits_t present;  //  MESHQ_ARG_BIT per argument set.
+    uint32_t match_count;     //  Entries in the 'match' map.
 #define MESHQ_ARGS_MEMBER(ID, member, key, kind) MESHQ_ARG_##kind (member)
     MESHQ_ARGS (MESHQ_ARGS_MEMBER)
 #undef MESHQ_ARGS_MEMBER
@@ -105,10 +118,14 @@ typedef struct {
 #define MESHQ_ARGS_SET(args, ID, member, value)                                \
     do {                                                                       \
         (args)->member = (value);                                              \
-        (args)->present |= 1ULL << MESHQ_A_##ID;                               \
+        (args)->present |= MESHQ_ARG_BIT (MESHQ_A_##ID);                       \
     } while (0)
 
 //  True if the argument is present.
 #define MESHQ_ARGS_HAS(args, ID) (((args)->present >> MESHQ_A_##ID) & 1)
+
+//  Marks an argument present (for members set by hand, like ids).
+#define MESHQ_ARGS_MARK(args, ID)                                              \
+    ((args)->present |= MESHQ_ARG_BIT (MESHQ_A_##ID))
 
 #endif

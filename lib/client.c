@@ -31,10 +31,12 @@ typedef struct {
 struct _meshq_client_t {
     zsock_t *dealer;             //  To the agent.
     zactor_t *heartbeat;         //  Keeps the session alive.
+    zactor_t *monitor;           //  Watches the login, during connect.
     zpoller_t *poller;           //  dealer and the heartbeat's pipe.
     char *endpoint;              //  Where we connected.
     char *user;                  //  User name.
     char *password;              //  Password.
+    char *vhost;                 //  Virtual host.
     uint8_t session[16];         //  Our session id (the DEALER's identity).
     int timeout_ms;              //  Request timeout.
     int heartbeat_ms;            //  Heartbeat interval.
@@ -112,6 +114,7 @@ meshq_client_new (void)
     self->heartbeat_ms = 1000;
     self->user = strdup ("guest");
     self->password = strdup ("guest");
+    self->vhost = strdup ("/");
     self->consumers = zlistx_new ();
     zlistx_set_destructor (self->consumers, s_consumer_free);
     self->ready = zlistx_new ();
@@ -171,6 +174,7 @@ meshq_client_destroy (meshq_client_t **self_p)
     free (self->endpoint);
     free (self->user);
     free (self->password);
+    free (self->vhost);
     free (self);
     *self_p = NULL;
 }
@@ -184,6 +188,14 @@ meshq_client_set_credentials (meshq_client_t *self, const char *user,
     free (self->password);
     self->user = strdup (user ? user : "");
     self->password = strdup (password ? password : "");
+}
+
+void
+meshq_client_set_vhost (meshq_client_t *self, const char *vhost)
+{
+    assert (self);
+    free (self->vhost);
+    self->vhost = strdup (vhost && *vhost ? vhost : "/");
 }
 
 void
@@ -312,6 +324,22 @@ s_receive (meshq_client_t *self, int timeout_ms, uint64_t rid, zmsg_t **reply_p)
                 return MESHQ_ECONNLOST;
             continue;
         }
+        if (which == (zsock_t *)self->monitor) {
+            zmsg_t *event = zmsg_recv (which);
+            char *name = event ? zmsg_popstr (event) : NULL;
+            bool refused = name && streq (name, "HANDSHAKE_FAILED_AUTH");
+            zstr_free (&name);
+            zmsg_destroy (&event);
+            if (refused) {
+                s_set_error (self,
+                             "login refused by the agent at %s for user "
+                             "'%s': wrong user or password, or guest over "
+                             "tcp://",
+                             self->endpoint, self->user);
+                return MESHQ_EACCESS;
+            }
+            continue;
+        }
         if (which != self->dealer) {
             char *event = zstr_recv (which);
             self->lost = event && streq (event, "LOST");
@@ -431,6 +459,11 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
     zsock_set_maxmsgsize (self->dealer, S_MAX_FRAME);
     zsock_set_rcvhwm (self->dealer, 100000);
     zsock_set_sndhwm (self->dealer, 100000);
+    //  ipc:// and tcp:// agents check user and password with PLAIN
+    //  before the connection is up; inproc:// has no handshake, so HELLO
+    //  carries them too.
+    zsock_set_plain_username (self->dealer, self->user);
+    zsock_set_plain_password (self->dealer, self->password);
     if (zsock_connect (self->dealer, "%s", endpoint)) {
         s_set_error (self, "cannot connect to '%s': %s", endpoint,
                      zmq_strerror (zmq_errno ()));
@@ -438,13 +471,22 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
         return MESHQ_EINVAL;
     }
     self->poller = zpoller_new (self->dealer, NULL);
+    //  A refused login closes the connection without a word; the socket
+    //  monitor tells, so that connect can say so at once.
+    self->monitor = zactor_new (zmonitor, self->dealer);
+    zstr_sendx (self->monitor, "LISTEN", "HANDSHAKE_FAILED_AUTH", NULL);
+    zstr_send (self->monitor, "START");
+    zsock_wait (self->monitor);
+    zpoller_add (self->poller, self->monitor);
 
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     memcpy (args.session, self->session, 16);
-    args.present |= 1ULL << MESHQ_A_SESSION;
+    MESHQ_ARGS_MARK (&args, SESSION);
     MESHQ_ARGS_SET (&args, HEARTBEAT, heartbeat, (uint64_t)self->heartbeat_ms);
     MESHQ_ARGS_SET (&args, USER, user, meshq_span (self->user));
+    MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span (self->password));
+    MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (self->vhost));
     meshq_args_t results;
     int rc = s_request (self, "HELLO", &args, &results);
     if (rc == MESHQ_ETIMEOUT) {
@@ -454,6 +496,8 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
                      endpoint);
         rc = MESHQ_ECONNLOST;
     }
+    zpoller_remove (self->poller, self->monitor);
+    zactor_destroy (&self->monitor);
     if (rc) {
         zpoller_destroy (&self->poller);
         zsock_destroy (&self->dealer);
@@ -465,6 +509,8 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
     self->connected = true;
 
     meshq_heartbeat_args_t heartbeat = {.endpoint = endpoint,
+                                        .user = self->user,
+                                        .password = self->password,
                                         .interval_ms = self->heartbeat_ms};
     memcpy (heartbeat.session, self->session, 16);
     self->heartbeat = zactor_new (meshq_client_heartbeat, &heartbeat);

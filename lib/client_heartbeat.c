@@ -40,12 +40,14 @@ meshq_client_heartbeat (zsock_t *pipe, void *arg)
     zsock_set_linger (self.dealer, 0);
     zsock_set_sndhwm (self.dealer, 4);
     zsock_set_maxmsgsize (self.dealer, 4096);
+    zsock_set_plain_username (self.dealer, args->user);
+    zsock_set_plain_password (self.dealer, args->password);
     int rc = zsock_connect (self.dealer, "%s", args->endpoint);
     meshq_buf_init (&self.ping);
     meshq_args_t ping;
     memset (&ping, 0, sizeof ping);
     memcpy (ping.session, args->session, 16);
-    ping.present |= 1ULL << MESHQ_A_SESSION;
+    MESHQ_ARGS_MARK (&ping, SESSION);
     meshq_codec_encode_args (&ping, &self.ping, NULL);
     self.last_pong = zclock_mono ();
     zsock_signal (pipe, rc == 0 ? 0 : 1);

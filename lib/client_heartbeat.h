@@ -18,6 +18,8 @@ typedef struct {
     const char *endpoint;  //  The agent's endpoint.
     uint8_t session[16];   //  The session to keep alive.
     int interval_ms;       //  Heartbeat interval.
+    const char *user;      //  PLAIN user name.
+    const char *password;  //  PLAIN password.
 } meshq_heartbeat_args_t;
 
 //  The actor: zactor_new (meshq_client_heartbeat, &args).

@@ -62,10 +62,12 @@ s_cmember (const meshq_args_t *args, int arg)
 static int
 s_encode (meshq_writer_t *writer, const meshq_args_t *args, const char **why)
 {
-    uint32_t count = (uint32_t)__builtin_popcountll (args->present);
+    uint32_t count =
+        (uint32_t)(__builtin_popcountll ((uint64_t)args->present) +
+                   __builtin_popcountll ((uint64_t)(args->present >> 64)));
     meshq_writer_map (writer, count);
     for (int arg = 0; arg < MESHQ_A_COUNT; arg++) {
-        if (!(args->present & (1ULL << arg)))
+        if (!(args->present & MESHQ_ARG_BIT (arg)))
             continue;
         const s_arg_t *row = &s_args[arg];
         const void *member = s_cmember (args, arg);
@@ -224,14 +226,14 @@ s_decode (meshq_reader_t *reader, meshq_args_t *args, const char **why)
                 return s_fail (reader, rc, s_unknown_why, why);
             continue;
         }
-        if (args->present & (1ULL << arg)) {
+        if (args->present & MESHQ_ARG_BIT (arg)) {
             *why = s_args[arg].why[MESHQ_RERR_COUNT];
             return MESHQ_EDUPKEY;
         }
         rc = s_decode_value (reader, arg, args, why);
         if (rc)
             return rc;
-        args->present |= 1ULL << arg;
+        args->present |= MESHQ_ARG_BIT (arg);
         hint = arg + 1;
     }
     return 0;

@@ -3,10 +3,11 @@
 
 #include <stdio.h>
 
-meshq_client_t *
-meshq_tool_connect (const meshq_tool_t *tool, int *exit)
+static meshq_client_t *
+s_connect (const meshq_tool_t *tool, const char *vhost, int *exit)
 {
     meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_vhost (client, vhost);
     meshq_client_set_timeout (client, tool->timeout_ms);
     if (tool->user || tool->password)
         meshq_client_set_credentials (client, tool->user ? tool->user : "",
@@ -17,6 +18,18 @@ meshq_tool_connect (const meshq_tool_t *tool, int *exit)
         meshq_client_destroy (&client);
     }
     return client;
+}
+
+meshq_client_t *
+meshq_tool_connect (const meshq_tool_t *tool, int *exit)
+{
+    return s_connect (tool, tool->vhost ? tool->vhost : "/", exit);
+}
+
+meshq_client_t *
+meshq_tool_connect_admin (const meshq_tool_t *tool, int *exit)
+{
+    return s_connect (tool, "/", exit);
 }
 
 int

@@ -43,6 +43,19 @@ static const s_verb_t s_verbs[] = {
      "QUEUE [--count N] [--prefetch N] [--exec CMD]"},
     {"bench", meshq_tool_bench,
      "[--producers N --consumers N --count N ...] load test"},
+    {"add_vhost", meshq_tool_users, "VHOST"},
+    {"delete_vhost", meshq_tool_users, "VHOST"},
+    {"list_vhosts", meshq_tool_users, "virtual hosts"},
+    {"add_user", meshq_tool_users, "USER [PASSWORD] (else from stdin)"},
+    {"delete_user", meshq_tool_users, "USER"},
+    {"change_password", meshq_tool_users, "USER [PASSWORD] (else stdin)"},
+    {"set_user_tags", meshq_tool_users, "USER [TAG ...]"},
+    {"list_users", meshq_tool_users, "users and their tags"},
+    {"set_permissions", meshq_tool_users,
+     "[-p VHOST] USER CONFIGURE WRITE READ"},
+    {"clear_permissions", meshq_tool_users, "[-p VHOST] USER"},
+    {"list_permissions", meshq_tool_users, "[-p VHOST]"},
+    {"list_user_permissions", meshq_tool_users, "USER"},
 };
 
 static void
@@ -50,7 +63,7 @@ s_help (FILE *out)
 {
     fprintf (out,
              "usage: meshq [--agent ENDPOINT] [--user U] [--password P] "
-             "[--json] [--timeout S] VERB [ARGS]\n\n"
+             "[-p VHOST] [--json] [--timeout S] VERB [ARGS]\n\n"
              "The agent endpoint comes from --agent, $MESHQ_AGENT, or %s.\n\n"
              "verbs:\n",
              MESHQ_DEFAULT_ENDPOINT);
@@ -65,25 +78,28 @@ main (int argc, char **argv)
     meshq_tool_t tool = {.agent = getenv ("MESHQ_AGENT"), .timeout_ms = 10000};
     static const struct option options[] = {
         {"agent", required_argument, NULL, 'a'},
-        {"user", required_argument, NULL, 'u'},
-        {"password", required_argument, NULL, 'p'},
+        {"user", required_argument, NULL, 'U'},
+        {"password", required_argument, NULL, 'P'},
         {"json", no_argument, NULL, 'j'},
         {"timeout", required_argument, NULL, 't'},
+        {"vhost", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     //  Global options come before the verb: stop at the first non-option.
     int opt;
-    while ((opt = getopt_long (argc, argv, "+a:u:p:jt:h", options, NULL)) !=
-           -1) {
+    while ((opt = getopt_long (argc, argv, "+a:jt:hp:", options, NULL)) != -1) {
         switch (opt) {
             case 'a':
                 tool.agent = optarg;
                 break;
-            case 'u':
+            case 'U':
                 tool.user = optarg;
                 break;
-            case 'p':
+            case 'P':
                 tool.password = optarg;
+                break;
+            case 'p':
+                tool.vhost = optarg;
                 break;
             case 'j':
                 tool.json = true;
@@ -118,9 +134,19 @@ main (int argc, char **argv)
     for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++)
         if (strcmp (verb, s_verbs[i].name) == 0) {
             //  The verb sees its name as argv[0], as getopt expects;
-            //  optind 0 makes glibc's getopt start afresh.
-            int verb_argc = argc - optind;
+            //  optind 0 makes glibc's getopt start afresh. rabbitmqctl's
+            //  "-p VHOST" may come anywhere after the verb.
+            int verb_argc = 0;
             char **verb_argv = argv + optind;
+            for (int a = optind; a < argc; a++) {
+                if ((strcmp (argv[a], "-p") == 0 ||
+                     strcmp (argv[a], "--vhost") == 0) &&
+                    a + 1 < argc) {
+                    tool.vhost = argv[++a];
+                    continue;
+                }
+                verb_argv[verb_argc++] = argv[a];
+            }
             optind = 0;
             return s_verbs[i].run (&tool, verb_argc, verb_argv);
         }

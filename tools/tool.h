@@ -25,11 +25,16 @@ typedef struct {
     const char *password;  //  --password.
     bool json;             //  --json.
     int timeout_ms;        //  --timeout (seconds on the command line).
+    const char *vhost;     //  -p / --vhost, as rabbitmqctl's -p.
 } meshq_tool_t;
 
-//  Connects a client; on failure prints why and returns NULL with *exit
-//  set.
+//  Connects a client to tool->vhost; on failure prints why and returns
+//  NULL with *exit set.
 meshq_client_t *meshq_tool_connect (const meshq_tool_t *tool, int *exit);
+
+//  Connects to the default vhost "/", where users, permissions and
+//  vhosts are administered, whatever -p names.
+meshq_client_t *meshq_tool_connect_admin (const meshq_tool_t *tool, int *exit);
 
 //  Prints a failed call ("meshq: VERB: reason") and returns its exit
 //  code.
@@ -51,5 +56,6 @@ int meshq_tool_list (meshq_tool_t *tool, int argc, char **argv);
 int meshq_tool_publish (meshq_tool_t *tool, int argc, char **argv);
 int meshq_tool_consume (meshq_tool_t *tool, int argc, char **argv);
 int meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv);
+int meshq_tool_users (meshq_tool_t *tool, int argc, char **argv);
 
 #endif

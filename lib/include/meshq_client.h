@@ -111,6 +111,10 @@ MESHQ_EXPORT void meshq_client_set_credentials (meshq_client_t *self,
                                                 const char *user,
                                                 const char *password);
 
+//  The virtual host to work in (before connect); "/" by default.
+MESHQ_EXPORT void meshq_client_set_vhost (meshq_client_t *self,
+                                          const char *vhost);
+
 //  How long a request waits for the agent's answer (default 10000 ms),
 //  and the heartbeat interval (default 1000 ms; the agent drops the
 //  session after three missed ones).

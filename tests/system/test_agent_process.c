@@ -216,6 +216,8 @@ Test (process, bad_client_frames_get_an_error_and_the_agent_serves_on)
     zsock_set_rcvtimeo (raw, 3000);
     uint8_t id[16] = "raw-test-client";
     zmq_setsockopt (zsock_resolve (raw), ZMQ_ROUTING_ID, id, 16);
+    zsock_set_plain_username (raw, "guest");
+    zsock_set_plain_password (raw, "guest");
     cr_assert_eq (zsock_connect (raw, "%s", s_endpoint), 0);
     meshq_buf_t buf;
     meshq_buf_init (&buf);

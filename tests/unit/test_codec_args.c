@@ -18,7 +18,7 @@ Test (codec_args, round_trips_every_kind)
     MESHQ_ARGS_SET (&args, DTAG, dtag, UINT64_MAX);
     uint8_t id[16] = {1, 2, 3};
     memcpy (args.origin, id, 16);
-    args.present |= 1ULL << MESHQ_A_ORIGIN;
+    MESHQ_ARGS_MARK (&args, ORIGIN);
     meshq_header_t match[2] = {{{"x-match", 7}, {.type = MESHQ_VALUE_STR}},
                                {{"format", 6}, {.type = MESHQ_VALUE_STR}}};
     match[0].value.u.bytes.data = "all";
