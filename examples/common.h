@@ -153,6 +153,23 @@ example_next (example_t *self, meshq_client_t *client)
     return delivery;
 }
 
+//  Declares a queue for this connection alone, as the tutorial's
+//  queue_declare ('', exclusive) does: the agent names it (amq.gen-...),
+//  nobody else may use it, and it goes when the client does. Copies its
+//  name into out.
+static inline const char *
+example_temporary_queue (meshq_client_t *client, char *out, size_t size)
+{
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.durable = false;
+    options.exclusive = true;
+    example_check (client, meshq_client_declare_queue (client, "", &options),
+                   "declare a temporary queue");
+    snprintf (out, size, "%s", meshq_client_queue_name (client));
+    return out;
+}
+
 //  True once Ctrl-C or SIGTERM was received.
 static inline bool
 example_stopped (void)
@@ -168,6 +185,23 @@ example_body (const meshq_msg_t *msg, char *out, size_t size)
     const char *body = meshq_msg_body (msg, &body_size);
     snprintf (out, size, "%.*s", (int)body_size, body ? body : "");
     return out;
+}
+
+//  Prints each delivery's body, after its routing key when with_key,
+//  until example_next says stop.
+static inline void
+example_print_deliveries (example_t *self, meshq_client_t *client,
+                          bool with_key)
+{
+    meshq_delivery_t *delivery;
+    while ((delivery = example_next (self, client))) {
+        char body[1024];
+        const char *key = meshq_msg_routing_key (delivery->msg);
+        printf (" [x] %s%s%s\n", with_key && key ? key : "",
+                with_key ? ":" : "",
+                example_body (delivery->msg, body, sizeof body));
+        meshq_delivery_destroy (&delivery);
+    }
 }
 
 //  Joins the tutorial arguments from first on with spaces into out, or

@@ -171,6 +171,16 @@ s_run (s_proc_t *proc)
     return proc;
 }
 
+//  What the program printed after the line holding marker.
+static const char *
+s_after (const s_proc_t *proc, const char *marker)
+{
+    const char *at = strstr (proc->output, marker);
+    cr_assert_not_null (at, "%s did not print \"%s\"", proc->name, marker);
+    at = strchr (at, '\n');
+    return at ? at + 1 : "";
+}
+
 //  Asks the agent whether a queue holds ready or unacked messages,
 //  until both counts are 0.
 static void
@@ -268,4 +278,93 @@ Test (examples, a_stopped_workers_task_goes_to_another)
     s_expect (two, "Received 'A long task.....'");
     kill (two->pid, SIGINT);
     s_expect_exit (two, 0);
+}
+
+// --------------------------------------------------------------------
+//  Publish/subscribe
+
+Test (examples, every_log_listener_gets_every_log)
+{
+    //  With nobody listening, the fanout exchange drops the line.
+    s_run (S_START ("emit_log", "info: before anyone listens"));
+    s_proc_t *one = S_START ("receive_logs", "--count", "3");
+    s_proc_t *two = S_START ("receive_logs", "--count", "3");
+    s_expect (one, "Waiting for logs");
+    s_expect (two, "Waiting for logs");
+    s_run (S_START ("emit_log"));
+    s_run (S_START ("emit_log", "warning:", "disk", "almost", "full"));
+    s_run (S_START ("emit_log", "error: disk full"));
+    s_expect_exit (one, 0);
+    s_expect_exit (two, 0);
+    const char *expected = " [x] info: Hello World!\n"
+                           " [x] warning: disk almost full\n"
+                           " [x] error: disk full\n";
+    cr_expect_str_eq (s_after (one, "Waiting for logs"), expected);
+    cr_expect_str_eq (s_after (two, "Waiting for logs"), expected);
+}
+
+// --------------------------------------------------------------------
+//  Routing
+
+Test (examples, direct_routing_delivers_the_chosen_severities)
+{
+    s_proc_t *errors =
+        S_START ("receive_logs_direct", "--count", "2", "warning", "error");
+    s_proc_t *all = S_START ("receive_logs_direct", "--count", "3", "info",
+                             "warning", "error");
+    s_expect (errors, "Waiting for logs");
+    s_expect (all, "Waiting for logs");
+    //  A line of a severity nobody asked for goes nowhere.
+    s_run (S_START ("emit_log_direct", "debug", "Noise"));
+    s_run (S_START ("emit_log_direct", "info", "Started"));
+    s_run (S_START ("emit_log_direct", "warning", "Disk", "almost", "full"));
+    s_run (S_START ("emit_log_direct", "error", "Run.", "Run.", "Or", "it",
+                    "will", "explode."));
+    s_expect_exit (errors, 0);
+    s_expect_exit (all, 0);
+    cr_expect_str_eq (s_after (errors, "Waiting for logs"),
+                      " [x] warning:Disk almost full\n"
+                      " [x] error:Run. Run. Or it will explode.\n");
+    cr_expect_str_eq (s_after (all, "Waiting for logs"),
+                      " [x] info:Started\n"
+                      " [x] warning:Disk almost full\n"
+                      " [x] error:Run. Run. Or it will explode.\n");
+}
+
+Test (examples, topic_routing_matches_binding_keys)
+{
+    s_proc_t *everything = S_START ("receive_logs_topic", "--count", "5", "#");
+    s_proc_t *kern = S_START ("receive_logs_topic", "--count", "2", "kern.*");
+    s_proc_t *critical =
+        S_START ("receive_logs_topic", "--count", "2", "*.critical");
+    s_proc_t *both =
+        S_START ("receive_logs_topic", "--count", "3", "kern.*", "*.critical");
+    s_proc_t *receivers[] = {everything, kern, critical, both};
+    for (int i = 0; i < 4; i++)
+        s_expect (receivers[i], "Waiting for logs");
+    //  '*' is exactly one word: kern.disk.full matches neither kern.*
+    //  nor *.critical.
+    const char *keys[] = {"cron.info", "kern.disk.full", "kern.critical",
+                          "kern.info", "cron.critical"};
+    for (int i = 0; i < 5; i++)
+        s_run (S_START ("emit_log_topic", keys[i], "line"));
+    for (int i = 0; i < 4; i++)
+        s_expect_exit (receivers[i], 0);
+    cr_expect_str_eq (s_after (everything, "Waiting for logs"),
+                      " [x] cron.info:line\n"
+                      " [x] kern.disk.full:line\n"
+                      " [x] kern.critical:line\n"
+                      " [x] kern.info:line\n"
+                      " [x] cron.critical:line\n");
+    cr_expect_str_eq (s_after (kern, "Waiting for logs"),
+                      " [x] kern.critical:line\n"
+                      " [x] kern.info:line\n");
+    cr_expect_str_eq (s_after (critical, "Waiting for logs"),
+                      " [x] kern.critical:line\n"
+                      " [x] cron.critical:line\n");
+    //  Two matching bindings still deliver a line once.
+    cr_expect_str_eq (s_after (both, "Waiting for logs"),
+                      " [x] kern.critical:line\n"
+                      " [x] kern.info:line\n"
+                      " [x] cron.critical:line\n");
 }
