@@ -368,3 +368,35 @@ Test (examples, topic_routing_matches_binding_keys)
                       " [x] kern.info:line\n"
                       " [x] cron.critical:line\n");
 }
+
+// --------------------------------------------------------------------
+//  RPC
+
+Test (examples, rpc_client_gets_fib_30)
+{
+    s_proc_t *server = S_START ("rpc_server", "--count", "1");
+    s_expect (server, "Awaiting RPC requests");
+    s_proc_t *client = s_run (S_START ("rpc_client", "30"));
+    cr_expect (strstr (client->output, " [x] Requesting fib(30)\n"
+                                       " [.] Got 832040\n"),
+               "%s", client->output);
+    s_expect_exit (server, 0);
+    cr_expect (strstr (server->output, " [.] fib(30)"), "%s", server->output);
+}
+
+Test (examples, rpc_answers_go_to_their_own_client)
+{
+    s_proc_t *server = S_START ("rpc_server", "--count", "3");
+    s_expect (server, "Awaiting RPC requests");
+    s_proc_t *clients[] = {S_START ("rpc_client", "25"),
+                           S_START ("rpc_client", "10"),
+                           S_START ("rpc_client", "1")};
+    const char *answers[] = {" [.] Got 75025\n", " [.] Got 55\n",
+                             " [.] Got 1\n"};
+    for (int i = 0; i < 3; i++) {
+        s_run (clients[i]);
+        cr_expect (strstr (clients[i]->output, answers[i]), "%s",
+                   clients[i]->output);
+    }
+    s_expect_exit (server, 0);
+}
