@@ -7,34 +7,50 @@
 #ifndef MESHQ_PROCUTIL_H_INCLUDED
 #define MESHQ_PROCUTIL_H_INCLUDED
 
+#include "client_internal.h"
+#include "codec_args.h"
 #include "meshq.h"
 
 #include <criterion/criterion.h>
 #include <czmq.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <pthread.h>
 #include <unistd.h>
+
+//  Starts argv[0] (a path) with argv, stdout and stderr on the file
+//  descriptor out (or where they are, if out is -1). The child dies with
+//  the test, even when the test is killed. Returns the pid.
+static inline pid_t
+procutil_spawn_fd (char *const argv[], int out)
+{
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0);
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (out >= 0) {
+            dup2 (out, 1);
+            dup2 (out, 2);
+            close (out);
+        }
+        execv (argv[0], argv);
+        _exit (127);
+    }
+    return pid;
+}
 
 //  Starts argv[0] (a path) with argv; stdout and stderr go to log (or
 //  /dev/null). Returns the pid.
 static inline pid_t
 procutil_spawn (char *const argv[], const char *log)
 {
-    pid_t pid = fork ();
-    cr_assert_geq (pid, 0);
-    if (pid == 0) {
-        int fd =
-            open (log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2 (fd, 1);
-            dup2 (fd, 2);
-            close (fd);
-        }
-        execv (argv[0], argv);
-        _exit (127);
-    }
+    int fd = open (log ? log : "/dev/null",
+                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    pid_t pid = procutil_spawn_fd (argv, fd);
+    if (fd >= 0)
+        close (fd);
     return pid;
 }
 
@@ -74,6 +90,36 @@ procutil_agent (const char *name, const char *dir, const char *endpoint)
     }
     cr_assert_fail ("meshq-agent did not answer within 10 s; see %s", log);
     return -1;
+}
+
+//  Ready and unacked counts of a queue, from LIST_QUEUES (both 0 when
+//  there is no such queue).
+static inline void
+procutil_depth (meshq_client_t *client, const char *queue, uint64_t *ready,
+                uint64_t *unacked)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    zmsg_t *reply = NULL;
+    cr_assert_eq (meshq_client_call (client, "LIST_QUEUES", &args, &reply), 0);
+    zmsg_first (reply);
+    zframe_t *frame = zmsg_next (reply);
+    uint64_t rid;
+    meshq_span_t cursor;
+    uint32_t count;
+    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
+                                           zframe_size (frame), "queues", &rid,
+                                           &cursor, &count, NULL),
+                  0);
+    meshq_args_t row;
+    *ready = *unacked = 0;
+    while (meshq_codec_list_next (&cursor, &row))
+        if (row.queue.size == strlen (queue) &&
+            memcmp (row.queue.data, queue, row.queue.size) == 0) {
+            *ready = row.messages;
+            *unacked = row.unacked;
+        }
+    zmsg_destroy (&reply);
 }
 
 #endif

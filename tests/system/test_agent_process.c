@@ -131,35 +131,6 @@ Test (process, sigkill_never_loses_a_confirmed_message)
     free (confirmed);
 }
 
-//  Ready and unacked counts of a queue, from LIST_QUEUES.
-static void
-s_depth (meshq_client_t *client, const char *queue, uint64_t *ready,
-         uint64_t *unacked)
-{
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "LIST_QUEUES", &args, &reply), 0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    uint64_t rid;
-    meshq_span_t cursor;
-    uint32_t count;
-    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
-                                           zframe_size (frame), "queues", &rid,
-                                           &cursor, &count, NULL),
-                  0);
-    meshq_args_t row;
-    *ready = *unacked = 0;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0) {
-            *ready = row.messages;
-            *unacked = row.unacked;
-        }
-    zmsg_destroy (&reply);
-}
-
 Test (process, a_killed_consumers_messages_go_to_another)
 {
     pid_t agent = procutil_agent ("consumers", s_dir, s_endpoint);
@@ -178,7 +149,7 @@ Test (process, a_killed_consumers_messages_go_to_another)
     uint64_t ready = 0, unacked = 0;
     int64_t deadline = zclock_mono () + 10000;
     while (unacked < 5 && zclock_mono () < deadline)
-        s_depth (client, "tasks", &ready, &unacked);
+        procutil_depth (client, "tasks", &ready, &unacked);
     cr_assert_eq (unacked, 5, "the consumer process holds its prefetch");
     procutil_kill (consumer, SIGKILL);
 
