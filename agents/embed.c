@@ -18,6 +18,8 @@ struct _meshq_agent_t {
 meshq_agent_t *
 meshq_agent_new (const char *name)
 {
+    //  Signals belong to the application (see meshq_client_new).
+    zsys_handler_set (NULL);
     meshq_agent_t *self = calloc (1, sizeof *self);
     assert (self);
     meshq_agent_config_init (&self->config);

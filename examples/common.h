@@ -143,7 +143,11 @@ example_next (example_t *self, meshq_client_t *client)
     if (self->count && self->received == self->count)
         return NULL;
     meshq_delivery_t *delivery = NULL;
-    int rc = meshq_client_recv (client, -1, &delivery);
+    int rc;
+    //  A signal ends the wait (MESHQ_EINTR); go on unless it said stop.
+    do
+        rc = meshq_client_recv (client, -1, &delivery);
+    while (rc == MESHQ_EINTR && !s_example_stop);
     if (s_example_stop) {
         meshq_delivery_destroy (&delivery);
         return NULL;

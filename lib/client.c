@@ -13,6 +13,7 @@
 #include "codec_args.h"
 #include "msg_internal.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 
@@ -108,6 +109,9 @@ s_delivery_free (void **item)
 meshq_client_t *
 meshq_client_new (void)
 {
+    //  Signals belong to the application: CZMQ's own SIGINT handler
+    //  would make every later call of ours fail after one Ctrl-C.
+    zsys_handler_set (NULL);
     meshq_client_t *self = calloc (1, sizeof *self);
     assert (self);
     self->timeout_ms = 10000;
@@ -320,8 +324,16 @@ s_receive (meshq_client_t *self, int timeout_ms, uint64_t rid, zmsg_t **reply_p)
         zsock_t *which = zpoller_wait (
             self->poller, left > INT32_MAX ? INT32_MAX : (int)left);
         if (!which) {
-            if (zpoller_terminated (self->poller))
+            //  A signal the application handles interrupts the wait
+            //  (EINTR); only a terminated context ends it.
+            if (zpoller_terminated (self->poller)) {
+                if (errno == EINTR) {
+                    s_set_error (self, "interrupted by a signal");
+                    return MESHQ_EINTR;
+                }
+                s_set_error (self, "the ZeroMQ context was terminated");
                 return MESHQ_ECONNLOST;
+            }
             continue;
         }
         if (which == (zsock_t *)self->monitor) {

@@ -6,6 +6,8 @@
 #include "buf.h"
 #include "codec_args.h"
 
+#include <errno.h>
+
 typedef struct {
     zsock_t *pipe;      //  To the client.
     zsock_t *dealer;    //  To the agent.
@@ -61,7 +63,9 @@ meshq_client_heartbeat (zsock_t *pipe, void *arg)
             next = now + self.interval_ms;
         }
         zsock_t *which = zpoller_wait (poller, (int)(next - now));
-        if (zpoller_terminated (poller))
+        //  A signal interrupts the wait (EINTR): heartbeats go on; only
+        //  $TERM on the pipe, or a dead context, ends them.
+        if (!which && zpoller_terminated (poller) && errno == ETERM)
             break;
         if (which == pipe) {
             char *command = zstr_recv (pipe);

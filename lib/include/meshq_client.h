@@ -18,6 +18,11 @@
         }
         meshq_client_destroy (&client);
 
+    meshq leaves SIGINT and SIGTERM to the application: creating a
+    client or an agent turns CZMQ's own handler off. A signal the
+    application handles ends a wait with MESHQ_EINTR, as EINTR ends a
+    system call; the client is unharmed and the call can be made again.
+
     A client is used from one thread. Every call returns 0 or a negative
     MESHQ_E* code; meshq_client_error then gives the agent's reason, such
     as "queue 'jobs' exists with max_length=100; you asked for 1000".
