@@ -127,23 +127,38 @@ s_engine_destroy (meshq_engine_t **self_p)
     *self_p = NULL;
 }
 
-void
-meshq_engine_bad_input (meshq_engine_t *self, const char *format, ...)
+//  Logs a warning, at most S_WARNINGS a tick: a flood of bad input must
+//  not flood the log. The rest are counted and reported at the tick.
+static void
+s_warn (meshq_engine_t *self, const char *format, va_list list)
 {
-    self->malformed++;
-    //  Bad input is logged at most S_WARNINGS times a tick, so that a
-    //  flood of it cannot flood the log; the rest are counted.
     if (self->warnings >= S_WARNINGS) {
         self->suppressed++;
         return;
     }
     self->warnings++;
     char line[512];
+    vsnprintf (line, sizeof line, format, list);
+    zsys_warning ("%s", line);
+}
+
+void
+meshq_engine_bad_input (meshq_engine_t *self, const char *format, ...)
+{
+    self->malformed++;
     va_list list;
     va_start (list, format);
-    vsnprintf (line, sizeof line, format, list);
+    s_warn (self, format, list);
     va_end (list);
-    zsys_warning ("%s", line);
+}
+
+void
+meshq_engine_warn (meshq_engine_t *self, const char *format, ...)
+{
+    va_list list;
+    va_start (list, format);
+    s_warn (self, format, list);
+    va_end (list);
 }
 
 // --------------------------------------------------------------------

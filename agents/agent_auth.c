@@ -68,7 +68,7 @@ static void
 s_refused (meshq_engine_t *self, const char *user, const char *why)
 {
     self->auth_failures++;
-    meshq_engine_bad_input (self, "auth: refused user=%s reason=%s", user, why);
+    meshq_engine_warn (self, "auth: refused user=%s reason=%s", user, why);
 }
 
 // --------------------------------------------------------------------
@@ -392,8 +392,7 @@ meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
     if (strncmp (key, "u/", 2) == 0) {
         meshq_user_t *user = zhashx_lookup (self->users, key + 2);
         if (!args) {
-            zhashx_delete (self->users, key + 2);
-            free (user);
+            zhashx_delete (self->users, key + 2);  //  Its destructor frees.
             return;
         }
         if (!user) {
@@ -408,10 +407,9 @@ meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
         snprintf (user->hash, sizeof user->hash, "%.*s", (int)args->pwhash.size,
                   args->pwhash.data ? args->pwhash.data : "");
     } else if (strncmp (key, "p/", 2) == 0) {
-        meshq_perm_t *perm = zhashx_lookup (self->perms, key + 2);
-        zhashx_delete (self->perms, key + 2);
-        meshq_perm_destroy (&perm);
+        zhashx_delete (self->perms, key + 2);  //  Its destructor frees.
         self->perm_generation++;
+        meshq_perm_t *perm = NULL;
         if (!args)
             return;
         char patterns[3][MESHQ_MAX_HEADER_VALUE + 1];

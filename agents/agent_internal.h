@@ -130,6 +130,8 @@ struct _meshq_engine_t {
 //  agent.c
 void meshq_engine_bad_input (meshq_engine_t *self, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
+void meshq_engine_warn (meshq_engine_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
 void meshq_engine_arm_turn (meshq_engine_t *self);
 void meshq_engine_mark_dirty (meshq_engine_t *self, meshq_queue_t *queue);
 int meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,

@@ -30,6 +30,8 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
     MESHQ_ARGS_SET (&results, MESSAGES, messages, messages);
     MESHQ_ARGS_SET (&results, CONSUMERS, consumers,
                     zhashx_size (self->sessions));
+    MESHQ_ARGS_SET (&results, REFUSED, refused, self->auth_failures);
+    MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);
     meshq_engine_reply_ok (self, session, &results, args->rid);
 }
 

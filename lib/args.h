@@ -80,7 +80,9 @@
     X (TAGS, tags, "tags", STR)                     /* user tags */            \
     X (CONFIGURE, configure, "cfg", TEXT)           /* permission regex */     \
     X (WRITE, write, "wr", TEXT)                    /* permission regex */     \
-    X (READ, read, "rd", TEXT)                      /* permission regex */
+    X (READ, read, "rd", TEXT)                      /* permission regex */     \
+    X (REFUSED, refused, "refused", UINT) /* logins, accesses refused */       \
+    X (DROPPED, dropped, "dropped", UINT) /* bad input dropped */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,

@@ -476,19 +476,21 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
     //  carries them too.
     zsock_set_plain_username (self->dealer, self->user);
     zsock_set_plain_password (self->dealer, self->password);
-    if (zsock_connect (self->dealer, "%s", endpoint)) {
-        s_set_error (self, "cannot connect to '%s': %s", endpoint,
-                     zmq_strerror (zmq_errno ()));
-        zsock_destroy (&self->dealer);
-        return MESHQ_EINVAL;
-    }
-    self->poller = zpoller_new (self->dealer, NULL);
     //  A refused login closes the connection without a word; the socket
-    //  monitor tells, so that connect can say so at once.
+    //  monitor tells, so that connect can say so at once. It listens
+    //  before the connection starts, or a quick refusal goes unheard.
     self->monitor = zactor_new (zmonitor, self->dealer);
     zstr_sendx (self->monitor, "LISTEN", "HANDSHAKE_FAILED_AUTH", NULL);
     zstr_send (self->monitor, "START");
     zsock_wait (self->monitor);
+    if (zsock_connect (self->dealer, "%s", endpoint)) {
+        s_set_error (self, "cannot connect to '%s': %s", endpoint,
+                     zmq_strerror (zmq_errno ()));
+        zactor_destroy (&self->monitor);
+        zsock_destroy (&self->dealer);
+        return MESHQ_EINVAL;
+    }
+    self->poller = zpoller_new (self->dealer, NULL);
     zpoller_add (self->poller, self->monitor);
 
     meshq_args_t args;

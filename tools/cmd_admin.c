@@ -65,6 +65,8 @@ static const s_column_t s_status_cols[] = {
     S_COL ("uptime_ms", "uptime_ms", UPTIME, uptime, 'u'),
     S_COL ("messages", "messages", MESSAGES, messages, 'u'),
     S_COL ("connections", "connections", CONSUMERS, consumers, 'u'),
+    S_COL ("refused", "refused", REFUSED, refused, 'u'),
+    S_COL ("dropped", "dropped", DROPPED, dropped, 'u'),
     {NULL, NULL, 0, 0, 0}};
 
 //  Writes a value as JSON or as table text.

@@ -76,12 +76,18 @@ procutil_agent (const char *name, const char *dir, const char *endpoint)
     char *argv[] = {agent, "--name",    (char *)name,     "--data",
                     data,  "--control", (char *)endpoint, NULL};
     pid_t pid = procutil_spawn (argv, log);
-    //  Ready when a client gets its HELLO answered.
+    //  Ready when a client gets its HELLO answered, on the first of the
+    //  endpoints.
+    char first[1024];
+    snprintf (first, sizeof first, "%s", endpoint);
+    char *comma = strchr (first, ',');
+    if (comma)
+        *comma = 0;
     int64_t deadline = zclock_mono () + 10000;
     while (zclock_mono () < deadline) {
         meshq_client_t *client = meshq_client_new ();
         meshq_client_set_timeout (client, 200);
-        int rc = meshq_client_connect (client, endpoint);
+        int rc = meshq_client_connect (client, first);
         meshq_client_destroy (&client);
         if (rc == 0)
             return pid;
