@@ -37,6 +37,9 @@
 //  Bytes read at a time when scanning a segment.
 #define MESHQ_STORE_WINDOW (4u << 20)
 
+//  Stores from this size on report recovery progress, if asked to.
+#define MESHQ_STORE_PROGRESS_MIN (64u << 20)
+
 //  Individual corrupt-region log lines per open; then a summary.
 #define MESHQ_STORE_LOG_CORRUPT 10
 

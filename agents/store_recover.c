@@ -396,10 +396,14 @@ meshq_store_recover (meshq_store_t *self, const uint64_t *numbers,
         if (fstatat (self->dir_fd, name, &st, 0) == 0)
             progress.total += (uint64_t)st.st_size;
     }
-    if (progress.total < (64u << 20))
+    if (progress.total < MESHQ_STORE_PROGRESS_MIN || !self->config.progress)
         progress.next_ns = UINT64_MAX;  //  Small stores say nothing.
-    else
+    else {
+        meshq_store_log (self, MESHQ_STORE_NOTICE,
+                         "store: recovering dir=%s mib=%" PRIu64 " segments=%u",
+                         self->directory, progress.total >> 20, count);
         progress.next_ns = meshq_store_now_ns () + 1000000000u;
+    }
     if (progress.total == 0)
         progress.total = 1;
     uint64_t start = meshq_store_now_ns ();

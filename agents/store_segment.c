@@ -283,6 +283,13 @@ meshq_store_dir_open (meshq_store_t *self, bool *fresh, uint64_t **numbers,
     int rc = s_list (self, &list);
     if (rc == 0)
         rc = s_check_bare (self, &list);
+    if (rc == 0 && list.manifest) {
+        //  Not even a LOCK file goes into a directory with a MANIFEST
+        //  that is not ours.
+        rc = s_read_manifest (self, numbers, count);
+        free (*numbers);
+        *numbers = NULL;
+    }
     if (rc == 0) {
         //  The lock file is the first thing we write, and only once the
         //  directory is known to be empty or a store.
