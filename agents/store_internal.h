@@ -43,6 +43,9 @@
 //  Individual corrupt-region log lines per open; then a summary.
 #define MESHQ_STORE_LOG_CORRUPT 10
 
+//  Bytes of appends between two looks at the filesystem's free space.
+#define MESHQ_STORE_FREE_CHECK (256u << 10)
+
 //  A segment below this fraction of needed bytes is compacted.
 #define MESHQ_STORE_COMPACT_PERCENT 25
 
@@ -171,6 +174,8 @@ struct _meshq_store_t {
     bool failed;                  //  A failure we could not undo.
     bool firing;                  //  Inside done callbacks.
     bool full;                    //  Refusing for quota (logs once).
+    uint64_t free_bytes;          //  Filesystem free space last seen.
+    uint64_t free_since;          //  Bytes appended since then.
     char why[512];                //  Last failure, in words.
     char failure[512];            //  What made the store fail.
     uint8_t store_id[16];         //  Random id, salts record CRCs.
