@@ -261,13 +261,12 @@ s_table_grow (meshq_store_t *self)
     return 0;
 }
 
-uint32_t
-meshq_store_find (meshq_store_t *self, uint32_t queue, uint32_t origin,
-                  uint64_t seq)
+static uint32_t
+s_find (meshq_store_t *self, uint32_t queue, uint32_t origin, uint64_t seq,
+        uint32_t hash)
 {
     if (!self->table)
         return 0;
-    uint32_t hash = s_hash_key (queue, origin, seq);
     for (uint64_t s = hash & self->mask; self->table[s];
          s = (s + 1) & self->mask) {
         uint64_t value = self->table[s];
@@ -280,6 +279,23 @@ meshq_store_find (meshq_store_t *self, uint32_t queue, uint32_t origin,
             return i;
     }
     return 0;
+}
+
+uint32_t
+meshq_store_find (meshq_store_t *self, uint32_t queue, uint32_t origin,
+                  uint64_t seq)
+{
+    return s_find (self, queue, origin, seq, s_hash_key (queue, origin, seq));
+}
+
+void
+meshq_store_prefetch (meshq_store_t *self, meshq_store_op_t *op)
+{
+    if (op->type == MESHQ_RECORD_META)
+        return;
+    op->hash = s_hash_key (op->queue, op->origin, op->seq);
+    if (self->table)
+        __builtin_prefetch (&self->table[op->hash & self->mask]);
 }
 
 //  Removes entry i from the table, shifting back the probes after it.
@@ -321,7 +337,7 @@ static int
 s_apply_enqueue (meshq_store_t *self, meshq_store_op_t *op,
                  meshq_store_segment_t *segment)
 {
-    uint32_t i = meshq_store_find (self, op->queue, op->origin, op->seq);
+    uint32_t i = s_find (self, op->queue, op->origin, op->seq, op->hash);
     meshq_store_entry_t *entry;
     if (i) {
         //  A newer record of a live message: a compaction copy (same
@@ -345,11 +361,10 @@ s_apply_enqueue (meshq_store_t *self, meshq_store_op_t *op,
         entry->queue = op->queue;
         entry->origin = op->origin;
         entry->ordinal = op->ordinal;
-        uint32_t hash = s_hash_key (op->queue, op->origin, op->seq);
-        uint64_t s = hash & self->mask;
+        uint64_t s = op->hash & self->mask;
         while (self->table[s])
             s = (s + 1) & self->mask;
-        self->table[s] = (uint64_t)i << 32 | hash;
+        self->table[s] = (uint64_t)i << 32 | op->hash;
         s_link_tail (self, i);
         self->live++;
     }
@@ -367,7 +382,7 @@ s_apply_ack (meshq_store_t *self, meshq_store_op_t *op,
              meshq_store_segment_t *segment)
 {
     segment->acks += op->size;
-    uint32_t i = meshq_store_find (self, op->queue, op->origin, op->seq);
+    uint32_t i = s_find (self, op->queue, op->origin, op->seq, op->hash);
     if (!i) {
         if (!op->internal)
             self->stats.unmatched_acks++;
@@ -375,7 +390,7 @@ s_apply_ack (meshq_store_t *self, meshq_store_op_t *op,
     }
     meshq_store_entry_t *entry = meshq_store_entry (self, i);
     s_kill (self, entry->segment, entry->size);
-    s_table_remove (self, i, s_hash_key (op->queue, op->origin, op->seq));
+    s_table_remove (self, i, op->hash);
     s_unlink (self, i);
     entry->next = self->free_entry;
     self->free_entry = i;
@@ -476,6 +491,8 @@ meshq_store_apply (meshq_store_t *self, meshq_store_op_t *op)
 {
     meshq_store_segment_t *segment = meshq_store_segment (self, op->segment);
     assert (segment);
+    if (!op->hash && op->type != MESHQ_RECORD_META)
+        op->hash = s_hash_key (op->queue, op->origin, op->seq);
     int rc = 0;
     switch (op->type) {
         case MESHQ_RECORD_ENQUEUE:

@@ -52,6 +52,9 @@
 //  Bytes of a segment compaction reads per tick.
 #define MESHQ_STORE_COMPACT_STEP (4u << 20)
 
+//  Ops decoded ahead of the one applied, for prefetching.
+#define MESHQ_STORE_AHEAD 16
+
 //  Entries per chunk of the entry slab.
 #define MESHQ_STORE_CHUNK 65536
 
@@ -88,6 +91,7 @@ typedef struct {
     uint32_t size;        //  Its framed size.
     uint64_t ticket;      //  Ticket the caller got (0 for internal).
     uint64_t lsn;         //  Session log position after it, once written.
+    uint32_t hash;        //  Hash of its message id, 0 until computed.
 } meshq_store_op_t;
 
 //  A live enqueue in the index.
@@ -364,6 +368,11 @@ uint32_t meshq_store_origin_id (meshq_store_t *self, const uint8_t *origin);
 //  Returns the interned bytes of an id.
 const char *meshq_store_queue_name (meshq_store_t *self, uint32_t id);
 const uint8_t *meshq_store_origin_bytes (meshq_store_t *self, uint32_t id);
+
+//  Computes the hash of an enqueue or ack op and prefetches its slot of
+//  the index, so that applying it a few ops later does not wait for
+//  memory: one cache miss per record was half of recovery's time.
+void meshq_store_prefetch (meshq_store_t *self, meshq_store_op_t *op);
 
 //  Applies one written record to the index and the segments' counts;
 //  takes the op's key and value. Returns 0 or MESHQ_ENOMEM.

@@ -207,14 +207,35 @@ meshq_store_scan (meshq_store_t *self, meshq_store_segment_t *segment,
 // --------------------------------------------------------------------
 //  Recovery
 
-//  Progress of one recovery.
+//  Progress of one recovery, and the records decoded but not applied.
 typedef struct {
-    uint64_t total;    //  Bytes of all segments.
-    uint64_t before;   //  Bytes of the segments done.
-    uint64_t next_ns;  //  When to report next.
-    uint32_t index;    //  Segment being read, from 0.
-    uint32_t count;    //  Segments.
+    uint64_t total;                             //  Bytes of all segments.
+    uint64_t before;                            //  Bytes of the segments done.
+    uint64_t next_ns;                           //  When to report next.
+    uint32_t index;                             //  Segment being read, from 0.
+    uint32_t count;                             //  Segments.
+    meshq_store_op_t ahead[MESHQ_STORE_AHEAD];  //  Ring, oldest at head.
+    uint32_t head;                              //  Oldest in ahead.
+    uint32_t waiting;                           //  Ops in ahead.
 } s_progress_t;
+
+//  Applies the oldest waiting ops until at most keep are left. Returns
+//  0 or MESHQ_ENOMEM.
+static int
+s_drain (meshq_store_t *self, s_progress_t *progress, uint32_t keep)
+{
+    int rc = 0;
+    while (progress->waiting > keep) {
+        meshq_store_op_t *op = &progress->ahead[progress->head];
+        if (rc == 0)
+            rc = meshq_store_apply (self, op);
+        free (op->key);
+        free (op->value);
+        progress->head = (progress->head + 1) % MESHQ_STORE_AHEAD;
+        progress->waiting--;
+    }
+    return rc;
+}
 
 //  Replays one record.
 static int
@@ -250,9 +271,20 @@ s_replay (meshq_store_t *self, meshq_store_segment_t *segment, uint64_t offset,
         if (!op.queue || !op.origin)
             return MESHQ_ENOMEM;
     }
-    int rc = meshq_store_apply (self, &op);
-    if (rc)
-        return rc;
+    //  Applied in order, MESHQ_STORE_AHEAD records later: its slot of
+    //  the index is in cache by then.
+    meshq_store_prefetch (self, &op);
+    if (progress->waiting == MESHQ_STORE_AHEAD) {
+        int rc = s_drain (self, progress, MESHQ_STORE_AHEAD - 1);
+        if (rc) {
+            free (op.key);
+            free (op.value);
+            return rc;
+        }
+    }
+    progress
+        ->ahead[(progress->head + progress->waiting++) % MESHQ_STORE_AHEAD] =
+        op;
     self->stats.recovered_records++;
     if (self->config.progress &&
         (self->stats.recovered_records & 0xffff) == 0) {
@@ -347,6 +379,9 @@ s_recover_segment (meshq_store_t *self, uint64_t number, bool last,
     meshq_store_scan_t scan = {0};
     int64_t end = meshq_store_scan (self, segment, MESHQ_SEGMENT_HEADER, 0,
                                     s_replay, s_damage, progress, &scan);
+    int drained = s_drain (self, progress, 0);
+    if (end >= 0 && drained)
+        end = drained;
     //  The segment table may have moved; find ours again.
     segment = meshq_store_segment (self, number);
     if (end < 0) {
