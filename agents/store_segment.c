@@ -210,6 +210,14 @@ s_read_manifest (meshq_store_t *self, uint64_t **numbers, uint32_t *count)
                                    "store: out of memory reading MANIFEST");
         for (uint32_t i = 0; *numbers && i < manifest.count; i++)
             (*numbers)[i] = meshq_codec_manifest_number (&manifest, i);
+        //  The index keeps segment numbers in 32 bits.
+        if (*numbers && manifest.count &&
+            (*numbers)[manifest.count - 1] > UINT32_MAX)
+            rc = meshq_store_fail (self, MESHQ_ENOTSUP,
+                                   "store '%s': MANIFEST lists segment "
+                                   "numbers above 2^32-1, which this build "
+                                   "does not support; nothing was changed",
+                                   self->directory);
     }
     free (data);
     return rc;

@@ -382,6 +382,23 @@ Test (store, refuses_a_missing_segment)
     free (data);
 }
 
+Test (store, refuses_segment_numbers_it_cannot_index)
+{
+    s_fill (5, 0);
+    uint8_t id[16];
+    size_t size;
+    uint8_t *data = storeutil_read (s_path ("MANIFEST"), &size);
+    memcpy (id, data + 16, 16);
+    free (data);
+    uint64_t numbers[] = {1, 0x100000000ULL};
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    meshq_codec_encode_manifest (id, numbers, 2, &buf);
+    storeutil_write (s_path ("MANIFEST"), buf.data, buf.size);
+    meshq_buf_fini (&buf);
+    s_refused (MESHQ_ENOTSUP, "2^32");
+}
+
 Test (store, refuses_segments_without_a_manifest)
 {
     s_fill (5, 0);
