@@ -249,10 +249,11 @@ s_check_space (meshq_store_t *self, size_t size, uint64_t segment)
     if (self->free_since >= MESHQ_STORE_FREE_CHECK ||
         self->free_bytes < self->config.min_free + 2 * MESHQ_STORE_FREE_CHECK) {
         struct statvfs st;
-        if (fstatvfs (self->dir_fd, &st) == 0) {
-            self->free_bytes = (uint64_t)st.f_bavail * st.f_frsize;
-            self->free_since = 0;
-        }
+        //  A filesystem that cannot say is not taken to be full.
+        self->free_bytes = fstatvfs (self->dir_fd, &st)
+                               ? UINT64_MAX
+                               : (uint64_t)st.f_bavail * st.f_frsize;
+        self->free_since = 0;
     }
     uint64_t coming = self->free_since + size;
     uint64_t free_bytes =
