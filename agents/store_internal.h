@@ -4,8 +4,9 @@
     stats), store_commit.c (group commit, syncs, callbacks),
     store_segment.c (the directory: MANIFEST, segment files, lock),
     store_recover.c (scanning segments, recovery, foreach),
-    store_index.c (the in-memory index and how records change it) and
-    store_compact.c (tick: deleting and compacting segments). Nothing
+    store_index.c (the in-memory index and how records change it),
+    store_meta.c (metadata keys) and store_compact.c (tick: deleting
+    and compacting segments). Nothing
     outside agents/store*.c includes this header.
 
     Invariant, the one everything else serves: replaying the segments
@@ -385,12 +386,29 @@ uint32_t meshq_store_find (meshq_store_t *self, uint32_t queue, uint32_t origin,
 //  Returns entry i.
 meshq_store_entry_t *meshq_store_entry (meshq_store_t *self, uint32_t i);
 
+//  Returns a 32-bit hash of size bytes.
+uint32_t meshq_store_hash_bytes (const void *data, size_t size);
+
+//  Takes away the live bytes of a record in segment number that just
+//  stopped being live, and notes when (kill_lsn).
+void meshq_store_kill (meshq_store_t *self, uint64_t number, uint32_t size);
+
+//  Sorts the ordinal list after a replay linked entries out of order.
+void meshq_store_index_sort (meshq_store_t *self);
+
+//  store_meta.c
+
 //  Finds a metadata key; returns it or NULL.
 meshq_store_meta_t *meshq_store_meta_find (meshq_store_t *self, const char *key,
                                            uint32_t size);
 
-//  Sorts the ordinal list after a replay linked entries out of order.
-void meshq_store_index_sort (meshq_store_t *self);
+//  Applies a metadata record written to segment; takes the op's key and
+//  value. Returns 0 or MESHQ_ENOMEM.
+int meshq_store_meta_apply (meshq_store_t *self, meshq_store_op_t *op,
+                            meshq_store_segment_t *segment);
+
+//  Frees the metadata.
+void meshq_store_meta_fini (meshq_store_t *self);
 
 //  store_compact.c
 
