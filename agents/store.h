@@ -205,8 +205,15 @@ int meshq_store_commit (meshq_store_t *self);
 
 //  Periodic work: the interval fsync, deleting segments with nothing
 //  live, compacting sparse ones a step at a time. Commits what is
-//  pending first. Returns the milliseconds until it wants to run again.
+//  pending first. Returns the milliseconds until it wants to run again,
+//  as meshq_store_timeout.
 int meshq_store_tick (meshq_store_t *self);
+
+//  Returns the milliseconds until tick wants to run: 1 while compacting,
+//  at most interval_ms once a commit has left MESHQ_SYNC_INTERVAL
+//  appends waiting for their fsync, else 1000. A commit can move it
+//  earlier, so re-arm the tick timer with it after each commit.
+int meshq_store_timeout (meshq_store_t *self);
 
 //  Visits the metadata (every key, in no particular order), then every
 //  live enqueue in the order first appended. Either function may be

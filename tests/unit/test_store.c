@@ -183,10 +183,12 @@ Test (store, sync_interval_completes_with_the_next_fsync)
     meshq_store_commit (store);
     cr_assert_eq (s_done->calls[a], 1);
     cr_assert_eq (s_done->calls[b], 1);
-    //  Alone, it waits for tick, which asks to run within the interval.
+    //  Alone, it waits for tick, which is due within the interval.
+    cr_assert_eq (meshq_store_timeout (store), 1000);
     uint64_t c = storeutil_enqueue (store, "jobs", 3, MESHQ_SYNC_INTERVAL);
     meshq_store_commit (store);
     cr_assert_eq (s_done->calls[c], 0);
+    cr_assert_leq (meshq_store_timeout (store), 1);
     int wait = meshq_store_tick (store);
     cr_assert_leq (wait, 1);
     //  Time has to pass for an interval; tick as the agent's timer would.
