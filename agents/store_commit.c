@@ -261,6 +261,9 @@ meshq_store_flush (meshq_store_t *self, bool force_sync)
         free (self->ops[i].value);
     }
     self->op_count = 0;
+    //  One huge envelope must not pin its buffer for good.
+    if (self->pending.capacity > MESHQ_STORE_KEEP)
+        meshq_buf_fini (&self->pending);
     meshq_buf_reset (&self->pending);
     if (self->segment_count) {
         meshq_store_segment_t *active =

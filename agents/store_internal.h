@@ -35,6 +35,9 @@
 //  Bytes of a segment file name: 16 hex digits and ".seg".
 #define MESHQ_STORE_SEGNAME 20
 
+//  Largest pending buffer kept from one commit to the next.
+#define MESHQ_STORE_KEEP (16u << 20)
+
 //  Bytes read at a time when scanning a segment.
 #define MESHQ_STORE_WINDOW (4u << 20)
 
@@ -346,7 +349,8 @@ int64_t meshq_store_scan (meshq_store_t *self, meshq_store_segment_t *segment,
                           meshq_store_visit_fn *visit, meshq_store_bad_fn *bad,
                           void *arg, meshq_store_scan_t *scan);
 
-//  Points the window at fd, of file_size bytes.
+//  Points the window at fd, of file_size bytes; with fd -1, frees a
+//  buffer that grew past MESHQ_STORE_WINDOW.
 void meshq_store_window_reset (meshq_store_window_t *window, int fd,
                                uint64_t file_size);
 

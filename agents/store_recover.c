@@ -37,6 +37,12 @@ meshq_store_window_reset (meshq_store_window_t *window, int fd,
     window->file_size = file_size;
     window->start = 0;
     window->size = 0;
+    //  Done with a file: a window grown for a huge record goes back.
+    if (fd < 0 && window->capacity > MESHQ_STORE_WINDOW) {
+        free (window->data);
+        window->data = NULL;
+        window->capacity = 0;
+    }
 }
 
 const uint8_t *
