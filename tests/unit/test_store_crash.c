@@ -492,11 +492,28 @@ s_verify (const char *directory, s_parent_t *parent, uint64_t kill,
     meshq_store_destroy (&store);
 }
 
+static char *s_dir;
+
+static void
+s_setup (void)
+{
+    s_dir = storeutil_tmpdir ();
+}
+
+//  Runs even when an assertion stopped the test.
+static void
+s_teardown (void)
+{
+    storeutil_rmdir (s_dir);
+}
+
+TestSuite (store, .init = s_setup, .fini = s_teardown);
+
 //  Runs the kill loop; returns the number of kill points.
 static uint64_t
 s_run (bool power_loss, const char *name)
 {
-    char *directory = storeutil_tmpdir ();
+    const char *directory = s_dir;
     uint64_t state = testutil_seed (name);
     const char *env = getenv ("MESHQ_CRASH_KILLS");
     uint64_t kills = env ? strtoull (env, NULL, 0) : 100;
@@ -566,7 +583,6 @@ s_run (bool power_loss, const char *name)
     free (parent.acked);
     free (parent.acking);
     free (parent.seen);
-    storeutil_rmdir (directory);
     return kills;
 }
 

@@ -409,16 +409,18 @@ Test (store, refuses_segments_without_a_manifest)
 Test (store, refuses_a_segment_of_another_store)
 {
     s_fill (5, 0);
-    char *other = storeutil_tmpdir ();
+    //  Inside our directory, so teardown removes it whatever happens.
+    char *other = malloc (strlen (s_dir) + 8);
+    sprintf (other, "%s/other", s_dir);
     meshq_store_t *store = storeutil_open (other, NULL, &s_log);
     storeutil_enqueue (store, "jobs", 1, MESHQ_SYNC_ALWAYS);
     meshq_store_destroy (&store);
     size_t size;
     uint8_t *data = storeutil_read (storeutil_segment (other, 1), &size);
+    storeutil_rmdir (other);
     storeutil_write (storeutil_segment (s_dir, 1), data, size);
     s_refused (MESHQ_EMALFORMED, "another store");
     free (data);
-    storeutil_rmdir (other);
 }
 
 Test (store, refuses_a_segment_that_is_not_a_segment)
