@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +54,8 @@ meshq_store_new (const char *directory, const meshq_store_config_t *config)
         self->config.segment_size = MESHQ_STORE_SEGMENT_MAX;
     if (self->config.interval_ms == 0)
         self->config.interval_ms = MESHQ_STORE_INTERVAL_MS;
+    if (self->config.min_free == 0)
+        self->config.min_free = self->config.segment_size;
     self->dir_fd = -1;
     self->lock_fd = -1;
     self->active_fd = -1;
@@ -231,7 +234,60 @@ s_check_state (meshq_store_t *self)
     return 0;
 }
 
-//  Places, checks the quota for, encodes and queues one record.
+//  Refuses a record of size bytes if the quota or the free space of the
+//  filesystem would not leave room for the acks that drain the store.
+static int
+s_check_space (meshq_store_t *self, size_t size, uint64_t segment)
+{
+    //  Headers of segments the pending records open count too.
+    meshq_store_segment_t *active = &self->segments[self->segment_count - 1];
+    uint64_t used = self->bytes + self->pending.size +
+                    (segment - active->number) * MESHQ_SEGMENT_HEADER;
+    uint64_t limit = self->config.quota;
+    bool over_quota = limit && used + size > limit;
+    //  statvfs every 256 KiB of appends, or every time when close.
+    if (self->free_since >= MESHQ_STORE_FREE_CHECK ||
+        self->free_bytes < self->config.min_free + 2 * MESHQ_STORE_FREE_CHECK) {
+        struct statvfs st;
+        //  A filesystem that cannot say is not taken to be full.
+        self->free_bytes = fstatvfs (self->dir_fd, &st)
+                               ? UINT64_MAX
+                               : (uint64_t)st.f_bavail * st.f_frsize;
+        self->free_since = 0;
+    }
+    uint64_t coming = self->free_since + size;
+    uint64_t free_bytes =
+        self->free_bytes > coming ? self->free_bytes - coming : 0;
+    bool low = self->config.min_free > 1 && free_bytes < self->config.min_free;
+    if (!over_quota && !low) {
+        self->full = false;
+        self->free_since += size;
+        return 0;
+    }
+    self->stats.refused_full++;
+    if (!self->full)
+        meshq_store_log (
+            self, MESHQ_STORE_WARNING,
+            "store: refusing enqueues dir=%s used=%" PRIu64 " quota=%" PRIu64
+            " free=%" PRIu64 " min_free=%" PRIu64,
+            self->directory, used, limit, free_bytes, self->config.min_free);
+    self->full = true;
+    if (over_quota)
+        return meshq_store_fail (
+            self, MESHQ_EFULL,
+            "store '%s': quota reached: %" PRIu64 " bytes used of %" PRIu64
+            " allowed, a record of %zu bytes does not fit; ack messages or "
+            "raise the quota",
+            self->directory, used, limit, size);
+    return meshq_store_fail (self, MESHQ_EFULL,
+                             "store '%s': disk nearly full: %" PRIu64
+                             " bytes free, below min_free=%" PRIu64
+                             "; ack messages or free disk space",
+                             self->directory, free_bytes,
+                             self->config.min_free);
+}
+
+//  Places, checks the space for, encodes and queues one record.
 static int
 s_append (meshq_store_t *self, const meshq_record_t *record,
           meshq_store_op_t *op, bool quota, uint64_t *ticket)
@@ -248,28 +304,10 @@ s_append (meshq_store_t *self, const meshq_record_t *record,
         return meshq_store_fail (self, MESHQ_EFULL,
                                  "store '%s': segment numbers exhausted",
                                  self->directory);
-    if (quota && self->config.quota) {
-        //  Headers of segments the pending records open count too.
-        meshq_store_segment_t *active =
-            &self->segments[self->segment_count - 1];
-        uint64_t used = self->bytes + self->pending.size +
-                        (segment - active->number) * MESHQ_SEGMENT_HEADER;
-        if (used + size > self->config.quota) {
-            self->stats.refused_full++;
-            if (!self->full)
-                meshq_store_log (self, MESHQ_STORE_WARNING,
-                                 "store: quota reached dir=%s used=%" PRIu64
-                                 " limit=%" PRIu64,
-                                 self->directory, used, self->config.quota);
-            self->full = true;
-            return meshq_store_fail (
-                self, MESHQ_EFULL,
-                "store '%s': quota reached: %" PRIu64 " bytes used of %" PRIu64
-                " allowed, a record of %zu bytes does not fit; ack messages "
-                "or raise the quota",
-                self->directory, used, self->config.quota, size);
-        }
-        self->full = false;
+    if (quota) {
+        int rc = s_check_space (self, size, segment);
+        if (rc)
+            return rc;
     }
     if (self->op_count == self->op_capacity) {
         size_t capacity = self->op_capacity ? self->op_capacity * 2 : 64;

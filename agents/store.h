@@ -22,7 +22,10 @@
     Errors: every method returns 0 or a negative MESHQ_E* code, and
     meshq_store_why names the failure in words. A quota refusal is
     MESHQ_EFULL, and so is a full disk; any other refusal of the OS is
-    MESHQ_EIO. After a failed fsync, or a failed write the store could
+    MESHQ_EIO. Enqueues are refused (MESHQ_EFULL) before the segments
+    exceed the quota, or the filesystem's free space falls below
+    min_free, so that acks, which are never refused, can still be written
+    and the store can drain. After a failed fsync, or a failed write the store could
     not undo, the store refuses everything with MESHQ_EIO: destroy it and
     open the directory again, which recovers what is really on disk.
 */
@@ -51,6 +54,8 @@ typedef struct {
     uint64_t quota;         //  Most bytes of segments, 0 = unlimited.
     uint32_t interval_ms;   //  Period for MESHQ_SYNC_INTERVAL; 0 = 100.
     bool progress;          //  Log recovery progress of large stores.
+    uint64_t min_free;      //  Refuse enqueues when the filesystem has
+                            //  less free; 0 = segment_size, 1 = off.
 } meshq_store_config_t;
 
 //  Default segment size and sync interval.
@@ -169,7 +174,7 @@ void meshq_store_set_io (meshq_store_t *self, const meshq_store_io_t *io);
 //  Appends a message for queue, identified by (queue, origin, seq), with
 //  its envelope bytes (copied). A second enqueue of a live id replaces
 //  the first. Sets *ticket. Returns 0; MESHQ_EFULL if the quota would be
-//  exceeded (nothing is written); MESHQ_ETOOBIG / MESHQ_EINVAL for an
+//  exceeded or free space is below min_free (nothing is written); MESHQ_ETOOBIG / MESHQ_EINVAL for an
 //  argument the format cannot carry; MESHQ_EIO after a failure;
 //  MESHQ_ESTATE if not open.
 int meshq_store_enqueue (meshq_store_t *self, const char *queue,
@@ -200,8 +205,15 @@ int meshq_store_commit (meshq_store_t *self);
 
 //  Periodic work: the interval fsync, deleting segments with nothing
 //  live, compacting sparse ones a step at a time. Commits what is
-//  pending first. Returns the milliseconds until it wants to run again.
+//  pending first. Returns the milliseconds until it wants to run again,
+//  as meshq_store_timeout.
 int meshq_store_tick (meshq_store_t *self);
+
+//  Returns the milliseconds until tick wants to run: 1 while compacting,
+//  at most interval_ms once a commit has left MESHQ_SYNC_INTERVAL
+//  appends waiting for their fsync, else 1000. A commit can move it
+//  earlier, so re-arm the tick timer with it after each commit.
+int meshq_store_timeout (meshq_store_t *self);
 
 //  Visits the metadata (every key, in no particular order), then every
 //  live enqueue in the order first appended. Either function may be

@@ -189,7 +189,11 @@ s_write_run (meshq_store_t *self, size_t first, size_t end, const uint8_t *data,
     int rc = s_write (self, data, size);
     if (rc)
         return rc;
+    for (size_t i = first; i < end && i < first + MESHQ_STORE_AHEAD; i++)
+        meshq_store_prefetch (self, &self->ops[i]);
     for (size_t i = first; i < end; i++) {
+        if (i + MESHQ_STORE_AHEAD < end)
+            meshq_store_prefetch (self, &self->ops[i + MESHQ_STORE_AHEAD]);
         self->ops[i].lsn = self->written;
         if (meshq_store_apply (self, &self->ops[i]))
             //  The index would no longer match the disk.
@@ -257,6 +261,9 @@ meshq_store_flush (meshq_store_t *self, bool force_sync)
         free (self->ops[i].value);
     }
     self->op_count = 0;
+    //  One huge envelope must not pin its buffer for good.
+    if (self->pending.capacity > MESHQ_STORE_KEEP)
+        meshq_buf_fini (&self->pending);
     meshq_buf_reset (&self->pending);
     if (self->segment_count) {
         meshq_store_segment_t *active =

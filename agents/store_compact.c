@@ -216,11 +216,19 @@ meshq_store_tick (meshq_store_t *self)
     bool busy = !self->failed && s_compact_step (self);
     s_delete_dead (self);
     meshq_store_fire (self);
-    if (busy)
+    return busy ? 1 : meshq_store_timeout (self);
+}
+
+int
+meshq_store_timeout (meshq_store_t *self)
+{
+    if (!self->opened || self->failed)
+        return 1000;
+    if (self->compaction.number)
         return 1;
     if (self->waiting_count) {
-        now = meshq_store_now_ns () / 1000000;
-        uint64_t due = self->waiting_since + interval;
+        uint64_t now = meshq_store_now_ns () / 1000000;
+        uint64_t due = self->waiting_since + self->config.interval_ms;
         return due > now ? (int)(due - now) : 0;
     }
     return 1000;

@@ -13,6 +13,7 @@
     reads a record or commit has written one: the same function for both
     is what keeps memory and disk in step. It also keeps each segment's
     count of live bytes, from which deletion and compaction decide.
+    Metadata records go to store_meta.c.
 */
 #include "store_internal.h"
 
@@ -33,8 +34,8 @@ s_mix (uint64_t x)
     return x ^ (x >> 31);
 }
 
-static uint32_t
-s_hash_bytes (const void *data, size_t size)
+uint32_t
+meshq_store_hash_bytes (const void *data, size_t size)
 {
     const uint8_t *p = data;
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -82,7 +83,8 @@ s_names_grow (meshq_store_names_t *names)
     if (!table)
         return -1;
     for (uint32_t id = 1; id <= names->count; id++) {
-        uint32_t i = s_hash_bytes (names->items[id - 1], names->sizes[id - 1]) &
+        uint32_t i = meshq_store_hash_bytes (names->items[id - 1],
+                                             names->sizes[id - 1]) &
                      (slots - 1);
         while (table[i])
             i = (i + 1) & (slots - 1);
@@ -100,7 +102,7 @@ s_names_intern (meshq_store_names_t *names, const void *data, uint32_t size)
 {
     if (names->last && s_names_equal (names, names->last, data, size))
         return names->last;
-    uint32_t hash = s_hash_bytes (data, size);
+    uint32_t hash = meshq_store_hash_bytes (data, size);
     if (names->table) {
         for (uint32_t i = hash & names->mask; names->table[i];
              i = (i + 1) & names->mask)
@@ -261,13 +263,12 @@ s_table_grow (meshq_store_t *self)
     return 0;
 }
 
-uint32_t
-meshq_store_find (meshq_store_t *self, uint32_t queue, uint32_t origin,
-                  uint64_t seq)
+static uint32_t
+s_find (meshq_store_t *self, uint32_t queue, uint32_t origin, uint64_t seq,
+        uint32_t hash)
 {
     if (!self->table)
         return 0;
-    uint32_t hash = s_hash_key (queue, origin, seq);
     for (uint64_t s = hash & self->mask; self->table[s];
          s = (s + 1) & self->mask) {
         uint64_t value = self->table[s];
@@ -280,6 +281,23 @@ meshq_store_find (meshq_store_t *self, uint32_t queue, uint32_t origin,
             return i;
     }
     return 0;
+}
+
+uint32_t
+meshq_store_find (meshq_store_t *self, uint32_t queue, uint32_t origin,
+                  uint64_t seq)
+{
+    return s_find (self, queue, origin, seq, s_hash_key (queue, origin, seq));
+}
+
+void
+meshq_store_prefetch (meshq_store_t *self, meshq_store_op_t *op)
+{
+    if (op->type == MESHQ_RECORD_META)
+        return;
+    op->hash = s_hash_key (op->queue, op->origin, op->seq);
+    if (self->table)
+        __builtin_prefetch (&self->table[op->hash & self->mask]);
 }
 
 //  Removes entry i from the table, shifting back the probes after it.
@@ -305,9 +323,8 @@ s_table_remove (meshq_store_t *self, uint32_t i, uint32_t hash)
     self->table[hole] = 0;
 }
 
-//  Takes away the live bytes of a record that just stopped being live.
-static void
-s_kill (meshq_store_t *self, uint64_t number, uint32_t size)
+void
+meshq_store_kill (meshq_store_t *self, uint64_t number, uint32_t size)
 {
     meshq_store_segment_t *segment = meshq_store_segment (self, number);
     if (!segment)
@@ -321,13 +338,13 @@ static int
 s_apply_enqueue (meshq_store_t *self, meshq_store_op_t *op,
                  meshq_store_segment_t *segment)
 {
-    uint32_t i = meshq_store_find (self, op->queue, op->origin, op->seq);
+    uint32_t i = s_find (self, op->queue, op->origin, op->seq, op->hash);
     meshq_store_entry_t *entry;
     if (i) {
         //  A newer record of a live message: a compaction copy (same
         //  ordinal), or the same id stored again (a new one).
         entry = meshq_store_entry (self, i);
-        s_kill (self, entry->segment, entry->size);
+        meshq_store_kill (self, entry->segment, entry->size);
         if (entry->ordinal != op->ordinal) {
             s_unlink (self, i);
             entry->ordinal = op->ordinal;
@@ -345,11 +362,10 @@ s_apply_enqueue (meshq_store_t *self, meshq_store_op_t *op,
         entry->queue = op->queue;
         entry->origin = op->origin;
         entry->ordinal = op->ordinal;
-        uint32_t hash = s_hash_key (op->queue, op->origin, op->seq);
-        uint64_t s = hash & self->mask;
+        uint64_t s = op->hash & self->mask;
         while (self->table[s])
             s = (s + 1) & self->mask;
-        self->table[s] = (uint64_t)i << 32 | hash;
+        self->table[s] = (uint64_t)i << 32 | op->hash;
         s_link_tail (self, i);
         self->live++;
     }
@@ -367,105 +383,19 @@ s_apply_ack (meshq_store_t *self, meshq_store_op_t *op,
              meshq_store_segment_t *segment)
 {
     segment->acks += op->size;
-    uint32_t i = meshq_store_find (self, op->queue, op->origin, op->seq);
+    uint32_t i = s_find (self, op->queue, op->origin, op->seq, op->hash);
     if (!i) {
         if (!op->internal)
             self->stats.unmatched_acks++;
         return;
     }
     meshq_store_entry_t *entry = meshq_store_entry (self, i);
-    s_kill (self, entry->segment, entry->size);
-    s_table_remove (self, i, s_hash_key (op->queue, op->origin, op->seq));
+    meshq_store_kill (self, entry->segment, entry->size);
+    s_table_remove (self, i, op->hash);
     s_unlink (self, i);
     entry->next = self->free_entry;
     self->free_entry = i;
     self->live--;
-}
-
-// --------------------------------------------------------------------
-//  Metadata
-
-meshq_store_meta_t *
-meshq_store_meta_find (meshq_store_t *self, const char *key, uint32_t size)
-{
-    if (!self->meta_table)
-        return NULL;
-    uint32_t hash = s_hash_bytes (key, size);
-    for (uint32_t s = hash & self->meta_mask; self->meta_table[s];
-         s = (s + 1) & self->meta_mask) {
-        meshq_store_meta_t *meta = &self->metas[self->meta_table[s] - 1];
-        if (meta->key_size == size && memcmp (meta->key, key, size) == 0)
-            return meta;
-    }
-    return NULL;
-}
-
-static int
-s_meta_grow (meshq_store_t *self)
-{
-    uint32_t slots = self->meta_table ? (self->meta_mask + 1) * 2 : 64;
-    uint32_t *table = calloc (slots, sizeof *table);
-    if (!table)
-        return -1;
-    for (uint32_t m = 0; m < self->meta_count; m++) {
-        uint32_t s =
-            s_hash_bytes (self->metas[m].key, self->metas[m].key_size) &
-            (slots - 1);
-        while (table[s])
-            s = (s + 1) & (slots - 1);
-        table[s] = m + 1;
-    }
-    free (self->meta_table);
-    self->meta_table = table;
-    self->meta_mask = slots - 1;
-    return 0;
-}
-
-static int
-s_apply_meta (meshq_store_t *self, meshq_store_op_t *op,
-              meshq_store_segment_t *segment)
-{
-    meshq_store_meta_t *meta =
-        meshq_store_meta_find (self, op->key, op->key_size);
-    if (meta && op->version < meta->version)
-        return 0;  //  Stale: dead as soon as written.
-    if (!meta) {
-        if ((self->meta_count + 1) * 4 >=
-                (self->meta_table ? self->meta_mask + 1 : 0) * 3 &&
-            s_meta_grow (self))
-            return MESHQ_ENOMEM;
-        if (self->meta_count == self->meta_capacity) {
-            uint32_t capacity =
-                self->meta_capacity ? self->meta_capacity * 2 : 16;
-            meshq_store_meta_t *metas =
-                realloc (self->metas, capacity * sizeof *metas);
-            if (!metas)
-                return MESHQ_ENOMEM;
-            self->metas = metas;
-            self->meta_capacity = capacity;
-        }
-        meta = &self->metas[self->meta_count++];
-        memset (meta, 0, sizeof *meta);
-        meta->key = op->key;
-        meta->key_size = op->key_size;
-        op->key = NULL;
-        uint32_t s = s_hash_bytes (meta->key, meta->key_size) & self->meta_mask;
-        while (self->meta_table[s])
-            s = (s + 1) & self->meta_mask;
-        self->meta_table[s] = self->meta_count;
-    } else {
-        s_kill (self, meta->segment, meta->rsize);
-        free (meta->value);
-    }
-    meta->version = op->version;
-    meta->value = op->value;
-    meta->size = op->value_size;
-    op->value = NULL;
-    meta->segment = (uint32_t)op->segment;
-    meta->offset = op->offset;
-    meta->rsize = op->size;
-    segment->live += op->size;
-    return 0;
 }
 
 // --------------------------------------------------------------------
@@ -476,6 +406,8 @@ meshq_store_apply (meshq_store_t *self, meshq_store_op_t *op)
 {
     meshq_store_segment_t *segment = meshq_store_segment (self, op->segment);
     assert (segment);
+    if (!op->hash && op->type != MESHQ_RECORD_META)
+        op->hash = s_hash_key (op->queue, op->origin, op->seq);
     int rc = 0;
     switch (op->type) {
         case MESHQ_RECORD_ENQUEUE:
@@ -485,7 +417,7 @@ meshq_store_apply (meshq_store_t *self, meshq_store_op_t *op)
             s_apply_ack (self, op, segment);
             break;
         default:
-            rc = s_apply_meta (self, op, segment);
+            rc = meshq_store_meta_apply (self, op, segment);
             break;
     }
     free (op->key);
@@ -593,14 +525,5 @@ meshq_store_index_fini (meshq_store_t *self)
     self->mask = 0;
     self->live = 0;
     self->first = self->last = 0;
-    for (uint32_t m = 0; m < self->meta_count; m++) {
-        free (self->metas[m].key);
-        free (self->metas[m].value);
-    }
-    free (self->metas);
-    free (self->meta_table);
-    self->metas = NULL;
-    self->meta_table = NULL;
-    self->meta_count = self->meta_capacity = 0;
-    self->meta_mask = 0;
+    meshq_store_meta_fini (self);
 }

@@ -4,8 +4,9 @@
     stats), store_commit.c (group commit, syncs, callbacks),
     store_segment.c (the directory: MANIFEST, segment files, lock),
     store_recover.c (scanning segments, recovery, foreach),
-    store_index.c (the in-memory index and how records change it) and
-    store_compact.c (tick: deleting and compacting segments). Nothing
+    store_index.c (the in-memory index and how records change it),
+    store_meta.c (metadata keys) and store_compact.c (tick: deleting
+    and compacting segments). Nothing
     outside agents/store*.c includes this header.
 
     Invariant, the one everything else serves: replaying the segments
@@ -34,17 +35,29 @@
 //  Bytes of a segment file name: 16 hex digits and ".seg".
 #define MESHQ_STORE_SEGNAME 20
 
+//  Largest pending buffer kept from one commit to the next.
+#define MESHQ_STORE_KEEP (16u << 20)
+
 //  Bytes read at a time when scanning a segment.
 #define MESHQ_STORE_WINDOW (4u << 20)
 
+//  Stores from this size on report recovery progress, if asked to.
+#define MESHQ_STORE_PROGRESS_MIN (64u << 20)
+
 //  Individual corrupt-region log lines per open; then a summary.
 #define MESHQ_STORE_LOG_CORRUPT 10
+
+//  Bytes of appends between two looks at the filesystem's free space.
+#define MESHQ_STORE_FREE_CHECK (256u << 10)
 
 //  A segment below this fraction of needed bytes is compacted.
 #define MESHQ_STORE_COMPACT_PERCENT 25
 
 //  Bytes of a segment compaction reads per tick.
 #define MESHQ_STORE_COMPACT_STEP (4u << 20)
+
+//  Ops decoded ahead of the one applied, for prefetching.
+#define MESHQ_STORE_AHEAD 16
 
 //  Entries per chunk of the entry slab.
 #define MESHQ_STORE_CHUNK 65536
@@ -82,6 +95,7 @@ typedef struct {
     uint32_t size;        //  Its framed size.
     uint64_t ticket;      //  Ticket the caller got (0 for internal).
     uint64_t lsn;         //  Session log position after it, once written.
+    uint32_t hash;        //  Hash of its message id, 0 until computed.
 } meshq_store_op_t;
 
 //  A live enqueue in the index.
@@ -168,6 +182,8 @@ struct _meshq_store_t {
     bool failed;                  //  A failure we could not undo.
     bool firing;                  //  Inside done callbacks.
     bool full;                    //  Refusing for quota (logs once).
+    uint64_t free_bytes;          //  Filesystem free space last seen.
+    uint64_t free_since;          //  Bytes appended since then.
     char why[512];                //  Last failure, in words.
     char failure[512];            //  What made the store fail.
     uint8_t store_id[16];         //  Random id, salts record CRCs.
@@ -333,7 +349,8 @@ int64_t meshq_store_scan (meshq_store_t *self, meshq_store_segment_t *segment,
                           meshq_store_visit_fn *visit, meshq_store_bad_fn *bad,
                           void *arg, meshq_store_scan_t *scan);
 
-//  Points the window at fd, of file_size bytes.
+//  Points the window at fd, of file_size bytes; with fd -1, frees a
+//  buffer that grew past MESHQ_STORE_WINDOW.
 void meshq_store_window_reset (meshq_store_window_t *window, int fd,
                                uint64_t file_size);
 
@@ -357,6 +374,11 @@ uint32_t meshq_store_origin_id (meshq_store_t *self, const uint8_t *origin);
 const char *meshq_store_queue_name (meshq_store_t *self, uint32_t id);
 const uint8_t *meshq_store_origin_bytes (meshq_store_t *self, uint32_t id);
 
+//  Computes the hash of an enqueue or ack op and prefetches its slot of
+//  the index, so that applying it a few ops later does not wait for
+//  memory: one cache miss per record was half of recovery's time.
+void meshq_store_prefetch (meshq_store_t *self, meshq_store_op_t *op);
+
 //  Applies one written record to the index and the segments' counts;
 //  takes the op's key and value. Returns 0 or MESHQ_ENOMEM.
 int meshq_store_apply (meshq_store_t *self, meshq_store_op_t *op);
@@ -368,12 +390,29 @@ uint32_t meshq_store_find (meshq_store_t *self, uint32_t queue, uint32_t origin,
 //  Returns entry i.
 meshq_store_entry_t *meshq_store_entry (meshq_store_t *self, uint32_t i);
 
+//  Returns a 32-bit hash of size bytes.
+uint32_t meshq_store_hash_bytes (const void *data, size_t size);
+
+//  Takes away the live bytes of a record in segment number that just
+//  stopped being live, and notes when (kill_lsn).
+void meshq_store_kill (meshq_store_t *self, uint64_t number, uint32_t size);
+
+//  Sorts the ordinal list after a replay linked entries out of order.
+void meshq_store_index_sort (meshq_store_t *self);
+
+//  store_meta.c
+
 //  Finds a metadata key; returns it or NULL.
 meshq_store_meta_t *meshq_store_meta_find (meshq_store_t *self, const char *key,
                                            uint32_t size);
 
-//  Sorts the ordinal list after a replay linked entries out of order.
-void meshq_store_index_sort (meshq_store_t *self);
+//  Applies a metadata record written to segment; takes the op's key and
+//  value. Returns 0 or MESHQ_ENOMEM.
+int meshq_store_meta_apply (meshq_store_t *self, meshq_store_op_t *op,
+                            meshq_store_segment_t *segment);
+
+//  Frees the metadata.
+void meshq_store_meta_fini (meshq_store_t *self);
 
 //  store_compact.c
 

@@ -37,6 +37,12 @@ meshq_store_window_reset (meshq_store_window_t *window, int fd,
     window->file_size = file_size;
     window->start = 0;
     window->size = 0;
+    //  Done with a file: a window grown for a huge record goes back.
+    if (fd < 0 && window->capacity > MESHQ_STORE_WINDOW) {
+        free (window->data);
+        window->data = NULL;
+        window->capacity = 0;
+    }
 }
 
 const uint8_t *
@@ -207,14 +213,35 @@ meshq_store_scan (meshq_store_t *self, meshq_store_segment_t *segment,
 // --------------------------------------------------------------------
 //  Recovery
 
-//  Progress of one recovery.
+//  Progress of one recovery, and the records decoded but not applied.
 typedef struct {
-    uint64_t total;    //  Bytes of all segments.
-    uint64_t before;   //  Bytes of the segments done.
-    uint64_t next_ns;  //  When to report next.
-    uint32_t index;    //  Segment being read, from 0.
-    uint32_t count;    //  Segments.
+    uint64_t total;                             //  Bytes of all segments.
+    uint64_t before;                            //  Bytes of the segments done.
+    uint64_t next_ns;                           //  When to report next.
+    uint32_t index;                             //  Segment being read, from 0.
+    uint32_t count;                             //  Segments.
+    meshq_store_op_t ahead[MESHQ_STORE_AHEAD];  //  Ring, oldest at head.
+    uint32_t head;                              //  Oldest in ahead.
+    uint32_t waiting;                           //  Ops in ahead.
 } s_progress_t;
+
+//  Applies the oldest waiting ops until at most keep are left. Returns
+//  0 or MESHQ_ENOMEM.
+static int
+s_drain (meshq_store_t *self, s_progress_t *progress, uint32_t keep)
+{
+    int rc = 0;
+    while (progress->waiting > keep) {
+        meshq_store_op_t *op = &progress->ahead[progress->head];
+        if (rc == 0)
+            rc = meshq_store_apply (self, op);
+        free (op->key);
+        free (op->value);
+        progress->head = (progress->head + 1) % MESHQ_STORE_AHEAD;
+        progress->waiting--;
+    }
+    return rc;
+}
 
 //  Replays one record.
 static int
@@ -250,9 +277,20 @@ s_replay (meshq_store_t *self, meshq_store_segment_t *segment, uint64_t offset,
         if (!op.queue || !op.origin)
             return MESHQ_ENOMEM;
     }
-    int rc = meshq_store_apply (self, &op);
-    if (rc)
-        return rc;
+    //  Applied in order, MESHQ_STORE_AHEAD records later: its slot of
+    //  the index is in cache by then.
+    meshq_store_prefetch (self, &op);
+    if (progress->waiting == MESHQ_STORE_AHEAD) {
+        int rc = s_drain (self, progress, MESHQ_STORE_AHEAD - 1);
+        if (rc) {
+            free (op.key);
+            free (op.value);
+            return rc;
+        }
+    }
+    progress
+        ->ahead[(progress->head + progress->waiting++) % MESHQ_STORE_AHEAD] =
+        op;
     self->stats.recovered_records++;
     if (self->config.progress &&
         (self->stats.recovered_records & 0xffff) == 0) {
@@ -347,6 +385,9 @@ s_recover_segment (meshq_store_t *self, uint64_t number, bool last,
     meshq_store_scan_t scan = {0};
     int64_t end = meshq_store_scan (self, segment, MESHQ_SEGMENT_HEADER, 0,
                                     s_replay, s_damage, progress, &scan);
+    int drained = s_drain (self, progress, 0);
+    if (end >= 0 && drained)
+        end = drained;
     //  The segment table may have moved; find ours again.
     segment = meshq_store_segment (self, number);
     if (end < 0) {
@@ -396,10 +437,14 @@ meshq_store_recover (meshq_store_t *self, const uint64_t *numbers,
         if (fstatat (self->dir_fd, name, &st, 0) == 0)
             progress.total += (uint64_t)st.st_size;
     }
-    if (progress.total < (64u << 20))
+    if (progress.total < MESHQ_STORE_PROGRESS_MIN || !self->config.progress)
         progress.next_ns = UINT64_MAX;  //  Small stores say nothing.
-    else
+    else {
+        meshq_store_log (self, MESHQ_STORE_NOTICE,
+                         "store: recovering dir=%s mib=%" PRIu64 " segments=%u",
+                         self->directory, progress.total >> 20, count);
         progress.next_ns = meshq_store_now_ns () + 1000000000u;
+    }
     if (progress.total == 0)
         progress.total = 1;
     uint64_t start = meshq_store_now_ns ();

@@ -210,6 +210,14 @@ s_read_manifest (meshq_store_t *self, uint64_t **numbers, uint32_t *count)
                                    "store: out of memory reading MANIFEST");
         for (uint32_t i = 0; *numbers && i < manifest.count; i++)
             (*numbers)[i] = meshq_codec_manifest_number (&manifest, i);
+        //  The index keeps segment numbers in 32 bits.
+        if (*numbers && manifest.count &&
+            (*numbers)[manifest.count - 1] > UINT32_MAX)
+            rc = meshq_store_fail (self, MESHQ_ENOTSUP,
+                                   "store '%s': MANIFEST lists segment "
+                                   "numbers above 2^32-1, which this build "
+                                   "does not support; nothing was changed",
+                                   self->directory);
     }
     free (data);
     return rc;
@@ -283,6 +291,13 @@ meshq_store_dir_open (meshq_store_t *self, bool *fresh, uint64_t **numbers,
     int rc = s_list (self, &list);
     if (rc == 0)
         rc = s_check_bare (self, &list);
+    if (rc == 0 && list.manifest) {
+        //  Not even a LOCK file goes into a directory with a MANIFEST
+        //  that is not ours.
+        rc = s_read_manifest (self, numbers, count);
+        free (*numbers);
+        *numbers = NULL;
+    }
     if (rc == 0) {
         //  The lock file is the first thing we write, and only once the
         //  directory is known to be empty or a store.

@@ -25,7 +25,7 @@
 static const uint8_t storeutil_origin[16] = {
     0x6d, 0x65, 0x73, 0x68, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
 
-static int
+static inline int
 storeutil_rm_one (const char *path, const struct stat *st, int flag,
                   struct FTW *ftw)
 {
@@ -55,13 +55,14 @@ storeutil_rmdir (char *path)
 
 //  Log lines, kept instead of printed; warnings and errors counted.
 typedef struct {
-    char last[1024];  //  Last line.
-    int warnings;     //  Lines at warning level.
-    int errors;       //  Lines at error level.
-    bool print;       //  Also print them.
+    char last[1024];     //  Last line.
+    int warnings;        //  Lines at warning level.
+    int errors;          //  Lines at error level.
+    int progress_lines;  //  Recovery progress lines.
+    bool print;          //  Also print them.
 } storeutil_log_t;
 
-static void
+static inline void
 storeutil_log_fn (void *arg, int level, const char *line)
 {
     storeutil_log_t *log = arg;
@@ -70,6 +71,8 @@ storeutil_log_fn (void *arg, int level, const char *line)
         log->warnings++;
     if (level == MESHQ_STORE_ERROR)
         log->errors++;
+    if (strstr (line, "store: recovering"))
+        log->progress_lines++;
     if (log->print || getenv ("MESHQ_TEST_VERBOSE"))
         fprintf (stderr, "[%d] %s\n", level, line);
 }
@@ -83,7 +86,7 @@ typedef struct {
     uint64_t failures;                 //  Calls with status < 0.
 } storeutil_done_t;
 
-static void
+static inline void
 storeutil_done_fn (void *arg, uint64_t ticket, int status)
 {
     storeutil_done_t *done = arg;
@@ -182,7 +185,7 @@ typedef struct {
     uint64_t tombstones;             //  Of which tombstones.
 } storeutil_model_t;
 
-static int
+static inline int
 storeutil_visit (void *arg, const char *queue, const uint8_t origin[16],
                  uint64_t seq, const void *envelope, size_t size)
 {
@@ -198,7 +201,7 @@ storeutil_visit (void *arg, const char *queue, const uint8_t origin[16],
     return 0;
 }
 
-static int
+static inline int
 storeutil_visit_meta (void *arg, const char *key, uint64_t version,
                       const void *value, size_t size)
 {

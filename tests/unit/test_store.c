@@ -3,6 +3,7 @@
     Recovery from damage, crashes and a full disk have their own suites.
 */
 #include "codec_store.h"
+#include "store_internal.h"
 #include "storeutil.h"
 
 #include <dirent.h>
@@ -183,10 +184,12 @@ Test (store, sync_interval_completes_with_the_next_fsync)
     meshq_store_commit (store);
     cr_assert_eq (s_done->calls[a], 1);
     cr_assert_eq (s_done->calls[b], 1);
-    //  Alone, it waits for tick, which asks to run within the interval.
+    //  Alone, it waits for tick, which is due within the interval.
+    cr_assert_eq (meshq_store_timeout (store), 1000);
     uint64_t c = storeutil_enqueue (store, "jobs", 3, MESHQ_SYNC_INTERVAL);
     meshq_store_commit (store);
     cr_assert_eq (s_done->calls[c], 0);
+    cr_assert_leq (meshq_store_timeout (store), 1);
     int wait = meshq_store_tick (store);
     cr_assert_leq (wait, 1);
     //  Time has to pass for an interval; tick as the agent's timer would.
@@ -570,6 +573,55 @@ Test (store, quota_refuses_enqueues_with_used_and_limit)
                                        MESHQ_SYNC_ALWAYS, NULL),
                   0, "%s", meshq_store_why (store));
     cr_assert_eq (meshq_store_commit (store), 0);
+    meshq_store_destroy (&store);
+}
+
+//  Checks the envelope of a huge message.
+static int
+s_visit_huge (void *arg, const char *queue, const uint8_t origin[16],
+              uint64_t seq, const void *envelope, size_t size)
+{
+    (void)queue;
+    (void)origin;
+    size_t *seen = arg;
+    const uint8_t *bytes = envelope;
+    cr_assert_eq (size, 20u << 20);
+    cr_assert_eq (bytes[0], (uint8_t)seq);
+    cr_assert_eq (bytes[size - 1], (uint8_t)seq);
+    (*seen)++;
+    return 0;
+}
+
+Test (store, stores_huge_envelopes_and_gives_their_buffers_back)
+{
+    //  Larger than a segment and than the read window.
+    meshq_store_config_t config = {.segment_size = 1u << 20};
+    meshq_store_t *store = s_open (&config);
+    size_t size = 20u << 20;
+    uint8_t *envelope = malloc (size);
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        memset (envelope, (int)seq, size);
+        cr_assert_eq (meshq_store_enqueue (store, "big", storeutil_origin, seq,
+                                           envelope, size, MESHQ_SYNC_ALWAYS,
+                                           NULL),
+                      0);
+        cr_assert_eq (meshq_store_commit (store), 0);
+        cr_assert_leq (store->pending.capacity, MESHQ_STORE_KEEP);
+    }
+    free (envelope);
+    storeutil_ack (store, "big", 2, MESHQ_SYNC_ALWAYS);
+    meshq_store_commit (store);
+    meshq_store_destroy (&store);
+    store = s_open (&config);
+    cr_assert_leq (store->window.capacity, MESHQ_STORE_WINDOW);
+    size_t seen = 0;
+    cr_assert_eq (meshq_store_foreach (store, s_visit_huge, NULL, &seen), 0);
+    cr_assert_eq (seen, 2);
+    cr_assert_leq (store->window.capacity, MESHQ_STORE_WINDOW);
+    meshq_store_stats_t stats;
+    meshq_store_stats (store, &stats);
+    cr_assert_eq (stats.live_records, 2);
+    s_tick_idle (store);
     meshq_store_destroy (&store);
 }
 
