@@ -535,7 +535,8 @@ meshq_engine_may_publish (meshq_engine_t *self, meshq_session_t *session,
     //  One check per exchange and permission change, not per message.
     if (session->publish_generation == self->perm_generation &&
         exchange.size == strlen (session->publish_exchange) &&
-        memcmp (exchange.data, session->publish_exchange, exchange.size) == 0)
+        (exchange.size == 0 ||
+         memcmp (exchange.data, session->publish_exchange, exchange.size) == 0))
         return session->publish_allowed;
     char key[2 * MESHQ_MAX_SHORTSTR + 4];
     snprintf (key, sizeof key, "%s\x1f%s", session->vhost->name, session->user);
@@ -717,7 +718,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
                                   "no vhost '%s'", vhost);
         return true;
     }
-    char why[512] = "";
+    char why[1024] = "";
     int rc = 0;
     if (streq (verb, "ADD_USER") || streq (verb, "CHANGE_PASSWORD") ||
         streq (verb, "SET_USER_TAGS")) {

@@ -480,6 +480,27 @@ void
 meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
                      const char *verb, const meshq_args_t *args)
 {
+    if (MESHQ_ARGS_HAS (args, DTAGS)) {
+        //  A batch of tags (8 bytes each, little-endian): one at a time.
+        if (args->dtags.size % 8) {
+            meshq_engine_bad_input (self,
+                                    "agent: %s dropped reason=dts of "
+                                    "%u bytes",
+                                    verb, args->dtags.size);
+            return;
+        }
+        meshq_args_t one = *args;
+        one.present &= ~MESHQ_ARG_BIT (MESHQ_A_DTAGS);
+        one.present &= ~MESHQ_ARG_BIT (MESHQ_A_MULTIPLE);
+        for (uint32_t i = 0; i < args->dtags.size; i += 8) {
+            uint64_t tag = 0;
+            for (int b = 7; b >= 0; b--)
+                tag = (tag << 8) | (uint8_t)args->dtags.data[i + (uint32_t)b];
+            one.dtag = tag;
+            meshq_engine_settle (self, session, verb, &one);
+        }
+        return;
+    }
     meshq_entry_t *last = meshq_map64_lookup (session->deliveries, args->dtag);
     if (!last) {
         meshq_engine_reply_error (

@@ -14,6 +14,7 @@
 
 //  X (ID, member, key, kind): kinds are UINT (uint64), INT (int64), BOOL,
 //  STR (UTF-8, at most 255 bytes), TEXT (UTF-8, at most 65535 bytes),
+//  BIN (bytes, at most 65535),
 //  ID (bin, exactly 16 bytes), MAP (a map of header-like entries, kept
 //  as its validated bytes).
 #define MESHQ_ARGS(X)                                                          \
@@ -82,7 +83,8 @@
     X (WRITE, write, "wr", TEXT)                    /* permission regex */     \
     X (READ, read, "rd", TEXT)                      /* permission regex */     \
     X (REFUSED, refused, "refused", UINT) /* logins, accesses refused */       \
-    X (DROPPED, dropped, "dropped", UINT) /* bad input dropped */
+    X (DROPPED, dropped, "dropped", UINT) /* bad input dropped */              \
+    X (DTAGS, dtags, "dts", BIN)          /* delivery tags, 8-byte LE */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,
@@ -98,6 +100,7 @@ typedef enum {
 #define MESHQ_ARG_TEXT(member) meshq_span_t member;
 #define MESHQ_ARG_ID(member)   uint8_t member[16];
 #define MESHQ_ARG_MAP(member)  meshq_span_t member;
+#define MESHQ_ARG_BIN(member)  meshq_span_t member;
 
 //  A bit per argument: more than 64 of them, so 128 bits (a GNU C type
 //  that gcc and clang both have).

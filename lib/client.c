@@ -21,6 +21,10 @@
 //  bounded by the consumers' prefetch; this caps a frame from the agent.
 #define S_MAX_FRAME (MESHQ_MAX_BODY_DEFAULT + 65536)
 
+//  Acks a client sends in one frame, at most: a consumer acking each
+//  message would otherwise cost the agent a frame per message.
+#define S_ACK_BATCH 64
+
 //  A consumer with a callback.
 typedef struct {
     char tag[256];         //  Consumer tag.
@@ -61,6 +65,8 @@ struct _meshq_client_t {
     meshq_buf_t args_buf;        //  Reused for argument maps.
     meshq_buf_t body_buf;        //  Reused for envelopes.
     zmsg_t *last_reply;          //  Results of the last request.
+    uint64_t acks[S_ACK_BATCH];  //  Acks not yet sent.
+    size_t ack_count;            //  How many.
     bool blocked;                //  The agent refuses publishes now.
     bool block_on_pressure;      //  Publish waits while blocked.
 };
@@ -155,6 +161,29 @@ s_send (meshq_client_t *self, const char *verb, const meshq_args_t *args,
     return 0;
 }
 
+//  Sends the acks held back: one frame for all of them.
+static int
+s_flush_acks (meshq_client_t *self)
+{
+    if (!self->ack_count)
+        return 0;
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    uint8_t tags[S_ACK_BATCH * 8];
+    if (self->ack_count == 1)
+        MESHQ_ARGS_SET (&args, DTAG, dtag, self->acks[0]);
+    else {
+        for (size_t i = 0; i < self->ack_count; i++)
+            for (int b = 0; b < 8; b++)
+                tags[i * 8 + (size_t)b] = (uint8_t)(self->acks[i] >> (8 * b));
+        meshq_span_t span = {(const char *)tags,
+                             (uint32_t)(self->ack_count * 8)};
+        MESHQ_ARGS_SET (&args, DTAGS, dtags, span);
+    }
+    self->ack_count = 0;
+    return s_send (self, "ACK", &args, NULL, 0);
+}
+
 void
 meshq_client_destroy (meshq_client_t **self_p)
 {
@@ -162,6 +191,7 @@ meshq_client_destroy (meshq_client_t **self_p)
         return;
     meshq_client_t *self = *self_p;
     if (self->connected && !self->lost) {
+        s_flush_acks (self);
         meshq_args_t args;
         memset (&args, 0, sizeof args);
         s_send (self, "BYE", &args, NULL, 0);
@@ -311,6 +341,9 @@ s_handle (meshq_client_t *self, const char *verb, const meshq_args_t *args,
 static int
 s_receive (meshq_client_t *self, int timeout_ms, uint64_t rid, zmsg_t **reply_p)
 {
+    //  About to wait for the agent: it must have our acks first, or it
+    //  may be waiting for them to send more.
+    s_flush_acks (self);
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
     while (true) {
         if (self->lost) {
@@ -400,7 +433,10 @@ meshq_client_call (meshq_client_t *self, const char *verb, meshq_args_t *args,
         return MESHQ_ESTATE;
     }
     MESHQ_ARGS_SET (args, RID, rid, ++self->next_rid);
-    int rc = s_send (self, verb, args, NULL, 0);
+    //  Acks held back go first, so the agent sees them in order.
+    int rc = s_flush_acks (self);
+    if (rc == 0)
+        rc = s_send (self, verb, args, NULL, 0);
     if (rc)
         return rc;
     zmsg_t *reply = NULL;
@@ -991,6 +1027,15 @@ s_settle (meshq_client_t *self, const char *verb, uint64_t tag, bool multiple,
         s_set_error (self, "not connected");
         return MESHQ_ESTATE;
     }
+    //  Single acks wait for a batch (or for the next wait, request or
+    //  other settlement): in order, and at most S_ACK_BATCH of them.
+    if (streq (verb, "ACK") && !multiple) {
+        self->acks[self->ack_count++] = tag;
+        return self->ack_count == S_ACK_BATCH ? s_flush_acks (self) : 0;
+    }
+    int rc = s_flush_acks (self);
+    if (rc)
+        return rc;
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, DTAG, dtag, tag);

@@ -6,7 +6,16 @@
 
 #include <string.h>
 
-typedef enum { S_UINT, S_INT, S_BOOL, S_STR, S_TEXT, S_ID, S_MAP } s_kind_t;
+typedef enum {
+    S_UINT,
+    S_INT,
+    S_BOOL,
+    S_STR,
+    S_TEXT,
+    S_ID,
+    S_MAP,
+    S_BIN
+} s_kind_t;
 
 #define S_REASONS_LIST(name)                                                   \
     name ": no failure", name ": truncated", name ": too long",                \
@@ -101,6 +110,15 @@ s_encode (meshq_writer_t *writer, const meshq_args_t *args, const char **why)
             case S_ID:
                 meshq_writer_bin (writer, member, 16);
                 break;
+            case S_BIN: {
+                const meshq_span_t *span = member;
+                if (span->size > MESHQ_MAX_HEADER_VALUE) {
+                    *why = row->why[MESHQ_RERR_TOOBIG];
+                    return MESHQ_ETOOBIG;
+                }
+                meshq_writer_bin (writer, span->data, span->size);
+                break;
+            }
             case S_MAP: {
                 //  Entries were checked when they were encoded.
                 const meshq_span_t *span = member;
@@ -195,6 +213,14 @@ s_decode_value (meshq_reader_t *reader, int arg, meshq_args_t *args,
         case S_MAP:
             return meshq_codec_read_headers (reader, member, &args->match_count,
                                              row->why, why);
+        case S_BIN: {
+            meshq_span_t *span = member;
+            const void *data;
+            rc = meshq_reader_bin (reader, MESHQ_MAX_HEADER_VALUE, &data,
+                                   &span->size);
+            span->data = data;
+            break;
+        }
     }
     if (rc)
         return s_fail (reader, rc, row->why, why);

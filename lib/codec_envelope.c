@@ -150,7 +150,8 @@ s_pack_value (msgpack_packer *pk, const meshq_value_t *value)
 static bool
 s_span_equal (meshq_span_t a, meshq_span_t b)
 {
-    return a.size == b.size && memcmp (a.data, b.data, a.size) == 0;
+    return a.size == b.size &&
+           (a.size == 0 || memcmp (a.data, b.data, a.size) == 0);
 }
 
 //  Checks everything the format cannot carry before writing a byte.
