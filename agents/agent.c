@@ -171,6 +171,9 @@ meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
 {
     if (session->dead)
         return MESHQ_ECONNLOST;
+    if (session->peer)
+        return meshq_engine_mesh_send (self, session, verb, args, args_size,
+                                       body, size);
     void *handle = zsock_resolve (self->router);
     int flags = ZMQ_SNDMORE | ZMQ_DONTWAIT;
     if (zmq_send (handle, session->id, 16, flags) < 0 ||
@@ -273,6 +276,8 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
         meshq_map64_delete (self->dirty_set, (uintptr_t)queue);
         meshq_queue_dispatch (queue, now);
     }
+    //  Acks to origins, credit to grant, backlogs to announce.
+    meshq_engine_mesh_turn (self);
     //  Dispatch may have disposed of entries (acks, dead letters):
     //  commit again, cheaply when nothing is pending.
     meshq_engine_route_dead_letters (self);
@@ -364,8 +369,8 @@ meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
     while ((consumer = zlistx_detach (session->consumers, NULL))) {
         meshq_queue_t *queue = consumer->queue;
         meshq_queue_remove_consumer (queue, consumer);
-        if (meshq_queue_args (queue)->auto_delete &&
-            meshq_queue_consumer_count (queue) == 0)
+        if (meshq_queue_args (queue)->auto_delete && !session->peer &&
+            meshq_queue_local_consumers (queue) == 0)
             meshq_vhost_queue_delete (meshq_queue_host (queue), queue);
         else
             meshq_engine_mark_dirty (self, queue);
@@ -389,6 +394,7 @@ meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
     zhashx_delete (self->sessions, key);
     meshq_map64_destroy (&session->deliveries);
     zlistx_destroy (&session->consumers);
+    free (session->peer_acks);
     free (session);
 }
 
@@ -409,6 +415,34 @@ s_ping (meshq_engine_t *self, zmq_msg_t *routing, const meshq_args_t *args)
               ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send (handle, "PONG", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send (handle, "\x80", 1, ZMQ_DONTWAIT);
+}
+
+//  Removes every consumer of queue (it is going), from the sessions of
+//  clients and peers.
+static void
+s_forget_in (zlistx_t *consumers, meshq_queue_t *queue)
+{
+    meshq_consumer_t *consumer = zlistx_first (consumers);
+    while (consumer) {
+        meshq_consumer_t *next = zlistx_next (consumers);
+        if (consumer->queue == queue) {
+            zlistx_delete (consumers, zlistx_find (consumers, consumer));
+            meshq_queue_remove_consumer (queue, consumer);
+        }
+        consumer = next;
+    }
+}
+
+void
+meshq_engine_forget_consumers (meshq_engine_t *self, meshq_queue_t *queue)
+{
+    meshq_session_t *session = zhashx_first (self->sessions);
+    for (; session; session = zhashx_next (self->sessions))
+        s_forget_in (session->consumers, queue);
+    meshq_vhost_t *vhost = meshq_queue_host (queue);
+    session = zhashx_first (vhost->peer_sessions);
+    for (; session; session = zhashx_next (vhost->peer_sessions))
+        s_forget_in (session->consumers, queue);
 }
 
 // --------------------------------------------------------------------
@@ -567,6 +601,7 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
         meshq_store_tick (vhost->store);
     }
     meshq_engine_check_pressure (self);
+    meshq_engine_mesh_tick (self);
     return 0;
 }
 

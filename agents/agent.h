@@ -29,6 +29,15 @@ typedef struct {
     size_t max_message;          //  Largest body accepted.
     int ack_timeout_ms;          //  Default ack timeout of queues.
     int tick_ms;                 //  Lease and TTL check period.
+    bool mesh;                   //  Join a mesh (else serve alone).
+    char mesh_name[64];          //  Mesh name ("default").
+    char interface[64];          //  Beacon interface, or "" (automatic).
+    char seeds[1024];            //  tcp:// endpoints of seeds, or "".
+    uint16_t port;               //  Mesh ROUTER port of '/', 0: ephemeral.
+    uint16_t beacon_port;        //  UDP port of beacons, 0: 5680.
+    bool no_beacon;              //  Seeds only.
+    uint32_t heartbeat_ms;       //  Peer heartbeat, 0: default.
+    uint32_t peer_timeout_ms;    //  Peer silence until down, 0: default.
     uint64_t max_memory;         //  Bytes of messages before publishers
                                  //  are refused; 0: 40% of physical RAM.
 } meshq_agent_config_t;

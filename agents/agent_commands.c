@@ -283,16 +283,13 @@ s_delete_exchange (meshq_engine_t *self, meshq_session_t *session,
     for (const meshq_binding_t *b = meshq_exchange_bindings (exchange); b;
          b = b->next) {
         meshq_span_t match = {(const char *)b->match, b->match_size};
-        meshq_vhost_binding_persist (vhost, exchange, b->queue, b->key, match,
-                                     0, false);
+        meshq_vhost_binding_note (vhost, exchange, b->queue, b->key, match, 0,
+                                  false);
     }
-    if (meshq_exchange_durable (exchange)) {
-        char key[MESHQ_MAX_SHORTSTR + 8];
-        snprintf (key, sizeof key, "x/%s", name);
-        meshq_vhost_meta_write (vhost, key, NULL);
-    }
-    zhashx_delete (vhost->exchanges, name);
-    meshq_exchange_destroy (&exchange);
+    char key[MESHQ_MAX_SHORTSTR + 8];
+    snprintf (key, sizeof key, "x/%s", name);
+    meshq_vhost_meta_note (vhost, key, NULL, true);
+    meshq_vhost_exchange_drop (vhost, exchange);
     meshq_engine_reply_ok (self, session, NULL, args->rid);
 }
 
@@ -336,8 +333,8 @@ s_bind (meshq_engine_t *self, meshq_session_t *session,
             meshq_queue_name (queue), exchange_name, key);
         return;
     }
-    meshq_vhost_binding_persist (vhost, exchange, queue, key, match,
-                                 args->match_count, add);
+    meshq_vhost_binding_note (vhost, exchange, queue, key, match,
+                              args->match_count, add);
     meshq_engine_reply_ok (self, session, NULL, args->rid);
 }
 
@@ -443,6 +440,8 @@ meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
         meshq_engine_list (self, session, args, "exchanges");
     else if (streq (verb, "LIST_BINDINGS"))
         meshq_engine_list (self, session, args, "bindings");
+    else if (streq (verb, "LIST_PEERS"))
+        meshq_engine_mesh_list (self, session, args);
     else if (streq (verb, "LIST_CONSUMERS"))
         meshq_engine_list (self, session, args, "consumers");
     else if (meshq_engine_admin (self, session, verb, args))

@@ -30,6 +30,14 @@ meshq_span_copy (char *out, meshq_span_t span)
     out[span.size] = 0;
 }
 
+//  A metadata record as a vhost holds it in memory (agent_meta.c).
+typedef struct {
+    uint64_t version;  //  Lamport clock << 20 | writer.
+    uint32_t size;     //  Bytes of the record.
+    bool present;      //  false: a tombstone.
+    uint8_t data[];    //  The record, an argument map.
+} meshq_meta_entry_t;
+
 //  A virtual host: an isolated namespace with its own store.
 struct _meshq_vhost_t {
     meshq_engine_t *engine;             //  Its engine.
@@ -40,7 +48,10 @@ struct _meshq_vhost_t {
     zhashx_t *exchanges;                //  Name -> meshq_exchange_t.
     meshq_map64_t *tickets;             //  Store ticket -> meshq_pending_t.
     uint64_t meta_version;              //  Last metadata version written.
-    zlistx_t *restoring;                //  Bindings read back, for the end.
+    zlistx_t *restoring;                //  Bindings waiting for their parts.
+    zhashx_t *meta;                     //  Key -> meshq_meta_entry_t.
+    struct _meshq_peers_t *peers;       //  Its mesh, or NULL.
+    zhashx_t *peer_sessions;            //  Peer id hex -> meshq_session_t.
 };
 
 //  An entry on its way to a dead-letter exchange.
@@ -65,6 +76,10 @@ struct _meshq_pending_t {
 struct _meshq_session_t {
     uint8_t id[16];                     //  Session id.
     meshq_vhost_t *vhost;               //  The vhost it works in.
+    bool peer;                          //  Another agent (id: its node id).
+    uint64_t *peer_acks;                //  Peer: acks to send this turn.
+    size_t peer_ack_count;              //  Peer: how many.
+    size_t peer_ack_capacity;           //  Peer: room.
     char user[MESHQ_MAX_SHORTSTR + 1];  //  Authenticated user.
     int64_t last_seen;                  //  Monotonic ms of its last frame.
     int heartbeat_ms;                   //  Its heartbeat interval.
@@ -146,6 +161,7 @@ void meshq_engine_reply_error (meshq_engine_t *self, meshq_session_t *session,
                                uint64_t rid, int code, const char *format, ...);
 void meshq_engine_close_session (meshq_engine_t *self,
                                  meshq_session_t *session);
+void meshq_engine_forget_consumers (meshq_engine_t *self, meshq_queue_t *queue);
 
 meshq_session_t *meshq_engine_session_open (meshq_engine_t *self,
                                             const uint8_t *id,
@@ -184,26 +200,54 @@ meshq_vhost_t *meshq_vhost_new (meshq_engine_t *engine, const char *name);
 void meshq_vhost_destroy (meshq_vhost_t **self_p);
 int meshq_vhost_open (meshq_vhost_t *self, char *why, size_t size);
 void meshq_vhost_close (meshq_vhost_t *self);
-void meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
-                             const meshq_args_t *args);
+void meshq_vhost_queue_record (const char *name, const meshq_queue_args_t *q,
+                               meshq_args_t *args);
 int meshq_vhost_queue_args (meshq_vhost_t *self, const meshq_args_t *args,
                             meshq_queue_args_t *q, char *why, size_t size);
 meshq_queue_t *meshq_vhost_queue_create (meshq_vhost_t *self, const char *name,
                                          const meshq_queue_args_t *args,
                                          bool persist);
 void meshq_vhost_queue_delete (meshq_vhost_t *self, meshq_queue_t *queue);
+void meshq_vhost_queue_drop (meshq_vhost_t *self, meshq_queue_t *queue);
 meshq_exchange_t *meshq_vhost_exchange_create (meshq_vhost_t *self,
                                                const char *name,
                                                meshq_exchange_type_t type,
                                                bool durable, bool persist);
-void meshq_vhost_binding_persist (meshq_vhost_t *self,
-                                  const meshq_exchange_t *exchange,
-                                  meshq_queue_t *queue, const char *binding_key,
-                                  meshq_span_t match, uint32_t match_count,
-                                  bool add);
+void meshq_vhost_exchange_drop (meshq_vhost_t *self,
+                                meshq_exchange_t *exchange);
+
+//  agent_meta.c
+void meshq_vhost_meta_note (meshq_vhost_t *self, const char *key,
+                            const meshq_args_t *args, bool persist);
+void meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
+                             const meshq_args_t *args);
+void meshq_vhost_binding_note (meshq_vhost_t *self,
+                               const meshq_exchange_t *exchange,
+                               meshq_queue_t *queue, const char *binding_key,
+                               meshq_span_t match, uint32_t match_count,
+                               bool add);
 int meshq_vhost_meta_restore (void *arg, const char *key, uint64_t version,
                               const void *value, size_t size);
 void meshq_vhost_meta_finish (meshq_vhost_t *self);
+bool meshq_vhost_meta_receive (meshq_vhost_t *self, const char *key,
+                               uint64_t version, const void *value,
+                               size_t size);
+
+//  agent_mesh.c
+int meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size);
+void meshq_engine_mesh_stop (meshq_vhost_t *vhost);
+void meshq_engine_mesh_meta (meshq_vhost_t *vhost, const char *key,
+                             uint64_t version, const void *value, size_t size);
+void meshq_engine_mesh_forget_queue (meshq_queue_t *queue);
+int meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
+                            const char *verb, const void *args,
+                            size_t args_size, const void *body, size_t size);
+void meshq_engine_mesh_turn (meshq_engine_t *self);
+void meshq_engine_mesh_tick (meshq_engine_t *self);
+void meshq_engine_mesh_settled (meshq_engine_t *self, meshq_entry_t *entry,
+                                const char *verb, bool requeue);
+void meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
+                             const meshq_args_t *args);
 
 //  agent_messages.c
 extern const meshq_queue_host_t meshq_engine_queue_host;

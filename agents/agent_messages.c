@@ -30,7 +30,10 @@ static void
 s_entry_free (meshq_engine_t *self, meshq_entry_t *entry)
 {
     meshq_vhost_t *vhost = meshq_queue_host (entry->queue);
-    if (entry->stored && vhost->store) {
+    if (entry->remote)
+        //  Its origin holds it: the ack goes there.
+        meshq_engine_mesh_settled (self, entry, "ACK", false);
+    else if (entry->stored && vhost->store) {
         uint64_t ticket;
         int rc = meshq_store_ack (vhost->store, meshq_queue_name (entry->queue),
                                   self->node_id, entry->seq, MESHQ_SYNC_NONE,
@@ -65,6 +68,19 @@ s_unsession (meshq_entry_t *entry)
     entry->session = NULL;
 }
 
+//  Puts a settled delivery back: in front of its queue, or, if another
+//  agent sent it, back to that agent.
+static void
+s_requeue (meshq_engine_t *self, meshq_queue_t *queue, meshq_entry_t *entry)
+{
+    if (entry->remote) {
+        meshq_engine_mesh_settled (self, entry, "NACK", true);
+        meshq_blob_unref (&entry->blob);
+        free (entry);
+    } else
+        meshq_queue_requeue (queue, entry);
+}
+
 //  Gives a delivered entry to a session: a delivery tag, its books.
 static void
 s_ensession (meshq_session_t *session, meshq_entry_t *entry)
@@ -89,7 +105,7 @@ s_delivery_args (meshq_engine_t *self, const meshq_entry_t *entry,
     if (entry->redelivered)
         MESHQ_ARGS_SET (args, REDELIVERED, redelivered, true);
     MESHQ_ARGS_SET (args, DELIVERIES, count, entry->deliveries);
-    memcpy (args->origin, self->node_id, 16);
+    memcpy (args->origin, entry->remote ? entry->origin : self->node_id, 16);
     MESHQ_ARGS_MARK (args, ORIGIN);
     MESHQ_ARGS_SET (args, SEQ, seq, entry->seq);
     MESHQ_ARGS_SET (args, QUEUE, queue,
@@ -116,6 +132,13 @@ s_dispose (void *host, meshq_entry_t *entry, const char *reason)
 {
     meshq_engine_t *self = ((meshq_vhost_t *)host)->engine;
     s_unsession (entry);
+    if (entry->remote) {
+        //  Its origin dead-letters it, as its own queue says.
+        meshq_engine_mesh_settled (self, entry, "NACK", false);
+        meshq_blob_unref (&entry->blob);
+        free (entry);
+        return;
+    }
     if (reason && meshq_queue_args (entry->queue)->has_dlx) {
         meshq_death_t *death = malloc (sizeof *death);
         assert (death);
@@ -516,6 +539,8 @@ meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
     bool multiple = MESHQ_ARGS_HAS (args, MULTIPLE) && args->multiple;
     if (in_progress) {
         meshq_queue_touch (last->queue, last, zclock_mono ());
+        if (last->remote)
+            meshq_engine_mesh_settled (self, last, "IN_PROGRESS", false);
         return;
     }
     meshq_entry_t *entry = multiple ? session->head : last;
@@ -528,7 +553,7 @@ meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
             self->acked++;
             s_entry_free (self, entry);
         } else if (requeue)
-            meshq_queue_requeue (queue, entry);
+            s_requeue (self, queue, entry);
         else
             s_dispose (meshq_queue_host (queue), entry, "rejected");
         meshq_engine_mark_dirty (self, queue);
@@ -585,7 +610,7 @@ meshq_engine_requeue_session (meshq_engine_t *self, meshq_session_t *session)
         meshq_queue_t *queue = entry->queue;
         s_unsession (entry);
         meshq_queue_settle (queue, entry);
-        meshq_queue_requeue (queue, entry);
+        s_requeue (self, queue, entry);
         meshq_engine_mark_dirty (self, queue);
     }
 }
@@ -605,7 +630,7 @@ meshq_engine_check_leases (meshq_engine_t *self, int64_t now)
                               meshq_queue_args (queue)->ack_timeout);
                 s_unsession (entry);
                 meshq_queue_settle (queue, entry);
-                meshq_queue_requeue (queue, entry);
+                s_requeue (self, queue, entry);
                 meshq_engine_mark_dirty (self, queue);
             }
         }

@@ -15,16 +15,6 @@
 #include <ctype.h>
 #include <sys/stat.h>
 
-//  The predeclared exchanges every AMQP user expects.
-static const struct {
-    const char *name;
-    meshq_exchange_type_t type;
-} s_builtin[] = {{"amq.direct", MESHQ_EXCHANGE_DIRECT},
-                 {"amq.fanout", MESHQ_EXCHANGE_FANOUT},
-                 {"amq.topic", MESHQ_EXCHANGE_TOPIC},
-                 {"amq.headers", MESHQ_EXCHANGE_HEADERS},
-                 {"amq.match", MESHQ_EXCHANGE_HEADERS}};
-
 // --------------------------------------------------------------------
 //  Life cycle
 
@@ -48,6 +38,13 @@ s_directory (const char *data, const char *name, char *out, size_t size)
     out[used] = 0;
 }
 
+static void
+s_free_meta (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
 meshq_vhost_t *
 meshq_vhost_new (meshq_engine_t *engine, const char *name)
 {
@@ -59,14 +56,18 @@ meshq_vhost_new (meshq_engine_t *engine, const char *name)
     self->queues = zhashx_new ();
     self->exchanges = zhashx_new ();
     self->tickets = meshq_map64_new ();
+    self->meta = zhashx_new ();
+    zhashx_set_destructor (self->meta, s_free_meta);
+    self->peer_sessions = zhashx_new ();
     return self;
 }
 
 void
 meshq_vhost_close (meshq_vhost_t *self)
 {
-    //  What is freed below stays in the log for the next start,
-    //  untouched: the store closes first.
+    //  Peers first, told goodbye; then what is freed below stays in the
+    //  log for the next start, untouched: the store closes first.
+    meshq_engine_mesh_stop (self);
     if (self->store)
         meshq_store_commit (self->store);
     meshq_store_destroy (&self->store);
@@ -81,6 +82,7 @@ meshq_vhost_destroy (meshq_vhost_t **self_p)
     meshq_vhost_close (self);
     meshq_queue_t *queue;
     while ((queue = zhashx_first (self->queues))) {
+        meshq_engine_mesh_forget_queue (queue);
         zhashx_delete (self->queues, meshq_queue_name (queue));
         meshq_queue_destroy (&queue);
     }
@@ -92,6 +94,8 @@ meshq_vhost_destroy (meshq_vhost_t **self_p)
     zhashx_destroy (&self->queues);
     zhashx_destroy (&self->exchanges);
     zlistx_destroy (&self->restoring);
+    zhashx_destroy (&self->meta);
+    zhashx_destroy (&self->peer_sessions);
     meshq_map64_destroy (&self->tickets);
     free (self);
     *self_p = NULL;
@@ -147,37 +151,16 @@ meshq_vhost_open (meshq_vhost_t *self, char *why, size_t size)
         zsys_warning ("agent: some records of vhost '%s' could not be read "
                       "back: %s",
                       self->name, meshq_store_why (self->store));
-    return 0;
+    return meshq_engine_mesh_start (self, why, size);
 }
 
 // --------------------------------------------------------------------
-//  Metadata: durable declarations as store records
-
-void
-meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
-                        const meshq_args_t *args)
-{
-    if (!self->store)
-        return;  //  Shutting down: the log keeps what it has.
-    meshq_buf_t value;
-    meshq_buf_init (&value);
-    if (args)
-        meshq_codec_encode_args (args, &value, NULL);
-    uint64_t ticket;
-    int rc = meshq_store_meta (self->store, key, ++self->meta_version,
-                               args ? value.data : NULL, value.size,
-                               MESHQ_SYNC_ALWAYS, &ticket);
-    if (rc)
-        zsys_error ("agent: cannot store metadata key=%s: %s", key,
-                    meshq_store_why (self->store));
-    meshq_buf_fini (&value);
-    meshq_engine_arm_turn (self->engine);
-}
+//  Declarations
 
 //  The queue arguments as a declaration carries them.
-static void
-s_queue_to_args (const char *name, const meshq_queue_args_t *q,
-                 meshq_args_t *args)
+void
+meshq_vhost_queue_record (const char *name, const meshq_queue_args_t *q,
+                          meshq_args_t *args)
 {
     memset (args, 0, sizeof *args);
     MESHQ_ARGS_SET (args, QUEUE, queue, meshq_span (name));
@@ -284,102 +267,56 @@ meshq_vhost_queue_create (meshq_vhost_t *self, const char *name,
     meshq_queue_t *queue =
         meshq_queue_new (name, args, &meshq_engine_queue_host, self);
     zhashx_insert (self->queues, name, queue);
-    if (persist && args->durable && !args->exclusive) {
+    //  Exclusive queues belong to one connection: never announced.
+    if (persist && !args->exclusive) {
         meshq_args_t record;
-        s_queue_to_args (name, args, &record);
+        meshq_vhost_queue_record (name, args, &record);
         char key[MESHQ_MAX_SHORTSTR + 8];
         snprintf (key, sizeof key, "q/%s", name);
-        meshq_vhost_meta_write (self, key, &record);
+        meshq_vhost_meta_note (self, key, &record, args->durable);
     }
     return queue;
-}
-
-static void
-s_binding_key (char *key, size_t size, const char *exchange, const char *queue,
-               const char *binding_key, const uint8_t *match,
-               uint32_t match_size)
-{
-    int used = snprintf (key, size, "b/%s\x1f%s\x1f%s\x1f", exchange, queue,
-                         binding_key);
-    for (uint32_t i = 0; i < match_size && used + 3 < (int)size; i++)
-        used += snprintf (key + used, size - (size_t)used, "%02x", match[i]);
-}
-
-void
-meshq_vhost_binding_persist (meshq_vhost_t *self,
-                             const meshq_exchange_t *exchange,
-                             meshq_queue_t *queue, const char *binding_key,
-                             meshq_span_t match, uint32_t match_count, bool add)
-{
-    if (!meshq_exchange_durable (exchange) ||
-        !meshq_queue_args (queue)->durable ||
-        meshq_queue_args (queue)->exclusive)
-        return;
-    char key[2048];
-    s_binding_key (key, sizeof key, meshq_exchange_name (exchange),
-                   meshq_queue_name (queue), binding_key,
-                   (const uint8_t *)match.data, match.size);
-    if (!add) {
-        meshq_vhost_meta_write (self, key, NULL);
-        return;
-    }
-    meshq_args_t record;
-    memset (&record, 0, sizeof record);
-    MESHQ_ARGS_SET (&record, EXCHANGE, exchange,
-                    meshq_span (meshq_exchange_name (exchange)));
-    MESHQ_ARGS_SET (&record, QUEUE, queue,
-                    meshq_span (meshq_queue_name (queue)));
-    MESHQ_ARGS_SET (&record, KEY, key, meshq_span (binding_key));
-    if (match.size) {
-        MESHQ_ARGS_SET (&record, MATCH, match, match);
-        record.match_count = match_count;
-    }
-    meshq_vhost_meta_write (self, key, &record);
 }
 
 void
 meshq_vhost_queue_delete (meshq_vhost_t *self, meshq_queue_t *queue)
 {
     const meshq_queue_args_t *args = meshq_queue_args (queue);
+    if (!args->exclusive) {
+        //  Its bindings go with it, mesh-wide.
+        meshq_exchange_t *exchange = zhashx_first (self->exchanges);
+        for (; exchange; exchange = zhashx_next (self->exchanges))
+            for (const meshq_binding_t *b = meshq_exchange_bindings (exchange);
+                 b; b = b->next)
+                if (b->queue == queue) {
+                    meshq_span_t match = {(const char *)b->match,
+                                          b->match_size};
+                    meshq_vhost_binding_note (self, exchange, queue, b->key,
+                                              match, 0, false);
+                }
+        char key[MESHQ_MAX_SHORTSTR + 8];
+        snprintf (key, sizeof key, "q/%s", meshq_queue_name (queue));
+        meshq_vhost_meta_note (self, key, NULL, true);
+    }
+    meshq_vhost_queue_drop (self, queue);
+}
+
+void
+meshq_vhost_queue_drop (meshq_vhost_t *self, meshq_queue_t *queue)
+{
     char name[MESHQ_MAX_SHORTSTR + 1];
     snprintf (name, sizeof name, "%s", meshq_queue_name (queue));
     //  Consumers go first (their sessions stop tracking them).
-    meshq_session_t *session = zhashx_first (self->engine->sessions);
-    while (session) {
-        meshq_consumer_t *consumer = zlistx_first (session->consumers);
-        while (consumer) {
-            meshq_consumer_t *next = zlistx_next (session->consumers);
-            if (consumer->queue == queue) {
-                zlistx_delete (session->consumers,
-                               zlistx_find (session->consumers, consumer));
-                meshq_queue_remove_consumer (queue, consumer);
-            }
-            consumer = next;
-        }
-        session = zhashx_next (self->engine->sessions);
-    }
+    meshq_engine_forget_consumers (self->engine, queue);
     meshq_exchange_t *exchange = zhashx_first (self->exchanges);
-    while (exchange) {
-        for (const meshq_binding_t *b = meshq_exchange_bindings (exchange); b;
-             b = b->next)
-            if (b->queue == queue) {
-                meshq_span_t match = {(const char *)b->match, b->match_size};
-                meshq_vhost_binding_persist (self, exchange, queue, b->key,
-                                             match, 0, false);
-            }
+    for (; exchange; exchange = zhashx_next (self->exchanges))
         meshq_exchange_unbind_queue (exchange, queue);
-        exchange = zhashx_next (self->exchanges);
-    }
-    if (args->durable && !args->exclusive) {
-        char key[MESHQ_MAX_SHORTSTR + 8];
-        snprintf (key, sizeof key, "q/%s", name);
-        meshq_vhost_meta_write (self, key, NULL);
-    }
     if (meshq_map64_lookup (self->engine->dirty_set, (uintptr_t)queue)) {
         zlistx_delete (self->engine->dirty,
                        zlistx_find (self->engine->dirty, queue));
         meshq_map64_delete (self->engine->dirty_set, (uintptr_t)queue);
     }
+    meshq_engine_mesh_forget_queue (queue);
     zhashx_delete (self->queues, name);
     meshq_queue_destroy (&queue);
     meshq_info ("agent: queue deleted name=%s", name);
@@ -392,117 +329,23 @@ meshq_vhost_exchange_create (meshq_vhost_t *self, const char *name,
 {
     meshq_exchange_t *exchange = meshq_exchange_new (name, type, durable);
     zhashx_insert (self->exchanges, name, exchange);
-    if (persist && durable) {
+    if (persist) {
         meshq_args_t record;
         memset (&record, 0, sizeof record);
         MESHQ_ARGS_SET (&record, EXCHANGE, exchange, meshq_span (name));
         MESHQ_ARGS_SET (&record, TYPE, type,
                         meshq_span (meshq_exchange_type_name (type)));
-        MESHQ_ARGS_SET (&record, DURABLE, durable, true);
+        MESHQ_ARGS_SET (&record, DURABLE, durable, durable);
         char key[MESHQ_MAX_SHORTSTR + 8];
         snprintf (key, sizeof key, "x/%s", name);
-        meshq_vhost_meta_write (self, key, &record);
+        meshq_vhost_meta_note (self, key, &record, durable);
     }
     return exchange;
 }
 
-// --------------------------------------------------------------------
-//  Restoring metadata at start
-
-//  Bindings wait for the end: their queue and exchange may come later.
-typedef struct {
-    uint8_t *value;  //  The record.
-    size_t size;     //  Its size.
-} s_saved_t;
-
-int
-meshq_vhost_meta_restore (void *arg, const char *key, uint64_t version,
-                          const void *value, size_t size)
-{
-    meshq_vhost_t *self = arg;
-    if (version > self->meta_version)
-        self->meta_version = version;
-    if (!value)
-        return 0;
-    meshq_args_t args;
-    const char *why = NULL;
-    if (meshq_codec_decode_args (value, size, &args, &why)) {
-        zsys_warning ("agent: metadata skipped key=%s reason=%s", key, why);
-        return 0;
-    }
-    char name[MESHQ_MAX_SHORTSTR + 1];
-    if (self == self->engine->root &&
-        (strncmp (key, "u/", 2) == 0 || strncmp (key, "p/", 2) == 0 ||
-         strncmp (key, "v/", 2) == 0))
-        meshq_engine_auth_meta (self->engine, key, &args);
-    else if (streq (key, "node") && MESHQ_ARGS_HAS (&args, ORIGIN) &&
-             streq (self->name, "/")) {
-        memcpy (self->engine->node_id, args.origin, 16);
-        self->engine->node_restored = true;
-    } else if (strncmp (key, "q/", 2) == 0) {
-        meshq_span_copy (name, args.queue);
-        meshq_queue_args_t q;
-        char reason[256];
-        if (meshq_vhost_queue_args (self, &args, &q, reason, sizeof reason) ==
-                0 &&
-            !zhashx_lookup (self->queues, name))
-            meshq_vhost_queue_create (self, name, &q, false);
-    } else if (strncmp (key, "x/", 2) == 0) {
-        meshq_span_copy (name, args.exchange);
-        meshq_exchange_type_t type;
-        if (meshq_exchange_type_parse (args.type, &type) == 0 &&
-            !zhashx_lookup (self->exchanges, name))
-            meshq_vhost_exchange_create (self, name, type, true, false);
-    } else if (strncmp (key, "b/", 2) == 0) {
-        if (!self->restoring)
-            self->restoring = zlistx_new ();
-        s_saved_t *saved = malloc (sizeof *saved + size);
-        assert (saved);
-        saved->value = (uint8_t *)(saved + 1);
-        memcpy (saved->value, value, size);
-        saved->size = size;
-        zlistx_add_end (self->restoring, saved);
-    }
-    return 0;
-}
-
 void
-meshq_vhost_meta_finish (meshq_vhost_t *self)
+meshq_vhost_exchange_drop (meshq_vhost_t *self, meshq_exchange_t *exchange)
 {
-    if (streq (self->name, "/") && !self->engine->node_restored) {
-        //  A new store: this node's id is chosen once and kept, so that
-        //  the ids of its messages stay its own across restarts.
-        meshq_args_t record;
-        memset (&record, 0, sizeof record);
-        memcpy (record.origin, self->engine->node_id, 16);
-        MESHQ_ARGS_MARK (&record, ORIGIN);
-        meshq_vhost_meta_write (self, "node", &record);
-    }
-    for (size_t i = 0; i < sizeof s_builtin / sizeof s_builtin[0]; i++)
-        if (!zhashx_lookup (self->exchanges, s_builtin[i].name))
-            meshq_vhost_exchange_create (self, s_builtin[i].name,
-                                         s_builtin[i].type, true, false);
-    s_saved_t *saved;
-    while (self->restoring && (saved = zlistx_detach (self->restoring, NULL))) {
-        meshq_args_t args;
-        if (meshq_codec_decode_args (saved->value, saved->size, &args, NULL) ==
-            0) {
-            char queue_name[MESHQ_MAX_SHORTSTR + 1], exchange_name[256],
-                key[MESHQ_MAX_SHORTSTR + 1];
-            meshq_span_copy (queue_name, args.queue);
-            meshq_span_copy (exchange_name, args.exchange);
-            meshq_span_copy (key, args.key);
-            meshq_queue_t *queue = zhashx_lookup (self->queues, queue_name);
-            meshq_exchange_t *exchange =
-                zhashx_lookup (self->exchanges, exchange_name);
-            if (queue && exchange)
-                meshq_exchange_bind (exchange, queue, key,
-                                     MESHQ_ARGS_HAS (&args, MATCH)
-                                         ? args.match
-                                         : (meshq_span_t){0},
-                                     args.match_count);
-        }
-        free (saved);
-    }
-    zlistx_destroy (&self->restoring);
+    zhashx_delete (self->exchanges, meshq_exchange_name (exchange));
+    meshq_exchange_destroy (&exchange);
 }

@@ -105,6 +105,35 @@ meshq_agent_set (meshq_agent_t *self, const char *name, const char *value)
             config->store.segment_size = number;
         else
             config->store.quota = number;
+    } else if (streq (name, "mesh")) {
+        snprintf (config->mesh_name, sizeof config->mesh_name, "%s", value);
+        config->mesh = true;
+    } else if (streq (name, "interface"))
+        snprintf (config->interface, sizeof config->interface, "%s", value);
+    else if (streq (name, "seeds")) {
+        snprintf (config->seeds, sizeof config->seeds, "%s", value);
+        config->mesh = true;
+    } else if (streq (name, "no_beacon"))
+        config->no_beacon = streq (value, "true") || streq (value, "1");
+    else if (streq (name, "port") || streq (name, "beacon_port") ||
+             streq (name, "heartbeat") || streq (name, "peer_timeout")) {
+        int rc = s_number (self, name, value, &number);
+        if (rc)
+            return rc;
+        bool port = streq (name, "port") || streq (name, "beacon_port");
+        if ((port && number > 65535) || (!port && number > 600000)) {
+            snprintf (self->error, sizeof self->error,
+                      "option %s: %s is out of range", name, value);
+            return MESHQ_EINVAL;
+        }
+        if (streq (name, "port"))
+            config->port = (uint16_t)number;
+        else if (streq (name, "beacon_port"))
+            config->beacon_port = (uint16_t)number;
+        else if (streq (name, "heartbeat"))
+            config->heartbeat_ms = (uint32_t)number;
+        else
+            config->peer_timeout_ms = (uint32_t)number;
     } else {
         snprintf (self->error, sizeof self->error, "unknown option '%s'", name);
         return MESHQ_EINVAL;

@@ -38,6 +38,8 @@ struct _meshq_queue_t {
     int64_t sampled;                    //  When the last sample was (ms).
     double publish_rate;                //  Pushed per second.
     double deliver_rate;                //  Delivered per second.
+    uint32_t reserved;                  //  Local slots promised to agents.
+    void *mesh;                         //  The host's mesh state.
 };
 
 int64_t
@@ -176,6 +178,16 @@ const char *
 meshq_queue_name (const meshq_queue_t *self)
 {
     return self->name;
+}
+
+bool
+meshq_queue_set_args (meshq_queue_t *self, const meshq_queue_args_t *args)
+{
+    if (args->max_priority != self->args.max_priority &&
+        self->ready_count + self->unacked_count)
+        return false;
+    self->args = *args;
+    return true;
 }
 
 void *
@@ -370,34 +382,62 @@ meshq_queue_settle (meshq_queue_t *self, meshq_entry_t *entry)
     if (entry->consumer) {
         assert (entry->consumer->unacked > 0);
         entry->consumer->unacked--;
+        //  Another agent's credit is good for one delivery each.
+        if (entry->consumer->remote && entry->consumer->prefetch)
+            entry->consumer->prefetch--;
     }
 }
 
+static uint32_t
+s_free (const meshq_consumer_t *consumer)
+{
+    return consumer->prefetch > consumer->unacked
+               ? consumer->prefetch - consumer->unacked
+               : 0;
+}
+
 //  The consumer with the most free credit, starting the scan at the
-//  rotor so that equal credit is shared in turn.
+//  rotor so that equal credit is shared in turn. Local consumers leave
+//  the slots reserved for other agents free; with local_first they go
+//  before remote ones; with local_only remote ones are not considered
+//  (and reservations are ignored: a remote entry has its own slot).
 static meshq_consumer_t *
-s_pick (meshq_queue_t *self)
+s_pick_among (meshq_queue_t *self, bool local_only)
 {
     if (!self->consumers)
         return NULL;
+    uint32_t local_free = 0;
+    for (meshq_consumer_t *c = self->consumers; c; c = c->next)
+        if (!c->remote)
+            local_free += s_free (c);
+    bool locals = local_only || local_free > self->reserved;
     uint32_t start = self->rotor % self->consumer_count;
     meshq_consumer_t *first = self->consumers;
     for (uint32_t i = 0; i < start; i++)
         first = first->next;
-    meshq_consumer_t *best = NULL;
-    uint32_t best_credit = 0;
+    meshq_consumer_t *best = NULL, *best_local = NULL;
+    uint32_t best_credit = 0, best_local_credit = 0;
     meshq_consumer_t *consumer = first;
     for (uint32_t i = 0; i < self->consumer_count; i++) {
-        uint32_t credit = consumer->prefetch > consumer->unacked
-                              ? consumer->prefetch - consumer->unacked
-                              : 0;
-        if (credit > best_credit) {
+        uint32_t credit = s_free (consumer);
+        bool eligible = consumer->remote ? !local_only : locals;
+        if (eligible && credit > best_credit) {
             best = consumer;
             best_credit = credit;
         }
+        if (eligible && !consumer->remote && credit > best_local_credit) {
+            best_local = consumer;
+            best_local_credit = credit;
+        }
         consumer = consumer->next ? consumer->next : self->consumers;
     }
-    return best;
+    return self->args.local_first && best_local ? best_local : best;
+}
+
+static meshq_consumer_t *
+s_pick (meshq_queue_t *self)
+{
+    return s_pick_among (self, false);
 }
 
 //  Pops the next entry that may be delivered, disposing of the expired
@@ -506,11 +546,88 @@ meshq_queue_purge (meshq_queue_t *self)
 }
 
 meshq_consumer_t *
+meshq_queue_add_remote (meshq_queue_t *self, void *session, const char *tag)
+{
+    meshq_consumer_t *consumer = calloc (1, sizeof *consumer);
+    assert (consumer);
+    consumer->queue = self;
+    consumer->session = session;
+    snprintf (consumer->tag, sizeof consumer->tag, "%s", tag);
+    consumer->remote = true;
+    meshq_consumer_t **link = &self->consumers;
+    while (*link)
+        link = &(*link)->next;
+    *link = consumer;
+    self->consumer_count++;
+    return consumer;
+}
+
+void
+meshq_queue_reserve (meshq_queue_t *self, int64_t slots)
+{
+    int64_t reserved = (int64_t)self->reserved + slots;
+    self->reserved = reserved > 0 ? (uint32_t)reserved : 0;
+}
+
+uint32_t
+meshq_queue_reserved (const meshq_queue_t *self)
+{
+    return self->reserved;
+}
+
+uint32_t
+meshq_queue_local_free (const meshq_queue_t *self)
+{
+    uint32_t local_free = 0;
+    for (meshq_consumer_t *c = self->consumers; c; c = c->next)
+        if (!c->remote)
+            local_free += s_free (c);
+    return local_free > self->reserved ? local_free - self->reserved : 0;
+}
+
+uint32_t
+meshq_queue_local_consumers (const meshq_queue_t *self)
+{
+    uint32_t count = 0;
+    for (meshq_consumer_t *c = self->consumers; c; c = c->next)
+        count += !c->remote;
+    return count;
+}
+
+bool
+meshq_queue_deliver_remote (meshq_queue_t *self, meshq_entry_t *entry)
+{
+    meshq_consumer_t *consumer = s_pick_among (self, true);
+    if (!consumer)
+        return false;
+    entry->queue = self;
+    //  Counted where it was delivered from: not again here.
+    entry->deliveries--;
+    s_deliver (self, entry, consumer,
+               meshq_mono_ms () + self->args.ack_timeout);
+    self->rotor++;
+    self->host->deliver (self->host_arg, consumer, entry);
+    return true;
+}
+
+void *
+meshq_queue_mesh (const meshq_queue_t *self)
+{
+    return self->mesh;
+}
+
+void
+meshq_queue_set_mesh (meshq_queue_t *self, void *mesh)
+{
+    self->mesh = mesh;
+}
+
+meshq_consumer_t *
 meshq_queue_add_consumer (meshq_queue_t *self, void *session, const char *tag,
                           uint32_t prefetch, bool exclusive)
 {
     for (meshq_consumer_t *c = self->consumers; c; c = c->next)
-        if (c->exclusive || exclusive)
+        if (!c->remote && (c->exclusive || exclusive))
             return NULL;
     meshq_consumer_t *consumer = calloc (1, sizeof *consumer);
     assert (consumer);

@@ -54,6 +54,9 @@ struct _meshq_entry_t {
     uint32_t body_size;          //  Body bytes, for max-length-bytes.
     uint8_t priority;            //  Its priority level in this queue.
     bool stored;                 //  Has an enqueue record in the store.
+    bool remote;                 //  Sent here by its origin, another agent.
+    uint8_t origin[16];          //  That agent (remote entries).
+    uint64_t origin_dtag;        //  Its delivery tag there.
     bool redelivered;            //  Delivered (maybe) before.
     bool unacked;                //  In the unacked list.
     meshq_consumer_t *consumer;  //  Holder while delivered (NULL: a get).
@@ -69,6 +72,8 @@ struct _meshq_consumer_t {
     uint32_t prefetch;                 //  Most unacked deliveries.
     uint32_t unacked;                  //  Unacked deliveries now.
     bool exclusive;                    //  The queue's only consumer.
+    bool remote;                       //  Another agent, with credit: each
+                                       //  delivery it settles uses up one.
 };
 
 //  Declared arguments of a queue.
@@ -87,6 +92,7 @@ typedef struct {
     int max_priority;                   //  0..9.
     uint32_t max_deliveries;            //  Deliveries before dead-lettering.
     int64_t ack_timeout;  //  ms before an unacked delivery lapses.
+    bool local_first;     //  Dispatch: local consumers first.
 } meshq_queue_args_t;
 
 //  What the queue asks of its host.
@@ -120,6 +126,11 @@ meshq_queue_t *meshq_queue_new (const char *name,
 void meshq_queue_destroy (meshq_queue_t **self_p);
 
 const char *meshq_queue_name (const meshq_queue_t *self);
+
+//  Replaces the queue's arguments (a redeclaration that won elsewhere in
+//  the mesh). Returns false, changing nothing, if max_priority would
+//  change while the queue holds messages.
+bool meshq_queue_set_args (meshq_queue_t *self, const meshq_queue_args_t *args);
 
 //  The host argument the queue was made with.
 void *meshq_queue_host (const meshq_queue_t *self);
@@ -184,6 +195,31 @@ void meshq_queue_touch (meshq_queue_t *self, meshq_entry_t *entry, int64_t now);
 
 //  Disposes of every ready entry; returns how many.
 uint64_t meshq_queue_purge (meshq_queue_t *self);
+
+//  Adds another agent as a consumer, with no credit yet (the host adds
+//  what the agent grants to its prefetch).
+meshq_consumer_t *meshq_queue_add_remote (meshq_queue_t *self, void *session,
+                                          const char *tag);
+
+//  Slots of local consumers promised to other agents (credit granted to
+//  them), which local dispatch leaves free.
+void meshq_queue_reserve (meshq_queue_t *self, int64_t slots);
+uint32_t meshq_queue_reserved (const meshq_queue_t *self);
+
+//  Free credit of local consumers beyond what is reserved.
+uint32_t meshq_queue_local_free (const meshq_queue_t *self);
+
+//  Local consumers (remote ones not counted).
+uint32_t meshq_queue_local_consumers (const meshq_queue_t *self);
+
+//  Hands an entry another agent sent (with a reserved slot) to the local
+//  consumer with the most free credit. Returns false if none has any
+//  (the caller gives it back to its origin).
+bool meshq_queue_deliver_remote (meshq_queue_t *self, meshq_entry_t *entry);
+
+//  State the host keeps about the queue (its mesh state), or NULL.
+void *meshq_queue_mesh (const meshq_queue_t *self);
+void meshq_queue_set_mesh (meshq_queue_t *self, void *mesh);
 
 //  Adds a consumer. Returns NULL if the queue has an exclusive consumer,
 //  or this one wants exclusivity and others exist.

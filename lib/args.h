@@ -82,9 +82,14 @@
     X (CONFIGURE, configure, "cfg", TEXT)           /* permission regex */     \
     X (WRITE, write, "wr", TEXT)                    /* permission regex */     \
     X (READ, read, "rd", TEXT)                      /* permission regex */     \
-    X (REFUSED, refused, "refused", UINT) /* logins, accesses refused */       \
-    X (DROPPED, dropped, "dropped", UINT) /* bad input dropped */              \
-    X (DTAGS, dtags, "dts", BIN)          /* delivery tags, 8-byte LE */
+    X (REFUSED, refused, "refused", UINT)      /* logins, accesses refused */  \
+    X (DROPPED, dropped, "dropped", UINT)      /* bad input dropped */         \
+    X (DTAGS, dtags, "dts", BIN)               /* delivery tags, 8-byte LE */  \
+    X (META_KEY, meta_key, "mk", TEXT)         /* metadata key */              \
+    X (META_VERSION, meta_version, "mv", UINT) /* metadata version */          \
+    X (ID, id, "id", STR)                      /* a node id, hex */            \
+    X (INCARNATION, incarnation, "incarnation", UINT) /* a start of a node */  \
+    X (LAST_SEEN, last_seen, "last_seen_ms", UINT)    /* ms since heard */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,
