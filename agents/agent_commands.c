@@ -49,6 +49,11 @@ s_same_queue (const meshq_queue_args_t *a, const meshq_queue_args_t *b,
             a->max_deliveries, b->max_deliveries);
     S_DIFF (a->ack_timeout != b->ack_timeout, "ack_timeout", "%" PRId64,
             a->ack_timeout, b->ack_timeout);
+    S_DIFF (a->dedup_window != b->dedup_window, "dedup_window", "%" PRId64,
+            a->dedup_window, b->dedup_window);
+    S_DIFF (a->local_first != b->local_first, "dispatch", "%s",
+            a->local_first ? "local-first" : "balanced",
+            b->local_first ? "local-first" : "balanced");
 #undef S_DIFF
     return true;
 }

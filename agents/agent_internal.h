@@ -140,6 +140,7 @@ struct _meshq_engine_t {
     uint64_t warnings;       //  Bad-input warnings this tick.
     uint64_t suppressed;     //  Those not logged this tick.
     uint64_t dead_lettered;  //  Entries sent to a dead-letter exchange.
+    uint64_t duplicates;     //  Deliveries the dedup window suppressed.
 };
 
 //  agent.c
@@ -246,6 +247,14 @@ void meshq_engine_mesh_turn (meshq_engine_t *self);
 void meshq_engine_mesh_tick (meshq_engine_t *self);
 void meshq_engine_mesh_settled (meshq_engine_t *self, meshq_entry_t *entry,
                                 const char *verb, bool requeue);
+bool meshq_engine_dedup_seen (meshq_queue_t *queue, const uint8_t *origin,
+                              uint64_t seq);
+void meshq_engine_dedup_note (meshq_queue_t *queue, const uint8_t *origin,
+                              uint64_t seq);
+void meshq_engine_mesh_rows (meshq_engine_t *self, meshq_queue_t *queue,
+                             meshq_args_t **rows, size_t *count,
+                             size_t *capacity);
+const char *meshq_engine_mesh_endpoint (meshq_vhost_t *vhost);
 void meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
                              const meshq_args_t *args);
 

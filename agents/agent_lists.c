@@ -31,6 +31,19 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
     MESHQ_ARGS_SET (&results, CONSUMERS, consumers,
                     zhashx_size (self->sessions));
     MESHQ_ARGS_SET (&results, REFUSED, refused, self->auth_failures);
+    MESHQ_ARGS_SET (&results, VHOST, vhost, meshq_span (session->vhost->name));
+    if (self->config.mesh) {
+        MESHQ_ARGS_SET (&results, MESH, mesh,
+                        meshq_span (*self->config.mesh_name
+                                        ? self->config.mesh_name
+                                        : "default"));
+        MESHQ_ARGS_SET (&results, PEERS, peers,
+                        zhashx_size (session->vhost->peer_sessions));
+        const char *endpoint = meshq_engine_mesh_endpoint (session->vhost);
+        if (endpoint)
+            MESHQ_ARGS_SET (&results, ENDPOINT, endpoint,
+                            meshq_span (endpoint));
+    }
     MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);
     meshq_engine_reply_ok (self, session, &results, args->rid);
 }
@@ -57,7 +70,8 @@ meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (row, MESSAGES, messages, meshq_queue_ready (queue));
             MESHQ_ARGS_SET (row, UNACKED, unacked, meshq_queue_unacked (queue));
             MESHQ_ARGS_SET (row, CONSUMERS, consumers,
-                            meshq_queue_consumer_count (queue));
+                            meshq_queue_local_consumers (queue));
+            MESHQ_ARGS_SET (row, NAME, name, meshq_span (self->config.name));
             MESHQ_ARGS_SET (row, BYTES, bytes, meshq_queue_ready_bytes (queue));
             MESHQ_ARGS_SET (row, PUBLISH_RATE, publish_rate,
                             (uint64_t)meshq_queue_publish_rate (queue));
@@ -65,6 +79,14 @@ meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
                             (uint64_t)meshq_queue_deliver_rate (queue));
             MESHQ_ARGS_SET (row, DURABLE, durable,
                             meshq_queue_args (queue)->durable);
+            //  The part of the queue other agents hold, one row each,
+            //  and the total of the mesh in this node's row.
+            uint64_t total = meshq_queue_ready (queue);
+            size_t first = count;
+            meshq_engine_mesh_rows (self, queue, &rows, &count, &capacity);
+            for (size_t i = first; i < count; i++)
+                total += rows[i].messages;
+            MESHQ_ARGS_SET (&rows[first - 1], MESH_READY, mesh_ready, total);
         }
     } else if (streq (what, "exchanges")) {
         meshq_exchange_t *exchange = zhashx_first (session->vhost->exchanges);

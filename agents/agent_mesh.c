@@ -41,11 +41,19 @@ typedef struct {
     uint32_t outstanding;  //  Granted, not yet used or returned.
 } s_origin_t;
 
+//  A message acked here lately, for a queue's dedup window.
+typedef struct {
+    char key[56];   //  Origin hex and sequence.
+    int64_t until;  //  Monotonic ms it is forgotten at.
+} s_seen_t;
+
 //  What a queue knows of the mesh (meshq_queue_mesh).
 typedef struct {
     zhashx_t *origins;     //  Peer id hex -> s_origin_t.
     uint64_t announced;    //  Ready count last announced.
     int64_t announced_at;  //  When, monotonic ms.
+    zhashx_t *seen;        //  Dedup: key -> s_seen_t, or NULL.
+    zlistx_t *seen_order;  //  The same, oldest first.
 } s_qmesh_t;
 
 static void
@@ -86,8 +94,68 @@ meshq_engine_mesh_forget_queue (meshq_queue_t *queue)
     s_qmesh_t *qmesh = meshq_queue_mesh (queue);
     if (qmesh) {
         zhashx_destroy (&qmesh->origins);
+        zhashx_destroy (&qmesh->seen);
+        zlistx_destroy (&qmesh->seen_order);
         free (qmesh);
         meshq_queue_set_mesh (queue, NULL);
+    }
+}
+
+// --------------------------------------------------------------------
+//  Duplicate suppression (a queue's dedup window)
+
+static void
+s_seen_key (const uint8_t *origin, uint64_t seq, char *key)
+{
+    s_hex (origin, key);
+    snprintf (key + 32, 24, ":%" PRIx64, seq);
+}
+
+bool
+meshq_engine_dedup_seen (meshq_queue_t *queue, const uint8_t *origin,
+                         uint64_t seq)
+{
+    s_qmesh_t *qmesh = s_qmesh (queue, false);
+    if (!qmesh || !qmesh->seen)
+        return false;
+    char key[56];
+    s_seen_key (origin, seq, key);
+    return zhashx_lookup (qmesh->seen, key) != NULL;
+}
+
+void
+meshq_engine_dedup_note (meshq_queue_t *queue, const uint8_t *origin,
+                         uint64_t seq)
+{
+    int64_t window = meshq_queue_args (queue)->dedup_window;
+    if (window <= 0)
+        return;
+    s_qmesh_t *qmesh = s_qmesh (queue, true);
+    if (!qmesh->seen) {
+        qmesh->seen = zhashx_new ();
+        qmesh->seen_order = zlistx_new ();
+        zlistx_set_destructor (qmesh->seen_order, s_free_item);
+    }
+    s_seen_t *seen = calloc (1, sizeof *seen);
+    assert (seen);
+    s_seen_key (origin, seq, seen->key);
+    seen->until = zclock_mono () + window;
+    if (zhashx_insert (qmesh->seen, seen->key, seen) == 0)
+        zlistx_add_end (qmesh->seen_order, seen);
+    else
+        free (seen);
+}
+
+//  Forgets what left the window.
+static void
+s_dedup_expire (meshq_queue_t *queue, int64_t now)
+{
+    s_qmesh_t *qmesh = s_qmesh (queue, false);
+    s_seen_t *seen;
+    while (qmesh && qmesh->seen_order &&
+           (seen = zlistx_first (qmesh->seen_order)) && seen->until <= now) {
+        zhashx_delete (qmesh->seen, seen->key);
+        zlistx_delete (qmesh->seen_order, zlistx_cursor (qmesh->seen_order));
     }
 }
 
@@ -554,6 +622,13 @@ meshq_engine_mesh_turn (meshq_engine_t *self)
 void
 meshq_engine_mesh_tick (meshq_engine_t *self)
 {
+    int64_t now = zclock_mono ();
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
+        meshq_queue_t *queue = zhashx_first (vhost->queues);
+        for (; queue; queue = zhashx_next (vhost->queues))
+            s_dedup_expire (queue, now);
+    }
     //  Announcements held back by the rate limit go out now.
     meshq_engine_mesh_turn (self);
 }
@@ -574,6 +649,33 @@ meshq_engine_mesh_meta (meshq_vhost_t *vhost, const char *key, uint64_t version,
     meshq_session_t *session = zhashx_first (vhost->peer_sessions);
     for (; session; session = zhashx_next (vhost->peer_sessions))
         s_send (vhost->engine, session, "META", &args, value, size);
+}
+
+void
+meshq_engine_mesh_rows (meshq_engine_t *self, meshq_queue_t *queue,
+                        meshq_args_t **rows, size_t *count, size_t *capacity)
+{
+    (void)self;
+    s_qmesh_t *qmesh = s_qmesh (queue, false);
+    if (!qmesh)
+        return;
+    meshq_vhost_t *vhost = meshq_queue_host (queue);
+    s_origin_t *origin = zhashx_first (qmesh->origins);
+    for (; origin; origin = zhashx_next (qmesh->origins)) {
+        meshq_session_t *session = s_peer_session (vhost, origin->id);
+        if (!session || !origin->backlog)
+            continue;
+        if (*count == *capacity) {
+            *rows = realloc (*rows, (*capacity *= 2) * sizeof **rows);
+            assert (*rows);
+        }
+        meshq_args_t *row = &(*rows)[(*count)++];
+        memset (row, 0, sizeof *row);
+        MESHQ_ARGS_SET (row, QUEUE, queue,
+                        meshq_span (meshq_queue_name (queue)));
+        MESHQ_ARGS_SET (row, NAME, name, meshq_span (session->user));
+        MESHQ_ARGS_SET (row, MESSAGES, messages, origin->backlog);
+    }
 }
 
 void
@@ -631,6 +733,12 @@ meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
                                0);
     meshq_buf_fini (&buf);
     free (rows);
+}
+
+const char *
+meshq_engine_mesh_endpoint (meshq_vhost_t *vhost)
+{
+    return vhost->peers ? meshq_peers_endpoint (vhost->peers) : NULL;
 }
 
 // --------------------------------------------------------------------

@@ -117,6 +117,16 @@ s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
 {
     meshq_engine_t *self = ((meshq_vhost_t *)host)->engine;
     meshq_session_t *session = consumer->session;
+    const uint8_t *origin = entry->remote ? entry->origin : self->node_id;
+    if (!session->peer && meshq_queue_args (entry->queue)->dedup_window > 0 &&
+        meshq_engine_dedup_seen (entry->queue, origin, entry->seq)) {
+        //  Acked here within the dedup window: a duplicate after some
+        //  failure. It is settled as acked again, not delivered.
+        meshq_queue_settle (entry->queue, entry);
+        s_entry_free (self, entry);
+        self->duplicates++;
+        return;
+    }
     s_ensession (session, entry);
     meshq_args_t args;
     memset (&args, 0, sizeof args);
@@ -551,6 +561,10 @@ meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
         meshq_queue_settle (queue, entry);
         if (ack) {
             self->acked++;
+            if (meshq_queue_args (queue)->dedup_window > 0)
+                meshq_engine_dedup_note (
+                    queue, entry->remote ? entry->origin : self->node_id,
+                    entry->seq);
             s_entry_free (self, entry);
         } else if (requeue)
             s_requeue (self, queue, entry);

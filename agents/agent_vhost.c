@@ -186,6 +186,11 @@ meshq_vhost_queue_record (const char *name, const meshq_queue_args_t *q,
                         (uint64_t)q->max_priority);
     MESHQ_ARGS_SET (args, MAX_DELIVERIES, max_deliveries, q->max_deliveries);
     MESHQ_ARGS_SET (args, ACK_TIMEOUT, ack_timeout, (uint64_t)q->ack_timeout);
+    if (q->dedup_window)
+        MESHQ_ARGS_SET (args, DEDUP_WINDOW, dedup_window,
+                        (uint64_t)q->dedup_window);
+    if (q->local_first)
+        MESHQ_ARGS_SET (args, DISPATCH, dispatch, meshq_span ("local-first"));
 }
 
 //  Reads queue arguments from a declaration. Returns 0, or a code with a
@@ -249,6 +254,24 @@ meshq_vhost_queue_args (meshq_vhost_t *self, const meshq_args_t *args,
             return MESHQ_ERANGE;
         }
         q->max_deliveries = (uint32_t)args->max_deliveries;
+    }
+    if (MESHQ_ARGS_HAS (args, DEDUP_WINDOW)) {
+        if (args->dedup_window > 24 * 3600 * 1000) {
+            snprintf (why, size, "dedup-window must be at most a day");
+            return MESHQ_ERANGE;
+        }
+        q->dedup_window = (int64_t)args->dedup_window;
+    }
+    if (MESHQ_ARGS_HAS (args, DISPATCH)) {
+        char dispatch[MESHQ_MAX_SHORTSTR + 1];
+        meshq_span_copy (dispatch, args->dispatch);
+        if (streq (dispatch, "local-first"))
+            q->local_first = true;
+        else if (!streq (dispatch, "balanced")) {
+            snprintf (why, size, "dispatch '%s' is not balanced or local-first",
+                      dispatch);
+            return MESHQ_EINVAL;
+        }
     }
     if (MESHQ_ARGS_HAS (args, ACK_TIMEOUT)) {
         if (args->ack_timeout == 0 || args->ack_timeout > INT32_MAX) {

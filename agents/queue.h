@@ -91,8 +91,9 @@ typedef struct {
     bool has_dlrk;                      //  dlrk is set.
     int max_priority;                   //  0..9.
     uint32_t max_deliveries;            //  Deliveries before dead-lettering.
-    int64_t ack_timeout;  //  ms before an unacked delivery lapses.
-    bool local_first;     //  Dispatch: local consumers first.
+    int64_t ack_timeout;   //  ms before an unacked delivery lapses.
+    int64_t dedup_window;  //  ms an acked message is not delivered again.
+    bool local_first;      //  Dispatch: local consumers first.
 } meshq_queue_args_t;
 
 //  What the queue asks of its host.

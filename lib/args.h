@@ -89,7 +89,9 @@
     X (META_VERSION, meta_version, "mv", UINT) /* metadata version */          \
     X (ID, id, "id", STR)                      /* a node id, hex */            \
     X (INCARNATION, incarnation, "incarnation", UINT) /* a start of a node */  \
-    X (LAST_SEEN, last_seen, "last_seen_ms", UINT)    /* ms since heard */
+    X (LAST_SEEN, last_seen, "last_seen_ms", UINT)    /* ms since heard */     \
+    X (MESH_READY, mesh_ready, "meshmsgs", UINT)      /* ready, all nodes */   \
+    X (PEERS, peers, "peers", UINT)                   /* peers up */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,

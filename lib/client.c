@@ -618,6 +618,11 @@ meshq_client_declare_queue (meshq_client_t *self, const char *name,
     if (options->ack_timeout > 0)
         MESHQ_ARGS_SET (&args, ACK_TIMEOUT, ack_timeout,
                         (uint64_t)options->ack_timeout);
+    if (options->dedup_window > 0)
+        MESHQ_ARGS_SET (&args, DEDUP_WINDOW, dedup_window,
+                        (uint64_t)options->dedup_window);
+    if (options->local_first)
+        MESHQ_ARGS_SET (&args, DISPATCH, dispatch, meshq_span ("local-first"));
     meshq_args_t results;
     int rc = s_request (self, "DECLARE_QUEUE", &args, &results);
     if (rc == 0)

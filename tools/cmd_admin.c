@@ -30,7 +30,9 @@ typedef struct {
 
 static const s_column_t s_queue_cols[] = {
     S_COL ("name", "name", QUEUE, queue, 's'),
+    S_COL ("node", "node", NAME, name, 's'),
     S_COL ("messages_ready", "ready", MESSAGES, messages, 'u'),
+    S_COL ("mesh_ready", "mesh ready", MESH_READY, mesh_ready, 'u'),
     S_COL ("messages_unacknowledged", "unacked", UNACKED, unacked, 'u'),
     S_COL ("consumers", "consumers", CONSUMERS, consumers, 'u'),
     S_COL ("publish_rate", "publish/s", PUBLISH_RATE, publish_rate, 'u'),
@@ -62,6 +64,10 @@ static const s_column_t s_status_cols[] = {
     S_COL ("name", "name", NAME, name, 's'),
     S_COL ("node", "node", NODE, node, 's'),
     S_COL ("version", "version", VERSION, version, 's'),
+    S_COL ("vhost", "vhost", VHOST, vhost, 's'),
+    S_COL ("mesh", "mesh", MESH, mesh, 's'),
+    S_COL ("endpoint", "endpoint", ENDPOINT, endpoint, 's'),
+    S_COL ("peers", "peers", PEERS, peers, 'u'),
     S_COL ("uptime_ms", "uptime_ms", UPTIME, uptime, 'u'),
     S_COL ("messages", "messages", MESSAGES, messages, 'u'),
     S_COL ("connections", "connections", CONSUMERS, consumers, 'u'),

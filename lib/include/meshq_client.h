@@ -67,10 +67,14 @@ typedef struct {
     int64_t message_ttl;        //  Milliseconds in the queue, or -1.
     const char *dead_letter_exchange;     //  Where dead letters go, or NULL.
     const char *dead_letter_routing_key;  //  Their key, or NULL to keep it.
-    int max_priority;     //  Highest priority honoured (0..9); 0: none.
-    int max_deliveries;   //  Deliveries before dead-lettering (20).
-    int64_t ack_timeout;  //  Milliseconds before an unacked delivery is
-                          //  redelivered (30 minutes).
+    int max_priority;      //  Highest priority honoured (0..9); 0: none.
+    int max_deliveries;    //  Deliveries before dead-lettering (20).
+    int64_t ack_timeout;   //  Milliseconds before an unacked delivery is
+                           //  redelivered (30 minutes).
+    int64_t dedup_window;  //  Milliseconds during which a message already
+                           //  acked here is not delivered again (0: off).
+    bool local_first;      //  Dispatch to this agent's consumers before
+                           //  other agents' (default: balanced by credit).
 } meshq_queue_options_t;
 
 //  Flags for consume and publish.
