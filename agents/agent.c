@@ -274,6 +274,8 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
     int64_t now = zclock_time ();
     while ((queue = zlistx_detach (self->dirty, NULL))) {
         meshq_map64_delete (self->dirty_set, (uintptr_t)queue);
+        //  Origins' share of the free credit first, then the rest here.
+        meshq_engine_mesh_grant (self, queue);
         meshq_queue_dispatch (queue, now);
     }
     //  Acks to origins, credit to grant, backlogs to announce.

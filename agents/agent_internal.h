@@ -243,6 +243,9 @@ void meshq_engine_mesh_forget_queue (meshq_queue_t *queue);
 int meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
                             const char *verb, const void *args,
                             size_t args_size, const void *body, size_t size);
+//  Grants origins with a backlog their share of queue's free credit;
+//  before the queue dispatches its own backlog.
+void meshq_engine_mesh_grant (meshq_engine_t *self, meshq_queue_t *queue);
 void meshq_engine_mesh_turn (meshq_engine_t *self);
 void meshq_engine_mesh_tick (meshq_engine_t *self);
 void meshq_engine_mesh_settled (meshq_engine_t *self, meshq_entry_t *entry,

@@ -54,6 +54,7 @@ typedef struct {
     int64_t announced_at;  //  When, monotonic ms.
     zhashx_t *seen;        //  Dedup: key -> s_seen_t, or NULL.
     zlistx_t *seen_order;  //  The same, oldest first.
+    uint32_t rotor;        //  Whose turn a lone free slot is.
 } s_qmesh_t;
 
 static void
@@ -525,31 +526,43 @@ s_on_peer (void *arg, meshq_peer_event_t event, const meshq_peer_info_t *peer,
 //  Each turn: acks out, credit granted, backlog announced
 
 //  Grants credit for a queue to the origins that have a backlog, out of
-//  the free prefetch of local consumers, shared in turn.
+//  the free prefetch of local consumers, shared in turn. When the queue
+//  has a backlog here too, it is one more party: balanced dispatch gives
+//  every consumer messages from every origin, so no consumer's share
+//  depends on which agent it happens to be on. With local-first the
+//  local backlog goes first and origins get credit only once it is gone.
 static void
 s_grant (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue)
 {
     s_qmesh_t *qmesh = s_qmesh (queue, false);
-    if (!qmesh || zhashx_size (qmesh->origins) == 0 ||
-        meshq_queue_ready (queue))
-        return;  //  Its own backlog first: dispatch took what it could.
+    if (!qmesh || zhashx_size (qmesh->origins) == 0)
+        return;
+    bool local = meshq_queue_ready (queue) > 0;
+    if (local && meshq_queue_args (queue)->local_first)
+        return;
     uint32_t avail = meshq_queue_local_free (queue);
-    while (avail) {
-        uint32_t wanting = 0;
-        s_origin_t *origin = zhashx_first (qmesh->origins);
-        for (; origin; origin = zhashx_next (qmesh->origins))
-            wanting += origin->backlog > origin->outstanding;
-        if (!wanting)
-            break;
-        uint32_t share = avail / wanting ? avail / wanting : 1;
+    uint32_t wanting = 0;
+    s_origin_t *origin = zhashx_first (qmesh->origins);
+    for (; origin; origin = zhashx_next (qmesh->origins))
+        wanting += origin->backlog > origin->outstanding;
+    if (!avail || !wanting)
+        return;
+    //  The origins' part; with one slot free, they get it in their turn.
+    uint32_t parties = wanting + (local ? 1 : 0);
+    uint32_t budget = local ? avail - avail / parties : avail;
+    if (local && avail < parties)
+        budget = qmesh->rotor++ % parties < wanting ? 1 : 0;
+    while (budget && wanting) {
+        uint32_t share = budget / wanting ? budget / wanting : 1;
+        wanting = 0;
         origin = zhashx_first (qmesh->origins);
-        for (; origin && avail; origin = zhashx_next (qmesh->origins)) {
+        for (; origin && budget; origin = zhashx_next (qmesh->origins)) {
             if (origin->backlog <= origin->outstanding)
                 continue;
             uint64_t want = origin->backlog - origin->outstanding;
             uint32_t grant = want < share ? (uint32_t)want : share;
-            if (grant > avail)
-                grant = avail;
+            if (grant > budget)
+                grant = budget;
             meshq_session_t *session = s_peer_session (vhost, origin->id);
             if (!session)
                 continue;
@@ -562,9 +575,18 @@ s_grant (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue)
                 continue;
             origin->outstanding += grant;
             meshq_queue_reserve (queue, grant);
-            avail -= grant;
+            budget -= grant;
+            wanting += origin->backlog > origin->outstanding;
         }
     }
+}
+
+void
+meshq_engine_mesh_grant (meshq_engine_t *self, meshq_queue_t *queue)
+{
+    meshq_vhost_t *vhost = meshq_queue_host (queue);
+    if (vhost->peers && !meshq_queue_args (queue)->exclusive)
+        s_grant (self, vhost, queue);
 }
 
 //  Tells peers of a queue's backlog when it changed; gives unused

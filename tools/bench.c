@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 
 //  Latency samples kept per consumer.
@@ -33,6 +34,7 @@ typedef struct {
     uint64_t got;         //  Messages consumed (consumers).
     double *samples;      //  Latencies in us (consumers).
     size_t sample_count;  //  Samples kept.
+    int64_t debt_ns;      //  Work owed but not yet slept (consumers).
 } s_worker_t;
 
 static int64_t
@@ -55,12 +57,38 @@ s_fail (s_run_t *run, meshq_client_t *client, const char *what, int rc)
     pthread_mutex_unlock (&run->lock);
 }
 
+//  The agent endpoint of producer or consumer index.
+static const char *
+s_endpoint (const meshq_bench_config_t *config, bool producer, int index)
+{
+    const char *const *list =
+        producer ? config->publish_at : config->consume_at;
+    int count = producer ? config->publish_at_count : config->consume_at_count;
+    return list && count > 0 ? list[index % count] : config->endpoint;
+}
+
+//  A consumer's work of us microseconds per message, as time it does
+//  not spend receiving: owed, and slept once a millisecond is due, so the
+//  rate holds without a spinning thread or usleep's per-call overhead.
+static void
+s_work (s_worker_t *worker, int us)
+{
+    worker->debt_ns += (int64_t)us * 1000;
+    if (worker->debt_ns < 1000000)
+        return;
+    int64_t start = s_now_ns ();
+    struct timespec ts = {0, (long)worker->debt_ns};
+    nanosleep (&ts, NULL);
+    worker->debt_ns -= s_now_ns () - start;
+}
+
 static meshq_client_t *
-s_connect (s_run_t *run)
+s_connect (s_run_t *run, bool producer, int index)
 {
     meshq_client_t *client = meshq_client_new ();
     meshq_client_set_timeout (client, 30000);
-    int rc = meshq_client_connect (client, run->config->endpoint);
+    int rc = meshq_client_connect (client,
+                                   s_endpoint (run->config, producer, index));
     if (rc) {
         s_fail (run, client, "connect", rc);
         meshq_client_destroy (&client);
@@ -74,7 +102,7 @@ s_producer (void *arg)
     s_worker_t *worker = arg;
     s_run_t *run = worker->run;
     const meshq_bench_config_t *config = run->config;
-    meshq_client_t *client = s_connect (run);
+    meshq_client_t *client = s_connect (run, true, worker->index);
     if (!client)
         return NULL;
     if (config->confirm_window > 0)
@@ -118,7 +146,7 @@ s_consumer (void *arg)
     s_worker_t *worker = arg;
     s_run_t *run = worker->run;
     const meshq_bench_config_t *config = run->config;
-    meshq_client_t *client = s_connect (run);
+    meshq_client_t *client = s_connect (run, false, worker->index);
     if (!client) {
         atomic_fetch_add (&run->consuming, 1);
         return NULL;
@@ -152,8 +180,10 @@ s_consumer (void *arg)
             worker->samples[worker->sample_count++] =
                 (double)(now - sent) / 1000.0;
         }
+        if (config->work_us > 0)
+            s_work (worker, config->work_us);
         if (config->slow_consumer == worker->index && config->slow_us > 0)
-            usleep ((useconds_t)config->slow_us);
+            s_work (worker, config->slow_us);
         if (!config->auto_ack && ++unacked >= (uint64_t)multi) {
             rc = meshq_client_ack (client, delivery->delivery_tag, multi > 1);
             unacked = 0;
@@ -192,7 +222,33 @@ s_compare (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-//  Declares the queue afresh: durable per the run, empty.
+//  Waits up to 10 s until the queue is known at endpoint: across a mesh
+//  a declaration reaches other agents by gossip.
+static int
+s_await_queue (const meshq_bench_config_t *config, const char *endpoint,
+               meshq_bench_result_t *result)
+{
+    meshq_client_t *client = meshq_client_new ();
+    int rc = meshq_client_connect (client, endpoint);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.passive = true;
+    int64_t deadline = s_now_ns () + 10000000000LL;
+    while (rc == 0 &&
+           meshq_client_declare_queue (client, config->queue, &options) &&
+           s_now_ns () < deadline)
+        zclock_sleep (10);
+    if (rc == 0)
+        rc = meshq_client_declare_queue (client, config->queue, &options);
+    if (rc)
+        snprintf (result->error, sizeof result->error, "%s: %s", endpoint,
+                  meshq_client_error (client));
+    meshq_client_destroy (&client);
+    return rc;
+}
+
+//  Declares the queue afresh: durable per the run, empty, and known to
+//  every agent the run uses.
 static int
 s_prepare (const meshq_bench_config_t *config, meshq_bench_result_t *result)
 {
@@ -209,6 +265,10 @@ s_prepare (const meshq_bench_config_t *config, meshq_bench_result_t *result)
         snprintf (result->error, sizeof result->error, "%s",
                   meshq_client_error (client));
     meshq_client_destroy (&client);
+    for (int i = 0; rc == 0 && i < config->publish_at_count; i++)
+        rc = s_await_queue (config, config->publish_at[i], result);
+    for (int i = 0; rc == 0 && i < config->consume_at_count; i++)
+        rc = s_await_queue (config, config->consume_at[i], result);
     return rc;
 }
 
@@ -345,8 +405,9 @@ meshq_bench_raw_throughput (const char *endpoint, int size, uint64_t count)
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     zsock_set_rcvhwm (router, 100000);
     zsock_set_sndhwm (dealer, 100000);
+    //  The endpoint bound, which tells the port of a tcp://...:* one.
     if (zsock_bind (router, "%s", endpoint) < 0 ||
-        zsock_connect (dealer, "%s", endpoint) < 0) {
+        zsock_connect (dealer, "%s", zsock_endpoint (router)) < 0) {
         zsock_destroy (&dealer);
         zsock_destroy (&router);
         return 0;

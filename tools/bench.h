@@ -28,6 +28,13 @@ typedef struct {
     bool progress;         //  Progress line on stderr each second.
     int slow_consumer;     //  Consumer index to slow down, or -1.
     int slow_us;           //  Microseconds it spends per message.
+    int work_us;           //  Microseconds every consumer spends.
+    //  Across a mesh: producer i publishes to publish_at[i % n] and
+    //  consumer i consumes at consume_at[i % n]; NULL lists mean endpoint.
+    const char *const *publish_at;  //  Producers' agents.
+    int publish_at_count;           //  Entries in publish_at.
+    const char *const *consume_at;  //  Consumers' agents.
+    int consume_at_count;           //  Entries in consume_at.
 } meshq_bench_config_t;
 
 typedef struct {

@@ -9,6 +9,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  Endpoints a producer or consumer list may name.
+#define S_MAX_AT 16
+
+//  Splits a comma-separated list in place into at most S_MAX_AT entries;
+//  returns how many, or -1 when there are too many or one is empty.
+static int
+s_split (char *list, const char *entries[S_MAX_AT])
+{
+    int count = 0;
+    for (char *save = NULL, *entry = strtok_r (list, ",", &save); entry;
+         entry = strtok_r (NULL, ",", &save)) {
+        if (count == S_MAX_AT)
+            return -1;
+        entries[count++] = entry;
+    }
+    return count;
+}
+
 int
 meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
 {
@@ -16,7 +34,8 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         "[--producers N] [--consumers N] [--count N | --duration S] "
         "[--size BYTES] [--persistent|--transient] [--confirm-window N] "
         "[--prefetch N] [--auto-ack] [--multi-ack N] [--queue NAME] "
-        "[--embedded] [--json]";
+        "[--publish-at EP,..] [--consume-at EP,..] [--work-us US] "
+        "[--slow-consumer I:US] [--embedded] [--json]";
     static const struct option options[] = {
         {"producers", required_argument, NULL, 'P'},
         {"consumers", required_argument, NULL, 'C'},
@@ -30,6 +49,10 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         {"auto-ack", no_argument, NULL, 'a'},
         {"multi-ack", required_argument, NULL, 'm'},
         {"queue", required_argument, NULL, 'q'},
+        {"publish-at", required_argument, NULL, 'A'},
+        {"consume-at", required_argument, NULL, 'B'},
+        {"work-us", required_argument, NULL, 'W'},
+        {"slow-consumer", required_argument, NULL, 'S'},
         {"embedded", no_argument, NULL, 'e'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
@@ -38,6 +61,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
     meshq_bench_config_init (&config);
     config.progress = true;
     bool embedded = false;
+    const char *publish_at[S_MAX_AT], *consume_at[S_MAX_AT];
     int opt;
     char *end;
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
@@ -51,6 +75,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
             case 'w':
             case 'f':
             case 'm':
+            case 'W':
                 if (!number_ok)
                     return meshq_tool_usage ("bench", usage);
                 if (opt == 'P')
@@ -65,8 +90,28 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                     config.confirm_window = (int)n;
                 else if (opt == 'f')
                     config.prefetch = (int)n;
+                else if (opt == 'W')
+                    config.work_us = (int)n;
                 else
                     config.multi_ack = (int)n;
+                break;
+            case 'A':
+                config.publish_at = publish_at;
+                config.publish_at_count = s_split (optarg, publish_at);
+                if (config.publish_at_count < 1)
+                    return meshq_tool_usage ("bench", usage);
+                break;
+            case 'B':
+                config.consume_at = consume_at;
+                config.consume_at_count = s_split (optarg, consume_at);
+                if (config.consume_at_count < 1)
+                    return meshq_tool_usage ("bench", usage);
+                break;
+            case 'S':
+                if (sscanf (optarg, "%d:%d", &config.slow_consumer,
+                            &config.slow_us) != 2 ||
+                    config.slow_consumer < 0 || config.slow_us < 0)
+                    return meshq_tool_usage ("bench", usage);
                 break;
             case 'd':
                 config.duration = strtod (optarg, &end);
@@ -99,12 +144,13 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                 return meshq_tool_usage ("bench", usage);
         }
     }
-    if (optind != argc || config.prefetch < 1)
+    if (optind != argc || config.prefetch < 1 ||
+        (embedded && (config.publish_at || config.consume_at)))
         return meshq_tool_usage ("bench", usage);
 
     meshq_agent_t *agent = NULL;
     char dir[] = "/var/tmp/meshq-bench-XXXXXX";
-    config.endpoint = tool->agent;
+    config.endpoint = config.publish_at ? config.publish_at[0] : tool->agent;
     if (embedded) {
         if (!mkdtemp (dir)) {
             perror ("meshq: bench: mkdtemp");
