@@ -23,16 +23,6 @@
 //  Warnings about bad input logged per tick, at most.
 #define S_WARNINGS 10
 
-void
-meshq_agent_config_init (meshq_agent_config_t *config)
-{
-    memset (config, 0, sizeof *config);
-    snprintf (config->name, sizeof config->name, "meshq");
-    config->max_message = MESHQ_MAX_BODY_DEFAULT;
-    config->ack_timeout_ms = 30 * 60 * 1000;
-    config->tick_ms = 100;
-}
-
 static void
 s_hex (const uint8_t *id, char *out)
 {

@@ -46,6 +46,14 @@ typedef struct {
 //  30-minute ack timeout, 100 ms tick. data must be set.
 void meshq_agent_config_init (meshq_agent_config_t *config);
 
+//  Sets one setting by name from text (agent_config.c): name, data,
+//  endpoint (adds one), max_message, ack_timeout, max_memory,
+//  segment_size, quota, mesh, interface, seeds, no_beacon, port,
+//  beacon_port, heartbeat, peer_timeout. Returns 0, or MESHQ_EINVAL with
+//  why filled in.
+int meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
+                            const char *value, char *why, size_t size);
+
 //  The actor. args is a meshq_agent_config_t, copied at start.
 void meshq_agent_actor (zsock_t *pipe, void *args);
 

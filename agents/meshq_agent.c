@@ -2,12 +2,13 @@
 
     A thin main over the engine actor (agent.c): reads the configuration
     file and the flags (flags win), starts the engine on its client
-    endpoint, and runs until SIGINT or SIGTERM. docs/OPERATIONS.md lists
-    every setting.
+    endpoint, and runs until SIGINT or SIGTERM. Every setting is the
+    embedded agent's (agent_config.c), under the same name: in the file
+    as agent/NAME, as a flag --NAME with '_' written '-'.
+    docs/OPERATIONS.md lists them.
 
-    meshq-agent [--name NAME] [--data DIR] [--control ENDPOINT]
-                [--config FILE] [--max-memory BYTES] [--quota BYTES]
-                [--log LEVEL]
+    meshq-agent [--config FILE] [--name NAME] [--data DIR]
+                [--control ENDPOINT,...] [--log LEVEL] [--SETTING VALUE]...
 */
 #include "agent.h"
 #include "meshq.h"
@@ -20,19 +21,22 @@
 #include <unistd.h>
 
 #define S_USAGE                                                                \
-    "usage: meshq-agent [--name NAME] [--data DIR] [--control ENDPOINT]\n"     \
-    "                   [--config FILE] [--max-memory BYTES] [--quota "        \
-    "BYTES]\n"                                                                 \
-    "                   [--log error|warning|notice|info|debug]\n"
+    "usage: meshq-agent [--config FILE] [--name NAME] [--data DIR]\n"          \
+    "                   [--control ENDPOINT,...] [--log LEVEL]\n"              \
+    "                   [--max-memory BYTES] [--quota BYTES]\n"                \
+    "                   [--max-message BYTES] [--ack-timeout MS]\n"            \
+    "                   [--segment-size BYTES]\n"                              \
+    "                   [--mesh NAME] [--seeds tcp://HOST:PORT,...]\n"         \
+    "                   [--interface IFACE] [--port PORT] [--beacon-port "     \
+    "PORT]\n"                                                                  \
+    "                   [--no-beacon] [--heartbeat MS] [--peer-timeout MS]\n"
 
-//  Settings as strings, from the file then the flags.
+//  Settings as name and value, from the file then the flags: the last
+//  one given of a name wins.
 typedef struct {
-    char *name;        //  Node name.
-    char *data;        //  Store directory.
-    char *control;     //  Client endpoints, comma-separated.
-    char *max_memory;  //  Bytes.
-    char *quota;       //  Bytes.
-    char *log;         //  Level.
+    char *names[64];   //  Setting names, as agent_config.c knows them.
+    char *values[64];  //  Their values.
+    int count;         //  Pairs held.
 } s_settings_t;
 
 static int
@@ -42,14 +46,28 @@ s_usage (const char *why)
     return 64;  //  EX_USAGE
 }
 
-static void
-s_set (char **field, const char *value)
+static int
+s_add (s_settings_t *settings, const char *name, const char *value)
 {
-    free (*field);
-    *field = value ? strdup (value) : NULL;
+    if (settings->count == 64)
+        return -1;
+    settings->names[settings->count] = strdup (name);
+    settings->values[settings->count] = strdup (value);
+    settings->count++;
+    return 0;
 }
 
-//  Reads the ZPL file: keys under 'agent/' (name, data, control, ...).
+//  The last value given for name, or NULL.
+static const char *
+s_get (const s_settings_t *settings, const char *name)
+{
+    for (int i = settings->count - 1; i >= 0; i--)
+        if (streq (settings->names[i], name))
+            return settings->values[i];
+    return NULL;
+}
+
+//  Reads the ZPL file: every key under 'agent/'.
 static int
 s_read_config (const char *path, s_settings_t *settings)
 {
@@ -59,50 +77,17 @@ s_read_config (const char *path, s_settings_t *settings)
                  errno ? strerror (errno) : "not valid ZPL");
         return 78;  //  EX_CONFIG
     }
-    static const char *keys[] = {"name",       "data",  "control",
-                                 "max_memory", "quota", "log"};
-    char **fields[] = {&settings->name,    &settings->data,
-                       &settings->control, &settings->max_memory,
-                       &settings->quota,   &settings->log};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        char path_key[64];
-        snprintf (path_key, sizeof path_key, "agent/%s", keys[i]);
-        const char *value = zconfig_get (root, path_key, NULL);
-        if (value)
-            s_set (fields[i], value);
-    }
-    //  Unknown keys are a mistake the operator wants to hear about.
     zconfig_t *agent = zconfig_locate (root, "agent");
-    for (zconfig_t *item = agent ? zconfig_child (agent) : NULL; item;
-         item = zconfig_next (item)) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-            known |= streq (zconfig_name (item), keys[i]);
-        if (!known) {
-            fprintf (stderr, "meshq-agent: %s: unknown key 'agent/%s'\n", path,
-                     zconfig_name (item));
-            zconfig_destroy (&root);
-            return 78;
+    int rc = 0;
+    for (zconfig_t *item = agent ? zconfig_child (agent) : NULL; item && !rc;
+         item = zconfig_next (item))
+        if (s_add (settings, zconfig_name (item),
+                   zconfig_value (item) ? zconfig_value (item) : "")) {
+            fprintf (stderr, "meshq-agent: %s: too many settings\n", path);
+            rc = 78;
         }
-    }
     zconfig_destroy (&root);
-    return 0;
-}
-
-static int
-s_bytes (const char *what, const char *text, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull (text, &end, 10);
-    if (errno || *end || !*text || *text == '-') {
-        char why[128];
-        snprintf (why, sizeof why, "%s takes a number of bytes, not '%s'", what,
-                  text);
-        return s_usage (why);
-    }
-    *out = value;
-    return 0;
+    return rc;
 }
 
 //  The default store directory: /var/lib/meshq/NAME for root, else
@@ -140,16 +125,29 @@ s_make_parents (const char *path)
 int
 main (int argc, char *argv[])
 {
-    s_settings_t settings = {0};
+    s_settings_t settings;
+    memset (&settings, 0, sizeof settings);
+    //  Every flag but --config and --help is a setting of its own name.
     static const struct option options[] = {
-        {"name", required_argument, NULL, 'n'},
-        {"data", required_argument, NULL, 'd'},
-        {"control", required_argument, NULL, 'c'},
         {"config", required_argument, NULL, 'f'},
-        {"max-memory", required_argument, NULL, 'm'},
-        {"quota", required_argument, NULL, 'q'},
-        {"log", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
+        {"name", required_argument, NULL, 's'},
+        {"data", required_argument, NULL, 's'},
+        {"control", required_argument, NULL, 's'},
+        {"log", required_argument, NULL, 's'},
+        {"max-memory", required_argument, NULL, 's'},
+        {"quota", required_argument, NULL, 's'},
+        {"max-message", required_argument, NULL, 's'},
+        {"ack-timeout", required_argument, NULL, 's'},
+        {"segment-size", required_argument, NULL, 's'},
+        {"mesh", required_argument, NULL, 's'},
+        {"seeds", required_argument, NULL, 's'},
+        {"interface", required_argument, NULL, 's'},
+        {"port", required_argument, NULL, 's'},
+        {"beacon-port", required_argument, NULL, 's'},
+        {"no-beacon", no_argument, NULL, 's'},
+        {"heartbeat", required_argument, NULL, 's'},
+        {"peer-timeout", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0}};
     //  The file first, so that flags win whatever their order.
     for (int i = 1; i < argc - 1; i++)
@@ -158,35 +156,23 @@ main (int argc, char *argv[])
             if (rc)
                 return rc;
         }
-    int opt;
-    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
-        switch (opt) {
-            case 'n':
-                s_set (&settings.name, optarg);
-                break;
-            case 'd':
-                s_set (&settings.data, optarg);
-                break;
-            case 'c':
-                s_set (&settings.control, optarg);
-                break;
-            case 'f':
-                break;  //  Read above.
-            case 'm':
-                s_set (&settings.max_memory, optarg);
-                break;
-            case 'q':
-                s_set (&settings.quota, optarg);
-                break;
-            case 'l':
-                s_set (&settings.log, optarg);
-                break;
-            case 'h':
-                printf ("%s", S_USAGE);
-                return 0;
-            default:
-                return s_usage ("unknown option");
+    int file_settings = settings.count;
+    int opt, index;
+    while ((opt = getopt_long (argc, argv, "", options, &index)) != -1) {
+        if (opt == 'h') {
+            printf ("%s", S_USAGE);
+            return 0;
         }
+        if (opt == 'f')
+            continue;  //  Read above.
+        if (opt != 's')
+            return s_usage ("unknown option");
+        char name[32];
+        snprintf (name, sizeof name, "%s", options[index].name);
+        for (char *c = name; *c; c++)
+            *c = *c == '-' ? '_' : *c;
+        if (s_add (&settings, name, optarg ? optarg : "true"))
+            return s_usage ("too many options");
     }
     if (optind < argc)
         return s_usage ("unexpected argument");
@@ -195,32 +181,39 @@ main (int argc, char *argv[])
     meshq_agent_config_init (&config);
     char host[64] = "agent";
     gethostname (host, sizeof host - 1);
-    const char *name = settings.name ? settings.name : host;
+    const char *name = s_get (&settings, "name");
+    name = name ? name : host;
     for (const char *c = name; *c; c++)
         if (!isalnum ((unsigned char)*c) && !strchr ("-_.", *c))
             return s_usage ("--name takes letters, digits, '-', '_', '.'");
     if (!*name || strlen (name) >= sizeof config.name)
         return s_usage ("--name takes 1 to 63 characters");
+    //  The rest in order, each through the engine's own parser.
+    for (int i = 0; i < settings.count; i++) {
+        const char *key = settings.names[i], *value = settings.values[i];
+        if (streq (key, "log") || streq (key, "control"))
+            continue;
+        char why[256];
+        if (meshq_agent_config_set (&config, key, value, why, sizeof why)) {
+            if (i >= file_settings)
+                return s_usage (why);
+            fprintf (stderr, "meshq-agent: config file: agent/%s\n", why);
+            return 78;  //  EX_CONFIG
+        }
+    }
     snprintf (config.name, sizeof config.name, "%s", name);
-    if (settings.data)
-        snprintf (config.data, sizeof config.data, "%s", settings.data);
-    else
+    if (!s_get (&settings, "data"))
         s_default_data (config.name, config.data, sizeof config.data);
+    const char *control = s_get (&settings, "control");
     snprintf (config.endpoints, sizeof config.endpoints, "%s",
-              settings.control ? settings.control : MESHQ_DEFAULT_ENDPOINT);
-    int rc = 0;
-    if (settings.max_memory)
-        rc = s_bytes ("--max-memory", settings.max_memory, &config.max_memory);
-    if (!rc && settings.quota)
-        rc = s_bytes ("--quota", settings.quota, &config.store.quota);
-    if (rc)
-        return rc;
-    if (settings.log) {
+              control ? control : MESHQ_DEFAULT_ENDPOINT);
+    const char *log = s_get (&settings, "log");
+    if (log) {
         static const char *levels[] = {"error", "warning", "notice", "info",
                                        "debug"};
         int level = -1;
         for (int i = 0; i < 5; i++)
-            if (streq (settings.log, levels[i]))
+            if (streq (log, levels[i]))
                 level = i;
         if (level < 0)
             return s_usage ("--log takes error, warning, notice, info or "
@@ -234,6 +227,7 @@ main (int argc, char *argv[])
     }
 
     zsys_set_logident ("meshq-agent");
+    zsys_set_logstream (stderr);  //  A daemon's log, not its output.
     zactor_t *agent = zactor_new (meshq_agent_actor, &config);
     zstr_send (agent, "START");
     char *status = NULL, *why = NULL;
@@ -262,11 +256,9 @@ main (int argc, char *argv[])
     zstr_free (&status);
     zstr_free (&why);
     zactor_destroy (&agent);
-    free (settings.name);
-    free (settings.data);
-    free (settings.control);
-    free (settings.max_memory);
-    free (settings.quota);
-    free (settings.log);
+    for (int i = 0; i < settings.count; i++) {
+        free (settings.names[i]);
+        free (settings.values[i]);
+    }
     return exit;
 }

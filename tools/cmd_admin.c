@@ -60,6 +60,19 @@ static const s_column_t s_consumer_cols[] = {
     S_COL ("user", "user", USER, user, 's'),
     {NULL, NULL, 0, 0, 0}};
 
+//  Credit: what the peer granted us and we have not used; in flight:
+//  our deliveries to it not yet settled.
+static const s_column_t s_peer_cols[] = {
+    S_COL ("name", "name", NAME, name, 's'),
+    S_COL ("state", "state", STATE, state, 's'),
+    S_COL ("endpoint", "endpoint", ENDPOINT, endpoint, 's'),
+    S_COL ("credit", "credit", CREDIT, credit, 'u'),
+    S_COL ("in_flight", "in flight", INFLIGHT, inflight, 'u'),
+    S_COL ("last_seen_ms", "last seen ms", LAST_SEEN, last_seen, 'u'),
+    S_COL ("incarnation", "incarnation", INCARNATION, incarnation, 'u'),
+    S_COL ("id", "id", ID, id, 's'),
+    {NULL, NULL, 0, 0, 0}};
+
 static const s_column_t s_status_cols[] = {
     S_COL ("name", "name", NAME, name, 's'),
     S_COL ("node", "node", NODE, node, 's'),
@@ -145,6 +158,8 @@ meshq_tool_list (meshq_tool_t *tool, int argc, char **argv)
         cols = s_queue_cols, command = "LIST_QUEUES", field = "queues";
     else if (strcmp (verb, "list_exchanges") == 0)
         cols = s_exchange_cols, command = "LIST_EXCHANGES", field = "exchanges";
+    else if (strcmp (verb, "list_peers") == 0)
+        cols = s_peer_cols, command = "LIST_PEERS", field = "peers";
     else if (strcmp (verb, "list_bindings") == 0)
         cols = s_binding_cols, command = "LIST_BINDINGS", field = "bindings";
     else

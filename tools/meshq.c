@@ -26,6 +26,8 @@ static const s_verb_t s_verbs[] = {
     {"list_exchanges", meshq_tool_list, "exchanges and their types"},
     {"list_bindings", meshq_tool_list, "bindings of queues to exchanges"},
     {"list_consumers", meshq_tool_list, "consumers and their prefetch"},
+    {"list_peers", meshq_tool_list,
+     "agents of the mesh: state, credit, in flight"},
     {"declare_queue", meshq_tool_declare_queue,
      "NAME [--durable true|false] [--max-length N] ..."},
     {"delete_queue", meshq_tool_delete_queue,
