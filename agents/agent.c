@@ -67,6 +67,8 @@ s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
     self->dirty_set = meshq_map64_new ();
     self->dirty = zlistx_new ();
     self->dead_letters = zlistx_new ();
+    self->held_replies = zlistx_new ();
+    zlistx_set_destructor (self->held_replies, s_free_item);
     meshq_buf_init (&self->buf);
     zuuid_t *uuid = zuuid_new ();
     memcpy (self->node_id, zuuid_data (uuid), 16);
@@ -110,6 +112,7 @@ s_engine_destroy (meshq_engine_t **self_p)
     meshq_map64_destroy (&self->dirty_set);
     zlistx_destroy (&self->dirty);
     zlistx_destroy (&self->dead_letters);
+    zlistx_destroy (&self->held_replies);
     meshq_buf_fini (&self->buf);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->router);
@@ -197,6 +200,55 @@ meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,
                                   self->buf.size, body, size);
 }
 
+//  A reply that waits for the turn's commit.
+typedef struct {
+    uint8_t id[16];  //  The session's.
+    bool ok;         //  OK, else ERROR.
+    size_t size;     //  Bytes of args.
+    uint8_t args[];  //  Encoded arguments.
+} s_held_t;
+
+//  Sends a reply, or holds it until the commit when this turn changed
+//  metadata: a client told OK must find its declaration, user or
+//  permission there after a SIGKILL.
+static void
+s_reply (meshq_engine_t *self, meshq_session_t *session, const char *verb,
+         const meshq_args_t *args)
+{
+    if (!self->hold_replies || session->peer) {
+        meshq_engine_send (self, session, verb, args, NULL, 0);
+        return;
+    }
+    meshq_buf_reset (&self->buf);
+    if (meshq_codec_encode_args (args, &self->buf, NULL))
+        return;
+    s_held_t *held = malloc (sizeof *held + self->buf.size);
+    assert (held);
+    memcpy (held->id, session->id, 16);
+    held->ok = streq (verb, "OK");
+    held->size = self->buf.size;
+    memcpy (held->args, self->buf.data, self->buf.size);
+    zlistx_add_end (self->held_replies, held);
+}
+
+static meshq_session_t *s_session_find (meshq_engine_t *self,
+                                        const uint8_t *id);
+
+//  Sends the replies held for the commit just made.
+static void
+s_release_replies (meshq_engine_t *self)
+{
+    self->hold_replies = false;
+    s_held_t *held;
+    while ((held = zlistx_detach (self->held_replies, NULL))) {
+        meshq_session_t *session = s_session_find (self, held->id);
+        if (session)
+            meshq_engine_send_raw (self, session, held->ok ? "OK" : "ERROR",
+                                   held->args, held->size, NULL, 0);
+        free (held);
+    }
+}
+
 void
 meshq_engine_reply_ok (meshq_engine_t *self, meshq_session_t *session,
                        meshq_args_t *results, uint64_t rid)
@@ -207,7 +259,7 @@ meshq_engine_reply_ok (meshq_engine_t *self, meshq_session_t *session,
         results = &empty;
     }
     MESHQ_ARGS_SET (results, RID, rid, rid);
-    meshq_engine_send (self, session, "OK", results, NULL, 0);
+    s_reply (self, session, "OK", results);
 }
 
 void
@@ -224,7 +276,7 @@ meshq_engine_reply_error (meshq_engine_t *self, meshq_session_t *session,
     MESHQ_ARGS_SET (&args, RID, rid, rid);
     MESHQ_ARGS_SET (&args, CODE, code, code);
     MESHQ_ARGS_SET (&args, WHY, why, meshq_span (why));
-    meshq_engine_send (self, session, "ERROR", &args, NULL, 0);
+    s_reply (self, session, "ERROR", &args);
 }
 
 // --------------------------------------------------------------------
@@ -239,6 +291,7 @@ s_commit (meshq_engine_t *self)
     for (; vhost; vhost = zhashx_next (self->vhosts))
         if (vhost->store)
             meshq_store_commit (vhost->store);
+    s_release_replies (self);
 }
 
 static int
@@ -603,7 +656,17 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
 static int
 s_bind (meshq_engine_t *self, const char *endpoint, char *why, size_t size)
 {
-    if (zsock_bind (self->router, "%s", endpoint) < 0) {
+    //  An agent of the same name that just stopped in this process may
+    //  hold its inproc:// name a moment longer (libzmq releases it from
+    //  its reaper thread): give it up to a second.
+    int rc = zsock_bind (self->router, "%s", endpoint);
+    for (int tries = 0; rc < 0 && zmq_errno () == EADDRINUSE &&
+                        strncmp (endpoint, "inproc://", 9) == 0 && tries < 100;
+         tries++) {
+        zclock_sleep (10);
+        rc = zsock_bind (self->router, "%s", endpoint);
+    }
+    if (rc < 0) {
         snprintf (why, size, "cannot bind client endpoint %s: %s", endpoint,
                   zmq_strerror (zmq_errno ()));
         return MESHQ_EIO;

@@ -129,6 +129,8 @@ struct _meshq_engine_t {
     meshq_buf_t buf;                //  Reused for argument maps.
     meshq_map64_t *dirty_set;       //  The queues in dirty, by address.
     zlistx_t *dead_letters;         //  meshq_death_t, routed at end of turn.
+    zlistx_t *held_replies;         //  Replies waiting for the commit.
+    bool hold_replies;              //  Metadata changed this turn.
     uint64_t memory;                //  Bytes of messages held.
     bool blocked;                   //  Publishes refused: memory or disk full.
     const char *blocked_why;        //  Which.

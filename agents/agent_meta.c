@@ -70,6 +70,8 @@ s_persist (meshq_vhost_t *self, const char *key, uint64_t version,
     if (rc)
         zsys_error ("agent: cannot store metadata key=%s: %s", key,
                     meshq_store_why (self->store));
+    //  Replies wait for the commit that makes this durable.
+    self->engine->hold_replies = true;
     meshq_engine_arm_turn (self->engine);
 }
 

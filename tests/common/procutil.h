@@ -20,7 +20,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-//  Starts argv[0] (a path) with argv, stdout and stderr on the file
+//  Starts argv[0] (a path, or a name on $PATH) with argv, stdout and stderr on the file
 //  descriptor out (or where they are, if out is -1). The child dies with
 //  the test, even when the test is killed. Returns the pid.
 static inline pid_t
@@ -35,7 +35,7 @@ procutil_spawn_fd (char *const argv[], int out)
             dup2 (out, 2);
             close (out);
         }
-        execv (argv[0], argv);
+        execvp (argv[0], argv);
         _exit (127);
     }
     return pid;
@@ -64,20 +64,13 @@ procutil_kill (pid_t pid, int sig)
     return status;
 }
 
-//  Starts meshq-agent NAME on DIR with client endpoint ENDPOINT and waits
-//  until it answers a client. Returns the pid.
+//  Starts an agent with argv (its log in log) and waits until it answers
+//  a client on endpoint (the first, if a list). Returns the pid.
 static inline pid_t
-procutil_agent (const char *name, const char *dir, const char *endpoint)
+procutil_agent_argv (char *const argv[], const char *log,
+                     const char *endpoint)
 {
-    char agent[1024], data[1024], log[1100];
-    snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
-    snprintf (data, sizeof data, "%s/store", dir);
-    snprintf (log, sizeof log, "%s/agent.log", dir);
-    char *argv[] = {agent, "--name",    (char *)name,     "--data",
-                    data,  "--control", (char *)endpoint, NULL};
     pid_t pid = procutil_spawn (argv, log);
-    //  Ready when a client gets its HELLO answered, on the first of the
-    //  endpoints.
     char first[1024];
     snprintf (first, sizeof first, "%s", endpoint);
     char *comma = strchr (first, ',');
@@ -96,6 +89,20 @@ procutil_agent (const char *name, const char *dir, const char *endpoint)
     }
     cr_assert_fail ("meshq-agent did not answer within 10 s; see %s", log);
     return -1;
+}
+
+//  Starts meshq-agent NAME on DIR with client endpoint ENDPOINT and waits
+//  until it answers a client. Returns the pid.
+static inline pid_t
+procutil_agent (const char *name, const char *dir, const char *endpoint)
+{
+    char agent[1024], data[1024], log[1100];
+    snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
+    snprintf (data, sizeof data, "%s/store", dir);
+    snprintf (log, sizeof log, "%s/agent.log", dir);
+    char *argv[] = {agent, "--name",    (char *)name,     "--data",
+                    data,  "--control", (char *)endpoint, NULL};
+    return procutil_agent_argv (argv, log, endpoint);
 }
 
 //  Ready and unacked counts of a queue, from LIST_QUEUES (both 0 when

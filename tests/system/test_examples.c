@@ -148,11 +148,12 @@ s_count (const s_proc_t *proc, const char *text)
     return count;
 }
 
-//  Waits until the program exits, and checks it exited with code.
+//  Waits up to ms until the program exits, and checks it exited with
+//  code.
 static void
-s_expect_exit (s_proc_t *proc, int code)
+s_expect_exit_within (s_proc_t *proc, int code, int ms)
 {
-    int64_t deadline = zclock_mono () + S_DEADLINE;
+    int64_t deadline = zclock_mono () + ms;
     while (!proc->eof)
         cr_assert (s_read (proc, deadline), "%s did not exit; it printed:\n%s",
                    proc->name, proc->output);
@@ -161,6 +162,13 @@ s_expect_exit (s_proc_t *proc, int code)
     cr_assert (WIFEXITED (proc->status) && WEXITSTATUS (proc->status) == code,
                "%s ended with status 0x%x, not exit %d; it printed:\n%s",
                proc->name, proc->status, code, proc->output);
+}
+
+//  Waits until the program exits, and checks it exited with code.
+static void
+s_expect_exit (s_proc_t *proc, int code)
+{
+    s_expect_exit_within (proc, code, S_DEADLINE);
 }
 
 //  Runs a program to completion and checks that it succeeded.
@@ -399,4 +407,20 @@ Test (examples, rpc_answers_go_to_their_own_client)
                    clients[i]->output);
     }
     s_expect_exit (server, 0);
+}
+
+// --------------------------------------------------------------------
+//  The demo: three agents of its own, one killed, nothing lost
+
+Test (examples, the_demo_loses_no_confirmed_message, .timeout = 120)
+{
+    char agent[1024];
+    snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
+    s_proc_t *demo = s_spawn ((const char *[]){"demo", agent, NULL}, false);
+    s_expect_exit_within (demo, 0, 90000);
+    cr_assert (strstr (demo->output, "SIGKILL agent b"),
+               "the demo killed no agent:\n%s", demo->output);
+    cr_assert (strstr (demo->output, "missing 0,"),
+               "the demo lost messages:\n%s", demo->output);
+    cr_assert (strstr (demo->output, "every confirmed message arrived."));
 }
