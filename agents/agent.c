@@ -24,24 +24,6 @@
 #define S_WARNINGS 10
 
 static void
-s_hex (const uint8_t *id, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = digits[id[i] >> 4];
-        out[2 * i + 1] = digits[id[i] & 15];
-    }
-    out[32] = 0;
-}
-
-static void
-s_free_item (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
-
-static void
 s_free_perm (void **item)
 {
     meshq_perm_destroy ((meshq_perm_t **)item);
@@ -58,7 +40,7 @@ s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
     zloop_set_nonstop (self->loop, true);
     self->vhosts = zhashx_new ();
     self->users = zhashx_new ();
-    zhashx_set_destructor (self->users, s_free_item);
+    zhashx_set_destructor (self->users, meshq_free_item);
     self->perms = zhashx_new ();
     zhashx_set_destructor (self->perms, s_free_perm);
     self->auth_pending = meshq_map64_new ();
@@ -68,7 +50,7 @@ s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
     self->dirty = zlistx_new ();
     self->dead_letters = zlistx_new ();
     self->held_replies = zlistx_new ();
-    zlistx_set_destructor (self->held_replies, s_free_item);
+    zlistx_set_destructor (self->held_replies, meshq_free_item);
     meshq_buf_init (&self->buf);
     zuuid_t *uuid = zuuid_new ();
     memcpy (self->node_id, zuuid_data (uuid), 16);
@@ -370,7 +352,7 @@ s_session_find (meshq_engine_t *self, const uint8_t *id)
     if (self->last_session && memcmp (self->last_session->id, id, 16) == 0)
         return self->last_session;
     char key[33];
-    s_hex (id, key);
+    meshq_hex16 (id, key);
     meshq_session_t *session = zhashx_lookup (self->sessions, key);
     if (session)
         self->last_session = session;
@@ -400,7 +382,7 @@ meshq_engine_session_open (meshq_engine_t *self, const uint8_t *id,
     session->deliveries = meshq_map64_new ();
     session->consumers = zlistx_new ();
     char key[33];
-    s_hex (id, key);
+    meshq_hex16 (id, key);
     zhashx_insert (self->sessions, key, session);
     return session;
 }
@@ -435,7 +417,7 @@ meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
     if (self->last_session == session)
         self->last_session = NULL;
     char key[33];
-    s_hex (session->id, key);
+    meshq_hex16 (session->id, key);
     zhashx_delete (self->sessions, key);
     meshq_map64_destroy (&session->deliveries);
     zlistx_destroy (&session->consumers);
@@ -691,7 +673,7 @@ s_start (meshq_engine_t *self, char *why, size_t size)
     self->restoring_root = false;
     if (rc)
         return rc;
-    s_hex (self->node_id, self->node_hex);
+    meshq_hex16 (self->node_id, self->node_hex);
     meshq_engine_auth_open (self);
     rc = meshq_engine_auth_start (self, why, size);
     if (rc)

@@ -30,6 +30,26 @@ meshq_span_copy (char *out, meshq_span_t span)
     out[span.size] = 0;
 }
 
+//  Writes a 16-byte id as 32 hex digits and a NUL.
+static inline void
+meshq_hex16 (const uint8_t *id, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = digits[id[i] >> 4];
+        out[2 * i + 1] = digits[id[i] & 15];
+    }
+    out[32] = 0;
+}
+
+//  A zlistx/zhashx destructor for items made with malloc.
+static inline void
+meshq_free_item (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
 //  A metadata record as a vhost holds it in memory (agent_meta.c).
 typedef struct {
     uint64_t version;  //  Lamport clock << 20 | writer.
@@ -52,6 +72,7 @@ struct _meshq_vhost_t {
     zhashx_t *meta;                     //  Key -> meshq_meta_entry_t.
     struct _meshq_peers_t *peers;       //  Its mesh, or NULL.
     zhashx_t *peer_sessions;            //  Peer id hex -> meshq_session_t.
+    zhashx_t *late_acks;                //  Acks for origins away, or NULL.
 };
 
 //  An entry on its way to a dead-letter exchange.
@@ -256,10 +277,18 @@ bool meshq_engine_dedup_seen (meshq_queue_t *queue, const uint8_t *origin,
                               uint64_t seq);
 void meshq_engine_dedup_note (meshq_queue_t *queue, const uint8_t *origin,
                               uint64_t seq);
+const char *meshq_engine_mesh_endpoint (meshq_vhost_t *vhost);
+
+//  agent_dedup.c
+//  Holds an entry that was in flight to a peer that went down, if its
+//  queue has a dedup window; false if it goes back to the queue now.
+bool meshq_engine_dedup_park (meshq_engine_t *self, meshq_session_t *session,
+                              meshq_entry_t *entry);
+
+//  agent_lists.c (the mesh's rows)
 void meshq_engine_mesh_rows (meshq_engine_t *self, meshq_queue_t *queue,
                              meshq_args_t **rows, size_t *count,
                              size_t *capacity);
-const char *meshq_engine_mesh_endpoint (meshq_vhost_t *vhost);
 void meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
                              const meshq_args_t *args);
 
@@ -274,6 +303,8 @@ void meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,
                        const meshq_args_t *args);
 void meshq_engine_requeue_session (meshq_engine_t *self,
                                    meshq_session_t *session);
+//  Frees a settled entry: its ack goes to the store, or to its origin.
+void meshq_engine_entry_free (meshq_engine_t *self, meshq_entry_t *entry);
 void meshq_engine_store_done (void *arg, uint64_t ticket, int status);
 void meshq_engine_flush_confirms (meshq_engine_t *self,
                                   meshq_session_t *session);

@@ -1,8 +1,9 @@
 /*  agent_lists.c - STATUS and the LIST_* requests: what an agent and a
     vhost hold, as rows of arguments (docs/PROTOCOL.md, 3.3).
 */
-#include "agent_internal.h"
+#include "agent_mesh.h"
 #include "codec_args.h"
+#include "peers.h"
 
 #include <inttypes.h>
 
@@ -133,6 +134,94 @@ meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
     meshq_buf_init (&buf);
     const char *why = NULL;
     int rc = meshq_codec_encode_list (args->rid, what, rows, count, &buf, &why);
+    if (rc)
+        meshq_engine_reply_error (self, session, args->rid, rc, "%s", why);
+    else
+        meshq_engine_send_raw (self, session, "OK", buf.data, buf.size, NULL,
+                               0);
+    meshq_buf_fini (&buf);
+    free (rows);
+}
+
+// --------------------------------------------------------------------
+//  The mesh's rows: peers, and queues' backlog elsewhere
+
+void
+meshq_engine_mesh_rows (meshq_engine_t *self, meshq_queue_t *queue,
+                        meshq_args_t **rows, size_t *count, size_t *capacity)
+{
+    (void)self;
+    meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
+    if (!qmesh)
+        return;
+    meshq_vhost_t *vhost = meshq_queue_host (queue);
+    meshq_origin_t *origin = zhashx_first (qmesh->origins);
+    for (; origin; origin = zhashx_next (qmesh->origins)) {
+        meshq_session_t *session = meshq_mesh_peer_session (vhost, origin->id);
+        if (!session || !origin->backlog)
+            continue;
+        if (*count == *capacity) {
+            *rows = realloc (*rows, (*capacity *= 2) * sizeof **rows);
+            assert (*rows);
+        }
+        meshq_args_t *row = &(*rows)[(*count)++];
+        memset (row, 0, sizeof *row);
+        MESHQ_ARGS_SET (row, QUEUE, queue,
+                        meshq_span (meshq_queue_name (queue)));
+        MESHQ_ARGS_SET (row, NAME, name, meshq_span (session->user));
+        MESHQ_ARGS_SET (row, MESSAGES, messages, origin->backlog);
+    }
+}
+
+void
+meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
+                        const meshq_args_t *args)
+{
+    meshq_vhost_t *vhost = session->vhost;
+    size_t count = 0, capacity = 16;
+    meshq_args_t *rows = calloc (capacity, sizeof *rows);
+    assert (rows);
+    if (vhost->peers) {
+        const meshq_peer_info_t *peer = meshq_peers_first (vhost->peers);
+        for (; peer; peer = meshq_peers_next (vhost->peers)) {
+            if (count == capacity) {
+                rows = realloc (rows, (capacity *= 2) * sizeof *rows);
+                assert (rows);
+            }
+            meshq_args_t *row = &rows[count++];
+            memset (row, 0, sizeof *row);
+            MESHQ_ARGS_SET (row, ID, id, meshq_span (peer->id_hex));
+            MESHQ_ARGS_SET (row, NAME, name, meshq_span (peer->name));
+            MESHQ_ARGS_SET (row, ENDPOINT, endpoint,
+                            meshq_span (peer->endpoint));
+            MESHQ_ARGS_SET (row, STATE, state, meshq_span (peer->state));
+            MESHQ_ARGS_SET (row, INCARNATION, incarnation, peer->incarnation);
+            MESHQ_ARGS_SET (row, LAST_SEEN, last_seen, peer->last_seen_ms);
+            //  Credit it granted us and we have not used; deliveries to
+            //  it not yet settled.
+            meshq_session_t *peer_session =
+                meshq_mesh_peer_session (vhost, peer->id);
+            uint64_t credit = 0, inflight = 0;
+            if (peer_session) {
+                meshq_consumer_t *consumer =
+                    zlistx_first (peer_session->consumers);
+                for (; consumer;
+                     consumer = zlistx_next (peer_session->consumers)) {
+                    credit += consumer->prefetch > consumer->unacked
+                                  ? consumer->prefetch - consumer->unacked
+                                  : 0;
+                    inflight += consumer->unacked;
+                }
+            }
+            MESHQ_ARGS_SET (row, CREDIT, credit, credit);
+            MESHQ_ARGS_SET (row, INFLIGHT, inflight, inflight);
+        }
+    }
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    const char *why = NULL;
+    int rc =
+        meshq_codec_encode_list (args->rid, "peers", rows, count, &buf, &why);
     if (rc)
         meshq_engine_reply_error (self, session, args->rid, rc, "%s", why);
     else

@@ -24,7 +24,7 @@
         credit}); when a peer goes down, A requeues what was in flight to
         it and B forgets the credit it had granted.
 */
-#include "agent_internal.h"
+#include "agent_mesh.h"
 #include "codec_args.h"
 #include "peers.h"
 
@@ -34,56 +34,15 @@
 //  does not change between empty and not.
 #define S_ANNOUNCE_MS 20
 
-//  Credit B has granted an origin for a queue, and its backlog there.
-typedef struct {
-    uint8_t id[16];        //  The origin.
-    uint64_t backlog;      //  Ready messages it last announced.
-    uint32_t outstanding;  //  Granted, not yet used or returned.
-} s_origin_t;
-
-//  A message acked here lately, for a queue's dedup window.
-typedef struct {
-    char key[56];   //  Origin hex and sequence.
-    int64_t until;  //  Monotonic ms it is forgotten at.
-} s_seen_t;
-
-//  What a queue knows of the mesh (meshq_queue_mesh).
-typedef struct {
-    zhashx_t *origins;     //  Peer id hex -> s_origin_t.
-    uint64_t announced;    //  Ready count last announced.
-    int64_t announced_at;  //  When, monotonic ms.
-    zhashx_t *seen;        //  Dedup: key -> s_seen_t, or NULL.
-    zlistx_t *seen_order;  //  The same, oldest first.
-    uint32_t rotor;        //  Whose turn a lone free slot is.
-} s_qmesh_t;
-
-static void
-s_hex (const uint8_t *id, char *out)
+meshq_qmesh_t *
+meshq_qmesh (meshq_queue_t *queue, bool create)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = digits[id[i] >> 4];
-        out[2 * i + 1] = digits[id[i] & 15];
-    }
-    out[32] = 0;
-}
-
-static void
-s_free_item (void **item)
-{
-    free (*item);
-    *item = NULL;
-}
-
-static s_qmesh_t *
-s_qmesh (meshq_queue_t *queue, bool create)
-{
-    s_qmesh_t *qmesh = meshq_queue_mesh (queue);
+    meshq_qmesh_t *qmesh = meshq_queue_mesh (queue);
     if (!qmesh && create) {
         qmesh = calloc (1, sizeof *qmesh);
         assert (qmesh);
         qmesh->origins = zhashx_new ();
-        zhashx_set_destructor (qmesh->origins, s_free_item);
+        zhashx_set_destructor (qmesh->origins, meshq_free_item);
         meshq_queue_set_mesh (queue, qmesh);
     }
     return qmesh;
@@ -92,79 +51,20 @@ s_qmesh (meshq_queue_t *queue, bool create)
 void
 meshq_engine_mesh_forget_queue (meshq_queue_t *queue)
 {
-    s_qmesh_t *qmesh = meshq_queue_mesh (queue);
+    meshq_qmesh_t *qmesh = meshq_queue_mesh (queue);
     if (qmesh) {
+        meshq_dedup_forget_queue (queue);
         zhashx_destroy (&qmesh->origins);
-        zhashx_destroy (&qmesh->seen);
-        zlistx_destroy (&qmesh->seen_order);
         free (qmesh);
         meshq_queue_set_mesh (queue, NULL);
     }
 }
 
-// --------------------------------------------------------------------
-//  Duplicate suppression (a queue's dedup window)
-
-static void
-s_seen_key (const uint8_t *origin, uint64_t seq, char *key)
-{
-    s_hex (origin, key);
-    snprintf (key + 32, 24, ":%" PRIx64, seq);
-}
-
-bool
-meshq_engine_dedup_seen (meshq_queue_t *queue, const uint8_t *origin,
-                         uint64_t seq)
-{
-    s_qmesh_t *qmesh = s_qmesh (queue, false);
-    if (!qmesh || !qmesh->seen)
-        return false;
-    char key[56];
-    s_seen_key (origin, seq, key);
-    return zhashx_lookup (qmesh->seen, key) != NULL;
-}
-
-void
-meshq_engine_dedup_note (meshq_queue_t *queue, const uint8_t *origin,
-                         uint64_t seq)
-{
-    int64_t window = meshq_queue_args (queue)->dedup_window;
-    if (window <= 0)
-        return;
-    s_qmesh_t *qmesh = s_qmesh (queue, true);
-    if (!qmesh->seen) {
-        qmesh->seen = zhashx_new ();
-        qmesh->seen_order = zlistx_new ();
-        zlistx_set_destructor (qmesh->seen_order, s_free_item);
-    }
-    s_seen_t *seen = calloc (1, sizeof *seen);
-    assert (seen);
-    s_seen_key (origin, seq, seen->key);
-    seen->until = zclock_mono () + window;
-    if (zhashx_insert (qmesh->seen, seen->key, seen) == 0)
-        zlistx_add_end (qmesh->seen_order, seen);
-    else
-        free (seen);
-}
-
-//  Forgets what left the window.
-static void
-s_dedup_expire (meshq_queue_t *queue, int64_t now)
-{
-    s_qmesh_t *qmesh = s_qmesh (queue, false);
-    s_seen_t *seen;
-    while (qmesh && qmesh->seen_order &&
-           (seen = zlistx_first (qmesh->seen_order)) && seen->until <= now) {
-        zhashx_delete (qmesh->seen, seen->key);
-        zlistx_delete (qmesh->seen_order, zlistx_cursor (qmesh->seen_order));
-    }
-}
-
-static meshq_session_t *
-s_peer_session (meshq_vhost_t *vhost, const uint8_t *id)
+meshq_session_t *
+meshq_mesh_peer_session (meshq_vhost_t *vhost, const uint8_t *id)
 {
     char key[33];
-    s_hex (id, key);
+    meshq_hex16 (id, key);
     return zhashx_lookup (vhost->peer_sessions, key);
 }
 
@@ -200,28 +100,38 @@ s_send (meshq_engine_t *self, meshq_session_t *session, const char *verb,
     return meshq_engine_send (self, session, verb, args, body, size);
 }
 
+void
+meshq_mesh_send_tags (meshq_engine_t *self, meshq_session_t *session,
+                      const char *verb, const uint64_t *values, size_t count)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    size_t bytes = count * 8;
+    uint8_t *tags = malloc (bytes + 1);
+    assert (tags);
+    for (size_t i = 0; i < count; i++)
+        for (int b = 0; b < 8; b++)
+            tags[i * 8 + (size_t)b] = (uint8_t)(values[i] >> (8 * b));
+    //  One frame carries at most 8191 tags (the argument's cap); an
+    //  empty list is one frame too.
+    size_t done = 0;
+    do {
+        size_t chunk = bytes - done < 8191 * 8 ? bytes - done : 8191 * 8;
+        meshq_span_t span = {(const char *)tags + done, (uint32_t)chunk};
+        MESHQ_ARGS_SET (&args, DTAGS, dtags, span);
+        s_send (self, session, verb, &args, NULL, 0);
+        done += chunk;
+    } while (done < bytes);
+    free (tags);
+}
+
 static void
 s_flush_acks (meshq_engine_t *self, meshq_session_t *session)
 {
     if (!session->peer_ack_count)
         return;
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    size_t bytes = session->peer_ack_count * 8;
-    uint8_t *tags = malloc (bytes);
-    assert (tags);
-    for (size_t i = 0; i < session->peer_ack_count; i++)
-        for (int b = 0; b < 8; b++)
-            tags[i * 8 + (size_t)b] =
-                (uint8_t)(session->peer_acks[i] >> (8 * b));
-    //  One frame carries at most 8191 tags (the argument's cap).
-    for (size_t done = 0; done < bytes; done += 8191 * 8) {
-        size_t chunk = bytes - done < 8191 * 8 ? bytes - done : 8191 * 8;
-        meshq_span_t span = {(const char *)tags + done, (uint32_t)chunk};
-        MESHQ_ARGS_SET (&args, DTAGS, dtags, span);
-        s_send (self, session, "ACK", &args, NULL, 0);
-    }
-    free (tags);
+    meshq_mesh_send_tags (self, session, "ACK", session->peer_acks,
+                          session->peer_ack_count);
     session->peer_ack_count = 0;
 }
 
@@ -230,9 +140,15 @@ meshq_engine_mesh_settled (meshq_engine_t *self, meshq_entry_t *entry,
                            const char *verb, bool requeue)
 {
     meshq_vhost_t *vhost = meshq_queue_host (entry->queue);
-    meshq_session_t *origin = s_peer_session (vhost, entry->origin);
-    if (!origin)
-        return;  //  It went down: it delivers again when it is back.
+    meshq_session_t *origin = meshq_mesh_peer_session (vhost, entry->origin);
+    if (!origin) {
+        //  It is down or cut off: an ack waits for it to be back, so
+        //  that it does not deliver the message again (agent_dedup.c);
+        //  the rest it redelivers anyway.
+        if (streq (verb, "ACK"))
+            meshq_dedup_late_ack (vhost, entry->origin, entry->seq);
+        return;
+    }
     if (streq (verb, "ACK")) {
         if (origin->peer_ack_count == origin->peer_ack_capacity) {
             origin->peer_ack_capacity =
@@ -296,7 +212,7 @@ s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
            const meshq_peer_info_t *peer)
 {
     char key[33];
-    s_hex (peer->id, key);
+    meshq_hex16 (peer->id, key);
     if (zhashx_lookup (vhost->peer_sessions, key))
         return;
     meshq_session_t *session = calloc (1, sizeof *session);
@@ -313,6 +229,7 @@ s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
     meshq_notice ("mesh: peer up vhost=%s name=%s endpoint=%s", vhost->name,
                   peer->name, peer->endpoint);
     s_send_metadata (self, vhost, session);
+    meshq_dedup_peer_up (self, session);
     meshq_queue_t *queue = zhashx_first (vhost->queues);
     for (; queue; queue = zhashx_next (vhost->queues))
         if (meshq_queue_ready (queue))
@@ -324,14 +241,15 @@ s_peer_down (meshq_engine_t *self, meshq_vhost_t *vhost,
              const meshq_peer_info_t *peer)
 {
     char key[33];
-    s_hex (peer->id, key);
+    meshq_hex16 (peer->id, key);
     meshq_notice ("mesh: peer down vhost=%s name=%s reason=%s", vhost->name,
                   peer->name, peer->reason);
     //  As a consumer: forget the credit granted to it.
     meshq_queue_t *queue = zhashx_first (vhost->queues);
     for (; queue; queue = zhashx_next (vhost->queues)) {
-        s_qmesh_t *qmesh = s_qmesh (queue, false);
-        s_origin_t *origin = qmesh ? zhashx_lookup (qmesh->origins, key) : NULL;
+        meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
+        meshq_origin_t *origin =
+            qmesh ? zhashx_lookup (qmesh->origins, key) : NULL;
         if (origin) {
             meshq_queue_reserve (queue, -(int64_t)origin->outstanding);
             zhashx_delete (qmesh->origins, key);
@@ -394,10 +312,10 @@ s_on_backlog (meshq_engine_t *self, meshq_session_t *session,
     meshq_queue_t *queue = s_queue (session->vhost, args);
     if (!queue)
         return;
-    s_qmesh_t *qmesh = s_qmesh (queue, true);
+    meshq_qmesh_t *qmesh = meshq_qmesh (queue, true);
     char key[33];
-    s_hex (session->id, key);
-    s_origin_t *origin = zhashx_lookup (qmesh->origins, key);
+    meshq_hex16 (session->id, key);
+    meshq_origin_t *origin = zhashx_lookup (qmesh->origins, key);
     if (!origin) {
         origin = calloc (1, sizeof *origin);
         assert (origin);
@@ -422,10 +340,10 @@ s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
     meshq_vhost_t *vhost = session->vhost;
     meshq_queue_t *queue = s_queue (vhost, args);
     if (queue) {
-        s_qmesh_t *qmesh = s_qmesh (queue, true);
+        meshq_qmesh_t *qmesh = meshq_qmesh (queue, true);
         char key[33];
-        s_hex (session->id, key);
-        s_origin_t *origin = zhashx_lookup (qmesh->origins, key);
+        meshq_hex16 (session->id, key);
+        meshq_origin_t *origin = zhashx_lookup (qmesh->origins, key);
         if (origin && origin->outstanding) {
             origin->outstanding--;
             meshq_queue_reserve (queue, -1);
@@ -460,7 +378,7 @@ static void
 s_on_message (meshq_engine_t *self, meshq_vhost_t *vhost,
               const meshq_peer_info_t *peer, zmsg_t *msg)
 {
-    meshq_session_t *session = s_peer_session (vhost, peer->id);
+    meshq_session_t *session = meshq_mesh_peer_session (vhost, peer->id);
     zframe_t *verb_frame = zmsg_first (msg);
     zframe_t *args_frame = zmsg_next (msg);
     zframe_t *body = zmsg_next (msg);
@@ -499,6 +417,8 @@ s_on_message (meshq_engine_t *self, meshq_vhost_t *vhost,
         s_on_backlog (self, session, &args);
     else if (streq (verb, "DELIVER") && body)
         s_on_deliver (self, session, &args, body);
+    else if (streq (verb, "ACKED"))
+        meshq_dedup_on_acked (self, session, &args);
     else if (streq (verb, "ACK") || streq (verb, "NACK") ||
              streq (verb, "IN_PROGRESS"))
         meshq_engine_settle (self, session, verb, &args);
@@ -534,7 +454,7 @@ s_on_peer (void *arg, meshq_peer_event_t event, const meshq_peer_info_t *peer,
 static void
 s_grant (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue)
 {
-    s_qmesh_t *qmesh = s_qmesh (queue, false);
+    meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
     if (!qmesh || zhashx_size (qmesh->origins) == 0)
         return;
     bool local = meshq_queue_ready (queue) > 0;
@@ -542,7 +462,7 @@ s_grant (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue)
         return;
     uint32_t avail = meshq_queue_local_free (queue);
     uint32_t wanting = 0;
-    s_origin_t *origin = zhashx_first (qmesh->origins);
+    meshq_origin_t *origin = zhashx_first (qmesh->origins);
     for (; origin; origin = zhashx_next (qmesh->origins))
         wanting += origin->backlog > origin->outstanding;
     if (!avail || !wanting)
@@ -563,7 +483,8 @@ s_grant (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue)
             uint32_t grant = want < share ? (uint32_t)want : share;
             if (grant > budget)
                 grant = budget;
-            meshq_session_t *session = s_peer_session (vhost, origin->id);
+            meshq_session_t *session =
+                meshq_mesh_peer_session (vhost, origin->id);
             if (!session)
                 continue;
             meshq_args_t args;
@@ -596,7 +517,7 @@ s_backlog (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue,
            int64_t now)
 {
     uint64_t ready = meshq_queue_ready (queue);
-    s_qmesh_t *qmesh = s_qmesh (queue, false);
+    meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
     uint64_t announced = qmesh ? qmesh->announced : 0;
     if (ready == 0) {
         meshq_consumer_t *consumer = meshq_queue_consumers (queue);
@@ -612,7 +533,7 @@ s_backlog (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue,
     bool edge = (ready == 0) != (announced == 0);
     if (!edge && qmesh && now - qmesh->announced_at < S_ANNOUNCE_MS)
         return;
-    qmesh = s_qmesh (queue, true);
+    qmesh = meshq_qmesh (queue, true);
     qmesh->announced = ready;
     qmesh->announced_at = now;
     meshq_session_t *session = zhashx_first (vhost->peer_sessions);
@@ -644,19 +565,13 @@ meshq_engine_mesh_turn (meshq_engine_t *self)
 void
 meshq_engine_mesh_tick (meshq_engine_t *self)
 {
-    int64_t now = zclock_mono ();
-    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
-    for (; vhost; vhost = zhashx_next (self->vhosts)) {
-        meshq_queue_t *queue = zhashx_first (vhost->queues);
-        for (; queue; queue = zhashx_next (vhost->queues))
-            s_dedup_expire (queue, now);
-    }
+    meshq_dedup_tick (self, zclock_mono ());
     //  Announcements held back by the rate limit go out now.
     meshq_engine_mesh_turn (self);
 }
 
 // --------------------------------------------------------------------
-//  Metadata and lists
+//  Metadata and endpoints
 
 void
 meshq_engine_mesh_meta (meshq_vhost_t *vhost, const char *key, uint64_t version,
@@ -671,90 +586,6 @@ meshq_engine_mesh_meta (meshq_vhost_t *vhost, const char *key, uint64_t version,
     meshq_session_t *session = zhashx_first (vhost->peer_sessions);
     for (; session; session = zhashx_next (vhost->peer_sessions))
         s_send (vhost->engine, session, "META", &args, value, size);
-}
-
-void
-meshq_engine_mesh_rows (meshq_engine_t *self, meshq_queue_t *queue,
-                        meshq_args_t **rows, size_t *count, size_t *capacity)
-{
-    (void)self;
-    s_qmesh_t *qmesh = s_qmesh (queue, false);
-    if (!qmesh)
-        return;
-    meshq_vhost_t *vhost = meshq_queue_host (queue);
-    s_origin_t *origin = zhashx_first (qmesh->origins);
-    for (; origin; origin = zhashx_next (qmesh->origins)) {
-        meshq_session_t *session = s_peer_session (vhost, origin->id);
-        if (!session || !origin->backlog)
-            continue;
-        if (*count == *capacity) {
-            *rows = realloc (*rows, (*capacity *= 2) * sizeof **rows);
-            assert (*rows);
-        }
-        meshq_args_t *row = &(*rows)[(*count)++];
-        memset (row, 0, sizeof *row);
-        MESHQ_ARGS_SET (row, QUEUE, queue,
-                        meshq_span (meshq_queue_name (queue)));
-        MESHQ_ARGS_SET (row, NAME, name, meshq_span (session->user));
-        MESHQ_ARGS_SET (row, MESSAGES, messages, origin->backlog);
-    }
-}
-
-void
-meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
-                        const meshq_args_t *args)
-{
-    meshq_vhost_t *vhost = session->vhost;
-    size_t count = 0, capacity = 16;
-    meshq_args_t *rows = calloc (capacity, sizeof *rows);
-    assert (rows);
-    if (vhost->peers) {
-        const meshq_peer_info_t *peer = meshq_peers_first (vhost->peers);
-        for (; peer; peer = meshq_peers_next (vhost->peers)) {
-            if (count == capacity) {
-                rows = realloc (rows, (capacity *= 2) * sizeof *rows);
-                assert (rows);
-            }
-            meshq_args_t *row = &rows[count++];
-            memset (row, 0, sizeof *row);
-            MESHQ_ARGS_SET (row, ID, id, meshq_span (peer->id_hex));
-            MESHQ_ARGS_SET (row, NAME, name, meshq_span (peer->name));
-            MESHQ_ARGS_SET (row, ENDPOINT, endpoint,
-                            meshq_span (peer->endpoint));
-            MESHQ_ARGS_SET (row, STATE, state, meshq_span (peer->state));
-            MESHQ_ARGS_SET (row, INCARNATION, incarnation, peer->incarnation);
-            MESHQ_ARGS_SET (row, LAST_SEEN, last_seen, peer->last_seen_ms);
-            //  Credit it granted us and we have not used; deliveries to
-            //  it not yet settled.
-            meshq_session_t *peer_session = s_peer_session (vhost, peer->id);
-            uint64_t credit = 0, inflight = 0;
-            if (peer_session) {
-                meshq_consumer_t *consumer =
-                    zlistx_first (peer_session->consumers);
-                for (; consumer;
-                     consumer = zlistx_next (peer_session->consumers)) {
-                    credit += consumer->prefetch > consumer->unacked
-                                  ? consumer->prefetch - consumer->unacked
-                                  : 0;
-                    inflight += consumer->unacked;
-                }
-            }
-            MESHQ_ARGS_SET (row, CREDIT, credit, credit);
-            MESHQ_ARGS_SET (row, INFLIGHT, inflight, inflight);
-        }
-    }
-    meshq_buf_t buf;
-    meshq_buf_init (&buf);
-    const char *why = NULL;
-    int rc =
-        meshq_codec_encode_list (args->rid, "peers", rows, count, &buf, &why);
-    if (rc)
-        meshq_engine_reply_error (self, session, args->rid, rc, "%s", why);
-    else
-        meshq_engine_send_raw (self, session, "OK", buf.data, buf.size, NULL,
-                               0);
-    meshq_buf_fini (&buf);
-    free (rows);
 }
 
 const char *
@@ -815,7 +646,7 @@ meshq_engine_mesh_stop (meshq_vhost_t *vhost)
     meshq_session_t *session;
     while ((session = zhashx_first (vhost->peer_sessions))) {
         char key[33];
-        s_hex (session->id, key);
+        meshq_hex16 (session->id, key);
         zhashx_delete (vhost->peer_sessions, key);
         meshq_engine_close_session (vhost->engine, session);
     }

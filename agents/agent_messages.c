@@ -48,6 +48,12 @@ s_entry_free (meshq_engine_t *self, meshq_entry_t *entry)
     free (entry);
 }
 
+void
+meshq_engine_entry_free (meshq_engine_t *self, meshq_entry_t *entry)
+{
+    s_entry_free (self, entry);
+}
+
 //  Removes a delivered entry from its session's books.
 static void
 s_unsession (meshq_entry_t *entry)
@@ -624,7 +630,8 @@ meshq_engine_requeue_session (meshq_engine_t *self, meshq_session_t *session)
         meshq_queue_t *queue = entry->queue;
         s_unsession (entry);
         meshq_queue_settle (queue, entry);
-        s_requeue (self, queue, entry);
+        if (!meshq_engine_dedup_park (self, session, entry))
+            s_requeue (self, queue, entry);
         meshq_engine_mark_dirty (self, queue);
     }
 }

@@ -96,6 +96,7 @@ meshq_vhost_destroy (meshq_vhost_t **self_p)
     zlistx_destroy (&self->restoring);
     zhashx_destroy (&self->meta);
     zhashx_destroy (&self->peer_sessions);
+    zhashx_destroy (&self->late_acks);
     meshq_map64_destroy (&self->tickets);
     free (self);
     *self_p = NULL;

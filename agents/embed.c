@@ -61,8 +61,8 @@ meshq_agent_set (meshq_agent_t *self, const char *name, const char *value)
         return MESHQ_EINVAL;
     }
     char why[256];
-    int rc = meshq_agent_config_set (&self->config, name, value, why,
-                                     sizeof why);
+    int rc =
+        meshq_agent_config_set (&self->config, name, value, why, sizeof why);
     if (rc)
         snprintf (self->error, sizeof self->error, "%s", why);
     return rc;

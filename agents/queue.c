@@ -545,6 +545,29 @@ meshq_queue_purge (meshq_queue_t *self)
     return purged;
 }
 
+uint64_t
+meshq_queue_dispose_if (meshq_queue_t *self,
+                        bool (*match) (const meshq_entry_t *entry, void *arg),
+                        void *arg)
+{
+    uint64_t count = 0;
+    for (int level = 0; level <= self->args.max_priority; level++) {
+        meshq_entry_t *entry = self->ready[level].head;
+        while (entry) {
+            meshq_entry_t *next = entry->next;
+            if (match (entry, arg)) {
+                s_unlink (&self->ready[level], entry);
+                self->ready_count--;
+                self->ready_bytes -= entry->body_size;
+                self->host->dispose (self->host_arg, entry, NULL);
+                count++;
+            }
+            entry = next;
+        }
+    }
+    return count;
+}
+
 meshq_consumer_t *
 meshq_queue_add_remote (meshq_queue_t *self, void *session, const char *tag)
 {

@@ -197,6 +197,13 @@ void meshq_queue_touch (meshq_queue_t *self, meshq_entry_t *entry, int64_t now);
 //  Disposes of every ready entry; returns how many.
 uint64_t meshq_queue_purge (meshq_queue_t *self);
 
+//  Disposes of the ready entries match says yes to, as acked (no
+//  dead-lettering); returns how many.
+uint64_t meshq_queue_dispose_if (meshq_queue_t *self,
+                                 bool (*match) (const meshq_entry_t *entry,
+                                                void *arg),
+                                 void *arg);
+
 //  Adds another agent as a consumer, with no credit yet (the host adds
 //  what the agent grants to its prefetch).
 meshq_consumer_t *meshq_queue_add_remote (meshq_queue_t *self, void *session,

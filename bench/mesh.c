@@ -51,9 +51,9 @@ s_peers_up (const char *endpoint)
         meshq_client_call (client, "STATUS", &args, &reply) == 0) {
         zmsg_first (reply);
         zframe_t *frame = zmsg_next (reply);
-        if (frame && meshq_codec_decode_args (zframe_data (frame),
-                                              zframe_size (frame), &status,
-                                              NULL) == 0)
+        if (frame &&
+            meshq_codec_decode_args (zframe_data (frame), zframe_size (frame),
+                                     &status, NULL) == 0)
             up = (int)status.peers;
     }
     zmsg_destroy (&reply);
@@ -101,10 +101,9 @@ main (int argc, char *argv[])
         }
 
     enum { A, B, C, N };
-    const char *names[N] = {
-        "(a) producer on A, consumer on B",
-        "(b) producers on A, B; 4 consumers on A, B, C, A",
-        "(c) as (b), 50 us work each, consumer 0 100 us"};
+    const char *names[N] = {"(a) producer on A, consumer on B",
+                            "(b) producers on A, B; 4 consumers on A, B, C, A",
+                            "(c) as (b), 50 us work each, consumer 0 100 us"};
     const char *const at_a[] = {endpoints[0]};
     const char *const at_b[] = {endpoints[1]};
     const char *const at_ab[] = {endpoints[0], endpoints[1]};
@@ -122,7 +121,8 @@ main (int argc, char *argv[])
             config.queue = queue;
             config.count = which == C ? 150000 : 300000;
             config.progress = true;
-            if (getenv ("PF")) config.prefetch = atoi (getenv ("PF"));
+            if (getenv ("PF"))
+                config.prefetch = atoi (getenv ("PF"));
             if (which == A) {
                 config.endpoint = endpoints[0];
                 config.publish_at = at_a;
@@ -155,8 +155,8 @@ main (int argc, char *argv[])
                     100.0 * (double)result.per_consumer[i] /
                     (double)(result.consumed ? result.consumed : 1);
         }
-        raw[run] = meshq_bench_raw_throughput ("tcp://127.0.0.1:*", 100,
-                                               2000000);
+        raw[run] =
+            meshq_bench_raw_throughput ("tcp://127.0.0.1:*", 100, 2000000);
     }
     double ceiling = s_median (raw, runs);
     printf ("| scenario | msgs/s (median of %d) | vs raw libzmq | p50 us | "
@@ -174,7 +174,8 @@ main (int argc, char *argv[])
                 100.0 * r / ceiling, s_median (p50[which], runs),
                 s_median (p99[which], runs));
         for (int i = 0; which != A && i < 4; i++)
-            printf ("%s%.1f", i ? " / " : " ", s_median (share[which][i], runs));
+            printf ("%s%.1f", i ? " / " : " ",
+                    s_median (share[which][i], runs));
         printf (" |\n");
     }
     for (int i = 0; i < S_AGENTS; i++) {

@@ -32,10 +32,10 @@
 #define S_QUEUE    "tasks"
 
 typedef struct {
-    const char *name;  //  a, b or c.
-    int port;          //  Mesh port.
-    char control[256]; //  Client endpoint.
-    pid_t pid;         //  The agent process, or 0.
+    const char *name;   //  a, b or c.
+    int port;           //  Mesh port.
+    char control[256];  //  Client endpoint.
+    pid_t pid;          //  The agent process, or 0.
 } s_agent_t;
 
 typedef struct {
@@ -197,8 +197,8 @@ main (int argc, char *argv[])
         s_start (i);
     //  The queue, declared at a, reaches b and c through the mesh.
     meshq_client_t *producer = NULL;
-    for (int64_t until = s_now_ms () + 10000;
-         !producer && s_now_ms () < until; usleep (50000)) {
+    for (int64_t until = s_now_ms () + 10000; !producer && s_now_ms () < until;
+         usleep (50000)) {
         meshq_client_t *client = meshq_client_new ();
         if (meshq_client_connect (client, s_agents[0].control) == 0 &&
             meshq_client_declare_queue (client, S_QUEUE, NULL) == 0)
@@ -298,8 +298,8 @@ main (int argc, char *argv[])
         arrived += confirmed[n] && atomic_load (&s_seen[n]) > 0;
         twice += atomic_load (&s_seen[n]) > 1;
     }
-    unsigned total = atomic_load (&workers[0].received) +
-                     atomic_load (&workers[1].received);
+    unsigned total =
+        atomic_load (&workers[0].received) + atomic_load (&workers[1].received);
     printf ("\n");
     for (int i = 0; i < 2; i++)
         printf ("%s: %5u tasks (%2.0f%%), %u of them redelivered\n",

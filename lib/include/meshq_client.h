@@ -72,7 +72,9 @@ typedef struct {
     int64_t ack_timeout;   //  Milliseconds before an unacked delivery is
                            //  redelivered (30 minutes).
     int64_t dedup_window;  //  Milliseconds during which a message already
-                           //  acked here is not delivered again (0: off).
+                           //  acked is not delivered again, and what a
+                           //  lost agent held waits for it (0: off; see
+                           //  docs/SEMANTICS.md).
     bool local_first;      //  Dispatch to this agent's consumers before
                            //  other agents' (default: balanced by credit).
 } meshq_queue_options_t;

@@ -67,8 +67,7 @@ procutil_kill (pid_t pid, int sig)
 //  Starts an agent with argv (its log in log) and waits until it answers
 //  a client on endpoint (the first, if a list). Returns the pid.
 static inline pid_t
-procutil_agent_argv (char *const argv[], const char *log,
-                     const char *endpoint)
+procutil_agent_argv (char *const argv[], const char *log, const char *endpoint)
 {
     pid_t pid = procutil_spawn (argv, log);
     char first[1024];

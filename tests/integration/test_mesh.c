@@ -106,7 +106,7 @@ s_wait_peers (meshq_client_t *client, int count)
 {
     int64_t deadline = zclock_mono () + 10000;
     int up = 0;
-    while ((up = s_peers_up (client)) < count && zclock_mono () < deadline)
+    while ((up = s_peers_up (client)) != count && zclock_mono () < deadline)
         meshq_client_dispatch (client, 20);
     cr_assert_eq (up, count, "%d peers up, not %d", up, count);
 }
@@ -397,4 +397,47 @@ Test (mesh, consumers_on_every_agent_share_the_load)
     meshq_client_destroy (&producer);
     for (int i = 0; i < 3; i++)
         meshq_client_destroy (&clients[i]);
+}
+
+Test (mesh, acks_made_while_the_origin_was_down_reach_it_later)
+{
+    s_start (0);
+    s_start (1);
+    meshq_client_t *a = s_client (0), *b = s_client (1);
+    s_wait_peers (a, 1);
+    cr_assert_eq (meshq_client_declare_queue (a, "late", NULL), 0);
+    s_wait_queue (b, "late");
+    cr_assert_eq (meshq_client_consume (b, "late", 10, NULL, 0), 0);
+    s_publish (a, "late", 10);
+    meshq_delivery_t *held[10];
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq (meshq_client_recv (b, 5000, &held[i]), 0);
+    //  The origin goes; the work is done and acked meanwhile.
+    meshq_client_destroy (&a);
+    meshq_agent_destroy (&s_nodes[0].agent);
+    s_wait_peers (b, 0);
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq (meshq_client_ack (b, held[i]->delivery_tag, false), 0);
+        meshq_delivery_destroy (&held[i]);
+    }
+    meshq_client_dispatch (b, 50);
+    //  Back, it learns of the acks and does not deliver those again.
+    s_start (0);
+    a = s_client (0);
+    s_wait_peers (b, 1);
+    meshq_delivery_t *delivery = NULL;
+    cr_expect_eq (meshq_client_recv (b, 1500, &delivery), MESHQ_ETIMEOUT,
+                  "a message acked while its origin was down came again");
+    meshq_delivery_destroy (&delivery);
+    uint64_t ready = 1, unacked = 1;
+    int64_t deadline = zclock_mono () + 5000;
+    while ((ready || unacked) && zclock_mono () < deadline) {
+        meshq_client_dispatch (a, 20);
+        s_depth (a, "late", &ready, &unacked);
+    }
+    cr_expect (ready == 0 && unacked == 0,
+               "the origin still holds %" PRIu64 " ready, %" PRIu64 " unacked",
+               ready, unacked);
+    meshq_client_destroy (&a);
+    meshq_client_destroy (&b);
 }

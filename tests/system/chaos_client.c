@@ -113,8 +113,7 @@ s_consume (const char *endpoint, const char *queue, int prefetch, int fd)
         meshq_client_t *client = s_connect (endpoint, queue);
         if (!client)
             break;
-        if (meshq_client_consume (client, queue, (uint32_t)prefetch, NULL,
-                                  0)) {
+        if (meshq_client_consume (client, queue, (uint32_t)prefetch, NULL, 0)) {
             meshq_client_destroy (&client);
             continue;
         }

@@ -21,7 +21,7 @@
 
 #define S_NODES     3
 #define S_PRODUCERS 2
-#define S_RATE      1000 //  Messages a second per producer.
+#define S_RATE      1000  //  Messages a second per producer.
 #define S_PREFETCH  20
 #define S_MAX_SEQ   (1 << 20)
 #define S_QUEUE     "chaos"
@@ -29,13 +29,13 @@
 #define S_AGENT     MESHQ_BINARY_DIR "/agents/meshq-agent"
 
 typedef struct {
-    char name[8];        //  n1..n3.
-    char control[300];   //  ipc:// endpoint (works across namespaces).
-    char log[300];       //  Its log file.
-    int port;            //  Mesh port.
-    pid_t pid;           //  Running agent, or 0.
-    pid_t consumer;      //  Its consumer, or 0.
-    bool cut;            //  Link down (namespaces only).
+    char name[8];       //  n1..n3.
+    char control[300];  //  ipc:// endpoint (works across namespaces).
+    char log[300];      //  Its log file.
+    int port;           //  Mesh port.
+    pid_t pid;          //  Running agent, or 0.
+    pid_t consumer;     //  Its consumer, or 0.
+    bool cut;           //  Link down (namespaces only).
 } s_node_t;
 
 static char s_dir[256];
@@ -119,9 +119,8 @@ s_start_agent (int i)
             snprintf (seeds + used, sizeof seeds - used, "%stcp://%s.%d:%d",
                       used ? "," : "", s_net, j + 1, s_nodes[j].port);
         else
-            snprintf (seeds + used, sizeof seeds - used,
-                      "%stcp://127.0.0.1:%d", used ? "," : "",
-                      s_nodes[j].port);
+            snprintf (seeds + used, sizeof seeds - used, "%stcp://127.0.0.1:%d",
+                      used ? "," : "", s_nodes[j].port);
     }
     char ns[64];
     snprintf (ns, sizeof ns, "%s-n%d", s_tag ? s_tag : "", i + 1);
@@ -133,12 +132,26 @@ s_start_agent (int i)
         argv[argc++] = "exec";
         argv[argc++] = ns;
     }
-    char *rest[] = {S_AGENT,   "--name",         node->name,    "--data",
-                    data,      "--control",      node->control, "--mesh",
-                    s_mesh,    "--port",         port,          "--seeds",
-                    seeds,     "--heartbeat",    "100",         "--peer-timeout",
-                    "1000",    s_tag ? "--interface" : "--no-beacon",
-                    s_tag ? "mq0" : NULL, NULL};
+    char *rest[] = {S_AGENT,
+                    "--name",
+                    node->name,
+                    "--data",
+                    data,
+                    "--control",
+                    node->control,
+                    "--mesh",
+                    s_mesh,
+                    "--port",
+                    port,
+                    "--seeds",
+                    seeds,
+                    "--heartbeat",
+                    "100",
+                    "--peer-timeout",
+                    "1000",
+                    s_tag ? "--interface" : "--no-beacon",
+                    s_tag ? "mq0" : NULL,
+                    NULL};
     for (int k = 0; rest[k]; k++)
         argv[argc++] = rest[k];
     argv[argc] = NULL;
@@ -186,9 +199,8 @@ s_wait_mesh (int seconds)
     int64_t deadline = zclock_mono () + seconds * 1000;
     for (int i = 0; i < S_NODES; i++)
         while (s_peers_up (i) < S_NODES - 1) {
-            cr_assert_lt (zclock_mono (), deadline,
-                          "%s never saw its %d peers", s_nodes[i].name,
-                          S_NODES - 1);
+            cr_assert_lt (zclock_mono (), deadline, "%s never saw its %d peers",
+                          s_nodes[i].name, S_NODES - 1);
             zclock_sleep (50);
         }
 }
@@ -220,8 +232,7 @@ s_held (int i)
             //  theirs to report.
             while (meshq_codec_list_next (&cursor, &row))
                 if (row.name.size == strlen (s_nodes[i].name) &&
-                    memcmp (row.name.data, s_nodes[i].name, row.name.size) ==
-                        0)
+                    memcmp (row.name.data, s_nodes[i].name, row.name.size) == 0)
                     held += (int64_t)(row.messages + row.unacked);
         }
     }
@@ -412,8 +423,7 @@ s_chaos (const char *variant)
              variant, seconds, (unsigned long long)tally.published,
              (unsigned long long)tally.confirmed,
              (unsigned long long)tally.delivered,
-             (unsigned long long)tally.distinct,
-             (unsigned long long)tally.lost,
+             (unsigned long long)tally.distinct, (unsigned long long)tally.lost,
              (unsigned long long)tally.duplicates,
              (unsigned long long)tally.out_of_order, agent_kills,
              consumer_kills, cuts);
@@ -422,8 +432,7 @@ s_chaos (const char *variant)
     cr_expect_gt (tally.confirmed, 0);
     cr_expect_eq (tally.lost, 0, "%llu confirmed messages lost",
                   (unsigned long long)tally.lost);
-    cr_expect_eq (tally.out_of_order, 0,
-                  "%llu first deliveries out of order",
+    cr_expect_eq (tally.out_of_order, 0, "%llu first deliveries out of order",
                   (unsigned long long)tally.out_of_order);
     cr_expect_gt (agent_kills + consumer_kills + cuts, 0);
 }
@@ -444,4 +453,112 @@ Test (chaos, namespaces)
         cr_skip_test ("no namespaces: run it through ctest, where "
                       "tests/system/netns.sh makes them");
     s_chaos ("chaos/namespaces");
+}
+
+// --------------------------------------------------------------------
+//  A queue's dedup window: what a killed peer held waits for it
+
+//  Starts n1 and n2 of this suite's nodes on loopback, declares a queue
+//  with a dedup window of window_ms at n1, and has a client of n2 take
+//  five messages published at n1 without acking them. Returns n1's
+//  client.
+static meshq_client_t *
+s_lend_five (int window_ms, meshq_client_t **b_p)
+{
+    for (int i = 0; i < S_NODES; i++) {
+        s_node_t *node = &s_nodes[i];
+        snprintf (node->name, sizeof node->name, "n%d", i + 1);
+        snprintf (node->control, sizeof node->control, "ipc://%s/n%d.ipc",
+                  s_dir, i + 1);
+        snprintf (node->log, sizeof node->log, "%s/n%d.log", s_dir, i + 1);
+        node->port = s_free_port ();
+    }
+    s_start_agent (0);
+    s_start_agent (1);
+    int64_t deadline = zclock_mono () + 20000;
+    while (s_peers_up (0) < 1 || s_peers_up (1) < 1) {
+        cr_assert_lt (zclock_mono (), deadline, "n1 and n2 never met");
+        zclock_sleep (50);
+    }
+    meshq_client_t *a = meshq_client_new ();
+    cr_assert_eq (meshq_client_connect (a, s_nodes[0].control), 0);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.dedup_window = window_ms;
+    cr_assert_eq (meshq_client_declare_queue (a, "once", &options), 0);
+    meshq_client_t *b = meshq_client_new ();
+    cr_assert_eq (meshq_client_connect (b, s_nodes[1].control), 0);
+    options.passive = true;
+    while (meshq_client_declare_queue (b, "once", &options)) {
+        cr_assert_lt (zclock_mono (), deadline, "n2 never learnt the queue");
+        zclock_sleep (20);
+    }
+    cr_assert_eq (meshq_client_consume (b, "once", 5, NULL, 0), 0);
+    meshq_client_set_confirms (a, 5);
+    for (int i = 0; i < 5; i++)
+        meshq_client_publish_body (a, "", "once", "x", 1);
+    cr_assert_eq (meshq_client_wait_for_confirms (a, 5000), 0);
+    for (int i = 0; i < 5; i++) {
+        meshq_delivery_t *delivery = NULL;
+        cr_assert_eq (meshq_client_recv (b, 5000, &delivery), 0);
+        meshq_delivery_destroy (&delivery);
+    }
+    *b_p = b;
+    return a;
+}
+
+//  Receives count redelivered messages at client within ms; returns
+//  the milliseconds it took.
+static int64_t
+s_take_back (meshq_client_t *client, int count, int ms)
+{
+    int64_t start = zclock_mono ();
+    for (int i = 0; i < count; i++) {
+        meshq_delivery_t *delivery = NULL;
+        int64_t left = start + ms - zclock_mono ();
+        cr_assert_eq (
+            meshq_client_recv (client, left > 0 ? (int)left : 1, &delivery), 0,
+            "message %d of %d did not come back", i + 1, count);
+        cr_expect (delivery->redelivered);
+        meshq_client_ack (client, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    return zclock_mono () - start;
+}
+
+Test (chaos, a_dedup_queue_holds_a_killed_peers_messages_for_the_window)
+{
+    meshq_client_t *b = NULL;
+    meshq_client_t *a = s_lend_five (4000, &b);
+    procutil_kill (s_nodes[1].pid, SIGKILL);
+    s_nodes[1].pid = 0;
+    int64_t killed = zclock_mono ();
+    cr_assert_eq (meshq_client_consume (a, "once", 10, NULL, 0), 0);
+    //  Down after the peer timeout (1 s), then held for the window (4 s).
+    meshq_delivery_t *delivery = NULL;
+    cr_expect_eq (meshq_client_recv (a, 3500, &delivery), MESHQ_ETIMEOUT,
+                  "held messages went out before the window passed");
+    meshq_delivery_destroy (&delivery);
+    s_take_back (a, 5, 10000);
+    cr_expect_geq (zclock_mono () - killed, 4000);
+    meshq_client_destroy (&a);
+    meshq_client_destroy (&b);
+}
+
+Test (chaos, a_dedup_queue_gives_back_at_once_when_the_peer_returns)
+{
+    meshq_client_t *b = NULL;
+    meshq_client_t *a = s_lend_five (30000, &b);
+    procutil_kill (s_nodes[1].pid, SIGKILL);
+    s_nodes[1].pid = 0;
+    cr_assert_eq (meshq_client_consume (a, "once", 10, NULL, 0), 0);
+    while (s_peers_up (0) > 0)
+        zclock_sleep (20);
+    //  Back, n2 says it acked none of them (it lost its client): n1
+    //  gives them to others long before the 30 s window ends.
+    s_start_agent (1);
+    int64_t took = s_take_back (a, 5, 10000);
+    cr_expect_lt (took, 10000);
+    meshq_client_destroy (&a);
+    meshq_client_destroy (&b);
 }
