@@ -7,6 +7,24 @@
 
 #include <inttypes.h>
 
+//  Answers a list request with its rows, and frees them.
+static void
+s_reply_list (meshq_engine_t *self, meshq_session_t *session, uint64_t rid,
+              const char *what, meshq_args_t *rows, size_t count)
+{
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    const char *why = NULL;
+    int rc = meshq_codec_encode_list (rid, what, rows, count, &buf, &why);
+    if (rc)
+        meshq_engine_reply_error (self, session, rid, rc, "%s", why);
+    else
+        meshq_engine_send_raw (self, session, "OK", buf.data, buf.size, NULL,
+                               0);
+    meshq_buf_fini (&buf);
+    free (rows);
+}
+
 void
 meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
                      const meshq_args_t *args)
@@ -130,17 +148,7 @@ meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
         }
     }
 #undef S_ROW
-    meshq_buf_t buf;
-    meshq_buf_init (&buf);
-    const char *why = NULL;
-    int rc = meshq_codec_encode_list (args->rid, what, rows, count, &buf, &why);
-    if (rc)
-        meshq_engine_reply_error (self, session, args->rid, rc, "%s", why);
-    else
-        meshq_engine_send_raw (self, session, "OK", buf.data, buf.size, NULL,
-                               0);
-    meshq_buf_fini (&buf);
-    free (rows);
+    s_reply_list (self, session, args->rid, what, rows, count);
 }
 
 // --------------------------------------------------------------------
@@ -217,16 +225,5 @@ meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (row, INFLIGHT, inflight, inflight);
         }
     }
-    meshq_buf_t buf;
-    meshq_buf_init (&buf);
-    const char *why = NULL;
-    int rc =
-        meshq_codec_encode_list (args->rid, "peers", rows, count, &buf, &why);
-    if (rc)
-        meshq_engine_reply_error (self, session, args->rid, rc, "%s", why);
-    else
-        meshq_engine_send_raw (self, session, "OK", buf.data, buf.size, NULL,
-                               0);
-    meshq_buf_fini (&buf);
-    free (rows);
+    s_reply_list (self, session, args->rid, "peers", rows, count);
 }

@@ -170,26 +170,39 @@ s_start_consumer (int i)
     node->consumer = procutil_spawn (argv, NULL);
 }
 
+//  Asks node i's agent verb; the reply's argument frame, or NULL if it
+//  does not answer. Free the reply with zmsg_destroy.
+static zframe_t *
+s_ask (int i, const char *verb, zmsg_t **reply)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_timeout (client, 1000);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    *reply = NULL;
+    zframe_t *frame = NULL;
+    if (meshq_client_connect (client, s_nodes[i].control) == 0 &&
+        meshq_client_call (client, verb, &args, reply) == 0) {
+        zmsg_first (*reply);
+        frame = zmsg_next (*reply);
+    }
+    meshq_client_destroy (&client);
+    return frame;
+}
+
 //  Peers the agent of node i says are up, or -1.
 static int
 s_peers_up (int i)
 {
-    meshq_client_t *client = meshq_client_new ();
-    meshq_client_set_timeout (client, 1000);
-    meshq_args_t args, status;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
+    zmsg_t *reply;
+    zframe_t *frame = s_ask (i, "STATUS", &reply);
+    meshq_args_t status;
     int up = -1;
-    if (meshq_client_connect (client, s_nodes[i].control) == 0 &&
-        meshq_client_call (client, "STATUS", &args, &reply) == 0) {
-        zmsg_first (reply);
-        zframe_t *frame = zmsg_next (reply);
-        if (meshq_codec_decode_args (zframe_data (frame), zframe_size (frame),
-                                     &status, NULL) == 0)
-            up = (int)status.peers;
-    }
+    if (frame &&
+        meshq_codec_decode_args (zframe_data (frame), zframe_size (frame),
+                                 &status, NULL) == 0)
+        up = (int)status.peers;
     zmsg_destroy (&reply);
-    meshq_client_destroy (&client);
     return up;
 }
 
@@ -210,34 +223,25 @@ s_wait_mesh (int seconds)
 static int64_t
 s_held (int i)
 {
-    meshq_client_t *client = meshq_client_new ();
-    meshq_client_set_timeout (client, 1000);
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
+    zmsg_t *reply;
+    zframe_t *frame = s_ask (i, "LIST_QUEUES", &reply);
+    uint64_t rid;
+    meshq_span_t cursor;
+    uint32_t count;
     int64_t held = -1;
-    if (meshq_client_connect (client, s_nodes[i].control) == 0 &&
-        meshq_client_call (client, "LIST_QUEUES", &args, &reply) == 0) {
-        zmsg_first (reply);
-        zframe_t *frame = zmsg_next (reply);
-        uint64_t rid;
-        meshq_span_t cursor;
-        uint32_t count;
+    if (frame &&
+        meshq_codec_decode_list (zframe_data (frame), zframe_size (frame),
+                                 "queues", &rid, &cursor, &count, NULL) == 0) {
+        meshq_args_t row;
         held = 0;
-        if (meshq_codec_decode_list (zframe_data (frame), zframe_size (frame),
-                                     "queues", &rid, &cursor, &count,
-                                     NULL) == 0) {
-            meshq_args_t row;
-            //  Rows of other nodes (their backlog as announced) are
-            //  theirs to report.
-            while (meshq_codec_list_next (&cursor, &row))
-                if (row.name.size == strlen (s_nodes[i].name) &&
-                    memcmp (row.name.data, s_nodes[i].name, row.name.size) == 0)
-                    held += (int64_t)(row.messages + row.unacked);
-        }
+        //  Rows of other nodes (their backlog as announced) are theirs
+        //  to report.
+        while (meshq_codec_list_next (&cursor, &row))
+            if (row.name.size == strlen (s_nodes[i].name) &&
+                memcmp (row.name.data, s_nodes[i].name, row.name.size) == 0)
+                held += (int64_t)(row.messages + row.unacked);
     }
     zmsg_destroy (&reply);
-    meshq_client_destroy (&client);
     return held;
 }
 
