@@ -244,6 +244,20 @@ s_peers_list (meshq_peers_t *self, meshq_peers_entry_t *from,
     }
 }
 
+int
+meshq_peers_introduce (meshq_peers_t *self, const uint8_t node[16],
+                       uint64_t incarnation, const char *endpoint)
+{
+    assert (self && node && endpoint);
+    if (!self->started)
+        return MESHQ_ESTATE;
+    if (!meshq_iface_endpoint_valid (endpoint) ||
+        memcmp (node, self->node, 16) == 0)
+        return MESHQ_EINVAL;
+    s_discovered (self, node, incarnation, endpoint, true, zclock_mono ());
+    return 0;
+}
+
 //  Any frame but HELLO: only from a peer that is up.
 static void
 s_frame (meshq_peers_t *self, meshq_peer_cmd_t command, const uint8_t *node,
