@@ -653,6 +653,12 @@ Test (tutorial, refusals_say_why_and_exit_non_zero)
                                      "not do this: it needs the administrator "
                                      "tag (meshq set_user_tags)"),
                "%s", proc->output);
+    //  With the tag it may, on the node that gave it as on the other.
+    S_MESHQ (0, 0, "set_user_tags", "my_user", "administrator");
+    S_UNTIL (1, "my_user\tadministrator", "list_users");
+    S_MESHQ (0, 0, S_USER, "add_vhost", "mine");
+    S_UNTIL (1, "mine", "list_vhosts");
+    S_MESHQ (1, 0, S_USER, "delete_vhost", "mine");
     //  The examples refuse the same way.
     proc = s_expect_exit (S_EXAMPLE (1, "receive", "--vhost", "my_vhost",
                                      "--user", "my_user", "--password", "wrong",
