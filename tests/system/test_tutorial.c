@@ -415,7 +415,13 @@ Test (tutorial, every_step_holds_across_the_mesh)
     cr_expect_eq (
         s_count (receive, " [x] Received 'Hello through my_exchange!'\n"), 1,
         "%s", receive->output);
-    //  Delivered once: node 1 holds neither any more.
+    //  The tool's own producer and consumer, the same way.
+    S_MESHQ (0, 0, S_VHOST, S_USER, "publish", "--exchange", "my_exchange",
+             "--routing-key", "my_routing_key", "Hello World!");
+    proc =
+        S_MESHQ (1, 0, S_VHOST, S_USER, "consume", "my_queue", "--count", "1");
+    cr_expect_str_eq (proc->output, "Hello World!\n");
+    //  Delivered once: node 1 holds none of them any more.
     S_UNTIL (0,
              "\"name\":\"my_queue\",\"node\":\"n1\",\"messages_ready\":0,"
              "\"mesh_ready\":0,\"messages_unacknowledged\":0",
