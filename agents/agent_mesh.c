@@ -43,6 +43,9 @@
 //  Deliveries to a peer sent in one message, at most.
 #define S_BATCH 256
 
+//  Interval of VHOST to peers that a vhost's mesh does not have up.
+#define S_INTRODUCE_MS 1000
+
 meshq_qmesh_t *
 meshq_qmesh (meshq_queue_t *queue, bool create)
 {
@@ -461,12 +464,16 @@ s_on_vhost (meshq_engine_t *self, meshq_vhost_t *vhost,
     meshq_vhost_t *target = zhashx_lookup (self->vhosts, name);
     if (!target || target == self->root || !target->peers)
         return;
-    if (meshq_peers_introduce (target->peers, session->id, args->incarnation,
-                               endpoint))
+    int rc = meshq_peers_introduce (target->peers, session->id,
+                                    args->incarnation, endpoint);
+    if (rc)
         meshq_engine_bad_input (self,
                                 "mesh: VHOST dropped peer=%s vhost=%s "
-                                "reason=endpoint is not tcp://ADDRESS:PORT",
-                                session->user, name);
+                                "reason=%s",
+                                session->user, name,
+                                rc == MESHQ_EFULL
+                                    ? "peer table full"
+                                    : "endpoint is not tcp://ADDRESS:PORT");
 }
 
 static void
@@ -674,9 +681,35 @@ meshq_engine_mesh_turn (meshq_engine_t *self)
     }
 }
 
+//  Tells the peers of the default vhost again where our other vhosts'
+//  meshes are, if those meshes do not have them up: a VHOST lost, or a
+//  vhost's peer counted down while the default vhost's stayed up, would
+//  otherwise keep them apart until the default vhost's peer comes up
+//  again.
+static void
+s_introduce_missing (meshq_engine_t *self, int64_t now)
+{
+    if (!self->root->peers || now - self->introduced < S_INTRODUCE_MS)
+        return;
+    self->introduced = now;
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
+        if (vhost == self->root || !vhost->peers)
+            continue;
+        meshq_session_t *session = zhashx_first (self->root->peer_sessions);
+        for (; session; session = zhashx_next (self->root->peer_sessions)) {
+            const meshq_peer_info_t *peer =
+                meshq_peers_lookup (vhost->peers, session->id);
+            if (!peer || streq (peer->state, "down"))
+                s_send_vhost (self, session, vhost);
+        }
+    }
+}
+
 void
 meshq_engine_mesh_tick (meshq_engine_t *self)
 {
+    s_introduce_missing (self, zclock_mono ());
     meshq_dedup_tick (self, zclock_mono ());
     //  Announcements held back by the rate limit go out now.
     meshq_engine_mesh_turn (self);

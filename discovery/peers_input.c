@@ -254,7 +254,23 @@ meshq_peers_introduce (meshq_peers_t *self, const uint8_t node[16],
     if (!meshq_iface_endpoint_valid (endpoint) ||
         memcmp (node, self->node, 16) == 0)
         return MESHQ_EINVAL;
-    s_discovered (self, node, incarnation, endpoint, true, zclock_mono ());
+    int64_t now = zclock_mono ();
+    meshq_peers_entry_t *entry = meshq_peers_find (self, node);
+    if (!entry)
+        entry = meshq_peers_add (self, node, now);
+    if (!entry) {
+        self->stats.frames_dropped[MESHQ_FRAME_DROP_FULL]++;
+        return MESHQ_EFULL;
+    }
+    //  First-hand, as a beacon is: the owner heard from that node just
+    //  now. So unlike gossip it is taken even from a peer declared down
+    //  a moment ago, or two agents that lost each other for a little
+    //  over the timeout would stay apart.
+    unsigned actions =
+        meshq_peer_discovered (&entry->peer, incarnation, false, now);
+    if (actions & MESHQ_PEER_STALE)
+        self->stats.frames_dropped[MESHQ_FRAME_DROP_STALE]++;
+    meshq_peers_apply (self, entry, actions, endpoint, NULL, now);
     return 0;
 }
 
