@@ -6,8 +6,9 @@
     Administration happens on node 1 and must hold on every node: users,
     permissions, vhosts and declarations are mesh-wide records that
     travel by gossip, so the tests wait for them by asking again (the
-    tool, or a login) until a deadline, never by sleeping a fixed time.
-    Agents are seeded with each other's ports and send no beacons.
+    tool, or a login) until a deadline, never by sleeping a fixed time
+    (the one sleep holds a fault for its length). Agents are seeded
+    with each other's ports and send no beacons.
 
     Whatever a test starts is killed, and its directory removed, in the
     suite's fini, so a failing test leaves nothing behind.
