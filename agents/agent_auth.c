@@ -749,9 +749,12 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
             memset (&record_args, 0, sizeof record_args);
             char tag_text[128];
             meshq_auth_format_tags (tags, tag_text, sizeof tag_text);
+            //  A copy: applying the record writes record->hash from it,
+            //  and a copy onto itself left the hash garbled.
+            char hash[sizeof record->hash];
+            snprintf (hash, sizeof hash, "%s", record->hash);
             MESHQ_ARGS_SET (&record_args, USER, user, meshq_span (user));
-            MESHQ_ARGS_SET (&record_args, PWHASH, pwhash,
-                            meshq_span (record->hash));
+            MESHQ_ARGS_SET (&record_args, PWHASH, pwhash, meshq_span (hash));
             MESHQ_ARGS_SET (&record_args, TAGS, tags, meshq_span (tag_text));
             snprintf (key, sizeof key, "u/%s", user);
             s_meta (self, key, &record_args);

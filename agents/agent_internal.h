@@ -145,6 +145,7 @@ struct _meshq_engine_t {
     uint64_t next_seq;              //  Last message sequence given.
     int64_t started;                //  Monotonic ms at start.
     int64_t sampled;                //  Monotonic ms of the last sample.
+    int64_t introduced;             //  Monotonic ms of the last VHOST round.
     zhashx_t *sessions;             //  Hex session id -> meshq_session_t.
     meshq_session_t *last_session;  //  Cache: sender of the last frame.
     zlistx_t *dirty;                //  Queues to dispatch this turn.

@@ -121,10 +121,13 @@ Test (auth, bad_logins_are_refused_clearly_and_counted)
     cr_expect_eq (s_login (s_ipc, "alice", "wrong", "/", NULL, why, sizeof why),
                   MESHQ_EACCESS);
     cr_expect (strstr (why, "login refused"), "%s", why);
+    cr_expect (strstr (why, "wrong user or password") && !strstr (why, "guest"),
+               "%s", why);
     cr_expect_eq (s_login (s_ipc, "mallory", "x", "/", NULL, why, sizeof why),
                   MESHQ_EACCESS);
     cr_expect_eq (s_login (s_tcp, "guest", "guest", "/", NULL, why, sizeof why),
                   MESHQ_EACCESS, "guest over tcp://");
+    cr_expect (strstr (why, "guest may connect only over ipc://"), "%s", why);
     //  Right password, no rights on the vhost.
     cr_expect_eq (
         s_login (s_ipc, "alice", "wonderland", "shop", NULL, why, sizeof why),
