@@ -7,7 +7,8 @@
     1 consumer; (b) the same with 4 consumers; (c) transient, auto-ack;
     (d) one message in flight, publish to confirm. Ceilings measured in
     the same run: raw libzmq DEALER->ROUTER over inproc with the same
-    body size; a raw DEALER round trip; a raw 128-byte write+fdatasync.
+    body size; a raw DEALER round trip (the
+    echoing ROUTER on its own thread, as the agent is); a raw 128-byte write+fdatasync.
     Each figure is the median of the runs. Usage: bench_agent [runs]
 */
 #include "bench.h"

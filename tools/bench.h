@@ -58,7 +58,8 @@ int meshq_bench_run (const meshq_bench_config_t *config,
 double meshq_bench_raw_throughput (const char *endpoint, int size,
                                    uint64_t count);
 
-//  Median of count raw DEALER->ROUTER->DEALER round trips, in us.
+//  Median of count raw DEALER->ROUTER->DEALER round trips, in us; the
+//  ROUTER echoes from its own thread, as an agent does.
 double meshq_bench_raw_round_trip (const char *endpoint, int size, int count);
 
 //  Median of count write+fdatasync of 128 bytes in directory, in us.
