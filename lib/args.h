@@ -84,7 +84,8 @@
     X (READ, read, "rd", TEXT)                      /* permission regex */     \
     X (REFUSED, refused, "refused", UINT) /* logins, accesses refused */       \
     X (DROPPED, dropped, "dropped", UINT) /* bad input dropped */              \
-    X (DTAGS, dtags, "dts", BIN)          /* delivery tags, 8-byte LE */
+    X (DTAGS, dtags, "dts", BIN)          /* delivery tags, 8-byte LE */       \
+    X (BATCH, batch, "nb", UINT)          /* deliveries in one frame */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,
