@@ -78,6 +78,7 @@ s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
     self->dirty = zlistx_new ();
     self->dead_letters = zlistx_new ();
     meshq_buf_init (&self->buf);
+    meshq_engine_batch_init (self);
     zuuid_t *uuid = zuuid_new ();
     memcpy (self->node_id, zuuid_data (uuid), 16);
     zuuid_destroy (&uuid);
@@ -121,6 +122,7 @@ s_engine_destroy (meshq_engine_t **self_p)
     zlistx_destroy (&self->dirty);
     zlistx_destroy (&self->dead_letters);
     meshq_buf_fini (&self->buf);
+    meshq_engine_batch_fini (self);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->router);
     free (self);
@@ -273,6 +275,7 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
         meshq_map64_delete (self->dirty_set, (uintptr_t)queue);
         meshq_queue_dispatch (queue, now);
     }
+    meshq_engine_batch_flush (self);
     //  Dispatch may have disposed of entries (acks, dead letters):
     //  commit again, cheaply when nothing is pending.
     meshq_engine_route_dead_letters (self);
@@ -347,6 +350,10 @@ meshq_engine_session_open (meshq_engine_t *self, const uint8_t *id,
                                 ? (int)args->heartbeat
                                 : 1000;
     session->last_seen = zclock_mono ();
+    //  Deliveries several to a frame, if it said it takes them.
+    session->batch = MESHQ_ARGS_HAS (args, BATCH) && args->batch > 1
+                         ? (uint32_t)(args->batch < 4096 ? args->batch : 4096)
+                         : 1;
     session->deliveries = meshq_map64_new ();
     session->consumers = zlistx_new ();
     char key[33];

@@ -20,6 +20,7 @@
 typedef struct _meshq_session_t meshq_session_t;
 typedef struct _meshq_vhost_t meshq_vhost_t;
 typedef struct _meshq_engine_t meshq_engine_t;
+typedef struct _meshq_batch_t meshq_batch_t;
 
 //  Copies a span into a NUL-terminated buffer of MESHQ_MAX_SHORTSTR + 1.
 static inline void
@@ -81,6 +82,7 @@ struct _meshq_session_t {
     uint64_t publish_generation;  //  Permissions it was checked under.
     bool publish_allowed;         //  The answer.
     bool dead;                    //  To be closed at the end of the turn.
+    uint32_t batch;               //  Most deliveries it takes per frame.
 };
 
 struct _meshq_engine_t {
@@ -125,6 +127,8 @@ struct _meshq_engine_t {
     uint64_t warnings;       //  Bad-input warnings this tick.
     uint64_t suppressed;     //  Those not logged this tick.
     uint64_t dead_lettered;  //  Entries sent to a dead-letter exchange.
+    meshq_batch_t *batches;  //  Deliveries waiting to go out, by consumer.
+    int batch_count;         //  Open batches, first in batches.
 };
 
 //  agent.c
@@ -168,6 +172,17 @@ bool meshq_engine_may_publish (meshq_engine_t *self, meshq_session_t *session,
                                meshq_span_t exchange);
 bool meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
                          const char *verb, const meshq_args_t *args);
+
+//  agent_batch.c
+void meshq_engine_batch_init (meshq_engine_t *self);
+void meshq_engine_batch_fini (meshq_engine_t *self);
+//  Adds a delivery (its entry given to session, with its tag) to the
+//  consumer's batch; sends the batch when it is full.
+void meshq_engine_batch_add (meshq_engine_t *self, meshq_session_t *session,
+                             meshq_consumer_t *consumer,
+                             const meshq_entry_t *entry);
+//  Sends every open batch.
+void meshq_engine_batch_flush (meshq_engine_t *self);
 
 //  agent_commands.c
 void meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,

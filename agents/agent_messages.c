@@ -102,6 +102,11 @@ s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
     meshq_engine_t *self = ((meshq_vhost_t *)host)->engine;
     meshq_session_t *session = consumer->session;
     s_ensession (session, entry);
+    if (session->batch > 1) {
+        meshq_engine_batch_add (self, session, consumer, entry);
+        self->delivered++;
+        return;
+    }
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (consumer->tag));
