@@ -20,6 +20,9 @@
 //  timers and the pipe are not starved.
 #define S_BATCH 1024
 
+//  Frames handled between two dispatches within a turn.
+#define S_DISPATCH_EVERY 128
+
 //  Warnings about bad input logged per tick, at most.
 #define S_WARNINGS 10
 
@@ -250,6 +253,19 @@ s_commit (meshq_engine_t *self)
             meshq_store_commit (vhost->store);
 }
 
+//  Dispatches the queues that changed, and sends the batches made.
+static void
+s_dispatch (meshq_engine_t *self)
+{
+    meshq_queue_t *queue;
+    int64_t now = zclock_time ();
+    while ((queue = zlistx_detach (self->dirty, NULL))) {
+        meshq_map64_delete (self->dirty_set, (uintptr_t)queue);
+        meshq_queue_dispatch (queue, now);
+    }
+    meshq_engine_batch_flush (self);
+}
+
 static int
 s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
 {
@@ -269,13 +285,7 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
             meshq_engine_flush_confirms (self, session);
         session = zhashx_next (self->sessions);
     }
-    meshq_queue_t *queue;
-    int64_t now = zclock_time ();
-    while ((queue = zlistx_detach (self->dirty, NULL))) {
-        meshq_map64_delete (self->dirty_set, (uintptr_t)queue);
-        meshq_queue_dispatch (queue, now);
-    }
-    meshq_engine_batch_flush (self);
+    s_dispatch (self);
     //  Dispatch may have disposed of entries (acks, dead letters):
     //  commit again, cheaply when nothing is pending.
     meshq_engine_route_dead_letters (self);
@@ -526,6 +536,11 @@ s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
         s_frame (self, parts, count);
         for (int i = 0; i < count && i < 4; i++)
             zmq_msg_close (&parts[i]);
+        //  Consumers need not wait for the turn's commit (only confirms
+        //  do): give them what the acks so far made room for, so that a
+        //  long turn of publishes does not starve them.
+        if ((n + 1) % S_DISPATCH_EVERY == 0 && zlistx_size (self->dirty))
+            s_dispatch (self);
     }
     return 0;
 }
