@@ -126,6 +126,7 @@ s_engine_destroy (meshq_engine_t **self_p)
     zlistx_destroy (&self->dead_letters);
     meshq_buf_fini (&self->buf);
     meshq_engine_batch_fini (self);
+    meshq_engine_pool_fini (self);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->router);
     free (self);
@@ -484,7 +485,7 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
                                   "no session: send HELLO first");
         return;
     }
-    session->last_seen = zclock_mono ();
+    session->last_seen = self->frame_mono ? self->frame_mono : zclock_mono ();
     if (streq (verb, "PUBLISH")) {
         if (count == 4)
             meshq_engine_publish (self, session, &args,
@@ -511,6 +512,8 @@ s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
     (void)loop;
     meshq_engine_t *self = arg;
     void *handle = zsock_resolve (reader);
+    self->frame_mono = zclock_mono ();
+    self->frame_wall = zclock_time ();
     for (int n = 0; n < S_BATCH; n++) {
         zmq_msg_t parts[4];
         int count = 0;
@@ -539,9 +542,14 @@ s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
         //  Consumers need not wait for the turn's commit (only confirms
         //  do): give them what the acks so far made room for, so that a
         //  long turn of publishes does not starve them.
-        if ((n + 1) % S_DISPATCH_EVERY == 0 && zlistx_size (self->dirty))
-            s_dispatch (self);
+        if ((n + 1) % S_DISPATCH_EVERY == 0) {
+            if (zlistx_size (self->dirty))
+                s_dispatch (self);
+            self->frame_mono = zclock_mono ();
+            self->frame_wall = zclock_time ();
+        }
     }
+    self->frame_mono = self->frame_wall = 0;
     return 0;
 }
 

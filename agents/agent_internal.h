@@ -127,8 +127,16 @@ struct _meshq_engine_t {
     uint64_t warnings;       //  Bad-input warnings this tick.
     uint64_t suppressed;     //  Those not logged this tick.
     uint64_t dead_lettered;  //  Entries sent to a dead-letter exchange.
-    meshq_batch_t *batches;  //  Deliveries waiting to go out, by consumer.
-    int batch_count;         //  Open batches, first in batches.
+
+    //  The hot path's reused state (agent_batch.c, agent_pool.c).
+    meshq_batch_t *batches;          //  Deliveries to send, by consumer.
+    int batch_count;                 //  Open batches, first in batches.
+    meshq_entry_t *free_entries;     //  Kept for reuse, linked by next.
+    uint32_t free_entry_count;       //  How many.
+    meshq_pending_t *free_pendings;  //  Kept for reuse, linked by next.
+    uint32_t free_pending_count;     //  How many.
+    int64_t frame_mono;  //  zclock_mono () while frames are handled, or 0.
+    int64_t frame_wall;  //  zclock_time () while frames are handled, or 0.
 };
 
 //  agent.c
@@ -183,6 +191,13 @@ void meshq_engine_batch_add (meshq_engine_t *self, meshq_session_t *session,
                              const meshq_entry_t *entry);
 //  Sends every open batch.
 void meshq_engine_batch_flush (meshq_engine_t *self);
+
+//  agent_pool.c: entries and pendings come zeroed, as from calloc.
+meshq_entry_t *meshq_engine_entry_new (meshq_engine_t *self);
+void meshq_engine_entry_free (meshq_engine_t *self, meshq_entry_t *entry);
+meshq_pending_t *meshq_engine_pending_new (meshq_engine_t *self);
+void meshq_engine_pending_free (meshq_engine_t *self, meshq_pending_t *pending);
+void meshq_engine_pool_fini (meshq_engine_t *self);
 
 //  agent_commands.c
 void meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,

@@ -42,7 +42,7 @@ s_entry_free (meshq_engine_t *self, meshq_entry_t *entry)
         meshq_engine_arm_turn (self);
     }
     meshq_blob_unref (&entry->blob);
-    free (entry);
+    meshq_engine_entry_free (self, entry);
 }
 
 //  Removes a delivered entry from its session's books.
@@ -186,10 +186,9 @@ s_route (meshq_vhost_t *self, const meshq_envelope_t *envelope,
 }
 
 static meshq_pending_t *
-s_pending_new (meshq_session_t *session, uint64_t seq)
+s_pending_new (meshq_engine_t *self, meshq_session_t *session, uint64_t seq)
 {
-    meshq_pending_t *pending = calloc (1, sizeof *pending);
-    assert (pending);
+    meshq_pending_t *pending = meshq_engine_pending_new (self);
     pending->session = session;
     pending->seq = seq;
     if (session->pending_tail)
@@ -263,15 +262,16 @@ s_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
     meshq_engine_t *self = vhost->engine;
     meshq_blob_t *blob = NULL;
     uint64_t seq = ++self->next_seq;
-    int64_t now = zclock_time ();
+    //  The clock read for the frames being handled, if any: a clock
+    //  read per message showed in profiles.
+    int64_t now = self->frame_wall ? self->frame_wall : zclock_time ();
     int64_t ttl = envelope->present & (1u << MESHQ_F_EXPIRATION)
                       ? (int64_t)envelope->expiration
                       : -1;
     int taken = 0;
     for (int i = 0; i < routes->count; i++) {
         meshq_queue_t *queue = routes->queues[i];
-        meshq_entry_t *entry = calloc (1, sizeof *entry);
-        assert (entry);
+        meshq_entry_t *entry = meshq_engine_entry_new (self);
         //  The function holds one reference, each entry another.
         if (!blob)
             blob = meshq_blob_new (data, size, &self->memory);
@@ -286,7 +286,7 @@ s_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
                       "a queue is full (max-length with overflow "
                       "reject-publish): message refused");
             meshq_blob_unref (&entry->blob);
-            free (entry);
+            meshq_engine_entry_free (self, entry);
             continue;
         }
         taken++;
@@ -301,7 +301,7 @@ s_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
                 //  Not durable, so not accepted: take it back.
                 meshq_queue_unpush (queue, entry);
                 meshq_blob_unref (&entry->blob);
-                free (entry);
+                meshq_engine_entry_free (self, entry);
                 if (rc == MESHQ_EFULL)
                     s_block (self, "the agent's disk quota is reached: "
                                    "publishes are refused until consumers "
@@ -331,8 +331,9 @@ void
 meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
                       const meshq_args_t *args, const void *data, size_t size)
 {
-    meshq_pending_t *pending =
-        MESHQ_ARGS_HAS (args, SEQ) ? s_pending_new (session, args->seq) : NULL;
+    meshq_pending_t *pending = MESHQ_ARGS_HAS (args, SEQ)
+                                   ? s_pending_new (self, session, args->seq)
+                                   : NULL;
     meshq_envelope_t envelope;
     const char *why = NULL;
     int rc = meshq_codec_decode_envelope (data, size, self->config.max_message,
@@ -428,7 +429,8 @@ meshq_engine_store_done (void *arg, uint64_t ticket, int status)
         if (pending->session)
             pending->session->confirm_due = true;
         else
-            free (pending);  //  Its publisher is gone.
+            meshq_engine_pending_free (self->engine,
+                                       pending);  //  Its publisher is gone.
     }
 }
 
@@ -451,7 +453,7 @@ meshq_engine_flush_confirms (meshq_engine_t *self, meshq_session_t *session)
         session->pending = pending->next;
         if (!session->pending)
             session->pending_tail = NULL;
-        free (pending);
+        meshq_engine_pending_free (self, pending);
     }
     if (upto) {
         session->confirmed = upto;
@@ -465,12 +467,11 @@ meshq_engine_flush_confirms (meshq_engine_t *self, meshq_session_t *session)
 void
 meshq_engine_forget_pending (meshq_engine_t *self, meshq_session_t *session)
 {
-    (void)self;
     meshq_pending_t *pending = session->pending;
     while (pending) {
         meshq_pending_t *next = pending->next;
         if (pending->remaining == 0)
-            free (pending);
+            meshq_engine_pending_free (self, pending);
         else
             pending->session = NULL;  //  Freed by its last completion.
         pending = next;
