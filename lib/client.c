@@ -314,15 +314,16 @@ s_delivery (meshq_client_t *self, const meshq_args_t *args,
 }
 
 //  Takes one delivery of consumer (NULL if unknown): acks it at once
-//  for a no-ack consumer, queues it for recv or its callback.
+//  for a no-ack consumer (if ack, else the caller did), queues it for
+//  recv or its callback.
 static void
 s_accept (meshq_client_t *self, s_consumer_t *consumer,
-          const meshq_args_t *args, const meshq_delivery_item_t *item)
+          const meshq_args_t *args, const meshq_delivery_item_t *item, bool ack)
 {
     meshq_delivery_t *delivery = s_delivery (self, args, item);
     if (!delivery)
         return;
-    if (consumer && consumer->no_ack)
+    if (ack && consumer && consumer->no_ack)
         meshq_client_ack (self, delivery->delivery_tag, false);
     zlistx_add_end (consumer && consumer->fn ? self->callbacks : self->ready,
                     delivery);
@@ -338,17 +339,28 @@ s_deliver (meshq_client_t *self, const meshq_args_t *args, const void *body,
     meshq_delivery_item_t item;
     if (!MESHQ_ARGS_HAS (args, BATCH)) {
         s_item (args, body, size, &item);
-        s_accept (self, consumer, args, &item);
+        s_accept (self, consumer, args, &item, true);
         return;
     }
     meshq_span_t cursor = {body, (uint32_t)size};
+    if (consumer && consumer->no_ack) {
+        //  Ack the whole batch before decoding its messages, so that
+        //  the agent sends the next one meanwhile.
+        meshq_span_t tags = cursor;
+        for (uint64_t i = 0; i < args->batch; i++) {
+            if (meshq_codec_decode_delivery (&tags, S_MAX_FRAME, &item, NULL))
+                break;
+            meshq_client_ack (self, item.dtag, false);
+        }
+        s_flush_acks (self);
+    }
     for (uint64_t i = 0; i < args->batch; i++) {
         const char *why = NULL;
         if (meshq_codec_decode_delivery (&cursor, S_MAX_FRAME, &item, &why)) {
             s_set_error (self, "agent sent a malformed delivery: %s", why);
             return;
         }
-        s_accept (self, consumer, args, &item);
+        s_accept (self, consumer, args, &item, false);
     }
 }
 
@@ -509,6 +521,10 @@ s_receive (meshq_client_t *self, int timeout_ms, uint64_t rid, zmsg_t **reply_p)
             for (int i = 0; i < count; i++)
                 zmq_msg_close (&parts[i]);
         }
+        //  Acks made while draining (a no-ack consumer's, on receipt) go
+        //  now: the agent can send the next batch while the application
+        //  works through this one.
+        s_flush_acks (self);
         if (!rid)
             return 0;
     }
