@@ -310,7 +310,11 @@ meshq_engine_arm_turn (meshq_engine_t *self)
 {
     if (!self->turn_armed) {
         self->turn_armed = true;
-        zloop_timer (self->loop, 0, 1, s_end_of_turn, self);
+        //  While frames are handled the ROUTER handler ends the turn
+        //  itself, when it is done with them.
+        self->turn_timer = self->frame_mono ? 0
+                                            : zloop_timer (self->loop, 0, 1,
+                                                           s_end_of_turn, self);
     }
 }
 
@@ -550,6 +554,15 @@ s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
         }
     }
     self->frame_mono = self->frame_wall = 0;
+    //  The socket is drained (or the batch is done): end the turn here,
+    //  not through one more pass of the loop, whose poll of every socket
+    //  cost about five system calls a turn (strace of one message in
+    //  flight). A timer armed before the frames came is not needed.
+    if (self->turn_armed) {
+        if (self->turn_timer)
+            zloop_timer_end (self->loop, self->turn_timer);
+        s_end_of_turn (self->loop, 0, self);
+    }
     return 0;
 }
 

@@ -137,6 +137,7 @@ struct _meshq_engine_t {
     uint32_t free_pending_count;     //  How many.
     int64_t frame_mono;  //  zclock_mono () while frames are handled, or 0.
     int64_t frame_wall;  //  zclock_time () while frames are handled, or 0.
+    int turn_timer;      //  The end-of-turn timer while turn_armed, or 0.
 };
 
 //  agent.c
