@@ -260,6 +260,7 @@ s_dispatch (meshq_engine_t *self)
 {
     meshq_queue_t *queue;
     int64_t now = zclock_time ();
+    self->last_dirty = NULL;
     while ((queue = zlistx_detach (self->dirty, NULL))) {
         meshq_map64_delete (self->dirty_set, (uintptr_t)queue);
         meshq_queue_dispatch (queue, now);
@@ -321,10 +322,15 @@ meshq_engine_arm_turn (meshq_engine_t *self)
 void
 meshq_engine_mark_dirty (meshq_engine_t *self, meshq_queue_t *queue)
 {
-    //  dirty_set doubles as the membership test of the dirty list.
-    if (!meshq_map64_lookup (self->dirty_set, (uintptr_t)queue)) {
-        meshq_map64_insert (self->dirty_set, (uintptr_t)queue, queue);
-        zlistx_add_end (self->dirty, queue);
+    //  dirty_set doubles as the membership test of the dirty list; the
+    //  last queue marked is remembered, as most marks in a row (one per
+    //  publish or ack) are for the same queue.
+    if (queue != self->last_dirty) {
+        if (!meshq_map64_lookup (self->dirty_set, (uintptr_t)queue)) {
+            meshq_map64_insert (self->dirty_set, (uintptr_t)queue, queue);
+            zlistx_add_end (self->dirty, queue);
+        }
+        self->last_dirty = queue;
     }
     meshq_engine_arm_turn (self);
 }

@@ -42,6 +42,7 @@ struct _meshq_vhost_t {
     meshq_map64_t *tickets;             //  Store ticket -> meshq_pending_t.
     uint64_t meta_version;              //  Last metadata version written.
     zlistx_t *restoring;                //  Bindings read back, for the end.
+    meshq_queue_t *last_route;          //  Last default-exchange route.
 };
 
 //  An entry on its way to a dead-letter exchange.
@@ -138,6 +139,7 @@ struct _meshq_engine_t {
     int64_t frame_mono;  //  zclock_mono () while frames are handled, or 0.
     int64_t frame_wall;  //  zclock_time () while frames are handled, or 0.
     int turn_timer;      //  The end-of-turn timer while turn_armed, or 0.
+    meshq_queue_t *last_dirty;  //  Queue last marked dirty (in dirty).
 };
 
 //  agent.c

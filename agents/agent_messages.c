@@ -165,11 +165,19 @@ s_route (meshq_vhost_t *self, const meshq_envelope_t *envelope,
     meshq_span_t exchange_name = envelope->strings[MESHQ_F_EXCHANGE];
     meshq_span_t key = envelope->strings[MESHQ_F_ROUTING_KEY];
     if (exchange_name.size == 0) {
-        //  The default exchange: the queue named by the routing key.
-        char name[MESHQ_MAX_SHORTSTR + 1];
-        memcpy (name, key.data ? key.data : "", key.size);
-        name[key.size] = 0;
-        meshq_queue_t *queue = zhashx_lookup (self->queues, name);
+        //  The default exchange: the queue named by the routing key,
+        //  most often the one of the last publish.
+        meshq_queue_t *queue = self->last_route;
+        const char *last = queue ? meshq_queue_name (queue) : "";
+        if (!queue || (key.size && memcmp (last, key.data, key.size)) ||
+            last[key.size]) {
+            char name[MESHQ_MAX_SHORTSTR + 1];
+            memcpy (name, key.data ? key.data : "", key.size);
+            name[key.size] = 0;
+            queue = zhashx_lookup (self->queues, name);
+            if (queue)
+                self->last_route = queue;
+        }
         if (queue)
             s_route_one (routes, queue);
         return 0;

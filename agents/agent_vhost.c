@@ -375,6 +375,11 @@ meshq_vhost_queue_delete (meshq_vhost_t *self, meshq_queue_t *queue)
         snprintf (key, sizeof key, "q/%s", name);
         meshq_vhost_meta_write (self, key, NULL);
     }
+    //  Caches of the hot path must not outlive it.
+    if (self->last_route == queue)
+        self->last_route = NULL;
+    if (self->engine->last_dirty == queue)
+        self->engine->last_dirty = NULL;
     if (meshq_map64_lookup (self->engine->dirty_set, (uintptr_t)queue)) {
         zlistx_delete (self->engine->dirty,
                        zlistx_find (self->engine->dirty, queue));

@@ -37,41 +37,42 @@ typedef struct {
 } s_consumer_t;
 
 struct _meshq_client_t {
-    zsock_t *dealer;             //  To the agent.
-    zactor_t *heartbeat;         //  Keeps the session alive.
-    zactor_t *monitor;           //  Watches the login, during connect.
-    zpoller_t *poller;           //  dealer and the heartbeat's pipe.
-    char *endpoint;              //  Where we connected.
-    char *user;                  //  User name.
-    char *password;              //  Password.
-    char *vhost;                 //  Virtual host.
-    uint8_t session[16];         //  Our session id (the DEALER's identity).
-    int timeout_ms;              //  Request timeout.
-    int heartbeat_ms;            //  Heartbeat interval.
-    bool connected;              //  HELLO answered.
-    bool lost;                   //  The agent stopped answering.
-    uint64_t next_rid;           //  Next request id.
-    char error[512];             //  Reason of the last failure.
-    char queue_name[256];        //  Last queue declared.
-    char consumer_tag[256];      //  Last consumer started.
-    size_t max_message;          //  Largest body the agent takes.
-    bool confirms;               //  Publisher confirms on.
-    uint32_t window;             //  Most unconfirmed publishes.
-    uint64_t published;          //  Sequence of the last publish.
-    uint64_t confirmed;          //  All up to this are answered.
-    int nack_code;               //  First refusal since the last wait.
-    zlistx_t *consumers;         //  s_consumer_t, by tag.
-    zlistx_t *ready;             //  Deliveries for recv.
-    zlistx_t *callbacks;         //  Deliveries for callbacks.
-    meshq_return_fn *return_fn;  //  Returned-message handler.
-    void *return_arg;            //  Its argument.
-    meshq_buf_t args_buf;        //  Reused for argument maps.
-    meshq_buf_t body_buf;        //  Reused for envelopes.
-    zmsg_t *last_reply;          //  Results of the last request.
-    uint64_t acks[S_ACK_BATCH];  //  Acks not yet sent.
-    size_t ack_count;            //  How many.
-    bool blocked;                //  The agent refuses publishes now.
-    bool block_on_pressure;      //  Publish waits while blocked.
+    zsock_t *dealer;               //  To the agent.
+    zactor_t *heartbeat;           //  Keeps the session alive.
+    zactor_t *monitor;             //  Watches the login, during connect.
+    zpoller_t *poller;             //  dealer and the heartbeat's pipe.
+    char *endpoint;                //  Where we connected.
+    char *user;                    //  User name.
+    char *password;                //  Password.
+    char *vhost;                   //  Virtual host.
+    uint8_t session[16];           //  Our session id (the DEALER's identity).
+    int timeout_ms;                //  Request timeout.
+    int heartbeat_ms;              //  Heartbeat interval.
+    bool connected;                //  HELLO answered.
+    bool lost;                     //  The agent stopped answering.
+    uint64_t next_rid;             //  Next request id.
+    char error[512];               //  Reason of the last failure.
+    char queue_name[256];          //  Last queue declared.
+    char consumer_tag[256];        //  Last consumer started.
+    size_t max_message;            //  Largest body the agent takes.
+    bool confirms;                 //  Publisher confirms on.
+    uint32_t window;               //  Most unconfirmed publishes.
+    uint64_t published;            //  Sequence of the last publish.
+    uint64_t confirmed;            //  All up to this are answered.
+    int nack_code;                 //  First refusal since the last wait.
+    zlistx_t *consumers;           //  s_consumer_t, by tag.
+    zlistx_t *ready;               //  Deliveries for recv.
+    zlistx_t *callbacks;           //  Deliveries for callbacks.
+    meshq_return_fn *return_fn;    //  Returned-message handler.
+    void *return_arg;              //  Its argument.
+    meshq_buf_t args_buf;          //  Reused for argument maps.
+    meshq_buf_t body_buf;          //  Reused for envelopes.
+    zmsg_t *last_reply;            //  Results of the last request.
+    uint64_t acks[S_ACK_BATCH];    //  Acks not yet sent.
+    size_t ack_count;              //  How many.
+    bool blocked;                  //  The agent refuses publishes now.
+    bool block_on_pressure;        //  Publish waits while blocked.
+    meshq_delivery_item_t *items;  //  A DELIVER's items (S_MAX_BATCH), or NULL.
 };
 
 static void
@@ -208,6 +209,7 @@ meshq_client_destroy (meshq_client_t **self_p)
     zlistx_destroy (&self->callbacks);
     meshq_buf_fini (&self->args_buf);
     meshq_buf_fini (&self->body_buf);
+    free (self->items);
     free (self->endpoint);
     free (self->user);
     free (self->password);
@@ -342,26 +344,30 @@ s_deliver (meshq_client_t *self, const meshq_args_t *args, const void *body,
         s_accept (self, consumer, args, &item, true);
         return;
     }
+    //  The items first (at most S_MAX_BATCH, as HELLO said), then the
+    //  messages: a no-ack consumer acks the whole batch in between, so
+    //  that the agent sends the next one while this one is decoded.
+    if (!self->items) {
+        self->items = calloc (S_MAX_BATCH, sizeof *self->items);
+        assert (self->items);
+    }
     meshq_span_t cursor = {body, (uint32_t)size};
-    if (consumer && consumer->no_ack) {
-        //  Ack the whole batch before decoding its messages, so that
-        //  the agent sends the next one meanwhile.
-        meshq_span_t tags = cursor;
-        for (uint64_t i = 0; i < args->batch; i++) {
-            if (meshq_codec_decode_delivery (&tags, S_MAX_FRAME, &item, NULL))
-                break;
-            meshq_client_ack (self, item.dtag, false);
-        }
-        s_flush_acks (self);
-    }
-    for (uint64_t i = 0; i < args->batch; i++) {
+    uint64_t count = args->batch < S_MAX_BATCH ? args->batch : S_MAX_BATCH;
+    for (uint64_t i = 0; i < count; i++) {
         const char *why = NULL;
-        if (meshq_codec_decode_delivery (&cursor, S_MAX_FRAME, &item, &why)) {
+        if (meshq_codec_decode_delivery (&cursor, S_MAX_FRAME, &self->items[i],
+                                         &why)) {
             s_set_error (self, "agent sent a malformed delivery: %s", why);
-            return;
+            count = i;
+            break;
         }
-        s_accept (self, consumer, args, &item, false);
+        if (consumer && consumer->no_ack)
+            meshq_client_ack (self, self->items[i].dtag, false);
     }
+    if (consumer && consumer->no_ack)
+        s_flush_acks (self);
+    for (uint64_t i = 0; i < count; i++)
+        s_accept (self, consumer, args, &self->items[i], false);
 }
 
 //  Handles one frame that is not the answer to a pending request; body
