@@ -262,7 +262,7 @@ s_raw_deliver (zsock_t *raw, meshq_args_t *args)
 
 Test (delivery, a_client_that_takes_no_batches_gets_a_frame_per_message)
 {
-        meshq_client_t *producer = agentutil_client (&s_node);
+    meshq_client_t *producer = agentutil_client (&s_node);
     meshq_client_set_confirms (producer, 10);
     cr_assert_eq (meshq_client_declare_queue (producer, "single", NULL), 0);
     zsock_t *raw = s_raw_consumer ("single", 0);
@@ -289,7 +289,7 @@ Test (delivery, a_client_that_takes_no_batches_gets_a_frame_per_message)
 
 Test (delivery, a_client_that_takes_batches_gets_them_in_one_frame)
 {
-        meshq_client_t *producer = agentutil_client (&s_node);
+    meshq_client_t *producer = agentutil_client (&s_node);
     meshq_client_set_confirms (producer, 10);
     cr_assert_eq (meshq_client_declare_queue (producer, "batched", NULL), 0);
     zsock_t *raw = s_raw_consumer ("batched", 16);
