@@ -451,13 +451,6 @@ s_meta (meshq_engine_t *self, const char *key, const meshq_args_t *args)
     meshq_engine_auth_meta (self, key, args);
 }
 
-//  crypto_pwhash_str ("guest") with the interactive limits. The default
-//  user's password is public, so its hash may be too; keeping it here
-//  spares a fresh agent 65 ms of hashing before it is ready.
-#define S_GUEST_HASH                                                           \
-    "$argon2id$v=19$m=65536,t=2,p=1$pxkFU1tO0NDGVyeFGAC4lw$"                   \
-    "hmcuEbWh8cMlCdNQVZ4lasdV2ecqyaMGUpPRHNK6Z/I"
-
 static int
 s_add_user (meshq_engine_t *self, const char *user, const char *password,
             size_t size, unsigned tags)
@@ -468,7 +461,7 @@ s_add_user (meshq_engine_t *self, const char *user, const char *password,
     int rc = 0;
     if (streq (user, "guest") && size == 5 &&
         memcmp (password, "guest", 5) == 0)
-        snprintf (hash, sizeof hash, "%s", S_GUEST_HASH);
+        snprintf (hash, sizeof hash, "%s", MESHQ_AUTH_GUEST_HASH);
     else
         rc = meshq_auth_hash (password, size, hash, sizeof hash);
     if (rc)

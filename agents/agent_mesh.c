@@ -416,8 +416,7 @@ s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
             meshq_queue_reserve (queue, -1);
         }
     }
-    meshq_entry_t *entry = calloc (1, sizeof *entry);
-    assert (entry);
+    meshq_entry_t *entry = meshq_engine_entry_new (self);
     entry->remote = true;
     memcpy (entry->origin, session->id, 16);
     entry->origin_dtag = args->dtag;
@@ -437,7 +436,7 @@ s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
         MESHQ_ARGS_SET (&nack, REQUEUE, requeue, true);
         s_send (self, session, "NACK", &nack, NULL, 0);
         meshq_blob_unref (&entry->blob);
-        free (entry);
+        meshq_engine_entry_free (self, entry);
     }
 }
 

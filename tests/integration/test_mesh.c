@@ -198,12 +198,36 @@ s_publish (meshq_client_t *client, const char *queue, int count)
                   meshq_client_error (client));
 }
 
+//  The node id of client's agent, from STATUS.
+static void
+s_node_id (meshq_client_t *client, uint8_t id[16])
+{
+    meshq_args_t args, status;
+    memset (&args, 0, sizeof args);
+    zmsg_t *reply = NULL;
+    cr_assert_eq (meshq_client_call (client, "STATUS", &args, &reply), 0);
+    zmsg_first (reply);
+    zframe_t *frame = zmsg_next (reply);
+    cr_assert_eq (meshq_codec_decode_args (zframe_data (frame),
+                                           zframe_size (frame), &status, NULL),
+                  0);
+    cr_assert_eq (status.node.size, 32);
+    for (int i = 0; i < 16; i++) {
+        unsigned byte;
+        cr_assert_eq (sscanf (status.node.data + 2 * i, "%2x", &byte), 1);
+        id[i] = (uint8_t)byte;
+    }
+    zmsg_destroy (&reply);
+}
+
 Test (mesh, a_consumer_on_another_agent_gets_and_acks_everything)
 {
     s_start (0);
     s_start (1);
     meshq_client_t *a = s_client (0), *b = s_client (1);
     s_wait_peers (a, 1);
+    uint8_t a_id[16];
+    s_node_id (a, a_id);
     cr_assert_eq (meshq_client_declare_queue (a, "jobs", NULL), 0);
     s_wait_queue (b, "jobs");
     cr_assert_eq (meshq_client_consume (b, "jobs", 20, NULL, 0), 0);
@@ -222,6 +246,8 @@ Test (mesh, a_consumer_on_another_agent_gets_and_acks_everything)
                    "message %d out of order", i);
         uint8_t origin[16];
         cr_assert (meshq_msg_id (delivery->msg, origin, NULL));
+        cr_assert (memcmp (origin, a_id, 16) == 0,
+                   "message %d does not name its origin", i);
         meshq_client_ack (b, delivery->delivery_tag, false);
         meshq_delivery_destroy (&delivery);
     }
