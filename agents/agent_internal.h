@@ -214,9 +214,6 @@ meshq_session_t *meshq_engine_session_open (meshq_engine_t *self,
 //  agent_auth.c
 int meshq_engine_auth_start (meshq_engine_t *self, char *why, size_t size);
 void meshq_engine_auth_stop (meshq_engine_t *self);
-void meshq_engine_auth_open (meshq_engine_t *self);
-void meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
-                             const meshq_args_t *args);
 void meshq_engine_auth_hello (meshq_engine_t *self, const uint8_t *id,
                               const meshq_args_t *args, const char *user_id);
 bool meshq_engine_allowed (meshq_engine_t *self, meshq_session_t *session,
@@ -224,6 +221,11 @@ bool meshq_engine_allowed (meshq_engine_t *self, meshq_session_t *session,
                            const char *resource, uint64_t rid);
 bool meshq_engine_may_publish (meshq_engine_t *self, meshq_session_t *session,
                                meshq_span_t exchange);
+
+//  agent_users.c
+void meshq_engine_auth_open (meshq_engine_t *self);
+void meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
+                             const meshq_args_t *args);
 bool meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
                          const char *verb, const meshq_args_t *args);
 
@@ -321,7 +323,12 @@ const char *meshq_engine_mesh_endpoint (meshq_vhost_t *vhost);
 bool meshq_engine_dedup_park (meshq_engine_t *self, meshq_session_t *session,
                               meshq_entry_t *entry);
 
-//  agent_lists.c (the mesh's rows)
+//  agent_lists.c
+//  Answers a list request with rows (the caller keeps them).
+void meshq_engine_reply_list (meshq_engine_t *self, meshq_session_t *session,
+                              uint64_t rid, const char *what,
+                              const meshq_args_t *rows, size_t count);
+//  The mesh's rows.
 void meshq_engine_mesh_rows (meshq_engine_t *self, meshq_queue_t *queue,
                              meshq_args_t **rows, size_t *count,
                              size_t *capacity);
