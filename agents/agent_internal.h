@@ -336,6 +336,42 @@ void meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
                              const meshq_args_t *args);
 
 //  agent_messages.c
+//  Most queues one message may reach.
+#define MESHQ_MAX_ROUTES 1024
+
+//  The queues a message goes to.
+typedef struct {
+    meshq_queue_t *queues[MESHQ_MAX_ROUTES];  //  Matched queues, once each.
+    int count;                                //  How many.
+    const meshq_queue_t *skip;                //  A queue not to route to.
+} meshq_routes_t;
+
+//  Finds the queues a message goes to. Returns 0, or MESHQ_ENOTFOUND if
+//  the exchange does not exist.
+int meshq_engine_route (meshq_vhost_t *self, const meshq_envelope_t *envelope,
+                        meshq_routes_t *routes);
+//  Enqueues a message on the routed queues (and in the store); returns
+//  the number of queues that took it, or a negative code.
+int meshq_engine_enqueue (meshq_vhost_t *vhost,
+                          const meshq_envelope_t *envelope, const void *data,
+                          size_t size, const meshq_routes_t *routes,
+                          meshq_pending_t *pending);
+//  Gives a delivered entry to a session (its tag, its books), and takes
+//  it back.
+void meshq_engine_ensession (meshq_session_t *session, meshq_entry_t *entry);
+void meshq_engine_unsession (meshq_entry_t *entry);
+//  The arguments of a DELIVER of entry.
+void meshq_engine_delivery_args (meshq_engine_t *self,
+                                 const meshq_entry_t *entry,
+                                 meshq_args_t *args);
+//  Puts a settled delivery back: in front of its queue, or to its
+//  origin if another agent sent it.
+void meshq_engine_requeue (meshq_engine_t *self, meshq_queue_t *queue,
+                           meshq_entry_t *entry);
+//  Disposes of an entry that left its queue (reason NULL: acked or
+//  purged; else dead-lettered if the queue says so). The queue host's.
+void meshq_engine_dispose (void *host, meshq_entry_t *entry,
+                           const char *reason);
 extern const meshq_queue_host_t meshq_engine_queue_host;
 void meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
                            const meshq_args_t *args, const void *envelope,

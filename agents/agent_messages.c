@@ -13,12 +13,6 @@
 
 #include <inttypes.h>
 
-//  Most queues one message may reach.
-#define S_MAX_ROUTES 1024
-
-//  Dead letters routed per turn, so that a loop cannot starve the agent.
-#define S_DEATHS_PER_TURN 10000
-
 static bool
 s_persistent (const meshq_envelope_t *envelope)
 {
@@ -26,8 +20,8 @@ s_persistent (const meshq_envelope_t *envelope)
 }
 
 //  Frees an entry that left for good: its store record is acked.
-static void
-s_entry_free (meshq_engine_t *self, meshq_entry_t *entry)
+void
+meshq_engine_entry_done (meshq_engine_t *self, meshq_entry_t *entry)
 {
     meshq_vhost_t *vhost = meshq_queue_host (entry->queue);
     if (entry->remote)
@@ -48,15 +42,9 @@ s_entry_free (meshq_engine_t *self, meshq_entry_t *entry)
     meshq_engine_entry_free (self, entry);
 }
 
-void
-meshq_engine_entry_done (meshq_engine_t *self, meshq_entry_t *entry)
-{
-    s_entry_free (self, entry);
-}
-
 //  Removes a delivered entry from its session's books.
-static void
-s_unsession (meshq_entry_t *entry)
+void
+meshq_engine_unsession (meshq_entry_t *entry)
 {
     meshq_session_t *session = entry->session;
     if (!session)
@@ -76,8 +64,9 @@ s_unsession (meshq_entry_t *entry)
 
 //  Puts a settled delivery back: in front of its queue, or, if another
 //  agent sent it, back to that agent.
-static void
-s_requeue (meshq_engine_t *self, meshq_queue_t *queue, meshq_entry_t *entry)
+void
+meshq_engine_requeue (meshq_engine_t *self, meshq_queue_t *queue,
+                      meshq_entry_t *entry)
 {
     if (entry->remote) {
         meshq_engine_mesh_settled (self, entry, "NACK", true);
@@ -88,8 +77,8 @@ s_requeue (meshq_engine_t *self, meshq_queue_t *queue, meshq_entry_t *entry)
 }
 
 //  Gives a delivered entry to a session: a delivery tag, its books.
-static void
-s_ensession (meshq_session_t *session, meshq_entry_t *entry)
+void
+meshq_engine_ensession (meshq_session_t *session, meshq_entry_t *entry)
 {
     entry->dtag = ++session->next_dtag;
     entry->session = session;
@@ -103,9 +92,9 @@ s_ensession (meshq_session_t *session, meshq_entry_t *entry)
     session->tail = entry;
 }
 
-static void
-s_delivery_args (meshq_engine_t *self, const meshq_entry_t *entry,
-                 meshq_args_t *args)
+void
+meshq_engine_delivery_args (meshq_engine_t *self, const meshq_entry_t *entry,
+                            meshq_args_t *args)
 {
     MESHQ_ARGS_SET (args, DTAG, dtag, entry->dtag);
     if (entry->redelivered)
@@ -129,11 +118,11 @@ s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
         //  Acked here within the dedup window: a duplicate after some
         //  failure. It is settled as acked again, not delivered.
         meshq_queue_settle (entry->queue, entry);
-        s_entry_free (self, entry);
+        meshq_engine_entry_done (self, entry);
         self->duplicates++;
         return;
     }
-    s_ensession (session, entry);
+    meshq_engine_ensession (session, entry);
     if (session->batch > 1) {
         meshq_engine_batch_add (self, session, consumer, entry);
         self->delivered++;
@@ -142,17 +131,17 @@ s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (consumer->tag));
-    s_delivery_args (self, entry, &args);
+    meshq_engine_delivery_args (self, entry, &args);
     meshq_engine_send (self, session, "DELIVER", &args, entry->blob->data,
                        entry->blob->size);
     self->delivered++;
 }
 
-static void
-s_dispose (void *host, meshq_entry_t *entry, const char *reason)
+void
+meshq_engine_dispose (void *host, meshq_entry_t *entry, const char *reason)
 {
     meshq_engine_t *self = ((meshq_vhost_t *)host)->engine;
-    s_unsession (entry);
+    meshq_engine_unsession (entry);
     if (entry->remote) {
         //  Its origin dead-letters it, as its own queue says.
         meshq_engine_mesh_settled (self, entry, "NACK", false);
@@ -169,25 +158,20 @@ s_dispose (void *host, meshq_entry_t *entry, const char *reason)
         meshq_engine_arm_turn (self);
         return;
     }
-    s_entry_free (self, entry);
+    meshq_engine_entry_done (self, entry);
 }
 
-const meshq_queue_host_t meshq_engine_queue_host = {s_deliver, s_dispose};
+const meshq_queue_host_t meshq_engine_queue_host = {s_deliver,
+                                                    meshq_engine_dispose};
 
 // --------------------------------------------------------------------
 //  Routing
 
-typedef struct {
-    meshq_queue_t *queues[S_MAX_ROUTES];  //  Matched queues, once each.
-    int count;                            //  How many.
-    const meshq_queue_t *skip;            //  A queue not to route to.
-} s_routes_t;
-
 static void
 s_route_one (void *arg, void *queue)
 {
-    s_routes_t *routes = arg;
-    if (queue == routes->skip || routes->count == S_MAX_ROUTES)
+    meshq_routes_t *routes = arg;
+    if (queue == routes->skip || routes->count == MESHQ_MAX_ROUTES)
         return;
     for (int i = 0; i < routes->count; i++)
         if (routes->queues[i] == queue)
@@ -197,9 +181,9 @@ s_route_one (void *arg, void *queue)
 
 //  Finds the queues a message goes to. Returns 0, or MESHQ_ENOTFOUND if
 //  the exchange does not exist.
-static int
-s_route (meshq_vhost_t *self, const meshq_envelope_t *envelope,
-         s_routes_t *routes)
+int
+meshq_engine_route (meshq_vhost_t *self, const meshq_envelope_t *envelope,
+                    meshq_routes_t *routes)
 {
     meshq_span_t exchange_name = envelope->strings[MESHQ_F_EXCHANGE];
     meshq_span_t key = envelope->strings[MESHQ_F_ROUTING_KEY];
@@ -301,10 +285,10 @@ meshq_engine_check_pressure (meshq_engine_t *self)
 //  Puts a message into the queues it routes to. envelope/data describe
 //  the bytes; pending (may be NULL) collects store tickets. Returns the
 //  number of queues that took it.
-static int
-s_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
-           const void *data, size_t size, const s_routes_t *routes,
-           meshq_pending_t *pending)
+int
+meshq_engine_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
+                      const void *data, size_t size,
+                      const meshq_routes_t *routes, meshq_pending_t *pending)
 {
     meshq_engine_t *self = vhost->engine;
     meshq_blob_t *blob = NULL;
@@ -397,7 +381,7 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
         meshq_engine_arm_turn (self);
         return;
     }
-    s_routes_t routes;
+    meshq_routes_t routes;
     routes.count = 0;
     routes.skip = NULL;
     if (!meshq_engine_may_publish (self, session,
@@ -422,8 +406,9 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
     }
     if (!self->blocked && self->memory + size > self->config.max_memory)
         s_block (self, "the agent's memory high-water mark is reached");
-    rc = self->blocked ? MESHQ_EFULL
-                       : s_route (session->vhost, &envelope, &routes);
+    rc = self->blocked
+             ? MESHQ_EFULL
+             : meshq_engine_route (session->vhost, &envelope, &routes);
     if (rc == MESHQ_EFULL) {
         //  Refused whole, so that memory and disk never grow past their
         //  marks; consumers are still served and will drain it.
@@ -448,7 +433,8 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (&back, SEQ, seq, pending->seq);
         meshq_engine_send (self, session, "RETURN", &back, data, size);
     } else
-        s_enqueue (session->vhost, &envelope, data, size, &routes, pending);
+        meshq_engine_enqueue (session->vhost, &envelope, data, size, &routes,
+                              pending);
     self->published++;
     if (pending && pending->remaining == 0) {
         session->confirm_due = true;
@@ -527,224 +513,6 @@ meshq_engine_forget_pending (meshq_engine_t *self, meshq_session_t *session)
 }
 
 // --------------------------------------------------------------------
-//  Acks, nacks, leases, gets
-
-void
-meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
-                     const char *verb, const meshq_args_t *args)
-{
-    if (MESHQ_ARGS_HAS (args, DTAGS)) {
-        //  A batch of tags (8 bytes each, little-endian): one at a time.
-        if (args->dtags.size % 8) {
-            meshq_engine_bad_input (self,
-                                    "agent: %s dropped reason=dts of "
-                                    "%u bytes",
-                                    verb, args->dtags.size);
-            return;
-        }
-        meshq_args_t one = *args;
-        one.present &= ~MESHQ_ARG_BIT (MESHQ_A_DTAGS);
-        one.present &= ~MESHQ_ARG_BIT (MESHQ_A_MULTIPLE);
-        for (uint32_t i = 0; i < args->dtags.size; i += 8) {
-            uint64_t tag = 0;
-            for (int b = 7; b >= 0; b--)
-                tag = (tag << 8) | (uint8_t)args->dtags.data[i + (uint32_t)b];
-            one.dtag = tag;
-            meshq_engine_settle (self, session, verb, &one);
-        }
-        return;
-    }
-    meshq_entry_t *last = meshq_map64_lookup (session->deliveries, args->dtag);
-    if (!last) {
-        meshq_engine_reply_error (
-            self, session, 0, MESHQ_EPRECONDITION,
-            "unknown delivery tag %" PRIu64
-            " (acked already, or its lease lapsed and it was redelivered)",
-            args->dtag);
-        return;
-    }
-    bool in_progress = streq (verb, "IN_PROGRESS");
-    bool ack = streq (verb, "ACK");
-    bool requeue = !MESHQ_ARGS_HAS (args, REQUEUE) || args->requeue;
-    bool multiple = MESHQ_ARGS_HAS (args, MULTIPLE) && args->multiple;
-    if (in_progress) {
-        meshq_queue_touch (last->queue, last, zclock_mono ());
-        if (last->remote)
-            meshq_engine_mesh_settled (self, last, "IN_PROGRESS", false);
-        return;
-    }
-    meshq_entry_t *entry = multiple ? session->head : last;
-    while (entry) {
-        meshq_entry_t *next = multiple && entry != last ? entry->snext : NULL;
-        meshq_queue_t *queue = entry->queue;
-        s_unsession (entry);
-        meshq_queue_settle (queue, entry);
-        if (ack) {
-            self->acked++;
-            if (meshq_queue_args (queue)->dedup_window > 0)
-                meshq_engine_dedup_note (
-                    queue, entry->remote ? entry->origin : self->node_id,
-                    entry->seq);
-            s_entry_free (self, entry);
-        } else if (requeue)
-            s_requeue (self, queue, entry);
-        else
-            s_dispose (meshq_queue_host (queue), entry, "rejected");
-        meshq_engine_mark_dirty (self, queue);
-        entry = next;
-    }
-}
-
-void
-meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,
-                  const meshq_args_t *args)
-{
-    char name[MESHQ_MAX_SHORTSTR + 1];
-    memcpy (name, args->queue.data ? args->queue.data : "", args->queue.size);
-    name[args->queue.size] = 0;
-    meshq_queue_t *queue = zhashx_lookup (session->vhost->queues, name);
-    if (!queue) {
-        meshq_engine_reply_error (self, session, args->rid, MESHQ_ENOTFOUND,
-                                  "no queue '%s' in vhost '%s'", name,
-                                  session->vhost->name);
-        return;
-    }
-    if (!meshq_engine_allowed (self, session, MESHQ_PERM_READ, "queue", name,
-                               args->rid))
-        return;
-    meshq_args_t results;
-    memset (&results, 0, sizeof results);
-    MESHQ_ARGS_SET (&results, RID, rid, args->rid);
-    meshq_entry_t *entry = meshq_queue_take (queue, zclock_time ());
-    if (!entry) {
-        MESHQ_ARGS_SET (&results, EMPTY, empty, true);
-        meshq_engine_send (self, session, "OK", &results, NULL, 0);
-        meshq_engine_arm_turn (self);
-        return;
-    }
-    s_ensession (session, entry);
-    s_delivery_args (self, entry, &results);
-    meshq_engine_send (self, session, "OK", &results, entry->blob->data,
-                       entry->blob->size);
-    self->delivered++;
-    if (MESHQ_ARGS_HAS (args, NO_ACK) && args->no_ack) {
-        s_unsession (entry);
-        meshq_queue_settle (queue, entry);
-        s_entry_free (self, entry);
-    }
-    meshq_engine_arm_turn (self);
-}
-
-void
-meshq_engine_requeue_session (meshq_engine_t *self, meshq_session_t *session)
-{
-    //  From the newest back, so that each lands in front of the older.
-    meshq_entry_t *entry;
-    while ((entry = session->tail)) {
-        meshq_queue_t *queue = entry->queue;
-        s_unsession (entry);
-        meshq_queue_settle (queue, entry);
-        if (!meshq_engine_dedup_park (self, session, entry))
-            s_requeue (self, queue, entry);
-        meshq_engine_mark_dirty (self, queue);
-    }
-}
-
-void
-meshq_engine_check_leases (meshq_engine_t *self, int64_t now)
-{
-    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
-    for (; vhost; vhost = zhashx_next (self->vhosts)) {
-        meshq_queue_t *queue = zhashx_first (vhost->queues);
-        for (; queue; queue = zhashx_next (vhost->queues)) {
-            meshq_entry_t *entry;
-            while ((entry = meshq_queue_lapsed (queue, now))) {
-                zsys_warning ("agent: delivery lapsed queue=%s dtag=%" PRIu64
-                              " ack_timeout_ms=%" PRId64,
-                              meshq_queue_name (queue), entry->dtag,
-                              meshq_queue_args (queue)->ack_timeout);
-                s_unsession (entry);
-                meshq_queue_settle (queue, entry);
-                s_requeue (self, queue, entry);
-                meshq_engine_mark_dirty (self, queue);
-            }
-        }
-    }
-}
-
-// --------------------------------------------------------------------
-//  Dead letters
-
-//  Republishes a dead entry to its queue's dead-letter exchange, with
-//  the reason in x-death-* headers, as a new message.
-static void
-s_dead_letter (meshq_engine_t *self, meshq_entry_t *entry, const char *reason)
-{
-    meshq_queue_t *queue = entry->queue;
-    meshq_vhost_t *vhost = meshq_queue_host (queue);
-    const meshq_queue_args_t *args = meshq_queue_args (queue);
-    meshq_msg_t *msg = NULL;
-    if (meshq_msg_decode (entry->blob->data, entry->blob->size, SIZE_MAX, &msg,
-                          NULL))
-        return;
-    const meshq_value_t *count = meshq_msg_header (msg, "x-death-count");
-    int64_t deaths =
-        count && count->type == MESHQ_VALUE_INT ? count->u.integer + 1 : 1;
-    if (!meshq_msg_header (msg, "x-first-death-queue")) {
-        meshq_msg_set_header_str (msg, "x-first-death-queue",
-                                  meshq_queue_name (queue));
-        meshq_msg_set_header_str (msg, "x-first-death-reason", reason);
-        meshq_msg_set_header_str (
-            msg, "x-first-death-exchange",
-            meshq_msg_exchange (msg) ? meshq_msg_exchange (msg) : "");
-    }
-    meshq_msg_set_header_str (msg, "x-death-reason", reason);
-    meshq_msg_set_header_str (msg, "x-death-queue", meshq_queue_name (queue));
-    meshq_msg_set_header_int (msg, "x-death-count", deaths);
-    meshq_msg_set_header_int (msg, "x-delivery-count", entry->deliveries);
-    meshq_msg_set_exchange (msg, args->dlx[0] ? args->dlx : NULL);
-    if (args->has_dlrk)
-        meshq_msg_set_routing_key (msg, args->dlrk);
-    //  The TTL that killed it must not kill it again where it goes.
-    meshq_msg_set_expiration (msg, -1);
-    uint8_t *data;
-    size_t size;
-    if (meshq_msg_encode (msg, &data, &size) == 0) {
-        meshq_envelope_t envelope;
-        if (meshq_codec_decode_envelope (data, size, SIZE_MAX, &envelope,
-                                         NULL) == 0) {
-            s_routes_t routes;
-            routes.count = 0;
-            //  A queue that dead-letters into itself would loop forever.
-            routes.skip = queue;
-            if (s_route (vhost, &envelope, &routes))
-                zsys_warning ("agent: dead letter dropped queue=%s "
-                              "reason=no exchange '%s'",
-                              meshq_queue_name (queue), args->dlx);
-            else if (s_enqueue (vhost, &envelope, data, size, &routes, NULL))
-                self->dead_lettered++;
-        }
-        free (data);
-    }
-    meshq_msg_destroy (&msg);
-}
-
-void
-meshq_engine_route_dead_letters (meshq_engine_t *self)
-{
-    meshq_death_t *death;
-    int routed = 0;
-    while (routed++ < S_DEATHS_PER_TURN &&
-           (death = zlistx_detach (self->dead_letters, NULL))) {
-        s_dead_letter (self, death->entry, death->reason);
-        s_entry_free (self, death->entry);
-        free (death);
-    }
-    if (zlistx_size (self->dead_letters))
-        meshq_engine_arm_turn (self);
-}
-
-// --------------------------------------------------------------------
 //  Recovery
 
 int
@@ -791,7 +559,7 @@ meshq_engine_recover_entry (void *arg, const char *queue_name,
     int rc = meshq_queue_push (queue, entry);
     if (rc == MESHQ_ELIMIT) {
         entry->queue = queue;
-        s_entry_free (self, entry);
+        meshq_engine_entry_done (self, entry);
     }
     return 0;
 }
