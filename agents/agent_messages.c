@@ -1,6 +1,7 @@
 /*  agent_messages.c - the message path of the agent: publish, routing,
-    confirms, delivery, acks, dead letters, leases, and recovery of the
-    messages in the store.
+    confirms, delivery, and recovery of the messages in the store. What
+    becomes of a delivery (acks, nacks, leases, dead letters) is
+    agent_settle.c.
 
     A publish is decoded only as far as routing needs (the envelope view,
     no copy), stored as the bytes the publisher sent, one record per
