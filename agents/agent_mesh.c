@@ -43,9 +43,6 @@
 //  Deliveries to a peer sent in one message, at most.
 #define S_BATCH 256
 
-//  Interval of VHOST to peers that a vhost's mesh does not have up.
-#define S_INTRODUCE_MS 1000
-
 meshq_qmesh_t *
 meshq_qmesh (meshq_queue_t *queue, bool create)
 {
@@ -219,346 +216,6 @@ meshq_engine_mesh_settled (meshq_engine_t *self, meshq_entry_t *entry,
 }
 
 // --------------------------------------------------------------------
-//  Peers up and down
-
-//  Sends every metadata record the vhost holds to a peer.
-static void
-s_send_metadata (meshq_engine_t *self, meshq_vhost_t *vhost,
-                 meshq_session_t *session)
-{
-    meshq_meta_entry_t *entry = zhashx_first (vhost->meta);
-    for (; entry; entry = zhashx_next (vhost->meta)) {
-        const char *key = zhashx_cursor (vhost->meta);
-        if (streq (key, "node"))
-            continue;
-        meshq_args_t args;
-        memset (&args, 0, sizeof args);
-        MESHQ_ARGS_SET (&args, META_KEY, meta_key, meshq_span (key));
-        MESHQ_ARGS_SET (&args, META_VERSION, meta_version, entry->version);
-        s_send (self, session, "META", &args,
-                entry->present ? entry->data : NULL, entry->size);
-    }
-}
-
-static void
-s_announce (meshq_engine_t *self, meshq_session_t *session,
-            meshq_queue_t *queue, uint64_t ready, uint32_t credit)
-{
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span (meshq_queue_name (queue)));
-    MESHQ_ARGS_SET (&args, MESSAGES, messages, ready);
-    if (credit)
-        MESHQ_ARGS_SET (&args, CREDIT, credit, credit);
-    s_send (self, session, "BACKLOG", &args, NULL, 0);
-}
-
-//  Tells a peer of the default vhost where our mesh of another vhost is.
-static void
-s_send_vhost (meshq_engine_t *self, meshq_session_t *session,
-              meshq_vhost_t *vhost)
-{
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost->name));
-    MESHQ_ARGS_SET (&args, ENDPOINT, endpoint,
-                    meshq_span (meshq_peers_endpoint (vhost->peers)));
-    MESHQ_ARGS_SET (&args, INCARNATION, incarnation,
-                    meshq_peers_incarnation (vhost->peers));
-    s_send (self, session, "VHOST", &args, NULL, 0);
-}
-
-static void
-s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
-           const meshq_peer_info_t *peer)
-{
-    char key[33];
-    meshq_hex16 (peer->id, key);
-    if (zhashx_lookup (vhost->peer_sessions, key))
-        return;
-    meshq_session_t *session = calloc (1, sizeof *session);
-    assert (session);
-    memcpy (session->id, peer->id, 16);
-    session->vhost = vhost;
-    session->peer = true;
-    snprintf (session->user, sizeof session->user, "%s",
-              *peer->name ? peer->name : key);
-    session->deliveries = meshq_map64_new ();
-    session->consumers = zlistx_new ();
-    session->last_seen = zclock_mono ();
-    zhashx_insert (vhost->peer_sessions, key, session);
-    meshq_notice ("mesh: peer up vhost=%s name=%s endpoint=%s", vhost->name,
-                  peer->name, peer->endpoint);
-    s_send_metadata (self, vhost, session);
-    if (vhost == self->root) {
-        meshq_vhost_t *other = zhashx_first (self->vhosts);
-        for (; other; other = zhashx_next (self->vhosts))
-            if (other != self->root && other->peers)
-                s_send_vhost (self, session, other);
-    }
-    meshq_dedup_peer_up (self, session);
-    meshq_queue_t *queue = zhashx_first (vhost->queues);
-    for (; queue; queue = zhashx_next (vhost->queues))
-        if (meshq_queue_ready (queue))
-            s_announce (self, session, queue, meshq_queue_ready (queue), 0);
-}
-
-static void
-s_peer_down (meshq_engine_t *self, meshq_vhost_t *vhost,
-             const meshq_peer_info_t *peer)
-{
-    char key[33];
-    meshq_hex16 (peer->id, key);
-    meshq_notice ("mesh: peer down vhost=%s name=%s reason=%s", vhost->name,
-                  peer->name, peer->reason);
-    //  As a consumer: forget the credit granted to it.
-    meshq_queue_t *queue = zhashx_first (vhost->queues);
-    for (; queue; queue = zhashx_next (vhost->queues)) {
-        meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
-        meshq_origin_t *origin =
-            qmesh ? zhashx_lookup (qmesh->origins, key) : NULL;
-        if (origin) {
-            meshq_queue_reserve (queue, -(int64_t)origin->outstanding);
-            zhashx_delete (qmesh->origins, key);
-            meshq_engine_mark_dirty (self, queue);
-        }
-    }
-    //  As an origin: what was in flight to it goes back to its queues.
-    meshq_session_t *session = zhashx_lookup (vhost->peer_sessions, key);
-    if (session) {
-        zhashx_delete (vhost->peer_sessions, key);
-        meshq_engine_close_session (self, session);
-    }
-}
-
-// --------------------------------------------------------------------
-//  Frames from peers
-
-static meshq_queue_t *
-s_queue (meshq_vhost_t *vhost, const meshq_args_t *args)
-{
-    char name[MESHQ_MAX_SHORTSTR + 1];
-    meshq_span_copy (name, args->queue);
-    return zhashx_lookup (vhost->queues, name);
-}
-
-static void
-s_on_grant (meshq_engine_t *self, meshq_session_t *session,
-            const meshq_args_t *args)
-{
-    meshq_queue_t *queue = s_queue (session->vhost, args);
-    if (!queue || !args->credit || args->credit > UINT32_MAX) {
-        //  A queue we do not know (yet): give the credit back.
-        if (args->credit && args->credit <= UINT32_MAX) {
-            meshq_args_t back;
-            memset (&back, 0, sizeof back);
-            MESHQ_ARGS_SET (&back, QUEUE, queue, args->queue);
-            MESHQ_ARGS_SET (&back, MESSAGES, messages, 0);
-            MESHQ_ARGS_SET (&back, CREDIT, credit, args->credit);
-            s_send (self, session, "BACKLOG", &back, NULL, 0);
-        }
-        return;
-    }
-    meshq_consumer_t *consumer = zlistx_first (session->consumers);
-    while (consumer && consumer->queue != queue)
-        consumer = zlistx_next (session->consumers);
-    if (!consumer) {
-        char tag[MESHQ_MAX_SHORTSTR + 1];
-        snprintf (tag, sizeof tag, "mesh:%.240s", session->user);
-        consumer = meshq_queue_add_remote (queue, session, tag);
-        zlistx_add_end (session->consumers, consumer);
-    }
-    consumer->prefetch += (uint32_t)args->credit;
-    meshq_engine_mark_dirty (self, queue);
-}
-
-static void
-s_on_backlog (meshq_engine_t *self, meshq_session_t *session,
-              const meshq_args_t *args)
-{
-    meshq_queue_t *queue = s_queue (session->vhost, args);
-    if (!queue)
-        return;
-    meshq_qmesh_t *qmesh = meshq_qmesh (queue, true);
-    char key[33];
-    meshq_hex16 (session->id, key);
-    meshq_origin_t *origin = zhashx_lookup (qmesh->origins, key);
-    if (!origin) {
-        origin = calloc (1, sizeof *origin);
-        assert (origin);
-        memcpy (origin->id, session->id, 16);
-        zhashx_insert (qmesh->origins, key, origin);
-    }
-    origin->backlog = args->messages;
-    if (MESHQ_ARGS_HAS (args, CREDIT)) {
-        uint32_t back = args->credit > origin->outstanding
-                            ? origin->outstanding
-                            : (uint32_t)args->credit;
-        origin->outstanding -= back;
-        meshq_queue_reserve (queue, -(int64_t)back);
-    }
-    meshq_engine_mark_dirty (self, queue);
-}
-
-static void
-s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
-              const meshq_args_t *args, zframe_t *body)
-{
-    meshq_vhost_t *vhost = session->vhost;
-    meshq_queue_t *queue = s_queue (vhost, args);
-    if (queue) {
-        meshq_qmesh_t *qmesh = meshq_qmesh (queue, true);
-        char key[33];
-        meshq_hex16 (session->id, key);
-        meshq_origin_t *origin = zhashx_lookup (qmesh->origins, key);
-        if (origin && origin->outstanding) {
-            origin->outstanding--;
-            meshq_queue_reserve (queue, -1);
-        }
-    }
-    meshq_entry_t *entry = meshq_engine_entry_new (self);
-    entry->remote = true;
-    memcpy (entry->origin, session->id, 16);
-    entry->origin_dtag = args->dtag;
-    entry->seq = args->seq;
-    entry->deliveries = (uint32_t)args->count;
-    entry->redelivered = args->redelivered;
-    entry->body_size = (uint32_t)zframe_size (body);
-    if (!queue ||
-        !meshq_queue_deliver_remote (
-            queue, (entry->blob = meshq_blob_new (
-                        zframe_data (body), zframe_size (body), &self->memory),
-                    entry))) {
-        //  No consumer to take it (it went away): back to its origin.
-        meshq_args_t nack;
-        memset (&nack, 0, sizeof nack);
-        MESHQ_ARGS_SET (&nack, DTAG, dtag, args->dtag);
-        MESHQ_ARGS_SET (&nack, REQUEUE, requeue, true);
-        s_send (self, session, "NACK", &nack, NULL, 0);
-        meshq_blob_unref (&entry->blob);
-        meshq_engine_entry_free (self, entry);
-    }
-}
-
-//  A peer of the default vhost says where its mesh of another vhost is.
-//  A vhost we do not serve (yet) is skipped: once it opens here, ours
-//  goes to the peer, whose agent of that vhost then says HELLO to ours.
-static void
-s_on_vhost (meshq_engine_t *self, meshq_vhost_t *vhost,
-            meshq_session_t *session, const meshq_args_t *args)
-{
-    if (vhost != self->root || !MESHQ_ARGS_HAS (args, VHOST) ||
-        !MESHQ_ARGS_HAS (args, ENDPOINT) ||
-        !MESHQ_ARGS_HAS (args, INCARNATION)) {
-        meshq_engine_bad_input (self,
-                                "mesh: VHOST dropped peer=%s reason=not in "
-                                "the default vhost, or no vhost, endpoint "
-                                "or incarnation",
-                                session->user);
-        return;
-    }
-    char name[MESHQ_MAX_SHORTSTR + 1], endpoint[MESHQ_MAX_SHORTSTR + 1];
-    meshq_span_copy (name, args->vhost);
-    meshq_span_copy (endpoint, args->endpoint);
-    meshq_vhost_t *target = zhashx_lookup (self->vhosts, name);
-    if (!target || target == self->root || !target->peers)
-        return;
-    int rc = meshq_peers_introduce (target->peers, session->id,
-                                    args->incarnation, endpoint);
-    if (rc)
-        meshq_engine_bad_input (self,
-                                "mesh: VHOST dropped peer=%s vhost=%s "
-                                "reason=%s",
-                                session->user, name,
-                                rc == MESHQ_EFULL
-                                    ? "peer table full"
-                                    : "endpoint is not tcp://ADDRESS:PORT");
-}
-
-static void
-s_on_message (meshq_engine_t *self, meshq_vhost_t *vhost,
-              const meshq_peer_info_t *peer, zmsg_t *msg)
-{
-    meshq_session_t *session = meshq_mesh_peer_session (vhost, peer->id);
-    zframe_t *verb_frame = zmsg_first (msg);
-    zframe_t *args_frame = zmsg_next (msg);
-    zframe_t *body = zmsg_next (msg);
-    char verb[32] = "";
-    if (verb_frame && zframe_size (verb_frame) < sizeof verb)
-        memcpy (verb, zframe_data (verb_frame), zframe_size (verb_frame));
-    meshq_args_t args;
-    const char *why = NULL;
-    if (!session || !args_frame ||
-        meshq_codec_decode_args (zframe_data (args_frame),
-                                 zframe_size (args_frame), &args, &why)) {
-        meshq_engine_bad_input (self,
-                                "mesh: frame dropped verb=%s peer=%s "
-                                "reason=%s",
-                                verb, peer->name,
-                                why ? why : "no session or no arguments");
-        return;
-    }
-    session->last_seen = zclock_mono ();
-    if (streq (verb, "META")) {
-        char key[MESHQ_MAX_HEADER_VALUE + 1];
-        snprintf (key, sizeof key, "%.*s", (int)args.meta_key.size,
-                  args.meta_key.data ? args.meta_key.data : "");
-        if (!*key || !MESHQ_ARGS_HAS (&args, META_VERSION))
-            meshq_engine_bad_input (self,
-                                    "mesh: META dropped peer=%s "
-                                    "reason=no key or version",
-                                    peer->name);
-        else
-            meshq_vhost_meta_receive (vhost, key, args.meta_version,
-                                      body ? zframe_data (body) : NULL,
-                                      body ? zframe_size (body) : 0);
-    } else if (streq (verb, "GRANT"))
-        s_on_grant (self, session, &args);
-    else if (streq (verb, "BACKLOG"))
-        s_on_backlog (self, session, &args);
-    else if (streq (verb, "DELIVER") && body) {
-        //  One or more pairs of arguments and envelope.
-        s_on_deliver (self, session, &args, body);
-        zframe_t *more;
-        while ((more = zmsg_next (msg)) && (body = zmsg_next (msg))) {
-            if (meshq_codec_decode_args (zframe_data (more), zframe_size (more),
-                                         &args, &why)) {
-                meshq_engine_bad_input (self,
-                                        "mesh: DELIVER dropped peer=%s "
-                                        "reason=%s",
-                                        peer->name, why);
-                break;
-            }
-            s_on_deliver (self, session, &args, body);
-        }
-    } else if (streq (verb, "ACKED"))
-        meshq_dedup_on_acked (self, session, &args);
-    else if (streq (verb, "VHOST"))
-        s_on_vhost (self, vhost, session, &args);
-    else if (streq (verb, "ACK") || streq (verb, "NACK") ||
-             streq (verb, "IN_PROGRESS"))
-        meshq_engine_settle (self, session, verb, &args);
-    else
-        meshq_engine_bad_input (self, "mesh: unknown command verb=%s peer=%s",
-                                verb, peer->name);
-}
-
-static void
-s_on_peer (void *arg, meshq_peer_event_t event, const meshq_peer_info_t *peer,
-           zmsg_t **msg_p)
-{
-    meshq_vhost_t *vhost = arg;
-    meshq_engine_t *self = vhost->engine;
-    if (event == MESHQ_PEER_UP)
-        s_peer_up (self, vhost, peer);
-    else if (event == MESHQ_PEER_DOWN)
-        s_peer_down (self, vhost, peer);
-    else if (msg_p && *msg_p)
-        s_on_message (self, vhost, peer, *msg_p);
-    meshq_engine_arm_turn (self);
-}
-
-// --------------------------------------------------------------------
 //  Each turn: acks out, credit granted, backlog announced
 
 //  Grants credit for a queue to the origins that have a backlog, out of
@@ -641,7 +298,7 @@ s_backlog (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue,
             if (consumer->remote && consumer->prefetch > consumer->unacked) {
                 uint32_t unused = consumer->prefetch - consumer->unacked;
                 consumer->prefetch -= unused;
-                s_announce (self, consumer->session, queue, 0, unused);
+                meshq_mesh_announce (self, consumer->session, queue, 0, unused);
             }
     }
     if (ready == announced)
@@ -654,7 +311,7 @@ s_backlog (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue,
     qmesh->announced_at = now;
     meshq_session_t *session = zhashx_first (vhost->peer_sessions);
     for (; session; session = zhashx_next (vhost->peer_sessions))
-        s_announce (self, session, queue, ready, 0);
+        meshq_mesh_announce (self, session, queue, ready, 0);
 }
 
 void
@@ -680,35 +337,10 @@ meshq_engine_mesh_turn (meshq_engine_t *self)
     }
 }
 
-//  Tells the peers of the default vhost again where our other vhosts'
-//  meshes are, if those meshes do not have them up: a VHOST lost, or a
-//  vhost's peer counted down while the default vhost's stayed up, would
-//  otherwise keep them apart until the default vhost's peer comes up
-//  again.
-static void
-s_introduce_missing (meshq_engine_t *self, int64_t now)
-{
-    if (!self->root->peers || now - self->introduced < S_INTRODUCE_MS)
-        return;
-    self->introduced = now;
-    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
-    for (; vhost; vhost = zhashx_next (self->vhosts)) {
-        if (vhost == self->root || !vhost->peers)
-            continue;
-        meshq_session_t *session = zhashx_first (self->root->peer_sessions);
-        for (; session; session = zhashx_next (self->root->peer_sessions)) {
-            const meshq_peer_info_t *peer =
-                meshq_peers_lookup (vhost->peers, session->id);
-            if (!peer || streq (peer->state, "down"))
-                s_send_vhost (self, session, vhost);
-        }
-    }
-}
-
 void
 meshq_engine_mesh_tick (meshq_engine_t *self)
 {
-    s_introduce_missing (self, zclock_mono ());
+    meshq_mesh_introduce_missing (self, zclock_mono ());
     meshq_dedup_tick (self, zclock_mono ());
     //  Announcements held back by the rate limit go out now.
     meshq_engine_mesh_turn (self);
@@ -767,7 +399,7 @@ meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size)
     config.peer_timeout_ms = self->config.peer_timeout_ms;
     config.max_msg_size = self->config.max_message + 65536;
     vhost->peers = meshq_peers_new (&config);
-    meshq_peers_set_handler (vhost->peers, s_on_peer, vhost);
+    meshq_peers_set_handler (vhost->peers, meshq_mesh_on_peer, vhost);
     const char *peers_why = NULL;
     int rc = meshq_peers_start (vhost->peers, self->loop, &peers_why);
     if (rc) {
@@ -786,7 +418,7 @@ meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size)
     if (vhost != self->root && self->root->peers) {
         meshq_session_t *session = zhashx_first (self->root->peer_sessions);
         for (; session; session = zhashx_next (self->root->peer_sessions))
-            s_send_vhost (self, session, vhost);
+            meshq_mesh_send_vhost (self, session, vhost);
     }
     return 0;
 }

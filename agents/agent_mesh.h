@@ -5,6 +5,7 @@
 #define MESHQ_AGENT_MESH_H_INCLUDED
 
 #include "agent_internal.h"
+#include "peers.h"
 
 //  Credit B has granted an origin for a queue, and its backlog there.
 typedef struct {
@@ -35,6 +36,22 @@ meshq_session_t *meshq_mesh_peer_session (meshq_vhost_t *vhost,
 void meshq_mesh_send_tags (meshq_engine_t *self, meshq_session_t *session,
                            const char *verb, const uint64_t *values,
                            size_t count);
+
+//  agent_mesh_peers.c
+//  Tells a peer of queue's backlog here; with credit, gives that much
+//  unused credit back.
+void meshq_mesh_announce (meshq_engine_t *self, meshq_session_t *session,
+                          meshq_queue_t *queue, uint64_t ready,
+                          uint32_t credit);
+//  Tells a peer of the default vhost where our mesh of vhost is.
+void meshq_mesh_send_vhost (meshq_engine_t *self, meshq_session_t *session,
+                            meshq_vhost_t *vhost);
+//  The peers module's callback: a peer up or down, or a frame from one.
+void meshq_mesh_on_peer (void *arg, meshq_peer_event_t event,
+                         const meshq_peer_info_t *peer, zmsg_t **msg_p);
+//  Tells peers of the default vhost, now and then, where our meshes of
+//  other vhosts are, while they are not up there.
+void meshq_mesh_introduce_missing (meshq_engine_t *self, int64_t now);
 
 //  agent_dedup.c
 //  A queue's dedup state goes (the queue does).
