@@ -1,13 +1,16 @@
-/*  agent.c - the queue agent engine: the actor, its sockets and loop,
-    and client sessions. See agent.h; the commands and the message path
-    are in agent_commands.c and agent_messages.c.
+/*  agent.c - the queue agent engine: the actor, its sockets and loop.
+    See agent.h. Sessions are agent_session.c, what it sends
+    agent_send.c, the commands agent_commands.c, the message path
+    agent_messages.c and agent_settle.c, the mesh agent_mesh*.c.
 
     One loop turn: the ROUTER handler drains what clients sent (up to a
     batch), each frame doing its work in memory and appending to the
-    store; the first append or delivery of the turn arms a 0 ms timer,
-    the end of the turn, which commits the store once (one writev, one
-    fdatasync), sends the confirms that made durable, dispatches the
-    queues that changed, and closes sessions that went away.
+    store, and dispatching every 128 frames; then (or, for work that
+    came another way, on a 0 ms timer) the end of the turn commits the
+    store once (one writev, one fdatasync), sends the confirms and
+    replies that waited for it, dispatches the queues that changed, does
+    the mesh's part (acks, credit, backlog), and closes sessions that
+    went away.
 */
 #include "agent_internal.h"
 #include "codec_args.h"
@@ -143,131 +146,6 @@ meshq_engine_warn (meshq_engine_t *self, const char *format, ...)
 }
 
 // --------------------------------------------------------------------
-//  Sending
-
-int
-meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
-                       const char *verb, const void *args, size_t args_size,
-                       const void *body, size_t size)
-{
-    if (session->dead)
-        return MESHQ_ECONNLOST;
-    if (session->peer)
-        return meshq_engine_mesh_send (self, session, verb, args, args_size,
-                                       body, size);
-    void *handle = zsock_resolve (self->router);
-    int flags = ZMQ_SNDMORE | ZMQ_DONTWAIT;
-    if (zmq_send (handle, session->id, 16, flags) < 0 ||
-        zmq_send (handle, verb, strlen (verb), flags) < 0 ||
-        zmq_send (handle, args, args_size, body ? flags : ZMQ_DONTWAIT) < 0 ||
-        (body && zmq_send (handle, body, size, ZMQ_DONTWAIT) < 0)) {
-        //  The client is gone (EHOSTUNREACH) or not reading (EAGAIN at
-        //  the high-water mark): either way its session ends.
-        meshq_notice ("agent: session lost user=%s reason=%s", session->user,
-                      zmq_strerror (zmq_errno ()));
-        session->dead = true;
-        meshq_engine_arm_turn (self);
-        return MESHQ_ECONNLOST;
-    }
-    return 0;
-}
-
-int
-meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,
-                   const char *verb, const meshq_args_t *args, const void *body,
-                   size_t size)
-{
-    meshq_buf_reset (&self->buf);
-    const char *why;
-    int rc = meshq_codec_encode_args (args, &self->buf, &why);
-    if (rc) {
-        zsys_error ("agent: cannot encode %s: %s", verb, why);
-        return rc;
-    }
-    return meshq_engine_send_raw (self, session, verb, self->buf.data,
-                                  self->buf.size, body, size);
-}
-
-//  A reply that waits for the turn's commit.
-typedef struct {
-    uint8_t id[16];  //  The session's.
-    bool ok;         //  OK, else ERROR.
-    size_t size;     //  Bytes of args.
-    uint8_t args[];  //  Encoded arguments.
-} s_held_t;
-
-//  Sends a reply, or holds it until the commit when this turn changed
-//  metadata: a client told OK must find its declaration, user or
-//  permission there after a SIGKILL.
-static void
-s_reply (meshq_engine_t *self, meshq_session_t *session, const char *verb,
-         const meshq_args_t *args)
-{
-    if (!self->hold_replies || session->peer) {
-        meshq_engine_send (self, session, verb, args, NULL, 0);
-        return;
-    }
-    meshq_buf_reset (&self->buf);
-    if (meshq_codec_encode_args (args, &self->buf, NULL))
-        return;
-    s_held_t *held = malloc (sizeof *held + self->buf.size);
-    assert (held);
-    memcpy (held->id, session->id, 16);
-    held->ok = streq (verb, "OK");
-    held->size = self->buf.size;
-    memcpy (held->args, self->buf.data, self->buf.size);
-    zlistx_add_end (self->held_replies, held);
-}
-
-static meshq_session_t *s_session_find (meshq_engine_t *self,
-                                        const uint8_t *id);
-
-//  Sends the replies held for the commit just made.
-static void
-s_release_replies (meshq_engine_t *self)
-{
-    self->hold_replies = false;
-    s_held_t *held;
-    while ((held = zlistx_detach (self->held_replies, NULL))) {
-        meshq_session_t *session = s_session_find (self, held->id);
-        if (session)
-            meshq_engine_send_raw (self, session, held->ok ? "OK" : "ERROR",
-                                   held->args, held->size, NULL, 0);
-        free (held);
-    }
-}
-
-void
-meshq_engine_reply_ok (meshq_engine_t *self, meshq_session_t *session,
-                       meshq_args_t *results, uint64_t rid)
-{
-    meshq_args_t empty;
-    if (!results) {
-        memset (&empty, 0, sizeof empty);
-        results = &empty;
-    }
-    MESHQ_ARGS_SET (results, RID, rid, rid);
-    s_reply (self, session, "OK", results);
-}
-
-void
-meshq_engine_reply_error (meshq_engine_t *self, meshq_session_t *session,
-                          uint64_t rid, int code, const char *format, ...)
-{
-    char why[1024];
-    va_list list;
-    va_start (list, format);
-    vsnprintf (why, sizeof why, format, list);
-    va_end (list);
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, RID, rid, rid);
-    MESHQ_ARGS_SET (&args, CODE, code, code);
-    MESHQ_ARGS_SET (&args, WHY, why, meshq_span (why));
-    s_reply (self, session, "ERROR", &args);
-}
-
-// --------------------------------------------------------------------
 //  The end of a loop turn
 
 //  Commits every vhost's store: one writev and fdatasync each, when it
@@ -279,7 +157,7 @@ s_commit (meshq_engine_t *self)
     for (; vhost; vhost = zhashx_next (self->vhosts))
         if (vhost->store)
             meshq_store_commit (vhost->store);
-    s_release_replies (self);
+    meshq_engine_release_replies (self);
 }
 
 //  Dispatches the queues that changed, and sends the batches made.
@@ -368,91 +246,7 @@ meshq_engine_mark_dirty (meshq_engine_t *self, meshq_queue_t *queue)
 }
 
 // --------------------------------------------------------------------
-//  Sessions
-
-static meshq_session_t *
-s_session_find (meshq_engine_t *self, const uint8_t *id)
-{
-    if (self->last_session && memcmp (self->last_session->id, id, 16) == 0)
-        return self->last_session;
-    char key[33];
-    meshq_hex16 (id, key);
-    meshq_session_t *session = zhashx_lookup (self->sessions, key);
-    if (session)
-        self->last_session = session;
-    return session;
-}
-
-meshq_session_t *
-meshq_engine_session_open (meshq_engine_t *self, const uint8_t *id,
-                           const meshq_args_t *args, const char *user,
-                           meshq_vhost_t *vhost)
-{
-    meshq_session_t *session = s_session_find (self, id);
-    if (session) {
-        //  A second HELLO on a live session: it stays as it is.
-        session->last_seen = zclock_mono ();
-        return session;
-    }
-    session = calloc (1, sizeof *session);
-    assert (session);
-    memcpy (session->id, id, 16);
-    session->vhost = vhost;
-    snprintf (session->user, sizeof session->user, "%s", user);
-    session->heartbeat_ms = args->heartbeat >= 10 && args->heartbeat <= 600000
-                                ? (int)args->heartbeat
-                                : 1000;
-    session->last_seen = zclock_mono ();
-    //  Deliveries several to a frame, if it said it takes them.
-    session->batch = MESHQ_ARGS_HAS (args, BATCH) && args->batch > 1
-                         ? (uint32_t)(args->batch < 4096 ? args->batch : 4096)
-                         : 1;
-    session->deliveries = meshq_map64_new ();
-    session->consumers = zlistx_new ();
-    char key[33];
-    meshq_hex16 (id, key);
-    zhashx_insert (self->sessions, key, session);
-    return session;
-}
-
-void
-meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
-{
-    //  Unacked deliveries go back to the front of their queues.
-    meshq_engine_requeue_session (self, session);
-    meshq_consumer_t *consumer;
-    while ((consumer = zlistx_detach (session->consumers, NULL))) {
-        meshq_queue_t *queue = consumer->queue;
-        meshq_queue_remove_consumer (queue, consumer);
-        if (meshq_queue_args (queue)->auto_delete && !session->peer &&
-            meshq_queue_local_consumers (queue) == 0)
-            meshq_vhost_queue_delete (meshq_queue_host (queue), queue);
-        else
-            meshq_engine_mark_dirty (self, queue);
-    }
-    //  Exclusive queues die with their owner.
-    zlistx_t *owned = zlistx_new ();
-    meshq_queue_t *queue = zhashx_first (session->vhost->queues);
-    while (queue) {
-        if (meshq_queue_owner (queue) == session)
-            zlistx_add_end (owned, queue);
-        queue = zhashx_next (session->vhost->queues);
-    }
-    while ((queue = zlistx_detach (owned, NULL)))
-        meshq_vhost_queue_delete (session->vhost, queue);
-    zlistx_destroy (&owned);
-    meshq_engine_forget_pending (self, session);
-    if (self->last_session == session)
-        self->last_session = NULL;
-    char key[33];
-    meshq_hex16 (session->id, key);
-    zhashx_delete (self->sessions, key);
-    meshq_map64_destroy (&session->deliveries);
-    zlistx_destroy (&session->consumers);
-    free (session->peer_acks);
-    zmsg_destroy (&session->peer_batch);
-    free (session);
-}
+//  Frames from clients
 
 //  A PING comes from a client's heartbeat socket, not its session
 //  socket: answer the sender, and refresh the session it names.
@@ -460,7 +254,8 @@ static void
 s_ping (meshq_engine_t *self, zmq_msg_t *routing, const meshq_args_t *args)
 {
     if (MESHQ_ARGS_HAS (args, SESSION)) {
-        meshq_session_t *session = s_session_find (self, args->session);
+        meshq_session_t *session =
+            meshq_engine_session_find (self, args->session);
         if (session)
             session->last_seen = zclock_mono ();
         else
@@ -472,37 +267,6 @@ s_ping (meshq_engine_t *self, zmq_msg_t *routing, const meshq_args_t *args)
     zmq_send (handle, "PONG", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT);
     zmq_send (handle, "\x80", 1, ZMQ_DONTWAIT);
 }
-
-//  Removes every consumer of queue (it is going), from the sessions of
-//  clients and peers.
-static void
-s_forget_in (zlistx_t *consumers, meshq_queue_t *queue)
-{
-    meshq_consumer_t *consumer = zlistx_first (consumers);
-    while (consumer) {
-        meshq_consumer_t *next = zlistx_next (consumers);
-        if (consumer->queue == queue) {
-            zlistx_delete (consumers, zlistx_find (consumers, consumer));
-            meshq_queue_remove_consumer (queue, consumer);
-        }
-        consumer = next;
-    }
-}
-
-void
-meshq_engine_forget_consumers (meshq_engine_t *self, meshq_queue_t *queue)
-{
-    meshq_session_t *session = zhashx_first (self->sessions);
-    for (; session; session = zhashx_next (self->sessions))
-        s_forget_in (session->consumers, queue);
-    meshq_vhost_t *vhost = meshq_queue_host (queue);
-    session = zhashx_first (vhost->peer_sessions);
-    for (; session; session = zhashx_next (vhost->peer_sessions))
-        s_forget_in (session->consumers, queue);
-}
-
-// --------------------------------------------------------------------
-//  Frames from clients
 
 static void
 s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
@@ -532,7 +296,7 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
         return;
     }
     const uint8_t *id = zmq_msg_data (&parts[0]);
-    meshq_session_t *session = s_session_find (self, id);
+    meshq_session_t *session = meshq_engine_session_find (self, id);
     if (rc) {
         meshq_engine_bad_input (self, "agent: frame dropped verb=%s reason=%s",
                                 verb, why);

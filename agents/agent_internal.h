@@ -191,20 +191,13 @@ void meshq_engine_warn (meshq_engine_t *self, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
 void meshq_engine_arm_turn (meshq_engine_t *self);
 void meshq_engine_mark_dirty (meshq_engine_t *self, meshq_queue_t *queue);
-int meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,
-                       const char *verb, const meshq_args_t *args,
-                       const void *body, size_t size);
-int meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
-                           const char *verb, const void *args, size_t args_size,
-                           const void *body, size_t size);
-void meshq_engine_reply_ok (meshq_engine_t *self, meshq_session_t *session,
-                            meshq_args_t *results, uint64_t rid);
-void meshq_engine_reply_error (meshq_engine_t *self, meshq_session_t *session,
-                               uint64_t rid, int code, const char *format, ...);
 void meshq_engine_close_session (meshq_engine_t *self,
                                  meshq_session_t *session);
 void meshq_engine_forget_consumers (meshq_engine_t *self, meshq_queue_t *queue);
 
+//  The client session of this routing id, or NULL.
+meshq_session_t *meshq_engine_session_find (meshq_engine_t *self,
+                                            const uint8_t *id);
 meshq_session_t *meshq_engine_session_open (meshq_engine_t *self,
                                             const uint8_t *id,
                                             const meshq_args_t *args,
@@ -228,6 +221,20 @@ void meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
                              const meshq_args_t *args);
 bool meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
                          const char *verb, const meshq_args_t *args);
+
+//  agent_send.c
+int meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,
+                       const char *verb, const meshq_args_t *args,
+                       const void *body, size_t size);
+int meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
+                           const char *verb, const void *args, size_t args_size,
+                           const void *body, size_t size);
+void meshq_engine_reply_ok (meshq_engine_t *self, meshq_session_t *session,
+                            meshq_args_t *results, uint64_t rid);
+void meshq_engine_reply_error (meshq_engine_t *self, meshq_session_t *session,
+                               uint64_t rid, int code, const char *format, ...);
+//  Sends the replies held for the commit just made.
+void meshq_engine_release_replies (meshq_engine_t *self);
 
 //  agent_batch.c
 void meshq_engine_batch_init (meshq_engine_t *self);

@@ -1,0 +1,130 @@
+/*  agent_send.c - what the engine sends: frames to a client (on its
+    ROUTER) or to a peer (through the mesh), and the replies to requests.
+    A reply to a request that changed metadata waits for the commit that
+    makes the change durable (meshq_engine_release_replies), so that an
+    OK is never lost to a crash.
+*/
+#include "agent_internal.h"
+#include "codec_args.h"
+
+// --------------------------------------------------------------------
+//  Sending
+
+int
+meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
+                       const char *verb, const void *args, size_t args_size,
+                       const void *body, size_t size)
+{
+    if (session->dead)
+        return MESHQ_ECONNLOST;
+    if (session->peer)
+        return meshq_engine_mesh_send (self, session, verb, args, args_size,
+                                       body, size);
+    void *handle = zsock_resolve (self->router);
+    int flags = ZMQ_SNDMORE | ZMQ_DONTWAIT;
+    if (zmq_send (handle, session->id, 16, flags) < 0 ||
+        zmq_send (handle, verb, strlen (verb), flags) < 0 ||
+        zmq_send (handle, args, args_size, body ? flags : ZMQ_DONTWAIT) < 0 ||
+        (body && zmq_send (handle, body, size, ZMQ_DONTWAIT) < 0)) {
+        //  The client is gone (EHOSTUNREACH) or not reading (EAGAIN at
+        //  the high-water mark): either way its session ends.
+        meshq_notice ("agent: session lost user=%s reason=%s", session->user,
+                      zmq_strerror (zmq_errno ()));
+        session->dead = true;
+        meshq_engine_arm_turn (self);
+        return MESHQ_ECONNLOST;
+    }
+    return 0;
+}
+
+int
+meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,
+                   const char *verb, const meshq_args_t *args, const void *body,
+                   size_t size)
+{
+    meshq_buf_reset (&self->buf);
+    const char *why;
+    int rc = meshq_codec_encode_args (args, &self->buf, &why);
+    if (rc) {
+        zsys_error ("agent: cannot encode %s: %s", verb, why);
+        return rc;
+    }
+    return meshq_engine_send_raw (self, session, verb, self->buf.data,
+                                  self->buf.size, body, size);
+}
+
+//  A reply that waits for the turn's commit.
+typedef struct {
+    uint8_t id[16];  //  The session's.
+    bool ok;         //  OK, else ERROR.
+    size_t size;     //  Bytes of args.
+    uint8_t args[];  //  Encoded arguments.
+} s_held_t;
+
+//  Sends a reply, or holds it until the commit when this turn changed
+//  metadata: a client told OK must find its declaration, user or
+//  permission there after a SIGKILL.
+static void
+s_reply (meshq_engine_t *self, meshq_session_t *session, const char *verb,
+         const meshq_args_t *args)
+{
+    if (!self->hold_replies || session->peer) {
+        meshq_engine_send (self, session, verb, args, NULL, 0);
+        return;
+    }
+    meshq_buf_reset (&self->buf);
+    if (meshq_codec_encode_args (args, &self->buf, NULL))
+        return;
+    s_held_t *held = malloc (sizeof *held + self->buf.size);
+    assert (held);
+    memcpy (held->id, session->id, 16);
+    held->ok = streq (verb, "OK");
+    held->size = self->buf.size;
+    memcpy (held->args, self->buf.data, self->buf.size);
+    zlistx_add_end (self->held_replies, held);
+}
+
+//  Sends the replies held for the commit just made.
+void
+meshq_engine_release_replies (meshq_engine_t *self)
+{
+    self->hold_replies = false;
+    s_held_t *held;
+    while ((held = zlistx_detach (self->held_replies, NULL))) {
+        meshq_session_t *session = meshq_engine_session_find (self, held->id);
+        if (session)
+            meshq_engine_send_raw (self, session, held->ok ? "OK" : "ERROR",
+                                   held->args, held->size, NULL, 0);
+        free (held);
+    }
+}
+
+void
+meshq_engine_reply_ok (meshq_engine_t *self, meshq_session_t *session,
+                       meshq_args_t *results, uint64_t rid)
+{
+    meshq_args_t empty;
+    if (!results) {
+        memset (&empty, 0, sizeof empty);
+        results = &empty;
+    }
+    MESHQ_ARGS_SET (results, RID, rid, rid);
+    s_reply (self, session, "OK", results);
+}
+
+void
+meshq_engine_reply_error (meshq_engine_t *self, meshq_session_t *session,
+                          uint64_t rid, int code, const char *format, ...)
+{
+    char why[1024];
+    va_list list;
+    va_start (list, format);
+    vsnprintf (why, sizeof why, format, list);
+    va_end (list);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, RID, rid, rid);
+    MESHQ_ARGS_SET (&args, CODE, code, code);
+    MESHQ_ARGS_SET (&args, WHY, why, meshq_span (why));
+    s_reply (self, session, "ERROR", &args);
+}
