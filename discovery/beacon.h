@@ -1,0 +1,74 @@
+/*  beacon.h - the UDP beacon record that announces a node.
+
+    A beacon is a fixed-size binary record (not msgpack: it must be
+    cheap to reject, and one size lets the receiver drop anything else
+    before looking at it). docs/PROTOCOL.md section 3.1 gives the layout
+    byte by byte. This module is pure: it encodes and decodes records and
+    computes the mesh id; the socket lives in udp.c, and what a beacon
+    means for the peer table is decided in peers.c.
+*/
+#ifndef MESHQ_BEACON_H_INCLUDED
+#define MESHQ_BEACON_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  Every beacon has exactly this many bytes.
+#define MESHQ_BEACON_SIZE 48
+
+//  The beacon format this code writes and reads.
+#define MESHQ_BEACON_VERSION 1
+
+//  Default UDP port; Zyre uses 5670, and the two must never meet.
+#define MESHQ_BEACON_PORT 5680
+
+//  Size of node ids and mesh ids.
+#define MESHQ_ID_SIZE 16
+
+typedef struct {
+    uint8_t node[MESHQ_ID_SIZE];  //  Sender's node id; never all zero.
+    uint64_t incarnation;         //  Sender's start; never 0.
+    uint16_t port;                //  Sender's ROUTER tcp port; never 0.
+    uint8_t mesh[MESHQ_ID_SIZE];  //  meshq_beacon_mesh_id of its mesh.
+    uint8_t flags;                //  Reserved: written 0, ignored on read.
+} meshq_beacon_t;
+
+//  Why a datagram on the beacon port was not taken as a beacon. The
+//  decoder reports the first four; the peer table the others. Each
+//  reason has its own counter.
+typedef enum {
+    MESHQ_BEACON_DROP_SIZE,       //  Not MESHQ_BEACON_SIZE bytes.
+    MESHQ_BEACON_DROP_SIGNATURE,  //  Does not start with "MSHQ".
+    MESHQ_BEACON_DROP_VERSION,    //  A version we do not speak.
+    MESHQ_BEACON_DROP_MALFORMED,  //  Zero port, node id or incarnation.
+    MESHQ_BEACON_DROP_MESH,       //  Another mesh or vhost.
+    MESHQ_BEACON_DROP_SELF,       //  Our own, looped back.
+    MESHQ_BEACON_DROP_INTERFACE,  //  Arrived on another interface.
+    MESHQ_BEACON_DROP_STALE,      //  An older incarnation than we know.
+    MESHQ_BEACON_DROP_FULL,       //  A new node, but the peer table is full.
+    MESHQ_BEACON_DROP_COUNT       //  Number of reasons.
+} meshq_beacon_drop_t;
+
+//  Computes the mesh id: the 16-byte BLAKE2b of the mesh name, one zero
+//  byte, and the vhost name. Nodes join only beacons with their own id,
+//  so meshes and vhosts sharing a network never see each other.
+void meshq_beacon_mesh_id (const char *mesh, const char *vhost,
+                           uint8_t id[MESHQ_ID_SIZE]);
+
+//  Writes the record for beacon into out. The caller checks the values
+//  (nonzero port, node id and incarnation): they are our own.
+void meshq_beacon_encode (const meshq_beacon_t *beacon,
+                          uint8_t out[MESHQ_BEACON_SIZE]);
+
+//  Decodes the size bytes at data. Returns 0, or MESHQ_EMALFORMED,
+//  MESHQ_EVERSION or MESHQ_ERANGE with *reason set and *why naming the
+//  fault as a static string. reason and why may be NULL.
+int meshq_beacon_decode (const void *data, size_t size, meshq_beacon_t *beacon,
+                         meshq_beacon_drop_t *reason, const char **why);
+
+//  Returns the short name of a drop reason ("size", "mesh", ...), as
+//  counters and logs show it.
+const char *meshq_beacon_drop_name (meshq_beacon_drop_t reason);
+
+#endif
