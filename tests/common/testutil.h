@@ -7,10 +7,14 @@
 #ifndef MESHQ_TESTUTIL_H_INCLUDED
 #define MESHQ_TESTUTIL_H_INCLUDED
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 //  Converts hex text (whitespace ignored) to bytes; returns the count.
 static inline size_t
@@ -79,6 +83,25 @@ testutil_seed (const char *suite)
         seed = 1;
     fprintf (stderr, "%s: MESHQ_SEED=%llu\n", suite, (unsigned long long)seed);
     return seed;
+}
+
+//  Returns a UDP port that no socket holds now, so that a test's beacons
+//  do not meet another test's, or 0. The kernel picks it from the
+//  ephemeral range, which it does not hand out twice while in use.
+static inline uint16_t
+testutil_udp_port (void)
+{
+    int fd = socket (AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    socklen_t size = sizeof address;
+    uint16_t port = 0;
+    if (bind (fd, (struct sockaddr *)&address, sizeof address) == 0 &&
+        getsockname (fd, (struct sockaddr *)&address, &size) == 0)
+        port = ntohs (address.sin_port);
+    close (fd);
+    return port;
 }
 
 #endif
