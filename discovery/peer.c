@@ -1,0 +1,269 @@
+/*  peer.c - the state machine of one peer. See peer.h. */
+#include "peer.h"
+
+#include <assert.h>
+#include <stddef.h>
+
+void
+meshq_peer_init (meshq_peer_t *self, uint32_t heartbeat_ms, uint32_t timeout_ms,
+                 uint32_t retention_ms, int64_t now)
+{
+    assert (self);
+    *self = (meshq_peer_t){.state = MESHQ_PEER_DOWN,
+                           .since = now,
+                           .heard = now,
+                           .sent = now,
+                           .heartbeat_ms = heartbeat_ms,
+                           .own_timeout_ms = timeout_ms,
+                           .timeout_ms = timeout_ms,
+                           .retention_ms = retention_ms,
+                           .reason = "never seen"};
+}
+
+static void
+s_enter (meshq_peer_t *self, meshq_peer_state_t state, const char *reason,
+         int64_t now)
+{
+    self->state = state;
+    self->since = now;
+    self->reason = reason;
+}
+
+//  Ends the current session or try. Returns the actions that takes.
+static unsigned
+s_down (meshq_peer_t *self, const char *reason, int64_t now)
+{
+    unsigned actions = MESHQ_PEER_CLOSE_LINK;
+    if (self->reported)
+        actions |= MESHQ_PEER_REPORT_DOWN;
+    self->reported = false;
+    self->connected = false;
+    self->reset = false;
+    self->timeout_ms = self->own_timeout_ms;
+    s_enter (self, MESHQ_PEER_DOWN, reason, now);
+    return actions;
+}
+
+//  Opens a new try at incarnation.
+static unsigned
+s_connect (meshq_peer_t *self, uint64_t incarnation, int64_t now)
+{
+    self->incarnation = incarnation;
+    self->left = false;
+    self->connected = false;
+    self->heard = now;
+    s_enter (self, MESHQ_PEER_CONNECTING, "waiting for HELLO", now);
+    return MESHQ_PEER_OPEN_LINK;
+}
+
+static unsigned
+s_up (meshq_peer_t *self, int64_t now)
+{
+    self->reported = true;
+    self->up_incarnation = self->incarnation;
+    self->reset = false;
+    self->heard = now;
+    s_enter (self, MESHQ_PEER_UP, "up", now);
+    return MESHQ_PEER_REPORT_UP;
+}
+
+unsigned
+meshq_peer_discovered (meshq_peer_t *self, uint64_t incarnation, bool gossip,
+                       int64_t now)
+{
+    if (incarnation < self->incarnation ||
+        (incarnation == self->incarnation && self->left))
+        return MESHQ_PEER_STALE;
+    switch (self->state) {
+        case MESHQ_PEER_DOWN:
+            if (gossip && incarnation == self->incarnation &&
+                now - self->since < self->timeout_ms)
+                return 0;
+            return s_connect (self, incarnation, now);
+        case MESHQ_PEER_CONNECTING:
+            if (incarnation == self->incarnation)
+                return 0;
+            return MESHQ_PEER_CLOSE_LINK | s_connect (self, incarnation, now);
+        case MESHQ_PEER_UP:
+        case MESHQ_PEER_SUSPECT:
+            if (incarnation == self->incarnation)
+                return 0;
+            //  A restart the peer's own links have not told us about.
+            return s_down (self, "restarted", now) |
+                   s_connect (self, incarnation, now);
+    }
+    return 0;
+}
+
+unsigned
+meshq_peer_hello (meshq_peer_t *self, uint64_t incarnation, bool probe,
+                  uint32_t timeout_ms, int64_t now)
+{
+    if (incarnation < self->incarnation ||
+        (incarnation == self->incarnation && self->left))
+        return MESHQ_PEER_STALE;
+    unsigned actions = 0;
+    bool same = incarnation == self->incarnation;
+    switch (self->state) {
+        case MESHQ_PEER_DOWN:
+            actions = s_connect (self, incarnation, now);
+            break;
+        case MESHQ_PEER_CONNECTING:
+            if (!same)
+                actions =
+                    MESHQ_PEER_CLOSE_LINK | s_connect (self, incarnation, now);
+            break;
+        case MESHQ_PEER_UP:
+        case MESHQ_PEER_SUSPECT:
+            if (same && probe) {
+                //  A seed probe from a peer we have up: just a sign of
+                //  life, not a new session.
+                return meshq_peer_frame (self, now);
+            }
+            if (same) {
+                //  It lost the session (it declared us down) and starts
+                //  again on a new link: so do we, on our link, which is
+                //  still fine.
+                bool connected = self->connected;
+                actions = s_down (self, "session restarted by the peer", now);
+                actions &= ~(unsigned)MESHQ_PEER_CLOSE_LINK;
+                actions |= MESHQ_PEER_SEND_HELLO;
+                self->connected = connected;
+            } else
+                actions = s_down (self, "restarted", now) |
+                          s_connect (self, incarnation, now);
+            break;
+    }
+    //  Both ends use the larger timeout, so neither declares the other
+    //  down while the other still counts it alive.
+    self->timeout_ms =
+        timeout_ms > self->own_timeout_ms ? timeout_ms : self->own_timeout_ms;
+    return actions | s_up (self, now);
+}
+
+unsigned
+meshq_peer_frame (meshq_peer_t *self, int64_t now)
+{
+    switch (self->state) {
+        case MESHQ_PEER_UP:
+            self->heard = now;
+            return 0;
+        case MESHQ_PEER_SUSPECT:
+            self->heard = now;
+            //  Heard, but until our own link is back it stays suspect.
+            if (self->reset && !self->connected)
+                return 0;
+            self->reset = false;
+            s_enter (self, MESHQ_PEER_UP, "up", now);
+            return MESHQ_PEER_LOG_BACK;
+        case MESHQ_PEER_DOWN:
+            //  It still counts us up: we declared it down, and it does not
+            //  know. Say HELLO again at once, rather than let it time out.
+            if (self->incarnation && !self->left)
+                return MESHQ_PEER_REFUSED |
+                       s_connect (self, self->incarnation, now);
+            return MESHQ_PEER_REFUSED;
+        case MESHQ_PEER_CONNECTING:
+            return MESHQ_PEER_REFUSED;
+    }
+    return 0;
+}
+
+void
+meshq_peer_sent (meshq_peer_t *self, int64_t now)
+{
+    self->sent = now;
+}
+
+unsigned
+meshq_peer_connected (meshq_peer_t *self, int64_t now)
+{
+    (void)now;
+    self->connected = true;
+    //  Back after a reset: ask for a sign of life now.
+    return self->state == MESHQ_PEER_SUSPECT && self->reset
+               ? MESHQ_PEER_SEND_PING
+               : 0;
+}
+
+unsigned
+meshq_peer_disconnected (meshq_peer_t *self, int64_t now)
+{
+    self->connected = false;
+    if (self->state == MESHQ_PEER_UP) {
+        self->reset = true;
+        s_enter (self, MESHQ_PEER_SUSPECT, "connection lost", now);
+        return MESHQ_PEER_LOG_SUSPECT;
+    }
+    if (self->state == MESHQ_PEER_SUSPECT)
+        self->reset = true;
+    return 0;
+}
+
+unsigned
+meshq_peer_refused (meshq_peer_t *self, int64_t now)
+{
+    //  The connection went and a new one is refused: nothing listens
+    //  there any more, the process is gone.
+    if (self->state == MESHQ_PEER_SUSPECT && self->reset)
+        return s_down (self, "connection refused", now);
+    //  Nothing listens where its beacon pointed: give up this try; the
+    //  next beacon starts another.
+    if (self->state == MESHQ_PEER_CONNECTING)
+        return s_down (self, "connection refused", now);
+    return 0;
+}
+
+unsigned
+meshq_peer_bye (meshq_peer_t *self, int64_t now)
+{
+    if (self->state == MESHQ_PEER_DOWN)
+        return MESHQ_PEER_REFUSED;
+    self->left = true;
+    return s_down (self, "left", now);
+}
+
+unsigned
+meshq_peer_tick (meshq_peer_t *self, int64_t now)
+{
+    unsigned actions = 0;
+    int64_t silence = now - self->heard;
+    switch (self->state) {
+        case MESHQ_PEER_DOWN:
+            if (now - self->since >= self->retention_ms)
+                actions = MESHQ_PEER_FORGET;
+            break;
+        case MESHQ_PEER_CONNECTING:
+            if (now - self->since > self->timeout_ms)
+                actions = s_down (self, "no HELLO", now);
+            break;
+        case MESHQ_PEER_UP:
+        case MESHQ_PEER_SUSPECT:
+            if (silence > self->timeout_ms)
+                return s_down (self, "heartbeat timeout", now);
+            if (self->state == MESHQ_PEER_UP &&
+                silence > self->timeout_ms / 2) {
+                s_enter (self, MESHQ_PEER_SUSPECT, "missed heartbeats", now);
+                actions |= MESHQ_PEER_LOG_SUSPECT;
+            }
+            if (now - self->sent >= self->heartbeat_ms)
+                actions |= MESHQ_PEER_SEND_PING;
+            break;
+    }
+    return actions;
+}
+
+const char *
+meshq_peer_state_name (meshq_peer_state_t state)
+{
+    switch (state) {
+        case MESHQ_PEER_UP:
+            return "up";
+        case MESHQ_PEER_SUSPECT:
+            return "suspect";
+        case MESHQ_PEER_DOWN:
+        case MESHQ_PEER_CONNECTING:
+            return "down";
+    }
+    return "down";
+}

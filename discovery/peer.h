@@ -1,0 +1,106 @@
+/*  peer.h - the life of one peer: up, suspect, down, in one place.
+
+    This is the state machine of the peer table, kept pure so that it
+    can be tested with a made-up clock: it holds no socket and reads no
+    clock. The peer table (peers.c) feeds it what happens (a beacon, a
+    HELLO, any frame, the link's connection lost or refused, a BYE, the
+    passing of time) and carries out the actions it returns, in the
+    order of meshq_peer_action_t.
+
+    The rules (docs/DISCOVERY.md explains why):
+      * a peer is up once HELLOs went both ways on its link;
+      * a lost connection makes it suspect at once, and a refused
+        reconnection (the process is gone) makes it down;
+      * silence for half the timeout makes it suspect, for the whole
+        timeout down; only frames on the link count, never beacons;
+      * a higher incarnation, or a HELLO on a link that is up (the peer
+        lost the session), reports it down and then up again;
+      * UP and DOWN are each reported once per session: a suspect peer
+        that is heard again is up again without any report.
+*/
+#ifndef MESHQ_PEER_H_INCLUDED
+#define MESHQ_PEER_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    MESHQ_PEER_DOWN,        //  Not up: never seen, gone, or between tries.
+    MESHQ_PEER_CONNECTING,  //  Link open, our HELLO sent, theirs awaited.
+    MESHQ_PEER_UP,          //  HELLOs went both ways; heard recently.
+    MESHQ_PEER_SUSPECT,     //  Up, but its connection broke or it is quiet.
+} meshq_peer_state_t;
+
+//  What the table must do, as bits, carried out in this order.
+typedef enum {
+    MESHQ_PEER_REPORT_DOWN = 1 << 0,  //  Tell the owner: down.
+    MESHQ_PEER_CLOSE_LINK = 1 << 1,   //  Close the link.
+    MESHQ_PEER_OPEN_LINK = 1 << 2,    //  Open a link and send HELLO on it.
+    MESHQ_PEER_SEND_HELLO = 1 << 3,   //  Send HELLO on the open link.
+    MESHQ_PEER_REPORT_UP = 1 << 4,    //  Tell the owner: up.
+    MESHQ_PEER_SEND_PING = 1 << 5,    //  Send a PING.
+    MESHQ_PEER_LOG_SUSPECT = 1 << 6,  //  It became suspect: log why.
+    MESHQ_PEER_LOG_BACK = 1 << 7,     //  It is heard again after suspect.
+    MESHQ_PEER_FORGET = 1 << 8,       //  Remove it from the table.
+    MESHQ_PEER_STALE = 1 << 9,        //  Input from an old incarnation:
+                                      //  ignored, count it.
+    MESHQ_PEER_REFUSED = 1 << 10,     //  A frame it may not send now:
+                                      //  dropped, count it.
+} meshq_peer_action_t;
+
+typedef struct {
+    meshq_peer_state_t state;  //  Where it is.
+    uint64_t incarnation;      //  Incarnation of the current try or session.
+    uint64_t up_incarnation;   //  Incarnation reported up (while reported).
+    bool reported;             //  UP reported and DOWN not yet.
+    bool left;                 //  This incarnation said BYE.
+    bool connected;            //  The link's connection is established.
+    bool reset;                //  The link lost its connection while up.
+    int64_t since;             //  When it entered its state (ms).
+    int64_t heard;             //  Last frame from it (ms).
+    int64_t sent;              //  Last frame to it (ms).
+    uint32_t heartbeat_ms;     //  Our heartbeat interval.
+    uint32_t own_timeout_ms;   //  Our timeout.
+    uint32_t timeout_ms;       //  The link's: the larger of both HELLOs'.
+    uint32_t retention_ms;     //  How long a down peer stays listed.
+    const char *reason;        //  Why it is suspect or down (static).
+} meshq_peer_t;
+
+//  Starts a peer in state DOWN, never seen, with our timings.
+void meshq_peer_init (meshq_peer_t *self, uint32_t heartbeat_ms,
+                      uint32_t timeout_ms, uint32_t retention_ms, int64_t now);
+
+//  A beacon (gossip false) or a PEERS entry (gossip true) names it with
+//  incarnation. Gossip does not revive a peer that went down less than
+//  a timeout ago, so that a dead peer is not retried from stale lists.
+unsigned meshq_peer_discovered (meshq_peer_t *self, uint64_t incarnation,
+                                bool gossip, int64_t now);
+
+//  Its HELLO arrived, on a link (probe false) or a seed probe (true),
+//  announcing timeout_ms.
+unsigned meshq_peer_hello (meshq_peer_t *self, uint64_t incarnation, bool probe,
+                           uint32_t timeout_ms, int64_t now);
+
+//  Any other frame arrived from it.
+unsigned meshq_peer_frame (meshq_peer_t *self, int64_t now);
+
+//  We sent it a frame.
+void meshq_peer_sent (meshq_peer_t *self, int64_t now);
+
+//  The link's connection was established, lost, or refused (a connect
+//  attempt failed).
+unsigned meshq_peer_connected (meshq_peer_t *self, int64_t now);
+unsigned meshq_peer_disconnected (meshq_peer_t *self, int64_t now);
+unsigned meshq_peer_refused (meshq_peer_t *self, int64_t now);
+
+//  It said BYE.
+unsigned meshq_peer_bye (meshq_peer_t *self, int64_t now);
+
+//  Time passed: heartbeats due, suspicion, expiry.
+unsigned meshq_peer_tick (meshq_peer_t *self, int64_t now);
+
+//  Returns "up", "suspect" or "down", as LIST_PEERS shows a peer (a
+//  connecting peer shows as down).
+const char *meshq_peer_state_name (meshq_peer_state_t state);
+
+#endif
