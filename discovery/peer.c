@@ -9,7 +9,7 @@ meshq_peer_init (meshq_peer_t *self, uint32_t heartbeat_ms, uint32_t timeout_ms,
                  uint32_t retention_ms, int64_t now)
 {
     assert (self);
-    *self = (meshq_peer_t){.state = MESHQ_PEER_DOWN,
+    *self = (meshq_peer_t){.state = MESHQ_PEER_IS_DOWN,
                            .since = now,
                            .heard = now,
                            .sent = now,
@@ -34,13 +34,16 @@ static unsigned
 s_down (meshq_peer_t *self, const char *reason, int64_t now)
 {
     unsigned actions = MESHQ_PEER_CLOSE_LINK;
-    if (self->reported)
+    if (self->reported) {
         actions |= MESHQ_PEER_REPORT_DOWN;
+        self->down_incarnation = self->up_incarnation;
+    }
     self->reported = false;
     self->connected = false;
     self->reset = false;
     self->timeout_ms = self->own_timeout_ms;
-    s_enter (self, MESHQ_PEER_DOWN, reason, now);
+    self->down_reason = reason;
+    s_enter (self, MESHQ_PEER_IS_DOWN, reason, now);
     return actions;
 }
 
@@ -52,7 +55,7 @@ s_connect (meshq_peer_t *self, uint64_t incarnation, int64_t now)
     self->left = false;
     self->connected = false;
     self->heard = now;
-    s_enter (self, MESHQ_PEER_CONNECTING, "waiting for HELLO", now);
+    s_enter (self, MESHQ_PEER_IS_CONNECTING, "waiting for HELLO", now);
     return MESHQ_PEER_OPEN_LINK;
 }
 
@@ -63,7 +66,7 @@ s_up (meshq_peer_t *self, int64_t now)
     self->up_incarnation = self->incarnation;
     self->reset = false;
     self->heard = now;
-    s_enter (self, MESHQ_PEER_UP, "up", now);
+    s_enter (self, MESHQ_PEER_IS_UP, "up", now);
     return MESHQ_PEER_REPORT_UP;
 }
 
@@ -75,17 +78,17 @@ meshq_peer_discovered (meshq_peer_t *self, uint64_t incarnation, bool gossip,
         (incarnation == self->incarnation && self->left))
         return MESHQ_PEER_STALE;
     switch (self->state) {
-        case MESHQ_PEER_DOWN:
+        case MESHQ_PEER_IS_DOWN:
             if (gossip && incarnation == self->incarnation &&
                 now - self->since < self->timeout_ms)
                 return 0;
             return s_connect (self, incarnation, now);
-        case MESHQ_PEER_CONNECTING:
+        case MESHQ_PEER_IS_CONNECTING:
             if (incarnation == self->incarnation)
                 return 0;
             return MESHQ_PEER_CLOSE_LINK | s_connect (self, incarnation, now);
-        case MESHQ_PEER_UP:
-        case MESHQ_PEER_SUSPECT:
+        case MESHQ_PEER_IS_UP:
+        case MESHQ_PEER_IS_SUSPECT:
             if (incarnation == self->incarnation)
                 return 0;
             //  A restart the peer's own links have not told us about.
@@ -102,24 +105,23 @@ meshq_peer_hello (meshq_peer_t *self, uint64_t incarnation, bool probe,
     if (incarnation < self->incarnation ||
         (incarnation == self->incarnation && self->left))
         return MESHQ_PEER_STALE;
+    //  A seed probe only says where the peer is: the session starts on
+    //  the links, each of which carries its own HELLO.
+    if (probe)
+        return meshq_peer_discovered (self, incarnation, false, now);
     unsigned actions = 0;
     bool same = incarnation == self->incarnation;
     switch (self->state) {
-        case MESHQ_PEER_DOWN:
+        case MESHQ_PEER_IS_DOWN:
             actions = s_connect (self, incarnation, now);
             break;
-        case MESHQ_PEER_CONNECTING:
+        case MESHQ_PEER_IS_CONNECTING:
             if (!same)
                 actions =
                     MESHQ_PEER_CLOSE_LINK | s_connect (self, incarnation, now);
             break;
-        case MESHQ_PEER_UP:
-        case MESHQ_PEER_SUSPECT:
-            if (same && probe) {
-                //  A seed probe from a peer we have up: just a sign of
-                //  life, not a new session.
-                return meshq_peer_frame (self, now);
-            }
+        case MESHQ_PEER_IS_UP:
+        case MESHQ_PEER_IS_SUSPECT:
             if (same) {
                 //  It lost the session (it declared us down) and starts
                 //  again on a new link: so do we, on our link, which is
@@ -145,25 +147,25 @@ unsigned
 meshq_peer_frame (meshq_peer_t *self, int64_t now)
 {
     switch (self->state) {
-        case MESHQ_PEER_UP:
+        case MESHQ_PEER_IS_UP:
             self->heard = now;
             return 0;
-        case MESHQ_PEER_SUSPECT:
+        case MESHQ_PEER_IS_SUSPECT:
             self->heard = now;
             //  Heard, but until our own link is back it stays suspect.
             if (self->reset && !self->connected)
                 return 0;
             self->reset = false;
-            s_enter (self, MESHQ_PEER_UP, "up", now);
+            s_enter (self, MESHQ_PEER_IS_UP, "up", now);
             return MESHQ_PEER_LOG_BACK;
-        case MESHQ_PEER_DOWN:
+        case MESHQ_PEER_IS_DOWN:
             //  It still counts us up: we declared it down, and it does not
             //  know. Say HELLO again at once, rather than let it time out.
             if (self->incarnation && !self->left)
                 return MESHQ_PEER_REFUSED |
                        s_connect (self, self->incarnation, now);
             return MESHQ_PEER_REFUSED;
-        case MESHQ_PEER_CONNECTING:
+        case MESHQ_PEER_IS_CONNECTING:
             return MESHQ_PEER_REFUSED;
     }
     return 0;
@@ -181,7 +183,7 @@ meshq_peer_connected (meshq_peer_t *self, int64_t now)
     (void)now;
     self->connected = true;
     //  Back after a reset: ask for a sign of life now.
-    return self->state == MESHQ_PEER_SUSPECT && self->reset
+    return self->state == MESHQ_PEER_IS_SUSPECT && self->reset
                ? MESHQ_PEER_SEND_PING
                : 0;
 }
@@ -190,12 +192,12 @@ unsigned
 meshq_peer_disconnected (meshq_peer_t *self, int64_t now)
 {
     self->connected = false;
-    if (self->state == MESHQ_PEER_UP) {
+    if (self->state == MESHQ_PEER_IS_UP) {
         self->reset = true;
-        s_enter (self, MESHQ_PEER_SUSPECT, "connection lost", now);
+        s_enter (self, MESHQ_PEER_IS_SUSPECT, "connection lost", now);
         return MESHQ_PEER_LOG_SUSPECT;
     }
-    if (self->state == MESHQ_PEER_SUSPECT)
+    if (self->state == MESHQ_PEER_IS_SUSPECT)
         self->reset = true;
     return 0;
 }
@@ -205,11 +207,11 @@ meshq_peer_refused (meshq_peer_t *self, int64_t now)
 {
     //  The connection went and a new one is refused: nothing listens
     //  there any more, the process is gone.
-    if (self->state == MESHQ_PEER_SUSPECT && self->reset)
+    if (self->state == MESHQ_PEER_IS_SUSPECT && self->reset)
         return s_down (self, "connection refused", now);
     //  Nothing listens where its beacon pointed: give up this try; the
     //  next beacon starts another.
-    if (self->state == MESHQ_PEER_CONNECTING)
+    if (self->state == MESHQ_PEER_IS_CONNECTING)
         return s_down (self, "connection refused", now);
     return 0;
 }
@@ -217,7 +219,7 @@ meshq_peer_refused (meshq_peer_t *self, int64_t now)
 unsigned
 meshq_peer_bye (meshq_peer_t *self, int64_t now)
 {
-    if (self->state == MESHQ_PEER_DOWN)
+    if (self->state == MESHQ_PEER_IS_DOWN)
         return MESHQ_PEER_REFUSED;
     self->left = true;
     return s_down (self, "left", now);
@@ -229,21 +231,21 @@ meshq_peer_tick (meshq_peer_t *self, int64_t now)
     unsigned actions = 0;
     int64_t silence = now - self->heard;
     switch (self->state) {
-        case MESHQ_PEER_DOWN:
+        case MESHQ_PEER_IS_DOWN:
             if (now - self->since >= self->retention_ms)
                 actions = MESHQ_PEER_FORGET;
             break;
-        case MESHQ_PEER_CONNECTING:
+        case MESHQ_PEER_IS_CONNECTING:
             if (now - self->since > self->timeout_ms)
                 actions = s_down (self, "no HELLO", now);
             break;
-        case MESHQ_PEER_UP:
-        case MESHQ_PEER_SUSPECT:
+        case MESHQ_PEER_IS_UP:
+        case MESHQ_PEER_IS_SUSPECT:
             if (silence > self->timeout_ms)
                 return s_down (self, "heartbeat timeout", now);
-            if (self->state == MESHQ_PEER_UP &&
+            if (self->state == MESHQ_PEER_IS_UP &&
                 silence > self->timeout_ms / 2) {
-                s_enter (self, MESHQ_PEER_SUSPECT, "missed heartbeats", now);
+                s_enter (self, MESHQ_PEER_IS_SUSPECT, "missed heartbeats", now);
                 actions |= MESHQ_PEER_LOG_SUSPECT;
             }
             if (now - self->sent >= self->heartbeat_ms)
@@ -257,12 +259,12 @@ const char *
 meshq_peer_state_name (meshq_peer_state_t state)
 {
     switch (state) {
-        case MESHQ_PEER_UP:
+        case MESHQ_PEER_IS_UP:
             return "up";
-        case MESHQ_PEER_SUSPECT:
+        case MESHQ_PEER_IS_SUSPECT:
             return "suspect";
-        case MESHQ_PEER_DOWN:
-        case MESHQ_PEER_CONNECTING:
+        case MESHQ_PEER_IS_DOWN:
+        case MESHQ_PEER_IS_CONNECTING:
             return "down";
     }
     return "down";

@@ -25,10 +25,10 @@
 #include <stdint.h>
 
 typedef enum {
-    MESHQ_PEER_DOWN,        //  Not up: never seen, gone, or between tries.
-    MESHQ_PEER_CONNECTING,  //  Link open, our HELLO sent, theirs awaited.
-    MESHQ_PEER_UP,          //  HELLOs went both ways; heard recently.
-    MESHQ_PEER_SUSPECT,     //  Up, but its connection broke or it is quiet.
+    MESHQ_PEER_IS_DOWN,        //  Not up: never seen, gone, or between tries.
+    MESHQ_PEER_IS_CONNECTING,  //  Link open, our HELLO sent, theirs awaited.
+    MESHQ_PEER_IS_UP,          //  HELLOs went both ways; heard recently.
+    MESHQ_PEER_IS_SUSPECT,     //  Up, but its connection broke or it is quiet.
 } meshq_peer_state_t;
 
 //  What the table must do, as bits, carried out in this order.
@@ -49,21 +49,23 @@ typedef enum {
 } meshq_peer_action_t;
 
 typedef struct {
-    meshq_peer_state_t state;  //  Where it is.
-    uint64_t incarnation;      //  Incarnation of the current try or session.
-    uint64_t up_incarnation;   //  Incarnation reported up (while reported).
-    bool reported;             //  UP reported and DOWN not yet.
-    bool left;                 //  This incarnation said BYE.
-    bool connected;            //  The link's connection is established.
-    bool reset;                //  The link lost its connection while up.
-    int64_t since;             //  When it entered its state (ms).
-    int64_t heard;             //  Last frame from it (ms).
-    int64_t sent;              //  Last frame to it (ms).
-    uint32_t heartbeat_ms;     //  Our heartbeat interval.
-    uint32_t own_timeout_ms;   //  Our timeout.
-    uint32_t timeout_ms;       //  The link's: the larger of both HELLOs'.
-    uint32_t retention_ms;     //  How long a down peer stays listed.
-    const char *reason;        //  Why it is suspect or down (static).
+    meshq_peer_state_t state;   //  Where it is.
+    uint64_t incarnation;       //  Incarnation of the current try or session.
+    uint64_t up_incarnation;    //  Incarnation last reported up.
+    uint64_t down_incarnation;  //  Incarnation last reported down.
+    bool reported;              //  UP reported and DOWN not yet.
+    bool left;                  //  This incarnation said BYE.
+    bool connected;             //  The link's connection is established.
+    bool reset;                 //  The link lost its connection while up.
+    int64_t since;              //  When it entered its state (ms).
+    int64_t heard;              //  Last frame from it (ms).
+    int64_t sent;               //  Last frame to it (ms).
+    uint32_t heartbeat_ms;      //  Our heartbeat interval.
+    uint32_t own_timeout_ms;    //  Our timeout.
+    uint32_t timeout_ms;        //  The link's: the larger of both HELLOs'.
+    uint32_t retention_ms;      //  How long a down peer stays listed.
+    const char *reason;         //  Why it is in its state (static).
+    const char *down_reason;    //  Why it last went down (static).
 } meshq_peer_t;
 
 //  Starts a peer in state DOWN, never seen, with our timings.
@@ -76,8 +78,8 @@ void meshq_peer_init (meshq_peer_t *self, uint32_t heartbeat_ms,
 unsigned meshq_peer_discovered (meshq_peer_t *self, uint64_t incarnation,
                                 bool gossip, int64_t now);
 
-//  Its HELLO arrived, on a link (probe false) or a seed probe (true),
-//  announcing timeout_ms.
+//  Its HELLO arrived on a link, announcing timeout_ms; or on a seed
+//  probe (probe true), which only says where it is, as a beacon does.
 unsigned meshq_peer_hello (meshq_peer_t *self, uint64_t incarnation, bool probe,
                            uint32_t timeout_ms, int64_t now);
 

@@ -28,16 +28,16 @@ s_up (void)
     meshq_peer_connected (&s_peer, 0);
     cr_assert_eq (meshq_peer_hello (&s_peer, 5, false, S_TIMEOUT, 0),
                   MESHQ_PEER_REPORT_UP);
-    cr_assert_eq (s_peer.state, MESHQ_PEER_UP);
+    cr_assert_eq (s_peer.state, MESHQ_PEER_IS_UP);
 }
 
 Test (peer, starts_down_and_a_beacon_opens_a_link, .init = s_new)
 {
-    cr_expect_eq (s_peer.state, MESHQ_PEER_DOWN);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
     cr_expect_str_eq (meshq_peer_state_name (s_peer.state), "down");
     cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 10),
                   MESHQ_PEER_OPEN_LINK);
-    cr_expect_eq (s_peer.state, MESHQ_PEER_CONNECTING);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_CONNECTING);
     //  More beacons of the same incarnation change nothing.
     cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 260), 0);
     cr_expect_str_eq (meshq_peer_state_name (s_peer.state), "down");
@@ -55,7 +55,7 @@ Test (peer, a_hello_from_an_unknown_peer_opens_a_link_and_is_up, .init = s_new)
 {
     cr_expect_eq (meshq_peer_hello (&s_peer, 9, false, S_TIMEOUT, 5),
                   MESHQ_PEER_OPEN_LINK | MESHQ_PEER_REPORT_UP);
-    cr_expect_eq (s_peer.state, MESHQ_PEER_UP);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
 }
 
 Test (peer, a_quiet_peer_is_suspect_at_half_the_timeout_and_down_at_it,
@@ -73,7 +73,7 @@ Test (peer, a_quiet_peer_is_suspect_at_half_the_timeout_and_down_at_it,
     cr_expect_eq (meshq_peer_tick (&s_peer, 2001),
                   MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK);
     cr_expect_str_eq (s_peer.reason, "heartbeat timeout");
-    cr_expect_eq (s_peer.state, MESHQ_PEER_DOWN);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
     //  And down is said once.
     for (int64_t t = 2100; t < 10000; t += 100)
         cr_expect_eq (meshq_peer_tick (&s_peer, t), 0);
@@ -92,7 +92,7 @@ Test (peer, frames_keep_it_up, .init = s_up)
                 meshq_peer_sent (&s_peer, t);
         }
     }
-    cr_expect_eq (s_peer.state, MESHQ_PEER_UP);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
 }
 
 Test (peer, beacons_never_keep_a_silent_peer_alive, .init = s_up)
@@ -104,7 +104,7 @@ Test (peer, beacons_never_keep_a_silent_peer_alive, .init = s_up)
         seen |= meshq_peer_tick (&s_peer, t);
     }
     cr_expect (seen & MESHQ_PEER_REPORT_DOWN);
-    cr_expect_eq (s_peer.state, MESHQ_PEER_DOWN);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
 }
 
 Test (peer, pings_each_heartbeat_it_sent_nothing, .init = s_up)
@@ -122,7 +122,7 @@ Test (peer, a_lost_connection_is_suspect_and_a_refused_one_down, .init = s_up)
     cr_expect_eq (meshq_peer_disconnected (&s_peer, 100),
                   MESHQ_PEER_LOG_SUSPECT);
     cr_expect_str_eq (s_peer.reason, "connection lost");
-    cr_expect_eq (s_peer.state, MESHQ_PEER_SUSPECT);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_SUSPECT);
     cr_expect_eq (meshq_peer_disconnected (&s_peer, 110), 0);
     cr_expect_eq (meshq_peer_refused (&s_peer, 200),
                   MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK);
@@ -135,10 +135,10 @@ Test (peer, a_connection_that_comes_back_is_up_without_a_report, .init = s_up)
     meshq_peer_disconnected (&s_peer, 100);
     //  Frames on its own link to us do not clear it while ours is down.
     cr_expect_eq (meshq_peer_frame (&s_peer, 150), 0);
-    cr_expect_eq (s_peer.state, MESHQ_PEER_SUSPECT);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_SUSPECT);
     cr_expect_eq (meshq_peer_connected (&s_peer, 200), MESHQ_PEER_SEND_PING);
     cr_expect_eq (meshq_peer_frame (&s_peer, 210), MESHQ_PEER_LOG_BACK);
-    cr_expect_eq (s_peer.state, MESHQ_PEER_UP);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
 }
 
 Test (peer, a_quiet_suspect_heard_again_is_up_without_a_report, .init = s_up)
@@ -165,6 +165,9 @@ Test (peer, a_higher_incarnation_is_down_then_up, .init = s_up)
                   MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK |
                       MESHQ_PEER_OPEN_LINK | MESHQ_PEER_REPORT_UP);
     cr_expect_eq (s_peer.up_incarnation, 7);
+    //  The down report is about the session that ended.
+    cr_expect_eq (s_peer.down_incarnation, 6);
+    cr_expect_str_eq (s_peer.down_reason, "restarted");
 }
 
 Test (peer, an_older_incarnation_is_stale, .init = s_up)
@@ -173,7 +176,7 @@ Test (peer, an_older_incarnation_is_stale, .init = s_up)
                   MESHQ_PEER_STALE);
     cr_expect_eq (meshq_peer_hello (&s_peer, 4, false, S_TIMEOUT, 100),
                   MESHQ_PEER_STALE);
-    cr_expect_eq (s_peer.state, MESHQ_PEER_UP);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
 }
 
 Test (peer, a_hello_on_an_up_link_restarts_the_session, .init = s_up)
@@ -181,14 +184,22 @@ Test (peer, a_hello_on_an_up_link_restarts_the_session, .init = s_up)
     cr_expect_eq (meshq_peer_hello (&s_peer, 5, false, S_TIMEOUT, 100),
                   MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_SEND_HELLO |
                       MESHQ_PEER_REPORT_UP);
-    cr_expect_eq (s_peer.state, MESHQ_PEER_UP);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
     cr_expect (s_peer.connected);
 }
 
-Test (peer, a_seed_probe_hello_is_only_a_sign_of_life, .init = s_up)
+Test (peer, a_seed_probe_hello_only_says_where_the_peer_is, .init = s_new)
 {
-    cr_expect_eq (meshq_peer_hello (&s_peer, 5, true, S_TIMEOUT, 100), 0);
-    cr_expect_eq (s_peer.heard, 100);
+    //  The session starts on the links: a probe opens ours, and the
+    //  peer is up when the HELLO on its link arrives.
+    cr_expect_eq (meshq_peer_hello (&s_peer, 5, true, S_TIMEOUT, 0),
+                  MESHQ_PEER_OPEN_LINK);
+    cr_expect_eq (meshq_peer_hello (&s_peer, 5, true, S_TIMEOUT, 50), 0);
+    cr_expect_eq (meshq_peer_hello (&s_peer, 5, false, S_TIMEOUT, 100),
+                  MESHQ_PEER_REPORT_UP);
+    //  Later probes change nothing: no new session.
+    cr_expect_eq (meshq_peer_hello (&s_peer, 5, true, S_TIMEOUT, 200), 0);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
 }
 
 Test (peer, bye_is_down_at_once_and_that_incarnation_stays_gone, .init = s_up)
@@ -209,7 +220,7 @@ Test (peer, a_frame_from_a_peer_declared_down_starts_a_new_session,
       .init = s_up)
 {
     meshq_peer_tick (&s_peer, 2001);
-    cr_assert_eq (s_peer.state, MESHQ_PEER_DOWN);
+    cr_assert_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
     //  It still counts us up and pings: dropped, and we say HELLO again.
     cr_expect_eq (meshq_peer_frame (&s_peer, 2100),
                   MESHQ_PEER_REFUSED | MESHQ_PEER_OPEN_LINK);
@@ -330,9 +341,9 @@ Test (peer, reports_up_and_down_alternately_whatever_happens, .init = s_new)
             cr_assert_not (link);
             s_new ();
         }
-        cr_assert_eq (up, s_peer.state == MESHQ_PEER_UP ||
-                              s_peer.state == MESHQ_PEER_SUSPECT);
-        cr_assert_eq (link, s_peer.state != MESHQ_PEER_DOWN);
+        cr_assert_eq (up, s_peer.state == MESHQ_PEER_IS_UP ||
+                              s_peer.state == MESHQ_PEER_IS_SUSPECT);
+        cr_assert_eq (link, s_peer.state != MESHQ_PEER_IS_DOWN);
     }
     cr_expect_gt (ups, 100);
 }

@@ -1,0 +1,580 @@
+/*  peers.c - discovery: the peer table and its timers. See peers.h.
+
+    The table holds one entry per peer heard of, with its state machine
+    (peer.c) and, while one is open, its link (link.c). Input handlers
+    (beacons, frames on the ROUTER, link events) live in peers_input.c;
+    both feed the state machine and carry out what it returns through
+    s_apply, in one order: report down, close the link, open a link and
+    say HELLO, report up.
+*/
+#include "peers_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *s_frame_drop_names[MESHQ_FRAME_DROP_COUNT] = {
+    "routing_id", "command", "malformed", "mesh",     "mismatch",
+    "self",       "not_up",  "stale",     "endpoint", "full",
+};
+
+//  Copies a string option, or its default.
+static char *
+s_dup (const char *value, const char *fallback)
+{
+    char *copy = strdup (value && *value ? value : fallback);
+    assert (copy);
+    return copy;
+}
+
+static bool
+s_zero (const uint8_t *data, size_t size)
+{
+    uint8_t any = 0;
+    for (size_t i = 0; i < size; i++)
+        any |= data[i];
+    return any == 0;
+}
+
+meshq_peers_t *
+meshq_peers_new (const meshq_peers_config_t *config)
+{
+    assert (config);
+    meshq_peers_t *self = zmalloc (sizeof *self);
+    assert (self);
+    self->config = *config;
+    meshq_peers_config_t *c = &self->config;
+    char host[256] = "meshq";
+    if (!config->name || !*config->name)
+        gethostname (host, sizeof host - 1);
+    self->name = s_dup (config->name, host);
+    self->mesh = s_dup (config->mesh, "default");
+    self->vhost = s_dup (config->vhost, "/");
+    const char *interface = config->interface;
+    if (!interface || !*interface)
+        interface = zsys_interface ();  //  "" when not set.
+    self->interface = interface && *interface ? strdup (interface) : NULL;
+    self->seeds = config->seeds ? strdup (config->seeds) : NULL;
+    c->name = c->mesh = c->vhost = c->interface = c->seeds = NULL;
+    if (!c->beacon_port)
+        c->beacon_port = MESHQ_BEACON_PORT;
+    if (!c->beacon_interval_ms)
+        c->beacon_interval_ms = MESHQ_PEERS_BEACON_MS;
+    if (!c->heartbeat_ms)
+        c->heartbeat_ms = MESHQ_PEERS_HEARTBEAT_MS;
+    if (!c->peer_timeout_ms)
+        c->peer_timeout_ms = MESHQ_PEERS_TIMEOUT_MS;
+    if (!c->gossip_interval_ms)
+        c->gossip_interval_ms = MESHQ_PEERS_GOSSIP_MS;
+    if (!c->max_msg_size)
+        c->max_msg_size = MESHQ_PEERS_MAX_MSG;
+    if (!c->max_peers)
+        c->max_peers = MESHQ_PEERS_MAX;
+    if (s_zero (config->node, sizeof config->node)) {
+        zuuid_t *uuid = zuuid_new ();
+        assert (uuid);
+        memcpy (self->node, zuuid_data (uuid), 16);
+        zuuid_destroy (&uuid);
+    } else
+        memcpy (self->node, config->node, 16);
+    meshq_peers_hex (self->node, self->node_hex);
+    self->incarnation = config->incarnation;
+    if (!self->incarnation) {
+        //  Wall-clock microseconds: rises across restarts of the node,
+        //  which is what tells peers a restart from a stale beacon.
+        struct timespec now;
+        clock_gettime (CLOCK_REALTIME, &now);
+        self->incarnation =
+            (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+    }
+    meshq_beacon_mesh_id (self->mesh, self->vhost, self->mesh_id);
+    self->index = zhashx_new ();
+    assert (self->index);
+    self->entries = calloc (c->max_peers, sizeof *self->entries);
+    self->gossip = calloc (MESHQ_GOSSIP_MAX, sizeof *self->gossip);
+    assert (self->entries && self->gossip);
+    meshq_buf_init (&self->buf);
+    meshq_buf_init (&self->hello);
+    self->beacon_timer = self->tick_timer = self->gossip_timer = -1;
+    return self;
+}
+
+void
+meshq_peers_destroy (meshq_peers_t **self_p)
+{
+    assert (self_p);
+    meshq_peers_t *self = *self_p;
+    if (!self)
+        return;
+    meshq_peers_stop (self, true);
+    zhashx_destroy (&self->index);
+    free (self->entries);
+    free (self->gossip);
+    meshq_buf_fini (&self->buf);
+    meshq_buf_fini (&self->hello);
+    free (self->name);
+    free (self->mesh);
+    free (self->vhost);
+    free (self->interface);
+    free (self->seeds);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+meshq_peers_set_handler (meshq_peers_t *self, meshq_peers_fn *fn, void *arg)
+{
+    assert (self);
+    self->handler = fn;
+    self->handler_arg = arg;
+}
+
+// --------------------------------------------------------------------
+//  Start and stop
+
+//  Writes a sentence to self->error; returns code.
+static int
+s_error (meshq_peers_t *self, int code, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->error, sizeof self->error, format, args);
+    va_end (args);
+    return code;
+}
+
+static int
+s_check_name (meshq_peers_t *self, const char *what, const char *value)
+{
+    size_t size = strlen (value);
+    if (size > 255 || !meshq_utf8_valid (value, size))
+        return s_error (self, MESHQ_EINVAL,
+                        "%s must be UTF-8 of at most 255 bytes", what);
+    return 0;
+}
+
+static int
+s_check_config (meshq_peers_t *self)
+{
+    const meshq_peers_config_t *c = &self->config;
+    int rc = s_check_name (self, "the node name", self->name);
+    if (rc == 0)
+        rc = s_check_name (self, "the mesh name", self->mesh);
+    if (rc == 0)
+        rc = s_check_name (self, "the vhost name", self->vhost);
+    if (rc)
+        return rc;
+    if (c->heartbeat_ms < MESHQ_HEARTBEAT_MIN ||
+        c->heartbeat_ms > MESHQ_HEARTBEAT_MAX)
+        return s_error (self, MESHQ_EINVAL,
+                        "heartbeat %u ms is outside %d..%d ms", c->heartbeat_ms,
+                        MESHQ_HEARTBEAT_MIN, MESHQ_HEARTBEAT_MAX);
+    if (c->peer_timeout_ms < 3 * c->heartbeat_ms ||
+        c->peer_timeout_ms > MESHQ_TIMEOUT_MAX)
+        return s_error (self, MESHQ_EINVAL,
+                        "peer timeout %u ms must be at least three "
+                        "heartbeats (%u ms) and at most %d ms",
+                        c->peer_timeout_ms, 3 * c->heartbeat_ms,
+                        MESHQ_TIMEOUT_MAX);
+    if (c->beacon_interval_ms < 10 || c->beacon_interval_ms > 60000)
+        return s_error (self, MESHQ_EINVAL,
+                        "beacon interval %u ms is outside 10..60000 ms",
+                        c->beacon_interval_ms);
+    if (c->gossip_interval_ms < 10 || c->gossip_interval_ms > 600000)
+        return s_error (self, MESHQ_EINVAL,
+                        "gossip interval %u ms is outside 10..600000 ms",
+                        c->gossip_interval_ms);
+    if (c->max_peers > MESHQ_GOSSIP_MAX)
+        return s_error (self, MESHQ_EINVAL, "at most %d peers; %zu asked for",
+                        MESHQ_GOSSIP_MAX, c->max_peers);
+    //  Seeds: numeric tcp endpoints, which a node can always connect to
+    //  without resolving names.
+    const char *seed = self->seeds;
+    while (seed && *seed) {
+        size_t size = strcspn (seed, ",");
+        char endpoint[MESHQ_ENDPOINT_MAX];
+        if (size >= sizeof endpoint)
+            return s_error (self, MESHQ_EINVAL, "seed '%.*s...' is too long",
+                            32, seed);
+        memcpy (endpoint, seed, size);
+        endpoint[size] = 0;
+        if (!meshq_iface_endpoint_valid (endpoint))
+            return s_error (self, MESHQ_EINVAL,
+                            "seed '%s' is not tcp://ADDRESS:PORT with a "
+                            "numeric address",
+                            endpoint);
+        if (self->seed_count == MESHQ_PEERS_SEEDS_MAX)
+            return s_error (self, MESHQ_EINVAL, "more than %d seeds",
+                            MESHQ_PEERS_SEEDS_MAX);
+        self->seed_list[self->seed_count].endpoint = strdup (endpoint);
+        assert (self->seed_list[self->seed_count].endpoint);
+        self->seed_count++;
+        seed += size;
+        if (*seed == ',')
+            seed++;
+    }
+    return 0;
+}
+
+static int
+s_bind_router (meshq_peers_t *self)
+{
+    const meshq_iface_t *iface = &self->iface;
+    bool ipv6 = iface->family == AF_INET6;
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->router)
+        return s_error (self, MESHQ_EIO, "cannot create the ROUTER: %s",
+                        zmq_strerror (zmq_errno ()));
+    zsock_set_ipv6 (self->router, ipv6);
+    zsock_set_linger (self->router, 0);
+    zsock_set_maxmsgsize (self->router, (int64_t)self->config.max_msg_size);
+    //  A restarted peer keeping its node id reconnects with the same
+    //  routing id before its old connection is gone.
+    zsock_set_router_handover (self->router, 1);
+    char port[8] = "*";
+    if (self->config.port)
+        snprintf (port, sizeof port, "%u", self->config.port);
+    const char *format = ipv6 ? "tcp://[%s]:%s" : "tcp://%s:%s";
+    int bound = zsock_bind (self->router, format, iface->address, port);
+    if (bound < 0)
+        return s_error (self, MESHQ_EIO,
+                        "cannot bind the mesh endpoint on %s port %s: %s; "
+                        "choose another --port",
+                        iface->address, port, zmq_strerror (zmq_errno ()));
+    const void *address =
+        ipv6 ? (const void *)&iface->ipv6 : (const void *)&iface->ipv4;
+    meshq_iface_endpoint (iface->family, address, iface->index, (uint16_t)bound,
+                          self->endpoint, sizeof self->endpoint);
+    return 0;
+}
+
+static int
+s_open_beacon (meshq_peers_t *self)
+{
+    self->udp = meshq_udp_new ();
+    char error[384];
+    int rc = meshq_udp_open (self->udp, &self->iface, self->config.transport,
+                             self->config.beacon_port, error, sizeof error);
+    if (rc)
+        return s_error (self, rc, "%s", error);
+    meshq_beacon_t beacon = {.incarnation = self->incarnation};
+    memcpy (beacon.node, self->node, 16);
+    memcpy (beacon.mesh, self->mesh_id, 16);
+    meshq_iface_endpoint_port (self->endpoint, &beacon.port);
+    meshq_beacon_encode (&beacon, self->beacon);
+    //  The first beacon goes now: a socket that cannot send (IPv6 on
+    //  loopback, a network that is not there) fails here, rather than
+    //  leaving a node running mute.
+    if (meshq_udp_send (self->udp, self->beacon, sizeof self->beacon))
+        return s_error (
+            self, MESHQ_EIO,
+            "cannot send beacons by %s on %s: %s; choose another "
+            "--interface or --transport",
+            meshq_udp_transport_name (meshq_udp_transport (self->udp)),
+            self->iface.name, strerror (errno));
+    self->stats.beacons_sent++;
+    return 0;
+}
+
+static int
+s_encode_hello (meshq_peers_t *self)
+{
+    meshq_hello_t hello = {
+        .protocol = MESHQ_PEER_PROTOCOL,
+        .incarnation = self->incarnation,
+        .name = {self->name, (uint32_t)strlen (self->name)},
+        .version = {MESHQ_PEERS_VERSION, sizeof MESHQ_PEERS_VERSION - 1},
+        .mesh = {self->mesh, (uint32_t)strlen (self->mesh)},
+        .vhost = {self->vhost, (uint32_t)strlen (self->vhost)},
+        .endpoint = {self->endpoint, (uint32_t)strlen (self->endpoint)},
+        .heartbeat_ms = self->config.heartbeat_ms,
+        .timeout_ms = self->config.peer_timeout_ms,
+    };
+    memcpy (hello.node, self->node, 16);
+    const char *why;
+    int rc = meshq_codec_encode_hello (&hello, &self->hello, &why);
+    if (rc)
+        return s_error (self, rc, "cannot encode our HELLO: %s", why);
+    return 0;
+}
+
+static int
+s_beacon_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    meshq_peers_t *self = arg;
+    if (meshq_udp_send (self->udp, self->beacon, sizeof self->beacon) == 0)
+        self->stats.beacons_sent++;
+    else {
+        self->stats.beacon_errors++;
+        int64_t now = zclock_mono ();
+        if (meshq_peers_ratelog (&self->error_log, now))
+            zsys_warning ("discovery: beacon not sent interface=%s error=%s "
+                          "failures=%" PRIu64,
+                          self->iface.name, strerror (errno),
+                          self->stats.beacon_errors);
+    }
+    return 0;
+}
+
+static int
+s_open_seeds (meshq_peers_t *self)
+{
+    for (size_t s = 0; s < self->seed_count; s++) {
+        meshq_peers_seed_t *seed = &self->seed_list[s];
+        //  Our own endpoint, as one config file on every node lists it.
+        if (strcmp (seed->endpoint, self->endpoint) == 0)
+            continue;
+        meshq_link_options_t options = {
+            .prefix = MESHQ_PROBE_PREFIX,
+            .node = self->node,
+            .ipv6 = strchr (seed->endpoint, '[') != NULL,
+            .immediate = true,
+            .timeout_ms = (int)self->config.peer_timeout_ms,
+        };
+        seed->probe = meshq_link_new ();
+        if (meshq_link_open (seed->probe, seed->endpoint, &options, self->loop,
+                             NULL, NULL))
+            return s_error (self, MESHQ_EIO, "cannot connect to seed %s: %s",
+                            seed->endpoint, zmq_strerror (zmq_errno ()));
+        //  Connecting takes a moment; the first probe follows shortly.
+        seed->next = zclock_mono () + 20;
+    }
+    return 0;
+}
+
+int
+meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
+{
+    assert (self && loop && why);
+    assert (!self->started);
+    self->loop = loop;
+    *why = self->error;
+    int rc = s_check_config (self);
+    int family =
+        self->config.transport == MESHQ_TRANSPORT_IPV6 ? AF_INET6 : AF_INET;
+    if (rc == 0)
+        rc = meshq_iface_resolve (self->interface, family, &self->iface,
+                                  self->error, sizeof self->error);
+    if (rc == 0)
+        rc = s_bind_router (self);
+    if (rc == 0 && !self->config.no_beacon)
+        rc = s_open_beacon (self);
+    if (rc == 0)
+        rc = s_encode_hello (self);
+    if (rc == 0 &&
+        zloop_reader (loop, self->router, meshq_peers_router_input, self))
+        rc = s_error (self, MESHQ_EIO, "cannot watch the ROUTER");
+    self->started = true;  //  From here, stop undoes what was done.
+    if (rc == 0 && self->udp) {
+        self->udp_item =
+            (zmq_pollitem_t){NULL, meshq_udp_fd (self->udp), ZMQ_POLLIN, 0};
+        if (zloop_poller (loop, &self->udp_item, meshq_peers_beacon_input,
+                          self))
+            rc = s_error (self, MESHQ_EIO, "cannot watch the beacon socket");
+        else
+            self->beacon_timer = zloop_timer (
+                loop, self->config.beacon_interval_ms, 0, s_beacon_timer, self);
+    }
+    if (rc == 0) {
+        size_t tick = self->config.heartbeat_ms / 2;
+        self->tick_timer =
+            zloop_timer (loop, tick < 5 ? 5 : tick, 0, meshq_peers_tick, self);
+        self->gossip_timer = zloop_timer (loop, self->config.gossip_interval_ms,
+                                          0, meshq_peers_gossip, self);
+        if (self->tick_timer < 0 || self->gossip_timer < 0)
+            rc = s_error (self, MESHQ_EIO, "cannot start the timers");
+    }
+    if (rc == 0)
+        rc = s_open_seeds (self);
+    if (rc) {
+        meshq_peers_stop (self, false);
+        return rc;
+    }
+    self->started_ms = zclock_mono ();
+    zsys_notice ("discovery: started node=%s name=%s mesh=%s vhost=%s "
+                 "endpoint=%s interface=%s transport=%s incarnation=%" PRIu64,
+                 self->node_hex, self->name, self->mesh, self->vhost,
+                 self->endpoint, self->iface.name, meshq_peers_transport (self),
+                 self->incarnation);
+    return 0;
+}
+
+void
+meshq_peers_stop (meshq_peers_t *self, bool goodbye)
+{
+    assert (self);
+    if (!self->started)
+        return;
+    if (goodbye) {
+        meshq_buf_reset (&self->buf);
+        meshq_codec_encode_bye (&self->buf);
+        for (size_t i = 0; i < self->count; i++) {
+            meshq_peers_entry_t *entry = self->entries[i];
+            if (!entry->link || !entry->peer.reported)
+                continue;
+            meshq_link_set_linger (entry->link, 200);
+            meshq_peers_send_frame (self, entry, "BYE", &self->buf);
+        }
+    }
+    meshq_peers_clear (self);
+    meshq_peers_close_seeds (self);
+    if (self->beacon_timer >= 0)
+        zloop_timer_end (self->loop, self->beacon_timer);
+    if (self->tick_timer >= 0)
+        zloop_timer_end (self->loop, self->tick_timer);
+    if (self->gossip_timer >= 0)
+        zloop_timer_end (self->loop, self->gossip_timer);
+    self->beacon_timer = self->tick_timer = self->gossip_timer = -1;
+    if (self->udp && self->udp_item.fd > 0)
+        zloop_poller_end (self->loop, &self->udp_item);
+    meshq_udp_destroy (&self->udp);
+    if (self->router)
+        zloop_reader_end (self->loop, self->router);
+    zsock_destroy (&self->router);
+    self->started = false;
+    self->loop = NULL;
+}
+
+// --------------------------------------------------------------------
+//  The owner's side
+
+int
+meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16], zmsg_t **msg_p)
+{
+    assert (self && msg_p && *msg_p);
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    zframe_t *command = zmsg_first (msg);
+    if (!command || meshq_codec_peer_command (zframe_data (command),
+                                              zframe_size (command)) !=
+                        MESHQ_PEER_CMD_OTHER) {
+        zmsg_destroy (&msg);
+        return MESHQ_EINVAL;
+    }
+    meshq_peers_entry_t *entry =
+        self->started ? meshq_peers_find (self, peer) : NULL;
+    if (!entry || !entry->peer.reported || !entry->link) {
+        zmsg_destroy (&msg);
+        return MESHQ_ENOTFOUND;
+    }
+    int rc = meshq_link_send (entry->link, &msg);
+    if (rc == 0) {
+        self->stats.frames_sent++;
+        meshq_peer_sent (&entry->peer, zclock_mono ());
+    } else
+        self->stats.send_errors++;
+    return rc;
+}
+
+static const meshq_peer_info_t *
+s_iterate (meshq_peers_t *self)
+{
+    while (self->cursor < self->count) {
+        meshq_peers_entry_t *entry = self->entries[self->cursor++];
+        if (entry->listed)
+            return meshq_peers_info (entry, zclock_mono ());
+    }
+    return NULL;
+}
+
+const meshq_peer_info_t *
+meshq_peers_first (meshq_peers_t *self)
+{
+    assert (self);
+    self->cursor = 0;
+    return s_iterate (self);
+}
+
+const meshq_peer_info_t *
+meshq_peers_next (meshq_peers_t *self)
+{
+    assert (self);
+    return s_iterate (self);
+}
+
+const meshq_peer_info_t *
+meshq_peers_lookup (meshq_peers_t *self, const uint8_t peer[16])
+{
+    assert (self);
+    meshq_peers_entry_t *entry = meshq_peers_find (self, peer);
+    return entry && entry->listed ? meshq_peers_info (entry, zclock_mono ())
+                                  : NULL;
+}
+
+size_t
+meshq_peers_up_count (const meshq_peers_t *self)
+{
+    return self->up_count;
+}
+
+const uint8_t *
+meshq_peers_node (const meshq_peers_t *self)
+{
+    return self->node;
+}
+
+const char *
+meshq_peers_node_hex (const meshq_peers_t *self)
+{
+    return self->node_hex;
+}
+
+uint64_t
+meshq_peers_incarnation (const meshq_peers_t *self)
+{
+    return self->incarnation;
+}
+
+const char *
+meshq_peers_name (const meshq_peers_t *self)
+{
+    return self->name;
+}
+
+const char *
+meshq_peers_mesh (const meshq_peers_t *self)
+{
+    return self->mesh;
+}
+
+const char *
+meshq_peers_vhost (const meshq_peers_t *self)
+{
+    return self->vhost;
+}
+
+const char *
+meshq_peers_endpoint (const meshq_peers_t *self)
+{
+    return self->endpoint;
+}
+
+const char *
+meshq_peers_interface (const meshq_peers_t *self)
+{
+    return self->iface.name;
+}
+
+const char *
+meshq_peers_transport (const meshq_peers_t *self)
+{
+    return self->udp
+               ? meshq_udp_transport_name (meshq_udp_transport (self->udp))
+               : "none";
+}
+
+const meshq_peers_stats_t *
+meshq_peers_stats (const meshq_peers_t *self)
+{
+    return &self->stats;
+}
+
+const char *
+meshq_peers_frame_drop_name (meshq_frame_drop_t reason)
+{
+    assert ((unsigned)reason < MESHQ_FRAME_DROP_COUNT);
+    return s_frame_drop_names[reason];
+}

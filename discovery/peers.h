@@ -1,0 +1,189 @@
+/*  peers.h - discovery: the peer table, its links, beacons and seeds.
+
+    meshq_peers is a module that lives inside its owner's zloop (the
+    agent's engine, or the meshq_discovery actor), so that mesh traffic
+    uses the owner's own sockets with no thread in between:
+
+        meshq_peers_config_t config = {.name = "a", .mesh = "prod"};
+        meshq_peers_t *peers = meshq_peers_new (&config);
+        meshq_peers_set_handler (peers, s_on_peer, self);
+        const char *why;
+        if (meshq_peers_start (peers, loop, &why))
+            ...  //  say why and stop: the node would be deaf or mute
+        ...
+        meshq_peers_destroy (&peers);  //  says BYE to the peers that are up
+
+    Once started, it binds one ROUTER for the mesh, beacons on the chosen
+    interface, connects a DEALER to every peer it hears of (beacons,
+    seeds, gossip), says HELLO, heartbeats, and tells the owner through
+    the handler when a peer is up, when it is down, and when an up peer
+    sends a command of the owner's. docs/DISCOVERY.md explains the modes
+    and the failure detector; docs/PROTOCOL.md section 3 gives the bytes.
+*/
+#ifndef MESHQ_PEERS_H_INCLUDED
+#define MESHQ_PEERS_H_INCLUDED
+
+#include "beacon.h"
+#include "udp.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct _meshq_peers_t meshq_peers_t;
+
+//  Defaults, in milliseconds where timed.
+#define MESHQ_PEERS_BEACON_MS    250
+#define MESHQ_PEERS_HEARTBEAT_MS 250
+#define MESHQ_PEERS_TIMEOUT_MS   2000
+#define MESHQ_PEERS_GOSSIP_MS    1000
+#define MESHQ_PEERS_MAX_MSG      (16 * 1024 * 1024 + 64 * 1024)
+#define MESHQ_PEERS_MAX          1024
+
+//  What a node is and how it finds others. Zero means the default for
+//  every field; strings are copied by meshq_peers_new.
+typedef struct {
+    const char *name;       //  This node's name; NULL: the host name.
+    const char *mesh;       //  Mesh name; NULL: "default".
+    const char *vhost;      //  Virtual host; NULL: "/".
+    uint8_t node[16];       //  Node id; all zero: a random UUID.
+    uint64_t incarnation;   //  Must rise at every start; 0: the time in us.
+    uint16_t port;          //  ROUTER tcp port; 0: an ephemeral one.
+    const char *interface;  //  Name or address; NULL: ZSYS_INTERFACE if
+                            //  set, else the loopback interface.
+    uint16_t beacon_port;   //  UDP port of beacons; 0: 5680.
+    bool no_beacon;         //  Neither send nor hear beacons (seeds only).
+    meshq_transport_t transport;  //  How beacons travel; 0: automatic.
+    const char *seeds;            //  Comma-separated tcp:// endpoints, or NULL.
+    uint32_t beacon_interval_ms;  //  0: 250.
+    uint32_t heartbeat_ms;        //  0: 250.
+    uint32_t peer_timeout_ms;     //  Silence until down; 0: 2000.
+    uint32_t gossip_interval_ms;  //  0: 1000.
+    size_t max_msg_size;          //  Largest frame a peer may send; 0: 16 MiB
+                                  //  + 64 KiB.
+    size_t max_peers;             //  Peer table size; 0: 1024.
+} meshq_peers_config_t;
+
+//  Events for the owner.
+typedef enum {
+    MESHQ_PEER_UP,       //  HELLOs went both ways: the peer is up.
+    MESHQ_PEER_DOWN,     //  The peer is down (info->reason says why).
+    MESHQ_PEER_MESSAGE,  //  An up peer sent a command of the owner's.
+} meshq_peer_event_t;
+
+//  A peer as the owner sees it; valid until the next call into the
+//  module.
+typedef struct {
+    uint8_t id[16];         //  Node id.
+    const char *id_hex;     //  Node id in lowercase hex (32 digits).
+    const char *name;       //  Its name ("" until its HELLO).
+    const char *endpoint;   //  Where we reach its ROUTER.
+    const char *state;      //  "up", "suspect" or "down".
+    uint64_t incarnation;   //  The incarnation the event is about.
+    uint64_t last_seen_ms;  //  Milliseconds since we last heard from it.
+    const char *reason;     //  Why it is suspect or down; "up" otherwise.
+} meshq_peer_info_t;
+
+//  Called from the owner's zloop. For MESHQ_PEER_MESSAGE, *msg_p holds
+//  the message (frame 1 the command, then its frames) and the handler
+//  may take it (and null *msg_p); msg_p is NULL for UP and DOWN. The
+//  handler may call meshq_peers_send and the accessors, not stop or
+//  destroy.
+typedef void (meshq_peers_fn) (void *arg, meshq_peer_event_t event,
+                               const meshq_peer_info_t *peer, zmsg_t **msg_p);
+
+//  Counters, from start. Drop reasons are indexed by meshq_beacon_drop_t
+//  and meshq_frame_drop_t; meshq_peers_frame_drop_name names the latter.
+typedef enum {
+    MESHQ_FRAME_DROP_ROUTING_ID,  //  Routing id of another size or prefix.
+    MESHQ_FRAME_DROP_COMMAND,     //  Frame 1 is not a command.
+    MESHQ_FRAME_DROP_MALFORMED,   //  A frame of ours that fails to decode.
+    MESHQ_FRAME_DROP_MESH,        //  HELLO of another mesh, vhost, protocol.
+    MESHQ_FRAME_DROP_MISMATCH,    //  HELLO node id is not its routing id's.
+    MESHQ_FRAME_DROP_SELF,        //  Our own HELLO (a seed that is us).
+    MESHQ_FRAME_DROP_NOT_UP,      //  From a peer that is not up.
+    MESHQ_FRAME_DROP_STALE,       //  From an older incarnation.
+    MESHQ_FRAME_DROP_ENDPOINT,    //  An endpoint that is not numeric tcp.
+    MESHQ_FRAME_DROP_FULL,        //  A new peer, and the table is full.
+    MESHQ_FRAME_DROP_COUNT
+} meshq_frame_drop_t;
+
+typedef struct {
+    uint64_t beacons_sent;      //  Beacons sent.
+    uint64_t beacon_errors;     //  Beacons the socket refused to send.
+    uint64_t beacons_received;  //  Beacons taken.
+    uint64_t beacons_dropped[MESHQ_BEACON_DROP_COUNT];  //  By reason.
+    uint64_t frames_received;  //  Frames taken from peers.
+    uint64_t frames_dropped[MESHQ_FRAME_DROP_COUNT];  //  By reason.
+    uint64_t frames_sent;                             //  Frames sent to peers.
+    uint64_t send_errors;       //  Sends refused (queue full).
+    uint64_t peer_up_events;    //  MESHQ_PEER_UP reported.
+    uint64_t peer_down_events;  //  MESHQ_PEER_DOWN reported.
+} meshq_peers_stats_t;
+
+//  Creates the module with a copy of config. Never fails for outside
+//  reasons; meshq_peers_start does what can.
+meshq_peers_t *meshq_peers_new (const meshq_peers_config_t *config);
+
+//  Stops (saying BYE to up peers) if started, and destroys. NULL-safe.
+void meshq_peers_destroy (meshq_peers_t **self_p);
+
+//  Sets the handler of events; none by default.
+void meshq_peers_set_handler (meshq_peers_t *self, meshq_peers_fn *fn,
+                              void *arg);
+
+//  Checks the configuration, resolves the interface, binds the ROUTER,
+//  opens the beacon socket and sends the first beacon, and registers
+//  readers and timers on loop. Returns 0, or a negative code with *why
+//  set to a sentence (valid until the next call) naming what failed and
+//  what to do: MESHQ_EINVAL for a bad configuration, MESHQ_ENOTFOUND for
+//  an interface that is not there, MESHQ_EIO for a socket the operating
+//  system refused. On failure nothing stays registered on loop.
+int meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why);
+
+//  Leaves the loop and closes every socket; with goodbye, first says BYE
+//  to the peers that are up (and lingers up to 200 ms for it to leave).
+//  No events are reported. Does nothing unless started.
+void meshq_peers_stop (meshq_peers_t *self, bool goodbye);
+
+//  Sends msg (frame 1 a command of the owner's, upper case) to an up
+//  peer. Takes ownership of *msg_p. Returns 0, MESHQ_ENOTFOUND if the
+//  peer is not up, MESHQ_EAGAIN if its queue is full, MESHQ_EINVAL if
+//  frame 1 is not an owner's command.
+int meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16],
+                      zmsg_t **msg_p);
+
+//  Iterates the peers that have been up (up, suspect or down), in no
+//  particular order. Returns NULL at the end.
+const meshq_peer_info_t *meshq_peers_first (meshq_peers_t *self);
+const meshq_peer_info_t *meshq_peers_next (meshq_peers_t *self);
+
+//  Returns the peer with that id if it has been up, else NULL.
+const meshq_peer_info_t *meshq_peers_lookup (meshq_peers_t *self,
+                                             const uint8_t peer[16]);
+
+//  Peers up now (suspect ones included).
+size_t meshq_peers_up_count (const meshq_peers_t *self);
+
+//  This node: id (16 bytes), id in hex, incarnation, name, mesh, vhost,
+//  and the ROUTER endpoint peers reach (valid after start).
+const uint8_t *meshq_peers_node (const meshq_peers_t *self);
+const char *meshq_peers_node_hex (const meshq_peers_t *self);
+uint64_t meshq_peers_incarnation (const meshq_peers_t *self);
+const char *meshq_peers_name (const meshq_peers_t *self);
+const char *meshq_peers_mesh (const meshq_peers_t *self);
+const char *meshq_peers_vhost (const meshq_peers_t *self);
+const char *meshq_peers_endpoint (const meshq_peers_t *self);
+
+//  The interface and beacon transport in use (valid after start;
+//  transport "none" with no_beacon).
+const char *meshq_peers_interface (const meshq_peers_t *self);
+const char *meshq_peers_transport (const meshq_peers_t *self);
+
+//  Counters since start.
+const meshq_peers_stats_t *meshq_peers_stats (const meshq_peers_t *self);
+
+//  Names a frame drop reason ("routing_id", "not_up", ...).
+const char *meshq_peers_frame_drop_name (meshq_frame_drop_t reason);
+
+#endif

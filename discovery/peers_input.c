@@ -1,0 +1,383 @@
+/*  peers_input.c - what comes in: beacons, frames on the ROUTER, and the
+    links' connection events. See peers_internal.h.
+
+    Nothing from the network is trusted: every datagram and frame is
+    checked, and anything refused is counted by reason, logged at most
+    once a second, and dropped. The loop never stops for bad input.
+*/
+#include "peers_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+
+//  Datagrams and messages read per wakeup, so that a flood on one
+//  socket cannot starve the others (zloop comes back for the rest).
+#define S_BURST 256
+
+// --------------------------------------------------------------------
+//  Beacons
+
+static void
+s_drop_beacon (meshq_peers_t *self, meshq_beacon_drop_t reason,
+               const meshq_datagram_t *datagram, int64_t now)
+{
+    self->stats.beacons_dropped[reason]++;
+    //  Our own beacons and other meshes' are normal on a shared network.
+    if (reason == MESHQ_BEACON_DROP_SELF || reason == MESHQ_BEACON_DROP_MESH)
+        return;
+    if (!meshq_peers_ratelog (&self->beacon_log, now))
+        return;
+    char from[INET6_ADDRSTRLEN] = "?";
+    const struct sockaddr *address = (const struct sockaddr *)&datagram->from;
+    if (address->sa_family == AF_INET)
+        inet_ntop (AF_INET, &((const struct sockaddr_in *)address)->sin_addr,
+                   from, sizeof from);
+    else if (address->sa_family == AF_INET6)
+        inet_ntop (AF_INET6, &((const struct sockaddr_in6 *)address)->sin6_addr,
+                   from, sizeof from);
+    zsys_warning ("discovery: beacon dropped from=%s size=%zu reason=%s "
+                  "dropped=%" PRIu64,
+                  from, datagram->size, meshq_beacon_drop_name (reason),
+                  self->stats.beacons_dropped[reason]);
+}
+
+//  A peer named by a beacon or a PEERS entry.
+static void
+s_discovered (meshq_peers_t *self, const uint8_t node[16], uint64_t incarnation,
+              const char *endpoint, bool gossip, int64_t now)
+{
+    meshq_peers_entry_t *entry = meshq_peers_find (self, node);
+    if (!entry)
+        entry = meshq_peers_add (self, node, now);
+    if (!entry) {
+        if (gossip)
+            self->stats.frames_dropped[MESHQ_FRAME_DROP_FULL]++;
+        else
+            self->stats.beacons_dropped[MESHQ_BEACON_DROP_FULL]++;
+        return;
+    }
+    if (!gossip)
+        entry->heard_beacon = true;
+    unsigned actions =
+        meshq_peer_discovered (&entry->peer, incarnation, gossip, now);
+    if (actions & MESHQ_PEER_STALE) {
+        if (gossip)
+            self->stats.frames_dropped[MESHQ_FRAME_DROP_STALE]++;
+        else
+            self->stats.beacons_dropped[MESHQ_BEACON_DROP_STALE]++;
+    }
+    meshq_peers_apply (self, entry, actions, endpoint, NULL, now);
+}
+
+static void
+s_beacon (meshq_peers_t *self, const uint8_t *data,
+          const meshq_datagram_t *datagram, int64_t now)
+{
+    meshq_beacon_t beacon;
+    meshq_beacon_drop_t reason;
+    if (meshq_beacon_decode (data, datagram->size, &beacon, &reason, NULL)) {
+        s_drop_beacon (self, reason, datagram, now);
+        return;
+    }
+    if (datagram->ifindex != self->iface.index)
+        s_drop_beacon (self, MESHQ_BEACON_DROP_INTERFACE, datagram, now);
+    else if (memcmp (beacon.mesh, self->mesh_id, 16) != 0)
+        s_drop_beacon (self, MESHQ_BEACON_DROP_MESH, datagram, now);
+    else if (memcmp (beacon.node, self->node, 16) == 0)
+        s_drop_beacon (self, MESHQ_BEACON_DROP_SELF, datagram, now);
+    else {
+        const struct sockaddr *from = (const struct sockaddr *)&datagram->from;
+        const void *address =
+            from->sa_family == AF_INET6
+                ? (const void *)&((const struct sockaddr_in6 *)from)->sin6_addr
+                : (const void *)&((const struct sockaddr_in *)from)->sin_addr;
+        char endpoint[MESHQ_ENDPOINT_MAX];
+        if (meshq_iface_endpoint (from->sa_family, address, datagram->ifindex,
+                                  beacon.port, endpoint, sizeof endpoint)) {
+            s_drop_beacon (self, MESHQ_BEACON_DROP_INTERFACE, datagram, now);
+            return;
+        }
+        self->stats.beacons_received++;
+        s_discovered (self, beacon.node, beacon.incarnation, endpoint, false,
+                      now);
+    }
+}
+
+int
+meshq_peers_beacon_input (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    meshq_peers_t *self = arg;
+    int64_t now = zclock_mono ();
+    //  One byte more than a beacon: a longer datagram is cut there, and
+    //  its real size (MSG_TRUNC) is what gets it dropped.
+    uint8_t data[MESHQ_BEACON_SIZE + 1];
+    for (int i = 0; i < S_BURST; i++) {
+        meshq_datagram_t datagram;
+        int rc = meshq_udp_recv (self->udp, data, sizeof data, &datagram);
+        if (rc == MESHQ_EAGAIN)
+            break;
+        if (rc) {
+            if (meshq_peers_ratelog (&self->error_log, now))
+                zsys_warning ("discovery: beacon socket error=%s",
+                              strerror (errno));
+            break;
+        }
+        s_beacon (self, data, &datagram, now);
+    }
+    return 0;
+}
+
+// --------------------------------------------------------------------
+//  Frames from peers
+
+static void
+s_drop_frame (meshq_peers_t *self, meshq_frame_drop_t reason,
+              const char *detail, const uint8_t *node, int64_t now)
+{
+    self->stats.frames_dropped[reason]++;
+    if (!meshq_peers_ratelog (&self->frame_log, now))
+        return;
+    char hex[33] = "?";
+    if (node)
+        meshq_peers_hex (node, hex);
+    zsys_warning ("discovery: frame dropped from=%s reason=%s detail=\"%s\" "
+                  "dropped=%" PRIu64,
+                  hex, meshq_peers_frame_drop_name (reason), detail,
+                  self->stats.frames_dropped[reason]);
+}
+
+static bool
+s_span_is (meshq_span_t span, const char *text)
+{
+    return span.size == strlen (text) &&
+           memcmp (span.data, text, span.size) == 0;
+}
+
+static void
+s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
+         const zframe_t *args, int64_t now)
+{
+    meshq_hello_t hello;
+    const char *why = NULL;
+    int rc =
+        meshq_codec_decode_hello (zframe_data ((zframe_t *)args),
+                                  zframe_size ((zframe_t *)args), &hello, &why);
+    if (rc == MESHQ_EVERSION) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_MESH, why, node, now);
+        return;
+    }
+    if (rc) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_MALFORMED, why, node, now);
+        return;
+    }
+    if (!s_span_is (hello.mesh, self->mesh) ||
+        !s_span_is (hello.vhost, self->vhost)) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_MESH,
+                      "hello: another mesh or vhost", node, now);
+        return;
+    }
+    if (memcmp (hello.node, node, 16) != 0) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_MISMATCH,
+                      "hello: node is not the sender's", node, now);
+        return;
+    }
+    if (memcmp (hello.node, self->node, 16) == 0) {
+        //  A seed that is us under another address.
+        self->stats.frames_dropped[MESHQ_FRAME_DROP_SELF]++;
+        return;
+    }
+    char endpoint[MESHQ_ENDPOINT_MAX];
+    snprintf (endpoint, sizeof endpoint, "%.*s", (int)hello.endpoint.size,
+              hello.endpoint.data);
+    if (!meshq_iface_endpoint_valid (endpoint)) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_ENDPOINT,
+                      "hello: endpoint is not tcp://ADDRESS:PORT", node, now);
+        return;
+    }
+    meshq_peers_entry_t *entry = meshq_peers_find (self, node);
+    if (!entry)
+        entry = meshq_peers_add (self, node, now);
+    if (!entry) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_FULL, "peer table full", node,
+                      now);
+        return;
+    }
+    unsigned actions = meshq_peer_hello (&entry->peer, hello.incarnation, probe,
+                                         (uint32_t)hello.timeout_ms, now);
+    if (actions & MESHQ_PEER_STALE) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_STALE, "hello: older incarnation",
+                      node, now);
+        return;
+    }
+    self->stats.frames_received++;
+    meshq_peers_apply (self, entry, actions, endpoint, &hello, now);
+}
+
+static void
+s_peers_list (meshq_peers_t *self, meshq_peers_entry_t *from,
+              const zframe_t *args, int64_t now)
+{
+    uint32_t count;
+    const char *why = NULL;
+    if (meshq_codec_decode_peers (zframe_data ((zframe_t *)args),
+                                  zframe_size ((zframe_t *)args), self->gossip,
+                                  MESHQ_GOSSIP_MAX, &count, &why)) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_MALFORMED, why, from->node, now);
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        const meshq_gossip_t *item = &self->gossip[i];
+        if (memcmp (item->node, self->node, 16) == 0)
+            continue;
+        char endpoint[MESHQ_ENDPOINT_MAX];
+        snprintf (endpoint, sizeof endpoint, "%.*s", (int)item->endpoint.size,
+                  item->endpoint.data);
+        if (!meshq_iface_endpoint_valid (endpoint)) {
+            s_drop_frame (self, MESHQ_FRAME_DROP_ENDPOINT,
+                          "peers: endpoint is not tcp://ADDRESS:PORT",
+                          from->node, now);
+            continue;
+        }
+        s_discovered (self, item->node, item->incarnation, endpoint, true, now);
+    }
+}
+
+//  Any frame but HELLO: only from a peer that is up.
+static void
+s_frame (meshq_peers_t *self, meshq_peer_cmd_t command, const uint8_t *node,
+         zmsg_t **msg_p, int64_t now)
+{
+    meshq_peers_entry_t *entry = meshq_peers_find (self, node);
+    if (!entry) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_NOT_UP, "unknown peer", node, now);
+        return;
+    }
+    zframe_t *args = zmsg_next (*msg_p);
+    const char *why = NULL;
+    uint64_t seq = 0;
+    int rc = 0;
+    //  Decode first: a malformed frame is not a sign of life.
+    if (command != MESHQ_PEER_CMD_OTHER && !args) {
+        rc = MESHQ_EMALFORMED;
+        why = "no arguments frame";
+    } else if (command == MESHQ_PEER_CMD_PING || command == MESHQ_PEER_CMD_PONG)
+        rc = meshq_codec_decode_ping (zframe_data (args), zframe_size (args),
+                                      &seq, &why);
+    else if (command == MESHQ_PEER_CMD_BYE)
+        rc = meshq_codec_decode_bye (zframe_data (args), zframe_size (args),
+                                     &why);
+    if (rc) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_MALFORMED, why, node, now);
+        return;
+    }
+    unsigned actions = command == MESHQ_PEER_CMD_BYE
+                           ? meshq_peer_bye (&entry->peer, now)
+                           : meshq_peer_frame (&entry->peer, now);
+    if (actions & MESHQ_PEER_REFUSED)
+        s_drop_frame (self, MESHQ_FRAME_DROP_NOT_UP, "peer is not up", node,
+                      now);
+    meshq_peers_apply (self, entry, actions, NULL, NULL, now);
+    if (actions & MESHQ_PEER_REFUSED)
+        return;
+    self->stats.frames_received++;
+    switch (command) {
+        case MESHQ_PEER_CMD_PING:
+            meshq_buf_reset (&self->buf);
+            meshq_codec_encode_ping (seq, &self->buf);
+            meshq_peers_send_frame (self, entry, "PONG", &self->buf);
+            break;
+        case MESHQ_PEER_CMD_PEERS:
+            s_peers_list (self, entry, args, now);
+            break;
+        case MESHQ_PEER_CMD_OTHER:
+            if (self->handler)
+                self->handler (self->handler_arg, MESHQ_PEER_MESSAGE,
+                               meshq_peers_info (entry, now), msg_p);
+            break;
+        default:
+            break;
+    }
+}
+
+static void
+s_message (meshq_peers_t *self, zmsg_t **msg_p, int64_t now)
+{
+    zmsg_t *msg = *msg_p;
+    zframe_t *id = zmsg_pop (msg);
+    const uint8_t *routing = id ? zframe_data (id) : NULL;
+    if (!id || zframe_size (id) != MESHQ_ROUTING_ID_SIZE ||
+        (routing[0] != MESHQ_LINK_PREFIX && routing[0] != MESHQ_PROBE_PREFIX)) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_ROUTING_ID,
+                      "routing id is not 17 bytes with prefix 01 or 02", NULL,
+                      now);
+        zframe_destroy (&id);
+        return;
+    }
+    const uint8_t *node = routing + 1;
+    bool probe = routing[0] == MESHQ_PROBE_PREFIX;
+    zframe_t *command = zmsg_first (msg);
+    meshq_peer_cmd_t code =
+        command ? meshq_codec_peer_command (zframe_data (command),
+                                            zframe_size (command))
+                : MESHQ_PEER_CMD_INVALID;
+    if (code == MESHQ_PEER_CMD_INVALID)
+        s_drop_frame (self, MESHQ_FRAME_DROP_COMMAND,
+                      "frame 1 is not an upper-case command", node, now);
+    else if (probe && code != MESHQ_PEER_CMD_HELLO)
+        s_drop_frame (self, MESHQ_FRAME_DROP_ROUTING_ID,
+                      "a seed probe sends only HELLO", node, now);
+    else if (code == MESHQ_PEER_CMD_HELLO) {
+        zframe_t *args = zmsg_next (msg);
+        if (args)
+            s_hello (self, node, probe, args, now);
+        else
+            s_drop_frame (self, MESHQ_FRAME_DROP_MALFORMED,
+                          "no arguments frame", node, now);
+    } else
+        s_frame (self, code, node, msg_p, now);
+    zframe_destroy (&id);
+}
+
+int
+meshq_peers_router_input (zloop_t *loop, zsock_t *router, void *arg)
+{
+    (void)loop;
+    meshq_peers_t *self = arg;
+    for (int i = 0; i < S_BURST && (zsock_events (router) & ZMQ_POLLIN); i++) {
+        zmsg_t *msg = zmsg_recv (router);
+        if (!msg)
+            break;
+        s_message (self, &msg, zclock_mono ());
+        zmsg_destroy (&msg);
+        //  The handler may have stopped the module.
+        if (!self->started)
+            break;
+    }
+    return 0;
+}
+
+// --------------------------------------------------------------------
+//  Link events
+
+void
+meshq_peers_link_event (void *arg, meshq_link_event_t event)
+{
+    meshq_peers_entry_t *entry = arg;
+    meshq_peers_t *self = entry->owner;
+    int64_t now = zclock_mono ();
+    unsigned actions = 0;
+    switch (event) {
+        case MESHQ_LINK_CONNECTED:
+            actions = meshq_peer_connected (&entry->peer, now);
+            break;
+        case MESHQ_LINK_DISCONNECTED:
+            actions = meshq_peer_disconnected (&entry->peer, now);
+            break;
+        case MESHQ_LINK_REFUSED:
+            actions = meshq_peer_refused (&entry->peer, now);
+            break;
+    }
+    meshq_peers_apply (self, entry, actions, NULL, NULL, now);
+}

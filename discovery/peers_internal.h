@@ -1,0 +1,130 @@
+/*  peers_internal.h - what the files of the peers module share.
+
+    meshq_peers is one module in three files: peers.c (life cycle and
+    the owner's calls), peers_table.c (the table, the actions the state
+    machine asks for, timers) and peers_input.c (beacons, frames and link
+    events). Nothing outside discovery/peers*.c includes this header.
+*/
+#ifndef MESHQ_PEERS_INTERNAL_H_INCLUDED
+#define MESHQ_PEERS_INTERNAL_H_INCLUDED
+
+#include "codec_peer.h"
+#include "codec_reader.h"
+#include "iface.h"
+#include "link.h"
+#include "meshq.h"
+#include "peer.h"
+#include "peers.h"
+
+#include <inttypes.h>
+
+//  The software version a HELLO announces.
+#define MESHQ_PEERS_VERSION "0.1.0"
+
+//  Most seed endpoints.
+#define MESHQ_PEERS_SEEDS_MAX 64
+
+//  At most one log line a second per kind of trouble.
+typedef struct {
+    int64_t next;  //  When the next line may go out (ms).
+} meshq_peers_ratelog_t;
+
+//  One peer in the table.
+typedef struct {
+    meshq_peers_t *owner;                 //  The module, for link events.
+    meshq_peer_t peer;                    //  Its state machine.
+    uint8_t node[16];                     //  Its node id.
+    char hex[33];                         //  The id in hex, the index key.
+    char name[256];                       //  Its name, from its HELLO.
+    char endpoint[MESHQ_ENDPOINT_MAX];    //  Where our link connects.
+    char advertised[MESHQ_ENDPOINT_MAX];  //  Its own, from its HELLO.
+    bool heard_beacon;                    //  Its beacons reach us.
+    bool listed;                          //  It has been up.
+    meshq_link_t *link;                   //  Our DEALER to it, if open.
+    meshq_peer_info_t info;               //  What events and lists show.
+} meshq_peers_entry_t;
+
+//  A seed endpoint and its probe.
+typedef struct {
+    char *endpoint;       //  tcp://ADDRESS:PORT.
+    meshq_link_t *probe;  //  A DEALER with routing prefix 02, or NULL.
+    int64_t next;         //  When to probe next (ms).
+} meshq_peers_seed_t;
+
+struct _meshq_peers_t {
+    meshq_peers_config_t config;  //  Defaults applied; strings below.
+    char *name;                   //  Node name.
+    char *mesh;                   //  Mesh name.
+    char *vhost;                  //  Vhost name.
+    char *interface;              //  Interface asked for, or NULL.
+    char *seeds;                  //  Seed list as given, or NULL.
+    uint8_t node[16];             //  Our node id.
+    char node_hex[33];            //  The id in hex.
+    uint8_t mesh_id[16];          //  Our beacons' mesh id.
+    uint64_t incarnation;         //  This start's incarnation.
+    meshq_peers_fn *handler;      //  The owner's event handler.
+    void *handler_arg;            //  Passed to it.
+    meshq_peers_stats_t stats;    //  Counters.
+    char error[512];              //  The last start failure.
+    //  While started:
+    bool started;                       //  Registered on loop.
+    zloop_t *loop;                      //  The owner's loop; borrowed.
+    int64_t started_ms;                 //  When it started (zclock_mono).
+    meshq_iface_t iface;                //  The interface in use.
+    zsock_t *router;                    //  Our ROUTER for the mesh.
+    char endpoint[MESHQ_ENDPOINT_MAX];  //  Where peers reach it.
+    meshq_udp_t *udp;                   //  Beacon socket, or NULL.
+    zmq_pollitem_t udp_item;            //  Its zloop poller.
+    uint8_t beacon[MESHQ_BEACON_SIZE];  //  Our beacon record.
+    meshq_buf_t hello;                  //  Our HELLO map, encoded once.
+    int beacon_timer;                   //  zloop timer ids, or -1.
+    int tick_timer;                     //  Heartbeats and expiry.
+    int gossip_timer;                   //  PEERS to a random peer.
+    //  The table: an array to iterate, an index to look up.
+    meshq_peers_entry_t **entries;  //  max_peers slots.
+    size_t count;                   //  Entries in use.
+    zhashx_t *index;                //  Hex id to entry.
+    size_t up_count;                //  Entries reported up.
+    size_t cursor;                  //  For meshq_peers_first/next.
+    meshq_peers_seed_t seed_list[MESHQ_PEERS_SEEDS_MAX];  //  Seeds.
+    size_t seed_count;                                    //  Seeds in use.
+    uint64_t links_opened;             //  Makes monitor names unique.
+    uint64_t ping_seq;                 //  Last PING sequence number.
+    meshq_buf_t buf;                   //  Reused to encode frames.
+    meshq_gossip_t *gossip;            //  MESHQ_GOSSIP_MAX entries, reused.
+    meshq_peers_ratelog_t beacon_log;  //  Rate limits of log lines.
+    meshq_peers_ratelog_t frame_log;
+    meshq_peers_ratelog_t error_log;
+};
+
+//  peers_table.c
+void meshq_peers_hex (const uint8_t node[16], char hex[33]);
+meshq_peers_entry_t *meshq_peers_find (meshq_peers_t *self,
+                                       const uint8_t node[16]);
+//  Adds an entry, evicting the peer down longest if the table is full;
+//  NULL if every entry is up.
+meshq_peers_entry_t *meshq_peers_add (meshq_peers_t *self,
+                                      const uint8_t node[16], int64_t now);
+//  Empties the table, closing every link.
+void meshq_peers_clear (meshq_peers_t *self);
+const meshq_peer_info_t *meshq_peers_info (meshq_peers_entry_t *entry,
+                                           int64_t now);
+//  Carries out the state machine's actions. endpoint is where to open
+//  a link; hello, if any, brings the peer's name and own endpoint.
+void meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                        unsigned actions, const char *endpoint,
+                        const meshq_hello_t *hello, int64_t now);
+//  Sends [command][args] on the entry's link.
+int meshq_peers_send_frame (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                            const char *command, const meshq_buf_t *args);
+void meshq_peers_close_seeds (meshq_peers_t *self);
+int meshq_peers_tick (zloop_t *loop, int timer_id, void *arg);
+int meshq_peers_gossip (zloop_t *loop, int timer_id, void *arg);
+bool meshq_peers_ratelog (meshq_peers_ratelog_t *log, int64_t now);
+
+//  peers_input.c
+int meshq_peers_router_input (zloop_t *loop, zsock_t *router, void *arg);
+int meshq_peers_beacon_input (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+void meshq_peers_link_event (void *arg, meshq_link_event_t event);
+
+#endif

@@ -1,0 +1,376 @@
+/*  peers_table.c - the peer table, the actions its state machine asks
+    for, and the timers that drive it. See peers_internal.h.
+
+    Actions are carried out in one order (meshq_peer_action_t): report
+    down with the old facts, close the old link, take the new facts
+    (name, endpoint), open a link and say HELLO, report up and gossip.
+*/
+#include "peers_internal.h"
+
+#include <sodium.h>
+
+// --------------------------------------------------------------------
+//  The table
+
+void
+meshq_peers_hex (const uint8_t node[16], char hex[33])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        hex[2 * i] = digits[node[i] >> 4];
+        hex[2 * i + 1] = digits[node[i] & 15];
+    }
+    hex[32] = 0;
+}
+
+meshq_peers_entry_t *
+meshq_peers_find (meshq_peers_t *self, const uint8_t node[16])
+{
+    char hex[33];
+    meshq_peers_hex (node, hex);
+    return zhashx_lookup (self->index, hex);
+}
+
+void
+meshq_peers_clear (meshq_peers_t *self)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        meshq_link_destroy (&self->entries[i]->link);
+        free (self->entries[i]);
+    }
+    self->count = 0;
+    self->up_count = 0;
+    zhashx_purge (self->index);
+}
+
+static void
+s_remove (meshq_peers_t *self, size_t i)
+{
+    meshq_peers_entry_t *entry = self->entries[i];
+    assert (!entry->peer.reported);
+    meshq_link_destroy (&entry->link);
+    zhashx_delete (self->index, entry->hex);
+    free (entry);
+    self->entries[i] = self->entries[--self->count];
+}
+
+meshq_peers_entry_t *
+meshq_peers_add (meshq_peers_t *self, const uint8_t node[16], int64_t now)
+{
+    if (self->count == self->config.max_peers) {
+        //  Full: make room by the peer that has been down longest, one
+        //  that never came up first. Up peers are never evicted.
+        size_t victim = self->count;
+        for (size_t i = 0; i < self->count; i++) {
+            const meshq_peers_entry_t *entry = self->entries[i];
+            if (entry->peer.state != MESHQ_PEER_IS_DOWN)
+                continue;
+            if (victim == self->count) {
+                victim = i;
+                continue;
+            }
+            const meshq_peers_entry_t *best = self->entries[victim];
+            if ((!entry->listed && best->listed) ||
+                (entry->listed == best->listed &&
+                 entry->peer.since < best->peer.since))
+                victim = i;
+        }
+        if (victim == self->count)
+            return NULL;
+        s_remove (self, victim);
+    }
+    meshq_peers_entry_t *entry = zmalloc (sizeof *entry);
+    assert (entry);
+    entry->owner = self;
+    memcpy (entry->node, node, 16);
+    meshq_peers_hex (node, entry->hex);
+    uint32_t timeout = self->config.peer_timeout_ms;
+    uint32_t retention = 10 * timeout > 60000 ? 10 * timeout : 60000;
+    meshq_peer_init (&entry->peer, self->config.heartbeat_ms, timeout,
+                     retention, now);
+    self->entries[self->count++] = entry;
+    zhashx_insert (self->index, entry->hex, entry);
+    return entry;
+}
+
+const meshq_peer_info_t *
+meshq_peers_info (meshq_peers_entry_t *entry, int64_t now)
+{
+    meshq_peer_info_t *info = &entry->info;
+    memcpy (info->id, entry->node, 16);
+    info->id_hex = entry->hex;
+    info->name = entry->name;
+    info->endpoint = entry->endpoint;
+    info->state = meshq_peer_state_name (entry->peer.state);
+    info->incarnation =
+        entry->listed ? entry->peer.up_incarnation : entry->peer.incarnation;
+    info->last_seen_ms =
+        now > entry->peer.heard ? (uint64_t)(now - entry->peer.heard) : 0;
+    info->reason = entry->peer.reason;
+    return info;
+}
+
+static void
+s_report (meshq_peers_t *self, meshq_peers_entry_t *entry,
+          meshq_peer_event_t event, int64_t now)
+{
+    const meshq_peer_info_t *info = meshq_peers_info (entry, now);
+    if (event == MESHQ_PEER_UP) {
+        entry->listed = true;
+        self->up_count++;
+        self->stats.peer_up_events++;
+        zsys_notice ("discovery: peer up id=%s name=%s endpoint=%s "
+                     "incarnation=%" PRIu64,
+                     entry->hex, entry->name, entry->endpoint,
+                     info->incarnation);
+    } else {
+        //  The session that ended, which a restart may already have
+        //  replaced in the state machine.
+        meshq_peer_info_t *down = &entry->info;
+        down->incarnation = entry->peer.down_incarnation;
+        down->reason = entry->peer.down_reason;
+        down->state = "down";
+        assert (self->up_count > 0);
+        self->up_count--;
+        self->stats.peer_down_events++;
+        zsys_notice ("discovery: peer down id=%s name=%s endpoint=%s "
+                     "incarnation=%" PRIu64 " reason=\"%s\"",
+                     entry->hex, entry->name, entry->endpoint,
+                     info->incarnation, info->reason);
+    }
+    if (self->handler)
+        self->handler (self->handler_arg, event, info, NULL);
+}
+
+//  Replaces the scope of a link-local IPv6 endpoint (the sender's
+//  interface) with ours, which is what the address means here.
+static void
+s_localize (const meshq_peers_t *self, const char *endpoint, char *out,
+            size_t size)
+{
+    const char *percent = strchr (endpoint, '%');
+    const char *close = percent ? strchr (percent, ']') : NULL;
+    if (!close) {
+        snprintf (out, size, "%s", endpoint);
+        return;
+    }
+    snprintf (out, size, "%.*s%%%s%s", (int)(percent - endpoint), endpoint,
+              self->iface.name, close);
+}
+
+static void
+s_open_link (meshq_peers_t *self, meshq_peers_entry_t *entry)
+{
+    assert (!entry->link);
+    char monitor[96];
+    snprintf (monitor, sizeof monitor,
+              "inproc://meshq-link-%s-%" PRIu64 "-%" PRIu64, self->node_hex,
+              self->incarnation, ++self->links_opened);
+    meshq_link_options_t options = {
+        .prefix = MESHQ_LINK_PREFIX,
+        .node = self->node,
+        .ipv6 = strchr (entry->endpoint, '[') != NULL,
+        .monitor = true,
+        .monitor_name = monitor,
+        .timeout_ms = (int)self->config.peer_timeout_ms,
+    };
+    entry->link = meshq_link_new ();
+    if (meshq_link_open (entry->link, entry->endpoint, &options, self->loop,
+                         meshq_peers_link_event, entry)) {
+        //  libzmq refused a socket (too many open files): the try ends
+        //  at the HELLO timeout and the next beacon starts another.
+        if (meshq_peers_ratelog (&self->error_log, zclock_mono ()))
+            zsys_warning ("discovery: cannot open link id=%s endpoint=%s "
+                          "error=%s",
+                          entry->hex, entry->endpoint,
+                          zmq_strerror (zmq_errno ()));
+        return;
+    }
+    meshq_peers_send_frame (self, entry, "HELLO", &self->hello);
+}
+
+//  Sends our list of up peers (all but to) to to. An entry is where we
+//  reach that peer, unless that is a scoped link-local address, which
+//  only means something here: then the peer's own.
+static void
+s_send_peers (meshq_peers_t *self, meshq_peers_entry_t *to,
+              meshq_peers_entry_t *only)
+{
+    uint32_t count = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        meshq_peers_entry_t *entry = self->entries[i];
+        if (entry == to || !entry->peer.reported || (only && entry != only))
+            continue;
+        meshq_gossip_t *item = &self->gossip[count++];
+        memcpy (item->node, entry->node, 16);
+        item->incarnation = entry->peer.up_incarnation;
+        const char *endpoint =
+            strchr (entry->endpoint, '%') && *entry->advertised
+                ? entry->advertised
+                : entry->endpoint;
+        item->endpoint = (meshq_span_t){endpoint, (uint32_t)strlen (endpoint)};
+    }
+    if (count == 0)
+        return;
+    meshq_buf_reset (&self->buf);
+    if (meshq_codec_encode_peers (self->gossip, count, &self->buf, NULL) == 0)
+        meshq_peers_send_frame (self, to, "PEERS", &self->buf);
+}
+
+void
+meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                   unsigned actions, const char *endpoint,
+                   const meshq_hello_t *hello, int64_t now)
+{
+    if (actions & MESHQ_PEER_REPORT_DOWN)
+        s_report (self, entry, MESHQ_PEER_DOWN, now);
+    if (actions & MESHQ_PEER_CLOSE_LINK)
+        meshq_link_destroy (&entry->link);
+    if (hello) {
+        snprintf (entry->name, sizeof entry->name, "%.*s",
+                  (int)hello->name.size, hello->name.data);
+        snprintf (entry->advertised, sizeof entry->advertised, "%.*s",
+                  (int)hello->endpoint.size, hello->endpoint.data);
+    }
+    if (actions & MESHQ_PEER_OPEN_LINK) {
+        if (endpoint)
+            s_localize (self, endpoint, entry->endpoint,
+                        sizeof entry->endpoint);
+        s_open_link (self, entry);
+    }
+    if ((actions & MESHQ_PEER_SEND_HELLO) && entry->link)
+        meshq_peers_send_frame (self, entry, "HELLO", &self->hello);
+    if (actions & MESHQ_PEER_REPORT_UP) {
+        s_report (self, entry, MESHQ_PEER_UP, now);
+        //  Tell it who else is up; and if it was not found by beacon,
+        //  the others may not hear it either: tell them about it.
+        s_send_peers (self, entry, NULL);
+        if (!entry->heard_beacon)
+            for (size_t i = 0; i < self->count; i++)
+                if (self->entries[i] != entry &&
+                    self->entries[i]->peer.reported)
+                    s_send_peers (self, self->entries[i], entry);
+    }
+    if ((actions & MESHQ_PEER_SEND_PING) && entry->link) {
+        meshq_buf_reset (&self->buf);
+        meshq_codec_encode_ping (++self->ping_seq, &self->buf);
+        meshq_peers_send_frame (self, entry, "PING", &self->buf);
+    }
+    if (actions & MESHQ_PEER_LOG_SUSPECT)
+        zsys_notice ("discovery: peer suspect id=%s name=%s reason=\"%s\"",
+                     entry->hex, entry->name, entry->peer.reason);
+    if (actions & MESHQ_PEER_LOG_BACK)
+        zsys_info ("discovery: peer back id=%s name=%s", entry->hex,
+                   entry->name);
+}
+
+int
+meshq_peers_send_frame (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                        const char *command, const meshq_buf_t *args)
+{
+    if (!entry->link)
+        return MESHQ_ENOTFOUND;
+    zmsg_t *msg = zmsg_new ();
+    assert (msg);
+    zmsg_addstr (msg, command);
+    zmsg_addmem (msg, args->data, args->size);
+    int rc = meshq_link_send (entry->link, &msg);
+    if (rc == 0) {
+        self->stats.frames_sent++;
+        meshq_peer_sent (&entry->peer, zclock_mono ());
+    } else
+        self->stats.send_errors++;
+    return rc;
+}
+
+// --------------------------------------------------------------------
+//  Timers
+
+//  Probes every seed that no up peer answers for. A probe is a HELLO on
+//  a DEALER that queues nothing until connected, so a seed that is not
+//  there costs nothing.
+static void
+s_probe_seeds (meshq_peers_t *self, int64_t now)
+{
+    for (size_t s = 0; s < self->seed_count; s++) {
+        meshq_peers_seed_t *seed = &self->seed_list[s];
+        if (now < seed->next)
+            continue;
+        seed->next = now + self->config.beacon_interval_ms;
+        bool answered = false;
+        for (size_t i = 0; i < self->count && !answered; i++) {
+            const meshq_peers_entry_t *entry = self->entries[i];
+            answered = entry->peer.reported &&
+                       (strcmp (entry->endpoint, seed->endpoint) == 0 ||
+                        strcmp (entry->advertised, seed->endpoint) == 0);
+        }
+        if (answered || !seed->probe)
+            continue;
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, "HELLO");
+        zmsg_addmem (msg, self->hello.data, self->hello.size);
+        meshq_link_send (seed->probe, &msg);
+    }
+}
+
+void
+meshq_peers_close_seeds (meshq_peers_t *self)
+{
+    for (size_t s = 0; s < self->seed_count; s++) {
+        meshq_link_destroy (&self->seed_list[s].probe);
+        free (self->seed_list[s].endpoint);
+    }
+    self->seed_count = 0;
+}
+
+int
+meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    meshq_peers_t *self = arg;
+    int64_t now = zclock_mono ();
+    size_t i = 0;
+    while (i < self->count) {
+        meshq_peers_entry_t *entry = self->entries[i];
+        unsigned actions = meshq_peer_tick (&entry->peer, now);
+        meshq_peers_apply (self, entry, actions, NULL, NULL, now);
+        if (actions & MESHQ_PEER_FORGET)
+            s_remove (self, i);  //  Moves the last entry to i.
+        else
+            i++;
+    }
+    s_probe_seeds (self, now);
+    return 0;
+}
+
+int
+meshq_peers_gossip (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    meshq_peers_t *self = arg;
+    if (self->up_count < 2)
+        return 0;
+    //  One peer at random hears our list: enough to heal a mesh whose
+    //  members cannot hear each other's beacons, at one frame a period.
+    uint32_t pick = randombytes_uniform ((uint32_t)self->up_count);
+    for (size_t i = 0; i < self->count; i++) {
+        meshq_peers_entry_t *entry = self->entries[i];
+        if (entry->peer.reported && pick-- == 0) {
+            s_send_peers (self, entry, NULL);
+            break;
+        }
+    }
+    return 0;
+}
+
+bool
+meshq_peers_ratelog (meshq_peers_ratelog_t *log, int64_t now)
+{
+    if (now >= log->next) {
+        log->next = now + 1000;
+        return true;
+    }
+    return false;
+}
