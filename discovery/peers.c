@@ -242,6 +242,18 @@ s_bind_router (meshq_peers_t *self)
                         "cannot bind the mesh endpoint on %s port %s: %s; "
                         "choose another --port",
                         iface->address, port, zmq_strerror (zmq_errno ()));
+    //  One monitor for every peer's connection to us: when one is lost
+    //  (its process died, or closed it), the peer is suspect at once.
+    char monitor[128];
+    snprintf (monitor, sizeof monitor, "inproc://meshq-router-%s-%" PRIu64,
+              self->node_hex, self->incarnation);
+    if (zmq_socket_monitor (zsock_resolve (self->router), monitor,
+                            ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED))
+        return s_error (self, MESHQ_EIO, "cannot monitor the ROUTER: %s",
+                        zmq_strerror (zmq_errno ()));
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (!self->monitor || zsock_connect (self->monitor, "%s", monitor))
+        return s_error (self, MESHQ_EIO, "cannot read the ROUTER's monitor");
     const void *address =
         ipv6 ? (const void *)&iface->ipv6 : (const void *)&iface->ipv4;
     meshq_iface_endpoint (iface->family, address, iface->index, (uint16_t)bound,
@@ -335,8 +347,7 @@ s_open_seeds (meshq_peers_t *self)
             .timeout_ms = (int)self->config.peer_timeout_ms,
         };
         seed->probe = meshq_link_new ();
-        if (meshq_link_open (seed->probe, seed->endpoint, &options, self->loop,
-                             NULL, NULL))
+        if (meshq_link_open (seed->probe, seed->endpoint, &options))
             return s_error (self, MESHQ_EIO, "cannot connect to seed %s: %s",
                             seed->endpoint, zmq_strerror (zmq_errno ()));
         //  Connecting takes a moment; the first probe follows shortly.
@@ -365,7 +376,8 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
     if (rc == 0)
         rc = s_encode_hello (self);
     if (rc == 0 &&
-        zloop_reader (loop, self->router, meshq_peers_router_input, self))
+        (zloop_reader (loop, self->router, meshq_peers_router_input, self) ||
+         zloop_reader (loop, self->monitor, meshq_peers_monitor_input, self)))
         rc = s_error (self, MESHQ_EIO, "cannot watch the ROUTER");
     self->started = true;  //  From here, stop undoes what was done.
     if (rc == 0 && self->udp) {
@@ -431,6 +443,11 @@ meshq_peers_stop (meshq_peers_t *self, bool goodbye)
     if (self->udp && self->udp_item.fd > 0)
         zloop_poller_end (self->loop, &self->udp_item);
     meshq_udp_destroy (&self->udp);
+    if (self->monitor) {
+        zloop_reader_end (self->loop, self->monitor);
+        zmq_socket_monitor (zsock_resolve (self->router), NULL, 0);
+        zsock_destroy (&self->monitor);
+    }
     if (self->router)
         zloop_reader_end (self->loop, self->router);
     zsock_destroy (&self->router);

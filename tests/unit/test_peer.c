@@ -130,6 +130,30 @@ Test (peer, a_lost_connection_is_suspect_and_a_refused_one_down, .init = s_up)
     cr_expect_eq (meshq_peer_refused (&s_peer, 300), 0);
 }
 
+Test (peer, a_peer_gone_where_nothing_listens_is_not_retried_at_once,
+      .init = s_up)
+{
+    meshq_peer_disconnected (&s_peer, 10);
+    cr_assert_eq (meshq_peer_refused (&s_peer, 20),
+                  MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK);
+    //  Its last beacons, and its frames, do not bring it back at once:
+    //  that would only flap.
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 100), 0);
+    cr_expect_eq (meshq_peer_frame (&s_peer, 110), MESHQ_PEER_REFUSED);
+    //  A timeout later a beacon may try again, and a restart at once.
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 20 + S_TIMEOUT),
+                  MESHQ_PEER_OPEN_LINK);
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 6, false, 20 + S_TIMEOUT),
+                  MESHQ_PEER_CLOSE_LINK | MESHQ_PEER_OPEN_LINK);
+}
+
+Test (peer, refused_while_connected_changes_nothing, .init = s_up)
+{
+    //  A probe is only made after a loss; a stale answer is ignored.
+    cr_expect_eq (meshq_peer_refused (&s_peer, 20), 0);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
+}
+
 Test (peer, a_connection_that_comes_back_is_up_without_a_report, .init = s_up)
 {
     meshq_peer_disconnected (&s_peer, 100);
@@ -239,6 +263,10 @@ Test (peer, a_try_without_hello_ends_quietly, .init = s_new)
     //  A refused try ends too, without a report.
     meshq_peer_discovered (&s_peer, 5, false, 3000);
     cr_expect_eq (meshq_peer_refused (&s_peer, 3010), MESHQ_PEER_CLOSE_LINK);
+    //  And the next try waits a timeout.
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 3100), 0);
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 3010 + S_TIMEOUT),
+                  MESHQ_PEER_OPEN_LINK);
 }
 
 Test (peer, uses_the_larger_timeout_of_the_two, .init = s_new)
