@@ -235,9 +235,18 @@ s_bind_router (meshq_peers_t *self)
     char port[8] = "*";
     if (self->config.port)
         snprintf (port, sizeof port, "%u", self->config.port);
-    const char *format = ipv6 ? "tcp://[%s]:%s" : "tcp://%s:%s";
-    int bound = zsock_bind (self->router, format, iface->address, port);
-    if (bound < 0)
+    //  libzmq itself, not zsock_bind: for "*" CZMQ tries the ports from
+    //  49152 up one by one, which when 32 agents start at once is up to
+    //  32 failed binds each; libzmq asks the kernel for a free port.
+    char endpoint[MESHQ_ENDPOINT_MAX];
+    snprintf (endpoint, sizeof endpoint, ipv6 ? "tcp://[%s]:%s" : "tcp://%s:%s",
+              iface->address, port);
+    uint16_t bound = 0;
+    size_t size = sizeof endpoint;
+    if (zmq_bind (zsock_resolve (self->router), endpoint) ||
+        zmq_getsockopt (zsock_resolve (self->router), ZMQ_LAST_ENDPOINT,
+                        endpoint, &size) ||
+        meshq_iface_endpoint_port (endpoint, &bound))
         return s_error (self, MESHQ_EIO,
                         "cannot bind the mesh endpoint on %s port %s: %s; "
                         "choose another --port",
