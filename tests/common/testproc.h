@@ -44,10 +44,12 @@ testproc_now (void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-//  Starts argv[0] (searched in PATH) with argv; NULL ends argv. Returns
-//  0 or -1.
+//  Starts argv[0] (searched in PATH) with argv; NULL ends argv. With a
+//  gate (a pipe, or NULL), the child waits until the gate's write end is
+//  closed before it runs argv: several processes then start at once.
+//  Returns 0 or -1.
 static inline int
-testproc_start (testproc_t *self, char *const argv[])
+testproc_start_gated (testproc_t *self, char *const argv[], const int *gate)
 {
     memset (self, 0, sizeof *self);
     self->log = self->pidfd = -1;
@@ -61,6 +63,12 @@ testproc_start (testproc_t *self, char *const argv[])
     if (pid == 0) {
         dup2 (pipefd[1], 1);
         dup2 (pipefd[1], 2);
+        if (gate) {
+            char byte;
+            close (gate[1]);
+            while (read (gate[0], &byte, 1) > 0)
+                ;
+        }
         execvp (argv[0], argv);
         _exit (127);
     }
@@ -69,6 +77,12 @@ testproc_start (testproc_t *self, char *const argv[])
     self->log = pipefd[0];
     self->pidfd = (int)syscall (SYS_pidfd_open, pid, 0);
     return self->pidfd < 0 ? -1 : 0;
+}
+
+static inline int
+testproc_start (testproc_t *self, char *const argv[])
+{
+    return testproc_start_gated (self, argv, NULL);
 }
 
 //  Reads what the process wrote, waiting up to timeout_ms for some.
