@@ -42,7 +42,7 @@ test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 demo: build
-	$(BUILD)/examples/demo
+	$(BUILD)/examples/demo $(BUILD)/agents/meshq-agent
 
 clean:
 	rm -rf $(BUILD)

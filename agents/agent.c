@@ -1,288 +1,745 @@
-/*  agent.c - the agent skeleton. See agent.h. */
-#include "agent.h"
-#include "control.h"
-#include "endpoint.h"
-#include "meshq.h"
+/*  agent.c - the queue agent engine: the actor, its sockets and loop,
+    and client sessions. See agent.h; the commands and the message path
+    are in agent_commands.c and agent_messages.c.
 
-#include <errno.h>
+    One loop turn: the ROUTER handler drains what clients sent (up to a
+    batch), each frame doing its work in memory and appending to the
+    store; the first append or delivery of the turn arms a 0 ms timer,
+    the end of the turn, which commits the store once (one writev, one
+    fdatasync), sends the confirms that made durable, dispatches the
+    queues that changed, and closes sessions that went away.
+*/
+#include "agent_internal.h"
+#include "codec_args.h"
+
 #include <inttypes.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
+#include <stdarg.h>
 #include <unistd.h>
 
-typedef struct {
-    zsock_t *pipe;                //  To main.
-    zloop_t *loop;                //  Runs until $TERM.
-    meshq_agent_config_t config;  //  A copy of the configuration.
-    meshq_peers_t *peers;         //  Discovery, once started.
-    zsock_t *control;             //  The client ROUTER, once bound.
-    char endpoint[256];           //  Where it is bound.
-    meshq_control_info_t info;    //  For STATUS.
-    uint64_t requests;            //  Client requests answered.
-    uint64_t bad_requests;        //  Client requests refused.
-    int64_t next_log;             //  Rate limit of refusal logs (ms).
-    char error[512];              //  Why START failed.
-} s_self_t;
+//  Frames drained per ROUTER event: enough to batch, few enough that
+//  timers and the pipe are not starved.
+#define S_BATCH 1024
 
-static char *
-s_copy (const char *text)
+//  Warnings about bad input logged per tick, at most.
+#define S_WARNINGS 10
+
+static void
+s_free_perm (void **item)
 {
-    return text ? strdup (text) : NULL;
+    meshq_perm_destroy ((meshq_perm_t **)item);
 }
 
-static int
-s_fail (s_self_t *self, const char *format, ...)
+static meshq_engine_t *
+s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
 {
-    va_list args;
-    va_start (args, format);
-    vsnprintf (self->error, sizeof self->error, format, args);
-    va_end (args);
-    return -1;
-}
-
-//  Reads the node id kept in DATA/node-id, or makes one and keeps it,
-//  so that a restarted agent is the same node with a new incarnation.
-static int
-s_node_id (s_self_t *self, uint8_t node[16])
-{
-    const char *data = self->config.data;
-    if (zsys_dir_create ("%s", data))
-        return s_fail (self, "cannot create data directory '%s': %s", data,
-                       strerror (errno));
-    char path[4096];
-    snprintf (path, sizeof path, "%s/node-id", data);
-    FILE *file = fopen (path, "r");
-    if (file) {
-        char hex[40] = "";
-        bool read = fgets (hex, sizeof hex, file) != NULL;
-        fclose (file);
-        hex[strcspn (hex, "\r\n")] = 0;
-        zuuid_t *uuid = zuuid_new ();
-        int rc = read && strlen (hex) == 32 ? zuuid_set_str (uuid, hex) : -1;
-        if (rc == 0)
-            memcpy (node, zuuid_data (uuid), 16);
-        zuuid_destroy (&uuid);
-        if (rc)
-            return s_fail (self,
-                           "%s does not hold a node id (32 hex digits); "
-                           "remove it to make a new one",
-                           path);
-        return 0;
-    }
+    meshq_engine_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->pipe = pipe;
+    self->config = *config;
+    self->loop = zloop_new ();
+    zloop_set_nonstop (self->loop, true);
+    self->vhosts = zhashx_new ();
+    self->users = zhashx_new ();
+    zhashx_set_destructor (self->users, meshq_free_item);
+    self->perms = zhashx_new ();
+    zhashx_set_destructor (self->perms, s_free_perm);
+    self->auth_pending = meshq_map64_new ();
+    self->auth_cache = zhashx_new ();
+    self->sessions = zhashx_new ();
+    self->dirty_set = meshq_map64_new ();
+    self->dirty = zlistx_new ();
+    self->dead_letters = zlistx_new ();
+    self->held_replies = zlistx_new ();
+    zlistx_set_destructor (self->held_replies, meshq_free_item);
+    meshq_buf_init (&self->buf);
     zuuid_t *uuid = zuuid_new ();
-    memcpy (node, zuuid_data (uuid), 16);
-    file = fopen (path, "w");
-    bool written =
-        file && fprintf (file, "%s\n", zuuid_str_canonical (uuid)) > 0;
-    if (file && fclose (file))
-        written = false;
+    memcpy (self->node_id, zuuid_data (uuid), 16);
     zuuid_destroy (&uuid);
-    if (!written)
-        return s_fail (self, "cannot write %s: %s", path, strerror (errno));
-    //  zuuid's canonical form has dashes; keep the plain one.
-    char hex[33];
-    for (int i = 0; i < 16; i++)
-        snprintf (hex + 2 * i, 3, "%02x", node[i]);
-    file = fopen (path, "w");
-    if (!file || fprintf (file, "%s\n", hex) < 0 || fclose (file))
-        return s_fail (self, "cannot write %s: %s", path, strerror (errno));
-    return 0;
-}
-
-//  True if another process accepts connections on the ipc path: then
-//  binding would silently take the endpoint from a running agent.
-static bool
-s_ipc_in_use (const char *path)
-{
-    struct sockaddr_un address = {.sun_family = AF_UNIX};
-    if (strlen (path) >= sizeof address.sun_path)
-        return false;
-    strcpy (address.sun_path, path);
-    int fd = socket (AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    bool used = connect (fd, (struct sockaddr *)&address, sizeof address) == 0;
-    close (fd);
-    return used;
-}
-
-static int s_client (zloop_t *loop, zsock_t *control, void *arg);
-
-static int
-s_bind_control (s_self_t *self)
-{
-    if (self->config.control)
-        snprintf (self->endpoint, sizeof self->endpoint, "%s",
-                  self->config.control);
-    else {
-        const char *name = meshq_peers_name (self->peers);
-        int rc = meshq_endpoint_default (name, self->endpoint,
-                                         sizeof self->endpoint);
-        if (rc)
-            return s_fail (self,
-                           "no default client endpoint for name '%s' (too "
-                           "long, or has '/'); set --control",
-                           name);
-        char rundir[256];
-        meshq_endpoint_rundir (rundir, sizeof rundir);
-        if (mkdir (rundir, 0700) && errno != EEXIST)
-            return s_fail (self, "cannot create %s: %s; set --control", rundir,
-                           strerror (errno));
+    self->started = zclock_mono ();
+    if (!self->config.max_memory) {
+        //  As RabbitMQ's default: 40% of physical memory.
+        uint64_t pages = (uint64_t)sysconf (_SC_PHYS_PAGES);
+        uint64_t page = (uint64_t)sysconf (_SC_PAGESIZE);
+        self->config.max_memory = pages * page / 10 * 4;
     }
-    if (strncmp (self->endpoint, "ipc://", 6) == 0 &&
-        s_ipc_in_use (self->endpoint + 6))
-        return s_fail (self,
-                       "another agent serves %s; give this one another "
-                       "--name or --control",
-                       self->endpoint);
-    self->control = zsock_new (ZMQ_ROUTER);
-    assert (self->control);
-    zsock_set_linger (self->control, 0);
-    //  Clients are outside: cap what one frame may make us hold.
-    zsock_set_maxmsgsize (self->control, MESHQ_PEERS_MAX_MSG);
-    if (zsock_bind (self->control, "%s", self->endpoint) < 0)
-        return s_fail (self, "cannot bind the client endpoint %s: %s",
-                       self->endpoint, zmq_strerror (zmq_errno ()));
-    zloop_reader (self->loop, self->control, s_client, self);
+    //  Sequence numbers stay unique across restarts: they start from the
+    //  wall clock in microseconds (and from the log's highest, later).
+    self->next_seq = (uint64_t)zclock_time () * 1000;
+    return self;
+}
+
+static void
+s_engine_destroy (meshq_engine_t **self_p)
+{
+    meshq_engine_t *self = *self_p;
+    //  The stores close first: what is freed below stays in the log for
+    //  the next start, untouched (no acks, no deletions).
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts))
+        meshq_vhost_close (vhost);
+    meshq_session_t *session;
+    while ((session = zhashx_first (self->sessions)))
+        meshq_engine_close_session (self, session);
+    while ((vhost = zhashx_first (self->vhosts))) {
+        zhashx_delete (self->vhosts, vhost->name);
+        meshq_vhost_destroy (&vhost);
+    }
+    zhashx_destroy (&self->vhosts);
+    meshq_engine_auth_stop (self);
+    zhashx_destroy (&self->users);
+    zhashx_destroy (&self->perms);
+    zhashx_destroy (&self->auth_cache);
+    meshq_map64_destroy (&self->auth_pending);
+    zhashx_destroy (&self->sessions);
+    meshq_map64_destroy (&self->dirty_set);
+    zlistx_destroy (&self->dirty);
+    zlistx_destroy (&self->dead_letters);
+    zlistx_destroy (&self->held_replies);
+    meshq_buf_fini (&self->buf);
+    zloop_destroy (&self->loop);
+    zsock_destroy (&self->router);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Logs a warning, at most S_WARNINGS a tick: a flood of bad input must
+//  not flood the log. The rest are counted and reported at the tick.
+static void
+s_warn (meshq_engine_t *self, const char *format, va_list list)
+{
+    if (self->warnings >= S_WARNINGS) {
+        self->suppressed++;
+        return;
+    }
+    self->warnings++;
+    char line[512];
+    vsnprintf (line, sizeof line, format, list);
+    zsys_warning ("%s", line);
+}
+
+void
+meshq_engine_bad_input (meshq_engine_t *self, const char *format, ...)
+{
+    self->malformed++;
+    va_list list;
+    va_start (list, format);
+    s_warn (self, format, list);
+    va_end (list);
+}
+
+void
+meshq_engine_warn (meshq_engine_t *self, const char *format, ...)
+{
+    va_list list;
+    va_start (list, format);
+    s_warn (self, format, list);
+    va_end (list);
+}
+
+// --------------------------------------------------------------------
+//  Sending
+
+int
+meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
+                       const char *verb, const void *args, size_t args_size,
+                       const void *body, size_t size)
+{
+    if (session->dead)
+        return MESHQ_ECONNLOST;
+    if (session->peer)
+        return meshq_engine_mesh_send (self, session, verb, args, args_size,
+                                       body, size);
+    void *handle = zsock_resolve (self->router);
+    int flags = ZMQ_SNDMORE | ZMQ_DONTWAIT;
+    if (zmq_send (handle, session->id, 16, flags) < 0 ||
+        zmq_send (handle, verb, strlen (verb), flags) < 0 ||
+        zmq_send (handle, args, args_size, body ? flags : ZMQ_DONTWAIT) < 0 ||
+        (body && zmq_send (handle, body, size, ZMQ_DONTWAIT) < 0)) {
+        //  The client is gone (EHOSTUNREACH) or not reading (EAGAIN at
+        //  the high-water mark): either way its session ends.
+        meshq_notice ("agent: session lost user=%s reason=%s", session->user,
+                      zmq_strerror (zmq_errno ()));
+        session->dead = true;
+        meshq_engine_arm_turn (self);
+        return MESHQ_ECONNLOST;
+    }
+    return 0;
+}
+
+int
+meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,
+                   const char *verb, const meshq_args_t *args, const void *body,
+                   size_t size)
+{
+    meshq_buf_reset (&self->buf);
+    const char *why;
+    int rc = meshq_codec_encode_args (args, &self->buf, &why);
+    if (rc) {
+        zsys_error ("agent: cannot encode %s: %s", verb, why);
+        return rc;
+    }
+    return meshq_engine_send_raw (self, session, verb, self->buf.data,
+                                  self->buf.size, body, size);
+}
+
+//  A reply that waits for the turn's commit.
+typedef struct {
+    uint8_t id[16];  //  The session's.
+    bool ok;         //  OK, else ERROR.
+    size_t size;     //  Bytes of args.
+    uint8_t args[];  //  Encoded arguments.
+} s_held_t;
+
+//  Sends a reply, or holds it until the commit when this turn changed
+//  metadata: a client told OK must find its declaration, user or
+//  permission there after a SIGKILL.
+static void
+s_reply (meshq_engine_t *self, meshq_session_t *session, const char *verb,
+         const meshq_args_t *args)
+{
+    if (!self->hold_replies || session->peer) {
+        meshq_engine_send (self, session, verb, args, NULL, 0);
+        return;
+    }
+    meshq_buf_reset (&self->buf);
+    if (meshq_codec_encode_args (args, &self->buf, NULL))
+        return;
+    s_held_t *held = malloc (sizeof *held + self->buf.size);
+    assert (held);
+    memcpy (held->id, session->id, 16);
+    held->ok = streq (verb, "OK");
+    held->size = self->buf.size;
+    memcpy (held->args, self->buf.data, self->buf.size);
+    zlistx_add_end (self->held_replies, held);
+}
+
+static meshq_session_t *s_session_find (meshq_engine_t *self,
+                                        const uint8_t *id);
+
+//  Sends the replies held for the commit just made.
+static void
+s_release_replies (meshq_engine_t *self)
+{
+    self->hold_replies = false;
+    s_held_t *held;
+    while ((held = zlistx_detach (self->held_replies, NULL))) {
+        meshq_session_t *session = s_session_find (self, held->id);
+        if (session)
+            meshq_engine_send_raw (self, session, held->ok ? "OK" : "ERROR",
+                                   held->args, held->size, NULL, 0);
+        free (held);
+    }
+}
+
+void
+meshq_engine_reply_ok (meshq_engine_t *self, meshq_session_t *session,
+                       meshq_args_t *results, uint64_t rid)
+{
+    meshq_args_t empty;
+    if (!results) {
+        memset (&empty, 0, sizeof empty);
+        results = &empty;
+    }
+    MESHQ_ARGS_SET (results, RID, rid, rid);
+    s_reply (self, session, "OK", results);
+}
+
+void
+meshq_engine_reply_error (meshq_engine_t *self, meshq_session_t *session,
+                          uint64_t rid, int code, const char *format, ...)
+{
+    char why[1024];
+    va_list list;
+    va_start (list, format);
+    vsnprintf (why, sizeof why, format, list);
+    va_end (list);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, RID, rid, rid);
+    MESHQ_ARGS_SET (&args, CODE, code, code);
+    MESHQ_ARGS_SET (&args, WHY, why, meshq_span (why));
+    s_reply (self, session, "ERROR", &args);
+}
+
+// --------------------------------------------------------------------
+//  The end of a loop turn
+
+//  Commits every vhost's store: one writev and fdatasync each, when it
+//  has appends.
+static void
+s_commit (meshq_engine_t *self)
+{
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts))
+        if (vhost->store)
+            meshq_store_commit (vhost->store);
+    s_release_replies (self);
+}
+
+static int
+s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    meshq_engine_t *self = arg;
+    self->turn_armed = false;
+    //  Dead letters are enqueued where they go before their originals'
+    //  acks are committed, in the same commit.
+    meshq_engine_route_dead_letters (self);
+    //  One commit for everything appended this turn; its callbacks
+    //  settle the publishes waiting on it.
+    s_commit (self);
+    meshq_session_t *session = zhashx_first (self->sessions);
+    while (session) {
+        if (session->confirm_due)
+            meshq_engine_flush_confirms (self, session);
+        session = zhashx_next (self->sessions);
+    }
+    meshq_queue_t *queue;
+    int64_t now = zclock_time ();
+    while ((queue = zlistx_detach (self->dirty, NULL))) {
+        meshq_map64_delete (self->dirty_set, (uintptr_t)queue);
+        //  Origins' share of the free credit first, then the rest here.
+        meshq_engine_mesh_grant (self, queue);
+        meshq_queue_dispatch (queue, now);
+    }
+    //  Acks to origins, credit to grant, backlogs to announce.
+    meshq_engine_mesh_turn (self);
+    //  Dispatch may have disposed of entries (acks, dead letters):
+    //  commit again, cheaply when nothing is pending.
+    meshq_engine_route_dead_letters (self);
+    s_commit (self);
+    //  Sessions that went away this turn.
+    zlistx_t *dead = zlistx_new ();
+    session = zhashx_first (self->sessions);
+    while (session) {
+        if (session->dead)
+            zlistx_add_end (dead, session);
+        session = zhashx_next (self->sessions);
+    }
+    while ((session = zlistx_detach (dead, NULL)))
+        meshq_engine_close_session (self, session);
+    zlistx_destroy (&dead);
+    return 0;
+}
+
+void
+meshq_engine_arm_turn (meshq_engine_t *self)
+{
+    if (!self->turn_armed) {
+        self->turn_armed = true;
+        zloop_timer (self->loop, 0, 1, s_end_of_turn, self);
+    }
+}
+
+void
+meshq_engine_mark_dirty (meshq_engine_t *self, meshq_queue_t *queue)
+{
+    //  dirty_set doubles as the membership test of the dirty list.
+    if (!meshq_map64_lookup (self->dirty_set, (uintptr_t)queue)) {
+        meshq_map64_insert (self->dirty_set, (uintptr_t)queue, queue);
+        zlistx_add_end (self->dirty, queue);
+    }
+    meshq_engine_arm_turn (self);
+}
+
+// --------------------------------------------------------------------
+//  Sessions
+
+static meshq_session_t *
+s_session_find (meshq_engine_t *self, const uint8_t *id)
+{
+    if (self->last_session && memcmp (self->last_session->id, id, 16) == 0)
+        return self->last_session;
+    char key[33];
+    meshq_hex16 (id, key);
+    meshq_session_t *session = zhashx_lookup (self->sessions, key);
+    if (session)
+        self->last_session = session;
+    return session;
+}
+
+meshq_session_t *
+meshq_engine_session_open (meshq_engine_t *self, const uint8_t *id,
+                           const meshq_args_t *args, const char *user,
+                           meshq_vhost_t *vhost)
+{
+    meshq_session_t *session = s_session_find (self, id);
+    if (session) {
+        //  A second HELLO on a live session: it stays as it is.
+        session->last_seen = zclock_mono ();
+        return session;
+    }
+    session = calloc (1, sizeof *session);
+    assert (session);
+    memcpy (session->id, id, 16);
+    session->vhost = vhost;
+    snprintf (session->user, sizeof session->user, "%s", user);
+    session->heartbeat_ms = args->heartbeat >= 10 && args->heartbeat <= 600000
+                                ? (int)args->heartbeat
+                                : 1000;
+    session->last_seen = zclock_mono ();
+    session->deliveries = meshq_map64_new ();
+    session->consumers = zlistx_new ();
+    char key[33];
+    meshq_hex16 (id, key);
+    zhashx_insert (self->sessions, key, session);
+    return session;
+}
+
+void
+meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
+{
+    //  Unacked deliveries go back to the front of their queues.
+    meshq_engine_requeue_session (self, session);
+    meshq_consumer_t *consumer;
+    while ((consumer = zlistx_detach (session->consumers, NULL))) {
+        meshq_queue_t *queue = consumer->queue;
+        meshq_queue_remove_consumer (queue, consumer);
+        if (meshq_queue_args (queue)->auto_delete && !session->peer &&
+            meshq_queue_local_consumers (queue) == 0)
+            meshq_vhost_queue_delete (meshq_queue_host (queue), queue);
+        else
+            meshq_engine_mark_dirty (self, queue);
+    }
+    //  Exclusive queues die with their owner.
+    zlistx_t *owned = zlistx_new ();
+    meshq_queue_t *queue = zhashx_first (session->vhost->queues);
+    while (queue) {
+        if (meshq_queue_owner (queue) == session)
+            zlistx_add_end (owned, queue);
+        queue = zhashx_next (session->vhost->queues);
+    }
+    while ((queue = zlistx_detach (owned, NULL)))
+        meshq_vhost_queue_delete (session->vhost, queue);
+    zlistx_destroy (&owned);
+    meshq_engine_forget_pending (self, session);
+    if (self->last_session == session)
+        self->last_session = NULL;
+    char key[33];
+    meshq_hex16 (session->id, key);
+    zhashx_delete (self->sessions, key);
+    meshq_map64_destroy (&session->deliveries);
+    zlistx_destroy (&session->consumers);
+    free (session->peer_acks);
+    zmsg_destroy (&session->peer_batch);
+    free (session);
+}
+
+//  A PING comes from a client's heartbeat socket, not its session
+//  socket: answer the sender, and refresh the session it names.
+static void
+s_ping (meshq_engine_t *self, zmq_msg_t *routing, const meshq_args_t *args)
+{
+    if (MESHQ_ARGS_HAS (args, SESSION)) {
+        meshq_session_t *session = s_session_find (self, args->session);
+        if (session)
+            session->last_seen = zclock_mono ();
+        else
+            return;  //  No such session: no PONG, so the client learns.
+    }
+    void *handle = zsock_resolve (self->router);
+    zmq_send (handle, zmq_msg_data (routing), zmq_msg_size (routing),
+              ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send (handle, "PONG", 4, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send (handle, "\x80", 1, ZMQ_DONTWAIT);
+}
+
+//  Removes every consumer of queue (it is going), from the sessions of
+//  clients and peers.
+static void
+s_forget_in (zlistx_t *consumers, meshq_queue_t *queue)
+{
+    meshq_consumer_t *consumer = zlistx_first (consumers);
+    while (consumer) {
+        meshq_consumer_t *next = zlistx_next (consumers);
+        if (consumer->queue == queue) {
+            zlistx_delete (consumers, zlistx_find (consumers, consumer));
+            meshq_queue_remove_consumer (queue, consumer);
+        }
+        consumer = next;
+    }
+}
+
+void
+meshq_engine_forget_consumers (meshq_engine_t *self, meshq_queue_t *queue)
+{
+    meshq_session_t *session = zhashx_first (self->sessions);
+    for (; session; session = zhashx_next (self->sessions))
+        s_forget_in (session->consumers, queue);
+    meshq_vhost_t *vhost = meshq_queue_host (queue);
+    session = zhashx_first (vhost->peer_sessions);
+    for (; session; session = zhashx_next (vhost->peer_sessions))
+        s_forget_in (session->consumers, queue);
+}
+
+// --------------------------------------------------------------------
+//  Frames from clients
+
+static void
+s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
+{
+    const char *why = NULL;
+    char verb[32];
+    size_t verb_size = zmq_msg_size (&parts[1]);
+    meshq_args_t args;
+    if (count < 3 || count > 4 || verb_size == 0 || verb_size >= sizeof verb) {
+        meshq_engine_bad_input (
+            self, "agent: frame dropped reason=shape parts=%d", count);
+        return;
+    }
+    memcpy (verb, zmq_msg_data (&parts[1]), verb_size);
+    verb[verb_size] = 0;
+    int rc = meshq_codec_decode_args (zmq_msg_data (&parts[2]),
+                                      zmq_msg_size (&parts[2]), &args, &why);
+    //  Heartbeat sockets have routing ids of libzmq's choosing.
+    if (streq (verb, "PING")) {
+        if (rc == 0)
+            s_ping (self, &parts[0], &args);
+        return;
+    }
+    if (zmq_msg_size (&parts[0]) != 16) {
+        meshq_engine_bad_input (
+            self, "agent: frame dropped reason=routing-id verb=%s", verb);
+        return;
+    }
+    const uint8_t *id = zmq_msg_data (&parts[0]);
+    meshq_session_t *session = s_session_find (self, id);
+    if (rc) {
+        meshq_engine_bad_input (self, "agent: frame dropped verb=%s reason=%s",
+                                verb, why);
+        if (session)
+            meshq_engine_reply_error (self, session, 0, rc, "malformed %s: %s",
+                                      verb, why);
+        return;
+    }
+    if (streq (verb, "HELLO")) {
+        //  Connections over ipc:// and tcp:// were authenticated by ZAP,
+        //  and their frames say who; inproc:// ones prove it in HELLO.
+        meshq_engine_auth_hello (self, id, &args,
+                                 zmq_msg_gets (&parts[1], "User-Id"));
+        return;
+    }
+    if (!session) {
+        //  No session: tell the sender, through a throwaway one.
+        meshq_session_t stranger = {0};
+        memcpy (stranger.id, id, 16);
+        snprintf (stranger.user, sizeof stranger.user, "?");
+        meshq_engine_reply_error (self, &stranger, args.rid, MESHQ_ESTATE,
+                                  "no session: send HELLO first");
+        return;
+    }
+    session->last_seen = zclock_mono ();
+    if (streq (verb, "PUBLISH")) {
+        if (count == 4)
+            meshq_engine_publish (self, session, &args,
+                                  zmq_msg_data (&parts[3]),
+                                  zmq_msg_size (&parts[3]));
+        else
+            meshq_engine_reply_error (self, session, 0, MESHQ_EMALFORMED,
+                                      "PUBLISH without a message");
+    } else if (streq (verb, "ACK") || streq (verb, "NACK") ||
+               streq (verb, "IN_PROGRESS"))
+        meshq_engine_settle (self, session, verb, &args);
+    else if (streq (verb, "GET"))
+        meshq_engine_get (self, session, &args);
+    else if (streq (verb, "BYE")) {
+        session->dead = true;
+        meshq_engine_arm_turn (self);
+    } else
+        meshq_engine_command (self, session, verb, &args);
+}
+
+static int
+s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    meshq_engine_t *self = arg;
+    void *handle = zsock_resolve (reader);
+    for (int n = 0; n < S_BATCH; n++) {
+        zmq_msg_t parts[4];
+        int count = 0;
+        int more = 1;
+        int flags = ZMQ_DONTWAIT;
+        while (more) {
+            zmq_msg_t part;
+            zmq_msg_init (&part);
+            if (zmq_msg_recv (&part, handle, flags) < 0) {
+                zmq_msg_close (&part);
+                break;
+            }
+            flags = 0;  //  The rest of a message is there already.
+            more = zmq_msg_more (&part);
+            if (count < 4)
+                parts[count] = part;
+            else
+                zmq_msg_close (&part);
+            count++;
+        }
+        if (count == 0)
+            break;
+        s_frame (self, parts, count);
+        for (int i = 0; i < count && i < 4; i++)
+            zmq_msg_close (&parts[i]);
+    }
+    return 0;
+}
+
+// --------------------------------------------------------------------
+//  Timers
+
+static int
+s_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    meshq_engine_t *self = arg;
+    int64_t now = zclock_mono ();
+    if (self->suppressed)
+        zsys_warning ("agent: %" PRIu64 " more bad inputs not logged",
+                      self->suppressed);
+    self->warnings = 0;
+    self->suppressed = 0;
+    meshq_session_t *session = zhashx_first (self->sessions);
+    while (session) {
+        if (!session->dead &&
+            now - session->last_seen > 3 * session->heartbeat_ms) {
+            meshq_notice ("agent: session expired user=%s silent_ms=%" PRId64,
+                          session->user, now - session->last_seen);
+            session->dead = true;
+            meshq_engine_arm_turn (self);
+        }
+        session = zhashx_next (self->sessions);
+    }
+    meshq_engine_check_leases (self, now);
+    int64_t wall = zclock_time ();
+    bool sample = now - self->sampled >= 1000;
+    if (sample)
+        self->sampled = now;
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
+        meshq_queue_t *queue = zhashx_first (vhost->queues);
+        for (; queue; queue = zhashx_next (vhost->queues)) {
+            if (sample)
+                meshq_queue_sample_rates (queue, now);
+            meshq_queue_expire (queue, wall);
+            if (meshq_queue_ready (queue) && meshq_queue_consumer_count (queue))
+                meshq_engine_mark_dirty (self, queue);
+        }
+        meshq_store_tick (vhost->store);
+    }
+    meshq_engine_check_pressure (self);
+    meshq_engine_mesh_tick (self);
+    return 0;
+}
+
+// --------------------------------------------------------------------
+//  Start and the pipe
+
+static int
+s_bind (meshq_engine_t *self, const char *endpoint, char *why, size_t size)
+{
+    //  An agent of the same name that just stopped in this process may
+    //  hold its inproc:// name a moment longer (libzmq releases it from
+    //  its reaper thread): give it up to a second.
+    int rc = zsock_bind (self->router, "%s", endpoint);
+    for (int tries = 0; rc < 0 && zmq_errno () == EADDRINUSE &&
+                        strncmp (endpoint, "inproc://", 9) == 0 && tries < 100;
+         tries++) {
+        zclock_sleep (10);
+        rc = zsock_bind (self->router, "%s", endpoint);
+    }
+    if (rc < 0) {
+        snprintf (why, size, "cannot bind client endpoint %s: %s", endpoint,
+                  zmq_strerror (zmq_errno ()));
+        return MESHQ_EIO;
+    }
+    meshq_notice ("agent: listening endpoint=%s", endpoint);
     return 0;
 }
 
 static int
-s_start (s_self_t *self, const char **why)
+s_start (meshq_engine_t *self, char *why, size_t size)
 {
-    *why = self->error;
-    meshq_peers_config_t config;
-    meshq_agent_config_peers (&self->config, &config);
-    if (self->config.data && s_node_id (self, config.node))
-        return MESHQ_EIO;
-    self->peers = meshq_peers_new (&config);
-    //  Discovery first: if it cannot start, the client endpoint (which
-    //  may be another agent's) is left alone.
-    int rc = meshq_peers_start (self->peers, self->loop, why);
+    if (!*self->config.data) {
+        snprintf (why, size, "no data directory set");
+        return MESHQ_EINVAL;
+    }
+    //  The default vhost first: it holds the node id, the users and the
+    //  list of the other vhosts, which open after it.
+    self->root = meshq_vhost_new (self, "/");
+    zhashx_insert (self->vhosts, "/", self->root);
+    self->restoring_root = true;
+    int rc = meshq_vhost_open (self->root, why, size);
+    self->restoring_root = false;
     if (rc)
         return rc;
-    if (s_bind_control (self)) {
-        meshq_peers_stop (self->peers, true);
-        *why = self->error;
-        return MESHQ_EIO;
-    }
-    self->info.started_ms = zclock_mono ();
-    zsys_notice (
-        "agent: started name=%s node=%s mesh=%s vhost=%s "
-        "endpoint=%s control=%s",
-        meshq_peers_name (self->peers), meshq_peers_node_hex (self->peers),
-        meshq_peers_mesh (self->peers), meshq_peers_vhost (self->peers),
-        meshq_peers_endpoint (self->peers), self->endpoint);
-    return 0;
-}
+    meshq_hex16 (self->node_id, self->node_hex);
+    meshq_engine_auth_open (self);
+    rc = meshq_engine_auth_start (self, why, size);
+    if (rc)
+        return rc;
 
-//  One client request: [routing id][VERB][map].
-static int
-s_client (zloop_t *loop, zsock_t *control, void *arg)
-{
-    (void)loop;
-    s_self_t *self = arg;
-    zmsg_t *request = zmsg_recv (control);
-    if (!request)
-        return 0;
-    zframe_t *routing = zmsg_pop (request);
-    zmsg_t *reply = meshq_control_handle (self->peers, &self->info, request);
-    if (!reply) {
-        meshq_counter_t more[] = {
-            {{"control_requests", 16}, self->requests},
-            {{"control_errors", 14}, self->bad_requests},
-        };
-        char *verb = zmsg_popstr (request);
-        //  STATS is answered here to add the agent's own counters.
-        if (verb && streq (verb, "STATS")) {
-            uint64_t rid = 0;
-            zframe_t *args = zmsg_first (request);
-            meshq_codec_decode_request (zframe_data (args), zframe_size (args),
-                                        &rid, NULL);
-            reply = meshq_control_stats (self->peers, rid, more, 2);
-        } else {
-            char why[128];
-            snprintf (why, sizeof why,
-                      "unknown command '%.32s'; this agent answers STATUS, "
-                      "LIST_PEERS and STATS",
-                      verb ? verb : "");
-            uint64_t rid = 0;
-            zframe_t *args = zmsg_first (request);
-            if (args)
-                meshq_codec_decode_request (zframe_data (args),
-                                            zframe_size (args), &rid, NULL);
-            reply = meshq_control_error (rid, MESHQ_ENOTSUP, why);
-        }
-        free (verb);
-    }
-    self->requests++;
-    if (zframe_streq (zmsg_first (reply), "ERROR")) {
-        self->bad_requests++;
-        int64_t now = zclock_mono ();
-        if (now >= self->next_log) {
-            self->next_log = now + 1000;
-            zsys_warning ("agent: request refused refused=%" PRIu64,
-                          self->bad_requests);
-        }
-    }
-    zmsg_prepend (reply, &routing);
-    if (zmsg_send (&reply, control))
-        zmsg_destroy (&reply);
-    zmsg_destroy (&request);
+    self->router = zsock_new (ZMQ_ROUTER);
+    assert (self->router);
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_linger (self->router, 0);
+    zsock_set_sndhwm (self->router, 1000000);
+    zsock_set_rcvhwm (self->router, 1000000);
+    zsock_set_maxmsgsize (self->router,
+                          (int64_t)self->config.max_message + 65536);
+    //  ipc:// and tcp:// clients must log in (PLAIN, checked by ZAP).
+    zsock_set_plain_server (self->router, 1);
+    zsock_set_zap_domain (self->router, self->zap_domain);
+    char inproc[128];
+    snprintf (inproc, sizeof inproc, "inproc://meshq-%s", self->config.name);
+    rc = s_bind (self, inproc, why, size);
+    char *endpoints = strdup (self->config.endpoints);
+    char *saveptr = NULL;
+    for (char *endpoint = strtok_r (endpoints, ",", &saveptr);
+         endpoint && rc == 0; endpoint = strtok_r (NULL, ",", &saveptr))
+        rc = s_bind (self, endpoint, why, size);
+    free (endpoints);
+    if (rc)
+        return rc;
+    zloop_reader (self->loop, self->router, s_handle_router, self);
+    zloop_timer (self->loop, (size_t)self->config.tick_ms, 0, s_tick, self);
+    meshq_notice ("agent: started name=%s queues=%zu", self->config.name,
+                  zhashx_size (self->root->queues));
     return 0;
 }
 
 static int
-s_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+s_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop;
-    s_self_t *self = arg;
-    char *command = zstr_recv (pipe);
-    if (!command)
+    meshq_engine_t *self = arg;
+    zmsg_t *msg = zmsg_recv (reader);
+    if (!msg)
         return -1;
+    char *command = zmsg_popstr (msg);
     int rc = 0;
-    if (streq (command, "$TERM"))
+    if (!command || streq (command, "$TERM"))
         rc = -1;
     else if (streq (command, "START")) {
-        const char *why = "";
-        int code = self->peers ? MESHQ_ESTATE : s_start (self, &why);
-        zsock_send (pipe, "sis", "START", code, code ? why : "");
-    } else
-        assert (false);  //  An unknown command is our own bug.
-    free (command);
+        char why[1024] = "";
+        int status = s_start (self, why, sizeof why);
+        zsock_send (self->pipe, "ss", status ? "ERROR" : "OK", why);
+    } else {
+        zsys_error ("agent: unknown pipe command %s", command);
+        assert (false);
+    }
+    zstr_free (&command);
+    zmsg_destroy (&msg);
     return rc;
 }
 
 void
-meshq_agent (zsock_t *pipe, void *args)
+meshq_agent_actor (zsock_t *pipe, void *args)
 {
-    const meshq_agent_config_t *config = args;
-    s_self_t self = {.pipe = pipe, .loop = zloop_new ()};
-    assert (self.loop);
-    self.config = *config;
-    self.config.name = s_copy (config->name);
-    self.config.mesh = s_copy (config->mesh);
-    self.config.vhost = s_copy (config->vhost);
-    self.config.interface = s_copy (config->interface);
-    self.config.seeds = s_copy (config->seeds);
-    self.config.control = s_copy (config->control);
-    self.config.data = s_copy (config->data);
-    self.config.config_file = s_copy (config->config_file);
-    self.info.version = MESHQ_AGENT_VERSION;
-    zloop_set_nonstop (self.loop, true);
-    zloop_reader (self.loop, pipe, s_pipe, &self);
-    zsock_signal (pipe, 0);   //  zactor_new returns now: config copied.
-    zloop_start (self.loop);  //  Until $TERM.
-    meshq_peers_destroy (&self.peers);
-    if (self.control) {
-        zloop_reader_end (self.loop, self.control);
-        zsock_destroy (&self.control);
-        //  libzmq leaves the socket file behind; a stale one would only
-        //  make clients wait for an agent that is gone.
-        if (strncmp (self.endpoint, "ipc://", 6) == 0)
-            unlink (self.endpoint + 6);
-    }
-    zloop_destroy (&self.loop);
-    meshq_agent_config_fini (&self.config);
+    meshq_engine_t *self = s_engine_new (pipe, args);
+    zloop_reader (self->loop, pipe, s_handle_pipe, self);
+    zsock_signal (pipe, 0);
+    zloop_start (self->loop);
+    s_engine_destroy (&self);
 }

@@ -1,29 +1,63 @@
-/*  agent.h - the agent: discovery and the client endpoint in one loop.
+/*  agent.h - the queue agent engine, a CZMQ actor.
 
-    This is the skeleton the queue engine grows from: one zloop that
-    hosts the peers module (discovery) and the ROUTER clients talk to,
-    which answers STATUS, LIST_PEERS and STATS through control.c.
+    The engine holds a node's exchanges, queues and bindings, its
+    clients' sessions and the durable store underneath, all in one zloop
+    thread. Start it with zactor_new (meshq_agent_actor, &config) and
+    then send START; it binds the client endpoints (always
+    inproc://meshq-NAME, and those in config) and recovers the store:
 
-        zactor_t *agent = zactor_new (meshq_agent, &config);
+        zactor_t *agent = zactor_new (meshq_agent_actor, &config);
         zstr_send (agent, "START");
-        char *verb, *why;
-        int rc;
-        zsock_recv (agent, "sis", &verb, &rc, &why);  //  0, or why not
-        ...
-        zactor_destroy (&agent);  //  says BYE to the peers that are up
+        char *status, *why;
+        zsock_recv (agent, "ss", &status, &why);   //  "OK" or "ERROR"
 
-    START creates the data directory and keeps the node id there, binds
-    the client endpoint (refusing one another agent serves), and starts
-    discovery; it replies START, a code and a sentence.
+    $TERM stops it. meshq-agent (the daemon) and meshq_agent_t (embedded
+    in an application, meshq_agent.h) both host this same actor.
 */
 #ifndef MESHQ_AGENT_H_INCLUDED
 #define MESHQ_AGENT_H_INCLUDED
 
-#include "config.h"
+#include "store.h"
 
 #include <czmq.h>
 
-//  The actor. args is a meshq_agent_config_t *, copied at once.
-void meshq_agent (zsock_t *pipe, void *args);
+typedef struct {
+    char name[64];               //  Node name; inproc://meshq-NAME.
+    char data[1024];             //  Store directory.
+    char endpoints[1024];        //  More client endpoints, comma-separated.
+    meshq_store_config_t store;  //  Store settings.
+    size_t max_message;          //  Largest body accepted.
+    int ack_timeout_ms;          //  Default ack timeout of queues.
+    int tick_ms;                 //  Lease and TTL check period.
+    bool mesh;                   //  Join a mesh (else serve alone).
+    char mesh_name[64];          //  Mesh name ("default").
+    char interface[64];          //  Beacon interface, or "" (automatic).
+    char seeds[1024];            //  tcp:// endpoints of seeds, or "".
+    uint16_t port;               //  Mesh ROUTER port of '/', 0: ephemeral.
+    uint16_t beacon_port;        //  UDP port of beacons, 0: 5680.
+    bool no_beacon;              //  Seeds only.
+    uint32_t beacon_ms;          //  Beacon interval, 0: default.
+    char transport[16];          //  Beacons: auto, multicast, broadcast,
+                                 //  ipv6; "": auto.
+    uint32_t heartbeat_ms;       //  Peer heartbeat, 0: default.
+    uint32_t peer_timeout_ms;    //  Peer silence until down, 0: default.
+    uint64_t max_memory;         //  Bytes of messages before publishers
+                                 //  are refused; 0: 40% of physical RAM.
+} meshq_agent_config_t;
+
+//  Sets the defaults: name "meshq", no extra endpoints, 16 MiB bodies,
+//  30-minute ack timeout, 100 ms tick. data must be set.
+void meshq_agent_config_init (meshq_agent_config_t *config);
+
+//  Sets one setting by name from text (agent_config.c): name, data,
+//  endpoint (adds one), max_message, ack_timeout, max_memory,
+//  segment_size, quota, mesh, interface, seeds, no_beacon, port,
+//  beacon_port, beacon_interval, transport, heartbeat, peer_timeout.
+//  Returns 0, or MESHQ_EINVAL with why filled in.
+int meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
+                            const char *value, char *why, size_t size);
+
+//  The actor. args is a meshq_agent_config_t, copied at start.
+void meshq_agent_actor (zsock_t *pipe, void *args);
 
 #endif

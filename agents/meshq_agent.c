@@ -1,70 +1,268 @@
-/*  meshq_agent.c - the meshq-agent daemon: a thin main over the agent.
+/*  meshq_agent.c - meshq-agent, the queue agent daemon.
 
-    Parses flags and the config file, starts the agent actor, and runs
-    until SIGINT or SIGTERM, when it stops the agent (which says BYE to
-    its peers) and exits 0. Exit codes follow sysexits: 64 for bad
-    flags, 78 for a bad config file, 1 when the agent cannot start (the
-    reason is printed: an interface that is not there, a port in use).
+    A thin main over the engine actor (agent.c): reads the configuration
+    file and the flags (flags win), starts the engine on its client
+    endpoint, and runs until SIGINT or SIGTERM. Every setting is the
+    embedded agent's (agent_config.c), under the same name: in the file
+    as agent/NAME, as a flag --NAME with '_' written '-'.
+    docs/OPERATIONS.md lists them.
+
+    meshq-agent [--config FILE] [--name NAME] [--data DIR]
+                [--control ENDPOINT,...] [--log LEVEL] [--SETTING VALUE]...
 */
 #include "agent.h"
 #include "meshq.h"
 
-#include <stdio.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#define S_EX_USAGE  64
-#define S_EX_CONFIG 78
+#define S_USAGE                                                                \
+    "usage: meshq-agent [--config FILE] [--name NAME] [--data DIR]\n"          \
+    "                   [--control ENDPOINT,...] [--log LEVEL]\n"              \
+    "                   [--max-memory BYTES] [--quota BYTES]\n"                \
+    "                   [--max-message BYTES] [--ack-timeout MS]\n"            \
+    "                   [--segment-size BYTES]\n"                              \
+    "                   [--mesh NAME] [--seeds tcp://HOST:PORT,...]\n"         \
+    "                   [--interface IFACE] [--port PORT] [--beacon-port "     \
+    "PORT]\n"                                                                  \
+    "                   [--no-beacon] [--beacon-interval MS]\n"                \
+    "                   [--transport auto|multicast|broadcast|ipv6]\n"         \
+    "                   [--heartbeat MS] [--peer-timeout MS]\n"
+
+//  Settings as name and value, from the file then the flags: the last
+//  one given of a name wins.
+typedef struct {
+    char *names[64];   //  Setting names, as agent_config.c knows them.
+    char *values[64];  //  Their values.
+    int count;         //  Pairs held.
+} s_settings_t;
+
+static int
+s_usage (const char *why)
+{
+    fprintf (stderr, "meshq-agent: %s\n%s", why, S_USAGE);
+    return 64;  //  EX_USAGE
+}
+
+static int
+s_add (s_settings_t *settings, const char *name, const char *value)
+{
+    if (settings->count == 64)
+        return -1;
+    settings->names[settings->count] = strdup (name);
+    settings->values[settings->count] = strdup (value);
+    settings->count++;
+    return 0;
+}
+
+//  The last value given for name, or NULL.
+static const char *
+s_get (const s_settings_t *settings, const char *name)
+{
+    for (int i = settings->count - 1; i >= 0; i--)
+        if (streq (settings->names[i], name))
+            return settings->values[i];
+    return NULL;
+}
+
+//  Reads the ZPL file: every key under 'agent/'.
+static int
+s_read_config (const char *path, s_settings_t *settings)
+{
+    zconfig_t *root = zconfig_load (path);
+    if (!root) {
+        fprintf (stderr, "meshq-agent: cannot read config file %s: %s\n", path,
+                 errno ? strerror (errno) : "not valid ZPL");
+        return 78;  //  EX_CONFIG
+    }
+    zconfig_t *agent = zconfig_locate (root, "agent");
+    int rc = 0;
+    for (zconfig_t *item = agent ? zconfig_child (agent) : NULL; item && !rc;
+         item = zconfig_next (item))
+        if (s_add (settings, zconfig_name (item),
+                   zconfig_value (item) ? zconfig_value (item) : "")) {
+            fprintf (stderr, "meshq-agent: %s: too many settings\n", path);
+            rc = 78;
+        }
+    zconfig_destroy (&root);
+    return rc;
+}
+
+//  The default store directory: /var/lib/meshq/NAME for root, else
+//  $XDG_DATA_HOME/meshq/NAME or ~/.local/share/meshq/NAME.
+static void
+s_default_data (const char *name, char *out, size_t size)
+{
+    const char *xdg = getenv ("XDG_DATA_HOME");
+    const char *home = getenv ("HOME");
+    if (geteuid () == 0)
+        snprintf (out, size, "/var/lib/meshq/%s", name);
+    else if (xdg && *xdg)
+        snprintf (out, size, "%s/meshq/%s", xdg, name);
+    else
+        snprintf (out, size, "%s/.local/share/meshq/%s", home ? home : ".",
+                  name);
+}
+
+//  Makes the parents of the store directory (the store makes its own).
+static int
+s_make_parents (const char *path)
+{
+    char copy[PATH_MAX];
+    snprintf (copy, sizeof copy, "%s", path);
+    for (char *slash = strchr (copy + 1, '/'); slash;
+         slash = strchr (slash + 1, '/')) {
+        *slash = 0;
+        if (mkdir (copy, 0755) && errno != EEXIST)
+            return -1;
+        *slash = '/';
+    }
+    return 0;
+}
 
 int
 main (int argc, char *argv[])
 {
+    s_settings_t settings;
+    memset (&settings, 0, sizeof settings);
+    //  Every flag but --config and --help is a setting of its own name.
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {"name", required_argument, NULL, 's'},
+        {"data", required_argument, NULL, 's'},
+        {"control", required_argument, NULL, 's'},
+        {"log", required_argument, NULL, 's'},
+        {"max-memory", required_argument, NULL, 's'},
+        {"quota", required_argument, NULL, 's'},
+        {"max-message", required_argument, NULL, 's'},
+        {"ack-timeout", required_argument, NULL, 's'},
+        {"segment-size", required_argument, NULL, 's'},
+        {"mesh", required_argument, NULL, 's'},
+        {"seeds", required_argument, NULL, 's'},
+        {"interface", required_argument, NULL, 's'},
+        {"port", required_argument, NULL, 's'},
+        {"beacon-port", required_argument, NULL, 's'},
+        {"no-beacon", no_argument, NULL, 's'},
+        {"beacon-interval", required_argument, NULL, 's'},
+        {"transport", required_argument, NULL, 's'},
+        {"heartbeat", required_argument, NULL, 's'},
+        {"peer-timeout", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0}};
+    //  The file first, so that flags win whatever their order.
+    for (int i = 1; i < argc - 1; i++)
+        if (streq (argv[i], "--config")) {
+            int rc = s_read_config (argv[i + 1], &settings);
+            if (rc)
+                return rc;
+        }
+    int file_settings = settings.count;
+    int opt, index;
+    while ((opt = getopt_long (argc, argv, "", options, &index)) != -1) {
+        if (opt == 'h') {
+            printf ("%s", S_USAGE);
+            return 0;
+        }
+        if (opt == 'f')
+            continue;  //  Read above.
+        if (opt != 's')
+            return s_usage ("unknown option");
+        char name[32];
+        snprintf (name, sizeof name, "%s", options[index].name);
+        for (char *c = name; *c; c++)
+            *c = *c == '-' ? '_' : *c;
+        if (s_add (&settings, name, optarg ? optarg : "true"))
+            return s_usage ("too many options");
+    }
+    if (optind < argc)
+        return s_usage ("unexpected argument");
+
     meshq_agent_config_t config;
-    char error[512];
-    meshq_config_status_t status =
-        meshq_agent_config_parse (&config, argc, argv, error, sizeof error);
-    if (status != MESHQ_CONFIG_OK) {
-        fprintf (stderr, "meshq-agent: %s\n", error);
-        if (status == MESHQ_CONFIG_USAGE)
-            fprintf (stderr, "Try 'meshq-agent --help'.\n");
-        meshq_agent_config_fini (&config);
-        return status == MESHQ_CONFIG_USAGE ? S_EX_USAGE : S_EX_CONFIG;
+    meshq_agent_config_init (&config);
+    char host[64] = "agent";
+    gethostname (host, sizeof host - 1);
+    const char *name = s_get (&settings, "name");
+    name = name ? name : host;
+    for (const char *c = name; *c; c++)
+        if (!isalnum ((unsigned char)*c) && !strchr ("-_.", *c))
+            return s_usage ("--name takes letters, digits, '-', '_', '.'");
+    if (!*name || strlen (name) >= sizeof config.name)
+        return s_usage ("--name takes 1 to 63 characters");
+    //  The rest in order, each through the engine's own parser.
+    for (int i = 0; i < settings.count; i++) {
+        const char *key = settings.names[i], *value = settings.values[i];
+        if (streq (key, "log") || streq (key, "control"))
+            continue;
+        char why[256];
+        if (meshq_agent_config_set (&config, key, value, why, sizeof why)) {
+            if (i >= file_settings)
+                return s_usage (why);
+            fprintf (stderr, "meshq-agent: config file: agent/%s\n", why);
+            return 78;  //  EX_CONFIG
+        }
     }
-    if (config.help || config.version) {
-        if (config.help)
-            fputs (meshq_agent_usage, stdout);
-        else
-            printf ("meshq-agent %s\n", MESHQ_AGENT_VERSION);
-        meshq_agent_config_fini (&config);
-        return 0;
+    snprintf (config.name, sizeof config.name, "%s", name);
+    if (!s_get (&settings, "data"))
+        s_default_data (config.name, config.data, sizeof config.data);
+    const char *control = s_get (&settings, "control");
+    snprintf (config.endpoints, sizeof config.endpoints, "%s",
+              control ? control : MESHQ_DEFAULT_ENDPOINT);
+    const char *log = s_get (&settings, "log");
+    if (log) {
+        static const char *levels[] = {"error", "warning", "notice", "info",
+                                       "debug"};
+        int level = -1;
+        for (int i = 0; i < 5; i++)
+            if (streq (log, levels[i]))
+                level = i;
+        if (level < 0)
+            return s_usage ("--log takes error, warning, notice, info or "
+                            "debug");
+        meshq_log_set_level ((meshq_log_level_t)level);
     }
-    zsys_init ();
+    if (s_make_parents (config.data)) {
+        fprintf (stderr, "meshq-agent: cannot create %s: %s\n", config.data,
+                 strerror (errno));
+        return 73;  //  EX_CANTCREAT
+    }
+
     zsys_set_logident ("meshq-agent");
-    zsys_set_logstream (stderr);
-    zactor_t *agent = zactor_new (meshq_agent, &config);
-    assert (agent);
+    zsys_set_logstream (stderr);  //  A daemon's log, not its output.
+    zactor_t *agent = zactor_new (meshq_agent_actor, &config);
     zstr_send (agent, "START");
-    char *verb = NULL, *why = NULL;
-    int rc = MESHQ_EIO;
-    zsock_recv (agent, "sis", &verb, &rc, &why);
-    if (rc) {
-        fprintf (stderr, "meshq-agent: cannot start: %s\n", why ? why : "");
-        free (verb);
-        free (why);
-        zactor_destroy (&agent);
-        meshq_agent_config_fini (&config);
-        return 1;
+    char *status = NULL, *why = NULL;
+    zsock_recv (agent, "ss", &status, &why);
+    int exit = 0;
+    if (!status || !streq (status, "OK")) {
+        fprintf (stderr, "meshq-agent: cannot start: %s\n",
+                 why ? why : "no answer");
+        exit = 69;  //  EX_UNAVAILABLE
+    } else {
+        //  Run until a signal; CZMQ's handler makes the wait return.
+        zpoller_t *poller = zpoller_new (agent, NULL);
+        while (!zsys_interrupted) {
+            zsock_t *which = zpoller_wait (poller, -1);
+            if (!which && zpoller_terminated (poller))
+                break;
+            if (which) {
+                //  The engine never speaks unprompted; drain and go on.
+                zmsg_t *msg = zmsg_recv (which);
+                zmsg_destroy (&msg);
+            }
+        }
+        zpoller_destroy (&poller);
+        meshq_notice ("agent: stopping name=%s", config.name);
     }
-    free (verb);
-    free (why);
-    //  SIGINT and SIGTERM interrupt this wait (CZMQ's handler sets
-    //  zsys_interrupted); the agent sends nothing up its pipe.
-    while (!zsys_interrupted) {
-        char *message = zstr_recv (agent);
-        if (!message)
-            break;
-        free (message);
-    }
-    zsys_notice ("agent: stopping");
+    zstr_free (&status);
+    zstr_free (&why);
     zactor_destroy (&agent);
-    meshq_agent_config_fini (&config);
-    return 0;
+    for (int i = 0; i < settings.count; i++) {
+        free (settings.names[i]);
+        free (settings.values[i]);
+    }
+    return exit;
 }

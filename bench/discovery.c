@@ -38,12 +38,15 @@ static int s_started;              //  Agents that said "started".
 static void
 s_start (int i, const int *gate)
 {
-    char name[16], control[128];
+    char name[16], control[128], data[128];
     snprintf (name, sizeof name, "b%d", i);
     snprintf (control, sizeof control, "ipc://%s/%s.ipc", s_dir, name);
-    char *argv[] = {S_AGENT, "--name",        name,   "--mesh",
-                    s_mesh,  "--beacon-port", s_port, "--control",
-                    control, "--interface",   "lo",   NULL};
+    //  The agent's store too lives in the run's own directory.
+    snprintf (data, sizeof data, "%s/data-%s", s_dir, name);
+    char *argv[] = {
+        S_AGENT, "--name",    name,    "--mesh",      s_mesh, "--beacon-port",
+        s_port,  "--control", control, "--interface", "lo",   "--data",
+        data,    NULL};
     if (testproc_start_gated (&s_agents[i], argv, gate)) {
         fprintf (stderr, "bench: cannot start %s\n", S_AGENT);
         exit (1);

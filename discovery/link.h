@@ -3,7 +3,7 @@
     A link is the DEALER a node opens to a peer's ROUTER and sends on;
     it never reads it (peers answer on their own links). Its routing id
     is a prefix byte and our node id, so the peer's ROUTER knows who
-    speaks (docs/PROTOCOL.md section 3.2). Losing a peer's connection is
+    speaks (docs/PROTOCOL.md section 5.2). Losing a peer's connection is
     seen on our ROUTER instead (see peers_input.c): one socket monitor
     for all peers, where one per link cost a socket pair and a poll item
     per peer.

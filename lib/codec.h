@@ -10,6 +10,7 @@
 #define MESHQ_CODEC_H_INCLUDED
 
 #include "buf.h"
+#include "codec_reader.h"
 #include "envelope.h"
 
 //  Appends the encoding of envelope to out. Returns 0, MESHQ_ENOMEM, or
@@ -29,5 +30,18 @@ int meshq_codec_decode_envelope (const void *data, size_t size, size_t max_body,
 //  envelope->headers_raw; each call fills header and returns true, and
 //  false when none are left.
 bool meshq_codec_header_next (meshq_span_t *cursor, meshq_header_t *header);
+
+//  Reads a map of header entries (the envelope's 'h', a binding's match
+//  arguments): validates it and returns its entries' bytes in *raw and
+//  their number in *count. reasons holds MESHQ_RERR_COUNT + 1 static
+//  strings, the last for a duplicate key.
+int meshq_codec_read_headers (meshq_reader_t *reader, meshq_span_t *raw,
+                              uint32_t *count, const char *const *reasons,
+                              const char **why);
+
+//  Appends the entries of a header map (without the map's own header)
+//  to out, after checking them as the envelope encoder does.
+int meshq_codec_encode_headers (const meshq_header_t *headers, uint32_t count,
+                                meshq_buf_t *out, const char **why);
 
 #endif

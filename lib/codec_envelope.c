@@ -22,12 +22,14 @@ typedef enum {
 } s_kind_t;
 
 //  One reason per failure kind, for one field, as static strings.
+#define S_REASONS_LIST(name)                                                   \
+    name ": no failure", name ": truncated", name ": too long",                \
+        name ": wrong type", name ": out of range",                            \
+        name ": not in shortest form", name ": not valid UTF-8",               \
+        name ": nested too deep", name ": invalid byte 0xc1"
 #define S_REASONS(name)                                                        \
     {                                                                          \
-        name ": no failure", name ": truncated", name ": too long",            \
-            name ": wrong type", name ": out of range",                        \
-            name ": not in shortest form", name ": not valid UTF-8",           \
-            name ": nested too deep", name ": invalid byte 0xc1"               \
+        S_REASONS_LIST (name)                                                  \
     }
 
 typedef struct {
@@ -61,6 +63,9 @@ static const s_field_t s_fields[MESHQ_F_COUNT] = {
 };
 
 static const char *s_envelope_why[MESHQ_RERR_COUNT] = S_REASONS ("envelope");
+//  Header map reasons, with the duplicate-key reason after the others.
+static const char *s_headers_why[MESHQ_RERR_COUNT + 1] = {
+    S_REASONS_LIST ("h (headers)"), "h (headers): duplicate key"};
 static const char *s_key_why[MESHQ_RERR_COUNT] = S_REASONS ("envelope key");
 static const char *s_hkey_why[MESHQ_RERR_COUNT] = S_REASONS ("header key");
 static const char *s_hvalue_why[MESHQ_RERR_COUNT] = S_REASONS ("header value");
@@ -145,7 +150,8 @@ s_pack_value (msgpack_packer *pk, const meshq_value_t *value)
 static bool
 s_span_equal (meshq_span_t a, meshq_span_t b)
 {
-    return a.size == b.size && memcmp (a.data, b.data, a.size) == 0;
+    return a.size == b.size &&
+           (a.size == 0 || memcmp (a.data, b.data, a.size) == 0);
 }
 
 //  Checks everything the format cannot carry before writing a byte.
@@ -418,34 +424,67 @@ s_read_header (meshq_reader_t *reader, meshq_header_t *header, const char **why)
     return 0;
 }
 
-static int
-s_read_headers (meshq_reader_t *reader, meshq_envelope_t *envelope,
-                const char **why)
+int
+meshq_codec_read_headers (meshq_reader_t *reader, meshq_span_t *raw,
+                          uint32_t *count, const char *const *reasons,
+                          const char **why)
 {
-    const char *const *reasons = s_fields[MESHQ_F_HEADERS].why;
-    uint32_t count;
-    int rc = meshq_reader_map (reader, MESHQ_MAX_HEADERS, &count);
+    uint32_t entries;
+    int rc = meshq_reader_map (reader, MESHQ_MAX_HEADERS, &entries);
     if (rc)
         return s_fail (reader, rc, reasons, why);
-    envelope->headers_raw.data = (const char *)reader->pos;
+    raw->data = (const char *)reader->pos;
     //  Keys seen so far, to refuse duplicates.
     meshq_span_t keys[MESHQ_MAX_HEADERS];
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; i < entries; i++) {
         meshq_header_t header;
         rc = s_read_header (reader, &header, why);
         if (rc)
             return rc;
         for (uint32_t j = 0; j < i; j++)
             if (s_span_equal (keys[j], header.key)) {
-                *why = "h (headers): duplicate key";
+                *why = reasons[MESHQ_RERR_COUNT];
                 return MESHQ_EDUPKEY;
             }
         keys[i] = header.key;
     }
-    envelope->headers_raw.size =
-        (uint32_t)((const char *)reader->pos - envelope->headers_raw.data);
-    envelope->header_count = count;
-    envelope->headers = NULL;
+    raw->size = (uint32_t)((const char *)reader->pos - raw->data);
+    *count = entries;
+    return 0;
+}
+
+int
+meshq_codec_encode_headers (const meshq_header_t *headers, uint32_t count,
+                            meshq_buf_t *out, const char **why)
+{
+    int rc = 0;
+    if (count > MESHQ_MAX_HEADERS) {
+        *why = "headers: more than 128 entries";
+        return MESHQ_ETOOBIG;
+    }
+    for (uint32_t i = 0; i < count && rc == 0; i++) {
+        rc = s_check_header (&headers[i], why);
+        for (uint32_t j = 0; j < i && rc == 0; j++)
+            if (s_span_equal (headers[i].key, headers[j].key)) {
+                *why = "headers: duplicate key";
+                rc = MESHQ_EDUPKEY;
+            }
+    }
+    if (rc)
+        return rc;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, out, s_write);
+    size_t start = out->size;
+    int failed = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        failed |= s_pack_str (&pk, headers[i].key.data, headers[i].key.size);
+        failed |= s_pack_value (&pk, &headers[i].value);
+    }
+    if (failed) {
+        out->size = start;
+        *why = "headers: out of memory";
+        return MESHQ_ENOMEM;
+    }
     return 0;
 }
 
@@ -478,7 +517,10 @@ s_read_field (meshq_reader_t *reader, int f, size_t max_body,
                 memcpy (envelope->origin, data, 16);
             break;
         case S_HEADERS:
-            return s_read_headers (reader, envelope, why);
+            envelope->headers = NULL;
+            return meshq_codec_read_headers (reader, &envelope->headers_raw,
+                                             &envelope->header_count,
+                                             s_headers_why, why);
         case S_BODY: {
             uint32_t cap =
                 max_body > UINT32_MAX ? UINT32_MAX : (uint32_t)max_body;

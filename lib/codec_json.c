@@ -19,18 +19,16 @@ s_string (meshq_buf_t *out, const char *data, size_t size)
 {
     int rc = meshq_buf_append (out, "\"", 1);
     for (size_t i = 0; i < size && rc == 0; i++) {
-        unsigned char c = (unsigned char) data[i];
+        unsigned char c = (unsigned char)data[i];
         char escape[8];
         if (c == '"' || c == '\\') {
             escape[0] = '\\';
-            escape[1] = (char) c;
+            escape[1] = (char)c;
             rc = meshq_buf_append (out, escape, 2);
-        }
-        else if (c < 0x20) {
+        } else if (c < 0x20) {
             snprintf (escape, sizeof escape, "\\u%04x", c);
             rc = s_text (out, escape);
-        }
-        else
+        } else
             rc = meshq_buf_append (out, &data[i], 1);
     }
     return rc ? rc : meshq_buf_append (out, "\"", 1);
@@ -61,7 +59,7 @@ s_container (meshq_reader_t *reader, meshq_buf_t *out, int depth, bool map)
                 meshq_buf_init (&key);
                 rc = s_value (reader, &key, depth + 1);
                 if (rc == 0)
-                    rc = s_string (out, (const char *) key.data, key.size);
+                    rc = s_string (out, (const char *)key.data, key.size);
                 meshq_buf_fini (&key);
             }
             if (rc == 0)
@@ -129,7 +127,7 @@ s_value (meshq_reader_t *reader, meshq_buf_t *out, int depth)
             rc = meshq_buf_append (out, "\"", 1);
             for (uint32_t i = 0; i < size && rc == 0; i++) {
                 snprintf (number, sizeof number, "%02x",
-                          ((const uint8_t *) data)[i]);
+                          ((const uint8_t *)data)[i]);
                 rc = s_text (out, number);
             }
             return rc ? rc : meshq_buf_append (out, "\"", 1);

@@ -10,7 +10,7 @@
 static int
 s_write (void *data, const char *buf, size_t len)
 {
-    return meshq_buf_append ((meshq_buf_t *) data, buf, len) ? -1 : 0;
+    return meshq_buf_append ((meshq_buf_t *)data, buf, len) ? -1 : 0;
 }
 
 //  A packer over the writer's buffer; msgpack_packer is two pointers.

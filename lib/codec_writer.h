@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 typedef struct {
-    meshq_buf_t *out; //  Where bytes go; borrowed.
-    int error;        //  0, or the first failure (MESHQ_ENOMEM).
+    meshq_buf_t *out;  //  Where bytes go; borrowed.
+    int error;         //  0, or the first failure (MESHQ_ENOMEM).
 } meshq_writer_t;
 
 //  Starts writing at the end of out.

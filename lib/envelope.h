@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 //  Envelope format version this code writes and reads.
 #define MESHQ_ENVELOPE_VERSION 1
@@ -25,6 +26,14 @@ typedef struct {
     const char *data;  //  First byte; NULL when absent.
     uint32_t size;     //  Number of bytes.
 } meshq_span_t;
+
+//  A span over a NUL-terminated string (NULL gives an absent span).
+static inline meshq_span_t
+meshq_span (const char *string)
+{
+    meshq_span_t span = {string, string ? (uint32_t)strlen (string) : 0};
+    return span;
+}
 
 //  A header entry: key and value, both borrowed.
 typedef struct {

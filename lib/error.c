@@ -57,6 +57,8 @@ meshq_strerror (int code)
             return "no route";
         case MESHQ_ESTATE:
             return "not possible in this state";
+        case MESHQ_EINTR:
+            return "interrupted by a signal";
     }
     return "unknown error";
 }

@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "codec.h"
 #include "codec_reader.h"
+#include "msg_internal.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -480,6 +481,15 @@ meshq_msg_encode (const meshq_msg_t *self, uint8_t **data_p, size_t *size_p)
     }
     *data_p = meshq_buf_detach (&buf, size_p);
     return 0;
+}
+
+int
+meshq_msg_encode_into (const meshq_msg_t *self, meshq_buf_t *out)
+{
+    assert (self);
+    meshq_envelope_t envelope;
+    s_view (self, &envelope);
+    return meshq_codec_encode_envelope (&envelope, out, NULL);
 }
 
 //  Takes n bytes of the arena, copying data and a NUL there.

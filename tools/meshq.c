@@ -1,270 +1,157 @@
-/*  meshq.c - the meshq command-line tool.
+/*  meshq.c - the meshq command: administration, publish, consume, bench.
 
-    In the manner of rabbitmqctl and the nats CLI: `meshq [options]
-    COMMAND [--json]`. The agent is the one of this host by default
-    (see lib/endpoint.h), or --agent ENDPOINT|NAME, or $MESHQ_AGENT.
-    Exit codes follow sysexits, as rabbitmqctl's do: 0 done, 64 bad
-    usage, 69 agent unreachable, 70 the agent refused the request, 75 no
-    reply in time, 76 a reply that cannot be read.
+    meshq [--agent ENDPOINT] [--user U] [--password P] [--json]
+          [--timeout SECONDS] VERB [ARGS...]
+
+    Administrative verbs keep rabbitmqctl's names, so commands port word
+    for word. `meshq help` lists them.
 */
-#include "codec_control.h"
-#include "codec_json.h"
-#include "endpoint.h"
-#include "meshq.h"
-#include "request.h"
+#include "tool.h"
 
 #include <getopt.h>
-#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#define S_EX_USAGE       64
-#define S_EX_UNAVAILABLE 69
-#define S_EX_SOFTWARE    70
-#define S_EX_TEMPFAIL    75
-#define S_EX_PROTOCOL    76
+typedef struct {
+    const char *name;                                        //  Verb.
+    int (*run) (meshq_tool_t *tool, int argc, char **argv);  //  Handler.
+    const char *help;                                        //  One line.
+} s_verb_t;
 
-static const char *s_usage =
-    "usage: meshq [--agent ENDPOINT|NAME] [--timeout MS] COMMAND [--json]\n"
-    "\n"
-    "commands:\n"
-    "  status       the agent: node, mesh, endpoint, uptime, peers up\n"
-    "  list_peers   the peers the agent has seen: up, suspect or down\n"
-    "  stats        discovery counters (beacons, frames, drops)\n"
-    "\n"
-    "options:\n"
-    "  --agent A    the agent's endpoint (ipc://..., tcp://...) or name;\n"
-    "               default $MESHQ_AGENT, else this host's agent\n"
-    "  --timeout MS how long to wait for a reply (default 5000)\n"
-    "  --json       print JSON instead of a table\n"
-    "  --help, --version\n";
+static const s_verb_t s_verbs[] = {
+    {"status", meshq_tool_status, "the agent's name, id, version, uptime"},
+    {"list_queues", meshq_tool_list,
+     "queues: ready, unacked, consumers, rates"},
+    {"list_exchanges", meshq_tool_list, "exchanges and their types"},
+    {"list_bindings", meshq_tool_list, "bindings of queues to exchanges"},
+    {"list_consumers", meshq_tool_list, "consumers and their prefetch"},
+    {"list_peers", meshq_tool_list,
+     "agents of the mesh: state, credit, in flight"},
+    {"declare_queue", meshq_tool_declare_queue,
+     "NAME [--durable true|false] [--max-length N] ..."},
+    {"delete_queue", meshq_tool_delete_queue,
+     "NAME [--if-unused] [--if-empty]"},
+    {"purge_queue", meshq_tool_purge_queue, "NAME"},
+    {"declare_exchange", meshq_tool_declare_exchange,
+     "NAME TYPE [--durable true|false]"},
+    {"delete_exchange", meshq_tool_delete_exchange, "NAME [--if-unused]"},
+    {"bind_queue", meshq_tool_bind_queue,
+     "QUEUE EXCHANGE [KEY] [--match K=V ...] [--x-match all|any]"},
+    {"unbind_queue", meshq_tool_unbind_queue, "QUEUE EXCHANGE [KEY]"},
+    {"publish", meshq_tool_publish,
+     "[--exchange X] --routing-key K [BODY...] (no BODY: stdin lines)"},
+    {"consume", meshq_tool_consume,
+     "QUEUE [--count N] [--prefetch N] [--exec CMD]"},
+    {"bench", meshq_tool_bench,
+     "[--producers N --consumers N --count N ...] load test"},
+    {"add_vhost", meshq_tool_users, "VHOST"},
+    {"delete_vhost", meshq_tool_users, "VHOST"},
+    {"list_vhosts", meshq_tool_users, "virtual hosts"},
+    {"add_user", meshq_tool_users, "USER [PASSWORD] (else from stdin)"},
+    {"delete_user", meshq_tool_users, "USER"},
+    {"change_password", meshq_tool_users, "USER [PASSWORD] (else stdin)"},
+    {"set_user_tags", meshq_tool_users, "USER [TAG ...]"},
+    {"list_users", meshq_tool_users, "users and their tags"},
+    {"set_permissions", meshq_tool_users,
+     "[-p VHOST] USER CONFIGURE WRITE READ"},
+    {"clear_permissions", meshq_tool_users, "[-p VHOST] USER"},
+    {"list_permissions", meshq_tool_users, "[-p VHOST]"},
+    {"list_user_permissions", meshq_tool_users, "USER"},
+};
 
-static int
-s_usage_error (const char *format, const char *detail)
+static void
+s_help (FILE *out)
 {
-    fprintf (stderr, "meshq: ");
-    fprintf (stderr, format, detail);
-    fprintf (stderr, "\nTry 'meshq --help'.\n");
-    return S_EX_USAGE;
-}
-
-//  Prints a span as a C string would be.
-#define S_SPAN(span) (int)(span).size, (span).data
-
-static int
-s_print_json (const void *data, size_t size)
-{
-    meshq_buf_t json;
-    meshq_buf_init (&json);
-    int rc = meshq_codec_json (data, size, &json);
-    if (rc == 0)
-        printf ("%s\n", (char *)json.data);
-    meshq_buf_fini (&json);
-    return rc;
-}
-
-static int
-s_status (const zframe_t *args, bool json)
-{
-    const void *data = zframe_data ((zframe_t *)args);
-    size_t size = zframe_size ((zframe_t *)args);
-    if (json) {
-        meshq_buf_t map;
-        meshq_buf_init (&map);
-        int rc = meshq_codec_map_without (data, size, "rid", &map);
-        if (rc == 0)
-            rc = s_print_json (map.data, map.size);
-        meshq_buf_fini (&map);
-        return rc;
-    }
-    meshq_status_t status;
-    int rc = meshq_codec_decode_status (data, size, &status, NULL);
-    if (rc)
-        return rc;
-    printf ("Node      %.*s (%.*s)\n", S_SPAN (status.name),
-            S_SPAN (status.node));
-    printf ("Mesh      %.*s, vhost %.*s\n", S_SPAN (status.mesh),
-            S_SPAN (status.vhost));
-    printf ("Version   %.*s\n", S_SPAN (status.version));
-    printf ("Endpoint  %.*s\n", S_SPAN (status.endpoint));
-    printf ("Uptime    %.1f s\n", (double)status.uptime_ms / 1000.0);
-    printf ("Peers up  %" PRIu64 "\n", status.peers);
-    return 0;
-}
-
-static int
-s_width (int width, meshq_span_t span)
-{
-    return (int)span.size > width ? (int)span.size : width;
-}
-
-static int
-s_list_peers (const zframe_t *args, bool json)
-{
-    const void *data = zframe_data ((zframe_t *)args);
-    size_t size = zframe_size ((zframe_t *)args);
-    if (json) {
-        meshq_span_t peers;
-        int rc = meshq_codec_map_get (data, size, "peers", &peers);
-        return rc ? rc : s_print_json (peers.data, peers.size);
-    }
-    meshq_peer_row_t *rows = calloc (MESHQ_CONTROL_ROWS_MAX, sizeof *rows);
-    assert (rows);
-    uint64_t rid;
-    uint32_t count;
-    int rc = meshq_codec_decode_peer_list (
-        data, size, &rid, rows, MESHQ_CONTROL_ROWS_MAX, &count, NULL);
-    if (rc == 0) {
-        int name = 4, id = 2, endpoint = 8, state = 5;
-        for (uint32_t i = 0; i < count; i++) {
-            name = s_width (name, rows[i].name);
-            id = s_width (id, rows[i].id);
-            endpoint = s_width (endpoint, rows[i].endpoint);
-        }
-        printf ("%-*s  %-*s  %-*s  %-*s  %-20s  %s\n", name, "name", id, "id",
-                endpoint, "endpoint", state, "state", "incarnation",
-                "last_seen_ms");
-        for (uint32_t i = 0; i < count; i++)
-            printf (
-                "%-*.*s  %-*.*s  %-*.*s  %-*.*s  %-20" PRIu64 "  %" PRIu64 "\n",
-                name, S_SPAN (rows[i].name), id, S_SPAN (rows[i].id), endpoint,
-                S_SPAN (rows[i].endpoint), state, S_SPAN (rows[i].state),
-                rows[i].incarnation, rows[i].last_seen_ms);
-    }
-    free (rows);
-    return rc;
-}
-
-static int
-s_stats (const zframe_t *args, bool json)
-{
-    const void *data = zframe_data ((zframe_t *)args);
-    size_t size = zframe_size ((zframe_t *)args);
-    if (json) {
-        meshq_buf_t map;
-        meshq_buf_init (&map);
-        int rc = meshq_codec_map_without (data, size, "rid", &map);
-        if (rc == 0)
-            rc = s_print_json (map.data, map.size);
-        meshq_buf_fini (&map);
-        return rc;
-    }
-    meshq_counter_t counters[MESHQ_CONTROL_COUNTERS_MAX];
-    uint32_t count;
-    int rc = meshq_codec_decode_counters (
-        data, size, counters, MESHQ_CONTROL_COUNTERS_MAX, &count, NULL);
-    for (uint32_t i = 0; rc == 0 && i < count; i++)
-        printf ("%-32.*s %" PRIu64 "\n", S_SPAN (counters[i].name),
-                counters[i].value);
-    return rc;
+    fprintf (out,
+             "usage: meshq [--agent ENDPOINT] [--user U] [--password P] "
+             "[-p VHOST] [--json] [--timeout S] VERB [ARGS]\n\n"
+             "The agent endpoint comes from --agent, $MESHQ_AGENT, or %s.\n\n"
+             "verbs:\n",
+             MESHQ_DEFAULT_ENDPOINT);
+    for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++)
+        fprintf (out, "  %-17s %s\n", s_verbs[i].name, s_verbs[i].help);
+    fprintf (out, "\n`meshq VERB --help` shows a verb's options.\n");
 }
 
 int
-main (int argc, char *argv[])
+main (int argc, char **argv)
 {
+    meshq_tool_t tool = {.agent = getenv ("MESHQ_AGENT"), .timeout_ms = 10000};
     static const struct option options[] = {
         {"agent", required_argument, NULL, 'a'},
-        {"timeout", required_argument, NULL, 't'},
+        {"user", required_argument, NULL, 'U'},
+        {"password", required_argument, NULL, 'P'},
         {"json", no_argument, NULL, 'j'},
+        {"timeout", required_argument, NULL, 't'},
+        {"vhost", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'v'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *agent = getenv ("MESHQ_AGENT");
-    int timeout = 5000;
-    bool json = false;
-    int code;
-    opterr = 0;
-    while ((code = getopt_long (argc, argv, ":h", options, NULL)) != -1) {
-        switch (code) {
+        {NULL, 0, NULL, 0}};
+    //  Global options come before the verb: stop at the first non-option.
+    int opt;
+    while ((opt = getopt_long (argc, argv, "+a:jt:hp:", options, NULL)) != -1) {
+        switch (opt) {
             case 'a':
-                agent = optarg;
+                tool.agent = optarg;
+                break;
+            case 'U':
+                tool.user = optarg;
+                break;
+            case 'P':
+                tool.password = optarg;
+                break;
+            case 'p':
+                tool.vhost = optarg;
+                break;
+            case 'j':
+                tool.json = true;
                 break;
             case 't': {
                 char *end;
-                long value = strtol (optarg, &end, 10);
-                if (*end || value <= 0 || value > 3600000)
-                    return s_usage_error (
-                        "--timeout '%s': not a number of milliseconds "
-                        "1..3600000",
-                        optarg);
-                timeout = (int)value;
+                double seconds = strtod (optarg, &end);
+                if (*end || seconds <= 0 || seconds > 86400)
+                    return meshq_tool_usage ("meshq",
+                                             "--timeout takes seconds, "
+                                             "0 < S <= 86400");
+                tool.timeout_ms = (int)(seconds * 1000);
                 break;
             }
-            case 'j':
-                json = true;
-                break;
             case 'h':
-                fputs (s_usage, stdout);
-                return 0;
-            case 'v':
-                printf ("meshq %d.%d.%d\n", MESHQ_VERSION_MAJOR,
-                        MESHQ_VERSION_MINOR, MESHQ_VERSION_PATCH);
-                return 0;
-            case ':':
-                return s_usage_error ("option '%s' needs a value",
-                                      argv[optind - 1]);
+                s_help (stdout);
+                return MESHQ_EXIT_OK;
             default:
-                return s_usage_error ("unknown option '%s'", argv[optind - 1]);
+                s_help (stderr);
+                return MESHQ_EXIT_USAGE;
         }
     }
-    if (optind >= argc)
-        return s_usage_error ("%s", "no command given");
-    if (optind + 1 < argc)
-        return s_usage_error ("unexpected argument '%s'", argv[optind + 1]);
-    const char *command = argv[optind];
-    const char *verb = streq (command, "status")       ? "STATUS"
-                       : streq (command, "list_peers") ? "LIST_PEERS"
-                       : streq (command, "stats")      ? "STATS"
-                                                       : NULL;
-    if (!verb)
-        return s_usage_error ("unknown command '%s' (try status, list_peers "
-                              "or stats)",
-                              command);
-    //  An endpoint, or an agent's name on this host.
-    char endpoint[512];
-    if (agent && strstr (agent, "://"))
-        snprintf (endpoint, sizeof endpoint, "%s", agent);
-    else if (meshq_endpoint_default (agent, endpoint, sizeof endpoint))
-        return s_usage_error ("'%s' is not an agent name; give an endpoint "
-                              "such as ipc:///path or tcp://host:port",
-                              agent);
-
-    //  No CZMQ signal handler or log noise in a short-lived tool.
-    zsys_handler_set (NULL);
-    zmsg_t *reply;
-    char error[768];
-    int rc = meshq_tool_request (endpoint, verb, timeout, &reply, error,
-                                 sizeof error);
-    if (rc) {
-        fprintf (stderr, "meshq: %s\n", error);
-        return rc == MESHQ_ETIMEOUT ? S_EX_TEMPFAIL
-               : rc == MESHQ_EINVAL ? S_EX_USAGE
-                                    : S_EX_UNAVAILABLE;
+    if (optind >= argc) {
+        s_help (stderr);
+        return MESHQ_EXIT_USAGE;
     }
-    zframe_t *kind = zmsg_first (reply);
-    zframe_t *args = zmsg_next (reply);
-    int exit_code = 0;
-    if (zframe_streq (kind, "ERROR")) {
-        meshq_error_reply_t error_reply;
-        if (meshq_codec_decode_error (zframe_data (args), zframe_size (args),
-                                      &error_reply, NULL) == 0)
-            fprintf (stderr, "meshq: %s refused: %.*s (%s)\n", command,
-                     S_SPAN (error_reply.why),
-                     meshq_strerror ((int)error_reply.code));
-        else
-            fprintf (stderr, "meshq: %s refused, with an unreadable reason\n",
-                     command);
-        exit_code = S_EX_SOFTWARE;
-    } else {
-        rc = streq (verb, "STATUS")       ? s_status (args, json)
-             : streq (verb, "LIST_PEERS") ? s_list_peers (args, json)
-                                          : s_stats (args, json);
-        if (rc) {
-            fprintf (stderr, "meshq: cannot read the agent's reply: %s\n",
-                     meshq_strerror (rc));
-            exit_code = S_EX_PROTOCOL;
+    const char *verb = argv[optind];
+    if (strcmp (verb, "help") == 0) {
+        s_help (stdout);
+        return MESHQ_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++)
+        if (strcmp (verb, s_verbs[i].name) == 0) {
+            //  The verb sees its name as argv[0], as getopt expects;
+            //  optind 0 makes glibc's getopt start afresh. rabbitmqctl's
+            //  "-p VHOST" may come anywhere after the verb.
+            int verb_argc = 0;
+            char **verb_argv = argv + optind;
+            for (int a = optind; a < argc; a++) {
+                if ((strcmp (argv[a], "-p") == 0 ||
+                     strcmp (argv[a], "--vhost") == 0) &&
+                    a + 1 < argc) {
+                    tool.vhost = argv[++a];
+                    continue;
+                }
+                verb_argv[verb_argc++] = argv[a];
+            }
+            optind = 0;
+            return s_verbs[i].run (&tool, verb_argc, verb_argv);
         }
-    }
-    zmsg_destroy (&reply);
-    return exit_code;
+    fprintf (stderr, "meshq: unknown verb '%s' (try 'meshq help')\n", verb);
+    return MESHQ_EXIT_USAGE;
 }

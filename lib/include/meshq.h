@@ -55,6 +55,7 @@ typedef enum {
     MESHQ_EAGAIN = -23,         //  Try again later.
     MESHQ_EUNROUTABLE = -24,    //  No queue is bound for a mandatory message.
     MESHQ_ESTATE = -25,         //  Not possible in the current state.
+    MESHQ_EINTR = -26,          //  A signal interrupted the wait.
 } meshq_error_t;
 
 //  Returns a static, human-readable name for an error code.
@@ -68,5 +69,8 @@ MESHQ_EXPORT int meshq_version (void);
 #endif
 
 #include "meshq_msg.h"
+#include "meshq_client.h"
+#include "meshq_agent.h"
+#include "meshq_log.h"
 
 #endif

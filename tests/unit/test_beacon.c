@@ -17,7 +17,7 @@ s_beacon (void)
     return beacon;
 }
 
-//  The example of docs/PROTOCOL.md section 3.1, byte for byte.
+//  The example of docs/PROTOCOL.md section 5.1, byte for byte.
 static const char *s_example = "4d534851 01 00 a112"
                                "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
                                "0102030405060708"

@@ -70,7 +70,7 @@ Test (codec_writer, converts_to_json)
     meshq_writer_int (&writer, -3);
     cr_assert_eq (meshq_writer_error (&writer), 0);
     cr_assert_eq (meshq_codec_json (buf.data, buf.size, &json), 0);
-    cr_expect_str_eq ((char *) json.data,
+    cr_expect_str_eq ((char *)json.data,
                       "{\"peers\":[{\"name\":\"a \\\"quoted\\\"\\u000a\","
                       "\"up\":true,\"id\":\"ab01\",\"load\":0.5},null],"
                       "\"count\":-3}");

@@ -1,0 +1,322 @@
+/*  agent_internal.h - the agent engine's state, shared by its files.
+
+    The engine is one actor split by subject: agent.c (sockets, the
+    loop, sessions), agent_commands.c (declarations, bindings, lists),
+    agent_messages.c (publish, delivery, acks, confirms, dead letters,
+    recovery). Everything here lives on the actor's thread.
+*/
+#ifndef MESHQ_AGENT_INTERNAL_H_INCLUDED
+#define MESHQ_AGENT_INTERNAL_H_INCLUDED
+
+#include "agent.h"
+#include "auth.h"
+#include "args.h"
+#include "buf.h"
+#include "exchange.h"
+#include "map64.h"
+#include "queue.h"
+#include "store.h"
+
+typedef struct _meshq_session_t meshq_session_t;
+typedef struct _meshq_vhost_t meshq_vhost_t;
+typedef struct _meshq_engine_t meshq_engine_t;
+
+//  Copies a span into a NUL-terminated buffer of MESHQ_MAX_SHORTSTR + 1.
+static inline void
+meshq_span_copy (char *out, meshq_span_t span)
+{
+    if (span.size)
+        memcpy (out, span.data, span.size);
+    out[span.size] = 0;
+}
+
+//  Writes a 16-byte id as 32 hex digits and a NUL.
+static inline void
+meshq_hex16 (const uint8_t *id, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        out[2 * i] = digits[id[i] >> 4];
+        out[2 * i + 1] = digits[id[i] & 15];
+    }
+    out[32] = 0;
+}
+
+//  A zlistx/zhashx destructor for items made with malloc.
+static inline void
+meshq_free_item (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+//  A metadata record as a vhost holds it in memory (agent_meta.c).
+typedef struct {
+    uint64_t version;  //  Lamport clock << 20 | writer.
+    uint32_t size;     //  Bytes of the record.
+    bool present;      //  false: a tombstone.
+    uint8_t data[];    //  The record, an argument map.
+} meshq_meta_entry_t;
+
+//  A virtual host: an isolated namespace with its own store.
+struct _meshq_vhost_t {
+    meshq_engine_t *engine;             //  Its engine.
+    char name[MESHQ_MAX_SHORTSTR + 1];  //  Vhost name, "/" by default.
+    char dir[1024];                     //  Its store directory.
+    meshq_store_t *store;               //  Its durable log.
+    zhashx_t *queues;                   //  Name -> meshq_queue_t.
+    zhashx_t *exchanges;                //  Name -> meshq_exchange_t.
+    meshq_map64_t *tickets;             //  Store ticket -> meshq_pending_t.
+    uint64_t meta_version;              //  Last metadata version written.
+    zlistx_t *restoring;                //  Bindings waiting for their parts.
+    zhashx_t *meta;                     //  Key -> meshq_meta_entry_t.
+    struct _meshq_peers_t *peers;       //  Its mesh, or NULL.
+    zhashx_t *peer_sessions;            //  Peer id hex -> meshq_session_t.
+    zhashx_t *late_acks;                //  Acks for origins away, or NULL.
+};
+
+//  An entry on its way to a dead-letter exchange.
+typedef struct {
+    meshq_entry_t *entry;  //  Out of its queue, not yet freed.
+    const char *reason;    //  "expired", "maxlen", "rejected", ...
+} meshq_death_t;
+typedef struct _meshq_pending_t meshq_pending_t;
+
+//  A publish waiting for its store appends before its confirm.
+struct _meshq_pending_t {
+    meshq_pending_t *next;     //  Next publish of the session, in order.
+    meshq_session_t *session;  //  Its publisher, NULL once gone.
+    uint64_t seq;              //  Publisher's sequence number.
+    uint32_t remaining;        //  Appends not yet durable.
+    int code;                  //  0, or why it is refused.
+    const char *why;           //  Static reason when code is set.
+};
+
+//  A client connection: identified by the 16-byte session id that is
+//  also its DEALER's routing id.
+struct _meshq_session_t {
+    uint8_t id[16];                     //  Session id.
+    meshq_vhost_t *vhost;               //  The vhost it works in.
+    bool peer;                          //  Another agent (id: its node id).
+    uint64_t *peer_acks;                //  Peer: acks to send this turn.
+    size_t peer_ack_count;              //  Peer: how many.
+    size_t peer_ack_capacity;           //  Peer: room.
+    zmsg_t *peer_batch;                 //  Peer: deliveries to send.
+    uint32_t peer_batch_count;          //  Peer: how many.
+    char user[MESHQ_MAX_SHORTSTR + 1];  //  Authenticated user.
+    int64_t last_seen;                  //  Monotonic ms of its last frame.
+    int heartbeat_ms;                   //  Its heartbeat interval.
+    uint64_t next_dtag;                 //  Last delivery tag given.
+    meshq_map64_t *deliveries;          //  Delivery tag -> entry.
+    meshq_entry_t *head;                //  Unacked entries, in tag order.
+    meshq_entry_t *tail;                //  Same, last.
+    zlistx_t *consumers;                //  Its meshq_consumer_t.
+    meshq_pending_t *pending;       //  Publishes awaiting confirm, in order.
+    meshq_pending_t *pending_tail;  //  Same, last.
+    uint64_t confirmed;             //  Highest seq answered.
+    bool confirm_due;               //  A confirm should go out this turn.
+    char publish_exchange[MESHQ_MAX_SHORTSTR + 1];  //  Last checked.
+    uint64_t publish_generation;  //  Permissions it was checked under.
+    bool publish_allowed;         //  The answer.
+    bool dead;                    //  To be closed at the end of the turn.
+};
+
+struct _meshq_engine_t {
+    zsock_t *pipe;                  //  To the owner.
+    zloop_t *loop;                  //  The actor's loop.
+    meshq_agent_config_t config;    //  Settings.
+    zsock_t *router;                //  Clients connect here.
+    zhashx_t *vhosts;               //  Name -> meshq_vhost_t.
+    bool restoring_root;            //  The default vhost is being read.
+    zhashx_t *users;                //  Name -> meshq_user_t.
+    zhashx_t *perms;                //  "VHOST\x1fUSER" -> meshq_perm_t.
+    uint64_t perm_generation;       //  Bumped at every permission change.
+    zsock_t *zap;                   //  ZAP handler, if this agent has it.
+    char zap_domain[128];           //  "meshq-NAME".
+    zactor_t *verifier;             //  Checks passwords off the loop.
+    meshq_map64_t *auth_pending;    //  Token -> check waiting for it.
+    zhashx_t *auth_cache;           //  Checks that passed, by hash.
+    uint64_t auth_token;            //  Last token given.
+    uint64_t auth_failures;         //  Logins and accesses refused.
+    char node_hex[33];              //  node_id in hex.
+    meshq_vhost_t *root;            //  The default vhost, "/".
+    uint8_t node_id[16];            //  This node's id, kept in the store.
+    bool node_restored;             //  node_id came from the store.
+    uint64_t next_seq;              //  Last message sequence given.
+    int64_t started;                //  Monotonic ms at start.
+    int64_t sampled;                //  Monotonic ms of the last sample.
+    zhashx_t *sessions;             //  Hex session id -> meshq_session_t.
+    meshq_session_t *last_session;  //  Cache: sender of the last frame.
+    zlistx_t *dirty;                //  Queues to dispatch this turn.
+    bool turn_armed;                //  The end-of-turn timer is set.
+    meshq_buf_t buf;                //  Reused for argument maps.
+    meshq_map64_t *dirty_set;       //  The queues in dirty, by address.
+    zlistx_t *dead_letters;         //  meshq_death_t, routed at end of turn.
+    zlistx_t *held_replies;         //  Replies waiting for the commit.
+    bool hold_replies;              //  Metadata changed this turn.
+    uint64_t memory;                //  Bytes of messages held.
+    bool blocked;                   //  Publishes refused: memory or disk full.
+    const char *blocked_why;        //  Which.
+    //  Counters.
+    uint64_t published;      //  Publishes accepted.
+    uint64_t delivered;      //  Deliveries sent.
+    uint64_t acked;          //  Deliveries acked.
+    uint64_t malformed;      //  Frames refused as malformed.
+    uint64_t warnings;       //  Bad-input warnings this tick.
+    uint64_t suppressed;     //  Those not logged this tick.
+    uint64_t dead_lettered;  //  Entries sent to a dead-letter exchange.
+    uint64_t duplicates;     //  Deliveries the dedup window suppressed.
+};
+
+//  agent.c
+void meshq_engine_bad_input (meshq_engine_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+void meshq_engine_warn (meshq_engine_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+void meshq_engine_arm_turn (meshq_engine_t *self);
+void meshq_engine_mark_dirty (meshq_engine_t *self, meshq_queue_t *queue);
+int meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,
+                       const char *verb, const meshq_args_t *args,
+                       const void *body, size_t size);
+int meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
+                           const char *verb, const void *args, size_t args_size,
+                           const void *body, size_t size);
+void meshq_engine_reply_ok (meshq_engine_t *self, meshq_session_t *session,
+                            meshq_args_t *results, uint64_t rid);
+void meshq_engine_reply_error (meshq_engine_t *self, meshq_session_t *session,
+                               uint64_t rid, int code, const char *format, ...);
+void meshq_engine_close_session (meshq_engine_t *self,
+                                 meshq_session_t *session);
+void meshq_engine_forget_consumers (meshq_engine_t *self, meshq_queue_t *queue);
+
+meshq_session_t *meshq_engine_session_open (meshq_engine_t *self,
+                                            const uint8_t *id,
+                                            const meshq_args_t *args,
+                                            const char *user,
+                                            meshq_vhost_t *vhost);
+
+//  agent_auth.c
+int meshq_engine_auth_start (meshq_engine_t *self, char *why, size_t size);
+void meshq_engine_auth_stop (meshq_engine_t *self);
+void meshq_engine_auth_open (meshq_engine_t *self);
+void meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
+                             const meshq_args_t *args);
+void meshq_engine_auth_hello (meshq_engine_t *self, const uint8_t *id,
+                              const meshq_args_t *args, const char *user_id);
+bool meshq_engine_allowed (meshq_engine_t *self, meshq_session_t *session,
+                           meshq_perm_kind_t kind, const char *type,
+                           const char *resource, uint64_t rid);
+bool meshq_engine_may_publish (meshq_engine_t *self, meshq_session_t *session,
+                               meshq_span_t exchange);
+bool meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
+                         const char *verb, const meshq_args_t *args);
+
+//  agent_commands.c
+void meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
+                           const char *verb, const meshq_args_t *args);
+
+//  agent_lists.c
+void meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
+                          const meshq_args_t *args);
+void meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
+                        const meshq_args_t *args, const char *what);
+
+//  agent_vhost.c
+meshq_vhost_t *meshq_vhost_new (meshq_engine_t *engine, const char *name);
+void meshq_vhost_destroy (meshq_vhost_t **self_p);
+int meshq_vhost_open (meshq_vhost_t *self, char *why, size_t size);
+void meshq_vhost_close (meshq_vhost_t *self);
+void meshq_vhost_queue_record (const char *name, const meshq_queue_args_t *q,
+                               meshq_args_t *args);
+int meshq_vhost_queue_args (meshq_vhost_t *self, const meshq_args_t *args,
+                            meshq_queue_args_t *q, char *why, size_t size);
+meshq_queue_t *meshq_vhost_queue_create (meshq_vhost_t *self, const char *name,
+                                         const meshq_queue_args_t *args,
+                                         bool persist);
+void meshq_vhost_queue_delete (meshq_vhost_t *self, meshq_queue_t *queue);
+void meshq_vhost_queue_drop (meshq_vhost_t *self, meshq_queue_t *queue);
+meshq_exchange_t *meshq_vhost_exchange_create (meshq_vhost_t *self,
+                                               const char *name,
+                                               meshq_exchange_type_t type,
+                                               bool durable, bool persist);
+void meshq_vhost_exchange_drop (meshq_vhost_t *self,
+                                meshq_exchange_t *exchange);
+
+//  agent_meta.c
+void meshq_vhost_meta_note (meshq_vhost_t *self, const char *key,
+                            const meshq_args_t *args, bool persist);
+void meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
+                             const meshq_args_t *args);
+void meshq_vhost_binding_note (meshq_vhost_t *self,
+                               const meshq_exchange_t *exchange,
+                               meshq_queue_t *queue, const char *binding_key,
+                               meshq_span_t match, uint32_t match_count,
+                               bool add);
+int meshq_vhost_meta_restore (void *arg, const char *key, uint64_t version,
+                              const void *value, size_t size);
+void meshq_vhost_meta_finish (meshq_vhost_t *self);
+bool meshq_vhost_meta_receive (meshq_vhost_t *self, const char *key,
+                               uint64_t version, const void *value,
+                               size_t size);
+
+//  agent_mesh.c
+int meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size);
+void meshq_engine_mesh_stop (meshq_vhost_t *vhost);
+void meshq_engine_mesh_meta (meshq_vhost_t *vhost, const char *key,
+                             uint64_t version, const void *value, size_t size);
+void meshq_engine_mesh_forget_queue (meshq_queue_t *queue);
+int meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
+                            const char *verb, const void *args,
+                            size_t args_size, const void *body, size_t size);
+//  Grants origins with a backlog their share of queue's free credit;
+//  before the queue dispatches its own backlog.
+void meshq_engine_mesh_grant (meshq_engine_t *self, meshq_queue_t *queue);
+void meshq_engine_mesh_turn (meshq_engine_t *self);
+void meshq_engine_mesh_tick (meshq_engine_t *self);
+void meshq_engine_mesh_settled (meshq_engine_t *self, meshq_entry_t *entry,
+                                const char *verb, bool requeue);
+bool meshq_engine_dedup_seen (meshq_queue_t *queue, const uint8_t *origin,
+                              uint64_t seq);
+void meshq_engine_dedup_note (meshq_queue_t *queue, const uint8_t *origin,
+                              uint64_t seq);
+const char *meshq_engine_mesh_endpoint (meshq_vhost_t *vhost);
+
+//  agent_dedup.c
+//  Holds an entry that was in flight to a peer that went down, if its
+//  queue has a dedup window; false if it goes back to the queue now.
+bool meshq_engine_dedup_park (meshq_engine_t *self, meshq_session_t *session,
+                              meshq_entry_t *entry);
+
+//  agent_lists.c (the mesh's rows)
+void meshq_engine_mesh_rows (meshq_engine_t *self, meshq_queue_t *queue,
+                             meshq_args_t **rows, size_t *count,
+                             size_t *capacity);
+void meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
+                             const meshq_args_t *args);
+
+//  agent_messages.c
+extern const meshq_queue_host_t meshq_engine_queue_host;
+void meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
+                           const meshq_args_t *args, const void *envelope,
+                           size_t size);
+void meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
+                          const char *verb, const meshq_args_t *args);
+void meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,
+                       const meshq_args_t *args);
+void meshq_engine_requeue_session (meshq_engine_t *self,
+                                   meshq_session_t *session);
+//  Frees a settled entry: its ack goes to the store, or to its origin.
+void meshq_engine_entry_free (meshq_engine_t *self, meshq_entry_t *entry);
+void meshq_engine_store_done (void *arg, uint64_t ticket, int status);
+void meshq_engine_flush_confirms (meshq_engine_t *self,
+                                  meshq_session_t *session);
+void meshq_engine_forget_pending (meshq_engine_t *self,
+                                  meshq_session_t *session);
+int meshq_engine_recover_entry (void *arg, const char *queue,
+                                const uint8_t origin[16], uint64_t seq,
+                                const void *envelope, size_t size);
+void meshq_engine_check_leases (meshq_engine_t *self, int64_t now);
+void meshq_engine_route_dead_letters (meshq_engine_t *self);
+void meshq_engine_check_pressure (meshq_engine_t *self);
+
+#endif

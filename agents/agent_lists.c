@@ -1,0 +1,241 @@
+/*  agent_lists.c - STATUS and the LIST_* requests: what an agent and a
+    vhost hold, as rows of arguments (docs/PROTOCOL.md, 3.3).
+*/
+#include "agent_mesh.h"
+#include "codec_args.h"
+#include "peers.h"
+
+#include <inttypes.h>
+
+//  Answers a list request with its rows, and frees them.
+static void
+s_reply_list (meshq_engine_t *self, meshq_session_t *session, uint64_t rid,
+              const char *what, meshq_args_t *rows, size_t count)
+{
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    const char *why = NULL;
+    int rc = meshq_codec_encode_list (rid, what, rows, count, &buf, &why);
+    if (rc)
+        meshq_engine_reply_error (self, session, rid, rc, "%s", why);
+    else
+        meshq_engine_send_raw (self, session, "OK", buf.data, buf.size, NULL,
+                               0);
+    meshq_buf_fini (&buf);
+    free (rows);
+}
+
+void
+meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
+                     const meshq_args_t *args)
+{
+    meshq_args_t results;
+    memset (&results, 0, sizeof results);
+    char node[33];
+    for (int i = 0; i < 16; i++)
+        snprintf (node + 2 * i, 3, "%02x", self->node_id[i]);
+    MESHQ_ARGS_SET (&results, NODE, node, meshq_span (node));
+    MESHQ_ARGS_SET (&results, NAME, name, meshq_span (self->config.name));
+    char version[32];
+    snprintf (version, sizeof version, "%d.%d.%d", MESHQ_VERSION_MAJOR,
+              MESHQ_VERSION_MINOR, MESHQ_VERSION_PATCH);
+    MESHQ_ARGS_SET (&results, VERSION, version, meshq_span (version));
+    MESHQ_ARGS_SET (&results, UPTIME, uptime,
+                    (uint64_t)(zclock_mono () - self->started));
+    uint64_t messages = 0;
+    meshq_queue_t *queue = zhashx_first (session->vhost->queues);
+    for (; queue; queue = zhashx_next (session->vhost->queues))
+        messages += meshq_queue_ready (queue) + meshq_queue_unacked (queue);
+    MESHQ_ARGS_SET (&results, MESSAGES, messages, messages);
+    MESHQ_ARGS_SET (&results, CONSUMERS, consumers,
+                    zhashx_size (self->sessions));
+    MESHQ_ARGS_SET (&results, REFUSED, refused, self->auth_failures);
+    MESHQ_ARGS_SET (&results, VHOST, vhost, meshq_span (session->vhost->name));
+    if (self->config.mesh) {
+        MESHQ_ARGS_SET (&results, MESH, mesh,
+                        meshq_span (*self->config.mesh_name
+                                        ? self->config.mesh_name
+                                        : "default"));
+        MESHQ_ARGS_SET (&results, PEERS, peers,
+                        zhashx_size (session->vhost->peer_sessions));
+        const char *endpoint = meshq_engine_mesh_endpoint (session->vhost);
+        if (endpoint)
+            MESHQ_ARGS_SET (&results, ENDPOINT, endpoint,
+                            meshq_span (endpoint));
+        //  Datagrams on the beacon port that are not beacons at all:
+        //  what a misbehaving sender, or noise, costs. (Beacons of other
+        //  meshes and our own are normal traffic, not counted here.)
+        if (session->vhost->peers) {
+            const meshq_peers_stats_t *stats =
+                meshq_peers_stats (session->vhost->peers);
+            uint64_t bad = stats->beacons_dropped[MESHQ_BEACON_DROP_SIZE] +
+                           stats->beacons_dropped[MESHQ_BEACON_DROP_SIGNATURE] +
+                           stats->beacons_dropped[MESHQ_BEACON_DROP_VERSION] +
+                           stats->beacons_dropped[MESHQ_BEACON_DROP_MALFORMED];
+            MESHQ_ARGS_SET (&results, BAD_BEACONS, bad_beacons, bad);
+        }
+    }
+    MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);
+    meshq_engine_reply_ok (self, session, &results, args->rid);
+}
+
+void
+meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
+                   const meshq_args_t *args, const char *what)
+{
+    size_t capacity = 16, count = 0;
+    meshq_args_t *rows = malloc (capacity * sizeof *rows);
+    assert (rows);
+#define S_ROW()                                                                \
+    (count == capacity                                                         \
+         ? (rows = realloc (rows, (capacity *= 2) * sizeof *rows),             \
+            assert (rows), memset (&rows[count], 0, sizeof *rows),             \
+            &rows[count++])                                                    \
+         : (memset (&rows[count], 0, sizeof *rows), &rows[count++]))
+    if (streq (what, "queues")) {
+        meshq_queue_t *queue = zhashx_first (session->vhost->queues);
+        for (; queue; queue = zhashx_next (session->vhost->queues)) {
+            meshq_args_t *row = S_ROW ();
+            MESHQ_ARGS_SET (row, QUEUE, queue,
+                            meshq_span (meshq_queue_name (queue)));
+            MESHQ_ARGS_SET (row, MESSAGES, messages, meshq_queue_ready (queue));
+            MESHQ_ARGS_SET (row, UNACKED, unacked, meshq_queue_unacked (queue));
+            MESHQ_ARGS_SET (row, CONSUMERS, consumers,
+                            meshq_queue_local_consumers (queue));
+            MESHQ_ARGS_SET (row, NAME, name, meshq_span (self->config.name));
+            MESHQ_ARGS_SET (row, BYTES, bytes, meshq_queue_ready_bytes (queue));
+            MESHQ_ARGS_SET (row, PUBLISH_RATE, publish_rate,
+                            (uint64_t)meshq_queue_publish_rate (queue));
+            MESHQ_ARGS_SET (row, DELIVER_RATE, deliver_rate,
+                            (uint64_t)meshq_queue_deliver_rate (queue));
+            MESHQ_ARGS_SET (row, DURABLE, durable,
+                            meshq_queue_args (queue)->durable);
+            //  The part of the queue other agents hold, one row each,
+            //  and the total of the mesh in this node's row.
+            uint64_t total = meshq_queue_ready (queue);
+            size_t first = count;
+            meshq_engine_mesh_rows (self, queue, &rows, &count, &capacity);
+            for (size_t i = first; i < count; i++)
+                total += rows[i].messages;
+            MESHQ_ARGS_SET (&rows[first - 1], MESH_READY, mesh_ready, total);
+        }
+    } else if (streq (what, "exchanges")) {
+        meshq_exchange_t *exchange = zhashx_first (session->vhost->exchanges);
+        for (; exchange; exchange = zhashx_next (session->vhost->exchanges)) {
+            meshq_args_t *row = S_ROW ();
+            MESHQ_ARGS_SET (row, EXCHANGE, exchange,
+                            meshq_span (meshq_exchange_name (exchange)));
+            MESHQ_ARGS_SET (row, TYPE, type,
+                            meshq_span (meshq_exchange_type_name (
+                                meshq_exchange_type (exchange))));
+            MESHQ_ARGS_SET (row, DURABLE, durable,
+                            meshq_exchange_durable (exchange));
+        }
+    } else if (streq (what, "bindings")) {
+        meshq_exchange_t *exchange = zhashx_first (session->vhost->exchanges);
+        for (; exchange; exchange = zhashx_next (session->vhost->exchanges))
+            for (const meshq_binding_t *b = meshq_exchange_bindings (exchange);
+                 b; b = b->next) {
+                meshq_args_t *row = S_ROW ();
+                MESHQ_ARGS_SET (row, EXCHANGE, exchange,
+                                meshq_span (meshq_exchange_name (exchange)));
+                MESHQ_ARGS_SET (row, QUEUE, queue,
+                                meshq_span (meshq_queue_name (b->queue)));
+                MESHQ_ARGS_SET (row, KEY, key, meshq_span (b->key));
+            }
+    } else {
+        meshq_session_t *owner = zhashx_first (self->sessions);
+        for (; owner; owner = zhashx_next (self->sessions)) {
+            meshq_consumer_t *consumer = zlistx_first (owner->consumers);
+            for (; consumer; consumer = zlistx_next (owner->consumers)) {
+                meshq_args_t *row = S_ROW ();
+                MESHQ_ARGS_SET (
+                    row, QUEUE, queue,
+                    meshq_span (meshq_queue_name (consumer->queue)));
+                MESHQ_ARGS_SET (row, TAG, tag, meshq_span (consumer->tag));
+                MESHQ_ARGS_SET (row, PREFETCH, prefetch, consumer->prefetch);
+                MESHQ_ARGS_SET (row, UNACKED, unacked, consumer->unacked);
+                MESHQ_ARGS_SET (row, USER, user, meshq_span (owner->user));
+            }
+        }
+    }
+#undef S_ROW
+    s_reply_list (self, session, args->rid, what, rows, count);
+}
+
+// --------------------------------------------------------------------
+//  The mesh's rows: peers, and queues' backlog elsewhere
+
+void
+meshq_engine_mesh_rows (meshq_engine_t *self, meshq_queue_t *queue,
+                        meshq_args_t **rows, size_t *count, size_t *capacity)
+{
+    (void)self;
+    meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
+    if (!qmesh)
+        return;
+    meshq_vhost_t *vhost = meshq_queue_host (queue);
+    meshq_origin_t *origin = zhashx_first (qmesh->origins);
+    for (; origin; origin = zhashx_next (qmesh->origins)) {
+        meshq_session_t *session = meshq_mesh_peer_session (vhost, origin->id);
+        if (!session || !origin->backlog)
+            continue;
+        if (*count == *capacity) {
+            *rows = realloc (*rows, (*capacity *= 2) * sizeof **rows);
+            assert (*rows);
+        }
+        meshq_args_t *row = &(*rows)[(*count)++];
+        memset (row, 0, sizeof *row);
+        MESHQ_ARGS_SET (row, QUEUE, queue,
+                        meshq_span (meshq_queue_name (queue)));
+        MESHQ_ARGS_SET (row, NAME, name, meshq_span (session->user));
+        MESHQ_ARGS_SET (row, MESSAGES, messages, origin->backlog);
+    }
+}
+
+void
+meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
+                        const meshq_args_t *args)
+{
+    meshq_vhost_t *vhost = session->vhost;
+    size_t count = 0, capacity = 16;
+    meshq_args_t *rows = calloc (capacity, sizeof *rows);
+    assert (rows);
+    if (vhost->peers) {
+        const meshq_peer_info_t *peer = meshq_peers_first (vhost->peers);
+        for (; peer; peer = meshq_peers_next (vhost->peers)) {
+            if (count == capacity) {
+                rows = realloc (rows, (capacity *= 2) * sizeof *rows);
+                assert (rows);
+            }
+            meshq_args_t *row = &rows[count++];
+            memset (row, 0, sizeof *row);
+            MESHQ_ARGS_SET (row, ID, id, meshq_span (peer->id_hex));
+            MESHQ_ARGS_SET (row, NAME, name, meshq_span (peer->name));
+            MESHQ_ARGS_SET (row, ENDPOINT, endpoint,
+                            meshq_span (peer->endpoint));
+            MESHQ_ARGS_SET (row, STATE, state, meshq_span (peer->state));
+            MESHQ_ARGS_SET (row, INCARNATION, incarnation, peer->incarnation);
+            MESHQ_ARGS_SET (row, LAST_SEEN, last_seen, peer->last_seen_ms);
+            //  Credit it granted us and we have not used; deliveries to
+            //  it not yet settled.
+            meshq_session_t *peer_session =
+                meshq_mesh_peer_session (vhost, peer->id);
+            uint64_t credit = 0, inflight = 0;
+            if (peer_session) {
+                meshq_consumer_t *consumer =
+                    zlistx_first (peer_session->consumers);
+                for (; consumer;
+                     consumer = zlistx_next (peer_session->consumers)) {
+                    credit += consumer->prefetch > consumer->unacked
+                                  ? consumer->prefetch - consumer->unacked
+                                  : 0;
+                    inflight += consumer->unacked;
+                }
+            }
+            MESHQ_ARGS_SET (row, CREDIT, credit, credit);
+            MESHQ_ARGS_SET (row, INFLIGHT, inflight, inflight);
+        }
+    }
+    s_reply_list (self, session, args->rid, "peers", rows, count);
+}

@@ -1,0 +1,54 @@
+/*  agent_mesh.h - what agent_mesh.c, agent_dedup.c and agent_lists.c
+    share of the mesh: a queue's view of it, and peers by id.
+*/
+#ifndef MESHQ_AGENT_MESH_H_INCLUDED
+#define MESHQ_AGENT_MESH_H_INCLUDED
+
+#include "agent_internal.h"
+
+//  Credit B has granted an origin for a queue, and its backlog there.
+typedef struct {
+    uint8_t id[16];        //  The origin.
+    uint64_t backlog;      //  Ready messages it last announced.
+    uint32_t outstanding;  //  Granted, not yet used or returned.
+} meshq_origin_t;
+
+//  What a queue knows of the mesh (meshq_queue_mesh).
+typedef struct {
+    zhashx_t *origins;     //  Peer id hex -> meshq_origin_t.
+    uint64_t announced;    //  Ready count last announced.
+    int64_t announced_at;  //  When, monotonic ms.
+    uint32_t rotor;        //  Whose turn a lone free slot is.
+    zhashx_t *seen;        //  Dedup: acked lately, key -> expiry, or NULL.
+    zlistx_t *seen_order;  //  The same, oldest first.
+    zlistx_t *parked;      //  Dedup: held for a peer that went down.
+} meshq_qmesh_t;
+
+//  The queue's mesh state, made if create and missing.
+meshq_qmesh_t *meshq_qmesh (meshq_queue_t *queue, bool create);
+
+//  The session of the peer with this id, or NULL if it is not up.
+meshq_session_t *meshq_mesh_peer_session (meshq_vhost_t *vhost,
+                                          const uint8_t *id);
+
+//  Sends verb {dtags: values} to a peer, in frames of at most 8191.
+void meshq_mesh_send_tags (meshq_engine_t *self, meshq_session_t *session,
+                           const char *verb, const uint64_t *values,
+                           size_t count);
+
+//  agent_dedup.c
+//  A queue's dedup state goes (the queue does).
+void meshq_dedup_forget_queue (meshq_queue_t *queue);
+//  An ack that could not reach its origin (it is down): kept for when
+//  it is back.
+void meshq_dedup_late_ack (meshq_vhost_t *vhost, const uint8_t *origin,
+                           uint64_t seq);
+//  A peer is up: tells it what was acked here while it was away.
+void meshq_dedup_peer_up (meshq_engine_t *self, meshq_session_t *session);
+//  ACKED from a peer: what it acked while we were apart.
+void meshq_dedup_on_acked (meshq_engine_t *self, meshq_session_t *session,
+                           const meshq_args_t *args);
+//  Expires what left its window; gives back what was held too long.
+void meshq_dedup_tick (meshq_engine_t *self, int64_t now);
+
+#endif

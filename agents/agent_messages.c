@@ -1,0 +1,783 @@
+/*  agent_messages.c - the message path of the agent: publish, routing,
+    confirms, delivery, acks, dead letters, leases, and recovery of the
+    messages in the store.
+
+    A publish is decoded only as far as routing needs (the envelope view,
+    no copy), stored as the bytes the publisher sent, one record per
+    queue it reached, and confirmed once every record is durable. The
+    same bytes go out in each delivery.
+*/
+#include "agent_internal.h"
+#include "codec.h"
+#include "codec_args.h"
+
+#include <inttypes.h>
+
+//  Most queues one message may reach.
+#define S_MAX_ROUTES 1024
+
+//  Dead letters routed per turn, so that a loop cannot starve the agent.
+#define S_DEATHS_PER_TURN 10000
+
+static bool
+s_persistent (const meshq_envelope_t *envelope)
+{
+    return envelope->delivery_mode == MESHQ_PERSISTENT;
+}
+
+//  Frees an entry that left for good: its store record is acked.
+static void
+s_entry_free (meshq_engine_t *self, meshq_entry_t *entry)
+{
+    meshq_vhost_t *vhost = meshq_queue_host (entry->queue);
+    if (entry->remote)
+        //  Its origin holds it: the ack goes there.
+        meshq_engine_mesh_settled (self, entry, "ACK", false);
+    else if (entry->stored && vhost->store) {
+        uint64_t ticket;
+        int rc = meshq_store_ack (vhost->store, meshq_queue_name (entry->queue),
+                                  self->node_id, entry->seq, MESHQ_SYNC_NONE,
+                                  &ticket);
+        if (rc)
+            zsys_error ("agent: cannot store ack queue=%s: %s",
+                        meshq_queue_name (entry->queue),
+                        meshq_store_why (vhost->store));
+        meshq_engine_arm_turn (self);
+    }
+    meshq_blob_unref (&entry->blob);
+    free (entry);
+}
+
+void
+meshq_engine_entry_free (meshq_engine_t *self, meshq_entry_t *entry)
+{
+    s_entry_free (self, entry);
+}
+
+//  Removes a delivered entry from its session's books.
+static void
+s_unsession (meshq_entry_t *entry)
+{
+    meshq_session_t *session = entry->session;
+    if (!session)
+        return;
+    meshq_map64_delete (session->deliveries, entry->dtag);
+    if (entry->sprev)
+        entry->sprev->snext = entry->snext;
+    else
+        session->head = entry->snext;
+    if (entry->snext)
+        entry->snext->sprev = entry->sprev;
+    else
+        session->tail = entry->sprev;
+    entry->sprev = entry->snext = NULL;
+    entry->session = NULL;
+}
+
+//  Puts a settled delivery back: in front of its queue, or, if another
+//  agent sent it, back to that agent.
+static void
+s_requeue (meshq_engine_t *self, meshq_queue_t *queue, meshq_entry_t *entry)
+{
+    if (entry->remote) {
+        meshq_engine_mesh_settled (self, entry, "NACK", true);
+        meshq_blob_unref (&entry->blob);
+        free (entry);
+    } else
+        meshq_queue_requeue (queue, entry);
+}
+
+//  Gives a delivered entry to a session: a delivery tag, its books.
+static void
+s_ensession (meshq_session_t *session, meshq_entry_t *entry)
+{
+    entry->dtag = ++session->next_dtag;
+    entry->session = session;
+    meshq_map64_insert (session->deliveries, entry->dtag, entry);
+    entry->snext = NULL;
+    entry->sprev = session->tail;
+    if (session->tail)
+        session->tail->snext = entry;
+    else
+        session->head = entry;
+    session->tail = entry;
+}
+
+static void
+s_delivery_args (meshq_engine_t *self, const meshq_entry_t *entry,
+                 meshq_args_t *args)
+{
+    MESHQ_ARGS_SET (args, DTAG, dtag, entry->dtag);
+    if (entry->redelivered)
+        MESHQ_ARGS_SET (args, REDELIVERED, redelivered, true);
+    MESHQ_ARGS_SET (args, DELIVERIES, count, entry->deliveries);
+    memcpy (args->origin, entry->remote ? entry->origin : self->node_id, 16);
+    MESHQ_ARGS_MARK (args, ORIGIN);
+    MESHQ_ARGS_SET (args, SEQ, seq, entry->seq);
+    MESHQ_ARGS_SET (args, QUEUE, queue,
+                    meshq_span (meshq_queue_name (entry->queue)));
+}
+
+static void
+s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
+{
+    meshq_engine_t *self = ((meshq_vhost_t *)host)->engine;
+    meshq_session_t *session = consumer->session;
+    const uint8_t *origin = entry->remote ? entry->origin : self->node_id;
+    if (!session->peer && meshq_queue_args (entry->queue)->dedup_window > 0 &&
+        meshq_engine_dedup_seen (entry->queue, origin, entry->seq)) {
+        //  Acked here within the dedup window: a duplicate after some
+        //  failure. It is settled as acked again, not delivered.
+        meshq_queue_settle (entry->queue, entry);
+        s_entry_free (self, entry);
+        self->duplicates++;
+        return;
+    }
+    s_ensession (session, entry);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (consumer->tag));
+    s_delivery_args (self, entry, &args);
+    meshq_engine_send (self, session, "DELIVER", &args, entry->blob->data,
+                       entry->blob->size);
+    self->delivered++;
+}
+
+static void
+s_dispose (void *host, meshq_entry_t *entry, const char *reason)
+{
+    meshq_engine_t *self = ((meshq_vhost_t *)host)->engine;
+    s_unsession (entry);
+    if (entry->remote) {
+        //  Its origin dead-letters it, as its own queue says.
+        meshq_engine_mesh_settled (self, entry, "NACK", false);
+        meshq_blob_unref (&entry->blob);
+        free (entry);
+        return;
+    }
+    if (reason && meshq_queue_args (entry->queue)->has_dlx) {
+        meshq_death_t *death = malloc (sizeof *death);
+        assert (death);
+        death->entry = entry;
+        death->reason = reason;
+        zlistx_add_end (self->dead_letters, death);
+        meshq_engine_arm_turn (self);
+        return;
+    }
+    s_entry_free (self, entry);
+}
+
+const meshq_queue_host_t meshq_engine_queue_host = {s_deliver, s_dispose};
+
+// --------------------------------------------------------------------
+//  Routing
+
+typedef struct {
+    meshq_queue_t *queues[S_MAX_ROUTES];  //  Matched queues, once each.
+    int count;                            //  How many.
+    const meshq_queue_t *skip;            //  A queue not to route to.
+} s_routes_t;
+
+static void
+s_route_one (void *arg, void *queue)
+{
+    s_routes_t *routes = arg;
+    if (queue == routes->skip || routes->count == S_MAX_ROUTES)
+        return;
+    for (int i = 0; i < routes->count; i++)
+        if (routes->queues[i] == queue)
+            return;
+    routes->queues[routes->count++] = queue;
+}
+
+//  Finds the queues a message goes to. Returns 0, or MESHQ_ENOTFOUND if
+//  the exchange does not exist.
+static int
+s_route (meshq_vhost_t *self, const meshq_envelope_t *envelope,
+         s_routes_t *routes)
+{
+    meshq_span_t exchange_name = envelope->strings[MESHQ_F_EXCHANGE];
+    meshq_span_t key = envelope->strings[MESHQ_F_ROUTING_KEY];
+    if (exchange_name.size == 0) {
+        //  The default exchange: the queue named by the routing key.
+        char name[MESHQ_MAX_SHORTSTR + 1];
+        memcpy (name, key.data ? key.data : "", key.size);
+        name[key.size] = 0;
+        meshq_queue_t *queue = zhashx_lookup (self->queues, name);
+        if (queue)
+            s_route_one (routes, queue);
+        return 0;
+    }
+    char name[MESHQ_MAX_SHORTSTR + 1];
+    memcpy (name, exchange_name.data, exchange_name.size);
+    name[exchange_name.size] = 0;
+    meshq_exchange_t *exchange = zhashx_lookup (self->exchanges, name);
+    if (!exchange)
+        return MESHQ_ENOTFOUND;
+    meshq_exchange_route (exchange, key, envelope->headers_raw, s_route_one,
+                          routes);
+    return 0;
+}
+
+static meshq_pending_t *
+s_pending_new (meshq_session_t *session, uint64_t seq)
+{
+    meshq_pending_t *pending = calloc (1, sizeof *pending);
+    assert (pending);
+    pending->session = session;
+    pending->seq = seq;
+    if (session->pending_tail)
+        session->pending_tail->next = pending;
+    else
+        session->pending = pending;
+    session->pending_tail = pending;
+    return pending;
+}
+
+static void
+s_refuse (meshq_pending_t *pending, int code, const char *why)
+{
+    if (pending && !pending->code) {
+        pending->code = code;
+        pending->why = why;
+    }
+}
+
+//  Refuses publishes from now on, and tells every session.
+static void
+s_block (meshq_engine_t *self, const char *why)
+{
+    if (self->blocked)
+        return;
+    self->blocked = true;
+    self->blocked_why = why;
+    zsys_warning ("agent: publishers blocked reason=%s memory=%" PRIu64, why,
+                  self->memory);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, WHY, why, meshq_span (why));
+    meshq_session_t *session = zhashx_first (self->sessions);
+    for (; session; session = zhashx_next (self->sessions))
+        meshq_engine_send (self, session, "BLOCKED", &args, NULL, 0);
+}
+
+void
+meshq_engine_check_pressure (meshq_engine_t *self)
+{
+    if (!self->blocked)
+        return;
+    //  Unblock with some room to spare, so as not to flap.
+    uint64_t quota = self->config.store.quota;
+    if (self->memory > self->config.max_memory / 10 * 9)
+        return;
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost && quota; vhost = zhashx_next (self->vhosts)) {
+        meshq_store_stats_t stats;
+        meshq_store_stats (vhost->store, &stats);
+        if (stats.bytes > quota / 10 * 9)
+            return;
+    }
+    self->blocked = false;
+    meshq_notice ("agent: publishers unblocked memory=%" PRIu64, self->memory);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    meshq_session_t *session = zhashx_first (self->sessions);
+    for (; session; session = zhashx_next (self->sessions))
+        meshq_engine_send (self, session, "UNBLOCKED", &args, NULL, 0);
+}
+
+//  Puts a message into the queues it routes to. envelope/data describe
+//  the bytes; pending (may be NULL) collects store tickets. Returns the
+//  number of queues that took it.
+static int
+s_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
+           const void *data, size_t size, const s_routes_t *routes,
+           meshq_pending_t *pending)
+{
+    meshq_engine_t *self = vhost->engine;
+    meshq_blob_t *blob = NULL;
+    uint64_t seq = ++self->next_seq;
+    int64_t now = zclock_time ();
+    int64_t ttl = envelope->present & (1u << MESHQ_F_EXPIRATION)
+                      ? (int64_t)envelope->expiration
+                      : -1;
+    int taken = 0;
+    for (int i = 0; i < routes->count; i++) {
+        meshq_queue_t *queue = routes->queues[i];
+        meshq_entry_t *entry = calloc (1, sizeof *entry);
+        assert (entry);
+        //  The function holds one reference, each entry another.
+        if (!blob)
+            blob = meshq_blob_new (data, size, &self->memory);
+        entry->blob = meshq_blob_ref (blob);
+        entry->seq = seq;
+        entry->priority = envelope->priority;
+        entry->body_size = envelope->body.size;
+        entry->expires = meshq_queue_expiry (queue, now, ttl);
+        int rc = meshq_queue_push (queue, entry);
+        if (rc == MESHQ_ELIMIT) {
+            s_refuse (pending, MESHQ_ELIMIT,
+                      "a queue is full (max-length with overflow "
+                      "reject-publish): message refused");
+            meshq_blob_unref (&entry->blob);
+            free (entry);
+            continue;
+        }
+        taken++;
+        if (rc == 1)
+            continue;  //  Too big for the queue alone: dropped as maxlen.
+        if (s_persistent (envelope) && meshq_queue_args (queue)->durable) {
+            uint64_t ticket;
+            rc = meshq_store_enqueue (vhost->store, meshq_queue_name (queue),
+                                      self->node_id, seq, data, size,
+                                      MESHQ_SYNC_ALWAYS, &ticket);
+            if (rc) {
+                //  Not durable, so not accepted: take it back.
+                meshq_queue_unpush (queue, entry);
+                meshq_blob_unref (&entry->blob);
+                free (entry);
+                if (rc == MESHQ_EFULL)
+                    s_block (self, "the agent's disk quota is reached: "
+                                   "publishes are refused until consumers "
+                                   "catch up");
+                s_refuse (pending, rc,
+                          rc == MESHQ_EFULL ? self->blocked_why
+                                            : "the agent cannot write its "
+                                              "store");
+                continue;
+            }
+            entry->stored = true;
+            if (pending) {
+                pending->remaining++;
+                meshq_map64_insert (vhost->tickets, ticket, pending);
+            }
+        }
+        meshq_engine_mark_dirty (self, queue);
+    }
+    if (blob)
+        meshq_blob_unref (&blob);
+    if (routes->count)
+        meshq_engine_arm_turn (self);
+    return taken;
+}
+
+void
+meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
+                      const meshq_args_t *args, const void *data, size_t size)
+{
+    meshq_pending_t *pending =
+        MESHQ_ARGS_HAS (args, SEQ) ? s_pending_new (session, args->seq) : NULL;
+    meshq_envelope_t envelope;
+    const char *why = NULL;
+    int rc = meshq_codec_decode_envelope (data, size, self->config.max_message,
+                                          &envelope, &why);
+    if (rc) {
+        meshq_engine_bad_input (self,
+                                "agent: publish refused user=%s reason=%s",
+                                session->user, why);
+        s_refuse (pending, rc, why);
+        if (!pending)
+            meshq_engine_reply_error (self, session, 0, rc,
+                                      "message refused: %s", why);
+        session->confirm_due = true;
+        meshq_engine_arm_turn (self);
+        return;
+    }
+    s_routes_t routes;
+    routes.count = 0;
+    routes.skip = NULL;
+    if (!meshq_engine_may_publish (self, session,
+                                   envelope.strings[MESHQ_F_EXCHANGE])) {
+        self->auth_failures++;
+        s_refuse (pending, MESHQ_EACCESS,
+                  "access to the exchange refused: the user needs write "
+                  "permission on it");
+        if (!pending)
+            meshq_engine_reply_error (
+                self, session, 0, MESHQ_EACCESS,
+                "access to exchange '%.*s' in vhost '%s' refused for user "
+                "'%s' (needs write permission)",
+                (int)envelope.strings[MESHQ_F_EXCHANGE].size,
+                envelope.strings[MESHQ_F_EXCHANGE].data
+                    ? envelope.strings[MESHQ_F_EXCHANGE].data
+                    : "",
+                session->vhost->name, session->user);
+        session->confirm_due = true;
+        meshq_engine_arm_turn (self);
+        return;
+    }
+    if (!self->blocked && self->memory + size > self->config.max_memory)
+        s_block (self, "the agent's memory high-water mark is reached");
+    rc = self->blocked ? MESHQ_EFULL
+                       : s_route (session->vhost, &envelope, &routes);
+    if (rc == MESHQ_EFULL) {
+        //  Refused whole, so that memory and disk never grow past their
+        //  marks; consumers are still served and will drain it.
+        s_refuse (pending, rc, self->blocked_why);
+        if (!pending)
+            meshq_engine_reply_error (self, session, 0, rc, "%s",
+                                      self->blocked_why);
+    } else if (rc) {
+        s_refuse (pending, rc, "no such exchange in this vhost");
+        if (!pending)
+            meshq_engine_reply_error (
+                self, session, 0, rc, "no exchange '%.*s' in this vhost",
+                (int)envelope.strings[MESHQ_F_EXCHANGE].size,
+                envelope.strings[MESHQ_F_EXCHANGE].data);
+    } else if (routes.count == 0 && MESHQ_ARGS_HAS (args, MANDATORY) &&
+               args->mandatory) {
+        meshq_args_t back;
+        memset (&back, 0, sizeof back);
+        MESHQ_ARGS_SET (&back, CODE, code, MESHQ_EUNROUTABLE);
+        MESHQ_ARGS_SET (&back, WHY, why, meshq_span ("NO_ROUTE"));
+        if (pending)
+            MESHQ_ARGS_SET (&back, SEQ, seq, pending->seq);
+        meshq_engine_send (self, session, "RETURN", &back, data, size);
+    } else
+        s_enqueue (session->vhost, &envelope, data, size, &routes, pending);
+    self->published++;
+    if (pending && pending->remaining == 0) {
+        session->confirm_due = true;
+        meshq_engine_arm_turn (self);
+    }
+}
+
+// --------------------------------------------------------------------
+//  Confirms
+
+void
+meshq_engine_store_done (void *arg, uint64_t ticket, int status)
+{
+    meshq_vhost_t *self = arg;
+    meshq_pending_t *pending = meshq_map64_delete (self->tickets, ticket);
+    if (!pending)
+        return;
+    if (status < 0)
+        s_refuse (pending, status,
+                  "the agent could not make the message "
+                  "durable");
+    assert (pending->remaining > 0);
+    pending->remaining--;
+    if (pending->remaining == 0) {
+        if (pending->session)
+            pending->session->confirm_due = true;
+        else
+            free (pending);  //  Its publisher is gone.
+    }
+}
+
+void
+meshq_engine_flush_confirms (meshq_engine_t *self, meshq_session_t *session)
+{
+    session->confirm_due = false;
+    uint64_t upto = 0;
+    meshq_pending_t *pending;
+    while ((pending = session->pending) && pending->remaining == 0) {
+        if (pending->code) {
+            meshq_args_t nack;
+            memset (&nack, 0, sizeof nack);
+            MESHQ_ARGS_SET (&nack, SEQ, seq, pending->seq);
+            MESHQ_ARGS_SET (&nack, CODE, code, pending->code);
+            MESHQ_ARGS_SET (&nack, WHY, why, meshq_span (pending->why));
+            meshq_engine_send (self, session, "NACK", &nack, NULL, 0);
+        }
+        upto = pending->seq;
+        session->pending = pending->next;
+        if (!session->pending)
+            session->pending_tail = NULL;
+        free (pending);
+    }
+    if (upto) {
+        session->confirmed = upto;
+        meshq_args_t confirm;
+        memset (&confirm, 0, sizeof confirm);
+        MESHQ_ARGS_SET (&confirm, UPTO, upto, upto);
+        meshq_engine_send (self, session, "CONFIRM", &confirm, NULL, 0);
+    }
+}
+
+void
+meshq_engine_forget_pending (meshq_engine_t *self, meshq_session_t *session)
+{
+    (void)self;
+    meshq_pending_t *pending = session->pending;
+    while (pending) {
+        meshq_pending_t *next = pending->next;
+        if (pending->remaining == 0)
+            free (pending);
+        else
+            pending->session = NULL;  //  Freed by its last completion.
+        pending = next;
+    }
+    session->pending = session->pending_tail = NULL;
+}
+
+// --------------------------------------------------------------------
+//  Acks, nacks, leases, gets
+
+void
+meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
+                     const char *verb, const meshq_args_t *args)
+{
+    if (MESHQ_ARGS_HAS (args, DTAGS)) {
+        //  A batch of tags (8 bytes each, little-endian): one at a time.
+        if (args->dtags.size % 8) {
+            meshq_engine_bad_input (self,
+                                    "agent: %s dropped reason=dts of "
+                                    "%u bytes",
+                                    verb, args->dtags.size);
+            return;
+        }
+        meshq_args_t one = *args;
+        one.present &= ~MESHQ_ARG_BIT (MESHQ_A_DTAGS);
+        one.present &= ~MESHQ_ARG_BIT (MESHQ_A_MULTIPLE);
+        for (uint32_t i = 0; i < args->dtags.size; i += 8) {
+            uint64_t tag = 0;
+            for (int b = 7; b >= 0; b--)
+                tag = (tag << 8) | (uint8_t)args->dtags.data[i + (uint32_t)b];
+            one.dtag = tag;
+            meshq_engine_settle (self, session, verb, &one);
+        }
+        return;
+    }
+    meshq_entry_t *last = meshq_map64_lookup (session->deliveries, args->dtag);
+    if (!last) {
+        meshq_engine_reply_error (
+            self, session, 0, MESHQ_EPRECONDITION,
+            "unknown delivery tag %" PRIu64
+            " (acked already, or its lease lapsed and it was redelivered)",
+            args->dtag);
+        return;
+    }
+    bool in_progress = streq (verb, "IN_PROGRESS");
+    bool ack = streq (verb, "ACK");
+    bool requeue = !MESHQ_ARGS_HAS (args, REQUEUE) || args->requeue;
+    bool multiple = MESHQ_ARGS_HAS (args, MULTIPLE) && args->multiple;
+    if (in_progress) {
+        meshq_queue_touch (last->queue, last, zclock_mono ());
+        if (last->remote)
+            meshq_engine_mesh_settled (self, last, "IN_PROGRESS", false);
+        return;
+    }
+    meshq_entry_t *entry = multiple ? session->head : last;
+    while (entry) {
+        meshq_entry_t *next = multiple && entry != last ? entry->snext : NULL;
+        meshq_queue_t *queue = entry->queue;
+        s_unsession (entry);
+        meshq_queue_settle (queue, entry);
+        if (ack) {
+            self->acked++;
+            if (meshq_queue_args (queue)->dedup_window > 0)
+                meshq_engine_dedup_note (
+                    queue, entry->remote ? entry->origin : self->node_id,
+                    entry->seq);
+            s_entry_free (self, entry);
+        } else if (requeue)
+            s_requeue (self, queue, entry);
+        else
+            s_dispose (meshq_queue_host (queue), entry, "rejected");
+        meshq_engine_mark_dirty (self, queue);
+        entry = next;
+    }
+}
+
+void
+meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,
+                  const meshq_args_t *args)
+{
+    char name[MESHQ_MAX_SHORTSTR + 1];
+    memcpy (name, args->queue.data ? args->queue.data : "", args->queue.size);
+    name[args->queue.size] = 0;
+    meshq_queue_t *queue = zhashx_lookup (session->vhost->queues, name);
+    if (!queue) {
+        meshq_engine_reply_error (self, session, args->rid, MESHQ_ENOTFOUND,
+                                  "no queue '%s' in vhost '%s'", name,
+                                  session->vhost->name);
+        return;
+    }
+    if (!meshq_engine_allowed (self, session, MESHQ_PERM_READ, "queue", name,
+                               args->rid))
+        return;
+    meshq_args_t results;
+    memset (&results, 0, sizeof results);
+    MESHQ_ARGS_SET (&results, RID, rid, args->rid);
+    meshq_entry_t *entry = meshq_queue_take (queue, zclock_time ());
+    if (!entry) {
+        MESHQ_ARGS_SET (&results, EMPTY, empty, true);
+        meshq_engine_send (self, session, "OK", &results, NULL, 0);
+        meshq_engine_arm_turn (self);
+        return;
+    }
+    s_ensession (session, entry);
+    s_delivery_args (self, entry, &results);
+    meshq_engine_send (self, session, "OK", &results, entry->blob->data,
+                       entry->blob->size);
+    self->delivered++;
+    if (MESHQ_ARGS_HAS (args, NO_ACK) && args->no_ack) {
+        s_unsession (entry);
+        meshq_queue_settle (queue, entry);
+        s_entry_free (self, entry);
+    }
+    meshq_engine_arm_turn (self);
+}
+
+void
+meshq_engine_requeue_session (meshq_engine_t *self, meshq_session_t *session)
+{
+    //  From the newest back, so that each lands in front of the older.
+    meshq_entry_t *entry;
+    while ((entry = session->tail)) {
+        meshq_queue_t *queue = entry->queue;
+        s_unsession (entry);
+        meshq_queue_settle (queue, entry);
+        if (!meshq_engine_dedup_park (self, session, entry))
+            s_requeue (self, queue, entry);
+        meshq_engine_mark_dirty (self, queue);
+    }
+}
+
+void
+meshq_engine_check_leases (meshq_engine_t *self, int64_t now)
+{
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
+        meshq_queue_t *queue = zhashx_first (vhost->queues);
+        for (; queue; queue = zhashx_next (vhost->queues)) {
+            meshq_entry_t *entry;
+            while ((entry = meshq_queue_lapsed (queue, now))) {
+                zsys_warning ("agent: delivery lapsed queue=%s dtag=%" PRIu64
+                              " ack_timeout_ms=%" PRId64,
+                              meshq_queue_name (queue), entry->dtag,
+                              meshq_queue_args (queue)->ack_timeout);
+                s_unsession (entry);
+                meshq_queue_settle (queue, entry);
+                s_requeue (self, queue, entry);
+                meshq_engine_mark_dirty (self, queue);
+            }
+        }
+    }
+}
+
+// --------------------------------------------------------------------
+//  Dead letters
+
+//  Republishes a dead entry to its queue's dead-letter exchange, with
+//  the reason in x-death-* headers, as a new message.
+static void
+s_dead_letter (meshq_engine_t *self, meshq_entry_t *entry, const char *reason)
+{
+    meshq_queue_t *queue = entry->queue;
+    meshq_vhost_t *vhost = meshq_queue_host (queue);
+    const meshq_queue_args_t *args = meshq_queue_args (queue);
+    meshq_msg_t *msg = NULL;
+    if (meshq_msg_decode (entry->blob->data, entry->blob->size, SIZE_MAX, &msg,
+                          NULL))
+        return;
+    const meshq_value_t *count = meshq_msg_header (msg, "x-death-count");
+    int64_t deaths =
+        count && count->type == MESHQ_VALUE_INT ? count->u.integer + 1 : 1;
+    if (!meshq_msg_header (msg, "x-first-death-queue")) {
+        meshq_msg_set_header_str (msg, "x-first-death-queue",
+                                  meshq_queue_name (queue));
+        meshq_msg_set_header_str (msg, "x-first-death-reason", reason);
+        meshq_msg_set_header_str (
+            msg, "x-first-death-exchange",
+            meshq_msg_exchange (msg) ? meshq_msg_exchange (msg) : "");
+    }
+    meshq_msg_set_header_str (msg, "x-death-reason", reason);
+    meshq_msg_set_header_str (msg, "x-death-queue", meshq_queue_name (queue));
+    meshq_msg_set_header_int (msg, "x-death-count", deaths);
+    meshq_msg_set_header_int (msg, "x-delivery-count", entry->deliveries);
+    meshq_msg_set_exchange (msg, args->dlx[0] ? args->dlx : NULL);
+    if (args->has_dlrk)
+        meshq_msg_set_routing_key (msg, args->dlrk);
+    //  The TTL that killed it must not kill it again where it goes.
+    meshq_msg_set_expiration (msg, -1);
+    uint8_t *data;
+    size_t size;
+    if (meshq_msg_encode (msg, &data, &size) == 0) {
+        meshq_envelope_t envelope;
+        if (meshq_codec_decode_envelope (data, size, SIZE_MAX, &envelope,
+                                         NULL) == 0) {
+            s_routes_t routes;
+            routes.count = 0;
+            //  A queue that dead-letters into itself would loop forever.
+            routes.skip = queue;
+            if (s_route (vhost, &envelope, &routes))
+                zsys_warning ("agent: dead letter dropped queue=%s "
+                              "reason=no exchange '%s'",
+                              meshq_queue_name (queue), args->dlx);
+            else if (s_enqueue (vhost, &envelope, data, size, &routes, NULL))
+                self->dead_lettered++;
+        }
+        free (data);
+    }
+    meshq_msg_destroy (&msg);
+}
+
+void
+meshq_engine_route_dead_letters (meshq_engine_t *self)
+{
+    meshq_death_t *death;
+    int routed = 0;
+    while (routed++ < S_DEATHS_PER_TURN &&
+           (death = zlistx_detach (self->dead_letters, NULL))) {
+        s_dead_letter (self, death->entry, death->reason);
+        s_entry_free (self, death->entry);
+        free (death);
+    }
+    if (zlistx_size (self->dead_letters))
+        meshq_engine_arm_turn (self);
+}
+
+// --------------------------------------------------------------------
+//  Recovery
+
+int
+meshq_engine_recover_entry (void *arg, const char *queue_name,
+                            const uint8_t origin[16], uint64_t seq,
+                            const void *data, size_t size)
+{
+    meshq_vhost_t *vhost = arg;
+    meshq_engine_t *self = vhost->engine;
+    meshq_queue_t *queue = zhashx_lookup (vhost->queues, queue_name);
+    meshq_envelope_t envelope;
+    const char *why = NULL;
+    uint64_t ticket;
+    if (memcmp (origin, self->node_id, 16) != 0 || !queue ||
+        meshq_codec_decode_envelope (data, size, SIZE_MAX, &envelope, &why)) {
+        //  Not ours to hold any more (its queue is gone, or it is not
+        //  an envelope): close its record.
+        zsys_warning ("agent: stored message dropped queue=%s seq=%" PRIu64
+                      " reason=%s",
+                      queue_name, seq,
+                      why     ? why
+                      : queue ? "foreign origin"
+                              : "no such queue");
+        meshq_store_ack (vhost->store, queue_name, origin, seq, MESHQ_SYNC_NONE,
+                         &ticket);
+        return 0;
+    }
+    if (seq > self->next_seq)
+        self->next_seq = seq;
+    meshq_entry_t *entry = calloc (1, sizeof *entry);
+    assert (entry);
+    entry->blob = meshq_blob_new (data, size, &self->memory);
+    entry->seq = seq;
+    entry->priority = envelope.priority;
+    entry->body_size = envelope.body.size;
+    entry->expires =
+        meshq_queue_expiry (queue, zclock_time (),
+                            envelope.present & (1u << MESHQ_F_EXPIRATION)
+                                ? (int64_t)envelope.expiration
+                                : -1);
+    entry->stored = true;
+    //  It may have been delivered before the restart; we cannot know.
+    entry->redelivered = true;
+    int rc = meshq_queue_push (queue, entry);
+    if (rc == MESHQ_ELIMIT) {
+        entry->queue = queue;
+        s_entry_free (self, entry);
+    }
+    return 0;
+}

@@ -1,0 +1,382 @@
+/*  agent_meta.c - a vhost's metadata: declarations as versioned records.
+
+    Every durable fact of a vhost is a record: "q/NAME" a queue and its
+    arguments, "x/NAME" an exchange, "b/EXCHANGE\x1fQUEUE\x1fKEY\x1fMATCH"
+    a binding, and in the default vhost "u/", "p/", "v/" users,
+    permissions and vhosts (agent_auth.c) and "node" this node's id. A
+    record is an argument map (codec_args.h); a delete is a tombstone.
+
+    Records are mesh-wide: each has a version, a Lamport clock in the
+    high bits and 20 bits of the writing node's id below, so that two
+    nodes never write the same version and every node picks the same
+    winner. A node keeps the winning record of each key in memory (to
+    send to a peer that comes up), in its store when the fact is durable,
+    and applies it: the same function applies a record read back at
+    start, written here, or heard from a peer.
+*/
+#include "agent_internal.h"
+#include "codec_args.h"
+
+#include <inttypes.h>
+
+//  The predeclared exchanges every AMQP user expects.
+static const struct {
+    const char *name;
+    meshq_exchange_type_t type;
+} s_builtin[] = {{"amq.direct", MESHQ_EXCHANGE_DIRECT},
+                 {"amq.fanout", MESHQ_EXCHANGE_FANOUT},
+                 {"amq.topic", MESHQ_EXCHANGE_TOPIC},
+                 {"amq.headers", MESHQ_EXCHANGE_HEADERS},
+                 {"amq.match", MESHQ_EXCHANGE_HEADERS}};
+
+//  Bits of the version that name the writer.
+#define S_NODE_BITS 20
+
+static uint64_t
+s_next_version (meshq_vhost_t *self)
+{
+    const uint8_t *id = self->engine->node_id;
+    uint64_t node =
+        ((uint64_t)id[0] << 12 | (uint64_t)id[1] << 4 | (uint64_t)id[2] >> 4) &
+        ((1u << S_NODE_BITS) - 1);
+    return (++self->meta_version << S_NODE_BITS) | node;
+}
+
+//  Keeps the record as the vhost's current one for key.
+static void
+s_remember (meshq_vhost_t *self, const char *key, uint64_t version,
+            const void *value, size_t size)
+{
+    meshq_meta_entry_t *entry = malloc (sizeof *entry + size);
+    assert (entry);
+    entry->version = version;
+    entry->present = value != NULL;
+    entry->size = value ? (uint32_t)size : 0;
+    if (value && size)
+        memcpy (entry->data, value, size);
+    zhashx_update (self->meta, key, entry);
+    //  The clock runs ahead of every version seen.
+    if (version >> S_NODE_BITS > self->meta_version)
+        self->meta_version = version >> S_NODE_BITS;
+}
+
+static void
+s_persist (meshq_vhost_t *self, const char *key, uint64_t version,
+           const void *value, size_t size)
+{
+    uint64_t ticket;
+    int rc = meshq_store_meta (self->store, key, version, value, size,
+                               MESHQ_SYNC_ALWAYS, &ticket);
+    if (rc)
+        zsys_error ("agent: cannot store metadata key=%s: %s", key,
+                    meshq_store_why (self->store));
+    //  Replies wait for the commit that makes this durable.
+    self->engine->hold_replies = true;
+    meshq_engine_arm_turn (self->engine);
+}
+
+void
+meshq_vhost_meta_note (meshq_vhost_t *self, const char *key,
+                       const meshq_args_t *args, bool persist)
+{
+    if (!self->store)
+        return;  //  Shutting down: the log keeps what it has.
+    meshq_buf_t value;
+    meshq_buf_init (&value);
+    if (args)
+        meshq_codec_encode_args (args, &value, NULL);
+    uint64_t version = s_next_version (self);
+    const void *data = args ? (value.data ? value.data : (void *)"") : NULL;
+    s_remember (self, key, version, data, value.size);
+    if (persist)
+        s_persist (self, key, version, data, value.size);
+    meshq_engine_mesh_meta (self, key, version, data, value.size);
+    meshq_buf_fini (&value);
+}
+
+void
+meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
+                        const meshq_args_t *args)
+{
+    meshq_vhost_meta_note (self, key, args, true);
+}
+
+// --------------------------------------------------------------------
+//  Bindings
+
+static void
+s_binding_key (char *key, size_t size, const char *exchange, const char *queue,
+               const char *binding_key, const uint8_t *match,
+               uint32_t match_size)
+{
+    int used = snprintf (key, size, "b/%s\x1f%s\x1f%s\x1f", exchange, queue,
+                         binding_key);
+    for (uint32_t i = 0; i < match_size && used + 3 < (int)size; i++)
+        used += snprintf (key + used, size - (size_t)used, "%02x", match[i]);
+}
+
+void
+meshq_vhost_binding_note (meshq_vhost_t *self, const meshq_exchange_t *exchange,
+                          meshq_queue_t *queue, const char *binding_key,
+                          meshq_span_t match, uint32_t match_count, bool add)
+{
+    const meshq_queue_args_t *args = meshq_queue_args (queue);
+    if (args->exclusive)
+        return;
+    char key[2048];
+    s_binding_key (key, sizeof key, meshq_exchange_name (exchange),
+                   meshq_queue_name (queue), binding_key,
+                   (const uint8_t *)match.data, match.size);
+    if (!add) {
+        meshq_vhost_meta_note (self, key, NULL, true);
+        return;
+    }
+    meshq_args_t record;
+    memset (&record, 0, sizeof record);
+    MESHQ_ARGS_SET (&record, EXCHANGE, exchange,
+                    meshq_span (meshq_exchange_name (exchange)));
+    MESHQ_ARGS_SET (&record, QUEUE, queue,
+                    meshq_span (meshq_queue_name (queue)));
+    MESHQ_ARGS_SET (&record, KEY, key, meshq_span (binding_key));
+    if (match.size) {
+        MESHQ_ARGS_SET (&record, MATCH, match, match);
+        record.match_count = match_count;
+    }
+    meshq_vhost_meta_note (self, key, &record,
+                           meshq_exchange_durable (exchange) && args->durable);
+}
+
+//  Applies a binding record. Returns false if its queue or exchange is
+//  not known yet (the caller keeps it for later).
+static bool
+s_bind (meshq_vhost_t *self, const meshq_args_t *args)
+{
+    char queue_name[MESHQ_MAX_SHORTSTR + 1];
+    char exchange_name[MESHQ_MAX_SHORTSTR + 1];
+    char key[MESHQ_MAX_SHORTSTR + 1];
+    meshq_span_copy (queue_name, args->queue);
+    meshq_span_copy (exchange_name, args->exchange);
+    meshq_span_copy (key, args->key);
+    meshq_queue_t *queue = zhashx_lookup (self->queues, queue_name);
+    meshq_exchange_t *exchange = zhashx_lookup (self->exchanges, exchange_name);
+    if (!queue || !exchange)
+        return false;
+    meshq_exchange_bind (exchange, queue, key,
+                         MESHQ_ARGS_HAS (args, MATCH) ? args->match
+                                                      : (meshq_span_t){0},
+                         args->match_count);
+    return true;
+}
+
+//  Removes the binding a tombstone's key names.
+static void
+s_unbind (meshq_vhost_t *self, const char *key)
+{
+    char copy[2048];
+    snprintf (copy, sizeof copy, "%s", key + 2);
+    char *parts[4] = {copy, NULL, NULL, NULL};
+    for (int i = 1; i < 4; i++) {
+        parts[i] = parts[i - 1] ? strchr (parts[i - 1], '\x1f') : NULL;
+        if (parts[i])
+            *parts[i]++ = 0;
+    }
+    if (!parts[3])
+        return;
+    uint8_t match[2048];
+    size_t size = 0;
+    for (const char *hex = parts[3]; hex[0] && hex[1] && size < sizeof match;
+         hex += 2) {
+        unsigned byte;
+        if (sscanf (hex, "%2x", &byte) != 1)
+            return;
+        match[size++] = (uint8_t)byte;
+    }
+    meshq_queue_t *queue = zhashx_lookup (self->queues, parts[1]);
+    meshq_exchange_t *exchange = zhashx_lookup (self->exchanges, parts[0]);
+    if (queue && exchange) {
+        meshq_span_t span = {(const char *)match, (uint32_t)size};
+        meshq_exchange_unbind (exchange, queue, parts[2], span);
+    }
+}
+
+//  A binding record waiting for its queue or exchange.
+typedef struct {
+    uint32_t size;   //  Bytes of the record.
+    uint8_t data[];  //  The record.
+} s_pending_t;
+
+static void
+s_defer (meshq_vhost_t *self, const void *value, size_t size)
+{
+    if (!self->restoring)
+        self->restoring = zlistx_new ();
+    s_pending_t *pending = malloc (sizeof *pending + size);
+    assert (pending);
+    pending->size = (uint32_t)size;
+    memcpy (pending->data, value, size);
+    zlistx_add_end (self->restoring, pending);
+}
+
+//  Tries the bindings that waited for a queue or an exchange.
+static void
+s_retry_deferred (meshq_vhost_t *self)
+{
+    if (!self->restoring)
+        return;
+    s_pending_t *pending = zlistx_first (self->restoring);
+    while (pending) {
+        meshq_args_t args;
+        bool done = meshq_codec_decode_args (pending->data, pending->size,
+                                             &args, NULL) ||
+                    s_bind (self, &args);
+        if (done) {
+            void *cursor = zlistx_cursor (self->restoring);
+            free (pending);
+            zlistx_delete (self->restoring, cursor);
+            pending = zlistx_first (self->restoring);
+        } else
+            pending = zlistx_next (self->restoring);
+    }
+}
+
+// --------------------------------------------------------------------
+//  Applying records
+
+//  Applies the record of key (args NULL: deleted). value/size are its
+//  bytes, for a binding that must wait.
+static void
+s_apply (meshq_vhost_t *self, const char *key, const meshq_args_t *args,
+         const void *value, size_t size)
+{
+    meshq_engine_t *engine = self->engine;
+    char name[MESHQ_MAX_SHORTSTR + 1];
+    if (self == engine->root &&
+        (strncmp (key, "u/", 2) == 0 || strncmp (key, "p/", 2) == 0 ||
+         strncmp (key, "v/", 2) == 0))
+        meshq_engine_auth_meta (engine, key, args);
+    else if (streq (key, "node")) {
+        if (args && MESHQ_ARGS_HAS (args, ORIGIN) && self == engine->root &&
+            !engine->node_restored) {
+            memcpy (engine->node_id, args->origin, 16);
+            engine->node_restored = true;
+        }
+    } else if (strncmp (key, "q/", 2) == 0) {
+        meshq_queue_t *queue = zhashx_lookup (self->queues, key + 2);
+        if (!args) {
+            if (queue && !meshq_queue_args (queue)->exclusive)
+                meshq_vhost_queue_drop (self, queue);
+            return;
+        }
+        meshq_span_copy (name, args->queue);
+        meshq_queue_args_t q;
+        char why[512];
+        if (meshq_vhost_queue_args (self, args, &q, why, sizeof why)) {
+            zsys_warning ("agent: queue record skipped name=%s reason=%s", name,
+                          why);
+            return;
+        }
+        if (!queue)
+            meshq_vhost_queue_create (self, name, &q, false);
+        else if (!meshq_queue_set_args (queue, &q))
+            zsys_warning ("agent: queue record skipped name=%s reason=its "
+                          "max-priority cannot change with messages in it",
+                          name);
+        s_retry_deferred (self);
+    } else if (strncmp (key, "x/", 2) == 0) {
+        meshq_exchange_t *exchange = zhashx_lookup (self->exchanges, key + 2);
+        if (!args) {
+            if (exchange)
+                meshq_vhost_exchange_drop (self, exchange);
+            return;
+        }
+        meshq_span_copy (name, args->exchange);
+        meshq_exchange_type_t type;
+        if (meshq_exchange_type_parse (args->type, &type))
+            return;
+        bool durable = !MESHQ_ARGS_HAS (args, DURABLE) || args->durable;
+        if (exchange && (meshq_exchange_type (exchange) != type ||
+                         meshq_exchange_durable (exchange) != durable)) {
+            //  Redeclared elsewhere with other arguments, and that one
+            //  won: replace it (its bindings are records of their own).
+            meshq_vhost_exchange_drop (self, exchange);
+            exchange = NULL;
+        }
+        if (!exchange)
+            meshq_vhost_exchange_create (self, name, type, durable, false);
+        s_retry_deferred (self);
+    } else if (strncmp (key, "b/", 2) == 0) {
+        if (!args)
+            s_unbind (self, key);
+        else if (!s_bind (self, args))
+            s_defer (self, value, size);
+    }
+}
+
+int
+meshq_vhost_meta_restore (void *arg, const char *key, uint64_t version,
+                          const void *value, size_t size)
+{
+    meshq_vhost_t *self = arg;
+    s_remember (self, key, version, value, size);
+    if (!value)
+        return 0;
+    meshq_args_t args;
+    const char *why = NULL;
+    if (meshq_codec_decode_args (value, size, &args, &why)) {
+        zsys_warning ("agent: metadata skipped key=%s reason=%s", key, why);
+        return 0;
+    }
+    //  Bindings wait for the end: their queue and exchange may come
+    //  later in the store.
+    if (strncmp (key, "b/", 2) == 0)
+        s_defer (self, value, size);
+    else
+        s_apply (self, key, &args, value, size);
+    return 0;
+}
+
+void
+meshq_vhost_meta_finish (meshq_vhost_t *self)
+{
+    if (self == self->engine->root && !self->engine->node_restored) {
+        //  A new store: this node's id is chosen once and kept, so that
+        //  the ids of its messages stay its own across restarts.
+        meshq_args_t record;
+        memset (&record, 0, sizeof record);
+        memcpy (record.origin, self->engine->node_id, 16);
+        MESHQ_ARGS_MARK (&record, ORIGIN);
+        self->engine->node_restored = true;
+        meshq_vhost_meta_write (self, "node", &record);
+    }
+    for (size_t i = 0; i < sizeof s_builtin / sizeof s_builtin[0]; i++)
+        if (!zhashx_lookup (self->exchanges, s_builtin[i].name))
+            meshq_vhost_exchange_create (self, s_builtin[i].name,
+                                         s_builtin[i].type, true, false);
+    s_retry_deferred (self);
+}
+
+bool
+meshq_vhost_meta_receive (meshq_vhost_t *self, const char *key,
+                          uint64_t version, const void *value, size_t size)
+{
+    //  The node's own id and the builtin exchanges are nobody else's.
+    if (streq (key, "node"))
+        return false;
+    meshq_meta_entry_t *known = zhashx_lookup (self->meta, key);
+    if (known && known->version >= version)
+        return false;
+    meshq_args_t args;
+    const char *why = NULL;
+    if (value && meshq_codec_decode_args (value, size, &args, &why)) {
+        meshq_engine_bad_input (
+            self->engine, "mesh: metadata dropped key=%s reason=%s", key, why);
+        return false;
+    }
+    s_remember (self, key, version, value, size);
+    //  Kept on disk unless it declares something that is not durable.
+    bool durable = !value || !MESHQ_ARGS_HAS (&args, DURABLE) || args.durable;
+    if (self->store && durable)
+        s_persist (self, key, version, value, size);
+    s_apply (self, key, value ? &args : NULL, value, size);
+    return true;
+}

@@ -1,0 +1,144 @@
+/*  args.h - the named arguments of client and agent frames.
+
+    Every frame between a client and its agent, and between agents, is a
+    command plus a msgpack map of named arguments (docs/PROTOCOL.md,
+    section 2). meshq_args_t holds any of them: one member per argument,
+    a bit in 'present' per member set. MESHQ_ARGS lists them once; the
+    struct, the codec's key table and the docs' table follow from it.
+    Strings are borrowed from the frame they were decoded from.
+*/
+#ifndef MESHQ_ARGS_H_INCLUDED
+#define MESHQ_ARGS_H_INCLUDED
+
+#include "envelope.h"
+
+//  X (ID, member, key, kind): kinds are UINT (uint64), INT (int64), BOOL,
+//  STR (UTF-8, at most 255 bytes), TEXT (UTF-8, at most 65535 bytes),
+//  BIN (bytes, at most 65535),
+//  ID (bin, exactly 16 bytes), MAP (a map of header-like entries, kept
+//  as its validated bytes).
+#define MESHQ_ARGS(X)                                                          \
+    X (RID, rid, "rid", UINT)                  /* request id */                \
+    X (CODE, code, "code", INT)                /* MESHQ_E* code */             \
+    X (WHY, why, "why", TEXT)                  /* reason */                    \
+    X (QUEUE, queue, "q", STR)                 /* queue name */                \
+    X (EXCHANGE, exchange, "x", STR)           /* exchange name */             \
+    X (KEY, key, "k", STR)                     /* routing/binding key */       \
+    X (TYPE, type, "type", STR)                /* exchange type */             \
+    X (TAG, tag, "tag", STR)                   /* consumer tag */              \
+    X (DTAG, dtag, "dt", UINT)                 /* delivery tag */              \
+    X (SEQ, seq, "seq", UINT)                  /* sequence number */           \
+    X (UPTO, upto, "upto", UINT)               /* last seq confirmed */        \
+    X (ORIGIN, origin, "o", ID)                /* origin node id */            \
+    X (SESSION, session, "sid", ID)            /* client session id */         \
+    X (PREFETCH, prefetch, "pf", UINT)         /* unacked limit */             \
+    X (MULTIPLE, multiple, "mul", BOOL)        /* up to this tag */            \
+    X (REQUEUE, requeue, "rq", BOOL)           /* requeue on nack */           \
+    X (MANDATORY, mandatory, "man", BOOL)      /* return unroutable */         \
+    X (REDELIVERED, redelivered, "red", BOOL)  /* delivered before */          \
+    X (DELIVERIES, count, "n", UINT)           /* delivery count */            \
+    X (NO_ACK, no_ack, "noack", BOOL)          /* auto-ack */                  \
+    X (DURABLE, durable, "dur", BOOL)          /* survives restart */          \
+    X (EXCLUSIVE, exclusive, "excl", BOOL)     /* one connection only */       \
+    X (AUTO_DELETE, auto_delete, "ad", BOOL)   /* delete when unused */        \
+    X (PASSIVE, passive, "pas", BOOL)          /* check, don't create */       \
+    X (IF_UNUSED, if_unused, "ifu", BOOL)      /* delete if unused */          \
+    X (IF_EMPTY, if_empty, "ife", BOOL)        /* delete if empty */           \
+    X (MAX_LENGTH, max_length, "maxlen", UINT) /* queue arguments... */        \
+    X (MAX_BYTES, max_bytes, "maxbytes", UINT)                                 \
+    X (OVERFLOW, overflow, "ovf", STR)                                         \
+    X (MESSAGE_TTL, message_ttl, "ttl", UINT)                                  \
+    X (DLX, dlx, "dlx", STR)                                                   \
+    X (DLRK, dlrk, "dlrk", STR)                                                \
+    X (MAX_PRIORITY, max_priority, "maxpri", UINT)                             \
+    X (MAX_DELIVERIES, max_deliveries, "maxdel", UINT)                         \
+    X (ACK_TIMEOUT, ack_timeout, "ackto", UINT)                                \
+    X (DEDUP_WINDOW, dedup_window, "dedup", UINT)                              \
+    X (DISPATCH, dispatch, "disp", STR)             /* ...end of them */       \
+    X (MATCH, match, "match", MAP)                  /* headers binding */      \
+    X (MESSAGES, messages, "msgs", UINT)            /* ready messages */       \
+    X (UNACKED, unacked, "unacked", UINT)           /* delivered, unacked */   \
+    X (CONSUMERS, consumers, "cons", UINT)          /* consumer count */       \
+    X (BYTES, bytes, "bytes", UINT)                 /* bytes held */           \
+    X (EMPTY, empty, "empty", BOOL)                 /* get found nothing */    \
+    X (HEARTBEAT, heartbeat, "hb", UINT)            /* heartbeat ms */         \
+    X (MAX_MESSAGE, max_message, "maxmsg", UINT)    /* largest body */         \
+    X (NAME, name, "name", STR)                     /* node or client name */  \
+    X (NODE, node, "node", STR)                     /* node id, hex */         \
+    X (MESH, mesh, "mesh", STR)                     /* mesh name */            \
+    X (VHOST, vhost, "vhost", STR)                  /* virtual host */         \
+    X (USER, user, "user", STR)                     /* user name */            \
+    X (VERSION, version, "version", STR)            /* software version */     \
+    X (ENDPOINT, endpoint, "endpoint", STR)         /* an endpoint */          \
+    X (STATE, state, "state", STR)                  /* a state's name */       \
+    X (CREDIT, credit, "credit", UINT)              /* credit granted */       \
+    X (INFLIGHT, inflight, "inflight", UINT)        /* sent, not acked */      \
+    X (UPTIME, uptime, "uptime_ms", UINT)           /* ms since start */       \
+    X (PUBLISH_RATE, publish_rate, "pubrate", UINT) /* msgs/s in */            \
+    X (DELIVER_RATE, deliver_rate, "dlvrate", UINT) /* msgs/s out */           \
+    X (PASSWORD, password, "pw", TEXT)              /* a password */           \
+    X (PWHASH, pwhash, "pwh", TEXT)                 /* password hash */        \
+    X (TAGS, tags, "tags", STR)                     /* user tags */            \
+    X (CONFIGURE, configure, "cfg", TEXT)           /* permission regex */     \
+    X (WRITE, write, "wr", TEXT)                    /* permission regex */     \
+    X (READ, read, "rd", TEXT)                      /* permission regex */     \
+    X (REFUSED, refused, "refused", UINT)      /* logins, accesses refused */  \
+    X (DROPPED, dropped, "dropped", UINT)      /* bad input dropped */         \
+    X (DTAGS, dtags, "dts", BIN)               /* delivery tags, 8-byte LE */  \
+    X (META_KEY, meta_key, "mk", TEXT)         /* metadata key */              \
+    X (META_VERSION, meta_version, "mv", UINT) /* metadata version */          \
+    X (ID, id, "id", STR)                      /* a node id, hex */            \
+    X (INCARNATION, incarnation, "incarnation", UINT) /* a start of a node */  \
+    X (LAST_SEEN, last_seen, "last_seen_ms", UINT)    /* ms since heard */     \
+    X (MESH_READY, mesh_ready, "meshmsgs", UINT)      /* ready, all nodes */   \
+    X (PEERS, peers, "peers_up", UINT)                /* peers up */           \
+    X (BAD_BEACONS, bad_beacons, "badbeacons", UINT)  /* not beacons */
+
+typedef enum {
+#define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,
+    MESHQ_ARGS (MESHQ_ARGS_ENUM)
+#undef MESHQ_ARGS_ENUM
+        MESHQ_A_COUNT
+} meshq_arg_t;
+
+#define MESHQ_ARG_UINT(member) uint64_t member;
+#define MESHQ_ARG_INT(member)  int64_t member;
+#define MESHQ_ARG_BOOL(member) bool member;
+#define MESHQ_ARG_STR(member)  meshq_span_t member;
+#define MESHQ_ARG_TEXT(member) meshq_span_t member;
+#define MESHQ_ARG_ID(member)   uint8_t member[16];
+#define MESHQ_ARG_MAP(member)  meshq_span_t member;
+#define MESHQ_ARG_BIN(member)  meshq_span_t member;
+
+//  A bit per argument: more than 64 of them, so 128 bits (a GNU C type
+//  that gcc and clang both have).
+__extension__ typedef unsigned __int128 meshq_argbits_t;
+
+//  The bit of an argument.
+#define MESHQ_ARG_BIT(ID) ((meshq_argbits_t)1 << (ID))
+
+//  One member per argument (see MESHQ_ARGS for their meaning).
+typedef struct {
+    meshq_argbits_t present;  //  MESHQ_ARG_BIT per argument set.
+    uint32_t match_count;     //  Entries in the 'match' map.
+#define MESHQ_ARGS_MEMBER(ID, member, key, kind) MESHQ_ARG_##kind (member)
+    MESHQ_ARGS (MESHQ_ARGS_MEMBER)
+#undef MESHQ_ARGS_MEMBER
+} meshq_args_t;
+
+//  Sets an argument's member and its present bit:
+//  MESHQ_ARGS_SET (&args, QUEUE, queue, span).
+#define MESHQ_ARGS_SET(args, ID, member, value)                                \
+    do {                                                                       \
+        (args)->member = (value);                                              \
+        (args)->present |= MESHQ_ARG_BIT (MESHQ_A_##ID);                       \
+    } while (0)
+
+//  True if the argument is present.
+#define MESHQ_ARGS_HAS(args, ID) (((args)->present >> MESHQ_A_##ID) & 1)
+
+//  Marks an argument present (for members set by hand, like ids).
+#define MESHQ_ARGS_MARK(args, ID)                                              \
+    ((args)->present |= MESHQ_ARG_BIT (MESHQ_A_##ID))
+
+#endif

@@ -1,0 +1,1087 @@
+/*  client.c - the client: requests, publishing, deliveries. See
+    meshq_client.h.
+
+    One DEALER to the agent carries everything; docs/PROTOCOL.md
+    (section 3) lists the frames. Requests wait for their OK or ERROR
+    while other frames (deliveries, confirms) that arrive meanwhile are
+    handled and queued. The heartbeat actor (client_heartbeat.c) keeps
+    the session alive from its own thread.
+*/
+#include "client_heartbeat.h"
+#include "client_internal.h"
+#include "codec.h"
+#include "codec_args.h"
+#include "msg_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+
+//  Most unacked deliveries a client may buffer before recv takes them is
+//  bounded by the consumers' prefetch; this caps a frame from the agent.
+#define S_MAX_FRAME (MESHQ_MAX_BODY_DEFAULT + 65536)
+
+//  Acks a client sends in one frame, at most: a consumer acking each
+//  message would otherwise cost the agent a frame per message.
+#define S_ACK_BATCH 64
+
+//  A consumer with a callback.
+typedef struct {
+    char tag[256];         //  Consumer tag.
+    meshq_consume_fn *fn;  //  Callback, or NULL for recv.
+    void *arg;             //  Its argument.
+    bool no_ack;           //  The library acks on receipt.
+} s_consumer_t;
+
+struct _meshq_client_t {
+    zsock_t *dealer;             //  To the agent.
+    zactor_t *heartbeat;         //  Keeps the session alive.
+    zactor_t *monitor;           //  Watches the login, during connect.
+    zpoller_t *poller;           //  dealer and the heartbeat's pipe.
+    char *endpoint;              //  Where we connected.
+    char *user;                  //  User name.
+    char *password;              //  Password.
+    char *vhost;                 //  Virtual host.
+    uint8_t session[16];         //  Our session id (the DEALER's identity).
+    int timeout_ms;              //  Request timeout.
+    int heartbeat_ms;            //  Heartbeat interval.
+    bool connected;              //  HELLO answered.
+    bool lost;                   //  The agent stopped answering.
+    uint64_t next_rid;           //  Next request id.
+    char error[512];             //  Reason of the last failure.
+    char queue_name[256];        //  Last queue declared.
+    char consumer_tag[256];      //  Last consumer started.
+    size_t max_message;          //  Largest body the agent takes.
+    bool confirms;               //  Publisher confirms on.
+    uint32_t window;             //  Most unconfirmed publishes.
+    uint64_t published;          //  Sequence of the last publish.
+    uint64_t confirmed;          //  All up to this are answered.
+    int nack_code;               //  First refusal since the last wait.
+    zlistx_t *consumers;         //  s_consumer_t, by tag.
+    zlistx_t *ready;             //  Deliveries for recv.
+    zlistx_t *callbacks;         //  Deliveries for callbacks.
+    meshq_return_fn *return_fn;  //  Returned-message handler.
+    void *return_arg;            //  Its argument.
+    meshq_buf_t args_buf;        //  Reused for argument maps.
+    meshq_buf_t body_buf;        //  Reused for envelopes.
+    zmsg_t *last_reply;          //  Results of the last request.
+    uint64_t acks[S_ACK_BATCH];  //  Acks not yet sent.
+    size_t ack_count;            //  How many.
+    bool blocked;                //  The agent refuses publishes now.
+    bool block_on_pressure;      //  Publish waits while blocked.
+};
+
+static void
+s_set_error (meshq_client_t *self, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->error, sizeof self->error, format, args);
+    va_end (args);
+}
+
+static void
+s_copy_span (char *dest, size_t size, meshq_span_t span)
+{
+    size_t n = span.size < size - 1 ? span.size : size - 1;
+    memcpy (dest, span.data ? span.data : "", n);
+    dest[n] = 0;
+}
+
+void
+meshq_queue_options_init (meshq_queue_options_t *options)
+{
+    memset (options, 0, sizeof *options);
+    options->durable = true;
+    options->max_length = -1;
+    options->max_length_bytes = -1;
+    options->message_ttl = -1;
+    options->overflow = MESHQ_OVERFLOW_DROP_HEAD;
+}
+
+static void
+s_consumer_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static void
+s_delivery_free (void **item)
+{
+    meshq_delivery_destroy ((meshq_delivery_t **)item);
+}
+
+meshq_client_t *
+meshq_client_new (void)
+{
+    //  Signals belong to the application: CZMQ's own SIGINT handler
+    //  would make every later call of ours fail after one Ctrl-C.
+    zsys_handler_set (NULL);
+    meshq_client_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->timeout_ms = 10000;
+    self->heartbeat_ms = 1000;
+    self->user = strdup ("guest");
+    self->password = strdup ("guest");
+    self->vhost = strdup ("/");
+    self->consumers = zlistx_new ();
+    zlistx_set_destructor (self->consumers, s_consumer_free);
+    self->ready = zlistx_new ();
+    zlistx_set_destructor (self->ready, s_delivery_free);
+    self->callbacks = zlistx_new ();
+    zlistx_set_destructor (self->callbacks, s_delivery_free);
+    meshq_buf_init (&self->args_buf);
+    meshq_buf_init (&self->body_buf);
+    return self;
+}
+
+//  Sends a command with its arguments and, optionally, an envelope.
+static int
+s_send (meshq_client_t *self, const char *verb, const meshq_args_t *args,
+        const void *envelope, size_t size)
+{
+    meshq_buf_reset (&self->args_buf);
+    const char *why = NULL;
+    int rc = meshq_codec_encode_args (args, &self->args_buf, &why);
+    if (rc) {
+        s_set_error (self, "%s", why);
+        return rc;
+    }
+    void *handle = zsock_resolve (self->dealer);
+    bool more = envelope != NULL;
+    if (zmq_send (handle, verb, strlen (verb), ZMQ_SNDMORE) < 0 ||
+        zmq_send (handle, self->args_buf.data, self->args_buf.size,
+                  more ? ZMQ_SNDMORE : 0) < 0 ||
+        (more && zmq_send (handle, envelope, size, 0) < 0)) {
+        s_set_error (self, "cannot send to the agent: %s",
+                     zmq_strerror (zmq_errno ()));
+        return MESHQ_ECONNLOST;
+    }
+    return 0;
+}
+
+//  Sends the acks held back: one frame for all of them.
+static int
+s_flush_acks (meshq_client_t *self)
+{
+    if (!self->ack_count)
+        return 0;
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    uint8_t tags[S_ACK_BATCH * 8];
+    if (self->ack_count == 1)
+        MESHQ_ARGS_SET (&args, DTAG, dtag, self->acks[0]);
+    else {
+        for (size_t i = 0; i < self->ack_count; i++)
+            for (int b = 0; b < 8; b++)
+                tags[i * 8 + (size_t)b] = (uint8_t)(self->acks[i] >> (8 * b));
+        meshq_span_t span = {(const char *)tags,
+                             (uint32_t)(self->ack_count * 8)};
+        MESHQ_ARGS_SET (&args, DTAGS, dtags, span);
+    }
+    self->ack_count = 0;
+    return s_send (self, "ACK", &args, NULL, 0);
+}
+
+void
+meshq_client_destroy (meshq_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    meshq_client_t *self = *self_p;
+    if (self->connected && !self->lost) {
+        s_flush_acks (self);
+        meshq_args_t args;
+        memset (&args, 0, sizeof args);
+        s_send (self, "BYE", &args, NULL, 0);
+    }
+    zmsg_destroy (&self->last_reply);
+    zactor_destroy (&self->heartbeat);
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->dealer);
+    zlistx_destroy (&self->consumers);
+    zlistx_destroy (&self->ready);
+    zlistx_destroy (&self->callbacks);
+    meshq_buf_fini (&self->args_buf);
+    meshq_buf_fini (&self->body_buf);
+    free (self->endpoint);
+    free (self->user);
+    free (self->password);
+    free (self->vhost);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+meshq_client_set_credentials (meshq_client_t *self, const char *user,
+                              const char *password)
+{
+    assert (self);
+    free (self->user);
+    free (self->password);
+    self->user = strdup (user ? user : "");
+    self->password = strdup (password ? password : "");
+}
+
+void
+meshq_client_set_vhost (meshq_client_t *self, const char *vhost)
+{
+    assert (self);
+    free (self->vhost);
+    self->vhost = strdup (vhost && *vhost ? vhost : "/");
+}
+
+void
+meshq_client_set_timeout (meshq_client_t *self, int timeout_ms)
+{
+    assert (self);
+    self->timeout_ms = timeout_ms;
+}
+
+void
+meshq_client_set_heartbeat (meshq_client_t *self, int heartbeat_ms)
+{
+    assert (self);
+    self->heartbeat_ms = heartbeat_ms > 0 ? heartbeat_ms : 1000;
+}
+
+const char *
+meshq_client_error (const meshq_client_t *self)
+{
+    assert (self);
+    return self->error;
+}
+
+static s_consumer_t *
+s_consumer (meshq_client_t *self, const char *tag, size_t size)
+{
+    s_consumer_t *consumer = zlistx_first (self->consumers);
+    while (consumer) {
+        if (strlen (consumer->tag) == size &&
+            memcmp (consumer->tag, tag, size) == 0)
+            return consumer;
+        consumer = zlistx_next (self->consumers);
+    }
+    return NULL;
+}
+
+//  Builds a delivery from DELIVER or a GET answer: args and envelope.
+static meshq_delivery_t *
+s_delivery (meshq_client_t *self, const meshq_args_t *args, zframe_t *body)
+{
+    meshq_msg_t *msg = NULL;
+    const char *why = NULL;
+    int rc = meshq_msg_decode (zframe_data (body), zframe_size (body), SIZE_MAX,
+                               &msg, &why);
+    if (rc) {
+        s_set_error (self, "agent sent a malformed message: %s", why);
+        return NULL;
+    }
+    meshq_delivery_t *delivery = calloc (1, sizeof *delivery);
+    assert (delivery);
+    delivery->msg = msg;
+    delivery->delivery_tag = args->dtag;
+    s_copy_span (delivery->consumer_tag, sizeof delivery->consumer_tag,
+                 args->tag);
+    s_copy_span (delivery->queue, sizeof delivery->queue, args->queue);
+    delivery->redelivered = args->redelivered;
+    delivery->delivery_count = (uint32_t)args->count;
+    if (MESHQ_ARGS_HAS (args, ORIGIN))
+        meshq_msg_set_id (msg, args->origin, args->seq);
+    if (args->count > 1)
+        meshq_msg_set_redelivery_count (msg, (uint32_t)args->count - 1);
+    return delivery;
+}
+
+//  Handles one frame that is not the answer to a pending request.
+static void
+s_handle (meshq_client_t *self, const char *verb, const meshq_args_t *args,
+          zframe_t *body)
+{
+    if (streq (verb, "DELIVER") && body) {
+        meshq_delivery_t *delivery = s_delivery (self, args, body);
+        if (!delivery)
+            return;
+        s_consumer_t *consumer = s_consumer (self, delivery->consumer_tag,
+                                             strlen (delivery->consumer_tag));
+        if (consumer && consumer->no_ack)
+            meshq_client_ack (self, delivery->delivery_tag, false);
+        zlistx_add_end (
+            consumer && consumer->fn ? self->callbacks : self->ready, delivery);
+    } else if (streq (verb, "CONFIRM")) {
+        if (args->upto > self->confirmed)
+            self->confirmed = args->upto;
+    } else if (streq (verb, "NACK")) {
+        if (!self->nack_code) {
+            self->nack_code = args->code ? (int)args->code : MESHQ_EIO;
+            s_copy_span (self->error, sizeof self->error, args->why);
+        }
+    } else if (streq (verb, "RETURN") && body) {
+        meshq_msg_t *msg = NULL;
+        if (meshq_msg_decode (zframe_data (body), zframe_size (body), SIZE_MAX,
+                              &msg, NULL) == 0 &&
+            self->return_fn)
+            self->return_fn (self, msg, self->return_arg);
+        meshq_msg_destroy (&msg);
+    } else if (streq (verb, "BLOCKED")) {
+        self->blocked = true;
+        s_copy_span (self->error, sizeof self->error, args->why);
+    } else if (streq (verb, "UNBLOCKED"))
+        self->blocked = false;
+    else if (streq (verb, "ERROR")) {
+        //  An answer to no request: an ack of an unknown delivery, say.
+        s_copy_span (self->error, sizeof self->error, args->why);
+    }
+}
+
+//  Receives and handles what arrives within timeout_ms. If rid is not 0
+//  and its answer arrives, returns 1 with *reply_p set. Returns 0 on
+//  timeout, or MESHQ_ECONNLOST.
+static int
+s_receive (meshq_client_t *self, int timeout_ms, uint64_t rid, zmsg_t **reply_p)
+{
+    //  About to wait for the agent: it must have our acks first, or it
+    //  may be waiting for them to send more.
+    s_flush_acks (self);
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
+    while (true) {
+        if (self->lost) {
+            s_set_error (self, "the agent at %s stopped answering",
+                         self->endpoint);
+            return MESHQ_ECONNLOST;
+        }
+        int64_t left = deadline - zclock_mono ();
+        if (left < 0)
+            return 0;
+        zsock_t *which = zpoller_wait (
+            self->poller, left > INT32_MAX ? INT32_MAX : (int)left);
+        if (!which) {
+            //  A signal the application handles interrupts the wait
+            //  (EINTR); only a terminated context ends it.
+            if (zpoller_terminated (self->poller)) {
+                if (errno == EINTR) {
+                    s_set_error (self, "interrupted by a signal");
+                    return MESHQ_EINTR;
+                }
+                s_set_error (self, "the ZeroMQ context was terminated");
+                return MESHQ_ECONNLOST;
+            }
+            continue;
+        }
+        if (which == (zsock_t *)self->monitor) {
+            zmsg_t *event = zmsg_recv (which);
+            char *name = event ? zmsg_popstr (event) : NULL;
+            bool refused = name && streq (name, "HANDSHAKE_FAILED_AUTH");
+            zstr_free (&name);
+            zmsg_destroy (&event);
+            if (refused) {
+                s_set_error (self,
+                             "login refused by the agent at %s for user "
+                             "'%s': wrong user or password, or guest over "
+                             "tcp://",
+                             self->endpoint, self->user);
+                return MESHQ_EACCESS;
+            }
+            continue;
+        }
+        if (which != self->dealer) {
+            char *event = zstr_recv (which);
+            self->lost = event && streq (event, "LOST");
+            zstr_free (&event);
+            continue;
+        }
+        //  Drain what is there before waiting again.
+        for (int n = 0; n < 1000; n++) {
+            zmsg_t *msg = zmsg_recv_nowait (self->dealer);
+            if (!msg)
+                break;
+            char *verb = zmsg_popstr (msg);
+            zframe_t *frame = zmsg_first (msg);
+            meshq_args_t args;
+            if (!verb || !frame ||
+                meshq_codec_decode_args (zframe_data (frame),
+                                         zframe_size (frame), &args, NULL)) {
+                zstr_free (&verb);
+                zmsg_destroy (&msg);
+                continue;
+            }
+            if (rid && (streq (verb, "OK") || streq (verb, "ERROR")) &&
+                args.rid == rid) {
+                zmsg_pushstr (msg, verb);
+                zstr_free (&verb);
+                *reply_p = msg;
+                return 1;
+            }
+            s_handle (self, verb, &args, zmsg_next (msg));
+            zstr_free (&verb);
+            zmsg_destroy (&msg);
+        }
+        if (!rid)
+            return 0;
+    }
+}
+
+int
+meshq_client_call (meshq_client_t *self, const char *verb, meshq_args_t *args,
+                   zmsg_t **reply_p)
+{
+    assert (self);
+    *reply_p = NULL;
+    if (!self->dealer) {
+        s_set_error (self, "not connected: call meshq_client_connect first");
+        return MESHQ_ESTATE;
+    }
+    MESHQ_ARGS_SET (args, RID, rid, ++self->next_rid);
+    //  Acks held back go first, so the agent sees them in order.
+    int rc = s_flush_acks (self);
+    if (rc == 0)
+        rc = s_send (self, verb, args, NULL, 0);
+    if (rc)
+        return rc;
+    zmsg_t *reply = NULL;
+    rc = s_receive (self, self->timeout_ms, args->rid, &reply);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        s_set_error (self, "no answer from the agent at %s within %d ms",
+                     self->endpoint, self->timeout_ms);
+        return MESHQ_ETIMEOUT;
+    }
+    zframe_t *status = zmsg_first (reply);
+    zframe_t *results = zmsg_next (reply);
+    if (zframe_streq (status, "OK")) {
+        *reply_p = reply;
+        return 0;
+    }
+    meshq_args_t error;
+    meshq_codec_decode_args (zframe_data (results), zframe_size (results),
+                             &error, NULL);
+    s_copy_span (self->error, sizeof self->error, error.why);
+    rc = error.code < 0 ? (int)error.code : MESHQ_EINVAL;
+    zmsg_destroy (&reply);
+    return rc;
+}
+
+//  A request whose answer carries only status: decodes the results into
+//  *results when not NULL (strings stay valid until the next call).
+static int
+s_request (meshq_client_t *self, const char *verb, meshq_args_t *args,
+           meshq_args_t *results)
+{
+    zmsg_destroy (&self->last_reply);
+    int rc = meshq_client_call (self, verb, args, &self->last_reply);
+    if (rc == 0 && results) {
+        zmsg_first (self->last_reply);
+        zframe_t *frame = zmsg_next (self->last_reply);
+        meshq_codec_decode_args (zframe_data (frame), zframe_size (frame),
+                                 results, NULL);
+    }
+    return rc;
+}
+
+int
+meshq_client_connect (meshq_client_t *self, const char *endpoint)
+{
+    assert (self);
+    if (self->dealer) {
+        s_set_error (self, "already connected to %s", self->endpoint);
+        return MESHQ_ESTATE;
+    }
+    if (!endpoint)
+        endpoint = getenv ("MESHQ_AGENT");
+    if (!endpoint || !*endpoint)
+        endpoint = MESHQ_DEFAULT_ENDPOINT;
+    self->endpoint = strdup (endpoint);
+    zuuid_t *uuid = zuuid_new ();
+    memcpy (self->session, zuuid_data (uuid), 16);
+    zuuid_destroy (&uuid);
+
+    self->dealer = zsock_new (ZMQ_DEALER);
+    assert (self->dealer);
+    //  The session id is the routing id (binary: not zsock_set_identity,
+    //  which takes a string).
+    zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_ROUTING_ID, self->session,
+                    16);
+    zsock_set_linger (self->dealer, 1000);
+    zsock_set_maxmsgsize (self->dealer, S_MAX_FRAME);
+    zsock_set_rcvhwm (self->dealer, 100000);
+    zsock_set_sndhwm (self->dealer, 100000);
+    //  ipc:// and tcp:// agents check user and password with PLAIN
+    //  before the connection is up; inproc:// has no handshake, so HELLO
+    //  carries them too.
+    zsock_set_plain_username (self->dealer, self->user);
+    zsock_set_plain_password (self->dealer, self->password);
+    //  A refused login closes the connection without a word; the socket
+    //  monitor tells, so that connect can say so at once. It listens
+    //  before the connection starts, or a quick refusal goes unheard.
+    self->monitor = zactor_new (zmonitor, self->dealer);
+    zstr_sendx (self->monitor, "LISTEN", "HANDSHAKE_FAILED_AUTH", NULL);
+    zstr_send (self->monitor, "START");
+    zsock_wait (self->monitor);
+    if (zsock_connect (self->dealer, "%s", endpoint)) {
+        s_set_error (self, "cannot connect to '%s': %s", endpoint,
+                     zmq_strerror (zmq_errno ()));
+        zactor_destroy (&self->monitor);
+        zsock_destroy (&self->dealer);
+        return MESHQ_EINVAL;
+    }
+    self->poller = zpoller_new (self->dealer, NULL);
+    zpoller_add (self->poller, self->monitor);
+
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    memcpy (args.session, self->session, 16);
+    MESHQ_ARGS_MARK (&args, SESSION);
+    MESHQ_ARGS_SET (&args, HEARTBEAT, heartbeat, (uint64_t)self->heartbeat_ms);
+    MESHQ_ARGS_SET (&args, USER, user, meshq_span (self->user));
+    MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span (self->password));
+    MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (self->vhost));
+    meshq_args_t results;
+    int rc = s_request (self, "HELLO", &args, &results);
+    if (rc == MESHQ_ETIMEOUT) {
+        s_set_error (self,
+                     "no agent answers at %s (is meshq-agent running? "
+                     "set --agent or MESHQ_AGENT)",
+                     endpoint);
+        rc = MESHQ_ECONNLOST;
+    }
+    zpoller_remove (self->poller, self->monitor);
+    zactor_destroy (&self->monitor);
+    if (rc) {
+        zpoller_destroy (&self->poller);
+        zsock_destroy (&self->dealer);
+        return rc;
+    }
+    self->max_message = MESHQ_ARGS_HAS (&results, MAX_MESSAGE)
+                            ? (size_t)results.max_message
+                            : MESHQ_MAX_BODY_DEFAULT;
+    self->connected = true;
+
+    meshq_heartbeat_args_t heartbeat = {.endpoint = endpoint,
+                                        .user = self->user,
+                                        .password = self->password,
+                                        .interval_ms = self->heartbeat_ms};
+    memcpy (heartbeat.session, self->session, 16);
+    self->heartbeat = zactor_new (meshq_client_heartbeat, &heartbeat);
+    zpoller_add (self->poller, self->heartbeat);
+    return 0;
+}
+
+//  Adds a string argument if value is not NULL.
+#define S_SET_STR(args, ID, member, value)                                     \
+    do {                                                                       \
+        if (value)                                                             \
+            MESHQ_ARGS_SET (args, ID, member, meshq_span (value));             \
+    } while (0)
+
+int
+meshq_client_declare_queue (meshq_client_t *self, const char *name,
+                            const meshq_queue_options_t *options)
+{
+    assert (self);
+    meshq_queue_options_t defaults;
+    if (!options) {
+        meshq_queue_options_init (&defaults);
+        options = &defaults;
+    }
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span (name ? name : ""));
+    MESHQ_ARGS_SET (&args, DURABLE, durable, options->durable);
+    if (options->exclusive)
+        MESHQ_ARGS_SET (&args, EXCLUSIVE, exclusive, true);
+    if (options->auto_delete)
+        MESHQ_ARGS_SET (&args, AUTO_DELETE, auto_delete, true);
+    if (options->passive)
+        MESHQ_ARGS_SET (&args, PASSIVE, passive, true);
+    if (options->max_length >= 0)
+        MESHQ_ARGS_SET (&args, MAX_LENGTH, max_length,
+                        (uint64_t)options->max_length);
+    if (options->max_length_bytes >= 0)
+        MESHQ_ARGS_SET (&args, MAX_BYTES, max_bytes,
+                        (uint64_t)options->max_length_bytes);
+    if (options->overflow == MESHQ_OVERFLOW_REJECT_PUBLISH)
+        MESHQ_ARGS_SET (&args, OVERFLOW, overflow,
+                        meshq_span ("reject-publish"));
+    if (options->message_ttl >= 0)
+        MESHQ_ARGS_SET (&args, MESSAGE_TTL, message_ttl,
+                        (uint64_t)options->message_ttl);
+    S_SET_STR (&args, DLX, dlx, options->dead_letter_exchange);
+    S_SET_STR (&args, DLRK, dlrk, options->dead_letter_routing_key);
+    if (options->max_priority > 0)
+        MESHQ_ARGS_SET (&args, MAX_PRIORITY, max_priority,
+                        (uint64_t)options->max_priority);
+    if (options->max_deliveries > 0)
+        MESHQ_ARGS_SET (&args, MAX_DELIVERIES, max_deliveries,
+                        (uint64_t)options->max_deliveries);
+    if (options->ack_timeout > 0)
+        MESHQ_ARGS_SET (&args, ACK_TIMEOUT, ack_timeout,
+                        (uint64_t)options->ack_timeout);
+    if (options->dedup_window > 0)
+        MESHQ_ARGS_SET (&args, DEDUP_WINDOW, dedup_window,
+                        (uint64_t)options->dedup_window);
+    if (options->local_first)
+        MESHQ_ARGS_SET (&args, DISPATCH, dispatch, meshq_span ("local-first"));
+    meshq_args_t results;
+    int rc = s_request (self, "DECLARE_QUEUE", &args, &results);
+    if (rc == 0)
+        s_copy_span (self->queue_name, sizeof self->queue_name, results.queue);
+    return rc;
+}
+
+const char *
+meshq_client_queue_name (const meshq_client_t *self)
+{
+    assert (self);
+    return self->queue_name;
+}
+
+int
+meshq_client_delete_queue (meshq_client_t *self, const char *name,
+                           bool if_unused, bool if_empty, uint64_t *messages)
+{
+    assert (self);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    S_SET_STR (&args, QUEUE, queue, name);
+    if (if_unused)
+        MESHQ_ARGS_SET (&args, IF_UNUSED, if_unused, true);
+    if (if_empty)
+        MESHQ_ARGS_SET (&args, IF_EMPTY, if_empty, true);
+    meshq_args_t results;
+    int rc = s_request (self, "DELETE_QUEUE", &args, &results);
+    if (rc == 0 && messages)
+        *messages = results.messages;
+    return rc;
+}
+
+int
+meshq_client_purge_queue (meshq_client_t *self, const char *name,
+                          uint64_t *messages)
+{
+    assert (self);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    S_SET_STR (&args, QUEUE, queue, name);
+    meshq_args_t results;
+    int rc = s_request (self, "PURGE_QUEUE", &args, &results);
+    if (rc == 0 && messages)
+        *messages = results.messages;
+    return rc;
+}
+
+int
+meshq_client_declare_exchange (meshq_client_t *self, const char *name,
+                               const char *type, bool durable)
+{
+    assert (self);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    S_SET_STR (&args, EXCHANGE, exchange, name);
+    S_SET_STR (&args, TYPE, type, type);
+    MESHQ_ARGS_SET (&args, DURABLE, durable, durable);
+    return s_request (self, "DECLARE_EXCHANGE", &args, NULL);
+}
+
+int
+meshq_client_delete_exchange (meshq_client_t *self, const char *name,
+                              bool if_unused)
+{
+    assert (self);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    S_SET_STR (&args, EXCHANGE, exchange, name);
+    if (if_unused)
+        MESHQ_ARGS_SET (&args, IF_UNUSED, if_unused, true);
+    return s_request (self, "DELETE_EXCHANGE", &args, NULL);
+}
+
+static int
+s_binding (meshq_client_t *self, const char *verb, const char *queue,
+           const char *exchange, const char *key, const meshq_msg_t *match)
+{
+    assert (self);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    S_SET_STR (&args, QUEUE, queue, queue);
+    S_SET_STR (&args, EXCHANGE, exchange, exchange);
+    MESHQ_ARGS_SET (&args, KEY, key, meshq_span (key ? key : ""));
+    meshq_buf_t entries;
+    meshq_buf_init (&entries);
+    if (match && meshq_msg_header_count (match)) {
+        uint32_t count = (uint32_t)meshq_msg_header_count (match);
+        meshq_header_t headers[MESHQ_MAX_HEADERS];
+        for (uint32_t i = 0; i < count; i++) {
+            const char *name;
+            headers[i].value = *meshq_msg_header_at (match, i, &name);
+            headers[i].key = meshq_span (name);
+        }
+        const char *why = NULL;
+        int rc = meshq_codec_encode_headers (headers, count, &entries, &why);
+        if (rc) {
+            s_set_error (self, "%s", why);
+            meshq_buf_fini (&entries);
+            return rc;
+        }
+        meshq_span_t span = {(const char *)entries.data,
+                             (uint32_t)entries.size};
+        MESHQ_ARGS_SET (&args, MATCH, match, span);
+        args.match_count = count;
+    }
+    int rc = s_request (self, verb, &args, NULL);
+    meshq_buf_fini (&entries);
+    return rc;
+}
+
+int
+meshq_client_bind_queue (meshq_client_t *self, const char *queue,
+                         const char *exchange, const char *key,
+                         const meshq_msg_t *match)
+{
+    return s_binding (self, "BIND", queue, exchange, key, match);
+}
+
+int
+meshq_client_unbind_queue (meshq_client_t *self, const char *queue,
+                           const char *exchange, const char *key,
+                           const meshq_msg_t *match)
+{
+    return s_binding (self, "UNBIND", queue, exchange, key, match);
+}
+
+int
+meshq_client_set_confirms (meshq_client_t *self, uint32_t window)
+{
+    assert (self);
+    self->confirms = true;
+    self->window = window ? window : 1000;
+    return 0;
+}
+
+int
+meshq_client_publish (meshq_client_t *self, const meshq_msg_t *msg, int flags)
+{
+    assert (self);
+    if (!self->connected) {
+        s_set_error (self, "not connected: call meshq_client_connect first");
+        return MESHQ_ESTATE;
+    }
+    //  Keep the window: wait while too many publishes are unanswered.
+    while (self->confirms &&
+           self->published - self->confirmed >= self->window) {
+        int rc = s_receive (self, self->timeout_ms, 0, NULL);
+        if (rc < 0)
+            return rc;
+        if (self->published - self->confirmed >= self->window && rc == 0 &&
+            self->lost) {
+            return MESHQ_ECONNLOST;
+        }
+    }
+    //  Under pressure the agent refuses publishes; a client that chose
+    //  to block waits for it to have room again.
+    int64_t deadline = zclock_mono () + self->timeout_ms;
+    while (self->blocked && self->block_on_pressure) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0) {
+            s_set_error (self, "the agent refused publishes for %d ms (%s)",
+                         self->timeout_ms, "memory or disk full");
+            return MESHQ_ETIMEOUT;
+        }
+        int rc = s_receive (self, (int)left, 0, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    meshq_buf_reset (&self->body_buf);
+    int rc = meshq_msg_encode_into (msg, &self->body_buf);
+    if (rc)
+        return rc;
+    size_t body;
+    meshq_msg_body (msg, &body);
+    if (body > self->max_message) {
+        s_set_error (self,
+                     "message body of %zu bytes is above the agent's "
+                     "maximum of %zu",
+                     body, self->max_message);
+        return MESHQ_EMSGSIZE;
+    }
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    if (self->confirms)
+        MESHQ_ARGS_SET (&args, SEQ, seq, self->published + 1);
+    if (flags & MESHQ_MANDATORY)
+        MESHQ_ARGS_SET (&args, MANDATORY, mandatory, true);
+    rc = s_send (self, "PUBLISH", &args, self->body_buf.data,
+                 self->body_buf.size);
+    if (rc == 0 && self->confirms)
+        self->published++;
+    return rc;
+}
+
+int
+meshq_client_publish_body (meshq_client_t *self, const char *exchange,
+                           const char *routing_key, const void *body,
+                           size_t size)
+{
+    meshq_msg_t *msg = meshq_msg_new ();
+    int rc =
+        meshq_msg_set_exchange (msg, exchange && *exchange ? exchange : NULL);
+    if (rc == 0)
+        rc = meshq_msg_set_routing_key (msg, routing_key);
+    if (rc == 0)
+        rc = meshq_msg_set_body (msg, body, size);
+    if (rc == 0)
+        rc = meshq_client_publish (self, msg, 0);
+    meshq_msg_destroy (&msg);
+    return rc;
+}
+
+int
+meshq_client_wait_for_confirms (meshq_client_t *self, int timeout_ms)
+{
+    assert (self);
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
+    while (self->confirmed < self->published) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0) {
+            s_set_error (self,
+                         "%" PRIu64 " publishes not confirmed within "
+                         "%d ms",
+                         self->published - self->confirmed, timeout_ms);
+            return MESHQ_ETIMEOUT;
+        }
+        int rc =
+            s_receive (self, left > INT32_MAX ? INT32_MAX : (int)left, 0, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    int rc = self->nack_code;
+    self->nack_code = 0;
+    return rc;
+}
+
+void
+meshq_client_set_block_on_pressure (meshq_client_t *self, bool block)
+{
+    assert (self);
+    self->block_on_pressure = block;
+}
+
+bool
+meshq_client_blocked (const meshq_client_t *self)
+{
+    assert (self);
+    return self->blocked;
+}
+
+void
+meshq_client_set_return_handler (meshq_client_t *self, meshq_return_fn *fn,
+                                 void *arg)
+{
+    assert (self);
+    self->return_fn = fn;
+    self->return_arg = arg;
+}
+
+int
+meshq_client_consume_with (meshq_client_t *self, const char *queue,
+                           uint32_t prefetch, const char *tag, int flags,
+                           meshq_consume_fn *fn, void *arg)
+{
+    assert (self);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    S_SET_STR (&args, QUEUE, queue, queue);
+    S_SET_STR (&args, TAG, tag, tag);
+    MESHQ_ARGS_SET (&args, PREFETCH, prefetch, prefetch ? prefetch : 1);
+    if (flags & MESHQ_EXCLUSIVE)
+        MESHQ_ARGS_SET (&args, EXCLUSIVE, exclusive, true);
+    //  Register first: deliveries may arrive before the OK does.
+    s_consumer_t *consumer = calloc (1, sizeof *consumer);
+    assert (consumer);
+    consumer->fn = fn;
+    consumer->arg = arg;
+    consumer->no_ack = (flags & MESHQ_NO_ACK) != 0;
+    if (tag)
+        snprintf (consumer->tag, sizeof consumer->tag, "%s", tag);
+    else {
+        //  Choose the tag here, so that deliveries match it at once.
+        zuuid_t *uuid = zuuid_new ();
+        snprintf (consumer->tag, sizeof consumer->tag, "ctag-%s",
+                  zuuid_str_canonical (uuid));
+        zuuid_destroy (&uuid);
+        MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (consumer->tag));
+    }
+    void *handle = zlistx_add_end (self->consumers, consumer);
+    int rc = s_request (self, "CONSUME", &args, NULL);
+    if (rc)
+        zlistx_delete (self->consumers, handle);
+    else
+        snprintf (self->consumer_tag, sizeof self->consumer_tag, "%s",
+                  consumer->tag);
+    return rc;
+}
+
+int
+meshq_client_consume (meshq_client_t *self, const char *queue,
+                      uint32_t prefetch, const char *tag, int flags)
+{
+    return meshq_client_consume_with (self, queue, prefetch, tag, flags, NULL,
+                                      NULL);
+}
+
+const char *
+meshq_client_consumer_tag (const meshq_client_t *self)
+{
+    assert (self);
+    return self->consumer_tag;
+}
+
+int
+meshq_client_cancel (meshq_client_t *self, const char *tag)
+{
+    assert (self);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    S_SET_STR (&args, TAG, tag, tag);
+    int rc = s_request (self, "CANCEL", &args, NULL);
+    s_consumer_t *consumer = tag ? s_consumer (self, tag, strlen (tag)) : NULL;
+    if (rc == 0 && consumer) {
+        void *handle = zlistx_find (self->consumers, consumer);
+        zlistx_delete (self->consumers, handle);
+    }
+    return rc;
+}
+
+int
+meshq_client_recv (meshq_client_t *self, int timeout_ms,
+                   meshq_delivery_t **delivery_p)
+{
+    assert (self && delivery_p);
+    *delivery_p = NULL;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
+    while (zlistx_size (self->ready) == 0) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            return MESHQ_ETIMEOUT;
+        int rc =
+            s_receive (self, left > INT32_MAX ? INT32_MAX : (int)left, 0, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    *delivery_p = zlistx_detach (self->ready, NULL);
+    return 0;
+}
+
+int
+meshq_client_dispatch (meshq_client_t *self, int timeout_ms)
+{
+    assert (self);
+    if (zlistx_size (self->callbacks) == 0) {
+        int rc = s_receive (self, timeout_ms, 0, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    int handled = 0;
+    meshq_delivery_t *delivery;
+    while ((delivery = zlistx_detach (self->callbacks, NULL))) {
+        s_consumer_t *consumer = s_consumer (self, delivery->consumer_tag,
+                                             strlen (delivery->consumer_tag));
+        if (consumer && consumer->fn) {
+            consumer->fn (self, delivery, consumer->arg);
+            handled++;
+        } else
+            meshq_delivery_destroy (&delivery);
+    }
+    return handled;
+}
+
+int
+meshq_client_get (meshq_client_t *self, const char *queue, bool no_ack,
+                  meshq_delivery_t **delivery_p)
+{
+    assert (self && delivery_p);
+    *delivery_p = NULL;
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    S_SET_STR (&args, QUEUE, queue, queue);
+    if (no_ack)
+        MESHQ_ARGS_SET (&args, NO_ACK, no_ack, true);
+    meshq_args_t results;
+    int rc = s_request (self, "GET", &args, &results);
+    if (rc || results.empty)
+        return rc;
+    zmsg_first (self->last_reply);
+    zmsg_next (self->last_reply);
+    zframe_t *body = zmsg_next (self->last_reply);
+    if (!body) {
+        s_set_error (self, "agent answered GET without a message");
+        return MESHQ_EMALFORMED;
+    }
+    *delivery_p = s_delivery (self, &results, body);
+    return *delivery_p ? 0 : MESHQ_EMALFORMED;
+}
+
+//  Sends an acknowledgement of some kind; the agent answers only errors.
+static int
+s_settle (meshq_client_t *self, const char *verb, uint64_t tag, bool multiple,
+          int requeue)
+{
+    assert (self);
+    if (!self->connected) {
+        s_set_error (self, "not connected");
+        return MESHQ_ESTATE;
+    }
+    //  Single acks wait for a batch (or for the next wait, request or
+    //  other settlement): in order, and at most S_ACK_BATCH of them.
+    if (streq (verb, "ACK") && !multiple) {
+        self->acks[self->ack_count++] = tag;
+        return self->ack_count == S_ACK_BATCH ? s_flush_acks (self) : 0;
+    }
+    int rc = s_flush_acks (self);
+    if (rc)
+        return rc;
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, DTAG, dtag, tag);
+    if (multiple)
+        MESHQ_ARGS_SET (&args, MULTIPLE, multiple, true);
+    if (requeue >= 0)
+        MESHQ_ARGS_SET (&args, REQUEUE, requeue, requeue != 0);
+    return s_send (self, verb, &args, NULL, 0);
+}
+
+int
+meshq_client_ack (meshq_client_t *self, uint64_t tag, bool multiple)
+{
+    return s_settle (self, "ACK", tag, multiple, -1);
+}
+
+int
+meshq_client_nack (meshq_client_t *self, uint64_t tag, bool multiple,
+                   bool requeue)
+{
+    return s_settle (self, "NACK", tag, multiple, requeue);
+}
+
+int
+meshq_client_reject (meshq_client_t *self, uint64_t tag, bool requeue)
+{
+    return s_settle (self, "NACK", tag, false, requeue);
+}
+
+int
+meshq_client_in_progress (meshq_client_t *self, uint64_t tag)
+{
+    return s_settle (self, "IN_PROGRESS", tag, false, -1);
+}
+
+void
+meshq_delivery_destroy (meshq_delivery_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    meshq_msg_destroy (&(*self_p)->msg);
+    free (*self_p);
+    *self_p = NULL;
+}

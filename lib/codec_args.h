@@ -1,0 +1,43 @@
+/*  codec_args.h - encode and decode the argument map of a frame.
+
+    Frames between clients and agents, and between agents, carry their
+    arguments as one msgpack map (docs/PROTOCOL.md, section 2). This
+    codec turns a meshq_args_t into that map and back: known keys are
+    checked for type and cap, unknown keys skipped, so newer peers may
+    add arguments. Lists (LIST_QUEUES and the like) are a map holding
+    'rid' and one array of argument maps. Pure: no I/O, no logging.
+*/
+#ifndef MESHQ_CODEC_ARGS_H_INCLUDED
+#define MESHQ_CODEC_ARGS_H_INCLUDED
+
+#include "args.h"
+#include "buf.h"
+
+//  Appends the map of the present arguments to out. Returns 0,
+//  MESHQ_ENOMEM, or MESHQ_ETOOBIG / MESHQ_EINVAL for a string the format
+//  cannot carry, with *why naming it.
+int meshq_codec_encode_args (const meshq_args_t *args, meshq_buf_t *out,
+                             const char **why);
+
+//  Decodes an argument map that fills exactly size bytes into *args
+//  (cleared first). Returns 0 or a negative code with *why set to a
+//  static reason naming the argument. Strings borrow from data.
+int meshq_codec_decode_args (const void *data, size_t size, meshq_args_t *args,
+                             const char **why);
+
+//  Appends a list: {"rid": rid, name: [row, ...]}.
+int meshq_codec_encode_list (uint64_t rid, const char *name,
+                             const meshq_args_t *rows, size_t count,
+                             meshq_buf_t *out, const char **why);
+
+//  Decodes a list written by meshq_codec_encode_list: *rid, and the rows'
+//  bytes in *rows (validated) with their number in *count.
+int meshq_codec_decode_list (const void *data, size_t size, const char *name,
+                             uint64_t *rid, meshq_span_t *rows, uint32_t *count,
+                             const char **why);
+
+//  Decodes the next row of a decoded list into *args and advances
+//  *cursor. Returns false when no rows are left.
+bool meshq_codec_list_next (meshq_span_t *cursor, meshq_args_t *args);
+
+#endif

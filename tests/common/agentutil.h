@@ -1,0 +1,105 @@
+/*  agentutil.h - an embedded agent in a temporary directory, and
+    clients connected to it, for the integration suites.
+*/
+#ifndef MESHQ_AGENTUTIL_H_INCLUDED
+#define MESHQ_AGENTUTIL_H_INCLUDED
+
+#include "meshq.h"
+
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct {
+    char dir[256];         //  Temporary store directory.
+    char name[64];         //  Agent name.
+    meshq_agent_t *agent;  //  The agent.
+} agentutil_t;
+
+//  Makes a temporary directory and starts an agent on it, with options
+//  given as name, value, ..., NULL.
+static inline void
+agentutil_start_with (agentutil_t *self, const char *name,
+                      const char *const *options)
+{
+    snprintf (self->dir, sizeof self->dir, "/tmp/meshq-test-XXXXXX");
+    cr_assert_not_null (mkdtemp (self->dir));
+    snprintf (self->name, sizeof self->name, "%s-%d", name, (int)getpid ());
+    self->agent = meshq_agent_new (self->name);
+    cr_assert_eq (meshq_agent_set (self->agent, "data", self->dir), 0);
+    for (int i = 0; options && options[i]; i += 2)
+        cr_assert_eq (meshq_agent_set (self->agent, options[i], options[i + 1]),
+                      0, "%s", meshq_agent_error (self->agent));
+    int rc = meshq_agent_start (self->agent);
+    cr_assert_eq (rc, 0, "agent start: %s", meshq_agent_error (self->agent));
+}
+
+//  Makes a temporary directory and starts an agent on it.
+static inline void
+agentutil_start (agentutil_t *self, const char *name)
+{
+    agentutil_start_with (self, name, NULL);
+}
+
+//  Stops the agent, keeping its directory.
+static inline void
+agentutil_stop (agentutil_t *self)
+{
+    meshq_agent_destroy (&self->agent);
+}
+
+//  Starts the agent again on the same directory.
+static inline void
+agentutil_restart (agentutil_t *self)
+{
+    agentutil_stop (self);
+    self->agent = meshq_agent_new (self->name);
+    cr_assert_eq (meshq_agent_set (self->agent, "data", self->dir), 0);
+    int rc = meshq_agent_start (self->agent);
+    cr_assert_eq (rc, 0, "agent restart: %s", meshq_agent_error (self->agent));
+}
+
+//  Stops the agent and removes its directory.
+static inline void
+agentutil_finish (agentutil_t *self)
+{
+    agentutil_stop (self);
+    char command[512];
+    snprintf (command, sizeof command, "rm -rf '%s'", self->dir);
+    cr_expect_eq (system (command), 0);
+}
+
+//  A client connected to the agent.
+static inline meshq_client_t *
+agentutil_client (agentutil_t *self)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_timeout (client, 5000);
+    int rc = meshq_client_connect (client, meshq_agent_endpoint (self->agent));
+    cr_assert_eq (rc, 0, "connect: %s", meshq_client_error (client));
+    return client;
+}
+
+//  Receives one delivery or fails the test.
+static inline meshq_delivery_t *
+agentutil_recv (meshq_client_t *client)
+{
+    meshq_delivery_t *delivery = NULL;
+    int rc = meshq_client_recv (client, 5000, &delivery);
+    cr_assert_eq (rc, 0, "recv: %s (%s)", meshq_strerror (rc),
+                  meshq_client_error (client));
+    return delivery;
+}
+
+//  The body of a delivery as a string (bodies in tests are text).
+static inline char *
+agentutil_body (const meshq_delivery_t *delivery, char *out, size_t size)
+{
+    size_t body_size;
+    const char *body = meshq_msg_body (delivery->msg, &body_size);
+    snprintf (out, size, "%.*s", (int)body_size, body);
+    return out;
+}
+
+#endif

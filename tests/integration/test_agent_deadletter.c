@@ -1,0 +1,155 @@
+/*  test_agent_deadletter.c - messages that leave a queue without an ack
+    (expired, rejected, overflowed, delivered too often) go to its
+    dead-letter exchange, saying why; a full reject-publish queue
+    refuses publishes.
+*/
+#include "agentutil.h"
+
+static agentutil_t s_node;
+
+static void
+s_setup (void)
+{
+    agentutil_start (&s_node, "deadletter");
+}
+
+static void
+s_teardown (void)
+{
+    agentutil_finish (&s_node);
+}
+
+TestSuite (deadletter, .init = s_setup, .fini = s_teardown, .timeout = 60);
+
+//  A queue "work" dead-lettering into exchange "dlx", bound to "dead".
+static meshq_client_t *
+s_prepare (meshq_queue_options_t *options)
+{
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 100);
+    cr_assert_eq (meshq_client_declare_exchange (client, "dlx", "fanout", true),
+                  0);
+    cr_assert_eq (meshq_client_declare_queue (client, "dead", NULL), 0);
+    cr_assert_eq (meshq_client_bind_queue (client, "dead", "dlx", "", NULL), 0);
+    options->dead_letter_exchange = "dlx";
+    cr_assert_eq (meshq_client_declare_queue (client, "work", options), 0, "%s",
+                  meshq_client_error (client));
+    return client;
+}
+
+static void
+s_publish (meshq_client_t *client, const char *body, int64_t ttl)
+{
+    meshq_msg_t *msg = meshq_msg_new ();
+    meshq_msg_set_routing_key (msg, "work");
+    meshq_msg_set_body (msg, body, strlen (body));
+    if (ttl >= 0)
+        meshq_msg_set_expiration (msg, ttl);
+    cr_assert_eq (meshq_client_publish (client, msg, 0), 0);
+    meshq_msg_destroy (&msg);
+}
+
+//  Receives from "dead" and checks the body and the reason.
+static void
+s_expect_dead (meshq_client_t *client, const char *body, const char *reason)
+{
+    meshq_delivery_t *delivery = agentutil_recv (client);
+    char got[64];
+    cr_expect_str_eq (agentutil_body (delivery, got, sizeof got), body);
+    const meshq_value_t *why =
+        meshq_msg_header (delivery->msg, "x-death-reason");
+    cr_assert_not_null (why, "no x-death-reason header");
+    cr_expect_eq (why->type, MESHQ_VALUE_STR);
+    cr_expect_str_eq ((const char *)why->u.bytes.data, reason);
+    const meshq_value_t *queue =
+        meshq_msg_header (delivery->msg, "x-death-queue");
+    cr_assert_not_null (queue);
+    cr_expect_str_eq ((const char *)queue->u.bytes.data, "work");
+    meshq_client_ack (client, delivery->delivery_tag, false);
+    meshq_delivery_destroy (&delivery);
+}
+
+Test (deadletter, expired_messages_go_to_the_dead_letter_exchange)
+{
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.message_ttl = 100;
+    meshq_client_t *client = s_prepare (&options);
+    s_publish (client, "queue ttl", -1);
+    s_publish (client, "message ttl", 20);
+    cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
+    cr_assert_eq (meshq_client_consume (client, "dead", 10, NULL, 0), 0);
+    //  The shorter per-message TTL is behind the head; it expires when it
+    //  reaches the head, right after the first.
+    s_expect_dead (client, "queue ttl", "expired");
+    s_expect_dead (client, "message ttl", "expired");
+    meshq_client_destroy (&client);
+}
+
+Test (deadletter, rejected_without_requeue)
+{
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    meshq_client_t *client = s_prepare (&options);
+    s_publish (client, "bad input", -1);
+    cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
+    cr_assert_eq (meshq_client_consume (client, "work", 1, "w", 0), 0);
+    meshq_delivery_t *delivery = agentutil_recv (client);
+    cr_assert_eq (meshq_client_reject (client, delivery->delivery_tag, false),
+                  0);
+    meshq_delivery_destroy (&delivery);
+    cr_assert_eq (meshq_client_consume (client, "dead", 1, NULL, 0), 0);
+    s_expect_dead (client, "bad input", "rejected");
+    meshq_client_destroy (&client);
+}
+
+Test (deadletter, overflow_drops_the_head_or_refuses_the_publish)
+{
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.max_length = 2;
+    meshq_client_t *client = s_prepare (&options);
+    s_publish (client, "one", -1);
+    s_publish (client, "two", -1);
+    s_publish (client, "three", -1);
+    cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
+    cr_assert_eq (meshq_client_consume (client, "dead", 1, NULL, 0), 0);
+    s_expect_dead (client, "one", "maxlen");
+
+    meshq_queue_options_init (&options);
+    options.max_length = 1;
+    options.overflow = MESHQ_OVERFLOW_REJECT_PUBLISH;
+    cr_assert_eq (meshq_client_declare_queue (client, "bounded", &options), 0);
+    cr_assert_eq (meshq_client_publish_body (client, "", "bounded", "a", 1), 0);
+    cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
+    cr_assert_eq (meshq_client_publish_body (client, "", "bounded", "b", 1), 0);
+    cr_expect_eq (meshq_client_wait_for_confirms (client, 5000), MESHQ_ELIMIT);
+    cr_expect (strstr (meshq_client_error (client), "full"), "got '%s'",
+               meshq_client_error (client));
+    meshq_client_destroy (&client);
+}
+
+Test (deadletter, a_poison_message_stops_after_max_deliveries)
+{
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.max_deliveries = 3;
+    meshq_client_t *client = s_prepare (&options);
+    s_publish (client, "poison", -1);
+    cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
+    meshq_client_t *worker = agentutil_client (&s_node);
+    cr_assert_eq (meshq_client_consume (worker, "work", 1, NULL, 0), 0);
+    for (uint32_t i = 1; i <= 3; i++) {
+        meshq_delivery_t *delivery = agentutil_recv (worker);
+        cr_expect_eq (delivery->delivery_count, i);
+        meshq_client_nack (worker, delivery->delivery_tag, false, true);
+        meshq_delivery_destroy (&delivery);
+    }
+    meshq_delivery_t *none = NULL;
+    cr_expect_eq (meshq_client_recv (worker, 200, &none), MESHQ_ETIMEOUT,
+                  "a fourth delivery past max-deliveries 3");
+    cr_assert_eq (meshq_client_consume (client, "dead", 1, NULL, 0), 0);
+    s_expect_dead (client, "poison", "delivery_limit");
+    meshq_client_destroy (&worker);
+    meshq_client_destroy (&client);
+}

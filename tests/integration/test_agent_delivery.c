@@ -1,0 +1,305 @@
+/*  test_agent_delivery.c - how an agent hands messages out: priority,
+    credit and prefetch, redelivery when a consumer goes away or stops
+    heartbeating, leases and in-progress, nacks and delivery counts.
+*/
+#include "agentutil.h"
+#include "args.h"
+#include "codec_args.h"
+
+static agentutil_t s_node;
+
+static void
+s_setup (void)
+{
+    agentutil_start (&s_node, "delivery");
+}
+
+static void
+s_teardown (void)
+{
+    agentutil_finish (&s_node);
+}
+
+TestSuite (delivery, .init = s_setup, .fini = s_teardown, .timeout = 60);
+
+static void
+s_publish (meshq_client_t *client, const char *queue, const char *body,
+           int priority)
+{
+    meshq_msg_t *msg = meshq_msg_new ();
+    meshq_msg_set_routing_key (msg, queue);
+    meshq_msg_set_body (msg, body, strlen (body));
+    if (priority >= 0)
+        meshq_msg_set_priority (msg, priority);
+    cr_assert_eq (meshq_client_publish (client, msg, 0), 0);
+    meshq_msg_destroy (&msg);
+}
+
+static void
+s_confirm (meshq_client_t *client)
+{
+    cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0, "%s",
+                  meshq_client_error (client));
+}
+
+Test (delivery, higher_priority_first_fifo_within_a_level)
+{
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 100);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.max_priority = 9;
+    cr_assert_eq (meshq_client_declare_queue (client, "pq", &options), 0);
+    const char *order[] = {"low-1", "high-1", "mid-1",
+                           "low-2", "high-2", "mid-2"};
+    const int priority[] = {1, 9, 5, 1, 9, 5};
+    for (int i = 0; i < 6; i++)
+        s_publish (client, "pq", order[i], priority[i]);
+    //  Above max-priority counts as max-priority.
+    s_publish (client, "pq", "plain", -1);
+    s_confirm (client);
+    const char *expected[] = {"high-1", "high-2", "mid-1", "mid-2",
+                              "low-1",  "low-2",  "plain"};
+    cr_assert_eq (meshq_client_consume (client, "pq", 1, NULL, 0), 0);
+    for (int i = 0; i < 7; i++) {
+        meshq_delivery_t *delivery = agentutil_recv (client);
+        char body[32];
+        cr_expect_str_eq (agentutil_body (delivery, body, sizeof body),
+                          expected[i]);
+        meshq_client_ack (client, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    meshq_client_destroy (&client);
+}
+
+Test (delivery, a_consumer_never_holds_more_than_its_prefetch)
+{
+    meshq_client_t *producer = agentutil_client (&s_node);
+    meshq_client_t *slow = agentutil_client (&s_node);
+    meshq_client_t *fast = agentutil_client (&s_node);
+    meshq_client_set_confirms (producer, 100);
+    cr_assert_eq (meshq_client_declare_queue (producer, "credit", NULL), 0);
+    for (int i = 0; i < 30; i++)
+        s_publish (producer, "credit", "m", -1);
+    s_confirm (producer);
+    cr_assert_eq (meshq_client_consume (slow, "credit", 2, "slow", 0), 0);
+    cr_assert_eq (meshq_client_consume (fast, "credit", 10, "fast", 0), 0);
+    //  Without acks each holds exactly its prefetch; the rest wait.
+    meshq_delivery_t *held[2];
+    for (int i = 0; i < 2; i++)
+        held[i] = agentutil_recv (slow);
+    meshq_delivery_t *extra = NULL;
+    cr_expect_eq (meshq_client_recv (slow, 200, &extra), MESHQ_ETIMEOUT,
+                  "a third delivery to a consumer with prefetch 2");
+    for (int i = 0; i < 2; i++)
+        meshq_delivery_destroy (&held[i]);
+    meshq_delivery_t *fast_held[10];
+    for (int i = 0; i < 10; i++)
+        fast_held[i] = agentutil_recv (fast);
+    cr_expect_eq (meshq_client_recv (fast, 200, &extra), MESHQ_ETIMEOUT,
+                  "an eleventh delivery to a consumer with prefetch 10");
+    //  Acking frees credit: the next ones come.
+    cr_assert_eq (meshq_client_ack (fast, fast_held[9]->delivery_tag, true), 0);
+    for (int i = 0; i < 10; i++) {
+        meshq_delivery_destroy (&fast_held[i]);
+        fast_held[i] = agentutil_recv (fast);
+    }
+    for (int i = 0; i < 10; i++)
+        meshq_delivery_destroy (&fast_held[i]);
+    meshq_client_destroy (&slow);
+    meshq_client_destroy (&fast);
+    meshq_client_destroy (&producer);
+}
+
+Test (delivery, a_consumer_that_leaves_gives_its_messages_back_redelivered)
+{
+    meshq_client_t *producer = agentutil_client (&s_node);
+    meshq_client_set_confirms (producer, 10);
+    cr_assert_eq (meshq_client_declare_queue (producer, "jobs", NULL), 0);
+    s_publish (producer, "jobs", "first", -1);
+    s_publish (producer, "jobs", "second", -1);
+    s_confirm (producer);
+    meshq_client_t *quitter = agentutil_client (&s_node);
+    cr_assert_eq (meshq_client_consume (quitter, "jobs", 5, NULL, 0), 0);
+    meshq_delivery_t *a = agentutil_recv (quitter);
+    meshq_delivery_t *b = agentutil_recv (quitter);
+    meshq_delivery_destroy (&a);
+    meshq_delivery_destroy (&b);
+    meshq_client_destroy (&quitter);
+
+    meshq_client_t *worker = agentutil_client (&s_node);
+    cr_assert_eq (meshq_client_consume (worker, "jobs", 5, NULL, 0), 0);
+    const char *expected[] = {"first", "second"};
+    for (int i = 0; i < 2; i++) {
+        meshq_delivery_t *delivery = agentutil_recv (worker);
+        char body[32];
+        cr_expect_str_eq (agentutil_body (delivery, body, sizeof body),
+                          expected[i], "requeued in front, in order");
+        cr_expect (delivery->redelivered);
+        cr_expect_eq (delivery->delivery_count, 2);
+        cr_expect_eq (meshq_msg_redelivery_count (delivery->msg), 1);
+        meshq_client_ack (worker, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    meshq_client_destroy (&worker);
+    meshq_client_destroy (&producer);
+}
+
+//  A client that says HELLO and CONSUME by hand, then falls silent
+//  without a goodbye, as a frozen process would.
+Test (delivery, a_silent_consumer_loses_its_messages_after_three_heartbeats)
+{
+    meshq_client_t *producer = agentutil_client (&s_node);
+    meshq_client_set_confirms (producer, 10);
+    cr_assert_eq (meshq_client_declare_queue (producer, "silent", NULL), 0);
+    s_publish (producer, "silent", "job", -1);
+    s_confirm (producer);
+
+    zsock_t *raw = zsock_new (ZMQ_DEALER);
+    uint8_t id[16] = "silent-consumer";
+    zmq_setsockopt (zsock_resolve (raw), ZMQ_ROUTING_ID, id, 16);
+    cr_assert_eq (
+        zsock_connect (raw, "%s", meshq_agent_endpoint (s_node.agent)), 0);
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, RID, rid, 1);
+    MESHQ_ARGS_SET (&args, HEARTBEAT, heartbeat, 50);
+    //  inproc:// has no handshake: the login is in HELLO.
+    MESHQ_ARGS_SET (&args, USER, user, meshq_span ("guest"));
+    MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span ("guest"));
+    meshq_codec_encode_args (&args, &buf, NULL);
+    zsock_send (raw, "sb", "HELLO", buf.data, buf.size);
+    zmsg_t *reply = zmsg_recv (raw);
+    cr_assert (reply && zframe_streq (zmsg_first (reply), "OK"));
+    zmsg_destroy (&reply);
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, RID, rid, 2);
+    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("silent"));
+    MESHQ_ARGS_SET (&args, PREFETCH, prefetch, 1);
+    meshq_buf_reset (&buf);
+    meshq_codec_encode_args (&args, &buf, NULL);
+    zsock_send (raw, "sb", "CONSUME", buf.data, buf.size);
+    bool delivered = false;
+    for (int i = 0; i < 2; i++) {
+        reply = zmsg_recv (raw);
+        cr_assert_not_null (reply);
+        delivered |= zframe_streq (zmsg_first (reply), "DELIVER");
+        zmsg_destroy (&reply);
+    }
+    cr_assert (delivered, "the silent consumer got the job first");
+
+    //  No PING follows: after 3 x 50 ms the agent gives the job back.
+    meshq_client_t *worker = agentutil_client (&s_node);
+    cr_assert_eq (meshq_client_consume (worker, "silent", 1, NULL, 0), 0);
+    meshq_delivery_t *delivery = agentutil_recv (worker);
+    cr_expect (delivery->redelivered);
+    cr_expect_eq (delivery->delivery_count, 2);
+    meshq_delivery_destroy (&delivery);
+    meshq_buf_fini (&buf);
+    zsock_destroy (&raw);
+    meshq_client_destroy (&worker);
+    meshq_client_destroy (&producer);
+}
+
+Test (delivery, a_lapsed_lease_redelivers_and_in_progress_extends_it)
+{
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 10);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.ack_timeout = 300;
+    cr_assert_eq (meshq_client_declare_queue (client, "leases", &options), 0);
+    s_publish (client, "leases", "long job", -1);
+    s_confirm (client);
+    meshq_client_t *patient = agentutil_client (&s_node);
+    meshq_client_t *idle = agentutil_client (&s_node);
+    cr_assert_eq (meshq_client_consume (patient, "leases", 1, NULL, 0), 0);
+    meshq_delivery_t *job = agentutil_recv (patient);
+    cr_assert_eq (meshq_client_consume (idle, "leases", 1, NULL, 0), 0);
+    //  Working for three leases, saying so every 100 ms: not redelivered.
+    meshq_delivery_t *stolen = NULL;
+    for (int i = 0; i < 9; i++) {
+        cr_assert_eq (meshq_client_in_progress (patient, job->delivery_tag), 0);
+        cr_expect_eq (meshq_client_recv (idle, 100, &stolen), MESHQ_ETIMEOUT,
+                      "redelivered while in progress");
+        meshq_delivery_destroy (&stolen);
+    }
+    //  Silent past the lease: the job goes to the idle consumer.
+    stolen = agentutil_recv (idle);
+    cr_expect (stolen->redelivered);
+    //  The late ack of the lapsed delivery is refused with a reason.
+    meshq_client_ack (patient, job->delivery_tag, false);
+    meshq_delivery_t *none = NULL;
+    meshq_client_recv (patient, 200, &none);
+    cr_expect (strstr (meshq_client_error (patient), "unknown delivery tag"),
+               "got '%s'", meshq_client_error (patient));
+    meshq_client_ack (idle, stolen->delivery_tag, false);
+    meshq_delivery_destroy (&stolen);
+    meshq_delivery_destroy (&job);
+    meshq_client_destroy (&idle);
+    meshq_client_destroy (&patient);
+    meshq_client_destroy (&client);
+}
+
+Test (delivery, nack_requeues_and_counts_deliveries)
+{
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 10);
+    cr_assert_eq (meshq_client_declare_queue (client, "retry", NULL), 0);
+    s_publish (client, "retry", "flaky", -1);
+    s_confirm (client);
+    cr_assert_eq (meshq_client_consume (client, "retry", 1, NULL, 0), 0);
+    for (uint32_t count = 1; count <= 3; count++) {
+        meshq_delivery_t *delivery = agentutil_recv (client);
+        cr_expect_eq (delivery->delivery_count, count);
+        cr_expect_eq (delivery->redelivered, count > 1);
+        if (count < 3)
+            meshq_client_nack (client, delivery->delivery_tag, false, true);
+        else
+            meshq_client_ack (client, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    meshq_delivery_t *none = NULL;
+    cr_expect_eq (meshq_client_recv (client, 100, &none), MESHQ_ETIMEOUT);
+    meshq_client_destroy (&client);
+}
+
+static int s_seen;
+
+static void
+s_on_delivery (meshq_client_t *client, meshq_delivery_t *delivery, void *arg)
+{
+    (void)arg;
+    s_seen++;
+    meshq_client_ack (client, delivery->delivery_tag, false);
+    meshq_delivery_destroy (&delivery);
+}
+
+Test (delivery, callbacks_and_gets)
+{
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 10);
+    cr_assert_eq (meshq_client_declare_queue (client, "cb", NULL), 0);
+    meshq_delivery_t *delivery = NULL;
+    cr_assert_eq (meshq_client_get (client, "cb", false, &delivery), 0);
+    cr_expect_null (delivery, "get on an empty queue gives nothing");
+    for (int i = 0; i < 5; i++)
+        s_publish (client, "cb", "x", -1);
+    s_confirm (client);
+    cr_assert_eq (meshq_client_get (client, "cb", false, &delivery), 0);
+    cr_assert_not_null (delivery);
+    cr_expect_str_eq (delivery->consumer_tag, "");
+    cr_assert_eq (meshq_client_ack (client, delivery->delivery_tag, false), 0);
+    meshq_delivery_destroy (&delivery);
+    s_seen = 0;
+    cr_assert_eq (meshq_client_consume_with (client, "cb", 2, NULL, 0,
+                                             s_on_delivery, NULL),
+                  0);
+    int64_t deadline = zclock_mono () + 5000;
+    while (s_seen < 4 && zclock_mono () < deadline)
+        cr_assert_geq (meshq_client_dispatch (client, 100), 0);
+    cr_expect_eq (s_seen, 4);
+    meshq_client_destroy (&client);
+}

@@ -1,0 +1,103 @@
+/*  test_agent_pressure.c - backpressure: at its memory high-water mark or
+    disk quota an agent refuses publishes (or makes them wait), keeps
+    serving consumers, and takes publishes again once they drained it.
+*/
+#include "agentutil.h"
+
+static agentutil_t s_node;
+
+static void
+s_teardown (void)
+{
+    agentutil_finish (&s_node);
+}
+
+//  Publishes 1 KiB messages until one is refused; returns how many went.
+static int
+s_fill (meshq_client_t *client, const char *queue, int refusal)
+{
+    char body[1024];
+    memset (body, 'x', sizeof body);
+    for (int i = 0; i < 10000; i++) {
+        cr_assert_eq (
+            meshq_client_publish_body (client, "", queue, body, sizeof body),
+            0);
+        int rc = meshq_client_wait_for_confirms (client, 5000);
+        if (rc) {
+            cr_expect_eq (rc, refusal, "%s", meshq_client_error (client));
+            return i;
+        }
+    }
+    cr_assert_fail ("10 MiB published past a 64 KiB limit");
+    return -1;
+}
+
+static void
+s_drain (meshq_client_t *client, const char *queue, int count)
+{
+    cr_assert_eq (meshq_client_consume (client, queue, 100, "drain", 0), 0);
+    for (int i = 0; i < count; i++) {
+        meshq_delivery_t *delivery = agentutil_recv (client);
+        meshq_client_ack (client, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    cr_assert_eq (meshq_client_cancel (client, "drain"), 0);
+}
+
+Test (pressure, memory_mark_refuses_then_recovers, .fini = s_teardown,
+      .timeout = 60)
+{
+    const char *options[] = {"max_memory", "65536", NULL};
+    agentutil_start_with (&s_node, "memory", options);
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 10);
+    cr_assert_eq (meshq_client_declare_queue (client, "big", NULL), 0);
+    int accepted = s_fill (client, "big", MESHQ_EFULL);
+    cr_expect_gt (accepted, 10);
+    cr_expect (strstr (meshq_client_error (client), "high-water"));
+    //  Consumers are still served; draining unblocks publishers.
+    s_drain (client, "big", accepted);
+    int64_t deadline = zclock_mono () + 5000;
+    while (meshq_client_blocked (client) && zclock_mono () < deadline)
+        meshq_client_dispatch (client, 50);
+    cr_expect_not (meshq_client_blocked (client));
+    cr_expect_eq (meshq_client_publish_body (client, "", "big", "ok", 2), 0);
+    cr_expect_eq (meshq_client_wait_for_confirms (client, 5000), 0);
+    meshq_client_destroy (&client);
+}
+
+Test (pressure, a_blocking_publisher_waits_instead, .fini = s_teardown,
+      .timeout = 60)
+{
+    const char *options[] = {"max_memory", "65536", NULL};
+    agentutil_start_with (&s_node, "blocking", options);
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 10);
+    cr_assert_eq (meshq_client_declare_queue (client, "big", NULL), 0);
+    int accepted = s_fill (client, "big", MESHQ_EFULL);
+    meshq_client_set_block_on_pressure (client, true);
+    meshq_client_set_timeout (client, 300);
+    cr_expect_eq (meshq_client_publish_body (client, "", "big", "x", 1),
+                  MESHQ_ETIMEOUT, "publish waits while the agent is full");
+    meshq_client_set_timeout (client, 5000);
+    s_drain (client, "big", accepted);
+    cr_expect_eq (meshq_client_publish_body (client, "", "big", "x", 1), 0);
+    cr_expect_eq (meshq_client_wait_for_confirms (client, 5000), 0);
+    meshq_client_destroy (&client);
+}
+
+Test (pressure, disk_quota_refuses_publishes, .fini = s_teardown, .timeout = 60)
+{
+    const char *options[] = {"quota", "262144", "segment_size", "65536", NULL};
+    agentutil_start_with (&s_node, "quota", options);
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 10);
+    cr_assert_eq (meshq_client_declare_queue (client, "disk", NULL), 0);
+    int accepted = s_fill (client, "disk", MESHQ_EFULL);
+    cr_expect_gt (accepted, 10);
+    cr_expect (strstr (meshq_client_error (client), "quota"), "got '%s'",
+               meshq_client_error (client));
+    //  Every message confirmed before the refusal is there.
+    s_drain (client, "disk", accepted);
+    meshq_client_destroy (&client);
+}

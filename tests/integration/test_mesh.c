@@ -1,0 +1,443 @@
+/*  test_mesh.c - agents of one mesh, in one process on loopback: a
+    queue's messages reach consumers on other agents by credit, no
+    consumer holds more than its prefetch, declarations made anywhere
+    hold everywhere, and a peer that leaves gives back what it held.
+*/
+#include "args.h"
+#include "client_internal.h"
+#include "codec_args.h"
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+#include <czmq.h>
+
+#define S_NODES 3
+
+typedef struct {
+    char dir[256];         //  Store directory.
+    char name[64];         //  Agent name.
+    meshq_agent_t *agent;  //  The agent.
+} s_node_t;
+
+static s_node_t s_nodes[S_NODES];
+static char s_mesh[64];
+
+static void
+s_start (int i)
+{
+    s_node_t *node = &s_nodes[i];
+    if (!*node->dir) {
+        snprintf (node->dir, sizeof node->dir, "/tmp/meshq-mesh-XXXXXX");
+        cr_assert_not_null (mkdtemp (node->dir));
+        snprintf (node->name, sizeof node->name, "%c%d", 'a' + i,
+                  (int)getpid ());
+    }
+    node->agent = meshq_agent_new (node->name);
+    cr_assert_eq (meshq_agent_set (node->agent, "data", node->dir), 0);
+    cr_assert_eq (meshq_agent_set (node->agent, "mesh", s_mesh), 0);
+    int rc = meshq_agent_start (node->agent);
+    cr_assert_eq (rc, 0, "%s", meshq_agent_error (node->agent));
+}
+
+static void
+s_setup (void)
+{
+    //  A mesh of this test's own: parallel suites never join it.
+    snprintf (s_mesh, sizeof s_mesh, "test-%d-%d", (int)getpid (),
+              (int)(zclock_usecs () % 100000));
+    memset (s_nodes, 0, sizeof s_nodes);
+}
+
+static void
+s_teardown (void)
+{
+    for (int i = 0; i < S_NODES; i++) {
+        meshq_agent_destroy (&s_nodes[i].agent);
+        if (*s_nodes[i].dir) {
+            char command[300];
+            snprintf (command, sizeof command, "rm -rf '%.256s'",
+                      s_nodes[i].dir);
+            cr_expect_eq (system (command), 0);
+        }
+    }
+}
+
+TestSuite (mesh, .init = s_setup, .fini = s_teardown, .timeout = 60);
+
+static meshq_client_t *
+s_client (int i)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_timeout (client, 5000);
+    int rc =
+        meshq_client_connect (client, meshq_agent_endpoint (s_nodes[i].agent));
+    cr_assert_eq (rc, 0, "%s", meshq_client_error (client));
+    return client;
+}
+
+//  Peers the agent reports up.
+static int
+s_peers_up (meshq_client_t *client)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    zmsg_t *reply = NULL;
+    cr_assert_eq (meshq_client_call (client, "LIST_PEERS", &args, &reply), 0);
+    zmsg_first (reply);
+    zframe_t *frame = zmsg_next (reply);
+    uint64_t rid;
+    meshq_span_t cursor;
+    uint32_t count;
+    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
+                                           zframe_size (frame), "peers", &rid,
+                                           &cursor, &count, NULL),
+                  0);
+    int up = 0;
+    meshq_args_t row;
+    while (meshq_codec_list_next (&cursor, &row))
+        up += row.state.size == 2 && memcmp (row.state.data, "up", 2) == 0;
+    zmsg_destroy (&reply);
+    return up;
+}
+
+//  Waits (asking the agent, not sleeping) until it sees count peers up.
+static void
+s_wait_peers (meshq_client_t *client, int count)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    int up = 0;
+    while ((up = s_peers_up (client)) != count && zclock_mono () < deadline)
+        meshq_client_dispatch (client, 20);
+    cr_assert_eq (up, count, "%d peers up, not %d", up, count);
+}
+
+//  Waits until a passive declare of queue succeeds on client's agent.
+static void
+s_wait_queue (meshq_client_t *client, const char *queue)
+{
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.passive = true;
+    int64_t deadline = zclock_mono () + 10000;
+    int rc;
+    while ((rc = meshq_client_declare_queue (client, queue, &options)) &&
+           zclock_mono () < deadline)
+        meshq_client_dispatch (client, 20);
+    cr_assert_eq (rc, 0, "queue '%s' never reached this agent", queue);
+}
+
+//  The ready and unacked counts of queue on client's agent.
+static void
+s_depth (meshq_client_t *client, const char *queue, uint64_t *ready,
+         uint64_t *unacked)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    zmsg_t *reply = NULL;
+    cr_assert_eq (meshq_client_call (client, "LIST_QUEUES", &args, &reply), 0);
+    zmsg_first (reply);
+    zframe_t *frame = zmsg_next (reply);
+    uint64_t rid;
+    meshq_span_t cursor;
+    uint32_t count;
+    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
+                                           zframe_size (frame), "queues", &rid,
+                                           &cursor, &count, NULL),
+                  0);
+    meshq_args_t row;
+    *ready = *unacked = UINT64_MAX;
+    while (meshq_codec_list_next (&cursor, &row))
+        if (row.queue.size == strlen (queue) &&
+            memcmp (row.queue.data, queue, row.queue.size) == 0) {
+            *ready = row.messages;
+            *unacked = row.unacked;
+        }
+    zmsg_destroy (&reply);
+}
+
+static void
+s_publish (meshq_client_t *client, const char *queue, int count)
+{
+    meshq_client_set_confirms (client, 1000);
+    char body[32];
+    for (int i = 0; i < count; i++) {
+        snprintf (body, sizeof body, "%d", i);
+        cr_assert_eq (
+            meshq_client_publish_body (client, "", queue, body, strlen (body)),
+            0);
+    }
+    cr_assert_eq (meshq_client_wait_for_confirms (client, 10000), 0, "%s",
+                  meshq_client_error (client));
+}
+
+Test (mesh, a_consumer_on_another_agent_gets_and_acks_everything)
+{
+    s_start (0);
+    s_start (1);
+    meshq_client_t *a = s_client (0), *b = s_client (1);
+    s_wait_peers (a, 1);
+    cr_assert_eq (meshq_client_declare_queue (a, "jobs", NULL), 0);
+    s_wait_queue (b, "jobs");
+    cr_assert_eq (meshq_client_consume (b, "jobs", 20, NULL, 0), 0);
+    s_publish (a, "jobs", 500);
+    //  In order, as published (one origin, one consumer).
+    for (int i = 0; i < 500; i++) {
+        meshq_delivery_t *delivery = NULL;
+        cr_assert_eq (meshq_client_recv (b, 5000, &delivery), 0,
+                      "message %d did not arrive", i);
+        size_t size;
+        const char *body = meshq_msg_body (delivery->msg, &size);
+        char expected[32];
+        snprintf (expected, sizeof expected, "%d", i);
+        cr_assert (size == strlen (expected) &&
+                       memcmp (body, expected, size) == 0,
+                   "message %d out of order", i);
+        uint8_t origin[16];
+        cr_assert (meshq_msg_id (delivery->msg, origin, NULL));
+        meshq_client_ack (b, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    //  The acks reach the origin: nothing is left there.
+    uint64_t ready = 1, unacked = 1;
+    int64_t deadline = zclock_mono () + 5000;
+    while ((ready || unacked) && zclock_mono () < deadline) {
+        meshq_client_dispatch (b, 10);
+        s_depth (a, "jobs", &ready, &unacked);
+    }
+    cr_expect_eq (ready, 0);
+    cr_expect_eq (unacked, 0, "acks from the other agent settled them");
+    meshq_client_destroy (&a);
+    meshq_client_destroy (&b);
+}
+
+Test (mesh, prefetch_holds_across_agents)
+{
+    s_start (0);
+    s_start (1);
+    meshq_client_t *a = s_client (0), *b = s_client (1);
+    s_wait_peers (a, 1);
+    cr_assert_eq (meshq_client_declare_queue (a, "slow", NULL), 0);
+    s_wait_queue (b, "slow");
+    s_publish (a, "slow", 50);
+    cr_assert_eq (meshq_client_consume (b, "slow", 5, NULL, 0), 0);
+    meshq_delivery_t *held[5];
+    for (int i = 0; i < 5; i++) {
+        held[i] = NULL;
+        cr_assert_eq (meshq_client_recv (b, 5000, &held[i]), 0);
+    }
+    meshq_delivery_t *extra = NULL;
+    cr_expect_eq (meshq_client_recv (b, 300, &extra), MESHQ_ETIMEOUT,
+                  "a sixth delivery to a consumer with prefetch 5");
+    meshq_delivery_destroy (&extra);
+    uint64_t ready, unacked;
+    s_depth (a, "slow", &ready, &unacked);
+    cr_expect_eq (unacked, 5, "the origin has five in flight");
+    cr_expect_eq (ready, 45);
+    for (int i = 0; i < 5; i++) {
+        meshq_client_ack (b, held[i]->delivery_tag, false);
+        meshq_delivery_destroy (&held[i]);
+    }
+    //  Acks free credit: the rest come, five at a time at most.
+    for (int i = 0; i < 45; i++) {
+        meshq_delivery_t *delivery = NULL;
+        cr_assert_eq (meshq_client_recv (b, 5000, &delivery), 0);
+        meshq_client_ack (b, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    meshq_client_destroy (&a);
+    meshq_client_destroy (&b);
+}
+
+Test (mesh, declarations_made_anywhere_hold_everywhere)
+{
+    s_start (0);
+    s_start (1);
+    meshq_client_t *a = s_client (0), *b = s_client (1);
+    s_wait_peers (a, 1);
+    //  Exchange, queue and binding declared on B; a publish on A routes
+    //  through them.
+    cr_assert_eq (meshq_client_declare_exchange (b, "logs", "topic", true), 0);
+    cr_assert_eq (meshq_client_declare_queue (b, "kern", NULL), 0);
+    cr_assert_eq (meshq_client_bind_queue (b, "kern", "logs", "kern.*", NULL),
+                  0);
+    s_wait_queue (a, "kern");
+    //  The binding may trail the queue by a frame: publish until routed.
+    meshq_client_set_confirms (a, 10);
+    meshq_delivery_t *delivery = NULL;
+    int64_t deadline = zclock_mono () + 5000;
+    while (!delivery && zclock_mono () < deadline) {
+        meshq_client_publish_body (a, "logs", "kern.critical", "disk", 4);
+        cr_assert_eq (meshq_client_wait_for_confirms (a, 5000), 0);
+        cr_assert_eq (meshq_client_get (a, "kern", true, &delivery), 0);
+    }
+    cr_assert_not_null (delivery, "routed on A by a binding made on B");
+    meshq_delivery_destroy (&delivery);
+    //  A redeclaration with other arguments is refused, naming both.
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.max_length = 7;
+    cr_expect_eq (meshq_client_declare_queue (a, "kern", &options),
+                  MESHQ_EPRECONDITION);
+    cr_expect (strstr (meshq_client_error (a), "max_length=-1; you asked "
+                                               "for 7"),
+               "%s", meshq_client_error (a));
+    //  A node that joins late learns it all.
+    s_start (2);
+    meshq_client_t *c = s_client (2);
+    s_wait_queue (c, "kern");
+    options.max_length = -1;
+    options.passive = false;
+    cr_expect_eq (meshq_client_declare_exchange (c, "logs", "topic", true), 0);
+    cr_expect_eq (meshq_client_declare_exchange (c, "logs", "fanout", true),
+                  MESHQ_EPRECONDITION);
+    //  A deletion reaches everyone too.
+    cr_assert_eq (meshq_client_delete_queue (b, "kern", false, false, NULL), 0);
+    options.passive = true;
+    deadline = zclock_mono () + 5000;
+    int rc = 0;
+    while ((rc = meshq_client_declare_queue (c, "kern", &options)) == 0 &&
+           zclock_mono () < deadline)
+        meshq_client_dispatch (c, 20);
+    cr_expect_eq (rc, MESHQ_ENOTFOUND);
+    meshq_client_destroy (&a);
+    meshq_client_destroy (&b);
+    meshq_client_destroy (&c);
+}
+
+Test (mesh, a_peer_that_leaves_gives_back_what_it_held)
+{
+    s_start (0);
+    s_start (1);
+    meshq_client_t *a = s_client (0), *b = s_client (1);
+    s_wait_peers (a, 1);
+    cr_assert_eq (meshq_client_declare_queue (a, "held", NULL), 0);
+    s_wait_queue (b, "held");
+    s_publish (a, "held", 4);
+    cr_assert_eq (meshq_client_consume (b, "held", 10, NULL, 0), 0);
+    for (int i = 0; i < 4; i++) {
+        meshq_delivery_t *delivery = NULL;
+        cr_assert_eq (meshq_client_recv (b, 5000, &delivery), 0);
+        meshq_delivery_destroy (&delivery);
+    }
+    meshq_client_destroy (&b);
+    meshq_agent_destroy (&s_nodes[1].agent);
+    //  Back on A, redelivered to a consumer there.
+    cr_assert_eq (meshq_client_consume (a, "held", 10, NULL, 0), 0);
+    for (int i = 0; i < 4; i++) {
+        meshq_delivery_t *delivery = NULL;
+        cr_assert_eq (meshq_client_recv (a, 10000, &delivery), 0,
+                      "message %d of 4 not given back", i + 1);
+        cr_expect (delivery->redelivered);
+        meshq_client_ack (a, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    meshq_client_destroy (&a);
+}
+
+Test (mesh, an_origin_that_restarts_delivers_its_backlog)
+{
+    s_start (0);
+    s_start (1);
+    meshq_client_t *a = s_client (0), *b = s_client (1);
+    s_wait_peers (a, 1);
+    cr_assert_eq (meshq_client_declare_queue (a, "later", NULL), 0);
+    s_wait_queue (b, "later");
+    s_publish (a, "later", 10);
+    meshq_client_destroy (&a);
+    meshq_agent_destroy (&s_nodes[0].agent);
+    cr_assert_eq (meshq_client_consume (b, "later", 5, NULL, 0), 0);
+    meshq_delivery_t *delivery = NULL;
+    cr_expect_eq (meshq_client_recv (b, 300, &delivery), MESHQ_ETIMEOUT,
+                  "the origin is down: its messages wait for it");
+    s_start (0);
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq (meshq_client_recv (b, 10000, &delivery), 0,
+                      "message %d of 10 after the origin came back", i + 1);
+        meshq_client_ack (b, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    meshq_client_destroy (&b);
+}
+
+Test (mesh, consumers_on_every_agent_share_the_load)
+{
+    for (int i = 0; i < 3; i++)
+        s_start (i);
+    meshq_client_t *clients[3];
+    for (int i = 0; i < 3; i++)
+        clients[i] = s_client (i);
+    s_wait_peers (clients[0], 2);
+    s_wait_peers (clients[2], 2);
+    cr_assert_eq (meshq_client_declare_queue (clients[0], "work", NULL), 0);
+    for (int i = 1; i < 3; i++)
+        s_wait_queue (clients[i], "work");
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq (meshq_client_consume (clients[i], "work", 10, NULL, 0),
+                      0);
+    meshq_client_t *producer = s_client (0);
+    s_publish (producer, "work", 300);
+    int got[3] = {0};
+    int total = 0;
+    int64_t deadline = zclock_mono () + 20000;
+    while (total < 300 && zclock_mono () < deadline)
+        for (int i = 0; i < 3; i++) {
+            meshq_delivery_t *delivery = NULL;
+            if (meshq_client_recv (clients[i], 5, &delivery) == 0) {
+                got[i]++;
+                total++;
+                meshq_client_ack (clients[i], delivery->delivery_tag, false);
+                meshq_delivery_destroy (&delivery);
+            }
+        }
+    cr_assert_eq (total, 300, "all 300 consumed once");
+    for (int i = 0; i < 3; i++)
+        cr_expect_gt (got[i], 0, "consumer %d got nothing (%d/%d/%d)", i,
+                      got[0], got[1], got[2]);
+    fprintf (stderr, "mesh: shares %d / %d / %d\n", got[0], got[1], got[2]);
+    meshq_client_destroy (&producer);
+    for (int i = 0; i < 3; i++)
+        meshq_client_destroy (&clients[i]);
+}
+
+Test (mesh, acks_made_while_the_origin_was_down_reach_it_later)
+{
+    s_start (0);
+    s_start (1);
+    meshq_client_t *a = s_client (0), *b = s_client (1);
+    s_wait_peers (a, 1);
+    cr_assert_eq (meshq_client_declare_queue (a, "late", NULL), 0);
+    s_wait_queue (b, "late");
+    cr_assert_eq (meshq_client_consume (b, "late", 10, NULL, 0), 0);
+    s_publish (a, "late", 10);
+    meshq_delivery_t *held[10];
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq (meshq_client_recv (b, 5000, &held[i]), 0);
+    //  The origin goes; the work is done and acked meanwhile.
+    meshq_client_destroy (&a);
+    meshq_agent_destroy (&s_nodes[0].agent);
+    s_wait_peers (b, 0);
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq (meshq_client_ack (b, held[i]->delivery_tag, false), 0);
+        meshq_delivery_destroy (&held[i]);
+    }
+    meshq_client_dispatch (b, 50);
+    //  Back, it learns of the acks and does not deliver those again.
+    s_start (0);
+    a = s_client (0);
+    s_wait_peers (b, 1);
+    meshq_delivery_t *delivery = NULL;
+    cr_expect_eq (meshq_client_recv (b, 1500, &delivery), MESHQ_ETIMEOUT,
+                  "a message acked while its origin was down came again");
+    meshq_delivery_destroy (&delivery);
+    uint64_t ready = 1, unacked = 1;
+    int64_t deadline = zclock_mono () + 5000;
+    while ((ready || unacked) && zclock_mono () < deadline) {
+        meshq_client_dispatch (a, 20);
+        s_depth (a, "late", &ready, &unacked);
+    }
+    cr_expect (ready == 0 && unacked == 0,
+               "the origin still holds %" PRIu64 " ready, %" PRIu64 " unacked",
+               ready, unacked);
+    meshq_client_destroy (&a);
+    meshq_client_destroy (&b);
+}

@@ -1,0 +1,207 @@
+/*  cmd_bench.c - `meshq bench`: the load generator (bench.c) from the
+    command line, against an agent or one embedded in the process.
+*/
+#include "bench.h"
+#include "tool.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Endpoints a producer or consumer list may name.
+#define S_MAX_AT 16
+
+//  Splits a comma-separated list in place into at most S_MAX_AT entries;
+//  returns how many, or -1 when there are too many or one is empty.
+static int
+s_split (char *list, const char *entries[S_MAX_AT])
+{
+    int count = 0;
+    for (char *save = NULL, *entry = strtok_r (list, ",", &save); entry;
+         entry = strtok_r (NULL, ",", &save)) {
+        if (count == S_MAX_AT)
+            return -1;
+        entries[count++] = entry;
+    }
+    return count;
+}
+
+int
+meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
+{
+    static const char *usage =
+        "[--producers N] [--consumers N] [--count N | --duration S] "
+        "[--size BYTES] [--persistent|--transient] [--confirm-window N] "
+        "[--prefetch N] [--auto-ack] [--multi-ack N] [--queue NAME] "
+        "[--publish-at EP,..] [--consume-at EP,..] [--work-us US] "
+        "[--slow-consumer I:US] [--embedded] [--json]";
+    static const struct option options[] = {
+        {"producers", required_argument, NULL, 'P'},
+        {"consumers", required_argument, NULL, 'C'},
+        {"count", required_argument, NULL, 'n'},
+        {"duration", required_argument, NULL, 'd'},
+        {"size", required_argument, NULL, 's'},
+        {"persistent", no_argument, NULL, 'p'},
+        {"transient", no_argument, NULL, 't'},
+        {"confirm-window", required_argument, NULL, 'w'},
+        {"prefetch", required_argument, NULL, 'f'},
+        {"auto-ack", no_argument, NULL, 'a'},
+        {"multi-ack", required_argument, NULL, 'm'},
+        {"queue", required_argument, NULL, 'q'},
+        {"publish-at", required_argument, NULL, 'A'},
+        {"consume-at", required_argument, NULL, 'B'},
+        {"work-us", required_argument, NULL, 'W'},
+        {"slow-consumer", required_argument, NULL, 'S'},
+        {"embedded", no_argument, NULL, 'e'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    meshq_bench_config_t config;
+    meshq_bench_config_init (&config);
+    config.progress = true;
+    bool embedded = false;
+    const char *publish_at[S_MAX_AT], *consume_at[S_MAX_AT];
+    int opt;
+    char *end;
+    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
+        long long n = optarg ? strtoll (optarg, &end, 10) : 0;
+        bool number_ok = optarg && *optarg && !*end && n >= 0;
+        switch (opt) {
+            case 'P':
+            case 'C':
+            case 'n':
+            case 's':
+            case 'w':
+            case 'f':
+            case 'm':
+            case 'W':
+                if (!number_ok)
+                    return meshq_tool_usage ("bench", usage);
+                if (opt == 'P')
+                    config.producers = (int)n;
+                else if (opt == 'C')
+                    config.consumers = (int)n;
+                else if (opt == 'n')
+                    config.count = (uint64_t)n;
+                else if (opt == 's')
+                    config.size = (int)n;
+                else if (opt == 'w')
+                    config.confirm_window = (int)n;
+                else if (opt == 'f')
+                    config.prefetch = (int)n;
+                else if (opt == 'W')
+                    config.work_us = (int)n;
+                else
+                    config.multi_ack = (int)n;
+                break;
+            case 'A':
+                config.publish_at = publish_at;
+                config.publish_at_count = s_split (optarg, publish_at);
+                if (config.publish_at_count < 1)
+                    return meshq_tool_usage ("bench", usage);
+                break;
+            case 'B':
+                config.consume_at = consume_at;
+                config.consume_at_count = s_split (optarg, consume_at);
+                if (config.consume_at_count < 1)
+                    return meshq_tool_usage ("bench", usage);
+                break;
+            case 'S':
+                if (sscanf (optarg, "%d:%d", &config.slow_consumer,
+                            &config.slow_us) != 2 ||
+                    config.slow_consumer < 0 || config.slow_us < 0)
+                    return meshq_tool_usage ("bench", usage);
+                break;
+            case 'd':
+                config.duration = strtod (optarg, &end);
+                if (*end || config.duration <= 0)
+                    return meshq_tool_usage ("bench", usage);
+                config.count = 0;
+                break;
+            case 'p':
+                config.persistent = true;
+                break;
+            case 't':
+                config.persistent = false;
+                break;
+            case 'a':
+                config.auto_ack = true;
+                break;
+            case 'q':
+                config.queue = optarg;
+                break;
+            case 'e':
+                embedded = true;
+                break;
+            case 'j':
+                tool->json = true;
+                break;
+            case 'h':
+                printf ("usage: meshq bench %s\n", usage);
+                return MESHQ_EXIT_OK;
+            default:
+                return meshq_tool_usage ("bench", usage);
+        }
+    }
+    if (optind != argc || config.prefetch < 1 ||
+        (embedded && (config.publish_at || config.consume_at)))
+        return meshq_tool_usage ("bench", usage);
+
+    meshq_agent_t *agent = NULL;
+    char dir[] = "/var/tmp/meshq-bench-XXXXXX";
+    config.endpoint = config.publish_at ? config.publish_at[0] : tool->agent;
+    if (embedded) {
+        if (!mkdtemp (dir)) {
+            perror ("meshq: bench: mkdtemp");
+            return MESHQ_EXIT_SOFTWARE;
+        }
+        agent = meshq_agent_new ("bench");
+        meshq_agent_set (agent, "data", dir);
+        if (meshq_agent_start (agent)) {
+            fprintf (stderr, "meshq: bench: %s\n", meshq_agent_error (agent));
+            meshq_agent_destroy (&agent);
+            return MESHQ_EXIT_SOFTWARE;
+        }
+        config.endpoint = meshq_agent_endpoint (agent);
+    }
+    meshq_bench_result_t result;
+    int rc = meshq_bench_run (&config, &result);
+    if (tool->json) {
+        printf ("{\"published\":%llu,\"consumed\":%llu,\"seconds\":%.3f,"
+                "\"publish_rate\":%.0f,\"consume_rate\":%.0f,"
+                "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f},"
+                "\"per_consumer\":[",
+                (unsigned long long)result.published,
+                (unsigned long long)result.consumed, result.seconds,
+                result.publish_rate, result.consume_rate, result.p50_us,
+                result.p99_us, result.p999_us);
+        for (int i = 0; i < config.consumers; i++)
+            printf ("%s%llu", i ? "," : "",
+                    (unsigned long long)result.per_consumer[i]);
+        printf ("],\"errors\":%d}\n", result.errors);
+    } else {
+        printf ("published  %llu msgs in %.2f s: %.0f msgs/s\n",
+                (unsigned long long)result.published, result.seconds,
+                result.publish_rate);
+        printf ("consumed   %llu msgs: %.0f msgs/s end to end\n",
+                (unsigned long long)result.consumed, result.consume_rate);
+        printf ("latency    p50 %.0f us, p99 %.0f us, p99.9 %.0f us\n",
+                result.p50_us, result.p99_us, result.p999_us);
+        for (int i = 0; i < config.consumers && config.consumers > 1; i++)
+            printf ("consumer %d %llu msgs (%.1f%%)\n", i,
+                    (unsigned long long)result.per_consumer[i],
+                    100.0 * (double)result.per_consumer[i] /
+                        (double)(result.consumed ? result.consumed : 1));
+    }
+    if (rc)
+        fprintf (stderr, "meshq: bench: %s\n", result.error);
+    if (agent) {
+        meshq_agent_destroy (&agent);
+        char command[256];
+        snprintf (command, sizeof command, "rm -rf '%s'", dir);
+        if (system (command) != 0)
+            fprintf (stderr, "meshq: bench: could not remove %s\n", dir);
+    }
+    return rc ? MESHQ_EXIT_SOFTWARE : MESHQ_EXIT_OK;
+}

@@ -1,0 +1,325 @@
+/*  cmd_messages.c - publish and consume from the command line.
+
+    publish sends each BODY argument (or each line of standard input) as
+    one message, with confirms, and exits non-zero if any is refused.
+    consume prints each message (or pipes it to a command) and acks it
+    after; with --json one object per line.
+*/
+#include "tool.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static int64_t
+s_number (const char *text)
+{
+    char *end;
+    long long value = strtoll (text, &end, 10);
+    return *text && !*end && value >= 0 ? value : -1;
+}
+
+static int
+s_send (meshq_client_t *client, meshq_msg_t *msg, const char *body, size_t size,
+        int flags, uint64_t *sent)
+{
+    meshq_msg_set_body (msg, body, size);
+    int rc = meshq_client_publish (client, msg, flags);
+    if (rc == 0)
+        (*sent)++;
+    return rc;
+}
+
+int
+meshq_tool_publish (meshq_tool_t *tool, int argc, char **argv)
+{
+    static const char *usage =
+        "[--exchange X] --routing-key K [--transient] [--priority N] "
+        "[--header NAME=VALUE ...] [--content-type T] [--correlation-id ID] "
+        "[--reply-to Q] [--expiration MS] [--mandatory] [--count N] "
+        "[BODY...]  (no BODY: one message per line of standard input)";
+    static const struct option options[] = {
+        {"exchange", required_argument, NULL, 'x'},
+        {"routing-key", required_argument, NULL, 'k'},
+        {"transient", no_argument, NULL, 'T'},
+        {"persistent", no_argument, NULL, 'P'},
+        {"priority", required_argument, NULL, 'p'},
+        {"header", required_argument, NULL, 'H'},
+        {"content-type", required_argument, NULL, 'c'},
+        {"correlation-id", required_argument, NULL, 'i'},
+        {"reply-to", required_argument, NULL, 'r'},
+        {"expiration", required_argument, NULL, 'e'},
+        {"mandatory", no_argument, NULL, 'm'},
+        {"count", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    meshq_msg_t *msg = meshq_msg_new ();
+    const char *key = NULL;
+    int flags = 0;
+    int64_t count = 1;
+    int opt, bad = 0;
+    while (!bad &&
+           (opt = getopt_long (argc, argv, "x:k:", options, NULL)) != -1) {
+        char *equals;
+        switch (opt) {
+            case 'x':
+                bad = meshq_msg_set_exchange (msg, *optarg ? optarg : NULL);
+                break;
+            case 'k':
+                key = optarg;
+                bad = meshq_msg_set_routing_key (msg, optarg);
+                break;
+            case 'T':
+                meshq_msg_set_delivery_mode (msg, MESHQ_TRANSIENT);
+                break;
+            case 'P':
+                meshq_msg_set_delivery_mode (msg, MESHQ_PERSISTENT);
+                break;
+            case 'p':
+                bad = meshq_msg_set_priority (msg, (int)s_number (optarg));
+                break;
+            case 'H':
+                equals = strchr (optarg, '=');
+                if (!equals)
+                    bad = 1;
+                else {
+                    *equals = 0;
+                    bad = meshq_msg_set_header_str (msg, optarg, equals + 1);
+                }
+                break;
+            case 'c':
+                bad = meshq_msg_set_content_type (msg, optarg);
+                break;
+            case 'i':
+                bad = meshq_msg_set_correlation_id (msg, optarg);
+                break;
+            case 'r':
+                bad = meshq_msg_set_reply_to (msg, optarg);
+                break;
+            case 'e':
+                bad = meshq_msg_set_expiration (msg, s_number (optarg));
+                break;
+            case 'm':
+                flags |= MESHQ_MANDATORY;
+                break;
+            case 'n':
+                count = s_number (optarg);
+                bad = count < 1;
+                break;
+            case 'h':
+                printf ("usage: meshq publish %s\n", usage);
+                meshq_msg_destroy (&msg);
+                return MESHQ_EXIT_OK;
+            default:
+                bad = 1;
+        }
+    }
+    if (bad || !key) {
+        meshq_msg_destroy (&msg);
+        return meshq_tool_usage ("publish", usage);
+    }
+    int exit = 0;
+    meshq_client_t *client = meshq_tool_connect (tool, &exit);
+    if (!client) {
+        meshq_msg_destroy (&msg);
+        return exit;
+    }
+    meshq_client_set_confirms (client, 1000);
+    uint64_t sent = 0;
+    int rc = 0;
+    for (int64_t round = 0; round < count && rc == 0; round++) {
+        if (optind < argc)
+            for (int i = optind; i < argc && rc == 0; i++)
+                rc = s_send (client, msg, argv[i], strlen (argv[i]), flags,
+                             &sent);
+        else {
+            char *line = NULL;
+            size_t capacity = 0;
+            ssize_t length;
+            while (rc == 0 &&
+                   (length = getline (&line, &capacity, stdin)) > 0) {
+                if (line[length - 1] == '\n')
+                    line[--length] = 0;
+                rc = s_send (client, msg, line, (size_t)length, flags, &sent);
+            }
+            free (line);
+            break;  //  Standard input is read once.
+        }
+    }
+    if (rc == 0)
+        rc = meshq_client_wait_for_confirms (client, tool->timeout_ms);
+    if (rc)
+        exit = meshq_tool_fail ("publish", client, rc);
+    else
+        fprintf (stderr, "published %" PRIu64 " messages (confirmed)\n", sent);
+    meshq_client_destroy (&client);
+    meshq_msg_destroy (&msg);
+    return exit;
+}
+
+static void
+s_json_string (const char *data, size_t size)
+{
+    putchar ('"');
+    for (size_t i = 0; i < size; i++) {
+        unsigned char c = (unsigned char)data[i];
+        if (c == '"' || c == '\\')
+            printf ("\\%c", c);
+        else if (c < 0x20)
+            printf ("\\u%04x", c);
+        else
+            putchar (c);
+    }
+    putchar ('"');
+}
+
+static void
+s_json_field (const char *name, const char *value, bool *first)
+{
+    if (!value)
+        return;
+    printf ("%s\"%s\":", *first ? "" : ",", name);
+    s_json_string (value, strlen (value));
+    *first = false;
+}
+
+//  Prints a delivery as one JSON object on one line.
+static void
+s_print_json (const meshq_delivery_t *delivery)
+{
+    const meshq_msg_t *msg = delivery->msg;
+    bool first = true;
+    printf ("{");
+    s_json_field ("queue", delivery->queue, &first);
+    s_json_field ("exchange",
+                  meshq_msg_exchange (msg) ? meshq_msg_exchange (msg) : "",
+                  &first);
+    s_json_field ("routing_key", meshq_msg_routing_key (msg), &first);
+    s_json_field ("content_type", meshq_msg_content_type (msg), &first);
+    s_json_field ("correlation_id", meshq_msg_correlation_id (msg), &first);
+    s_json_field ("reply_to", meshq_msg_reply_to (msg), &first);
+    printf (",\"priority\":%d,\"redelivered\":%s,\"delivery_count\":%u",
+            meshq_msg_priority (msg), delivery->redelivered ? "true" : "false",
+            delivery->delivery_count);
+    printf (",\"headers\":{");
+    for (size_t i = 0; i < meshq_msg_header_count (msg); i++) {
+        const char *key;
+        const meshq_value_t *value = meshq_msg_header_at (msg, i, &key);
+        printf ("%s", i ? "," : "");
+        s_json_string (key, strlen (key));
+        printf (":");
+        if (value->type == MESHQ_VALUE_STR)
+            s_json_string (value->u.bytes.data, value->u.bytes.size);
+        else if (value->type == MESHQ_VALUE_INT)
+            printf ("%" PRId64, value->u.integer);
+        else if (value->type == MESHQ_VALUE_BOOL)
+            printf ("%s", value->u.boolean ? "true" : "false");
+        else if (value->type == MESHQ_VALUE_DOUBLE)
+            printf ("%.17g", value->u.number);
+        else
+            printf ("null");
+    }
+    size_t size;
+    const char *body = meshq_msg_body (msg, &size);
+    printf ("},\"body\":");
+    s_json_string (body, size);
+    printf ("}\n");
+}
+
+//  Pipes a body to a shell command; returns its exit status.
+static int
+s_pipe (const char *command, const char *body, size_t size)
+{
+    FILE *pipe = popen (command, "w");
+    if (!pipe)
+        return -1;
+    fwrite (body, 1, size, pipe);
+    int status = pclose (pipe);
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+int
+meshq_tool_consume (meshq_tool_t *tool, int argc, char **argv)
+{
+    static const char *usage =
+        "QUEUE [--count N] [--prefetch N] [--idle SECONDS] [--exec CMD] "
+        "[--json]  (acks each message after printing it, or after CMD "
+        "exits 0; CMD failing requeues it)";
+    static const struct option options[] = {
+        {"count", required_argument, NULL, 'n'},
+        {"prefetch", required_argument, NULL, 'p'},
+        {"idle", required_argument, NULL, 'i'},
+        {"exec", required_argument, NULL, 'e'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int64_t count = -1, prefetch = 10, idle = -1;
+    const char *command = NULL;
+    int opt;
+    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+            case 'n':
+                count = s_number (optarg);
+                break;
+            case 'p':
+                prefetch = s_number (optarg);
+                break;
+            case 'i':
+                idle = s_number (optarg);
+                break;
+            case 'e':
+                command = optarg;
+                break;
+            case 'j':
+                tool->json = true;
+                break;
+            case 'h':
+                printf ("usage: meshq consume %s\n", usage);
+                return MESHQ_EXIT_OK;
+            default:
+                return meshq_tool_usage ("consume", usage);
+        }
+    }
+    if (optind != argc - 1 || count == 0 || prefetch < 1)
+        return meshq_tool_usage ("consume", usage);
+    int exit = 0;
+    meshq_client_t *client = meshq_tool_connect (tool, &exit);
+    if (!client)
+        return exit;
+    int rc = meshq_client_consume (client, argv[optind], (uint32_t)prefetch,
+                                   NULL, 0);
+    for (int64_t got = 0; rc == 0 && (count < 0 || got < count); got++) {
+        meshq_delivery_t *delivery = NULL;
+        rc = meshq_client_recv (client, idle < 0 ? -1 : (int)idle * 1000,
+                                &delivery);
+        if (rc == MESHQ_ETIMEOUT) {
+            rc = 0;
+            break;
+        }
+        if (rc)
+            break;
+        size_t size;
+        const char *body = meshq_msg_body (delivery->msg, &size);
+        bool done = true;
+        if (command)
+            done = s_pipe (command, body, size) == 0;
+        else if (tool->json)
+            s_print_json (delivery);
+        else {
+            fwrite (body, 1, size, stdout);
+            putchar ('\n');
+        }
+        fflush (stdout);
+        rc = done ? meshq_client_ack (client, delivery->delivery_tag, false)
+                  : meshq_client_nack (client, delivery->delivery_tag, false,
+                                       true);
+        meshq_delivery_destroy (&delivery);
+    }
+    if (rc)
+        exit = meshq_tool_fail ("consume", client, rc);
+    meshq_client_destroy (&client);
+    return exit;
+}

@@ -1,0 +1,58 @@
+/*  common.c - what the meshq command's verbs share. See tool.h. */
+#include "tool.h"
+
+#include <stdio.h>
+
+static meshq_client_t *
+s_connect (const meshq_tool_t *tool, const char *vhost, int *exit)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_vhost (client, vhost);
+    meshq_client_set_timeout (client, tool->timeout_ms);
+    if (tool->user || tool->password)
+        meshq_client_set_credentials (client, tool->user ? tool->user : "",
+                                      tool->password ? tool->password : "");
+    int rc = meshq_client_connect (client, tool->agent);
+    if (rc) {
+        *exit = meshq_tool_fail ("connect", client, rc);
+        meshq_client_destroy (&client);
+    }
+    return client;
+}
+
+meshq_client_t *
+meshq_tool_connect (const meshq_tool_t *tool, int *exit)
+{
+    return s_connect (tool, tool->vhost ? tool->vhost : "/", exit);
+}
+
+meshq_client_t *
+meshq_tool_connect_admin (const meshq_tool_t *tool, int *exit)
+{
+    return s_connect (tool, "/", exit);
+}
+
+int
+meshq_tool_fail (const char *verb, meshq_client_t *client, int rc)
+{
+    const char *why = client ? meshq_client_error (client) : "";
+    fprintf (stderr, "meshq: %s: %s\n", verb, *why ? why : meshq_strerror (rc));
+    switch (rc) {
+        case MESHQ_ECONNLOST:
+            return MESHQ_EXIT_UNAVAILABLE;
+        case MESHQ_ETIMEOUT:
+            return MESHQ_EXIT_TEMPFAIL;
+        case MESHQ_EINVAL:
+        case MESHQ_ERANGE:
+            return MESHQ_EXIT_USAGE;
+        default:
+            return MESHQ_EXIT_REFUSED;
+    }
+}
+
+int
+meshq_tool_usage (const char *verb, const char *usage)
+{
+    fprintf (stderr, "meshq: %s: %s\n", verb, usage);
+    return MESHQ_EXIT_USAGE;
+}
