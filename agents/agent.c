@@ -20,6 +20,9 @@
 //  timers and the pipe are not starved.
 #define S_BATCH 1024
 
+//  Frames handled between two dispatches within a turn.
+#define S_DISPATCH_EVERY 128
+
 //  Warnings about bad input logged per tick, at most.
 #define S_WARNINGS 10
 
@@ -52,6 +55,7 @@ s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
     self->held_replies = zlistx_new ();
     zlistx_set_destructor (self->held_replies, meshq_free_item);
     meshq_buf_init (&self->buf);
+    meshq_engine_batch_init (self);
     zuuid_t *uuid = zuuid_new ();
     memcpy (self->node_id, zuuid_data (uuid), 16);
     zuuid_destroy (&uuid);
@@ -96,6 +100,8 @@ s_engine_destroy (meshq_engine_t **self_p)
     zlistx_destroy (&self->dead_letters);
     zlistx_destroy (&self->held_replies);
     meshq_buf_fini (&self->buf);
+    meshq_engine_batch_fini (self);
+    meshq_engine_pool_fini (self);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->router);
     free (self);
@@ -276,6 +282,22 @@ s_commit (meshq_engine_t *self)
     s_release_replies (self);
 }
 
+//  Dispatches the queues that changed, and sends the batches made.
+static void
+s_dispatch (meshq_engine_t *self)
+{
+    meshq_queue_t *queue;
+    int64_t now = zclock_time ();
+    self->last_dirty = NULL;
+    while ((queue = zlistx_detach (self->dirty, NULL))) {
+        meshq_map64_delete (self->dirty_set, (uintptr_t)queue);
+        //  Origins' share of the free credit first, then the rest here.
+        meshq_engine_mesh_grant (self, queue);
+        meshq_queue_dispatch (queue, now);
+    }
+    meshq_engine_batch_flush (self);
+}
+
 static int
 s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
 {
@@ -295,14 +317,7 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
             meshq_engine_flush_confirms (self, session);
         session = zhashx_next (self->sessions);
     }
-    meshq_queue_t *queue;
-    int64_t now = zclock_time ();
-    while ((queue = zlistx_detach (self->dirty, NULL))) {
-        meshq_map64_delete (self->dirty_set, (uintptr_t)queue);
-        //  Origins' share of the free credit first, then the rest here.
-        meshq_engine_mesh_grant (self, queue);
-        meshq_queue_dispatch (queue, now);
-    }
+    s_dispatch (self);
     //  Acks to origins, credit to grant, backlogs to announce.
     meshq_engine_mesh_turn (self);
     //  Dispatch may have disposed of entries (acks, dead letters):
@@ -328,17 +343,26 @@ meshq_engine_arm_turn (meshq_engine_t *self)
 {
     if (!self->turn_armed) {
         self->turn_armed = true;
-        zloop_timer (self->loop, 0, 1, s_end_of_turn, self);
+        //  While frames are handled the ROUTER handler ends the turn
+        //  itself, when it is done with them.
+        self->turn_timer = self->frame_mono ? 0
+                                            : zloop_timer (self->loop, 0, 1,
+                                                           s_end_of_turn, self);
     }
 }
 
 void
 meshq_engine_mark_dirty (meshq_engine_t *self, meshq_queue_t *queue)
 {
-    //  dirty_set doubles as the membership test of the dirty list.
-    if (!meshq_map64_lookup (self->dirty_set, (uintptr_t)queue)) {
-        meshq_map64_insert (self->dirty_set, (uintptr_t)queue, queue);
-        zlistx_add_end (self->dirty, queue);
+    //  dirty_set doubles as the membership test of the dirty list; the
+    //  last queue marked is remembered, as most marks in a row (one per
+    //  publish or ack) are for the same queue.
+    if (queue != self->last_dirty) {
+        if (!meshq_map64_lookup (self->dirty_set, (uintptr_t)queue)) {
+            meshq_map64_insert (self->dirty_set, (uintptr_t)queue, queue);
+            zlistx_add_end (self->dirty, queue);
+        }
+        self->last_dirty = queue;
     }
     meshq_engine_arm_turn (self);
 }
@@ -379,6 +403,10 @@ meshq_engine_session_open (meshq_engine_t *self, const uint8_t *id,
                                 ? (int)args->heartbeat
                                 : 1000;
     session->last_seen = zclock_mono ();
+    //  Deliveries several to a frame, if it said it takes them.
+    session->batch = MESHQ_ARGS_HAS (args, BATCH) && args->batch > 1
+                         ? (uint32_t)(args->batch < 4096 ? args->batch : 4096)
+                         : 1;
     session->deliveries = meshq_map64_new ();
     session->consumers = zlistx_new ();
     char key[33];
@@ -529,7 +557,7 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
                                   "no session: send HELLO first");
         return;
     }
-    session->last_seen = zclock_mono ();
+    session->last_seen = self->frame_mono ? self->frame_mono : zclock_mono ();
     if (streq (verb, "PUBLISH")) {
         if (count == 4)
             meshq_engine_publish (self, session, &args,
@@ -556,6 +584,8 @@ s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
     (void)loop;
     meshq_engine_t *self = arg;
     void *handle = zsock_resolve (reader);
+    self->frame_mono = zclock_mono ();
+    self->frame_wall = zclock_time ();
     for (int n = 0; n < S_BATCH; n++) {
         zmq_msg_t parts[4];
         int count = 0;
@@ -581,6 +611,25 @@ s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
         s_frame (self, parts, count);
         for (int i = 0; i < count && i < 4; i++)
             zmq_msg_close (&parts[i]);
+        //  Consumers need not wait for the turn's commit (only confirms
+        //  do): give them what the acks so far made room for, so that a
+        //  long turn of publishes does not starve them.
+        if ((n + 1) % S_DISPATCH_EVERY == 0) {
+            if (zlistx_size (self->dirty))
+                s_dispatch (self);
+            self->frame_mono = zclock_mono ();
+            self->frame_wall = zclock_time ();
+        }
+    }
+    self->frame_mono = self->frame_wall = 0;
+    //  The socket is drained (or the batch is done): end the turn here,
+    //  not through one more pass of the loop, whose poll of every socket
+    //  cost about five system calls a turn (strace of one message in
+    //  flight). A timer armed before the frames came is not needed.
+    if (self->turn_armed) {
+        if (self->turn_timer)
+            zloop_timer_end (self->loop, self->turn_timer);
+        s_end_of_turn (self->loop, 0, self);
     }
     return 0;
 }

@@ -153,7 +153,7 @@ s_unpark (meshq_engine_t *self, meshq_queue_t *queue, const uint8_t *peer,
         if (mine && (now == 0 || parked->until <= now)) {
             meshq_entry_t *entry = parked->entry;
             if (acked && meshq_map64_lookup (acked, entry->seq)) {
-                meshq_engine_entry_free (self, entry);
+                meshq_engine_entry_done (self, entry);
                 settled++;
             } else {
                 meshq_queue_requeue (queue, entry);
@@ -174,11 +174,13 @@ meshq_dedup_forget_queue (meshq_queue_t *queue)
     meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
     if (!qmesh)
         return;
+    meshq_engine_t *engine =
+        ((meshq_vhost_t *)meshq_queue_host (queue))->engine;
     s_parked_t *parked = qmesh->parked ? zlistx_first (qmesh->parked) : NULL;
     for (; parked; parked = zlistx_next (qmesh->parked)) {
         //  The queue and its records are going: no ack to store.
         meshq_blob_unref (&parked->entry->blob);
-        free (parked->entry);
+        meshq_engine_entry_free (engine, parked->entry);
     }
     zlistx_destroy (&qmesh->parked);
     zhashx_destroy (&qmesh->seen);

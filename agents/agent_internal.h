@@ -20,6 +20,7 @@
 typedef struct _meshq_session_t meshq_session_t;
 typedef struct _meshq_vhost_t meshq_vhost_t;
 typedef struct _meshq_engine_t meshq_engine_t;
+typedef struct _meshq_batch_t meshq_batch_t;
 
 //  Copies a span into a NUL-terminated buffer of MESHQ_MAX_SHORTSTR + 1.
 static inline void
@@ -73,6 +74,7 @@ struct _meshq_vhost_t {
     struct _meshq_peers_t *peers;       //  Its mesh, or NULL.
     zhashx_t *peer_sessions;            //  Peer id hex -> meshq_session_t.
     zhashx_t *late_acks;                //  Acks for origins away, or NULL.
+    meshq_queue_t *last_route;          //  Last default-exchange route.
 };
 
 //  An entry on its way to a dead-letter exchange.
@@ -119,6 +121,7 @@ struct _meshq_session_t {
     uint64_t publish_generation;  //  Permissions it was checked under.
     bool publish_allowed;         //  The answer.
     bool dead;                    //  To be closed at the end of the turn.
+    uint32_t batch;               //  Most deliveries it takes per frame.
 };
 
 struct _meshq_engine_t {
@@ -145,6 +148,7 @@ struct _meshq_engine_t {
     uint64_t next_seq;              //  Last message sequence given.
     int64_t started;                //  Monotonic ms at start.
     int64_t sampled;                //  Monotonic ms of the last sample.
+    int64_t introduced;             //  Monotonic ms of the last VHOST round.
     zhashx_t *sessions;             //  Hex session id -> meshq_session_t.
     meshq_session_t *last_session;  //  Cache: sender of the last frame.
     zlistx_t *dirty;                //  Queues to dispatch this turn.
@@ -166,6 +170,18 @@ struct _meshq_engine_t {
     uint64_t suppressed;     //  Those not logged this tick.
     uint64_t dead_lettered;  //  Entries sent to a dead-letter exchange.
     uint64_t duplicates;     //  Deliveries the dedup window suppressed.
+
+    //  The hot path's reused state (agent_batch.c, agent_pool.c).
+    meshq_batch_t *batches;          //  Deliveries to send, by consumer.
+    int batch_count;                 //  Open batches, first in batches.
+    meshq_entry_t *free_entries;     //  Kept for reuse, linked by next.
+    uint32_t free_entry_count;       //  How many.
+    meshq_pending_t *free_pendings;  //  Kept for reuse, linked by next.
+    uint32_t free_pending_count;     //  How many.
+    int64_t frame_mono;  //  zclock_mono () while frames are handled, or 0.
+    int64_t frame_wall;  //  zclock_time () while frames are handled, or 0.
+    int turn_timer;      //  The end-of-turn timer while turn_armed, or 0.
+    meshq_queue_t *last_dirty;  //  Queue last marked dirty (in dirty).
 };
 
 //  agent.c
@@ -198,9 +214,6 @@ meshq_session_t *meshq_engine_session_open (meshq_engine_t *self,
 //  agent_auth.c
 int meshq_engine_auth_start (meshq_engine_t *self, char *why, size_t size);
 void meshq_engine_auth_stop (meshq_engine_t *self);
-void meshq_engine_auth_open (meshq_engine_t *self);
-void meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
-                             const meshq_args_t *args);
 void meshq_engine_auth_hello (meshq_engine_t *self, const uint8_t *id,
                               const meshq_args_t *args, const char *user_id);
 bool meshq_engine_allowed (meshq_engine_t *self, meshq_session_t *session,
@@ -208,8 +221,31 @@ bool meshq_engine_allowed (meshq_engine_t *self, meshq_session_t *session,
                            const char *resource, uint64_t rid);
 bool meshq_engine_may_publish (meshq_engine_t *self, meshq_session_t *session,
                                meshq_span_t exchange);
+
+//  agent_users.c
+void meshq_engine_auth_open (meshq_engine_t *self);
+void meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
+                             const meshq_args_t *args);
 bool meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
                          const char *verb, const meshq_args_t *args);
+
+//  agent_batch.c
+void meshq_engine_batch_init (meshq_engine_t *self);
+void meshq_engine_batch_fini (meshq_engine_t *self);
+//  Adds a delivery (its entry given to session, with its tag) to the
+//  consumer's batch; sends the batch when it is full.
+void meshq_engine_batch_add (meshq_engine_t *self, meshq_session_t *session,
+                             meshq_consumer_t *consumer,
+                             const meshq_entry_t *entry);
+//  Sends every open batch.
+void meshq_engine_batch_flush (meshq_engine_t *self);
+
+//  agent_pool.c: entries and pendings come zeroed, as from calloc.
+meshq_entry_t *meshq_engine_entry_new (meshq_engine_t *self);
+void meshq_engine_entry_free (meshq_engine_t *self, meshq_entry_t *entry);
+meshq_pending_t *meshq_engine_pending_new (meshq_engine_t *self);
+void meshq_engine_pending_free (meshq_engine_t *self, meshq_pending_t *pending);
+void meshq_engine_pool_fini (meshq_engine_t *self);
 
 //  agent_commands.c
 void meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
@@ -287,7 +323,12 @@ const char *meshq_engine_mesh_endpoint (meshq_vhost_t *vhost);
 bool meshq_engine_dedup_park (meshq_engine_t *self, meshq_session_t *session,
                               meshq_entry_t *entry);
 
-//  agent_lists.c (the mesh's rows)
+//  agent_lists.c
+//  Answers a list request with rows (the caller keeps them).
+void meshq_engine_reply_list (meshq_engine_t *self, meshq_session_t *session,
+                              uint64_t rid, const char *what,
+                              const meshq_args_t *rows, size_t count);
+//  The mesh's rows.
 void meshq_engine_mesh_rows (meshq_engine_t *self, meshq_queue_t *queue,
                              meshq_args_t **rows, size_t *count,
                              size_t *capacity);
@@ -306,7 +347,7 @@ void meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,
 void meshq_engine_requeue_session (meshq_engine_t *self,
                                    meshq_session_t *session);
 //  Frees a settled entry: its ack goes to the store, or to its origin.
-void meshq_engine_entry_free (meshq_engine_t *self, meshq_entry_t *entry);
+void meshq_engine_entry_done (meshq_engine_t *self, meshq_entry_t *entry);
 void meshq_engine_store_done (void *arg, uint64_t ticket, int status);
 void meshq_engine_flush_confirms (meshq_engine_t *self,
                                   meshq_session_t *session);

@@ -7,10 +7,10 @@
 
 #include <inttypes.h>
 
-//  Answers a list request with its rows, and frees them.
-static void
-s_reply_list (meshq_engine_t *self, meshq_session_t *session, uint64_t rid,
-              const char *what, meshq_args_t *rows, size_t count)
+void
+meshq_engine_reply_list (meshq_engine_t *self, meshq_session_t *session,
+                         uint64_t rid, const char *what,
+                         const meshq_args_t *rows, size_t count)
 {
     meshq_buf_t buf;
     meshq_buf_init (&buf);
@@ -22,7 +22,6 @@ s_reply_list (meshq_engine_t *self, meshq_session_t *session, uint64_t rid,
         meshq_engine_send_raw (self, session, "OK", buf.data, buf.size, NULL,
                                0);
     meshq_buf_fini (&buf);
-    free (rows);
 }
 
 void
@@ -160,7 +159,8 @@ meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
         }
     }
 #undef S_ROW
-    s_reply_list (self, session, args->rid, what, rows, count);
+    meshq_engine_reply_list (self, session, args->rid, what, rows, count);
+    free (rows);
 }
 
 // --------------------------------------------------------------------
@@ -237,5 +237,6 @@ meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (row, INFLIGHT, inflight, inflight);
         }
     }
-    s_reply_list (self, session, args->rid, "peers", rows, count);
+    meshq_engine_reply_list (self, session, args->rid, "peers", rows, count);
+    free (rows);
 }

@@ -6,6 +6,12 @@
     it consumes with credit, acks and nacks like a client, so the
     origin's queues, leases and requeues serve it unchanged.
 
+    Agents of the default vhost find each other by beacons or seeds.
+    Seeds name default-vhost endpoints (other vhosts' ports are
+    ephemeral), so every agent also tells its peers of the default
+    vhost where its other vhosts' meshes are (VHOST): without beacons,
+    that is how the agents of those vhosts meet.
+
     The flow, for a queue Q with a backlog on agent A (the origin) and a
     consumer on agent B:
       * A announces BACKLOG {q, msgs} to its peers when Q's ready count
@@ -36,6 +42,9 @@
 
 //  Deliveries to a peer sent in one message, at most.
 #define S_BATCH 256
+
+//  Interval of VHOST to peers that a vhost's mesh does not have up.
+#define S_INTRODUCE_MS 1000
 
 meshq_qmesh_t *
 meshq_qmesh (meshq_queue_t *queue, bool create)
@@ -244,6 +253,21 @@ s_announce (meshq_engine_t *self, meshq_session_t *session,
     s_send (self, session, "BACKLOG", &args, NULL, 0);
 }
 
+//  Tells a peer of the default vhost where our mesh of another vhost is.
+static void
+s_send_vhost (meshq_engine_t *self, meshq_session_t *session,
+              meshq_vhost_t *vhost)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost->name));
+    MESHQ_ARGS_SET (&args, ENDPOINT, endpoint,
+                    meshq_span (meshq_peers_endpoint (vhost->peers)));
+    MESHQ_ARGS_SET (&args, INCARNATION, incarnation,
+                    meshq_peers_incarnation (vhost->peers));
+    s_send (self, session, "VHOST", &args, NULL, 0);
+}
+
 static void
 s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
            const meshq_peer_info_t *peer)
@@ -266,6 +290,12 @@ s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
     meshq_notice ("mesh: peer up vhost=%s name=%s endpoint=%s", vhost->name,
                   peer->name, peer->endpoint);
     s_send_metadata (self, vhost, session);
+    if (vhost == self->root) {
+        meshq_vhost_t *other = zhashx_first (self->vhosts);
+        for (; other; other = zhashx_next (self->vhosts))
+            if (other != self->root && other->peers)
+                s_send_vhost (self, session, other);
+    }
     meshq_dedup_peer_up (self, session);
     meshq_queue_t *queue = zhashx_first (vhost->queues);
     for (; queue; queue = zhashx_next (vhost->queues))
@@ -386,8 +416,7 @@ s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
             meshq_queue_reserve (queue, -1);
         }
     }
-    meshq_entry_t *entry = calloc (1, sizeof *entry);
-    assert (entry);
+    meshq_entry_t *entry = meshq_engine_entry_new (self);
     entry->remote = true;
     memcpy (entry->origin, session->id, 16);
     entry->origin_dtag = args->dtag;
@@ -407,8 +436,43 @@ s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
         MESHQ_ARGS_SET (&nack, REQUEUE, requeue, true);
         s_send (self, session, "NACK", &nack, NULL, 0);
         meshq_blob_unref (&entry->blob);
-        free (entry);
+        meshq_engine_entry_free (self, entry);
     }
+}
+
+//  A peer of the default vhost says where its mesh of another vhost is.
+//  A vhost we do not serve (yet) is skipped: once it opens here, ours
+//  goes to the peer, whose agent of that vhost then says HELLO to ours.
+static void
+s_on_vhost (meshq_engine_t *self, meshq_vhost_t *vhost,
+            meshq_session_t *session, const meshq_args_t *args)
+{
+    if (vhost != self->root || !MESHQ_ARGS_HAS (args, VHOST) ||
+        !MESHQ_ARGS_HAS (args, ENDPOINT) ||
+        !MESHQ_ARGS_HAS (args, INCARNATION)) {
+        meshq_engine_bad_input (self,
+                                "mesh: VHOST dropped peer=%s reason=not in "
+                                "the default vhost, or no vhost, endpoint "
+                                "or incarnation",
+                                session->user);
+        return;
+    }
+    char name[MESHQ_MAX_SHORTSTR + 1], endpoint[MESHQ_MAX_SHORTSTR + 1];
+    meshq_span_copy (name, args->vhost);
+    meshq_span_copy (endpoint, args->endpoint);
+    meshq_vhost_t *target = zhashx_lookup (self->vhosts, name);
+    if (!target || target == self->root || !target->peers)
+        return;
+    int rc = meshq_peers_introduce (target->peers, session->id,
+                                    args->incarnation, endpoint);
+    if (rc)
+        meshq_engine_bad_input (self,
+                                "mesh: VHOST dropped peer=%s vhost=%s "
+                                "reason=%s",
+                                session->user, name,
+                                rc == MESHQ_EFULL
+                                    ? "peer table full"
+                                    : "endpoint is not tcp://ADDRESS:PORT");
 }
 
 static void
@@ -469,6 +533,8 @@ s_on_message (meshq_engine_t *self, meshq_vhost_t *vhost,
         }
     } else if (streq (verb, "ACKED"))
         meshq_dedup_on_acked (self, session, &args);
+    else if (streq (verb, "VHOST"))
+        s_on_vhost (self, vhost, session, &args);
     else if (streq (verb, "ACK") || streq (verb, "NACK") ||
              streq (verb, "IN_PROGRESS"))
         meshq_engine_settle (self, session, verb, &args);
@@ -614,9 +680,35 @@ meshq_engine_mesh_turn (meshq_engine_t *self)
     }
 }
 
+//  Tells the peers of the default vhost again where our other vhosts'
+//  meshes are, if those meshes do not have them up: a VHOST lost, or a
+//  vhost's peer counted down while the default vhost's stayed up, would
+//  otherwise keep them apart until the default vhost's peer comes up
+//  again.
+static void
+s_introduce_missing (meshq_engine_t *self, int64_t now)
+{
+    if (!self->root->peers || now - self->introduced < S_INTRODUCE_MS)
+        return;
+    self->introduced = now;
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
+        if (vhost == self->root || !vhost->peers)
+            continue;
+        meshq_session_t *session = zhashx_first (self->root->peer_sessions);
+        for (; session; session = zhashx_next (self->root->peer_sessions)) {
+            const meshq_peer_info_t *peer =
+                meshq_peers_lookup (vhost->peers, session->id);
+            if (!peer || streq (peer->state, "down"))
+                s_send_vhost (self, session, vhost);
+        }
+    }
+}
+
 void
 meshq_engine_mesh_tick (meshq_engine_t *self)
 {
+    s_introduce_missing (self, zclock_mono ());
     meshq_dedup_tick (self, zclock_mono ());
     //  Announcements held back by the rate limit go out now.
     meshq_engine_mesh_turn (self);
@@ -667,7 +759,10 @@ meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size)
     config.interface = *self->config.interface ? self->config.interface : NULL;
     config.beacon_port = self->config.beacon_port;
     config.no_beacon = self->config.no_beacon;
-    config.seeds = *self->config.seeds ? self->config.seeds : NULL;
+    //  Seeds are default-vhost endpoints: another vhost's HELLO to one
+    //  would only be refused there. Its peers come by VHOST instead.
+    config.seeds =
+        vhost == self->root && *self->config.seeds ? self->config.seeds : NULL;
     config.beacon_interval_ms = self->config.beacon_ms;
     config.transport =
         streq (self->config.transport, "multicast") ? MESHQ_TRANSPORT_MULTICAST
@@ -693,6 +788,13 @@ meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size)
                   vhost->name, meshq_peers_endpoint (vhost->peers),
                   meshq_peers_interface (vhost->peers),
                   meshq_peers_transport (vhost->peers));
+    //  A vhost added (here or by a peer) while the default vhost's
+    //  peers are up: tell them where it is.
+    if (vhost != self->root && self->root->peers) {
+        meshq_session_t *session = zhashx_first (self->root->peer_sessions);
+        for (; session; session = zhashx_next (self->root->peer_sessions))
+            s_send_vhost (self, session, vhost);
+    }
     return 0;
 }
 

@@ -45,11 +45,11 @@ s_entry_free (meshq_engine_t *self, meshq_entry_t *entry)
         meshq_engine_arm_turn (self);
     }
     meshq_blob_unref (&entry->blob);
-    free (entry);
+    meshq_engine_entry_free (self, entry);
 }
 
 void
-meshq_engine_entry_free (meshq_engine_t *self, meshq_entry_t *entry)
+meshq_engine_entry_done (meshq_engine_t *self, meshq_entry_t *entry)
 {
     s_entry_free (self, entry);
 }
@@ -82,7 +82,7 @@ s_requeue (meshq_engine_t *self, meshq_queue_t *queue, meshq_entry_t *entry)
     if (entry->remote) {
         meshq_engine_mesh_settled (self, entry, "NACK", true);
         meshq_blob_unref (&entry->blob);
-        free (entry);
+        meshq_engine_entry_free (self, entry);
     } else
         meshq_queue_requeue (queue, entry);
 }
@@ -134,6 +134,11 @@ s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
         return;
     }
     s_ensession (session, entry);
+    if (session->batch > 1) {
+        meshq_engine_batch_add (self, session, consumer, entry);
+        self->delivered++;
+        return;
+    }
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (consumer->tag));
@@ -152,7 +157,7 @@ s_dispose (void *host, meshq_entry_t *entry, const char *reason)
         //  Its origin dead-letters it, as its own queue says.
         meshq_engine_mesh_settled (self, entry, "NACK", false);
         meshq_blob_unref (&entry->blob);
-        free (entry);
+        meshq_engine_entry_free (self, entry);
         return;
     }
     if (reason && meshq_queue_args (entry->queue)->has_dlx) {
@@ -199,11 +204,19 @@ s_route (meshq_vhost_t *self, const meshq_envelope_t *envelope,
     meshq_span_t exchange_name = envelope->strings[MESHQ_F_EXCHANGE];
     meshq_span_t key = envelope->strings[MESHQ_F_ROUTING_KEY];
     if (exchange_name.size == 0) {
-        //  The default exchange: the queue named by the routing key.
-        char name[MESHQ_MAX_SHORTSTR + 1];
-        memcpy (name, key.data ? key.data : "", key.size);
-        name[key.size] = 0;
-        meshq_queue_t *queue = zhashx_lookup (self->queues, name);
+        //  The default exchange: the queue named by the routing key,
+        //  most often the one of the last publish.
+        meshq_queue_t *queue = self->last_route;
+        const char *last = queue ? meshq_queue_name (queue) : "";
+        if (!queue || (key.size && memcmp (last, key.data, key.size)) ||
+            last[key.size]) {
+            char name[MESHQ_MAX_SHORTSTR + 1];
+            memcpy (name, key.data ? key.data : "", key.size);
+            name[key.size] = 0;
+            queue = zhashx_lookup (self->queues, name);
+            if (queue)
+                self->last_route = queue;
+        }
         if (queue)
             s_route_one (routes, queue);
         return 0;
@@ -220,10 +233,9 @@ s_route (meshq_vhost_t *self, const meshq_envelope_t *envelope,
 }
 
 static meshq_pending_t *
-s_pending_new (meshq_session_t *session, uint64_t seq)
+s_pending_new (meshq_engine_t *self, meshq_session_t *session, uint64_t seq)
 {
-    meshq_pending_t *pending = calloc (1, sizeof *pending);
-    assert (pending);
+    meshq_pending_t *pending = meshq_engine_pending_new (self);
     pending->session = session;
     pending->seq = seq;
     if (session->pending_tail)
@@ -297,15 +309,16 @@ s_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
     meshq_engine_t *self = vhost->engine;
     meshq_blob_t *blob = NULL;
     uint64_t seq = ++self->next_seq;
-    int64_t now = zclock_time ();
+    //  The clock read for the frames being handled, if any: a clock
+    //  read per message showed in profiles.
+    int64_t now = self->frame_wall ? self->frame_wall : zclock_time ();
     int64_t ttl = envelope->present & (1u << MESHQ_F_EXPIRATION)
                       ? (int64_t)envelope->expiration
                       : -1;
     int taken = 0;
     for (int i = 0; i < routes->count; i++) {
         meshq_queue_t *queue = routes->queues[i];
-        meshq_entry_t *entry = calloc (1, sizeof *entry);
-        assert (entry);
+        meshq_entry_t *entry = meshq_engine_entry_new (self);
         //  The function holds one reference, each entry another.
         if (!blob)
             blob = meshq_blob_new (data, size, &self->memory);
@@ -320,7 +333,7 @@ s_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
                       "a queue is full (max-length with overflow "
                       "reject-publish): message refused");
             meshq_blob_unref (&entry->blob);
-            free (entry);
+            meshq_engine_entry_free (self, entry);
             continue;
         }
         taken++;
@@ -335,7 +348,7 @@ s_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
                 //  Not durable, so not accepted: take it back.
                 meshq_queue_unpush (queue, entry);
                 meshq_blob_unref (&entry->blob);
-                free (entry);
+                meshq_engine_entry_free (self, entry);
                 if (rc == MESHQ_EFULL)
                     s_block (self, "the agent's disk quota is reached: "
                                    "publishes are refused until consumers "
@@ -365,8 +378,9 @@ void
 meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
                       const meshq_args_t *args, const void *data, size_t size)
 {
-    meshq_pending_t *pending =
-        MESHQ_ARGS_HAS (args, SEQ) ? s_pending_new (session, args->seq) : NULL;
+    meshq_pending_t *pending = MESHQ_ARGS_HAS (args, SEQ)
+                                   ? s_pending_new (self, session, args->seq)
+                                   : NULL;
     meshq_envelope_t envelope;
     const char *why = NULL;
     int rc = meshq_codec_decode_envelope (data, size, self->config.max_message,
@@ -462,7 +476,8 @@ meshq_engine_store_done (void *arg, uint64_t ticket, int status)
         if (pending->session)
             pending->session->confirm_due = true;
         else
-            free (pending);  //  Its publisher is gone.
+            meshq_engine_pending_free (self->engine,
+                                       pending);  //  Its publisher is gone.
     }
 }
 
@@ -485,7 +500,7 @@ meshq_engine_flush_confirms (meshq_engine_t *self, meshq_session_t *session)
         session->pending = pending->next;
         if (!session->pending)
             session->pending_tail = NULL;
-        free (pending);
+        meshq_engine_pending_free (self, pending);
     }
     if (upto) {
         session->confirmed = upto;
@@ -499,12 +514,11 @@ meshq_engine_flush_confirms (meshq_engine_t *self, meshq_session_t *session)
 void
 meshq_engine_forget_pending (meshq_engine_t *self, meshq_session_t *session)
 {
-    (void)self;
     meshq_pending_t *pending = session->pending;
     while (pending) {
         meshq_pending_t *next = pending->next;
         if (pending->remaining == 0)
-            free (pending);
+            meshq_engine_pending_free (self, pending);
         else
             pending->session = NULL;  //  Freed by its last completion.
         pending = next;

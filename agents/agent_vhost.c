@@ -335,6 +335,11 @@ meshq_vhost_queue_drop (meshq_vhost_t *self, meshq_queue_t *queue)
     meshq_exchange_t *exchange = zhashx_first (self->exchanges);
     for (; exchange; exchange = zhashx_next (self->exchanges))
         meshq_exchange_unbind_queue (exchange, queue);
+    //  Caches of the hot path must not outlive it.
+    if (self->last_route == queue)
+        self->last_route = NULL;
+    if (self->engine->last_dirty == queue)
+        self->engine->last_dirty = NULL;
     if (meshq_map64_lookup (self->engine->dirty_set, (uintptr_t)queue)) {
         zlistx_delete (self->engine->dirty,
                        zlistx_find (self->engine->dirty, queue));

@@ -153,6 +153,16 @@ void meshq_peers_stop (meshq_peers_t *self, bool goodbye);
 int meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16],
                       zmsg_t **msg_p);
 
+//  Tells the module of a peer that the owner learnt of another way (for
+//  an agent, from the same node in another vhost's mesh): node id, the
+//  incarnation of its start and the endpoint of its ROUTER. The module
+//  connects and says HELLO, as for a peer heard by beacon. Returns 0,
+//  MESHQ_EINVAL if endpoint is not tcp://ADDRESS:PORT with a numeric
+//  address or node is this node, MESHQ_EFULL if the table is full of
+//  peers that are up, MESHQ_ESTATE unless started.
+int meshq_peers_introduce (meshq_peers_t *self, const uint8_t node[16],
+                           uint64_t incarnation, const char *endpoint);
+
 //  Iterates the peers that have been up (up, suspect or down), in no
 //  particular order. Returns NULL at the end.
 const meshq_peer_info_t *meshq_peers_first (meshq_peers_t *self);

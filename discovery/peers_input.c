@@ -272,6 +272,36 @@ s_peers_list (meshq_peers_t *self, meshq_peers_entry_t *from,
     }
 }
 
+int
+meshq_peers_introduce (meshq_peers_t *self, const uint8_t node[16],
+                       uint64_t incarnation, const char *endpoint)
+{
+    assert (self && node && endpoint);
+    if (!self->started)
+        return MESHQ_ESTATE;
+    if (!meshq_iface_endpoint_valid (endpoint) ||
+        memcmp (node, self->node, 16) == 0)
+        return MESHQ_EINVAL;
+    int64_t now = zclock_mono ();
+    meshq_peers_entry_t *entry = meshq_peers_find (self, node);
+    if (!entry)
+        entry = meshq_peers_add (self, node, now);
+    if (!entry) {
+        self->stats.frames_dropped[MESHQ_FRAME_DROP_FULL]++;
+        return MESHQ_EFULL;
+    }
+    //  First-hand, as a beacon is: the owner heard from that node just
+    //  now. So unlike gossip it is taken even from a peer declared down
+    //  a moment ago, or two agents that lost each other for a little
+    //  over the timeout would stay apart.
+    unsigned actions =
+        meshq_peer_discovered (&entry->peer, incarnation, false, now);
+    if (actions & MESHQ_PEER_STALE)
+        self->stats.frames_dropped[MESHQ_FRAME_DROP_STALE]++;
+    meshq_peers_apply (self, entry, actions, endpoint, NULL, now);
+    return 0;
+}
+
 //  Any frame but HELLO: only from a peer that is up.
 static void
 s_frame (meshq_peers_t *self, meshq_peer_cmd_t command, const uint8_t *node,

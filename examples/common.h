@@ -7,6 +7,7 @@
                           else ipc:///tmp/meshq-agent.ipc)
         --user U          user name (default guest)
         --password P      password (default guest)
+        --vhost V         the virtual host to work in (default "/")
         --count N         receivers only: exit after N messages
                           (default: run until Ctrl-C)
 
@@ -30,6 +31,7 @@ typedef struct {
     const char *agent;     //  --agent, or NULL for the default.
     const char *user;      //  --user.
     const char *password;  //  --password.
+    const char *vhost;     //  --vhost.
     long count;            //  --count, or 0: no limit.
     long received;         //  Deliveries handed out by example_next.
     int argc;              //  The tutorial's own arguments...
@@ -50,7 +52,8 @@ static _Noreturn void
 s_example_usage (const char *program, const char *usage, int code)
 {
     fprintf (code ? stderr : stdout,
-             "usage: %s [--agent ENDPOINT] [--user U] [--password P] %s\n",
+             "usage: %s [--agent ENDPOINT] [--user U] [--password P] "
+             "[--vhost V] %s\n",
              program, usage);
     exit (code);
 }
@@ -77,12 +80,14 @@ example_connect (example_t *self, int argc, char **argv, const char *usage,
         {"agent", required_argument, NULL, 'a'},
         {"user", required_argument, NULL, 'u'},
         {"password", required_argument, NULL, 'p'},
+        {"vhost", required_argument, NULL, 'v'},
         {"count", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     memset (self, 0, sizeof *self);
     self->user = "guest";
     self->password = "guest";
+    self->vhost = "/";
     int opt;
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
         char *end = NULL;
@@ -95,6 +100,9 @@ example_connect (example_t *self, int argc, char **argv, const char *usage,
                 break;
             case 'p':
                 self->password = optarg;
+                break;
+            case 'v':
+                self->vhost = optarg;
                 break;
             case 'c':
                 self->count = strtol (optarg, &end, 10);
@@ -125,6 +133,7 @@ example_connect (example_t *self, int argc, char **argv, const char *usage,
     pthread_sigmask (SIG_BLOCK, &signals, &previous);
     meshq_client_t *client = meshq_client_new ();
     meshq_client_set_credentials (client, self->user, self->password);
+    meshq_client_set_vhost (client, self->vhost);
     int rc = meshq_client_connect (client, self->agent);
     struct sigaction action = {.sa_handler = s_example_on_signal};
     sigaction (SIGINT, &action, NULL);

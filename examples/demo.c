@@ -61,20 +61,27 @@ s_now_ms (void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-//  A TCP port nobody listens on now.
+//  A TCP port nobody listens on now, below the ephemeral range (32768
+//  and up), so that an agent restarted on it finds it still free.
 static int
 s_free_port (void)
 {
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET};
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    int port = 0;
-    if (bind (fd, (struct sockaddr *)&address, size) == 0 &&
-        getsockname (fd, (struct sockaddr *)&address, &size) == 0)
-        port = ntohs (address.sin_port);
-    close (fd);
-    return port;
+    static unsigned state;
+    if (!state)
+        state = (unsigned)getpid () * 2654435761u ^ (unsigned)s_now_ms ();
+    for (int tries = 0; tries < 1000; tries++) {
+        state = state * 1103515245u + 12345u;
+        int port = 20000 + (int)((state >> 8) % 12000);
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in address = {.sin_family = AF_INET,
+                                      .sin_port = htons ((uint16_t)port)};
+        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        int rc = bind (fd, (struct sockaddr *)&address, sizeof address);
+        close (fd);
+        if (rc == 0)
+            return port;
+    }
+    return 0;
 }
 
 //  Starts agent i: its own port, the others' as seeds.

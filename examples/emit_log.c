@@ -5,7 +5,8 @@
     receive_logs running, no queue is bound and the line goes nowhere,
     as in the tutorial.
 
-        emit_log [--agent ENDPOINT] [--user U] [--password P] [MESSAGE...]
+        emit_log [--agent ENDPOINT] [--user U] [--password P] [--vhost V]
+                 [MESSAGE...]
 */
 #include "common.h"
 

@@ -4,7 +4,7 @@
     (info, warning, error...) as routing key: only queues bound with
     that very key get the line.
 
-        emit_log_direct [--agent ENDPOINT] [--user U] [--password P]
+        emit_log_direct [--agent ENDPOINT] [--user U] [--password P] [--vhost V]
                         [SEVERITY [MESSAGE...]]
 */
 #include "common.h"

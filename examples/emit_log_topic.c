@@ -4,7 +4,7 @@
     words separated by dots, such as "kern.critical" (facility.severity);
     queues bound with matching patterns get the line.
 
-        emit_log_topic [--agent ENDPOINT] [--user U] [--password P]
+        emit_log_topic [--agent ENDPOINT] [--user U] [--password P] [--vhost V]
                        [ROUTING_KEY [MESSAGE...]]
 */
 #include "common.h"

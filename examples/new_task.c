@@ -5,7 +5,8 @@
     queue is durable and the message persistent (meshq's default, unlike
     AMQP's), so a confirmed task survives a restart of the agent.
 
-        new_task [--agent ENDPOINT] [--user U] [--password P] [TASK...]
+        new_task [--agent ENDPOINT] [--user U] [--password P] [--vhost V]
+                 [TASK...]
 */
 #include "common.h"
 

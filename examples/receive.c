@@ -5,7 +5,8 @@
     library acknowledges each delivery on receipt (MESHQ_NO_ACK, AMQP's
     auto-ack), as the tutorial does.
 
-        receive [--agent ENDPOINT] [--user U] [--password P] [--count N]
+        receive [--agent ENDPOINT] [--user U] [--password P] [--vhost V]
+                [--count N]
 */
 #include "common.h"
 

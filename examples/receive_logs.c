@@ -4,7 +4,7 @@
     to this connection, deleted with it) bound to the fanout exchange
     logs. Start two and both print every line.
 
-        receive_logs [--agent ENDPOINT] [--user U] [--password P]
+        receive_logs [--agent ENDPOINT] [--user U] [--password P] [--vhost V]
                      [--count N]
 */
 #include "common.h"

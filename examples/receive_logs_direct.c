@@ -6,7 +6,7 @@
     to keep only those, or with "info warning error" to see them all.
 
         receive_logs_direct [--agent ENDPOINT] [--user U] [--password P]
-                            [--count N] SEVERITY...
+                            [--vhost V] [--count N] SEVERITY...
 */
 #include "common.h"
 

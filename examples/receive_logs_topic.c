@@ -7,7 +7,7 @@
     kernel line, "*.critical" every critical one, "#" everything.
 
         receive_logs_topic [--agent ENDPOINT] [--user U] [--password P]
-                           [--count N] BINDING_KEY...
+                           [--vhost V] [--count N] BINDING_KEY...
 */
 #include "common.h"
 

@@ -5,7 +5,7 @@
     unique to the request, then waits for the answer that carries the
     same correlation id (anything else is a stale answer: dropped).
 
-        rpc_client [--agent ENDPOINT] [--user U] [--password P] [N]
+        rpc_client [--agent ENDPOINT] [--user U] [--password P] [--vhost V] [N]
 */
 #include "common.h"
 

@@ -6,7 +6,8 @@
     request names in reply-to, with the request's correlation id, so the
     client can match it. The request is acked once answered.
 
-        rpc_server [--agent ENDPOINT] [--user U] [--password P] [--count N]
+        rpc_server [--agent ENDPOINT] [--user U] [--password P] [--vhost V]
+                   [--count N]
 */
 #include "common.h"
 

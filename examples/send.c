@@ -4,7 +4,7 @@
     message to it through the default exchange, and wait until the agent
     says the message is safely stored (a publisher confirm).
 
-        send [--agent ENDPOINT] [--user U] [--password P]
+        send [--agent ENDPOINT] [--user U] [--password P] [--vhost V]
 */
 #include "common.h"
 

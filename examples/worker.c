@@ -6,7 +6,8 @@
     ack comes after the work: if the worker dies first, its agent gives
     the task to another worker (marked redelivered).
 
-        worker [--agent ENDPOINT] [--user U] [--password P] [--count N]
+        worker [--agent ENDPOINT] [--user U] [--password P] [--vhost V]
+               [--count N]
 */
 #include "common.h"
 

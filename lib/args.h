@@ -92,7 +92,8 @@
     X (LAST_SEEN, last_seen, "last_seen_ms", UINT)    /* ms since heard */     \
     X (MESH_READY, mesh_ready, "meshmsgs", UINT)      /* ready, all nodes */   \
     X (PEERS, peers, "peers_up", UINT)                /* peers up */           \
-    X (BAD_BEACONS, bad_beacons, "badbeacons", UINT)  /* not beacons */
+    X (BAD_BEACONS, bad_beacons, "badbeacons", UINT)  /* not beacons */        \
+    X (BATCH, batch, "nb", UINT) /* deliveries in one frame */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,

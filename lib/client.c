@@ -25,6 +25,9 @@
 //  message would otherwise cost the agent a frame per message.
 #define S_ACK_BATCH 64
 
+//  Most deliveries we take in one DELIVER frame (HELLO's 'nb').
+#define S_MAX_BATCH 1024
+
 //  A consumer with a callback.
 typedef struct {
     char tag[256];         //  Consumer tag.
@@ -34,41 +37,42 @@ typedef struct {
 } s_consumer_t;
 
 struct _meshq_client_t {
-    zsock_t *dealer;             //  To the agent.
-    zactor_t *heartbeat;         //  Keeps the session alive.
-    zactor_t *monitor;           //  Watches the login, during connect.
-    zpoller_t *poller;           //  dealer and the heartbeat's pipe.
-    char *endpoint;              //  Where we connected.
-    char *user;                  //  User name.
-    char *password;              //  Password.
-    char *vhost;                 //  Virtual host.
-    uint8_t session[16];         //  Our session id (the DEALER's identity).
-    int timeout_ms;              //  Request timeout.
-    int heartbeat_ms;            //  Heartbeat interval.
-    bool connected;              //  HELLO answered.
-    bool lost;                   //  The agent stopped answering.
-    uint64_t next_rid;           //  Next request id.
-    char error[512];             //  Reason of the last failure.
-    char queue_name[256];        //  Last queue declared.
-    char consumer_tag[256];      //  Last consumer started.
-    size_t max_message;          //  Largest body the agent takes.
-    bool confirms;               //  Publisher confirms on.
-    uint32_t window;             //  Most unconfirmed publishes.
-    uint64_t published;          //  Sequence of the last publish.
-    uint64_t confirmed;          //  All up to this are answered.
-    int nack_code;               //  First refusal since the last wait.
-    zlistx_t *consumers;         //  s_consumer_t, by tag.
-    zlistx_t *ready;             //  Deliveries for recv.
-    zlistx_t *callbacks;         //  Deliveries for callbacks.
-    meshq_return_fn *return_fn;  //  Returned-message handler.
-    void *return_arg;            //  Its argument.
-    meshq_buf_t args_buf;        //  Reused for argument maps.
-    meshq_buf_t body_buf;        //  Reused for envelopes.
-    zmsg_t *last_reply;          //  Results of the last request.
-    uint64_t acks[S_ACK_BATCH];  //  Acks not yet sent.
-    size_t ack_count;            //  How many.
-    bool blocked;                //  The agent refuses publishes now.
-    bool block_on_pressure;      //  Publish waits while blocked.
+    zsock_t *dealer;               //  To the agent.
+    zactor_t *heartbeat;           //  Keeps the session alive.
+    zactor_t *monitor;             //  Watches the login, during connect.
+    zpoller_t *poller;             //  dealer and the heartbeat's pipe.
+    char *endpoint;                //  Where we connected.
+    char *user;                    //  User name.
+    char *password;                //  Password.
+    char *vhost;                   //  Virtual host.
+    uint8_t session[16];           //  Our session id (the DEALER's identity).
+    int timeout_ms;                //  Request timeout.
+    int heartbeat_ms;              //  Heartbeat interval.
+    bool connected;                //  HELLO answered.
+    bool lost;                     //  The agent stopped answering.
+    uint64_t next_rid;             //  Next request id.
+    char error[512];               //  Reason of the last failure.
+    char queue_name[256];          //  Last queue declared.
+    char consumer_tag[256];        //  Last consumer started.
+    size_t max_message;            //  Largest body the agent takes.
+    bool confirms;                 //  Publisher confirms on.
+    uint32_t window;               //  Most unconfirmed publishes.
+    uint64_t published;            //  Sequence of the last publish.
+    uint64_t confirmed;            //  All up to this are answered.
+    int nack_code;                 //  First refusal since the last wait.
+    zlistx_t *consumers;           //  s_consumer_t, by tag.
+    zlistx_t *ready;               //  Deliveries for recv.
+    zlistx_t *callbacks;           //  Deliveries for callbacks.
+    meshq_return_fn *return_fn;    //  Returned-message handler.
+    void *return_arg;              //  Its argument.
+    meshq_buf_t args_buf;          //  Reused for argument maps.
+    meshq_buf_t body_buf;          //  Reused for envelopes.
+    zmsg_t *last_reply;            //  Results of the last request.
+    uint64_t acks[S_ACK_BATCH];    //  Acks not yet sent.
+    size_t ack_count;              //  How many.
+    bool blocked;                  //  The agent refuses publishes now.
+    bool block_on_pressure;        //  Publish waits while blocked.
+    meshq_delivery_item_t *items;  //  A DELIVER's items (S_MAX_BATCH), or NULL.
 };
 
 static void
@@ -205,6 +209,7 @@ meshq_client_destroy (meshq_client_t **self_p)
     zlistx_destroy (&self->callbacks);
     meshq_buf_fini (&self->args_buf);
     meshq_buf_fini (&self->body_buf);
+    free (self->items);
     free (self->endpoint);
     free (self->user);
     free (self->password);
@@ -266,14 +271,30 @@ s_consumer (meshq_client_t *self, const char *tag, size_t size)
     return NULL;
 }
 
-//  Builds a delivery from DELIVER or a GET answer: args and envelope.
+//  The delivery a DELIVER of one message or a GET answer describes:
+//  its arguments, and the envelope in frame 3.
+static void
+s_item (const meshq_args_t *args, const void *envelope, size_t size,
+        meshq_delivery_item_t *item)
+{
+    item->dtag = args->dtag;
+    item->seq = args->seq;
+    item->count = args->count;
+    item->redelivered = args->redelivered;
+    item->envelope.data = envelope;
+    item->envelope.size = (uint32_t)size;
+}
+
+//  Builds a delivery: what args say of all the frame's deliveries (tag,
+//  queue, origin) and what item says of this one.
 static meshq_delivery_t *
-s_delivery (meshq_client_t *self, const meshq_args_t *args, zframe_t *body)
+s_delivery (meshq_client_t *self, const meshq_args_t *args,
+            const meshq_delivery_item_t *item)
 {
     meshq_msg_t *msg = NULL;
     const char *why = NULL;
-    int rc = meshq_msg_decode (zframe_data (body), zframe_size (body), SIZE_MAX,
-                               &msg, &why);
+    int rc = meshq_msg_decode (item->envelope.data, item->envelope.size,
+                               SIZE_MAX, &msg, &why);
     if (rc) {
         s_set_error (self, "agent sent a malformed message: %s", why);
         return NULL;
@@ -281,35 +302,83 @@ s_delivery (meshq_client_t *self, const meshq_args_t *args, zframe_t *body)
     meshq_delivery_t *delivery = calloc (1, sizeof *delivery);
     assert (delivery);
     delivery->msg = msg;
-    delivery->delivery_tag = args->dtag;
+    delivery->delivery_tag = item->dtag;
     s_copy_span (delivery->consumer_tag, sizeof delivery->consumer_tag,
                  args->tag);
     s_copy_span (delivery->queue, sizeof delivery->queue, args->queue);
-    delivery->redelivered = args->redelivered;
-    delivery->delivery_count = (uint32_t)args->count;
+    delivery->redelivered = item->redelivered;
+    delivery->delivery_count = (uint32_t)item->count;
     if (MESHQ_ARGS_HAS (args, ORIGIN))
-        meshq_msg_set_id (msg, args->origin, args->seq);
-    if (args->count > 1)
-        meshq_msg_set_redelivery_count (msg, (uint32_t)args->count - 1);
+        meshq_msg_set_id (msg, args->origin, item->seq);
+    if (item->count > 1)
+        meshq_msg_set_redelivery_count (msg, (uint32_t)item->count - 1);
     return delivery;
 }
 
-//  Handles one frame that is not the answer to a pending request.
+//  Takes one delivery of consumer (NULL if unknown): acks it at once
+//  for a no-ack consumer (if ack, else the caller did), queues it for
+//  recv or its callback.
+static void
+s_accept (meshq_client_t *self, s_consumer_t *consumer,
+          const meshq_args_t *args, const meshq_delivery_item_t *item, bool ack)
+{
+    meshq_delivery_t *delivery = s_delivery (self, args, item);
+    if (!delivery)
+        return;
+    if (ack && consumer && consumer->no_ack)
+        meshq_client_ack (self, delivery->delivery_tag, false);
+    zlistx_add_end (consumer && consumer->fn ? self->callbacks : self->ready,
+                    delivery);
+}
+
+//  A DELIVER: one message, or a batch of them (docs/PROTOCOL.md 3.4).
+static void
+s_deliver (meshq_client_t *self, const meshq_args_t *args, const void *body,
+           size_t size)
+{
+    s_consumer_t *consumer =
+        s_consumer (self, args->tag.data ? args->tag.data : "", args->tag.size);
+    meshq_delivery_item_t item;
+    if (!MESHQ_ARGS_HAS (args, BATCH)) {
+        s_item (args, body, size, &item);
+        s_accept (self, consumer, args, &item, true);
+        return;
+    }
+    //  The items first (at most S_MAX_BATCH, as HELLO said), then the
+    //  messages: a no-ack consumer acks the whole batch in between, so
+    //  that the agent sends the next one while this one is decoded.
+    if (!self->items) {
+        self->items = calloc (S_MAX_BATCH, sizeof *self->items);
+        assert (self->items);
+    }
+    meshq_span_t cursor = {body, (uint32_t)size};
+    uint64_t count = args->batch < S_MAX_BATCH ? args->batch : S_MAX_BATCH;
+    for (uint64_t i = 0; i < count; i++) {
+        const char *why = NULL;
+        if (meshq_codec_decode_delivery (&cursor, S_MAX_FRAME, &self->items[i],
+                                         &why)) {
+            s_set_error (self, "agent sent a malformed delivery: %s", why);
+            count = i;
+            break;
+        }
+        if (consumer && consumer->no_ack)
+            meshq_client_ack (self, self->items[i].dtag, false);
+    }
+    if (consumer && consumer->no_ack)
+        s_flush_acks (self);
+    for (uint64_t i = 0; i < count; i++)
+        s_accept (self, consumer, args, &self->items[i], false);
+}
+
+//  Handles one frame that is not the answer to a pending request; body
+//  is frame 3 (NULL if the frame has none).
 static void
 s_handle (meshq_client_t *self, const char *verb, const meshq_args_t *args,
-          zframe_t *body)
+          const void *body, size_t size)
 {
-    if (streq (verb, "DELIVER") && body) {
-        meshq_delivery_t *delivery = s_delivery (self, args, body);
-        if (!delivery)
-            return;
-        s_consumer_t *consumer = s_consumer (self, delivery->consumer_tag,
-                                             strlen (delivery->consumer_tag));
-        if (consumer && consumer->no_ack)
-            meshq_client_ack (self, delivery->delivery_tag, false);
-        zlistx_add_end (
-            consumer && consumer->fn ? self->callbacks : self->ready, delivery);
-    } else if (streq (verb, "CONFIRM")) {
+    if (streq (verb, "DELIVER") && body)
+        s_deliver (self, args, body, size);
+    else if (streq (verb, "CONFIRM")) {
         if (args->upto > self->confirmed)
             self->confirmed = args->upto;
     } else if (streq (verb, "NACK")) {
@@ -319,8 +388,7 @@ s_handle (meshq_client_t *self, const char *verb, const meshq_args_t *args,
         }
     } else if (streq (verb, "RETURN") && body) {
         meshq_msg_t *msg = NULL;
-        if (meshq_msg_decode (zframe_data (body), zframe_size (body), SIZE_MAX,
-                              &msg, NULL) == 0 &&
+        if (meshq_msg_decode (body, size, SIZE_MAX, &msg, NULL) == 0 &&
             self->return_fn)
             self->return_fn (self, msg, self->return_arg);
         meshq_msg_destroy (&msg);
@@ -333,6 +401,35 @@ s_handle (meshq_client_t *self, const char *verb, const meshq_args_t *args,
         //  An answer to no request: an ack of an unknown delivery, say.
         s_copy_span (self->error, sizeof self->error, args->why);
     }
+}
+
+//  Receives one message from the agent without waiting, into parts (at
+//  most 3 kept: verb, arguments, envelope; more are dropped). Returns
+//  how many parts it has, 0 if none was there.
+static int
+s_recv_parts (void *handle, zmq_msg_t *parts, int *total)
+{
+    int count = 0;
+    int flags = ZMQ_DONTWAIT;
+    *total = 0;
+    while (true) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, handle, flags) < 0) {
+            zmq_msg_close (&part);
+            break;
+        }
+        flags = 0;  //  The rest of a message is there already.
+        bool more = zmq_msg_more (&part);
+        if (count < 3)
+            parts[count++] = part;
+        else
+            zmq_msg_close (&part);
+        (*total)++;
+        if (!more)
+            break;
+    }
+    return count;
 }
 
 //  Receives and handles what arrives within timeout_ms. If rid is not 0
@@ -376,11 +473,18 @@ s_receive (meshq_client_t *self, int timeout_ms, uint64_t rid, zmsg_t **reply_p)
             zstr_free (&name);
             zmsg_destroy (&event);
             if (refused) {
+                //  The agent does not say why; guest over tcp:// is the
+                //  one refusal a right password gets.
+                bool guest = streq (self->user, "guest") &&
+                             strncmp (self->endpoint, "tcp://", 6) == 0;
                 s_set_error (self,
                              "login refused by the agent at %s for user "
-                             "'%s': wrong user or password, or guest over "
-                             "tcp://",
-                             self->endpoint, self->user);
+                             "'%s': %s",
+                             self->endpoint, self->user,
+                             guest ? "wrong password, or guest over tcp:// "
+                                     "(guest may connect only over ipc:// "
+                                     "and inproc://)"
+                                   : "wrong user or password");
                 return MESHQ_EACCESS;
             }
             continue;
@@ -391,32 +495,49 @@ s_receive (meshq_client_t *self, int timeout_ms, uint64_t rid, zmsg_t **reply_p)
             zstr_free (&event);
             continue;
         }
-        //  Drain what is there before waiting again.
+        //  Drain what is there before waiting again: straight from
+        //  the socket, with no zmsg or string per frame.
+        void *handle = zsock_resolve (self->dealer);
         for (int n = 0; n < 1000; n++) {
-            zmsg_t *msg = zmsg_recv_nowait (self->dealer);
-            if (!msg)
+            zmq_msg_t parts[3];
+            int total;
+            int count = s_recv_parts (handle, parts, &total);
+            if (total == 0)
                 break;
-            char *verb = zmsg_popstr (msg);
-            zframe_t *frame = zmsg_first (msg);
+            char verb[32];
+            size_t verb_size = count ? zmq_msg_size (&parts[0]) : 0;
             meshq_args_t args;
-            if (!verb || !frame ||
-                meshq_codec_decode_args (zframe_data (frame),
-                                         zframe_size (frame), &args, NULL)) {
-                zstr_free (&verb);
-                zmsg_destroy (&msg);
-                continue;
+            bool valid = count >= 2 && total <= 3 && verb_size > 0 &&
+                         verb_size < sizeof verb &&
+                         meshq_codec_decode_args (zmq_msg_data (&parts[1]),
+                                                  zmq_msg_size (&parts[1]),
+                                                  &args, NULL) == 0;
+            if (valid) {
+                memcpy (verb, zmq_msg_data (&parts[0]), verb_size);
+                verb[verb_size] = 0;
             }
-            if (rid && (streq (verb, "OK") || streq (verb, "ERROR")) &&
+            if (valid && rid && (streq (verb, "OK") || streq (verb, "ERROR")) &&
                 args.rid == rid) {
-                zmsg_pushstr (msg, verb);
-                zstr_free (&verb);
-                *reply_p = msg;
+                zmsg_t *reply = zmsg_new ();
+                for (int i = 0; i < count; i++)
+                    zmsg_addmem (reply, zmq_msg_data (&parts[i]),
+                                 zmq_msg_size (&parts[i]));
+                for (int i = 0; i < count; i++)
+                    zmq_msg_close (&parts[i]);
+                *reply_p = reply;
                 return 1;
             }
-            s_handle (self, verb, &args, zmsg_next (msg));
-            zstr_free (&verb);
-            zmsg_destroy (&msg);
+            if (valid)
+                s_handle (self, verb, &args,
+                          count == 3 ? zmq_msg_data (&parts[2]) : NULL,
+                          count == 3 ? zmq_msg_size (&parts[2]) : 0);
+            for (int i = 0; i < count; i++)
+                zmq_msg_close (&parts[i]);
         }
+        //  Acks made while draining (a no-ack consumer's, on receipt) go
+        //  now: the agent can send the next batch while the application
+        //  works through this one.
+        s_flush_acks (self);
         if (!rid)
             return 0;
     }
@@ -537,6 +658,8 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
     MESHQ_ARGS_SET (&args, USER, user, meshq_span (self->user));
     MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span (self->password));
     MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (self->vhost));
+    //  Deliveries may come several to a frame.
+    MESHQ_ARGS_SET (&args, BATCH, batch, S_MAX_BATCH);
     meshq_args_t results;
     int rc = s_request (self, "HELLO", &args, &results);
     if (rc == MESHQ_ETIMEOUT) {
@@ -1018,7 +1141,9 @@ meshq_client_get (meshq_client_t *self, const char *queue, bool no_ack,
         s_set_error (self, "agent answered GET without a message");
         return MESHQ_EMALFORMED;
     }
-    *delivery_p = s_delivery (self, &results, body);
+    meshq_delivery_item_t item;
+    s_item (&results, zframe_data (body), zframe_size (body), &item);
+    *delivery_p = s_delivery (self, &results, &item);
     return *delivery_p ? 0 : MESHQ_EMALFORMED;
 }
 

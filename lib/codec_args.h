@@ -40,4 +40,25 @@ int meshq_codec_decode_list (const void *data, size_t size, const char *name,
 //  *cursor. Returns false when no rows are left.
 bool meshq_codec_list_next (meshq_span_t *cursor, meshq_args_t *args);
 
+//  One delivery of a batched DELIVER frame (docs/PROTOCOL.md, 3.4).
+typedef struct {
+    uint64_t dtag;          //  Delivery tag.
+    uint64_t seq;           //  Message sequence at its origin.
+    uint64_t count;         //  Deliveries, this one included.
+    bool redelivered;       //  Delivered (maybe) before.
+    meshq_span_t envelope;  //  The envelope, byte for byte; borrowed.
+} meshq_delivery_item_t;
+
+//  Appends one delivery to the items of a batched DELIVER frame.
+//  Returns 0 or MESHQ_ENOMEM.
+int meshq_codec_encode_delivery (const meshq_delivery_item_t *item,
+                                 meshq_buf_t *out);
+
+//  Decodes the delivery at the start of *cursor into *item (the
+//  envelope borrows from the cursor's bytes, at most max_envelope of
+//  them) and advances *cursor past it. Returns 0, or a negative code
+//  with *why set to a static reason.
+int meshq_codec_decode_delivery (meshq_span_t *cursor, uint32_t max_envelope,
+                                 meshq_delivery_item_t *item, const char **why);
+
 #endif

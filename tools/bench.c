@@ -436,8 +436,49 @@ meshq_bench_raw_throughput (const char *endpoint, int size, uint64_t count)
     return rate;
 }
 
+//  The echo side of the raw round trip: a ROUTER on its own thread, as
+//  the agent's is, on a given CPU, sending back every message it gets
+//  until $TERM.
+typedef struct {
+    zsock_t *router;  //  Bound; used by the echo thread only.
+    int cpu;          //  Where the echo thread runs.
+} s_echo_t;
+
+static void
+s_pin (int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO (&set);
+    CPU_SET (cpu, &set);
+    pthread_setaffinity_np (pthread_self (), sizeof set, &set);
+}
+
+static void
+s_echo (zsock_t *pipe, void *args)
+{
+    s_echo_t *echo = args;
+    s_pin (echo->cpu);
+    zsock_signal (pipe, 0);
+    zpoller_t *poller = zpoller_new (pipe, echo->router, NULL);
+    void *in = zsock_resolve (echo->router);
+    while (zpoller_wait (poller, -1) == echo->router) {
+        zmq_msg_t id, data;
+        zmq_msg_init (&id);
+        zmq_msg_init (&data);
+        if (zmq_msg_recv (&id, in, 0) >= 0 &&
+            zmq_msg_recv (&data, in, 0) >= 0) {
+            zmq_msg_send (&id, in, ZMQ_SNDMORE);
+            zmq_msg_send (&data, in, 0);
+        }
+        zmq_msg_close (&id);
+        zmq_msg_close (&data);
+    }
+    zpoller_destroy (&poller);
+}
+
 double
-meshq_bench_raw_round_trip (const char *endpoint, int size, int count)
+meshq_bench_raw_round_trip (const char *endpoint, int size, int count,
+                            bool same_cpu)
 {
     zsock_t *router = zsock_new (ZMQ_ROUTER);
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
@@ -447,22 +488,28 @@ meshq_bench_raw_round_trip (const char *endpoint, int size, int count)
         zsock_destroy (&router);
         return 0;
     }
+    //  The ROUTER echoes from its own thread: the same thread for both
+    //  ends would measure no wake-up at all (0.2 us), which no agent can
+    //  have. A wake-up costs much less when the two threads share a CPU
+    //  (~8 us here) than when they do not (~35-45 us), and where the
+    //  scheduler puts them is chance, so both are pinned: to CPU 0, or
+    //  to CPUs 0 and 1.
+    cpu_set_t saved;
+    pthread_getaffinity_np (pthread_self (), sizeof saved, &saved);
+    s_pin (0);
+    s_echo_t args = {router, same_cpu ? 0 : 1};
+    zactor_t *echo = zactor_new (s_echo, &args);
     char *body = calloc (1, (size_t)size);
     double *samples = malloc ((size_t)count * sizeof *samples);
-    void *in = zsock_resolve (router), *out = zsock_resolve (dealer);
+    void *out = zsock_resolve (dealer);
     for (int i = 0; i < count; i++) {
         int64_t start = s_now_ns ();
         zmq_send (out, body, (size_t)size, 0);
-        zmq_msg_t id, data;
-        zmq_msg_init (&id);
-        zmq_msg_init (&data);
-        zmq_msg_recv (&id, in, 0);
-        zmq_msg_recv (&data, in, 0);
-        zmq_msg_send (&id, in, ZMQ_SNDMORE);
-        zmq_msg_send (&data, in, 0);
         zmq_recv (out, body, (size_t)size, 0);
         samples[i] = (double)(s_now_ns () - start) / 1000.0;
     }
+    zactor_destroy (&echo);
+    pthread_setaffinity_np (pthread_self (), sizeof saved, &saved);
     qsort (samples, (size_t)count, sizeof *samples, s_compare);
     double median = samples[count / 2];
     free (samples);

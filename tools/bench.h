@@ -65,8 +65,11 @@ int meshq_bench_run (const meshq_bench_config_t *config,
 double meshq_bench_raw_throughput (const char *endpoint, int size,
                                    uint64_t count);
 
-//  Median of count raw DEALER->ROUTER->DEALER round trips, in us.
-double meshq_bench_raw_round_trip (const char *endpoint, int size, int count);
+//  Median of count raw DEALER->ROUTER->DEALER round trips, in us; the
+//  ROUTER echoes from its own thread, as an agent does, on the caller's
+//  CPU or on another (both threads are pinned while it runs).
+double meshq_bench_raw_round_trip (const char *endpoint, int size, int count,
+                                   bool same_cpu);
 
 //  Median of count write+fdatasync of 128 bytes in directory, in us.
 double meshq_bench_raw_fsync (const char *directory, int count);

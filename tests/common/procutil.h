@@ -15,7 +15,10 @@
 #include <czmq.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -62,6 +65,32 @@ procutil_kill (pid_t pid, int sig)
     int status = 0;
     waitpid (pid, &status, 0);
     return status;
+}
+
+//  A TCP port on 127.0.0.1 that nobody listens on now, below the
+//  kernel's ephemeral range (32768 and up), so that an agent restarted on
+//  it does not find it taken by some other process's outgoing
+//  connection meanwhile.
+static inline int
+procutil_free_port (void)
+{
+    static unsigned state;
+    if (!state)
+        state = (unsigned)getpid () * 2654435761u ^ (unsigned)zclock_usecs ();
+    for (int tries = 0; tries < 1000; tries++) {
+        state = state * 1103515245u + 12345u;
+        int port = 20000 + (int)((state >> 8) % 12000);
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in address = {.sin_family = AF_INET,
+                                      .sin_port = htons ((uint16_t)port)};
+        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        int rc = bind (fd, (struct sockaddr *)&address, sizeof address);
+        close (fd);
+        if (rc == 0)
+            return port;
+    }
+    cr_assert_fail ("no free TCP port in 20000..31999");
+    return -1;
 }
 
 //  Starts an agent with argv (its log in log) and waits until it answers

@@ -1,8 +1,9 @@
 /*  testutil.h - small helpers shared by the test suites.
 
     Header-only so that each suite stays one executable: hex conversion,
-    reading a test vector, and a seeded random generator whose seed a
-    failing run prints, so that a failure can be replayed.
+    reading a test vector, a seeded random generator whose seed a
+    failing run prints, so that a failure can be replayed, and a free
+    TCP port of the loopback interface.
 */
 #ifndef MESHQ_TESTUTIL_H_INCLUDED
 #define MESHQ_TESTUTIL_H_INCLUDED
@@ -101,6 +102,25 @@ testutil_udp_port (void)
         getsockname (fd, (struct sockaddr *)&address, &size) == 0)
         port = ntohs (address.sin_port);
     close (fd);
+    return port;
+}
+
+//  A TCP port of 127.0.0.1 that nobody listens on now, chosen by the
+//  kernel, for an agent whose port its peers must know before it
+//  starts (seeds); 0 if the kernel would not give one.
+static inline int
+testutil_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    int port = 0;
+    if (fd >= 0 && bind (fd, (struct sockaddr *)&address, size) == 0 &&
+        getsockname (fd, (struct sockaddr *)&address, &size) == 0)
+        port = ntohs (address.sin_port);
+    if (fd >= 0)
+        close (fd);
     return port;
 }
 

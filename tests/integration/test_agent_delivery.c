@@ -203,6 +203,133 @@ Test (delivery, a_silent_consumer_loses_its_messages_after_three_heartbeats)
     meshq_client_destroy (&producer);
 }
 
+//  A raw client: HELLO (with nb, the most deliveries it takes in one
+//  frame, unless 0) and CONSUME of queue with prefetch 10.
+static zsock_t *
+s_raw_consumer (const char *queue, uint64_t batch)
+{
+    zsock_t *raw = zsock_new (ZMQ_DEALER);
+    uint8_t id[16];
+    memset (id, 0, sizeof id);
+    snprintf ((char *)id, sizeof id, "raw-%s", queue);
+    zmq_setsockopt (zsock_resolve (raw), ZMQ_ROUTING_ID, id, 16);
+    cr_assert_eq (
+        zsock_connect (raw, "%s", meshq_agent_endpoint (s_node.agent)), 0);
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, RID, rid, 1);
+    MESHQ_ARGS_SET (&args, USER, user, meshq_span ("guest"));
+    MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span ("guest"));
+    if (batch)
+        MESHQ_ARGS_SET (&args, BATCH, batch, batch);
+    meshq_codec_encode_args (&args, &buf, NULL);
+    zsock_send (raw, "sb", "HELLO", buf.data, buf.size);
+    zmsg_t *reply = zmsg_recv (raw);
+    cr_assert (reply && zframe_streq (zmsg_first (reply), "OK"));
+    zmsg_destroy (&reply);
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, RID, rid, 2);
+    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span (queue));
+    MESHQ_ARGS_SET (&args, PREFETCH, prefetch, 10);
+    meshq_buf_reset (&buf);
+    meshq_codec_encode_args (&args, &buf, NULL);
+    zsock_send (raw, "sb", "CONSUME", buf.data, buf.size);
+    reply = zmsg_recv (raw);
+    cr_assert (reply && zframe_streq (zmsg_first (reply), "OK"));
+    zmsg_destroy (&reply);
+    meshq_buf_fini (&buf);
+    return raw;
+}
+
+//  Receives one DELIVER frame: its arguments into *args (borrowing from
+//  the message, which the caller destroys).
+static zmsg_t *
+s_raw_deliver (zsock_t *raw, meshq_args_t *args)
+{
+    zsock_set_rcvtimeo (raw, 5000);
+    zmsg_t *msg = zmsg_recv (raw);
+    cr_assert_not_null (msg);
+    cr_assert_eq (zmsg_size (msg), 3);
+    cr_assert (zframe_streq (zmsg_first (msg), "DELIVER"));
+    zframe_t *frame = zmsg_next (msg);
+    cr_assert_eq (meshq_codec_decode_args (zframe_data (frame),
+                                           zframe_size (frame), args, NULL),
+                  0);
+    return msg;
+}
+
+Test (delivery, a_client_that_takes_no_batches_gets_a_frame_per_message)
+{
+    meshq_client_t *producer = agentutil_client (&s_node);
+    meshq_client_set_confirms (producer, 10);
+    cr_assert_eq (meshq_client_declare_queue (producer, "single", NULL), 0);
+    zsock_t *raw = s_raw_consumer ("single", 0);
+    for (int i = 0; i < 3; i++)
+        s_publish (producer, "single", "job", -1);
+    s_confirm (producer);
+    for (uint64_t tag = 1; tag <= 3; tag++) {
+        meshq_args_t args;
+        zmsg_t *msg = s_raw_deliver (raw, &args);
+        cr_expect (!MESHQ_ARGS_HAS (&args, BATCH));
+        cr_expect_eq (args.dtag, tag);
+        cr_expect_eq (args.count, 1);
+        meshq_msg_t *envelope = NULL;
+        zframe_t *body = zmsg_last (msg);
+        cr_expect_eq (meshq_msg_decode (zframe_data (body), zframe_size (body),
+                                        SIZE_MAX, &envelope, NULL),
+                      0);
+        meshq_msg_destroy (&envelope);
+        zmsg_destroy (&msg);
+    }
+    zsock_destroy (&raw);
+    meshq_client_destroy (&producer);
+}
+
+Test (delivery, a_client_that_takes_batches_gets_them_in_one_frame)
+{
+    meshq_client_t *producer = agentutil_client (&s_node);
+    meshq_client_set_confirms (producer, 10);
+    cr_assert_eq (meshq_client_declare_queue (producer, "batched", NULL), 0);
+    zsock_t *raw = s_raw_consumer ("batched", 16);
+    for (int i = 0; i < 3; i++)
+        s_publish (producer, "batched", "job", -1);
+    s_confirm (producer);
+    uint64_t tag = 0;
+    while (tag < 3) {
+        meshq_args_t args;
+        zmsg_t *msg = s_raw_deliver (raw, &args);
+        cr_assert (MESHQ_ARGS_HAS (&args, BATCH));
+        cr_expect_eq (args.queue.size, strlen ("batched"));
+        cr_expect (MESHQ_ARGS_HAS (&args, ORIGIN));
+        zframe_t *items = zmsg_last (msg);
+        meshq_span_t cursor = {(const char *)zframe_data (items),
+                               (uint32_t)zframe_size (items)};
+        for (uint64_t i = 0; i < args.batch; i++) {
+            meshq_delivery_item_t item;
+            cr_assert_eq (
+                meshq_codec_decode_delivery (&cursor, 1 << 20, &item, NULL), 0);
+            cr_expect_eq (item.dtag, ++tag);
+            cr_expect_eq (item.count, 1);
+            cr_expect (!item.redelivered);
+            meshq_msg_t *envelope = NULL;
+            cr_expect_eq (meshq_msg_decode (item.envelope.data,
+                                            item.envelope.size, SIZE_MAX,
+                                            &envelope, NULL),
+                          0);
+            size_t size;
+            const void *body = meshq_msg_body (envelope, &size);
+            cr_expect (size == 3 && memcmp (body, "job", 3) == 0);
+            meshq_msg_destroy (&envelope);
+        }
+        cr_expect_eq (cursor.size, 0, "nothing after the last item");
+        zmsg_destroy (&msg);
+    }
+    zsock_destroy (&raw);
+    meshq_client_destroy (&producer);
+}
+
 Test (delivery, a_lapsed_lease_redelivers_and_in_progress_extends_it)
 {
     meshq_client_t *client = agentutil_client (&s_node);

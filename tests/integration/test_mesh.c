@@ -39,6 +39,34 @@ s_start (int i)
     cr_assert_eq (rc, 0, "%s", meshq_agent_error (node->agent));
 }
 
+//  Starts agent i with no beacons: it finds the others through seeds,
+//  the ports in ports.
+static void
+s_start_seeded (int i, const int *ports, int count)
+{
+    s_node_t *node = &s_nodes[i];
+    if (!*node->dir) {
+        snprintf (node->dir, sizeof node->dir, "/tmp/meshq-mesh-XXXXXX");
+        cr_assert_not_null (mkdtemp (node->dir));
+        snprintf (node->name, sizeof node->name, "%c%d", 'a' + i,
+                  (int)getpid ());
+    }
+    char port[16], seeds[512] = "";
+    snprintf (port, sizeof port, "%d", ports[i]);
+    for (int j = 0; j < count; j++)
+        if (j != i)
+            snprintf (seeds + strlen (seeds), sizeof seeds - strlen (seeds),
+                      "%stcp://127.0.0.1:%d", *seeds ? "," : "", ports[j]);
+    node->agent = meshq_agent_new (node->name);
+    cr_assert_eq (meshq_agent_set (node->agent, "data", node->dir), 0);
+    cr_assert_eq (meshq_agent_set (node->agent, "mesh", s_mesh), 0);
+    cr_assert_eq (meshq_agent_set (node->agent, "no_beacon", "true"), 0);
+    cr_assert_eq (meshq_agent_set (node->agent, "port", port), 0);
+    cr_assert_eq (meshq_agent_set (node->agent, "seeds", seeds), 0);
+    int rc = meshq_agent_start (node->agent);
+    cr_assert_eq (rc, 0, "%s", meshq_agent_error (node->agent));
+}
+
 static void
 s_setup (void)
 {
@@ -170,12 +198,36 @@ s_publish (meshq_client_t *client, const char *queue, int count)
                   meshq_client_error (client));
 }
 
+//  The node id of client's agent, from STATUS.
+static void
+s_node_id (meshq_client_t *client, uint8_t id[16])
+{
+    meshq_args_t args, status;
+    memset (&args, 0, sizeof args);
+    zmsg_t *reply = NULL;
+    cr_assert_eq (meshq_client_call (client, "STATUS", &args, &reply), 0);
+    zmsg_first (reply);
+    zframe_t *frame = zmsg_next (reply);
+    cr_assert_eq (meshq_codec_decode_args (zframe_data (frame),
+                                           zframe_size (frame), &status, NULL),
+                  0);
+    cr_assert_eq (status.node.size, 32);
+    for (int i = 0; i < 16; i++) {
+        unsigned byte;
+        cr_assert_eq (sscanf (status.node.data + 2 * i, "%2x", &byte), 1);
+        id[i] = (uint8_t)byte;
+    }
+    zmsg_destroy (&reply);
+}
+
 Test (mesh, a_consumer_on_another_agent_gets_and_acks_everything)
 {
     s_start (0);
     s_start (1);
     meshq_client_t *a = s_client (0), *b = s_client (1);
     s_wait_peers (a, 1);
+    uint8_t a_id[16];
+    s_node_id (a, a_id);
     cr_assert_eq (meshq_client_declare_queue (a, "jobs", NULL), 0);
     s_wait_queue (b, "jobs");
     cr_assert_eq (meshq_client_consume (b, "jobs", 20, NULL, 0), 0);
@@ -194,6 +246,8 @@ Test (mesh, a_consumer_on_another_agent_gets_and_acks_everything)
                    "message %d out of order", i);
         uint8_t origin[16];
         cr_assert (meshq_msg_id (delivery->msg, origin, NULL));
+        cr_assert (memcmp (origin, a_id, 16) == 0,
+                   "message %d does not name its origin", i);
         meshq_client_ack (b, delivery->delivery_tag, false);
         meshq_delivery_destroy (&delivery);
     }
@@ -440,4 +494,85 @@ Test (mesh, acks_made_while_the_origin_was_down_reach_it_later)
                ready, unacked);
     meshq_client_destroy (&a);
     meshq_client_destroy (&b);
+}
+
+//  Sends an administrative request as guest in "/"; asserts it is done.
+static void
+s_admin (meshq_client_t *client, const char *verb, const char *vhost,
+         const char *user)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
+    if (user) {
+        MESHQ_ARGS_SET (&args, USER, user, meshq_span (user));
+        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (".*"));
+        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (".*"));
+        MESHQ_ARGS_SET (&args, READ, read, meshq_span (".*"));
+    }
+    zmsg_t *reply = NULL;
+    cr_assert_eq (meshq_client_call (client, verb, &args, &reply), 0, "%s: %s",
+                  verb, meshq_client_error (client));
+    zmsg_destroy (&reply);
+}
+
+//  Connects to agent i in vhost, trying until the agent knows the vhost
+//  and guest's rights in it (they come by gossip).
+static meshq_client_t *
+s_client_in (int i, const char *vhost)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    while (true) {
+        meshq_client_t *client = meshq_client_new ();
+        meshq_client_set_timeout (client, 5000);
+        meshq_client_set_vhost (client, vhost);
+        int rc = meshq_client_connect (client,
+                                       meshq_agent_endpoint (s_nodes[i].agent));
+        if (rc == 0)
+            return client;
+        cr_assert_lt (zclock_mono (), deadline, "vhost %s on agent %d: %s",
+                      vhost, i, meshq_client_error (client));
+        meshq_client_destroy (&client);
+        zclock_sleep (20);
+    }
+}
+
+Test (mesh, the_agents_of_a_vhost_meet_without_beacons)
+{
+    //  Seeds name the agents' default-vhost endpoints; the agents of
+    //  another vhost, on ports of their own, learn of each other
+    //  through the default vhost's mesh, whether the vhost is added
+    //  while it is up or an agent restarts with it.
+    int ports[2] = {testutil_free_port (), testutil_free_port ()};
+    s_start_seeded (0, ports, 2);
+    s_start_seeded (1, ports, 2);
+    meshq_client_t *a = s_client (0);
+    s_wait_peers (a, 1);
+    s_admin (a, "ADD_VHOST", "blue", NULL);
+    s_admin (a, "SET_PERMISSIONS", "blue", "guest");
+    meshq_client_t *a_blue = s_client_in (0, "blue");
+    meshq_client_t *b_blue = s_client_in (1, "blue");
+    s_wait_peers (a_blue, 1);
+    s_wait_peers (b_blue, 1);
+    cr_assert_eq (meshq_client_declare_queue (a_blue, "jobs", NULL), 0);
+    s_wait_queue (b_blue, "jobs");
+    cr_assert_eq (meshq_client_consume (b_blue, "jobs", 10, NULL, 0), 0);
+    s_publish (a_blue, "jobs", 10);
+    for (int i = 0; i < 10; i++) {
+        meshq_delivery_t *delivery = NULL;
+        cr_assert_eq (meshq_client_recv (b_blue, 5000, &delivery), 0,
+                      "message %d of 10 did not cross in vhost blue", i + 1);
+        meshq_client_ack (b_blue, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    meshq_client_destroy (&b_blue);
+    meshq_agent_destroy (&s_nodes[1].agent);
+    s_wait_peers (a_blue, 0);
+    s_start_seeded (1, ports, 2);
+    b_blue = s_client_in (1, "blue");
+    s_wait_peers (a_blue, 1);
+    s_wait_peers (b_blue, 1);
+    meshq_client_destroy (&a_blue);
+    meshq_client_destroy (&b_blue);
+    meshq_client_destroy (&a);
 }

@@ -18,10 +18,7 @@ s_setup (void)
     snprintf (s_dir, sizeof s_dir, "/tmp/meshq-auth-XXXXXX");
     cr_assert_not_null (mkdtemp (s_dir));
     snprintf (s_ipc, sizeof s_ipc, "ipc://%s/agent.ipc", s_dir);
-    //  A port of the kernel's choosing would need a way to read it back;
-    //  the pid keeps parallel runs apart.
-    snprintf (s_tcp, sizeof s_tcp, "tcp://127.0.0.1:%d",
-              20000 + (int)(getpid () % 20000));
+    snprintf (s_tcp, sizeof s_tcp, "tcp://127.0.0.1:%d", procutil_free_port ());
     char endpoints[400];
     snprintf (endpoints, sizeof endpoints, "%s,%s", s_ipc, s_tcp);
     s_agent = procutil_agent ("auth", s_dir, endpoints);
@@ -124,10 +121,13 @@ Test (auth, bad_logins_are_refused_clearly_and_counted)
     cr_expect_eq (s_login (s_ipc, "alice", "wrong", "/", NULL, why, sizeof why),
                   MESHQ_EACCESS);
     cr_expect (strstr (why, "login refused"), "%s", why);
+    cr_expect (strstr (why, "wrong user or password") && !strstr (why, "guest"),
+               "%s", why);
     cr_expect_eq (s_login (s_ipc, "mallory", "x", "/", NULL, why, sizeof why),
                   MESHQ_EACCESS);
     cr_expect_eq (s_login (s_tcp, "guest", "guest", "/", NULL, why, sizeof why),
                   MESHQ_EACCESS, "guest over tcp://");
+    cr_expect (strstr (why, "guest may connect only over ipc://"), "%s", why);
     //  Right password, no rights on the vhost.
     cr_expect_eq (
         s_login (s_ipc, "alice", "wonderland", "shop", NULL, why, sizeof why),

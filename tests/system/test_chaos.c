@@ -15,10 +15,6 @@
 #include "procutil.h"
 #include "testutil.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #define S_NODES     3
 #define S_PRODUCERS 2
 #define S_RATE      1000  //  Messages a second per producer.
@@ -89,20 +85,6 @@ s_teardown (void)
 }
 
 TestSuite (chaos, .init = s_setup, .fini = s_teardown, .timeout = 400);
-
-//  A TCP port nobody listens on now, from the kernel.
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET};
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-    socklen_t size = sizeof address;
-    cr_assert_eq (bind (fd, (struct sockaddr *)&address, size), 0);
-    cr_assert_eq (getsockname (fd, (struct sockaddr *)&address, &size), 0);
-    close (fd);
-    return ntohs (address.sin_port);
-}
 
 static void
 s_start_agent (int i)
@@ -334,7 +316,7 @@ s_chaos (const char *variant)
         snprintf (node->control, sizeof node->control, "ipc://%s/n%d.ipc",
                   s_dir, i + 1);
         snprintf (node->log, sizeof node->log, "%s/n%d.log", s_dir, i + 1);
-        node->port = s_tag ? 5690 : s_free_port ();
+        node->port = s_tag ? 5690 : procutil_free_port ();
     }
     for (int i = 0; i < S_NODES; i++)
         s_start_agent (i);
@@ -475,7 +457,7 @@ s_lend_five (int window_ms, meshq_client_t **b_p)
         snprintf (node->control, sizeof node->control, "ipc://%s/n%d.ipc",
                   s_dir, i + 1);
         snprintf (node->log, sizeof node->log, "%s/n%d.log", s_dir, i + 1);
-        node->port = s_free_port ();
+        node->port = procutil_free_port ();
     }
     s_start_agent (0);
     s_start_agent (1);

@@ -1,6 +1,7 @@
 /*  test_auth.c - tags and permission patterns, as rabbitmqctl has them. */
 #include "auth.h"
 #include "meshq.h"
+#include "verifier.h"
 
 #include <criterion/criterion.h>
 #include <sodium.h>
@@ -79,4 +80,35 @@ Test (auth, passwords_are_kept_as_argon2_hashes)
     cr_expect_null (strstr (hash, "s3cret"));
     cr_expect_eq (crypto_pwhash_str_verify (hash, "s3cret", 6), 0);
     cr_expect_neq (crypto_pwhash_str_verify (hash, "s3cre", 5), 0);
+}
+
+//  The verifier's shortcut for the public default must give the answer
+//  Argon2 would give, for the right password and for wrong ones.
+static int
+s_verify (zactor_t *verifier, const char *hash, const char *password)
+{
+    uint64_t token = 7;
+    zsock_send (verifier, "sbsb", "VERIFY", &token, sizeof token, hash,
+                password, strlen (password));
+    char *command = NULL;
+    zframe_t *back = NULL;
+    int ok = -1;
+    zsock_recv (verifier, "sfi", &command, &back, &ok);
+    cr_expect_str_eq (command, "RESULT");
+    zstr_free (&command);
+    zframe_destroy (&back);
+    return ok;
+}
+
+Test (auth, the_default_guest_hash_checks_as_argon2_would)
+{
+    char hash[crypto_pwhash_STRBYTES] = MESHQ_AUTH_GUEST_HASH;
+    cr_assert_eq (crypto_pwhash_str_verify (hash, "guest", 5), 0);
+    zactor_t *verifier = zactor_new (meshq_verifier_actor, NULL);
+    cr_expect_eq (s_verify (verifier, MESHQ_AUTH_GUEST_HASH, "guest"), 1);
+    const char *wrong[] = {"", "gues", "Guest", "guest ", "guestguest"};
+    for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++)
+        cr_expect_eq (s_verify (verifier, MESHQ_AUTH_GUEST_HASH, wrong[i]), 0,
+                      "'%s'", wrong[i]);
+    zactor_destroy (&verifier);
 }

@@ -134,3 +134,60 @@ Test (codec_args, lists_round_trip)
                   MESHQ_EMALFORMED);
     meshq_buf_fini (&buf);
 }
+
+Test (codec_args, round_trips_batched_deliveries)
+{
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    const char *envelopes[3] = {"\x81\xa1v\x01", "", "\x82\xa1v\x01\xa1k\xa1q"};
+    for (int i = 0; i < 3; i++) {
+        meshq_delivery_item_t item = {.dtag = (uint64_t)i + 1,
+                                      .seq = UINT64_MAX - (uint64_t)i,
+                                      .count = (uint64_t)i + 1,
+                                      .redelivered = i == 2,
+                                      .envelope = meshq_span (envelopes[i])};
+        cr_assert_eq (meshq_codec_encode_delivery (&item, &buf), 0);
+    }
+    meshq_span_t cursor = {(const char *)buf.data, (uint32_t)buf.size};
+    for (int i = 0; i < 3; i++) {
+        meshq_delivery_item_t item;
+        const char *why = NULL;
+        int rc = meshq_codec_decode_delivery (&cursor, 1000, &item, &why);
+        cr_assert_eq (rc, 0, "%s", why);
+        cr_expect_eq (item.dtag, (uint64_t)i + 1);
+        cr_expect_eq (item.seq, UINT64_MAX - (uint64_t)i);
+        cr_expect_eq (item.count, (uint64_t)i + 1);
+        cr_expect_eq (item.redelivered, i == 2);
+        cr_expect_eq (item.envelope.size, strlen (envelopes[i]));
+        cr_expect_eq (
+            memcmp (item.envelope.data, envelopes[i], item.envelope.size), 0);
+    }
+    cr_expect_eq (cursor.size, 0);
+    meshq_buf_fini (&buf);
+}
+
+Test (codec_args, refuses_truncated_and_malformed_deliveries)
+{
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    meshq_delivery_item_t item = {.dtag = 1000,
+                                  .seq = 1ULL << 40,
+                                  .count = 3,
+                                  .envelope = meshq_span ("\x81\xa1v\x01")};
+    cr_assert_eq (meshq_codec_encode_delivery (&item, &buf), 0);
+    for (size_t size = 0; size < buf.size; size++) {
+        meshq_span_t cursor = {(const char *)buf.data, (uint32_t)size};
+        const char *why = NULL;
+        cr_expect_lt (meshq_codec_decode_delivery (&cursor, 1000, &item, &why),
+                      0, "prefix of %zu bytes", size);
+        cr_expect_not_null (why);
+    }
+    //  An envelope above the cap, and an array of another length.
+    meshq_span_t cursor = {(const char *)buf.data, (uint32_t)buf.size};
+    cr_expect_eq (meshq_codec_decode_delivery (&cursor, 3, &item, NULL),
+                  MESHQ_ETOOBIG);
+    buf.data[0] = 0x94;
+    cr_expect_eq (meshq_codec_decode_delivery (&cursor, 1000, &item, NULL),
+                  MESHQ_EMALFORMED);
+    meshq_buf_fini (&buf);
+}

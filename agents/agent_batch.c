@@ -1,0 +1,132 @@
+/*  agent_batch.c - deliveries sent several to a frame.
+
+    Dispatch at the end of a turn may give a consumer many messages. A
+    session that said in HELLO that it takes batches ('nb') gets them as
+    one DELIVER frame per consumer (docs/PROTOCOL.md, 3.4) instead of one
+    each: one frame for libzmq to allocate, queue and wake the client
+    for, and the arguments common to all (tag, queue, origin) once; messages
+    of another origin start another batch. The
+    envelopes are copied in byte for byte. A batch goes out when it is
+    full or when the turn's dispatch ends (meshq_engine_batch_flush), so
+    it never waits longer than the dispatch that made it.
+*/
+#include "agent_internal.h"
+#include "codec_args.h"
+
+//  Consumers with a batch open at once; one more sends them all.
+#define S_OPEN 64
+
+//  Bytes of items in one frame, at most (one larger delivery goes
+//  alone); also the capacity a batch buffer keeps between turns.
+#define S_BYTES (256 * 1024)
+
+//  Deliveries to one consumer, waiting to go out in one frame.
+struct _meshq_batch_t {
+    meshq_consumer_t *consumer;  //  Whose deliveries.
+    meshq_session_t *session;    //  Its session.
+    uint32_t count;              //  Deliveries in items.
+    meshq_buf_t items;           //  Their encoded items.
+    uint8_t origin[16];          //  The agent the messages are from.
+};
+
+void
+meshq_engine_batch_init (meshq_engine_t *self)
+{
+    self->batches = calloc (S_OPEN, sizeof *self->batches);
+    assert (self->batches);
+    for (int i = 0; i < S_OPEN; i++)
+        meshq_buf_init (&self->batches[i].items);
+    self->batch_count = 0;
+}
+
+void
+meshq_engine_batch_fini (meshq_engine_t *self)
+{
+    if (!self->batches)
+        return;
+    for (int i = 0; i < S_OPEN; i++)
+        meshq_buf_fini (&self->batches[i].items);
+    free (self->batches);
+    self->batches = NULL;
+}
+
+//  Sends a batch and empties it.
+static void
+s_send (meshq_engine_t *self, meshq_batch_t *batch)
+{
+    meshq_consumer_t *consumer = batch->consumer;
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, QUEUE, queue,
+                    meshq_span (meshq_queue_name (consumer->queue)));
+    MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (consumer->tag));
+    memcpy (args.origin, batch->origin, 16);
+    MESHQ_ARGS_MARK (&args, ORIGIN);
+    MESHQ_ARGS_SET (&args, BATCH, batch, batch->count);
+    meshq_engine_send (self, batch->session, "DELIVER", &args,
+                       batch->items.data, batch->items.size);
+    batch->count = 0;
+    if (batch->items.capacity > S_BYTES)
+        meshq_buf_fini (&batch->items);
+    else
+        meshq_buf_reset (&batch->items);
+}
+
+//  Sends open batch number index and closes it.
+static void
+s_close (meshq_engine_t *self, int index)
+{
+    meshq_batch_t *batch = &self->batches[index];
+    s_send (self, batch);
+    //  Keep the open ones first: swap the last open one in, buffers too.
+    int last = --self->batch_count;
+    if (index != last) {
+        meshq_batch_t swap = self->batches[index];
+        self->batches[index] = self->batches[last];
+        self->batches[last] = swap;
+    }
+}
+
+void
+meshq_engine_batch_add (meshq_engine_t *self, meshq_session_t *session,
+                        meshq_consumer_t *consumer, const meshq_entry_t *entry)
+{
+    int index = self->batch_count - 1;
+    while (index >= 0 && self->batches[index].consumer != consumer)
+        index--;
+    if (index < 0) {
+        if (self->batch_count == S_OPEN)
+            meshq_engine_batch_flush (self);
+        index = self->batch_count++;
+        self->batches[index].consumer = consumer;
+        self->batches[index].session = session;
+    }
+    meshq_batch_t *batch = &self->batches[index];
+    //  One origin a batch: a message from another agent starts another.
+    const uint8_t *origin = entry->remote ? entry->origin : self->node_id;
+    if (batch->count && memcmp (batch->origin, origin, 16) != 0)
+        s_send (self, batch);
+    memcpy (batch->origin, origin, 16);
+    meshq_delivery_item_t item = {
+        .dtag = entry->dtag,
+        .seq = entry->seq,
+        .count = entry->deliveries,
+        .redelivered = entry->redelivered,
+        .envelope = {(const char *)entry->blob->data, entry->blob->size}};
+    if (batch->count && batch->items.size + entry->blob->size > S_BYTES) {
+        //  Too big to join: what is there goes first.
+        s_send (self, batch);
+    }
+    int rc = meshq_codec_encode_delivery (&item, &batch->items);
+    assert (rc == 0);
+    batch->count++;
+    if (batch->count >= session->batch || batch->items.size >= S_BYTES)
+        s_close (self, index);
+}
+
+void
+meshq_engine_batch_flush (meshq_engine_t *self)
+{
+    while (self->batch_count)
+        s_close (self, self->batch_count - 1);
+}

@@ -1,0 +1,458 @@
+/*  agent_users.c - users, permissions and vhosts: their records and
+    the administrative requests that change and list them, with
+    rabbitmqctl's names.
+
+    Users, permissions and the list of vhosts are metadata records of
+    the default vhost ("u/USER", "p/VHOST\x1fUSER", "v/VHOST"); every
+    change goes through meshq_engine_auth_meta, whether it was made
+    here, read back at start, or learnt from a peer. Administrative
+    requests need the administrator tag (lists: monitoring will do).
+*/
+#include "agent_internal.h"
+#include "codec_args.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <sodium.h>
+
+// --------------------------------------------------------------------
+//  Metadata: users, permissions, vhosts
+
+//  Removes a directory and the files in it (a vhost's store).
+static void
+s_remove_tree (const char *path)
+{
+    DIR *dir = opendir (path);
+    if (!dir)
+        return;
+    struct dirent *entry;
+    char file[2048];
+    while ((entry = readdir (dir)))
+        if (!streq (entry->d_name, ".") && !streq (entry->d_name, "..")) {
+            snprintf (file, sizeof file, "%s/%s", path, entry->d_name);
+            if (unlink (file))
+                s_remove_tree (file);
+        }
+    closedir (dir);
+    rmdir (path);
+}
+
+//  Closes every session of a vhost and forgets the vhost.
+static void
+s_drop_vhost (meshq_engine_t *self, meshq_vhost_t *vhost, bool erase)
+{
+    zlistx_t *doomed = zlistx_new ();
+    meshq_session_t *session = zhashx_first (self->sessions);
+    for (; session; session = zhashx_next (self->sessions))
+        if (session->vhost == vhost)
+            zlistx_add_end (doomed, session);
+    while ((session = zlistx_detach (doomed, NULL)))
+        meshq_engine_close_session (self, session);
+    zlistx_destroy (&doomed);
+    meshq_queue_t *queue;
+    while ((queue = zhashx_first (vhost->queues)))
+        meshq_vhost_queue_delete (vhost, queue);
+    char dir[sizeof vhost->dir];
+    snprintf (dir, sizeof dir, "%s", vhost->dir);
+    zhashx_delete (self->vhosts, vhost->name);
+    meshq_vhost_destroy (&vhost);
+    if (erase)
+        s_remove_tree (dir);
+}
+
+void
+meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
+                        const meshq_args_t *args)
+{
+    char name[MESHQ_MAX_SHORTSTR + 1];
+    if (strncmp (key, "u/", 2) == 0) {
+        meshq_user_t *user = zhashx_lookup (self->users, key + 2);
+        if (!args) {
+            zhashx_delete (self->users, key + 2);  //  Its destructor frees.
+            return;
+        }
+        if (!user) {
+            user = calloc (1, sizeof *user);
+            assert (user);
+            zhashx_insert (self->users, key + 2, user);
+        }
+        meshq_span_copy (name, args->tags);
+        char why[128];
+        if (meshq_auth_parse_tags (name, &user->tags, why, sizeof why))
+            user->tags = 0;
+        snprintf (user->hash, sizeof user->hash, "%.*s", (int)args->pwhash.size,
+                  args->pwhash.data ? args->pwhash.data : "");
+    } else if (strncmp (key, "p/", 2) == 0) {
+        zhashx_delete (self->perms, key + 2);  //  Its destructor frees.
+        self->perm_generation++;
+        meshq_perm_t *perm = NULL;
+        if (!args)
+            return;
+        char patterns[3][MESHQ_MAX_HEADER_VALUE + 1];
+        const meshq_span_t *spans[3] = {&args->configure, &args->write,
+                                        &args->read};
+        for (int i = 0; i < 3; i++)
+            snprintf (patterns[i], sizeof patterns[i], "%.*s",
+                      (int)spans[i]->size,
+                      spans[i]->data ? spans[i]->data : "");
+        char why[512];
+        if (meshq_perm_new (&perm, patterns[0], patterns[1], patterns[2], why,
+                            sizeof why) == 0)
+            zhashx_insert (self->perms, key + 2, perm);
+        else
+            zsys_warning ("auth: permission skipped key=%s reason=%s", key + 2,
+                          why);
+    } else if (strncmp (key, "v/", 2) == 0) {
+        meshq_vhost_t *vhost = zhashx_lookup (self->vhosts, key + 2);
+        if (!args && vhost && vhost != self->root)
+            s_drop_vhost (self, vhost, true);
+        else if (args && !vhost) {
+            vhost = meshq_vhost_new (self, key + 2);
+            zhashx_insert (self->vhosts, vhost->name, vhost);
+            //  At start the root is still being read: the others open
+            //  when it is done (meshq_engine_auth_open).
+            char why[1024];
+            if (self->root->store && !self->restoring_root &&
+                meshq_vhost_open (vhost, why, sizeof why))
+                zsys_error ("agent: %s", why);
+        }
+    }
+}
+
+//  Writes a record of the default vhost and applies it.
+static void
+s_meta (meshq_engine_t *self, const char *key, const meshq_args_t *args)
+{
+    meshq_vhost_meta_write (self->root, key, args);
+    meshq_engine_auth_meta (self, key, args);
+}
+
+static int
+s_add_user (meshq_engine_t *self, const char *user, const char *password,
+            size_t size, unsigned tags)
+{
+    meshq_args_t record;
+    memset (&record, 0, sizeof record);
+    char hash[128];
+    int rc = 0;
+    if (streq (user, "guest") && size == 5 &&
+        memcmp (password, "guest", 5) == 0)
+        snprintf (hash, sizeof hash, "%s", MESHQ_AUTH_GUEST_HASH);
+    else
+        rc = meshq_auth_hash (password, size, hash, sizeof hash);
+    if (rc)
+        return rc;
+    char tag_text[128];
+    meshq_auth_format_tags (tags, tag_text, sizeof tag_text);
+    MESHQ_ARGS_SET (&record, USER, user, meshq_span (user));
+    MESHQ_ARGS_SET (&record, PWHASH, pwhash, meshq_span (hash));
+    MESHQ_ARGS_SET (&record, TAGS, tags, meshq_span (tag_text));
+    char key[MESHQ_MAX_SHORTSTR + 4];
+    snprintf (key, sizeof key, "u/%s", user);
+    s_meta (self, key, &record);
+    return 0;
+}
+
+static void
+s_set_permissions (meshq_engine_t *self, const char *vhost, const char *user,
+                   const char *configure, const char *write, const char *read)
+{
+    meshq_args_t record;
+    memset (&record, 0, sizeof record);
+    MESHQ_ARGS_SET (&record, VHOST, vhost, meshq_span (vhost));
+    MESHQ_ARGS_SET (&record, USER, user, meshq_span (user));
+    MESHQ_ARGS_SET (&record, CONFIGURE, configure, meshq_span (configure));
+    MESHQ_ARGS_SET (&record, WRITE, write, meshq_span (write));
+    MESHQ_ARGS_SET (&record, READ, read, meshq_span (read));
+    char key[2 * MESHQ_MAX_SHORTSTR + 4];
+    snprintf (key, sizeof key, "p/%s\x1f%s", vhost, user);
+    s_meta (self, key, &record);
+}
+
+void
+meshq_engine_auth_open (meshq_engine_t *self)
+{
+    //  A fresh mesh has guest/guest, an administrator with every right
+    //  on "/", as a fresh RabbitMQ has.
+    if (zhashx_size (self->users) == 0) {
+        s_add_user (self, "guest", "guest", 5, MESHQ_TAG_ADMINISTRATOR);
+        s_set_permissions (self, "/", "guest", ".*", ".*", ".*");
+    }
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
+        char why[1024];
+        if (!vhost->store && meshq_vhost_open (vhost, why, sizeof why))
+            zsys_error ("agent: %s", why);
+    }
+}
+
+static bool
+s_tagged (meshq_engine_t *self, meshq_session_t *session, unsigned tags,
+          uint64_t rid)
+{
+    meshq_user_t *user = zhashx_lookup (self->users, session->user);
+    if (user && (user->tags & tags))
+        return true;
+    self->auth_failures++;
+    meshq_engine_reply_error (self, session, rid, MESHQ_EACCESS,
+                              "user '%s' may not do this: it needs the %s "
+                              "tag (meshq set_user_tags)",
+                              session->user,
+                              tags & MESHQ_TAG_MONITORING
+                                  ? "administrator or monitoring"
+                                  : "administrator");
+    return false;
+}
+
+// --------------------------------------------------------------------
+//  Administrative requests
+
+static void
+s_list (meshq_engine_t *self, meshq_session_t *session,
+        const meshq_args_t *args, const char *verb)
+{
+    size_t capacity = zhashx_size (self->perms) + zhashx_size (self->users) +
+                      zhashx_size (self->vhosts) + 1;
+    meshq_args_t *rows = calloc (capacity, sizeof *rows);
+    assert (rows);
+    size_t count = 0;
+    char filter[MESHQ_MAX_SHORTSTR + 1] = "";
+    const char *what;
+    //  Rows borrow their strings until they are encoded below.
+    char (*tags)[64] = calloc (capacity, 64);
+    assert (tags);
+    if (streq (verb, "LIST_USERS")) {
+        what = "users";
+        meshq_user_t *user = zhashx_first (self->users);
+        for (; user; user = zhashx_next (self->users)) {
+            meshq_auth_format_tags (user->tags, tags[count], 64);
+            meshq_args_t *row = &rows[count++];
+            MESHQ_ARGS_SET (row, USER, user,
+                            meshq_span (zhashx_cursor (self->users)));
+            MESHQ_ARGS_SET (row, TAGS, tags, meshq_span (tags[count - 1]));
+        }
+    } else if (streq (verb, "LIST_VHOSTS")) {
+        what = "vhosts";
+        meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+        for (; vhost; vhost = zhashx_next (self->vhosts)) {
+            meshq_args_t *row = &rows[count++];
+            MESHQ_ARGS_SET (row, VHOST, vhost, meshq_span (vhost->name));
+        }
+    } else {
+        bool by_user = streq (verb, "LIST_USER_PERMISSIONS");
+        what = "permissions";
+        meshq_span_copy (filter, by_user ? args->user : args->vhost);
+        if (!*filter && !by_user)
+            snprintf (filter, sizeof filter, "/");
+        meshq_perm_t *perm = zhashx_first (self->perms);
+        for (; perm; perm = zhashx_next (self->perms)) {
+            const char *key = zhashx_cursor (self->perms);
+            const char *separator = strchr (key, '\x1f');
+            size_t vhost_size = (size_t)(separator - key);
+            bool match = by_user ? streq (separator + 1, filter)
+                                 : strlen (filter) == vhost_size &&
+                                       memcmp (key, filter, vhost_size) == 0;
+            if (!match)
+                continue;
+            meshq_args_t *row = &rows[count++];
+            meshq_span_t vhost = {key, (uint32_t)vhost_size};
+            MESHQ_ARGS_SET (row, VHOST, vhost, vhost);
+            MESHQ_ARGS_SET (row, USER, user, meshq_span (separator + 1));
+            MESHQ_ARGS_SET (row, CONFIGURE, configure,
+                            meshq_span (perm->pattern[0]));
+            MESHQ_ARGS_SET (row, WRITE, write, meshq_span (perm->pattern[1]));
+            MESHQ_ARGS_SET (row, READ, read, meshq_span (perm->pattern[2]));
+        }
+    }
+    meshq_engine_reply_list (self, session, args->rid, what, rows, count);
+    free (tags);
+    free (rows);
+}
+
+//  Copies a string argument, or answers that it is missing.
+static bool
+s_required (meshq_engine_t *self, meshq_session_t *session,
+            const meshq_args_t *args, meshq_span_t span, bool present,
+            const char *what, char *out)
+{
+    if (present && span.size) {
+        meshq_span_copy (out, span);
+        return true;
+    }
+    meshq_engine_reply_error (self, session, args->rid, MESHQ_EINVAL,
+                              "%s is missing", what);
+    return false;
+}
+
+bool
+meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
+                    const char *verb, const meshq_args_t *args)
+{
+    static const char *listing[] = {"LIST_USERS", "LIST_VHOSTS",
+                                    "LIST_PERMISSIONS",
+                                    "LIST_USER_PERMISSIONS"};
+    static const char *changing[] = {"ADD_USER",        "DELETE_USER",
+                                     "CHANGE_PASSWORD", "SET_USER_TAGS",
+                                     "SET_PERMISSIONS", "CLEAR_PERMISSIONS",
+                                     "ADD_VHOST",       "DELETE_VHOST"};
+    bool list = false, change = false;
+    for (size_t i = 0; i < sizeof listing / sizeof listing[0]; i++)
+        list |= streq (verb, listing[i]);
+    for (size_t i = 0; i < sizeof changing / sizeof changing[0]; i++)
+        change |= streq (verb, changing[i]);
+    if (!list && !change)
+        return false;
+    if (!s_tagged (self, session,
+                   list ? MESHQ_TAG_ADMINISTRATOR | MESHQ_TAG_MONITORING
+                        : MESHQ_TAG_ADMINISTRATOR,
+                   args->rid))
+        return true;
+    if (list) {
+        s_list (self, session, args, verb);
+        return true;
+    }
+    char user[MESHQ_MAX_SHORTSTR + 1] = "", vhost[MESHQ_MAX_SHORTSTR + 1] = "";
+    char key[2 * MESHQ_MAX_SHORTSTR + 4];
+    uint64_t rid = args->rid;
+    bool needs_vhost = strstr (verb, "VHOST") || strstr (verb, "PERMISSIONS");
+    bool needs_user = !strstr (verb, "VHOST");
+    if (needs_user &&
+        !s_required (self, session, args, args->user,
+                     MESHQ_ARGS_HAS (args, USER), "the user name", user))
+        return true;
+    if (needs_vhost &&
+        !s_required (self, session, args, args->vhost,
+                     MESHQ_ARGS_HAS (args, VHOST), "the vhost name", vhost))
+        return true;
+    meshq_user_t *record =
+        needs_user ? zhashx_lookup (self->users, user) : NULL;
+    if (needs_user && !streq (verb, "ADD_USER") && !record) {
+        meshq_engine_reply_error (self, session, rid, MESHQ_ENOTFOUND,
+                                  "no user '%s'", user);
+        return true;
+    }
+    bool vhost_known = needs_vhost && zhashx_lookup (self->vhosts, vhost);
+    if (needs_vhost && !streq (verb, "ADD_VHOST") && !vhost_known) {
+        meshq_engine_reply_error (self, session, rid, MESHQ_ENOTFOUND,
+                                  "no vhost '%s'", vhost);
+        return true;
+    }
+    char why[1024] = "";
+    int rc = 0;
+    if (streq (verb, "ADD_USER") || streq (verb, "CHANGE_PASSWORD") ||
+        streq (verb, "SET_USER_TAGS")) {
+        bool add = streq (verb, "ADD_USER");
+        unsigned tags = record ? record->tags : 0;
+        char text[MESHQ_MAX_SHORTSTR + 1] = "";
+        meshq_span_copy (text, args->tags);
+        if (add && record)
+            rc = MESHQ_EEXIST,
+            snprintf (why, sizeof why, "user '%s' already exists", user);
+        else if ((add || streq (verb, "SET_USER_TAGS")) &&
+                 MESHQ_ARGS_HAS (args, TAGS))
+            rc = meshq_auth_parse_tags (text, &tags, why, sizeof why);
+        if (rc == 0 && streq (verb, "SET_USER_TAGS")) {
+            meshq_args_t record_args;
+            memset (&record_args, 0, sizeof record_args);
+            char tag_text[128];
+            meshq_auth_format_tags (tags, tag_text, sizeof tag_text);
+            //  A copy: applying the record writes record->hash from it,
+            //  and a copy onto itself left the hash garbled.
+            char hash[sizeof record->hash];
+            snprintf (hash, sizeof hash, "%s", record->hash);
+            MESHQ_ARGS_SET (&record_args, USER, user, meshq_span (user));
+            MESHQ_ARGS_SET (&record_args, PWHASH, pwhash, meshq_span (hash));
+            MESHQ_ARGS_SET (&record_args, TAGS, tags, meshq_span (tag_text));
+            snprintf (key, sizeof key, "u/%s", user);
+            s_meta (self, key, &record_args);
+        } else if (rc == 0 && !MESHQ_ARGS_HAS (args, PASSWORD))
+            rc = MESHQ_EINVAL,
+            snprintf (why, sizeof why, "the password is missing");
+        else if (rc == 0)
+            rc = s_add_user (self, user, args->password.data,
+                             args->password.size, tags);
+    } else if (streq (verb, "DELETE_USER")) {
+        snprintf (key, sizeof key, "u/%s", user);
+        s_meta (self, key, NULL);
+        //  Its permissions go with it.
+        zlistx_t *keys = zlistx_new ();
+        zlistx_set_destructor (keys, (zlistx_destructor_fn *)zstr_free);
+        for (void *p = zhashx_first (self->perms); p;
+             p = zhashx_next (self->perms)) {
+            const char *perm_key = zhashx_cursor (self->perms);
+            const char *separator = strchr (perm_key, '\x1f');
+            if (separator && streq (separator + 1, user))
+                zlistx_add_end (keys, zsys_sprintf ("p/%s", perm_key));
+        }
+        for (char *k = zlistx_first (keys); k; k = zlistx_next (keys))
+            s_meta (self, k, NULL);
+        zlistx_destroy (&keys);
+    } else if (streq (verb, "SET_PERMISSIONS")) {
+        char patterns[3][MESHQ_MAX_HEADER_VALUE + 1];
+        const meshq_span_t *spans[3] = {&args->configure, &args->write,
+                                        &args->read};
+        for (int i = 0; i < 3; i++)
+            snprintf (patterns[i], sizeof patterns[i], "%.*s",
+                      (int)spans[i]->size,
+                      spans[i]->data ? spans[i]->data : "");
+        meshq_perm_t *check = NULL;
+        rc = meshq_perm_new (&check, patterns[0], patterns[1], patterns[2], why,
+                             sizeof why);
+        meshq_perm_destroy (&check);
+        if (rc == 0)
+            s_set_permissions (self, vhost, user, patterns[0], patterns[1],
+                               patterns[2]);
+    } else if (streq (verb, "CLEAR_PERMISSIONS")) {
+        snprintf (key, sizeof key, "p/%s\x1f%s", vhost, user);
+        if (zhashx_lookup (self->perms, key + 2))
+            s_meta (self, key, NULL);
+        else
+            rc = MESHQ_ENOTFOUND,
+            snprintf (why, sizeof why,
+                      "user '%s' has no permissions in vhost "
+                      "'%s'",
+                      user, vhost);
+    } else if (streq (verb, "ADD_VHOST")) {
+        if (vhost_known)
+            rc = MESHQ_EEXIST,
+            snprintf (why, sizeof why, "vhost '%s' already exists", vhost);
+        else {
+            meshq_args_t record_args;
+            memset (&record_args, 0, sizeof record_args);
+            MESHQ_ARGS_SET (&record_args, VHOST, vhost, meshq_span (vhost));
+            snprintf (key, sizeof key, "v/%s", vhost);
+            s_meta (self, key, &record_args);
+        }
+    } else if (streq (verb, "DELETE_VHOST")) {
+        if (streq (vhost, "/"))
+            rc = MESHQ_EACCESS, snprintf (why, sizeof why,
+                                          "the default vhost '/' cannot be "
+                                          "deleted");
+        else if (session->vhost == zhashx_lookup (self->vhosts, vhost))
+            rc = MESHQ_ESTATE, snprintf (why, sizeof why,
+                                         "cannot delete the vhost this "
+                                         "connection uses; connect to another");
+        else {
+            snprintf (key, sizeof key, "v/%s", vhost);
+            s_meta (self, key, NULL);
+            zlistx_t *keys = zlistx_new ();
+            zlistx_set_destructor (keys, (zlistx_destructor_fn *)zstr_free);
+            for (void *p = zhashx_first (self->perms); p;
+                 p = zhashx_next (self->perms)) {
+                const char *perm_key = zhashx_cursor (self->perms);
+                if (strncmp (perm_key, vhost, strlen (vhost)) == 0 &&
+                    perm_key[strlen (vhost)] == '\x1f')
+                    zlistx_add_end (keys, zsys_sprintf ("p/%s", perm_key));
+            }
+            for (char *k = zlistx_first (keys); k; k = zlistx_next (keys))
+                s_meta (self, k, NULL);
+            zlistx_destroy (&keys);
+        }
+    }
+    if (rc)
+        meshq_engine_reply_error (self, session, rid, rc, "%s",
+                                  *why ? why : meshq_strerror (rc));
+    else
+        meshq_engine_reply_ok (self, session, NULL, rid);
+    return true;
+}
