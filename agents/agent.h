@@ -36,6 +36,9 @@ typedef struct {
     uint16_t port;               //  Mesh ROUTER port of '/', 0: ephemeral.
     uint16_t beacon_port;        //  UDP port of beacons, 0: 5680.
     bool no_beacon;              //  Seeds only.
+    uint32_t beacon_ms;          //  Beacon interval, 0: default.
+    char transport[16];          //  Beacons: auto, multicast, broadcast,
+                                 //  ipv6; "": auto.
     uint32_t heartbeat_ms;       //  Peer heartbeat, 0: default.
     uint32_t peer_timeout_ms;    //  Peer silence until down, 0: default.
     uint64_t max_memory;         //  Bytes of messages before publishers
@@ -49,8 +52,8 @@ void meshq_agent_config_init (meshq_agent_config_t *config);
 //  Sets one setting by name from text (agent_config.c): name, data,
 //  endpoint (adds one), max_message, ack_timeout, max_memory,
 //  segment_size, quota, mesh, interface, seeds, no_beacon, port,
-//  beacon_port, heartbeat, peer_timeout. Returns 0, or MESHQ_EINVAL with
-//  why filled in.
+//  beacon_port, beacon_interval, transport, heartbeat, peer_timeout.
+//  Returns 0, or MESHQ_EINVAL with why filled in.
 int meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
                             const char *value, char *why, size_t size);
 

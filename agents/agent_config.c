@@ -113,6 +113,20 @@ meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
             else
                 config->beacon_port = (uint16_t)number;
         }
+    } else if (streq (name, "beacon_interval")) {
+        if (!(rc = s_number (name, value, 10, 60000, &number, why, size)))
+            config->beacon_ms = (uint32_t)number;
+    } else if (streq (name, "transport")) {
+        if (!streq (value, "auto") && !streq (value, "multicast") &&
+            !streq (value, "broadcast") && !streq (value, "ipv6")) {
+            snprintf (why, size,
+                      "transport: auto, multicast, broadcast or ipv6, not "
+                      "'%s'",
+                      value);
+            return MESHQ_EINVAL;
+        }
+        rc = s_text (name, value, config->transport, sizeof config->transport,
+                     why, size);
     } else if (streq (name, "heartbeat")) {
         if (!(rc = s_number (name, value, 0, 600000, &number, why, size)))
             config->heartbeat_ms = (uint32_t)number;

@@ -61,6 +61,18 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
         if (endpoint)
             MESHQ_ARGS_SET (&results, ENDPOINT, endpoint,
                             meshq_span (endpoint));
+        //  Datagrams on the beacon port that are not beacons at all:
+        //  what a misbehaving sender, or noise, costs. (Beacons of other
+        //  meshes and our own are normal traffic, not counted here.)
+        if (session->vhost->peers) {
+            const meshq_peers_stats_t *stats =
+                meshq_peers_stats (session->vhost->peers);
+            uint64_t bad = stats->beacons_dropped[MESHQ_BEACON_DROP_SIZE] +
+                           stats->beacons_dropped[MESHQ_BEACON_DROP_SIGNATURE] +
+                           stats->beacons_dropped[MESHQ_BEACON_DROP_VERSION] +
+                           stats->beacons_dropped[MESHQ_BEACON_DROP_MALFORMED];
+            MESHQ_ARGS_SET (&results, BAD_BEACONS, bad_beacons, bad);
+        }
     }
     MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);
     meshq_engine_reply_ok (self, session, &results, args->rid);

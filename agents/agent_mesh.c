@@ -395,6 +395,13 @@ meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size)
     //  would only be refused there. Its peers come by VHOST instead.
     config.seeds =
         vhost == self->root && *self->config.seeds ? self->config.seeds : NULL;
+    config.beacon_interval_ms = self->config.beacon_ms;
+    config.transport =
+        streq (self->config.transport, "multicast") ? MESHQ_TRANSPORT_MULTICAST
+        : streq (self->config.transport, "broadcast")
+            ? MESHQ_TRANSPORT_BROADCAST
+        : streq (self->config.transport, "ipv6") ? MESHQ_TRANSPORT_IPV6
+                                                 : MESHQ_TRANSPORT_AUTO;
     config.heartbeat_ms = self->config.heartbeat_ms;
     config.peer_timeout_ms = self->config.peer_timeout_ms;
     config.max_msg_size = self->config.max_message + 65536;

@@ -29,7 +29,9 @@
     "                   [--mesh NAME] [--seeds tcp://HOST:PORT,...]\n"         \
     "                   [--interface IFACE] [--port PORT] [--beacon-port "     \
     "PORT]\n"                                                                  \
-    "                   [--no-beacon] [--heartbeat MS] [--peer-timeout MS]\n"
+    "                   [--no-beacon] [--beacon-interval MS]\n"                \
+    "                   [--transport auto|multicast|broadcast|ipv6]\n"         \
+    "                   [--heartbeat MS] [--peer-timeout MS]\n"
 
 //  Settings as name and value, from the file then the flags: the last
 //  one given of a name wins.
@@ -146,6 +148,8 @@ main (int argc, char *argv[])
         {"port", required_argument, NULL, 's'},
         {"beacon-port", required_argument, NULL, 's'},
         {"no-beacon", no_argument, NULL, 's'},
+        {"beacon-interval", required_argument, NULL, 's'},
+        {"transport", required_argument, NULL, 's'},
         {"heartbeat", required_argument, NULL, 's'},
         {"peer-timeout", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0}};

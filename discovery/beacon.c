@@ -1,5 +1,5 @@
 /*  beacon.c - the UDP beacon record. See beacon.h and docs/PROTOCOL.md
-    section 3.1.
+    section 5.1.
 
     Layout, big-endian:
         0   4  signature "MSHQ"

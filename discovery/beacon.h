@@ -2,7 +2,7 @@
 
     A beacon is a fixed-size binary record (not msgpack: it must be
     cheap to reject, and one size lets the receiver drop anything else
-    before looking at it). docs/PROTOCOL.md section 3.1 gives the layout
+    before looking at it). docs/PROTOCOL.md section 5.1 gives the layout
     byte by byte. This module is pure: it encodes and decodes records and
     computes the mesh id; the socket lives in udp.c, and what a beacon
     means for the peer table is decided in peers.c.

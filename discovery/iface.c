@@ -56,15 +56,13 @@ s_fill (const struct ifaddrs *entry, meshq_iface_t *iface)
     iface->loopback = (entry->ifa_flags & IFF_LOOPBACK) != 0;
     if (iface->family == AF_INET) {
         iface->ipv4 = ((const struct sockaddr_in *)entry->ifa_addr)->sin_addr;
-        //  Loopback has no broadcast address, but its subnet's works.
+        //  The subnet's broadcast address, from the netmask: loopback
+        //  has none of its own, and an address added without "brd" is
+        //  reported with its own address as broadcast address.
         struct in_addr mask = {0};
         if (entry->ifa_netmask)
             mask = ((const struct sockaddr_in *)entry->ifa_netmask)->sin_addr;
-        if ((entry->ifa_flags & IFF_BROADCAST) && entry->ifa_broadaddr)
-            iface->broadcast =
-                ((const struct sockaddr_in *)entry->ifa_broadaddr)->sin_addr;
-        else
-            iface->broadcast.s_addr = iface->ipv4.s_addr | ~mask.s_addr;
+        iface->broadcast.s_addr = iface->ipv4.s_addr | ~mask.s_addr;
         inet_ntop (AF_INET, &iface->ipv4, iface->address,
                    sizeof iface->address);
     } else {

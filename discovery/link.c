@@ -1,23 +1,12 @@
-/*  link.c - a DEALER to a peer and its connection events. See link.h.
-
-    libzmq's monitor reports, for a connect that fails on loopback,
-    CONNECT_DELAYED then CLOSED (and CONNECT_RETRIED as it schedules the
-    next try), and for a lost connection DISCONNECTED. So: CLOSED after
-    CONNECT_DELAYED, with no CONNECTED between, is a refused attempt.
-*/
+/*  link.c - a DEALER to a peer. See link.h. */
 #include "link.h"
 #include "meshq.h"
 
 #include <string.h>
 
 struct _meshq_link_t {
-    zsock_t *dealer;    //  To the peer's ROUTER; NULL until open.
-    zsock_t *monitor;   //  Reads the DEALER's monitor events, or NULL.
-    zloop_t *loop;      //  Where the monitor is read; borrowed.
-    meshq_link_fn *fn;  //  Called for each connection event.
-    void *arg;          //  Passed to fn.
-    bool trying;        //  A connection attempt is under way.
-    char *endpoint;     //  Where the DEALER connects.
+    zsock_t *dealer;  //  To the peer's ROUTER; NULL until open.
+    char *endpoint;   //  Where the DEALER connects.
 };
 
 meshq_link_t *
@@ -35,58 +24,15 @@ meshq_link_destroy (meshq_link_t **self_p)
     meshq_link_t *self = *self_p;
     if (!self)
         return;
-    if (self->monitor) {
-        zloop_reader_end (self->loop, self->monitor);
-        //  Stops the monitor before its socket goes.
-        zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
-        zsock_destroy (&self->monitor);
-    }
     zsock_destroy (&self->dealer);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
 }
 
-static int
-s_monitor_event (zloop_t *loop, zsock_t *reader, void *arg)
-{
-    (void)loop;
-    meshq_link_t *self = arg;
-    zmsg_t *msg = zmsg_recv (reader);
-    if (!msg)
-        return 0;
-    zframe_t *frame = zmsg_first (msg);
-    uint16_t event = 0;
-    if (frame && zframe_size (frame) == 6)
-        memcpy (&event, zframe_data (frame), sizeof event);
-    zmsg_destroy (&msg);
-    switch (event) {
-        case ZMQ_EVENT_CONNECT_DELAYED:
-            self->trying = true;
-            break;
-        case ZMQ_EVENT_CONNECTED:
-            self->trying = false;
-            self->fn (self->arg, MESHQ_LINK_CONNECTED);
-            break;
-        case ZMQ_EVENT_DISCONNECTED:
-            self->fn (self->arg, MESHQ_LINK_DISCONNECTED);
-            break;
-        case ZMQ_EVENT_CLOSED:
-            if (self->trying) {
-                self->trying = false;
-                self->fn (self->arg, MESHQ_LINK_REFUSED);
-            }
-            break;
-        default:
-            break;
-    }
-    return 0;
-}
-
 int
 meshq_link_open (meshq_link_t *self, const char *endpoint,
-                 const meshq_link_options_t *options, zloop_t *loop,
-                 meshq_link_fn *fn, void *arg)
+                 const meshq_link_options_t *options)
 {
     assert (self && !self->dealer);
     self->endpoint = strdup (endpoint);
@@ -106,29 +52,10 @@ meshq_link_open (meshq_link_t *self, const char *endpoint,
     //  keep it small and few.
     zsock_set_maxmsgsize (self->dealer, 1024);
     zsock_set_rcvhwm (self->dealer, 16);
-    //  Reconnect quickly after a loss, so that a refusal (the process is
-    //  gone) shows within ~100 ms, and back off for peers long gone.
+    //  Reconnect quickly after a loss, and back off for peers long gone.
     zsock_set_reconnect_ivl (self->dealer, 50);
     zsock_set_reconnect_ivl_max (self->dealer, 1000);
     zsock_set_connect_timeout (self->dealer, options->timeout_ms);
-    if (options->monitor) {
-        //  Connect the reader before the DEALER connects, so that no
-        //  event is lost.
-        if (zmq_socket_monitor (
-                zsock_resolve (self->dealer), options->monitor_name,
-                ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_DELAYED |
-                    ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED))
-            return MESHQ_EIO;
-        self->monitor = zsock_new (ZMQ_PAIR);
-        if (!self->monitor ||
-            zsock_connect (self->monitor, "%s", options->monitor_name))
-            return MESHQ_EIO;
-        self->loop = loop;
-        self->fn = fn;
-        self->arg = arg;
-        if (zloop_reader (loop, self->monitor, s_monitor_event, self))
-            return MESHQ_EIO;
-    }
     if (zsock_connect (self->dealer, "%s", endpoint))
         return MESHQ_EIO;
     return 0;

@@ -41,6 +41,7 @@ s_down (meshq_peer_t *self, const char *reason, int64_t now)
     self->reported = false;
     self->connected = false;
     self->reset = false;
+    self->refused = false;
     self->timeout_ms = self->own_timeout_ms;
     self->down_reason = reason;
     s_enter (self, MESHQ_PEER_IS_DOWN, reason, now);
@@ -79,7 +80,10 @@ meshq_peer_discovered (meshq_peer_t *self, uint64_t incarnation, bool gossip,
         return MESHQ_PEER_STALE;
     switch (self->state) {
         case MESHQ_PEER_IS_DOWN:
-            if (gossip && incarnation == self->incarnation &&
+            //  The same incarnation again, just after it went down: gossip
+            //  may be stale, and where nothing listened a moment ago a
+            //  new try would only flap. A timeout later it may.
+            if ((gossip || self->refused) && incarnation == self->incarnation &&
                 now - self->since < self->timeout_ms)
                 return 0;
             return s_connect (self, incarnation, now);
@@ -159,9 +163,11 @@ meshq_peer_frame (meshq_peer_t *self, int64_t now)
             s_enter (self, MESHQ_PEER_IS_UP, "up", now);
             return MESHQ_PEER_LOG_BACK;
         case MESHQ_PEER_IS_DOWN:
-            //  It still counts us up: we declared it down, and it does not
-            //  know. Say HELLO again at once, rather than let it time out.
-            if (self->incarnation && !self->left)
+            //  It still counts us up: we declared it down (it hung, or the
+            //  link was cut), and it does not know. Say HELLO again at
+            //  once, rather than let it time out; but not where nothing
+            //  listened, which would only flap.
+            if (self->incarnation && !self->left && !self->refused)
                 return MESHQ_PEER_REFUSED |
                        s_connect (self, self->incarnation, now);
             return MESHQ_PEER_REFUSED;
@@ -205,14 +211,16 @@ meshq_peer_disconnected (meshq_peer_t *self, int64_t now)
 unsigned
 meshq_peer_refused (meshq_peer_t *self, int64_t now)
 {
-    //  The connection went and a new one is refused: nothing listens
-    //  there any more, the process is gone.
-    if (self->state == MESHQ_PEER_IS_SUSPECT && self->reset)
-        return s_down (self, "connection refused", now);
-    //  Nothing listens where its beacon pointed: give up this try; the
-    //  next beacon starts another.
-    if (self->state == MESHQ_PEER_IS_CONNECTING)
-        return s_down (self, "connection refused", now);
+    //  Its connection went, and where its ROUTER was nothing listens any
+    //  more: the process is gone. (Nothing listening where a beacon
+    //  pointed ends a try as well; a beacon starts another, a timeout
+    //  later.)
+    if ((self->state == MESHQ_PEER_IS_SUSPECT && self->reset) ||
+        self->state == MESHQ_PEER_IS_CONNECTING) {
+        unsigned actions = s_down (self, "connection refused", now);
+        self->refused = true;
+        return actions;
+    }
     return 0;
 }
 

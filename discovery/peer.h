@@ -57,6 +57,7 @@ typedef struct {
     bool left;                  //  This incarnation said BYE.
     bool connected;             //  The link's connection is established.
     bool reset;                 //  The link lost its connection while up.
+    bool refused;               //  It went down because nothing listened.
     int64_t since;              //  When it entered its state (ms).
     int64_t heard;              //  Last frame from it (ms).
     int64_t sent;               //  Last frame to it (ms).
@@ -89,8 +90,9 @@ unsigned meshq_peer_frame (meshq_peer_t *self, int64_t now);
 //  We sent it a frame.
 void meshq_peer_sent (meshq_peer_t *self, int64_t now);
 
-//  The link's connection was established, lost, or refused (a connect
-//  attempt failed).
+//  Its connection to us (its link to our ROUTER) is there, or was lost;
+//  or nothing listens any more where our link to it goes (a TCP connect
+//  to its ROUTER refused).
 unsigned meshq_peer_connected (meshq_peer_t *self, int64_t now);
 unsigned meshq_peer_disconnected (meshq_peer_t *self, int64_t now);
 unsigned meshq_peer_refused (meshq_peer_t *self, int64_t now);

@@ -235,13 +235,34 @@ s_bind_router (meshq_peers_t *self)
     char port[8] = "*";
     if (self->config.port)
         snprintf (port, sizeof port, "%u", self->config.port);
-    const char *format = ipv6 ? "tcp://[%s]:%s" : "tcp://%s:%s";
-    int bound = zsock_bind (self->router, format, iface->address, port);
-    if (bound < 0)
+    //  libzmq itself, not zsock_bind: for "*" CZMQ tries the ports from
+    //  49152 up one by one, which when 32 agents start at once is up to
+    //  32 failed binds each; libzmq asks the kernel for a free port.
+    char endpoint[MESHQ_ENDPOINT_MAX];
+    snprintf (endpoint, sizeof endpoint, ipv6 ? "tcp://[%s]:%s" : "tcp://%s:%s",
+              iface->address, port);
+    uint16_t bound = 0;
+    size_t size = sizeof endpoint;
+    if (zmq_bind (zsock_resolve (self->router), endpoint) ||
+        zmq_getsockopt (zsock_resolve (self->router), ZMQ_LAST_ENDPOINT,
+                        endpoint, &size) ||
+        meshq_iface_endpoint_port (endpoint, &bound))
         return s_error (self, MESHQ_EIO,
                         "cannot bind the mesh endpoint on %s port %s: %s; "
                         "choose another --port",
                         iface->address, port, zmq_strerror (zmq_errno ()));
+    //  One monitor for every peer's connection to us: when one is lost
+    //  (its process died, or closed it), the peer is suspect at once.
+    char monitor[128];
+    snprintf (monitor, sizeof monitor, "inproc://meshq-router-%s-%" PRIu64,
+              self->node_hex, self->incarnation);
+    if (zmq_socket_monitor (zsock_resolve (self->router), monitor,
+                            ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED))
+        return s_error (self, MESHQ_EIO, "cannot monitor the ROUTER: %s",
+                        zmq_strerror (zmq_errno ()));
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (!self->monitor || zsock_connect (self->monitor, "%s", monitor))
+        return s_error (self, MESHQ_EIO, "cannot read the ROUTER's monitor");
     const void *address =
         ipv6 ? (const void *)&iface->ipv6 : (const void *)&iface->ipv4;
     meshq_iface_endpoint (iface->family, address, iface->index, (uint16_t)bound,
@@ -335,8 +356,7 @@ s_open_seeds (meshq_peers_t *self)
             .timeout_ms = (int)self->config.peer_timeout_ms,
         };
         seed->probe = meshq_link_new ();
-        if (meshq_link_open (seed->probe, seed->endpoint, &options, self->loop,
-                             NULL, NULL))
+        if (meshq_link_open (seed->probe, seed->endpoint, &options))
             return s_error (self, MESHQ_EIO, "cannot connect to seed %s: %s",
                             seed->endpoint, zmq_strerror (zmq_errno ()));
         //  Connecting takes a moment; the first probe follows shortly.
@@ -365,7 +385,8 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
     if (rc == 0)
         rc = s_encode_hello (self);
     if (rc == 0 &&
-        zloop_reader (loop, self->router, meshq_peers_router_input, self))
+        (zloop_reader (loop, self->router, meshq_peers_router_input, self) ||
+         zloop_reader (loop, self->monitor, meshq_peers_monitor_input, self)))
         rc = s_error (self, MESHQ_EIO, "cannot watch the ROUTER");
     self->started = true;  //  From here, stop undoes what was done.
     if (rc == 0 && self->udp) {
@@ -431,6 +452,11 @@ meshq_peers_stop (meshq_peers_t *self, bool goodbye)
     if (self->udp && self->udp_item.fd > 0)
         zloop_poller_end (self->loop, &self->udp_item);
     meshq_udp_destroy (&self->udp);
+    if (self->monitor) {
+        zloop_reader_end (self->loop, self->monitor);
+        zmq_socket_monitor (zsock_resolve (self->router), NULL, 0);
+        zsock_destroy (&self->monitor);
+    }
     if (self->router)
         zloop_reader_end (self->loop, self->router);
     zsock_destroy (&self->router);

@@ -18,7 +18,7 @@
     seeds, gossip), says HELLO, heartbeats, and tells the owner through
     the handler when a peer is up, when it is down, and when an up peer
     sends a command of the owner's. docs/DISCOVERY.md explains the modes
-    and the failure detector; docs/PROTOCOL.md section 3 gives the bytes.
+    and the failure detector; docs/PROTOCOL.md section 5 gives the bytes.
 */
 #ifndef MESHQ_PEERS_H_INCLUDED
 #define MESHQ_PEERS_H_INCLUDED

@@ -56,8 +56,6 @@ s_discovered (meshq_peers_t *self, const uint8_t node[16], uint64_t incarnation,
             self->stats.beacons_dropped[MESHQ_BEACON_DROP_FULL]++;
         return;
     }
-    if (!gossip)
-        entry->heard_beacon = true;
     unsigned actions =
         meshq_peer_discovered (&entry->peer, incarnation, gossip, now);
     if (actions & MESHQ_PEER_STALE) {
@@ -148,6 +146,31 @@ s_drop_frame (meshq_peers_t *self, meshq_frame_drop_t reason,
                   self->stats.frames_dropped[reason]);
 }
 
+//  Notes the connection (ZMQ_SRCFD) a peer's frames come on. A new one
+//  after a lost one is the peer back: ask it for a sign of life. The
+//  monitor's events are read first, in order, so that a connection that
+//  is already gone (the peer died just after this frame) shows as such.
+static void
+s_track (meshq_peers_t *self, meshq_peers_entry_t *entry, int fd, int64_t now)
+{
+    if (fd < 0 || entry->fd == fd)
+        return;
+    meshq_peers_monitor_input (self->loop, self->monitor, self);
+    if (fd < MESHQ_PEERS_FDS && !(self->open[fd / 8] & (1 << (fd % 8)))) {
+        //  Accepted and lost already: as if the loss came now.
+        entry->fd = -1;
+        meshq_peers_apply (self, entry,
+                           meshq_peer_disconnected (&entry->peer, now), NULL,
+                           NULL, now);
+        if (entry->peer.state == MESHQ_PEER_IS_SUSPECT && entry->peer.reset)
+            meshq_peers_probe_start (self, entry);
+        return;
+    }
+    entry->fd = fd;
+    meshq_peers_apply (self, entry, meshq_peer_connected (&entry->peer, now),
+                       NULL, NULL, now);
+}
+
 static bool
 s_span_is (meshq_span_t span, const char *text)
 {
@@ -157,7 +180,7 @@ s_span_is (meshq_span_t span, const char *text)
 
 static void
 s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
-         const zframe_t *args, int64_t now)
+         const zframe_t *args, int fd, int64_t now)
 {
     meshq_hello_t hello;
     const char *why = NULL;
@@ -204,6 +227,10 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
                       now);
         return;
     }
+    //  A peer that found us through a seed may be out of reach of the
+    //  others' beacons: when it comes up, the lists go both ways.
+    if (probe)
+        entry->introduced = true;
     unsigned actions = meshq_peer_hello (&entry->peer, hello.incarnation, probe,
                                          (uint32_t)hello.timeout_ms, now);
     if (actions & MESHQ_PEER_STALE) {
@@ -213,6 +240,7 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
     }
     self->stats.frames_received++;
     meshq_peers_apply (self, entry, actions, endpoint, &hello, now);
+    s_track (self, entry, fd, now);
 }
 
 static void
@@ -277,7 +305,7 @@ meshq_peers_introduce (meshq_peers_t *self, const uint8_t node[16],
 //  Any frame but HELLO: only from a peer that is up.
 static void
 s_frame (meshq_peers_t *self, meshq_peer_cmd_t command, const uint8_t *node,
-         zmsg_t **msg_p, int64_t now)
+         zmsg_t **msg_p, int fd, int64_t now)
 {
     meshq_peers_entry_t *entry = meshq_peers_find (self, node);
     if (!entry) {
@@ -302,6 +330,8 @@ s_frame (meshq_peers_t *self, meshq_peer_cmd_t command, const uint8_t *node,
         s_drop_frame (self, MESHQ_FRAME_DROP_MALFORMED, why, node, now);
         return;
     }
+    if (entry->peer.state != MESHQ_PEER_IS_DOWN)
+        s_track (self, entry, fd, now);
     unsigned actions = command == MESHQ_PEER_CMD_BYE
                            ? meshq_peer_bye (&entry->peer, now)
                            : meshq_peer_frame (&entry->peer, now);
@@ -332,7 +362,7 @@ s_frame (meshq_peers_t *self, meshq_peer_cmd_t command, const uint8_t *node,
 }
 
 static void
-s_message (meshq_peers_t *self, zmsg_t **msg_p, int64_t now)
+s_message (meshq_peers_t *self, zmsg_t **msg_p, int fd, int64_t now)
 {
     zmsg_t *msg = *msg_p;
     zframe_t *id = zmsg_pop (msg);
@@ -361,12 +391,12 @@ s_message (meshq_peers_t *self, zmsg_t **msg_p, int64_t now)
     else if (code == MESHQ_PEER_CMD_HELLO) {
         zframe_t *args = zmsg_next (msg);
         if (args)
-            s_hello (self, node, probe, args, now);
+            s_hello (self, node, probe, args, probe ? -1 : fd, now);
         else
             s_drop_frame (self, MESHQ_FRAME_DROP_MALFORMED,
                           "no arguments frame", node, now);
     } else
-        s_frame (self, code, node, msg_p, now);
+        s_frame (self, code, node, msg_p, fd, now);
     zframe_destroy (&id);
 }
 
@@ -375,11 +405,36 @@ meshq_peers_router_input (zloop_t *loop, zsock_t *router, void *arg)
 {
     (void)loop;
     meshq_peers_t *self = arg;
+    void *handle = zsock_resolve (router);
     for (int i = 0; i < S_BURST && (zsock_events (router) & ZMQ_POLLIN); i++) {
-        zmsg_t *msg = zmsg_recv (router);
-        if (!msg)
-            break;
-        s_message (self, &msg, zclock_mono ());
+        //  The routing id and the command by hand: the command carries
+        //  the connection it came on (ZMQ_SRCFD; the routing id, made
+        //  by the ROUTER, does not). The rest, as zframes, uncopied.
+        zmsg_t *msg = zmsg_new ();
+        int fd = -1;
+        bool more = true;
+        for (int part = 0; part < 2 && more; part++) {
+            zmq_msg_t frame;
+            zmq_msg_init (&frame);
+            if (zmq_msg_recv (&frame, handle, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close (&frame);
+                more = false;
+                break;
+            }
+            if (part == 1)
+                fd = zmq_msg_get (&frame, ZMQ_SRCFD);
+            zmsg_addmem (msg, zmq_msg_data (&frame), zmq_msg_size (&frame));
+            more = zmq_msg_more (&frame);
+            zmq_msg_close (&frame);
+        }
+        while (more) {
+            zframe_t *frame = zframe_recv (router);
+            if (!frame)
+                break;
+            more = zframe_more (frame);
+            zmsg_append (msg, &frame);
+        }
+        s_message (self, &msg, fd, zclock_mono ());
         zmsg_destroy (&msg);
         //  The handler may have stopped the module.
         if (!self->started)
@@ -389,25 +444,98 @@ meshq_peers_router_input (zloop_t *loop, zsock_t *router, void *arg)
 }
 
 // --------------------------------------------------------------------
-//  Link events
+//  Lost connections
 
-void
-meshq_peers_link_event (void *arg, meshq_link_event_t event)
+int
+meshq_peers_monitor_input (zloop_t *loop, zsock_t *monitor, void *arg)
+{
+    (void)loop;
+    meshq_peers_t *self = arg;
+    while (zsock_events (monitor) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (monitor);
+        if (!msg)
+            break;
+        zframe_t *frame = zmsg_first (msg);
+        uint16_t event = 0;
+        uint32_t fd = 0;
+        if (frame && zframe_size (frame) == 6) {
+            memcpy (&event, zframe_data (frame), 2);
+            memcpy (&fd, zframe_data (frame) + 2, 4);
+        }
+        zmsg_destroy (&msg);
+        bool tracked = fd < MESHQ_PEERS_FDS;
+        if (event == ZMQ_EVENT_ACCEPTED && tracked)
+            self->open[fd / 8] |= (uint8_t)(1 << (fd % 8));
+        if (event != ZMQ_EVENT_DISCONNECTED)
+            continue;
+        if (tracked)
+            self->open[fd / 8] &= (uint8_t) ~(1 << (fd % 8));
+        int64_t now = zclock_mono ();
+        for (size_t i = 0; i < self->count; i++) {
+            meshq_peers_entry_t *entry = self->entries[i];
+            if (entry->fd != (int)fd)
+                continue;
+            entry->fd = -1;
+            meshq_peers_apply (self, entry,
+                               meshq_peer_disconnected (&entry->peer, now),
+                               NULL, NULL, now);
+            //  Its process may be gone: if nothing listens where our
+            //  link goes, it is.
+            if (entry->peer.state == MESHQ_PEER_IS_SUSPECT && entry->peer.reset)
+                meshq_peers_probe_start (self, entry);
+        }
+    }
+    return 0;
+}
+
+int
+meshq_peers_probe_input (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     meshq_peers_entry_t *entry = arg;
     meshq_peers_t *self = entry->owner;
-    int64_t now = zclock_mono ();
-    unsigned actions = 0;
-    switch (event) {
-        case MESHQ_LINK_CONNECTED:
-            actions = meshq_peer_connected (&entry->peer, now);
-            break;
-        case MESHQ_LINK_DISCONNECTED:
-            actions = meshq_peer_disconnected (&entry->peer, now);
-            break;
-        case MESHQ_LINK_REFUSED:
-            actions = meshq_peer_refused (&entry->peer, now);
-            break;
+    bool gone = false;
+    if (item->events & ZMQ_POLLOUT) {
+        //  The connect is done: refused, or connected.
+        int error = 0;
+        socklen_t size = sizeof error;
+        getsockopt (entry->probe, SOL_SOCKET, SO_ERROR, &error, &size);
+        //  Linux lets a connect to a free port in the ephemeral range meet
+        //  itself (the source port picked is the port asked for): a
+        //  socket connected to itself means nobody listens there.
+        struct sockaddr_storage local, remote;
+        socklen_t local_size = sizeof local, remote_size = sizeof remote;
+        if (error == 0 &&
+            getsockname (entry->probe, (struct sockaddr *)&local,
+                         &local_size) == 0 &&
+            getpeername (entry->probe, (struct sockaddr *)&remote,
+                         &remote_size) == 0 &&
+            local_size == remote_size &&
+            memcmp (&local, &remote, local_size) == 0)
+            error = ECONNREFUSED;
+        if (error == 0) {
+            //  Connected, but a dying process may not have closed its
+            //  listening socket yet. A live libzmq accepts at once and
+            //  sends its ZMTP greeting; a closing one resets us. Wait to
+            //  hear which.
+            zloop_poller_end (loop, item);
+            entry->probe_item.events = ZMQ_POLLIN;
+            if (zloop_poller (loop, &entry->probe_item, meshq_peers_probe_input,
+                              entry) == 0)
+                return 0;
+        }
+        gone = error == ECONNREFUSED || error == ECONNRESET;
+    } else {
+        uint8_t byte;
+        ssize_t got = recv (entry->probe, &byte, 1, MSG_DONTWAIT);
+        gone = got == 0 || (got < 0 && errno != EAGAIN);
     }
-    meshq_peers_apply (self, entry, actions, NULL, NULL, now);
+    meshq_peers_probe_stop (self, entry);
+    //  Otherwise something answers there, the peer may be back: its
+    //  frames or the heartbeat timeout decide.
+    if (gone) {
+        int64_t now = zclock_mono ();
+        meshq_peers_apply (self, entry, meshq_peer_refused (&entry->peer, now),
+                           NULL, NULL, now);
+    }
+    return 0;
 }

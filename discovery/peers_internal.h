@@ -21,6 +21,10 @@
 //  The software version a HELLO announces.
 #define MESHQ_PEERS_VERSION "0.1.0"
 
+//  File descriptors whose connections the ROUTER monitor tracks; peers
+//  on higher ones are found dead by heartbeats alone.
+#define MESHQ_PEERS_FDS 65536
+
 //  Most seed endpoints.
 #define MESHQ_PEERS_SEEDS_MAX 64
 
@@ -31,16 +35,22 @@ typedef struct {
 
 //  One peer in the table.
 typedef struct {
-    meshq_peers_t *owner;                 //  The module, for link events.
+    meshq_peers_t *owner;                 //  The module, for probe events.
     meshq_peer_t peer;                    //  Its state machine.
     uint8_t node[16];                     //  Its node id.
     char hex[33];                         //  The id in hex, the index key.
     char name[256];                       //  Its name, from its HELLO.
     char endpoint[MESHQ_ENDPOINT_MAX];    //  Where our link connects.
     char advertised[MESHQ_ENDPOINT_MAX];  //  Its own, from its HELLO.
-    bool heard_beacon;                    //  Its beacons reach us.
+    bool introduced;                      //  It came by a seed probe.
     bool listed;                          //  It has been up.
     meshq_link_t *link;                   //  Our DEALER to it, if open.
+    int fd;                               //  Its connection to our ROUTER
+                                          //  (ZMQ_SRCFD), or -1.
+    int probe;                            //  A TCP connect to its ROUTER
+                                          //  after a loss, or -1.
+    zmq_pollitem_t probe_item;            //  The probe's zloop poller.
+    int64_t probe_deadline;               //  When to give up the probe.
     meshq_peer_info_t info;               //  What events and lists show.
 } meshq_peers_entry_t;
 
@@ -72,6 +82,9 @@ struct _meshq_peers_t {
     int64_t started_ms;                 //  When it started (zclock_mono).
     meshq_iface_t iface;                //  The interface in use.
     zsock_t *router;                    //  Our ROUTER for the mesh.
+    zsock_t *monitor;                   //  Its lost connections: peers gone.
+    uint8_t open[MESHQ_PEERS_FDS / 8];  //  A bit per fd: its connection
+                                        //  was accepted and not lost.
     char endpoint[MESHQ_ENDPOINT_MAX];  //  Where peers reach it.
     meshq_udp_t *udp;                   //  Beacon socket, or NULL.
     zmq_pollitem_t udp_item;            //  Its zloop poller.
@@ -114,6 +127,10 @@ const meshq_peer_info_t *meshq_peers_info (meshq_peers_entry_t *entry,
 void meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
                         unsigned actions, const char *endpoint,
                         const meshq_hello_t *hello, int64_t now);
+//  Asks whether anything still listens where the entry's link goes: a
+//  refused TCP connect means its process is gone (meshq_peer_refused).
+void meshq_peers_probe_start (meshq_peers_t *self, meshq_peers_entry_t *entry);
+void meshq_peers_probe_stop (meshq_peers_t *self, meshq_peers_entry_t *entry);
 //  Sends [command][args] on the entry's link.
 int meshq_peers_send_frame (meshq_peers_t *self, meshq_peers_entry_t *entry,
                             const char *command, const meshq_buf_t *args);
@@ -125,6 +142,7 @@ bool meshq_peers_ratelog (meshq_peers_ratelog_t *log, int64_t now);
 //  peers_input.c
 int meshq_peers_router_input (zloop_t *loop, zsock_t *router, void *arg);
 int meshq_peers_beacon_input (zloop_t *loop, zmq_pollitem_t *item, void *arg);
-void meshq_peers_link_event (void *arg, meshq_link_event_t event);
+int meshq_peers_monitor_input (zloop_t *loop, zsock_t *monitor, void *arg);
+int meshq_peers_probe_input (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 
 #endif

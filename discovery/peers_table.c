@@ -7,7 +7,10 @@
 */
 #include "peers_internal.h"
 
+#include <errno.h>
+#include <netdb.h>
 #include <sodium.h>
+#include <unistd.h>
 
 // --------------------------------------------------------------------
 //  The table
@@ -35,6 +38,7 @@ void
 meshq_peers_clear (meshq_peers_t *self)
 {
     for (size_t i = 0; i < self->count; i++) {
+        meshq_peers_probe_stop (self, self->entries[i]);
         meshq_link_destroy (&self->entries[i]->link);
         free (self->entries[i]);
     }
@@ -48,6 +52,7 @@ s_remove (meshq_peers_t *self, size_t i)
 {
     meshq_peers_entry_t *entry = self->entries[i];
     assert (!entry->peer.reported);
+    meshq_peers_probe_stop (self, entry);
     meshq_link_destroy (&entry->link);
     zhashx_delete (self->index, entry->hex);
     free (entry);
@@ -82,6 +87,7 @@ meshq_peers_add (meshq_peers_t *self, const uint8_t node[16], int64_t now)
     meshq_peers_entry_t *entry = zmalloc (sizeof *entry);
     assert (entry);
     entry->owner = self;
+    entry->fd = entry->probe = -1;
     memcpy (entry->node, node, 16);
     meshq_peers_hex (node, entry->hex);
     uint32_t timeout = self->config.peer_timeout_ms;
@@ -162,23 +168,16 @@ static void
 s_open_link (meshq_peers_t *self, meshq_peers_entry_t *entry)
 {
     assert (!entry->link);
-    char monitor[96];
-    snprintf (monitor, sizeof monitor,
-              "inproc://meshq-link-%s-%" PRIu64 "-%" PRIu64, self->node_hex,
-              self->incarnation, ++self->links_opened);
     meshq_link_options_t options = {
         .prefix = MESHQ_LINK_PREFIX,
         .node = self->node,
         .ipv6 = strchr (entry->endpoint, '[') != NULL,
-        .monitor = true,
-        .monitor_name = monitor,
         .timeout_ms = (int)self->config.peer_timeout_ms,
     };
     entry->link = meshq_link_new ();
-    if (meshq_link_open (entry->link, entry->endpoint, &options, self->loop,
-                         meshq_peers_link_event, entry)) {
+    if (meshq_link_open (entry->link, entry->endpoint, &options)) {
         //  libzmq refused a socket (too many open files): the try ends
-        //  at the HELLO timeout and the next beacon starts another.
+        //  at the HELLO timeout and a beacon starts another.
         if (meshq_peers_ratelog (&self->error_log, zclock_mono ()))
             zsys_warning ("discovery: cannot open link id=%s endpoint=%s "
                           "error=%s",
@@ -187,6 +186,64 @@ s_open_link (meshq_peers_t *self, meshq_peers_entry_t *entry)
         return;
     }
     meshq_peers_send_frame (self, entry, "HELLO", &self->hello);
+}
+
+void
+meshq_peers_probe_start (meshq_peers_t *self, meshq_peers_entry_t *entry)
+{
+    if (entry->probe >= 0 || !entry->link)
+        return;
+    //  The endpoint is numeric (checked when it came in), so no name is
+    //  looked up: tcp://A.B.C.D:PORT or tcp://[V6%SCOPE]:PORT.
+    const char *host = entry->endpoint + strlen ("tcp://");
+    const char *colon = strrchr (host, ':');
+    char address[MESHQ_ADDRESS_MAX];
+    bool bracket = *host == '[';
+    size_t size = (size_t)(colon - host) - (bracket ? 2 : 0);
+    if (!colon || size >= sizeof address)
+        return;
+    memcpy (address, host + bracket, size);
+    address[size] = 0;
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *found;
+    if (getaddrinfo (address, colon + 1, &hints, &found))
+        return;
+    int fd = socket (found->ai_family,
+                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect (fd, found->ai_addr, found->ai_addrlen) &&
+        errno != EINPROGRESS) {
+        //  Refused at once (loopback does that): no need to poll.
+        int error = errno;
+        close (fd);
+        freeaddrinfo (found);
+        if (error == ECONNREFUSED)
+            meshq_peers_apply (
+                self, entry, meshq_peer_refused (&entry->peer, zclock_mono ()),
+                NULL, NULL, zclock_mono ());
+        return;
+    }
+    freeaddrinfo (found);
+    if (fd < 0)
+        return;
+    entry->probe = fd;
+    entry->probe_item = (zmq_pollitem_t){NULL, fd, ZMQ_POLLOUT, 0};
+    entry->probe_deadline = zclock_mono () + entry->peer.timeout_ms;
+    if (zloop_poller (self->loop, &entry->probe_item, meshq_peers_probe_input,
+                      entry)) {
+        close (fd);
+        entry->probe = -1;
+    }
+}
+
+void
+meshq_peers_probe_stop (meshq_peers_t *self, meshq_peers_entry_t *entry)
+{
+    if (entry->probe < 0)
+        return;
+    zloop_poller_end (self->loop, &entry->probe_item);
+    close (entry->probe);
+    entry->probe = -1;
 }
 
 //  Sends our list of up peers (all but to) to to. An entry is where we
@@ -224,8 +281,11 @@ meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
 {
     if (actions & MESHQ_PEER_REPORT_DOWN)
         s_report (self, entry, MESHQ_PEER_DOWN, now);
-    if (actions & MESHQ_PEER_CLOSE_LINK)
+    if (actions & MESHQ_PEER_CLOSE_LINK) {
+        meshq_peers_probe_stop (self, entry);
         meshq_link_destroy (&entry->link);
+        entry->fd = -1;
+    }
     if (hello) {
         snprintf (entry->name, sizeof entry->name, "%.*s",
                   (int)hello->name.size, hello->name.data);
@@ -242,14 +302,18 @@ meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
         meshq_peers_send_frame (self, entry, "HELLO", &self->hello);
     if (actions & MESHQ_PEER_REPORT_UP) {
         s_report (self, entry, MESHQ_PEER_UP, now);
-        //  Tell it who else is up; and if it was not found by beacon,
-        //  the others may not hear it either: tell them about it.
-        s_send_peers (self, entry, NULL);
-        if (!entry->heard_beacon)
+        //  A peer that came by a seed hears who else is up, and they hear
+        //  of it. Peers found by beacon need neither (the others hear the
+        //  same beacons), and telling every newcomer everything costs
+        //  N^3 frames when N agents start together; the periodic gossip
+        //  heals what this misses.
+        if (entry->introduced) {
+            s_send_peers (self, entry, NULL);
             for (size_t i = 0; i < self->count; i++)
                 if (self->entries[i] != entry &&
                     self->entries[i]->peer.reported)
                     s_send_peers (self, self->entries[i], entry);
+        }
     }
     if ((actions & MESHQ_PEER_SEND_PING) && entry->link) {
         meshq_buf_reset (&self->buf);
@@ -333,6 +397,9 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
     size_t i = 0;
     while (i < self->count) {
         meshq_peers_entry_t *entry = self->entries[i];
+        if (entry->probe >= 0 && now >= entry->probe_deadline)
+            meshq_peers_probe_stop (self, entry);  //  No answer: heartbeats
+                                                   //  decide.
         unsigned actions = meshq_peer_tick (&entry->peer, now);
         meshq_peers_apply (self, entry, actions, NULL, NULL, now);
         if (actions & MESHQ_PEER_FORGET)

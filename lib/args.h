@@ -92,6 +92,7 @@
     X (LAST_SEEN, last_seen, "last_seen_ms", UINT)    /* ms since heard */     \
     X (MESH_READY, mesh_ready, "meshmsgs", UINT)      /* ready, all nodes */   \
     X (PEERS, peers, "peers_up", UINT)                /* peers up */           \
+    X (BAD_BEACONS, bad_beacons, "badbeacons", UINT)  /* not beacons */        \
     X (BATCH, batch, "nb", UINT) /* deliveries in one frame */
 
 typedef enum {

@@ -1,5 +1,5 @@
 /*  codec_peer.c - HELLO, PING, PONG, PEERS and BYE. See codec_peer.h and
-    docs/PROTOCOL.md section 3.2.
+    docs/PROTOCOL.md section 5.2.
 
     Decoding is table-driven (codec_fields.h); keys come in any order and
     unknown ones are skipped. Encoding writes the keys in table order.

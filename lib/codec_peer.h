@@ -6,7 +6,7 @@
     the peers one knows) and BYE (leaving). Any other upper-case command
     belongs to the agent that owns the link. This codec is pure: bytes
     in, struct or code out. Decoded structs borrow from the input.
-    docs/PROTOCOL.md section 3.2 is the specification.
+    docs/PROTOCOL.md section 5.2 is the specification.
 */
 #ifndef MESHQ_CODEC_PEER_H_INCLUDED
 #define MESHQ_CODEC_PEER_H_INCLUDED

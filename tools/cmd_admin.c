@@ -86,6 +86,7 @@ static const s_column_t s_status_cols[] = {
     S_COL ("connections", "connections", CONSUMERS, consumers, 'u'),
     S_COL ("refused", "refused", REFUSED, refused, 'u'),
     S_COL ("dropped", "dropped", DROPPED, dropped, 'u'),
+    S_COL ("bad_beacons", "bad beacons", BAD_BEACONS, bad_beacons, 'u'),
     {NULL, NULL, 0, 0, 0}};
 
 //  Writes a value as JSON or as table text.

@@ -86,6 +86,25 @@ testutil_seed (const char *suite)
     return seed;
 }
 
+//  Returns a UDP port that no socket holds now, so that a test's beacons
+//  do not meet another test's, or 0. The kernel picks it from the
+//  ephemeral range, which it does not hand out twice while in use.
+static inline uint16_t
+testutil_udp_port (void)
+{
+    int fd = socket (AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in address = {.sin_family = AF_INET};
+    socklen_t size = sizeof address;
+    uint16_t port = 0;
+    if (bind (fd, (struct sockaddr *)&address, sizeof address) == 0 &&
+        getsockname (fd, (struct sockaddr *)&address, &size) == 0)
+        port = ntohs (address.sin_port);
+    close (fd);
+    return port;
+}
+
 //  A TCP port of 127.0.0.1 that nobody listens on now, chosen by the
 //  kernel, for an agent whose port its peers must know before it
 //  starts (seeds); 0 if the kernel would not give one.

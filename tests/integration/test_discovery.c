@@ -1,0 +1,623 @@
+/*  test_discovery.c - discovery nodes in one process, on loopback: they
+    find each other, notice one die, hang, leave or restart, converge
+    through seeds without beacons, and keep to their own mesh.
+
+    Every node is a meshq_discovery actor. The test reads their events
+    with a poller and a deadline; it never sleeps, and asserts no
+    timings. Each test uses its own beacon port and mesh name.
+*/
+#include "discovery.h"
+#include "meshq.h"
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+
+#define S_MAX_NODES 8
+#define S_WAIT_MS   20000  //  Generous: ASan on a busy 2-core machine.
+
+typedef struct {
+    zactor_t *actor;         //  The node, or NULL.
+    uint8_t id[16];          //  Its node id.
+    char endpoint[128];      //  Its ROUTER endpoint.
+    uint64_t incarnation;    //  Its incarnation.
+    zlist_t *queue;          //  Events read while awaiting a reply.
+    bool up[S_MAX_NODES];    //  Which nodes it has up.
+    int ups[S_MAX_NODES];    //  PEER_UP events, by node.
+    int downs[S_MAX_NODES];  //  PEER_DOWN events, by node.
+    uint64_t up_incarnation[S_MAX_NODES];  //  Last incarnation reported up.
+    char reason[S_MAX_NODES][64];          //  Last down reason, by node.
+    char trail[S_MAX_NODES][256];          //  "U1 D1 U2": events in order.
+    zlist_t *messages;                     //  MESSAGE events.
+} s_node_t;
+
+static s_node_t s_nodes[S_MAX_NODES];
+static int s_count;
+static char s_mesh[64];
+static uint16_t s_port;
+//  Node ids differ from run to run: two runs side by side must never
+//  take each other's nodes for their own.
+static uint8_t s_base[16];
+
+static void
+s_setup (void)
+{
+    uint64_t seed = (uint64_t)getpid () << 20 ^ (uint64_t)zclock_usecs ();
+    snprintf (s_mesh, sizeof s_mesh, "test-%016llx",
+              (unsigned long long)testutil_random (&seed));
+    for (int i = 0; i < 16; i++)
+        s_base[i] = (uint8_t)testutil_random (&seed);
+    s_port = testutil_udp_port ();
+    cr_assert_neq (s_port, 0);
+    s_count = 0;
+}
+
+static meshq_peers_config_t
+s_config (int i)
+{
+    meshq_peers_config_t config = {
+        .mesh = s_mesh,
+        .interface = "lo",
+        .beacon_port = s_port,
+        .beacon_interval_ms = 100,
+        .heartbeat_ms = 100,
+        .peer_timeout_ms = 1000,
+        .gossip_interval_ms = 200,
+    };
+    memcpy (config.node, s_base, 16);
+    config.node[15] = (uint8_t)i;
+    return config;
+}
+
+//  Reads messages from node until one starts with verb; queues events.
+static zmsg_t *
+s_reply (s_node_t *node, const char *verb)
+{
+    while (true) {
+        zmsg_t *msg = zmsg_recv (node->actor);
+        cr_assert_not_null (msg);
+        char *first = zmsg_popstr (msg);
+        if (streq (first, verb)) {
+            free (first);
+            return msg;
+        }
+        zmsg_pushstr (msg, first);
+        free (first);
+        zlist_append (node->queue, msg);
+    }
+}
+
+static int
+s_index (const uint8_t *id)
+{
+    for (int i = 0; i < S_MAX_NODES; i++)
+        if (memcmp (s_nodes[i].id, id, 16) == 0)
+            return i;
+    return -1;
+}
+
+static void
+s_event (s_node_t *node, zmsg_t *msg)
+{
+    char *verb = zmsg_popstr (msg);
+    zframe_t *id = zmsg_pop (msg);
+    cr_assert (id && zframe_size (id) == 16);
+    int peer = s_index (zframe_data (id));
+    cr_assert_geq (peer, 0, "event about an unknown node");
+    if (streq (verb, "MESSAGE")) {
+        zmsg_pushmem (msg, zframe_data (id), 16);
+        zlist_append (node->messages, msg);
+        msg = NULL;
+    } else {
+        char *name = zmsg_popstr (msg);
+        char *endpoint = zmsg_popstr (msg);
+        //  zsock_send sends numbers as decimal text.
+        char *incarnation_text = zmsg_popstr (msg);
+        uint64_t incarnation = strtoull (incarnation_text, NULL, 10);
+        char mark[32];
+        if (streq (verb, "PEER_UP")) {
+            cr_assert_not (node->up[peer], "UP twice without DOWN");
+            node->up[peer] = true;
+            node->ups[peer]++;
+            node->up_incarnation[peer] = incarnation;
+            snprintf (mark, sizeof mark, "U%" PRIu64 " ", incarnation);
+        } else {
+            cr_assert (node->up[peer], "DOWN while not up");
+            node->up[peer] = false;
+            node->downs[peer]++;
+            char *reason = zmsg_popstr (msg);
+            snprintf (node->reason[peer], sizeof node->reason[peer], "%s",
+                      reason);
+            free (reason);
+            snprintf (mark, sizeof mark, "D%" PRIu64 " ", incarnation);
+        }
+        strncat (node->trail[peer], mark,
+                 sizeof node->trail[peer] - strlen (node->trail[peer]) - 1);
+        free (name);
+        free (endpoint);
+        free (incarnation_text);
+    }
+    zframe_destroy (&id);
+    free (verb);
+    zmsg_destroy (&msg);
+}
+
+//  Handles queued events, then waits up to timeout_ms for more.
+static void
+s_pump (int timeout_ms)
+{
+    zpoller_t *poller = zpoller_new (NULL);
+    for (int i = 0; i < s_count; i++) {
+        s_node_t *node = &s_nodes[i];
+        if (!node->actor)
+            continue;
+        zmsg_t *msg;
+        while ((msg = zlist_pop (node->queue)))
+            s_event (node, msg);
+        zpoller_add (poller, node->actor);
+    }
+    void *which = zpoller_wait (poller, timeout_ms);
+    for (int i = 0; which && i < s_count; i++)
+        if (s_nodes[i].actor && which == (void *)s_nodes[i].actor) {
+            zmsg_t *msg = zmsg_recv (s_nodes[i].actor);
+            if (msg)
+                s_event (&s_nodes[i], msg);
+        }
+    zpoller_destroy (&poller);
+}
+
+//  Pumps events until done () or S_WAIT_MS pass; returns done ().
+static bool
+s_wait (bool (*done) (void *), void *arg)
+{
+    int64_t deadline = zclock_mono () + S_WAIT_MS;
+    while (!done (arg) && zclock_mono () < deadline)
+        s_pump (50);
+    return done (arg);
+}
+
+static void
+s_start (int i, meshq_peers_config_t *config)
+{
+    s_node_t *node = &s_nodes[i];
+    if (!node->queue) {
+        node->queue = zlist_new ();
+        node->messages = zlist_new ();
+    }
+    //  A new start knows nobody yet.
+    memset (node->up, 0, sizeof node->up);
+    node->actor = zactor_new (meshq_discovery, config);
+    cr_assert_not_null (node->actor);
+    zstr_send (node->actor, "START");
+    zmsg_t *reply = s_reply (node, "START");
+    char *rc = zmsg_popstr (reply);
+    char *why = zmsg_popstr (reply);
+    cr_assert_eq (atoi (rc), 0, "node %d did not start: %s", i, why);
+    free (rc);
+    free (why);
+    zmsg_destroy (&reply);
+    zstr_send (node->actor, "INFO");
+    reply = s_reply (node, "INFO");
+    zframe_t *id = zmsg_pop (reply);
+    memcpy (node->id, zframe_data (id), 16);
+    char *endpoint = zmsg_popstr (reply);
+    snprintf (node->endpoint, sizeof node->endpoint, "%s", endpoint);
+    char *incarnation = zmsg_popstr (reply);
+    node->incarnation = strtoull (incarnation, NULL, 10);
+    free (endpoint);
+    free (incarnation);
+    zframe_destroy (&id);
+    zmsg_destroy (&reply);
+    if (i >= s_count)
+        s_count = i + 1;
+}
+
+static void
+s_start_default (int i)
+{
+    meshq_peers_config_t config = s_config (i);
+    char name[16];
+    snprintf (name, sizeof name, "n%d", i);
+    config.name = name;
+    s_start (i, &config);
+}
+
+static void
+s_teardown (void)
+{
+    for (int i = 0; i < S_MAX_NODES; i++) {
+        s_node_t *node = &s_nodes[i];
+        zactor_destroy (&node->actor);
+        zmsg_t *msg;
+        while (node->queue && (msg = zlist_pop (node->queue)))
+            zmsg_destroy (&msg);
+        while (node->messages && (msg = zlist_pop (node->messages)))
+            zmsg_destroy (&msg);
+        zlist_destroy (&node->queue);
+        zlist_destroy (&node->messages);
+        memset (node, 0, sizeof *node);
+    }
+}
+
+//  True when every running node has every other running node up.
+static bool
+s_full (void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < s_count; i++)
+        for (int j = 0; j < s_count; j++)
+            if (i != j && s_nodes[i].actor && s_nodes[j].actor &&
+                !s_nodes[i].up[j])
+                return false;
+    return true;
+}
+
+//  True when no running node has node *arg up.
+static bool
+s_gone (void *arg)
+{
+    int dead = *(int *)arg;
+    for (int i = 0; i < s_count; i++)
+        if (i != dead && s_nodes[i].actor && s_nodes[i].up[dead])
+            return false;
+    return true;
+}
+
+static void
+s_kill (int i)
+{
+    zstr_send (s_nodes[i].actor, "KILL");
+    zmsg_t *reply = s_reply (&s_nodes[i], "KILL");
+    zmsg_destroy (&reply);
+    zactor_destroy (&s_nodes[i].actor);
+}
+
+//  A counter from STATS.
+static uint64_t
+s_stat (int i, const char *name)
+{
+    zstr_send (s_nodes[i].actor, "STATS");
+    zmsg_t *reply = s_reply (&s_nodes[i], "STATS");
+    uint64_t value = UINT64_MAX;
+    char *line;
+    size_t length = strlen (name);
+    while ((line = zmsg_popstr (reply))) {
+        if (strncmp (line, name, length) == 0 && line[length] == '=')
+            value = strtoull (line + length + 1, NULL, 10);
+        free (line);
+    }
+    zmsg_destroy (&reply);
+    cr_assert_neq (value, UINT64_MAX, "no counter %s", name);
+    return value;
+}
+
+typedef struct {
+    int node;          //  Whose counter.
+    const char *name;  //  Which counter.
+    uint64_t atleast;  //  The value awaited.
+} s_counter_t;
+
+static bool
+s_counter_reached (void *arg)
+{
+    s_counter_t *counter = arg;
+    return s_stat (counter->node, counter->name) >= counter->atleast;
+}
+
+Test (discovery, five_nodes_reach_full_membership, .init = s_setup,
+      .fini = s_teardown)
+{
+    for (int i = 0; i < 5; i++)
+        s_start_default (i);
+    cr_assert (s_wait (s_full, NULL), "no full membership");
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++)
+            if (i != j) {
+                cr_expect_eq (s_nodes[i].ups[j], 1);
+                cr_expect_eq (s_nodes[i].up_incarnation[j],
+                              s_nodes[j].incarnation);
+            }
+}
+
+Test (discovery, a_killed_node_is_reported_down_by_the_others, .init = s_setup,
+      .fini = s_teardown)
+{
+    for (int i = 0; i < 5; i++)
+        s_start_default (i);
+    cr_assert (s_wait (s_full, NULL));
+    int dead = 4;
+    s_kill (dead);
+    cr_assert (s_wait (s_gone, &dead), "not reported down everywhere");
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq (s_nodes[i].downs[dead], 1);
+        //  Its connection went, and nothing listens there any more.
+        cr_expect_str_eq (s_nodes[i].reason[dead], "connection refused");
+        for (int j = 0; j < 4; j++)
+            cr_expect_eq (s_nodes[i].downs[j], 0, "false down");
+    }
+}
+
+//  Each survivor saw the restarted node up, down, and up again with a
+//  higher incarnation.
+static void
+s_expect_restart_seen (int restarted, uint64_t old_incarnation)
+{
+    for (int i = 0; i < s_count; i++) {
+        if (i == restarted)
+            continue;
+        char expected[256];
+        snprintf (expected, sizeof expected,
+                  "U%" PRIu64 " D%" PRIu64 " U%" PRIu64 " ", old_incarnation,
+                  old_incarnation, s_nodes[restarted].incarnation);
+        cr_expect_str_eq (s_nodes[i].trail[restarted], expected,
+                          "node %d saw '%s'", i, s_nodes[i].trail[restarted]);
+    }
+    cr_expect_gt (s_nodes[restarted].incarnation, old_incarnation,
+                  "%" PRIu64 " after %" PRIu64, s_nodes[restarted].incarnation,
+                  old_incarnation);
+}
+
+Test (discovery, a_restarted_node_is_seen_as_a_new_incarnation, .init = s_setup,
+      .fini = s_teardown)
+{
+    for (int i = 0; i < 5; i++)
+        s_start_default (i);
+    cr_assert (s_wait (s_full, NULL));
+    uint64_t old = s_nodes[4].incarnation;
+    //  Restarted at once, before the others noticed it die: they learn
+    //  of the restart from its beacon or HELLO.
+    s_kill (4);
+    s_start_default (4);
+    cr_assert (s_wait (s_full, NULL));
+    s_expect_restart_seen (4, old);
+}
+
+Test (discovery, a_node_restarted_after_it_was_noticed_comes_back,
+      .init = s_setup, .fini = s_teardown)
+{
+    for (int i = 0; i < 3; i++)
+        s_start_default (i);
+    cr_assert (s_wait (s_full, NULL));
+    uint64_t old = s_nodes[2].incarnation;
+    int dead = 2;
+    s_kill (dead);
+    cr_assert (s_wait (s_gone, &dead));
+    s_start_default (2);
+    cr_assert (s_wait (s_full, NULL));
+    s_expect_restart_seen (2, old);
+}
+
+Test (discovery, a_hung_node_is_caught_by_heartbeats_and_comes_back,
+      .init = s_setup, .fini = s_teardown)
+{
+    for (int i = 0; i < 3; i++)
+        s_start_default (i);
+    cr_assert (s_wait (s_full, NULL));
+    int hung = 2;
+    zstr_send (s_nodes[hung].actor, "FREEZE");
+    zmsg_t *reply = s_reply (&s_nodes[hung], "FREEZE");
+    zmsg_destroy (&reply);
+    //  Its connections stay open: only the silence gives it away. Its
+    //  events are not read while it hangs (s_gone skips nothing: it
+    //  only looks at the others).
+    zactor_t *actor = s_nodes[hung].actor;
+    s_nodes[hung].actor = NULL;
+    cr_assert (s_wait (s_gone, &hung), "a hung node was not declared down");
+    for (int i = 0; i < 2; i++)
+        cr_expect_str_eq (s_nodes[i].reason[hung], "heartbeat timeout");
+    s_nodes[hung].actor = actor;
+    zstr_send (actor, "THAW");
+    reply = s_reply (&s_nodes[hung], "THAW");
+    zmsg_destroy (&reply);
+    //  Back: down, then up again, on both sides.
+    cr_assert (s_wait (s_full, NULL), "the thawed node did not come back");
+    for (int i = 0; i < 2; i++) {
+        cr_expect_eq (s_nodes[i].ups[hung], 2);
+        cr_expect_eq (s_nodes[i].downs[hung], 1);
+        cr_expect_eq (s_nodes[hung].ups[i], s_nodes[hung].downs[i] + 1);
+    }
+}
+
+Test (discovery, a_node_that_leaves_says_bye, .init = s_setup,
+      .fini = s_teardown)
+{
+    for (int i = 0; i < 3; i++)
+        s_start_default (i);
+    cr_assert (s_wait (s_full, NULL));
+    int gone = 2;
+    zactor_destroy (&s_nodes[gone].actor);
+    cr_assert (s_wait (s_gone, &gone));
+    for (int i = 0; i < 2; i++)
+        cr_expect_str_eq (s_nodes[i].reason[gone], "left");
+}
+
+Test (discovery, seeds_converge_to_a_full_mesh_without_beacons, .init = s_setup,
+      .fini = s_teardown)
+{
+    meshq_peers_config_t config = s_config (0);
+    config.no_beacon = true;
+    config.name = "seed";
+    s_start (0, &config);
+    for (int i = 1; i < 5; i++) {
+        config = s_config (i);
+        config.no_beacon = true;
+        config.seeds = s_nodes[0].endpoint;
+        s_start (i, &config);
+    }
+    cr_assert (s_wait (s_full, NULL), "seeds did not converge");
+    //  Each session started once: no HELLO went back and forth.
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++)
+            if (i != j) {
+                cr_expect_eq (s_nodes[i].ups[j], 1, "%d saw %d", i, j);
+                cr_expect_eq (s_nodes[i].downs[j], 0, "%d saw %d", i, j);
+            }
+    //  Nodes 1..4 found each other through gossip alone.
+    cr_expect_eq (s_stat (1, "beacons_received"), 0);
+    cr_expect_eq (s_stat (1, "beacons_sent"), 0);
+}
+
+Test (discovery, other_meshes_and_vhosts_never_join, .init = s_setup,
+      .fini = s_teardown)
+{
+    s_start_default (0);
+    s_start_default (1);
+    meshq_peers_config_t config = s_config (2);
+    char other[80];
+    snprintf (other, sizeof other, "%s-other", s_mesh);
+    config.mesh = other;
+    s_start (2, &config);
+    config = s_config (3);
+    config.vhost = "/other";
+    s_start (3, &config);
+    //  0 and 1 meet; 2 and 3 hear their beacons and drop them.
+    int64_t deadline = zclock_mono () + S_WAIT_MS;
+    while (!(s_nodes[0].up[1] && s_nodes[1].up[0]) && zclock_mono () < deadline)
+        s_pump (50);
+    cr_assert (s_nodes[0].up[1] && s_nodes[1].up[0]);
+    s_counter_t heard2 = {2, "beacons_dropped.mesh", 2};
+    s_counter_t heard3 = {3, "beacons_dropped.mesh", 2};
+    cr_assert (s_wait (s_counter_reached, &heard2));
+    cr_assert (s_wait (s_counter_reached, &heard3));
+    s_pump (0);
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+            if ((i < 2) != (j < 2) || (i >= 2 && j >= 2 && i != j))
+                cr_expect_eq (s_nodes[i].ups[j], 0, "%d saw %d", i, j);
+}
+
+Test (discovery, application_frames_flow_between_up_peers, .init = s_setup,
+      .fini = s_teardown)
+{
+    s_start_default (0);
+    s_start_default (1);
+    cr_assert (s_wait (s_full, NULL));
+    zmsg_t *send = zmsg_new ();
+    zmsg_addstr (send, "SEND");
+    zmsg_addmem (send, s_nodes[1].id, 16);
+    zmsg_addstr (send, "CREDIT");
+    zmsg_addmem (send, "\x81\xa1q\xa4jobs", 7);
+    zmsg_send (&send, s_nodes[0].actor);
+    zmsg_t *reply = s_reply (&s_nodes[0], "SEND");
+    char *rc = zmsg_popstr (reply);
+    cr_expect_eq (atoi (rc), 0);
+    free (rc);
+    zmsg_destroy (&reply);
+    int64_t deadline = zclock_mono () + S_WAIT_MS;
+    while (zlist_size (s_nodes[1].messages) == 0 && zclock_mono () < deadline)
+        s_pump (50);
+    zmsg_t *got = zlist_pop (s_nodes[1].messages);
+    cr_assert_not_null (got);
+    zframe_t *from = zmsg_pop (got);
+    cr_expect_eq (memcmp (zframe_data (from), s_nodes[0].id, 16), 0);
+    char *command = zmsg_popstr (got);
+    cr_expect_str_eq (command, "CREDIT");
+    zframe_t *args = zmsg_pop (got);
+    cr_expect_eq (zframe_size (args), 7);
+    free (command);
+    zframe_destroy (&from);
+    zframe_destroy (&args);
+    zmsg_destroy (&got);
+
+    //  To a node that is not up, and a command of discovery's own.
+    uint8_t nobody[16] = {0xee};
+    const struct {
+        const uint8_t *to;  //  Peer.
+        const char *verb;   //  Command.
+        int code;           //  Expected.
+    } cases[] = {{nobody, "CREDIT", MESHQ_ENOTFOUND},
+                 {s_nodes[1].id, "HELLO", MESHQ_EINVAL},
+                 {s_nodes[1].id, "lower", MESHQ_EINVAL}};
+    for (size_t i = 0; i < 3; i++) {
+        send = zmsg_new ();
+        zmsg_addstr (send, "SEND");
+        zmsg_addmem (send, cases[i].to, 16);
+        zmsg_addstr (send, cases[i].verb);
+        zmsg_send (&send, s_nodes[0].actor);
+        reply = s_reply (&s_nodes[0], "SEND");
+        rc = zmsg_popstr (reply);
+        cr_expect_eq (atoi (rc), cases[i].code, "case %zu", i);
+        free (rc);
+        zmsg_destroy (&reply);
+    }
+}
+
+//  A DEALER that speaks to node 0's ROUTER as a stranger would.
+static zsock_t *
+s_stranger (uint8_t prefix, size_t id_size)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    uint8_t id[32];
+    memset (id, 0x77, sizeof id);
+    id[0] = prefix;
+    zmq_setsockopt (zsock_resolve (dealer), ZMQ_ROUTING_ID, id, id_size);
+    cr_assert_eq (zsock_connect (dealer, "%s", s_nodes[0].endpoint), 0);
+    return dealer;
+}
+
+Test (discovery, frames_from_strangers_are_counted_and_dropped, .init = s_setup,
+      .fini = s_teardown)
+{
+    s_start_default (0);
+    s_start_default (1);
+    cr_assert (s_wait (s_full, NULL));
+    zsock_t *known = s_stranger (0x01, 17);
+    zsock_t *odd = s_stranger (0x09, 17);
+    zsock_t *short_id = s_stranger (0x01, 5);
+    //  Not helloed: a PING and an owner's command.
+    zsock_send (known, "ss", "PING", "\x81\xa3seq\x01");
+    zsock_send (known, "ss", "CREDIT", "\x80");
+    //  Not a command, and not a map.
+    zsock_send (known, "ss", "ping", "\x80");
+    //  A HELLO of another mesh, and a malformed one.
+    zsock_send (known, "ss", "HELLO", "\x80");
+    //  Routing ids of another prefix or size.
+    zsock_send (odd, "ss", "PING", "\x80");
+    zsock_send (short_id, "ss", "PING", "\x80");
+    s_counter_t not_up = {0, "frames_dropped.not_up", 2};
+    s_counter_t command = {0, "frames_dropped.command", 1};
+    s_counter_t malformed = {0, "frames_dropped.malformed", 1};
+    s_counter_t routing = {0, "frames_dropped.routing_id", 2};
+    cr_expect (s_wait (s_counter_reached, &not_up));
+    cr_expect (s_wait (s_counter_reached, &command));
+    cr_expect (s_wait (s_counter_reached, &malformed));
+    cr_expect (s_wait (s_counter_reached, &routing));
+    zsock_destroy (&known);
+    zsock_destroy (&odd);
+    zsock_destroy (&short_id);
+    //  And the node is still at work: node 1 stays up, no false down.
+    s_pump (0);
+    cr_expect (s_nodes[0].up[1] && s_nodes[1].up[0]);
+    cr_expect_eq (s_nodes[0].downs[1], 0);
+}
+
+Test (discovery, says_why_it_cannot_start, .init = s_setup)
+{
+    const struct {
+        const char *interface;  //  Interface asked for.
+        uint32_t timeout_ms;    //  Peer timeout.
+        const char *seeds;      //  Seeds.
+        int code;               //  Expected code.
+        const char *why;        //  Expected in the reason.
+    } cases[] = {
+        {"nosuch0", 0, NULL, MESHQ_ENOTFOUND, "no interface named 'nosuch0'"},
+        {"lo", 150, NULL, MESHQ_EINVAL, "at least three heartbeats"},
+        {"lo", 0, "tcp://localhost:5000", MESHQ_EINVAL,
+         "seed 'tcp://localhost:5000' is not tcp://ADDRESS:PORT"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        meshq_peers_config_t config = s_config (0);
+        config.interface = cases[i].interface;
+        config.peer_timeout_ms = cases[i].timeout_ms;
+        config.seeds = cases[i].seeds;
+        zactor_t *actor = zactor_new (meshq_discovery, &config);
+        zstr_send (actor, "START");
+        char *verb, *why;
+        int rc;
+        cr_assert_eq (zsock_recv (actor, "sis", &verb, &rc, &why), 0);
+        cr_expect_eq (rc, cases[i].code, "case %zu", i);
+        cr_expect (strstr (why, cases[i].why), "case %zu: %s", i, why);
+        free (verb);
+        free (why);
+        zactor_destroy (&actor);
+    }
+}

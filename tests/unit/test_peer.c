@@ -1,0 +1,377 @@
+/*  test_peer.c - the state machine of one peer, on a made-up clock:
+    when a peer is up, suspect and down, and that each is said once.
+*/
+#include "peer.h"
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+
+#define S_HB      250
+#define S_TIMEOUT 2000
+#define S_KEEP    60000
+
+static meshq_peer_t s_peer;
+
+static void
+s_new (void)
+{
+    meshq_peer_init (&s_peer, S_HB, S_TIMEOUT, S_KEEP, 0);
+}
+
+//  A peer that came up at time 0 with incarnation 5.
+static void
+s_up (void)
+{
+    s_new ();
+    cr_assert_eq (meshq_peer_discovered (&s_peer, 5, false, 0),
+                  MESHQ_PEER_OPEN_LINK);
+    meshq_peer_connected (&s_peer, 0);
+    cr_assert_eq (meshq_peer_hello (&s_peer, 5, false, S_TIMEOUT, 0),
+                  MESHQ_PEER_REPORT_UP);
+    cr_assert_eq (s_peer.state, MESHQ_PEER_IS_UP);
+}
+
+Test (peer, starts_down_and_a_beacon_opens_a_link, .init = s_new)
+{
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
+    cr_expect_str_eq (meshq_peer_state_name (s_peer.state), "down");
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 10),
+                  MESHQ_PEER_OPEN_LINK);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_CONNECTING);
+    //  More beacons of the same incarnation change nothing.
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 260), 0);
+    cr_expect_str_eq (meshq_peer_state_name (s_peer.state), "down");
+}
+
+Test (peer, is_up_after_hello_both_ways_and_says_so_once, .init = s_up)
+{
+    cr_expect_str_eq (meshq_peer_state_name (s_peer.state), "up");
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 250), 0);
+    cr_expect_eq (meshq_peer_frame (&s_peer, 300), 0);
+    cr_expect_eq (s_peer.up_incarnation, 5);
+}
+
+Test (peer, a_hello_from_an_unknown_peer_opens_a_link_and_is_up, .init = s_new)
+{
+    cr_expect_eq (meshq_peer_hello (&s_peer, 9, false, S_TIMEOUT, 5),
+                  MESHQ_PEER_OPEN_LINK | MESHQ_PEER_REPORT_UP);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
+}
+
+Test (peer, a_quiet_peer_is_suspect_at_half_the_timeout_and_down_at_it,
+      .init = s_up)
+{
+    meshq_peer_sent (&s_peer, 900);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 1000), 0);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 1001), MESHQ_PEER_LOG_SUSPECT);
+    cr_expect_str_eq (meshq_peer_state_name (s_peer.state), "suspect");
+    cr_expect_str_eq (s_peer.reason, "missed heartbeats");
+    //  Said once.
+    meshq_peer_sent (&s_peer, 1050);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 1100), 0);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 2000), MESHQ_PEER_SEND_PING);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 2001),
+                  MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK);
+    cr_expect_str_eq (s_peer.reason, "heartbeat timeout");
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
+    //  And down is said once.
+    for (int64_t t = 2100; t < 10000; t += 100)
+        cr_expect_eq (meshq_peer_tick (&s_peer, t), 0);
+}
+
+Test (peer, frames_keep_it_up, .init = s_up)
+{
+    for (int64_t t = 1; t < 20000; t++) {
+        if (t % S_HB == 0)
+            cr_assert_eq (meshq_peer_frame (&s_peer, t), 0);
+        if (t % 50 == 0) {
+            unsigned actions = meshq_peer_tick (&s_peer, t);
+            cr_assert_eq (actions & ~(unsigned)MESHQ_PEER_SEND_PING, 0, "t=%ld",
+                          (long)t);
+            if (actions)
+                meshq_peer_sent (&s_peer, t);
+        }
+    }
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
+}
+
+Test (peer, beacons_never_keep_a_silent_peer_alive, .init = s_up)
+{
+    unsigned seen = 0;
+    for (int64_t t = S_HB; t <= S_TIMEOUT + 100; t += 50) {
+        if (t % S_HB == 0)
+            seen |= meshq_peer_discovered (&s_peer, 5, false, t);
+        seen |= meshq_peer_tick (&s_peer, t);
+    }
+    cr_expect (seen & MESHQ_PEER_REPORT_DOWN);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
+}
+
+Test (peer, pings_each_heartbeat_it_sent_nothing, .init = s_up)
+{
+    meshq_peer_sent (&s_peer, 100);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 200), 0);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 350), MESHQ_PEER_SEND_PING);
+    meshq_peer_sent (&s_peer, 350);
+    meshq_peer_frame (&s_peer, 360);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 500), 0);
+}
+
+Test (peer, a_lost_connection_is_suspect_and_a_refused_one_down, .init = s_up)
+{
+    cr_expect_eq (meshq_peer_disconnected (&s_peer, 100),
+                  MESHQ_PEER_LOG_SUSPECT);
+    cr_expect_str_eq (s_peer.reason, "connection lost");
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_SUSPECT);
+    cr_expect_eq (meshq_peer_disconnected (&s_peer, 110), 0);
+    cr_expect_eq (meshq_peer_refused (&s_peer, 200),
+                  MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK);
+    cr_expect_str_eq (s_peer.reason, "connection refused");
+    cr_expect_eq (meshq_peer_refused (&s_peer, 300), 0);
+}
+
+Test (peer, a_peer_gone_where_nothing_listens_is_not_retried_at_once,
+      .init = s_up)
+{
+    meshq_peer_disconnected (&s_peer, 10);
+    cr_assert_eq (meshq_peer_refused (&s_peer, 20),
+                  MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK);
+    //  Its last beacons, and its frames, do not bring it back at once:
+    //  that would only flap.
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 100), 0);
+    cr_expect_eq (meshq_peer_frame (&s_peer, 110), MESHQ_PEER_REFUSED);
+    //  A timeout later a beacon may try again, and a restart at once.
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 20 + S_TIMEOUT),
+                  MESHQ_PEER_OPEN_LINK);
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 6, false, 20 + S_TIMEOUT),
+                  MESHQ_PEER_CLOSE_LINK | MESHQ_PEER_OPEN_LINK);
+}
+
+Test (peer, refused_while_connected_changes_nothing, .init = s_up)
+{
+    //  A probe is only made after a loss; a stale answer is ignored.
+    cr_expect_eq (meshq_peer_refused (&s_peer, 20), 0);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
+}
+
+Test (peer, a_connection_that_comes_back_is_up_without_a_report, .init = s_up)
+{
+    meshq_peer_disconnected (&s_peer, 100);
+    //  Frames on its own link to us do not clear it while ours is down.
+    cr_expect_eq (meshq_peer_frame (&s_peer, 150), 0);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_SUSPECT);
+    cr_expect_eq (meshq_peer_connected (&s_peer, 200), MESHQ_PEER_SEND_PING);
+    cr_expect_eq (meshq_peer_frame (&s_peer, 210), MESHQ_PEER_LOG_BACK);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
+}
+
+Test (peer, a_quiet_suspect_heard_again_is_up_without_a_report, .init = s_up)
+{
+    meshq_peer_sent (&s_peer, 1100);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 1200), MESHQ_PEER_LOG_SUSPECT);
+    cr_expect_eq (meshq_peer_frame (&s_peer, 1300), MESHQ_PEER_LOG_BACK);
+    meshq_peer_sent (&s_peer, 1300);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 1400), 0);
+}
+
+Test (peer, a_higher_incarnation_is_down_then_up, .init = s_up)
+{
+    //  Seen first in a beacon: down, and a new link.
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 6, false, 100),
+                  MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK |
+                      MESHQ_PEER_OPEN_LINK);
+    cr_expect_str_eq (s_peer.reason, "waiting for HELLO");
+    cr_expect_eq (meshq_peer_hello (&s_peer, 6, false, S_TIMEOUT, 110),
+                  MESHQ_PEER_REPORT_UP);
+    cr_expect_eq (s_peer.up_incarnation, 6);
+    //  Seen first in a HELLO: all four.
+    cr_expect_eq (meshq_peer_hello (&s_peer, 7, false, S_TIMEOUT, 200),
+                  MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK |
+                      MESHQ_PEER_OPEN_LINK | MESHQ_PEER_REPORT_UP);
+    cr_expect_eq (s_peer.up_incarnation, 7);
+    //  The down report is about the session that ended.
+    cr_expect_eq (s_peer.down_incarnation, 6);
+    cr_expect_str_eq (s_peer.down_reason, "restarted");
+}
+
+Test (peer, an_older_incarnation_is_stale, .init = s_up)
+{
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 4, false, 100),
+                  MESHQ_PEER_STALE);
+    cr_expect_eq (meshq_peer_hello (&s_peer, 4, false, S_TIMEOUT, 100),
+                  MESHQ_PEER_STALE);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
+}
+
+Test (peer, a_hello_on_an_up_link_restarts_the_session, .init = s_up)
+{
+    cr_expect_eq (meshq_peer_hello (&s_peer, 5, false, S_TIMEOUT, 100),
+                  MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_SEND_HELLO |
+                      MESHQ_PEER_REPORT_UP);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
+    cr_expect (s_peer.connected);
+}
+
+Test (peer, a_seed_probe_hello_only_says_where_the_peer_is, .init = s_new)
+{
+    //  The session starts on the links: a probe opens ours, and the
+    //  peer is up when the HELLO on its link arrives.
+    cr_expect_eq (meshq_peer_hello (&s_peer, 5, true, S_TIMEOUT, 0),
+                  MESHQ_PEER_OPEN_LINK);
+    cr_expect_eq (meshq_peer_hello (&s_peer, 5, true, S_TIMEOUT, 50), 0);
+    cr_expect_eq (meshq_peer_hello (&s_peer, 5, false, S_TIMEOUT, 100),
+                  MESHQ_PEER_REPORT_UP);
+    //  Later probes change nothing: no new session.
+    cr_expect_eq (meshq_peer_hello (&s_peer, 5, true, S_TIMEOUT, 200), 0);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
+}
+
+Test (peer, bye_is_down_at_once_and_that_incarnation_stays_gone, .init = s_up)
+{
+    cr_expect_eq (meshq_peer_bye (&s_peer, 100),
+                  MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK);
+    cr_expect_str_eq (s_peer.reason, "left");
+    //  Beacons still in flight do not bring it back.
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 150),
+                  MESHQ_PEER_STALE);
+    cr_expect_eq (meshq_peer_frame (&s_peer, 160), MESHQ_PEER_REFUSED);
+    //  Its next start does.
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 6, false, 500),
+                  MESHQ_PEER_OPEN_LINK);
+}
+
+Test (peer, a_frame_from_a_peer_declared_down_starts_a_new_session,
+      .init = s_up)
+{
+    meshq_peer_tick (&s_peer, 2001);
+    cr_assert_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
+    //  It still counts us up and pings: dropped, and we say HELLO again.
+    cr_expect_eq (meshq_peer_frame (&s_peer, 2100),
+                  MESHQ_PEER_REFUSED | MESHQ_PEER_OPEN_LINK);
+    cr_expect_eq (meshq_peer_frame (&s_peer, 2150), MESHQ_PEER_REFUSED);
+    cr_expect_eq (meshq_peer_hello (&s_peer, 5, false, S_TIMEOUT, 2200),
+                  MESHQ_PEER_REPORT_UP);
+}
+
+Test (peer, a_try_without_hello_ends_quietly, .init = s_new)
+{
+    meshq_peer_discovered (&s_peer, 5, false, 0);
+    cr_expect_eq (meshq_peer_tick (&s_peer, S_TIMEOUT), 0);
+    cr_expect_eq (meshq_peer_tick (&s_peer, S_TIMEOUT + 1),
+                  MESHQ_PEER_CLOSE_LINK);
+    cr_expect_str_eq (s_peer.reason, "no HELLO");
+    //  A refused try ends too, without a report.
+    meshq_peer_discovered (&s_peer, 5, false, 3000);
+    cr_expect_eq (meshq_peer_refused (&s_peer, 3010), MESHQ_PEER_CLOSE_LINK);
+    //  And the next try waits a timeout.
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 3100), 0);
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 3010 + S_TIMEOUT),
+                  MESHQ_PEER_OPEN_LINK);
+}
+
+Test (peer, uses_the_larger_timeout_of_the_two, .init = s_new)
+{
+    meshq_peer_hello (&s_peer, 5, false, 5000, 0);
+    cr_expect_eq (s_peer.timeout_ms, 5000);
+    meshq_peer_sent (&s_peer, 3000);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 3000), MESHQ_PEER_LOG_SUSPECT);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 5000), MESHQ_PEER_SEND_PING);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 5001) & MESHQ_PEER_REPORT_DOWN,
+                  MESHQ_PEER_REPORT_DOWN);
+    //  A peer announcing less than ours gets ours.
+    meshq_peer_hello (&s_peer, 6, false, 300, 6000);
+    cr_expect_eq (s_peer.timeout_ms, S_TIMEOUT);
+}
+
+Test (peer, gossip_does_not_revive_a_peer_just_declared_down, .init = s_up)
+{
+    meshq_peer_tick (&s_peer, 2001);
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, true, 2500), 0);
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 5, true, 4002),
+                  MESHQ_PEER_OPEN_LINK);
+}
+
+Test (peer, a_down_peer_is_forgotten_after_the_retention, .init = s_up)
+{
+    meshq_peer_bye (&s_peer, 100);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 100 + S_KEEP - 1), 0);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 100 + S_KEEP), MESHQ_PEER_FORGET);
+}
+
+//  Any sequence of inputs reports UP and DOWN alternately, starting with
+//  UP, and the link is opened and closed alternately.
+Test (peer, reports_up_and_down_alternately_whatever_happens, .init = s_new)
+{
+    uint64_t state = testutil_seed ("peer");
+    bool up = false, link = false;
+    uint64_t incarnation = 1;
+    int64_t now = 0;
+    int ups = 0;
+    for (int step = 0; step < 200000; step++) {
+        now += (int64_t)(testutil_random (&state) % 300);
+        unsigned actions = 0;
+        uint64_t r = testutil_random (&state);
+        if (r % 100 == 0)
+            incarnation++;
+        uint64_t inc = incarnation - (r % 7 == 0 && incarnation > 1);
+        switch ((r >> 8) % 10) {
+            case 0:
+                actions =
+                    meshq_peer_discovered (&s_peer, inc, r & 0x10000, now);
+                break;
+            case 1:
+                actions =
+                    meshq_peer_hello (&s_peer, inc, r & 0x20000, 2000, now);
+                break;
+            case 2:
+            case 3:
+                actions = meshq_peer_frame (&s_peer, now);
+                break;
+            case 4:
+                actions = meshq_peer_connected (&s_peer, now);
+                break;
+            case 5:
+                actions = meshq_peer_disconnected (&s_peer, now);
+                break;
+            case 6:
+                actions = meshq_peer_refused (&s_peer, now);
+                break;
+            case 7:
+                if (r % 50 == 0)
+                    actions = meshq_peer_bye (&s_peer, now);
+                break;
+            default:
+                actions = meshq_peer_tick (&s_peer, now);
+                break;
+        }
+        if (actions & MESHQ_PEER_REPORT_DOWN) {
+            cr_assert (up, "step %d: down while not up", step);
+            up = false;
+        }
+        if (actions & MESHQ_PEER_CLOSE_LINK) {
+            cr_assert (link, "step %d: closed a link that is not open", step);
+            link = false;
+        }
+        if (actions & MESHQ_PEER_OPEN_LINK) {
+            cr_assert_not (link, "step %d: opened a second link", step);
+            link = true;
+        }
+        if (actions & (MESHQ_PEER_SEND_HELLO | MESHQ_PEER_SEND_PING))
+            cr_assert (link, "step %d: send without a link", step);
+        if (actions & MESHQ_PEER_REPORT_UP) {
+            cr_assert_not (up, "step %d: up twice", step);
+            cr_assert (link, "step %d: up without a link", step);
+            up = true;
+            ups++;
+        }
+        if (actions & MESHQ_PEER_FORGET) {
+            cr_assert_not (up);
+            cr_assert_not (link);
+            s_new ();
+        }
+        cr_assert_eq (up, s_peer.state == MESHQ_PEER_IS_UP ||
+                              s_peer.state == MESHQ_PEER_IS_SUSPECT);
+        cr_assert_eq (link, s_peer.state != MESHQ_PEER_IS_DOWN);
+    }
+    cr_expect_gt (ups, 100);
+}
