@@ -277,6 +277,9 @@ meshq_queue_t *meshq_vhost_queue_create (meshq_vhost_t *self, const char *name,
                                          const meshq_queue_args_t *args,
                                          bool persist);
 void meshq_vhost_queue_delete (meshq_vhost_t *self, meshq_queue_t *queue);
+//  Tells the mesh again of an exclusive queue of ours and its bindings
+//  (others deleted it, thinking its owner gone).
+void meshq_vhost_queue_reassert (meshq_vhost_t *self, meshq_queue_t *queue);
 void meshq_vhost_queue_drop (meshq_vhost_t *self, meshq_queue_t *queue);
 meshq_exchange_t *meshq_vhost_exchange_create (meshq_vhost_t *self,
                                                const char *name,
@@ -311,6 +314,8 @@ void meshq_engine_mesh_forget_queue (meshq_queue_t *queue);
 int meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
                             const char *verb, const void *args,
                             size_t args_size, const void *body, size_t size);
+//  Notes the node whose connection owns an exclusive queue known here.
+void meshq_engine_mesh_owner (meshq_queue_t *queue, const uint8_t *node);
 //  Grants origins with a backlog their share of queue's free credit;
 //  before the queue dispatches its own backlog.
 void meshq_engine_mesh_grant (meshq_engine_t *self, meshq_queue_t *queue);

@@ -69,6 +69,14 @@ meshq_engine_mesh_forget_queue (meshq_queue_t *queue)
     }
 }
 
+void
+meshq_engine_mesh_owner (meshq_queue_t *queue, const uint8_t *node)
+{
+    meshq_qmesh_t *qmesh = meshq_qmesh (queue, true);
+    qmesh->owned_elsewhere = true;
+    memcpy (qmesh->owner, node, 16);
+}
+
 meshq_session_t *
 meshq_mesh_peer_session (meshq_vhost_t *vhost, const uint8_t *id)
 {
@@ -279,7 +287,7 @@ void
 meshq_engine_mesh_grant (meshq_engine_t *self, meshq_queue_t *queue)
 {
     meshq_vhost_t *vhost = meshq_queue_host (queue);
-    if (vhost->peers && !meshq_queue_args (queue)->exclusive)
+    if (vhost->peers)
         s_grant (self, vhost, queue);
 }
 
@@ -329,8 +337,6 @@ meshq_engine_mesh_turn (meshq_engine_t *self)
         }
         meshq_queue_t *queue = zhashx_first (vhost->queues);
         for (; queue; queue = zhashx_next (vhost->queues)) {
-            if (meshq_queue_args (queue)->exclusive)
-                continue;
             s_backlog (self, vhost, queue, now);
             s_grant (self, vhost, queue);
         }

@@ -23,6 +23,8 @@ typedef struct {
     zhashx_t *seen;        //  Dedup: acked lately, key -> expiry, or NULL.
     zlistx_t *seen_order;  //  The same, oldest first.
     zlistx_t *parked;      //  Dedup: held for a peer that went down.
+    bool owned_elsewhere;  //  Exclusive to a connection on another agent,
+    uint8_t owner[16];     //  this one.
 } meshq_qmesh_t;
 
 //  The queue's mesh state, made if create and missing.

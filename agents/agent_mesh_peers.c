@@ -125,6 +125,19 @@ s_peer_down (meshq_engine_t *self, meshq_vhost_t *vhost,
         zhashx_delete (vhost->peer_sessions, key);
         meshq_engine_close_session (self, session);
     }
+    //  Exclusive queues of its connections die with them, mesh-wide (if
+    //  it is only cut off, it says so when it is back).
+    zlistx_t *orphans = zlistx_new ();
+    for (queue = zhashx_first (vhost->queues); queue;
+         queue = zhashx_next (vhost->queues)) {
+        meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
+        if (qmesh && qmesh->owned_elsewhere &&
+            memcmp (qmesh->owner, peer->id, 16) == 0)
+            zlistx_add_end (orphans, queue);
+    }
+    while ((queue = zlistx_detach (orphans, NULL)))
+        meshq_vhost_queue_delete (vhost, queue);
+    zlistx_destroy (&orphans);
 }
 
 // --------------------------------------------------------------------

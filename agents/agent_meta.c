@@ -121,8 +121,6 @@ meshq_vhost_binding_note (meshq_vhost_t *self, const meshq_exchange_t *exchange,
                           meshq_span_t match, uint32_t match_count, bool add)
 {
     const meshq_queue_args_t *args = meshq_queue_args (queue);
-    if (args->exclusive)
-        return;
     char key[2048];
     s_binding_key (key, sizeof key, meshq_exchange_name (exchange),
                    meshq_queue_name (queue), binding_key,
@@ -143,7 +141,8 @@ meshq_vhost_binding_note (meshq_vhost_t *self, const meshq_exchange_t *exchange,
         record.match_count = match_count;
     }
     meshq_vhost_meta_note (self, key, &record,
-                           meshq_exchange_durable (exchange) && args->durable);
+                           meshq_exchange_durable (exchange) && args->durable &&
+                               !args->exclusive);
 }
 
 //  Applies a binding record. Returns false if its queue or exchange is
@@ -262,8 +261,13 @@ s_apply (meshq_vhost_t *self, const char *key, const meshq_args_t *args,
         }
     } else if (strncmp (key, "q/", 2) == 0) {
         meshq_queue_t *queue = zhashx_lookup (self->queues, key + 2);
+        void *owner = queue ? meshq_queue_owner (queue) : NULL;
+        bool ours = owner && owner != self;  //  A session of ours owns it.
         if (!args) {
-            if (queue && !meshq_queue_args (queue)->exclusive)
+            if (ours)
+                //  Deleted elsewhere (its owner seemed gone): it is not.
+                meshq_vhost_queue_reassert (self, queue);
+            else if (queue)
                 meshq_vhost_queue_drop (self, queue);
             return;
         }
@@ -273,6 +277,25 @@ s_apply (meshq_vhost_t *self, const char *key, const meshq_args_t *args,
         if (meshq_vhost_queue_args (self, args, &q, why, sizeof why)) {
             zsys_warning ("agent: queue record skipped name=%s reason=%s", name,
                           why);
+            return;
+        }
+        if (q.exclusive && !ours) {
+            if (!MESHQ_ARGS_HAS (args, ORIGIN) ||
+                memcmp (args->origin, engine->node_id, 16) == 0) {
+                //  Ours once, but its connection is gone (we restarted):
+                //  it is gone everywhere.
+                meshq_vhost_meta_note (self, key, NULL, false);
+                if (queue)
+                    meshq_vhost_queue_drop (self, queue);
+                return;
+            }
+            if (!queue)
+                queue = meshq_vhost_queue_create (self, name, &q, false);
+            //  Owned by a connection on another agent (the vhost stands
+            //  for it): no connection here may use it but to publish.
+            meshq_queue_set_owner (queue, self);
+            meshq_engine_mesh_owner (queue, args->origin);
+            s_retry_deferred (self);
             return;
         }
         if (!queue)

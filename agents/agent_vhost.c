@@ -168,6 +168,8 @@ meshq_vhost_queue_record (const char *name, const meshq_queue_args_t *q,
     MESHQ_ARGS_SET (args, DURABLE, durable, q->durable);
     if (q->auto_delete)
         MESHQ_ARGS_SET (args, AUTO_DELETE, auto_delete, true);
+    if (q->exclusive)
+        MESHQ_ARGS_SET (args, EXCLUSIVE, exclusive, true);
     if (q->max_length >= 0)
         MESHQ_ARGS_SET (args, MAX_LENGTH, max_length, (uint64_t)q->max_length);
     if (q->max_bytes >= 0)
@@ -291,22 +293,50 @@ meshq_vhost_queue_create (meshq_vhost_t *self, const char *name,
     meshq_queue_t *queue =
         meshq_queue_new (name, args, &meshq_engine_queue_host, self);
     zhashx_insert (self->queues, name, queue);
-    //  Exclusive queues belong to one connection: never announced.
-    if (persist && !args->exclusive) {
+    //  An exclusive queue belongs to one connection here, but publishes
+    //  anywhere reach it: every agent knows it, by a record naming this
+    //  node as its owner, never stored (it dies with its connection).
+    if (persist) {
         meshq_args_t record;
         meshq_vhost_queue_record (name, args, &record);
+        if (args->exclusive) {
+            memcpy (record.origin, self->engine->node_id, 16);
+            MESHQ_ARGS_MARK (&record, ORIGIN);
+        }
         char key[MESHQ_MAX_SHORTSTR + 8];
         snprintf (key, sizeof key, "q/%s", name);
-        meshq_vhost_meta_note (self, key, &record, args->durable);
+        meshq_vhost_meta_note (self, key, &record,
+                               args->durable && !args->exclusive);
     }
     return queue;
 }
 
 void
+meshq_vhost_queue_reassert (meshq_vhost_t *self, meshq_queue_t *queue)
+{
+    const char *name = meshq_queue_name (queue);
+    meshq_args_t record;
+    meshq_vhost_queue_record (name, meshq_queue_args (queue), &record);
+    memcpy (record.origin, self->engine->node_id, 16);
+    MESHQ_ARGS_MARK (&record, ORIGIN);
+    char key[MESHQ_MAX_SHORTSTR + 8];
+    snprintf (key, sizeof key, "q/%s", name);
+    meshq_vhost_meta_note (self, key, &record, false);
+    meshq_exchange_t *exchange = zhashx_first (self->exchanges);
+    for (; exchange; exchange = zhashx_next (self->exchanges))
+        for (const meshq_binding_t *b = meshq_exchange_bindings (exchange); b;
+             b = b->next)
+            if (b->queue == queue) {
+                meshq_span_t match = {(const char *)b->match, b->match_size};
+                meshq_vhost_binding_note (self, exchange, queue, b->key, match,
+                                          b->match_count, true);
+            }
+}
+
+void
 meshq_vhost_queue_delete (meshq_vhost_t *self, meshq_queue_t *queue)
 {
-    const meshq_queue_args_t *args = meshq_queue_args (queue);
-    if (!args->exclusive) {
+    {
         //  Its bindings go with it, mesh-wide.
         meshq_exchange_t *exchange = zhashx_first (self->exchanges);
         for (; exchange; exchange = zhashx_next (self->exchanges))

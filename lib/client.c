@@ -195,6 +195,8 @@ meshq_client_destroy (meshq_client_t **self_p)
         return;
     meshq_client_t *self = *self_p;
     if (self->connected && !self->lost) {
+        //  Goodbye if the agent takes it now; a gone agent does not.
+        zsock_set_sndtimeo (self->dealer, 0);
         s_flush_acks (self);
         meshq_args_t args;
         memset (&args, 0, sizeof args);
@@ -242,6 +244,8 @@ meshq_client_set_timeout (meshq_client_t *self, int timeout_ms)
 {
     assert (self);
     self->timeout_ms = timeout_ms;
+    if (self->dealer)
+        zsock_set_sndtimeo (self->dealer, timeout_ms);
 }
 
 void
@@ -625,6 +629,9 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
     zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_ROUTING_ID, self->session,
                     16);
     zsock_set_linger (self->dealer, 1000);
+    //  A send to an agent that is gone (its queue full, or an inproc://
+    //  agent stopped) fails after the request timeout, not never.
+    zsock_set_sndtimeo (self->dealer, self->timeout_ms);
     zsock_set_maxmsgsize (self->dealer, S_MAX_FRAME);
     zsock_set_rcvhwm (self->dealer, 100000);
     zsock_set_sndhwm (self->dealer, 100000);

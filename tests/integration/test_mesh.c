@@ -576,3 +576,115 @@ Test (mesh, the_agents_of_a_vhost_meet_without_beacons)
     meshq_client_destroy (&b_blue);
     meshq_client_destroy (&a);
 }
+
+//  Binding rows of queue that client's agent knows.
+static int
+s_bindings_of (meshq_client_t *client, const char *queue)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    zmsg_t *reply = NULL;
+    cr_assert_eq (meshq_client_call (client, "LIST_BINDINGS", &args, &reply),
+                  0);
+    zmsg_first (reply);
+    zframe_t *frame = zmsg_next (reply);
+    uint64_t rid;
+    meshq_span_t cursor;
+    uint32_t count;
+    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
+                                           zframe_size (frame), "bindings",
+                                           &rid, &cursor, &count, NULL),
+                  0);
+    int found = 0;
+    meshq_args_t row;
+    while (meshq_codec_list_next (&cursor, &row))
+        found += row.queue.size == strlen (queue) &&
+                 memcmp (row.queue.data, queue, row.queue.size) == 0;
+    zmsg_destroy (&reply);
+    return found;
+}
+
+//  What a passive declare of queue says on client's agent, once it
+//  says something other than 'was'.
+static int
+s_wait_declare_not (meshq_client_t *client, const char *queue, int was)
+{
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.passive = true;
+    int64_t deadline = zclock_mono () + 10000;
+    int rc;
+    while ((rc = meshq_client_declare_queue (client, queue, &options)) == was &&
+           zclock_mono () < deadline)
+        meshq_client_dispatch (client, 20);
+    return rc;
+}
+
+Test (mesh, an_exclusive_queue_hears_publishes_made_anywhere)
+{
+    s_start (0);
+    s_start (1);
+    meshq_client_t *a = s_client (0), *b = s_client (1);
+    s_wait_peers (a, 1);
+    cr_assert_eq (meshq_client_declare_exchange (a, "logs", "fanout", false),
+                  0);
+    //  A subscriber's private queue at B, as receive_logs makes it.
+    int64_t deadline = zclock_mono () + 10000;
+    int rc;
+    while ((rc = meshq_client_declare_exchange (b, "logs", "fanout", false)) &&
+           zclock_mono () < deadline)
+        meshq_client_dispatch (b, 20);
+    cr_assert_eq (rc, 0);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.durable = false;
+    options.exclusive = true;
+    cr_assert_eq (meshq_client_declare_queue (b, "mine", &options), 0);
+    cr_assert_eq (meshq_client_bind_queue (b, "mine", "logs", "", NULL), 0);
+    cr_assert_eq (meshq_client_consume (b, "mine", 10, NULL, 0), 0);
+    //  A learns of it, and of its binding; its connections may not use it.
+    cr_assert_eq (s_wait_declare_not (a, "mine", MESHQ_ENOTFOUND),
+                  MESHQ_EACCESS);
+    while (s_bindings_of (a, "mine") == 0 && zclock_mono () < deadline)
+        meshq_client_dispatch (a, 20);
+    cr_assert_eq (s_bindings_of (a, "mine"), 1);
+    cr_expect_eq (meshq_client_consume (a, "mine", 10, NULL, 0), MESHQ_EACCESS);
+    meshq_client_set_confirms (a, 10);
+    for (int i = 0; i < 10; i++)
+        meshq_client_publish_body (a, "logs", "", "line", 4);
+    cr_assert_eq (meshq_client_wait_for_confirms (a, 5000), 0);
+    for (int i = 0; i < 10; i++) {
+        meshq_delivery_t *delivery = NULL;
+        cr_assert_eq (meshq_client_recv (b, 5000, &delivery), 0,
+                      "line %d published at A did not reach B", i + 1);
+        meshq_client_ack (b, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    //  Its connection goes: it goes everywhere.
+    meshq_client_destroy (&b);
+    cr_expect_eq (s_wait_declare_not (a, "mine", MESHQ_EACCESS),
+                  MESHQ_ENOTFOUND);
+    meshq_client_destroy (&a);
+}
+
+Test (mesh, an_exclusive_queue_goes_with_its_owners_agent)
+{
+    s_start (0);
+    s_start (1);
+    meshq_client_t *a = s_client (0), *b = s_client (1);
+    s_wait_peers (a, 1);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.durable = false;
+    options.exclusive = true;
+    cr_assert_eq (meshq_client_declare_queue (b, "private", &options), 0);
+    cr_assert_eq (s_wait_declare_not (a, "private", MESHQ_ENOTFOUND),
+                  MESHQ_EACCESS);
+    //  B stops (its client is left hanging): A forgets the queue once B is
+    //  down.
+    meshq_agent_destroy (&s_nodes[1].agent);
+    cr_expect_eq (s_wait_declare_not (a, "private", MESHQ_EACCESS),
+                  MESHQ_ENOTFOUND);
+    meshq_client_destroy (&b);
+    meshq_client_destroy (&a);
+}

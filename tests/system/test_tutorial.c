@@ -705,3 +705,28 @@ Test (tutorial, a_vhost_mesh_heals_after_its_agents_lost_each_other)
     cr_expect (strstr (receive->output, " [x] Received 'Hello World!'"), "%s",
                receive->output);
 }
+
+Test (tutorial, logs_and_rpc_answers_cross_agents)
+{
+    s_start_mesh (0, 1);
+    s_vhost_and_user ();
+    S_UNTIL (1, "\"peers\":1", S_VHOST, S_USER, "status", "--json");
+    //  A subscriber on n2 with a queue of its own (exclusive, named by the
+    //  agent); a publisher on n1 reaches it once n1 knows its binding.
+    s_proc_t *logs = S_EXAMPLE (1, "receive_logs", S_AS_MY_USER);
+    s_expect (logs, "Waiting for logs");
+    S_UNTIL (0, "\"source\":\"logs\"", S_VHOST, S_USER, "list_bindings",
+             "--json");
+    s_expect_exit (S_EXAMPLE (0, "emit_log", S_AS_MY_USER, "info: across"), 0);
+    s_expect (logs, " [x] info: across");
+    //  RPC: the server on n1, the client on n2 with its reply queue there.
+    s_proc_t *server = S_EXAMPLE (0, "rpc_server", S_AS_MY_USER);
+    s_expect (server, "Awaiting RPC requests");
+    s_proc_t *client =
+        s_expect_exit (S_EXAMPLE (1, "rpc_client", S_AS_MY_USER, "10"), 0);
+    cr_expect (strstr (client->output, " [.] Got 55"), "%s", client->output);
+    kill (logs->pid, SIGTERM);
+    s_expect_exit (logs, 0);
+    kill (server->pid, SIGTERM);
+    s_expect_exit (server, 0);
+}
