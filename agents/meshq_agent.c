@@ -31,7 +31,7 @@
     "PORT]\n"                                                                  \
     "                   [--no-beacon] [--beacon-interval MS]\n"                \
     "                   [--transport auto|multicast|broadcast|ipv6]\n"         \
-    "                   [--heartbeat MS] [--peer-timeout MS]\n"
+    "                   [--heartbeat MS] [--peer-timeout MS] [--standalone]\n"
 
 //  Settings as name and value, from the file then the flags: the last
 //  one given of a name wins.
@@ -148,6 +148,7 @@ main (int argc, char *argv[])
         {"port", required_argument, NULL, 's'},
         {"beacon-port", required_argument, NULL, 's'},
         {"no-beacon", no_argument, NULL, 's'},
+        {"standalone", no_argument, NULL, 's'},
         {"beacon-interval", required_argument, NULL, 's'},
         {"transport", required_argument, NULL, 's'},
         {"heartbeat", required_argument, NULL, 's'},
@@ -195,7 +196,8 @@ main (int argc, char *argv[])
     //  The rest in order, each through the engine's own parser.
     for (int i = 0; i < settings.count; i++) {
         const char *key = settings.names[i], *value = settings.values[i];
-        if (streq (key, "log") || streq (key, "control"))
+        if (streq (key, "log") || streq (key, "control") ||
+            streq (key, "standalone"))
             continue;
         char why[256];
         if (meshq_agent_config_set (&config, key, value, why, sizeof why)) {
@@ -206,6 +208,16 @@ main (int argc, char *argv[])
         }
     }
     snprintf (config.name, sizeof config.name, "%s", name);
+    //  With no configuration, agents find each other: the mesh
+    //  "default" (as a Zyre node joins its default group), unless told
+    //  to serve alone.
+    const char *standalone = s_get (&settings, "standalone");
+    if (standalone && !streq (standalone, "false") && !streq (standalone, "0"))
+        config.mesh = false;
+    else if (!config.mesh) {
+        snprintf (config.mesh_name, sizeof config.mesh_name, "default");
+        config.mesh = true;
+    }
     if (!s_get (&settings, "data"))
         s_default_data (config.name, config.data, sizeof config.data);
     const char *control = s_get (&settings, "control");

@@ -111,7 +111,8 @@ s_daemon (const char *dir, double *bound_ms, double *ready_ms, long *rss,
     posix_spawn_file_actions_init (&actions);
     posix_spawn_file_actions_addopen (&actions, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen (&actions, 2, "/dev/null", O_WRONLY, 0);
-    char *args[] = {program, "--data", data, "--control", endpoint, NULL};
+    char *args[] = {program,  "--data",       data, "--control",
+                    endpoint, "--standalone", NULL};
     int64_t start = zclock_usecs ();
     pid_t pid;
     int spawned = posix_spawn (&pid, program, &actions, NULL, args, environ);

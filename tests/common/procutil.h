@@ -129,7 +129,8 @@ procutil_agent (const char *name, const char *dir, const char *endpoint)
     snprintf (data, sizeof data, "%s/store", dir);
     snprintf (log, sizeof log, "%s/agent.log", dir);
     char *argv[] = {agent, "--name",    (char *)name,     "--data",
-                    data,  "--control", (char *)endpoint, NULL};
+                    data,  "--control", (char *)endpoint, "--standalone",
+                    NULL};
     return procutil_agent_argv (argv, log, endpoint);
 }
 

@@ -141,6 +141,39 @@ Test (discovery, three_agents_on_one_machine_list_each_other, .init = s_setup,
     cr_expect (strstr (out, "name") && strstr (out, "state"), "%s", out);
 }
 
+Test (discovery, agents_given_no_mesh_flags_find_each_other, .init = s_setup,
+      .fini = s_teardown)
+{
+    //  Only what three agents on one machine cannot share: a name, a
+    //  store and a client endpoint. They join the mesh "default".
+    const char *names[] = {"x", "y", "z"};
+    int64_t start = testproc_now ();
+    for (int i = 0; i < 3; i++) {
+        char control[128], data[128];
+        snprintf (control, sizeof control, "ipc://%s/%s.ipc", s_dir, names[i]);
+        snprintf (data, sizeof data, "%s/data-%s", s_dir, names[i]);
+        char *argv[] = {S_AGENT,     "--name", (char *)names[i],
+                        "--control", control,  "--data",
+                        data,        NULL};
+        cr_assert_eq (testproc_start (&s_agents[i], argv), 0);
+    }
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            if (i == j)
+                continue;
+            char who[16];
+            snprintf (who, sizeof who, "name=%s ", names[j]);
+            cr_assert_not_null (
+                testproc_expect (&s_agents[i], S_WAIT_MS, "peer up", who, NULL),
+                "%s never saw %s:\n%s", names[i], names[j], s_agents[i].text);
+            s_agents[i].seen = 0;
+        }
+    fprintf (stderr, "discovery: 3 agents with no mesh flags met in %lld ms\n",
+             (long long)(testproc_now () - start));
+    s_expect_state ("x", "y", "up");
+    s_expect_state ("x", "z", "up");
+}
+
 Test (discovery, a_killed_agent_is_listed_down, .init = s_setup,
       .fini = s_teardown)
 {
