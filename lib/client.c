@@ -17,17 +17,6 @@
 #include <inttypes.h>
 #include <stdarg.h>
 
-//  Most unacked deliveries a client may buffer before recv takes them is
-//  bounded by the consumers' prefetch; this caps a frame from the agent.
-#define S_MAX_FRAME (MESHQ_MAX_BODY_DEFAULT + 65536)
-
-//  Acks a client sends in one frame, at most: a consumer acking each
-//  message would otherwise cost the agent a frame per message.
-#define S_ACK_BATCH 64
-
-//  Most deliveries we take in one DELIVER frame (HELLO's 'nb').
-#define S_MAX_BATCH 1024
-
 //  A consumer with a callback.
 typedef struct {
     char tag[256];         //  Consumer tag.
@@ -36,60 +25,13 @@ typedef struct {
     bool no_ack;           //  The library acks on receipt.
 } s_consumer_t;
 
-struct _meshq_client_t {
-    zsock_t *dealer;               //  To the agent.
-    zactor_t *heartbeat;           //  Keeps the session alive.
-    zactor_t *monitor;             //  Watches the login, during connect.
-    zpoller_t *poller;             //  dealer and the heartbeat's pipe.
-    char *endpoint;                //  Where we connected.
-    char *user;                    //  User name.
-    char *password;                //  Password.
-    char *vhost;                   //  Virtual host.
-    uint8_t session[16];           //  Our session id (the DEALER's identity).
-    int timeout_ms;                //  Request timeout.
-    int heartbeat_ms;              //  Heartbeat interval.
-    bool connected;                //  HELLO answered.
-    bool lost;                     //  The agent stopped answering.
-    uint64_t next_rid;             //  Next request id.
-    char error[512];               //  Reason of the last failure.
-    char queue_name[256];          //  Last queue declared.
-    char consumer_tag[256];        //  Last consumer started.
-    size_t max_message;            //  Largest body the agent takes.
-    bool confirms;                 //  Publisher confirms on.
-    uint32_t window;               //  Most unconfirmed publishes.
-    uint64_t published;            //  Sequence of the last publish.
-    uint64_t confirmed;            //  All up to this are answered.
-    int nack_code;                 //  First refusal since the last wait.
-    zlistx_t *consumers;           //  s_consumer_t, by tag.
-    zlistx_t *ready;               //  Deliveries for recv.
-    zlistx_t *callbacks;           //  Deliveries for callbacks.
-    meshq_return_fn *return_fn;    //  Returned-message handler.
-    void *return_arg;              //  Its argument.
-    meshq_buf_t args_buf;          //  Reused for argument maps.
-    meshq_buf_t body_buf;          //  Reused for envelopes.
-    zmsg_t *last_reply;            //  Results of the last request.
-    uint64_t acks[S_ACK_BATCH];    //  Acks not yet sent.
-    size_t ack_count;              //  How many.
-    bool blocked;                  //  The agent refuses publishes now.
-    bool block_on_pressure;        //  Publish waits while blocked.
-    meshq_delivery_item_t *items;  //  A DELIVER's items (S_MAX_BATCH), or NULL.
-};
-
-static void
-s_set_error (meshq_client_t *self, const char *format, ...)
+void
+meshq_client_set_error (meshq_client_t *self, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
     vsnprintf (self->error, sizeof self->error, format, args);
     va_end (args);
-}
-
-static void
-s_copy_span (char *dest, size_t size, meshq_span_t span)
-{
-    size_t n = span.size < size - 1 ? span.size : size - 1;
-    memcpy (dest, span.data ? span.data : "", n);
-    dest[n] = 0;
 }
 
 void
@@ -141,15 +83,15 @@ meshq_client_new (void)
 }
 
 //  Sends a command with its arguments and, optionally, an envelope.
-static int
-s_send (meshq_client_t *self, const char *verb, const meshq_args_t *args,
-        const void *envelope, size_t size)
+int
+meshq_client_send (meshq_client_t *self, const char *verb,
+                   const meshq_args_t *args, const void *envelope, size_t size)
 {
     meshq_buf_reset (&self->args_buf);
     const char *why = NULL;
     int rc = meshq_codec_encode_args (args, &self->args_buf, &why);
     if (rc) {
-        s_set_error (self, "%s", why);
+        meshq_client_set_error (self, "%s", why);
         return rc;
     }
     void *handle = zsock_resolve (self->dealer);
@@ -158,22 +100,22 @@ s_send (meshq_client_t *self, const char *verb, const meshq_args_t *args,
         zmq_send (handle, self->args_buf.data, self->args_buf.size,
                   more ? ZMQ_SNDMORE : 0) < 0 ||
         (more && zmq_send (handle, envelope, size, 0) < 0)) {
-        s_set_error (self, "cannot send to the agent: %s",
-                     zmq_strerror (zmq_errno ()));
+        meshq_client_set_error (self, "cannot send to the agent: %s",
+                                zmq_strerror (zmq_errno ()));
         return MESHQ_ECONNLOST;
     }
     return 0;
 }
 
 //  Sends the acks held back: one frame for all of them.
-static int
-s_flush_acks (meshq_client_t *self)
+int
+meshq_client_flush_acks (meshq_client_t *self)
 {
     if (!self->ack_count)
         return 0;
     meshq_args_t args;
     memset (&args, 0, sizeof args);
-    uint8_t tags[S_ACK_BATCH * 8];
+    uint8_t tags[MESHQ_CLIENT_ACK_BATCH * 8];
     if (self->ack_count == 1)
         MESHQ_ARGS_SET (&args, DTAG, dtag, self->acks[0]);
     else {
@@ -185,7 +127,7 @@ s_flush_acks (meshq_client_t *self)
         MESHQ_ARGS_SET (&args, DTAGS, dtags, span);
     }
     self->ack_count = 0;
-    return s_send (self, "ACK", &args, NULL, 0);
+    return meshq_client_send (self, "ACK", &args, NULL, 0);
 }
 
 void
@@ -195,10 +137,10 @@ meshq_client_destroy (meshq_client_t **self_p)
         return;
     meshq_client_t *self = *self_p;
     if (self->connected && !self->lost) {
-        s_flush_acks (self);
+        meshq_client_flush_acks (self);
         meshq_args_t args;
         memset (&args, 0, sizeof args);
-        s_send (self, "BYE", &args, NULL, 0);
+        meshq_client_send (self, "BYE", &args, NULL, 0);
     }
     zmsg_destroy (&self->last_reply);
     zactor_destroy (&self->heartbeat);
@@ -296,16 +238,18 @@ s_delivery (meshq_client_t *self, const meshq_args_t *args,
     int rc = meshq_msg_decode (item->envelope.data, item->envelope.size,
                                SIZE_MAX, &msg, &why);
     if (rc) {
-        s_set_error (self, "agent sent a malformed message: %s", why);
+        meshq_client_set_error (self, "agent sent a malformed message: %s",
+                                why);
         return NULL;
     }
     meshq_delivery_t *delivery = calloc (1, sizeof *delivery);
     assert (delivery);
     delivery->msg = msg;
     delivery->delivery_tag = item->dtag;
-    s_copy_span (delivery->consumer_tag, sizeof delivery->consumer_tag,
-                 args->tag);
-    s_copy_span (delivery->queue, sizeof delivery->queue, args->queue);
+    meshq_client_copy_span (delivery->consumer_tag,
+                            sizeof delivery->consumer_tag, args->tag);
+    meshq_client_copy_span (delivery->queue, sizeof delivery->queue,
+                            args->queue);
     delivery->redelivered = item->redelivered;
     delivery->delivery_count = (uint32_t)item->count;
     if (MESHQ_ARGS_HAS (args, ORIGIN))
@@ -332,9 +276,9 @@ s_accept (meshq_client_t *self, s_consumer_t *consumer,
 }
 
 //  A DELIVER: one message, or a batch of them (docs/PROTOCOL.md 3.4).
-static void
-s_deliver (meshq_client_t *self, const meshq_args_t *args, const void *body,
-           size_t size)
+void
+meshq_client_deliver (meshq_client_t *self, const meshq_args_t *args,
+                      const void *body, size_t size)
 {
     s_consumer_t *consumer =
         s_consumer (self, args->tag.data ? args->tag.data : "", args->tag.size);
@@ -344,20 +288,23 @@ s_deliver (meshq_client_t *self, const meshq_args_t *args, const void *body,
         s_accept (self, consumer, args, &item, true);
         return;
     }
-    //  The items first (at most S_MAX_BATCH, as HELLO said), then the
+    //  The items first (at most MESHQ_CLIENT_MAX_BATCH, as HELLO said), then the
     //  messages: a no-ack consumer acks the whole batch in between, so
     //  that the agent sends the next one while this one is decoded.
     if (!self->items) {
-        self->items = calloc (S_MAX_BATCH, sizeof *self->items);
+        self->items = calloc (MESHQ_CLIENT_MAX_BATCH, sizeof *self->items);
         assert (self->items);
     }
     meshq_span_t cursor = {body, (uint32_t)size};
-    uint64_t count = args->batch < S_MAX_BATCH ? args->batch : S_MAX_BATCH;
+    uint64_t count = args->batch < MESHQ_CLIENT_MAX_BATCH
+                         ? args->batch
+                         : MESHQ_CLIENT_MAX_BATCH;
     for (uint64_t i = 0; i < count; i++) {
         const char *why = NULL;
-        if (meshq_codec_decode_delivery (&cursor, S_MAX_FRAME, &self->items[i],
-                                         &why)) {
-            s_set_error (self, "agent sent a malformed delivery: %s", why);
+        if (meshq_codec_decode_delivery (&cursor, MESHQ_CLIENT_MAX_FRAME,
+                                         &self->items[i], &why)) {
+            meshq_client_set_error (self, "agent sent a malformed delivery: %s",
+                                    why);
             count = i;
             break;
         }
@@ -365,7 +312,7 @@ s_deliver (meshq_client_t *self, const meshq_args_t *args, const void *body,
             meshq_client_ack (self, self->items[i].dtag, false);
     }
     if (consumer && consumer->no_ack)
-        s_flush_acks (self);
+        meshq_client_flush_acks (self);
     for (uint64_t i = 0; i < count; i++)
         s_accept (self, consumer, args, &self->items[i], false);
 }
@@ -377,14 +324,14 @@ s_handle (meshq_client_t *self, const char *verb, const meshq_args_t *args,
           const void *body, size_t size)
 {
     if (streq (verb, "DELIVER") && body)
-        s_deliver (self, args, body, size);
+        meshq_client_deliver (self, args, body, size);
     else if (streq (verb, "CONFIRM")) {
         if (args->upto > self->confirmed)
             self->confirmed = args->upto;
     } else if (streq (verb, "NACK")) {
         if (!self->nack_code) {
             self->nack_code = args->code ? (int)args->code : MESHQ_EIO;
-            s_copy_span (self->error, sizeof self->error, args->why);
+            meshq_client_copy_span (self->error, sizeof self->error, args->why);
         }
     } else if (streq (verb, "RETURN") && body) {
         meshq_msg_t *msg = NULL;
@@ -394,12 +341,12 @@ s_handle (meshq_client_t *self, const char *verb, const meshq_args_t *args,
         meshq_msg_destroy (&msg);
     } else if (streq (verb, "BLOCKED")) {
         self->blocked = true;
-        s_copy_span (self->error, sizeof self->error, args->why);
+        meshq_client_copy_span (self->error, sizeof self->error, args->why);
     } else if (streq (verb, "UNBLOCKED"))
         self->blocked = false;
     else if (streq (verb, "ERROR")) {
         //  An answer to no request: an ack of an unknown delivery, say.
-        s_copy_span (self->error, sizeof self->error, args->why);
+        meshq_client_copy_span (self->error, sizeof self->error, args->why);
     }
 }
 
@@ -435,17 +382,18 @@ s_recv_parts (void *handle, zmq_msg_t *parts, int *total)
 //  Receives and handles what arrives within timeout_ms. If rid is not 0
 //  and its answer arrives, returns 1 with *reply_p set. Returns 0 on
 //  timeout, or MESHQ_ECONNLOST.
-static int
-s_receive (meshq_client_t *self, int timeout_ms, uint64_t rid, zmsg_t **reply_p)
+int
+meshq_client_poll (meshq_client_t *self, int timeout_ms, uint64_t rid,
+                   zmsg_t **reply_p)
 {
     //  About to wait for the agent: it must have our acks first, or it
     //  may be waiting for them to send more.
-    s_flush_acks (self);
+    meshq_client_flush_acks (self);
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
     while (true) {
         if (self->lost) {
-            s_set_error (self, "the agent at %s stopped answering",
-                         self->endpoint);
+            meshq_client_set_error (self, "the agent at %s stopped answering",
+                                    self->endpoint);
             return MESHQ_ECONNLOST;
         }
         int64_t left = deadline - zclock_mono ();
@@ -458,10 +406,11 @@ s_receive (meshq_client_t *self, int timeout_ms, uint64_t rid, zmsg_t **reply_p)
             //  (EINTR); only a terminated context ends it.
             if (zpoller_terminated (self->poller)) {
                 if (errno == EINTR) {
-                    s_set_error (self, "interrupted by a signal");
+                    meshq_client_set_error (self, "interrupted by a signal");
                     return MESHQ_EINTR;
                 }
-                s_set_error (self, "the ZeroMQ context was terminated");
+                meshq_client_set_error (self,
+                                        "the ZeroMQ context was terminated");
                 return MESHQ_ECONNLOST;
             }
             continue;
@@ -477,14 +426,15 @@ s_receive (meshq_client_t *self, int timeout_ms, uint64_t rid, zmsg_t **reply_p)
                 //  one refusal a right password gets.
                 bool guest = streq (self->user, "guest") &&
                              strncmp (self->endpoint, "tcp://", 6) == 0;
-                s_set_error (self,
-                             "login refused by the agent at %s for user "
-                             "'%s': %s",
-                             self->endpoint, self->user,
-                             guest ? "wrong password, or guest over tcp:// "
-                                     "(guest may connect only over ipc:// "
-                                     "and inproc://)"
-                                   : "wrong user or password");
+                meshq_client_set_error (
+                    self,
+                    "login refused by the agent at %s for user "
+                    "'%s': %s",
+                    self->endpoint, self->user,
+                    guest ? "wrong password, or guest over tcp:// "
+                            "(guest may connect only over ipc:// "
+                            "and inproc://)"
+                          : "wrong user or password");
                 return MESHQ_EACCESS;
             }
             continue;
@@ -537,7 +487,7 @@ s_receive (meshq_client_t *self, int timeout_ms, uint64_t rid, zmsg_t **reply_p)
         //  Acks made while draining (a no-ack consumer's, on receipt) go
         //  now: the agent can send the next batch while the application
         //  works through this one.
-        s_flush_acks (self);
+        meshq_client_flush_acks (self);
         if (!rid)
             return 0;
     }
@@ -550,23 +500,25 @@ meshq_client_call (meshq_client_t *self, const char *verb, meshq_args_t *args,
     assert (self);
     *reply_p = NULL;
     if (!self->dealer) {
-        s_set_error (self, "not connected: call meshq_client_connect first");
+        meshq_client_set_error (
+            self, "not connected: call meshq_client_connect first");
         return MESHQ_ESTATE;
     }
     MESHQ_ARGS_SET (args, RID, rid, ++self->next_rid);
     //  Acks held back go first, so the agent sees them in order.
-    int rc = s_flush_acks (self);
+    int rc = meshq_client_flush_acks (self);
     if (rc == 0)
-        rc = s_send (self, verb, args, NULL, 0);
+        rc = meshq_client_send (self, verb, args, NULL, 0);
     if (rc)
         return rc;
     zmsg_t *reply = NULL;
-    rc = s_receive (self, self->timeout_ms, args->rid, &reply);
+    rc = meshq_client_poll (self, self->timeout_ms, args->rid, &reply);
     if (rc < 0)
         return rc;
     if (rc == 0) {
-        s_set_error (self, "no answer from the agent at %s within %d ms",
-                     self->endpoint, self->timeout_ms);
+        meshq_client_set_error (self,
+                                "no answer from the agent at %s within %d ms",
+                                self->endpoint, self->timeout_ms);
         return MESHQ_ETIMEOUT;
     }
     zframe_t *status = zmsg_first (reply);
@@ -578,7 +530,7 @@ meshq_client_call (meshq_client_t *self, const char *verb, meshq_args_t *args,
     meshq_args_t error;
     meshq_codec_decode_args (zframe_data (results), zframe_size (results),
                              &error, NULL);
-    s_copy_span (self->error, sizeof self->error, error.why);
+    meshq_client_copy_span (self->error, sizeof self->error, error.why);
     rc = error.code < 0 ? (int)error.code : MESHQ_EINVAL;
     zmsg_destroy (&reply);
     return rc;
@@ -586,9 +538,9 @@ meshq_client_call (meshq_client_t *self, const char *verb, meshq_args_t *args,
 
 //  A request whose answer carries only status: decodes the results into
 //  *results when not NULL (strings stay valid until the next call).
-static int
-s_request (meshq_client_t *self, const char *verb, meshq_args_t *args,
-           meshq_args_t *results)
+int
+meshq_client_request (meshq_client_t *self, const char *verb,
+                      meshq_args_t *args, meshq_args_t *results)
 {
     zmsg_destroy (&self->last_reply);
     int rc = meshq_client_call (self, verb, args, &self->last_reply);
@@ -606,7 +558,8 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
 {
     assert (self);
     if (self->dealer) {
-        s_set_error (self, "already connected to %s", self->endpoint);
+        meshq_client_set_error (self, "already connected to %s",
+                                self->endpoint);
         return MESHQ_ESTATE;
     }
     if (!endpoint)
@@ -625,7 +578,7 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
     zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_ROUTING_ID, self->session,
                     16);
     zsock_set_linger (self->dealer, 1000);
-    zsock_set_maxmsgsize (self->dealer, S_MAX_FRAME);
+    zsock_set_maxmsgsize (self->dealer, MESHQ_CLIENT_MAX_FRAME);
     zsock_set_rcvhwm (self->dealer, 100000);
     zsock_set_sndhwm (self->dealer, 100000);
     //  ipc:// and tcp:// agents check user and password with PLAIN
@@ -641,8 +594,8 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
     zstr_send (self->monitor, "START");
     zsock_wait (self->monitor);
     if (zsock_connect (self->dealer, "%s", endpoint)) {
-        s_set_error (self, "cannot connect to '%s': %s", endpoint,
-                     zmq_strerror (zmq_errno ()));
+        meshq_client_set_error (self, "cannot connect to '%s': %s", endpoint,
+                                zmq_strerror (zmq_errno ()));
         zactor_destroy (&self->monitor);
         zsock_destroy (&self->dealer);
         return MESHQ_EINVAL;
@@ -659,14 +612,15 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
     MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span (self->password));
     MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (self->vhost));
     //  Deliveries may come several to a frame.
-    MESHQ_ARGS_SET (&args, BATCH, batch, S_MAX_BATCH);
+    MESHQ_ARGS_SET (&args, BATCH, batch, MESHQ_CLIENT_MAX_BATCH);
     meshq_args_t results;
-    int rc = s_request (self, "HELLO", &args, &results);
+    int rc = meshq_client_request (self, "HELLO", &args, &results);
     if (rc == MESHQ_ETIMEOUT) {
-        s_set_error (self,
-                     "no agent answers at %s (is meshq-agent running? "
-                     "set --agent or MESHQ_AGENT)",
-                     endpoint);
+        meshq_client_set_error (
+            self,
+            "no agent answers at %s (is meshq-agent running? "
+            "set --agent or MESHQ_AGENT)",
+            endpoint);
         rc = MESHQ_ECONNLOST;
     }
     zpoller_remove (self->poller, self->monitor);
@@ -690,13 +644,6 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
     zpoller_add (self->poller, self->heartbeat);
     return 0;
 }
-
-//  Adds a string argument if value is not NULL.
-#define S_SET_STR(args, ID, member, value)                                     \
-    do {                                                                       \
-        if (value)                                                             \
-            MESHQ_ARGS_SET (args, ID, member, meshq_span (value));             \
-    } while (0)
 
 int
 meshq_client_declare_queue (meshq_client_t *self, const char *name,
@@ -730,8 +677,8 @@ meshq_client_declare_queue (meshq_client_t *self, const char *name,
     if (options->message_ttl >= 0)
         MESHQ_ARGS_SET (&args, MESSAGE_TTL, message_ttl,
                         (uint64_t)options->message_ttl);
-    S_SET_STR (&args, DLX, dlx, options->dead_letter_exchange);
-    S_SET_STR (&args, DLRK, dlrk, options->dead_letter_routing_key);
+    MESHQ_CLIENT_SET_STR (&args, DLX, dlx, options->dead_letter_exchange);
+    MESHQ_CLIENT_SET_STR (&args, DLRK, dlrk, options->dead_letter_routing_key);
     if (options->max_priority > 0)
         MESHQ_ARGS_SET (&args, MAX_PRIORITY, max_priority,
                         (uint64_t)options->max_priority);
@@ -747,9 +694,10 @@ meshq_client_declare_queue (meshq_client_t *self, const char *name,
     if (options->local_first)
         MESHQ_ARGS_SET (&args, DISPATCH, dispatch, meshq_span ("local-first"));
     meshq_args_t results;
-    int rc = s_request (self, "DECLARE_QUEUE", &args, &results);
+    int rc = meshq_client_request (self, "DECLARE_QUEUE", &args, &results);
     if (rc == 0)
-        s_copy_span (self->queue_name, sizeof self->queue_name, results.queue);
+        meshq_client_copy_span (self->queue_name, sizeof self->queue_name,
+                                results.queue);
     return rc;
 }
 
@@ -767,13 +715,13 @@ meshq_client_delete_queue (meshq_client_t *self, const char *name,
     assert (self);
     meshq_args_t args;
     memset (&args, 0, sizeof args);
-    S_SET_STR (&args, QUEUE, queue, name);
+    MESHQ_CLIENT_SET_STR (&args, QUEUE, queue, name);
     if (if_unused)
         MESHQ_ARGS_SET (&args, IF_UNUSED, if_unused, true);
     if (if_empty)
         MESHQ_ARGS_SET (&args, IF_EMPTY, if_empty, true);
     meshq_args_t results;
-    int rc = s_request (self, "DELETE_QUEUE", &args, &results);
+    int rc = meshq_client_request (self, "DELETE_QUEUE", &args, &results);
     if (rc == 0 && messages)
         *messages = results.messages;
     return rc;
@@ -786,9 +734,9 @@ meshq_client_purge_queue (meshq_client_t *self, const char *name,
     assert (self);
     meshq_args_t args;
     memset (&args, 0, sizeof args);
-    S_SET_STR (&args, QUEUE, queue, name);
+    MESHQ_CLIENT_SET_STR (&args, QUEUE, queue, name);
     meshq_args_t results;
-    int rc = s_request (self, "PURGE_QUEUE", &args, &results);
+    int rc = meshq_client_request (self, "PURGE_QUEUE", &args, &results);
     if (rc == 0 && messages)
         *messages = results.messages;
     return rc;
@@ -801,10 +749,10 @@ meshq_client_declare_exchange (meshq_client_t *self, const char *name,
     assert (self);
     meshq_args_t args;
     memset (&args, 0, sizeof args);
-    S_SET_STR (&args, EXCHANGE, exchange, name);
-    S_SET_STR (&args, TYPE, type, type);
+    MESHQ_CLIENT_SET_STR (&args, EXCHANGE, exchange, name);
+    MESHQ_CLIENT_SET_STR (&args, TYPE, type, type);
     MESHQ_ARGS_SET (&args, DURABLE, durable, durable);
-    return s_request (self, "DECLARE_EXCHANGE", &args, NULL);
+    return meshq_client_request (self, "DECLARE_EXCHANGE", &args, NULL);
 }
 
 int
@@ -814,10 +762,10 @@ meshq_client_delete_exchange (meshq_client_t *self, const char *name,
     assert (self);
     meshq_args_t args;
     memset (&args, 0, sizeof args);
-    S_SET_STR (&args, EXCHANGE, exchange, name);
+    MESHQ_CLIENT_SET_STR (&args, EXCHANGE, exchange, name);
     if (if_unused)
         MESHQ_ARGS_SET (&args, IF_UNUSED, if_unused, true);
-    return s_request (self, "DELETE_EXCHANGE", &args, NULL);
+    return meshq_client_request (self, "DELETE_EXCHANGE", &args, NULL);
 }
 
 static int
@@ -827,8 +775,8 @@ s_binding (meshq_client_t *self, const char *verb, const char *queue,
     assert (self);
     meshq_args_t args;
     memset (&args, 0, sizeof args);
-    S_SET_STR (&args, QUEUE, queue, queue);
-    S_SET_STR (&args, EXCHANGE, exchange, exchange);
+    MESHQ_CLIENT_SET_STR (&args, QUEUE, queue, queue);
+    MESHQ_CLIENT_SET_STR (&args, EXCHANGE, exchange, exchange);
     MESHQ_ARGS_SET (&args, KEY, key, meshq_span (key ? key : ""));
     meshq_buf_t entries;
     meshq_buf_init (&entries);
@@ -843,7 +791,7 @@ s_binding (meshq_client_t *self, const char *verb, const char *queue,
         const char *why = NULL;
         int rc = meshq_codec_encode_headers (headers, count, &entries, &why);
         if (rc) {
-            s_set_error (self, "%s", why);
+            meshq_client_set_error (self, "%s", why);
             meshq_buf_fini (&entries);
             return rc;
         }
@@ -852,7 +800,7 @@ s_binding (meshq_client_t *self, const char *verb, const char *queue,
         MESHQ_ARGS_SET (&args, MATCH, match, span);
         args.match_count = count;
     }
-    int rc = s_request (self, verb, &args, NULL);
+    int rc = meshq_client_request (self, verb, &args, NULL);
     meshq_buf_fini (&entries);
     return rc;
 }
@@ -887,13 +835,14 @@ meshq_client_publish (meshq_client_t *self, const meshq_msg_t *msg, int flags)
 {
     assert (self);
     if (!self->connected) {
-        s_set_error (self, "not connected: call meshq_client_connect first");
+        meshq_client_set_error (
+            self, "not connected: call meshq_client_connect first");
         return MESHQ_ESTATE;
     }
     //  Keep the window: wait while too many publishes are unanswered.
     while (self->confirms &&
            self->published - self->confirmed >= self->window) {
-        int rc = s_receive (self, self->timeout_ms, 0, NULL);
+        int rc = meshq_client_poll (self, self->timeout_ms, 0, NULL);
         if (rc < 0)
             return rc;
         if (self->published - self->confirmed >= self->window && rc == 0 &&
@@ -907,11 +856,12 @@ meshq_client_publish (meshq_client_t *self, const meshq_msg_t *msg, int flags)
     while (self->blocked && self->block_on_pressure) {
         int64_t left = deadline - zclock_mono ();
         if (left <= 0) {
-            s_set_error (self, "the agent refused publishes for %d ms (%s)",
-                         self->timeout_ms, "memory or disk full");
+            meshq_client_set_error (
+                self, "the agent refused publishes for %d ms (%s)",
+                self->timeout_ms, "memory or disk full");
             return MESHQ_ETIMEOUT;
         }
-        int rc = s_receive (self, (int)left, 0, NULL);
+        int rc = meshq_client_poll (self, (int)left, 0, NULL);
         if (rc < 0)
             return rc;
     }
@@ -922,10 +872,11 @@ meshq_client_publish (meshq_client_t *self, const meshq_msg_t *msg, int flags)
     size_t body;
     meshq_msg_body (msg, &body);
     if (body > self->max_message) {
-        s_set_error (self,
-                     "message body of %zu bytes is above the agent's "
-                     "maximum of %zu",
-                     body, self->max_message);
+        meshq_client_set_error (
+            self,
+            "message body of %zu bytes is above the agent's "
+            "maximum of %zu",
+            body, self->max_message);
         return MESHQ_EMSGSIZE;
     }
     meshq_args_t args;
@@ -934,8 +885,8 @@ meshq_client_publish (meshq_client_t *self, const meshq_msg_t *msg, int flags)
         MESHQ_ARGS_SET (&args, SEQ, seq, self->published + 1);
     if (flags & MESHQ_MANDATORY)
         MESHQ_ARGS_SET (&args, MANDATORY, mandatory, true);
-    rc = s_send (self, "PUBLISH", &args, self->body_buf.data,
-                 self->body_buf.size);
+    rc = meshq_client_send (self, "PUBLISH", &args, self->body_buf.data,
+                            self->body_buf.size);
     if (rc == 0 && self->confirms)
         self->published++;
     return rc;
@@ -967,14 +918,15 @@ meshq_client_wait_for_confirms (meshq_client_t *self, int timeout_ms)
     while (self->confirmed < self->published) {
         int64_t left = deadline - zclock_mono ();
         if (left <= 0) {
-            s_set_error (self,
-                         "%" PRIu64 " publishes not confirmed within "
-                         "%d ms",
-                         self->published - self->confirmed, timeout_ms);
+            meshq_client_set_error (
+                self,
+                "%" PRIu64 " publishes not confirmed within "
+                "%d ms",
+                self->published - self->confirmed, timeout_ms);
             return MESHQ_ETIMEOUT;
         }
-        int rc =
-            s_receive (self, left > INT32_MAX ? INT32_MAX : (int)left, 0, NULL);
+        int rc = meshq_client_poll (
+            self, left > INT32_MAX ? INT32_MAX : (int)left, 0, NULL);
         if (rc < 0)
             return rc;
     }
@@ -1014,8 +966,8 @@ meshq_client_consume_with (meshq_client_t *self, const char *queue,
     assert (self);
     meshq_args_t args;
     memset (&args, 0, sizeof args);
-    S_SET_STR (&args, QUEUE, queue, queue);
-    S_SET_STR (&args, TAG, tag, tag);
+    MESHQ_CLIENT_SET_STR (&args, QUEUE, queue, queue);
+    MESHQ_CLIENT_SET_STR (&args, TAG, tag, tag);
     MESHQ_ARGS_SET (&args, PREFETCH, prefetch, prefetch ? prefetch : 1);
     if (flags & MESHQ_EXCLUSIVE)
         MESHQ_ARGS_SET (&args, EXCLUSIVE, exclusive, true);
@@ -1036,7 +988,7 @@ meshq_client_consume_with (meshq_client_t *self, const char *queue,
         MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (consumer->tag));
     }
     void *handle = zlistx_add_end (self->consumers, consumer);
-    int rc = s_request (self, "CONSUME", &args, NULL);
+    int rc = meshq_client_request (self, "CONSUME", &args, NULL);
     if (rc)
         zlistx_delete (self->consumers, handle);
     else
@@ -1066,8 +1018,8 @@ meshq_client_cancel (meshq_client_t *self, const char *tag)
     assert (self);
     meshq_args_t args;
     memset (&args, 0, sizeof args);
-    S_SET_STR (&args, TAG, tag, tag);
-    int rc = s_request (self, "CANCEL", &args, NULL);
+    MESHQ_CLIENT_SET_STR (&args, TAG, tag, tag);
+    int rc = meshq_client_request (self, "CANCEL", &args, NULL);
     s_consumer_t *consumer = tag ? s_consumer (self, tag, strlen (tag)) : NULL;
     if (rc == 0 && consumer) {
         void *handle = zlistx_find (self->consumers, consumer);
@@ -1087,8 +1039,8 @@ meshq_client_recv (meshq_client_t *self, int timeout_ms,
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)
             return MESHQ_ETIMEOUT;
-        int rc =
-            s_receive (self, left > INT32_MAX ? INT32_MAX : (int)left, 0, NULL);
+        int rc = meshq_client_poll (
+            self, left > INT32_MAX ? INT32_MAX : (int)left, 0, NULL);
         if (rc < 0)
             return rc;
     }
@@ -1101,7 +1053,7 @@ meshq_client_dispatch (meshq_client_t *self, int timeout_ms)
 {
     assert (self);
     if (zlistx_size (self->callbacks) == 0) {
-        int rc = s_receive (self, timeout_ms, 0, NULL);
+        int rc = meshq_client_poll (self, timeout_ms, 0, NULL);
         if (rc < 0)
             return rc;
     }
@@ -1127,18 +1079,18 @@ meshq_client_get (meshq_client_t *self, const char *queue, bool no_ack,
     *delivery_p = NULL;
     meshq_args_t args;
     memset (&args, 0, sizeof args);
-    S_SET_STR (&args, QUEUE, queue, queue);
+    MESHQ_CLIENT_SET_STR (&args, QUEUE, queue, queue);
     if (no_ack)
         MESHQ_ARGS_SET (&args, NO_ACK, no_ack, true);
     meshq_args_t results;
-    int rc = s_request (self, "GET", &args, &results);
+    int rc = meshq_client_request (self, "GET", &args, &results);
     if (rc || results.empty)
         return rc;
     zmsg_first (self->last_reply);
     zmsg_next (self->last_reply);
     zframe_t *body = zmsg_next (self->last_reply);
     if (!body) {
-        s_set_error (self, "agent answered GET without a message");
+        meshq_client_set_error (self, "agent answered GET without a message");
         return MESHQ_EMALFORMED;
     }
     meshq_delivery_item_t item;
@@ -1154,16 +1106,18 @@ s_settle (meshq_client_t *self, const char *verb, uint64_t tag, bool multiple,
 {
     assert (self);
     if (!self->connected) {
-        s_set_error (self, "not connected");
+        meshq_client_set_error (self, "not connected");
         return MESHQ_ESTATE;
     }
     //  Single acks wait for a batch (or for the next wait, request or
-    //  other settlement): in order, and at most S_ACK_BATCH of them.
+    //  other settlement): in order, and at most MESHQ_CLIENT_ACK_BATCH of them.
     if (streq (verb, "ACK") && !multiple) {
         self->acks[self->ack_count++] = tag;
-        return self->ack_count == S_ACK_BATCH ? s_flush_acks (self) : 0;
+        return self->ack_count == MESHQ_CLIENT_ACK_BATCH
+                   ? meshq_client_flush_acks (self)
+                   : 0;
     }
-    int rc = s_flush_acks (self);
+    int rc = meshq_client_flush_acks (self);
     if (rc)
         return rc;
     meshq_args_t args;
@@ -1173,7 +1127,7 @@ s_settle (meshq_client_t *self, const char *verb, uint64_t tag, bool multiple,
         MESHQ_ARGS_SET (&args, MULTIPLE, multiple, true);
     if (requeue >= 0)
         MESHQ_ARGS_SET (&args, REQUEUE, requeue, requeue != 0);
-    return s_send (self, verb, &args, NULL, 0);
+    return meshq_client_send (self, verb, &args, NULL, 0);
 }
 
 int
