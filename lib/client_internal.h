@@ -2,8 +2,9 @@
     requests the public client API does not name, for the meshq tool:
     status, lists, administration.
 
-    The client is one object split by subject: client.c (everything,
-    for now). Everything here is used from the application's one thread.
+    The client is one object split by subject: client_call.c (sending,
+    receiving, requests) and client.c (the rest, for now). Everything
+    here is used from the application's one thread.
 */
 #ifndef MESHQ_CLIENT_INTERNAL_H_INCLUDED
 #define MESHQ_CLIENT_INTERNAL_H_INCLUDED
