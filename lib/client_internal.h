@@ -4,9 +4,9 @@
 
     The client is one object split by subject: client_call.c (sending,
     receiving, requests), client_ack.c (acks, held back and batched),
-    client_declare.c (queues, exchanges, bindings) and client.c (the
-    rest, for now). Everything here is used from the application's one
-    thread.
+    client_declare.c (queues, exchanges, bindings), client_publish.c
+    (publish, confirms, pressure) and client.c (the rest, for now).
+    Everything here is used from the application's one thread.
 */
 #ifndef MESHQ_CLIENT_INTERNAL_H_INCLUDED
 #define MESHQ_CLIENT_INTERNAL_H_INCLUDED
