@@ -2,10 +2,11 @@
     requests the public client API does not name, for the meshq tool:
     status, lists, administration.
 
-    The client is one object split by subject: client_call.c (sending,
-    receiving, requests), client_ack.c (acks, held back and batched),
+    The client is one object split by subject: client.c (life cycle,
+    settings, connecting), client_call.c (sending, receiving, requests),
     client_declare.c (queues, exchanges, bindings), client_publish.c
-    (publish, confirms, pressure) and client.c (the rest, for now).
+    (publish, confirms, pressure), client_consume.c (consumers and
+    deliveries) and client_ack.c (acks, held back and batched).
     Everything here is used from the application's one thread.
 */
 #ifndef MESHQ_CLIENT_INTERNAL_H_INCLUDED
@@ -53,7 +54,7 @@ struct _meshq_client_t {
     uint64_t published;          //  Sequence of the last publish.
     uint64_t confirmed;          //  All up to this are answered.
     int nack_code;               //  First refusal since the last wait.
-    zlistx_t *consumers;         //  Consumers, by tag.
+    zlistx_t *consumers;         //  Consumers (client_consume.c).
     zlistx_t *ready;             //  Deliveries for recv.
     zlistx_t *callbacks;         //  Deliveries for callbacks.
     meshq_return_fn *return_fn;  //  Returned-message handler.
