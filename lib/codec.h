@@ -4,12 +4,14 @@
     touches no socket, clock or global and does not log, which is what
     lets it be fuzzed. Decoding never trusts its input (see
     codec_reader.h); a frame is accepted only in its canonical form, so
-    a decoded envelope re-encodes to the very same bytes.
+    a decoded envelope re-encodes to the very same bytes. Header maps,
+    the envelope's 'h', are in codec_headers.h, which this includes.
 */
 #ifndef MESHQ_CODEC_H_INCLUDED
 #define MESHQ_CODEC_H_INCLUDED
 
 #include "buf.h"
+#include "codec_headers.h"
 #include "codec_reader.h"
 #include "envelope.h"
 
@@ -25,23 +27,5 @@ int meshq_codec_encode_envelope (const meshq_envelope_t *envelope,
 //  The envelope borrows from data.
 int meshq_codec_decode_envelope (const void *data, size_t size, size_t max_body,
                                  meshq_envelope_t *envelope, const char **why);
-
-//  Iterates the headers of a decoded envelope. *cursor starts as
-//  envelope->headers_raw; each call fills header and returns true, and
-//  false when none are left.
-bool meshq_codec_header_next (meshq_span_t *cursor, meshq_header_t *header);
-
-//  Reads a map of header entries (the envelope's 'h', a binding's match
-//  arguments): validates it and returns its entries' bytes in *raw and
-//  their number in *count. reasons holds MESHQ_RERR_COUNT + 1 static
-//  strings, the last for a duplicate key.
-int meshq_codec_read_headers (meshq_reader_t *reader, meshq_span_t *raw,
-                              uint32_t *count, const char *const *reasons,
-                              const char **why);
-
-//  Appends the entries of a header map (without the map's own header)
-//  to out, after checking them as the envelope encoder does.
-int meshq_codec_encode_headers (const meshq_header_t *headers, uint32_t count,
-                                meshq_buf_t *out, const char **why);
 
 #endif

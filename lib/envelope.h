@@ -35,6 +35,14 @@ meshq_span (const char *string)
     return span;
 }
 
+//  True if two spans hold the same bytes.
+static inline bool
+meshq_span_equal (meshq_span_t a, meshq_span_t b)
+{
+    return a.size == b.size &&
+           (a.size == 0 || memcmp (a.data, b.data, a.size) == 0);
+}
+
 //  A header entry: key and value, both borrowed.
 typedef struct {
     meshq_span_t key;     //  UTF-8 key.

@@ -1,0 +1,152 @@
+/*  client_publish.c - publishing: messages, confirms, pressure and
+    returns. See meshq_client.h.
+
+    A publish is sent and not waited for. With confirms on, each carries
+    a sequence number and the agent answers CONFIRM up to one, or NACK;
+    publish keeps at most 'window' of them unanswered, and
+    wait_for_confirms waits for all. Under memory or disk pressure the
+    agent says BLOCKED and refuses publishes until UNBLOCKED; a client
+    may choose to wait. client_call.c receives those frames, and RETURN
+    for a mandatory message no queue took.
+*/
+#include "client_internal.h"
+#include "msg_internal.h"
+
+#include <inttypes.h>
+
+int
+meshq_client_set_confirms (meshq_client_t *self, uint32_t window)
+{
+    assert (self);
+    self->confirms = true;
+    self->window = window ? window : 1000;
+    return 0;
+}
+
+int
+meshq_client_publish (meshq_client_t *self, const meshq_msg_t *msg, int flags)
+{
+    assert (self);
+    if (!self->connected) {
+        meshq_client_set_error (
+            self, "not connected: call meshq_client_connect first");
+        return MESHQ_ESTATE;
+    }
+    //  Keep the window: wait while too many publishes are unanswered.
+    while (self->confirms &&
+           self->published - self->confirmed >= self->window) {
+        int rc = meshq_client_poll (self, self->timeout_ms, 0, NULL);
+        if (rc < 0)
+            return rc;
+        if (self->published - self->confirmed >= self->window && rc == 0 &&
+            self->lost) {
+            return MESHQ_ECONNLOST;
+        }
+    }
+    //  Under pressure the agent refuses publishes; a client that chose
+    //  to block waits for it to have room again.
+    int64_t deadline = zclock_mono () + self->timeout_ms;
+    while (self->blocked && self->block_on_pressure) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0) {
+            meshq_client_set_error (
+                self, "the agent refused publishes for %d ms (%s)",
+                self->timeout_ms, "memory or disk full");
+            return MESHQ_ETIMEOUT;
+        }
+        int rc = meshq_client_poll (self, (int)left, 0, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    meshq_buf_reset (&self->body_buf);
+    int rc = meshq_msg_encode_into (msg, &self->body_buf);
+    if (rc)
+        return rc;
+    size_t body;
+    meshq_msg_body (msg, &body);
+    if (body > self->max_message) {
+        meshq_client_set_error (
+            self,
+            "message body of %zu bytes is above the agent's "
+            "maximum of %zu",
+            body, self->max_message);
+        return MESHQ_EMSGSIZE;
+    }
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    if (self->confirms)
+        MESHQ_ARGS_SET (&args, SEQ, seq, self->published + 1);
+    if (flags & MESHQ_MANDATORY)
+        MESHQ_ARGS_SET (&args, MANDATORY, mandatory, true);
+    rc = meshq_client_send (self, "PUBLISH", &args, self->body_buf.data,
+                            self->body_buf.size);
+    if (rc == 0 && self->confirms)
+        self->published++;
+    return rc;
+}
+
+int
+meshq_client_publish_body (meshq_client_t *self, const char *exchange,
+                           const char *routing_key, const void *body,
+                           size_t size)
+{
+    meshq_msg_t *msg = meshq_msg_new ();
+    int rc =
+        meshq_msg_set_exchange (msg, exchange && *exchange ? exchange : NULL);
+    if (rc == 0)
+        rc = meshq_msg_set_routing_key (msg, routing_key);
+    if (rc == 0)
+        rc = meshq_msg_set_body (msg, body, size);
+    if (rc == 0)
+        rc = meshq_client_publish (self, msg, 0);
+    meshq_msg_destroy (&msg);
+    return rc;
+}
+
+int
+meshq_client_wait_for_confirms (meshq_client_t *self, int timeout_ms)
+{
+    assert (self);
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
+    while (self->confirmed < self->published) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0) {
+            meshq_client_set_error (
+                self,
+                "%" PRIu64 " publishes not confirmed within "
+                "%d ms",
+                self->published - self->confirmed, timeout_ms);
+            return MESHQ_ETIMEOUT;
+        }
+        int rc = meshq_client_poll (
+            self, left > INT32_MAX ? INT32_MAX : (int)left, 0, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    int rc = self->nack_code;
+    self->nack_code = 0;
+    return rc;
+}
+
+void
+meshq_client_set_block_on_pressure (meshq_client_t *self, bool block)
+{
+    assert (self);
+    self->block_on_pressure = block;
+}
+
+bool
+meshq_client_blocked (const meshq_client_t *self)
+{
+    assert (self);
+    return self->blocked;
+}
+
+void
+meshq_client_set_return_handler (meshq_client_t *self, meshq_return_fn *fn,
+                                 void *arg)
+{
+    assert (self);
+    self->return_fn = fn;
+    self->return_arg = arg;
+}
