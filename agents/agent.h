@@ -22,27 +22,29 @@
 #include <czmq.h>
 
 typedef struct {
-    char name[64];               //  Node name; inproc://meshq-NAME.
-    char data[1024];             //  Store directory.
-    char endpoints[1024];        //  More client endpoints, comma-separated.
-    meshq_store_config_t store;  //  Store settings.
-    size_t max_message;          //  Largest body accepted.
-    int ack_timeout_ms;          //  Default ack timeout of queues.
-    int tick_ms;                 //  Lease and TTL check period.
-    bool mesh;                   //  Join a mesh (else serve alone).
-    char mesh_name[64];          //  Mesh name ("default").
-    char interface[64];          //  Beacon interface, or "" (automatic).
-    char seeds[1024];            //  tcp:// endpoints of seeds, or "".
-    uint16_t port;               //  Mesh ROUTER port of '/', 0: ephemeral.
-    uint16_t beacon_port;        //  UDP port of beacons, 0: 5680.
-    bool no_beacon;              //  Seeds only.
-    uint32_t beacon_ms;          //  Beacon interval, 0: default.
-    char transport[16];          //  Beacons: auto, multicast, broadcast,
-                                 //  ipv6; "": auto.
-    uint32_t heartbeat_ms;       //  Peer heartbeat, 0: default.
-    uint32_t peer_timeout_ms;    //  Peer silence until down, 0: default.
-    uint64_t max_memory;         //  Bytes of messages before publishers
-                                 //  are refused; 0: 40% of physical RAM.
+    char name[64];                //  Node name; inproc://meshq-NAME.
+    char data[1024];              //  Store directory.
+    char endpoints[1024];         //  More client endpoints, comma-separated.
+    meshq_store_config_t store;   //  Store settings.
+    size_t max_message;           //  Largest body accepted.
+    int ack_timeout_ms;           //  Default ack timeout of queues.
+    int tick_ms;                  //  Lease and TTL check period.
+    bool mesh;                    //  Join a mesh (else serve alone).
+    char mesh_name[64];           //  Mesh name ("default").
+    char interface[64];           //  Beacon interface, or "" (automatic).
+    char seeds[1024];             //  tcp:// endpoints of seeds, or "".
+    uint16_t port;                //  Mesh ROUTER port of '/', 0: ephemeral.
+    uint16_t beacon_port;         //  UDP port of beacons, 0: 5680.
+    bool no_beacon;               //  Seeds only.
+    uint32_t beacon_ms;           //  Beacon interval, 0: default.
+    char transport[16];           //  Beacons: auto, multicast, broadcast,
+                                  //  ipv6; "": auto.
+    uint32_t heartbeat_ms;        //  Peer heartbeat, 0: default.
+    uint32_t peer_timeout_ms;     //  Peer silence until down, 0: default.
+    uint32_t read_ahead_percent;  //  Read-ahead for remote origins, as a
+                                  //  percentage of local prefetch.
+    uint64_t max_memory;          //  Bytes of messages before publishers
+                                  //  are refused; 0: 40% of physical RAM.
 } meshq_agent_config_t;
 
 //  Sets the defaults: name "meshq", no extra endpoints, 16 MiB bodies,
@@ -52,7 +54,8 @@ void meshq_agent_config_init (meshq_agent_config_t *config);
 //  Sets one setting by name from text (agent_config.c): name, data,
 //  endpoint (adds one), max_message, ack_timeout, max_memory,
 //  segment_size, quota, mesh, interface, seeds, no_beacon, port,
-//  beacon_port, beacon_interval, transport, heartbeat, peer_timeout.
+//  beacon_port, beacon_interval, transport, heartbeat, peer_timeout,
+//  read_ahead.
 //  Returns 0, or MESHQ_EINVAL with why filled in.
 int meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
                             const char *value, char *why, size_t size);

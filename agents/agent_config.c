@@ -17,6 +17,7 @@ meshq_agent_config_init (meshq_agent_config_t *config)
     config->max_message = MESHQ_MAX_BODY_DEFAULT;
     config->ack_timeout_ms = 30 * 60 * 1000;
     config->tick_ms = 100;
+    config->read_ahead_percent = 100;
 }
 
 //  A setting's number, at most max; 0 or a code with why filled in.
@@ -133,6 +134,9 @@ meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
     } else if (streq (name, "peer_timeout")) {
         if (!(rc = s_number (name, value, 0, 600000, &number, why, size)))
             config->peer_timeout_ms = (uint32_t)number;
+    } else if (streq (name, "read_ahead")) {
+        if (!(rc = s_number (name, value, 0, 1000, &number, why, size)))
+            config->read_ahead_percent = (uint32_t)number;
     } else {
         snprintf (why, size, "unknown setting '%s'", name);
         rc = MESHQ_EINVAL;

@@ -23,7 +23,8 @@
       * A counts the grant as a consumer's prefetch (each delivery uses up
         one) and dispatches by free credit across its local consumers and
         its peers alike; DELIVER carries the envelope as published;
-      * B hands it to a consumer; its ack, nack or in-progress goes back
+      * B hands it to a consumer (or holds it for the next free slot: B
+        also grants some credit ahead, agent_ahead.c); its ack, nack or in-progress goes back
         to A (acks batched per turn), which settles, stores the ack, and
         requeues on nack;
       * when Q runs dry A returns unused credit (BACKLOG {msgs: 0,
@@ -63,6 +64,8 @@ meshq_engine_mesh_forget_queue (meshq_queue_t *queue)
     meshq_qmesh_t *qmesh = meshq_queue_mesh (queue);
     if (qmesh) {
         meshq_dedup_forget_queue (queue);
+        meshq_vhost_t *vhost = meshq_queue_host (queue);
+        meshq_ahead_forget (vhost->engine, queue);
         zhashx_destroy (&qmesh->origins);
         free (qmesh);
         meshq_queue_set_mesh (queue, NULL);
@@ -241,7 +244,7 @@ s_grant (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue)
     bool local = meshq_queue_ready (queue) > 0;
     if (local && meshq_queue_args (queue)->local_first)
         return;
-    uint32_t avail = meshq_queue_local_free (queue);
+    uint32_t avail = meshq_ahead_grantable (self, queue);
     uint32_t wanting = 0;
     meshq_origin_t *origin = zhashx_first (qmesh->origins);
     for (; origin; origin = zhashx_next (qmesh->origins))
@@ -287,8 +290,11 @@ void
 meshq_engine_mesh_grant (meshq_engine_t *self, meshq_queue_t *queue)
 {
     meshq_vhost_t *vhost = meshq_queue_host (queue);
-    if (vhost->peers)
+    if (vhost->peers) {
+        //  What was read ahead goes before anything else.
+        meshq_ahead_release (self, queue);
         s_grant (self, vhost, queue);
+    }
 }
 
 //  Tells peers of a queue's backlog when it changed; gives unused

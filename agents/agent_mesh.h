@@ -23,6 +23,7 @@ typedef struct {
     zhashx_t *seen;        //  Dedup: acked lately, key -> expiry, or NULL.
     zlistx_t *seen_order;  //  The same, oldest first.
     zlistx_t *parked;      //  Dedup: held for a peer that went down.
+    zlistx_t *held;        //  Read ahead: entries waiting for a slot.
     bool owned_elsewhere;  //  Exclusive to a connection on another agent,
     uint8_t owner[16];     //  this one.
 } meshq_qmesh_t;
@@ -69,5 +70,29 @@ void meshq_dedup_on_acked (meshq_engine_t *self, meshq_session_t *session,
                            const meshq_args_t *args);
 //  Expires what left its window; gives back what was held too long.
 void meshq_dedup_tick (meshq_engine_t *self, int64_t now);
+
+//  agent_ahead.c
+//  Credit the queue's origins may be granted now: local consumers' free
+//  slots and the read-ahead, less what is granted and not yet come and
+//  what is held.
+uint32_t meshq_ahead_grantable (meshq_engine_t *self, meshq_queue_t *queue);
+//  An entry from an origin: to a local consumer with a free slot, else
+//  held if it came on credit. False if neither (the caller gives it
+//  back).
+bool meshq_ahead_hold (meshq_engine_t *self, meshq_queue_t *queue,
+                       meshq_entry_t *entry, bool credited);
+//  Hands held entries to the slots that are free, oldest first (with no
+//  local consumer left, gives them back to their origins), and tells the
+//  queue how much of its reservation the read-ahead covers.
+void meshq_ahead_release (meshq_engine_t *self, meshq_queue_t *queue);
+//  Gives an entry back to its origin (NACK with requeue) and frees it.
+void meshq_ahead_give_back (meshq_engine_t *self, meshq_vhost_t *vhost,
+                            meshq_entry_t *entry);
+//  Lets go of the entries held from origin (all, if NULL): it requeues
+//  them itself when it sees us down.
+void meshq_ahead_drop (meshq_engine_t *self, meshq_queue_t *queue,
+                       const uint8_t *origin);
+//  The queue goes: lets go of what it holds.
+void meshq_ahead_forget (meshq_engine_t *self, meshq_queue_t *queue);
 
 #endif

@@ -125,6 +125,10 @@ s_peer_down (meshq_engine_t *self, meshq_vhost_t *vhost,
         zhashx_delete (vhost->peer_sessions, key);
         meshq_engine_close_session (self, session);
     }
+    //  What we held of its messages it requeues itself.
+    for (queue = zhashx_first (vhost->queues); queue;
+         queue = zhashx_next (vhost->queues))
+        meshq_ahead_drop (self, queue, peer->id);
     //  Exclusive queues of its connections die with them, mesh-wide (if
     //  it is only cut off, it says so when it is back).
     zlistx_t *orphans = zlistx_new ();
@@ -215,6 +219,7 @@ s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
 {
     meshq_vhost_t *vhost = session->vhost;
     meshq_queue_t *queue = s_queue (vhost, args);
+    bool credited = false;
     if (queue) {
         meshq_qmesh_t *qmesh = meshq_qmesh (queue, true);
         char key[33];
@@ -223,6 +228,7 @@ s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
         if (origin && origin->outstanding) {
             origin->outstanding--;
             meshq_queue_reserve (queue, -1);
+            credited = true;
         }
     }
     meshq_entry_t *entry = meshq_engine_entry_new (self);
@@ -233,20 +239,11 @@ s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
     entry->deliveries = (uint32_t)args->count;
     entry->redelivered = args->redelivered;
     entry->body_size = (uint32_t)zframe_size (body);
-    if (!queue ||
-        !meshq_queue_deliver_remote (
-            queue, (entry->blob = meshq_blob_new (
-                        zframe_data (body), zframe_size (body), &self->memory),
-                    entry))) {
-        //  No consumer to take it (it went away): back to its origin.
-        meshq_args_t nack;
-        memset (&nack, 0, sizeof nack);
-        MESHQ_ARGS_SET (&nack, DTAG, dtag, args->dtag);
-        MESHQ_ARGS_SET (&nack, REQUEUE, requeue, true);
-        meshq_engine_send (self, session, "NACK", &nack, NULL, 0);
-        meshq_blob_unref (&entry->blob);
-        meshq_engine_entry_free (self, entry);
-    }
+    entry->blob =
+        meshq_blob_new (zframe_data (body), zframe_size (body), &self->memory);
+    //  No consumer to take it (it went away): back to its origin.
+    if (!queue || !meshq_ahead_hold (self, queue, entry, credited))
+        meshq_ahead_give_back (self, vhost, entry);
 }
 
 //  A peer of the default vhost says where its mesh of another vhost is.

@@ -31,7 +31,8 @@
     "PORT]\n"                                                                  \
     "                   [--no-beacon] [--beacon-interval MS]\n"                \
     "                   [--transport auto|multicast|broadcast|ipv6]\n"         \
-    "                   [--heartbeat MS] [--peer-timeout MS] [--standalone]\n"
+    "                   [--heartbeat MS] [--peer-timeout MS] [--standalone]\n" \
+    "                   [--read-ahead PERCENT]\n"
 
 //  Settings as name and value, from the file then the flags: the last
 //  one given of a name wins.
@@ -153,6 +154,7 @@ main (int argc, char *argv[])
         {"transport", required_argument, NULL, 's'},
         {"heartbeat", required_argument, NULL, 's'},
         {"peer-timeout", required_argument, NULL, 's'},
+        {"read-ahead", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0}};
     //  The file first, so that flags win whatever their order.
     for (int i = 1; i < argc - 1; i++)

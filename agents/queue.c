@@ -39,6 +39,7 @@ struct _meshq_queue_t {
     double publish_rate;                //  Pushed per second.
     double deliver_rate;                //  Delivered per second.
     uint32_t reserved;                  //  Local slots promised to agents.
+    int64_t ahead;                      //  Of those, how many need none.
     void *mesh;                         //  The host's mesh state.
 };
 
@@ -410,7 +411,8 @@ s_pick_among (meshq_queue_t *self, bool local_only)
     for (meshq_consumer_t *c = self->consumers; c; c = c->next)
         if (!c->remote)
             local_free += s_free (c);
-    bool locals = local_only || local_free > self->reserved;
+    bool locals = local_only ||
+                  (int64_t)local_free + self->ahead > (int64_t)self->reserved;
     uint32_t start = self->rotor % self->consumer_count;
     meshq_consumer_t *first = self->consumers;
     for (uint32_t i = 0; i < start; i++)
@@ -598,14 +600,10 @@ meshq_queue_reserved (const meshq_queue_t *self)
     return self->reserved;
 }
 
-uint32_t
-meshq_queue_local_free (const meshq_queue_t *self)
+void
+meshq_queue_set_ahead (meshq_queue_t *self, int64_t ahead)
 {
-    uint32_t local_free = 0;
-    for (meshq_consumer_t *c = self->consumers; c; c = c->next)
-        if (!c->remote)
-            local_free += s_free (c);
-    return local_free > self->reserved ? local_free - self->reserved : 0;
+    self->ahead = ahead;
 }
 
 uint32_t

@@ -210,12 +210,11 @@ meshq_consumer_t *meshq_queue_add_remote (meshq_queue_t *self, void *session,
                                           const char *tag);
 
 //  Slots of local consumers promised to other agents (credit granted to
-//  them), which local dispatch leaves free.
+//  them), which local dispatch leaves free, less ahead: that many of the
+//  messages coming can wait for a slot (read ahead) and need none now.
 void meshq_queue_reserve (meshq_queue_t *self, int64_t slots);
 uint32_t meshq_queue_reserved (const meshq_queue_t *self);
-
-//  Free credit of local consumers beyond what is reserved.
-uint32_t meshq_queue_local_free (const meshq_queue_t *self);
+void meshq_queue_set_ahead (meshq_queue_t *self, int64_t ahead);
 
 //  Local consumers (remote ones not counted).
 uint32_t meshq_queue_local_consumers (const meshq_queue_t *self);

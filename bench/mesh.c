@@ -12,7 +12,9 @@
     others'. The ceiling measured in the same run is raw libzmq
     DEALER->ROUTER over tcp on loopback, the transport between agents.
     Each figure is the median of the runs. Usage: bench_mesh [runs
-    [scenarios]], scenarios as letters, e.g. `bench_mesh 1 a`.
+    [scenarios]], scenarios as letters, e.g. `bench_mesh 1 a`; the
+    environment variables PF and RA, if set, replace the prefetch and the
+    agents' read_ahead setting, to see what each is worth.
 */
 #include "args.h"
 #include "bench.h"
@@ -83,6 +85,8 @@ main (int argc, char *argv[])
         agents[i] = meshq_agent_new (name);
         meshq_agent_set (agents[i], "data", mkdtemp (dirs[i]));
         meshq_agent_set (agents[i], "mesh", mesh);
+        if (getenv ("RA"))
+            meshq_agent_set (agents[i], "read_ahead", getenv ("RA"));
         if (meshq_agent_start (agents[i])) {
             fprintf (stderr, "bench_mesh: %s\n", meshq_agent_error (agents[i]));
             return 1;

@@ -22,8 +22,9 @@ typedef struct {
 static s_node_t s_nodes[S_NODES];
 static char s_mesh[64];
 
+//  Starts agent i, with one more setting if name is not NULL.
 static void
-s_start (int i)
+s_start_with (int i, const char *name, const char *value)
 {
     s_node_t *node = &s_nodes[i];
     if (!*node->dir) {
@@ -35,8 +36,16 @@ s_start (int i)
     node->agent = meshq_agent_new (node->name);
     cr_assert_eq (meshq_agent_set (node->agent, "data", node->dir), 0);
     cr_assert_eq (meshq_agent_set (node->agent, "mesh", s_mesh), 0);
+    if (name)
+        cr_assert_eq (meshq_agent_set (node->agent, name, value), 0);
     int rc = meshq_agent_start (node->agent);
     cr_assert_eq (rc, 0, "%s", meshq_agent_error (node->agent));
+}
+
+static void
+s_start (int i)
+{
+    s_start_with (i, NULL, NULL);
 }
 
 //  Starts agent i with no beacons: it finds the others through seeds,
@@ -283,10 +292,11 @@ Test (mesh, prefetch_holds_across_agents)
     cr_expect_eq (meshq_client_recv (b, 300, &extra), MESHQ_ETIMEOUT,
                   "a sixth delivery to a consumer with prefetch 5");
     meshq_delivery_destroy (&extra);
+    //  Five at the consumer, and as many read ahead by its agent.
     uint64_t ready, unacked;
     s_depth (a, "slow", &ready, &unacked);
-    cr_expect_eq (unacked, 5, "the origin has five in flight");
-    cr_expect_eq (ready, 45);
+    cr_expect_eq (unacked, 10, "the origin has ten in flight");
+    cr_expect_eq (ready, 40);
     for (int i = 0; i < 5; i++) {
         meshq_client_ack (b, held[i]->delivery_tag, false);
         meshq_delivery_destroy (&held[i]);
@@ -298,6 +308,61 @@ Test (mesh, prefetch_holds_across_agents)
         meshq_client_ack (b, delivery->delivery_tag, false);
         meshq_delivery_destroy (&delivery);
     }
+    meshq_client_destroy (&a);
+    meshq_client_destroy (&b);
+}
+
+Test (mesh, what_an_agent_read_ahead_goes_back_when_its_consumer_leaves)
+{
+    s_start (0);
+    s_start (1);
+    meshq_client_t *a = s_client (0), *b = s_client (1);
+    s_wait_peers (a, 1);
+    cr_assert_eq (meshq_client_declare_queue (a, "ahead", NULL), 0);
+    s_wait_queue (b, "ahead");
+    s_publish (a, "ahead", 50);
+    cr_assert_eq (meshq_client_consume (b, "ahead", 5, NULL, 0), 0);
+    meshq_delivery_t *first = NULL;
+    cr_assert_eq (meshq_client_recv (b, 5000, &first), 0);
+    uint64_t ready = 0, unacked = 0;
+    int64_t deadline = zclock_mono () + 5000;
+    while (unacked < 10 && zclock_mono () < deadline)
+        s_depth (a, "ahead", &ready, &unacked);
+    cr_assert_eq (unacked, 10, "five at the consumer, five read ahead");
+    meshq_delivery_destroy (&first);
+    //  The consumer goes without acking: its five and the five its agent
+    //  held all return to the origin, none lost, none left behind.
+    meshq_client_destroy (&b);
+    deadline = zclock_mono () + 5000;
+    while ((ready != 50 || unacked) && zclock_mono () < deadline)
+        s_depth (a, "ahead", &ready, &unacked);
+    cr_expect_eq (ready, 50);
+    cr_expect_eq (unacked, 0);
+    meshq_client_destroy (&a);
+}
+
+Test (mesh, an_agent_reads_nothing_ahead_when_told_not_to)
+{
+    s_start (0);
+    s_start_with (1, "read_ahead", "0");
+    meshq_client_t *a = s_client (0), *b = s_client (1);
+    s_wait_peers (a, 1);
+    cr_assert_eq (meshq_client_declare_queue (a, "strict", NULL), 0);
+    s_wait_queue (b, "strict");
+    s_publish (a, "strict", 20);
+    cr_assert_eq (meshq_client_consume (b, "strict", 5, NULL, 0), 0);
+    meshq_delivery_t *held[5];
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq (meshq_client_recv (b, 5000, &held[i]), 0);
+    meshq_delivery_t *extra = NULL;
+    cr_expect_eq (meshq_client_recv (b, 300, &extra), MESHQ_ETIMEOUT);
+    meshq_delivery_destroy (&extra);
+    uint64_t ready, unacked;
+    s_depth (a, "strict", &ready, &unacked);
+    cr_expect_eq (unacked, 5, "only what the consumer holds is in flight");
+    cr_expect_eq (ready, 15);
+    for (int i = 0; i < 5; i++)
+        meshq_delivery_destroy (&held[i]);
     meshq_client_destroy (&a);
     meshq_client_destroy (&b);
 }
