@@ -138,6 +138,75 @@ procutil_agent (const char *name, const char *dir, const char *endpoint)
     return procutil_agent_argv (argv, log, endpoint);
 }
 
+//  Makes the suite's temporary directory, /tmp/meshq-SUITE-XXXXXX, in
+//  dir, and in mesh a mesh name of this run's own, so that suites run
+//  side by side never meet.
+static inline void
+procutil_mesh_dir (const char *suite, char *dir, size_t dir_size, char *mesh,
+                   size_t mesh_size)
+{
+    snprintf (dir, dir_size, "/tmp/meshq-%s-XXXXXX", suite);
+    cr_assert_not_null (mkdtemp (dir));
+    snprintf (mesh, mesh_size, "%s-%d-%d", suite, (int)getpid (),
+              (int)(zclock_usecs () % 1000000));
+}
+
+//  An agent process of a mesh on this machine.
+typedef struct {
+    char name[8];       //  n1, n2, ...
+    char control[300];  //  Its ipc:// endpoint for clients.
+    char log[300];      //  Its log file.
+    int port;           //  Its mesh port (the default vhost's).
+    pid_t pid;          //  Its process, or 0.
+} procutil_node_t;
+
+//  Names node index (from 0) n<index+1>, with its endpoint and log in
+//  dir and its mesh port port.
+static inline void
+procutil_node_init (procutil_node_t *self, const char *dir, int index, int port)
+{
+    memset (self, 0, sizeof *self);
+    snprintf (self->name, sizeof self->name, "n%d", index + 1);
+    snprintf (self->control, sizeof self->control, "ipc://%s/n%d.ipc", dir,
+              index + 1);
+    snprintf (self->log, sizeof self->log, "%s/n%d.log", dir, index + 1);
+    self->port = port;
+}
+
+//  Starts the node's agent in mesh with its store in dir, seeded with
+//  seeds (a comma-separated list), a heartbeat of 100 ms and a peer
+//  timeout of 1 s, and waits until it answers. prefix (NULL-terminated,
+//  or NULL) runs the agent, as in `ip netns exec NS`; extra (NULL-
+//  terminated) are more options for the agent.
+static inline void
+procutil_node_start (procutil_node_t *self, const char *dir, const char *mesh,
+                     const char *seeds, const char *const *prefix,
+                     const char *const *extra)
+{
+    char agent[1024], data[300], port[16];
+    snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
+    snprintf (data, sizeof data, "%s/%s", dir, self->name);
+    snprintf (port, sizeof port, "%d", self->port);
+    const char *options[] = {
+        agent,  "--name",      self->name,    "--data",
+        data,   "--control",   self->control, "--mesh",
+        mesh,   "--port",      port,          "--seeds",
+        seeds,  "--heartbeat", "100",         "--peer-timeout",
+        "1000", NULL};
+    char *argv[40];
+    int argc = 0;
+    for (int i = 0; prefix && prefix[i]; i++)
+        argv[argc++] = (char *)prefix[i];
+    for (int i = 0; options[i]; i++)
+        argv[argc++] = (char *)options[i];
+    for (int i = 0; extra && extra[i]; i++) {
+        cr_assert_lt (argc, 39);
+        argv[argc++] = (char *)extra[i];
+    }
+    argv[argc] = NULL;
+    self->pid = procutil_agent_argv (argv, self->log, self->control);
+}
+
 //  Ready and unacked counts of a queue, from LIST_QUEUES (both 0 when
 //  there is no such queue).
 static inline void

@@ -19,7 +19,6 @@
 #define S_NODES     3
 #define S_MAX_PROCS 256
 #define S_DEADLINE  15000  //  ms for any one thing to happen
-#define S_AGENT     MESHQ_BINARY_DIR "/agents/meshq-agent"
 #define S_TOOL      MESHQ_BINARY_DIR "/tools/meshq"
 
 //  The tutorial's names.
@@ -28,37 +27,19 @@
 #define S_AS_MY_USER                                                           \
     "--vhost", "my_vhost", "--user", "my_user", "--password", "my_password"
 
-//  An agent process.
-typedef struct {
-    char name[8];       //  n1, n2, n3.
-    char control[300];  //  Its ipc:// endpoint for clients.
-    char log[300];      //  Its log file.
-    int port;           //  Its mesh port (the default vhost's).
-    pid_t pid;          //  Its process, or 0.
-} s_node_t;
-
-static char s_dir[256];            //  Temporary directory.
-static char s_mesh[64];            //  The mesh's name, this run's own.
-static s_node_t s_nodes[S_NODES];  //  The agents.
+static char s_dir[256];                   //  Temporary directory.
+static char s_mesh[64];                   //  The mesh's name, this run's own.
+static procutil_node_t s_nodes[S_NODES];  //  The agents.
 static procutil_prog_t *s_procs[S_MAX_PROCS];  //  Programs started, not freed.
 static int s_nprocs;                           //  How many.
 
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-tutorial-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    snprintf (s_mesh, sizeof s_mesh, "tutorial-%d-%d", (int)getpid (),
-              (int)(zclock_usecs () % 1000000));
-    memset (s_nodes, 0, sizeof s_nodes);
+    procutil_mesh_dir ("tutorial", s_dir, sizeof s_dir, s_mesh, sizeof s_mesh);
     for (int i = 0; i < S_NODES; i++) {
-        s_node_t *node = &s_nodes[i];
-        snprintf (node->name, sizeof node->name, "n%d", i + 1);
-        snprintf (node->control, sizeof node->control, "ipc://%s/n%d.ipc",
-                  s_dir, i + 1);
-        snprintf (node->log, sizeof node->log, "%s/n%d.log", s_dir, i + 1);
-        node->port = testutil_free_port ();
-        cr_assert_gt (node->port, 0);
+        procutil_node_init (&s_nodes[i], s_dir, i, testutil_free_port ());
+        cr_assert_gt (s_nodes[i].port, 0);
     }
 }
 
@@ -91,35 +72,14 @@ TestSuite (tutorial, .init = s_setup, .fini = s_teardown, .timeout = 60);
 static void
 s_start_agent (int i, const char *mesh, int first, int last)
 {
-    s_node_t *node = &s_nodes[i];
-    char data[300], port[16], seeds[512] = "";
-    snprintf (data, sizeof data, "%s/%s", s_dir, node->name);
-    snprintf (port, sizeof port, "%d", node->port);
+    char seeds[512] = "";
     for (int j = first; j <= last; j++)
         if (j != i)
             snprintf (seeds + strlen (seeds), sizeof seeds - strlen (seeds),
                       "%stcp://127.0.0.1:%d", *seeds ? "," : "",
                       s_nodes[j].port);
-    char *argv[] = {S_AGENT,
-                    "--name",
-                    node->name,
-                    "--data",
-                    data,
-                    "--control",
-                    node->control,
-                    "--mesh",
-                    (char *)(mesh ? mesh : s_mesh),
-                    "--no-beacon",
-                    "--port",
-                    port,
-                    "--seeds",
-                    seeds,
-                    "--heartbeat",
-                    "100",
-                    "--peer-timeout",
-                    "1000",
-                    NULL};
-    node->pid = procutil_agent_argv (argv, node->log, node->control);
+    procutil_node_start (&s_nodes[i], s_dir, mesh ? mesh : s_mesh, seeds, NULL,
+                         (const char *[]){"--no-beacon", NULL});
 }
 
 // --------------------------------------------------------------------
