@@ -9,9 +9,7 @@
 #ifndef MESHQ_PROCUTIL_H_INCLUDED
 #define MESHQ_PROCUTIL_H_INCLUDED
 
-#include "client_internal.h"
-#include "codec_args.h"
-#include "meshq.h"
+#include "clientutil.h"
 
 #include <criterion/criterion.h>
 #include <czmq.h>
@@ -213,19 +211,9 @@ static inline void
 procutil_depth (meshq_client_t *client, const char *queue, uint64_t *ready,
                 uint64_t *unacked)
 {
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "LIST_QUEUES", &args, &reply), 0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    uint64_t rid;
-    meshq_span_t cursor;
-    uint32_t count;
-    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
-                                           zframe_size (frame), "queues", &rid,
-                                           &cursor, &count, NULL),
-                  0);
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
     *ready = *unacked = 0;
     while (meshq_codec_list_next (&cursor, &row))

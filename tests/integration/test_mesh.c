@@ -6,6 +6,7 @@
 #include "args.h"
 #include "client_internal.h"
 #include "codec_args.h"
+#include "clientutil.h"
 #include "testutil.h"
 
 #include <criterion/criterion.h>
@@ -107,19 +108,9 @@ s_client (int i)
 static int
 s_peers_up (meshq_client_t *client)
 {
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "LIST_PEERS", &args, &reply), 0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    uint64_t rid;
-    meshq_span_t cursor;
-    uint32_t count;
-    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
-                                           zframe_size (frame), "peers", &rid,
-                                           &cursor, &count, NULL),
-                  0);
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_PEERS", "peers", &reply);
     int up = 0;
     meshq_args_t row;
     while (meshq_codec_list_next (&cursor, &row))
@@ -159,19 +150,9 @@ static void
 s_depth (meshq_client_t *client, const char *queue, uint64_t *ready,
          uint64_t *unacked)
 {
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "LIST_QUEUES", &args, &reply), 0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    uint64_t rid;
-    meshq_span_t cursor;
-    uint32_t count;
-    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
-                                           zframe_size (frame), "queues", &rid,
-                                           &cursor, &count, NULL),
-                  0);
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
     *ready = *unacked = UINT64_MAX;
     while (meshq_codec_list_next (&cursor, &row))
@@ -581,20 +562,9 @@ Test (mesh, the_agents_of_a_vhost_meet_without_beacons)
 static int
 s_bindings_of (meshq_client_t *client, const char *queue)
 {
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "LIST_BINDINGS", &args, &reply),
-                  0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    uint64_t rid;
-    meshq_span_t cursor;
-    uint32_t count;
-    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
-                                           zframe_size (frame), "bindings",
-                                           &rid, &cursor, &count, NULL),
-                  0);
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_BINDINGS", "bindings", &reply);
     int found = 0;
     meshq_args_t row;
     while (meshq_codec_list_next (&cursor, &row))
