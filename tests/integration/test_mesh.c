@@ -130,6 +130,18 @@ s_wait_peers (meshq_client_t *client, int count)
     cr_assert_eq (up, count, "%d peers up, not %d", up, count);
 }
 
+//  Starts agents A and B, connects a client to each, and waits until
+//  they see each other.
+static void
+s_start_pair (meshq_client_t **a_p, meshq_client_t **b_p)
+{
+    s_start (0);
+    s_start (1);
+    *a_p = s_client (0);
+    *b_p = s_client (1);
+    s_wait_peers (*a_p, 1);
+}
+
 //  Waits until a passive declare of queue succeeds on client's agent.
 static void
 s_wait_queue (meshq_client_t *client, const char *queue)
@@ -203,10 +215,8 @@ s_node_id (meshq_client_t *client, uint8_t id[16])
 
 Test (mesh, a_consumer_on_another_agent_gets_and_acks_everything)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     uint8_t a_id[16];
     s_node_id (a, a_id);
     cr_assert_eq (meshq_client_declare_queue (a, "jobs", NULL), 0);
@@ -247,10 +257,8 @@ Test (mesh, a_consumer_on_another_agent_gets_and_acks_everything)
 
 Test (mesh, prefetch_holds_across_agents)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     cr_assert_eq (meshq_client_declare_queue (a, "slow", NULL), 0);
     s_wait_queue (b, "slow");
     s_publish (a, "slow", 50);
@@ -285,10 +293,8 @@ Test (mesh, prefetch_holds_across_agents)
 
 Test (mesh, declarations_made_anywhere_hold_everywhere)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     //  Exchange, queue and binding declared on B; a publish on A routes
     //  through them.
     cr_assert_eq (meshq_client_declare_exchange (b, "logs", "topic", true), 0);
@@ -341,10 +347,8 @@ Test (mesh, declarations_made_anywhere_hold_everywhere)
 
 Test (mesh, a_peer_that_leaves_gives_back_what_it_held)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     cr_assert_eq (meshq_client_declare_queue (a, "held", NULL), 0);
     s_wait_queue (b, "held");
     s_publish (a, "held", 4);
@@ -371,10 +375,8 @@ Test (mesh, a_peer_that_leaves_gives_back_what_it_held)
 
 Test (mesh, an_origin_that_restarts_delivers_its_backlog)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     cr_assert_eq (meshq_client_declare_queue (a, "later", NULL), 0);
     s_wait_queue (b, "later");
     s_publish (a, "later", 10);
@@ -436,10 +438,8 @@ Test (mesh, consumers_on_every_agent_share_the_load)
 
 Test (mesh, acks_made_while_the_origin_was_down_reach_it_later)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     cr_assert_eq (meshq_client_declare_queue (a, "late", NULL), 0);
     s_wait_queue (b, "late");
     cr_assert_eq (meshq_client_consume (b, "late", 10, NULL, 0), 0);
@@ -592,10 +592,8 @@ s_wait_declare_not (meshq_client_t *client, const char *queue, int was)
 
 Test (mesh, an_exclusive_queue_hears_publishes_made_anywhere)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     cr_assert_eq (meshq_client_declare_exchange (a, "logs", "fanout", false),
                   0);
     //  A subscriber's private queue at B, as receive_logs makes it.
@@ -639,10 +637,8 @@ Test (mesh, an_exclusive_queue_hears_publishes_made_anywhere)
 
 Test (mesh, an_exclusive_queue_goes_with_its_owners_agent)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     meshq_queue_options_t options;
     meshq_queue_options_init (&options);
     options.durable = false;
