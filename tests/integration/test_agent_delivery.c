@@ -42,6 +42,16 @@ s_confirm (meshq_client_t *client)
                   meshq_client_error (client));
 }
 
+//  A client of the agent that has declared queue and asks for confirms.
+static meshq_client_t *
+s_producer (const char *queue)
+{
+    meshq_client_t *producer = agentutil_client (&s_node);
+    meshq_client_set_confirms (producer, 10);
+    cr_assert_eq (meshq_client_declare_queue (producer, queue, NULL), 0);
+    return producer;
+}
+
 Test (delivery, higher_priority_first_fifo_within_a_level)
 {
     meshq_client_t *client = agentutil_client (&s_node);
@@ -113,9 +123,7 @@ Test (delivery, a_consumer_never_holds_more_than_its_prefetch)
 
 Test (delivery, a_consumer_that_leaves_gives_its_messages_back_redelivered)
 {
-    meshq_client_t *producer = agentutil_client (&s_node);
-    meshq_client_set_confirms (producer, 10);
-    cr_assert_eq (meshq_client_declare_queue (producer, "jobs", NULL), 0);
+    meshq_client_t *producer = s_producer ("jobs");
     s_publish (producer, "jobs", "first", -1);
     s_publish (producer, "jobs", "second", -1);
     s_confirm (producer);
@@ -149,9 +157,7 @@ Test (delivery, a_consumer_that_leaves_gives_its_messages_back_redelivered)
 //  without a goodbye, as a frozen process would.
 Test (delivery, a_silent_consumer_loses_its_messages_after_three_heartbeats)
 {
-    meshq_client_t *producer = agentutil_client (&s_node);
-    meshq_client_set_confirms (producer, 10);
-    cr_assert_eq (meshq_client_declare_queue (producer, "silent", NULL), 0);
+    meshq_client_t *producer = s_producer ("silent");
     s_publish (producer, "silent", "job", -1);
     s_confirm (producer);
 
@@ -262,9 +268,7 @@ s_raw_deliver (zsock_t *raw, meshq_args_t *args)
 
 Test (delivery, a_client_that_takes_no_batches_gets_a_frame_per_message)
 {
-    meshq_client_t *producer = agentutil_client (&s_node);
-    meshq_client_set_confirms (producer, 10);
-    cr_assert_eq (meshq_client_declare_queue (producer, "single", NULL), 0);
+    meshq_client_t *producer = s_producer ("single");
     zsock_t *raw = s_raw_consumer ("single", 0);
     for (int i = 0; i < 3; i++)
         s_publish (producer, "single", "job", -1);
@@ -289,9 +293,7 @@ Test (delivery, a_client_that_takes_no_batches_gets_a_frame_per_message)
 
 Test (delivery, a_client_that_takes_batches_gets_them_in_one_frame)
 {
-    meshq_client_t *producer = agentutil_client (&s_node);
-    meshq_client_set_confirms (producer, 10);
-    cr_assert_eq (meshq_client_declare_queue (producer, "batched", NULL), 0);
+    meshq_client_t *producer = s_producer ("batched");
     zsock_t *raw = s_raw_consumer ("batched", 16);
     for (int i = 0; i < 3; i++)
         s_publish (producer, "batched", "job", -1);
