@@ -1,9 +1,9 @@
 /*  peers_internal.h - what the files of the peers module share.
 
-    meshq_peers is one module in three files: peers.c (life cycle and
-    the owner's calls), peers_table.c (the table, the actions the state
-    machine asks for, timers) and peers_input.c (beacons, frames and link
-    events). Nothing outside discovery/peers*.c includes this header.
+    meshq_peers is one module in four files: peers.c (life cycle, start
+    and stop), peers_owner.c (the owner's calls once it runs),
+    peers_table.c (the table, the actions the state machine asks for,
+    timers) and peers_input.c (beacons, frames and link events). Nothing outside discovery/peers*.c includes this header.
 */
 #ifndef MESHQ_PEERS_INTERNAL_H_INCLUDED
 #define MESHQ_PEERS_INTERNAL_H_INCLUDED
