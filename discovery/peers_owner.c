@@ -30,13 +30,7 @@ meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16], zmsg_t **msg_p)
         zmsg_destroy (&msg);
         return MESHQ_ENOTFOUND;
     }
-    int rc = meshq_link_send (entry->link, &msg);
-    if (rc == 0) {
-        self->stats.frames_sent++;
-        meshq_peer_sent (&entry->peer, zclock_mono ());
-    } else
-        self->stats.send_errors++;
-    return rc;
+    return meshq_peers_link_send (self, entry, &msg);
 }
 
 static const meshq_peer_info_t *
