@@ -130,6 +130,20 @@ s_wait_peers (meshq_client_t *client, int count)
     cr_assert_eq (up, count, "%d peers up, not %d", up, count);
 }
 
+//  Receives count messages at client, waiting up to ms for each, and
+//  acks them; what names them in a failure.
+static void
+s_recv_ack (meshq_client_t *client, int count, int ms, const char *what)
+{
+    for (int i = 0; i < count; i++) {
+        meshq_delivery_t *delivery = NULL;
+        cr_assert_eq (meshq_client_recv (client, ms, &delivery), 0,
+                      "%s: message %d of %d did not come", what, i + 1, count);
+        meshq_client_ack (client, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+}
+
 //  Starts agents A and B, connects a client to each, and waits until
 //  they see each other.
 static void
@@ -281,12 +295,7 @@ Test (mesh, prefetch_holds_across_agents)
         meshq_delivery_destroy (&held[i]);
     }
     //  Acks free credit: the rest come, five at a time at most.
-    for (int i = 0; i < 45; i++) {
-        meshq_delivery_t *delivery = NULL;
-        cr_assert_eq (meshq_client_recv (b, 5000, &delivery), 0);
-        meshq_client_ack (b, delivery->delivery_tag, false);
-        meshq_delivery_destroy (&delivery);
-    }
+    s_recv_ack (b, 45, 5000, "the rest, five at a time at most");
     meshq_client_destroy (&a);
     meshq_client_destroy (&b);
 }
@@ -387,12 +396,7 @@ Test (mesh, an_origin_that_restarts_delivers_its_backlog)
     cr_expect_eq (meshq_client_recv (b, 300, &delivery), MESHQ_ETIMEOUT,
                   "the origin is down: its messages wait for it");
     s_start (0);
-    for (int i = 0; i < 10; i++) {
-        cr_assert_eq (meshq_client_recv (b, 10000, &delivery), 0,
-                      "message %d of 10 after the origin came back", i + 1);
-        meshq_client_ack (b, delivery->delivery_tag, false);
-        meshq_delivery_destroy (&delivery);
-    }
+    s_recv_ack (b, 10, 10000, "after the origin came back");
     meshq_client_destroy (&b);
 }
 
@@ -539,13 +543,7 @@ Test (mesh, the_agents_of_a_vhost_meet_without_beacons)
     s_wait_queue (b_blue, "jobs");
     cr_assert_eq (meshq_client_consume (b_blue, "jobs", 10, NULL, 0), 0);
     s_publish (a_blue, "jobs", 10);
-    for (int i = 0; i < 10; i++) {
-        meshq_delivery_t *delivery = NULL;
-        cr_assert_eq (meshq_client_recv (b_blue, 5000, &delivery), 0,
-                      "message %d of 10 did not cross in vhost blue", i + 1);
-        meshq_client_ack (b_blue, delivery->delivery_tag, false);
-        meshq_delivery_destroy (&delivery);
-    }
+    s_recv_ack (b_blue, 10, 5000, "across vhost blue");
     meshq_client_destroy (&b_blue);
     meshq_agent_destroy (&s_nodes[1].agent);
     s_wait_peers (a_blue, 0);
@@ -621,13 +619,7 @@ Test (mesh, an_exclusive_queue_hears_publishes_made_anywhere)
     for (int i = 0; i < 10; i++)
         meshq_client_publish_body (a, "logs", "", "line", 4);
     cr_assert_eq (meshq_client_wait_for_confirms (a, 5000), 0);
-    for (int i = 0; i < 10; i++) {
-        meshq_delivery_t *delivery = NULL;
-        cr_assert_eq (meshq_client_recv (b, 5000, &delivery), 0,
-                      "line %d published at A did not reach B", i + 1);
-        meshq_client_ack (b, delivery->delivery_tag, false);
-        meshq_delivery_destroy (&delivery);
-    }
+    s_recv_ack (b, 10, 5000, "lines published at A");
     //  Its connection goes: it goes everywhere.
     meshq_client_destroy (&b);
     cr_expect_eq (s_wait_declare_not (a, "mine", MESHQ_EACCESS),
