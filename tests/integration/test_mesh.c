@@ -23,8 +23,11 @@ typedef struct {
 static s_node_t s_nodes[S_NODES];
 static char s_mesh[64];
 
+//  Starts agent i (its directory and name made on first use) in this
+//  test's mesh, with options, NULL-terminated pairs of key and value
+//  (or NULL).
 static void
-s_start (int i)
+s_start_with (int i, const char *const *options)
 {
     s_node_t *node = &s_nodes[i];
     if (!*node->dir) {
@@ -36,8 +39,17 @@ s_start (int i)
     node->agent = meshq_agent_new (node->name);
     cr_assert_eq (meshq_agent_set (node->agent, "data", node->dir), 0);
     cr_assert_eq (meshq_agent_set (node->agent, "mesh", s_mesh), 0);
+    for (int k = 0; options && options[k]; k += 2)
+        cr_assert_eq (meshq_agent_set (node->agent, options[k], options[k + 1]),
+                      0);
     int rc = meshq_agent_start (node->agent);
     cr_assert_eq (rc, 0, "%s", meshq_agent_error (node->agent));
+}
+
+static void
+s_start (int i)
+{
+    s_start_with (i, NULL);
 }
 
 //  Starts agent i with no beacons: it finds the others through seeds,
@@ -45,27 +57,15 @@ s_start (int i)
 static void
 s_start_seeded (int i, const int *ports, int count)
 {
-    s_node_t *node = &s_nodes[i];
-    if (!*node->dir) {
-        snprintf (node->dir, sizeof node->dir, "/tmp/meshq-mesh-XXXXXX");
-        cr_assert_not_null (mkdtemp (node->dir));
-        snprintf (node->name, sizeof node->name, "%c%d", 'a' + i,
-                  (int)getpid ());
-    }
     char port[16], seeds[512] = "";
     snprintf (port, sizeof port, "%d", ports[i]);
     for (int j = 0; j < count; j++)
         if (j != i)
             snprintf (seeds + strlen (seeds), sizeof seeds - strlen (seeds),
                       "%stcp://127.0.0.1:%d", *seeds ? "," : "", ports[j]);
-    node->agent = meshq_agent_new (node->name);
-    cr_assert_eq (meshq_agent_set (node->agent, "data", node->dir), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "mesh", s_mesh), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "no_beacon", "true"), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "port", port), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "seeds", seeds), 0);
-    int rc = meshq_agent_start (node->agent);
-    cr_assert_eq (rc, 0, "%s", meshq_agent_error (node->agent));
+    const char *options[] = {"no_beacon", "true", "port", port,
+                             "seeds",     seeds,  NULL};
+    s_start_with (i, options);
 }
 
 static void
