@@ -14,6 +14,7 @@
     of the same build is started with an empty store: time to ready and
     idle memory from /proc/PID/status. Usage: bench_agent [runs]
 */
+#include "bench_util.h"
 #include "bench.h"
 #include "meshq.h"
 
@@ -24,20 +25,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int
-s_compare (const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-s_median (double *values, int count)
-{
-    qsort (values, (size_t)count, sizeof *values, s_compare);
-    return values[count / 2];
-}
 
 //  Publish-to-confirm latency with one message in flight, in us.
 static void
@@ -59,7 +46,7 @@ s_one_in_flight (const char *endpoint, int count, double *p50, double *p99)
         meshq_client_recv (client, 1000, &delivery);
         meshq_delivery_destroy (&delivery);
     }
-    qsort (samples, (size_t)count, sizeof *samples, s_compare);
+    meshq_bench_sort (samples, count);
     *p50 = samples[count / 2];
     *p99 = samples[count * 99 / 100];
     free (samples);
@@ -213,7 +200,7 @@ main (int argc, char *argv[])
         fsync_us[run] = meshq_bench_raw_fsync (dir, 1000);
         s_one_in_flight (endpoint, 2000, &d50[run], &d99[run]);
     }
-    double ceiling = s_median (raw, runs);
+    double ceiling = meshq_bench_median (raw, runs);
     printf ("| scenario | msgs/s (median of %d) | vs raw libzmq | "
             "p50 us | p99 us |\n",
             runs);
@@ -222,19 +209,21 @@ main (int argc, char *argv[])
             "100%% | | |\n",
             ceiling);
     for (int which = 0; which < N; which++) {
-        double r = s_median (rate[which], runs);
+        double r = meshq_bench_median (rate[which], runs);
         printf ("| %s | %.0f | %.0f%% | %.0f | %.0f |\n", names[which], r,
-                100.0 * r / ceiling, s_median (p50[which], runs),
-                s_median (p99[which], runs));
+                100.0 * r / ceiling, meshq_bench_median (p50[which], runs),
+                meshq_bench_median (p99[which], runs));
     }
     printf ("\n(b) share per consumer: min %.1f%%, max %.1f%% (medians)\n",
-            100 * s_median (share_min, runs), 100 * s_median (share_max, runs));
-    double round_trip = s_median (rtt, runs), fsync = s_median (fsync_us, runs);
-    double same = s_median (rtt_same, runs);
+            100 * meshq_bench_median (share_min, runs),
+            100 * meshq_bench_median (share_max, runs));
+    double round_trip = meshq_bench_median (rtt, runs),
+           fsync = meshq_bench_median (fsync_us, runs);
+    double same = meshq_bench_median (rtt_same, runs);
     double bound = 1.3 * (round_trip + fsync);
     printf ("\n(d) one in flight, persistent, publish to confirm: p50 %.0f us, "
             "p99 %.0f us\n",
-            s_median (d50, runs), s_median (d99, runs));
+            meshq_bench_median (d50, runs), meshq_bench_median (d99, runs));
     printf ("    raw round trip %.0f us (echo on another CPU) + raw 128 B "
             "write+fdatasync %.0f us; target p50 <= 1.3 x %.0f = %.0f us, "
             "p99 <= 1000 us\n",

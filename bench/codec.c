@@ -6,6 +6,7 @@
     a reused buffer, and unpacking it into a reused zone, measured in the
     same run. Usage: bench_codec [iterations per run]
 */
+#include "bench_util.h"
 #include "codec.h"
 
 #include <msgpack.h>
@@ -22,20 +23,6 @@ s_now (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-s_compare (const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-s_median (double *rates)
-{
-    qsort (rates, S_RUNS, sizeof *rates, s_compare);
-    return rates[S_RUNS / 2];
 }
 
 static uint8_t s_body[100];
@@ -203,7 +190,7 @@ main (int argc, char *argv[])
     }
     double median[N];
     for (int which = 0; which < N; which++)
-        median[which] = s_median (rates[which]);
+        median[which] = meshq_bench_median (rates[which], S_RUNS);
     printf ("| %-32s | %12s | %9s |\n", "operation", "ops/s (med)", "ceiling");
     printf ("|%s|%s|%s|\n", "----------------------------------",
             "--------------", "-----------");

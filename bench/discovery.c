@@ -17,6 +17,7 @@
     Usage: bench_discovery [--runs N] [--idle SECONDS] [--sizes 2,8,32]
                            [--settle SECONDS]
 */
+#include "bench_util.h"
 #include "testproc.h"
 #include "testutil.h"
 
@@ -221,20 +222,6 @@ s_stop_all (int count)
     s_started = 0;
 }
 
-static int
-s_compare (const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-s_median (double *values, int count)
-{
-    qsort (values, (size_t)count, sizeof *values, s_compare);
-    return values[count / 2];
-}
-
 static double
 s_max (const double *values, int count)
 {
@@ -421,14 +408,14 @@ main (int argc, char *argv[])
                    &thawed[r], rss + r * count, pss + r * count, &settle_downs);
         printf ("| %6d | %4.0f / %3.0f | %9.0f / %8.0f | %6.0f / %6.0f | "
                 "%6.0f / %6.0f | %5.0f / %5.0f | %4.1f / %3.1f | %6.1f |\n",
-                count, s_median (join, runs), s_max (join, runs),
-                s_median (settle, runs), s_max (settle, runs),
-                s_median (killed, runs), s_max (killed, runs),
-                s_median (stopped, runs), s_max (stopped, runs),
-                s_median (thawed, runs), s_max (thawed, runs),
-                s_median (rss, runs * count) / 1024,
+                count, meshq_bench_median (join, runs), s_max (join, runs),
+                meshq_bench_median (settle, runs), s_max (settle, runs),
+                meshq_bench_median (killed, runs), s_max (killed, runs),
+                meshq_bench_median (stopped, runs), s_max (stopped, runs),
+                meshq_bench_median (thawed, runs), s_max (thawed, runs),
+                meshq_bench_median (rss, runs * count) / 1024,
                 s_max (rss, runs * count) / 1024,
-                s_median (pss, runs * count) / 1024);
+                meshq_bench_median (pss, runs * count) / 1024);
         if (settle_downs)
             printf ("(%d agents: %d false downs while idle before the "
                     "memory was read)\n",
@@ -453,8 +440,9 @@ main (int argc, char *argv[])
         printf ("  (total %d)\n", total);
         printf ("memory of an idle agent after %d s: RSS %.1f / %.1f MB "
                 "(median / max), PSS %.1f MB\n",
-                idle, s_median (rss, 2 * runs) / 1024,
-                s_max (rss, 2 * runs) / 1024, s_median (pss, 2 * runs) / 1024);
+                idle, meshq_bench_median (rss, 2 * runs) / 1024,
+                s_max (rss, 2 * runs) / 1024,
+                meshq_bench_median (pss, 2 * runs) / 1024);
     }
     char out[256];
     testproc_shell (out, sizeof out, "rm -rf '%s'", s_dir);

@@ -16,6 +16,7 @@
     environment variables PF and RA, if set, replace the prefetch and the
     agents' read_ahead setting, to see what each is worth.
 */
+#include "bench_util.h"
 #include "args.h"
 #include "bench.h"
 #include "client_internal.h"
@@ -25,20 +26,6 @@
 #include <czmq.h>
 
 #define S_AGENTS 3
-
-static int
-s_compare (const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double
-s_median (double *values, int count)
-{
-    qsort (values, (size_t)count, sizeof *values, s_compare);
-    return values[count / 2];
-}
 
 //  Peers up as the agent at endpoint reports them in STATUS, or -1.
 static int
@@ -162,7 +149,7 @@ main (int argc, char *argv[])
         raw[run] =
             meshq_bench_raw_throughput ("tcp://127.0.0.1:*", 100, 2000000);
     }
-    double ceiling = s_median (raw, runs);
+    double ceiling = meshq_bench_median (raw, runs);
     printf ("| scenario | msgs/s (median of %d) | vs raw libzmq | p50 us | "
             "p99 us | share per consumer %% |\n",
             runs);
@@ -173,13 +160,13 @@ main (int argc, char *argv[])
     for (int which = 0; which < N; which++) {
         if (!strchr (only, 'a' + which))
             continue;
-        double r = s_median (rate[which], runs);
+        double r = meshq_bench_median (rate[which], runs);
         printf ("| %s | %.0f | %.0f%% | %.0f | %.0f |", names[which], r,
-                100.0 * r / ceiling, s_median (p50[which], runs),
-                s_median (p99[which], runs));
+                100.0 * r / ceiling, meshq_bench_median (p50[which], runs),
+                meshq_bench_median (p99[which], runs));
         for (int i = 0; which != A && i < 4; i++)
             printf ("%s%.1f", i ? " / " : " ",
-                    s_median (share[which][i], runs));
+                    meshq_bench_median (share[which][i], runs));
         printf (" |\n");
     }
     for (int i = 0; i < S_AGENTS; i++) {

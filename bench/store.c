@@ -13,6 +13,7 @@
     Usage: bench_store [directory [runs]]; the directory (default
     /var/tmp) gets temporary files and stores, deleted at the end.
 */
+#include "bench_util.h"
 #include "store.h"
 
 #include <fcntl.h>
@@ -40,18 +41,10 @@ s_now (void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int
-s_compare (const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double
 s_median (double *values)
 {
-    qsort (values, (size_t)s_runs, sizeof *values, s_compare);
-    return values[s_runs / 2];
+    return meshq_bench_median (values, s_runs);
 }
 
 static int

@@ -1,11 +1,13 @@
-/*  peers.c - discovery: the peer table and its timers. See peers.h.
+/*  peers.c - discovery: the peer table's life cycle, start and stop.
+    See peers.h.
 
     The table holds one entry per peer heard of, with its state machine
     (peer.c) and, while one is open, its link (link.c). Input handlers
     (beacons, frames on the ROUTER, link events) live in peers_input.c;
     both feed the state machine and carry out what it returns through
     s_apply, in one order: report down, close the link, open a link and
-    say HELLO, report up.
+    say HELLO, report up. What the owner calls once it runs (send, walk
+    the peers, facts and stats) is in peers_owner.c.
 */
 #include "peers_internal.h"
 
@@ -13,11 +15,6 @@
 #include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
-
-static const char *s_frame_drop_names[MESHQ_FRAME_DROP_COUNT] = {
-    "routing_id", "command", "malformed", "mesh",     "mismatch",
-    "self",       "not_up",  "stale",     "endpoint", "full",
-};
 
 //  Copies a string option, or its default.
 static char *
@@ -462,145 +459,4 @@ meshq_peers_stop (meshq_peers_t *self, bool goodbye)
     zsock_destroy (&self->router);
     self->started = false;
     self->loop = NULL;
-}
-
-// --------------------------------------------------------------------
-//  The owner's side
-
-int
-meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16], zmsg_t **msg_p)
-{
-    assert (self && msg_p && *msg_p);
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
-    zframe_t *command = zmsg_first (msg);
-    if (!command || meshq_codec_peer_command (zframe_data (command),
-                                              zframe_size (command)) !=
-                        MESHQ_PEER_CMD_OTHER) {
-        zmsg_destroy (&msg);
-        return MESHQ_EINVAL;
-    }
-    meshq_peers_entry_t *entry =
-        self->started ? meshq_peers_find (self, peer) : NULL;
-    if (!entry || !entry->peer.reported || !entry->link) {
-        zmsg_destroy (&msg);
-        return MESHQ_ENOTFOUND;
-    }
-    int rc = meshq_link_send (entry->link, &msg);
-    if (rc == 0) {
-        self->stats.frames_sent++;
-        meshq_peer_sent (&entry->peer, zclock_mono ());
-    } else
-        self->stats.send_errors++;
-    return rc;
-}
-
-static const meshq_peer_info_t *
-s_iterate (meshq_peers_t *self)
-{
-    while (self->cursor < self->count) {
-        meshq_peers_entry_t *entry = self->entries[self->cursor++];
-        if (entry->listed)
-            return meshq_peers_info (entry, zclock_mono ());
-    }
-    return NULL;
-}
-
-const meshq_peer_info_t *
-meshq_peers_first (meshq_peers_t *self)
-{
-    assert (self);
-    self->cursor = 0;
-    return s_iterate (self);
-}
-
-const meshq_peer_info_t *
-meshq_peers_next (meshq_peers_t *self)
-{
-    assert (self);
-    return s_iterate (self);
-}
-
-const meshq_peer_info_t *
-meshq_peers_lookup (meshq_peers_t *self, const uint8_t peer[16])
-{
-    assert (self);
-    meshq_peers_entry_t *entry = meshq_peers_find (self, peer);
-    return entry && entry->listed ? meshq_peers_info (entry, zclock_mono ())
-                                  : NULL;
-}
-
-size_t
-meshq_peers_up_count (const meshq_peers_t *self)
-{
-    return self->up_count;
-}
-
-const uint8_t *
-meshq_peers_node (const meshq_peers_t *self)
-{
-    return self->node;
-}
-
-const char *
-meshq_peers_node_hex (const meshq_peers_t *self)
-{
-    return self->node_hex;
-}
-
-uint64_t
-meshq_peers_incarnation (const meshq_peers_t *self)
-{
-    return self->incarnation;
-}
-
-const char *
-meshq_peers_name (const meshq_peers_t *self)
-{
-    return self->name;
-}
-
-const char *
-meshq_peers_mesh (const meshq_peers_t *self)
-{
-    return self->mesh;
-}
-
-const char *
-meshq_peers_vhost (const meshq_peers_t *self)
-{
-    return self->vhost;
-}
-
-const char *
-meshq_peers_endpoint (const meshq_peers_t *self)
-{
-    return self->endpoint;
-}
-
-const char *
-meshq_peers_interface (const meshq_peers_t *self)
-{
-    return self->iface.name;
-}
-
-const char *
-meshq_peers_transport (const meshq_peers_t *self)
-{
-    return self->udp
-               ? meshq_udp_transport_name (meshq_udp_transport (self->udp))
-               : "none";
-}
-
-const meshq_peers_stats_t *
-meshq_peers_stats (const meshq_peers_t *self)
-{
-    return &self->stats;
-}
-
-const char *
-meshq_peers_frame_drop_name (meshq_frame_drop_t reason)
-{
-    assert ((unsigned)reason < MESHQ_FRAME_DROP_COUNT);
-    return s_frame_drop_names[reason];
 }

@@ -1,9 +1,9 @@
 /*  peers_internal.h - what the files of the peers module share.
 
-    meshq_peers is one module in three files: peers.c (life cycle and
-    the owner's calls), peers_table.c (the table, the actions the state
-    machine asks for, timers) and peers_input.c (beacons, frames and link
-    events). Nothing outside discovery/peers*.c includes this header.
+    meshq_peers is one module in four files: peers.c (life cycle, start
+    and stop), peers_owner.c (the owner's calls once it runs),
+    peers_table.c (the table, the actions the state machine asks for,
+    timers) and peers_input.c (beacons, frames and link events). Nothing outside discovery/peers*.c includes this header.
 */
 #ifndef MESHQ_PEERS_INTERNAL_H_INCLUDED
 #define MESHQ_PEERS_INTERNAL_H_INCLUDED
@@ -131,6 +131,10 @@ void meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
 //  refused TCP connect means its process is gone (meshq_peer_refused).
 void meshq_peers_probe_start (meshq_peers_t *self, meshq_peers_entry_t *entry);
 void meshq_peers_probe_stop (meshq_peers_t *self, meshq_peers_entry_t *entry);
+//  Sends msg on the entry's link (which it must have) and counts it;
+//  takes msg, as meshq_link_send does. Returns its code.
+int meshq_peers_link_send (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                           zmsg_t **msg_p);
 //  Sends [command][args] on the entry's link.
 int meshq_peers_send_frame (meshq_peers_t *self, meshq_peers_entry_t *entry,
                             const char *command, const meshq_buf_t *args);

@@ -329,6 +329,19 @@ meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
 }
 
 int
+meshq_peers_link_send (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                       zmsg_t **msg_p)
+{
+    int rc = meshq_link_send (entry->link, msg_p);
+    if (rc == 0) {
+        self->stats.frames_sent++;
+        meshq_peer_sent (&entry->peer, zclock_mono ());
+    } else
+        self->stats.send_errors++;
+    return rc;
+}
+
+int
 meshq_peers_send_frame (meshq_peers_t *self, meshq_peers_entry_t *entry,
                         const char *command, const meshq_buf_t *args)
 {
@@ -338,13 +351,7 @@ meshq_peers_send_frame (meshq_peers_t *self, meshq_peers_entry_t *entry,
     assert (msg);
     zmsg_addstr (msg, command);
     zmsg_addmem (msg, args->data, args->size);
-    int rc = meshq_link_send (entry->link, &msg);
-    if (rc == 0) {
-        self->stats.frames_sent++;
-        meshq_peer_sent (&entry->peer, zclock_mono ());
-    } else
-        self->stats.send_errors++;
-    return rc;
+    return meshq_peers_link_send (self, entry, &msg);
 }
 
 // --------------------------------------------------------------------

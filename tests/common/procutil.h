@@ -3,17 +3,19 @@
     Starts meshq-agent (or any program of the build) as a child process
     with its output in a log file, kills it, and waits for an agent to
     answer on its endpoint, so that tests never sleep to synchronise.
+    A procutil_prog_t is a program whose output comes back on a pipe:
+    the test waits for what it prints, and for its exit, with deadlines.
 */
 #ifndef MESHQ_PROCUTIL_H_INCLUDED
 #define MESHQ_PROCUTIL_H_INCLUDED
 
-#include "client_internal.h"
-#include "codec_args.h"
-#include "meshq.h"
+#include "clientutil.h"
 
 #include <criterion/criterion.h>
 #include <czmq.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -134,25 +136,84 @@ procutil_agent (const char *name, const char *dir, const char *endpoint)
     return procutil_agent_argv (argv, log, endpoint);
 }
 
+//  Makes the suite's temporary directory, /tmp/meshq-SUITE-XXXXXX, in
+//  dir, and in mesh a mesh name of this run's own, so that suites run
+//  side by side never meet.
+static inline void
+procutil_mesh_dir (const char *suite, char *dir, size_t dir_size, char *mesh,
+                   size_t mesh_size)
+{
+    snprintf (dir, dir_size, "/tmp/meshq-%s-XXXXXX", suite);
+    cr_assert_not_null (mkdtemp (dir));
+    snprintf (mesh, mesh_size, "%s-%d-%d", suite, (int)getpid (),
+              (int)(zclock_usecs () % 1000000));
+}
+
+//  An agent process of a mesh on this machine.
+typedef struct {
+    char name[8];       //  n1, n2, ...
+    char control[300];  //  Its ipc:// endpoint for clients.
+    char log[300];      //  Its log file.
+    int port;           //  Its mesh port (the default vhost's).
+    pid_t pid;          //  Its process, or 0.
+} procutil_node_t;
+
+//  Names node index (from 0) n<index+1>, with its endpoint and log in
+//  dir and its mesh port port.
+static inline void
+procutil_node_init (procutil_node_t *self, const char *dir, int index, int port)
+{
+    memset (self, 0, sizeof *self);
+    snprintf (self->name, sizeof self->name, "n%d", index + 1);
+    snprintf (self->control, sizeof self->control, "ipc://%s/n%d.ipc", dir,
+              index + 1);
+    snprintf (self->log, sizeof self->log, "%s/n%d.log", dir, index + 1);
+    self->port = port;
+}
+
+//  Starts the node's agent in mesh with its store in dir, seeded with
+//  seeds (a comma-separated list), a heartbeat of 100 ms and a peer
+//  timeout of 1 s, and waits until it answers. prefix (NULL-terminated,
+//  or NULL) runs the agent, as in `ip netns exec NS`; extra (NULL-
+//  terminated) are more options for the agent.
+static inline void
+procutil_node_start (procutil_node_t *self, const char *dir, const char *mesh,
+                     const char *seeds, const char *const *prefix,
+                     const char *const *extra)
+{
+    char agent[1024], data[300], port[16];
+    snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
+    snprintf (data, sizeof data, "%s/%s", dir, self->name);
+    snprintf (port, sizeof port, "%d", self->port);
+    const char *options[] = {
+        agent,  "--name",      self->name,    "--data",
+        data,   "--control",   self->control, "--mesh",
+        mesh,   "--port",      port,          "--seeds",
+        seeds,  "--heartbeat", "100",         "--peer-timeout",
+        "1000", NULL};
+    char *argv[40];
+    int argc = 0;
+    for (int i = 0; prefix && prefix[i]; i++)
+        argv[argc++] = (char *)prefix[i];
+    for (int i = 0; options[i]; i++)
+        argv[argc++] = (char *)options[i];
+    for (int i = 0; extra && extra[i]; i++) {
+        cr_assert_lt (argc, 39);
+        argv[argc++] = (char *)extra[i];
+    }
+    argv[argc] = NULL;
+    self->pid = procutil_agent_argv (argv, self->log, self->control);
+}
+
 //  Ready and unacked counts of a queue, from LIST_QUEUES (both 0 when
 //  there is no such queue).
 static inline void
 procutil_depth (meshq_client_t *client, const char *queue, uint64_t *ready,
                 uint64_t *unacked)
 {
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "LIST_QUEUES", &args, &reply), 0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    uint64_t rid;
-    meshq_span_t cursor;
-    uint32_t count;
-    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
-                                           zframe_size (frame), "queues", &rid,
-                                           &cursor, &count, NULL),
-                  0);
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
     *ready = *unacked = 0;
     while (meshq_codec_list_next (&cursor, &row))
@@ -162,6 +223,157 @@ procutil_depth (meshq_client_t *client, const char *queue, uint64_t *ready,
             *unacked = row.unacked;
         }
     zmsg_destroy (&reply);
+}
+
+// --------------------------------------------------------------------
+//  Programs whose output a test reads
+
+#define PROCUTIL_MAX_OUTPUT 65536
+
+//  A program run by a test and what it printed so far.
+typedef struct {
+    char name[128];                    //  Its command line, for messages.
+    pid_t pid;                         //  Its process.
+    int fd;                            //  Read end of its stdout and stderr.
+    int ms;                            //  How long any one thing may take.
+    char output[PROCUTIL_MAX_OUTPUT];  //  What it printed, NUL-terminated.
+    size_t size;                       //  Bytes in output.
+    bool eof;                          //  It closed its output (it exited).
+    bool reaped;                       //  waitpid took it; status is valid.
+    int status;                        //  Its wait status.
+} procutil_prog_t;
+
+//  Starts argv[0] (a path) with the rest of the NULL-terminated argv;
+//  input, if any, is its standard input (else an empty one, so that
+//  nothing waits for a terminal). Each wait on it may take ms. The
+//  program belongs to the caller: free it with procutil_prog_destroy.
+static inline procutil_prog_t *
+procutil_prog_new (const char *const *argv, const char *input, int ms)
+{
+    procutil_prog_t *self = calloc (1, sizeof *self);
+    cr_assert_not_null (self);
+    self->ms = ms;
+    for (int i = 0; argv[i]; i++) {
+        const char *slash = strrchr (argv[0], '/');
+        const char *word = i ? argv[i] : slash ? slash + 1 : argv[0];
+        size_t used = strlen (self->name);
+        snprintf (self->name + used, sizeof self->name - used, "%s%s",
+                  i ? " " : "", word);
+    }
+    int out[2], in[2];
+    cr_assert_eq (pipe2 (out, O_CLOEXEC), 0);
+    cr_assert_eq (pipe2 (in, O_CLOEXEC), 0);
+    self->pid = fork ();
+    cr_assert_geq (self->pid, 0);
+    if (self->pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        dup2 (in[0], 0);
+        dup2 (out[1], 1);
+        dup2 (out[1], 2);
+        execv (argv[0], (char *const *)argv);
+        _exit (127);
+    }
+    close (out[1]);
+    close (in[0]);
+    //  A password line fits the pipe's buffer: this never blocks.
+    if (input)
+        cr_assert_eq (write (in[1], input, strlen (input)),
+                      (ssize_t)strlen (input));
+    close (in[1]);
+    self->fd = out[0];
+    return self;
+}
+
+//  Kills the program if it was not reaped, and frees it. NULL-safe;
+//  nulls *self_p.
+static inline void
+procutil_prog_destroy (procutil_prog_t **self_p)
+{
+    procutil_prog_t *self = *self_p;
+    if (!self)
+        return;
+    if (!self->reaped)
+        procutil_kill (self->pid, SIGKILL);
+    close (self->fd);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Reads what the program printed, until deadline or until it closes
+//  its output. Returns false on timeout.
+static inline bool
+procutil_prog_read (procutil_prog_t *self, int64_t deadline)
+{
+    while (!self->eof) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            return false;
+        struct pollfd item = {.fd = self->fd, .events = POLLIN};
+        int rc = poll (&item, 1, (int)left);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        cr_assert_geq (rc, 0);
+        if (rc == 0)
+            return false;
+        ssize_t got = read (self->fd, self->output + self->size,
+                            PROCUTIL_MAX_OUTPUT - 1 - self->size);
+        if (got <= 0)
+            self->eof = true;
+        else {
+            self->size += (size_t)got;
+            self->output[self->size] = 0;
+            return true;
+        }
+    }
+    return true;
+}
+
+//  Waits until the program has printed text.
+static inline void
+procutil_prog_expect (procutil_prog_t *self, const char *text)
+{
+    int64_t deadline = zclock_mono () + self->ms;
+    while (!strstr (self->output, text))
+        cr_assert (procutil_prog_read (self, deadline) &&
+                       !(self->eof && !strstr (self->output, text)),
+                   "%s did not print \"%s\"; it printed:\n%s", self->name, text,
+                   self->output);
+}
+
+//  How many times the program printed text.
+static inline int
+procutil_prog_count (const procutil_prog_t *self, const char *text)
+{
+    int count = 0;
+    for (const char *at = self->output; (at = strstr (at, text)); at++)
+        count++;
+    return count;
+}
+
+//  Waits until the program exits; returns its exit code (-1 if a
+//  signal ended it).
+static inline int
+procutil_prog_exit_code (procutil_prog_t *self)
+{
+    int64_t deadline = zclock_mono () + self->ms;
+    while (!self->eof)
+        cr_assert (procutil_prog_read (self, deadline),
+                   "%s did not exit; it printed:\n%s", self->name,
+                   self->output);
+    cr_assert_eq (waitpid (self->pid, &self->status, 0), self->pid);
+    self->reaped = true;
+    return WIFEXITED (self->status) ? WEXITSTATUS (self->status) : -1;
+}
+
+//  Waits until the program exits and checks it exited with code.
+//  Returns the program, for more checks of its output.
+static inline procutil_prog_t *
+procutil_prog_expect_exit (procutil_prog_t *self, int code)
+{
+    int got = procutil_prog_exit_code (self);
+    cr_assert_eq (got, code, "%s exited %d, not %d; it printed:\n%s",
+                  self->name, got, code, self->output);
+    return self;
 }
 
 #endif

@@ -6,18 +6,9 @@
     libFuzzer (and the corpus replay in ctest) reports.
 */
 #include "codec.h"
+#include "fuzz.h"
 
-#include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-static void
-s_check (bool condition)
-{
-    if (!condition)
-        abort ();
-}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -26,10 +17,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     const char *why = NULL;
     int rc =
         meshq_codec_decode_envelope (data, size, 1u << 20, &envelope, &why);
-    s_check (why != NULL || rc == 0);
+    fuzz_check (why != NULL || rc == 0);
     meshq_msg_t *msg = NULL;
     int msg_rc = meshq_msg_decode (data, size, 1u << 20, &msg, NULL);
-    s_check (msg_rc == rc);
+    fuzz_check (msg_rc == rc);
     if (rc)
         return 0;
 
@@ -39,21 +30,21 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     uint32_t count = 0;
     while (meshq_codec_header_next (&cursor, &headers[count]))
         count++;
-    s_check (count == envelope.header_count);
+    fuzz_check (count == envelope.header_count);
 
     //  Re-encoding gives the same bytes, from the view...
     envelope.headers = headers;
     meshq_buf_t buf;
     meshq_buf_init (&buf);
-    s_check (meshq_codec_encode_envelope (&envelope, &buf, &why) == 0);
-    s_check (buf.size == size && memcmp (buf.data, data, size) == 0);
+    fuzz_check (meshq_codec_encode_envelope (&envelope, &buf, &why) == 0);
+    fuzz_check (buf.size == size && memcmp (buf.data, data, size) == 0);
     meshq_buf_fini (&buf);
 
     //  ...and from a message.
     uint8_t *again;
     size_t again_size;
-    s_check (meshq_msg_encode (msg, &again, &again_size) == 0);
-    s_check (again_size == size && memcmp (again, data, size) == 0);
+    fuzz_check (meshq_msg_encode (msg, &again, &again_size) == 0);
+    fuzz_check (again_size == size && memcmp (again, data, size) == 0);
     free (again);
     meshq_msg_destroy (&msg);
     return 0;

@@ -6,18 +6,9 @@
     reports.
 */
 #include "codec_peer.h"
+#include "fuzz.h"
 
-#include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-static void
-s_check (bool condition)
-{
-    if (!condition)
-        abort ();
-}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -29,28 +20,28 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     meshq_hello_t hello;
     const char *why = NULL;
     int rc = meshq_codec_decode_hello (data, size, &hello, &why);
-    s_check (rc == 0 || why != NULL);
+    fuzz_check (rc == 0 || why != NULL);
     if (rc == 0) {
-        s_check (hello.heartbeat_ms >= MESHQ_HEARTBEAT_MIN &&
-                 hello.heartbeat_ms <= MESHQ_HEARTBEAT_MAX);
-        s_check (hello.timeout_ms >= 3 * hello.heartbeat_ms);
-        s_check (hello.incarnation > 0);
-        s_check (meshq_codec_encode_hello (&hello, &buf, &why) == 0);
+        fuzz_check (hello.heartbeat_ms >= MESHQ_HEARTBEAT_MIN &&
+                    hello.heartbeat_ms <= MESHQ_HEARTBEAT_MAX);
+        fuzz_check (hello.timeout_ms >= 3 * hello.heartbeat_ms);
+        fuzz_check (hello.incarnation > 0);
+        fuzz_check (meshq_codec_encode_hello (&hello, &buf, &why) == 0);
         meshq_hello_t again;
-        s_check (meshq_codec_decode_hello (buf.data, buf.size, &again, &why) ==
-                 0);
-        s_check (memcmp (again.node, hello.node, 16) == 0);
+        fuzz_check (
+            meshq_codec_decode_hello (buf.data, buf.size, &again, &why) == 0);
+        fuzz_check (memcmp (again.node, hello.node, 16) == 0);
     }
 
     meshq_gossip_t entries[16];
     uint32_t count = 0;
     why = NULL;
     rc = meshq_codec_decode_peers (data, size, entries, 16, &count, &why);
-    s_check (rc == 0 || why != NULL);
+    fuzz_check (rc == 0 || why != NULL);
     if (rc == 0) {
-        s_check (count <= 16);
+        fuzz_check (count <= 16);
         meshq_buf_reset (&buf);
-        s_check (meshq_codec_encode_peers (entries, count, &buf, &why) == 0);
+        fuzz_check (meshq_codec_encode_peers (entries, count, &buf, &why) == 0);
     }
 
     uint64_t seq;

@@ -10,18 +10,9 @@
 */
 #include "codec_store.h"
 #include "crc32c.h"
+#include "fuzz.h"
 
-#include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-static void
-s_check (bool condition)
-{
-    if (!condition)
-        abort ();
-}
 
 //  Decodes a checked frame; if it decodes, it must re-encode the same.
 static void
@@ -30,14 +21,14 @@ s_record (const uint8_t *frame, size_t size, uint32_t seed)
     meshq_record_t record;
     const char *why = NULL;
     if (meshq_codec_decode_record (frame, size, &record, &why)) {
-        s_check (why != NULL);
+        fuzz_check (why != NULL);
         return;
     }
-    s_check (meshq_codec_record_size (&record) == size);
+    fuzz_check (meshq_codec_record_size (&record) == size);
     meshq_buf_t buf;
     meshq_buf_init (&buf);
-    s_check (meshq_codec_encode_record (&record, seed, &buf, &why) == 0);
-    s_check (buf.size == size && memcmp (buf.data, frame, size) == 0);
+    fuzz_check (meshq_codec_encode_record (&record, seed, &buf, &why) == 0);
+    fuzz_check (buf.size == size && memcmp (buf.data, frame, size) == 0);
     meshq_buf_fini (&buf);
 }
 
@@ -50,9 +41,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         uint8_t bytes[MESHQ_SEGMENT_HEADER];
         meshq_codec_encode_segment (&header, bytes);
         meshq_segment_header_t again;
-        s_check (meshq_codec_decode_segment (bytes, sizeof bytes, &again,
-                                             &why) == 0);
-        s_check (memcmp (&again, &header, sizeof header) == 0);
+        fuzz_check (meshq_codec_decode_segment (bytes, sizeof bytes, &again,
+                                                &why) == 0);
+        fuzz_check (memcmp (&again, &header, sizeof header) == 0);
     }
     meshq_manifest_t manifest;
     if (meshq_codec_decode_manifest (data, size, &manifest, &why) == 0) {
@@ -61,9 +52,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             numbers[i] = meshq_codec_manifest_number (&manifest, i);
         meshq_buf_t buf;
         meshq_buf_init (&buf);
-        s_check (meshq_codec_encode_manifest (manifest.store_id, numbers,
-                                              manifest.count, &buf) == 0);
-        s_check (buf.size == size && memcmp (buf.data, data, size) == 0);
+        fuzz_check (meshq_codec_encode_manifest (manifest.store_id, numbers,
+                                                 manifest.count, &buf) == 0);
+        fuzz_check (buf.size == size && memcmp (buf.data, data, size) == 0);
         meshq_buf_fini (&buf);
         free (numbers);
     }
@@ -82,8 +73,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     for (int i = 0; i < 4; i++)
         frame[4 + i] = (uint8_t)(crc >> (8 * i));
     int rc = meshq_codec_check_record (frame, size + 8, 0, &frame_size);
-    s_check (rc == 0 || data[0] < MESHQ_RECORD_ENQUEUE ||
-             data[0] > MESHQ_RECORD_META);
+    fuzz_check (rc == 0 || data[0] < MESHQ_RECORD_ENQUEUE ||
+                data[0] > MESHQ_RECORD_META);
     if (rc == 0)
         s_record (frame, frame_size, 0);
     free (frame);

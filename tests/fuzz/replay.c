@@ -5,14 +5,14 @@
     decoded first. Exits non-zero if a directory cannot be read or holds
     no input, so a lost corpus does not pass silently.
 */
+#include "fuzz.h"
+
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static uint8_t *
 s_read (const char *path, size_t *size)

@@ -42,6 +42,16 @@ s_confirm (meshq_client_t *client)
                   meshq_client_error (client));
 }
 
+//  A client of the agent that has declared queue and asks for confirms.
+static meshq_client_t *
+s_producer (const char *queue)
+{
+    meshq_client_t *producer = agentutil_client (&s_node);
+    meshq_client_set_confirms (producer, 10);
+    cr_assert_eq (meshq_client_declare_queue (producer, queue, NULL), 0);
+    return producer;
+}
+
 Test (delivery, higher_priority_first_fifo_within_a_level)
 {
     meshq_client_t *client = agentutil_client (&s_node);
@@ -113,9 +123,7 @@ Test (delivery, a_consumer_never_holds_more_than_its_prefetch)
 
 Test (delivery, a_consumer_that_leaves_gives_its_messages_back_redelivered)
 {
-    meshq_client_t *producer = agentutil_client (&s_node);
-    meshq_client_set_confirms (producer, 10);
-    cr_assert_eq (meshq_client_declare_queue (producer, "jobs", NULL), 0);
+    meshq_client_t *producer = s_producer ("jobs");
     s_publish (producer, "jobs", "first", -1);
     s_publish (producer, "jobs", "second", -1);
     s_confirm (producer);
@@ -147,17 +155,17 @@ Test (delivery, a_consumer_that_leaves_gives_its_messages_back_redelivered)
 
 //  A client that says HELLO and CONSUME by hand, then falls silent
 //  without a goodbye, as a frozen process would.
-Test (delivery, a_silent_consumer_loses_its_messages_after_three_heartbeats)
+//  A raw client, a DEALER with routing id id, that said HELLO as guest
+//  (with hb, its heartbeat in ms, and nb, the most deliveries it takes
+//  in one frame, each unless 0) and got OK.
+static zsock_t *
+s_raw_hello (const char *id, uint64_t heartbeat, uint64_t batch)
 {
-    meshq_client_t *producer = agentutil_client (&s_node);
-    meshq_client_set_confirms (producer, 10);
-    cr_assert_eq (meshq_client_declare_queue (producer, "silent", NULL), 0);
-    s_publish (producer, "silent", "job", -1);
-    s_confirm (producer);
-
     zsock_t *raw = zsock_new (ZMQ_DEALER);
-    uint8_t id[16] = "silent-consumer";
-    zmq_setsockopt (zsock_resolve (raw), ZMQ_ROUTING_ID, id, 16);
+    uint8_t routing_id[16];
+    memset (routing_id, 0, sizeof routing_id);
+    snprintf ((char *)routing_id, sizeof routing_id, "%s", id);
+    zmq_setsockopt (zsock_resolve (raw), ZMQ_ROUTING_ID, routing_id, 16);
     cr_assert_eq (
         zsock_connect (raw, "%s", meshq_agent_endpoint (s_node.agent)), 0);
     meshq_buf_t buf;
@@ -165,25 +173,50 @@ Test (delivery, a_silent_consumer_loses_its_messages_after_three_heartbeats)
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, RID, rid, 1);
-    MESHQ_ARGS_SET (&args, HEARTBEAT, heartbeat, 50);
+    if (heartbeat)
+        MESHQ_ARGS_SET (&args, HEARTBEAT, heartbeat, heartbeat);
     //  inproc:// has no handshake: the login is in HELLO.
     MESHQ_ARGS_SET (&args, USER, user, meshq_span ("guest"));
     MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span ("guest"));
+    if (batch)
+        MESHQ_ARGS_SET (&args, BATCH, batch, batch);
     meshq_codec_encode_args (&args, &buf, NULL);
     zsock_send (raw, "sb", "HELLO", buf.data, buf.size);
+    meshq_buf_fini (&buf);
     zmsg_t *reply = zmsg_recv (raw);
     cr_assert (reply && zframe_streq (zmsg_first (reply), "OK"));
     zmsg_destroy (&reply);
+    return raw;
+}
+
+//  Sends CONSUME of queue with prefetch on a raw client; the caller
+//  reads the answer.
+static void
+s_raw_consume (zsock_t *raw, const char *queue, uint64_t prefetch)
+{
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    meshq_args_t args;
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, RID, rid, 2);
-    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("silent"));
-    MESHQ_ARGS_SET (&args, PREFETCH, prefetch, 1);
-    meshq_buf_reset (&buf);
+    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span (queue));
+    MESHQ_ARGS_SET (&args, PREFETCH, prefetch, prefetch);
     meshq_codec_encode_args (&args, &buf, NULL);
     zsock_send (raw, "sb", "CONSUME", buf.data, buf.size);
+    meshq_buf_fini (&buf);
+}
+
+Test (delivery, a_silent_consumer_loses_its_messages_after_three_heartbeats)
+{
+    meshq_client_t *producer = s_producer ("silent");
+    s_publish (producer, "silent", "job", -1);
+    s_confirm (producer);
+
+    zsock_t *raw = s_raw_hello ("silent-consumer", 50, 0);
+    s_raw_consume (raw, "silent", 1);
     bool delivered = false;
     for (int i = 0; i < 2; i++) {
-        reply = zmsg_recv (raw);
+        zmsg_t *reply = zmsg_recv (raw);
         cr_assert_not_null (reply);
         delivered |= zframe_streq (zmsg_first (reply), "DELIVER");
         zmsg_destroy (&reply);
@@ -197,49 +230,22 @@ Test (delivery, a_silent_consumer_loses_its_messages_after_three_heartbeats)
     cr_expect (delivery->redelivered);
     cr_expect_eq (delivery->delivery_count, 2);
     meshq_delivery_destroy (&delivery);
-    meshq_buf_fini (&buf);
     zsock_destroy (&raw);
     meshq_client_destroy (&worker);
     meshq_client_destroy (&producer);
 }
 
-//  A raw client: HELLO (with nb, the most deliveries it takes in one
-//  frame, unless 0) and CONSUME of queue with prefetch 10.
+//  A raw client: CONSUME of queue with prefetch 10, answered OK.
 static zsock_t *
 s_raw_consumer (const char *queue, uint64_t batch)
 {
-    zsock_t *raw = zsock_new (ZMQ_DEALER);
-    uint8_t id[16];
-    memset (id, 0, sizeof id);
-    snprintf ((char *)id, sizeof id, "raw-%s", queue);
-    zmq_setsockopt (zsock_resolve (raw), ZMQ_ROUTING_ID, id, 16);
-    cr_assert_eq (
-        zsock_connect (raw, "%s", meshq_agent_endpoint (s_node.agent)), 0);
-    meshq_buf_t buf;
-    meshq_buf_init (&buf);
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, RID, rid, 1);
-    MESHQ_ARGS_SET (&args, USER, user, meshq_span ("guest"));
-    MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span ("guest"));
-    if (batch)
-        MESHQ_ARGS_SET (&args, BATCH, batch, batch);
-    meshq_codec_encode_args (&args, &buf, NULL);
-    zsock_send (raw, "sb", "HELLO", buf.data, buf.size);
+    char id[16];
+    snprintf (id, sizeof id, "raw-%s", queue);
+    zsock_t *raw = s_raw_hello (id, 0, batch);
+    s_raw_consume (raw, queue, 10);
     zmsg_t *reply = zmsg_recv (raw);
     cr_assert (reply && zframe_streq (zmsg_first (reply), "OK"));
     zmsg_destroy (&reply);
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, RID, rid, 2);
-    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span (queue));
-    MESHQ_ARGS_SET (&args, PREFETCH, prefetch, 10);
-    meshq_buf_reset (&buf);
-    meshq_codec_encode_args (&args, &buf, NULL);
-    zsock_send (raw, "sb", "CONSUME", buf.data, buf.size);
-    reply = zmsg_recv (raw);
-    cr_assert (reply && zframe_streq (zmsg_first (reply), "OK"));
-    zmsg_destroy (&reply);
-    meshq_buf_fini (&buf);
     return raw;
 }
 
@@ -262,9 +268,7 @@ s_raw_deliver (zsock_t *raw, meshq_args_t *args)
 
 Test (delivery, a_client_that_takes_no_batches_gets_a_frame_per_message)
 {
-    meshq_client_t *producer = agentutil_client (&s_node);
-    meshq_client_set_confirms (producer, 10);
-    cr_assert_eq (meshq_client_declare_queue (producer, "single", NULL), 0);
+    meshq_client_t *producer = s_producer ("single");
     zsock_t *raw = s_raw_consumer ("single", 0);
     for (int i = 0; i < 3; i++)
         s_publish (producer, "single", "job", -1);
@@ -289,9 +293,7 @@ Test (delivery, a_client_that_takes_no_batches_gets_a_frame_per_message)
 
 Test (delivery, a_client_that_takes_batches_gets_them_in_one_frame)
 {
-    meshq_client_t *producer = agentutil_client (&s_node);
-    meshq_client_set_confirms (producer, 10);
-    cr_assert_eq (meshq_client_declare_queue (producer, "batched", NULL), 0);
+    meshq_client_t *producer = s_producer ("batched");
     zsock_t *raw = s_raw_consumer ("batched", 16);
     for (int i = 0; i < 3; i++)
         s_publish (producer, "batched", "job", -1);

@@ -6,6 +6,7 @@
 #include "args.h"
 #include "client_internal.h"
 #include "codec_args.h"
+#include "clientutil.h"
 #include "testutil.h"
 
 #include <criterion/criterion.h>
@@ -22,9 +23,11 @@ typedef struct {
 static s_node_t s_nodes[S_NODES];
 static char s_mesh[64];
 
-//  Starts agent i, with one more setting if name is not NULL.
+//  Starts agent i (its directory and name made on first use) in this
+//  test's mesh, with options, NULL-terminated pairs of key and value
+//  (or NULL).
 static void
-s_start_with (int i, const char *name, const char *value)
+s_start_with (int i, const char *const *options)
 {
     s_node_t *node = &s_nodes[i];
     if (!*node->dir) {
@@ -36,8 +39,9 @@ s_start_with (int i, const char *name, const char *value)
     node->agent = meshq_agent_new (node->name);
     cr_assert_eq (meshq_agent_set (node->agent, "data", node->dir), 0);
     cr_assert_eq (meshq_agent_set (node->agent, "mesh", s_mesh), 0);
-    if (name)
-        cr_assert_eq (meshq_agent_set (node->agent, name, value), 0);
+    for (int k = 0; options && options[k]; k += 2)
+        cr_assert_eq (meshq_agent_set (node->agent, options[k], options[k + 1]),
+                      0);
     int rc = meshq_agent_start (node->agent);
     cr_assert_eq (rc, 0, "%s", meshq_agent_error (node->agent));
 }
@@ -45,7 +49,7 @@ s_start_with (int i, const char *name, const char *value)
 static void
 s_start (int i)
 {
-    s_start_with (i, NULL, NULL);
+    s_start_with (i, NULL);
 }
 
 //  Starts agent i with no beacons: it finds the others through seeds,
@@ -53,27 +57,15 @@ s_start (int i)
 static void
 s_start_seeded (int i, const int *ports, int count)
 {
-    s_node_t *node = &s_nodes[i];
-    if (!*node->dir) {
-        snprintf (node->dir, sizeof node->dir, "/tmp/meshq-mesh-XXXXXX");
-        cr_assert_not_null (mkdtemp (node->dir));
-        snprintf (node->name, sizeof node->name, "%c%d", 'a' + i,
-                  (int)getpid ());
-    }
     char port[16], seeds[512] = "";
     snprintf (port, sizeof port, "%d", ports[i]);
     for (int j = 0; j < count; j++)
         if (j != i)
             snprintf (seeds + strlen (seeds), sizeof seeds - strlen (seeds),
                       "%stcp://127.0.0.1:%d", *seeds ? "," : "", ports[j]);
-    node->agent = meshq_agent_new (node->name);
-    cr_assert_eq (meshq_agent_set (node->agent, "data", node->dir), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "mesh", s_mesh), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "no_beacon", "true"), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "port", port), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "seeds", seeds), 0);
-    int rc = meshq_agent_start (node->agent);
-    cr_assert_eq (rc, 0, "%s", meshq_agent_error (node->agent));
+    const char *options[] = {"no_beacon", "true", "port", port,
+                             "seeds",     seeds,  NULL};
+    s_start_with (i, options);
 }
 
 static void
@@ -116,19 +108,9 @@ s_client (int i)
 static int
 s_peers_up (meshq_client_t *client)
 {
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "LIST_PEERS", &args, &reply), 0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    uint64_t rid;
-    meshq_span_t cursor;
-    uint32_t count;
-    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
-                                           zframe_size (frame), "peers", &rid,
-                                           &cursor, &count, NULL),
-                  0);
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_PEERS", "peers", &reply);
     int up = 0;
     meshq_args_t row;
     while (meshq_codec_list_next (&cursor, &row))
@@ -146,6 +128,32 @@ s_wait_peers (meshq_client_t *client, int count)
     while ((up = s_peers_up (client)) != count && zclock_mono () < deadline)
         meshq_client_dispatch (client, 20);
     cr_assert_eq (up, count, "%d peers up, not %d", up, count);
+}
+
+//  Receives count messages at client, waiting up to ms for each, and
+//  acks them; what names them in a failure.
+static void
+s_recv_ack (meshq_client_t *client, int count, int ms, const char *what)
+{
+    for (int i = 0; i < count; i++) {
+        meshq_delivery_t *delivery = NULL;
+        cr_assert_eq (meshq_client_recv (client, ms, &delivery), 0,
+                      "%s: message %d of %d did not come", what, i + 1, count);
+        meshq_client_ack (client, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+}
+
+//  Starts agents A and B, connects a client to each, and waits until
+//  they see each other.
+static void
+s_start_pair (meshq_client_t **a_p, meshq_client_t **b_p)
+{
+    s_start (0);
+    s_start (1);
+    *a_p = s_client (0);
+    *b_p = s_client (1);
+    s_wait_peers (*a_p, 1);
 }
 
 //  Waits until a passive declare of queue succeeds on client's agent.
@@ -168,19 +176,9 @@ static void
 s_depth (meshq_client_t *client, const char *queue, uint64_t *ready,
          uint64_t *unacked)
 {
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "LIST_QUEUES", &args, &reply), 0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    uint64_t rid;
-    meshq_span_t cursor;
-    uint32_t count;
-    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
-                                           zframe_size (frame), "queues", &rid,
-                                           &cursor, &count, NULL),
-                  0);
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
     *ready = *unacked = UINT64_MAX;
     while (meshq_codec_list_next (&cursor, &row))
@@ -231,10 +229,8 @@ s_node_id (meshq_client_t *client, uint8_t id[16])
 
 Test (mesh, a_consumer_on_another_agent_gets_and_acks_everything)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     uint8_t a_id[16];
     s_node_id (a, a_id);
     cr_assert_eq (meshq_client_declare_queue (a, "jobs", NULL), 0);
@@ -275,10 +271,8 @@ Test (mesh, a_consumer_on_another_agent_gets_and_acks_everything)
 
 Test (mesh, prefetch_holds_across_agents)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     cr_assert_eq (meshq_client_declare_queue (a, "slow", NULL), 0);
     s_wait_queue (b, "slow");
     s_publish (a, "slow", 50);
@@ -302,12 +296,7 @@ Test (mesh, prefetch_holds_across_agents)
         meshq_delivery_destroy (&held[i]);
     }
     //  Acks free credit: the rest come, five at a time at most.
-    for (int i = 0; i < 45; i++) {
-        meshq_delivery_t *delivery = NULL;
-        cr_assert_eq (meshq_client_recv (b, 5000, &delivery), 0);
-        meshq_client_ack (b, delivery->delivery_tag, false);
-        meshq_delivery_destroy (&delivery);
-    }
+    s_recv_ack (b, 45, 5000, "the rest, five at a time at most");
     meshq_client_destroy (&a);
     meshq_client_destroy (&b);
 }
@@ -344,7 +333,8 @@ Test (mesh, what_an_agent_read_ahead_goes_back_when_its_consumer_leaves)
 Test (mesh, an_agent_reads_nothing_ahead_when_told_not_to)
 {
     s_start (0);
-    s_start_with (1, "read_ahead", "0");
+    const char *options[] = {"read_ahead", "0", NULL};
+    s_start_with (1, options);
     meshq_client_t *a = s_client (0), *b = s_client (1);
     s_wait_peers (a, 1);
     cr_assert_eq (meshq_client_declare_queue (a, "strict", NULL), 0);
@@ -369,10 +359,8 @@ Test (mesh, an_agent_reads_nothing_ahead_when_told_not_to)
 
 Test (mesh, declarations_made_anywhere_hold_everywhere)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     //  Exchange, queue and binding declared on B; a publish on A routes
     //  through them.
     cr_assert_eq (meshq_client_declare_exchange (b, "logs", "topic", true), 0);
@@ -425,10 +413,8 @@ Test (mesh, declarations_made_anywhere_hold_everywhere)
 
 Test (mesh, a_peer_that_leaves_gives_back_what_it_held)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     cr_assert_eq (meshq_client_declare_queue (a, "held", NULL), 0);
     s_wait_queue (b, "held");
     s_publish (a, "held", 4);
@@ -455,10 +441,8 @@ Test (mesh, a_peer_that_leaves_gives_back_what_it_held)
 
 Test (mesh, an_origin_that_restarts_delivers_its_backlog)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     cr_assert_eq (meshq_client_declare_queue (a, "later", NULL), 0);
     s_wait_queue (b, "later");
     s_publish (a, "later", 10);
@@ -469,12 +453,7 @@ Test (mesh, an_origin_that_restarts_delivers_its_backlog)
     cr_expect_eq (meshq_client_recv (b, 300, &delivery), MESHQ_ETIMEOUT,
                   "the origin is down: its messages wait for it");
     s_start (0);
-    for (int i = 0; i < 10; i++) {
-        cr_assert_eq (meshq_client_recv (b, 10000, &delivery), 0,
-                      "message %d of 10 after the origin came back", i + 1);
-        meshq_client_ack (b, delivery->delivery_tag, false);
-        meshq_delivery_destroy (&delivery);
-    }
+    s_recv_ack (b, 10, 10000, "after the origin came back");
     meshq_client_destroy (&b);
 }
 
@@ -520,10 +499,8 @@ Test (mesh, consumers_on_every_agent_share_the_load)
 
 Test (mesh, acks_made_while_the_origin_was_down_reach_it_later)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     cr_assert_eq (meshq_client_declare_queue (a, "late", NULL), 0);
     s_wait_queue (b, "late");
     cr_assert_eq (meshq_client_consume (b, "late", 10, NULL, 0), 0);
@@ -623,13 +600,7 @@ Test (mesh, the_agents_of_a_vhost_meet_without_beacons)
     s_wait_queue (b_blue, "jobs");
     cr_assert_eq (meshq_client_consume (b_blue, "jobs", 10, NULL, 0), 0);
     s_publish (a_blue, "jobs", 10);
-    for (int i = 0; i < 10; i++) {
-        meshq_delivery_t *delivery = NULL;
-        cr_assert_eq (meshq_client_recv (b_blue, 5000, &delivery), 0,
-                      "message %d of 10 did not cross in vhost blue", i + 1);
-        meshq_client_ack (b_blue, delivery->delivery_tag, false);
-        meshq_delivery_destroy (&delivery);
-    }
+    s_recv_ack (b_blue, 10, 5000, "across vhost blue");
     meshq_client_destroy (&b_blue);
     meshq_agent_destroy (&s_nodes[1].agent);
     s_wait_peers (a_blue, 0);
@@ -646,20 +617,9 @@ Test (mesh, the_agents_of_a_vhost_meet_without_beacons)
 static int
 s_bindings_of (meshq_client_t *client, const char *queue)
 {
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "LIST_BINDINGS", &args, &reply),
-                  0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    uint64_t rid;
-    meshq_span_t cursor;
-    uint32_t count;
-    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
-                                           zframe_size (frame), "bindings",
-                                           &rid, &cursor, &count, NULL),
-                  0);
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_BINDINGS", "bindings", &reply);
     int found = 0;
     meshq_args_t row;
     while (meshq_codec_list_next (&cursor, &row))
@@ -687,10 +647,8 @@ s_wait_declare_not (meshq_client_t *client, const char *queue, int was)
 
 Test (mesh, an_exclusive_queue_hears_publishes_made_anywhere)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     cr_assert_eq (meshq_client_declare_exchange (a, "logs", "fanout", false),
                   0);
     //  A subscriber's private queue at B, as receive_logs makes it.
@@ -718,13 +676,7 @@ Test (mesh, an_exclusive_queue_hears_publishes_made_anywhere)
     for (int i = 0; i < 10; i++)
         meshq_client_publish_body (a, "logs", "", "line", 4);
     cr_assert_eq (meshq_client_wait_for_confirms (a, 5000), 0);
-    for (int i = 0; i < 10; i++) {
-        meshq_delivery_t *delivery = NULL;
-        cr_assert_eq (meshq_client_recv (b, 5000, &delivery), 0,
-                      "line %d published at A did not reach B", i + 1);
-        meshq_client_ack (b, delivery->delivery_tag, false);
-        meshq_delivery_destroy (&delivery);
-    }
+    s_recv_ack (b, 10, 5000, "lines published at A");
     //  Its connection goes: it goes everywhere.
     meshq_client_destroy (&b);
     cr_expect_eq (s_wait_declare_not (a, "mine", MESHQ_EACCESS),
@@ -734,10 +686,8 @@ Test (mesh, an_exclusive_queue_hears_publishes_made_anywhere)
 
 Test (mesh, an_exclusive_queue_goes_with_its_owners_agent)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     meshq_queue_options_t options;
     meshq_queue_options_init (&options);
     options.durable = false;

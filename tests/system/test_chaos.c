@@ -22,33 +22,23 @@
 #define S_MAX_SEQ   (1 << 20)
 #define S_QUEUE     "chaos"
 #define S_CLIENT    MESHQ_BINARY_DIR "/tests/chaos_client"
-#define S_AGENT     MESHQ_BINARY_DIR "/agents/meshq-agent"
-
-typedef struct {
-    char name[8];       //  n1..n3.
-    char control[300];  //  ipc:// endpoint (works across namespaces).
-    char log[300];      //  Its log file.
-    int port;           //  Mesh port.
-    pid_t pid;          //  Running agent, or 0.
-    pid_t consumer;     //  Its consumer, or 0.
-    bool cut;           //  Link down (namespaces only).
-} s_node_t;
 
 static char s_dir[256];
 static char s_mesh[64];
 static const char *s_tag;  //  Namespace prefix, or NULL on loopback.
 static const char *s_net;  //  Namespaces' subnet, three octets.
-static s_node_t s_nodes[S_NODES];
+static procutil_node_t s_nodes[S_NODES];
+static pid_t s_consumers[S_NODES];  //  Each node's consumer, or 0.
+static bool s_cut[S_NODES];         //  Its link is down (namespaces only).
 static pid_t s_producers[S_PRODUCERS];
 
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-chaos-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    snprintf (s_mesh, sizeof s_mesh, "chaos-%d-%d", (int)getpid (),
-              (int)(zclock_usecs () % 1000000));
+    procutil_mesh_dir ("chaos", s_dir, sizeof s_dir, s_mesh, sizeof s_mesh);
     memset (s_nodes, 0, sizeof s_nodes);
+    memset (s_consumers, 0, sizeof s_consumers);
+    memset (s_cut, 0, sizeof s_cut);
     memset (s_producers, 0, sizeof s_producers);
     s_tag = NULL;
 }
@@ -72,11 +62,11 @@ s_teardown (void)
         if (s_producers[i])
             procutil_kill (s_producers[i], SIGKILL);
     for (int i = 0; i < S_NODES; i++) {
-        if (s_nodes[i].consumer)
-            procutil_kill (s_nodes[i].consumer, SIGKILL);
+        if (s_consumers[i])
+            procutil_kill (s_consumers[i], SIGKILL);
         if (s_nodes[i].pid)
             procutil_kill (s_nodes[i].pid, SIGKILL);
-        if (s_tag && s_nodes[i].cut)
+        if (s_tag && s_cut[i])
             s_run ("ip -n %s-n%d link set mq0 up", s_tag, i + 1);
     }
     if (getenv ("MESHQ_TEST_LOGS"))
@@ -89,10 +79,7 @@ TestSuite (chaos, .init = s_setup, .fini = s_teardown, .timeout = 400);
 static void
 s_start_agent (int i)
 {
-    s_node_t *node = &s_nodes[i];
-    char data[300], port[16], seeds[256] = "";
-    snprintf (data, sizeof data, "%s/%s", s_dir, node->name);
-    snprintf (port, sizeof port, "%d", node->port);
+    char seeds[256] = "";
     for (int j = 0; j < S_NODES; j++) {
         if (j == i)
             continue;
@@ -106,50 +93,23 @@ s_start_agent (int i)
     }
     char ns[64];
     snprintf (ns, sizeof ns, "%s-n%d", s_tag ? s_tag : "", i + 1);
-    char *argv[40];
-    int argc = 0;
-    if (s_tag) {
-        argv[argc++] = "/sbin/ip";
-        argv[argc++] = "netns";
-        argv[argc++] = "exec";
-        argv[argc++] = ns;
-    }
-    char *rest[] = {S_AGENT,
-                    "--name",
-                    node->name,
-                    "--data",
-                    data,
-                    "--control",
-                    node->control,
-                    "--mesh",
-                    s_mesh,
-                    "--port",
-                    port,
-                    "--seeds",
-                    seeds,
-                    "--heartbeat",
-                    "100",
-                    "--peer-timeout",
-                    "1000",
-                    s_tag ? "--interface" : "--no-beacon",
-                    s_tag ? "mq0" : NULL,
-                    NULL};
-    for (int k = 0; rest[k]; k++)
-        argv[argc++] = rest[k];
-    argv[argc] = NULL;
-    node->pid = procutil_agent_argv (argv, node->log, node->control);
+    const char *in_ns[] = {"/sbin/ip", "netns", "exec", ns, NULL};
+    const char *beacon[] = {"--interface", "mq0", NULL};
+    const char *no_beacon[] = {"--no-beacon", NULL};
+    procutil_node_start (&s_nodes[i], s_dir, s_mesh, seeds,
+                         s_tag ? in_ns : NULL, s_tag ? beacon : no_beacon);
 }
 
 static void
 s_start_consumer (int i)
 {
-    s_node_t *node = &s_nodes[i];
+    procutil_node_t *node = &s_nodes[i];
     char log[300], prefetch[16];
     snprintf (log, sizeof log, "%s/c%d.out", s_dir, i + 1);
     snprintf (prefetch, sizeof prefetch, "%d", S_PREFETCH);
     char *argv[] = {S_CLIENT, "consume", node->control, S_QUEUE,
                     prefetch, log,       NULL};
-    node->consumer = procutil_spawn (argv, NULL);
+    s_consumers[i] = procutil_spawn (argv, NULL);
 }
 
 //  Asks node i's agent verb; the reply's argument frame, or NULL if it
@@ -311,12 +271,8 @@ s_chaos (const char *variant)
                       : 20;
     uint64_t rng = testutil_seed (variant);
     for (int i = 0; i < S_NODES; i++) {
-        s_node_t *node = &s_nodes[i];
-        snprintf (node->name, sizeof node->name, "n%d", i + 1);
-        snprintf (node->control, sizeof node->control, "ipc://%s/n%d.ipc",
-                  s_dir, i + 1);
-        snprintf (node->log, sizeof node->log, "%s/n%d.log", s_dir, i + 1);
-        node->port = s_tag ? 5690 : procutil_free_port ();
+        procutil_node_init (&s_nodes[i], s_dir, i,
+                            s_tag ? 5690 : procutil_free_port ());
     }
     for (int i = 0; i < S_NODES; i++)
         s_start_agent (i);
@@ -355,17 +311,17 @@ s_chaos (const char *variant)
             s_start_agent (i);
             agent_kills++;
         } else if (kind == 1) {
-            procutil_kill (s_nodes[i].consumer, SIGKILL);
-            s_nodes[i].consumer = 0;
+            procutil_kill (s_consumers[i], SIGKILL);
+            s_consumers[i] = 0;
             zclock_sleep (down_ms / 4);
             s_start_consumer (i);
             consumer_kills++;
         } else {
             s_run ("ip -n %s-n%d link set mq0 down", s_tag, i + 1);
-            s_nodes[i].cut = true;
+            s_cut[i] = true;
             zclock_sleep (down_ms + 1000);  //  Long enough to be noticed.
             s_run ("ip -n %s-n%d link set mq0 up", s_tag, i + 1);
-            s_nodes[i].cut = false;
+            s_cut[i] = false;
             cuts++;
         }
     }
@@ -393,8 +349,8 @@ s_chaos (const char *variant)
         zclock_sleep (200);
     }
     for (int i = 0; i < S_NODES; i++) {
-        procutil_kill (s_nodes[i].consumer, SIGTERM);
-        s_nodes[i].consumer = 0;
+        procutil_kill (s_consumers[i], SIGTERM);
+        s_consumers[i] = 0;
     }
     s_tally_t tally;
     s_tally (&tally);
@@ -452,12 +408,7 @@ static meshq_client_t *
 s_lend_five (int window_ms, meshq_client_t **b_p)
 {
     for (int i = 0; i < S_NODES; i++) {
-        s_node_t *node = &s_nodes[i];
-        snprintf (node->name, sizeof node->name, "n%d", i + 1);
-        snprintf (node->control, sizeof node->control, "ipc://%s/n%d.ipc",
-                  s_dir, i + 1);
-        snprintf (node->log, sizeof node->log, "%s/n%d.log", s_dir, i + 1);
-        node->port = procutil_free_port ();
+        procutil_node_init (&s_nodes[i], s_dir, i, procutil_free_port ());
     }
     s_start_agent (0);
     s_start_agent (1);

@@ -16,14 +16,10 @@
 #include "procutil.h"
 #include "testutil.h"
 
-#include <poll.h>
-
-#define S_NODES      3
-#define S_MAX_PROCS  256
-#define S_MAX_OUTPUT 16384
-#define S_DEADLINE   15000  //  ms for any one thing to happen
-#define S_AGENT      MESHQ_BINARY_DIR "/agents/meshq-agent"
-#define S_TOOL       MESHQ_BINARY_DIR "/tools/meshq"
+#define S_NODES     3
+#define S_MAX_PROCS 256
+#define S_DEADLINE  15000  //  ms for any one thing to happen
+#define S_TOOL      MESHQ_BINARY_DIR "/tools/meshq"
 
 //  The tutorial's names.
 #define S_USER  "--user", "my_user", "--password", "my_password"
@@ -31,62 +27,27 @@
 #define S_AS_MY_USER                                                           \
     "--vhost", "my_vhost", "--user", "my_user", "--password", "my_password"
 
-//  A program run by a test and what it printed so far.
-typedef struct {
-    char name[128];             //  Its command line, for messages.
-    pid_t pid;                  //  Its process.
-    int fd;                     //  Read end of its stdout and stderr.
-    char output[S_MAX_OUTPUT];  //  What it printed, NUL-terminated.
-    size_t size;                //  Bytes in output.
-    bool eof;                   //  It closed its output (it exited).
-    bool reaped;                //  waitpid took it; status is valid.
-    int status;                 //  Its wait status.
-} s_proc_t;
-
-//  An agent process.
-typedef struct {
-    char name[8];       //  n1, n2, n3.
-    char control[300];  //  Its ipc:// endpoint for clients.
-    char log[300];      //  Its log file.
-    int port;           //  Its mesh port (the default vhost's).
-    pid_t pid;          //  Its process, or 0.
-} s_node_t;
-
-static char s_dir[256];                 //  Temporary directory.
-static char s_mesh[64];                 //  The mesh's name, this run's own.
-static s_node_t s_nodes[S_NODES];       //  The agents.
-static s_proc_t *s_procs[S_MAX_PROCS];  //  Programs started, not freed.
-static int s_nprocs;                    //  How many.
+static char s_dir[256];                   //  Temporary directory.
+static char s_mesh[64];                   //  The mesh's name, this run's own.
+static procutil_node_t s_nodes[S_NODES];  //  The agents.
+static procutil_prog_t *s_procs[S_MAX_PROCS];  //  Programs started, not freed.
+static int s_nprocs;                           //  How many.
 
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-tutorial-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    snprintf (s_mesh, sizeof s_mesh, "tutorial-%d-%d", (int)getpid (),
-              (int)(zclock_usecs () % 1000000));
-    memset (s_nodes, 0, sizeof s_nodes);
+    procutil_mesh_dir ("tutorial", s_dir, sizeof s_dir, s_mesh, sizeof s_mesh);
     for (int i = 0; i < S_NODES; i++) {
-        s_node_t *node = &s_nodes[i];
-        snprintf (node->name, sizeof node->name, "n%d", i + 1);
-        snprintf (node->control, sizeof node->control, "ipc://%s/n%d.ipc",
-                  s_dir, i + 1);
-        snprintf (node->log, sizeof node->log, "%s/n%d.log", s_dir, i + 1);
-        node->port = testutil_free_port ();
-        cr_assert_gt (node->port, 0);
+        procutil_node_init (&s_nodes[i], s_dir, i, testutil_free_port ());
+        cr_assert_gt (s_nodes[i].port, 0);
     }
 }
 
 static void
 s_teardown (void)
 {
-    for (int i = 0; i < s_nprocs; i++) {
-        s_proc_t *proc = s_procs[i];
-        if (!proc->reaped)
-            procutil_kill (proc->pid, SIGKILL);
-        close (proc->fd);
-        free (proc);
-    }
+    for (int i = 0; i < s_nprocs; i++)
+        procutil_prog_destroy (&s_procs[i]);
     s_nprocs = 0;
     for (int i = 0; i < S_NODES; i++)
         if (s_nodes[i].pid)
@@ -111,76 +72,26 @@ TestSuite (tutorial, .init = s_setup, .fini = s_teardown, .timeout = 60);
 static void
 s_start_agent (int i, const char *mesh, int first, int last)
 {
-    s_node_t *node = &s_nodes[i];
-    char data[300], port[16], seeds[512] = "";
-    snprintf (data, sizeof data, "%s/%s", s_dir, node->name);
-    snprintf (port, sizeof port, "%d", node->port);
+    char seeds[512] = "";
     for (int j = first; j <= last; j++)
         if (j != i)
             snprintf (seeds + strlen (seeds), sizeof seeds - strlen (seeds),
                       "%stcp://127.0.0.1:%d", *seeds ? "," : "",
                       s_nodes[j].port);
-    char *argv[] = {S_AGENT,
-                    "--name",
-                    node->name,
-                    "--data",
-                    data,
-                    "--control",
-                    node->control,
-                    "--mesh",
-                    (char *)(mesh ? mesh : s_mesh),
-                    "--no-beacon",
-                    "--port",
-                    port,
-                    "--seeds",
-                    seeds,
-                    "--heartbeat",
-                    "100",
-                    "--peer-timeout",
-                    "1000",
-                    NULL};
-    node->pid = procutil_agent_argv (argv, node->log, node->control);
+    procutil_node_start (&s_nodes[i], s_dir, mesh ? mesh : s_mesh, seeds, NULL,
+                         (const char *[]){"--no-beacon", NULL});
 }
 
 // --------------------------------------------------------------------
 //  Programs
 
 //  Starts the program args[0] (a path) with the rest of the NULL-
-//  terminated args; input, if any, is its standard input (else
-//  /dev/null, so that nothing waits for a terminal).
-static s_proc_t *
+//  terminated args; input, if any, is its standard input.
+static procutil_prog_t *
 s_spawn (const char *const *args, const char *input)
 {
     cr_assert_lt (s_nprocs, S_MAX_PROCS);
-    s_proc_t *proc = calloc (1, sizeof *proc);
-    cr_assert_not_null (proc);
-    for (int i = 0; args[i]; i++) {
-        const char *word = i ? args[i] : strrchr (args[0], '/') + 1;
-        size_t used = strlen (proc->name);
-        snprintf (proc->name + used, sizeof proc->name - used, "%s%s",
-                  i ? " " : "", word);
-    }
-    int out[2], in[2];
-    cr_assert_eq (pipe2 (out, O_CLOEXEC), 0);
-    cr_assert_eq (pipe2 (in, O_CLOEXEC), 0);
-    proc->pid = fork ();
-    cr_assert_geq (proc->pid, 0);
-    if (proc->pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        dup2 (in[0], 0);
-        dup2 (out[1], 1);
-        dup2 (out[1], 2);
-        execv (args[0], (char *const *)args);
-        _exit (127);
-    }
-    close (out[1]);
-    close (in[0]);
-    //  A password line fits the pipe's buffer: this never blocks.
-    if (input)
-        cr_assert_eq (write (in[1], input, strlen (input)),
-                      (ssize_t)strlen (input));
-    close (in[1]);
-    proc->fd = out[0];
+    procutil_prog_t *proc = procutil_prog_new (args, input, S_DEADLINE);
     s_procs[s_nprocs++] = proc;
     return proc;
 }
@@ -188,94 +99,18 @@ s_spawn (const char *const *args, const char *input)
 //  Frees a program that was reaped (so that polling does not fill the
 //  table).
 static void
-s_forget (s_proc_t *proc)
+s_forget (procutil_prog_t *proc)
 {
     for (int i = 0; i < s_nprocs; i++)
         if (s_procs[i] == proc) {
-            close (proc->fd);
-            free (proc);
+            procutil_prog_destroy (&s_procs[i]);
             s_procs[i] = s_procs[--s_nprocs];
             return;
         }
 }
 
-//  Reads what the program printed, until deadline or until it closes
-//  its output. Returns false on timeout.
-static bool
-s_read (s_proc_t *proc, int64_t deadline)
-{
-    while (!proc->eof) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
-            return false;
-        struct pollfd item = {.fd = proc->fd, .events = POLLIN};
-        int rc = poll (&item, 1, (int)left);
-        if (rc < 0 && errno == EINTR)
-            continue;
-        cr_assert_geq (rc, 0);
-        if (rc == 0)
-            return false;
-        ssize_t got = read (proc->fd, proc->output + proc->size,
-                            S_MAX_OUTPUT - 1 - proc->size);
-        if (got <= 0)
-            proc->eof = true;
-        else {
-            proc->size += (size_t)got;
-            proc->output[proc->size] = 0;
-            return true;
-        }
-    }
-    return true;
-}
-
-//  Waits until the program has printed text.
-static void
-s_expect (s_proc_t *proc, const char *text)
-{
-    int64_t deadline = zclock_mono () + S_DEADLINE;
-    while (!strstr (proc->output, text))
-        cr_assert (s_read (proc, deadline) &&
-                       !(proc->eof && !strstr (proc->output, text)),
-                   "%s did not print \"%s\"; it printed:\n%s", proc->name, text,
-                   proc->output);
-}
-
-//  How many times the program printed text.
-static int
-s_count (const s_proc_t *proc, const char *text)
-{
-    int count = 0;
-    for (const char *at = proc->output; (at = strstr (at, text)); at++)
-        count++;
-    return count;
-}
-
-//  Waits until the program exits; returns its exit code (-1 if a
-//  signal ended it).
-static int
-s_exit_code (s_proc_t *proc)
-{
-    int64_t deadline = zclock_mono () + S_DEADLINE;
-    while (!proc->eof)
-        cr_assert (s_read (proc, deadline), "%s did not exit; it printed:\n%s",
-                   proc->name, proc->output);
-    cr_assert_eq (waitpid (proc->pid, &proc->status, 0), proc->pid);
-    proc->reaped = true;
-    return WIFEXITED (proc->status) ? WEXITSTATUS (proc->status) : -1;
-}
-
-//  Waits until the program exits and checks it exited with code.
-static s_proc_t *
-s_expect_exit (s_proc_t *proc, int code)
-{
-    int got = s_exit_code (proc);
-    cr_assert_eq (got, code, "%s exited %d, not %d; it printed:\n%s",
-                  proc->name, got, code, proc->output);
-    return proc;
-}
-
 //  Starts `meshq --agent NODE ARGS...` with input on its standard input.
-static s_proc_t *
+static procutil_prog_t *
 s_meshq (int node, const char *input, const char *const *args)
 {
     const char *argv[40] = {S_TOOL, "--agent", s_nodes[node].control};
@@ -289,7 +124,7 @@ s_meshq (int node, const char *input, const char *const *args)
 }
 
 //  Starts examples/PROGRAM --agent NODE ARGS...
-static s_proc_t *
+static procutil_prog_t *
 s_example (int node, const char *program, const char *const *args)
 {
     char path[1024];
@@ -309,7 +144,7 @@ s_example (int node, const char *program, const char *const *args)
 //  Runs meshq on a node and checks its exit code; returns it (with
 //  its output) for more checks.
 #define S_MESHQ(node, code, ...)                                               \
-    s_expect_exit (s_meshq (node, NULL, S_ARGS (__VA_ARGS__)), code)
+    procutil_prog_expect_exit (s_meshq (node, NULL, S_ARGS (__VA_ARGS__)), code)
 
 //  Starts an example on a node.
 #define S_EXAMPLE(node, program, ...)                                          \
@@ -322,8 +157,8 @@ s_until (int node, const char *text, const char *const *args)
 {
     int64_t deadline = zclock_mono () + S_DEADLINE;
     while (true) {
-        s_proc_t *proc = s_meshq (node, NULL, args);
-        int code = s_exit_code (proc);
+        procutil_prog_t *proc = s_meshq (node, NULL, args);
+        int code = procutil_prog_exit_code (proc);
         if (code == 0 && strstr (proc->output, text)) {
             s_forget (proc);
             return;
@@ -356,9 +191,9 @@ s_start_mesh (int first, int last)
 static void
 s_vhost_and_user (void)
 {
-    s_proc_t *proc = S_MESHQ (0, 0, "add_vhost", "my_vhost");
+    procutil_prog_t *proc = S_MESHQ (0, 0, "add_vhost", "my_vhost");
     cr_expect (strstr (proc->output, "add_vhost: done"), "%s", proc->output);
-    proc = s_expect_exit (
+    proc = procutil_prog_expect_exit (
         s_meshq (0, "my_password\n", S_ARGS ("add_user", "my_user")), 0);
     cr_expect (strstr (proc->output, "add_user: done"), "%s", proc->output);
     proc = S_MESHQ (0, 0, "set_permissions", "-p", "my_vhost", "my_user", ".*",
@@ -380,8 +215,8 @@ Test (tutorial, every_step_holds_across_the_mesh)
     S_UNTIL (1, "my_user\t.*\t.*\t.*", "list_permissions", "-p", "my_vhost");
 
     //  5 and 6: a durable queue, an exchange, a binding, on node 1.
-    s_proc_t *proc = S_MESHQ (0, 0, S_VHOST, S_USER, "declare_queue",
-                              "my_queue", "--durable", "true");
+    procutil_prog_t *proc = S_MESHQ (0, 0, S_VHOST, S_USER, "declare_queue",
+                                     "my_queue", "--durable", "true");
     cr_expect (strstr (proc->output, "queue declared: my_queue"), "%s",
                proc->output);
     proc = S_MESHQ (0, 0, S_VHOST, S_USER, "declare_exchange", "my_exchange",
@@ -403,19 +238,21 @@ Test (tutorial, every_step_holds_across_the_mesh)
 
     //  7 and 8: send on node 1, receive on node 2. The second message
     //  goes through my_exchange and the binding made on node 1.
-    proc = s_expect_exit (S_EXAMPLE (0, "send", S_AS_MY_USER), 0);
+    proc = procutil_prog_expect_exit (S_EXAMPLE (0, "send", S_AS_MY_USER), 0);
     cr_expect (strstr (proc->output, " [x] Sent 'Hello World!'"), "%s",
                proc->output);
     proc = S_MESHQ (0, 0, S_VHOST, S_USER, "publish", "--exchange",
                     "my_exchange", "--routing-key", "my_routing_key",
                     "Hello through my_exchange!");
-    s_proc_t *receive = S_EXAMPLE (1, "receive", S_AS_MY_USER, "--count", "2");
-    s_expect_exit (receive, 0);
-    cr_expect_eq (s_count (receive, " [x] Received 'Hello World!'\n"), 1, "%s",
-                  receive->output);
+    procutil_prog_t *receive =
+        S_EXAMPLE (1, "receive", S_AS_MY_USER, "--count", "2");
+    procutil_prog_expect_exit (receive, 0);
     cr_expect_eq (
-        s_count (receive, " [x] Received 'Hello through my_exchange!'\n"), 1,
+        procutil_prog_count (receive, " [x] Received 'Hello World!'\n"), 1,
         "%s", receive->output);
+    cr_expect_eq (procutil_prog_count (
+                      receive, " [x] Received 'Hello through my_exchange!'\n"),
+                  1, "%s", receive->output);
     //  The tool's own producer and consumer, the same way.
     S_MESHQ (0, 0, S_VHOST, S_USER, "publish", "--exchange", "my_exchange",
              "--routing-key", "my_routing_key", "Hello World!");
@@ -436,13 +273,14 @@ Test (tutorial, a_password_on_the_command_line_works_too)
 {
     s_start_mesh (0, 1);
     S_MESHQ (0, 0, "add_vhost", "my_vhost");
-    s_proc_t *proc = S_MESHQ (0, 0, "add_user", "my_user", "my_password");
+    procutil_prog_t *proc =
+        S_MESHQ (0, 0, "add_user", "my_user", "my_password");
     cr_expect (strstr (proc->output, "add_user: done"), "%s", proc->output);
     S_MESHQ (0, 0, "set_permissions", "-p", "my_vhost", "my_user", ".*", ".*",
              ".*");
     S_UNTIL (1, "\"vhost\":\"my_vhost\"", S_VHOST, S_USER, "status", "--json");
     //  And change_password reaches node 2 as well.
-    s_expect_exit (
+    procutil_prog_expect_exit (
         s_meshq (0, "new_password\n", S_ARGS ("change_password", "my_user")),
         0);
     S_UNTIL (1, "\"vhost\":\"my_vhost\"", S_VHOST, "--user", "my_user",
@@ -461,10 +299,10 @@ Test (tutorial, workers_on_every_node_share_the_tasks)
     s_vhost_and_user ();
     for (int i = 1; i < 3; i++)
         S_UNTIL (i, "\"peers\":2", S_VHOST, S_USER, "status", "--json");
-    s_proc_t *workers[3];
+    procutil_prog_t *workers[3];
     for (int i = 0; i < 3; i++) {
         workers[i] = S_EXAMPLE (i, "worker", S_AS_MY_USER);
-        s_expect (workers[i], "Waiting for messages");
+        procutil_prog_expect (workers[i], "Waiting for messages");
     }
     //  Each task is a second of work (one dot); a worker takes one at a
     //  time, so with three waiting the tasks spread over the nodes.
@@ -472,7 +310,7 @@ Test (tutorial, workers_on_every_node_share_the_tasks)
     char tasks[TASKS][32];
     for (int t = 0; t < TASKS; t++) {
         snprintf (tasks[t], sizeof tasks[t], "Task %d.", t + 1);
-        s_proc_t *proc = s_expect_exit (
+        procutil_prog_t *proc = procutil_prog_expect_exit (
             S_EXAMPLE (0, "new_task", S_AS_MY_USER, tasks[t]), 0);
         char sent[256];
         snprintf (sent, sizeof sent, " [x] Sent '%s'", tasks[t]);
@@ -480,11 +318,11 @@ Test (tutorial, workers_on_every_node_share_the_tasks)
     }
     int64_t deadline = zclock_mono () + S_DEADLINE;
     int done = 0;
-    while ((done = s_count (workers[0], "[x] Done") +
-                   s_count (workers[1], "[x] Done") +
-                   s_count (workers[2], "[x] Done")) < TASKS) {
+    while ((done = procutil_prog_count (workers[0], "[x] Done") +
+                   procutil_prog_count (workers[1], "[x] Done") +
+                   procutil_prog_count (workers[2], "[x] Done")) < TASKS) {
         for (int i = 0; i < 3; i++)
-            s_read (workers[i], zclock_mono () + 50);
+            procutil_prog_read (workers[i], zclock_mono () + 50);
         cr_assert_lt (zclock_mono (), deadline,
                       "%d tasks of %d done; the workers printed:\n%s\n%s\n%s",
                       done, TASKS, workers[0]->output, workers[1]->output,
@@ -495,14 +333,14 @@ Test (tutorial, workers_on_every_node_share_the_tasks)
         snprintf (received, sizeof received, "Received '%s'", tasks[t]);
         int times = 0;
         for (int i = 0; i < 3; i++)
-            times += s_count (workers[i], received);
+            times += procutil_prog_count (workers[i], received);
         cr_expect_eq (times, 1, "%s done %d times:\n%s\n%s\n%s", tasks[t],
                       times, workers[0]->output, workers[1]->output,
                       workers[2]->output);
     }
     //  The workers on nodes 2 and 3 took from node 1, the origin.
     for (int i = 0; i < 3; i++)
-        cr_expect_geq (s_count (workers[i], "[x] Done"), 1,
+        cr_expect_geq (procutil_prog_count (workers[i], "[x] Done"), 1,
                        "the worker on n%d did nothing:\n%s", i + 1,
                        workers[i]->output);
     S_UNTIL (0,
@@ -511,7 +349,7 @@ Test (tutorial, workers_on_every_node_share_the_tasks)
              S_VHOST, S_USER, "list_queues", "--json");
     for (int i = 0; i < 3; i++) {
         kill (workers[i]->pid, SIGTERM);
-        s_expect_exit (workers[i], 0);
+        procutil_prog_expect_exit (workers[i], 0);
     }
 }
 
@@ -520,7 +358,8 @@ Test (tutorial, workers_on_every_node_share_the_tasks)
 
 //  The value of "key":"..." in a JSON line the tool printed.
 static void
-s_json_string (const s_proc_t *proc, const char *key, char *out, size_t size)
+s_json_string (const procutil_prog_t *proc, const char *key, char *out,
+               size_t size)
 {
     char pattern[64];
     snprintf (pattern, sizeof pattern, "\"%s\":\"", key);
@@ -581,7 +420,8 @@ Test (tutorial, each_vhost_and_each_mesh_keeps_to_itself)
     s_json_string (S_MESHQ (1, 0, S_VHOST, S_USER, "status", "--json"),
                    "endpoint", vhost, sizeof vhost);
     cr_expect_str_neq (root, vhost);
-    s_proc_t *proc = S_MESHQ (0, 0, S_VHOST, S_USER, "list_peers", "--json");
+    procutil_prog_t *proc =
+        S_MESHQ (0, 0, S_VHOST, S_USER, "list_peers", "--json");
     s_json_string (proc, "endpoint", seen, sizeof seen);
     cr_expect_str_eq (seen, vhost,
                       "n1 meets n2's my_vhost at its own "
@@ -618,8 +458,8 @@ Test (tutorial, refusals_say_why_and_exit_non_zero)
     S_UNTIL (1, "my_vhost", "list_vhosts");
 
     //  A wrong password, and a user nobody added.
-    s_proc_t *proc = S_MESHQ (1, 1, S_VHOST, "--user", "my_user", "--password",
-                              "wrong", "status");
+    procutil_prog_t *proc = S_MESHQ (1, 1, S_VHOST, "--user", "my_user",
+                                     "--password", "wrong", "status");
     cr_expect (strstr (proc->output, "meshq: connect: login refused by the "
                                      "agent at ") &&
                    strstr (proc->output, "for user 'my_user': wrong user or "
@@ -667,10 +507,10 @@ Test (tutorial, refusals_say_why_and_exit_non_zero)
     S_UNTIL (1, "mine", "list_vhosts");
     S_MESHQ (1, 0, S_USER, "delete_vhost", "mine");
     //  The examples refuse the same way.
-    proc = s_expect_exit (S_EXAMPLE (1, "receive", "--vhost", "my_vhost",
-                                     "--user", "my_user", "--password", "wrong",
-                                     "--count", "1"),
-                          1);
+    proc = procutil_prog_expect_exit (
+        S_EXAMPLE (1, "receive", "--vhost", "my_vhost", "--user", "my_user",
+                   "--password", "wrong", "--count", "1"),
+        1);
     cr_expect (strstr (proc->output, "connect: login refused"), "%s",
                proc->output);
     //  A bad command line is 64, as rabbitmqctl's.
@@ -699,9 +539,10 @@ Test (tutorial, a_vhost_mesh_heals_after_its_agents_lost_each_other)
                  "--json");
     }
     //  And a message crosses again.
-    s_expect_exit (S_EXAMPLE (0, "send", S_AS_MY_USER), 0);
-    s_proc_t *receive = S_EXAMPLE (1, "receive", S_AS_MY_USER, "--count", "1");
-    s_expect_exit (receive, 0);
+    procutil_prog_expect_exit (S_EXAMPLE (0, "send", S_AS_MY_USER), 0);
+    procutil_prog_t *receive =
+        S_EXAMPLE (1, "receive", S_AS_MY_USER, "--count", "1");
+    procutil_prog_expect_exit (receive, 0);
     cr_expect (strstr (receive->output, " [x] Received 'Hello World!'"), "%s",
                receive->output);
 }
@@ -713,20 +554,21 @@ Test (tutorial, logs_and_rpc_answers_cross_agents)
     S_UNTIL (1, "\"peers\":1", S_VHOST, S_USER, "status", "--json");
     //  A subscriber on n2 with a queue of its own (exclusive, named by the
     //  agent); a publisher on n1 reaches it once n1 knows its binding.
-    s_proc_t *logs = S_EXAMPLE (1, "receive_logs", S_AS_MY_USER);
-    s_expect (logs, "Waiting for logs");
+    procutil_prog_t *logs = S_EXAMPLE (1, "receive_logs", S_AS_MY_USER);
+    procutil_prog_expect (logs, "Waiting for logs");
     S_UNTIL (0, "\"source\":\"logs\"", S_VHOST, S_USER, "list_bindings",
              "--json");
-    s_expect_exit (S_EXAMPLE (0, "emit_log", S_AS_MY_USER, "info: across"), 0);
-    s_expect (logs, " [x] info: across");
+    procutil_prog_expect_exit (
+        S_EXAMPLE (0, "emit_log", S_AS_MY_USER, "info: across"), 0);
+    procutil_prog_expect (logs, " [x] info: across");
     //  RPC: the server on n1, the client on n2 with its reply queue there.
-    s_proc_t *server = S_EXAMPLE (0, "rpc_server", S_AS_MY_USER);
-    s_expect (server, "Awaiting RPC requests");
-    s_proc_t *client =
-        s_expect_exit (S_EXAMPLE (1, "rpc_client", S_AS_MY_USER, "10"), 0);
+    procutil_prog_t *server = S_EXAMPLE (0, "rpc_server", S_AS_MY_USER);
+    procutil_prog_expect (server, "Awaiting RPC requests");
+    procutil_prog_t *client = procutil_prog_expect_exit (
+        S_EXAMPLE (1, "rpc_client", S_AS_MY_USER, "10"), 0);
     cr_expect (strstr (client->output, " [.] Got 55"), "%s", client->output);
     kill (logs->pid, SIGTERM);
-    s_expect_exit (logs, 0);
+    procutil_prog_expect_exit (logs, 0);
     kill (server->pid, SIGTERM);
-    s_expect_exit (server, 0);
+    procutil_prog_expect_exit (server, 0);
 }
