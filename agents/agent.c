@@ -14,6 +14,7 @@
 */
 #include "agent_internal.h"
 #include "codec_args.h"
+#include "parts.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -352,28 +353,12 @@ s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
     self->frame_wall = zclock_time ();
     for (int n = 0; n < S_BATCH; n++) {
         zmq_msg_t parts[4];
-        int count = 0;
-        int more = 1;
-        int flags = ZMQ_DONTWAIT;
-        while (more) {
-            zmq_msg_t part;
-            zmq_msg_init (&part);
-            if (zmq_msg_recv (&part, handle, flags) < 0) {
-                zmq_msg_close (&part);
-                break;
-            }
-            flags = 0;  //  The rest of a message is there already.
-            more = zmq_msg_more (&part);
-            if (count < 4)
-                parts[count] = part;
-            else
-                zmq_msg_close (&part);
-            count++;
-        }
-        if (count == 0)
+        int total;
+        int kept = meshq_parts_recv (handle, parts, 4, &total);
+        if (total == 0)
             break;
-        s_frame (self, parts, count);
-        for (int i = 0; i < count && i < 4; i++)
+        s_frame (self, parts, total);
+        for (int i = 0; i < kept; i++)
             zmq_msg_close (&parts[i]);
         //  Consumers need not wait for the turn's commit (only confirms
         //  do): give them what the acks so far made room for, so that a

@@ -127,6 +127,30 @@ s_meta (meshq_engine_t *self, const char *key, const meshq_args_t *args)
     meshq_engine_auth_meta (self, key, args);
 }
 
+//  Deletes the permissions of a vhost (user NULL) or of a user (vhost
+//  NULL): records keyed "p/VHOST\x1fUSER".
+static void
+s_delete_permissions (meshq_engine_t *self, const char *vhost, const char *user)
+{
+    zlistx_t *keys = zlistx_new ();
+    zlistx_set_destructor (keys, (zlistx_destructor_fn *)zstr_free);
+    for (void *p = zhashx_first (self->perms); p;
+         p = zhashx_next (self->perms)) {
+        const char *perm_key = zhashx_cursor (self->perms);
+        const char *separator = strchr (perm_key, '\x1f');
+        if (!separator)
+            continue;
+        bool match = user ? streq (separator + 1, user)
+                          : (size_t)(separator - perm_key) == strlen (vhost) &&
+                                strncmp (perm_key, vhost, strlen (vhost)) == 0;
+        if (match)
+            zlistx_add_end (keys, zsys_sprintf ("p/%s", perm_key));
+    }
+    for (char *k = zlistx_first (keys); k; k = zlistx_next (keys))
+        s_meta (self, k, NULL);
+    zlistx_destroy (&keys);
+}
+
 static int
 s_add_user (meshq_engine_t *self, const char *user, const char *password,
             size_t size, unsigned tags)
@@ -375,18 +399,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
         snprintf (key, sizeof key, "u/%s", user);
         s_meta (self, key, NULL);
         //  Its permissions go with it.
-        zlistx_t *keys = zlistx_new ();
-        zlistx_set_destructor (keys, (zlistx_destructor_fn *)zstr_free);
-        for (void *p = zhashx_first (self->perms); p;
-             p = zhashx_next (self->perms)) {
-            const char *perm_key = zhashx_cursor (self->perms);
-            const char *separator = strchr (perm_key, '\x1f');
-            if (separator && streq (separator + 1, user))
-                zlistx_add_end (keys, zsys_sprintf ("p/%s", perm_key));
-        }
-        for (char *k = zlistx_first (keys); k; k = zlistx_next (keys))
-            s_meta (self, k, NULL);
-        zlistx_destroy (&keys);
+        s_delete_permissions (self, NULL, user);
     } else if (streq (verb, "SET_PERMISSIONS")) {
         char patterns[3][MESHQ_MAX_HEADER_VALUE + 1];
         const meshq_span_t *spans[3] = {&args->configure, &args->write,
@@ -435,18 +448,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
         else {
             snprintf (key, sizeof key, "v/%s", vhost);
             s_meta (self, key, NULL);
-            zlistx_t *keys = zlistx_new ();
-            zlistx_set_destructor (keys, (zlistx_destructor_fn *)zstr_free);
-            for (void *p = zhashx_first (self->perms); p;
-                 p = zhashx_next (self->perms)) {
-                const char *perm_key = zhashx_cursor (self->perms);
-                if (strncmp (perm_key, vhost, strlen (vhost)) == 0 &&
-                    perm_key[strlen (vhost)] == '\x1f')
-                    zlistx_add_end (keys, zsys_sprintf ("p/%s", perm_key));
-            }
-            for (char *k = zlistx_first (keys); k; k = zlistx_next (keys))
-                s_meta (self, k, NULL);
-            zlistx_destroy (&keys);
+            s_delete_permissions (self, vhost, NULL);
         }
     }
     if (rc)

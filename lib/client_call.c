@@ -9,6 +9,7 @@
 */
 #include "client_internal.h"
 #include "codec_args.h"
+#include "parts.h"
 
 #include <errno.h>
 
@@ -68,35 +69,6 @@ s_handle (meshq_client_t *self, const char *verb, const meshq_args_t *args,
         //  An answer to no request: an ack of an unknown delivery, say.
         meshq_client_copy_span (self->error, sizeof self->error, args->why);
     }
-}
-
-//  Receives one message from the agent without waiting, into parts (at
-//  most 3 kept: verb, arguments, envelope; more are dropped). Returns
-//  how many parts it has, 0 if none was there.
-static int
-s_recv_parts (void *handle, zmq_msg_t *parts, int *total)
-{
-    int count = 0;
-    int flags = ZMQ_DONTWAIT;
-    *total = 0;
-    while (true) {
-        zmq_msg_t part;
-        zmq_msg_init (&part);
-        if (zmq_msg_recv (&part, handle, flags) < 0) {
-            zmq_msg_close (&part);
-            break;
-        }
-        flags = 0;  //  The rest of a message is there already.
-        bool more = zmq_msg_more (&part);
-        if (count < 3)
-            parts[count++] = part;
-        else
-            zmq_msg_close (&part);
-        (*total)++;
-        if (!more)
-            break;
-    }
-    return count;
 }
 
 //  Receives and handles what arrives within timeout_ms. If rid is not 0
@@ -171,7 +143,7 @@ meshq_client_poll (meshq_client_t *self, int timeout_ms, uint64_t rid,
         for (int n = 0; n < 1000; n++) {
             zmq_msg_t parts[3];
             int total;
-            int count = s_recv_parts (handle, parts, &total);
+            int count = meshq_parts_recv (handle, parts, 3, &total);
             if (total == 0)
                 break;
             char verb[32];
