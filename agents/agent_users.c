@@ -19,6 +19,18 @@
 //  Metadata: users, permissions, vhosts
 
 //  Removes a directory and the files in it (a vhost's store).
+//  The configure, write and read patterns of a permission, as strings.
+static void
+s_patterns (const meshq_args_t *args,
+            char patterns[3][MESHQ_MAX_HEADER_VALUE + 1])
+{
+    const meshq_span_t *spans[3] = {&args->configure, &args->write,
+                                    &args->read};
+    for (int i = 0; i < 3; i++)
+        snprintf (patterns[i], MESHQ_MAX_HEADER_VALUE + 1, "%.*s",
+                  (int)spans[i]->size, spans[i]->data ? spans[i]->data : "");
+}
+
 static void
 s_remove_tree (const char *path)
 {
@@ -89,12 +101,7 @@ meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
         if (!args)
             return;
         char patterns[3][MESHQ_MAX_HEADER_VALUE + 1];
-        const meshq_span_t *spans[3] = {&args->configure, &args->write,
-                                        &args->read};
-        for (int i = 0; i < 3; i++)
-            snprintf (patterns[i], sizeof patterns[i], "%.*s",
-                      (int)spans[i]->size,
-                      spans[i]->data ? spans[i]->data : "");
+        s_patterns (args, patterns);
         char why[512];
         if (meshq_perm_new (&perm, patterns[0], patterns[1], patterns[2], why,
                             sizeof why) == 0)
@@ -402,12 +409,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
         s_delete_permissions (self, NULL, user);
     } else if (streq (verb, "SET_PERMISSIONS")) {
         char patterns[3][MESHQ_MAX_HEADER_VALUE + 1];
-        const meshq_span_t *spans[3] = {&args->configure, &args->write,
-                                        &args->read};
-        for (int i = 0; i < 3; i++)
-            snprintf (patterns[i], sizeof patterns[i], "%.*s",
-                      (int)spans[i]->size,
-                      spans[i]->data ? spans[i]->data : "");
+        s_patterns (args, patterns);
         meshq_perm_t *check = NULL;
         rc = meshq_perm_new (&check, patterns[0], patterns[1], patterns[2], why,
                              sizeof why);

@@ -303,10 +303,8 @@ Test (mesh, prefetch_holds_across_agents)
 
 Test (mesh, what_an_agent_read_ahead_goes_back_when_its_consumer_leaves)
 {
-    s_start (0);
-    s_start (1);
-    meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
     cr_assert_eq (meshq_client_declare_queue (a, "ahead", NULL), 0);
     s_wait_queue (b, "ahead");
     s_publish (a, "ahead", 50);
