@@ -1,47 +1,9 @@
-/*  queue.c - one queue: ready levels, unacked list, consumers, dispatch.
-    See queue.h.
+/*  queue.c - one queue: ready levels, unacked list, dispatch. Its
+    consumers and their credit are in queue_consumers.c. See queue.h.
 */
-#include "queue.h"
+#include "queue_internal.h"
 
-#include <assert.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
-
-#define S_LEVELS (MESHQ_MAX_PRIORITY + 1)
-
-//  A doubly linked list of entries.
-typedef struct {
-    meshq_entry_t *head;  //  First entry.
-    meshq_entry_t *tail;  //  Last entry.
-} s_list_t;
-
-struct _meshq_queue_t {
-    char name[MESHQ_MAX_SHORTSTR + 1];  //  Queue name.
-    meshq_queue_args_t args;            //  Declared arguments.
-    const meshq_queue_host_t *host;     //  Callbacks to the agent.
-    void *host_arg;                     //  Their argument.
-    s_list_t ready[S_LEVELS];           //  Ready entries by priority level.
-    uint64_t ready_count;               //  Entries in ready.
-    uint64_t ready_bytes;               //  Body bytes in ready.
-    s_list_t unacked;                   //  Delivered, in lease order.
-    uint64_t unacked_count;             //  Entries in unacked.
-    meshq_consumer_t *consumers;        //  Consumers, in arrival order.
-    uint32_t consumer_count;            //  Number of consumers.
-    uint32_t rotor;                     //  Where the next credit scan starts.
-    void *owner;                        //  Owning session if exclusive.
-    uint64_t pushed;                    //  Entries ever pushed.
-    uint64_t delivered;                 //  Deliveries ever made.
-    uint64_t pushed_then;               //  pushed at the last sample.
-    uint64_t delivered_then;            //  delivered at the last sample.
-    int64_t sampled;                    //  When the last sample was (ms).
-    double publish_rate;                //  Pushed per second.
-    double deliver_rate;                //  Delivered per second.
-    uint32_t reserved;                  //  Local slots promised to agents.
-    int64_t ahead;                      //  Of those, how many need none.
-    void *mesh;                         //  The host's mesh state.
-};
 
 int64_t
 meshq_mono_ms (void)
@@ -94,44 +56,6 @@ meshq_blob_unref (meshq_blob_t **self_p)
     *self_p = NULL;
 }
 
-static void
-s_append (s_list_t *list, meshq_entry_t *entry)
-{
-    entry->next = NULL;
-    entry->prev = list->tail;
-    if (list->tail)
-        list->tail->next = entry;
-    else
-        list->head = entry;
-    list->tail = entry;
-}
-
-static void
-s_prepend (s_list_t *list, meshq_entry_t *entry)
-{
-    entry->prev = NULL;
-    entry->next = list->head;
-    if (list->head)
-        list->head->prev = entry;
-    else
-        list->tail = entry;
-    list->head = entry;
-}
-
-static void
-s_unlink (s_list_t *list, meshq_entry_t *entry)
-{
-    if (entry->prev)
-        entry->prev->next = entry->next;
-    else
-        list->head = entry->next;
-    if (entry->next)
-        entry->next->prev = entry->prev;
-    else
-        list->tail = entry->prev;
-    entry->prev = entry->next = NULL;
-}
-
 void
 meshq_queue_args_init (meshq_queue_args_t *args)
 {
@@ -167,7 +91,7 @@ meshq_queue_destroy (meshq_queue_t **self_p)
     meshq_queue_purge (self);
     while (self->unacked.head) {
         meshq_entry_t *entry = self->unacked.head;
-        s_unlink (&self->unacked, entry);
+        meshq_entry_list_unlink (&self->unacked, entry);
         entry->unacked = false;
         self->host->dispose (self->host_arg, entry, NULL);
     }
@@ -289,7 +213,7 @@ s_pop (meshq_queue_t *self)
     for (int level = self->args.max_priority; level >= 0; level--) {
         meshq_entry_t *entry = self->ready[level].head;
         if (entry) {
-            s_unlink (&self->ready[level], entry);
+            meshq_entry_list_unlink (&self->ready[level], entry);
             self->ready_count--;
             self->ready_bytes -= entry->body_size;
             return entry;
@@ -305,7 +229,7 @@ s_pop_oldest (meshq_queue_t *self)
     for (int level = 0; level <= self->args.max_priority; level++) {
         meshq_entry_t *entry = self->ready[level].head;
         if (entry) {
-            s_unlink (&self->ready[level], entry);
+            meshq_entry_list_unlink (&self->ready[level], entry);
             self->ready_count--;
             self->ready_bytes -= entry->body_size;
             return entry;
@@ -344,7 +268,7 @@ meshq_queue_push (meshq_queue_t *self, meshq_entry_t *entry)
     if (entry->priority > self->args.max_priority)
         entry->priority = (uint8_t)self->args.max_priority;
     entry->queue = self;
-    s_append (&self->ready[entry->priority], entry);
+    meshq_entry_list_append (&self->ready[entry->priority], entry);
     self->pushed++;
     self->ready_count++;
     self->ready_bytes += entry->body_size;
@@ -355,7 +279,7 @@ void
 meshq_queue_unpush (meshq_queue_t *self, meshq_entry_t *entry)
 {
     assert (!entry->unacked && entry->queue == self);
-    s_unlink (&self->ready[entry->priority], entry);
+    meshq_entry_list_unlink (&self->ready[entry->priority], entry);
     self->ready_count--;
     self->ready_bytes -= entry->body_size;
 }
@@ -368,7 +292,7 @@ meshq_queue_requeue (meshq_queue_t *self, meshq_entry_t *entry)
     entry->consumer = NULL;
     entry->session = NULL;
     entry->dtag = 0;
-    s_prepend (&self->ready[entry->priority], entry);
+    meshq_entry_list_prepend (&self->ready[entry->priority], entry);
     self->ready_count++;
     self->ready_bytes += entry->body_size;
 }
@@ -377,7 +301,7 @@ void
 meshq_queue_settle (meshq_queue_t *self, meshq_entry_t *entry)
 {
     assert (entry->unacked && entry->queue == self);
-    s_unlink (&self->unacked, entry);
+    meshq_entry_list_unlink (&self->unacked, entry);
     entry->unacked = false;
     self->unacked_count--;
     if (entry->consumer) {
@@ -389,57 +313,10 @@ meshq_queue_settle (meshq_queue_t *self, meshq_entry_t *entry)
     }
 }
 
-static uint32_t
-s_free (const meshq_consumer_t *consumer)
-{
-    return consumer->prefetch > consumer->unacked
-               ? consumer->prefetch - consumer->unacked
-               : 0;
-}
-
-//  The consumer with the most free credit, starting the scan at the
-//  rotor so that equal credit is shared in turn. Local consumers leave
-//  the slots reserved for other agents free; with local_first they go
-//  before remote ones; with local_only remote ones are not considered
-//  (and reservations are ignored: a remote entry has its own slot).
-static meshq_consumer_t *
-s_pick_among (meshq_queue_t *self, bool local_only)
-{
-    if (!self->consumers)
-        return NULL;
-    uint32_t local_free = 0;
-    for (meshq_consumer_t *c = self->consumers; c; c = c->next)
-        if (!c->remote)
-            local_free += s_free (c);
-    bool locals = local_only ||
-                  (int64_t)local_free + self->ahead > (int64_t)self->reserved;
-    uint32_t start = self->rotor % self->consumer_count;
-    meshq_consumer_t *first = self->consumers;
-    for (uint32_t i = 0; i < start; i++)
-        first = first->next;
-    meshq_consumer_t *best = NULL, *best_local = NULL;
-    uint32_t best_credit = 0, best_local_credit = 0;
-    meshq_consumer_t *consumer = first;
-    for (uint32_t i = 0; i < self->consumer_count; i++) {
-        uint32_t credit = s_free (consumer);
-        bool eligible = consumer->remote ? !local_only : locals;
-        if (eligible && credit > best_credit) {
-            best = consumer;
-            best_credit = credit;
-        }
-        if (eligible && !consumer->remote && credit > best_local_credit) {
-            best_local = consumer;
-            best_local_credit = credit;
-        }
-        consumer = consumer->next ? consumer->next : self->consumers;
-    }
-    return self->args.local_first && best_local ? best_local : best;
-}
-
 static meshq_consumer_t *
 s_pick (meshq_queue_t *self)
 {
-    return s_pick_among (self, false);
+    return meshq_queue_pick_among (self, false);
 }
 
 //  Pops the next entry that may be delivered, disposing of the expired
@@ -459,16 +336,16 @@ s_next_deliverable (meshq_queue_t *self, int64_t now)
     return NULL;
 }
 
-static void
-s_deliver (meshq_queue_t *self, meshq_entry_t *entry,
-           meshq_consumer_t *consumer, int64_t lease)
+void
+meshq_queue_deliver_entry (meshq_queue_t *self, meshq_entry_t *entry,
+                           meshq_consumer_t *consumer, int64_t lease)
 {
     entry->deliveries++;
     self->delivered++;
     entry->consumer = consumer;
     entry->lease = lease;
     entry->unacked = true;
-    s_append (&self->unacked, entry);
+    meshq_entry_list_append (&self->unacked, entry);
     self->unacked_count++;
     if (consumer)
         consumer->unacked++;
@@ -486,7 +363,7 @@ meshq_queue_dispatch (meshq_queue_t *self, int64_t now)
             break;
         if (!lease)
             lease = meshq_mono_ms () + self->args.ack_timeout;
-        s_deliver (self, entry, consumer, lease);
+        meshq_queue_deliver_entry (self, entry, consumer, lease);
         self->rotor++;
         self->host->deliver (self->host_arg, consumer, entry);
         delivered++;
@@ -499,8 +376,8 @@ meshq_queue_take (meshq_queue_t *self, int64_t now)
 {
     meshq_entry_t *entry = s_next_deliverable (self, now);
     if (entry)
-        s_deliver (self, entry, NULL,
-                   meshq_mono_ms () + self->args.ack_timeout);
+        meshq_queue_deliver_entry (self, entry, NULL,
+                                   meshq_mono_ms () + self->args.ack_timeout);
     return entry;
 }
 
@@ -511,7 +388,7 @@ meshq_queue_expire (meshq_queue_t *self, int64_t now)
         meshq_entry_t *entry;
         while ((entry = self->ready[level].head) && entry->expires &&
                entry->expires <= now) {
-            s_unlink (&self->ready[level], entry);
+            meshq_entry_list_unlink (&self->ready[level], entry);
             self->ready_count--;
             self->ready_bytes -= entry->body_size;
             self->host->dispose (self->host_arg, entry, "expired");
@@ -530,9 +407,9 @@ void
 meshq_queue_touch (meshq_queue_t *self, meshq_entry_t *entry, int64_t now)
 {
     assert (entry->unacked);
-    s_unlink (&self->unacked, entry);
+    meshq_entry_list_unlink (&self->unacked, entry);
     entry->lease = now + self->args.ack_timeout;
-    s_append (&self->unacked, entry);
+    meshq_entry_list_append (&self->unacked, entry);
 }
 
 uint64_t
@@ -558,7 +435,7 @@ meshq_queue_dispose_if (meshq_queue_t *self,
         while (entry) {
             meshq_entry_t *next = entry->next;
             if (match (entry, arg)) {
-                s_unlink (&self->ready[level], entry);
+                meshq_entry_list_unlink (&self->ready[level], entry);
                 self->ready_count--;
                 self->ready_bytes -= entry->body_size;
                 self->host->dispose (self->host_arg, entry, NULL);
@@ -568,116 +445,4 @@ meshq_queue_dispose_if (meshq_queue_t *self,
         }
     }
     return count;
-}
-
-meshq_consumer_t *
-meshq_queue_add_remote (meshq_queue_t *self, void *session, const char *tag)
-{
-    meshq_consumer_t *consumer = calloc (1, sizeof *consumer);
-    assert (consumer);
-    consumer->queue = self;
-    consumer->session = session;
-    snprintf (consumer->tag, sizeof consumer->tag, "%s", tag);
-    consumer->remote = true;
-    meshq_consumer_t **link = &self->consumers;
-    while (*link)
-        link = &(*link)->next;
-    *link = consumer;
-    self->consumer_count++;
-    return consumer;
-}
-
-void
-meshq_queue_reserve (meshq_queue_t *self, int64_t slots)
-{
-    int64_t reserved = (int64_t)self->reserved + slots;
-    self->reserved = reserved > 0 ? (uint32_t)reserved : 0;
-}
-
-uint32_t
-meshq_queue_reserved (const meshq_queue_t *self)
-{
-    return self->reserved;
-}
-
-void
-meshq_queue_set_ahead (meshq_queue_t *self, int64_t ahead)
-{
-    self->ahead = ahead;
-}
-
-uint32_t
-meshq_queue_local_consumers (const meshq_queue_t *self)
-{
-    uint32_t count = 0;
-    for (meshq_consumer_t *c = self->consumers; c; c = c->next)
-        count += !c->remote;
-    return count;
-}
-
-bool
-meshq_queue_deliver_remote (meshq_queue_t *self, meshq_entry_t *entry)
-{
-    meshq_consumer_t *consumer = s_pick_among (self, true);
-    if (!consumer)
-        return false;
-    entry->queue = self;
-    //  Counted where it was delivered from: not again here.
-    entry->deliveries--;
-    s_deliver (self, entry, consumer,
-               meshq_mono_ms () + self->args.ack_timeout);
-    self->rotor++;
-    self->host->deliver (self->host_arg, consumer, entry);
-    return true;
-}
-
-void *
-meshq_queue_mesh (const meshq_queue_t *self)
-{
-    return self->mesh;
-}
-
-void
-meshq_queue_set_mesh (meshq_queue_t *self, void *mesh)
-{
-    self->mesh = mesh;
-}
-
-meshq_consumer_t *
-meshq_queue_add_consumer (meshq_queue_t *self, void *session, const char *tag,
-                          uint32_t prefetch, bool exclusive)
-{
-    for (meshq_consumer_t *c = self->consumers; c; c = c->next)
-        if (!c->remote && (c->exclusive || exclusive))
-            return NULL;
-    meshq_consumer_t *consumer = calloc (1, sizeof *consumer);
-    assert (consumer);
-    consumer->queue = self;
-    consumer->session = session;
-    snprintf (consumer->tag, sizeof consumer->tag, "%s", tag);
-    consumer->prefetch = prefetch ? prefetch : 1;
-    consumer->exclusive = exclusive;
-    meshq_consumer_t **link = &self->consumers;
-    while (*link)
-        link = &(*link)->next;
-    *link = consumer;
-    self->consumer_count++;
-    return consumer;
-}
-
-void
-meshq_queue_remove_consumer (meshq_queue_t *self, meshq_consumer_t *consumer)
-{
-    for (meshq_entry_t *entry = self->unacked.head; entry; entry = entry->next)
-        if (entry->consumer == consumer)
-            entry->consumer = NULL;
-    for (meshq_consumer_t **link = &self->consumers; *link;
-         link = &(*link)->next)
-        if (*link == consumer) {
-            *link = consumer->next;
-            self->consumer_count--;
-            free (consumer);
-            return;
-        }
-    assert (false);
 }
