@@ -213,7 +213,10 @@ meshq_client_recv (meshq_client_t *self, int timeout_ms,
 {
     assert (self && delivery_p);
     *delivery_p = NULL;
-    int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
+    //  The clock only when there is something to wait for.
+    int64_t deadline = timeout_ms < 0 || zlistx_size (self->ready)
+                           ? INT64_MAX
+                           : zclock_mono () + timeout_ms;
     while (zlistx_size (self->ready) == 0) {
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)

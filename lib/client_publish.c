@@ -45,7 +45,8 @@ meshq_client_publish (meshq_client_t *self, const meshq_msg_t *msg, int flags)
     }
     //  Under pressure the agent refuses publishes; a client that chose
     //  to block waits for it to have room again.
-    int64_t deadline = zclock_mono () + self->timeout_ms;
+    int64_t deadline =
+        self->blocked ? zclock_mono () + self->timeout_ms : INT64_MAX;
     while (self->blocked && self->block_on_pressure) {
         int64_t left = deadline - zclock_mono ();
         if (left <= 0) {
