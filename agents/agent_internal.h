@@ -103,8 +103,6 @@ struct _meshq_session_t {
     uint64_t *peer_acks;                //  Peer: acks to send this turn.
     size_t peer_ack_count;              //  Peer: how many.
     size_t peer_ack_capacity;           //  Peer: room.
-    zmsg_t *peer_batch;                 //  Peer: deliveries to send.
-    uint32_t peer_batch_count;          //  Peer: how many.
     char user[MESHQ_MAX_SHORTSTR + 1];  //  Authenticated user.
     int64_t last_seen;                  //  Monotonic ms of its last frame.
     int heartbeat_ms;                   //  Its heartbeat interval.

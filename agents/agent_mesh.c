@@ -41,9 +41,6 @@
 //  does not change between empty and not.
 #define S_ANNOUNCE_MS 20
 
-//  Deliveries to a peer sent in one message, at most.
-#define S_BATCH 256
-
 meshq_qmesh_t *
 meshq_qmesh (meshq_queue_t *queue, bool create)
 {
@@ -91,24 +88,6 @@ meshq_mesh_peer_session (meshq_vhost_t *vhost, const uint8_t *id)
 // --------------------------------------------------------------------
 //  Sending
 
-//  Sends the deliveries gathered for a peer as one message.
-static int
-s_flush_deliveries (meshq_engine_t *self, meshq_session_t *session)
-{
-    zmsg_t *msg = session->peer_batch;
-    session->peer_batch = NULL;
-    session->peer_batch_count = 0;
-    if (!msg)
-        return 0;
-    int rc = meshq_peers_send (session->vhost->peers, session->id, &msg);
-    zmsg_destroy (&msg);
-    if (rc)
-        meshq_engine_warn (self,
-                           "mesh: send failed verb=DELIVER peer=%s reason=%s",
-                           session->user, meshq_strerror (rc));
-    return rc;
-}
-
 int
 meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
                         const char *verb, const void *args, size_t args_size,
@@ -117,22 +96,6 @@ meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
     meshq_vhost_t *vhost = session->vhost;
     if (!vhost->peers || session->dead)
         return MESHQ_ECONNLOST;
-    //  Deliveries of a turn go several to a message (section 4 of
-    //  docs/PROTOCOL.md): one for libzmq to queue and wake the peer for.
-    if (body && streq (verb, "DELIVER")) {
-        if (!session->peer_batch) {
-            session->peer_batch = zmsg_new ();
-            zmsg_addstr (session->peer_batch, verb);
-        }
-        zmsg_addmem (session->peer_batch, args, args_size);
-        zmsg_addmem (session->peer_batch, body, size);
-        if (++session->peer_batch_count == S_BATCH)
-            return s_flush_deliveries (self, session);
-        meshq_engine_arm_turn (self);
-        return 0;
-    }
-    //  Anything else goes after the deliveries before it.
-    s_flush_deliveries (self, session);
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, verb);
     zmsg_addmem (msg, args, args_size);
@@ -337,10 +300,8 @@ meshq_engine_mesh_turn (meshq_engine_t *self)
         if (!vhost->peers || zhashx_size (vhost->peer_sessions) == 0)
             continue;
         meshq_session_t *session = zhashx_first (vhost->peer_sessions);
-        for (; session; session = zhashx_next (vhost->peer_sessions)) {
-            s_flush_deliveries (self, session);
+        for (; session; session = zhashx_next (vhost->peer_sessions))
             s_flush_acks (self, session);
-        }
         meshq_queue_t *queue = zhashx_first (vhost->queues);
         for (; queue; queue = zhashx_next (vhost->queues)) {
             s_backlog (self, vhost, queue, now);

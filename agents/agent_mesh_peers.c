@@ -13,6 +13,9 @@
 //  Interval of VHOST to peers that a vhost's mesh does not have up.
 #define S_INTRODUCE_MS 1000
 
+//  Deliveries to a peer in one DELIVER frame, at most.
+#define S_PEER_BATCH 256
+
 // --------------------------------------------------------------------
 //  Peers up and down
 
@@ -76,6 +79,9 @@ s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
     memcpy (session->id, peer->id, 16);
     session->vhost = vhost;
     session->peer = true;
+    //  Deliveries to a peer go several to a frame, as to a client that
+    //  takes batches (docs/PROTOCOL.md, section 4).
+    session->batch = S_PEER_BATCH;
     snprintf (session->user, sizeof session->user, "%s",
               *peer->name ? peer->name : key);
     session->deliveries = meshq_map64_new ();
@@ -215,7 +221,7 @@ s_on_backlog (meshq_engine_t *self, meshq_session_t *session,
 
 static void
 s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
-              const meshq_args_t *args, zframe_t *body)
+              const meshq_args_t *args, const void *body, size_t size)
 {
     meshq_vhost_t *vhost = session->vhost;
     meshq_queue_t *queue = s_queue (vhost, args);
@@ -238,12 +244,43 @@ s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
     entry->seq = args->seq;
     entry->deliveries = (uint32_t)args->count;
     entry->redelivered = args->redelivered;
-    entry->body_size = (uint32_t)zframe_size (body);
-    entry->blob =
-        meshq_blob_new (zframe_data (body), zframe_size (body), &self->memory);
+    entry->body_size = (uint32_t)size;
+    entry->blob = meshq_blob_new (body, size, &self->memory);
     //  No consumer to take it (it went away): back to its origin.
     if (!queue || !meshq_ahead_hold (self, queue, entry, credited))
         meshq_ahead_give_back (self, vhost, entry);
+}
+
+//  DELIVER: one message, or (with nb) a frame of deliveries back to back,
+//  each an item of dtag, seq, count, redelivered and envelope.
+static void
+s_on_deliver_batch (meshq_engine_t *self, meshq_session_t *session,
+                    meshq_args_t *args, zframe_t *body)
+{
+    if (!MESHQ_ARGS_HAS (args, BATCH)) {
+        s_on_deliver (self, session, args, zframe_data (body),
+                      zframe_size (body));
+        return;
+    }
+    meshq_span_t cursor = {(const char *)zframe_data (body),
+                           (uint32_t)zframe_size (body)};
+    for (uint64_t i = 0; i < args->batch && cursor.size; i++) {
+        meshq_delivery_item_t item;
+        const char *why = NULL;
+        if (meshq_codec_decode_delivery (
+                &cursor, (uint32_t)self->config.max_message, &item, &why)) {
+            meshq_engine_bad_input (self,
+                                    "mesh: DELIVER dropped peer=%s reason=%s",
+                                    session->user, why);
+            return;
+        }
+        args->dtag = item.dtag;
+        args->seq = item.seq;
+        args->count = item.count;
+        args->redelivered = item.redelivered;
+        s_on_deliver (self, session, args, item.envelope.data,
+                      item.envelope.size);
+    }
 }
 
 //  A peer of the default vhost says where its mesh of another vhost is.
@@ -322,22 +359,9 @@ s_on_message (meshq_engine_t *self, meshq_vhost_t *vhost,
         s_on_grant (self, session, &args);
     else if (streq (verb, "BACKLOG"))
         s_on_backlog (self, session, &args);
-    else if (streq (verb, "DELIVER") && body) {
-        //  One or more pairs of arguments and envelope.
-        s_on_deliver (self, session, &args, body);
-        zframe_t *more;
-        while ((more = zmsg_next (msg)) && (body = zmsg_next (msg))) {
-            if (meshq_codec_decode_args (zframe_data (more), zframe_size (more),
-                                         &args, &why)) {
-                meshq_engine_bad_input (self,
-                                        "mesh: DELIVER dropped peer=%s "
-                                        "reason=%s",
-                                        peer->name, why);
-                break;
-            }
-            s_on_deliver (self, session, &args, body);
-        }
-    } else if (streq (verb, "ACKED"))
+    else if (streq (verb, "DELIVER") && body)
+        s_on_deliver_batch (self, session, &args, body);
+    else if (streq (verb, "ACKED"))
         meshq_dedup_on_acked (self, session, &args);
     else if (streq (verb, "VHOST"))
         s_on_vhost (self, vhost, session, &args);

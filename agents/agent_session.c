@@ -88,7 +88,6 @@ meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
     meshq_map64_destroy (&session->deliveries);
     zlistx_destroy (&session->consumers);
     free (session->peer_acks);
-    zmsg_destroy (&session->peer_batch);
     free (session);
 }
 
