@@ -151,7 +151,7 @@ procutil_mesh_dir (const char *suite, char *dir, size_t dir_size, char *mesh,
 
 //  An agent process of a mesh on this machine.
 typedef struct {
-    char name[8];       //  n1, n2, ...
+    char name[16];      //  n1, n2, ...
     char control[300];  //  Its ipc:// endpoint for clients.
     char log[300];      //  Its log file.
     int port;           //  Its mesh port (the default vhost's).
