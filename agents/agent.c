@@ -14,9 +14,11 @@
 */
 #include "agent_internal.h"
 #include "codec_args.h"
+#include "mesh_secret.h"
 #include "parts.h"
 
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -108,6 +110,7 @@ s_engine_destroy (meshq_engine_t **self_p)
     meshq_engine_pool_fini (self);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->router);
+    sodium_memzero (self->mesh_key, sizeof self->mesh_key);
     free (self);
     *self_p = NULL;
 }
@@ -456,6 +459,25 @@ s_bind (meshq_engine_t *self, const char *endpoint, char *why, size_t size)
     return 0;
 }
 
+//  Reads the mesh secret, if one is set, before any mesh starts: every
+//  vhost's mesh then uses CURVE with keys made from it.
+static int
+s_load_mesh_secret (meshq_engine_t *self, char *why, size_t size)
+{
+    const char *path = self->config.mesh_secret_file;
+    if (!*path)
+        return 0;
+    if (!zmq_has ("curve")) {
+        snprintf (why, size,
+                  "mesh_secret_file: this libzmq has no CURVE security "
+                  "(it was built without libsodium)");
+        return MESHQ_EINVAL;
+    }
+    int rc = meshq_mesh_secret_load (path, self->mesh_key, why, size);
+    self->mesh_secret = rc == 0;
+    return rc;
+}
+
 static int
 s_start (meshq_engine_t *self, char *why, size_t size)
 {
@@ -463,12 +485,15 @@ s_start (meshq_engine_t *self, char *why, size_t size)
         snprintf (why, size, "no data directory set");
         return MESHQ_EINVAL;
     }
+    int rc = s_load_mesh_secret (self, why, size);
+    if (rc)
+        return rc;
     //  The default vhost first: it holds the node id, the users and the
     //  list of the other vhosts, which open after it.
     self->root = meshq_vhost_new (self, "/");
     zhashx_insert (self->vhosts, "/", self->root);
     self->restoring_root = true;
-    int rc = meshq_vhost_open (self->root, why, size);
+    rc = meshq_vhost_open (self->root, why, size);
     self->restoring_root = false;
     if (rc)
         return rc;

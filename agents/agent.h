@@ -45,6 +45,8 @@ typedef struct {
                                   //  percentage of local prefetch.
     uint64_t max_memory;          //  Bytes of messages before publishers
                                   //  are refused; 0: 40% of physical RAM.
+    char mesh_secret_file[1024];  //  The mesh secret's file, or "": mesh
+                                  //  links without CURVE.
 } meshq_agent_config_t;
 
 //  Sets the defaults: name "meshq", no extra endpoints, 16 MiB bodies,
@@ -55,7 +57,8 @@ void meshq_agent_config_init (meshq_agent_config_t *config);
 //  endpoint (adds one), max_message, ack_timeout, max_memory,
 //  segment_size, quota, mesh, interface, seeds, no_beacon, port,
 //  beacon_port, beacon_interval, transport, heartbeat, peer_timeout,
-//  read_ahead.
+//  read_ahead, mesh_secret_file (only its name: the agent reads the file
+//  when it starts).
 //  Returns 0, or MESHQ_EINVAL with why filled in.
 int meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
                             const char *value, char *why, size_t size);

@@ -12,10 +12,15 @@
     on a fresh store and may connect only over ipc:// and inproc://, as
     RabbitMQ keeps guest to localhost.
 
+    The same handler answers for the mesh ROUTERs of agents with a mesh
+    secret (their ZAP domain starts with MESHQ_PEERS_ZAP_PREFIX): a peer
+    gets in only with the mesh's own CURVE key.
+
     Users, permissions and vhosts themselves are agent_users.c.
 */
 #include "agent_internal.h"
 #include "codec_args.h"
+#include "peers.h"
 #include "verifier.h"
 
 #include <inttypes.h>
@@ -174,6 +179,26 @@ s_zap_reply (meshq_engine_t *self, zmsg_t **reply_p, const char *status,
     *reply_p = NULL;
 }
 
+//  Checks a client of a mesh ROUTER (domain MESHQ_PEERS_ZAP_PREFIX and
+//  the mesh's public key): it must have proven in the CURVE handshake
+//  that it holds the mesh's own keypair, so the secret it came from.
+//  Needs nothing of this agent's: whichever agent of the process holds
+//  the ZAP handler answers for the meshes of all. Returns NULL to
+//  accept, else why not.
+static const char *
+s_zap_mesh (const char *domain, const char *mechanism, zframe_t *key)
+{
+    if (!streq (mechanism, "CURVE") || !key || zframe_size (key) != 32)
+        return "not CURVE";
+    const char *z85 = domain + strlen (MESHQ_PEERS_ZAP_PREFIX);
+    uint8_t mesh_key[32];
+    if (strlen (z85) != 40 || !zmq_z85_decode (mesh_key, z85))
+        return "not a mesh key";
+    if (sodium_memcmp (mesh_key, zframe_data (key), 32) != 0)
+        return "another mesh's key";
+    return NULL;
+}
+
 static int
 s_handle_zap (zloop_t *loop, zsock_t *reader, void *arg)
 {
@@ -197,15 +222,24 @@ s_handle_zap (zloop_t *loop, zsock_t *reader, void *arg)
     char *address = zmsg_popstr (request);
     zframe_t *identity = zmsg_pop (request);
     char *mechanism = zmsg_popstr (request);
-    char *user = zmsg_popstr (request);
-    zframe_t *password = zmsg_pop (request);
+    bool mesh = strncmp (domain, MESHQ_PEERS_ZAP_PREFIX,
+                         strlen (MESHQ_PEERS_ZAP_PREFIX)) == 0;
+    zframe_t *key = mesh ? zmsg_pop (request) : NULL;
+    char *user = mesh ? NULL : zmsg_popstr (request);
+    zframe_t *password = mesh ? NULL : zmsg_pop (request);
     zmsg_addstr (reply, "1.0");
     zmsg_append (reply, &request_id);
     meshq_user_t *record = user ? zhashx_lookup (self->users, user) : NULL;
     const char *why = NULL;
+    bool answered = false;
     if (!version || !streq (version, "1.0"))
         why = "ZAP version";
-    else if (!streq (domain, self->zap_domain))
+    else if (mesh) {
+        //  The peers module counts and logs what fails, on its ROUTER.
+        why = s_zap_mesh (domain, mechanism, key);
+        s_zap_reply (self, &reply, why ? "400" : "200", why ? why : "OK", "");
+        answered = true;
+    } else if (!streq (domain, self->zap_domain))
         why = "another agent's domain";
     else if (!streq (mechanism, "PLAIN") || !password)
         why = "not PLAIN (set a user and password)";
@@ -214,10 +248,10 @@ s_handle_zap (zloop_t *loop, zsock_t *reader, void *arg)
     else if (streq (user, "guest") && strncmp (address, "localhost:", 10))
         //  ipc peers show as "localhost:...", tcp peers by address.
         why = "guest may connect only over ipc:// or inproc://";
-    if (why) {
+    if (why && !answered) {
         s_refused (self, user ? user : "", why);
         s_zap_reply (self, &reply, "400", why, "");
-    } else {
+    } else if (!answered) {
         s_check_t *check = calloc (1, sizeof *check);
         assert (check);
         check->zap = true;
@@ -248,6 +282,7 @@ s_handle_zap (zloop_t *loop, zsock_t *reader, void *arg)
     zstr_free (&mechanism);
     zstr_free (&user);
     zframe_destroy (&password);
+    zframe_destroy (&key);
     zmsg_destroy (&request);
     return 0;
 }

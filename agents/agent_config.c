@@ -137,7 +137,10 @@ meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
     } else if (streq (name, "read_ahead")) {
         if (!(rc = s_number (name, value, 0, 1000, &number, why, size)))
             config->read_ahead_percent = (uint32_t)number;
-    } else {
+    } else if (streq (name, "mesh_secret_file"))
+        rc = s_text (name, value, config->mesh_secret_file,
+                     sizeof config->mesh_secret_file, why, size);
+    else {
         snprintf (why, size, "unknown setting '%s'", name);
         rc = MESHQ_EINVAL;
     }

@@ -134,6 +134,8 @@ struct _meshq_engine_t {
     uint64_t perm_generation;       //  Bumped at every permission change.
     zsock_t *zap;                   //  ZAP handler, if this agent has it.
     char zap_domain[128];           //  "meshq-NAME".
+    bool mesh_secret;               //  Mesh links use CURVE, keys made
+    uint8_t mesh_key[32];           //  from this (mesh_secret.h).
     zactor_t *verifier;             //  Checks passwords off the loop.
     meshq_map64_t *auth_pending;    //  Token -> check waiting for it.
     zhashx_t *auth_cache;           //  Checks that passed, by hash.

@@ -72,6 +72,10 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
                            stats->beacons_dropped[MESHQ_BEACON_DROP_VERSION] +
                            stats->beacons_dropped[MESHQ_BEACON_DROP_MALFORMED];
             MESHQ_ARGS_SET (&results, BAD_BEACONS, bad_beacons, bad);
+            //  Connections to the mesh endpoint that failed the ZeroMQ
+            //  handshake: another mesh secret, or none where one is due.
+            MESHQ_ARGS_SET (&results, BAD_HANDSHAKES, bad_handshakes,
+                            stats->handshakes_failed);
         }
     }
     MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);

@@ -33,9 +33,11 @@
 */
 #include "agent_mesh.h"
 #include "codec_args.h"
+#include "mesh_secret.h"
 #include "peers.h"
 
 #include <inttypes.h>
+#include <sodium.h>
 
 //  Minimum gap between two announcements of a queue's backlog that
 //  does not change between empty and not.
@@ -378,7 +380,15 @@ meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size)
     config.heartbeat_ms = self->config.heartbeat_ms;
     config.peer_timeout_ms = self->config.peer_timeout_ms;
     config.max_msg_size = self->config.max_message + 65536;
+    char public_key[41], secret_key[41];
+    if (self->mesh_secret) {
+        meshq_mesh_secret_keypair (self->mesh_key, vhost->name, public_key,
+                                   secret_key);
+        config.curve_public = public_key;
+        config.curve_secret = secret_key;
+    }
     vhost->peers = meshq_peers_new (&config);
+    sodium_memzero (secret_key, sizeof secret_key);
     meshq_peers_set_handler (vhost->peers, meshq_mesh_on_peer, vhost);
     const char *peers_why = NULL;
     int rc = meshq_peers_start (vhost->peers, self->loop, &peers_why);

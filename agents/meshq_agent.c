@@ -11,12 +11,14 @@
                 [--control ENDPOINT,...] [--log LEVEL] [--SETTING VALUE]...
 */
 #include "agent.h"
+#include "mesh_secret.h"
 #include "meshq.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,7 +34,7 @@
     "                   [--no-beacon] [--beacon-interval MS]\n"                \
     "                   [--transport auto|multicast|broadcast|ipv6]\n"         \
     "                   [--heartbeat MS] [--peer-timeout MS] [--standalone]\n" \
-    "                   [--read-ahead PERCENT]\n"
+    "                   [--read-ahead PERCENT] [--mesh-secret-file FILE]\n"
 
 //  Settings as name and value, from the file then the flags: the last
 //  one given of a name wins.
@@ -155,6 +157,7 @@ main (int argc, char *argv[])
         {"heartbeat", required_argument, NULL, 's'},
         {"peer-timeout", required_argument, NULL, 's'},
         {"read-ahead", required_argument, NULL, 's'},
+        {"mesh-secret-file", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0}};
     //  The file first, so that flags win whatever their order.
     for (int i = 1; i < argc - 1; i++)
@@ -210,6 +213,19 @@ main (int argc, char *argv[])
         }
     }
     snprintf (config.name, sizeof config.name, "%s", name);
+    //  A secret the engine would refuse at start is a configuration
+    //  error: say so now, with the configuration's exit code.
+    if (*config.mesh_secret_file) {
+        uint8_t key[MESHQ_MESH_KEY_SIZE];
+        char why[1024];
+        int rc = meshq_mesh_secret_load (config.mesh_secret_file, key, why,
+                                         sizeof why);
+        sodium_memzero (key, sizeof key);
+        if (rc) {
+            fprintf (stderr, "meshq-agent: %s\n", why);
+            return 78;  //  EX_CONFIG
+        }
+    }
     //  With no configuration, agents find each other: the mesh
     //  "default" (as a Zyre node joins its default group), unless told
     //  to serve alone.

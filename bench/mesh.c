@@ -14,7 +14,10 @@
     Each figure is the median of the runs. Usage: bench_mesh [runs
     [scenarios]], scenarios as letters, e.g. `bench_mesh 1 a`; the
     environment variables PF and RA, if set, replace the prefetch and the
-    agents' read_ahead setting, to see what each is worth.
+    agents' read_ahead setting, to see what each is worth; if
+    MESHQ_BENCH_SECRET_FILE names a mesh secret file (mode 600), every
+    agent uses it, so that mesh links are CURVE: the cost of a secure
+    mesh.
 */
 #include "bench_util.h"
 #include "args.h"
@@ -74,6 +77,9 @@ main (int argc, char *argv[])
         meshq_agent_set (agents[i], "mesh", mesh);
         if (getenv ("RA"))
             meshq_agent_set (agents[i], "read_ahead", getenv ("RA"));
+        if (getenv ("MESHQ_BENCH_SECRET_FILE"))
+            meshq_agent_set (agents[i], "mesh_secret_file",
+                             getenv ("MESHQ_BENCH_SECRET_FILE"));
         if (meshq_agent_start (agents[i])) {
             fprintf (stderr, "bench_mesh: %s\n", meshq_agent_error (agents[i]));
             return 1;

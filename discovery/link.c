@@ -56,6 +56,13 @@ meshq_link_open (meshq_link_t *self, const char *endpoint,
     zsock_set_reconnect_ivl (self->dealer, 50);
     zsock_set_reconnect_ivl_max (self->dealer, 1000);
     zsock_set_connect_timeout (self->dealer, options->timeout_ms);
+    if (options->curve_public) {
+        //  Every node of the mesh has the one keypair: the server's key
+        //  is ours, and the server's ZAP handler accepts only that key.
+        zsock_set_curve_serverkey (self->dealer, options->curve_public);
+        zsock_set_curve_publickey (self->dealer, options->curve_public);
+        zsock_set_curve_secretkey (self->dealer, options->curve_secret);
+    }
     if (zsock_connect (self->dealer, "%s", endpoint))
         return MESHQ_EIO;
     return 0;

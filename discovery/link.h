@@ -25,11 +25,13 @@ typedef struct _meshq_link_t meshq_link_t;
 
 //  Options of a link's DEALER.
 typedef struct {
-    uint8_t prefix;       //  MESHQ_LINK_PREFIX or MESHQ_PROBE_PREFIX.
-    const uint8_t *node;  //  Our node id, 16 bytes.
-    bool ipv6;            //  The endpoint is IPv6.
-    bool immediate;       //  Queue nothing until connected (probes).
-    int timeout_ms;       //  Connect timeout.
+    uint8_t prefix;            //  MESHQ_LINK_PREFIX or MESHQ_PROBE_PREFIX.
+    const uint8_t *node;       //  Our node id, 16 bytes.
+    bool ipv6;                 //  The endpoint is IPv6.
+    bool immediate;            //  Queue nothing until connected (probes).
+    int timeout_ms;            //  Connect timeout.
+    const char *curve_public;  //  The mesh's CURVE keypair (Z85), ours
+    const char *curve_secret;  //  and the server's alike; NULL: no CURVE.
 } meshq_link_options_t;
 
 //  Creates a link, not yet open.

@@ -12,9 +12,13 @@
 #include "peers_internal.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
+
+//  ZMQ_ZAP_ENFORCE_DOMAIN, which zmq.h declares only in its draft API.
+#define S_ZAP_ENFORCE_DOMAIN 93
 
 //  Copies a string option, or its default.
 static char *
@@ -53,7 +57,14 @@ meshq_peers_new (const meshq_peers_config_t *config)
         interface = zsys_interface ();  //  "" when not set.
     self->interface = interface && *interface ? strdup (interface) : NULL;
     self->seeds = config->seeds ? strdup (config->seeds) : NULL;
+    //  Checked at start: both keys, each 40 characters of Z85.
+    self->curve = config->curve_public || config->curve_secret;
+    snprintf (self->curve_public, sizeof self->curve_public, "%s",
+              config->curve_public ? config->curve_public : "");
+    snprintf (self->curve_secret, sizeof self->curve_secret, "%s",
+              config->curve_secret ? config->curve_secret : "");
     c->name = c->mesh = c->vhost = c->interface = c->seeds = NULL;
+    c->curve_public = c->curve_secret = NULL;
     if (!c->beacon_port)
         c->beacon_port = MESHQ_BEACON_PORT;
     if (!c->beacon_interval_ms)
@@ -115,6 +126,7 @@ meshq_peers_destroy (meshq_peers_t **self_p)
     free (self->vhost);
     free (self->interface);
     free (self->seeds);
+    sodium_memzero (self->curve_secret, sizeof self->curve_secret);
     free (self);
     *self_p = NULL;
 }
@@ -185,6 +197,22 @@ s_check_config (meshq_peers_t *self)
     if (c->max_peers > MESHQ_GOSSIP_MAX)
         return s_error (self, MESHQ_EINVAL, "at most %d peers; %zu asked for",
                         MESHQ_GOSSIP_MAX, c->max_peers);
+    if (self->curve) {
+        uint8_t key[32];
+        if (strlen (self->curve_public) != 40 ||
+            strlen (self->curve_secret) != 40 ||
+            !zmq_z85_decode (key, self->curve_public) ||
+            !zmq_z85_decode (key, self->curve_secret))
+            return s_error (self, MESHQ_EINVAL,
+                            "the mesh's CURVE keys must both be 40 "
+                            "characters of Z85");
+        sodium_memzero (key, sizeof key);
+        if (!zmq_has ("curve"))
+            return s_error (self, MESHQ_EINVAL,
+                            "this libzmq has no CURVE security (it was "
+                            "built without libsodium); a mesh secret "
+                            "needs it");
+    }
     //  Seeds: numeric tcp endpoints, which a node can always connect to
     //  without resolving names.
     const char *seed = self->seeds;
@@ -229,6 +257,25 @@ s_bind_router (meshq_peers_t *self)
     //  A restarted peer keeping its node id reconnects with the same
     //  routing id before its old connection is gone.
     zsock_set_router_handover (self->router, 1);
+    if (self->curve) {
+        //  One keypair for the whole mesh; the ZAP handler accepts only
+        //  clients that hold it (see MESHQ_PEERS_ZAP_PREFIX).
+        char domain[sizeof MESHQ_PEERS_ZAP_PREFIX + sizeof self->curve_public];
+        snprintf (domain, sizeof domain, "%s%s", MESHQ_PEERS_ZAP_PREFIX,
+                  self->curve_public);
+        zsock_set_curve_server (self->router, 1);
+        zsock_set_curve_secretkey (self->router, self->curve_secret);
+        zsock_set_zap_domain (self->router, domain);
+        //  Without a ZAP handler in the process (its agent stopped),
+        //  libzmq would accept any client that knows our public key;
+        //  enforcing the domain makes it refuse them instead. A draft
+        //  option in libzmq 4.3: where it is missing, the handler that
+        //  every agent binds still does the check.
+        int enforce = 1;
+        if (zmq_setsockopt (zsock_resolve (self->router), S_ZAP_ENFORCE_DOMAIN,
+                            &enforce, sizeof enforce))
+            zsys_debug ("discovery: libzmq cannot enforce the ZAP domain");
+    }
     char port[8] = "*";
     if (self->config.port)
         snprintf (port, sizeof port, "%u", self->config.port);
@@ -254,7 +301,8 @@ s_bind_router (meshq_peers_t *self)
     snprintf (monitor, sizeof monitor, "inproc://meshq-router-%s-%" PRIu64,
               self->node_hex, self->incarnation);
     if (zmq_socket_monitor (zsock_resolve (self->router), monitor,
-                            ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED))
+                            ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
+                                MESHQ_PEERS_HANDSHAKE_EVENTS))
         return s_error (self, MESHQ_EIO, "cannot monitor the ROUTER: %s",
                         zmq_strerror (zmq_errno ()));
     self->monitor = zsock_new (ZMQ_PAIR);
@@ -351,6 +399,8 @@ s_open_seeds (meshq_peers_t *self)
             .ipv6 = strchr (seed->endpoint, '[') != NULL,
             .immediate = true,
             .timeout_ms = (int)self->config.peer_timeout_ms,
+            .curve_public = self->curve ? self->curve_public : NULL,
+            .curve_secret = self->curve ? self->curve_secret : NULL,
         };
         seed->probe = meshq_link_new ();
         if (meshq_link_open (seed->probe, seed->endpoint, &options))

@@ -62,7 +62,16 @@ typedef struct {
     size_t max_msg_size;          //  Largest frame a peer may send; 0: 16 MiB
                                   //  + 64 KiB.
     size_t max_peers;             //  Peer table size; 0: 1024.
+    const char *curve_public;     //  With curve_secret: the mesh's CURVE
+    const char *curve_secret;     //  keypair in Z85 (40 characters each),
+                                  //  the same on every node; NULL: no CURVE.
 } meshq_peers_config_t;
+
+//  The ZAP domain of a CURVE mesh's ROUTER: this prefix, then the mesh's
+//  public key in Z85. The process's ZAP handler (the agent's) accepts a
+//  client of such a domain only if the client's key is that key, which
+//  proves in the handshake that the client holds the mesh's secret key.
+#define MESHQ_PEERS_ZAP_PREFIX "meshq-mesh-"
 
 //  Events for the owner.
 typedef enum {
@@ -116,9 +125,12 @@ typedef struct {
     uint64_t frames_received;  //  Frames taken from peers.
     uint64_t frames_dropped[MESHQ_FRAME_DROP_COUNT];  //  By reason.
     uint64_t frames_sent;                             //  Frames sent to peers.
-    uint64_t send_errors;       //  Sends refused (queue full).
-    uint64_t peer_up_events;    //  MESHQ_PEER_UP reported.
-    uint64_t peer_down_events;  //  MESHQ_PEER_DOWN reported.
+    uint64_t send_errors;        //  Sends refused (queue full).
+    uint64_t peer_up_events;     //  MESHQ_PEER_UP reported.
+    uint64_t peer_down_events;   //  MESHQ_PEER_DOWN reported.
+    uint64_t handshakes_failed;  //  Connections to our ROUTER that failed
+                                 //  the ZeroMQ handshake (no, or another,
+                                 //  mesh secret; junk on the port).
 } meshq_peers_stats_t;
 
 //  Creates the module with a copy of config. Never fails for outside
@@ -136,7 +148,8 @@ void meshq_peers_set_handler (meshq_peers_t *self, meshq_peers_fn *fn,
 //  opens the beacon socket and sends the first beacon, and registers
 //  readers and timers on loop. Returns 0, or a negative code with *why
 //  set to a sentence (valid until the next call) naming what failed and
-//  what to do: MESHQ_EINVAL for a bad configuration, MESHQ_ENOTFOUND for
+//  what to do: MESHQ_EINVAL for a bad configuration (also a CURVE
+//  keypair with a libzmq that has no CURVE), MESHQ_ENOTFOUND for
 //  an interface that is not there, MESHQ_EIO for a socket the operating
 //  system refused. On failure nothing stays registered on loop.
 int meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why);

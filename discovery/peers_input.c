@@ -446,6 +446,29 @@ meshq_peers_router_input (zloop_t *loop, zsock_t *router, void *arg)
 // --------------------------------------------------------------------
 //  Lost connections
 
+//  Counts and logs a connection to our ROUTER that failed its handshake;
+//  value is libzmq's protocol error, ZAP status or errno.
+static void
+s_handshake_failed (meshq_peers_t *self, uint16_t event, uint32_t value)
+{
+    self->stats.handshakes_failed++;
+    const char *why = "handshake failed";
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        why = "key refused: not the mesh's key";
+    else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        why = self->curve ? "the peer has no mesh secret"
+                          : "the peer has a mesh secret and we have none";
+    else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC)
+        why = "the peer has another mesh secret";
+    else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        why = "not the ZeroMQ protocol";
+    if (meshq_peers_ratelog (&self->handshake_log, zclock_mono ()))
+        zsys_warning ("discovery: handshake refused endpoint=%s reason=\"%s\" "
+                      "detail=%08x failures=%" PRIu64,
+                      self->endpoint, why, value,
+                      self->stats.handshakes_failed);
+}
+
 int
 meshq_peers_monitor_input (zloop_t *loop, zsock_t *monitor, void *arg)
 {
@@ -463,6 +486,11 @@ meshq_peers_monitor_input (zloop_t *loop, zsock_t *monitor, void *arg)
             memcpy (&fd, zframe_data (frame) + 2, 4);
         }
         zmsg_destroy (&msg);
+        if (event & MESHQ_PEERS_HANDSHAKE_EVENTS) {
+            //  For these, the value is not a descriptor but a reason.
+            s_handshake_failed (self, event, fd);
+            continue;
+        }
         bool tracked = fd < MESHQ_PEERS_FDS;
         if (event == ZMQ_EVENT_ACCEPTED && tracked)
             self->open[fd / 8] |= (uint8_t)(1 << (fd % 8));

@@ -25,6 +25,12 @@
 //  on higher ones are found dead by heartbeats alone.
 #define MESHQ_PEERS_FDS 65536
 
+//  The ROUTER monitor's events of connections that failed their
+//  handshake: another or no mesh secret, or not ZeroMQ at all.
+#define MESHQ_PEERS_HANDSHAKE_EVENTS                                           \
+    (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                                    \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+
 //  Most seed endpoints.
 #define MESHQ_PEERS_SEEDS_MAX 64
 
@@ -76,6 +82,9 @@ struct _meshq_peers_t {
     void *handler_arg;            //  Passed to it.
     meshq_peers_stats_t stats;    //  Counters.
     char error[512];              //  The last start failure.
+    bool curve;                   //  The mesh uses CURVE: keys below.
+    char curve_public[64];        //  The mesh's public key, Z85.
+    char curve_secret[64];        //  The mesh's secret key, Z85.
     //  While started:
     bool started;                       //  Registered on loop.
     zloop_t *loop;                      //  The owner's loop; borrowed.
@@ -108,6 +117,7 @@ struct _meshq_peers_t {
     meshq_peers_ratelog_t beacon_log;  //  Rate limits of log lines.
     meshq_peers_ratelog_t frame_log;
     meshq_peers_ratelog_t error_log;
+    meshq_peers_ratelog_t handshake_log;
 };
 
 //  peers_table.c

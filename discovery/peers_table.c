@@ -173,6 +173,8 @@ s_open_link (meshq_peers_t *self, meshq_peers_entry_t *entry)
         .node = self->node,
         .ipv6 = strchr (entry->endpoint, '[') != NULL,
         .timeout_ms = (int)self->config.peer_timeout_ms,
+        .curve_public = self->curve ? self->curve_public : NULL,
+        .curve_secret = self->curve ? self->curve_secret : NULL,
     };
     entry->link = meshq_link_new ();
     if (meshq_link_open (entry->link, entry->endpoint, &options)) {

@@ -93,6 +93,7 @@
     X (MESH_READY, mesh_ready, "meshmsgs", UINT)      /* ready, all nodes */   \
     X (PEERS, peers, "peers_up", UINT)                /* peers up */           \
     X (BAD_BEACONS, bad_beacons, "badbeacons", UINT)  /* not beacons */        \
+    X (BAD_HANDSHAKES, bad_handshakes, "badshakes", UINT) /* refused peers */  \
     X (BATCH, batch, "nb", UINT) /* deliveries in one frame */
 
 typedef enum {

@@ -87,6 +87,8 @@ static const s_column_t s_status_cols[] = {
     S_COL ("refused", "refused", REFUSED, refused, 'u'),
     S_COL ("dropped", "dropped", DROPPED, dropped, 'u'),
     S_COL ("bad_beacons", "bad beacons", BAD_BEACONS, bad_beacons, 'u'),
+    S_COL ("bad_handshakes", "bad handshakes", BAD_HANDSHAKES, bad_handshakes,
+           'u'),
     {NULL, NULL, 0, 0, 0}};
 
 //  Writes a value as JSON or as table text.
