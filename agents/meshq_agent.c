@@ -127,11 +127,10 @@ s_make_parents (const char *path)
     return 0;
 }
 
-int
-main (int argc, char *argv[])
+//  The daemon, given its settings to fill; returns its exit status.
+static int
+s_main (int argc, char *argv[], s_settings_t *settings)
 {
-    s_settings_t settings;
-    memset (&settings, 0, sizeof settings);
     //  Every flag but --config and --help is a setting of its own name.
     static const struct option options[] = {
         {"config", required_argument, NULL, 'f'},
@@ -162,11 +161,11 @@ main (int argc, char *argv[])
     //  The file first, so that flags win whatever their order.
     for (int i = 1; i < argc - 1; i++)
         if (streq (argv[i], "--config")) {
-            int rc = s_read_config (argv[i + 1], &settings);
+            int rc = s_read_config (argv[i + 1], settings);
             if (rc)
                 return rc;
         }
-    int file_settings = settings.count;
+    int file_settings = settings->count;
     int opt, index;
     while ((opt = getopt_long (argc, argv, "", options, &index)) != -1) {
         if (opt == 'h') {
@@ -181,7 +180,7 @@ main (int argc, char *argv[])
         snprintf (name, sizeof name, "%s", options[index].name);
         for (char *c = name; *c; c++)
             *c = *c == '-' ? '_' : *c;
-        if (s_add (&settings, name, optarg ? optarg : "true"))
+        if (s_add (settings, name, optarg ? optarg : "true"))
             return s_usage ("too many options");
     }
     if (optind < argc)
@@ -191,7 +190,7 @@ main (int argc, char *argv[])
     meshq_agent_config_init (&config);
     char host[64] = "agent";
     gethostname (host, sizeof host - 1);
-    const char *name = s_get (&settings, "name");
+    const char *name = s_get (settings, "name");
     name = name ? name : host;
     for (const char *c = name; *c; c++)
         if (!isalnum ((unsigned char)*c) && !strchr ("-_.", *c))
@@ -199,8 +198,8 @@ main (int argc, char *argv[])
     if (!*name || strlen (name) >= sizeof config.name)
         return s_usage ("--name takes 1 to 63 characters");
     //  The rest in order, each through the engine's own parser.
-    for (int i = 0; i < settings.count; i++) {
-        const char *key = settings.names[i], *value = settings.values[i];
+    for (int i = 0; i < settings->count; i++) {
+        const char *key = settings->names[i], *value = settings->values[i];
         if (streq (key, "log") || streq (key, "control") ||
             streq (key, "standalone"))
             continue;
@@ -229,19 +228,19 @@ main (int argc, char *argv[])
     //  With no configuration, agents find each other: the mesh
     //  "default" (as a Zyre node joins its default group), unless told
     //  to serve alone.
-    const char *standalone = s_get (&settings, "standalone");
+    const char *standalone = s_get (settings, "standalone");
     if (standalone && !streq (standalone, "false") && !streq (standalone, "0"))
         config.mesh = false;
     else if (!config.mesh) {
         snprintf (config.mesh_name, sizeof config.mesh_name, "default");
         config.mesh = true;
     }
-    if (!s_get (&settings, "data"))
+    if (!s_get (settings, "data"))
         s_default_data (config.name, config.data, sizeof config.data);
-    const char *control = s_get (&settings, "control");
+    const char *control = s_get (settings, "control");
     snprintf (config.endpoints, sizeof config.endpoints, "%s",
               control ? control : MESHQ_DEFAULT_ENDPOINT);
-    const char *log = s_get (&settings, "log");
+    const char *log = s_get (settings, "log");
     if (log) {
         static const char *levels[] = {"error", "warning", "notice", "info",
                                        "debug"};
@@ -290,6 +289,16 @@ main (int argc, char *argv[])
     zstr_free (&status);
     zstr_free (&why);
     zactor_destroy (&agent);
+    return exit;
+}
+
+int
+main (int argc, char *argv[])
+{
+    s_settings_t settings;
+    memset (&settings, 0, sizeof settings);
+    int exit = s_main (argc, argv, &settings);
+    //  Whatever path it left by.
     for (int i = 0; i < settings.count; i++) {
         free (settings.names[i]);
         free (settings.values[i]);
