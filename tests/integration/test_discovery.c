@@ -327,13 +327,22 @@ Test (discovery, a_killed_node_is_reported_down_by_the_others, .init = s_setup,
     int dead = 4;
     s_kill (dead);
     cr_assert (s_wait (s_gone, &dead), "not reported down everywhere");
+    int refused = 0;
     for (int i = 0; i < 4; i++) {
         cr_expect_eq (s_nodes[i].downs[dead], 1);
-        //  Its connection went, and nothing listens there any more.
-        cr_expect_str_eq (s_nodes[i].reason[dead], "connection refused");
+        //  Its connection went, and nothing listens there any more. Rarely
+        //  (about once in a few hundred survivors, on a loaded machine)
+        //  the probe that tells is not conclusive and the heartbeat
+        //  timeout decides instead (docs/DISCOVERY.md, "Failure detection, in layers").
+        const char *reason = s_nodes[i].reason[dead];
+        cr_expect (streq (reason, "connection refused") ||
+                       streq (reason, "heartbeat timeout"),
+                   "node %d: down for '%s'", i, reason);
+        refused += streq (reason, "connection refused");
         for (int j = 0; j < 4; j++)
             cr_expect_eq (s_nodes[i].downs[j], 0, "false down");
     }
+    cr_expect_geq (refused, 1, "no survivor saw the refusal");
 }
 
 //  Each survivor saw the restarted node up, down, and up again with a
