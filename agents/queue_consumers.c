@@ -50,6 +50,18 @@ meshq_queue_pick_among (meshq_queue_t *self, bool local_only)
     return self->args.local_first && best_local ? best_local : best;
 }
 
+//  Puts a new consumer last: dispatch scans them in arrival order.
+static meshq_consumer_t *
+s_append (meshq_queue_t *self, meshq_consumer_t *consumer)
+{
+    meshq_consumer_t **link = &self->consumers;
+    while (*link)
+        link = &(*link)->next;
+    *link = consumer;
+    self->consumer_count++;
+    return consumer;
+}
+
 meshq_consumer_t *
 meshq_queue_add_remote (meshq_queue_t *self, void *session, const char *tag)
 {
@@ -59,12 +71,7 @@ meshq_queue_add_remote (meshq_queue_t *self, void *session, const char *tag)
     consumer->session = session;
     snprintf (consumer->tag, sizeof consumer->tag, "%s", tag);
     consumer->remote = true;
-    meshq_consumer_t **link = &self->consumers;
-    while (*link)
-        link = &(*link)->next;
-    *link = consumer;
-    self->consumer_count++;
-    return consumer;
+    return s_append (self, consumer);
 }
 
 void
@@ -137,12 +144,7 @@ meshq_queue_add_consumer (meshq_queue_t *self, void *session, const char *tag,
     snprintf (consumer->tag, sizeof consumer->tag, "%s", tag);
     consumer->prefetch = prefetch ? prefetch : 1;
     consumer->exclusive = exclusive;
-    meshq_consumer_t **link = &self->consumers;
-    while (*link)
-        link = &(*link)->next;
-    *link = consumer;
-    self->consumer_count++;
-    return consumer;
+    return s_append (self, consumer);
 }
 
 void

@@ -70,15 +70,22 @@ agentutil_finish (agentutil_t *self)
     cr_expect_eq (system (command), 0);
 }
 
+//  A client connected to an embedded agent, with a 5 s timeout.
+static inline meshq_client_t *
+agentutil_connect (meshq_agent_t *agent)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_timeout (client, 5000);
+    int rc = meshq_client_connect (client, meshq_agent_endpoint (agent));
+    cr_assert_eq (rc, 0, "connect: %s", meshq_client_error (client));
+    return client;
+}
+
 //  A client connected to the agent.
 static inline meshq_client_t *
 agentutil_client (agentutil_t *self)
 {
-    meshq_client_t *client = meshq_client_new ();
-    meshq_client_set_timeout (client, 5000);
-    int rc = meshq_client_connect (client, meshq_agent_endpoint (self->agent));
-    cr_assert_eq (rc, 0, "connect: %s", meshq_client_error (client));
-    return client;
+    return agentutil_connect (self->agent);
 }
 
 //  Receives one delivery or fails the test.

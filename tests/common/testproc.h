@@ -3,7 +3,8 @@
     A test starts meshq-agent with its log on a pipe, waits for lines in
     that log with a deadline (poll, never sleep), signals it, and waits
     for its exit through a pidfd. testproc_tool runs the meshq tool and
-    returns its exit code and output. Header-only, like testutil.h.
+    returns its exit code and output. A testproc_place_t is where a
+    test's agents live. Header-only, like testutil.h.
 */
 #ifndef MESHQ_TESTPROC_H_INCLUDED
 #define MESHQ_TESTPROC_H_INCLUDED
@@ -22,6 +23,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "testutil.h"
 
 #define TESTPROC_LOG_MAX (1 << 20)
 
@@ -217,6 +220,45 @@ testproc_peer_state (const char *json, const char *name, char *state,
     const char *quote = strchr (key, '"');
     snprintf (state, size, "%.*s", (int)(quote - key), key);
     return true;
+}
+
+//  Where a system test's agents live: a temporary directory, and a mesh
+//  name and beacon port of their own, so that suites running side by
+//  side never meet.
+typedef struct {
+    char dir[64];   //  Stores, sockets, files.
+    char mesh[48];  //  PREFIX-<random>.
+    char port[8];   //  UDP port of beacons.
+} testproc_place_t;
+
+//  Makes the place, its mesh named after prefix. Returns 0, or -1 if the
+//  directory could not be made.
+static inline int
+testproc_place_init (testproc_place_t *self, const char *prefix)
+{
+    snprintf (self->dir, sizeof self->dir, "/tmp/meshq-system-XXXXXX");
+    if (!mkdtemp (self->dir))
+        return -1;
+    uint64_t seed = (uint64_t)getpid () ^ (uint64_t)testproc_now () << 16;
+    snprintf (self->mesh, sizeof self->mesh, "%.20s-%016llx", prefix,
+              (unsigned long long)testutil_random (&seed));
+    snprintf (self->port, sizeof self->port, "%u", testutil_udp_port ());
+    return 0;
+}
+
+//  Stops the count agents started there (MESHQ_TEST_LOGS=1 shows what
+//  each said) and removes the place.
+static inline void
+testproc_place_fini (testproc_place_t *self, testproc_t *agents, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (agents[i].pid) {
+            if (getenv ("MESHQ_TEST_LOGS"))
+                fprintf (stderr, "--- agent %d log:\n%s\n", i, agents[i].text);
+            testproc_fini (&agents[i]);
+        }
+    char out[256];
+    testproc_shell (out, sizeof out, "rm -rf '%s'", self->dir);
 }
 
 #endif

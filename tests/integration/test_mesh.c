@@ -3,6 +3,7 @@
     consumer holds more than its prefetch, declarations made anywhere
     hold everywhere, and a peer that leaves gives back what it held.
 */
+#include "agentutil.h"
 #include "args.h"
 #include "client_internal.h"
 #include "codec_args.h"
@@ -96,12 +97,7 @@ TestSuite (mesh, .init = s_setup, .fini = s_teardown, .timeout = 60);
 static meshq_client_t *
 s_client (int i)
 {
-    meshq_client_t *client = meshq_client_new ();
-    meshq_client_set_timeout (client, 5000);
-    int rc =
-        meshq_client_connect (client, meshq_agent_endpoint (s_nodes[i].agent));
-    cr_assert_eq (rc, 0, "%s", meshq_client_error (client));
-    return client;
+    return agentutil_connect (s_nodes[i].agent);
 }
 
 //  Peers the agent reports up.
@@ -209,15 +205,9 @@ s_publish (meshq_client_t *client, const char *queue, int count)
 static void
 s_node_id (meshq_client_t *client, uint8_t id[16])
 {
-    meshq_args_t args, status;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "STATUS", &args, &reply), 0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    cr_assert_eq (meshq_codec_decode_args (zframe_data (frame),
-                                           zframe_size (frame), &status, NULL),
-                  0);
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
     cr_assert_eq (status.node.size, 32);
     for (int i = 0; i < 16; i++) {
         unsigned byte;

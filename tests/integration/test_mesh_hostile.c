@@ -7,6 +7,7 @@
     clients and keeps the peer up.
 */
 #include "client_internal.h"
+#include "clientutil.h"
 #include "codec_args.h"
 #include "discovery.h"
 #include "meshq.h"
@@ -89,16 +90,9 @@ s_send (const uint8_t *agent, const char *verb, const meshq_args_t *args,
 static uint64_t
 s_dropped (meshq_client_t *client, uint64_t *peers)
 {
-    meshq_args_t args, status;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "STATUS", &args, &reply), 0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    cr_assert_not_null (frame);
-    cr_assert_eq (meshq_codec_decode_args (zframe_data (frame),
-                                           zframe_size (frame), &status, NULL),
-                  0);
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
     zmsg_destroy (&reply);
     if (peers)
         *peers = status.peers;

@@ -4,6 +4,7 @@
     refused handshakes; a secret file that others may read, one too
     short, and a missing one are each refused at start, saying why.
 */
+#include "agentutil.h"
 #include "args.h"
 #include "client_internal.h"
 #include "codec_args.h"
@@ -96,27 +97,16 @@ s_start (int i, const char *secret_file)
 static meshq_client_t *
 s_client (int i)
 {
-    meshq_client_t *client = meshq_client_new ();
-    meshq_client_set_timeout (client, 5000);
-    int rc =
-        meshq_client_connect (client, meshq_agent_endpoint (s_nodes[i].agent));
-    cr_assert_eq (rc, 0, "%s", meshq_client_error (client));
-    return client;
+    return agentutil_connect (s_nodes[i].agent);
 }
 
 //  The agent's STATUS: peers up and handshakes refused.
 static void
 s_status (meshq_client_t *client, uint64_t *peers, uint64_t *refused)
 {
-    meshq_args_t args, status;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "STATUS", &args, &reply), 0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    cr_assert_eq (meshq_codec_decode_args (zframe_data (frame),
-                                           zframe_size (frame), &status, NULL),
-                  0);
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
     *peers = status.peers;
     *refused = status.bad_handshakes;
     zmsg_destroy (&reply);
@@ -247,15 +237,9 @@ Test (mesh_secret, a_client_that_knows_only_the_public_key_is_refused)
     cr_assert_eq (meshq_mesh_secret_load (path, key, why, sizeof why), 0);
     meshq_mesh_secret_keypair (key, "/", public_key, secret_key);
     zcert_t *stranger = zcert_new ();
-    meshq_args_t args, status;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (a, "STATUS", &args, &reply), 0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    cr_assert_eq (meshq_codec_decode_args (zframe_data (frame),
-                                           zframe_size (frame), &status, NULL),
-                  0);
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (a, &status, &reply);
     char endpoint[128];
     snprintf (endpoint, sizeof endpoint, "%.*s", (int)status.endpoint.size,
               status.endpoint.data);

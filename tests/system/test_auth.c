@@ -4,6 +4,7 @@
 */
 #include "args.h"
 #include "client_internal.h"
+#include "clientutil.h"
 #include "codec_args.h"
 #include "procutil.h"
 
@@ -95,15 +96,9 @@ s_call (meshq_client_t *client, const char *verb, const char *user,
 static uint64_t
 s_refused (meshq_client_t *client)
 {
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, "STATUS", &args, &reply), 0);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
     meshq_args_t status;
-    meshq_codec_decode_args (zframe_data (frame), zframe_size (frame), &status,
-                             NULL);
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
     zmsg_destroy (&reply);
     return status.refused;
 }

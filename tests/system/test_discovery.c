@@ -23,35 +23,19 @@
 #define S_AGENT   MESHQ_BINARY_DIR "/agents/meshq-agent"
 #define S_TOOL    MESHQ_BINARY_DIR "/tools/meshq"
 
-static char s_dir[64];
-static char s_mesh[48];
-static char s_port[8];
+static testproc_place_t s_place;
 static testproc_t s_agents[4];
 
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-system-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    uint64_t seed = (uint64_t)getpid () ^ (uint64_t)testproc_now () << 16;
-    snprintf (s_mesh, sizeof s_mesh, "system-%016llx",
-              (unsigned long long)testutil_random (&seed));
-    snprintf (s_port, sizeof s_port, "%u", testutil_udp_port ());
+    cr_assert_eq (testproc_place_init (&s_place, "system"), 0);
 }
 
 static void
 s_teardown (void)
 {
-    for (int i = 0; i < 4; i++)
-        if (s_agents[i].pid) {
-            //  MESHQ_TEST_LOGS=1 shows what each agent said.
-            if (getenv ("MESHQ_TEST_LOGS"))
-                fprintf (stderr, "--- agent %d log:\n%s\n", i,
-                         s_agents[i].text);
-            testproc_fini (&s_agents[i]);
-        }
-    char out[256];
-    testproc_shell (out, sizeof out, "rm -rf '%s'", s_dir);
+    testproc_place_fini (&s_place, s_agents, 4);
 }
 
 //  Starts agent i, called NAME, with extra flags (NULL-terminated). Its
@@ -60,13 +44,13 @@ static void
 s_start (int i, const char *name, ...)
 {
     char control[128], data[128];
-    snprintf (control, sizeof control, "ipc://%s/%s.ipc", s_dir, name);
-    snprintf (data, sizeof data, "%s/data-%s", s_dir, name);
+    snprintf (control, sizeof control, "ipc://%s/%s.ipc", s_place.dir, name);
+    snprintf (data, sizeof data, "%s/data-%s", s_place.dir, name);
     char *argv[40] = {
-        S_AGENT, "--name",         (char *)name, "--mesh",
-        s_mesh,  "--beacon-port",  s_port,       "--control",
-        control, "--interface",    "lo",         "--heartbeat",
-        "100",   "--peer-timeout", "1000",       "--beacon-interval",
+        S_AGENT,      "--name",         (char *)name, "--mesh",
+        s_place.mesh, "--beacon-port",  s_place.port, "--control",
+        control,      "--interface",    "lo",         "--heartbeat",
+        "100",        "--peer-timeout", "1000",       "--beacon-interval",
         "100"};
     int argc = 17;
     bool has_data = false;
@@ -95,7 +79,7 @@ s_tool (char *out, size_t size, const char *name, const char *command)
 {
     return testproc_shell (out, size,
                            "%s --agent ipc://%s/%s.ipc --timeout 20 %s 2>&1",
-                           S_TOOL, s_dir, name, command);
+                           S_TOOL, s_place.dir, name, command);
 }
 
 static void
@@ -158,8 +142,9 @@ Test (discovery, agents_given_no_mesh_flags_find_each_other, .init = s_setup,
     int64_t start = testproc_now ();
     for (int i = 0; i < 3; i++) {
         char control[128], data[128];
-        snprintf (control, sizeof control, "ipc://%s/%s.ipc", s_dir, names[i]);
-        snprintf (data, sizeof data, "%s/data-%s", s_dir, names[i]);
+        snprintf (control, sizeof control, "ipc://%s/%s.ipc", s_place.dir,
+                  names[i]);
+        snprintf (data, sizeof data, "%s/data-%s", s_place.dir, names[i]);
         char *argv[] = {S_AGENT,     "--name", (char *)names[i],
                         "--control", control,  "--data",
                         data,        NULL};
@@ -204,7 +189,7 @@ Test (discovery, a_restarted_agent_keeps_its_id_with_a_new_incarnation,
       .init = s_setup, .fini = s_teardown)
 {
     char data[128];
-    snprintf (data, sizeof data, "%s/data-a", s_dir);
+    snprintf (data, sizeof data, "%s/data-a", s_place.dir);
     s_start (0, "a", "--data", data, NULL);
     s_start (1, "b", NULL);
     const char *line =
@@ -243,8 +228,8 @@ Test (discovery, an_agent_that_cannot_beacon_says_why_and_exits,
         int code = testproc_shell (out, sizeof out,
                                    "%s --mesh %s --beacon-port %s %s --data "
                                    "%s/data-x --control ipc://%s/x.ipc 2>&1",
-                                   S_AGENT, s_mesh, s_port, cases[i].flags,
-                                   s_dir, s_dir);
+                                   S_AGENT, s_place.mesh, s_place.port,
+                                   cases[i].flags, s_place.dir, s_place.dir);
         cr_expect (code != 0 && code != -1, "case %zu exited %d", i, code);
         cr_expect (strstr (out, cases[i].why), "case %zu: %s", i, out);
     }
@@ -276,14 +261,14 @@ Test (discovery, random_datagrams_at_the_beacon_port_are_counted_and_dropped,
 {
     s_start (0, "a", NULL);
     char endpoint[128];
-    snprintf (endpoint, sizeof endpoint, "ipc://%s/a.ipc", s_dir);
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/a.ipc", s_place.dir);
     meshq_client_t *client = meshq_client_new ();
     meshq_client_set_timeout (client, S_WAIT_MS);
     cr_assert_eq (meshq_client_connect (client, endpoint), 0, "%s",
                   meshq_client_error (client));
     int fd = socket (AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in to = {.sin_family = AF_INET,
-                             .sin_port = htons ((uint16_t)atoi (s_port)),
+                             .sin_port = htons ((uint16_t)atoi (s_place.port)),
                              .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
     uint64_t state = testutil_seed ("agent.random_datagrams");
     uint8_t datagram[1500];

@@ -18,35 +18,19 @@
 #define S_WAIT_MS 20000
 #define S_AGENT   MESHQ_BINARY_DIR "/agents/meshq-agent"
 
-static char s_dir[64];
-static char s_mesh[48];
-static char s_port[8];
+static testproc_place_t s_place;
 static testproc_t s_agents[2];
 
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-system-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    uint64_t seed = (uint64_t)getpid () ^ (uint64_t)testproc_now () << 16;
-    snprintf (s_mesh, sizeof s_mesh, "secret-%016llx",
-              (unsigned long long)testutil_random (&seed));
-    snprintf (s_port, sizeof s_port, "%u", testutil_udp_port ());
+    cr_assert_eq (testproc_place_init (&s_place, "secret"), 0);
 }
 
 static void
 s_teardown (void)
 {
-    for (int i = 0; i < 2; i++)
-        if (s_agents[i].pid) {
-            //  MESHQ_TEST_LOGS=1 shows what each agent said.
-            if (getenv ("MESHQ_TEST_LOGS"))
-                fprintf (stderr, "--- agent %d log:\n%s\n", i,
-                         s_agents[i].text);
-            testproc_fini (&s_agents[i]);
-        }
-    char out[256];
-    testproc_shell (out, sizeof out, "rm -rf '%s'", s_dir);
+    testproc_place_fini (&s_place, s_agents, 2);
 }
 
 TestSuite (mesh_secret_process, .init = s_setup, .fini = s_teardown,
@@ -58,7 +42,7 @@ static void
 s_secret_file (const char *name, const char *secret, mode_t mode, char *path,
                size_t size)
 {
-    snprintf (path, size, "%s/%s", s_dir, name);
+    snprintf (path, size, "%s/%s", s_place.dir, name);
     FILE *out = fopen (path, "w");
     cr_assert_not_null (out);
     cr_assert (fputs (secret, out) >= 0);
@@ -71,12 +55,12 @@ static void
 s_start (int i, const char *name, const char *secret)
 {
     char control[128], data[128];
-    snprintf (control, sizeof control, "ipc://%s/%s.ipc", s_dir, name);
-    snprintf (data, sizeof data, "%s/data-%s", s_dir, name);
+    snprintf (control, sizeof control, "ipc://%s/%s.ipc", s_place.dir, name);
+    snprintf (data, sizeof data, "%s/data-%s", s_place.dir, name);
     char *argv[] = {S_AGENT,        "--name",
                     (char *)name,   "--mesh",
-                    s_mesh,         "--beacon-port",
-                    s_port,         "--control",
+                    s_place.mesh,   "--beacon-port",
+                    s_place.port,   "--control",
                     control,        "--data",
                     data,           "--interface",
                     "lo",           "--beacon-interval",
@@ -126,7 +110,8 @@ Test (mesh_secret_process, a_secret_file_others_may_read_is_refused)
                                "%s --mesh %s --beacon-port %s --data %s/x "
                                "--control ipc://%s/x.ipc "
                                "--mesh-secret-file %s 2>&1",
-                               S_AGENT, s_mesh, s_port, s_dir, s_dir, path);
+                               S_AGENT, s_place.mesh, s_place.port, s_place.dir,
+                               s_place.dir, path);
     cr_expect_eq (code, 78, "exited %d: %s", code, out);
     cr_expect_not_null (strstr (out, "chmod 600"), "%s", out);
 }
