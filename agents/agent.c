@@ -327,7 +327,11 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
     }
     session->last_seen = self->frame_mono ? self->frame_mono : zclock_mono ();
     if (streq (verb, "PUBLISH")) {
-        if (count == 4)
+        if (count == 4 && MESHQ_ARGS_HAS (&args, BATCH))
+            meshq_engine_publish_batch (self, session, &args,
+                                        zmq_msg_data (&parts[3]),
+                                        zmq_msg_size (&parts[3]));
+        else if (count == 4)
             meshq_engine_publish (self, session, &args,
                                   zmq_msg_data (&parts[3]),
                                   zmq_msg_size (&parts[3]));

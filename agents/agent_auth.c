@@ -109,6 +109,8 @@ s_welcome (meshq_engine_t *self, const uint8_t *id, const meshq_args_t *args,
                     self->config.max_message);
     MESHQ_ARGS_SET (&results, NAME, name, meshq_span (self->config.name));
     MESHQ_ARGS_SET (&results, NODE, node, meshq_span (self->node_hex));
+    //  Publishes may come several to a frame.
+    MESHQ_ARGS_SET (&results, BATCH, batch, MESHQ_ENGINE_PUBLISH_BATCH);
     meshq_engine_reply_ok (self, session, &results, args->rid);
 }
 

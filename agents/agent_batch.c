@@ -1,4 +1,5 @@
-/*  agent_batch.c - deliveries sent several to a frame.
+/*  agent_batch.c - deliveries sent several to a frame, and publishes
+    received several to a frame.
 
     Dispatch at the end of a turn may give a consumer many messages. A
     session that said in HELLO that it takes batches ('nb') gets them as
@@ -9,9 +10,15 @@
     envelopes are copied in byte for byte. A batch goes out when it is
     full or when the turn's dispatch ends (meshq_engine_batch_flush), so
     it never waits longer than the dispatch that made it.
+
+    A client may likewise send several publishes in one PUBLISH frame
+    (its 'nb' and items); each is handled as a PUBLISH of its own, with
+    the sequence numbers that follow the frame's 'seq'.
 */
 #include "agent_internal.h"
 #include "codec_args.h"
+
+#include <inttypes.h>
 
 //  Consumers with a batch open at once; one more sends them all.
 #define S_OPEN 64
@@ -129,4 +136,62 @@ meshq_engine_batch_flush (meshq_engine_t *self)
 {
     while (self->batch_count)
         s_close (self, self->batch_count - 1);
+}
+
+// --------------------------------------------------------------------
+//  Publishes received several to a frame
+
+void
+meshq_engine_publish_batch (meshq_engine_t *self, meshq_session_t *session,
+                            const meshq_args_t *args, const void *data,
+                            size_t size)
+{
+    //  Check, then trust: an item takes 4 bytes at least (array, bool,
+    //  bin header), so a count the frame cannot hold is refused whole.
+    if (args->batch == 0 || args->batch > MESHQ_ENGINE_PUBLISH_BATCH ||
+        args->batch > size / 4) {
+        meshq_engine_bad_input (
+            self, "agent: publish dropped user=%s nb=%" PRIu64 " bytes=%zu",
+            session->user, args->batch, size);
+        meshq_engine_reply_error (
+            self, session, 0, MESHQ_EMALFORMED,
+            "PUBLISH of %" PRIu64 " messages in %zu bytes (1..%d)", args->batch,
+            size, MESHQ_ENGINE_PUBLISH_BATCH);
+        return;
+    }
+    meshq_span_t cursor = {data, (uint32_t)size};
+    meshq_args_t one;
+    memset (&one, 0, sizeof one);
+    const char *why = NULL;
+    bool broken = false;
+    for (uint64_t i = 0; i < args->batch; i++) {
+        one.present = 0;
+        if (MESHQ_ARGS_HAS (args, SEQ))
+            MESHQ_ARGS_SET (&one, SEQ, seq, args->seq + i);
+        meshq_publish_item_t item;
+        if (!broken &&
+            meshq_codec_decode_publish (&cursor, UINT32_MAX, &item, &why)) {
+            broken = true;
+            meshq_engine_bad_input (
+                self,
+                "agent: publish refused user=%s item=%" PRIu64 " reason=%s",
+                session->user, i, why);
+        }
+        if (broken) {
+            //  The rest of the frame cannot be read: each of its
+            //  publishes is refused, as it would be alone.
+            meshq_engine_refuse_publish (self, session, &one, MESHQ_EMALFORMED,
+                                         why);
+            continue;
+        }
+        if (item.mandatory)
+            MESHQ_ARGS_SET (&one, MANDATORY, mandatory, true);
+        meshq_engine_publish (self, session, &one, item.envelope.data,
+                              item.envelope.size);
+    }
+    if (!broken && cursor.size)
+        meshq_engine_bad_input (self,
+                                "agent: publish frame has %u bytes after "
+                                "its %" PRIu64 " items user=%s",
+                                cursor.size, args->batch, session->user);
 }

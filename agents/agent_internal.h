@@ -246,6 +246,13 @@ void meshq_engine_batch_add (meshq_engine_t *self, meshq_session_t *session,
                              const meshq_entry_t *entry);
 //  Sends every open batch.
 void meshq_engine_batch_flush (meshq_engine_t *self);
+//  Most publishes one PUBLISH frame may carry (HELLO's 'nb' answer).
+#define MESHQ_ENGINE_PUBLISH_BATCH 1024
+//  A batched PUBLISH (docs/PROTOCOL.md, 3.4): each of its items handled
+//  as a PUBLISH of its own, in order; data is frame 3.
+void meshq_engine_publish_batch (meshq_engine_t *self, meshq_session_t *session,
+                                 const meshq_args_t *args, const void *data,
+                                 size_t size);
 
 //  agent_pool.c: entries and pendings come zeroed, as from calloc.
 meshq_entry_t *meshq_engine_entry_new (meshq_engine_t *self);
@@ -388,6 +395,12 @@ extern const meshq_queue_host_t meshq_engine_queue_host;
 void meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
                            const meshq_args_t *args, const void *envelope,
                            size_t size);
+//  Refuses one publish (args: its seq, if any) as meshq_engine_publish
+//  would: a NACK with confirms, else an ERROR. why is static.
+void meshq_engine_refuse_publish (meshq_engine_t *self,
+                                  meshq_session_t *session,
+                                  const meshq_args_t *args, int code,
+                                  const char *why);
 void meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
                           const char *verb, const meshq_args_t *args);
 void meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,

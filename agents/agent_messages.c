@@ -360,12 +360,23 @@ meshq_engine_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
 }
 
 void
+meshq_engine_refuse_publish (meshq_engine_t *self, meshq_session_t *session,
+                             const meshq_args_t *args, int code,
+                             const char *why)
+{
+    if (MESHQ_ARGS_HAS (args, SEQ))
+        s_refuse (s_pending_new (self, session, args->seq), code, why);
+    else
+        meshq_engine_reply_error (self, session, 0, code, "message refused: %s",
+                                  why);
+    session->confirm_due = true;
+    meshq_engine_arm_turn (self);
+}
+
+void
 meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
                       const meshq_args_t *args, const void *data, size_t size)
 {
-    meshq_pending_t *pending = MESHQ_ARGS_HAS (args, SEQ)
-                                   ? s_pending_new (self, session, args->seq)
-                                   : NULL;
     meshq_envelope_t envelope;
     const char *why = NULL;
     int rc = meshq_codec_decode_envelope (data, size, self->config.max_message,
@@ -374,14 +385,12 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
         meshq_engine_bad_input (self,
                                 "agent: publish refused user=%s reason=%s",
                                 session->user, why);
-        s_refuse (pending, rc, why);
-        if (!pending)
-            meshq_engine_reply_error (self, session, 0, rc,
-                                      "message refused: %s", why);
-        session->confirm_due = true;
-        meshq_engine_arm_turn (self);
+        meshq_engine_refuse_publish (self, session, args, rc, why);
         return;
     }
+    meshq_pending_t *pending = MESHQ_ARGS_HAS (args, SEQ)
+                                   ? s_pending_new (self, session, args->seq)
+                                   : NULL;
     meshq_routes_t routes;
     routes.count = 0;
     routes.skip = NULL;

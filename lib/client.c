@@ -56,6 +56,7 @@ meshq_client_new (void)
     zlistx_set_destructor (self->callbacks, s_delivery_free);
     meshq_buf_init (&self->args_buf);
     meshq_buf_init (&self->body_buf);
+    meshq_buf_init (&self->publish_buf);
     return self;
 }
 
@@ -68,6 +69,7 @@ meshq_client_destroy (meshq_client_t **self_p)
     if (self->connected && !self->lost) {
         //  Goodbye if the agent takes it now; a gone agent does not.
         zsock_set_sndtimeo (self->dealer, 0);
+        meshq_client_flush_publishes (self);
         meshq_client_flush_acks (self);
         meshq_args_t args;
         memset (&args, 0, sizeof args);
@@ -82,6 +84,7 @@ meshq_client_destroy (meshq_client_t **self_p)
     zlistx_destroy (&self->callbacks);
     meshq_buf_fini (&self->args_buf);
     meshq_buf_fini (&self->body_buf);
+    meshq_buf_fini (&self->publish_buf);
     free (self->items);
     free (self->endpoint);
     free (self->user);
@@ -216,6 +219,13 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
     self->max_message = MESHQ_ARGS_HAS (&results, MAX_MESSAGE)
                             ? (size_t)results.max_message
                             : MESHQ_MAX_BODY_DEFAULT;
+    //  An agent that takes several publishes in one frame says how many.
+    self->publish_max =
+        MESHQ_ARGS_HAS (&results, BATCH) && results.batch > 1
+            ? (uint32_t)(results.batch < MESHQ_CLIENT_PUBLISH_BATCH
+                             ? results.batch
+                             : MESHQ_CLIENT_PUBLISH_BATCH)
+            : 0;
     self->connected = true;
 
     meshq_heartbeat_args_t heartbeat = {.endpoint = endpoint,

@@ -5,7 +5,9 @@
     arrive meanwhile (deliveries, confirms, returns, flow control) are
     handled as they come, so a wait is also how they are received.
     Acks held back go out before every wait: the agent may be waiting
-    for them to send more.
+    for them to send more. Publishes held back go out before every wait
+    and before any other command, so that none waits in the client
+    while it does something else.
 */
 #include "client_internal.h"
 #include "codec_args.h"
@@ -18,6 +20,11 @@ int
 meshq_client_send (meshq_client_t *self, const char *verb,
                    const meshq_args_t *args, const void *envelope, size_t size)
 {
+    if (self->publish_count && strcmp (verb, "PUBLISH") != 0) {
+        int rc = meshq_client_flush_publishes (self);
+        if (rc)
+            return rc;
+    }
     meshq_buf_reset (&self->args_buf);
     const char *why = NULL;
     int rc = meshq_codec_encode_args (args, &self->args_buf, &why);
@@ -78,8 +85,11 @@ int
 meshq_client_poll (meshq_client_t *self, int timeout_ms, uint64_t rid,
                    zmsg_t **reply_p)
 {
-    //  About to wait for the agent: it must have our acks first, or it
-    //  may be waiting for them to send more.
+    //  About to wait for the agent: it must have our publishes and acks
+    //  first, or it may be waiting for them to send more.
+    int rc = meshq_client_flush_publishes (self);
+    if (rc)
+        return rc;
     meshq_client_flush_acks (self);
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
     while (true) {

@@ -213,6 +213,10 @@ meshq_client_recv (meshq_client_t *self, int timeout_ms,
 {
     assert (self && delivery_p);
     *delivery_p = NULL;
+    //  Publishes held back go now, even if a delivery is ready.
+    int rc = meshq_client_flush_publishes (self);
+    if (rc)
+        return rc;
     //  The clock only when there is something to wait for.
     int64_t deadline = timeout_ms < 0 || zlistx_size (self->ready)
                            ? INT64_MAX
@@ -221,8 +225,8 @@ meshq_client_recv (meshq_client_t *self, int timeout_ms,
         int64_t left = deadline - zclock_mono ();
         if (left <= 0)
             return MESHQ_ETIMEOUT;
-        int rc = meshq_client_poll (
-            self, left > INT32_MAX ? INT32_MAX : (int)left, 0, NULL);
+        rc = meshq_client_poll (self, left > INT32_MAX ? INT32_MAX : (int)left,
+                                0, NULL);
         if (rc < 0)
             return rc;
     }
@@ -234,8 +238,12 @@ int
 meshq_client_dispatch (meshq_client_t *self, int timeout_ms)
 {
     assert (self);
+    //  Publishes held back go now, even if deliveries are waiting.
+    int rc = meshq_client_flush_publishes (self);
+    if (rc)
+        return rc;
     if (zlistx_size (self->callbacks) == 0) {
-        int rc = meshq_client_poll (self, timeout_ms, 0, NULL);
+        rc = meshq_client_poll (self, timeout_ms, 0, NULL);
         if (rc < 0)
             return rc;
     }

@@ -30,6 +30,11 @@
 //  Most deliveries we take in one DELIVER frame (HELLO's 'nb').
 #define MESHQ_CLIENT_MAX_BATCH 1024
 
+//  Publishes held back (MESHQ_MORE) that make the client send them
+//  itself: so many messages, or so many bytes of items.
+#define MESHQ_CLIENT_PUBLISH_BATCH 64
+#define MESHQ_CLIENT_PUBLISH_BYTES 65536
+
 struct _meshq_client_t {
     zsock_t *dealer;             //  To the agent.
     zactor_t *heartbeat;         //  Keeps the session alive.
@@ -67,6 +72,10 @@ struct _meshq_client_t {
     bool blocked;                           //  The agent refuses publishes now.
     bool block_on_pressure;                 //  Publish waits while blocked.
     meshq_delivery_item_t *items;  //  MESHQ_CLIENT_MAX_BATCH items, or NULL.
+    meshq_buf_t publish_buf;       //  Publishes held back: their items.
+    uint32_t publish_count;        //  How many.
+    uint64_t publish_seq;          //  Sequence of the first (confirms).
+    uint32_t publish_max;  //  Most publishes the agent takes in one frame.
 };
 
 //  Adds a string argument if value is not NULL.
@@ -90,8 +99,9 @@ meshq_client_copy_span (char *dest, size_t size, meshq_span_t span)
 void meshq_client_set_error (meshq_client_t *self, const char *format, ...);
 
 //  Sends a command with its arguments and, if envelope is not NULL, an
-//  envelope of size bytes. Returns 0, or a negative code with the error
-//  set.
+//  envelope of size bytes; any other command than PUBLISH sends the
+//  publishes held back first. Returns 0, or a negative code with the
+//  error set.
 int meshq_client_send (meshq_client_t *self, const char *verb,
                        const meshq_args_t *args, const void *envelope,
                        size_t size);
@@ -122,5 +132,10 @@ void meshq_client_deliver (meshq_client_t *self, const meshq_args_t *args,
 //  Sends the acks held back: one frame for all of them. Returns 0 or a
 //  negative code.
 int meshq_client_flush_acks (meshq_client_t *self);
+
+//  Sends the publishes held back (MESHQ_MORE): one frame for all of
+//  them. Returns 0 or a negative code (they are then lost, and with
+//  confirms no longer counted as published).
+int meshq_client_flush_publishes (meshq_client_t *self);
 
 #endif

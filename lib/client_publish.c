@@ -8,6 +8,14 @@
     agent says BLOCKED and refuses publishes until UNBLOCKED; a client
     may choose to wait. client_call.c receives those frames, and RETURN
     for a mandatory message no queue took.
+
+    A publish with MESHQ_MORE may be held back, to go with the next ones
+    in one batched PUBLISH frame (docs/PROTOCOL.md, 3.4): one frame for
+    libzmq and the agent instead of one a message. They go when a
+    publish comes without MESHQ_MORE, at MESHQ_CLIENT_PUBLISH_BATCH
+    messages or MESHQ_CLIENT_PUBLISH_BYTES, on publish_flush, and before
+    anything else the client sends or waits for (client_call.c), so none
+    waits while the application does something else with the client.
 */
 #include "client_internal.h"
 #include "msg_internal.h"
@@ -18,6 +26,10 @@ int
 meshq_client_set_confirms (meshq_client_t *self, uint32_t window)
 {
     assert (self);
+    //  Those held back were sent without sequence numbers.
+    int rc = meshq_client_flush_publishes (self);
+    if (rc)
+        return rc;
     self->confirms = true;
     self->window = window ? window : 1000;
     return 0;
@@ -73,17 +85,73 @@ meshq_client_publish (meshq_client_t *self, const meshq_msg_t *msg, int flags)
             body, self->max_message);
         return MESHQ_EMSGSIZE;
     }
+    bool more = (flags & MESHQ_MORE) && self->publish_max > 1;
+    if (!more && !self->publish_count) {
+        //  Alone: the single form.
+        meshq_args_t args;
+        memset (&args, 0, sizeof args);
+        if (self->confirms)
+            MESHQ_ARGS_SET (&args, SEQ, seq, self->published + 1);
+        if (flags & MESHQ_MANDATORY)
+            MESHQ_ARGS_SET (&args, MANDATORY, mandatory, true);
+        rc = meshq_client_send (self, "PUBLISH", &args, self->body_buf.data,
+                                self->body_buf.size);
+        if (rc == 0 && self->confirms)
+            self->published++;
+        return rc;
+    }
+    //  With those held back, in one frame of a bounded size.
+    if (self->publish_count && self->publish_buf.size + self->body_buf.size >
+                                   MESHQ_CLIENT_PUBLISH_BYTES) {
+        rc = meshq_client_flush_publishes (self);
+        if (rc)
+            return rc;
+    }
+    meshq_publish_item_t item = {.mandatory = (flags & MESHQ_MANDATORY) != 0,
+                                 .envelope = {(const char *)self->body_buf.data,
+                                              (uint32_t)self->body_buf.size}};
+    rc = meshq_codec_encode_publish (&item, &self->publish_buf);
+    if (rc)
+        return rc;
+    if (self->publish_count++ == 0)
+        self->publish_seq = self->published + 1;
+    if (self->confirms)
+        self->published++;
+    if (!more || self->publish_count >= self->publish_max ||
+        self->publish_buf.size >= MESHQ_CLIENT_PUBLISH_BYTES)
+        return meshq_client_flush_publishes (self);
+    return 0;
+}
+
+int
+meshq_client_flush_publishes (meshq_client_t *self)
+{
+    if (!self->publish_count)
+        return 0;
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     if (self->confirms)
-        MESHQ_ARGS_SET (&args, SEQ, seq, self->published + 1);
-    if (flags & MESHQ_MANDATORY)
-        MESHQ_ARGS_SET (&args, MANDATORY, mandatory, true);
-    rc = meshq_client_send (self, "PUBLISH", &args, self->body_buf.data,
-                            self->body_buf.size);
-    if (rc == 0 && self->confirms)
-        self->published++;
+        MESHQ_ARGS_SET (&args, SEQ, seq, self->publish_seq);
+    MESHQ_ARGS_SET (&args, BATCH, batch, self->publish_count);
+    uint32_t count = self->publish_count;
+    self->publish_count = 0;
+    int rc = meshq_client_send (self, "PUBLISH", &args, self->publish_buf.data,
+                                self->publish_buf.size);
+    //  A large message made it grow: do not keep that much.
+    if (self->publish_buf.capacity > 2 * MESHQ_CLIENT_PUBLISH_BYTES)
+        meshq_buf_fini (&self->publish_buf);
+    else
+        meshq_buf_reset (&self->publish_buf);
+    if (rc && self->confirms)
+        self->published -= count;
     return rc;
+}
+
+int
+meshq_client_publish_flush (meshq_client_t *self)
+{
+    assert (self);
+    return meshq_client_flush_publishes (self);
 }
 
 int

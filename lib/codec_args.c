@@ -438,3 +438,51 @@ meshq_codec_decode_delivery (meshq_span_t *cursor, uint32_t max_envelope,
     cursor->size -= used;
     return 0;
 }
+
+static const char *s_publish_why[MESHQ_RERR_COUNT] = {
+    S_REASONS_LIST ("publish")};
+
+int
+meshq_codec_encode_publish (const meshq_publish_item_t *item, meshq_buf_t *out)
+{
+    size_t start = out->size;
+    meshq_writer_t writer;
+    meshq_writer_init (&writer, out);
+    meshq_writer_array (&writer, 2);
+    meshq_writer_bool (&writer, item->mandatory);
+    meshq_writer_bin (&writer, item->envelope.data, item->envelope.size);
+    int rc = meshq_writer_error (&writer);
+    if (rc)
+        out->size = start;
+    return rc;
+}
+
+int
+meshq_codec_decode_publish (meshq_span_t *cursor, uint32_t max_envelope,
+                            meshq_publish_item_t *item, const char **why)
+{
+    const char *ignored;
+    if (!why)
+        why = &ignored;
+    meshq_reader_t reader;
+    meshq_reader_init (&reader, cursor->data, cursor->size);
+    uint32_t count;
+    const void *data = NULL;
+    int rc = meshq_reader_array (&reader, 16, &count);
+    if (rc == 0 && count != 2) {
+        *why = "publish: not an array of 2";
+        return MESHQ_EMALFORMED;
+    }
+    if (rc == 0)
+        rc = meshq_reader_bool (&reader, &item->mandatory);
+    if (rc == 0)
+        rc = meshq_reader_bin (&reader, max_envelope, &data,
+                               &item->envelope.size);
+    if (rc)
+        return s_fail (&reader, rc, s_publish_why, why);
+    item->envelope.data = data;
+    uint32_t used = (uint32_t)((const char *)reader.pos - cursor->data);
+    cursor->data += used;
+    cursor->size -= used;
+    return 0;
+}

@@ -61,4 +61,22 @@ int meshq_codec_encode_delivery (const meshq_delivery_item_t *item,
 int meshq_codec_decode_delivery (meshq_span_t *cursor, uint32_t max_envelope,
                                  meshq_delivery_item_t *item, const char **why);
 
+//  One message of a batched PUBLISH frame (docs/PROTOCOL.md, 3.4).
+typedef struct {
+    bool mandatory;         //  Return it if no queue takes it.
+    meshq_span_t envelope;  //  The envelope, byte for byte; borrowed.
+} meshq_publish_item_t;
+
+//  Appends one message to the items of a batched PUBLISH frame.
+//  Returns 0 or MESHQ_ENOMEM.
+int meshq_codec_encode_publish (const meshq_publish_item_t *item,
+                                meshq_buf_t *out);
+
+//  Decodes the message at the start of *cursor into *item (the envelope
+//  borrows from the cursor's bytes, at most max_envelope of them) and
+//  advances *cursor past it. Returns 0, or a negative code with *why set
+//  to a static reason.
+int meshq_codec_decode_publish (meshq_span_t *cursor, uint32_t max_envelope,
+                                meshq_publish_item_t *item, const char **why);
+
 #endif

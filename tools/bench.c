@@ -116,21 +116,29 @@ s_producer (void *arg)
     int64_t deadline = config->count
                            ? INT64_MAX
                            : run->start_ns + (int64_t)(config->duration * 1e9);
+    uint64_t batch =
+        config->publish_batch > 1 ? (uint64_t)config->publish_batch : 1;
     for (uint64_t i = 0; config->count ? i < worker->count : true; i++) {
         int64_t now = s_now_ns ();
         if (now >= deadline)
             break;
         memcpy (body, &now, sizeof now);
         meshq_msg_set_body (msg, body, (size_t)config->size);
-        int rc = meshq_client_publish (client, msg, 0);
+        //  A batch of publish_batch, the last one without MESHQ_MORE.
+        int flags = batch > 1 && (i + 1) % batch != 0 ? MESHQ_MORE : 0;
+        int rc = meshq_client_publish (client, msg, flags);
         if (rc) {
             s_fail (run, client, "publish", rc);
             break;
         }
         atomic_fetch_add (&run->published, 1);
     }
+    //  The last batch may be short.
+    int rc = meshq_client_publish_flush (client);
+    if (rc)
+        s_fail (run, client, "publish", rc);
     if (config->confirm_window > 0) {
-        int rc = meshq_client_wait_for_confirms (client, 60000);
+        rc = meshq_client_wait_for_confirms (client, 60000);
         if (rc)
             s_fail (run, client, "wait_for_confirms", rc);
     }
@@ -210,6 +218,7 @@ meshq_bench_config_init (meshq_bench_config_t *config)
     config->size = 100;
     config->persistent = true;
     config->confirm_window = 1000;
+    config->publish_batch = 1;
     config->prefetch = 100;
     config->multi_ack = 1;
     config->slow_consumer = -1;

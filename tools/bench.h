@@ -22,6 +22,7 @@ typedef struct {
     int size;              //  Body bytes (at least 16).
     bool persistent;       //  Persistent messages on a durable queue.
     int confirm_window;    //  Outstanding confirms; 0: no confirms.
+    int publish_batch;     //  Publishes per frame (MESHQ_MORE); 1: each.
     int prefetch;          //  Consumer prefetch.
     bool auto_ack;         //  Consumers ack on receipt (library).
     int multi_ack;         //  Ack with 'multiple' every N (1: each).

@@ -33,6 +33,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
     static const char *usage =
         "[--producers N] [--consumers N] [--count N | --duration S] "
         "[--size BYTES] [--persistent|--transient] [--confirm-window N] "
+        "[--publish-batch N] "
         "[--prefetch N] [--auto-ack] [--multi-ack N] [--queue NAME] "
         "[--publish-at EP,..] [--consume-at EP,..] [--work-us US] "
         "[--slow-consumer I:US] [--embedded] [--json]";
@@ -45,6 +46,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         {"persistent", no_argument, NULL, 'p'},
         {"transient", no_argument, NULL, 't'},
         {"confirm-window", required_argument, NULL, 'w'},
+        {"publish-batch", required_argument, NULL, 'b'},
         {"prefetch", required_argument, NULL, 'f'},
         {"auto-ack", no_argument, NULL, 'a'},
         {"multi-ack", required_argument, NULL, 'm'},
@@ -73,6 +75,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
             case 'n':
             case 's':
             case 'w':
+            case 'b':
             case 'f':
             case 'm':
             case 'W':
@@ -88,6 +91,8 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                     config.size = (int)n;
                 else if (opt == 'w')
                     config.confirm_window = (int)n;
+                else if (opt == 'b')
+                    config.publish_batch = (int)n;
                 else if (opt == 'f')
                     config.prefetch = (int)n;
                 else if (opt == 'W')
@@ -144,7 +149,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                 return meshq_tool_usage ("bench", usage);
         }
     }
-    if (optind != argc || config.prefetch < 1 ||
+    if (optind != argc || config.prefetch < 1 || config.publish_batch < 1 ||
         (embedded && (config.publish_at || config.consume_at)))
         return meshq_tool_usage ("bench", usage);
 

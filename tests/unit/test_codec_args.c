@@ -191,3 +191,57 @@ Test (codec_args, refuses_truncated_and_malformed_deliveries)
                   MESHQ_EMALFORMED);
     meshq_buf_fini (&buf);
 }
+
+Test (codec_args, round_trips_publish_items)
+{
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    const char *envelopes[] = {"\x81\xa1v\x01", "first", ""};
+    for (int i = 0; i < 3; i++) {
+        meshq_publish_item_t item = {.mandatory = i == 1,
+                                     .envelope = meshq_span (envelopes[i])};
+        cr_assert_eq (meshq_codec_encode_publish (&item, &buf), 0);
+    }
+    meshq_span_t cursor = {(const char *)buf.data, (uint32_t)buf.size};
+    for (int i = 0; i < 3; i++) {
+        meshq_publish_item_t item;
+        const char *why = NULL;
+        int rc = meshq_codec_decode_publish (&cursor, 1000, &item, &why);
+        cr_assert_eq (rc, 0, "%s", why);
+        cr_expect_eq (item.mandatory, i == 1);
+        cr_expect_eq (item.envelope.size, strlen (envelopes[i]));
+        cr_expect_eq (
+            memcmp (item.envelope.data, envelopes[i], item.envelope.size), 0);
+    }
+    cr_expect_eq (cursor.size, 0);
+    meshq_buf_fini (&buf);
+}
+
+Test (codec_args, refuses_truncated_and_malformed_publish_items)
+{
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    meshq_publish_item_t item = {.mandatory = true,
+                                 .envelope = meshq_span ("envelope")};
+    cr_assert_eq (meshq_codec_encode_publish (&item, &buf), 0);
+    for (size_t size = 0; size < buf.size; size++) {
+        meshq_span_t cursor = {(const char *)buf.data, (uint32_t)size};
+        const char *why = NULL;
+        cr_expect_lt (meshq_codec_decode_publish (&cursor, 1000, &item, &why),
+                      0, "prefix of %zu bytes", size);
+        cr_expect_not_null (why);
+    }
+    //  An envelope above the cap, a mandatory flag that is not a bool,
+    //  and an array of another length.
+    meshq_span_t cursor = {(const char *)buf.data, (uint32_t)buf.size};
+    cr_expect_eq (meshq_codec_decode_publish (&cursor, 3, &item, NULL),
+                  MESHQ_ETOOBIG);
+    buf.data[1] = 0x01;
+    cr_expect_eq (meshq_codec_decode_publish (&cursor, 1000, &item, NULL),
+                  MESHQ_ETYPE);
+    buf.data[1] = 0xc3;
+    buf.data[0] = 0x93;
+    cr_expect_eq (meshq_codec_decode_publish (&cursor, 1000, &item, NULL),
+                  MESHQ_EMALFORMED);
+    meshq_buf_fini (&buf);
+}
