@@ -373,6 +373,29 @@ s_read_field (meshq_reader_t *reader, int f, size_t max_body,
     return 0;
 }
 
+//  Reads a key of one or two ASCII bytes, as every known key is, in one
+//  step: the general string reader costs a third of a decode. Returns
+//  1 with *key set, or 0 (nothing read) for any other string.
+static int
+s_short_key (meshq_reader_t *reader, meshq_span_t *key)
+{
+    const uint8_t *pos = reader->pos;
+    size_t left = (size_t)(reader->end - pos);
+    if (left >= 2 && pos[0] == 0xa1 && pos[1] < 0x80) {
+        key->data = (const char *)pos + 1;
+        key->size = 1;
+        reader->pos += 2;
+        return 1;
+    }
+    if (left >= 3 && pos[0] == 0xa2 && pos[1] < 0x80 && pos[2] < 0x80) {
+        key->data = (const char *)pos + 1;
+        key->size = 2;
+        reader->pos += 3;
+        return 1;
+    }
+    return 0;
+}
+
 int
 meshq_codec_decode_envelope (const void *data, size_t size, size_t max_body,
                              meshq_envelope_t *envelope, const char **why)
@@ -396,9 +419,11 @@ meshq_codec_decode_envelope (const void *data, size_t size, size_t max_body,
     for (uint32_t i = 0; i < count; i++) {
         const char *key_start = (const char *)reader.pos;
         meshq_span_t key;
-        rc = meshq_reader_str (&reader, S_MAX_KEY, &key.data, &key.size);
-        if (rc)
-            return s_fail (&reader, rc, s_key_why, why);
+        if (s_short_key (&reader, &key) == 0) {
+            rc = meshq_reader_str (&reader, S_MAX_KEY, &key.data, &key.size);
+            if (rc)
+                return s_fail (&reader, rc, s_key_why, why);
+        }
         int f = s_lookup (key.data, key.size);
         if (f < MESHQ_F_COUNT) {
             if (envelope->present & (1u << f)) {
