@@ -383,6 +383,7 @@ s_consume (meshq_engine_t *self, meshq_session_t *session,
                                   meshq_queue_name (queue));
         return;
     }
+    consumer->no_ack = MESHQ_ARGS_HAS (args, NO_ACK) && args->no_ack;
     zlistx_add_end (session->consumers, consumer);
     meshq_args_t results;
     memset (&results, 0, sizeof results);
@@ -437,6 +438,8 @@ meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
         s_consume (self, session, args);
     else if (streq (verb, "CANCEL"))
         s_cancel (self, session, args);
+    else if (streq (verb, "CREDIT"))
+        meshq_engine_credit (self, session, args);
     else if (streq (verb, "STATUS"))
         meshq_engine_status (self, session, args);
     else if (streq (verb, "LIST_QUEUES"))

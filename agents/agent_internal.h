@@ -401,6 +401,11 @@ void meshq_engine_refuse_publish (meshq_engine_t *self,
                                   meshq_session_t *session,
                                   const meshq_args_t *args, int code,
                                   const char *why);
+//  A delivery to a no-ack consumer was sent: it is acked now.
+void meshq_engine_ack_sent (meshq_engine_t *self, meshq_entry_t *entry);
+//  CREDIT from a no-ack consumer's client: that many deliveries are in.
+void meshq_engine_credit (meshq_engine_t *self, meshq_session_t *session,
+                          const meshq_args_t *args);
 void meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
                           const char *verb, const meshq_args_t *args);
 void meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,

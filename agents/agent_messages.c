@@ -123,19 +123,26 @@ s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
         self->duplicates++;
         return;
     }
-    meshq_engine_ensession (session, entry);
-    if (session->batch > 1) {
+    //  A no-ack consumer's delivery is acked as it goes: it needs a tag,
+    //  not a place in the session's books.
+    bool no_ack = consumer->no_ack && !session->peer;
+    if (no_ack)
+        entry->dtag = ++session->next_dtag;
+    else
+        meshq_engine_ensession (session, entry);
+    if (session->batch > 1)
         meshq_engine_batch_add (self, session, consumer, entry);
-        self->delivered++;
-        return;
+    else {
+        meshq_args_t args;
+        memset (&args, 0, sizeof args);
+        MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (consumer->tag));
+        meshq_engine_delivery_args (self, entry, &args);
+        meshq_engine_send (self, session, "DELIVER", &args, entry->blob->data,
+                           entry->blob->size);
     }
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (consumer->tag));
-    meshq_engine_delivery_args (self, entry, &args);
-    meshq_engine_send (self, session, "DELIVER", &args, entry->blob->data,
-                       entry->blob->size);
     self->delivered++;
+    if (no_ack)
+        meshq_engine_ack_sent (self, entry);
 }
 
 void

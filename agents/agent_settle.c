@@ -14,6 +14,55 @@
 // --------------------------------------------------------------------
 //  Acks, nacks, leases, gets
 
+//  An entry settled out of its queue is acked: counted, remembered for
+//  dedup, its ack stored or sent to its origin, and gone.
+static void
+s_acked (meshq_engine_t *self, meshq_queue_t *queue, meshq_entry_t *entry)
+{
+    self->acked++;
+    if (meshq_queue_args (queue)->dedup_window > 0)
+        meshq_engine_dedup_note (
+            queue, entry->remote ? entry->origin : self->node_id, entry->seq);
+    meshq_engine_entry_done (self, entry);
+}
+
+void
+meshq_engine_ack_sent (meshq_engine_t *self, meshq_entry_t *entry)
+{
+    meshq_queue_t *queue = entry->queue;
+    //  The consumer's count stays up until its client gives it back
+    //  (CREDIT): so the prefetch still bounds what is on its way.
+    entry->consumer = NULL;
+    meshq_queue_settle (queue, entry);
+    s_acked (self, queue, entry);
+}
+
+void
+meshq_engine_credit (meshq_engine_t *self, meshq_session_t *session,
+                     const meshq_args_t *args)
+{
+    char tag[MESHQ_MAX_SHORTSTR + 1];
+    meshq_span_copy (tag, args->tag);
+    meshq_consumer_t *consumer = zlistx_first (session->consumers);
+    while (consumer && !streq (consumer->tag, tag))
+        consumer = zlistx_next (session->consumers);
+    if (!consumer || !consumer->no_ack) {
+        //  Cancelled meanwhile, or not a no-ack consumer: nothing to do,
+        //  but a wrong tag is the client's mistake.
+        if (!consumer)
+            return;
+        meshq_engine_bad_input (self,
+                                "agent: CREDIT dropped reason=consumer '%s' "
+                                "acks its deliveries",
+                                tag);
+        return;
+    }
+    uint64_t back =
+        args->credit < consumer->unacked ? args->credit : consumer->unacked;
+    consumer->unacked -= (uint32_t)back;
+    meshq_engine_mark_dirty (self, consumer->queue);
+}
+
 void
 meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
                      const char *verb, const meshq_args_t *args)
@@ -64,14 +113,9 @@ meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
         meshq_queue_t *queue = entry->queue;
         meshq_engine_unsession (entry);
         meshq_queue_settle (queue, entry);
-        if (ack) {
-            self->acked++;
-            if (meshq_queue_args (queue)->dedup_window > 0)
-                meshq_engine_dedup_note (
-                    queue, entry->remote ? entry->origin : self->node_id,
-                    entry->seq);
-            meshq_engine_entry_done (self, entry);
-        } else if (requeue)
+        if (ack)
+            s_acked (self, queue, entry);
+        else if (requeue)
             meshq_engine_requeue (self, queue, entry);
         else
             meshq_engine_dispose (meshq_queue_host (queue), entry, "rejected");

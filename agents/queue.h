@@ -74,6 +74,9 @@ struct _meshq_consumer_t {
     bool exclusive;                    //  The queue's only consumer.
     bool remote;                       //  Another agent, with credit: each
                                        //  delivery it settles uses up one.
+    bool no_ack;                       //  Settled as sent; unacked counts
+                                       //  what its client has not yet
+                                       //  given back (CREDIT).
 };
 
 //  Declared arguments of a queue.

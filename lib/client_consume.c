@@ -16,7 +16,8 @@ typedef struct {
     char tag[256];         //  Consumer tag.
     meshq_consume_fn *fn;  //  Callback, or NULL for recv.
     void *arg;             //  Its argument.
-    bool no_ack;           //  The library acks on receipt.
+    bool no_ack;           //  The agent acks as it sends; the library
+                           //  gives the credit back on receipt.
 } s_consumer_t;
 
 static s_consumer_t *
@@ -78,18 +79,32 @@ s_delivery (meshq_client_t *self, const meshq_args_t *args,
     return delivery;
 }
 
-//  Takes one delivery of consumer (NULL if unknown): acks it at once
-//  for a no-ack consumer (if ack, else the caller did), queues it for
-//  recv or its callback.
+//  Gives a no-ack consumer's agent count deliveries' worth of credit
+//  back: it acked them as it sent them, and its prefetch bounds only
+//  what is on the way.
+static void
+s_credit (meshq_client_t *self, const s_consumer_t *consumer, uint64_t count)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (consumer->tag));
+    MESHQ_ARGS_SET (&args, CREDIT, credit, count);
+    meshq_client_send (self, "CREDIT", &args, NULL, 0);
+}
+
+//  Takes one delivery of consumer (NULL if unknown): gives its credit
+//  back at once for a no-ack consumer (if credit, else the caller did),
+//  queues it for recv or its callback.
 static void
 s_accept (meshq_client_t *self, s_consumer_t *consumer,
-          const meshq_args_t *args, const meshq_delivery_item_t *item, bool ack)
+          const meshq_args_t *args, const meshq_delivery_item_t *item,
+          bool credit)
 {
     meshq_delivery_t *delivery = s_delivery (self, args, item);
     if (!delivery)
         return;
-    if (ack && consumer && consumer->no_ack)
-        meshq_client_ack (self, delivery->delivery_tag, false);
+    if (credit && consumer && consumer->no_ack)
+        s_credit (self, consumer, 1);
     zlistx_add_end (consumer && consumer->fn ? self->callbacks : self->ready,
                     delivery);
 }
@@ -108,9 +123,9 @@ meshq_client_deliver (meshq_client_t *self, const meshq_args_t *args,
         return;
     }
     //  The items first (at most MESHQ_CLIENT_MAX_BATCH, as HELLO said),
-    //  then the messages: a no-ack consumer acks the whole batch in
-    //  between, so that the agent sends the next one while this one is
-    //  decoded.
+    //  then the messages: a no-ack consumer gives the whole batch's
+    //  credit back in between, so that the agent sends the next one while
+    //  this one is decoded.
     if (!self->items) {
         self->items = calloc (MESHQ_CLIENT_MAX_BATCH, sizeof *self->items);
         assert (self->items);
@@ -128,11 +143,10 @@ meshq_client_deliver (meshq_client_t *self, const meshq_args_t *args,
             count = i;
             break;
         }
-        if (consumer && consumer->no_ack)
-            meshq_client_ack (self, self->items[i].dtag, false);
     }
-    if (consumer && consumer->no_ack)
-        meshq_client_flush_acks (self);
+    //  All the agent sent, readable or not, is credit to give back.
+    if (consumer && consumer->no_ack && args->batch)
+        s_credit (self, consumer, args->batch);
     for (uint64_t i = 0; i < count; i++)
         s_accept (self, consumer, args, &self->items[i], false);
 }
@@ -156,6 +170,9 @@ meshq_client_consume_with (meshq_client_t *self, const char *queue,
     consumer->fn = fn;
     consumer->arg = arg;
     consumer->no_ack = (flags & MESHQ_NO_ACK) != 0;
+    //  The agent acks a no-ack consumer's deliveries as it sends them.
+    if (consumer->no_ack)
+        MESHQ_ARGS_SET (&args, NO_ACK, no_ack, true);
     if (tag)
         snprintf (consumer->tag, sizeof consumer->tag, "%s", tag);
     else {

@@ -80,7 +80,7 @@ typedef struct {
 } meshq_queue_options_t;
 
 //  Flags for consume and publish.
-#define MESHQ_NO_ACK    1  //  consume: the library acks on receipt.
+#define MESHQ_NO_ACK    1  //  consume: acked as the agent sends it.
 #define MESHQ_EXCLUSIVE 2  //  consume: the only consumer of the queue.
 #define MESHQ_MANDATORY 4  //  publish: return the message if unroutable.
 #define MESHQ_MORE      8  //  publish: more publishes follow at once.

@@ -5,6 +5,7 @@
 #include "agentutil.h"
 #include "args.h"
 #include "codec_args.h"
+#include "procutil.h"
 
 static agentutil_t s_node;
 
@@ -118,6 +119,41 @@ Test (delivery, a_consumer_never_holds_more_than_its_prefetch)
         meshq_delivery_destroy (&fast_held[i]);
     meshq_client_destroy (&slow);
     meshq_client_destroy (&fast);
+    meshq_client_destroy (&producer);
+}
+
+Test (delivery, a_no_ack_consumer_is_acked_as_sent_and_bounded_by_prefetch)
+{
+    meshq_client_t *producer = s_producer ("auto");
+    for (int i = 0; i < 50; i++)
+        s_publish (producer, "auto", "m", -1);
+    s_confirm (producer);
+    meshq_client_t *consumer = agentutil_client (&s_node);
+    cr_assert_eq (
+        meshq_client_consume (consumer, "auto", 5, "auto", MESHQ_NO_ACK), 0);
+    //  While its client reads nothing, only the prefetch is on its way,
+    //  and that counts as acked already: nothing is unacked.
+    uint64_t ready = 0, unacked = 1;
+    int64_t deadline = zclock_mono () + 5000;
+    while ((ready != 45 || unacked) && zclock_mono () < deadline) {
+        zclock_sleep (20);
+        procutil_depth (producer, "auto", &ready, &unacked);
+    }
+    cr_expect_eq (ready, 45, "the agent sent more than the prefetch");
+    cr_expect_eq (unacked, 0);
+    //  Reading gives the credit back: the rest come.
+    for (int i = 0; i < 30; i++) {
+        meshq_delivery_t *delivery = agentutil_recv (consumer);
+        meshq_delivery_destroy (&delivery);
+    }
+    //  What was sent and not yet read is gone with the connection, as
+    //  with RabbitMQ's automatic acks: nothing comes back to the queue.
+    meshq_client_destroy (&consumer);
+    zclock_sleep (200);
+    procutil_depth (producer, "auto", &ready, &unacked);
+    cr_expect_leq (ready, 20);
+    cr_expect_geq (ready, 15, "at most the prefetch was on its way");
+    cr_expect_eq (unacked, 0);
     meshq_client_destroy (&producer);
 }
 
