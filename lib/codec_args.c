@@ -403,6 +403,34 @@ meshq_codec_encode_delivery (const meshq_delivery_item_t *item,
     return rc;
 }
 
+//  Opens an item of a batch at cursor, an array of fields values;
+//  otherwise a code, with *why from reasons or not_array.
+static int
+s_item_open (meshq_reader_t *reader, const meshq_span_t *cursor,
+             uint32_t fields, const char *not_array, const char *const *reasons,
+             const char **why)
+{
+    meshq_reader_init (reader, cursor->data, cursor->size);
+    uint32_t count;
+    int rc = meshq_reader_array (reader, 16, &count);
+    if (rc)
+        return s_fail (reader, rc, reasons, why);
+    if (count != fields) {
+        *why = not_array;
+        return MESHQ_EMALFORMED;
+    }
+    return 0;
+}
+
+//  Moves cursor past the item reader has read.
+static void
+s_item_close (meshq_span_t *cursor, const meshq_reader_t *reader)
+{
+    uint32_t used = (uint32_t)((const char *)reader->pos - cursor->data);
+    cursor->data += used;
+    cursor->size -= used;
+}
+
 int
 meshq_codec_decode_delivery (meshq_span_t *cursor, uint32_t max_envelope,
                              meshq_delivery_item_t *item, const char **why)
@@ -411,16 +439,12 @@ meshq_codec_decode_delivery (meshq_span_t *cursor, uint32_t max_envelope,
     if (!why)
         why = &ignored;
     meshq_reader_t reader;
-    meshq_reader_init (&reader, cursor->data, cursor->size);
-    uint32_t count;
     const void *data = NULL;
-    int rc = meshq_reader_array (&reader, 16, &count);
-    if (rc == 0 && count != 5) {
-        *why = "delivery: not an array of 5";
-        return MESHQ_EMALFORMED;
-    }
-    if (rc == 0)
-        rc = meshq_reader_uint (&reader, UINT64_MAX, &item->dtag);
+    int rc = s_item_open (&reader, cursor, 5, "delivery: not an array of 5",
+                          s_item_why, why);
+    if (rc)
+        return rc;
+    rc = meshq_reader_uint (&reader, UINT64_MAX, &item->dtag);
     if (rc == 0)
         rc = meshq_reader_uint (&reader, UINT64_MAX, &item->seq);
     if (rc == 0)
@@ -433,9 +457,7 @@ meshq_codec_decode_delivery (meshq_span_t *cursor, uint32_t max_envelope,
     if (rc)
         return s_fail (&reader, rc, s_item_why, why);
     item->envelope.data = data;
-    uint32_t used = (uint32_t)((const char *)reader.pos - cursor->data);
-    cursor->data += used;
-    cursor->size -= used;
+    s_item_close (cursor, &reader);
     return 0;
 }
 
@@ -465,24 +487,18 @@ meshq_codec_decode_publish (meshq_span_t *cursor, uint32_t max_envelope,
     if (!why)
         why = &ignored;
     meshq_reader_t reader;
-    meshq_reader_init (&reader, cursor->data, cursor->size);
-    uint32_t count;
     const void *data = NULL;
-    int rc = meshq_reader_array (&reader, 16, &count);
-    if (rc == 0 && count != 2) {
-        *why = "publish: not an array of 2";
-        return MESHQ_EMALFORMED;
-    }
-    if (rc == 0)
-        rc = meshq_reader_bool (&reader, &item->mandatory);
+    int rc = s_item_open (&reader, cursor, 2, "publish: not an array of 2",
+                          s_publish_why, why);
+    if (rc)
+        return rc;
+    rc = meshq_reader_bool (&reader, &item->mandatory);
     if (rc == 0)
         rc = meshq_reader_bin (&reader, max_envelope, &data,
                                &item->envelope.size);
     if (rc)
         return s_fail (&reader, rc, s_publish_why, why);
     item->envelope.data = data;
-    uint32_t used = (uint32_t)((const char *)reader.pos - cursor->data);
-    cursor->data += used;
-    cursor->size -= used;
+    s_item_close (cursor, &reader);
     return 0;
 }
