@@ -357,15 +357,13 @@ s_consume (meshq_engine_t *self, meshq_session_t *session,
         snprintf (tag, sizeof tag, "ctag-%s", zuuid_str_canonical (uuid));
         zuuid_destroy (&uuid);
     }
-    meshq_consumer_t *consumer = zlistx_first (session->consumers);
-    for (; consumer; consumer = zlistx_next (session->consumers))
-        if (streq (consumer->tag, tag)) {
-            meshq_engine_reply_error (self, session, args->rid, MESHQ_EEXIST,
-                                      "consumer tag '%s' is in use on this "
-                                      "connection",
-                                      tag);
-            return;
-        }
+    if (meshq_engine_session_consumer (session, tag)) {
+        meshq_engine_reply_error (self, session, args->rid, MESHQ_EEXIST,
+                                  "consumer tag '%s' is in use on this "
+                                  "connection",
+                                  tag);
+        return;
+    }
     uint64_t prefetch = args->prefetch;
     if (prefetch == 0 || prefetch > 1000000) {
         meshq_engine_reply_error (self, session, args->rid, MESHQ_ERANGE,
@@ -374,8 +372,8 @@ s_consume (meshq_engine_t *self, meshq_session_t *session,
         return;
     }
     bool exclusive = MESHQ_ARGS_HAS (args, EXCLUSIVE) && args->exclusive;
-    consumer = meshq_queue_add_consumer (queue, session, tag,
-                                         (uint32_t)prefetch, exclusive);
+    meshq_consumer_t *consumer = meshq_queue_add_consumer (
+        queue, session, tag, (uint32_t)prefetch, exclusive);
     if (!consumer) {
         meshq_engine_reply_error (self, session, args->rid, MESHQ_EACCESS,
                                   "queue '%s' has an exclusive consumer, or "
@@ -399,9 +397,7 @@ s_cancel (meshq_engine_t *self, meshq_session_t *session,
     meshq_vhost_t *vhost = session->vhost;
     char tag[MESHQ_MAX_SHORTSTR + 1];
     meshq_span_copy (tag, args->tag);
-    meshq_consumer_t *consumer = zlistx_first (session->consumers);
-    while (consumer && !streq (consumer->tag, tag))
-        consumer = zlistx_next (session->consumers);
+    meshq_consumer_t *consumer = meshq_engine_session_consumer (session, tag);
     if (!consumer) {
         meshq_engine_reply_error (self, session, args->rid, MESHQ_ENOTFOUND,
                                   "no consumer '%s' on this connection", tag);

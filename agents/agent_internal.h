@@ -195,6 +195,10 @@ void meshq_engine_close_session (meshq_engine_t *self,
                                  meshq_session_t *session);
 void meshq_engine_forget_consumers (meshq_engine_t *self, meshq_queue_t *queue);
 
+//  The session's consumer with this tag, or NULL; the session's list of
+//  consumers is left with its cursor on it.
+meshq_consumer_t *meshq_engine_session_consumer (meshq_session_t *session,
+                                                 const char *tag);
 //  The client session of this routing id, or NULL.
 meshq_session_t *meshq_engine_session_find (meshq_engine_t *self,
                                             const uint8_t *id);

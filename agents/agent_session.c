@@ -8,6 +8,15 @@
 // --------------------------------------------------------------------
 //  Sessions
 
+meshq_consumer_t *
+meshq_engine_session_consumer (meshq_session_t *session, const char *tag)
+{
+    meshq_consumer_t *consumer = zlistx_first (session->consumers);
+    while (consumer && !streq (consumer->tag, tag))
+        consumer = zlistx_next (session->consumers);
+    return consumer;
+}
+
 meshq_session_t *
 meshq_engine_session_find (meshq_engine_t *self, const uint8_t *id)
 {

@@ -43,14 +43,11 @@ meshq_engine_credit (meshq_engine_t *self, meshq_session_t *session,
 {
     char tag[MESHQ_MAX_SHORTSTR + 1];
     meshq_span_copy (tag, args->tag);
-    meshq_consumer_t *consumer = zlistx_first (session->consumers);
-    while (consumer && !streq (consumer->tag, tag))
-        consumer = zlistx_next (session->consumers);
-    if (!consumer || !consumer->no_ack) {
-        //  Cancelled meanwhile, or not a no-ack consumer: nothing to do,
-        //  but a wrong tag is the client's mistake.
-        if (!consumer)
-            return;
+    meshq_consumer_t *consumer = meshq_engine_session_consumer (session, tag);
+    if (!consumer)
+        return;  //  Cancelled while the credit was on its way.
+    if (!consumer->no_ack) {
+        //  Its acks give its credit back: more would break its prefetch.
         meshq_engine_bad_input (self,
                                 "agent: CREDIT dropped reason=consumer '%s' "
                                 "acks its deliveries",
