@@ -162,6 +162,72 @@ Test (delivery, a_no_ack_consumer_is_acked_as_sent_and_bounded_by_prefetch)
     meshq_client_destroy (&producer);
 }
 
+//  Sends CREDIT for the consumer tag, as a client would (or should not).
+static void
+s_credit (meshq_client_t *client, const char *tag, uint64_t credit)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (tag));
+    MESHQ_ARGS_SET (&args, CREDIT, credit, credit);
+    cr_assert_eq (meshq_client_send (client, "CREDIT", &args, NULL, 0), 0);
+}
+
+//  Frames the agent dropped as malformed or out of place.
+static uint64_t
+s_dropped (meshq_client_t *client)
+{
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
+    zmsg_destroy (&reply);
+    return status.dropped;
+}
+
+Test (delivery, credit_a_client_has_no_right_to_changes_nothing)
+{
+    meshq_client_t *producer = s_producer ("owed");
+    for (int i = 0; i < 50; i++)
+        s_publish (producer, "owed", "m", -1);
+    s_confirm (producer);
+    uint64_t dropped = s_dropped (producer);
+    //  Credit for a consumer that acks: refused, counted, and its
+    //  prefetch holds.
+    meshq_client_t *acking = agentutil_client (&s_node);
+    cr_assert_eq (meshq_client_consume (acking, "owed", 3, "acking", 0), 0);
+    s_credit (acking, "acking", 1000000);
+    //  Credit for a tag that is no consumer: ignored (it may have been
+    //  cancelled while the credit was on its way).
+    s_credit (acking, "nobody", 1000000);
+    meshq_delivery_t *held[3];
+    for (int i = 0; i < 3; i++)
+        held[i] = agentutil_recv (acking);
+    meshq_delivery_t *extra = NULL;
+    cr_expect_eq (meshq_client_recv (acking, 200, &extra), MESHQ_ETIMEOUT,
+                  "a fourth delivery to a consumer with prefetch 3");
+    meshq_delivery_destroy (&extra);
+    cr_expect_eq (s_dropped (producer), dropped + 1);
+    for (int i = 0; i < 3; i++)
+        meshq_delivery_destroy (&held[i]);
+    meshq_client_destroy (&acking);
+    //  More credit than a no-ack consumer has on its way is capped at
+    //  what it has: it cannot make the agent send beyond its prefetch.
+    uint64_t ready, unacked;
+    procutil_depth (producer, "owed", &ready, &unacked);
+    uint64_t before = ready;
+    meshq_client_t *auto_ack = agentutil_client (&s_node);
+    cr_assert_eq (
+        meshq_client_consume (auto_ack, "owed", 5, "auto", MESHQ_NO_ACK), 0);
+    s_credit (auto_ack, "auto", 1000000);
+    zclock_sleep (200);
+    procutil_depth (producer, "owed", &ready, &unacked);
+    cr_expect_geq (ready + 10, before,
+                   "%" PRIu64 " sent for a prefetch of 5, nothing read",
+                   before - ready);
+    meshq_client_destroy (&auto_ack);
+    meshq_client_destroy (&producer);
+}
+
 Test (delivery, a_consumer_that_leaves_gives_its_messages_back_redelivered)
 {
     meshq_client_t *producer = s_producer ("jobs");
