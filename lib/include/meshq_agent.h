@@ -37,13 +37,12 @@ MESHQ_EXPORT meshq_agent_t *meshq_agent_new (const char *name);
 //  NULL-safe; nulls *self_p.
 MESHQ_EXPORT void meshq_agent_destroy (meshq_agent_t **self_p);
 
-//  Sets an option before start, by the name the configuration file uses:
-//  "data" (store directory; required), "endpoint" (another client
-//  endpoint to bind, such as ipc:// or tcp://; may be repeated),
-//  "max_message" (bytes), "ack_timeout" (ms), "segment_size" (bytes),
-//  "quota" (bytes of store), "max_memory" (bytes of messages held before
-//  publishes are refused; default 40% of physical memory). Returns 0, MESHQ_EINVAL for an unknown name
-//  or a bad value, MESHQ_ESTATE once started.
+//  Sets an option before start, by the name the configuration file uses
+//  (docs/OPERATIONS.md lists them all): "data" (store directory;
+//  required), "endpoint" (another client endpoint to bind, such as
+//  ipc:// or tcp://; may be repeated), "mesh", "seeds", "read_ahead",
+//  "mesh_secret_file", ... Returns 0, MESHQ_EINVAL for an unknown name or
+//  a bad value (meshq_agent_error says which), MESHQ_ESTATE once started.
 MESHQ_EXPORT int meshq_agent_set (meshq_agent_t *self, const char *name,
                                   const char *value);
 

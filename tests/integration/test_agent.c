@@ -254,3 +254,27 @@ Test (agent, exclusive_and_auto_delete_queues_go_with_their_users)
     cr_expect_eq (rc, MESHQ_ENOTFOUND, "exclusive: gone with its connection");
     meshq_client_destroy (&other);
 }
+
+Test (agent, bad_settings_are_refused_naming_themselves)
+{
+    meshq_agent_t *agent = meshq_agent_new ("settings");
+    const struct {
+        const char *name;   //  Setting.
+        const char *value;  //  Its bad value.
+        const char *why;    //  Expected in the error.
+    } cases[] = {
+        {"read_ahead", "1001", "read_ahead: 1001 is out of range 0..1000"},
+        {"read_ahead", "-1", "read_ahead: '-1' is not a non-negative"},
+        {"peer_timeout", "soon", "peer_timeout: 'soon' is not a"},
+        {"transport", "pigeon", "transport: auto, multicast, broadcast"},
+        {"frobnicate", "1", "unknown setting 'frobnicate'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_expect_eq (meshq_agent_set (agent, cases[i].name, cases[i].value),
+                      MESHQ_EINVAL, "case %zu", i);
+        cr_expect (strstr (meshq_agent_error (agent), cases[i].why),
+                   "case %zu: %s", i, meshq_agent_error (agent));
+    }
+    cr_expect_eq (meshq_agent_set (agent, "read_ahead", "0"), 0);
+    meshq_agent_destroy (&agent);
+}

@@ -11,6 +11,7 @@
 #include "client_internal.h"
 #include "codec_args.h"
 #include "meshq.h"
+#include "clientutil.h"
 #include "testproc.h"
 #include "testutil.h"
 
@@ -235,22 +236,37 @@ Test (discovery, an_agent_that_cannot_beacon_says_why_and_exits,
     }
 }
 
+Test (discovery, a_bad_flag_is_refused_with_its_reason_and_exit_64,
+      .init = s_setup, .fini = s_teardown)
+{
+    char out[4096];
+    const struct {
+        const char *flags;  //  What is asked for.
+        const char *why;    //  Expected in the message.
+    } cases[] = {
+        {"--read-ahead 5000", "read_ahead: 5000 is out of range 0..1000"},
+        {"--peer-timeout soon", "peer_timeout: 'soon' is not a"},
+        {"--frobnicate", "unknown option"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int code = testproc_shell (out, sizeof out,
+                                   "%s --mesh %s %s --data %s/data-x "
+                                   "--control ipc://%s/x.ipc 2>&1",
+                                   S_AGENT, s_place.mesh, cases[i].flags,
+                                   s_place.dir, s_place.dir);
+        cr_expect_eq (code, 64, "case %zu exited %d: %s", i, code, out);
+        cr_expect (strstr (out, cases[i].why), "case %zu: %s", i, out);
+    }
+}
+
 //  The agent's count of datagrams on the beacon port that are not
 //  beacons, from its STATUS.
 static uint64_t
 s_bad_beacons (meshq_client_t *client)
 {
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    int rc = meshq_client_call (client, "STATUS", &args, &reply);
-    cr_assert_eq (rc, 0, "STATUS: %s", meshq_client_error (client));
-    zmsg_first (reply);
-    zframe_t *map = zmsg_next (reply);
     meshq_args_t status;
-    cr_assert_eq (meshq_codec_decode_args (zframe_data (map), zframe_size (map),
-                                           &status, NULL),
-                  0);
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
     cr_assert (MESHQ_ARGS_HAS (&status, BAD_BEACONS));
     zmsg_destroy (&reply);
     return status.bad_beacons;
