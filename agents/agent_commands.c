@@ -6,6 +6,7 @@
     user moving from it recognises them.
 */
 #include "agent_internal.h"
+#include "meta_key.h"
 #include "codec_args.h"
 
 #include <inttypes.h>
@@ -291,8 +292,8 @@ s_delete_exchange (meshq_engine_t *self, meshq_session_t *session,
         meshq_vhost_binding_note (vhost, exchange, b->queue, b->key, match, 0,
                                   false);
     }
-    char key[MESHQ_MAX_SHORTSTR + 8];
-    snprintf (key, sizeof key, "x/%s", name);
+    char key[MESHQ_META_KEY_SIZE];
+    meshq_meta_key_exchange (key, name);
     meshq_vhost_meta_note (vhost, key, NULL, true);
     meshq_vhost_exchange_drop (vhost, exchange);
     meshq_engine_reply_ok (self, session, NULL, args->rid);
