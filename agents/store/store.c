@@ -52,6 +52,18 @@ meshq_store_new (const char *directory, const meshq_store_config_t *config)
         self->config.segment_size = MESHQ_STORE_SEGMENT_MIN;
     if (self->config.segment_size > MESHQ_STORE_SEGMENT_MAX)
         self->config.segment_size = MESHQ_STORE_SEGMENT_MAX;
+    //  Under a quota, segments are small enough that the ones emptied
+    //  by acks can be deleted while the last still takes appends: one
+    //  segment as large as the quota could never shrink, and would block
+    //  enqueues for good.
+    if (self->config.quota &&
+        self->config.segment_size >
+            self->config.quota / MESHQ_STORE_QUOTA_SEGMENTS) {
+        self->config.segment_size =
+            self->config.quota / MESHQ_STORE_QUOTA_SEGMENTS;
+        if (self->config.segment_size < MESHQ_STORE_SEGMENT_MIN)
+            self->config.segment_size = MESHQ_STORE_SEGMENT_MIN;
+    }
     if (self->config.interval_ms == 0)
         self->config.interval_ms = MESHQ_STORE_INTERVAL_MS;
     if (self->config.min_free == 0)
