@@ -322,6 +322,10 @@ void meshq_vhost_meta_note (meshq_vhost_t *self, const char *key,
                             const meshq_args_t *args, bool persist);
 void meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
                              const meshq_args_t *args);
+//  0 if the vhost's store has room for a record of size bytes now, else
+//  a code and why (naming the limit).
+int meshq_vhost_meta_room (meshq_vhost_t *self, size_t size, char *why,
+                           size_t why_size);
 void meshq_vhost_binding_note (meshq_vhost_t *self,
                                const meshq_exchange_t *exchange,
                                meshq_queue_t *queue, const char *binding_key,

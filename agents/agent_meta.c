@@ -104,6 +104,23 @@ meshq_vhost_meta_note (meshq_vhost_t *self, const char *key,
     meshq_buf_fini (&value);
 }
 
+int
+meshq_vhost_meta_room (meshq_vhost_t *self, size_t size, char *why,
+                       size_t why_size)
+{
+    if (!self->store) {
+        snprintf (why, why_size,
+                  "vhost '%s' has no store (it could not be opened)",
+                  self->name);
+        return MESHQ_EIO;
+    }
+    int rc = meshq_store_room (self->store, size);
+    if (rc)
+        snprintf (why, why_size, "it cannot be made durable: %s",
+                  meshq_store_why (self->store));
+    return rc;
+}
+
 void
 meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
                         const meshq_args_t *args)

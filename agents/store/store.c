@@ -501,6 +501,20 @@ meshq_store_meta (meshq_store_t *self, const char *key, uint64_t version,
 }
 
 int
+meshq_store_room (meshq_store_t *self, size_t size)
+{
+    assert (self);
+    int rc = s_check_state (self);
+    if (rc)
+        return rc;
+    meshq_store_segment_t *active = &self->segments[self->segment_count - 1];
+    rc = s_check_space (self, MESHQ_RECORD_HEADER + size, active->number);
+    if (rc == 0)
+        self->free_since -= MESHQ_RECORD_HEADER + size;  //  Not appended.
+    return rc;
+}
+
+int
 meshq_store_append_copy (meshq_store_t *self, const meshq_record_t *record)
 {
     meshq_store_op_t op = {.type = record->type,

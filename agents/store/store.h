@@ -205,6 +205,12 @@ int meshq_store_meta (meshq_store_t *self, const char *key, uint64_t version,
                       const void *value, size_t size, meshq_sync_t sync,
                       uint64_t *ticket);
 
+//  Says whether an enqueue or a metadata value with a payload of size
+//  bytes would be taken now, appending nothing: 0, or the code (and
+//  meshq_store_why) the append would fail with. For callers that must
+//  refuse a request before they act on it.
+int meshq_store_room (meshq_store_t *self, size_t size);
+
 //  Writes everything appended since the last commit with one writev (two
 //  or more when it crosses into new segments), then one fdatasync if any
 //  of it is MESHQ_SYNC_ALWAYS, then calls the done callbacks. Returns 0

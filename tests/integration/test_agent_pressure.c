@@ -126,6 +126,40 @@ Test (pressure, a_quota_smaller_than_a_segment_drains_without_a_restart,
     meshq_client_destroy (&client);
 }
 
+Test (pressure, a_declaration_the_store_cannot_keep_is_refused,
+      .fini = s_teardown, .timeout = 60)
+{
+    const char *options[] = {"quota", "65536", NULL};
+    agentutil_start_with (&s_node, "full-declare", options);
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 10);
+    cr_assert_eq (meshq_client_declare_queue (client, "disk", NULL), 0);
+    s_fill (client, "disk", MESHQ_EFULL);
+    //  A durable declaration needs a record the full store cannot take:
+    //  refused, naming the quota, rather than answered OK and lost at
+    //  the next restart.
+    cr_expect_eq (meshq_client_declare_queue (client, "later", NULL),
+                  MESHQ_EFULL);
+    cr_expect (strstr (meshq_client_error (client), "quota"), "got '%s'",
+               meshq_client_error (client));
+    cr_expect_eq (meshq_client_declare_exchange (client, "ex", "direct", true),
+                  MESHQ_EFULL);
+    //  What needs no record is still done.
+    meshq_queue_options_t options_t;
+    meshq_queue_options_init (&options_t);
+    options_t.durable = false;
+    cr_expect_eq (meshq_client_declare_queue (client, "fleeting", &options_t),
+                  0);
+    meshq_client_destroy (&client);
+    //  And nothing was answered OK that a restart lost.
+    agentutil_restart (&s_node);
+    client = agentutil_client (&s_node);
+    meshq_queue_options_init (&options_t);
+    options_t.passive = true;
+    cr_expect_eq (meshq_client_declare_queue (client, "disk", &options_t), 0);
+    meshq_client_destroy (&client);
+}
+
 Test (pressure, disk_quota_refuses_publishes, .fini = s_teardown, .timeout = 60)
 {
     const char *options[] = {"quota", "262144", "segment_size", "65536", NULL};
