@@ -20,6 +20,9 @@
 
 #include <inttypes.h>
 
+//  Unreadable messages logged one by one at each start; then a summary.
+#define S_LOG_UNREAD 10
+
 //  The id of a message stored again under this node's id.
 typedef struct {
     char queue[MESHQ_MAX_SHORTSTR + 1];  //  Its queue.
@@ -91,11 +94,11 @@ s_recover_entry (void *arg, const char *queue_name, const uint8_t origin[16],
     const char *why = NULL;
     if (meshq_codec_decode_envelope (data, size, SIZE_MAX, &envelope, &why)) {
         //  Kept as it is, for an agent that can read it.
-        vhost->unreadable++;
-        meshq_engine_bad_input (self,
-                                "agent: stored message kept unread "
-                                "queue=%.64s seq=%" PRIu64 " reason=%s",
-                                queue_name, seq, why);
+        //  The first few are logged, the rest counted (status).
+        if (vhost->unreadable++ < S_LOG_UNREAD)
+            zsys_warning ("agent: stored message kept unread vhost=%s "
+                          "queue=%.64s seq=%" PRIu64 " reason=%s",
+                          vhost->name, queue_name, seq, why);
         return 0;
     }
     meshq_queue_t *queue = zhashx_lookup (vhost->queues, queue_name);
@@ -238,24 +241,11 @@ s_check_read (meshq_vhost_t *self, int rc)
                       self->name, meshq_store_why (self->store));
 }
 
-int
-meshq_vhost_recover (meshq_vhost_t *self, char *why, size_t size)
+//  Stores again under this node's id the messages the first pass left
+//  for being another node's, then acks their old records.
+static void
+s_rebase (meshq_vhost_t *self)
 {
-    //  Metadata first: the queues, and the node id, which must be settled
-    //  before any message is told ours or another node's.
-    s_check_read (self, meshq_store_foreach (self->store, NULL,
-                                             meshq_vhost_meta_restore, self));
-    if (self == self->engine->root) {
-        int rc = s_settle_node (self, why, size);
-        if (rc)
-            return rc;
-    }
-    self->rebasing = false;
-    self->foreign = 0;
-    s_check_read (
-        self, meshq_store_foreach (self->store, s_recover_entry, NULL, self));
-    if (self->foreign == 0)
-        return 0;
     zsys_warning ("agent: %" PRIu64 " stored messages of vhost '%s' have "
                   "another node's id; they are stored again under this "
                   "node's",
@@ -277,6 +267,31 @@ meshq_vhost_recover (meshq_vhost_t *self, char *why, size_t size)
         meshq_store_commit (self->store);
     }
     zlistx_destroy (&self->rebased);
+}
+
+int
+meshq_vhost_recover (meshq_vhost_t *self, char *why, size_t size)
+{
+    //  Metadata first: the queues, and the node id, which must be settled
+    //  before any message is told ours or another node's.
+    s_check_read (self, meshq_store_foreach (self->store, NULL,
+                                             meshq_vhost_meta_restore, self));
+    if (self == self->engine->root) {
+        int rc = s_settle_node (self, why, size);
+        if (rc)
+            return rc;
+    }
+    self->rebasing = false;
+    self->foreign = 0;
+    s_check_read (
+        self, meshq_store_foreach (self->store, s_recover_entry, NULL, self));
+    if (self->foreign)
+        s_rebase (self);
+    if (self->unreadable)
+        zsys_warning ("agent: %" PRIu64 " stored messages of vhost '%s' "
+                      "cannot be read by this agent; they are kept in the "
+                      "store as they are",
+                      self->unreadable, self->name);
     return 0;
 }
 

@@ -503,6 +503,43 @@ Test (recovery, records_of_a_newer_agent_are_kept_as_they_are)
     agentutil_restart (&s_node);
 }
 
+Test (recovery, a_message_this_agent_cannot_read_is_kept)
+{
+    //  An envelope a newer agent might write (this one cannot decode it),
+    //  stored under this node's id.
+    s_fill ();
+    agentutil_stop (&s_node);
+    uint8_t node[16];
+    char why[256];
+    cr_assert_eq (meshq_node_id_load (s_node.dir, node, why, sizeof why), 0,
+                  "%s", why);
+    meshq_store_t *store = meshq_store_new (s_node.dir, NULL);
+    const char *store_why = NULL;
+    cr_assert_eq (meshq_store_open (store, &store_why), 0, "%s", store_why);
+    uint64_t ticket;
+    cr_assert_eq (meshq_store_enqueue (store, "jobs", node, 1, "\xc1", 1,
+                                       MESHQ_SYNC_ALWAYS, &ticket),
+                  0);
+    cr_assert_eq (meshq_store_commit (store), 0);
+    meshq_store_destroy (&store);
+
+    agentutil_restart (&s_node);
+    uint64_t in_queue;
+    cr_expect_geq (s_quarantined ("jobs", &in_queue), 1,
+                   "status counts the message kept unread");
+    s_expect_kept (-1, "unreadable message");
+    agentutil_stop (&s_node);
+    //  Still in the store, for an agent that can read it.
+    store = meshq_store_new (s_node.dir, NULL);
+    cr_assert_eq (meshq_store_open (store, &store_why), 0, "%s", store_why);
+    s_origins_t origins = {.origin = node};
+    cr_assert_geq (meshq_store_foreach (store, s_count_origins, NULL, &origins),
+                   0);
+    meshq_store_destroy (&store);
+    cr_expect_eq (origins.ours, 1, "the unreadable message was dropped");
+    agentutil_restart (&s_node);
+}
+
 // --------------------------------------------------------------------
 //  Names as long as AMQP allows
 
