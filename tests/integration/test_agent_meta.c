@@ -8,6 +8,7 @@
 #include "clientutil.h"
 #include "codec_args.h"
 #include "discovery.h"
+#include "meta_key.h"
 #include "meshq.h"
 #include "testutil.h"
 
@@ -239,5 +240,97 @@ Test (meta, records_no_agent_can_keep_are_refused_and_counted)
                   0);
     cr_expect (s_has_queue (client, "after"));
     cr_expect (s_has_queue (client, "fine"));
+    meshq_client_destroy (&client);
+}
+
+//  Sends a META of key and version with args as its record, or a
+//  tombstone if args is NULL.
+static void
+s_meta_args (const uint8_t *agent, const char *key, uint64_t version,
+             const meshq_args_t *record)
+{
+    meshq_buf_t value;
+    meshq_buf_init (&value);
+    if (record)
+        cr_assert_eq (meshq_codec_encode_args (record, &value, NULL), 0);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, META_KEY, meta_key, meshq_span (key));
+    MESHQ_ARGS_SET (&args, META_VERSION, meta_version, version);
+    s_send (agent, "META", &args, record ? value.data : NULL, value.size);
+    meshq_buf_fini (&value);
+}
+
+//  Bindings the agent lists for queue.
+static size_t
+s_bindings (meshq_client_t *client, const char *queue)
+{
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_BINDINGS", "bindings", &reply);
+    meshq_args_t row;
+    size_t count = 0;
+    while (meshq_codec_list_next (&cursor, &row))
+        if (row.queue.size == strlen (queue) &&
+            memcmp (row.queue.data, queue, row.queue.size) == 0)
+            count++;
+    zmsg_destroy (&reply);
+    return count;
+}
+
+Test (meta, hashed_keys_from_a_peer_are_applied_and_deleted)
+{
+    //  Names of 255 bytes make keys too long for the store: their
+    //  records and tombstones come under the hashed keys.
+    uint8_t agent[16];
+    s_start (agent);
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_timeout (client, 5000);
+    cr_assert_eq (meshq_client_connect (client, meshq_agent_endpoint (s_agent)),
+                  0);
+    char name[256], binding_key[256];
+    memset (name, 'n', 255);
+    name[255] = 0;
+    memset (binding_key, 'k', 255);
+    binding_key[255] = 0;
+    char queue_key[MESHQ_META_KEY_SIZE], exchange_key[MESHQ_META_KEY_SIZE];
+    char bind_key[MESHQ_META_KEY_SIZE];
+    meshq_meta_key_queue (queue_key, name);
+    meshq_meta_key_exchange (exchange_key, name);
+    meshq_meta_key_binding (bind_key, name, name, binding_key, NULL, 0);
+    cr_assert_eq (queue_key[1], '#');
+    meshq_args_t record;
+    memset (&record, 0, sizeof record);
+    MESHQ_ARGS_SET (&record, QUEUE, queue, meshq_span (name));
+    MESHQ_ARGS_SET (&record, DURABLE, durable, true);
+    s_meta_args (agent, queue_key, (uint64_t)5 << 20 | 1, &record);
+    memset (&record, 0, sizeof record);
+    MESHQ_ARGS_SET (&record, EXCHANGE, exchange, meshq_span (name));
+    MESHQ_ARGS_SET (&record, TYPE, type, meshq_span ("direct"));
+    MESHQ_ARGS_SET (&record, DURABLE, durable, true);
+    s_meta_args (agent, exchange_key, (uint64_t)5 << 20 | 1, &record);
+    memset (&record, 0, sizeof record);
+    MESHQ_ARGS_SET (&record, EXCHANGE, exchange, meshq_span (name));
+    MESHQ_ARGS_SET (&record, QUEUE, queue, meshq_span (name));
+    MESHQ_ARGS_SET (&record, KEY, key, meshq_span (binding_key));
+    s_meta_args (agent, bind_key, (uint64_t)5 << 20 | 1, &record);
+    int64_t deadline = zclock_mono () + 10000;
+    while (s_bindings (client, name) == 0 && zclock_mono () < deadline)
+        zclock_sleep (20);
+    cr_assert (s_has_queue (client, name));
+    cr_assert_eq (s_bindings (client, name), 1);
+    //  Deleted: the binding, then the queue, by their hashed keys.
+    s_meta_args (agent, bind_key, (uint64_t)6 << 20 | 1, NULL);
+    deadline = zclock_mono () + 10000;
+    while (s_bindings (client, name) && zclock_mono () < deadline)
+        zclock_sleep (20);
+    cr_expect_eq (s_bindings (client, name), 0,
+                  "the binding's tombstone was lost");
+    cr_expect (s_has_queue (client, name));
+    s_meta_args (agent, queue_key, (uint64_t)6 << 20 | 1, NULL);
+    deadline = zclock_mono () + 10000;
+    while (s_has_queue (client, name) && zclock_mono () < deadline)
+        zclock_sleep (20);
+    cr_expect (!s_has_queue (client, name), "the queue's tombstone was lost");
     meshq_client_destroy (&client);
 }
