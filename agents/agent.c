@@ -431,7 +431,9 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             if (meshq_queue_ready (queue) && meshq_queue_consumer_count (queue))
                 meshq_engine_mark_dirty (self, queue);
         }
-        meshq_store_tick (vhost->store);
+        //  A vhost whose store could not open has none (and says so).
+        if (vhost->store)
+            meshq_store_tick (vhost->store);
     }
     meshq_engine_check_pressure (self);
     meshq_engine_mesh_tick (self);

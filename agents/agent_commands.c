@@ -6,6 +6,7 @@
     user moving from it recognises them.
 */
 #include "agent_internal.h"
+#include "meta_key.h"
 #include "codec_args.h"
 
 #include <inttypes.h>
@@ -86,6 +87,11 @@ s_queue_for (meshq_engine_t *self, meshq_session_t *session,
     return queue;
 }
 
+//  Bytes a declaration's record takes at most, names and arguments (a
+//  binding's match comes on top): the store is asked for that much room
+//  before a durable declaration is answered OK.
+#define S_RECORD_ROOM 2048
+
 static void
 s_declare_queue (meshq_engine_t *self, meshq_session_t *session,
                  const meshq_args_t *args)
@@ -138,6 +144,12 @@ s_declare_queue (meshq_engine_t *self, meshq_session_t *session,
                                   vhost->name);
         return;
     } else {
+        if (wanted.durable && !wanted.exclusive &&
+            meshq_vhost_meta_room (vhost, S_RECORD_ROOM, why, sizeof why)) {
+            meshq_engine_reply_error (self, session, args->rid, MESHQ_EFULL,
+                                      "queue '%s' not declared: %s", name, why);
+            return;
+        }
         queue = meshq_vhost_queue_create (vhost, name, &wanted, true);
         if (wanted.exclusive)
             meshq_queue_set_owner (queue, session);
@@ -251,8 +263,17 @@ s_declare_exchange (meshq_engine_t *self, meshq_session_t *session,
                                   "no exchange '%s' in vhost '%s'", name,
                                   vhost->name);
         return;
-    } else
+    } else {
+        char why[1024];
+        if (durable &&
+            meshq_vhost_meta_room (vhost, S_RECORD_ROOM, why, sizeof why)) {
+            meshq_engine_reply_error (self, session, args->rid, MESHQ_EFULL,
+                                      "exchange '%s' not declared: %s", name,
+                                      why);
+            return;
+        }
         meshq_vhost_exchange_create (vhost, name, type, durable, true);
+    }
     meshq_engine_reply_ok (self, session, NULL, args->rid);
 }
 
@@ -291,8 +312,8 @@ s_delete_exchange (meshq_engine_t *self, meshq_session_t *session,
         meshq_vhost_binding_note (vhost, exchange, b->queue, b->key, match, 0,
                                   false);
     }
-    char key[MESHQ_MAX_SHORTSTR + 8];
-    snprintf (key, sizeof key, "x/%s", name);
+    char key[MESHQ_META_KEY_SIZE];
+    meshq_meta_key_exchange (key, name);
     meshq_vhost_meta_note (vhost, key, NULL, true);
     meshq_vhost_exchange_drop (vhost, exchange);
     meshq_engine_reply_ok (self, session, NULL, args->rid);
@@ -327,6 +348,16 @@ s_bind (meshq_engine_t *self, meshq_session_t *session,
         return;
     meshq_span_t match =
         MESHQ_ARGS_HAS (args, MATCH) ? args->match : (meshq_span_t){0};
+    const meshq_queue_args_t *queue_args = meshq_queue_args (queue);
+    char why[1024];
+    if (add && meshq_exchange_durable (exchange) && queue_args->durable &&
+        !queue_args->exclusive &&
+        meshq_vhost_meta_room (vhost, S_RECORD_ROOM + match.size, why,
+                               sizeof why)) {
+        meshq_engine_reply_error (self, session, args->rid, MESHQ_EFULL,
+                                  "binding not made: %s", why);
+        return;
+    }
     int rc = add ? meshq_exchange_bind (exchange, queue, key, match,
                                         args->match_count)
                  : meshq_exchange_unbind (exchange, queue, key, match);

@@ -8,6 +8,7 @@
 #include "meshq.h"
 
 #include <errno.h>
+#include <inttypes.h>
 
 void
 meshq_agent_config_init (meshq_agent_config_t *config)
@@ -87,8 +88,20 @@ meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
         if (!(rc = s_number (name, value, 0, UINT64_MAX, &number, why, size)))
             config->store.segment_size = number;
     } else if (streq (name, "quota")) {
-        if (!(rc = s_number (name, value, 0, UINT64_MAX, &number, why, size)))
-            config->store.quota = number;
+        if (!(rc = s_number (name, value, 0, UINT64_MAX, &number, why, size))) {
+            if (number && number < MESHQ_STORE_QUOTA_MIN) {
+                //  Smaller, the store could not delete a segment and
+                //  still have one to write acks in: it would never drain.
+                snprintf (why, size,
+                          "quota: %s is below %" PRIu64 " bytes (%d "
+                          "segments of %d bytes), the least a store can "
+                          "drain in; 0 means no quota",
+                          value, MESHQ_STORE_QUOTA_MIN,
+                          MESHQ_STORE_QUOTA_SEGMENTS, MESHQ_STORE_SEGMENT_MIN);
+                rc = MESHQ_EINVAL;
+            } else
+                config->store.quota = number;
+        }
     } else if (streq (name, "mesh")) {
         rc = s_text (name, value, config->mesh_name, sizeof config->mesh_name,
                      why, size);

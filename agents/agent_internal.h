@@ -75,7 +75,18 @@ struct _meshq_vhost_t {
     zhashx_t *peer_sessions;            //  Peer id hex -> meshq_session_t.
     zhashx_t *late_acks;                //  Acks for origins away, or NULL.
     meshq_queue_t *last_route;          //  Last default-exchange route.
+    zhashx_t *quarantine;  //  Queue name -> meshq_quarantine_t, or NULL.
+    uint64_t unreadable;   //  Stored messages kept but not loaded.
+    uint64_t foreign;      //  Stored messages of another origin seen.
+    bool rebasing;         //  Recovery's pass over those.
+    zlistx_t *rebased;     //  Their old ids, acked once rebased.
 };
+
+//  A queue restored without a readable record: its messages are kept
+//  and served, and it is listed as quarantined (docs/STORAGE.md 9.2).
+typedef struct {
+    uint64_t messages;  //  Messages restored into it.
+} meshq_quarantine_t;
 
 //  An entry on its way to a dead-letter exchange.
 typedef struct {
@@ -299,11 +310,22 @@ meshq_exchange_t *meshq_vhost_exchange_create (meshq_vhost_t *self,
 void meshq_vhost_exchange_drop (meshq_vhost_t *self,
                                 meshq_exchange_t *exchange);
 
+//  agent_recover.c: a vhost's messages read back at start.
+int meshq_vhost_recover (meshq_vhost_t *self, char *why, size_t size);
+void meshq_vhost_unquarantine (meshq_vhost_t *self, const char *name);
+//  Messages restored into queue name without its record (name NULL: in
+//  every queue of the vhost), and those kept unread.
+uint64_t meshq_vhost_quarantined (meshq_vhost_t *self, const char *name);
+
 //  agent_meta.c
 void meshq_vhost_meta_note (meshq_vhost_t *self, const char *key,
                             const meshq_args_t *args, bool persist);
 void meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
                              const meshq_args_t *args);
+//  0 if the vhost's store has room for a record of size bytes now, else
+//  a code and why (naming the limit).
+int meshq_vhost_meta_room (meshq_vhost_t *self, size_t size, char *why,
+                           size_t why_size);
 void meshq_vhost_binding_note (meshq_vhost_t *self,
                                const meshq_exchange_t *exchange,
                                meshq_queue_t *queue, const char *binding_key,
@@ -423,9 +445,6 @@ void meshq_engine_flush_confirms (meshq_engine_t *self,
                                   meshq_session_t *session);
 void meshq_engine_forget_pending (meshq_engine_t *self,
                                   meshq_session_t *session);
-int meshq_engine_recover_entry (void *arg, const char *queue,
-                                const uint8_t origin[16], uint64_t seq,
-                                const void *envelope, size_t size);
 void meshq_engine_check_leases (meshq_engine_t *self, int64_t now);
 void meshq_engine_route_dead_letters (meshq_engine_t *self);
 void meshq_engine_check_pressure (meshq_engine_t *self);

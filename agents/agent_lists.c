@@ -46,6 +46,8 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
     for (; queue; queue = zhashx_next (session->vhost->queues))
         messages += meshq_queue_ready (queue) + meshq_queue_unacked (queue);
     MESHQ_ARGS_SET (&results, MESSAGES, messages, messages);
+    MESHQ_ARGS_SET (&results, QUARANTINED, quarantined,
+                    meshq_vhost_quarantined (session->vhost, NULL));
     MESHQ_ARGS_SET (&results, CONSUMERS, consumers,
                     zhashx_size (self->sessions));
     MESHQ_ARGS_SET (&results, REFUSED, refused, self->auth_failures);
@@ -113,6 +115,10 @@ meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
                             (uint64_t)meshq_queue_deliver_rate (queue));
             MESHQ_ARGS_SET (row, DURABLE, durable,
                             meshq_queue_args (queue)->durable);
+            uint64_t quarantined = meshq_vhost_quarantined (
+                session->vhost, meshq_queue_name (queue));
+            if (quarantined)
+                MESHQ_ARGS_SET (row, QUARANTINED, quarantined, quarantined);
             //  The part of the queue other agents hold, one row each,
             //  and the total of the mesh in this node's row.
             uint64_t total = meshq_queue_ready (queue);

@@ -1,7 +1,7 @@
 /*  agent_messages.c - the message path of the agent: publish, routing,
-    confirms, delivery, and recovery of the messages in the store. What
-    becomes of a delivery (acks, nacks, leases, dead letters) is
-    agent_settle.c.
+    confirms and delivery. What becomes of a delivery (acks, nacks,
+    leases, dead letters) is agent_settle.c; recovery of the messages in
+    the store, agent_recover.c.
 
     A publish is decoded only as far as routing needs (the envelope view,
     no copy), stored as the bytes the publisher sent, one record per
@@ -331,7 +331,11 @@ meshq_engine_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
         taken++;
         if (rc == 1)
             continue;  //  Too big for the queue alone: dropped as maxlen.
-        if (s_persistent (envelope) && meshq_queue_args (queue)->durable) {
+        //  An exclusive queue ends with its connection, so its messages
+        //  are never stored: a restart could not tell them from those of
+        //  a queue whose record was lost.
+        if (s_persistent (envelope) && meshq_queue_args (queue)->durable &&
+            !meshq_queue_args (queue)->exclusive) {
             uint64_t ticket;
             rc = meshq_store_enqueue (vhost->store, meshq_queue_name (queue),
                                       self->node_id, seq, data, size,
@@ -527,56 +531,4 @@ meshq_engine_forget_pending (meshq_engine_t *self, meshq_session_t *session)
         pending = next;
     }
     session->pending = session->pending_tail = NULL;
-}
-
-// --------------------------------------------------------------------
-//  Recovery
-
-int
-meshq_engine_recover_entry (void *arg, const char *queue_name,
-                            const uint8_t origin[16], uint64_t seq,
-                            const void *data, size_t size)
-{
-    meshq_vhost_t *vhost = arg;
-    meshq_engine_t *self = vhost->engine;
-    meshq_queue_t *queue = zhashx_lookup (vhost->queues, queue_name);
-    meshq_envelope_t envelope;
-    const char *why = NULL;
-    uint64_t ticket;
-    if (memcmp (origin, self->node_id, 16) != 0 || !queue ||
-        meshq_codec_decode_envelope (data, size, SIZE_MAX, &envelope, &why)) {
-        //  Not ours to hold any more (its queue is gone, or it is not
-        //  an envelope): close its record.
-        zsys_warning ("agent: stored message dropped queue=%s seq=%" PRIu64
-                      " reason=%s",
-                      queue_name, seq,
-                      why     ? why
-                      : queue ? "foreign origin"
-                              : "no such queue");
-        meshq_store_ack (vhost->store, queue_name, origin, seq, MESHQ_SYNC_NONE,
-                         &ticket);
-        return 0;
-    }
-    if (seq > self->next_seq)
-        self->next_seq = seq;
-    meshq_entry_t *entry = calloc (1, sizeof *entry);
-    assert (entry);
-    entry->blob = meshq_blob_new (data, size, &self->memory);
-    entry->seq = seq;
-    entry->priority = envelope.priority;
-    entry->body_size = envelope.body.size;
-    entry->expires =
-        meshq_queue_expiry (queue, zclock_time (),
-                            envelope.present & (1u << MESHQ_F_EXPIRATION)
-                                ? (int64_t)envelope.expiration
-                                : -1);
-    entry->stored = true;
-    //  It may have been delivered before the restart; we cannot know.
-    entry->redelivered = true;
-    int rc = meshq_queue_push (queue, entry);
-    if (rc == MESHQ_ELIMIT) {
-        entry->queue = queue;
-        meshq_engine_entry_done (self, entry);
-    }
-    return 0;
 }

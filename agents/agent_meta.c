@@ -16,6 +16,8 @@
 */
 #include "agent_internal.h"
 #include "codec_args.h"
+#include "codec_store.h"
+#include "meta_key.h"
 
 #include <inttypes.h>
 
@@ -31,6 +33,11 @@ static const struct {
 
 //  Bits of the version that name the writer.
 #define S_NODE_BITS 20
+
+//  Versions whose clock (the bits above the writer's) reaches this are
+//  refused: the clock would wrap (2^44 - 1 is the most it can hold),
+//  and a trillion writes is more than any mesh makes.
+#define S_CLOCK_MAX ((uint64_t)1 << 43)
 
 static uint64_t
 s_next_version (meshq_vhost_t *self)
@@ -55,8 +62,11 @@ s_remember (meshq_vhost_t *self, const char *key, uint64_t version,
     if (value && size)
         memcpy (entry->data, value, size);
     zhashx_update (self->meta, key, entry);
-    //  The clock runs ahead of every version seen.
-    if (version >> S_NODE_BITS > self->meta_version)
+    //  The clock runs ahead of every version seen (but never so far that
+    //  it would wrap: such a version is refused from peers, and one read
+    //  from an older store is kept but does not move the clock).
+    if (version >> S_NODE_BITS > self->meta_version &&
+        version >> S_NODE_BITS < S_CLOCK_MAX)
         self->meta_version = version >> S_NODE_BITS;
 }
 
@@ -94,6 +104,23 @@ meshq_vhost_meta_note (meshq_vhost_t *self, const char *key,
     meshq_buf_fini (&value);
 }
 
+int
+meshq_vhost_meta_room (meshq_vhost_t *self, size_t size, char *why,
+                       size_t why_size)
+{
+    if (!self->store) {
+        snprintf (why, why_size,
+                  "vhost '%s' has no store (it could not be opened)",
+                  self->name);
+        return MESHQ_EIO;
+    }
+    int rc = meshq_store_room (self->store, size);
+    if (rc)
+        snprintf (why, why_size, "it cannot be made durable: %s",
+                  meshq_store_why (self->store));
+    return rc;
+}
+
 void
 meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
                         const meshq_args_t *args)
@@ -104,27 +131,16 @@ meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
 // --------------------------------------------------------------------
 //  Bindings
 
-static void
-s_binding_key (char *key, size_t size, const char *exchange, const char *queue,
-               const char *binding_key, const uint8_t *match,
-               uint32_t match_size)
-{
-    int used = snprintf (key, size, "b/%s\x1f%s\x1f%s\x1f", exchange, queue,
-                         binding_key);
-    for (uint32_t i = 0; i < match_size && used + 3 < (int)size; i++)
-        used += snprintf (key + used, size - (size_t)used, "%02x", match[i]);
-}
-
 void
 meshq_vhost_binding_note (meshq_vhost_t *self, const meshq_exchange_t *exchange,
                           meshq_queue_t *queue, const char *binding_key,
                           meshq_span_t match, uint32_t match_count, bool add)
 {
     const meshq_queue_args_t *args = meshq_queue_args (queue);
-    char key[2048];
-    s_binding_key (key, sizeof key, meshq_exchange_name (exchange),
-                   meshq_queue_name (queue), binding_key,
-                   (const uint8_t *)match.data, match.size);
+    char key[MESHQ_META_KEY_SIZE];
+    meshq_meta_key_binding (key, meshq_exchange_name (exchange),
+                            meshq_queue_name (queue), binding_key,
+                            (const uint8_t *)match.data, match.size);
     if (!add) {
         meshq_vhost_meta_note (self, key, NULL, true);
         return;
@@ -167,10 +183,42 @@ s_bind (meshq_vhost_t *self, const meshq_args_t *args)
     return true;
 }
 
+//  Removes the binding whose key, in its hashed form, is key: the key of
+//  each binding is built again until one matches.
+static void
+s_unbind_hashed (meshq_vhost_t *self, const char *key)
+{
+    meshq_exchange_t *exchange = zhashx_first (self->exchanges);
+    for (; exchange; exchange = zhashx_next (self->exchanges))
+        for (const meshq_binding_t *b = meshq_exchange_bindings (exchange); b;
+             b = b->next) {
+            char candidate[MESHQ_META_KEY_SIZE];
+            meshq_meta_key_binding (candidate, meshq_exchange_name (exchange),
+                                    meshq_queue_name (b->queue), b->key,
+                                    b->match, b->match_size);
+            if (streq (candidate, key)) {
+                //  Copies: the binding is freed by the unbind.
+                char binding_key[MESHQ_MAX_SHORTSTR + 1];
+                snprintf (binding_key, sizeof binding_key, "%s", b->key);
+                uint8_t *match = b->match_size ? malloc (b->match_size) : NULL;
+                if (match)
+                    memcpy (match, b->match, b->match_size);
+                meshq_span_t span = {(const char *)match, b->match_size};
+                meshq_exchange_unbind (exchange, b->queue, binding_key, span);
+                free (match);
+                return;
+            }
+        }
+}
+
 //  Removes the binding a tombstone's key names.
 static void
 s_unbind (meshq_vhost_t *self, const char *key)
 {
+    if (key[1] == '#') {
+        s_unbind_hashed (self, key);
+        return;
+    }
     char copy[2048];
     snprintf (copy, sizeof copy, "%s", key + 2);
     char *parts[4] = {copy, NULL, NULL, NULL};
@@ -241,6 +289,72 @@ s_retry_deferred (meshq_vhost_t *self)
 // --------------------------------------------------------------------
 //  Applying records
 
+//  The queue a record of key names: by the name in its record when it
+//  has one (and the key must be that name's), else, for a tombstone, by
+//  the key (built again for each queue when it is hashed). Sets name.
+//  Returns false if the record's key is not its name's.
+static bool
+s_queue_of (meshq_vhost_t *self, const char *key, bool hashed,
+            const meshq_args_t *args, char *name, meshq_queue_t **queue)
+{
+    *queue = NULL;
+    if (args) {
+        meshq_span_copy (name, args->queue);
+        char expected[MESHQ_META_KEY_SIZE];
+        meshq_meta_key_queue (expected, name);
+        if (!streq (expected, key))
+            return false;
+        *queue = zhashx_lookup (self->queues, name);
+    } else if (!hashed) {
+        snprintf (name, MESHQ_MAX_SHORTSTR + 1, "%s", key + 2);
+        *queue = zhashx_lookup (self->queues, name);
+    } else {
+        meshq_queue_t *queue_i = zhashx_first (self->queues);
+        for (; queue_i; queue_i = zhashx_next (self->queues)) {
+            char candidate[MESHQ_META_KEY_SIZE];
+            meshq_meta_key_queue (candidate, meshq_queue_name (queue_i));
+            if (streq (candidate, key)) {
+                snprintf (name, MESHQ_MAX_SHORTSTR + 1, "%s",
+                          meshq_queue_name (queue_i));
+                *queue = queue_i;
+                break;
+            }
+        }
+    }
+    return true;
+}
+
+//  The exchange a record of key names, as s_queue_of.
+static bool
+s_exchange_of (meshq_vhost_t *self, const char *key, bool hashed,
+               const meshq_args_t *args, char *name,
+               meshq_exchange_t **exchange)
+{
+    *exchange = NULL;
+    if (args) {
+        meshq_span_copy (name, args->exchange);
+        char expected[MESHQ_META_KEY_SIZE];
+        meshq_meta_key_exchange (expected, name);
+        if (!streq (expected, key))
+            return false;
+        *exchange = zhashx_lookup (self->exchanges, name);
+    } else if (!hashed)
+        *exchange = zhashx_lookup (self->exchanges, key + 2);
+    else {
+        meshq_exchange_t *exchange_i = zhashx_first (self->exchanges);
+        for (; exchange_i; exchange_i = zhashx_next (self->exchanges)) {
+            char candidate[MESHQ_META_KEY_SIZE];
+            meshq_meta_key_exchange (candidate,
+                                     meshq_exchange_name (exchange_i));
+            if (streq (candidate, key)) {
+                *exchange = exchange_i;
+                break;
+            }
+        }
+    }
+    return true;
+}
+
 //  Applies the record of key (args NULL: deleted). value/size are its
 //  bytes, for a binding that must wait.
 static void
@@ -249,6 +363,8 @@ s_apply (meshq_vhost_t *self, const char *key, const meshq_args_t *args,
 {
     meshq_engine_t *engine = self->engine;
     char name[MESHQ_MAX_SHORTSTR + 1];
+    bool hashed;
+    char kind = meshq_meta_key_kind (key, &hashed);
     if (self == engine->root &&
         (strncmp (key, "u/", 2) == 0 || strncmp (key, "p/", 2) == 0 ||
          strncmp (key, "v/", 2) == 0))
@@ -259,8 +375,14 @@ s_apply (meshq_vhost_t *self, const char *key, const meshq_args_t *args,
             memcpy (engine->node_id, args->origin, 16);
             engine->node_restored = true;
         }
-    } else if (strncmp (key, "q/", 2) == 0) {
-        meshq_queue_t *queue = zhashx_lookup (self->queues, key + 2);
+    } else if (kind == 'q') {
+        meshq_queue_t *queue;
+        if (!s_queue_of (self, key, hashed, args, name, &queue)) {
+            zsys_warning ("agent: queue record skipped key=%.64s reason=its "
+                          "key is not its name's",
+                          key);
+            return;
+        }
         void *owner = queue ? meshq_queue_owner (queue) : NULL;
         bool ours = owner && owner != self;  //  A session of ours owns it.
         if (!args) {
@@ -271,7 +393,6 @@ s_apply (meshq_vhost_t *self, const char *key, const meshq_args_t *args,
                 meshq_vhost_queue_drop (self, queue);
             return;
         }
-        meshq_span_copy (name, args->queue);
         meshq_queue_args_t q;
         char why[512];
         if (meshq_vhost_queue_args (self, args, &q, why, sizeof why)) {
@@ -304,15 +425,22 @@ s_apply (meshq_vhost_t *self, const char *key, const meshq_args_t *args,
             zsys_warning ("agent: queue record skipped name=%s reason=its "
                           "max-priority cannot change with messages in it",
                           name);
+        else
+            meshq_vhost_unquarantine (self, name);
         s_retry_deferred (self);
-    } else if (strncmp (key, "x/", 2) == 0) {
-        meshq_exchange_t *exchange = zhashx_lookup (self->exchanges, key + 2);
+    } else if (kind == 'x') {
+        meshq_exchange_t *exchange;
+        if (!s_exchange_of (self, key, hashed, args, name, &exchange)) {
+            zsys_warning ("agent: exchange record skipped key=%.64s "
+                          "reason=its key is not its name's",
+                          key);
+            return;
+        }
         if (!args) {
             if (exchange)
                 meshq_vhost_exchange_drop (self, exchange);
             return;
         }
-        meshq_span_copy (name, args->exchange);
         meshq_exchange_type_t type;
         if (meshq_exchange_type_parse (args->type, &type))
             return;
@@ -327,7 +455,7 @@ s_apply (meshq_vhost_t *self, const char *key, const meshq_args_t *args,
         if (!exchange)
             meshq_vhost_exchange_create (self, name, type, durable, false);
         s_retry_deferred (self);
-    } else if (strncmp (key, "b/", 2) == 0) {
+    } else if (kind == 'b') {
         if (!args)
             s_unbind (self, key);
         else if (!s_bind (self, args))
@@ -351,7 +479,8 @@ meshq_vhost_meta_restore (void *arg, const char *key, uint64_t version,
     }
     //  Bindings wait for the end: their queue and exchange may come
     //  later in the store.
-    if (strncmp (key, "b/", 2) == 0)
+    bool hashed;
+    if (meshq_meta_key_kind (key, &hashed) == 'b')
         s_defer (self, value, size);
     else
         s_apply (self, key, &args, value, size);
@@ -361,16 +490,6 @@ meshq_vhost_meta_restore (void *arg, const char *key, uint64_t version,
 void
 meshq_vhost_meta_finish (meshq_vhost_t *self)
 {
-    if (self == self->engine->root && !self->engine->node_restored) {
-        //  A new store: this node's id is chosen once and kept, so that
-        //  the ids of its messages stay its own across restarts.
-        meshq_args_t record;
-        memset (&record, 0, sizeof record);
-        memcpy (record.origin, self->engine->node_id, 16);
-        MESHQ_ARGS_MARK (&record, ORIGIN);
-        self->engine->node_restored = true;
-        meshq_vhost_meta_write (self, "node", &record);
-    }
     for (size_t i = 0; i < sizeof s_builtin / sizeof s_builtin[0]; i++)
         if (!zhashx_lookup (self->exchanges, s_builtin[i].name))
             meshq_vhost_exchange_create (self, s_builtin[i].name,
@@ -378,13 +497,38 @@ meshq_vhost_meta_finish (meshq_vhost_t *self)
     s_retry_deferred (self);
 }
 
+//  Checks a record a peer sent. Returns NULL, or why it is refused.
+static const char *
+s_check_received (meshq_vhost_t *self, const char *key, uint64_t version,
+                  const void *value, size_t size)
+{
+    size_t length = strlen (key);
+    if (length == 0 || length > MESHQ_META_KEY_MAX)
+        return "key is empty or longer than 255 bytes";
+    //  The node's own id is nobody else's.
+    if (streq (key, "node"))
+        return "the node record is this node's own";
+    if (version >> S_NODE_BITS >= S_CLOCK_MAX)
+        return "version beyond the metadata clock's range";
+    if (value && size > MESHQ_STORE_MAX_META)
+        return "value larger than 1 MiB";
+    if (strncmp (key, "v/", 2) == 0 && key[2] == 0)
+        return "vhost name is empty";
+    (void)self;
+    return NULL;
+}
+
 bool
 meshq_vhost_meta_receive (meshq_vhost_t *self, const char *key,
                           uint64_t version, const void *value, size_t size)
 {
-    //  The node's own id and the builtin exchanges are nobody else's.
-    if (streq (key, "node"))
+    const char *refused = s_check_received (self, key, version, value, size);
+    if (refused) {
+        meshq_engine_bad_input (self->engine,
+                                "mesh: metadata dropped key=%.64s reason=%s",
+                                key, refused);
         return false;
+    }
     meshq_meta_entry_t *known = zhashx_lookup (self->meta, key);
     if (known && known->version >= version)
         return false;

@@ -9,17 +9,18 @@
 */
 #include "agent_internal.h"
 #include "codec_args.h"
+#include "meta_key.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <ctype.h>
 #include <sys/stat.h>
 
 // --------------------------------------------------------------------
 //  Life cycle
 
-//  Store directory of a vhost: DATA for "/", else DATA/vhosts/NAME with
-//  every byte that is not a letter, digit, '-' or '_' as %XX.
+//  Store directory of a vhost: DATA for "/", else DATA/vhosts/ and the
+//  name as meshq_meta_key_dirname writes it (escaped, or hashed when too
+//  long for a file name).
 static void
 s_directory (const char *data, const char *name, char *out, size_t size)
 {
@@ -27,15 +28,10 @@ s_directory (const char *data, const char *name, char *out, size_t size)
         snprintf (out, size, "%s", data);
         return;
     }
-    int used = snprintf (out, size, "%s/vhosts/", data);
-    for (const char *c = name; *c && used + 4 < (int)size; c++) {
-        if (isalnum ((unsigned char)*c) || *c == '-' || *c == '_')
-            out[used++] = *c;
-        else
-            used += snprintf (out + used, size - (size_t)used, "%%%02X",
-                              (unsigned char)*c);
-    }
-    out[used] = 0;
+    char dirname[MESHQ_META_DIRNAME_MAX + 1];
+    meshq_meta_key_dirname (dirname, name);
+    if (snprintf (out, size, "%s/vhosts/%s", data, dirname) >= (int)size)
+        out[0] = 0;  //  No such path: the open fails, naming the vhost.
 }
 
 static void
@@ -97,6 +93,8 @@ meshq_vhost_destroy (meshq_vhost_t **self_p)
     zhashx_destroy (&self->meta);
     zhashx_destroy (&self->peer_sessions);
     zhashx_destroy (&self->late_acks);
+    zhashx_destroy (&self->quarantine);
+    zlistx_destroy (&self->rebased);
     meshq_map64_destroy (&self->tickets);
     free (self);
     *self_p = NULL;
@@ -144,14 +142,13 @@ meshq_vhost_open (meshq_vhost_t *self, char *why, size_t size)
         return rc;
     }
     meshq_store_set_done (self->store, meshq_engine_store_done, self);
-    //  Metadata first (foreach visits it first), then the messages.
-    rc = meshq_store_foreach (self->store, meshq_engine_recover_entry,
-                              meshq_vhost_meta_restore, self);
+    rc = meshq_vhost_recover (self, why, size);
+    if (rc) {
+        //  Refused (the node id): nothing more is read or written.
+        meshq_store_destroy (&self->store);
+        return rc;
+    }
     meshq_vhost_meta_finish (self);
-    if (rc < 0)
-        zsys_warning ("agent: some records of vhost '%s' could not be read "
-                      "back: %s",
-                      self->name, meshq_store_why (self->store));
     return meshq_engine_mesh_start (self, why, size);
 }
 
@@ -303,8 +300,8 @@ meshq_vhost_queue_create (meshq_vhost_t *self, const char *name,
             memcpy (record.origin, self->engine->node_id, 16);
             MESHQ_ARGS_MARK (&record, ORIGIN);
         }
-        char key[MESHQ_MAX_SHORTSTR + 8];
-        snprintf (key, sizeof key, "q/%s", name);
+        char key[MESHQ_META_KEY_SIZE];
+        meshq_meta_key_queue (key, name);
         meshq_vhost_meta_note (self, key, &record,
                                args->durable && !args->exclusive);
     }
@@ -319,8 +316,8 @@ meshq_vhost_queue_reassert (meshq_vhost_t *self, meshq_queue_t *queue)
     meshq_vhost_queue_record (name, meshq_queue_args (queue), &record);
     memcpy (record.origin, self->engine->node_id, 16);
     MESHQ_ARGS_MARK (&record, ORIGIN);
-    char key[MESHQ_MAX_SHORTSTR + 8];
-    snprintf (key, sizeof key, "q/%s", name);
+    char key[MESHQ_META_KEY_SIZE];
+    meshq_meta_key_queue (key, name);
     meshq_vhost_meta_note (self, key, &record, false);
     meshq_exchange_t *exchange = zhashx_first (self->exchanges);
     for (; exchange; exchange = zhashx_next (self->exchanges))
@@ -348,8 +345,8 @@ meshq_vhost_queue_delete (meshq_vhost_t *self, meshq_queue_t *queue)
                     meshq_vhost_binding_note (self, exchange, queue, b->key,
                                               match, 0, false);
                 }
-        char key[MESHQ_MAX_SHORTSTR + 8];
-        snprintf (key, sizeof key, "q/%s", meshq_queue_name (queue));
+        char key[MESHQ_META_KEY_SIZE];
+        meshq_meta_key_queue (key, meshq_queue_name (queue));
         meshq_vhost_meta_note (self, key, NULL, true);
     }
     meshq_vhost_queue_drop (self, queue);
@@ -377,6 +374,8 @@ meshq_vhost_queue_drop (meshq_vhost_t *self, meshq_queue_t *queue)
     }
     meshq_engine_mesh_forget_queue (queue);
     zhashx_delete (self->queues, name);
+    if (self->quarantine)
+        zhashx_delete (self->quarantine, name);
     meshq_queue_destroy (&queue);
     meshq_info ("agent: queue deleted name=%s", name);
 }
@@ -395,8 +394,8 @@ meshq_vhost_exchange_create (meshq_vhost_t *self, const char *name,
         MESHQ_ARGS_SET (&record, TYPE, type,
                         meshq_span (meshq_exchange_type_name (type)));
         MESHQ_ARGS_SET (&record, DURABLE, durable, durable);
-        char key[MESHQ_MAX_SHORTSTR + 8];
-        snprintf (key, sizeof key, "x/%s", name);
+        char key[MESHQ_META_KEY_SIZE];
+        meshq_meta_key_exchange (key, name);
         meshq_vhost_meta_note (self, key, &record, durable);
     }
     return exchange;

@@ -94,6 +94,7 @@
     X (PEERS, peers, "peers_up", UINT)                /* peers up */           \
     X (BAD_BEACONS, bad_beacons, "badbeacons", UINT)  /* not beacons */        \
     X (BAD_HANDSHAKES, bad_handshakes, "badshakes", UINT) /* refused peers */  \
+    X (QUARANTINED, quarantined, "quarantined", UINT) /* kept, no record */    \
     X (BATCH, batch, "nb", UINT) /* deliveries in one frame */
 
 typedef enum {

@@ -1,6 +1,6 @@
 /*  codec_store.h - the durable store's bytes on disk.
 
-    The store (agents/store*) keeps a directory of segment files and a
+    The store (agents/store/) keeps a directory of segment files and a
     MANIFEST naming them; docs/STORAGE.md specifies all three formats.
     This codec turns them into structs and back. Like every codec it is
     pure: bytes in, struct or code out, no I/O, no clock, no logging, so

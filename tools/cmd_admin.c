@@ -38,6 +38,7 @@ static const s_column_t s_queue_cols[] = {
     S_COL ("publish_rate", "publish/s", PUBLISH_RATE, publish_rate, 'u'),
     S_COL ("deliver_rate", "deliver/s", DELIVER_RATE, deliver_rate, 'u'),
     S_COL ("durable", "durable", DURABLE, durable, 'b'),
+    S_COL ("quarantined", "quarantined", QUARANTINED, quarantined, 'u'),
     {NULL, NULL, 0, 0, 0}};
 
 static const s_column_t s_exchange_cols[] = {
@@ -86,6 +87,7 @@ static const s_column_t s_status_cols[] = {
     S_COL ("connections", "connections", CONSUMERS, consumers, 'u'),
     S_COL ("refused", "refused", REFUSED, refused, 'u'),
     S_COL ("dropped", "dropped", DROPPED, dropped, 'u'),
+    S_COL ("quarantined", "quarantined", QUARANTINED, quarantined, 'u'),
     S_COL ("bad_beacons", "bad beacons", BAD_BEACONS, bad_beacons, 'u'),
     S_COL ("bad_handshakes", "bad handshakes", BAD_HANDSHAKES, bad_handshakes,
            'u'),

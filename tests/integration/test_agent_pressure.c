@@ -86,6 +86,80 @@ Test (pressure, a_blocking_publisher_waits_instead, .fini = s_teardown,
     meshq_client_destroy (&client);
 }
 
+Test (pressure, a_quota_below_the_least_a_store_drains_in_is_refused,
+      .timeout = 30)
+{
+    meshq_agent_t *agent = meshq_agent_new ("tiny-quota");
+    cr_expect_neq (meshq_agent_set (agent, "quota", "16384"), 0);
+    cr_expect (strstr (meshq_agent_error (agent), "32768"),
+               "the refusal names the limit: '%s'", meshq_agent_error (agent));
+    meshq_agent_destroy (&agent);
+}
+
+Test (pressure, a_quota_smaller_than_a_segment_drains_without_a_restart,
+      .fini = s_teardown, .timeout = 60)
+{
+    //  The default segment (64 MiB) is far larger than this quota.
+    const char *options[] = {"quota", "65536", NULL};
+    agentutil_start_with (&s_node, "small-quota", options);
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 10);
+    cr_assert_eq (meshq_client_declare_queue (client, "disk", NULL), 0);
+    int accepted = s_fill (client, "disk", MESHQ_EFULL);
+    cr_expect_gt (accepted, 10);
+    //  Purged, the space is free again: publishes are taken once the
+    //  store has deleted what the purge emptied, without a restart.
+    cr_assert_eq (meshq_client_purge_queue (client, "disk", NULL), 0);
+    char body[1024];
+    memset (body, 'y', sizeof body);
+    int rc = MESHQ_EFULL;
+    for (int tries = 0; tries < 200 && rc == MESHQ_EFULL; tries++) {
+        cr_assert_eq (
+            meshq_client_publish_body (client, "", "disk", body, sizeof body),
+            0);
+        rc = meshq_client_wait_for_confirms (client, 5000);
+        if (rc == MESHQ_EFULL)
+            zclock_sleep (50);
+    }
+    cr_expect_eq (rc, 0, "publishes stay refused after a purge: %s",
+                  meshq_client_error (client));
+    meshq_client_destroy (&client);
+}
+
+Test (pressure, a_declaration_the_store_cannot_keep_is_refused,
+      .fini = s_teardown, .timeout = 60)
+{
+    const char *options[] = {"quota", "65536", NULL};
+    agentutil_start_with (&s_node, "full-declare", options);
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 10);
+    cr_assert_eq (meshq_client_declare_queue (client, "disk", NULL), 0);
+    s_fill (client, "disk", MESHQ_EFULL);
+    //  A durable declaration needs a record the full store cannot take:
+    //  refused, naming the quota, rather than answered OK and lost at
+    //  the next restart.
+    cr_expect_eq (meshq_client_declare_queue (client, "later", NULL),
+                  MESHQ_EFULL);
+    cr_expect (strstr (meshq_client_error (client), "quota"), "got '%s'",
+               meshq_client_error (client));
+    cr_expect_eq (meshq_client_declare_exchange (client, "ex", "direct", true),
+                  MESHQ_EFULL);
+    //  What needs no record is still done.
+    meshq_queue_options_t options_t;
+    meshq_queue_options_init (&options_t);
+    options_t.durable = false;
+    cr_expect_eq (meshq_client_declare_queue (client, "fleeting", &options_t),
+                  0);
+    meshq_client_destroy (&client);
+    //  And nothing was answered OK that a restart lost.
+    agentutil_restart (&s_node);
+    client = agentutil_client (&s_node);
+    meshq_queue_options_init (&options_t);
+    options_t.passive = true;
+    cr_expect_eq (meshq_client_declare_queue (client, "disk", &options_t), 0);
+    meshq_client_destroy (&client);
+}
+
 Test (pressure, disk_quota_refuses_publishes, .fini = s_teardown, .timeout = 60)
 {
     const char *options[] = {"quota", "262144", "segment_size", "65536", NULL};

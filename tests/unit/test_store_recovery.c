@@ -164,6 +164,45 @@ Test (store, skips_a_corrupt_record_and_keeps_every_one_after_it)
     free (data);
 }
 
+Test (store, a_segment_with_damage_is_kept_as_found)
+{
+    //  What the store skipped may be a record of a newer writer, or one
+    //  a repair tool can salvage: once its messages are acked, the
+    //  damaged segment stays, byte for byte; the others go.
+    s_fill (100, 4096);
+    char first[PATH_MAX], second[PATH_MAX];
+    snprintf (first, sizeof first, "%s", storeutil_segment (s_dir, 1));
+    snprintf (second, sizeof second, "%s", storeutil_segment (s_dir, 2));
+    cr_assert (storeutil_exists (second), "the messages fill two segments");
+    size_t size;
+    uint8_t *data = storeutil_read (first, &size);
+    size_t offsets[64];
+    s_offsets (data, size, offsets, 63);
+    data[offsets[1] + 20] ^= 0x40;  //  Inside message 2's payload.
+    storeutil_write (first, data, size);
+    meshq_store_config_t config = {.segment_size = 4096};
+    meshq_store_t *store = storeutil_open (s_dir, &config, &s_log);
+    for (uint64_t seq = 1; seq <= 100; seq++)
+        if (seq != 2)
+            storeutil_ack (store, "jobs", seq, MESHQ_SYNC_ALWAYS);
+    cr_assert_eq (meshq_store_commit (store), 0);
+    for (int i = 0; i < 100; i++)
+        meshq_store_tick (store);
+    meshq_store_stats_t stats;
+    meshq_store_stats (store, &stats);
+    cr_expect_eq (stats.live_records, 0);
+    cr_expect_gt (stats.deleted_segments, 0, "the healthy dead segments go");
+    meshq_store_destroy (&store);
+    cr_expect_not (storeutil_exists (second));
+    cr_assert (storeutil_exists (first), "the damaged segment was deleted");
+    size_t kept_size;
+    uint8_t *kept = storeutil_read (first, &kept_size);
+    cr_expect (kept_size == size && memcmp (kept, data, size) == 0,
+               "the damaged segment was changed");
+    free (kept);
+    free (data);
+}
+
 Test (store, damage_anywhere_in_a_record_loses_only_that_record)
 {
     s_fill (60, 0);

@@ -50,7 +50,8 @@ typedef enum {
 } meshq_sync_t;
 
 typedef struct {
-    uint64_t segment_size;  //  Bytes per segment; 0 = 64 MiB.
+    uint64_t segment_size;  //  Bytes per segment; 0 = 64 MiB; at most
+                            //  quota / MESHQ_STORE_QUOTA_SEGMENTS.
     uint64_t quota;         //  Most bytes of segments, 0 = unlimited.
     uint32_t interval_ms;   //  Period for MESHQ_SYNC_INTERVAL; 0 = 100.
     bool progress;          //  Log recovery progress of large stores.
@@ -65,6 +66,13 @@ typedef struct {
 //  Smallest and largest segment size accepted; others are clamped.
 #define MESHQ_STORE_SEGMENT_MIN 4096
 #define MESHQ_STORE_SEGMENT_MAX (1u << 30)
+
+//  Under a quota, segments are at most quota / MESHQ_STORE_QUOTA_SEGMENTS,
+//  so that a smallest quota is that many smallest segments: a quota below
+//  MESHQ_STORE_QUOTA_MIN could not drain (the agent refuses one).
+#define MESHQ_STORE_QUOTA_SEGMENTS 8
+#define MESHQ_STORE_QUOTA_MIN                                                  \
+    ((uint64_t)MESHQ_STORE_QUOTA_SEGMENTS * MESHQ_STORE_SEGMENT_MIN)
 
 //  Buckets of the fsync latency histogram: bucket 0 counts fsyncs under
 //  16 us, bucket i (1..last-1) those from 2^(i+3) to 2^(i+4) us, the
@@ -196,6 +204,12 @@ int meshq_store_ack (meshq_store_t *self, const char *queue,
 int meshq_store_meta (meshq_store_t *self, const char *key, uint64_t version,
                       const void *value, size_t size, meshq_sync_t sync,
                       uint64_t *ticket);
+
+//  Says whether an enqueue or a metadata value with a payload of size
+//  bytes would be taken now, appending nothing: 0, or the code (and
+//  meshq_store_why) the append would fail with. For callers that must
+//  refuse a request before they act on it.
+int meshq_store_room (meshq_store_t *self, size_t size);
 
 //  Writes everything appended since the last commit with one writev (two
 //  or more when it crosses into new segments), then one fdatasync if any

@@ -52,6 +52,18 @@ meshq_store_new (const char *directory, const meshq_store_config_t *config)
         self->config.segment_size = MESHQ_STORE_SEGMENT_MIN;
     if (self->config.segment_size > MESHQ_STORE_SEGMENT_MAX)
         self->config.segment_size = MESHQ_STORE_SEGMENT_MAX;
+    //  Under a quota, segments are small enough that the ones emptied
+    //  by acks can be deleted while the last still takes appends: one
+    //  segment as large as the quota could never shrink, and would block
+    //  enqueues for good.
+    if (self->config.quota &&
+        self->config.segment_size >
+            self->config.quota / MESHQ_STORE_QUOTA_SEGMENTS) {
+        self->config.segment_size =
+            self->config.quota / MESHQ_STORE_QUOTA_SEGMENTS;
+        if (self->config.segment_size < MESHQ_STORE_SEGMENT_MIN)
+            self->config.segment_size = MESHQ_STORE_SEGMENT_MIN;
+    }
     if (self->config.interval_ms == 0)
         self->config.interval_ms = MESHQ_STORE_INTERVAL_MS;
     if (self->config.min_free == 0)
@@ -486,6 +498,20 @@ meshq_store_meta (meshq_store_t *self, const char *key, uint64_t version,
     meshq_store_op_t op = {.sync = (uint8_t)sync};
     return s_append_meta (self, key, key_size, version, value, value ? size : 0,
                           &op, ticket);
+}
+
+int
+meshq_store_room (meshq_store_t *self, size_t size)
+{
+    assert (self);
+    int rc = s_check_state (self);
+    if (rc)
+        return rc;
+    meshq_store_segment_t *active = &self->segments[self->segment_count - 1];
+    rc = s_check_space (self, MESHQ_RECORD_HEADER + size, active->number);
+    if (rc == 0)
+        self->free_since -= MESHQ_RECORD_HEADER + size;  //  Not appended.
+    return rc;
 }
 
 int

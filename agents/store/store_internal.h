@@ -7,7 +7,7 @@
     store_index.c (the in-memory index and how records change it),
     store_meta.c (metadata keys) and store_compact.c (tick: deleting
     and compacting segments). Nothing
-    outside agents/store*.c includes this header.
+    outside agents/store/ includes this header.
 
     Invariant, the one everything else serves: replaying the segments
     the MANIFEST lists, in order, through meshq_store_apply gives the

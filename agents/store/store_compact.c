@@ -9,6 +9,8 @@
     has no live bytes and is the oldest, has no acks, or has been
     compacted; and only once the records that made its contents dead are
     durable, or a crash could bring back an enqueue whose ack was lost.
+    A segment in which recovery skipped damage is never deleted nor
+    compacted: what this reader could not read is kept as found.
 
     Compaction empties a sparse segment (live bytes plus needed acks
     under 25% of it) by appending copies at the head of the log, a
@@ -43,7 +45,10 @@ s_delete_dead (meshq_store_t *self)
     size_t i = 0;
     while (i + 1 < self->segment_count && !self->failed) {
         meshq_store_segment_t *segment = &self->segments[i];
-        bool needless = segment->live == 0 &&
+        //  Damage is kept as found: what this reader skipped (a record
+        //  of a newer writer, or one a repair tool can still salvage)
+        //  is never deleted by it.
+        bool needless = segment->live == 0 && segment->corrupt == 0 &&
                         (i == 0 || segment->acks == 0 || segment->compacted) &&
                         segment->number != self->compaction.number;
         if (!needless) {
@@ -72,7 +77,8 @@ s_pick (meshq_store_t *self)
         meshq_store_segment_t *segment = &self->segments[i];
         uint64_t data = segment->size - MESHQ_SEGMENT_HEADER;
         uint64_t needed = segment->live + (i == 0 ? 0 : segment->acks);
-        if (segment->pinned || segment->compacted || needed == 0 || data == 0)
+        if (segment->pinned || segment->corrupt || segment->compacted ||
+            needed == 0 || data == 0)
             continue;
         if (needed * 100 < data * MESHQ_STORE_COMPACT_PERCENT)
             return segment;
