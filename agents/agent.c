@@ -511,8 +511,13 @@ s_start (meshq_engine_t *self, char *why, size_t size)
     assert (self->router);
     zsock_set_router_mandatory (self->router, 1);
     zsock_set_linger (self->router, 0);
-    zsock_set_sndhwm (self->router, 1000000);
-    zsock_set_rcvhwm (self->router, 1000000);
+    //  What waits for one client is bounded: at the high-water mark a
+    //  send fails (EAGAIN, the router being mandatory) and the session
+    //  ends (agent_send.c). Deliveries it held go back to their queues.
+    //  What a client sends waits at most as much: past it, libzmq stops
+    //  reading its connection, and the client waits instead.
+    zsock_set_sndhwm (self->router, (int)self->config.client_hwm);
+    zsock_set_rcvhwm (self->router, (int)self->config.client_hwm);
     zsock_set_maxmsgsize (self->router,
                           (int64_t)self->config.max_message + 65536);
     //  ipc:// and tcp:// clients must log in (PLAIN, checked by ZAP).

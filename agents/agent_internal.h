@@ -170,6 +170,8 @@ struct _meshq_engine_t {
     uint64_t suppressed;     //  Those not logged this tick.
     uint64_t dead_lettered;  //  Entries sent to a dead-letter exchange.
     uint64_t duplicates;     //  Deliveries the dedup window suppressed.
+    uint64_t slow_clients;   //  Sessions ended: their client did not read.
+    uint64_t unsent;         //  Frames for clients that could not go out.
 
     //  The hot path's reused state (agent_batch.c, agent_pool.c).
     meshq_batch_t *batches;          //  Deliveries to send, by consumer.
@@ -245,9 +247,11 @@ void meshq_engine_batch_init (meshq_engine_t *self);
 void meshq_engine_batch_fini (meshq_engine_t *self);
 //  Adds a delivery (its entry given to session, with its tag) to the
 //  consumer's batch; sends the batch when it is full.
+//  A no-ack delivery is acked when its batch is sent (kept unacked in
+//  the session if it cannot be).
 void meshq_engine_batch_add (meshq_engine_t *self, meshq_session_t *session,
-                             meshq_consumer_t *consumer,
-                             const meshq_entry_t *entry);
+                             meshq_consumer_t *consumer, meshq_entry_t *entry,
+                             bool no_ack);
 //  Sends every open batch.
 void meshq_engine_batch_flush (meshq_engine_t *self);
 //  Most publishes one PUBLISH frame may carry (HELLO's 'nb' answer).
@@ -407,6 +411,10 @@ void meshq_engine_refuse_publish (meshq_engine_t *self,
                                   const char *why);
 //  A delivery to a no-ack consumer was sent: it is acked now.
 void meshq_engine_ack_sent (meshq_engine_t *self, meshq_entry_t *entry);
+//  A delivery to a no-ack consumer was sent (acked now), or could not
+//  be (kept unacked in the session, to be requeued when it ends).
+void meshq_engine_sent_no_ack (meshq_engine_t *self, meshq_session_t *session,
+                               meshq_entry_t *entry, bool sent);
 //  CREDIT from a no-ack consumer's client: that many deliveries are in.
 void meshq_engine_credit (meshq_engine_t *self, meshq_session_t *session,
                           const meshq_args_t *args);

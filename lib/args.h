@@ -94,7 +94,9 @@
     X (PEERS, peers, "peers_up", UINT)                /* peers up */           \
     X (BAD_BEACONS, bad_beacons, "badbeacons", UINT)  /* not beacons */        \
     X (BAD_HANDSHAKES, bad_handshakes, "badshakes", UINT) /* refused peers */  \
-    X (BATCH, batch, "nb", UINT) /* deliveries in one frame */
+    X (BATCH, batch, "nb", UINT) /* deliveries in one frame */                 \
+    X (SLOW_CLIENTS, slow_clients, "slowclients", UINT) /* did not read */     \
+    X (UNSENT, unsent, "unsent", UINT) /* frames not sent to clients */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,
