@@ -444,15 +444,34 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
 static int
 s_bind (meshq_engine_t *self, const char *endpoint, char *why, size_t size)
 {
+    //  libzmq would take an ipc:// path over from the agent serving it.
+    int rc = meshq_engine_endpoint_check (endpoint, why, size);
+    if (rc)
+        return rc;
     //  An agent of the same name that just stopped in this process may
     //  hold its inproc:// name a moment longer (libzmq releases it from
     //  its reaper thread): give it up to a second.
-    int rc = zsock_bind (self->router, "%s", endpoint);
+    rc = zsock_bind (self->router, "%s", endpoint);
     for (int tries = 0; rc < 0 && zmq_errno () == EADDRINUSE &&
                         strncmp (endpoint, "inproc://", 9) == 0 && tries < 100;
          tries++) {
         zclock_sleep (10);
         rc = zsock_bind (self->router, "%s", endpoint);
+    }
+    if (rc < 0 && zmq_errno () == EADDRINUSE &&
+        strncmp (endpoint, "inproc://", 9) == 0) {
+        snprintf (why, size,
+                  "client endpoint %s is in use: an agent of the same name "
+                  "runs in this process",
+                  endpoint);
+        return MESHQ_EEXIST;
+    }
+    if (rc < 0 && zmq_errno () == EADDRINUSE) {
+        snprintf (why, size,
+                  "client endpoint %s is in use by another process (another "
+                  "agent?): %s; stop it, or give this one another --control",
+                  endpoint, zmq_strerror (zmq_errno ()));
+        return MESHQ_EEXIST;
     }
     if (rc < 0) {
         snprintf (why, size, "cannot bind client endpoint %s: %s", endpoint,

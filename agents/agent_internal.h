@@ -210,6 +210,12 @@ meshq_session_t *meshq_engine_session_open (meshq_engine_t *self,
                                             const char *user,
                                             meshq_vhost_t *vhost);
 
+//  agent_endpoint.c
+//  Whether endpoint can be bound without taking it from a running agent
+//  (an ipc:// path another process accepts connections on). Returns 0,
+//  or MESHQ_EEXIST with why naming that process.
+int meshq_engine_endpoint_check (const char *endpoint, char *why, size_t size);
+
 //  agent_auth.c
 int meshq_engine_auth_start (meshq_engine_t *self, char *why, size_t size);
 void meshq_engine_auth_stop (meshq_engine_t *self);
