@@ -52,6 +52,8 @@ typedef struct {
     char mesh_secret_file[1024];  //  The mesh secret's file, or "": mesh
                                   //  links without CURVE.
     uint32_t client_hwm;          //  Frames queued for one client, at most.
+    uint32_t max_vhosts;          //  Vhosts served, at most; 0: as many
+                                  //  as the process's limits allow.
 } meshq_agent_config_t;
 
 //  Sets the defaults: name "meshq", no extra endpoints, 16 MiB bodies,
@@ -64,7 +66,7 @@ void meshq_agent_config_init (meshq_agent_config_t *config);
 //  segment_size, quota, mesh, interface, seeds, no_beacon, port,
 //  beacon_port, beacon_interval, transport, heartbeat, peer_timeout,
 //  read_ahead, mesh_secret_file (only its name: the agent reads the file
-//  when it starts), client_hwm.
+//  when it starts), client_hwm, max_vhosts.
 //  Returns 0, or MESHQ_EINVAL with why filled in.
 int meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
                             const char *value, char *why, size_t size);

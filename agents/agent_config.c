@@ -142,6 +142,9 @@ meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
         //  Fewer than a turn's replies would end sessions that read.
         if (!(rc = s_number (name, value, 100, 10000000, &number, why, size)))
             config->client_hwm = (uint32_t)number;
+    } else if (streq (name, "max_vhosts")) {
+        if (!(rc = s_number (name, value, 0, 1000000, &number, why, size)))
+            config->max_vhosts = (uint32_t)number;
     } else if (streq (name, "mesh_secret_file"))
         rc = s_text (name, value, config->mesh_secret_file,
                      sizeof config->mesh_secret_file, why, size);

@@ -289,6 +289,13 @@ void meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
 meshq_vhost_t *meshq_vhost_new (meshq_engine_t *engine, const char *name);
 void meshq_vhost_destroy (meshq_vhost_t **self_p);
 int meshq_vhost_open (meshq_vhost_t *self, char *why, size_t size);
+//  Makes and opens a new vhost (its store, its mesh), if one more fits:
+//  under max_vhosts (or what the process's open files and ZeroMQ
+//  sockets allow) and with the files it needs free. Returns 0, or
+//  MESHQ_ELIMIT or the open's code with why naming the limit; on an
+//  error there is no vhost.
+int meshq_vhost_add (meshq_engine_t *engine, const char *name, char *why,
+                     size_t size);
 void meshq_vhost_close (meshq_vhost_t *self);
 void meshq_vhost_queue_record (const char *name, const meshq_queue_args_t *q,
                                meshq_args_t *args);

@@ -263,3 +263,152 @@ Test (limits, a_no_ack_batch_consumer_that_stops_reading_loses_nothing)
 {
     s_no_ack_reader_loses_nothing (64);
 }
+
+// --------------------------------------------------------------------
+//  Vhosts
+
+//  Asks for verb on vhost (with guest's permissions, for
+//  SET_PERMISSIONS); returns the agent's code, its reason in why.
+static int
+s_vhost_call (meshq_client_t *client, const char *verb, const char *vhost,
+              char *why, size_t size)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
+    if (streq (verb, "SET_PERMISSIONS")) {
+        MESHQ_ARGS_SET (&args, USER, user, meshq_span ("guest"));
+        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (".*"));
+        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (".*"));
+        MESHQ_ARGS_SET (&args, READ, read, meshq_span (".*"));
+    }
+    zmsg_t *reply = NULL;
+    int rc = meshq_client_call (client, verb, &args, &reply);
+    snprintf (why, size, "%s", rc ? meshq_client_error (client) : "");
+    zmsg_destroy (&reply);
+    return rc;
+}
+
+//  A vhost that was added serves: guest may declare a queue in it.
+static void
+s_expect_served (const char *vhost)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_timeout (client, 5000);
+    meshq_client_set_vhost (client, vhost);
+    cr_assert_eq (meshq_client_connect (client, s_endpoint), 0,
+                  "vhost '%s': %s", vhost, meshq_client_error (client));
+    cr_expect_eq (meshq_client_declare_queue (client, "q", NULL), 0,
+                  "vhost '%s': %s", vhost, meshq_client_error (client));
+    meshq_client_destroy (&client);
+}
+
+//  Adds vhosts v0, v1, ... until the agent refuses one (at most most);
+//  each it took must serve. Returns how many it took; why says the
+//  refusal.
+static int
+s_add_until_refused (meshq_client_t *client, int most, char *why, size_t size)
+{
+    char name[32];
+    int added = 0;
+    for (; added < most; added++) {
+        snprintf (name, sizeof name, "v%d", added);
+        int rc = s_vhost_call (client, "ADD_VHOST", name, why, size);
+        if (rc)
+            break;
+        cr_assert_eq (s_vhost_call (client, "SET_PERMISSIONS", name, why, size),
+                      0, "%s: %s", name, why);
+    }
+    for (int i = 0; i < added; i++) {
+        snprintf (name, sizeof name, "v%d", i);
+        s_expect_served (name);
+    }
+    return added;
+}
+
+Test (limits, add_vhost_stops_at_max_vhosts_and_names_it)
+{
+    pid_t agent = s_agent ("--max-vhosts", "3");
+    meshq_client_t *client = s_client ();
+    char why[512];
+    //  "/" and two more.
+    cr_assert_eq (s_add_until_refused (client, 10, why, sizeof why), 2);
+    cr_expect (strstr (why, "max_vhosts=3"), "the refusal: %s", why);
+    //  One goes, another comes.
+    cr_assert_eq (s_vhost_call (client, "DELETE_VHOST", "v0", why, sizeof why),
+                  0, "%s", why);
+    cr_expect_eq (s_vhost_call (client, "ADD_VHOST", "v9", why, sizeof why), 0,
+                  "%s", why);
+    meshq_client_destroy (&client);
+    cr_expect_eq (procutil_kill (agent, SIGTERM), 0);
+}
+
+static int s_runs;
+
+//  An agent in a mesh, whose vhosts (a store and a mesh each) soon
+//  exhaust the limits that shell sets. most: its --max-vhosts, or NULL
+//  for the default.
+static pid_t
+s_agent_in_mesh (const char *shell, const char *most)
+{
+    char agent[1024], data[1024], log[1100], mesh[64];
+    snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
+    snprintf (data, sizeof data, "%s/store-%d", s_dir, s_runs++);
+    snprintf (log, sizeof log, "%s/agent.log", s_dir);
+    snprintf (mesh, sizeof mesh, "limits-%d", (int)getpid ());
+    char *argv[] = {"/bin/sh",     "-c",
+                    (char *)shell, agent,
+                    "--name",      "vhosts",
+                    "--data",      data,
+                    "--control",   s_endpoint,
+                    "--mesh",      mesh,
+                    "--no-beacon", most ? "--max-vhosts" : NULL,
+                    (char *)most,  NULL};
+    return procutil_agent_argv (argv, log, s_endpoint);
+}
+
+#define S_FILES   "ulimit -n 160 && exec \"$0\" \"$@\""
+#define S_SOCKETS "ZSYS_MAX_SOCKETS=40 exec \"$0\" \"$@\""
+
+Test (limits, vhosts_past_the_process_limits_are_refused_never_fatal)
+{
+    //  Told it may serve a million, it still refuses the vhost it has
+    //  no files for, and serves on.
+    pid_t agent = s_agent_in_mesh (S_FILES, "1000000");
+    meshq_client_t *client = s_client ();
+    char why[512] = "";
+    int added = s_add_until_refused (client, 400, why, sizeof why);
+    fprintf (stderr, "vhosts: %d added with 160 open files; then: %s\n", added,
+             why);
+    cr_expect_lt (added, 400, "no vhost was refused");
+    cr_expect (strstr (why, "open files"), "the refusal: %s", why);
+    cr_expect_eq (waitpid (agent, NULL, WNOHANG), 0, "the agent died");
+    meshq_client_destroy (&client);
+    cr_expect_eq (procutil_kill (agent, SIGTERM), 0);
+
+    //  Out of ZeroMQ sockets: the vhost that cannot have its sockets is
+    //  refused, and the agent serves on.
+    agent = s_agent_in_mesh (S_SOCKETS, "1000000");
+    client = s_client ();
+    added = s_add_until_refused (client, 400, why, sizeof why);
+    fprintf (stderr, "vhosts: %d added with 40 ZeroMQ sockets; then: %s\n",
+             added, why);
+    cr_expect_lt (added, 400, "no vhost was refused");
+    cr_expect (strstr (why, "Too many open files"), "the refusal: %s", why);
+    cr_expect_eq (waitpid (agent, NULL, WNOHANG), 0, "the agent died");
+    meshq_client_destroy (&client);
+    cr_expect_eq (procutil_kill (agent, SIGTERM), 0);
+
+    //  By default the limit comes from those limits: refused by count,
+    //  before anything runs short.
+    const char *shells[] = {S_FILES, S_SOCKETS};
+    for (int i = 0; i < 2; i++) {
+        agent = s_agent_in_mesh (shells[i], NULL);
+        client = s_client ();
+        added = s_add_until_refused (client, 400, why, sizeof why);
+        fprintf (stderr, "vhosts: %d added by default; then: %s\n", added, why);
+        cr_expect (strstr (why, "max_vhosts="), "the refusal: %s", why);
+        meshq_client_destroy (&client);
+        cr_expect_eq (procutil_kill (agent, SIGTERM), 0);
+    }
+}
