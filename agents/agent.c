@@ -467,10 +467,12 @@ s_bind (meshq_engine_t *self, const char *endpoint, char *why, size_t size)
         return MESHQ_EEXIST;
     }
     if (rc < 0 && zmq_errno () == EADDRINUSE) {
+        char who[320];
+        meshq_engine_endpoint_owner (endpoint, who, sizeof who);
         snprintf (why, size,
-                  "client endpoint %s is in use by another process (another "
-                  "agent?): %s; stop it, or give this one another --control",
-                  endpoint, zmq_strerror (zmq_errno ()));
+                  "client endpoint %s is in use by %s: %s; stop it, or give "
+                  "this one another --control",
+                  endpoint, who, zmq_strerror (EADDRINUSE));
         return MESHQ_EEXIST;
     }
     if (rc < 0) {

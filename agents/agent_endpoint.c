@@ -6,6 +6,8 @@
     ipc:// endpoint the engine asks here whether a live process accepts
     connections on that path; if one does, the agent refuses to start
     and names it (its pid and command line, from SO_PEERCRED and /proc).
+    A tcp:// address in use fails to bind anyway; what listens there is
+    looked up in /proc for the message.
     A socket file that refuses connections is left by an agent that
     died: that one is taken over, as before.
 
@@ -15,6 +17,8 @@
 */
 #include "agent_internal.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -47,6 +51,86 @@ s_describe (pid_t pid, char *out, size_t size)
         got--;
     line[got] = 0;
     snprintf (out + used, size - (size_t)used, ": %s", line);
+}
+
+//  The inode of a socket that listens on TCP port, from the kernel's
+//  tables, or 0.
+static unsigned long
+s_tcp_listener (unsigned long port)
+{
+    const char *tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    unsigned long found = 0;
+    for (int i = 0; i < 2 && !found; i++) {
+        FILE *file = fopen (tables[i], "re");
+        if (!file)
+            continue;
+        //  sl local_address rem_address st ... uid timeout inode
+        char line[512], local[64];
+        unsigned state;
+        unsigned long inode;
+        while (!found && fgets (line, sizeof line, file)) {
+            if (sscanf (line, " %*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local,
+                        &state, &inode) != 3)
+                continue;
+            const char *colon = strrchr (local, ':');
+            if (colon && state == 0x0A &&  //  LISTEN
+                strtoul (colon + 1, NULL, 16) == port)
+                found = inode;
+        }
+        fclose (file);
+    }
+    return found;
+}
+
+//  The process that holds socket inode, among those this user may look
+//  into, or 0.
+static pid_t
+s_socket_owner (unsigned long inode)
+{
+    char target[64];
+    snprintf (target, sizeof target, "socket:[%lu]", inode);
+    DIR *proc = opendir ("/proc");
+    if (!proc)
+        return 0;
+    pid_t owner = 0;
+    struct dirent *process;
+    while (!owner && (process = readdir (proc))) {
+        if (!isdigit ((unsigned char)process->d_name[0]))
+            continue;
+        char path[300];
+        snprintf (path, sizeof path, "/proc/%s/fd", process->d_name);
+        DIR *fds = opendir (path);
+        if (!fds)
+            continue;
+        struct dirent *fd;
+        while (!owner && (fd = readdir (fds))) {
+            char link[600], name[64];
+            snprintf (link, sizeof link, "%s/%s", path, fd->d_name);
+            ssize_t got = readlink (link, name, sizeof name - 1);
+            if (got > 0) {
+                name[got] = 0;
+                if (streq (name, target))
+                    owner = (pid_t)atoi (process->d_name);
+            }
+        }
+        closedir (fds);
+    }
+    closedir (proc);
+    return owner;
+}
+
+void
+meshq_engine_endpoint_owner (const char *endpoint, char *who, size_t size)
+{
+    snprintf (who, size, "another process");
+    const char *colon = strrchr (endpoint, ':');
+    if (strncmp (endpoint, "tcp://", 6) != 0 || !colon ||
+        !isdigit ((unsigned char)colon[1]))
+        return;
+    unsigned long inode = s_tcp_listener (strtoul (colon + 1, NULL, 10));
+    pid_t pid = inode ? s_socket_owner (inode) : 0;
+    if (pid > 0)
+        s_describe (pid, who, size);
 }
 
 int

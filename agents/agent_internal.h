@@ -215,6 +215,9 @@ meshq_session_t *meshq_engine_session_open (meshq_engine_t *self,
 //  (an ipc:// path another process accepts connections on). Returns 0,
 //  or MESHQ_EEXIST with why naming that process.
 int meshq_engine_endpoint_check (const char *endpoint, char *why, size_t size);
+//  Names the process that listens on a tcp:// endpoint ("pid N: its
+//  command line"), or "another process" if it cannot tell.
+void meshq_engine_endpoint_owner (const char *endpoint, char *who, size_t size);
 
 //  agent_auth.c
 int meshq_engine_auth_start (meshq_engine_t *self, char *why, size_t size);

@@ -292,7 +292,11 @@ Test (process, a_control_endpoint_in_use_is_refused_naming_its_agent)
     third = procutil_agent ("third", s_dir, both);
     procutil_prog_t *fourth = s_second_agent ("fourth", tcp);
     procutil_prog_expect_exit (fourth, 69);
-    cr_expect (strstr (fourth->output, "in use"), "%s", fourth->output);
+    snprintf (pid, sizeof pid, "pid %d", (int)third);
+    cr_expect (
+        strstr (fourth->output, "in use") && strstr (fourth->output, pid) &&
+            strstr (fourth->output, "--name third"),
+        "the refusal does not name the running agent:\n%s", fourth->output);
     procutil_prog_destroy (&fourth);
     s_expect_name (s_endpoint, "third");
     procutil_kill (third, SIGTERM);
