@@ -255,6 +255,16 @@ meshq_vhost_add (meshq_engine_t *engine, const char *name, char *why,
     meshq_vhost_t *self = meshq_vhost_new (engine, name);
     zhashx_insert (engine->vhosts, self->name, self);
     int rc = meshq_vhost_open (self, why, size);
+    if (rc && strstr (why, strerror (EMFILE))) {
+        //  libzmq says the same of its own socket limit: say which.
+        size_t used = strlen (why);
+        snprintf (why + used, size - used,
+                  " (open files %" PRIu64 " of %" PRIu64
+                  ", ZeroMQ sockets at most %" PRIu64 "; %" PRIu64
+                  " vhosts served)",
+                  s_open_now (), files, sockets, count);
+        rc = MESHQ_ELIMIT;
+    }
     if (rc) {
         zsys_warning ("agent: vhost refused name=%s reason=%s", name, why);
         zhashx_delete (engine->vhosts, self->name);
