@@ -446,15 +446,36 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
 static int
 s_bind (meshq_engine_t *self, const char *endpoint, char *why, size_t size)
 {
+    //  libzmq would take an ipc:// path over from the agent serving it.
+    int rc = meshq_engine_endpoint_check (endpoint, why, size);
+    if (rc)
+        return rc;
     //  An agent of the same name that just stopped in this process may
     //  hold its inproc:// name a moment longer (libzmq releases it from
     //  its reaper thread): give it up to a second.
-    int rc = zsock_bind (self->router, "%s", endpoint);
+    rc = zsock_bind (self->router, "%s", endpoint);
     for (int tries = 0; rc < 0 && zmq_errno () == EADDRINUSE &&
                         strncmp (endpoint, "inproc://", 9) == 0 && tries < 100;
          tries++) {
         zclock_sleep (10);
         rc = zsock_bind (self->router, "%s", endpoint);
+    }
+    if (rc < 0 && zmq_errno () == EADDRINUSE &&
+        strncmp (endpoint, "inproc://", 9) == 0) {
+        snprintf (why, size,
+                  "client endpoint %s is in use: an agent of the same name "
+                  "runs in this process",
+                  endpoint);
+        return MESHQ_EEXIST;
+    }
+    if (rc < 0 && zmq_errno () == EADDRINUSE) {
+        char who[320];
+        meshq_engine_endpoint_owner (endpoint, who, sizeof who);
+        snprintf (why, size,
+                  "client endpoint %s is in use by %s: %s; stop it, or give "
+                  "this one another --control",
+                  endpoint, who, zmq_strerror (EADDRINUSE));
+        return MESHQ_EEXIST;
     }
     if (rc < 0) {
         snprintf (why, size, "cannot bind client endpoint %s: %s", endpoint,
@@ -513,8 +534,13 @@ s_start (meshq_engine_t *self, char *why, size_t size)
     assert (self->router);
     zsock_set_router_mandatory (self->router, 1);
     zsock_set_linger (self->router, 0);
-    zsock_set_sndhwm (self->router, 1000000);
-    zsock_set_rcvhwm (self->router, 1000000);
+    //  What waits for one client is bounded: at the high-water mark a
+    //  send fails (EAGAIN, the router being mandatory) and the session
+    //  ends (agent_send.c). Deliveries it held go back to their queues.
+    //  What a client sends waits at most as much: past it, libzmq stops
+    //  reading its connection, and the client waits instead.
+    zsock_set_sndhwm (self->router, (int)self->config.client_hwm);
+    zsock_set_rcvhwm (self->router, (int)self->config.client_hwm);
     zsock_set_maxmsgsize (self->router,
                           (int64_t)self->config.max_message + 65536);
     //  ipc:// and tcp:// clients must log in (PLAIN, checked by ZAP).

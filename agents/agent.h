@@ -21,6 +21,10 @@
 
 #include <czmq.h>
 
+//  Frames the agent queues for one client connection by default: far
+//  more than one turn's replies, a few MB of them (docs/OPERATIONS.md).
+#define MESHQ_CLIENT_HWM_DEFAULT 10000
+
 typedef struct {
     char name[64];                //  Node name; inproc://meshq-NAME.
     char data[1024];              //  Store directory.
@@ -47,10 +51,14 @@ typedef struct {
                                   //  are refused; 0: 40% of physical RAM.
     char mesh_secret_file[1024];  //  The mesh secret's file, or "": mesh
                                   //  links without CURVE.
+    uint32_t client_hwm;          //  Frames queued for one client, at most.
+    uint32_t max_vhosts;          //  Vhosts served, at most; 0: as many
+                                  //  as the process's limits allow.
 } meshq_agent_config_t;
 
 //  Sets the defaults: name "meshq", no extra endpoints, 16 MiB bodies,
-//  30-minute ack timeout, 100 ms tick. data must be set.
+//  30-minute ack timeout, 100 ms tick, 10000 frames queued per client.
+//  data must be set.
 void meshq_agent_config_init (meshq_agent_config_t *config);
 
 //  Sets one setting by name from text (agent_config.c): name, data,
@@ -58,7 +66,7 @@ void meshq_agent_config_init (meshq_agent_config_t *config);
 //  segment_size, quota, mesh, interface, seeds, no_beacon, port,
 //  beacon_port, beacon_interval, transport, heartbeat, peer_timeout,
 //  read_ahead, mesh_secret_file (only its name: the agent reads the file
-//  when it starts).
+//  when it starts), client_hwm, max_vhosts.
 //  Returns 0, or MESHQ_EINVAL with why filled in.
 int meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
                             const char *value, char *why, size_t size);

@@ -34,6 +34,9 @@ struct _meshq_batch_t {
     uint32_t count;              //  Deliveries in items.
     meshq_buf_t items;           //  Their encoded items.
     uint8_t origin[16];          //  The agent the messages are from.
+    meshq_entry_t **no_acks;     //  Its no-ack deliveries, acked once sent.
+    uint32_t no_ack_count;       //  How many.
+    uint32_t no_ack_capacity;    //  Room in no_acks.
 };
 
 void
@@ -51,8 +54,10 @@ meshq_engine_batch_fini (meshq_engine_t *self)
 {
     if (!self->batches)
         return;
-    for (int i = 0; i < S_OPEN; i++)
+    for (int i = 0; i < S_OPEN; i++) {
         meshq_buf_fini (&self->batches[i].items);
+        free (self->batches[i].no_acks);
+    }
     free (self->batches);
     self->batches = NULL;
 }
@@ -70,8 +75,14 @@ s_send (meshq_engine_t *self, meshq_batch_t *batch)
     memcpy (args.origin, batch->origin, 16);
     MESHQ_ARGS_MARK (&args, ORIGIN);
     MESHQ_ARGS_SET (&args, BATCH, batch, batch->count);
-    meshq_engine_send (self, batch->session, "DELIVER", &args,
-                       batch->items.data, batch->items.size);
+    int rc = meshq_engine_send (self, batch->session, "DELIVER", &args,
+                                batch->items.data, batch->items.size);
+    //  A no-ack delivery is settled only once it went out: one that
+    //  could not is kept for its queue, never lost.
+    for (uint32_t i = 0; i < batch->no_ack_count; i++)
+        meshq_engine_sent_no_ack (self, batch->session, batch->no_acks[i],
+                                  rc == 0);
+    batch->no_ack_count = 0;
     batch->count = 0;
     if (batch->items.capacity > S_BYTES)
         meshq_buf_fini (&batch->items);
@@ -96,7 +107,8 @@ s_close (meshq_engine_t *self, int index)
 
 void
 meshq_engine_batch_add (meshq_engine_t *self, meshq_session_t *session,
-                        meshq_consumer_t *consumer, const meshq_entry_t *entry)
+                        meshq_consumer_t *consumer, meshq_entry_t *entry,
+                        bool no_ack)
 {
     int index = self->batch_count - 1;
     while (index >= 0 && self->batches[index].consumer != consumer)
@@ -126,6 +138,17 @@ meshq_engine_batch_add (meshq_engine_t *self, meshq_session_t *session,
     }
     int rc = meshq_codec_encode_delivery (&item, &batch->items);
     assert (rc == 0);
+    if (no_ack) {
+        if (batch->no_ack_count == batch->no_ack_capacity) {
+            batch->no_ack_capacity =
+                batch->no_ack_capacity ? 2 * batch->no_ack_capacity : 64;
+            batch->no_acks =
+                realloc (batch->no_acks,
+                         batch->no_ack_capacity * sizeof *batch->no_acks);
+            assert (batch->no_acks);
+        }
+        batch->no_acks[batch->no_ack_count++] = entry;
+    }
     batch->count++;
     if (batch->count >= session->batch || batch->items.size >= S_BYTES)
         s_close (self, index);

@@ -19,6 +19,7 @@ meshq_agent_config_init (meshq_agent_config_t *config)
     config->ack_timeout_ms = 30 * 60 * 1000;
     config->tick_ms = 100;
     config->read_ahead_percent = 100;
+    config->client_hwm = MESHQ_CLIENT_HWM_DEFAULT;
 }
 
 //  A setting's number, at most max; 0 or a code with why filled in.
@@ -150,6 +151,13 @@ meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
     } else if (streq (name, "read_ahead")) {
         if (!(rc = s_number (name, value, 0, 1000, &number, why, size)))
             config->read_ahead_percent = (uint32_t)number;
+    } else if (streq (name, "client_hwm")) {
+        //  Fewer than a turn's replies would end sessions that read.
+        if (!(rc = s_number (name, value, 100, 10000000, &number, why, size)))
+            config->client_hwm = (uint32_t)number;
+    } else if (streq (name, "max_vhosts")) {
+        if (!(rc = s_number (name, value, 0, 1000000, &number, why, size)))
+            config->max_vhosts = (uint32_t)number;
     } else if (streq (name, "mesh_secret_file"))
         rc = s_text (name, value, config->mesh_secret_file,
                      sizeof config->mesh_secret_file, why, size);

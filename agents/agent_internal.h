@@ -181,6 +181,8 @@ struct _meshq_engine_t {
     uint64_t suppressed;     //  Those not logged this tick.
     uint64_t dead_lettered;  //  Entries sent to a dead-letter exchange.
     uint64_t duplicates;     //  Deliveries the dedup window suppressed.
+    uint64_t slow_clients;   //  Sessions ended: their client did not read.
+    uint64_t unsent;         //  Frames for clients that could not go out.
 
     //  The hot path's reused state (agent_batch.c, agent_pool.c).
     meshq_batch_t *batches;          //  Deliveries to send, by consumer.
@@ -219,6 +221,15 @@ meshq_session_t *meshq_engine_session_open (meshq_engine_t *self,
                                             const char *user,
                                             meshq_vhost_t *vhost);
 
+//  agent_endpoint.c
+//  Whether endpoint can be bound without taking it from a running agent
+//  (an ipc:// path another process accepts connections on). Returns 0,
+//  or MESHQ_EEXIST with why naming that process.
+int meshq_engine_endpoint_check (const char *endpoint, char *why, size_t size);
+//  Names the process that listens on a tcp:// endpoint ("pid N: its
+//  command line"), or "another process" if it cannot tell.
+void meshq_engine_endpoint_owner (const char *endpoint, char *who, size_t size);
+
 //  agent_auth.c
 int meshq_engine_auth_start (meshq_engine_t *self, char *why, size_t size);
 void meshq_engine_auth_stop (meshq_engine_t *self);
@@ -256,9 +267,11 @@ void meshq_engine_batch_init (meshq_engine_t *self);
 void meshq_engine_batch_fini (meshq_engine_t *self);
 //  Adds a delivery (its entry given to session, with its tag) to the
 //  consumer's batch; sends the batch when it is full.
+//  A no-ack delivery is acked when its batch is sent (kept unacked in
+//  the session if it cannot be).
 void meshq_engine_batch_add (meshq_engine_t *self, meshq_session_t *session,
-                             meshq_consumer_t *consumer,
-                             const meshq_entry_t *entry);
+                             meshq_consumer_t *consumer, meshq_entry_t *entry,
+                             bool no_ack);
 //  Sends every open batch.
 void meshq_engine_batch_flush (meshq_engine_t *self);
 //  Most publishes one PUBLISH frame may carry (HELLO's 'nb' answer).
@@ -290,6 +303,13 @@ void meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
 meshq_vhost_t *meshq_vhost_new (meshq_engine_t *engine, const char *name);
 void meshq_vhost_destroy (meshq_vhost_t **self_p);
 int meshq_vhost_open (meshq_vhost_t *self, char *why, size_t size);
+//  Makes and opens a new vhost (its store, its mesh), if one more fits:
+//  under max_vhosts (or what the process's open files and ZeroMQ
+//  sockets allow) and with the files it needs free. Returns 0, or
+//  MESHQ_ELIMIT or the open's code with why naming the limit; on an
+//  error there is no vhost.
+int meshq_vhost_add (meshq_engine_t *engine, const char *name, char *why,
+                     size_t size);
 void meshq_vhost_close (meshq_vhost_t *self);
 void meshq_vhost_queue_record (const char *name, const meshq_queue_args_t *q,
                                meshq_args_t *args);
@@ -429,6 +449,10 @@ void meshq_engine_refuse_publish (meshq_engine_t *self,
                                   const char *why);
 //  A delivery to a no-ack consumer was sent: it is acked now.
 void meshq_engine_ack_sent (meshq_engine_t *self, meshq_entry_t *entry);
+//  A delivery to a no-ack consumer was sent (acked now), or could not
+//  be (kept unacked in the session, to be requeued when it ends).
+void meshq_engine_sent_no_ack (meshq_engine_t *self, meshq_session_t *session,
+                               meshq_entry_t *entry, bool sent);
 //  CREDIT from a no-ack consumer's client: that many deliveries are in.
 void meshq_engine_credit (meshq_engine_t *self, meshq_session_t *session,
                           const meshq_args_t *args);

@@ -81,6 +81,8 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
         }
     }
     MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);
+    MESHQ_ARGS_SET (&results, SLOW_CLIENTS, slow_clients, self->slow_clients);
+    MESHQ_ARGS_SET (&results, UNSENT, unsent, self->unsent);
     meshq_engine_reply_ok (self, session, &results, args->rid);
 }
 

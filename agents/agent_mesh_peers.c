@@ -385,6 +385,10 @@ meshq_mesh_on_peer (void *arg, meshq_peer_event_t event,
         s_peer_down (self, vhost, peer);
     else if (msg_p && *msg_p)
         s_on_message (self, vhost, peer, *msg_p);
+    //  Deliveries of messages from peers go out now, not at the turn's
+    //  end: a batch holds its consumer and its no-ack entries, which a
+    //  client's frame handled meanwhile could cancel or delete.
+    meshq_engine_batch_flush (self);
     meshq_engine_arm_turn (self);
 }
 

@@ -130,19 +130,34 @@ s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
         entry->dtag = ++session->next_dtag;
     else
         meshq_engine_ensession (session, entry);
-    if (session->batch > 1)
-        meshq_engine_batch_add (self, session, consumer, entry);
-    else {
-        meshq_args_t args;
-        memset (&args, 0, sizeof args);
-        MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (consumer->tag));
-        meshq_engine_delivery_args (self, entry, &args);
-        meshq_engine_send (self, session, "DELIVER", &args, entry->blob->data,
-                           entry->blob->size);
-    }
     self->delivered++;
+    if (session->batch > 1) {
+        //  A no-ack delivery is acked when its batch goes out.
+        meshq_engine_batch_add (self, session, consumer, entry, no_ack);
+        return;
+    }
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, TAG, tag, meshq_span (consumer->tag));
+    meshq_engine_delivery_args (self, entry, &args);
+    int rc = meshq_engine_send (self, session, "DELIVER", &args,
+                                entry->blob->data, entry->blob->size);
     if (no_ack)
+        meshq_engine_sent_no_ack (self, session, entry, rc == 0);
+}
+
+void
+meshq_engine_sent_no_ack (meshq_engine_t *self, meshq_session_t *session,
+                          meshq_entry_t *entry, bool sent)
+{
+    if (sent)
         meshq_engine_ack_sent (self, entry);
+    else
+        //  Not sent (its client does not read, or is gone): kept in the
+        //  session's books, it goes back to its queue when the session
+        //  ends, as an unacked delivery does. Its consumer's count stays
+        //  up, so dispatch gives that consumer nothing more meanwhile.
+        meshq_engine_ensession (session, entry);
 }
 
 void
@@ -510,11 +525,14 @@ meshq_engine_flush_confirms (meshq_engine_t *self, meshq_session_t *session)
         meshq_engine_pending_free (self, pending);
     }
     if (upto) {
-        session->confirmed = upto;
         meshq_args_t confirm;
         memset (&confirm, 0, sizeof confirm);
         MESHQ_ARGS_SET (&confirm, UPTO, upto, upto);
-        meshq_engine_send (self, session, "CONFIRM", &confirm, NULL, 0);
+        //  A confirm that could not go out is not one: the session ends,
+        //  and its publisher, never told, publishes again.
+        if (meshq_engine_send (self, session, "CONFIRM", &confirm, NULL, 0) ==
+            0)
+            session->confirmed = upto;
     }
 }
 

@@ -10,11 +10,44 @@
 // --------------------------------------------------------------------
 //  Sending
 
+//  A frame for a client could not go out: the client is gone
+//  (EHOSTUNREACH) or does not read (EAGAIN: client_hwm frames wait for
+//  it). Either way its session ends at the end of the turn, and what it
+//  held (unacked deliveries, unsent ones) goes back to its queues. A
+//  client that keeps sending gets no answer and costs nothing more: its
+//  replies are counted and dropped, and logged at most a few a tick.
+static void
+s_lost (meshq_engine_t *self, meshq_session_t *session, int error)
+{
+    self->unsent++;
+    //  A throwaway session (an answer to a frame without one) is not in
+    //  the table, and ends nothing.
+    bool real = meshq_engine_session_find (self, session->id) == session;
+    if (real && error == EAGAIN) {
+        self->slow_clients++;
+        meshq_engine_warn (self,
+                           "agent: session closed user=%s reason=not reading "
+                           "client_hwm=%u",
+                           session->user, self->config.client_hwm);
+    } else if (real)
+        meshq_notice ("agent: session lost user=%s reason=%s", session->user,
+                      zmq_strerror (error));
+    else
+        meshq_engine_warn (self,
+                           "agent: reply dropped user=%s reason=%s "
+                           "(no session)",
+                           session->user, zmq_strerror (error));
+    session->dead = true;
+    meshq_engine_arm_turn (self);
+}
+
 int
 meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
                        const char *verb, const void *args, size_t args_size,
                        const void *body, size_t size)
 {
+    if (session->dead && !session->peer)
+        self->unsent++;
     if (session->dead)
         return MESHQ_ECONNLOST;
     if (session->peer)
@@ -22,16 +55,13 @@ meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
                                        body, size);
     void *handle = zsock_resolve (self->router);
     int flags = ZMQ_SNDMORE | ZMQ_DONTWAIT;
+    //  Only the first part can fail: libzmq checks the peer and its
+    //  high-water mark there, and takes the rest of the frame whole.
     if (zmq_send (handle, session->id, 16, flags) < 0 ||
         zmq_send (handle, verb, strlen (verb), flags) < 0 ||
         zmq_send (handle, args, args_size, body ? flags : ZMQ_DONTWAIT) < 0 ||
         (body && zmq_send (handle, body, size, ZMQ_DONTWAIT) < 0)) {
-        //  The client is gone (EHOSTUNREACH) or not reading (EAGAIN at
-        //  the high-water mark): either way its session ends.
-        meshq_notice ("agent: session lost user=%s reason=%s", session->user,
-                      zmq_strerror (zmq_errno ()));
-        session->dead = true;
-        meshq_engine_arm_turn (self);
+        s_lost (self, session, zmq_errno ());
         return MESHQ_ECONNLOST;
     }
     return 0;

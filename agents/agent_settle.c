@@ -150,10 +150,11 @@ meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,
     }
     meshq_engine_ensession (session, entry);
     meshq_engine_delivery_args (self, entry, &results);
-    meshq_engine_send (self, session, "OK", &results, entry->blob->data,
-                       entry->blob->size);
+    int rc = meshq_engine_send (self, session, "OK", &results,
+                                entry->blob->data, entry->blob->size);
     self->delivered++;
-    if (MESHQ_ARGS_HAS (args, NO_ACK) && args->no_ack) {
+    //  One that could not be sent stays unacked, for the queue again.
+    if (rc == 0 && MESHQ_ARGS_HAS (args, NO_ACK) && args->no_ack) {
         meshq_engine_unsession (entry);
         meshq_queue_settle (queue, entry);
         meshq_engine_entry_done (self, entry);

@@ -431,7 +431,8 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
         if (vhost_known)
             rc = MESHQ_EEXIST,
             snprintf (why, sizeof why, "vhost '%s' already exists", vhost);
-        else {
+        //  Made before its record: what it cannot have is refused here.
+        else if ((rc = meshq_vhost_add (self, vhost, why, sizeof why)) == 0) {
             meshq_args_t record_args;
             memset (&record_args, 0, sizeof record_args);
             MESHQ_ARGS_SET (&record_args, VHOST, vhost, meshq_span (vhost));

@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 // --------------------------------------------------------------------
@@ -150,6 +152,122 @@ meshq_vhost_open (meshq_vhost_t *self, char *why, size_t size)
     }
     meshq_vhost_meta_finish (self);
     return meshq_engine_mesh_start (self, why, size);
+}
+
+// --------------------------------------------------------------------
+//  How many vhosts fit
+
+//  What one vhost costs at most, beyond the agent's own: its store's
+//  files (directory, the segment written, one read or compacted); in a
+//  mesh its ROUTER and the two sockets of its monitor, their
+//  descriptors, its beacon socket, and a link and a connection each way
+//  per peer, for a few peers.
+#define S_STORE_FDS    4
+#define S_MESH_SOCKETS 3
+#define S_MESH_FDS     6
+#define S_PEERS        4
+
+//  Descriptors kept free for clients and peers of the vhosts there are
+//  when another vhost is added.
+#define S_SPARE_FDS 64
+
+//  The process's limit of open files, or 0 if it has none.
+static uint64_t
+s_open_files (void)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) || limit.rlim_cur == RLIM_INFINITY)
+        return 0;
+    return (uint64_t)limit.rlim_cur;
+}
+
+//  Open files now, or 0 if it cannot tell.
+static uint64_t
+s_open_now (void)
+{
+    DIR *dir = opendir ("/proc/self/fd");
+    if (!dir)
+        return 0;
+    uint64_t count = 0;
+    while (readdir (dir))
+        count++;
+    closedir (dir);
+    return count > 3 ? count - 3 : 0;  //  ".", ".." and the dir's own.
+}
+
+//  The most vhosts this engine serves: max_vhosts if set, else what
+//  half the process's open files and half its ZeroMQ sockets allow (the
+//  other halves are for clients, peers and the agent itself).
+static uint64_t
+s_max_vhosts (meshq_engine_t *engine, uint64_t *files, uint64_t *sockets)
+{
+    *files = s_open_files ();
+    int max_sockets = zmq_ctx_get (zsys_init (), ZMQ_MAX_SOCKETS);
+    *sockets = max_sockets > 0 ? (uint64_t)max_sockets : 0;
+    if (engine->config.max_vhosts)
+        return engine->config.max_vhosts;
+    bool mesh = engine->config.mesh;
+    uint64_t by_files =
+        *files / 2 / (S_STORE_FDS + (mesh ? S_MESH_FDS + 2 * S_PEERS : 0));
+    uint64_t by_sockets =
+        mesh ? *sockets / 2 / (S_MESH_SOCKETS + S_PEERS) : UINT64_MAX;
+    uint64_t most = by_files && by_files < by_sockets ? by_files : by_sockets;
+    return most ? most : 1;
+}
+
+int
+meshq_vhost_add (meshq_engine_t *engine, const char *name, char *why,
+                 size_t size)
+{
+    uint64_t files, sockets;
+    uint64_t most = s_max_vhosts (engine, &files, &sockets);
+    uint64_t count = zhashx_size (engine->vhosts);
+    if (count >= most) {
+        snprintf (why, size,
+                  "vhost '%.255s' refused: this agent serves %" PRIu64
+                  " vhosts, its limit (max_vhosts=%" PRIu64 "%s; open files "
+                  "%" PRIu64 ", ZeroMQ sockets %" PRIu64 ")",
+                  name, count, most,
+                  engine->config.max_vhosts ? ""
+                                            : ", from the process's limits",
+                  files, sockets);
+        return MESHQ_ELIMIT;
+    }
+    //  The descriptors its store and mesh need, and some to spare.
+    uint64_t open = s_open_now ();
+    uint64_t need = S_STORE_FDS +
+                    (engine->config.mesh ? S_MESH_FDS + 2 * S_PEERS : 0) +
+                    S_SPARE_FDS;
+    if (files && open && open + need > files) {
+        snprintf (why, size,
+                  "vhost '%.255s' refused: %" PRIu64 " of %" PRIu64
+                  " open files are in use, and a vhost needs about %" PRIu64
+                  " with some to spare (raise the limit, ulimit -n)",
+                  name, open, files, need);
+        return MESHQ_ELIMIT;
+    }
+    //  Everything it needs is made now, before the answer: a socket or
+    //  file that cannot be had is an error, and no vhost is left half
+    //  made.
+    meshq_vhost_t *self = meshq_vhost_new (engine, name);
+    zhashx_insert (engine->vhosts, self->name, self);
+    int rc = meshq_vhost_open (self, why, size);
+    if (rc && strstr (why, strerror (EMFILE))) {
+        //  libzmq says the same of its own socket limit: say which.
+        size_t used = strlen (why);
+        snprintf (why + used, size - used,
+                  " (open files %" PRIu64 " of %" PRIu64
+                  ", ZeroMQ sockets at most %" PRIu64 "; %" PRIu64
+                  " vhosts served)",
+                  s_open_now (), files, sockets, count);
+        rc = MESHQ_ELIMIT;
+    }
+    if (rc) {
+        zsys_warning ("agent: vhost refused name=%s reason=%s", name, why);
+        zhashx_delete (engine->vhosts, self->name);
+        meshq_vhost_destroy (&self);
+    }
+    return rc;
 }
 
 // --------------------------------------------------------------------

@@ -34,7 +34,8 @@
     "                   [--no-beacon] [--beacon-interval MS]\n"                \
     "                   [--transport auto|multicast|broadcast|ipv6]\n"         \
     "                   [--heartbeat MS] [--peer-timeout MS] [--standalone]\n" \
-    "                   [--read-ahead PERCENT] [--mesh-secret-file FILE]\n"
+    "                   [--read-ahead PERCENT] [--mesh-secret-file FILE]\n"    \
+    "                   [--client-hwm FRAMES] [--max-vhosts COUNT]\n"
 
 //  Settings as name and value, from the file then the flags: the last
 //  one given of a name wins.
@@ -157,6 +158,8 @@ s_main (int argc, char *argv[], s_settings_t *settings)
         {"peer-timeout", required_argument, NULL, 's'},
         {"read-ahead", required_argument, NULL, 's'},
         {"mesh-secret-file", required_argument, NULL, 's'},
+        {"client-hwm", required_argument, NULL, 's'},
+        {"max-vhosts", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0}};
     //  The file first, so that flags win whatever their order.
     for (int i = 1; i < argc - 1; i++)

@@ -95,7 +95,9 @@
     X (BAD_BEACONS, bad_beacons, "badbeacons", UINT)  /* not beacons */        \
     X (BAD_HANDSHAKES, bad_handshakes, "badshakes", UINT) /* refused peers */  \
     X (QUARANTINED, quarantined, "quarantined", UINT) /* kept, no record */    \
-    X (BATCH, batch, "nb", UINT) /* deliveries in one frame */
+    X (BATCH, batch, "nb", UINT) /* deliveries in one frame */                 \
+    X (SLOW_CLIENTS, slow_clients, "slowclients", UINT) /* did not read */     \
+    X (UNSENT, unsent, "unsent", UINT) /* frames not sent to clients */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,

@@ -91,6 +91,8 @@ static const s_column_t s_status_cols[] = {
     S_COL ("bad_beacons", "bad beacons", BAD_BEACONS, bad_beacons, 'u'),
     S_COL ("bad_handshakes", "bad handshakes", BAD_HANDSHAKES, bad_handshakes,
            'u'),
+    S_COL ("slow_clients", "slow clients", SLOW_CLIENTS, slow_clients, 'u'),
+    S_COL ("unsent", "unsent", UNSENT, unsent, 'u'),
     {NULL, NULL, 0, 0, 0}};
 
 //  Writes a value as JSON or as table text.

@@ -229,3 +229,75 @@ Test (process, bad_client_frames_get_an_error_and_the_agent_serves_on)
     meshq_client_destroy (&client);
     procutil_kill (agent, SIGTERM);
 }
+
+//  Runs a second meshq-agent NAME on endpoint and returns it, its store
+//  in the suite's directory under NAME.
+static procutil_prog_t *
+s_second_agent (const char *name, const char *endpoint)
+{
+    char agent[1024], data[1024];
+    snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
+    snprintf (data, sizeof data, "%s/%s", s_dir, name);
+    const char *argv[] = {agent,       "--name", name,           "--data", data,
+                          "--control", endpoint, "--standalone", NULL};
+    return procutil_prog_new (argv, NULL, 10000);
+}
+
+//  The name of the agent that answers on endpoint.
+static void
+s_expect_name (const char *endpoint, const char *name)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_timeout (client, 3000);
+    cr_assert_eq (meshq_client_connect (client, endpoint), 0, "%s",
+                  meshq_client_error (client));
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
+    cr_expect (status.name.size == strlen (name) &&
+                   memcmp (status.name.data, name, status.name.size) == 0,
+               "%s answers as '%.*s', not '%s'", endpoint,
+               (int)status.name.size, status.name.data, name);
+    zmsg_destroy (&reply);
+    meshq_client_destroy (&client);
+}
+
+Test (process, a_control_endpoint_in_use_is_refused_naming_its_agent)
+{
+    pid_t first = procutil_agent ("first", s_dir, s_endpoint);
+    //  A second agent on the same ipc:// path: refused, naming the first.
+    procutil_prog_t *second = s_second_agent ("second", s_endpoint);
+    procutil_prog_expect_exit (second, 69);
+    char pid[32];
+    snprintf (pid, sizeof pid, "pid %d", (int)first);
+    cr_expect (
+        strstr (second->output, pid) && strstr (second->output, "--name first"),
+        "the refusal does not name the running agent:\n%s", second->output);
+    procutil_prog_destroy (&second);
+    //  The first keeps its socket and its clients.
+    s_expect_name (s_endpoint, "first");
+
+    //  A socket file left by an agent that died is taken over.
+    procutil_kill (first, SIGKILL);
+    pid_t third = procutil_agent ("third", s_dir, s_endpoint);
+    s_expect_name (s_endpoint, "third");
+
+    //  The same over tcp://: refused with the same exit code (guest
+    //  logs in over ipc:// only: the agent is asked there).
+    char tcp[64];
+    snprintf (tcp, sizeof tcp, "tcp://127.0.0.1:%d", procutil_free_port ());
+    char both[400];
+    snprintf (both, sizeof both, "%s,%s", s_endpoint, tcp);
+    procutil_kill (third, SIGTERM);
+    third = procutil_agent ("third", s_dir, both);
+    procutil_prog_t *fourth = s_second_agent ("fourth", tcp);
+    procutil_prog_expect_exit (fourth, 69);
+    snprintf (pid, sizeof pid, "pid %d", (int)third);
+    cr_expect (
+        strstr (fourth->output, "in use") && strstr (fourth->output, pid) &&
+            strstr (fourth->output, "--name third"),
+        "the refusal does not name the running agent:\n%s", fourth->output);
+    procutil_prog_destroy (&fourth);
+    s_expect_name (s_endpoint, "third");
+    procutil_kill (third, SIGTERM);
+}
