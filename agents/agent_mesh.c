@@ -98,6 +98,15 @@ meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
     meshq_vhost_t *vhost = session->vhost;
     if (!vhost->peers || session->dead)
         return MESHQ_ECONNLOST;
+    if (!meshq_mesh_command_known (verb)) {
+        //  A reply meant for a client (OK, ERROR) reached a peer's
+        //  session: the peer could not read it, so it stays here.
+        meshq_engine_warn (self,
+                           "mesh: frame not sent verb=%s peer=%s reason=not "
+                           "a command between agents",
+                           verb, session->user);
+        return MESHQ_EINVAL;
+    }
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, verb);
     zmsg_addmem (msg, args, args_size);

@@ -49,6 +49,8 @@ void meshq_mesh_announce (meshq_engine_t *self, meshq_session_t *session,
 //  Tells a peer of the default vhost where our mesh of vhost is.
 void meshq_mesh_send_vhost (meshq_engine_t *self, meshq_session_t *session,
                             meshq_vhost_t *vhost);
+//  True if verb is a command between agents (docs/PROTOCOL.md, 4).
+bool meshq_mesh_command_known (const char *verb);
 //  The peers module's callback: a peer up or down, or a frame from one.
 void meshq_mesh_on_peer (void *arg, meshq_peer_event_t event,
                          const meshq_peer_info_t *peer, zmsg_t **msg_p);

@@ -86,6 +86,16 @@ meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
         return;
     }
     meshq_entry_t *last = meshq_map64_lookup (session->deliveries, args->dtag);
+    if (!last && session->peer) {
+        //  Requeued when the link went down, most often, and settled
+        //  over the link that came back. The mesh has no ERROR: the peer
+        //  could not read one.
+        meshq_engine_bad_input (self,
+                                "mesh: %s dropped peer=%s dtag=%" PRIu64
+                                " reason=unknown delivery tag",
+                                verb, session->user, args->dtag);
+        return;
+    }
     if (!last) {
         meshq_engine_reply_error (
             self, session, 0, MESHQ_EPRECONDITION,
