@@ -425,8 +425,10 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     for (; vhost; vhost = zhashx_next (self->vhosts)) {
         meshq_queue_t *queue = zhashx_first (vhost->queues);
         for (; queue; queue = zhashx_next (vhost->queues)) {
-            if (sample)
+            if (sample) {
                 meshq_queue_sample_rates (queue, now);
+                meshq_engine_report_disposed (self, queue);
+            }
             meshq_queue_expire (queue, wall);
             if (meshq_queue_ready (queue) && meshq_queue_consumer_count (queue))
                 meshq_engine_mark_dirty (self, queue);

@@ -269,9 +269,14 @@ meshq_dedup_on_acked (meshq_engine_t *self, meshq_session_t *session,
     uint64_t dropped = 0, settled = 0;
     meshq_queue_t *queue = zhashx_first (vhost->queues);
     for (; queue; queue = zhashx_next (vhost->queues)) {
-        if (args->dtags.size)
-            dropped += meshq_queue_dispose_if (queue, s_acked, &match);
-        settled += s_unpark (self, queue, session->id, 0, match.acked);
+        uint64_t here = args->dtags.size
+                            ? meshq_queue_dispose_if (queue, s_acked, &match)
+                            : 0;
+        uint64_t unparked = s_unpark (self, queue, session->id, 0, match.acked);
+        meshq_engine_note_disposed (self, queue, MESHQ_DISPOSED_DEDUP,
+                                    here + unparked);
+        dropped += here;
+        settled += unparked;
     }
     if (args->dtags.size)
         meshq_notice ("mesh: late acks received vhost=%s peer=%s count=%u "

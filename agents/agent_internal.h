@@ -170,6 +170,7 @@ struct _meshq_engine_t {
     uint64_t suppressed;     //  Those not logged this tick.
     uint64_t dead_lettered;  //  Entries sent to a dead-letter exchange.
     uint64_t duplicates;     //  Deliveries the dedup window suppressed.
+    uint64_t disposed[MESHQ_DISPOSED_COUNT];  //  Left by a rule, by reason.
 
     //  The hot path's reused state (agent_batch.c, agent_pool.c).
     meshq_batch_t *batches;          //  Deliveries to send, by consumer.
@@ -428,6 +429,11 @@ int meshq_engine_recover_entry (void *arg, const char *queue,
                                 const void *envelope, size_t size);
 void meshq_engine_check_leases (meshq_engine_t *self, int64_t now);
 void meshq_engine_route_dead_letters (meshq_engine_t *self);
+//  Counts count entries of queue disposed of by a rule (agent_settle.c).
+void meshq_engine_note_disposed (meshq_engine_t *self, meshq_queue_t *queue,
+                                 meshq_disposal_t disposal, uint64_t count);
+//  Logs what queue disposed of since it last did, a line per reason.
+void meshq_engine_report_disposed (meshq_engine_t *self, meshq_queue_t *queue);
 void meshq_engine_check_pressure (meshq_engine_t *self);
 
 #endif

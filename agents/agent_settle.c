@@ -1,6 +1,7 @@
 /*  agent_settle.c - what becomes of a delivery: acks (single, multiple,
     batched), nacks and rejects, in-progress, lapsed leases, gets, the
-    requeue of a session that went away, and dead letters.
+    requeue of a session that went away, dead letters, and the count and
+    log of what queues disposed of by their rules.
 */
 #include "agent_internal.h"
 #include "codec.h"
@@ -279,4 +280,40 @@ meshq_engine_route_dead_letters (meshq_engine_t *self)
     }
     if (zlistx_size (self->dead_letters))
         meshq_engine_arm_turn (self);
+}
+
+// --------------------------------------------------------------------
+//  Disposals by rule: counted per queue and agent, logged
+
+void
+meshq_engine_note_disposed (meshq_engine_t *self, meshq_queue_t *queue,
+                            meshq_disposal_t disposal, uint64_t count)
+{
+    if (!count)
+        return;
+    self->disposed[disposal] += count;
+    meshq_queue_note_disposed (queue, disposal, count);
+}
+
+void
+meshq_engine_report_disposed (meshq_engine_t *self, meshq_queue_t *queue)
+{
+    meshq_vhost_t *vhost = meshq_queue_host (queue);
+    const meshq_queue_args_t *args = meshq_queue_args (queue);
+    for (int d = 0; d < MESHQ_DISPOSED_COUNT; d++) {
+        uint64_t count = meshq_queue_disposed_since (queue, d);
+        if (!count)
+            continue;
+        //  Dedup drops what was acked elsewhere; the rest go to the
+        //  dead-letter exchange if the queue has one, else nowhere.
+        const char *to = d == MESHQ_DISPOSED_DEDUP ? "acked"
+                         : args->has_dlx           ? "dead-letter-exchange"
+                                                   : "dropped";
+        meshq_engine_warn (
+            self,
+            "agent: messages disposed vhost=%s queue=%s "
+            "reason=%s count=%" PRIu64 " total=%" PRIu64 " to=%s",
+            vhost->name, meshq_queue_name (queue), meshq_disposal_name (d),
+            count, meshq_queue_disposed (queue, d), to);
+    }
 }

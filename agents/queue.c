@@ -56,6 +56,26 @@ meshq_blob_unref (meshq_blob_t **self_p)
     *self_p = NULL;
 }
 
+static const char *s_disposal_names[MESHQ_DISPOSED_COUNT] = {
+    "expired", "maxlen", "rejected", "delivery_limit", "dedup"};
+
+const char *
+meshq_disposal_name (meshq_disposal_t disposal)
+{
+    assert (disposal < MESHQ_DISPOSED_COUNT);
+    return s_disposal_names[disposal];
+}
+
+meshq_disposal_t
+meshq_disposal_find (const char *reason)
+{
+    int disposal = 0;
+    while (disposal < MESHQ_DISPOSED_COUNT && reason &&
+           strcmp (reason, s_disposal_names[disposal]))
+        disposal++;
+    return (meshq_disposal_t)(reason ? disposal : MESHQ_DISPOSED_COUNT);
+}
+
 void
 meshq_queue_args_init (meshq_queue_args_t *args)
 {
@@ -194,6 +214,30 @@ double
 meshq_queue_deliver_rate (const meshq_queue_t *self)
 {
     return self->deliver_rate;
+}
+
+void
+meshq_queue_note_disposed (meshq_queue_t *self, meshq_disposal_t disposal,
+                           uint64_t count)
+{
+    assert (disposal < MESHQ_DISPOSED_COUNT);
+    self->disposed[disposal] += count;
+}
+
+uint64_t
+meshq_queue_disposed (const meshq_queue_t *self, meshq_disposal_t disposal)
+{
+    assert (disposal < MESHQ_DISPOSED_COUNT);
+    return self->disposed[disposal];
+}
+
+uint64_t
+meshq_queue_disposed_since (meshq_queue_t *self, meshq_disposal_t disposal)
+{
+    assert (disposal < MESHQ_DISPOSED_COUNT);
+    uint64_t since = self->disposed[disposal] - self->reported[disposal];
+    self->reported[disposal] = self->disposed[disposal];
+    return since;
 }
 
 int64_t

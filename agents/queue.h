@@ -99,6 +99,24 @@ typedef struct {
     bool local_first;      //  Dispatch: local consumers first.
 } meshq_queue_args_t;
 
+//  Why an entry left its queue by a rule rather than by an ack: each
+//  queue counts its disposals per reason (agent STATUS and LIST_QUEUES
+//  show them).
+typedef enum {
+    MESHQ_DISPOSED_EXPIRED,         //  "expired": its TTL passed.
+    MESHQ_DISPOSED_MAXLEN,          //  "maxlen": a full drop-head queue.
+    MESHQ_DISPOSED_REJECTED,        //  "rejected": nacked without requeue.
+    MESHQ_DISPOSED_DELIVERY_LIMIT,  //  "delivery_limit": max_deliveries.
+    MESHQ_DISPOSED_DEDUP,           //  "dedup": acked already elsewhere.
+    MESHQ_DISPOSED_COUNT
+} meshq_disposal_t;
+
+//  The reason's name, as in x-death-reason.
+const char *meshq_disposal_name (meshq_disposal_t disposal);
+
+//  The disposal a reason names, or MESHQ_DISPOSED_COUNT if none.
+meshq_disposal_t meshq_disposal_find (const char *reason);
+
 //  What the queue asks of its host.
 typedef struct {
     //  Send entry (now in the unacked list) to consumer.
@@ -157,6 +175,18 @@ void meshq_queue_sample_rates (meshq_queue_t *self, int64_t now);
 //  the last sample.
 double meshq_queue_publish_rate (const meshq_queue_t *self);
 double meshq_queue_deliver_rate (const meshq_queue_t *self);
+
+//  Counts count entries disposed of for a reason; the host calls it.
+void meshq_queue_note_disposed (meshq_queue_t *self, meshq_disposal_t disposal,
+                                uint64_t count);
+
+//  Entries ever disposed of for a reason.
+uint64_t meshq_queue_disposed (const meshq_queue_t *self,
+                               meshq_disposal_t disposal);
+
+//  Entries disposed of for a reason since the last call (for the log).
+uint64_t meshq_queue_disposed_since (meshq_queue_t *self,
+                                     meshq_disposal_t disposal);
 
 //  Per-message TTL and arrival give the expiry (wall-clock ms, 0 none).
 int64_t meshq_queue_expiry (const meshq_queue_t *self, int64_t now,

@@ -44,6 +44,8 @@ struct _meshq_queue_t {
     uint32_t reserved;              //  Local slots promised to agents.
     int64_t ahead;                  //  Of those, how many need none.
     void *mesh;                     //  The host's mesh state.
+    uint64_t disposed[MESHQ_DISPOSED_COUNT];  //  Disposals per reason.
+    uint64_t reported[MESHQ_DISPOSED_COUNT];  //  Of those, logged.
 };
 
 static inline void

@@ -38,6 +38,15 @@ static const s_column_t s_queue_cols[] = {
     S_COL ("publish_rate", "publish/s", PUBLISH_RATE, publish_rate, 'u'),
     S_COL ("deliver_rate", "deliver/s", DELIVER_RATE, deliver_rate, 'u'),
     S_COL ("durable", "durable", DURABLE, durable, 'b'),
+    //  Messages that left the queue by a rule, not an ack, per reason.
+    S_COL ("disposed_expired", "expired", DISPOSED_EXPIRED, disposed_expired,
+           'u'),
+    S_COL ("disposed_maxlen", "maxlen", DISPOSED_MAXLEN, disposed_maxlen, 'u'),
+    S_COL ("disposed_rejected", "rejected", DISPOSED_REJECTED,
+           disposed_rejected, 'u'),
+    S_COL ("disposed_delivery_limit", "delivery limit", DISPOSED_LIMIT,
+           disposed_limit, 'u'),
+    S_COL ("disposed_dedup", "dedup", DISPOSED_DEDUP, disposed_dedup, 'u'),
     {NULL, NULL, 0, 0, 0}};
 
 static const s_column_t s_exchange_cols[] = {
@@ -88,6 +97,16 @@ static const s_column_t s_status_cols[] = {
     S_COL ("dropped", "dropped", DROPPED, dropped, 'u'),
     S_COL ("bad_beacons", "bad beacons", BAD_BEACONS, bad_beacons, 'u'),
     S_COL ("bad_handshakes", "bad handshakes", BAD_HANDSHAKES, bad_handshakes,
+           'u'),
+    S_COL ("disposed_expired", "disposed expired", DISPOSED_EXPIRED,
+           disposed_expired, 'u'),
+    S_COL ("disposed_maxlen", "disposed maxlen", DISPOSED_MAXLEN,
+           disposed_maxlen, 'u'),
+    S_COL ("disposed_rejected", "disposed rejected", DISPOSED_REJECTED,
+           disposed_rejected, 'u'),
+    S_COL ("disposed_delivery_limit", "disposed limit", DISPOSED_LIMIT,
+           disposed_limit, 'u'),
+    S_COL ("disposed_dedup", "disposed dedup", DISPOSED_DEDUP, disposed_dedup,
            'u'),
     {NULL, NULL, 0, 0, 0}};
 
@@ -244,7 +263,7 @@ meshq_tool_status (meshq_tool_t *tool, int argc, char **argv)
             printf ("}\n");
         } else
             for (int c = 0; s_status_cols[c].name; c++) {
-                printf ("%-12s ", s_status_cols[c].header);
+                printf ("%-17s ", s_status_cols[c].header);
                 s_value (&status, &s_status_cols[c], false, stdout);
                 printf ("\n");
             }
