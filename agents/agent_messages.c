@@ -100,7 +100,7 @@ meshq_engine_delivery_args (meshq_engine_t *self, const meshq_entry_t *entry,
     MESHQ_ARGS_SET (args, DTAG, dtag, entry->dtag);
     if (entry->redelivered)
         MESHQ_ARGS_SET (args, REDELIVERED, redelivered, true);
-    MESHQ_ARGS_SET (args, DELIVERIES, count, entry->deliveries);
+    MESHQ_ARGS_SET (args, DELIVERIES, count, meshq_entry_count (entry));
     memcpy (args->origin, entry->remote ? entry->origin : self->node_id, 16);
     MESHQ_ARGS_MARK (args, ORIGIN);
     MESHQ_ARGS_SET (args, SEQ, seq, entry->seq);

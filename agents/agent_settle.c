@@ -109,6 +109,10 @@ meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
     bool ack = streq (verb, "ACK");
     bool requeue = !MESHQ_ARGS_HAS (args, REQUEUE) || args->requeue;
     bool multiple = MESHQ_ARGS_HAS (args, MULTIPLE) && args->multiple;
+    //  A peer's settlement says whether one of its consumers had the
+    //  message: only then was it a delivery (docs/SEMANTICS.md).
+    bool consumed = session->peer &&
+                    !(MESHQ_ARGS_HAS (args, UNDELIVERED) && args->undelivered);
     if (in_progress) {
         meshq_queue_touch (last->queue, last, zclock_mono ());
         if (last->remote)
@@ -121,6 +125,8 @@ meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
         meshq_queue_t *queue = entry->queue;
         meshq_engine_unsession (entry);
         meshq_queue_settle (queue, entry);
+        if (consumed)
+            entry->deliveries++;
         if (ack)
             s_acked (self, queue, entry);
         else if (requeue)
@@ -200,6 +206,12 @@ meshq_engine_check_leases (meshq_engine_t *self, int64_t now)
                               " ack_timeout_ms=%" PRId64,
                               meshq_queue_name (queue), entry->dtag,
                               meshq_queue_args (queue)->ack_timeout);
+                //  Handed to an agent that is up and says nothing of
+                //  it for the ack timeout: one of its consumers has it
+                //  (an agent's own lease starts later), so it counts.
+                meshq_session_t *holder = entry->session;
+                if (holder && holder->peer)
+                    entry->deliveries++;
                 meshq_engine_unsession (entry);
                 meshq_queue_settle (queue, entry);
                 meshq_engine_requeue (self, queue, entry);

@@ -76,6 +76,13 @@ meshq_disposal_find (const char *reason)
     return (meshq_disposal_t)(reason ? disposal : MESHQ_DISPOSED_COUNT);
 }
 
+uint32_t
+meshq_entry_count (const meshq_entry_t *entry)
+{
+    return entry->deliveries +
+           (entry->consumer && entry->consumer->remote ? 1 : 0);
+}
+
 void
 meshq_queue_args_init (meshq_queue_args_t *args)
 {
@@ -384,7 +391,8 @@ void
 meshq_queue_deliver_entry (meshq_queue_t *self, meshq_entry_t *entry,
                            meshq_consumer_t *consumer, int64_t lease)
 {
-    entry->deliveries++;
+    if (!consumer || !consumer->remote)
+        entry->deliveries++;
     self->delivered++;
     entry->consumer = consumer;
     entry->lease = lease;

@@ -129,6 +129,11 @@ typedef struct {
     void (*dispose) (void *host, meshq_entry_t *entry, const char *reason);
 } meshq_queue_host_t;
 
+//  The delivery count a consumer sees in entry's delivery, this one
+//  included. A hand-off to another agent is not a delivery: what an
+//  agent sends on to another counts the one its consumer will make.
+uint32_t meshq_entry_count (const meshq_entry_t *entry);
+
 //  Milliseconds of the monotonic clock (leases are monotonic; TTLs are
 //  wall-clock, as they survive restarts).
 int64_t meshq_mono_ms (void);

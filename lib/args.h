@@ -94,7 +94,8 @@
     X (PEERS, peers, "peers_up", UINT)                /* peers up */           \
     X (BAD_BEACONS, bad_beacons, "badbeacons", UINT)  /* not beacons */        \
     X (BAD_HANDSHAKES, bad_handshakes, "badshakes", UINT) /* refused peers */  \
-    X (BATCH, batch, "nb", UINT) /* deliveries in one frame */                 \
+    X (BATCH, batch, "nb", UINT)             /* deliveries in one frame */     \
+    X (UNDELIVERED, undelivered, "nd", BOOL) /* reached no consumer */         \
     X (DISPOSED_EXPIRED, disposed_expired, "dexp", UINT) /* by reason: */      \
     X (DISPOSED_MAXLEN, disposed_maxlen, "dmax", UINT)                         \
     X (DISPOSED_REJECTED, disposed_rejected, "drej", UINT)                     \

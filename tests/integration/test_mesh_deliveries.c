@@ -1,0 +1,218 @@
+/*  test_mesh_deliveries.c - what counts as a delivery across the mesh.
+
+    Only a delivery to a consumer counts toward a queue's delivery limit
+    (max_deliveries). A hand-off of a message to another agent does not,
+    nor does taking it back because that agent went away: a message
+    whose link flaps any number of times still reaches a consumer. A
+    consumer on another agent that gets the message does count, even
+    if it dies holding it, so a poison message still stops.
+*/
+#include "agentutil.h"
+#include "client_internal.h"
+#include "clientutil.h"
+#include "codec_args.h"
+#include "peerutil.h"
+#include "testutil.h"
+
+#include <criterion/criterion.h>
+
+#define S_NODES 2
+
+static char s_mesh[64];
+static uint16_t s_port;
+static agentutil_t s_nodes[S_NODES];
+static peerutil_t s_peer;
+
+static void
+s_setup (void)
+{
+    uint64_t seed = (uint64_t)getpid () << 20 ^ (uint64_t)zclock_usecs ();
+    snprintf (s_mesh, sizeof s_mesh, "deliveries-%016llx",
+              (unsigned long long)testutil_random (&seed));
+    s_port = testutil_udp_port ();
+    cr_assert_neq (s_port, 0);
+    memset (s_nodes, 0, sizeof s_nodes);
+    memset (&s_peer, 0, sizeof s_peer);
+}
+
+static void
+s_teardown (void)
+{
+    peerutil_stop (&s_peer);
+    for (int i = 0; i < S_NODES; i++)
+        if (s_nodes[i].agent)
+            agentutil_finish (&s_nodes[i]);
+}
+
+TestSuite (mesh_deliveries, .init = s_setup, .fini = s_teardown,
+           .timeout = 120);
+
+//  Starts agent i in this test's mesh; returns a client of it.
+static meshq_client_t *
+s_start (int i)
+{
+    char port[16], name[32];
+    snprintf (port, sizeof port, "%u", s_port);
+    snprintf (name, sizeof name, "deliveries-%c", 'a' + i);
+    const char *options[] = {
+        "mesh", s_mesh, "beacon_port", port, "beacon_interval", "50", NULL};
+    agentutil_start_with (&s_nodes[i], name, options);
+    return agentutil_client (&s_nodes[i]);
+}
+
+//  The agent's STATUS.
+static void
+s_status (meshq_client_t *client, meshq_args_t *status)
+{
+    zmsg_t *reply;
+    clientutil_status (client, status, &reply);
+    zmsg_destroy (&reply);
+}
+
+//  Waits until the agent has count peers up.
+static void
+s_wait_peers (meshq_client_t *client, uint64_t count)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    meshq_args_t status;
+    s_status (client, &status);
+    while (status.peers != count && zclock_mono () < deadline) {
+        meshq_client_dispatch (client, 10);
+        s_status (client, &status);
+    }
+    cr_assert_eq (status.peers, count, "%llu peers up, not %llu",
+                  (unsigned long long)status.peers, (unsigned long long)count);
+}
+
+//  Publishes one message with confirms.
+static void
+s_publish (meshq_client_t *client, const char *queue, const char *body)
+{
+    meshq_client_set_confirms (client, 10);
+    cr_assert_eq (
+        meshq_client_publish_body (client, "", queue, body, strlen (body)), 0);
+    cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0, "%s",
+                  meshq_client_error (client));
+}
+
+Test (mesh_deliveries, a_message_whose_link_flaps_still_reaches_a_consumer)
+{
+    meshq_client_t *client = s_start (0);
+    cr_assert_eq (meshq_client_declare_queue (client, "flappy", NULL), 0);
+    s_publish (client, "flappy", "precious");
+    //  An agent takes it on credit and goes away before any consumer of
+    //  its own has it, more times than the delivery limit (20).
+    uint8_t node[16];
+    for (int i = 0; i < 16; i++)
+        node[i] = (uint8_t)(0x50 + i);
+    for (int flap = 0; flap < 25; flap++) {
+        peerutil_start (&s_peer, s_mesh, s_port, node);
+        meshq_args_t args;
+        memset (&args, 0, sizeof args);
+        MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("flappy"));
+        MESHQ_ARGS_SET (&args, CREDIT, credit, 1);
+        peerutil_send (&s_peer, "GRANT", &args, NULL, 0);
+        zmsg_t *msg = peerutil_recv (&s_peer, "DELIVER", &args);
+        cr_assert (MESHQ_ARGS_HAS (&args, BATCH), "deliveries to a peer "
+                                                  "come batched");
+        zframe_t *items = zmsg_next (msg);
+        cr_assert_not_null (items);
+        meshq_span_t cursor = {(const char *)zframe_data (items),
+                               (uint32_t)zframe_size (items)};
+        meshq_delivery_item_t item;
+        cr_assert_eq (
+            meshq_codec_decode_delivery (&cursor, UINT32_MAX, &item, NULL), 0);
+        //  What a consumer there would see: its first delivery, each
+        //  time, since no consumer had it yet.
+        cr_expect_eq (item.count, 1, "hand-off %d came as delivery %llu",
+                      flap + 1, (unsigned long long)item.count);
+        cr_expect_eq (s_peer.foreign, 0);
+        zmsg_destroy (&msg);
+        peerutil_stop (&s_peer);
+        s_wait_peers (client, 0);
+    }
+    //  Still there, and its first delivery to a consumer.
+    cr_assert_eq (meshq_client_consume (client, "flappy", 1, NULL, 0), 0);
+    meshq_delivery_t *delivery = NULL;
+    cr_assert_eq (meshq_client_recv (client, 5000, &delivery), 0,
+                  "the message was lost to the link's flaps");
+    char body[32];
+    cr_expect_str_eq (agentutil_body (delivery, body, sizeof body), "precious");
+    cr_expect_eq (delivery->delivery_count, 1);
+    cr_expect (delivery->redelivered, "it was handed off before");
+    cr_expect_eq (meshq_client_ack (client, delivery->delivery_tag, false), 0);
+    meshq_delivery_destroy (&delivery);
+    meshq_args_t status;
+    s_status (client, &status);
+    cr_expect_eq (status.disposed_limit, 0);
+    meshq_client_destroy (&client);
+}
+
+//  The row of queue in the agent's LIST_QUEUES: its ready and unacked
+//  counts, and the entries disposed of at the delivery limit.
+static void
+s_queue_row (meshq_client_t *client, const char *queue, uint64_t *ready,
+             uint64_t *unacked, uint64_t *limit)
+{
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
+    meshq_args_t row;
+    *ready = *unacked = *limit = UINT64_MAX;
+    while (meshq_codec_list_next (&cursor, &row))
+        if (row.queue.size == strlen (queue) &&
+            memcmp (row.queue.data, queue, row.queue.size) == 0 &&
+            MESHQ_ARGS_HAS (&row, DISPOSED_LIMIT)) {
+            *ready = row.messages;
+            *unacked = row.unacked;
+            *limit = row.disposed_limit;
+        }
+    zmsg_destroy (&reply);
+}
+
+Test (mesh_deliveries, consumers_on_another_agent_count_even_when_they_die)
+{
+    meshq_client_t *a = s_start (0);
+    meshq_client_t *b = s_start (1);
+    s_wait_peers (a, 1);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.max_deliveries = 2;
+    cr_assert_eq (meshq_client_declare_queue (a, "poison", &options), 0);
+    //  The queue reaches B by gossip.
+    options.passive = true;
+    int64_t deadline = zclock_mono () + 10000;
+    while (meshq_client_declare_queue (b, "poison", &options) &&
+           zclock_mono () < deadline)
+        meshq_client_dispatch (b, 20);
+    s_publish (a, "poison", "crash");
+    //  Twice a consumer on B gets it and dies holding it.
+    for (uint32_t i = 1; i <= 2; i++) {
+        meshq_client_t *worker = agentutil_client (&s_nodes[1]);
+        cr_assert_eq (meshq_client_consume (worker, "poison", 1, NULL, 0), 0);
+        meshq_delivery_t *delivery = agentutil_recv (worker);
+        cr_expect_eq (delivery->delivery_count, i);
+        meshq_delivery_destroy (&delivery);
+        meshq_client_destroy (&worker);
+    }
+    //  The limit is reached: the next consumer does not get it, and the
+    //  origin says why.
+    cr_assert_eq (meshq_client_consume (a, "poison", 1, NULL, 0), 0);
+    uint64_t ready, unacked, limit = 0;
+    deadline = zclock_mono () + 10000;
+    do {
+        meshq_client_dispatch (a, 20);
+        s_queue_row (a, "poison", &ready, &unacked, &limit);
+    } while (limit != 1 && zclock_mono () < deadline);
+    cr_expect_eq (limit, 1, "disposed of at the limit");
+    cr_expect_eq (ready, 0);
+    cr_expect_eq (unacked, 0);
+    meshq_delivery_t *delivery = NULL;
+    cr_expect_eq (meshq_client_recv (a, 300, &delivery), MESHQ_ETIMEOUT);
+    meshq_delivery_destroy (&delivery);
+    meshq_args_t status;
+    s_status (a, &status);
+    cr_expect_eq (status.disposed_limit, 1);
+    meshq_client_destroy (&a);
+    meshq_client_destroy (&b);
+}
