@@ -87,6 +87,11 @@ s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
     session->deliveries = meshq_map64_new ();
     session->consumers = zlistx_new ();
     session->last_seen = zclock_mono ();
+    //  Delivery tags never repeat across the peer's sessions, nor across
+    //  our restarts (ms << 20 leaves a million tags a ms): a settlement
+    //  made over a link that went down, and sent over the one that came
+    //  back, finds no delivery rather than another message's.
+    session->next_dtag = (uint64_t)zclock_time () << 20;
     zhashx_insert (vhost->peer_sessions, key, session);
     meshq_notice ("mesh: peer up vhost=%s name=%s endpoint=%s", vhost->name,
                   peer->name, peer->endpoint);

@@ -216,3 +216,89 @@ Test (mesh_deliveries, consumers_on_another_agent_count_even_when_they_die)
     meshq_client_destroy (&a);
     meshq_client_destroy (&b);
 }
+
+//  Takes one delivery from the agent on credit, as the played peer;
+//  returns its delivery tag and copies its body.
+static uint64_t
+s_take (const char *queue, char *body, size_t size)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span (queue));
+    MESHQ_ARGS_SET (&args, CREDIT, credit, 1);
+    peerutil_send (&s_peer, "GRANT", &args, NULL, 0);
+    zmsg_t *msg = peerutil_recv (&s_peer, "DELIVER", &args);
+    zframe_t *items = zmsg_next (msg);
+    cr_assert_not_null (items);
+    meshq_span_t cursor = {(const char *)zframe_data (items),
+                           (uint32_t)zframe_size (items)};
+    meshq_delivery_item_t item;
+    cr_assert_eq (
+        meshq_codec_decode_delivery (&cursor, UINT32_MAX, &item, NULL), 0);
+    meshq_msg_t *decoded = NULL;
+    cr_assert_eq (meshq_msg_decode (item.envelope.data, item.envelope.size,
+                                    SIZE_MAX, &decoded, NULL),
+                  0);
+    size_t body_size;
+    const char *data = meshq_msg_body (decoded, &body_size);
+    snprintf (body, size, "%.*s", (int)body_size, data);
+    meshq_msg_destroy (&decoded);
+    zmsg_destroy (&msg);
+    return item.dtag;
+}
+
+Test (mesh_deliveries, a_late_ack_over_a_new_link_settles_no_other_message)
+{
+    meshq_client_t *client = s_start (0);
+    cr_assert_eq (meshq_client_declare_queue (client, "twice", NULL), 0);
+    s_publish (client, "twice", "first");
+    s_publish (client, "twice", "second");
+    uint8_t node[16];
+    for (int i = 0; i < 16; i++)
+        node[i] = (uint8_t)(0x60 + i);
+    //  The peer takes the first message; its link goes down, and the
+    //  message goes back to the queue, to a consumer here.
+    peerutil_start (&s_peer, s_mesh, s_port, node);
+    char body[32];
+    uint64_t old_tag = s_take ("twice", body, sizeof body);
+    cr_assert_str_eq (body, "first");
+    peerutil_stop (&s_peer);
+    s_wait_peers (client, 0);
+    meshq_delivery_t *first = NULL;
+    cr_assert_eq (meshq_client_get (client, "twice", false, &first), 0);
+    cr_assert_not_null (first);
+    //  Back, the peer takes the second; then its consumer's ack of the
+    //  first arrives, under the tag of the link that went down.
+    peerutil_start (&s_peer, s_mesh, s_port, node);
+    uint64_t new_tag = s_take ("twice", body, sizeof body);
+    cr_assert_str_eq (body, "second");
+    cr_expect_neq (new_tag, old_tag, "a delivery tag used again");
+    uint8_t tags[8];
+    for (int b = 0; b < 8; b++)
+        tags[b] = (uint8_t)(old_tag >> (8 * b));
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, DTAGS, dtags,
+                    ((meshq_span_t){(const char *)tags, sizeof tags}));
+    peerutil_send (&s_peer, "ACK", &args, NULL, 0);
+    //  Once the agent has answered a later command, it has read the ack.
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("sentinel"));
+    MESHQ_ARGS_SET (&args, CREDIT, credit, 1);
+    peerutil_send (&s_peer, "GRANT", &args, NULL, 0);
+    zmsg_t *msg = peerutil_recv (&s_peer, "BACKLOG", &args);
+    zmsg_destroy (&msg);
+    //  The peer goes: the second message is still the queue's, not
+    //  settled by an ack that was not for it.
+    peerutil_stop (&s_peer);
+    s_wait_peers (client, 0);
+    meshq_delivery_t *second = NULL;
+    cr_assert_eq (meshq_client_get (client, "twice", false, &second), 0);
+    cr_assert_not_null (second, "the second message was lost to a stale ack");
+    cr_expect_str_eq (agentutil_body (second, body, sizeof body), "second");
+    meshq_client_ack (client, second->delivery_tag, false);
+    meshq_client_ack (client, first->delivery_tag, false);
+    meshq_delivery_destroy (&second);
+    meshq_delivery_destroy (&first);
+    meshq_client_destroy (&client);
+}
