@@ -134,6 +134,15 @@ meshq_mesh_send_tags (meshq_engine_t *self, meshq_session_t *session,
 {
     meshq_args_t args;
     memset (&args, 0, sizeof args);
+    meshq_mesh_send_tags_of (self, session, verb, &args, values, count);
+}
+
+void
+meshq_mesh_send_tags_of (meshq_engine_t *self, meshq_session_t *session,
+                         const char *verb, const meshq_args_t *with,
+                         const uint64_t *values, size_t count)
+{
+    meshq_args_t args = *with;
     size_t bytes = count * 8;
     uint8_t *tags = malloc (bytes + 1);
     assert (tags);
@@ -174,7 +183,8 @@ meshq_engine_mesh_settled (meshq_engine_t *self, meshq_entry_t *entry,
         //  that it does not deliver the message again (agent_dedup.c);
         //  the rest it redelivers anyway.
         if (streq (verb, "ACK"))
-            meshq_dedup_late_ack (vhost, entry->origin, entry->seq);
+            meshq_dedup_late_ack (vhost, entry->origin,
+                                  meshq_queue_name (entry->queue), entry->seq);
         return;
     }
     if (streq (verb, "ACK")) {

@@ -302,3 +302,71 @@ Test (mesh_deliveries, a_late_ack_over_a_new_link_settles_no_other_message)
     meshq_delivery_destroy (&first);
     meshq_client_destroy (&client);
 }
+
+//  Starts agent i again on its directory, in this test's mesh.
+static meshq_client_t *
+s_restart (int i)
+{
+    agentutil_t *node = &s_nodes[i];
+    char port[16];
+    snprintf (port, sizeof port, "%u", s_port);
+    node->agent = meshq_agent_new (node->name);
+    cr_assert_eq (meshq_agent_set (node->agent, "data", node->dir), 0);
+    cr_assert_eq (meshq_agent_set (node->agent, "mesh", s_mesh), 0);
+    cr_assert_eq (meshq_agent_set (node->agent, "beacon_port", port), 0);
+    cr_assert_eq (meshq_agent_set (node->agent, "beacon_interval", "50"), 0);
+    cr_assert_eq (meshq_agent_start (node->agent), 0, "%s",
+                  meshq_agent_error (node->agent));
+    return agentutil_client (node);
+}
+
+Test (mesh_deliveries, an_ack_made_while_the_origin_was_down_settles_one_queue)
+{
+    meshq_client_t *a = s_start (0);
+    meshq_client_t *b = s_start (1);
+    s_wait_peers (a, 1);
+    //  One publish, two copies: one in each queue the exchange feeds.
+    cr_assert_eq (meshq_client_declare_exchange (a, "fan", "fanout", true), 0);
+    cr_assert_eq (meshq_client_declare_queue (a, "left", NULL), 0);
+    cr_assert_eq (meshq_client_declare_queue (a, "right", NULL), 0);
+    cr_assert_eq (meshq_client_bind_queue (a, "left", "fan", "", NULL), 0);
+    cr_assert_eq (meshq_client_bind_queue (a, "right", "fan", "", NULL), 0);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.passive = true;
+    int64_t deadline = zclock_mono () + 10000;
+    while (meshq_client_declare_queue (b, "left", &options) &&
+           zclock_mono () < deadline)
+        meshq_client_dispatch (b, 20);
+    meshq_client_set_confirms (a, 10);
+    cr_assert_eq (meshq_client_publish_body (a, "fan", "", "both", 4), 0);
+    cr_assert_eq (meshq_client_wait_for_confirms (a, 5000), 0);
+    //  A consumer on B takes the left copy; its origin goes down before
+    //  the ack, which B keeps for when it is back.
+    meshq_client_t *worker = agentutil_client (&s_nodes[1]);
+    cr_assert_eq (meshq_client_consume (worker, "left", 1, NULL, 0), 0);
+    meshq_delivery_t *delivery = agentutil_recv (worker);
+    meshq_client_destroy (&a);
+    agentutil_stop (&s_nodes[0]);
+    s_wait_peers (b, 0);
+    cr_assert_eq (meshq_client_ack (worker, delivery->delivery_tag, false), 0);
+    meshq_delivery_destroy (&delivery);
+    meshq_client_destroy (&worker);
+    //  (A request answered after the ack: B has read the ack.)
+    s_wait_peers (b, 0);
+    a = s_restart (0);
+    s_wait_peers (a, 1);
+    //  The left copy is settled by the late ack; the right one, which
+    //  no consumer has had, stays.
+    uint64_t ready = 1, unacked = 1, limit;
+    deadline = zclock_mono () + 10000;
+    while ((ready || unacked) && zclock_mono () < deadline) {
+        meshq_client_dispatch (a, 20);
+        s_queue_row (a, "left", &ready, &unacked, &limit);
+    }
+    cr_expect (ready == 0 && unacked == 0, "the left copy was not settled");
+    s_queue_row (a, "right", &ready, &unacked, &limit);
+    cr_expect_eq (ready, 1, "the right copy went with the left one's ack");
+    meshq_client_destroy (&a);
+    meshq_client_destroy (&b);
+}
