@@ -231,11 +231,13 @@ meshq_dedup_late_ack (meshq_vhost_t *vhost, const uint8_t *origin,
 }
 
 void
-meshq_dedup_peer_up (meshq_engine_t *self, meshq_session_t *session)
+meshq_dedup_send_late (meshq_engine_t *self, meshq_session_t *session)
 {
     meshq_vhost_t *vhost = session->vhost;
+    if (!vhost->late_acks || zhashx_size (vhost->late_acks) == 0)
+        return;
     size_t count = 0;
-    s_late_t *late = vhost->late_acks ? zhashx_first (vhost->late_acks) : NULL;
+    s_late_t *late = zhashx_first (vhost->late_acks);
     while (late) {
         if (memcmp (late->origin, session->id, 16)) {
             late = zhashx_next (vhost->late_acks);
@@ -250,12 +252,18 @@ meshq_dedup_peer_up (meshq_engine_t *self, meshq_session_t *session)
         zhashx_delete (vhost->late_acks, zhashx_cursor (vhost->late_acks));
         late = zhashx_first (vhost->late_acks);
     }
-    //  Then one ACKED with no queue, always: the peer may give back
-    //  what it held for us.
-    meshq_mesh_send_tags (self, session, "ACKED", NULL, 0);
     if (count)
         meshq_notice ("mesh: late acks sent vhost=%s peer=%s count=%zu",
                       vhost->name, session->user, count);
+}
+
+void
+meshq_dedup_peer_up (meshq_engine_t *self, meshq_session_t *session)
+{
+    meshq_dedup_send_late (self, session);
+    //  Then one ACKED with no queue, always: the peer may give back
+    //  what it held for us.
+    meshq_mesh_send_tags (self, session, "ACKED", NULL, 0);
 }
 
 typedef struct {

@@ -120,6 +120,7 @@ struct _meshq_session_t {
     bool publish_allowed;         //  The answer.
     bool dead;                    //  To be closed at the end of the turn.
     uint32_t batch;               //  Most deliveries it takes per frame.
+    uint32_t link;                //  Peer: the engine's count of links.
 };
 
 struct _meshq_engine_t {
@@ -171,6 +172,7 @@ struct _meshq_engine_t {
     uint64_t dead_lettered;  //  Entries sent to a dead-letter exchange.
     uint64_t duplicates;     //  Deliveries the dedup window suppressed.
     uint64_t disposed[MESHQ_DISPOSED_COUNT];  //  Left by a rule, by reason.
+    uint32_t links;  //  Peer sessions made: each one's number.
 
     //  The hot path's reused state (agent_batch.c, agent_pool.c).
     meshq_batch_t *batches;          //  Deliveries to send, by consumer.

@@ -178,10 +178,13 @@ meshq_engine_mesh_settled (meshq_engine_t *self, meshq_entry_t *entry,
 {
     meshq_vhost_t *vhost = meshq_queue_host (entry->queue);
     meshq_session_t *origin = meshq_mesh_peer_session (vhost, entry->origin);
-    if (!origin) {
-        //  It is down or cut off: an ack waits for it to be back, so
-        //  that it does not deliver the message again (agent_dedup.c);
-        //  the rest it redelivers anyway.
+    if (!origin || origin->link != entry->origin_link) {
+        //  It is down or cut off, or back over another link since the
+        //  message came: it took the message back when the link went
+        //  down, and the tag is not ours to use. An ack is told by the
+        //  message's id (ACKED, agent_dedup.c), at once if it is up, so
+        //  that it does not deliver the message again; the rest it
+        //  redelivers anyway.
         if (streq (verb, "ACK"))
             meshq_dedup_late_ack (vhost, entry->origin,
                                   meshq_queue_name (entry->queue), entry->seq);
@@ -321,8 +324,10 @@ meshq_engine_mesh_turn (meshq_engine_t *self)
         if (!vhost->peers || zhashx_size (vhost->peer_sessions) == 0)
             continue;
         meshq_session_t *session = zhashx_first (vhost->peer_sessions);
-        for (; session; session = zhashx_next (vhost->peer_sessions))
+        for (; session; session = zhashx_next (vhost->peer_sessions)) {
             s_flush_acks (self, session);
+            meshq_dedup_send_late (self, session);
+        }
         meshq_queue_t *queue = zhashx_first (vhost->queues);
         for (; queue; queue = zhashx_next (vhost->queues)) {
             s_backlog (self, vhost, queue, now);

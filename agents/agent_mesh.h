@@ -69,6 +69,9 @@ void meshq_dedup_forget_queue (meshq_queue_t *queue);
 //  down): kept for when it is back.
 void meshq_dedup_late_ack (meshq_vhost_t *vhost, const uint8_t *origin,
                            const char *queue, uint64_t seq);
+//  Tells an up peer what was acked here of its messages that it took
+//  back (ACKED per queue).
+void meshq_dedup_send_late (meshq_engine_t *self, meshq_session_t *session);
 //  A peer is up: tells it what was acked here while it was away.
 void meshq_dedup_peer_up (meshq_engine_t *self, meshq_session_t *session);
 //  ACKED from a peer: what it acked while we were apart.

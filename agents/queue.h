@@ -59,6 +59,7 @@ struct _meshq_entry_t {
     uint64_t origin_dtag;        //  Its delivery tag there.
     bool redelivered;            //  Delivered (maybe) before.
     bool unacked;                //  In the unacked list.
+    uint32_t origin_link;        //  The link to its origin it came over.
     meshq_consumer_t *consumer;  //  Holder while delivered (NULL: a get).
     void *session;               //  Holding session while delivered.
 };

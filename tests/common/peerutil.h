@@ -22,6 +22,7 @@ typedef struct {
     uint8_t agent[16];      //  The agent's node id, once it is up.
     int foreign;            //  Frames from the agent that no agent speaks.
     char last_foreign[33];  //  The command of the last of them.
+    int acks;               //  ACK frames from the agent.
 } peerutil_t;
 
 //  True if command is one agents send each other.
@@ -61,6 +62,8 @@ peerutil_next (peerutil_t *self, const char *verb, const char *command)
             zframe_t *id = zmsg_pop (msg);
             zframe_destroy (&id);
             char *sent = zmsg_popstr (msg);
+            if (sent && streq (sent, "ACK"))
+                self->acks++;
             if (!sent || !peerutil_is_mesh_command (sent)) {
                 self->foreign++;
                 snprintf (self->last_foreign, sizeof self->last_foreign, "%s",

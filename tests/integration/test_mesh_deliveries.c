@@ -370,3 +370,62 @@ Test (mesh_deliveries, an_ack_made_while_the_origin_was_down_settles_one_queue)
     meshq_client_destroy (&a);
     meshq_client_destroy (&b);
 }
+
+Test (mesh_deliveries, an_ack_of_a_message_from_a_past_link_is_told_by_id)
+{
+    //  The peer played by the test is the origin here: it hands the
+    //  agent's consumer a message, its link goes down and comes back,
+    //  and then the consumer acks.
+    meshq_client_t *client = s_start (0);
+    cr_assert_eq (meshq_client_declare_queue (client, "jobs", NULL), 0);
+    cr_assert_eq (meshq_client_consume (client, "jobs", 10, NULL, 0), 0);
+    uint8_t node[16];
+    for (int i = 0; i < 16; i++)
+        node[i] = (uint8_t)(0x70 + i);
+    peerutil_start (&s_peer, s_mesh, s_port, node);
+    meshq_msg_t *msg = meshq_msg_new ();
+    meshq_msg_set_routing_key (msg, "jobs");
+    meshq_msg_set_body (msg, "job", 3);
+    uint8_t *envelope;
+    size_t size;
+    cr_assert_eq (meshq_msg_encode (msg, &envelope, &size), 0);
+    meshq_msg_destroy (&msg);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("jobs"));
+    MESHQ_ARGS_SET (&args, DTAG, dtag, 77);
+    MESHQ_ARGS_SET (&args, SEQ, seq, 5);
+    MESHQ_ARGS_SET (&args, DELIVERIES, count, 1);
+    memcpy (args.origin, node, 16);
+    MESHQ_ARGS_MARK (&args, ORIGIN);
+    peerutil_send (&s_peer, "DELIVER", &args, envelope, size);
+    free (envelope);
+    meshq_delivery_t *delivery = agentutil_recv (client);
+    peerutil_stop (&s_peer);
+    s_wait_peers (client, 0);
+    peerutil_start (&s_peer, s_mesh, s_port, node);
+    s_wait_peers (client, 1);
+    cr_assert_eq (meshq_client_ack (client, delivery->delivery_tag, false), 0);
+    meshq_delivery_destroy (&delivery);
+    meshq_args_t status;
+    s_status (client, &status);  //  The ack goes before the request.
+    //  Tag 77 was the old link's: the ack comes as the message's id, in
+    //  its queue, which the origin can match whatever it did since.
+    meshq_args_t acked;
+    while (true) {
+        zmsg_t *reply = peerutil_recv (&s_peer, "ACKED", &acked);
+        bool named = MESHQ_ARGS_HAS (&acked, QUEUE);
+        if (named) {
+            cr_expect (acked.queue.size == 4 &&
+                       memcmp (acked.queue.data, "jobs", 4) == 0);
+            cr_expect_eq (acked.dtags.size, 8);
+            cr_expect_eq (acked.dtags.size ? (uint8_t)acked.dtags.data[0] : 0,
+                          5, "the message's sequence");
+        }
+        zmsg_destroy (&reply);
+        if (named)
+            break;
+    }
+    cr_expect_eq (s_peer.acks, 0, "an ACK under the old link's tag");
+    meshq_client_destroy (&client);
+}
