@@ -185,9 +185,13 @@ meshq_engine_mesh_settled (meshq_engine_t *self, meshq_entry_t *entry,
         //  message's id (ACKED, agent_dedup.c), at once if it is up, so
         //  that it does not deliver the message again; the rest it
         //  redelivers anyway.
-        if (streq (verb, "ACK"))
+        if (streq (verb, "ACK")) {
             meshq_dedup_late_ack (vhost, entry->origin,
                                   meshq_queue_name (entry->queue), entry->seq);
+            //  Sent at the end of the turn if the origin is up.
+            if (origin)
+                meshq_engine_arm_turn (self);
+        }
         return;
     }
     if (streq (verb, "ACK")) {
