@@ -434,8 +434,9 @@ void meshq_engine_route_dead_letters (meshq_engine_t *self);
 //  Counts count entries of queue disposed of by a rule (agent_settle.c).
 void meshq_engine_note_disposed (meshq_engine_t *self, meshq_queue_t *queue,
                                  meshq_disposal_t disposal, uint64_t count);
-//  Logs what queue disposed of since it last did, a line per reason.
-void meshq_engine_report_disposed (meshq_engine_t *self, meshq_queue_t *queue);
+//  Logs what queue disposed of since it last did, a line per reason,
+//  as long as *budget (lines) lasts; what is left waits for the next.
+void meshq_engine_report_disposed (meshq_queue_t *queue, int *budget);
 void meshq_engine_check_pressure (meshq_engine_t *self);
 
 #endif

@@ -308,24 +308,32 @@ meshq_engine_note_disposed (meshq_engine_t *self, meshq_queue_t *queue,
 }
 
 void
-meshq_engine_report_disposed (meshq_engine_t *self, meshq_queue_t *queue)
+meshq_engine_report_disposed (meshq_queue_t *queue, int *budget)
 {
     meshq_vhost_t *vhost = meshq_queue_host (queue);
     const meshq_queue_args_t *args = meshq_queue_args (queue);
-    for (int d = 0; d < MESHQ_DISPOSED_COUNT; d++) {
+    for (int d = 0; d<MESHQ_DISPOSED_COUNT && * budget> 0; d++) {
         uint64_t count = meshq_queue_disposed_since (queue, d);
         if (!count)
             continue;
         //  Dedup drops what was acked elsewhere; the rest go to the
         //  dead-letter exchange if the queue has one, else nowhere.
+        bool dropped = d != MESHQ_DISPOSED_DEDUP && !args->has_dlx;
         const char *to = d == MESHQ_DISPOSED_DEDUP ? "acked"
-                         : args->has_dlx           ? "dead-letter-exchange"
-                                                   : "dropped";
-        meshq_engine_warn (
-            self,
-            "agent: messages disposed vhost=%s queue=%s "
-            "reason=%s count=%" PRIu64 " total=%" PRIu64 " to=%s",
-            vhost->name, meshq_queue_name (queue), meshq_disposal_name (d),
-            count, meshq_queue_disposed (queue, d), to);
+                         : dropped                 ? "dropped"
+                                                   : "dead-letter-exchange";
+        char line[600];
+        snprintf (line, sizeof line,
+                  "agent: messages disposed vhost=%s queue=%s reason=%s "
+                  "count=%" PRIu64 " total=%" PRIu64 " to=%s",
+                  vhost->name, meshq_queue_name (queue),
+                  meshq_disposal_name (d), count,
+                  meshq_queue_disposed (queue, d), to);
+        if (dropped)
+            zsys_warning ("%s", line);
+        else
+            meshq_notice ("%s", line);
+        meshq_queue_disposed_logged (queue, d);
+        (*budget)--;
     }
 }

@@ -239,12 +239,18 @@ meshq_queue_disposed (const meshq_queue_t *self, meshq_disposal_t disposal)
 }
 
 uint64_t
-meshq_queue_disposed_since (meshq_queue_t *self, meshq_disposal_t disposal)
+meshq_queue_disposed_since (const meshq_queue_t *self,
+                            meshq_disposal_t disposal)
 {
     assert (disposal < MESHQ_DISPOSED_COUNT);
-    uint64_t since = self->disposed[disposal] - self->reported[disposal];
+    return self->disposed[disposal] - self->reported[disposal];
+}
+
+void
+meshq_queue_disposed_logged (meshq_queue_t *self, meshq_disposal_t disposal)
+{
+    assert (disposal < MESHQ_DISPOSED_COUNT);
     self->reported[disposal] = self->disposed[disposal];
-    return since;
 }
 
 int64_t

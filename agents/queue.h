@@ -190,9 +190,12 @@ void meshq_queue_note_disposed (meshq_queue_t *self, meshq_disposal_t disposal,
 uint64_t meshq_queue_disposed (const meshq_queue_t *self,
                                meshq_disposal_t disposal);
 
-//  Entries disposed of for a reason since the last call (for the log).
-uint64_t meshq_queue_disposed_since (meshq_queue_t *self,
+//  Entries disposed of for a reason since they were last logged; and
+//  marks them logged.
+uint64_t meshq_queue_disposed_since (const meshq_queue_t *self,
                                      meshq_disposal_t disposal);
+void meshq_queue_disposed_logged (meshq_queue_t *self,
+                                  meshq_disposal_t disposal);
 
 //  Per-message TTL and arrival give the expiry (wall-clock ms, 0 none).
 int64_t meshq_queue_expiry (const meshq_queue_t *self, int64_t now,
