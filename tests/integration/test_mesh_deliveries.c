@@ -429,3 +429,47 @@ Test (mesh_deliveries, an_ack_of_a_message_from_a_past_link_is_told_by_id)
     cr_expect_eq (s_peer.acks, 0, "an ACK under the old link's tag");
     meshq_client_destroy (&client);
 }
+
+Test (mesh_deliveries, a_hand_off_whose_lease_lapses_at_a_live_peer_counts)
+{
+    //  An agent that stays up and says nothing of a message for the ack
+    //  timeout: a consumer there most likely hangs on it, so it counts,
+    //  and a message that hangs every consumer still stops.
+    meshq_client_t *client = s_start (0);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.max_deliveries = 1;
+    options.ack_timeout = 100;
+    cr_assert_eq (meshq_client_declare_queue (client, "stuck", &options), 0);
+    s_publish (client, "stuck", "hang");
+    uint8_t node[16];
+    for (int i = 0; i < 16; i++)
+        node[i] = (uint8_t)(0x80 + i);
+    peerutil_start (&s_peer, s_mesh, s_port, node);
+    char body[32];
+    s_take ("stuck", body, sizeof body);
+    //  The lease lapses and the agent has it ready again; the peer asks
+    //  for it again, and it is past the limit.
+    while (true) {
+        meshq_args_t backlog;
+        zmsg_t *msg = peerutil_recv (&s_peer, "BACKLOG", &backlog);
+        bool again = backlog.messages == 1;
+        zmsg_destroy (&msg);
+        if (again)
+            break;
+    }
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("stuck"));
+    MESHQ_ARGS_SET (&args, CREDIT, credit, 1);
+    peerutil_send (&s_peer, "GRANT", &args, NULL, 0);
+    uint64_t ready, unacked, limit = 0;
+    int64_t deadline = zclock_mono () + 10000;
+    do {
+        meshq_client_dispatch (client, 20);
+        s_queue_row (client, "stuck", &ready, &unacked, &limit);
+    } while (limit != 1 && zclock_mono () < deadline);
+    cr_expect_eq (limit, 1, "disposed of at the limit");
+    cr_expect_eq (ready + unacked, 0);
+    meshq_client_destroy (&client);
+}
