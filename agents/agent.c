@@ -32,6 +32,10 @@
 //  Warnings about bad input logged per tick, at most.
 #define S_WARNINGS 10
 
+//  Lines a second that log messages disposed of by rule (one per queue
+//  and reason), at most.
+#define S_DISPOSAL_LINES 20
+
 static void
 s_free_perm (void **item)
 {
@@ -419,14 +423,18 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     meshq_engine_check_leases (self, now);
     int64_t wall = zclock_time ();
     bool sample = now - self->sampled >= 1000;
+    //  Lines on disposals a second, at most; the rest wait their turn.
+    int disposals = S_DISPOSAL_LINES;
     if (sample)
         self->sampled = now;
     meshq_vhost_t *vhost = zhashx_first (self->vhosts);
     for (; vhost; vhost = zhashx_next (self->vhosts)) {
         meshq_queue_t *queue = zhashx_first (vhost->queues);
         for (; queue; queue = zhashx_next (vhost->queues)) {
-            if (sample)
+            if (sample) {
                 meshq_queue_sample_rates (queue, now);
+                meshq_engine_report_disposed (queue, &disposals);
+            }
             meshq_queue_expire (queue, wall);
             if (meshq_queue_ready (queue) && meshq_queue_consumer_count (queue))
                 meshq_engine_mark_dirty (self, queue);

@@ -77,6 +77,8 @@ meshq_ahead_give_back (meshq_engine_t *self, meshq_vhost_t *vhost,
         memset (&nack, 0, sizeof nack);
         MESHQ_ARGS_SET (&nack, DTAG, dtag, entry->origin_dtag);
         MESHQ_ARGS_SET (&nack, REQUEUE, requeue, true);
+        //  No consumer here had it: the hand-off does not count.
+        MESHQ_ARGS_SET (&nack, UNDELIVERED, undelivered, true);
         meshq_engine_send (self, origin, "NACK", &nack, NULL, 0);
     }
     //  A gone origin requeued it when it saw us go.

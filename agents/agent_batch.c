@@ -129,7 +129,7 @@ meshq_engine_batch_add (meshq_engine_t *self, meshq_session_t *session,
     meshq_delivery_item_t item = {
         .dtag = entry->dtag,
         .seq = entry->seq,
-        .count = entry->deliveries,
+        .count = meshq_entry_count (entry),
         .redelivered = entry->redelivered,
         .envelope = {(const char *)entry->blob->data, entry->blob->size}};
     if (batch->count && batch->items.size + entry->blob->size > S_BYTES) {

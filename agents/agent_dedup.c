@@ -6,10 +6,13 @@
 
       * Late acks. A consumer's agent that cannot pass an ack on to the
         message's origin (the origin is down, or cut off) keeps the
-        message id, and when the origin is back sends it ACKED {dtags:
-        the sequences}. The origin drops each such message that is still
-        waiting to be delivered again: it was processed. Kept for ten
-        minutes, at most 2^20 per origin.
+        message id and its queue, and when the origin is back sends it
+        ACKED {q, dtags: the sequences} per queue, then one ACKED {}.
+        The origin drops each such message of that queue that is still
+        waiting to be delivered again: it was processed. (A sequence
+        names a publish, and one publish may have a copy in several
+        queues: only the queue's copy was acked.) Kept for ten minutes,
+        at most 2^20 per origin and queue.
       * A queue's dedup window (dedup-window, ms). An agent remembers the
         ids of the messages acked through it for that long, and settles
         a delivery of one of them again as acked, not delivering it.
@@ -38,11 +41,13 @@ typedef struct {
     int64_t until;  //  Monotonic ms it is forgotten at.
 } s_seen_t;
 
-//  Acks for an origin that was away.
+//  Acks for an origin that was away, of one queue.
 typedef struct {
-    uint64_t *seqs;    //  Its message sequences.
-    size_t count;      //  Held.
-    size_t capacity;   //  Room.
+    uint8_t origin[16];                  //  The origin.
+    char queue[MESHQ_MAX_SHORTSTR + 1];  //  The queue of the copies acked.
+    uint64_t *seqs;                      //  Its message sequences.
+    size_t count;                        //  Held.
+    size_t capacity;                     //  Room.
     int64_t first_at;  //  When the first was kept, monotonic ms.
 } s_late_t;
 
@@ -138,10 +143,11 @@ meshq_engine_dedup_park (meshq_engine_t *self, meshq_session_t *session,
 
 //  Puts held entries back in their queue: those of peer (or any, if
 //  NULL) whose time is up (or all, if now is 0); those in acked, if
-//  given, are settled as acked instead. Returns how many were acked.
+//  given, are settled as acked instead, and with only_acked the others
+//  stay held. Returns how many were acked.
 static uint64_t
 s_unpark (meshq_engine_t *self, meshq_queue_t *queue, const uint8_t *peer,
-          int64_t now, meshq_map64_t *acked)
+          int64_t now, meshq_map64_t *acked, bool only_acked)
 {
     meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
     if (!qmesh || !qmesh->parked)
@@ -155,6 +161,9 @@ s_unpark (meshq_engine_t *self, meshq_queue_t *queue, const uint8_t *peer,
             if (acked && meshq_map64_lookup (acked, entry->seq)) {
                 meshq_engine_entry_done (self, entry);
                 settled++;
+            } else if (only_acked) {
+                parked = zlistx_next (qmesh->parked);
+                continue;
             } else {
                 meshq_queue_requeue (queue, entry);
                 meshq_engine_mark_dirty (self, queue);
@@ -191,18 +200,23 @@ meshq_dedup_forget_queue (meshq_queue_t *queue)
 //  Late acks
 
 void
-meshq_dedup_late_ack (meshq_vhost_t *vhost, const uint8_t *origin, uint64_t seq)
+meshq_dedup_late_ack (meshq_vhost_t *vhost, const uint8_t *origin,
+                      const char *queue, uint64_t seq)
 {
     if (!vhost->late_acks) {
         vhost->late_acks = zhashx_new ();
         zhashx_set_destructor (vhost->late_acks, s_late_destroy);
     }
-    char key[33];
+    //  Origin hex, then the queue name.
+    char key[33 + MESHQ_MAX_SHORTSTR + 1];
     meshq_hex16 (origin, key);
+    snprintf (key + 32, sizeof key - 32, "/%s", queue);
     s_late_t *late = zhashx_lookup (vhost->late_acks, key);
     if (!late) {
         late = calloc (1, sizeof *late);
         assert (late);
+        memcpy (late->origin, origin, 16);
+        snprintf (late->queue, sizeof late->queue, "%s", queue);
         late->first_at = zclock_mono ();
         zhashx_insert (vhost->late_acks, key, late);
     }
@@ -217,22 +231,39 @@ meshq_dedup_late_ack (meshq_vhost_t *vhost, const uint8_t *origin, uint64_t seq)
 }
 
 void
-meshq_dedup_peer_up (meshq_engine_t *self, meshq_session_t *session)
+meshq_dedup_send_late (meshq_engine_t *self, meshq_session_t *session)
 {
     meshq_vhost_t *vhost = session->vhost;
-    char key[33];
-    meshq_hex16 (session->id, key);
-    s_late_t *late =
-        vhost->late_acks ? zhashx_lookup (vhost->late_acks, key) : NULL;
-    //  Always one ACKED, empty or not: it also tells the peer it may give
-    //  back what it held for us.
-    meshq_mesh_send_tags (self, session, "ACKED", late ? late->seqs : NULL,
-                          late ? late->count : 0);
-    if (late) {
-        meshq_notice ("mesh: late acks sent vhost=%s peer=%s count=%zu",
-                      vhost->name, session->user, late->count);
-        zhashx_delete (vhost->late_acks, key);
+    if (!vhost->late_acks || zhashx_size (vhost->late_acks) == 0)
+        return;
+    size_t count = 0;
+    s_late_t *late = zhashx_first (vhost->late_acks);
+    while (late) {
+        if (memcmp (late->origin, session->id, 16)) {
+            late = zhashx_next (vhost->late_acks);
+            continue;
+        }
+        meshq_args_t args;
+        memset (&args, 0, sizeof args);
+        MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span (late->queue));
+        meshq_mesh_send_tags_of (self, session, "ACKED", &args, late->seqs,
+                                 late->count);
+        count += late->count;
+        zhashx_delete (vhost->late_acks, zhashx_cursor (vhost->late_acks));
+        late = zhashx_first (vhost->late_acks);
     }
+    if (count)
+        meshq_notice ("mesh: late acks sent vhost=%s peer=%s count=%zu",
+                      vhost->name, session->user, count);
+}
+
+void
+meshq_dedup_peer_up (meshq_engine_t *self, meshq_session_t *session)
+{
+    meshq_dedup_send_late (self, session);
+    //  Then one ACKED with no queue, always: the peer may give back
+    //  what it held for us.
+    meshq_mesh_send_tags (self, session, "ACKED", NULL, 0);
 }
 
 typedef struct {
@@ -258,6 +289,27 @@ meshq_dedup_on_acked (meshq_engine_t *self, meshq_session_t *session,
                                 session->user);
         return;
     }
+    if (!MESHQ_ARGS_HAS (args, QUEUE)) {
+        //  The last of the peer's ACKED: what it did not say was acked
+        //  goes back to its queues. Sequences with no queue (from an
+        //  older agent) could name copies in other queues that no one
+        //  acked: they are delivered again instead.
+        if (args->dtags.size)
+            meshq_engine_warn (self,
+                               "mesh: late acks ignored vhost=%s peer=%s "
+                               "count=%u reason=no queue named",
+                               vhost->name, session->user,
+                               args->dtags.size / 8);
+        meshq_queue_t *queue = zhashx_first (vhost->queues);
+        for (; queue; queue = zhashx_next (vhost->queues))
+            s_unpark (self, queue, session->id, 0, NULL, false);
+        return;
+    }
+    char name[MESHQ_MAX_SHORTSTR + 1];
+    meshq_span_copy (name, args->queue);
+    meshq_queue_t *queue = zhashx_lookup (vhost->queues, name);
+    if (!queue || !args->dtags.size)
+        return;
     s_match_t match = {meshq_map64_new ()};
     const uint8_t *bytes = (const uint8_t *)args->dtags.data;
     for (uint32_t i = 0; i + 8 <= args->dtags.size; i += 8) {
@@ -266,18 +318,15 @@ meshq_dedup_on_acked (meshq_engine_t *self, meshq_session_t *session,
             seq |= (uint64_t)bytes[i + (uint32_t)b] << (8 * b);
         meshq_map64_insert (match.acked, seq, (void *)1);
     }
-    uint64_t dropped = 0, settled = 0;
-    meshq_queue_t *queue = zhashx_first (vhost->queues);
-    for (; queue; queue = zhashx_next (vhost->queues)) {
-        if (args->dtags.size)
-            dropped += meshq_queue_dispose_if (queue, s_acked, &match);
-        settled += s_unpark (self, queue, session->id, 0, match.acked);
-    }
-    if (args->dtags.size)
-        meshq_notice ("mesh: late acks received vhost=%s peer=%s count=%u "
-                      "not redelivered=%" PRIu64,
-                      vhost->name, session->user, args->dtags.size / 8,
-                      dropped + settled);
+    uint64_t dropped = meshq_queue_dispose_if (queue, s_acked, &match);
+    uint64_t settled =
+        s_unpark (self, queue, session->id, 0, match.acked, true);
+    meshq_engine_note_disposed (self, queue, MESHQ_DISPOSED_DEDUP,
+                                dropped + settled);
+    meshq_notice ("mesh: late acks received vhost=%s peer=%s queue=%s "
+                  "count=%u not redelivered=%" PRIu64,
+                  vhost->name, session->user, name, args->dtags.size / 8,
+                  dropped + settled);
     meshq_map64_destroy (&match.acked);
 }
 
@@ -297,7 +346,7 @@ meshq_dedup_tick (meshq_engine_t *self, int64_t now)
                 zlistx_delete (qmesh->seen_order,
                                zlistx_cursor (qmesh->seen_order));
             }
-            s_unpark (self, queue, NULL, now, NULL);
+            s_unpark (self, queue, NULL, now, NULL, false);
         }
         s_late_t *late =
             vhost->late_acks ? zhashx_first (vhost->late_acks) : NULL;

@@ -131,6 +131,7 @@ struct _meshq_session_t {
     bool publish_allowed;         //  The answer.
     bool dead;                    //  To be closed at the end of the turn.
     uint32_t batch;               //  Most deliveries it takes per frame.
+    uint32_t link;                //  Peer: the engine's count of links.
 };
 
 struct _meshq_engine_t {
@@ -183,6 +184,8 @@ struct _meshq_engine_t {
     uint64_t duplicates;     //  Deliveries the dedup window suppressed.
     uint64_t slow_clients;   //  Sessions ended: their client did not read.
     uint64_t unsent;         //  Frames for clients that could not go out.
+    uint64_t disposed[MESHQ_DISPOSED_COUNT];  //  Left by a rule, by reason.
+    uint32_t links;  //  Peer sessions made: each one's number.
 
     //  The hot path's reused state (agent_batch.c, agent_pool.c).
     meshq_batch_t *batches;          //  Deliveries to send, by consumer.
@@ -471,6 +474,12 @@ void meshq_engine_forget_pending (meshq_engine_t *self,
                                   meshq_session_t *session);
 void meshq_engine_check_leases (meshq_engine_t *self, int64_t now);
 void meshq_engine_route_dead_letters (meshq_engine_t *self);
+//  Counts count entries of queue disposed of by a rule (agent_settle.c).
+void meshq_engine_note_disposed (meshq_engine_t *self, meshq_queue_t *queue,
+                                 meshq_disposal_t disposal, uint64_t count);
+//  Logs what queue disposed of since it last did, a line per reason,
+//  as long as *budget (lines) lasts; what is left waits for the next.
+void meshq_engine_report_disposed (meshq_queue_t *queue, int *budget);
 void meshq_engine_check_pressure (meshq_engine_t *self);
 
 #endif

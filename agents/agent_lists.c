@@ -24,6 +24,22 @@ meshq_engine_reply_list (meshq_engine_t *self, meshq_session_t *session,
     meshq_buf_fini (&buf);
 }
 
+//  Sets the counts of entries disposed of by rule, one per reason.
+static void
+s_disposed (meshq_args_t *row, const uint64_t *disposed)
+{
+    MESHQ_ARGS_SET (row, DISPOSED_EXPIRED, disposed_expired,
+                    disposed[MESHQ_DISPOSED_EXPIRED]);
+    MESHQ_ARGS_SET (row, DISPOSED_MAXLEN, disposed_maxlen,
+                    disposed[MESHQ_DISPOSED_MAXLEN]);
+    MESHQ_ARGS_SET (row, DISPOSED_REJECTED, disposed_rejected,
+                    disposed[MESHQ_DISPOSED_REJECTED]);
+    MESHQ_ARGS_SET (row, DISPOSED_LIMIT, disposed_limit,
+                    disposed[MESHQ_DISPOSED_DELIVERY_LIMIT]);
+    MESHQ_ARGS_SET (row, DISPOSED_DEDUP, disposed_dedup,
+                    disposed[MESHQ_DISPOSED_DEDUP]);
+}
+
 void
 meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
                      const meshq_args_t *args)
@@ -83,6 +99,7 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
     MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);
     MESHQ_ARGS_SET (&results, SLOW_CLIENTS, slow_clients, self->slow_clients);
     MESHQ_ARGS_SET (&results, UNSENT, unsent, self->unsent);
+    s_disposed (&results, self->disposed);
     meshq_engine_reply_ok (self, session, &results, args->rid);
 }
 
@@ -121,6 +138,10 @@ meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
                 session->vhost, meshq_queue_name (queue));
             if (quarantined)
                 MESHQ_ARGS_SET (row, QUARANTINED, quarantined, quarantined);
+            uint64_t disposed[MESHQ_DISPOSED_COUNT];
+            for (int d = 0; d < MESHQ_DISPOSED_COUNT; d++)
+                disposed[d] = meshq_queue_disposed (queue, d);
+            s_disposed (row, disposed);
             //  The part of the queue other agents hold, one row each,
             //  and the total of the mesh in this node's row.
             uint64_t total = meshq_queue_ready (queue);

@@ -98,6 +98,15 @@ meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
     meshq_vhost_t *vhost = session->vhost;
     if (!vhost->peers || session->dead)
         return MESHQ_ECONNLOST;
+    if (!meshq_mesh_command_known (verb)) {
+        //  A reply meant for a client (OK, ERROR) reached a peer's
+        //  session: the peer could not read it, so it stays here.
+        meshq_engine_warn (self,
+                           "mesh: frame not sent verb=%s peer=%s reason=not "
+                           "a command between agents",
+                           verb, session->user);
+        return MESHQ_EINVAL;
+    }
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, verb);
     zmsg_addmem (msg, args, args_size);
@@ -125,6 +134,15 @@ meshq_mesh_send_tags (meshq_engine_t *self, meshq_session_t *session,
 {
     meshq_args_t args;
     memset (&args, 0, sizeof args);
+    meshq_mesh_send_tags_of (self, session, verb, &args, values, count);
+}
+
+void
+meshq_mesh_send_tags_of (meshq_engine_t *self, meshq_session_t *session,
+                         const char *verb, const meshq_args_t *with,
+                         const uint64_t *values, size_t count)
+{
+    meshq_args_t args = *with;
     size_t bytes = count * 8;
     uint8_t *tags = malloc (bytes + 1);
     assert (tags);
@@ -160,12 +178,20 @@ meshq_engine_mesh_settled (meshq_engine_t *self, meshq_entry_t *entry,
 {
     meshq_vhost_t *vhost = meshq_queue_host (entry->queue);
     meshq_session_t *origin = meshq_mesh_peer_session (vhost, entry->origin);
-    if (!origin) {
-        //  It is down or cut off: an ack waits for it to be back, so
-        //  that it does not deliver the message again (agent_dedup.c);
-        //  the rest it redelivers anyway.
-        if (streq (verb, "ACK"))
-            meshq_dedup_late_ack (vhost, entry->origin, entry->seq);
+    if (!origin || origin->link != entry->origin_link) {
+        //  It is down or cut off, or back over another link since the
+        //  message came: it took the message back when the link went
+        //  down, and the tag is not ours to use. An ack is told by the
+        //  message's id (ACKED, agent_dedup.c), at once if it is up, so
+        //  that it does not deliver the message again; the rest it
+        //  redelivers anyway.
+        if (streq (verb, "ACK")) {
+            meshq_dedup_late_ack (vhost, entry->origin,
+                                  meshq_queue_name (entry->queue), entry->seq);
+            //  Sent at the end of the turn if the origin is up.
+            if (origin)
+                meshq_engine_arm_turn (self);
+        }
         return;
     }
     if (streq (verb, "ACK")) {
@@ -302,8 +328,10 @@ meshq_engine_mesh_turn (meshq_engine_t *self)
         if (!vhost->peers || zhashx_size (vhost->peer_sessions) == 0)
             continue;
         meshq_session_t *session = zhashx_first (vhost->peer_sessions);
-        for (; session; session = zhashx_next (vhost->peer_sessions))
+        for (; session; session = zhashx_next (vhost->peer_sessions)) {
             s_flush_acks (self, session);
+            meshq_dedup_send_late (self, session);
+        }
         meshq_queue_t *queue = zhashx_first (vhost->queues);
         for (; queue; queue = zhashx_next (vhost->queues)) {
             s_backlog (self, vhost, queue, now);

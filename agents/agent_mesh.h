@@ -39,6 +39,10 @@ meshq_session_t *meshq_mesh_peer_session (meshq_vhost_t *vhost,
 void meshq_mesh_send_tags (meshq_engine_t *self, meshq_session_t *session,
                            const char *verb, const uint64_t *values,
                            size_t count);
+//  The same, each frame with the arguments in args too.
+void meshq_mesh_send_tags_of (meshq_engine_t *self, meshq_session_t *session,
+                              const char *verb, const meshq_args_t *args,
+                              const uint64_t *values, size_t count);
 
 //  agent_mesh_peers.c
 //  Tells a peer of queue's backlog here; with credit, gives that much
@@ -49,6 +53,8 @@ void meshq_mesh_announce (meshq_engine_t *self, meshq_session_t *session,
 //  Tells a peer of the default vhost where our mesh of vhost is.
 void meshq_mesh_send_vhost (meshq_engine_t *self, meshq_session_t *session,
                             meshq_vhost_t *vhost);
+//  True if verb is a command between agents (docs/PROTOCOL.md, 4).
+bool meshq_mesh_command_known (const char *verb);
 //  The peers module's callback: a peer up or down, or a frame from one.
 void meshq_mesh_on_peer (void *arg, meshq_peer_event_t event,
                          const meshq_peer_info_t *peer, zmsg_t **msg_p);
@@ -59,10 +65,13 @@ void meshq_mesh_introduce_missing (meshq_engine_t *self, int64_t now);
 //  agent_dedup.c
 //  A queue's dedup state goes (the queue does).
 void meshq_dedup_forget_queue (meshq_queue_t *queue);
-//  An ack that could not reach its origin (it is down): kept for when
-//  it is back.
+//  An ack of a message of queue that could not reach its origin (it is
+//  down): kept for when it is back.
 void meshq_dedup_late_ack (meshq_vhost_t *vhost, const uint8_t *origin,
-                           uint64_t seq);
+                           const char *queue, uint64_t seq);
+//  Tells an up peer what was acked here of its messages that it took
+//  back (ACKED per queue).
+void meshq_dedup_send_late (meshq_engine_t *self, meshq_session_t *session);
 //  A peer is up: tells it what was acked here while it was away.
 void meshq_dedup_peer_up (meshq_engine_t *self, meshq_session_t *session);
 //  ACKED from a peer: what it acked while we were apart.

@@ -87,6 +87,14 @@ s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
     session->deliveries = meshq_map64_new ();
     session->consumers = zlistx_new ();
     session->last_seen = zclock_mono ();
+    //  Delivery tags never repeat across the peer's sessions, nor across
+    //  our restarts (ms << 20 leaves a million tags a ms): a settlement
+    //  made over a link that went down, and sent over the one that came
+    //  back, finds no delivery rather than another message's.
+    session->next_dtag = (uint64_t)zclock_time () << 20;
+    //  What it sends us is marked with this link; what came over an
+    //  earlier one is settled by message id (meshq_engine_mesh_settled).
+    session->link = ++self->links;
     zhashx_insert (vhost->peer_sessions, key, session);
     meshq_notice ("mesh: peer up vhost=%s name=%s endpoint=%s", vhost->name,
                   peer->name, peer->endpoint);
@@ -240,6 +248,7 @@ s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
     meshq_entry_t *entry = meshq_engine_entry_new (self);
     entry->remote = true;
     memcpy (entry->origin, session->id, 16);
+    entry->origin_link = session->link;
     entry->origin_dtag = args->dtag;
     entry->seq = args->seq;
     entry->deliveries = (uint32_t)args->count;
@@ -318,6 +327,132 @@ s_on_vhost (meshq_engine_t *self, meshq_vhost_t *vhost,
                                     : "endpoint is not tcp://ADDRESS:PORT");
 }
 
+//  A command from a peer: its frames after the verb, decoded.
+typedef void (s_handler_fn) (meshq_engine_t *self, meshq_session_t *session,
+                             meshq_args_t *args, zframe_t *body);
+
+static void
+s_on_meta (meshq_engine_t *self, meshq_session_t *session, meshq_args_t *args,
+           zframe_t *body)
+{
+    char key[MESHQ_MAX_HEADER_VALUE + 1];
+    snprintf (key, sizeof key, "%.*s", (int)args->meta_key.size,
+              args->meta_key.data ? args->meta_key.data : "");
+    if (!*key || !MESHQ_ARGS_HAS (args, META_VERSION))
+        meshq_engine_bad_input (self,
+                                "mesh: META dropped peer=%s "
+                                "reason=no key or version",
+                                session->user);
+    else
+        meshq_vhost_meta_receive (session->vhost, key, args->meta_version,
+                                  body ? zframe_data (body) : NULL,
+                                  body ? zframe_size (body) : 0);
+}
+
+static void
+s_on_grant_frame (meshq_engine_t *self, meshq_session_t *session,
+                  meshq_args_t *args, zframe_t *body)
+{
+    (void)body;
+    s_on_grant (self, session, args);
+}
+
+static void
+s_on_backlog_frame (meshq_engine_t *self, meshq_session_t *session,
+                    meshq_args_t *args, zframe_t *body)
+{
+    (void)body;
+    s_on_backlog (self, session, args);
+}
+
+static void
+s_on_deliver_frame (meshq_engine_t *self, meshq_session_t *session,
+                    meshq_args_t *args, zframe_t *body)
+{
+    if (body)
+        s_on_deliver_batch (self, session, args, body);
+    else
+        meshq_engine_bad_input (self,
+                                "mesh: DELIVER dropped peer=%s reason=no "
+                                "envelope",
+                                session->user);
+}
+
+static void
+s_on_acked_frame (meshq_engine_t *self, meshq_session_t *session,
+                  meshq_args_t *args, zframe_t *body)
+{
+    (void)body;
+    meshq_dedup_on_acked (self, session, args);
+}
+
+static void
+s_on_vhost_frame (meshq_engine_t *self, meshq_session_t *session,
+                  meshq_args_t *args, zframe_t *body)
+{
+    (void)body;
+    s_on_vhost (self, session->vhost, session, args);
+}
+
+static void
+s_on_ack (meshq_engine_t *self, meshq_session_t *session, meshq_args_t *args,
+          zframe_t *body)
+{
+    (void)body;
+    meshq_engine_settle (self, session, "ACK", args);
+}
+
+static void
+s_on_nack (meshq_engine_t *self, meshq_session_t *session, meshq_args_t *args,
+           zframe_t *body)
+{
+    (void)body;
+    meshq_engine_settle (self, session, "NACK", args);
+}
+
+static void
+s_on_in_progress (meshq_engine_t *self, meshq_session_t *session,
+                  meshq_args_t *args, zframe_t *body)
+{
+    (void)body;
+    meshq_engine_settle (self, session, "IN_PROGRESS", args);
+}
+
+//  Every command agents send each other (docs/PROTOCOL.md, section 4):
+//  what a peer sends is handled by this table, and what we send a peer
+//  must be in it. Replies to clients (OK, ERROR) are not: a peer could
+//  not read them.
+static const struct {
+    const char *verb;       //  The command.
+    s_handler_fn *handler;  //  What handles it.
+} s_commands[] = {
+    {"META", s_on_meta},
+    {"GRANT", s_on_grant_frame},
+    {"BACKLOG", s_on_backlog_frame},
+    {"DELIVER", s_on_deliver_frame},
+    {"ACKED", s_on_acked_frame},
+    {"VHOST", s_on_vhost_frame},
+    {"ACK", s_on_ack},
+    {"NACK", s_on_nack},
+    {"IN_PROGRESS", s_on_in_progress},
+};
+
+//  The command's index in s_commands, or -1.
+static int
+s_command (const char *verb)
+{
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        if (streq (verb, s_commands[i].verb))
+            return (int)i;
+    return -1;
+}
+
+bool
+meshq_mesh_command_known (const char *verb)
+{
+    return s_command (verb) >= 0;
+}
+
 static void
 s_on_message (meshq_engine_t *self, meshq_vhost_t *vhost,
               const meshq_peer_info_t *peer, zmsg_t *msg)
@@ -342,32 +477,9 @@ s_on_message (meshq_engine_t *self, meshq_vhost_t *vhost,
         return;
     }
     session->last_seen = zclock_mono ();
-    if (streq (verb, "META")) {
-        char key[MESHQ_MAX_HEADER_VALUE + 1];
-        snprintf (key, sizeof key, "%.*s", (int)args.meta_key.size,
-                  args.meta_key.data ? args.meta_key.data : "");
-        if (!*key || !MESHQ_ARGS_HAS (&args, META_VERSION))
-            meshq_engine_bad_input (self,
-                                    "mesh: META dropped peer=%s "
-                                    "reason=no key or version",
-                                    peer->name);
-        else
-            meshq_vhost_meta_receive (vhost, key, args.meta_version,
-                                      body ? zframe_data (body) : NULL,
-                                      body ? zframe_size (body) : 0);
-    } else if (streq (verb, "GRANT"))
-        s_on_grant (self, session, &args);
-    else if (streq (verb, "BACKLOG"))
-        s_on_backlog (self, session, &args);
-    else if (streq (verb, "DELIVER") && body)
-        s_on_deliver_batch (self, session, &args, body);
-    else if (streq (verb, "ACKED"))
-        meshq_dedup_on_acked (self, session, &args);
-    else if (streq (verb, "VHOST"))
-        s_on_vhost (self, vhost, session, &args);
-    else if (streq (verb, "ACK") || streq (verb, "NACK") ||
-             streq (verb, "IN_PROGRESS"))
-        meshq_engine_settle (self, session, verb, &args);
+    int command = s_command (verb);
+    if (command >= 0)
+        s_commands[command].handler (self, session, &args, body);
     else
         meshq_engine_bad_input (self, "mesh: unknown command verb=%s peer=%s",
                                 verb, peer->name);

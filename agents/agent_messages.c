@@ -100,7 +100,7 @@ meshq_engine_delivery_args (meshq_engine_t *self, const meshq_entry_t *entry,
     MESHQ_ARGS_SET (args, DTAG, dtag, entry->dtag);
     if (entry->redelivered)
         MESHQ_ARGS_SET (args, REDELIVERED, redelivered, true);
-    MESHQ_ARGS_SET (args, DELIVERIES, count, entry->deliveries);
+    MESHQ_ARGS_SET (args, DELIVERIES, count, meshq_entry_count (entry));
     memcpy (args->origin, entry->remote ? entry->origin : self->node_id, 16);
     MESHQ_ARGS_MARK (args, ORIGIN);
     MESHQ_ARGS_SET (args, SEQ, seq, entry->seq);
@@ -119,6 +119,8 @@ s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
         //  Acked here within the dedup window: a duplicate after some
         //  failure. It is settled as acked again, not delivered.
         meshq_queue_settle (entry->queue, entry);
+        meshq_engine_note_disposed (self, entry->queue, MESHQ_DISPOSED_DEDUP,
+                                    1);
         meshq_engine_entry_done (self, entry);
         self->duplicates++;
         return;
@@ -172,6 +174,9 @@ meshq_engine_dispose (void *host, meshq_entry_t *entry, const char *reason)
         meshq_engine_entry_free (self, entry);
         return;
     }
+    meshq_disposal_t disposal = meshq_disposal_find (reason);
+    if (disposal < MESHQ_DISPOSED_COUNT)
+        meshq_engine_note_disposed (self, entry->queue, disposal, 1);
     if (reason && meshq_queue_args (entry->queue)->has_dlx) {
         meshq_death_t *death = malloc (sizeof *death);
         assert (death);

@@ -1,6 +1,7 @@
 /*  agent_settle.c - what becomes of a delivery: acks (single, multiple,
     batched), nacks and rejects, in-progress, lapsed leases, gets, the
-    requeue of a session that went away, and dead letters.
+    requeue of a session that went away, dead letters, and the count and
+    log of what queues disposed of by their rules.
 */
 #include "agent_internal.h"
 #include "codec.h"
@@ -86,6 +87,16 @@ meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
         return;
     }
     meshq_entry_t *last = meshq_map64_lookup (session->deliveries, args->dtag);
+    if (!last && session->peer) {
+        //  Requeued when the link went down, most often, and settled
+        //  over the link that came back. The mesh has no ERROR: the peer
+        //  could not read one.
+        meshq_engine_bad_input (self,
+                                "mesh: %s dropped peer=%s dtag=%" PRIu64
+                                " reason=unknown delivery tag",
+                                verb, session->user, args->dtag);
+        return;
+    }
     if (!last) {
         meshq_engine_reply_error (
             self, session, 0, MESHQ_EPRECONDITION,
@@ -98,6 +109,10 @@ meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
     bool ack = streq (verb, "ACK");
     bool requeue = !MESHQ_ARGS_HAS (args, REQUEUE) || args->requeue;
     bool multiple = MESHQ_ARGS_HAS (args, MULTIPLE) && args->multiple;
+    //  A peer's settlement says whether one of its consumers had the
+    //  message: only then was it a delivery (docs/SEMANTICS.md).
+    bool consumed = session->peer &&
+                    !(MESHQ_ARGS_HAS (args, UNDELIVERED) && args->undelivered);
     if (in_progress) {
         meshq_queue_touch (last->queue, last, zclock_mono ());
         if (last->remote)
@@ -110,6 +125,8 @@ meshq_engine_settle (meshq_engine_t *self, meshq_session_t *session,
         meshq_queue_t *queue = entry->queue;
         meshq_engine_unsession (entry);
         meshq_queue_settle (queue, entry);
+        if (consumed)
+            entry->deliveries++;
         if (ack)
             s_acked (self, queue, entry);
         else if (requeue)
@@ -190,6 +207,12 @@ meshq_engine_check_leases (meshq_engine_t *self, int64_t now)
                               " ack_timeout_ms=%" PRId64,
                               meshq_queue_name (queue), entry->dtag,
                               meshq_queue_args (queue)->ack_timeout);
+                //  Handed to an agent that is up and says nothing of
+                //  it for the ack timeout: one of its consumers has it
+                //  (an agent's own lease starts later), so it counts.
+                meshq_session_t *holder = entry->session;
+                if (holder && holder->peer)
+                    entry->deliveries++;
                 meshq_engine_unsession (entry);
                 meshq_queue_settle (queue, entry);
                 meshq_engine_requeue (self, queue, entry);
@@ -270,4 +293,48 @@ meshq_engine_route_dead_letters (meshq_engine_t *self)
     }
     if (zlistx_size (self->dead_letters))
         meshq_engine_arm_turn (self);
+}
+
+// --------------------------------------------------------------------
+//  Disposals by rule: counted per queue and agent, logged
+
+void
+meshq_engine_note_disposed (meshq_engine_t *self, meshq_queue_t *queue,
+                            meshq_disposal_t disposal, uint64_t count)
+{
+    if (!count)
+        return;
+    self->disposed[disposal] += count;
+    meshq_queue_note_disposed (queue, disposal, count);
+}
+
+void
+meshq_engine_report_disposed (meshq_queue_t *queue, int *budget)
+{
+    meshq_vhost_t *vhost = meshq_queue_host (queue);
+    const meshq_queue_args_t *args = meshq_queue_args (queue);
+    for (int d = 0; d<MESHQ_DISPOSED_COUNT && * budget> 0; d++) {
+        uint64_t count = meshq_queue_disposed_since (queue, d);
+        if (!count)
+            continue;
+        //  Dedup drops what was acked elsewhere; the rest go to the
+        //  dead-letter exchange if the queue has one, else nowhere.
+        bool dropped = d != MESHQ_DISPOSED_DEDUP && !args->has_dlx;
+        const char *to = d == MESHQ_DISPOSED_DEDUP ? "acked"
+                         : dropped                 ? "dropped"
+                                                   : "dead-letter-exchange";
+        char line[600];
+        snprintf (line, sizeof line,
+                  "agent: messages disposed vhost=%s queue=%s reason=%s "
+                  "count=%" PRIu64 " total=%" PRIu64 " to=%s",
+                  vhost->name, meshq_queue_name (queue),
+                  meshq_disposal_name (d), count,
+                  meshq_queue_disposed (queue, d), to);
+        if (dropped)
+            zsys_warning ("%s", line);
+        else
+            meshq_notice ("%s", line);
+        meshq_queue_disposed_logged (queue, d);
+        (*budget)--;
+    }
 }

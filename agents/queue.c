@@ -56,6 +56,33 @@ meshq_blob_unref (meshq_blob_t **self_p)
     *self_p = NULL;
 }
 
+static const char *s_disposal_names[MESHQ_DISPOSED_COUNT] = {
+    "expired", "maxlen", "rejected", "delivery_limit", "dedup"};
+
+const char *
+meshq_disposal_name (meshq_disposal_t disposal)
+{
+    assert (disposal < MESHQ_DISPOSED_COUNT);
+    return s_disposal_names[disposal];
+}
+
+meshq_disposal_t
+meshq_disposal_find (const char *reason)
+{
+    int disposal = 0;
+    while (disposal < MESHQ_DISPOSED_COUNT && reason &&
+           strcmp (reason, s_disposal_names[disposal]))
+        disposal++;
+    return (meshq_disposal_t)(reason ? disposal : MESHQ_DISPOSED_COUNT);
+}
+
+uint32_t
+meshq_entry_count (const meshq_entry_t *entry)
+{
+    return entry->deliveries +
+           (entry->consumer && entry->consumer->remote ? 1 : 0);
+}
+
 void
 meshq_queue_args_init (meshq_queue_args_t *args)
 {
@@ -194,6 +221,36 @@ double
 meshq_queue_deliver_rate (const meshq_queue_t *self)
 {
     return self->deliver_rate;
+}
+
+void
+meshq_queue_note_disposed (meshq_queue_t *self, meshq_disposal_t disposal,
+                           uint64_t count)
+{
+    assert (disposal < MESHQ_DISPOSED_COUNT);
+    self->disposed[disposal] += count;
+}
+
+uint64_t
+meshq_queue_disposed (const meshq_queue_t *self, meshq_disposal_t disposal)
+{
+    assert (disposal < MESHQ_DISPOSED_COUNT);
+    return self->disposed[disposal];
+}
+
+uint64_t
+meshq_queue_disposed_since (const meshq_queue_t *self,
+                            meshq_disposal_t disposal)
+{
+    assert (disposal < MESHQ_DISPOSED_COUNT);
+    return self->disposed[disposal] - self->reported[disposal];
+}
+
+void
+meshq_queue_disposed_logged (meshq_queue_t *self, meshq_disposal_t disposal)
+{
+    assert (disposal < MESHQ_DISPOSED_COUNT);
+    self->reported[disposal] = self->disposed[disposal];
 }
 
 int64_t
@@ -340,7 +397,8 @@ void
 meshq_queue_deliver_entry (meshq_queue_t *self, meshq_entry_t *entry,
                            meshq_consumer_t *consumer, int64_t lease)
 {
-    entry->deliveries++;
+    if (!consumer || !consumer->remote)
+        entry->deliveries++;
     self->delivered++;
     entry->consumer = consumer;
     entry->lease = lease;

@@ -59,6 +59,7 @@ struct _meshq_entry_t {
     uint64_t origin_dtag;        //  Its delivery tag there.
     bool redelivered;            //  Delivered (maybe) before.
     bool unacked;                //  In the unacked list.
+    uint32_t origin_link;        //  The link to its origin it came over.
     meshq_consumer_t *consumer;  //  Holder while delivered (NULL: a get).
     void *session;               //  Holding session while delivered.
 };
@@ -99,6 +100,24 @@ typedef struct {
     bool local_first;      //  Dispatch: local consumers first.
 } meshq_queue_args_t;
 
+//  Why an entry left its queue by a rule rather than by an ack: each
+//  queue counts its disposals per reason (agent STATUS and LIST_QUEUES
+//  show them).
+typedef enum {
+    MESHQ_DISPOSED_EXPIRED,         //  "expired": its TTL passed.
+    MESHQ_DISPOSED_MAXLEN,          //  "maxlen": a full drop-head queue.
+    MESHQ_DISPOSED_REJECTED,        //  "rejected": nacked without requeue.
+    MESHQ_DISPOSED_DELIVERY_LIMIT,  //  "delivery_limit": max_deliveries.
+    MESHQ_DISPOSED_DEDUP,           //  "dedup": acked already elsewhere.
+    MESHQ_DISPOSED_COUNT
+} meshq_disposal_t;
+
+//  The reason's name, as in x-death-reason.
+const char *meshq_disposal_name (meshq_disposal_t disposal);
+
+//  The disposal a reason names, or MESHQ_DISPOSED_COUNT if none.
+meshq_disposal_t meshq_disposal_find (const char *reason);
+
 //  What the queue asks of its host.
 typedef struct {
     //  Send entry (now in the unacked list) to consumer.
@@ -110,6 +129,11 @@ typedef struct {
     //  dead-letter exchange, then free it.
     void (*dispose) (void *host, meshq_entry_t *entry, const char *reason);
 } meshq_queue_host_t;
+
+//  The delivery count a consumer sees in entry's delivery, this one
+//  included. A hand-off to another agent is not a delivery: what an
+//  agent sends on to another counts the one its consumer will make.
+uint32_t meshq_entry_count (const meshq_entry_t *entry);
 
 //  Milliseconds of the monotonic clock (leases are monotonic; TTLs are
 //  wall-clock, as they survive restarts).
@@ -157,6 +181,21 @@ void meshq_queue_sample_rates (meshq_queue_t *self, int64_t now);
 //  the last sample.
 double meshq_queue_publish_rate (const meshq_queue_t *self);
 double meshq_queue_deliver_rate (const meshq_queue_t *self);
+
+//  Counts count entries disposed of for a reason; the host calls it.
+void meshq_queue_note_disposed (meshq_queue_t *self, meshq_disposal_t disposal,
+                                uint64_t count);
+
+//  Entries ever disposed of for a reason.
+uint64_t meshq_queue_disposed (const meshq_queue_t *self,
+                               meshq_disposal_t disposal);
+
+//  Entries disposed of for a reason since they were last logged; and
+//  marks them logged.
+uint64_t meshq_queue_disposed_since (const meshq_queue_t *self,
+                                     meshq_disposal_t disposal);
+void meshq_queue_disposed_logged (meshq_queue_t *self,
+                                  meshq_disposal_t disposal);
 
 //  Per-message TTL and arrival give the expiry (wall-clock ms, 0 none).
 int64_t meshq_queue_expiry (const meshq_queue_t *self, int64_t now,

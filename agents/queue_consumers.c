@@ -109,7 +109,7 @@ meshq_queue_deliver_remote (meshq_queue_t *self, meshq_entry_t *entry)
     if (!consumer)
         return false;
     entry->queue = self;
-    //  Counted where it was delivered from: not again here.
+    //  It came with its count, this delivery included: not again here.
     entry->deliveries--;
     meshq_queue_deliver_entry (self, entry, consumer,
                                meshq_mono_ms () + self->args.ack_timeout);

@@ -44,6 +44,8 @@ struct _meshq_queue_t {
     uint32_t reserved;              //  Local slots promised to agents.
     int64_t ahead;                  //  Of those, how many need none.
     void *mesh;                     //  The host's mesh state.
+    uint64_t disposed[MESHQ_DISPOSED_COUNT];  //  Disposals per reason.
+    uint64_t reported[MESHQ_DISPOSED_COUNT];  //  Of those, logged.
 };
 
 static inline void
@@ -89,7 +91,9 @@ meshq_entry_list_unlink (meshq_entry_list_t *list, meshq_entry_t *entry)
 meshq_consumer_t *meshq_queue_pick_among (meshq_queue_t *self, bool local_only);
 
 //  Records a delivery of entry to consumer (NULL: a get), leased until
-//  lease (monotonic ms).
+//  lease (monotonic ms). A hand-off to another agent (a remote
+//  consumer) leaves the entry's count alone: that agent says, when it
+//  settles the entry, whether a consumer of its own got it.
 void meshq_queue_deliver_entry (meshq_queue_t *self, meshq_entry_t *entry,
                                 meshq_consumer_t *consumer, int64_t lease);
 

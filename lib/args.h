@@ -97,7 +97,13 @@
     X (QUARANTINED, quarantined, "quarantined", UINT) /* kept, no record */    \
     X (BATCH, batch, "nb", UINT) /* deliveries in one frame */                 \
     X (SLOW_CLIENTS, slow_clients, "slowclients", UINT) /* did not read */     \
-    X (UNSENT, unsent, "unsent", UINT) /* frames not sent to clients */
+    X (UNSENT, unsent, "unsent", UINT)       /* frames not sent to clients */  \
+    X (UNDELIVERED, undelivered, "nd", BOOL) /* reached no consumer */         \
+    X (DISPOSED_EXPIRED, disposed_expired, "dexp", UINT) /* by reason: */      \
+    X (DISPOSED_MAXLEN, disposed_maxlen, "dmax", UINT)                         \
+    X (DISPOSED_REJECTED, disposed_rejected, "drej", UINT)                     \
+    X (DISPOSED_LIMIT, disposed_limit, "dlim", UINT)                           \
+    X (DISPOSED_DEDUP, disposed_dedup, "ddup", UINT)
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,

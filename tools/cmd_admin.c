@@ -39,6 +39,15 @@ static const s_column_t s_queue_cols[] = {
     S_COL ("deliver_rate", "deliver/s", DELIVER_RATE, deliver_rate, 'u'),
     S_COL ("durable", "durable", DURABLE, durable, 'b'),
     S_COL ("quarantined", "quarantined", QUARANTINED, quarantined, 'u'),
+    //  Messages that left the queue by a rule, not an ack, per reason.
+    S_COL ("disposed_expired", "expired", DISPOSED_EXPIRED, disposed_expired,
+           'u'),
+    S_COL ("disposed_maxlen", "maxlen", DISPOSED_MAXLEN, disposed_maxlen, 'u'),
+    S_COL ("disposed_rejected", "rejected", DISPOSED_REJECTED,
+           disposed_rejected, 'u'),
+    S_COL ("disposed_delivery_limit", "delivery limit", DISPOSED_LIMIT,
+           disposed_limit, 'u'),
+    S_COL ("disposed_dedup", "dedup", DISPOSED_DEDUP, disposed_dedup, 'u'),
     {NULL, NULL, 0, 0, 0}};
 
 static const s_column_t s_exchange_cols[] = {
@@ -93,6 +102,16 @@ static const s_column_t s_status_cols[] = {
            'u'),
     S_COL ("slow_clients", "slow clients", SLOW_CLIENTS, slow_clients, 'u'),
     S_COL ("unsent", "unsent", UNSENT, unsent, 'u'),
+    S_COL ("disposed_expired", "disposed expired", DISPOSED_EXPIRED,
+           disposed_expired, 'u'),
+    S_COL ("disposed_maxlen", "disposed maxlen", DISPOSED_MAXLEN,
+           disposed_maxlen, 'u'),
+    S_COL ("disposed_rejected", "disposed rejected", DISPOSED_REJECTED,
+           disposed_rejected, 'u'),
+    S_COL ("disposed_delivery_limit", "disposed limit", DISPOSED_LIMIT,
+           disposed_limit, 'u'),
+    S_COL ("disposed_dedup", "disposed dedup", DISPOSED_DEDUP, disposed_dedup,
+           'u'),
     {NULL, NULL, 0, 0, 0}};
 
 //  Writes a value as JSON or as table text.
@@ -248,7 +267,7 @@ meshq_tool_status (meshq_tool_t *tool, int argc, char **argv)
             printf ("}\n");
         } else
             for (int c = 0; s_status_cols[c].name; c++) {
-                printf ("%-12s ", s_status_cols[c].header);
+                printf ("%-17s ", s_status_cols[c].header);
                 s_value (&status, &s_status_cols[c], false, stdout);
                 printf ("\n");
             }

@@ -1,9 +1,10 @@
 /*  test_agent_deadletter.c - messages that leave a queue without an ack
     (expired, rejected, overflowed, delivered too often) go to its
-    dead-letter exchange, saying why; a full reject-publish queue
-    refuses publishes.
+    dead-letter exchange, saying why, and are counted per reason; a full
+    reject-publish queue refuses publishes.
 */
 #include "agentutil.h"
+#include "clientutil.h"
 
 static agentutil_t s_node;
 
@@ -151,5 +152,108 @@ Test (deadletter, a_poison_message_stops_after_max_deliveries)
     cr_assert_eq (meshq_client_consume (client, "dead", 1, NULL, 0), 0);
     s_expect_dead (client, "poison", "delivery_limit");
     meshq_client_destroy (&worker);
+    meshq_client_destroy (&client);
+}
+
+//  Publishes body to queue through the default exchange, with a TTL
+//  (ms) unless ttl is negative.
+static void
+s_publish_to (meshq_client_t *client, const char *queue, const char *body,
+              int64_t ttl)
+{
+    meshq_msg_t *msg = meshq_msg_new ();
+    meshq_msg_set_routing_key (msg, queue);
+    meshq_msg_set_body (msg, body, strlen (body));
+    if (ttl >= 0)
+        meshq_msg_set_expiration (msg, ttl);
+    cr_assert_eq (meshq_client_publish (client, msg, 0), 0);
+    meshq_msg_destroy (&msg);
+}
+
+//  Gets one message from queue and nacks it.
+static void
+s_get_nack (meshq_client_t *client, const char *queue, bool requeue)
+{
+    meshq_delivery_t *delivery = NULL;
+    cr_assert_eq (meshq_client_get (client, queue, false, &delivery), 0);
+    cr_assert_not_null (delivery, "queue '%s' is empty", queue);
+    cr_assert_eq (
+        meshq_client_nack (client, delivery->delivery_tag, false, requeue), 0);
+    meshq_delivery_destroy (&delivery);
+}
+
+//  The counts of queue's row in LIST_QUEUES, disposals by reason.
+static meshq_args_t
+s_row (meshq_client_t *client, const char *queue)
+{
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
+    meshq_args_t row, found;
+    memset (&found, 0, sizeof found);
+    while (meshq_codec_list_next (&cursor, &row))
+        if (row.queue.size == strlen (queue) &&
+            memcmp (row.queue.data, queue, row.queue.size) == 0)
+            found = row;
+    //  Only the counts are used: nothing borrowed outlives the reply.
+    found.queue = found.name = (meshq_span_t){NULL, 0};
+    zmsg_destroy (&reply);
+    return found;
+}
+
+Test (deadletter, messages_disposed_of_are_counted_per_queue_and_reason)
+{
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 100);
+    meshq_queue_options_t options;
+    //  No dead-letter exchange anywhere: these are dropped, and only the
+    //  counts and the log say so.
+    meshq_queue_options_init (&options);
+    options.max_length = 1;
+    cr_assert_eq (meshq_client_declare_queue (client, "capped", &options), 0);
+    meshq_queue_options_init (&options);
+    options.max_deliveries = 1;
+    cr_assert_eq (meshq_client_declare_queue (client, "poison", &options), 0);
+    cr_assert_eq (meshq_client_declare_queue (client, "refused", NULL), 0);
+    cr_assert_eq (meshq_client_declare_queue (client, "brief", NULL), 0);
+    for (int i = 0; i < 3; i++)
+        s_publish_to (client, "capped", "over", -1);
+    s_publish_to (client, "poison", "again", -1);
+    s_publish_to (client, "refused", "no", -1);
+    s_publish_to (client, "brief", "gone", 1);
+    cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
+    s_get_nack (client, "refused", false);
+    //  Delivered once and requeued: the next consumer finds it gone.
+    s_get_nack (client, "poison", true);
+    meshq_delivery_t *delivery = NULL;
+    cr_assert_eq (meshq_client_get (client, "poison", false, &delivery), 0);
+    cr_expect_null (delivery, "delivered past max-deliveries 1");
+    meshq_delivery_destroy (&delivery);
+    //  The expired one goes at the agent's next tick.
+    meshq_args_t status;
+    int64_t deadline = zclock_mono () + 5000;
+    do {
+        zmsg_t *reply;
+        clientutil_status (client, &status, &reply);
+        zmsg_destroy (&reply);
+        meshq_client_dispatch (client, 10);
+    } while (status.disposed_expired == 0 && zclock_mono () < deadline);
+    cr_expect_eq (status.disposed_expired, 1);
+    cr_expect_eq (status.disposed_maxlen, 2);
+    cr_expect_eq (status.disposed_rejected, 1);
+    cr_expect_eq (status.disposed_limit, 1);
+    cr_expect_eq (status.disposed_dedup, 0);
+    meshq_args_t row = s_row (client, "capped");
+    cr_expect (MESHQ_ARGS_HAS (&row, DISPOSED_MAXLEN));
+    cr_expect_eq (row.disposed_maxlen, 2);
+    cr_expect_eq (row.messages, 1);
+    row = s_row (client, "poison");
+    cr_expect_eq (row.disposed_limit, 1);
+    cr_expect_eq (row.disposed_maxlen, 0);
+    row = s_row (client, "refused");
+    cr_expect_eq (row.disposed_rejected, 1);
+    row = s_row (client, "brief");
+    cr_expect_eq (row.disposed_expired, 1);
+    cr_expect_eq (row.messages, 0);
     meshq_client_destroy (&client);
 }

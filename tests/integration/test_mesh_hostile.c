@@ -11,6 +11,7 @@
 #include "codec_args.h"
 #include "discovery.h"
 #include "meshq.h"
+#include "peerutil.h"
 #include "testutil.h"
 
 #include <criterion/criterion.h>
@@ -19,7 +20,7 @@ static char s_mesh[64];
 static char s_dir[256];
 static uint16_t s_port;
 static meshq_agent_t *s_agent;
-static zactor_t *s_peer;
+static peerutil_t s_peer;
 
 static void
 s_setup (void)
@@ -36,7 +37,7 @@ s_setup (void)
 static void
 s_teardown (void)
 {
-    zactor_destroy (&s_peer);
+    peerutil_stop (&s_peer);
     meshq_agent_destroy (&s_agent);
     char command[300];
     snprintf (command, sizeof command, "rm -rf '%.256s'", s_dir);
@@ -44,46 +45,6 @@ s_teardown (void)
 }
 
 TestSuite (mesh_hostile, .init = s_setup, .fini = s_teardown, .timeout = 60);
-
-//  Reads the peer node's pipe until a message starting with verb.
-static zmsg_t *
-s_reply (const char *verb)
-{
-    while (true) {
-        zmsg_t *msg = zmsg_recv (s_peer);
-        cr_assert_not_null (msg);
-        char *first = zmsg_popstr (msg);
-        bool match = streq (first, verb);
-        free (first);
-        if (match)
-            return msg;
-        zmsg_destroy (&msg);
-    }
-}
-
-//  Sends verb with args (and body, if not NULL) to the agent, as a peer.
-static void
-s_send (const uint8_t *agent, const char *verb, const meshq_args_t *args,
-        const void *body, size_t size)
-{
-    meshq_buf_t buf;
-    meshq_buf_init (&buf);
-    cr_assert_eq (meshq_codec_encode_args (args, &buf, NULL), 0);
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, "SEND");
-    zmsg_addmem (msg, agent, 16);
-    zmsg_addstr (msg, verb);
-    zmsg_addmem (msg, buf.data, buf.size);
-    if (body)
-        zmsg_addmem (msg, body, size);
-    zmsg_send (&msg, s_peer);
-    meshq_buf_fini (&buf);
-    msg = s_reply ("SEND");
-    char *rc = zmsg_popstr (msg);
-    cr_assert_eq (atoi (rc), 0, "%s was not sent", verb);
-    free (rc);
-    zmsg_destroy (&msg);
-}
 
 //  Frames the agent dropped as malformed, and its peers up, from its
 //  status.
@@ -99,7 +60,10 @@ s_dropped (meshq_client_t *client, uint64_t *peers)
     return status.dropped;
 }
 
-Test (mesh_hostile, bad_commands_from_a_peer_are_counted_and_dropped)
+//  Starts the agent, and the peer the test plays; returns a client of
+//  the agent with queue "work" declared.
+static meshq_client_t *
+s_start (void)
 {
     char port[16];
     snprintf (port, sizeof port, "%u", s_port);
@@ -109,36 +73,21 @@ Test (mesh_hostile, bad_commands_from_a_peer_are_counted_and_dropped)
     cr_assert_eq (meshq_agent_set (s_agent, "beacon_port", port), 0);
     cr_assert_eq (meshq_agent_start (s_agent), 0, "%s",
                   meshq_agent_error (s_agent));
-    meshq_peers_config_t config = {
-        .mesh = s_mesh,
-        .vhost = "/",
-        .name = "hostile",
-        .interface = "lo",
-        .beacon_port = s_port,
-    };
+    uint8_t node[16];
     for (int i = 0; i < 16; i++)
-        config.node[i] = (uint8_t)(0xa0 + i);
-    s_peer = zactor_new (meshq_discovery, &config);
-    zstr_send (s_peer, "START");
-    zmsg_t *reply = s_reply ("START");
-    char *rc = zmsg_popstr (reply);
-    cr_assert_eq (atoi (rc), 0, "the peer did not start");
-    free (rc);
-    zmsg_destroy (&reply);
-    //  The agent comes up at the peer.
-    reply = s_reply ("PEER_UP");
-    zframe_t *id = zmsg_pop (reply);
-    cr_assert (id && zframe_size (id) == 16);
-    uint8_t agent[16];
-    memcpy (agent, zframe_data (id), 16);
-    zframe_destroy (&id);
-    zmsg_destroy (&reply);
-
+        node[i] = (uint8_t)(0xa0 + i);
+    peerutil_start (&s_peer, s_mesh, s_port, node);
     meshq_client_t *client = meshq_client_new ();
     meshq_client_set_timeout (client, 5000);
     cr_assert_eq (meshq_client_connect (client, meshq_agent_endpoint (s_agent)),
                   0);
     cr_assert_eq (meshq_client_declare_queue (client, "work", NULL), 0);
+    return client;
+}
+
+Test (mesh_hostile, bad_commands_from_a_peer_are_counted_and_dropped)
+{
+    meshq_client_t *client = s_start ();
     uint64_t before = s_dropped (client, NULL);
 
     meshq_args_t args;
@@ -146,26 +95,26 @@ Test (mesh_hostile, bad_commands_from_a_peer_are_counted_and_dropped)
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("work"));
     MESHQ_ARGS_SET (&args, BATCH, batch, 3);
-    s_send (agent, "DELIVER", &args, "\x95\x01\x02", 3);
+    peerutil_send (&s_peer, "DELIVER", &args, "\x95\x01\x02", 3);
     MESHQ_ARGS_SET (&args, BATCH, batch, 1000000);
-    s_send (agent, "DELIVER", &args, "\xc1", 1);
+    peerutil_send (&s_peer, "DELIVER", &args, "\xc1", 1);
     //  Metadata with no key, and a command no agent knows.
     memset (&args, 0, sizeof args);
-    s_send (agent, "META", &args, "\x80", 1);
-    s_send (agent, "FROB", &args, NULL, 0);
+    peerutil_send (&s_peer, "META", &args, "\x80", 1);
+    peerutil_send (&s_peer, "FROB", &args, NULL, 0);
     //  Credit, backlog, acks and deliveries about what does not exist:
     //  harmless, and dropped or given back.
     MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("nosuch"));
     MESHQ_ARGS_SET (&args, CREDIT, credit, 1000000);
-    s_send (agent, "GRANT", &args, NULL, 0);
+    peerutil_send (&s_peer, "GRANT", &args, NULL, 0);
     MESHQ_ARGS_SET (&args, MESSAGES, messages, UINT64_MAX);
-    s_send (agent, "BACKLOG", &args, NULL, 0);
+    peerutil_send (&s_peer, "BACKLOG", &args, NULL, 0);
     memset (&args, 0, sizeof args);
     uint8_t tags[16];
     memset (tags, 0xff, sizeof tags);
     MESHQ_ARGS_SET (&args, DTAGS, dtags,
                     ((meshq_span_t){(const char *)tags, sizeof tags}));
-    s_send (agent, "ACK", &args, NULL, 0);
+    peerutil_send (&s_peer, "ACK", &args, NULL, 0);
 
     //  Counted...
     int64_t deadline = zclock_mono () + 10000;
@@ -193,5 +142,60 @@ Test (mesh_hostile, bad_commands_from_a_peer_are_counted_and_dropped)
     cr_expect_eq (meshq_client_get (client, "work", true, &delivery), 0);
     cr_expect_null (delivery, "nothing of the peer's in the queue");
     meshq_delivery_destroy (&delivery);
+    meshq_client_destroy (&client);
+}
+
+//  Settlements of deliveries the agent does not have (as after a link
+//  that went down and came back) and credit for a queue it does not
+//  know: each fails at the agent, and the agent answers none of them
+//  with a frame the peer cannot read (an ERROR was one).
+Test (mesh_hostile, failed_commands_send_no_error_over_the_mesh)
+{
+    meshq_client_t *client = s_start ();
+    uint64_t before = s_dropped (client, NULL);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    uint8_t tags[16];
+    memset (tags, 0x7f, sizeof tags);
+    MESHQ_ARGS_SET (&args, DTAGS, dtags,
+                    ((meshq_span_t){(const char *)tags, sizeof tags}));
+    peerutil_send (&s_peer, "ACK", &args, NULL, 0);
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, DTAG, dtag, 4242);
+    peerutil_send (&s_peer, "ACK", &args, NULL, 0);
+    peerutil_send (&s_peer, "IN_PROGRESS", &args, NULL, 0);
+    MESHQ_ARGS_SET (&args, REQUEUE, requeue, true);
+    peerutil_send (&s_peer, "NACK", &args, NULL, 0);
+    MESHQ_ARGS_SET (&args, REQUEUE, requeue, false);
+    peerutil_send (&s_peer, "NACK", &args, NULL, 0);
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("nosuch"));
+    MESHQ_ARGS_SET (&args, CREDIT, credit, 5);
+    peerutil_send (&s_peer, "GRANT", &args, NULL, 0);
+    //  Then credit the agent gives back at once: what it sent before
+    //  that answer has all come (one link, in order).
+    MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("sentinel"));
+    MESHQ_ARGS_SET (&args, CREDIT, credit, 7);
+    peerutil_send (&s_peer, "GRANT", &args, NULL, 0);
+    while (true) {
+        meshq_args_t back;
+        zmsg_t *msg = peerutil_recv (&s_peer, "BACKLOG", &back);
+        bool sentinel = back.queue.size == 8 &&
+                        memcmp (back.queue.data, "sentinel", 8) == 0;
+        if (sentinel)
+            cr_expect_eq (back.credit, 7, "the credit given back");
+        zmsg_destroy (&msg);
+        if (sentinel)
+            break;
+    }
+    cr_expect_eq (s_peer.foreign, 0,
+                  "the agent sent %d frames no agent reads (the last: %s)",
+                  s_peer.foreign, s_peer.last_foreign);
+    //  Each failed settlement is counted where it failed.
+    uint64_t peers = 0;
+    uint64_t dropped = s_dropped (client, &peers);
+    cr_expect_geq (dropped, before + 6, "dropped %llu, was %llu",
+                   (unsigned long long)dropped, (unsigned long long)before);
+    cr_expect_eq (peers, 1, "the peer is still up");
     meshq_client_destroy (&client);
 }
