@@ -32,12 +32,6 @@
 //  Warnings about bad input logged per tick, at most.
 #define S_WARNINGS 10
 
-static void
-s_free_perm (void **item)
-{
-    meshq_perm_destroy ((meshq_perm_t **)item);
-}
-
 static meshq_engine_t *
 s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
 {
@@ -48,12 +42,7 @@ s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
     self->loop = zloop_new ();
     zloop_set_nonstop (self->loop, true);
     self->vhosts = zhashx_new ();
-    self->users = zhashx_new ();
-    zhashx_set_destructor (self->users, meshq_free_item);
-    self->perms = zhashx_new ();
-    zhashx_set_destructor (self->perms, s_free_perm);
-    self->auth_pending = meshq_map64_new ();
-    self->auth_cache = zhashx_new ();
+    self->auth = meshq_auth_new (self->config.name);
     self->sessions = zhashx_new ();
     self->dirty_set = meshq_map64_new ();
     self->dirty = zlistx_new ();
@@ -95,11 +84,7 @@ s_engine_destroy (meshq_engine_t **self_p)
         meshq_vhost_destroy (&vhost);
     }
     zhashx_destroy (&self->vhosts);
-    meshq_engine_auth_stop (self);
-    zhashx_destroy (&self->users);
-    zhashx_destroy (&self->perms);
-    zhashx_destroy (&self->auth_cache);
-    meshq_map64_destroy (&self->auth_pending);
+    meshq_auth_destroy (&self->auth);
     zhashx_destroy (&self->sessions);
     meshq_map64_destroy (&self->dirty_set);
     zlistx_destroy (&self->dirty);
@@ -517,7 +502,7 @@ s_start (meshq_engine_t *self, char *why, size_t size)
                           (int64_t)self->config.max_message + 65536);
     //  ipc:// and tcp:// clients must log in (PLAIN, checked by ZAP).
     zsock_set_plain_server (self->router, 1);
-    zsock_set_zap_domain (self->router, self->zap_domain);
+    zsock_set_zap_domain (self->router, meshq_auth_zap_domain (self->auth));
     char inproc[128];
     snprintf (inproc, sizeof inproc, "inproc://meshq-%s", self->config.name);
     rc = s_bind (self, inproc, why, size);

@@ -48,7 +48,12 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
     MESHQ_ARGS_SET (&results, MESSAGES, messages, messages);
     MESHQ_ARGS_SET (&results, CONSUMERS, consumers,
                     zhashx_size (self->sessions));
-    MESHQ_ARGS_SET (&results, REFUSED, refused, self->auth_failures);
+    //  Logins the auth module refused, and accesses the engine did.
+    const meshq_auth_stats_t *auth = meshq_auth_stats (self->auth);
+    uint64_t refused = self->auth_failures;
+    for (int i = 0; i < MESHQ_AUTH_REASONS; i++)
+        refused += auth->refused[i];
+    MESHQ_ARGS_SET (&results, REFUSED, refused, refused);
     MESHQ_ARGS_SET (&results, VHOST, vhost, meshq_span (session->vhost->name));
     if (self->config.mesh) {
         MESHQ_ARGS_SET (&results, MESH, mesh,

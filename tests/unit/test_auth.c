@@ -24,16 +24,31 @@ Test (auth, tags_parse_and_print)
     cr_expect (strstr (why, "unknown tag 'root'"));
 }
 
+//  Applies a permission record for alice in "/" with one pattern for
+//  all three kinds.
+static int
+s_permit (meshq_auth_t *auth, const char *configure, const char *write,
+          const char *read)
+{
+    meshq_args_t record;
+    memset (&record, 0, sizeof record);
+    MESHQ_ARGS_SET (&record, CONFIGURE, configure, meshq_span (configure));
+    MESHQ_ARGS_SET (&record, WRITE, write, meshq_span (write));
+    MESHQ_ARGS_SET (&record, READ, read, meshq_span (read));
+    return meshq_auth_apply (auth,
+                             "p//\x1f"
+                             "alice",
+                             &record);
+}
+
 static bool
 s_allows (const char *pattern, const char *resource)
 {
-    meshq_perm_t *perm = NULL;
-    char why[256];
-    cr_assert_eq (
-        meshq_perm_new (&perm, pattern, pattern, pattern, why, sizeof why), 0,
-        "%s", why);
-    bool allows = meshq_perm_allows (perm, MESHQ_PERM_READ, resource);
-    meshq_perm_destroy (&perm);
+    meshq_auth_t *auth = meshq_auth_new ("test");
+    cr_assert_eq (s_permit (auth, pattern, pattern, pattern), 0);
+    bool allows =
+        meshq_auth_allowed (auth, "alice", "/", MESHQ_PERM_READ, resource);
+    meshq_auth_destroy (&auth);
     return allows;
 }
 
@@ -64,12 +79,15 @@ Test (auth, permission_patterns_match_anywhere_as_rabbitmq)
 
 Test (auth, a_bad_pattern_is_refused_with_its_kind)
 {
-    meshq_perm_t *perm = NULL;
     char why[256];
-    cr_expect_eq (meshq_perm_new (&perm, ".*", "(", ".*", why, sizeof why),
+    cr_expect_eq (meshq_auth_check_patterns (".*", "(", ".*", why, sizeof why),
                   MESHQ_EINVAL);
-    cr_expect_null (perm);
     cr_expect (strstr (why, "write pattern '('"), "%s", why);
+    //  As a record, it is skipped: the user has no permission at all.
+    meshq_auth_t *auth = meshq_auth_new ("test");
+    cr_expect_eq (s_permit (auth, ".*", "(", ".*"), MESHQ_EINVAL);
+    cr_expect_not (meshq_auth_may_enter (auth, "alice", "/"));
+    meshq_auth_destroy (&auth);
 }
 
 Test (auth, passwords_are_kept_as_argon2_hashes)
@@ -111,4 +129,128 @@ Test (auth, the_default_guest_hash_checks_as_argon2_would)
         cr_expect_eq (s_verify (verifier, MESHQ_AUTH_GUEST_HASH, wrong[i]), 0,
                       "'%s'", wrong[i]);
     zactor_destroy (&verifier);
+}
+
+// --------------------------------------------------------------------
+//  Logins through the module alone, on a loop of the test's own.
+
+typedef struct {
+    int answers;  //  Answers so far.
+    int rc[16];   //  By ticket.
+} s_answers_t;
+
+static void
+s_on_login (void *arg, void *ticket, int rc, const char *why)
+{
+    (void)why;
+    s_answers_t *answers = arg;
+    answers->rc[(intptr_t)ticket] = rc;
+    answers->answers++;
+}
+
+typedef struct {
+    s_answers_t *answers;  //  What came.
+    int expected;          //  How many to wait for.
+} s_wait_t;
+
+static int
+s_enough (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    s_wait_t *wait = arg;
+    return wait->answers->answers >= wait->expected ? -1 : 0;
+}
+
+static int
+s_give_up (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    (void)arg;
+    return -1;
+}
+
+//  Runs the loop until expected answers came (or 20 s passed).
+static void
+s_run (zloop_t *loop, s_answers_t *answers, int expected)
+{
+    s_wait_t wait = {answers, expected};
+    int poll = zloop_timer (loop, 2, 0, s_enough, &wait);
+    int limit = zloop_timer (loop, 20000, 1, s_give_up, NULL);
+    zloop_start (loop);
+    zloop_timer_end (loop, poll);
+    zloop_timer_end (loop, limit);
+    cr_assert_geq (answers->answers, expected, "answers came");
+}
+
+//  A user record as the agent writes it.
+static void
+s_add_user (meshq_auth_t *auth, const char *name, const char *password,
+            const char *tags)
+{
+    char hash[128];
+    cr_assert_eq (
+        meshq_auth_hash (password, strlen (password), hash, sizeof hash), 0);
+    meshq_args_t record;
+    memset (&record, 0, sizeof record);
+    MESHQ_ARGS_SET (&record, PWHASH, pwhash, meshq_span (hash));
+    MESHQ_ARGS_SET (&record, TAGS, tags, meshq_span (tags));
+    char key[64];
+    snprintf (key, sizeof key, "u/%s", name);
+    cr_assert_eq (meshq_auth_apply (auth, key, &record), 0);
+}
+
+Test (auth, users_log_in_and_leave_as_their_records_say)
+{
+    zloop_t *loop = zloop_new ();
+    meshq_auth_t *auth = meshq_auth_new ("unit");
+    s_answers_t answers = {0};
+    cr_assert_eq (meshq_auth_start (auth, loop, s_on_login, &answers), 0);
+    s_add_user (auth, "alice", "wonderland", "monitoring");
+    cr_expect (meshq_auth_tagged (auth, "alice", MESHQ_TAG_MONITORING));
+    cr_expect_not (meshq_auth_tagged (auth, "alice", MESHQ_TAG_ADMINISTRATOR));
+    meshq_auth_login (auth, "alice", "wonderland", 10, "test", (void *)1);
+    meshq_auth_login (auth, "alice", "rabbit", 6, "test", (void *)2);
+    s_run (loop, &answers, 2);
+    cr_expect_eq (answers.rc[1], 0, "the right password");
+    cr_expect_eq (answers.rc[2], MESHQ_EACCESS, "a wrong one");
+    //  Deleted, the user cannot log in, even with a remembered pass.
+    cr_assert_eq (meshq_auth_apply (auth, "u/alice", NULL), 0);
+    meshq_auth_login (auth, "alice", "wonderland", 10, "test", (void *)3);
+    s_run (loop, &answers, 3);
+    cr_expect_eq (answers.rc[3], MESHQ_EACCESS);
+    cr_expect_null (meshq_auth_user (auth, "alice"));
+    cr_expect_eq (meshq_auth_apply (auth, "q/jobs", NULL), MESHQ_EINVAL,
+                  "not an auth record");
+    meshq_auth_destroy (&auth);
+    zloop_destroy (&loop);
+}
+
+Test (auth, permissions_are_per_user_and_vhost)
+{
+    meshq_auth_t *auth = meshq_auth_new ("unit");
+    uint64_t generation = meshq_auth_generation (auth);
+    cr_assert_eq (s_permit (auth, "^a", "^b", "^c"), 0);
+    cr_expect_gt (meshq_auth_generation (auth), generation);
+    cr_expect (meshq_auth_may_enter (auth, "alice", "/"));
+    cr_expect_not (meshq_auth_may_enter (auth, "alice", "other"));
+    cr_expect_not (meshq_auth_may_enter (auth, "bob", "/"));
+    cr_expect (
+        meshq_auth_allowed (auth, "alice", "/", MESHQ_PERM_CONFIGURE, "a1"));
+    cr_expect_not (
+        meshq_auth_allowed (auth, "alice", "/", MESHQ_PERM_CONFIGURE, "b1"));
+    cr_expect (meshq_auth_allowed (auth, "alice", "/", MESHQ_PERM_WRITE, "b1"));
+    cr_expect (meshq_auth_allowed (auth, "alice", "/", MESHQ_PERM_READ, "c1"));
+    cr_expect_not (
+        meshq_auth_allowed (auth, "alice", "other", MESHQ_PERM_READ, "c1"));
+    cr_expect_not (
+        meshq_auth_allowed (auth, "bob", "/", MESHQ_PERM_READ, "c1"));
+    cr_assert_eq (meshq_auth_apply (auth,
+                                    "p//\x1f"
+                                    "alice",
+                                    NULL),
+                  0);
+    cr_expect_not (meshq_auth_may_enter (auth, "alice", "/"));
+    meshq_auth_destroy (&auth);
 }
