@@ -161,9 +161,11 @@ meshq_auth_new (const char *name)
 {
     meshq_auth_t *self = calloc (1, sizeof *self);
     assert (self);
-    //  Never a prefix of the mesh links' domain (MESHQ_PEERS_ZAP_PREFIX,
-    //  "meshq-mesh-..."), whatever the agent's name.
-    snprintf (self->zap_domain, sizeof self->zap_domain, "meshq-%s", name);
+    //  Never starts as the mesh links' domain does (MESHQ_PEERS_ZAP_PREFIX,
+    //  "meshq-mesh-"), whatever the agent's name: as "meshq-NAME", an
+    //  agent named mesh-a had every client taken for a mesh link.
+    snprintf (self->zap_domain, sizeof self->zap_domain, "meshq-client-%s",
+              name);
     self->users = zhashx_new ();
     zhashx_set_destructor (self->users, s_free_user);
     self->perms = zhashx_new ();

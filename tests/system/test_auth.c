@@ -300,3 +300,25 @@ Test (auth, users_and_vhosts_survive_a_restart)
         s_login (s_tcp, "carol", "secret", "kept", NULL, why, sizeof why), 0,
         "%s", why);
 }
+
+Test (auth, an_agent_named_mesh_dash_lets_clients_log_in)
+{
+    //  Its clients' ZAP domain once began as the mesh links' does, and
+    //  every login was refused: procutil_agent waits for a login as
+    //  guest over ipc:// and fails the test if none succeeds.
+    char dir[300];
+    snprintf (dir, sizeof dir, "%s/mesh-a", s_dir);
+    cr_assert_eq (mkdir (dir, 0700), 0);
+    char ipc[400];
+    snprintf (ipc, sizeof ipc, "ipc://%s/agent.ipc", dir);
+    pid_t agent = procutil_agent ("mesh-a", dir, ipc);
+    meshq_client_t *client = NULL;
+    char why[512];
+    cr_expect_eq (
+        s_login (ipc, "guest", "guest", "/", &client, why, sizeof why), 0, "%s",
+        why);
+    meshq_client_destroy (&client);
+    cr_expect_neq (s_login (ipc, "guest", "wrong", "/", NULL, why, sizeof why),
+                   0);
+    procutil_kill (agent, SIGTERM);
+}

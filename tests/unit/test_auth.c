@@ -254,3 +254,77 @@ Test (auth, permissions_are_per_user_and_vhost)
     cr_expect_not (meshq_auth_may_enter (auth, "alice", "/"));
     meshq_auth_destroy (&auth);
 }
+
+//  Runs the loop until a frame reaches server (or 10 s passed); true if
+//  one did.
+static int
+s_got_frame (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    zmsg_t *msg = zmsg_recv (reader);
+    zmsg_destroy (&msg);
+    *(bool *)arg = true;
+    return -1;
+}
+
+//  Logs in over ipc:// to a PLAIN server of auth, whose loop is loop.
+static bool
+s_plain_login (zloop_t *loop, meshq_auth_t *auth, const char *user,
+               const char *password)
+{
+    zsock_t *server = zsock_new (ZMQ_ROUTER);
+    zsock_set_plain_server (server, 1);
+    zsock_set_zap_domain (server, meshq_auth_zap_domain (auth));
+    static int endpoints;
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "ipc:///tmp/meshq-unit-auth-%d-%d",
+              (int)getpid (), ++endpoints);
+    cr_assert_eq (zsock_bind (server, "%s", endpoint), 0);
+    zsock_t *client = zsock_new (ZMQ_DEALER);
+    zsock_set_plain_username (client, user);
+    zsock_set_plain_password (client, password);
+    cr_assert_eq (zsock_connect (client, "%s", endpoint), 0);
+    zstr_send (client, "hello");
+    bool got = false;
+    zloop_reader (loop, server, s_got_frame, &got);
+    int limit = zloop_timer (loop, 3000, 1, s_give_up, NULL);
+    zloop_start (loop);
+    zloop_timer_end (loop, limit);
+    zloop_reader_end (loop, server);
+    zsock_destroy (&client);
+    zsock_destroy (&server);
+    return got;
+}
+
+//  An auth of the agent named name, with alice/wonderland.
+static meshq_auth_t *
+s_started (const char *name, zloop_t *loop, s_answers_t *answers)
+{
+    meshq_auth_t *auth = meshq_auth_new (name);
+    cr_assert_eq (meshq_auth_start (auth, loop, s_on_login, answers), 0);
+    s_add_user (auth, "alice", "wonderland", "");
+    return auth;
+}
+
+Test (auth, zap_admits_the_right_password_only)
+{
+    zloop_t *loop = zloop_new ();
+    s_answers_t answers = {0};
+    meshq_auth_t *auth = s_started ("a", loop, &answers);
+    cr_expect (s_plain_login (loop, auth, "alice", "wonderland"));
+    cr_expect_not (s_plain_login (loop, auth, "alice", "rabbit"));
+    meshq_auth_destroy (&auth);
+    zloop_destroy (&loop);
+}
+
+Test (auth, zap_admits_clients_of_an_agent_named_mesh_dash)
+{
+    //  The mesh links' ZAP domain is "meshq-mesh-KEY": the clients of
+    //  an agent named mesh-... must not be taken for mesh links.
+    zloop_t *loop = zloop_new ();
+    s_answers_t answers = {0};
+    meshq_auth_t *auth = s_started ("mesh-a", loop, &answers);
+    cr_expect (s_plain_login (loop, auth, "alice", "wonderland"));
+    meshq_auth_destroy (&auth);
+    zloop_destroy (&loop);
+}
