@@ -54,6 +54,12 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
     for (int i = 0; i < MESHQ_AUTH_REASONS; i++)
         refused += auth->refused[i];
     MESHQ_ARGS_SET (&results, REFUSED, refused, refused);
+    MESHQ_ARGS_SET (&results, REFUSED_PASSWORD, refused_password,
+                    auth->refused[MESHQ_AUTH_PASSWORD]);
+    MESHQ_ARGS_SET (&results, REFUSED_BUSY, refused_busy,
+                    auth->refused[MESHQ_AUTH_BUSY]);
+    MESHQ_ARGS_SET (&results, REFUSED_THROTTLED, refused_throttled,
+                    auth->refused[MESHQ_AUTH_THROTTLED]);
     MESHQ_ARGS_SET (&results, VHOST, vhost, meshq_span (session->vhost->name));
     if (self->config.mesh) {
         MESHQ_ARGS_SET (&results, MESH, mesh,

@@ -143,6 +143,7 @@ meshq_auth_check_patterns (const char *configure, const char *write,
 // --------------------------------------------------------------------
 //  The object
 
+//  A zhashx destructor for items made with malloc.
 static void
 s_free_user (void **item)
 {
@@ -172,6 +173,10 @@ meshq_auth_new (const char *name)
     zhashx_set_destructor (self->perms, s_free_perm);
     self->pending = zhashx_new ();
     self->cache = zhashx_new ();
+    self->sources = zhashx_new ();
+    zhashx_set_destructor (self->sources, s_free_user);
+    meshq_auth_set_limits (self, MESHQ_AUTH_PENDING_MAX,
+                           MESHQ_AUTH_FAILURE_BURST, MESHQ_AUTH_REFILL_MS);
     return self;
 }
 
@@ -187,8 +192,19 @@ meshq_auth_destroy (meshq_auth_t **self_p)
     zhashx_destroy (&self->perms);
     zhashx_destroy (&self->pending);
     zhashx_destroy (&self->cache);
+    zhashx_destroy (&self->sources);
     free (self);
     *self_p = NULL;
+}
+
+void
+meshq_auth_set_limits (meshq_auth_t *self, size_t pending_max,
+                       uint32_t failure_burst, int64_t refill_ms)
+{
+    assert (pending_max > 0 && failure_burst > 0 && refill_ms > 0);
+    self->pending_max = pending_max;
+    self->failure_burst = failure_burst;
+    self->refill_ms = refill_ms;
 }
 
 const char *

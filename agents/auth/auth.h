@@ -106,6 +106,11 @@ int meshq_auth_start (meshq_auth_t *self, zloop_t *loop,
                       meshq_auth_login_fn *fn, void *arg);
 void meshq_auth_stop (meshq_auth_t *self);
 
+//  Sets the bounds of logins (by default MESHQ_AUTH_PENDING_MAX,
+//  MESHQ_AUTH_FAILURE_BURST and MESHQ_AUTH_REFILL_MS).
+void meshq_auth_set_limits (meshq_auth_t *self, size_t pending_max,
+                            uint32_t failure_burst, int64_t refill_ms);
+
 //  The ZAP domain of the agent's client sockets.
 const char *meshq_auth_zap_domain (meshq_auth_t *self);
 

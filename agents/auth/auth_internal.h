@@ -27,6 +27,10 @@ struct _meshq_auth_t {
     zhashx_t *pending;         //  Token (hex) -> check waiting for it.
     uint64_t token;            //  Last token given.
     zhashx_t *cache;           //  Checks that passed, by hash.
+    zhashx_t *sources;         //  Source -> its failure budget.
+    size_t pending_max;        //  Most checks queued at once.
+    uint32_t failure_burst;    //  Tokens of a source.
+    int64_t refill_ms;         //  Time for a token to come back.
     meshq_auth_stats_t stats;  //  Counters.
 };
 

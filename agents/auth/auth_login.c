@@ -12,6 +12,17 @@
     stored hash) so that reconnections are cheap. guest may connect only
     over ipc:// and inproc://, as RabbitMQ keeps guest to localhost.
 
+    What a stranger can make the verifier spend is bounded. Its queue
+    holds MESHQ_AUTH_PENDING_MAX checks: a login beyond them is refused
+    at once (busy), so a real login waits behind at most that many. Each
+    source (a client's address; ipc:// peers show their process) has
+    MESHQ_AUTH_FAILURE_BURST tokens, one more per MESHQ_AUTH_REFILL_MS:
+    a check takes one, a pass gives it back, and a source with none is
+    refused at once (throttled). An unknown user, or a login without a
+    password, is checked against a dummy hash that fails: it costs what
+    a known user's wrong password costs, so the time of the answer does
+    not tell which users exist.
+
     The same handler answers for the mesh ROUTERs of agents with a mesh
     secret (their ZAP domain starts with MESHQ_PEERS_ZAP_PREFIX): a peer
     gets in only with the mesh's own CURVE key.
@@ -30,13 +41,30 @@
 //  Refusals logged per second, at most.
 #define S_WARNINGS 10
 
+//  Sources whose failures are counted, before the table is trimmed.
+#define S_SOURCES_MAX 4096
+
+//  What an unknown user's password is checked against: the hash of 32
+//  random bytes nobody kept, with the limits of every other hash.
+#define S_DUMMY_HASH                                                           \
+    "$argon2id$v=19$m=65536,t=2,p=1$8nPiZtbV/zkRxeeDAYdlIA$"                   \
+    "Y5rXpqxwvkq57TIPhdtXKtk/1nEhsEtrNfJO9x2kHFc"
+
+//  A source's failure budget.
+typedef struct {
+    uint32_t tokens;   //  Checks it may still start.
+    int64_t refilled;  //  Monotonic ms the tokens were last counted.
+} s_source_t;
+
 //  A login on its way.
 typedef struct {
     bool zap;                           //  A ZAP request (else a login).
     zmsg_t *reply;                      //  ZAP: routing id, empty, version, id.
     void *ticket;                       //  Login: the caller's.
     char user[MESHQ_MAX_SHORTSTR + 1];  //  The user.
+    char source[128];                   //  Where it came from.
     char key[65];                       //  Cache key, hex.
+    bool dummy;                         //  Checked only to take the time.
 } s_check_t;
 
 static void
@@ -101,12 +129,57 @@ static void
 s_answer (meshq_auth_t *self, s_check_t **check_p, int rc, const char *why)
 {
     s_check_t *check = *check_p;
+    //  ZAP's 300 is a temporary failure: the client may try again.
     if (check->zap)
-        s_zap_reply (self, &check->reply, rc == 0 ? "200" : "400",
+        s_zap_reply (self, &check->reply,
+                     rc == 0              ? "200"
+                     : rc == MESHQ_EAGAIN ? "300"
+                                          : "400",
                      rc == 0 ? "OK" : why, rc == 0 ? check->user : "");
     else if (self->fn)
         self->fn (self->arg, check->ticket, rc, why);
     s_check_destroy (check_p);
+}
+
+//  The budget of a source, its tokens counted up to now.
+static s_source_t *
+s_source (meshq_auth_t *self, const char *name)
+{
+    int64_t now = zclock_mono ();
+    s_source_t *source = zhashx_lookup (self->sources, name);
+    if (!source) {
+        if (zhashx_size (self->sources) >= S_SOURCES_MAX) {
+            //  Forget the sources that are owed nothing; if all are,
+            //  forget all (the verifier's bound still holds).
+            zlistx_t *full = zlistx_new ();
+            s_source_t *old = zhashx_first (self->sources);
+            for (; old; old = zhashx_next (self->sources))
+                if (now - old->refilled >=
+                    (int64_t)self->failure_burst * self->refill_ms)
+                    zlistx_add_end (full,
+                                    (void *)zhashx_cursor (self->sources));
+            for (const char *key = zlistx_first (full); key;
+                 key = zlistx_next (full))
+                zhashx_delete (self->sources, key);
+            zlistx_destroy (&full);
+            if (zhashx_size (self->sources) >= S_SOURCES_MAX)
+                zhashx_purge (self->sources);
+        }
+        source = calloc (1, sizeof *source);
+        assert (source);
+        source->tokens = self->failure_burst;
+        source->refilled = now;
+        zhashx_insert (self->sources, name, source);
+    }
+    int64_t earned = (now - source->refilled) / self->refill_ms;
+    if (source->tokens + earned >= self->failure_burst) {
+        source->tokens = self->failure_burst;
+        source->refilled = now;
+    } else if (earned > 0) {
+        source->tokens += (uint32_t)earned;
+        source->refilled += earned * self->refill_ms;
+    }
+    return source;
 }
 
 //  Checks user and password for a check: at once when it can, else on
@@ -116,33 +189,54 @@ s_check (meshq_auth_t *self, s_check_t *check, const void *password,
          size_t size)
 {
     const meshq_user_t *record = zhashx_lookup (self->users, check->user);
-    if (!record || !password) {
-        s_refused (self, MESHQ_AUTH_PASSWORD, check->user,
-                   record ? "no password" : "no such user");
-        s_answer (self, &check, MESHQ_EACCESS, "wrong user or password");
+    if (record && password) {
+        s_cache_key (check->user, password, size, record->hash, check->key);
+        if (zhashx_lookup (self->cache, check->key)) {
+            s_answer (self, &check, 0, NULL);
+            return;
+        }
+    }
+    //  What follows costs the verifier's time: bounded, and budgeted
+    //  per source.
+    if (zhashx_size (self->pending) >= self->pending_max) {
+        s_refused (self, MESHQ_AUTH_BUSY, check->user,
+                   "busy: too many logins being checked");
+        s_answer (self, &check, MESHQ_EAGAIN,
+                  "the agent is busy checking other logins; try again");
         return;
     }
-    s_cache_key (check->user, password, size, record->hash, check->key);
-    if (zhashx_lookup (self->cache, check->key)) {
-        s_answer (self, &check, 0, NULL);
+    s_source_t *source = s_source (self, check->source);
+    if (source->tokens == 0) {
+        s_refused (self, MESHQ_AUTH_THROTTLED, check->user,
+                   "throttled: too many failed logins from its source");
+        s_answer (self, &check, MESHQ_EAGAIN,
+                  "too many failed logins from here; try again later");
         return;
+    }
+    source->tokens--;
+    //  Unknown users cost what known ones do.
+    const char *hash = record ? record->hash : S_DUMMY_HASH;
+    check->dummy = !record || !password;
+    if (!password) {
+        password = "";
+        size = 0;
     }
     uint64_t token = ++self->token;
     char key[17];
     snprintf (key, sizeof key, "%016" PRIx64, token);
     zhashx_insert (self->pending, key, check);
-    zsock_send (self->verifier, "sbsb", "VERIFY", &token, sizeof token,
-                record->hash, password, size);
+    zsock_send (self->verifier, "sbsb", "VERIFY", &token, sizeof token, hash,
+                password, size);
 }
 
 void
 meshq_auth_login (meshq_auth_t *self, const char *user, const void *password,
                   size_t size, const char *source, void *ticket)
 {
-    (void)source;
     s_check_t *check = calloc (1, sizeof *check);
     assert (check);
     check->ticket = ticket;
+    snprintf (check->source, sizeof check->source, "%s", source);
     snprintf (check->user, sizeof check->user, "%s", user);
     s_check (self, check, password, size);
 }
@@ -223,6 +317,7 @@ s_handle_zap (zloop_t *loop, zsock_t *reader, void *arg)
         check->zap = true;
         check->reply = reply;
         reply = NULL;
+        snprintf (check->source, sizeof check->source, "%s", address);
         snprintf (check->user, sizeof check->user, "%s", user);
         s_check (self, check, zframe_data (password), zframe_size (password));
     }
@@ -261,14 +356,19 @@ s_handle_verifier (zloop_t *loop, zsock_t *reader, void *arg)
         s_check_t *check = zhashx_lookup (self->pending, key);
         zhashx_delete (self->pending, key);
         self->stats.verified++;
-        if (check && ok) {
+        if (check && ok && !check->dummy) {
+            //  A pass costs its source nothing.
+            s_source_t *source = zhashx_lookup (self->sources, check->source);
+            if (source && source->tokens < self->failure_burst)
+                source->tokens++;
             if (zhashx_size (self->cache) >= S_CACHE_MAX)
                 zhashx_purge (self->cache);
             zhashx_insert (self->cache, check->key, (void *)1);
             s_answer (self, &check, 0, NULL);
         } else if (check) {
             s_refused (self, MESHQ_AUTH_PASSWORD, check->user,
-                       "wrong password");
+                       check->dummy ? "no such user, or no password"
+                                    : "wrong password");
             s_answer (self, &check, MESHQ_EACCESS, "wrong user or password");
         }
     }

@@ -328,3 +328,90 @@ Test (auth, zap_admits_clients_of_an_agent_named_mesh_dash)
     meshq_auth_destroy (&auth);
     zloop_destroy (&loop);
 }
+
+// --------------------------------------------------------------------
+//  What wrong passwords can cost
+
+Test (auth, unknown_and_known_users_both_go_through_the_verifier)
+{
+    zloop_t *loop = zloop_new ();
+    s_answers_t answers = {0};
+    meshq_auth_t *auth = s_started ("a", loop, &answers);
+    meshq_auth_login (auth, "alice", "rabbit", 6, "one", (void *)1);
+    meshq_auth_login (auth, "mallory", "rabbit", 6, "two", (void *)2);
+    meshq_auth_login (auth, "alice", NULL, 0, "three", (void *)3);
+    cr_expect_eq (answers.answers, 0, "none is answered before its check");
+    cr_expect_eq (meshq_auth_stats (auth)->pending, 3);
+    s_run (loop, &answers, 3);
+    for (int i = 1; i <= 3; i++)
+        cr_expect_eq (answers.rc[i], MESHQ_EACCESS);
+    const meshq_auth_stats_t *stats = meshq_auth_stats (auth);
+    cr_expect_eq (stats->verified, 3, "each took the verifier's time");
+    cr_expect_eq (stats->refused[MESHQ_AUTH_PASSWORD], 3);
+    meshq_auth_destroy (&auth);
+    zloop_destroy (&loop);
+}
+
+Test (auth, a_flood_of_logins_cannot_queue_past_the_bound)
+{
+    zloop_t *loop = zloop_new ();
+    s_answers_t answers = {0};
+    meshq_auth_t *auth = s_started ("a", loop, &answers);
+    //  100 wrong passwords at once, each from a source of its own (so
+    //  that no source's budget stops them): the verifier's queue takes
+    //  MESHQ_AUTH_PENDING_MAX, the rest are refused at once.
+    for (int i = 0; i < 100; i++) {
+        char source[32];
+        snprintf (source, sizeof source, "10.0.0.%d", i);
+        meshq_auth_login (auth, "alice", "rabbit", 6, source, (void *)4);
+    }
+    const meshq_auth_stats_t *stats = meshq_auth_stats (auth);
+    cr_expect_eq (stats->pending, MESHQ_AUTH_PENDING_MAX);
+    cr_expect_eq (answers.answers, 100 - MESHQ_AUTH_PENDING_MAX,
+                  "the excess is answered without waiting");
+    cr_expect_eq (answers.rc[4], MESHQ_EAGAIN);
+    cr_expect_eq (stats->refused[MESHQ_AUTH_BUSY],
+                  100 - MESHQ_AUTH_PENDING_MAX);
+    //  A real login now waits behind at most the bound, and gets in.
+    s_run (loop, &answers, 100);
+    meshq_auth_login (auth, "alice", "wonderland", 10, "10.0.1.1", (void *)5);
+    cr_expect_leq (meshq_auth_stats (auth)->pending, MESHQ_AUTH_PENDING_MAX);
+    s_run (loop, &answers, 101);
+    cr_expect_eq (answers.rc[5], 0);
+    meshq_auth_destroy (&auth);
+    zloop_destroy (&loop);
+}
+
+Test (auth, a_source_that_fails_too_often_is_refused_at_once)
+{
+    zloop_t *loop = zloop_new ();
+    s_answers_t answers = {0};
+    meshq_auth_t *auth = s_started ("a", loop, &answers);
+    //  No token comes back during the test, however slow the machine.
+    meshq_auth_set_limits (auth, MESHQ_AUTH_PENDING_MAX,
+                           MESHQ_AUTH_FAILURE_BURST, 3600 * 1000);
+    int expected = 0;
+    for (int i = 0; i < MESHQ_AUTH_FAILURE_BURST; i++) {
+        meshq_auth_login (auth, "alice", "rabbit", 6, "10.0.0.9", (void *)1);
+        s_run (loop, &answers, ++expected);
+        cr_expect_eq (answers.rc[1], MESHQ_EACCESS);
+    }
+    //  Its budget is spent: refused before any check, even the right
+    //  password (until a token comes back with time).
+    uint64_t verified = meshq_auth_stats (auth)->verified;
+    meshq_auth_login (auth, "mallory", "rabbit", 6, "10.0.0.9", (void *)2);
+    meshq_auth_login (auth, "alice", "wonderland", 10, "10.0.0.9", (void *)3);
+    expected += 2;
+    cr_expect_eq (answers.answers, expected, "answered at once");
+    cr_expect_eq (answers.rc[2], MESHQ_EAGAIN);
+    cr_expect_eq (answers.rc[3], MESHQ_EAGAIN);
+    const meshq_auth_stats_t *stats = meshq_auth_stats (auth);
+    cr_expect_eq (stats->verified, verified);
+    cr_expect_eq (stats->refused[MESHQ_AUTH_THROTTLED], 2);
+    //  Another source is not held back.
+    meshq_auth_login (auth, "alice", "wonderland", 10, "10.0.0.10", (void *)4);
+    s_run (loop, &answers, ++expected);
+    cr_expect_eq (answers.rc[4], 0);
+    meshq_auth_destroy (&auth);
+    zloop_destroy (&loop);
+}
