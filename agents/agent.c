@@ -240,12 +240,14 @@ meshq_engine_mark_dirty (meshq_engine_t *self, meshq_queue_t *queue)
 //  A PING comes from a client's heartbeat socket, not its session
 //  socket: answer the sender, and refresh the session it names.
 static void
-s_ping (meshq_engine_t *self, zmq_msg_t *routing, const meshq_args_t *args)
+s_ping (meshq_engine_t *self, zmq_msg_t *routing, const meshq_args_t *args,
+        const char *user_id)
 {
     if (MESHQ_ARGS_HAS (args, SESSION)) {
         meshq_session_t *session =
             meshq_engine_session_find (self, args->session);
-        if (session)
+        //  Only its own user keeps a session alive.
+        if (session && meshq_engine_auth_owns (session, user_id))
             session->last_seen = zclock_mono ();
         else
             return;  //  No such session: no PONG, so the client learns.
@@ -276,7 +278,8 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
     //  Heartbeat sockets have routing ids of libzmq's choosing.
     if (streq (verb, "PING")) {
         if (rc == 0)
-            s_ping (self, &parts[0], &args);
+            s_ping (self, &parts[0], &args,
+                    zmq_msg_gets (&parts[1], "User-Id"));
         return;
     }
     if (zmq_msg_size (&parts[0]) != 16) {
@@ -286,6 +289,22 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
     }
     const uint8_t *id = zmq_msg_data (&parts[0]);
     meshq_session_t *session = meshq_engine_session_find (self, id);
+    const char *user_id = zmq_msg_gets (&parts[1], "User-Id");
+    if (session && !meshq_engine_auth_owns (session, user_id) &&
+        !streq (verb, "HELLO")) {
+        //  Another user's connection presenting the session's id.
+        self->auth_failures++;
+        meshq_engine_warn (self, "auth: refused user=%s reason=%s verb=%s",
+                           user_id ? user_id : "", "session of another user",
+                           verb);
+        meshq_session_t stranger = {0};
+        memcpy (stranger.id, id, 16);
+        meshq_engine_reply_error (self, &stranger, rc ? 0 : args.rid,
+                                  MESHQ_EACCESS,
+                                  "session id in use by another user; "
+                                  "connect with a new one");
+        return;
+    }
     if (rc) {
         meshq_engine_bad_input (self, "agent: frame dropped verb=%s reason=%s",
                                 verb, why);
@@ -297,8 +316,7 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
     if (streq (verb, "HELLO")) {
         //  Connections over ipc:// and tcp:// were authenticated by ZAP,
         //  and their frames say who; inproc:// ones prove it in HELLO.
-        meshq_engine_auth_hello (self, id, &args,
-                                 zmq_msg_gets (&parts[1], "User-Id"));
+        meshq_engine_auth_hello (self, id, &args, user_id);
         return;
     }
     if (!session) {

@@ -30,11 +30,23 @@ typedef struct {
 //  Opens the session of an authenticated user, if it may use the vhost.
 static void
 s_welcome (meshq_engine_t *self, const uint8_t *id, const meshq_args_t *args,
-           const char *user, const char *vhost_name)
+           const char *user, bool plain, const char *vhost_name)
 {
     meshq_vhost_t *vhost = zhashx_lookup (self->vhosts, vhost_name);
     meshq_session_t stranger = {0};
     memcpy (stranger.id, id, 16);
+    meshq_session_t *known = meshq_engine_session_find (self, id);
+    if (known && (!streq (known->user, user) || known->plain != plain)) {
+        //  Another login presenting a live session's id: it must not
+        //  become that session.
+        self->auth_failures++;
+        meshq_engine_warn (self, "auth: refused user=%s reason=%s", user,
+                           "session id of another user");
+        meshq_engine_reply_error (self, &stranger, args->rid, MESHQ_EACCESS,
+                                  "session id in use by another user; "
+                                  "connect with a new one");
+        return;
+    }
     if (!vhost) {
         meshq_engine_reply_error (self, &stranger, args->rid, MESHQ_ENOTFOUND,
                                   "no vhost '%s' on this agent (meshq "
@@ -54,6 +66,7 @@ s_welcome (meshq_engine_t *self, const uint8_t *id, const meshq_args_t *args,
     }
     meshq_session_t *session =
         meshq_engine_session_open (self, id, args, user, vhost);
+    session->plain = plain;
     meshq_info ("agent: session opened user=%s vhost=%s", user, vhost_name);
     meshq_args_t results;
     memset (&results, 0, sizeof results);
@@ -75,7 +88,7 @@ meshq_engine_auth_hello (meshq_engine_t *self, const uint8_t *id,
         meshq_span_copy (vhost, args->vhost);
     if (user_id) {
         //  PLAIN through ZAP already checked the password.
-        s_welcome (self, id, args, user_id, vhost);
+        s_welcome (self, id, args, user_id, true, vhost);
         return;
     }
     s_hello_t *hello = calloc (1, sizeof *hello);
@@ -102,7 +115,7 @@ s_login_answer (void *arg, void *ticket, int rc, const char *why)
     meshq_engine_t *self = arg;
     s_hello_t *hello = ticket;
     if (rc == 0)
-        s_welcome (self, hello->session, &hello->args, hello->user,
+        s_welcome (self, hello->session, &hello->args, hello->user, false,
                    hello->vhost);
     else {
         meshq_session_t stranger = {0};
@@ -124,6 +137,18 @@ meshq_engine_auth_start (meshq_engine_t *self, char *why, size_t size)
 
 // --------------------------------------------------------------------
 //  Checks
+
+bool
+meshq_engine_auth_owns (meshq_session_t *session, const char *user_id)
+{
+    //  A session is its routing id, which any client may choose: each
+    //  frame must come from the user that opened it, and the same way
+    //  (a frame over ipc:// or tcp:// for a session of inproc://, which
+    //  has no User-Id, is not its owner either).
+    if (user_id)
+        return session->plain && streq (session->user, user_id);
+    return !session->plain;
+}
 
 bool
 meshq_engine_allowed (meshq_engine_t *self, meshq_session_t *session,

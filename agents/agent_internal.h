@@ -104,14 +104,15 @@ struct _meshq_session_t {
     size_t peer_ack_count;              //  Peer: how many.
     size_t peer_ack_capacity;           //  Peer: room.
     char user[MESHQ_MAX_SHORTSTR + 1];  //  Authenticated user.
-    int64_t last_seen;                  //  Monotonic ms of its last frame.
-    int heartbeat_ms;                   //  Its heartbeat interval.
-    uint64_t next_dtag;                 //  Last delivery tag given.
-    meshq_map64_t *deliveries;          //  Delivery tag -> entry.
-    meshq_entry_t *head;                //  Unacked entries, in tag order.
-    meshq_entry_t *tail;                //  Same, last.
-    zlistx_t *consumers;                //  Its meshq_consumer_t.
-    meshq_pending_t *pending;       //  Publishes awaiting confirm, in order.
+    bool plain;                 //  Logged in by ZAP: its frames carry User-Id.
+    int64_t last_seen;          //  Monotonic ms of its last frame.
+    int heartbeat_ms;           //  Its heartbeat interval.
+    uint64_t next_dtag;         //  Last delivery tag given.
+    meshq_map64_t *deliveries;  //  Delivery tag -> entry.
+    meshq_entry_t *head;        //  Unacked entries, in tag order.
+    meshq_entry_t *tail;        //  Same, last.
+    zlistx_t *consumers;        //  Its meshq_consumer_t.
+    meshq_pending_t *pending;   //  Publishes awaiting confirm, in order.
     meshq_pending_t *pending_tail;  //  Same, last.
     uint64_t confirmed;             //  Highest seq answered.
     bool confirm_due;               //  A confirm should go out this turn.
@@ -202,6 +203,9 @@ meshq_session_t *meshq_engine_session_open (meshq_engine_t *self,
 
 //  agent_auth.c
 int meshq_engine_auth_start (meshq_engine_t *self, char *why, size_t size);
+//  True if a frame of this User-Id (NULL: from inproc://) may act for
+//  the session: its routing id alone proves nothing.
+bool meshq_engine_auth_owns (meshq_session_t *session, const char *user_id);
 void meshq_engine_auth_hello (meshq_engine_t *self, const uint8_t *id,
                               const meshq_args_t *args, const char *user_id);
 bool meshq_engine_allowed (meshq_engine_t *self, meshq_session_t *session,
