@@ -323,50 +323,47 @@ Test (auth, an_agent_named_mesh_dash_lets_clients_log_in)
     procutil_kill (agent, SIGTERM);
 }
 
-//  A bare DEALER with routing id id, logged in as user over endpoint.
-static zsock_t *
-s_raw (const char *endpoint, const uint8_t *id, const char *user,
-       const char *password)
-{
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    zsock_set_linger (dealer, 0);
-    zmq_setsockopt (zsock_resolve (dealer), ZMQ_ROUTING_ID, id, 16);
-    zsock_set_plain_username (dealer, user);
-    zsock_set_plain_password (dealer, password);
-    cr_assert_eq (zsock_connect (dealer, "%s", endpoint), 0);
-    return dealer;
-}
-
-//  Sends verb with args on dealer until an answer comes (the agent may
-//  still hold the id's last connection a moment, and ignore a new one
-//  until it lets go); returns the answer's verb and its code.
+//  Sends verb with args over a bare DEALER with routing id id, logged
+//  in as user, and returns the answer's verb (and its code); the
+//  connection then goes away without BYE. Each try is a new connection:
+//  while the agent still holds the id's last one, libzmq leaves a new
+//  one with the same id unread, and may misread it after.
 static char *
-s_raw_call (zsock_t *dealer, const char *verb, meshq_args_t *args, int *code)
+s_raw_call (const uint8_t *id, const char *user, const char *password,
+            const char *verb, meshq_args_t *args, int *code)
 {
     meshq_buf_t buf;
     meshq_buf_init (&buf);
     cr_assert_eq (meshq_codec_encode_args (args, &buf, NULL), 0);
-    zpoller_t *poller = zpoller_new (dealer, NULL);
     char *answer = NULL;
     for (int tries = 0; tries < 20 && !answer; tries++) {
+        zsock_t *dealer = zsock_new (ZMQ_DEALER);
+        zsock_set_linger (dealer, 0);
+        zmq_setsockopt (zsock_resolve (dealer), ZMQ_ROUTING_ID, id, 16);
+        zsock_set_plain_username (dealer, user);
+        zsock_set_plain_password (dealer, password);
+        cr_assert_eq (zsock_connect (dealer, "%s", s_ipc), 0);
         zmq_send (zsock_resolve (dealer), verb, strlen (verb), ZMQ_SNDMORE);
         zmq_send (zsock_resolve (dealer), buf.data, buf.size, 0);
-        if (!zpoller_wait (poller, 500))
-            continue;
-        zmsg_t *reply = zmsg_recv (dealer);
-        answer = zmsg_popstr (reply);
-        zframe_t *frame = zmsg_pop (reply);
-        meshq_args_t results;
-        *code = 0;
-        if (frame &&
-            meshq_codec_decode_args (zframe_data (frame), zframe_size (frame),
-                                     &results, NULL) == 0 &&
-            MESHQ_ARGS_HAS (&results, CODE))
-            *code = (int)results.code;
-        zframe_destroy (&frame);
-        zmsg_destroy (&reply);
+        zpoller_t *poller = zpoller_new (dealer, NULL);
+        if (zpoller_wait (poller, 500)) {
+            zmsg_t *reply = zmsg_recv (dealer);
+            answer = zmsg_popstr (reply);
+            zframe_t *frame = zmsg_pop (reply);
+            meshq_args_t results;
+            *code = 0;
+            if (frame &&
+                meshq_codec_decode_args (zframe_data (frame),
+                                         zframe_size (frame), &results,
+                                         NULL) == 0 &&
+                MESHQ_ARGS_HAS (&results, CODE))
+                *code = (int)results.code;
+            zframe_destroy (&frame);
+            zmsg_destroy (&reply);
+        }
+        zpoller_destroy (&poller);
+        zsock_destroy (&dealer);
     }
-    zpoller_destroy (&poller);
     meshq_buf_fini (&buf);
     cr_assert_not_null (answer, "%s: no answer", verb);
     return answer;
@@ -389,43 +386,71 @@ Test (auth, another_user_presenting_a_session_id_is_not_its_user)
     zuuid_t *uuid = zuuid_new ();
     memcpy (id, zuuid_data (uuid), sizeof id);
     zuuid_destroy (&uuid);
-    zsock_t *victim = s_raw (s_ipc, id, "guest", "guest");
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, RID, rid, 1);
     MESHQ_ARGS_SET (&args, HEARTBEAT, heartbeat, 60000);
     int code = 0;
-    char *verb = s_raw_call (victim, "HELLO", &args, &code);
+    char *verb = s_raw_call (id, "guest", "guest", "HELLO", &args, &code);
     cr_assert_str_eq (verb, "OK", "code %d", code);
     zstr_free (&verb);
-    zsock_destroy (&victim);
     //  eve presents guest's session id: neither a request nor a HELLO
     //  makes her guest.
-    zsock_t *forger = s_raw (s_ipc, id, "eve", "x");
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, RID, rid, 2);
     MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("secret"));
     MESHQ_ARGS_SET (&args, NO_ACK, no_ack, true);
-    verb = s_raw_call (forger, "GET", &args, &code);
+    verb = s_raw_call (id, "eve", "x", "GET", &args, &code);
     cr_expect_str_eq (verb, "ERROR", "eve must not get guest's message");
     cr_expect_eq (code, MESHQ_EACCESS);
     zstr_free (&verb);
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, RID, rid, 3);
-    verb = s_raw_call (forger, "HELLO", &args, &code);
+    verb = s_raw_call (id, "eve", "x", "HELLO", &args, &code);
     cr_expect_str_eq (verb, "ERROR", "nor take the session over");
     cr_expect_eq (code, MESHQ_EACCESS);
     zstr_free (&verb);
-    zsock_destroy (&forger);
     //  guest, coming back on the same id, is still guest.
-    zsock_t *back = s_raw (s_ipc, id, "guest", "guest");
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, RID, rid, 4);
     MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("secret"));
     MESHQ_ARGS_SET (&args, NO_ACK, no_ack, true);
-    verb = s_raw_call (back, "GET", &args, &code);
+    verb = s_raw_call (id, "guest", "guest", "GET", &args, &code);
     cr_expect_str_neq (verb, "ERROR", "code %d", code);
     zstr_free (&verb);
-    zsock_destroy (&back);
+    meshq_client_destroy (&admin);
+}
+
+Test (auth, a_dead_letter_exchange_needs_write_permission)
+{
+    meshq_client_t *admin = s_admin ();
+    s_call (admin, "ADD_USER", "dave", NULL, "x", NULL, NULL, NULL);
+    //  dave configures, writes and reads dave.* only.
+    cr_assert_eq (s_call (admin, "SET_PERMISSIONS", "dave", "/", NULL,
+                          "^dave\\.", "^dave\\.", "^dave\\."),
+                  0);
+    cr_assert_eq (
+        meshq_client_declare_exchange (admin, "payroll", "fanout", true), 0);
+    meshq_client_t *dave = NULL;
+    char why[512];
+    cr_assert_eq (s_login (s_ipc, "dave", "x", "/", &dave, why, sizeof why), 0,
+                  "%s", why);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    //  Dead-lettering into an exchange he may not write would let him
+    //  publish there all the same (expire or reject his own messages).
+    options.dead_letter_exchange = "payroll";
+    cr_expect_eq (meshq_client_declare_queue (dave, "dave.q", &options),
+                  MESHQ_EACCESS);
+    cr_expect_str_eq (meshq_client_error (dave),
+                      "access to exchange 'payroll' in vhost '/' refused for "
+                      "user 'dave' (needs write permission)");
+    options.dead_letter_exchange = "";
+    cr_expect_eq (meshq_client_declare_queue (dave, "dave.q", &options),
+                  MESHQ_EACCESS, "nor the default exchange");
+    options.dead_letter_exchange = "dave.dlx";
+    cr_expect_eq (meshq_client_declare_queue (dave, "dave.q", &options), 0,
+                  "%s", meshq_client_error (dave));
+    meshq_client_destroy (&dave);
     meshq_client_destroy (&admin);
 }
