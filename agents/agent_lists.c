@@ -158,8 +158,14 @@ meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
                 MESHQ_ARGS_SET (row, KEY, key, meshq_span (b->key));
             }
     } else {
+        //  The caller's vhost only, as every other list; an
+        //  administrator sees every vhost's, each row naming its own.
+        bool every = meshq_auth_tagged (self->auth, session->user,
+                                        MESHQ_TAG_ADMINISTRATOR);
         meshq_session_t *owner = zhashx_first (self->sessions);
         for (; owner; owner = zhashx_next (self->sessions)) {
+            if (!every && owner->vhost != session->vhost)
+                continue;
             meshq_consumer_t *consumer = zlistx_first (owner->consumers);
             for (; consumer; consumer = zlistx_next (owner->consumers)) {
                 meshq_args_t *row = S_ROW ();
@@ -170,6 +176,8 @@ meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
                 MESHQ_ARGS_SET (row, PREFETCH, prefetch, consumer->prefetch);
                 MESHQ_ARGS_SET (row, UNACKED, unacked, consumer->unacked);
                 MESHQ_ARGS_SET (row, USER, user, meshq_span (owner->user));
+                MESHQ_ARGS_SET (row, VHOST, vhost,
+                                meshq_span (owner->vhost->name));
             }
         }
     }

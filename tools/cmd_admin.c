@@ -58,6 +58,7 @@ static const s_column_t s_consumer_cols[] = {
     S_COL ("prefetch_count", "prefetch", PREFETCH, prefetch, 'u'),
     S_COL ("unacknowledged", "unacked", UNACKED, unacked, 'u'),
     S_COL ("user", "user", USER, user, 's'),
+    S_COL ("vhost", "vhost", VHOST, vhost, 's'),
     {NULL, NULL, 0, 0, 0}};
 
 //  Credit: what the peer granted us and we have not used; in flight:

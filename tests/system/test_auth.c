@@ -454,3 +454,58 @@ Test (auth, a_dead_letter_exchange_needs_write_permission)
     meshq_client_destroy (&dave);
     meshq_client_destroy (&admin);
 }
+
+//  The queues named in client's LIST_CONSUMERS, joined by spaces, each
+//  as QUEUE@VHOST.
+static void
+s_consumers (meshq_client_t *client, char *out, size_t size)
+{
+    zmsg_t *reply = NULL;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_CONSUMERS", "consumers", &reply);
+    meshq_args_t row;
+    size_t used = 0;
+    out[0] = 0;
+    while (meshq_codec_list_next (&cursor, &row))
+        used += (size_t)snprintf (out + used, size - used, "%.*s@%.*s ",
+                                  (int)row.queue.size, row.queue.data,
+                                  (int)row.vhost.size, row.vhost.data);
+    zmsg_destroy (&reply);
+}
+
+Test (auth, lists_show_only_the_callers_vhost_unless_administrator)
+{
+    meshq_client_t *admin = s_admin ();
+    cr_assert_eq (
+        s_call (admin, "ADD_VHOST", NULL, "green", NULL, NULL, NULL, NULL), 0);
+    s_call (admin, "ADD_USER", "vic", NULL, "x", NULL, NULL, NULL);
+    cr_assert_eq (
+        s_call (admin, "SET_PERMISSIONS", "vic", "/", NULL, ".*", ".*", ".*"),
+        0);
+    cr_assert_eq (s_call (admin, "SET_PERMISSIONS", "vic", "green", NULL, ".*",
+                          ".*", ".*"),
+                  0);
+    meshq_client_t *green = NULL, *root = NULL;
+    char why[512];
+    cr_assert_eq (s_login (s_ipc, "vic", "x", "green", &green, why, sizeof why),
+                  0, "%s", why);
+    cr_assert_eq (s_login (s_ipc, "vic", "x", "/", &root, why, sizeof why), 0,
+                  "%s", why);
+    cr_assert_eq (meshq_client_declare_queue (green, "g.jobs", NULL), 0);
+    cr_assert_eq (meshq_client_consume (green, "g.jobs", 1, NULL, 0), 0);
+    cr_assert_eq (meshq_client_declare_queue (root, "r.jobs", NULL), 0);
+    cr_assert_eq (meshq_client_consume (root, "r.jobs", 1, NULL, 0), 0);
+    char list[1024];
+    s_consumers (root, list, sizeof list);
+    cr_expect (strstr (list, "r.jobs@/ "), "%s", list);
+    cr_expect_null (strstr (list, "g.jobs"), "another vhost's: %s", list);
+    s_consumers (green, list, sizeof list);
+    cr_expect (strstr (list, "g.jobs@green "), "%s", list);
+    cr_expect_null (strstr (list, "r.jobs"), "another vhost's: %s", list);
+    s_consumers (admin, list, sizeof list);
+    cr_expect (strstr (list, "r.jobs@/ ") && strstr (list, "g.jobs@green "),
+               "an administrator sees all: %s", list);
+    meshq_client_destroy (&green);
+    meshq_client_destroy (&root);
+    meshq_client_destroy (&admin);
+}
