@@ -509,3 +509,52 @@ Test (auth, lists_show_only_the_callers_vhost_unless_administrator)
     meshq_client_destroy (&root);
     meshq_client_destroy (&admin);
 }
+
+//  Publishes to queue with user_id (NULL: none) and waits for its
+//  confirm; returns the code.
+static int
+s_publish_as (meshq_client_t *client, const char *queue, const char *user_id)
+{
+    meshq_msg_t *msg = meshq_msg_new ();
+    meshq_msg_set_routing_key (msg, queue);
+    meshq_msg_set_body (msg, "x", 1);
+    if (user_id)
+        meshq_msg_set_user_id (msg, user_id);
+    int rc = meshq_client_publish (client, msg, 0);
+    meshq_msg_destroy (&msg);
+    return rc ? rc : meshq_client_wait_for_confirms (client, 5000);
+}
+
+Test (auth, a_message_user_id_must_be_the_publishers)
+{
+    meshq_client_t *admin = s_admin ();
+    s_call (admin, "ADD_USER", "una", NULL, "x", NULL, NULL, NULL);
+    cr_assert_eq (
+        s_call (admin, "SET_PERMISSIONS", "una", "/", NULL, ".*", ".*", ".*"),
+        0);
+    meshq_client_t *una = NULL;
+    char why[512];
+    cr_assert_eq (s_login (s_tcp, "una", "x", "/", &una, why, sizeof why), 0,
+                  "%s", why);
+    meshq_client_set_confirms (una, 10);
+    cr_assert_eq (meshq_client_declare_queue (una, "ids", NULL), 0);
+    cr_expect_eq (s_publish_as (una, "ids", NULL), 0, "no user id");
+    cr_expect_eq (s_publish_as (una, "ids", "una"), 0, "her own");
+    cr_expect_eq (s_publish_as (una, "ids", "guest"), MESHQ_EPRECONDITION,
+                  "another user's");
+    cr_expect (strstr (meshq_client_error (una), "user_id"), "%s",
+               meshq_client_error (una));
+    //  Only the first two are in the queue.
+    meshq_delivery_t *delivery = NULL;
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq (meshq_client_get (una, "ids", true, &delivery), 0);
+        cr_assert_not_null (delivery);
+        const char *user_id = meshq_msg_user_id (delivery->msg);
+        cr_expect (i == 0 ? !user_id || !*user_id : streq (user_id, "una"));
+        meshq_delivery_destroy (&delivery);
+    }
+    cr_assert_eq (meshq_client_get (una, "ids", true, &delivery), 0);
+    cr_expect_null (delivery, "the forged one was not enqueued");
+    meshq_client_destroy (&una);
+    meshq_client_destroy (&admin);
+}
