@@ -558,3 +558,55 @@ Test (auth, a_message_user_id_must_be_the_publishers)
     meshq_client_destroy (&una);
     meshq_client_destroy (&admin);
 }
+
+//  STATUS counters of logins refused for a wrong password, for a full
+//  verifier and for a throttled source.
+static uint64_t
+s_refused_by (meshq_client_t *client, uint64_t *busy, uint64_t *throttled)
+{
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
+    zmsg_destroy (&reply);
+    *busy = status.refused_busy;
+    *throttled = status.refused_throttled;
+    return status.refused_password;
+}
+
+Test (auth, a_flood_of_wrong_passwords_is_refused_at_once_past_its_bound)
+{
+    meshq_client_t *admin = s_admin ();
+    s_call (admin, "ADD_USER", "fay", NULL, "right", NULL, NULL, NULL);
+    cr_assert_eq (
+        s_call (admin, "SET_PERMISSIONS", "fay", "/", NULL, ".*", ".*", ".*"),
+        0);
+    //  30 connections from one address with a wrong password, each
+    //  retrying as libzmq reconnects.
+    zsock_t *flood[30];
+    for (int i = 0; i < 30; i++) {
+        flood[i] = zsock_new (ZMQ_DEALER);
+        zsock_set_linger (flood[i], 0);
+        zsock_set_plain_username (flood[i], "fay");
+        zsock_set_plain_password (flood[i], "wrong");
+        cr_assert_eq (zsock_connect (flood[i], "%s", s_tcp), 0);
+        zstr_send (flood[i], "x");
+    }
+    uint64_t busy = 0, throttled = 0, wrong = 0;
+    int64_t deadline = zclock_mono () + 20000;
+    while (busy + throttled + wrong < 30 && zclock_mono () < deadline)
+        wrong = s_refused_by (admin, &busy, &throttled);
+    cr_assert_geq (busy + throttled + wrong, 30, "every try was answered");
+    //  Past 5 failures the address is refused without a check: the
+    //  verifier never saw most of them.
+    cr_expect_gt (throttled, 0);
+    cr_expect_lt (wrong, busy + throttled);
+    //  A real login from elsewhere gets in meanwhile.
+    meshq_client_t *fay = NULL;
+    char why[512];
+    cr_expect_eq (s_login (s_ipc, "fay", "right", "/", &fay, why, sizeof why),
+                  0, "%s", why);
+    meshq_client_destroy (&fay);
+    for (int i = 0; i < 30; i++)
+        zsock_destroy (&flood[i]);
+    meshq_client_destroy (&admin);
+}
