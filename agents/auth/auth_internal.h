@@ -31,6 +31,8 @@ struct _meshq_auth_t {
     size_t pending_max;        //  Most checks queued at once.
     uint32_t failure_burst;    //  Tokens of a source.
     int64_t refill_ms;         //  Time for a token to come back.
+    int64_t warn_second;       //  Second of the refusals logged.
+    int warned;                //  Refusals logged in it.
     meshq_auth_stats_t stats;  //  Counters.
 };
 

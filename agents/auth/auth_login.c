@@ -97,15 +97,13 @@ static void
 s_refused (meshq_auth_t *self, meshq_auth_reason_t reason, const char *user,
            const char *why)
 {
-    static int64_t second;
-    static int logged;
     self->stats.refused[reason]++;
     int64_t now = zclock_mono () / 1000;
-    if (now != second) {
-        second = now;
-        logged = 0;
+    if (now != self->warn_second) {
+        self->warn_second = now;
+        self->warned = 0;
     }
-    if (logged++ < S_WARNINGS)
+    if (self->warned++ < S_WARNINGS)
         zsys_warning ("auth: refused user=%s reason=%s", user, why);
 }
 
