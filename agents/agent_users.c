@@ -105,8 +105,7 @@ s_meta (meshq_engine_t *self, const char *key, const meshq_args_t *args)
     meshq_engine_auth_meta (self, key, args);
 }
 
-//  Deletes the permissions of a vhost (user NULL) or of a user (vhost
-//  NULL): records keyed "p/VHOST\x1fUSER".
+//  Deletes one permission's record (for meshq_auth_each_permission).
 static void
 s_forget_permission (void *arg, const char *vhost, const char *user,
                      const char *patterns[3])
