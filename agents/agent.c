@@ -36,12 +36,6 @@
 //  and reason), at most.
 #define S_DISPOSAL_LINES 20
 
-static void
-s_free_perm (void **item)
-{
-    meshq_perm_destroy ((meshq_perm_t **)item);
-}
-
 static meshq_engine_t *
 s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
 {
@@ -52,12 +46,7 @@ s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
     self->loop = zloop_new ();
     zloop_set_nonstop (self->loop, true);
     self->vhosts = zhashx_new ();
-    self->users = zhashx_new ();
-    zhashx_set_destructor (self->users, meshq_free_item);
-    self->perms = zhashx_new ();
-    zhashx_set_destructor (self->perms, s_free_perm);
-    self->auth_pending = meshq_map64_new ();
-    self->auth_cache = zhashx_new ();
+    self->auth = meshq_auth_new (self->config.name);
     self->sessions = zhashx_new ();
     self->dirty_set = meshq_map64_new ();
     self->dirty = zlistx_new ();
@@ -99,11 +88,7 @@ s_engine_destroy (meshq_engine_t **self_p)
         meshq_vhost_destroy (&vhost);
     }
     zhashx_destroy (&self->vhosts);
-    meshq_engine_auth_stop (self);
-    zhashx_destroy (&self->users);
-    zhashx_destroy (&self->perms);
-    zhashx_destroy (&self->auth_cache);
-    meshq_map64_destroy (&self->auth_pending);
+    meshq_auth_destroy (&self->auth);
     zhashx_destroy (&self->sessions);
     meshq_map64_destroy (&self->dirty_set);
     zlistx_destroy (&self->dirty);
@@ -259,12 +244,14 @@ meshq_engine_mark_dirty (meshq_engine_t *self, meshq_queue_t *queue)
 //  A PING comes from a client's heartbeat socket, not its session
 //  socket: answer the sender, and refresh the session it names.
 static void
-s_ping (meshq_engine_t *self, zmq_msg_t *routing, const meshq_args_t *args)
+s_ping (meshq_engine_t *self, zmq_msg_t *routing, const meshq_args_t *args,
+        const char *user_id)
 {
     if (MESHQ_ARGS_HAS (args, SESSION)) {
         meshq_session_t *session =
             meshq_engine_session_find (self, args->session);
-        if (session)
+        //  Only its own user keeps a session alive.
+        if (session && meshq_engine_auth_owns (session, user_id))
             session->last_seen = zclock_mono ();
         else
             return;  //  No such session: no PONG, so the client learns.
@@ -295,7 +282,8 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
     //  Heartbeat sockets have routing ids of libzmq's choosing.
     if (streq (verb, "PING")) {
         if (rc == 0)
-            s_ping (self, &parts[0], &args);
+            s_ping (self, &parts[0], &args,
+                    zmq_msg_gets (&parts[1], "User-Id"));
         return;
     }
     if (zmq_msg_size (&parts[0]) != 16) {
@@ -305,6 +293,22 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
     }
     const uint8_t *id = zmq_msg_data (&parts[0]);
     meshq_session_t *session = meshq_engine_session_find (self, id);
+    const char *user_id = zmq_msg_gets (&parts[1], "User-Id");
+    if (session && !meshq_engine_auth_owns (session, user_id) &&
+        !streq (verb, "HELLO")) {
+        //  Another user's connection presenting the session's id.
+        self->auth_failures++;
+        meshq_engine_warn (self, "auth: refused user=%s reason=%s verb=%s",
+                           user_id ? user_id : "", "session of another user",
+                           verb);
+        meshq_session_t stranger = {0};
+        memcpy (stranger.id, id, 16);
+        meshq_engine_reply_error (self, &stranger, rc ? 0 : args.rid,
+                                  MESHQ_EACCESS,
+                                  "session id in use by another user; "
+                                  "connect with a new one");
+        return;
+    }
     if (rc) {
         meshq_engine_bad_input (self, "agent: frame dropped verb=%s reason=%s",
                                 verb, why);
@@ -316,8 +320,7 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
     if (streq (verb, "HELLO")) {
         //  Connections over ipc:// and tcp:// were authenticated by ZAP,
         //  and their frames say who; inproc:// ones prove it in HELLO.
-        meshq_engine_auth_hello (self, id, &args,
-                                 zmq_msg_gets (&parts[1], "User-Id"));
+        meshq_engine_auth_hello (self, id, &args, user_id);
         return;
     }
     if (!session) {
@@ -553,7 +556,7 @@ s_start (meshq_engine_t *self, char *why, size_t size)
                           (int64_t)self->config.max_message + 65536);
     //  ipc:// and tcp:// clients must log in (PLAIN, checked by ZAP).
     zsock_set_plain_server (self->router, 1);
-    zsock_set_zap_domain (self->router, self->zap_domain);
+    zsock_set_zap_domain (self->router, meshq_auth_zap_domain (self->auth));
     char inproc[128];
     snprintf (inproc, sizeof inproc, "inproc://meshq-%s", self->config.name);
     rc = s_bind (self, inproc, why, size);

@@ -123,6 +123,15 @@ s_declare_queue (meshq_engine_t *self, meshq_session_t *session,
     if (!passive && !meshq_engine_allowed (self, session, MESHQ_PERM_CONFIGURE,
                                            "queue", name, args->rid))
         return;
+    //  A dead-letter exchange gets the queue's messages as if published
+    //  there, and the queue's messages leave it: as RabbitMQ, write on
+    //  the exchange and read on the queue.
+    if (!passive && wanted.has_dlx &&
+        (!meshq_engine_allowed (self, session, MESHQ_PERM_READ, "queue", name,
+                                args->rid) ||
+         !meshq_engine_allowed (self, session, MESHQ_PERM_WRITE, "exchange",
+                                wanted.dlx, args->rid)))
+        return;
     meshq_queue_t *queue = zhashx_lookup (vhost->queues, name);
     if (queue) {
         void *owner = meshq_queue_owner (queue);

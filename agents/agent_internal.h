@@ -115,14 +115,15 @@ struct _meshq_session_t {
     size_t peer_ack_count;              //  Peer: how many.
     size_t peer_ack_capacity;           //  Peer: room.
     char user[MESHQ_MAX_SHORTSTR + 1];  //  Authenticated user.
-    int64_t last_seen;                  //  Monotonic ms of its last frame.
-    int heartbeat_ms;                   //  Its heartbeat interval.
-    uint64_t next_dtag;                 //  Last delivery tag given.
-    meshq_map64_t *deliveries;          //  Delivery tag -> entry.
-    meshq_entry_t *head;                //  Unacked entries, in tag order.
-    meshq_entry_t *tail;                //  Same, last.
-    zlistx_t *consumers;                //  Its meshq_consumer_t.
-    meshq_pending_t *pending;       //  Publishes awaiting confirm, in order.
+    bool plain;                 //  Logged in by ZAP: its frames carry User-Id.
+    int64_t last_seen;          //  Monotonic ms of its last frame.
+    int heartbeat_ms;           //  Its heartbeat interval.
+    uint64_t next_dtag;         //  Last delivery tag given.
+    meshq_map64_t *deliveries;  //  Delivery tag -> entry.
+    meshq_entry_t *head;        //  Unacked entries, in tag order.
+    meshq_entry_t *tail;        //  Same, last.
+    zlistx_t *consumers;        //  Its meshq_consumer_t.
+    meshq_pending_t *pending;   //  Publishes awaiting confirm, in order.
     meshq_pending_t *pending_tail;  //  Same, last.
     uint64_t confirmed;             //  Highest seq answered.
     bool confirm_due;               //  A confirm should go out this turn.
@@ -141,18 +142,10 @@ struct _meshq_engine_t {
     zsock_t *router;                //  Clients connect here.
     zhashx_t *vhosts;               //  Name -> meshq_vhost_t.
     bool restoring_root;            //  The default vhost is being read.
-    zhashx_t *users;                //  Name -> meshq_user_t.
-    zhashx_t *perms;                //  "VHOST\x1fUSER" -> meshq_perm_t.
-    uint64_t perm_generation;       //  Bumped at every permission change.
-    zsock_t *zap;                   //  ZAP handler, if this agent has it.
-    char zap_domain[128];           //  "meshq-NAME".
+    meshq_auth_t *auth;             //  Users, permissions, logins.
     bool mesh_secret;               //  Mesh links use CURVE, keys made
     uint8_t mesh_key[32];           //  from this (mesh_secret.h).
-    zactor_t *verifier;             //  Checks passwords off the loop.
-    meshq_map64_t *auth_pending;    //  Token -> check waiting for it.
-    zhashx_t *auth_cache;           //  Checks that passed, by hash.
-    uint64_t auth_token;            //  Last token given.
-    uint64_t auth_failures;         //  Logins and accesses refused.
+    uint64_t auth_failures;         //  Accesses (and vhosts) refused.
     char node_hex[33];              //  node_id in hex.
     meshq_vhost_t *root;            //  The default vhost, "/".
     uint8_t node_id[16];            //  This node's id, kept in the store.
@@ -235,7 +228,9 @@ void meshq_engine_endpoint_owner (const char *endpoint, char *who, size_t size);
 
 //  agent_auth.c
 int meshq_engine_auth_start (meshq_engine_t *self, char *why, size_t size);
-void meshq_engine_auth_stop (meshq_engine_t *self);
+//  True if a frame of this User-Id (NULL: from inproc://) may act for
+//  the session: its routing id alone proves nothing.
+bool meshq_engine_auth_owns (meshq_session_t *session, const char *user_id);
 void meshq_engine_auth_hello (meshq_engine_t *self, const uint8_t *id,
                               const meshq_args_t *args, const char *user_id);
 bool meshq_engine_allowed (meshq_engine_t *self, meshq_session_t *session,

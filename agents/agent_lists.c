@@ -66,7 +66,18 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
                     meshq_vhost_quarantined (session->vhost, NULL));
     MESHQ_ARGS_SET (&results, CONSUMERS, consumers,
                     zhashx_size (self->sessions));
-    MESHQ_ARGS_SET (&results, REFUSED, refused, self->auth_failures);
+    //  Logins the auth module refused, and accesses the engine did.
+    const meshq_auth_stats_t *auth = meshq_auth_stats (self->auth);
+    uint64_t refused = self->auth_failures;
+    for (int i = 0; i < MESHQ_AUTH_REASONS; i++)
+        refused += auth->refused[i];
+    MESHQ_ARGS_SET (&results, REFUSED, refused, refused);
+    MESHQ_ARGS_SET (&results, REFUSED_PASSWORD, refused_password,
+                    auth->refused[MESHQ_AUTH_PASSWORD]);
+    MESHQ_ARGS_SET (&results, REFUSED_BUSY, refused_busy,
+                    auth->refused[MESHQ_AUTH_BUSY]);
+    MESHQ_ARGS_SET (&results, REFUSED_THROTTLED, refused_throttled,
+                    auth->refused[MESHQ_AUTH_THROTTLED]);
     MESHQ_ARGS_SET (&results, VHOST, vhost, meshq_span (session->vhost->name));
     if (self->config.mesh) {
         MESHQ_ARGS_SET (&results, MESH, mesh,
@@ -176,8 +187,14 @@ meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
                 MESHQ_ARGS_SET (row, KEY, key, meshq_span (b->key));
             }
     } else {
+        //  The caller's vhost only, as every other list; an
+        //  administrator sees every vhost's, each row naming its own.
+        bool every = meshq_auth_tagged (self->auth, session->user,
+                                        MESHQ_TAG_ADMINISTRATOR);
         meshq_session_t *owner = zhashx_first (self->sessions);
         for (; owner; owner = zhashx_next (self->sessions)) {
+            if (!every && owner->vhost != session->vhost)
+                continue;
             meshq_consumer_t *consumer = zlistx_first (owner->consumers);
             for (; consumer; consumer = zlistx_next (owner->consumers)) {
                 meshq_args_t *row = S_ROW ();
@@ -188,6 +205,8 @@ meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
                 MESHQ_ARGS_SET (row, PREFETCH, prefetch, consumer->prefetch);
                 MESHQ_ARGS_SET (row, UNACKED, unacked, consumer->unacked);
                 MESHQ_ARGS_SET (row, USER, user, meshq_span (owner->user));
+                MESHQ_ARGS_SET (row, VHOST, vhost,
+                                meshq_span (owner->vhost->name));
             }
         }
     }

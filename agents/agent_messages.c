@@ -445,6 +445,26 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
         meshq_engine_arm_turn (self);
         return;
     }
+    //  A user id, if the message has one, is the publisher's own, as
+    //  RabbitMQ's validated user-id: consumers may trust it.
+    meshq_span_t user_id = envelope.strings[MESHQ_F_USER_ID];
+    if (user_id.size && (user_id.size != strlen (session->user) ||
+                         memcmp (user_id.data, session->user, user_id.size))) {
+        self->auth_failures++;
+        meshq_engine_warn (self, "agent: publish refused user=%s reason=%s",
+                           session->user, "user_id of another user");
+        s_refuse (pending, MESHQ_EPRECONDITION,
+                  "the message's user_id is not the connection's user");
+        if (!pending)
+            meshq_engine_reply_error (
+                self, session, 0, MESHQ_EPRECONDITION,
+                "message refused: user_id '%.*s' is not the connection's "
+                "user '%s'",
+                (int)user_id.size, user_id.data, session->user);
+        session->confirm_due = true;
+        meshq_engine_arm_turn (self);
+        return;
+    }
     if (!self->blocked && self->memory + size > self->config.max_memory)
         s_block (self, "the agent's memory high-water mark is reached");
     rc = self->blocked

@@ -5,8 +5,10 @@
     Users, permissions and the list of vhosts are metadata records of
     the default vhost ("u/USER", "p/VHOST\x1fUSER", "v/VHOST"); every
     change goes through meshq_engine_auth_meta, whether it was made
-    here, read back at start, or learnt from a peer. Administrative
-    requests need the administrator tag (lists: monitoring will do).
+    here, read back at start, or learnt from a peer: users and
+    permissions go on to the auth module (auth/auth.h), vhosts are the
+    engine's. Administrative requests need the administrator tag
+    (lists: monitoring will do).
 */
 #include "agent_internal.h"
 #include "codec_args.h"
@@ -18,7 +20,6 @@
 // --------------------------------------------------------------------
 //  Metadata: users, permissions, vhosts
 
-//  Removes a directory and the files in it (a vhost's store).
 //  The configure, write and read patterns of a permission, as strings.
 static void
 s_patterns (const meshq_args_t *args,
@@ -31,6 +32,7 @@ s_patterns (const meshq_args_t *args,
                   (int)spans[i]->size, spans[i]->data ? spans[i]->data : "");
 }
 
+//  Removes a directory and the files in it (a vhost's store).
 static void
 s_remove_tree (const char *path)
 {
@@ -76,39 +78,8 @@ void
 meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
                         const meshq_args_t *args)
 {
-    char name[MESHQ_MAX_SHORTSTR + 1];
-    if (strncmp (key, "u/", 2) == 0) {
-        meshq_user_t *user = zhashx_lookup (self->users, key + 2);
-        if (!args) {
-            zhashx_delete (self->users, key + 2);  //  Its destructor frees.
-            return;
-        }
-        if (!user) {
-            user = calloc (1, sizeof *user);
-            assert (user);
-            zhashx_insert (self->users, key + 2, user);
-        }
-        meshq_span_copy (name, args->tags);
-        char why[128];
-        if (meshq_auth_parse_tags (name, &user->tags, why, sizeof why))
-            user->tags = 0;
-        snprintf (user->hash, sizeof user->hash, "%.*s", (int)args->pwhash.size,
-                  args->pwhash.data ? args->pwhash.data : "");
-    } else if (strncmp (key, "p/", 2) == 0) {
-        zhashx_delete (self->perms, key + 2);  //  Its destructor frees.
-        self->perm_generation++;
-        meshq_perm_t *perm = NULL;
-        if (!args)
-            return;
-        char patterns[3][MESHQ_MAX_HEADER_VALUE + 1];
-        s_patterns (args, patterns);
-        char why[512];
-        if (meshq_perm_new (&perm, patterns[0], patterns[1], patterns[2], why,
-                            sizeof why) == 0)
-            zhashx_insert (self->perms, key + 2, perm);
-        else
-            zsys_warning ("auth: permission skipped key=%s reason=%s", key + 2,
-                          why);
+    if (strncmp (key, "u/", 2) == 0 || strncmp (key, "p/", 2) == 0) {
+        meshq_auth_apply (self->auth, key, args);
     } else if (strncmp (key, "v/", 2) == 0) {
         meshq_vhost_t *vhost = zhashx_lookup (self->vhosts, key + 2);
         if (!args && vhost && vhost != self->root)
@@ -134,28 +105,24 @@ s_meta (meshq_engine_t *self, const char *key, const meshq_args_t *args)
     meshq_engine_auth_meta (self, key, args);
 }
 
+//  Deletes one permission's record (for meshq_auth_each_permission).
+static void
+s_forget_permission (void *arg, const char *vhost, const char *user,
+                     const char *patterns[3])
+{
+    (void)patterns;
+    char key[2 * MESHQ_MAX_SHORTSTR + 4];
+    snprintf (key, sizeof key, "p/%s\x1f%s", vhost, user);
+    s_meta (arg, key, NULL);
+}
+
 //  Deletes the permissions of a vhost (user NULL) or of a user (vhost
 //  NULL): records keyed "p/VHOST\x1fUSER".
 static void
 s_delete_permissions (meshq_engine_t *self, const char *vhost, const char *user)
 {
-    zlistx_t *keys = zlistx_new ();
-    zlistx_set_destructor (keys, (zlistx_destructor_fn *)zstr_free);
-    for (void *p = zhashx_first (self->perms); p;
-         p = zhashx_next (self->perms)) {
-        const char *perm_key = zhashx_cursor (self->perms);
-        const char *separator = strchr (perm_key, '\x1f');
-        if (!separator)
-            continue;
-        bool match = user ? streq (separator + 1, user)
-                          : (size_t)(separator - perm_key) == strlen (vhost) &&
-                                strncmp (perm_key, vhost, strlen (vhost)) == 0;
-        if (match)
-            zlistx_add_end (keys, zsys_sprintf ("p/%s", perm_key));
-    }
-    for (char *k = zlistx_first (keys); k; k = zlistx_next (keys))
-        s_meta (self, k, NULL);
-    zlistx_destroy (&keys);
+    meshq_auth_each_permission (self->auth, vhost, user, s_forget_permission,
+                                self);
 }
 
 static int
@@ -200,12 +167,22 @@ s_set_permissions (meshq_engine_t *self, const char *vhost, const char *user,
     s_meta (self, key, &record);
 }
 
+static void
+s_count_user (void *arg, const char *name, const meshq_user_t *user)
+{
+    (void)name;
+    (void)user;
+    (*(size_t *)arg)++;
+}
+
 void
 meshq_engine_auth_open (meshq_engine_t *self)
 {
     //  A fresh mesh has guest/guest, an administrator with every right
     //  on "/", as a fresh RabbitMQ has.
-    if (zhashx_size (self->users) == 0) {
+    size_t users = 0;
+    meshq_auth_each_user (self->auth, s_count_user, &users);
+    if (users == 0) {
         s_add_user (self, "guest", "guest", 5, MESHQ_TAG_ADMINISTRATOR);
         s_set_permissions (self, "/", "guest", ".*", ".*", ".*");
     }
@@ -221,8 +198,7 @@ static bool
 s_tagged (meshq_engine_t *self, meshq_session_t *session, unsigned tags,
           uint64_t rid)
 {
-    meshq_user_t *user = zhashx_lookup (self->users, session->user);
-    if (user && (user->tags & tags))
+    if (meshq_auth_tagged (self->auth, session->user, tags))
         return true;
     self->auth_failures++;
     meshq_engine_reply_error (self, session, rid, MESHQ_EACCESS,
@@ -238,66 +214,93 @@ s_tagged (meshq_engine_t *self, meshq_session_t *session, unsigned tags,
 // --------------------------------------------------------------------
 //  Administrative requests
 
+//  The rows of a list being made; they borrow strings kept in strings
+//  until they are encoded.
+typedef struct {
+    meshq_args_t *rows;  //  The rows.
+    size_t count;        //  Rows made.
+    size_t capacity;     //  Room.
+    zlistx_t *strings;   //  Copies the rows point into.
+} s_rows_t;
+
+static meshq_args_t *
+s_row (s_rows_t *self)
+{
+    if (self->count == self->capacity) {
+        self->capacity = self->capacity ? 2 * self->capacity : 16;
+        self->rows = realloc (self->rows, self->capacity * sizeof *self->rows);
+        assert (self->rows);
+    }
+    meshq_args_t *row = &self->rows[self->count++];
+    memset (row, 0, sizeof *row);
+    return row;
+}
+
+static meshq_span_t
+s_keep (s_rows_t *self, const char *text)
+{
+    char *copy = strdup (text);
+    assert (copy);
+    zlistx_add_end (self->strings, copy);
+    return meshq_span (copy);
+}
+
+static void
+s_user_row (void *arg, const char *name, const meshq_user_t *user)
+{
+    s_rows_t *rows = arg;
+    char tags[64];
+    meshq_auth_format_tags (user->tags, tags, sizeof tags);
+    meshq_args_t *row = s_row (rows);
+    MESHQ_ARGS_SET (row, USER, user, s_keep (rows, name));
+    MESHQ_ARGS_SET (row, TAGS, tags, s_keep (rows, tags));
+}
+
+static void
+s_permission_row (void *arg, const char *vhost, const char *user,
+                  const char *patterns[3])
+{
+    s_rows_t *rows = arg;
+    meshq_args_t *row = s_row (rows);
+    MESHQ_ARGS_SET (row, VHOST, vhost, s_keep (rows, vhost));
+    MESHQ_ARGS_SET (row, USER, user, s_keep (rows, user));
+    MESHQ_ARGS_SET (row, CONFIGURE, configure, s_keep (rows, patterns[0]));
+    MESHQ_ARGS_SET (row, WRITE, write, s_keep (rows, patterns[1]));
+    MESHQ_ARGS_SET (row, READ, read, s_keep (rows, patterns[2]));
+}
+
 static void
 s_list (meshq_engine_t *self, meshq_session_t *session,
         const meshq_args_t *args, const char *verb)
 {
-    size_t capacity = zhashx_size (self->perms) + zhashx_size (self->users) +
-                      zhashx_size (self->vhosts) + 1;
-    meshq_args_t *rows = calloc (capacity, sizeof *rows);
-    assert (rows);
-    size_t count = 0;
-    char filter[MESHQ_MAX_SHORTSTR + 1] = "";
+    s_rows_t rows = {NULL, 0, 0, zlistx_new ()};
+    zlistx_set_destructor (rows.strings, (zlistx_destructor_fn *)zstr_free);
     const char *what;
-    //  Rows borrow their strings until they are encoded below.
-    char (*tags)[64] = calloc (capacity, 64);
-    assert (tags);
     if (streq (verb, "LIST_USERS")) {
         what = "users";
-        meshq_user_t *user = zhashx_first (self->users);
-        for (; user; user = zhashx_next (self->users)) {
-            meshq_auth_format_tags (user->tags, tags[count], 64);
-            meshq_args_t *row = &rows[count++];
-            MESHQ_ARGS_SET (row, USER, user,
-                            meshq_span (zhashx_cursor (self->users)));
-            MESHQ_ARGS_SET (row, TAGS, tags, meshq_span (tags[count - 1]));
-        }
+        meshq_auth_each_user (self->auth, s_user_row, &rows);
     } else if (streq (verb, "LIST_VHOSTS")) {
         what = "vhosts";
         meshq_vhost_t *vhost = zhashx_first (self->vhosts);
         for (; vhost; vhost = zhashx_next (self->vhosts)) {
-            meshq_args_t *row = &rows[count++];
+            meshq_args_t *row = s_row (&rows);
             MESHQ_ARGS_SET (row, VHOST, vhost, meshq_span (vhost->name));
         }
     } else {
         bool by_user = streq (verb, "LIST_USER_PERMISSIONS");
         what = "permissions";
+        char filter[MESHQ_MAX_SHORTSTR + 1] = "";
         meshq_span_copy (filter, by_user ? args->user : args->vhost);
         if (!*filter && !by_user)
             snprintf (filter, sizeof filter, "/");
-        meshq_perm_t *perm = zhashx_first (self->perms);
-        for (; perm; perm = zhashx_next (self->perms)) {
-            const char *key = zhashx_cursor (self->perms);
-            const char *separator = strchr (key, '\x1f');
-            size_t vhost_size = (size_t)(separator - key);
-            bool match = by_user ? streq (separator + 1, filter)
-                                 : strlen (filter) == vhost_size &&
-                                       memcmp (key, filter, vhost_size) == 0;
-            if (!match)
-                continue;
-            meshq_args_t *row = &rows[count++];
-            meshq_span_t vhost = {key, (uint32_t)vhost_size};
-            MESHQ_ARGS_SET (row, VHOST, vhost, vhost);
-            MESHQ_ARGS_SET (row, USER, user, meshq_span (separator + 1));
-            MESHQ_ARGS_SET (row, CONFIGURE, configure,
-                            meshq_span (perm->pattern[0]));
-            MESHQ_ARGS_SET (row, WRITE, write, meshq_span (perm->pattern[1]));
-            MESHQ_ARGS_SET (row, READ, read, meshq_span (perm->pattern[2]));
-        }
+        meshq_auth_each_permission (self->auth, by_user ? NULL : filter,
+                                    by_user ? filter : NULL, s_permission_row,
+                                    &rows);
     }
-    meshq_engine_reply_list (self, session, args->rid, what, rows, count);
-    free (tags);
-    free (rows);
+    meshq_engine_reply_list (self, session, args->rid, what, rows.rows,
+                             rows.count);
+    zlistx_destroy (&rows.strings);
+    free (rows.rows);
 }
 
 //  Copies a string argument, or answers that it is missing.
@@ -355,8 +358,8 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
         !s_required (self, session, args, args->vhost,
                      MESHQ_ARGS_HAS (args, VHOST), "the vhost name", vhost))
         return true;
-    meshq_user_t *record =
-        needs_user ? zhashx_lookup (self->users, user) : NULL;
+    const meshq_user_t *record =
+        needs_user ? meshq_auth_user (self->auth, user) : NULL;
     if (needs_user && !streq (verb, "ADD_USER") && !record) {
         meshq_engine_reply_error (self, session, rid, MESHQ_ENOTFOUND,
                                   "no user '%s'", user);
@@ -410,16 +413,14 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
     } else if (streq (verb, "SET_PERMISSIONS")) {
         char patterns[3][MESHQ_MAX_HEADER_VALUE + 1];
         s_patterns (args, patterns);
-        meshq_perm_t *check = NULL;
-        rc = meshq_perm_new (&check, patterns[0], patterns[1], patterns[2], why,
-                             sizeof why);
-        meshq_perm_destroy (&check);
+        rc = meshq_auth_check_patterns (patterns[0], patterns[1], patterns[2],
+                                        why, sizeof why);
         if (rc == 0)
             s_set_permissions (self, vhost, user, patterns[0], patterns[1],
                                patterns[2]);
     } else if (streq (verb, "CLEAR_PERMISSIONS")) {
         snprintf (key, sizeof key, "p/%s\x1f%s", vhost, user);
-        if (zhashx_lookup (self->perms, key + 2))
+        if (meshq_auth_may_enter (self->auth, user, vhost))
             s_meta (self, key, NULL);
         else
             rc = MESHQ_ENOTFOUND,

@@ -82,7 +82,10 @@
     X (CONFIGURE, configure, "cfg", TEXT)           /* permission regex */     \
     X (WRITE, write, "wr", TEXT)                    /* permission regex */     \
     X (READ, read, "rd", TEXT)                      /* permission regex */     \
-    X (REFUSED, refused, "refused", UINT)      /* logins, accesses refused */  \
+    X (REFUSED, refused, "refused", UINT) /* logins, accesses refused */       \
+    X (REFUSED_PASSWORD, refused_password, "refused_pw", UINT)                 \
+    X (REFUSED_BUSY, refused_busy, "refused_busy", UINT)                       \
+    X (REFUSED_THROTTLED, refused_throttled, "refused_throttled", UINT)        \
     X (DROPPED, dropped, "dropped", UINT)      /* bad input dropped */         \
     X (DTAGS, dtags, "dts", BIN)               /* delivery tags, 8-byte LE */  \
     X (META_KEY, meta_key, "mk", TEXT)         /* metadata key */              \

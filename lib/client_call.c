@@ -121,8 +121,22 @@ meshq_client_poll (meshq_client_t *self, int timeout_ms, uint64_t rid,
             zmsg_t *event = zmsg_recv (which);
             char *name = event ? zmsg_popstr (event) : NULL;
             bool refused = name && streq (name, "HANDSHAKE_FAILED_AUTH");
+            //  The ZAP status: 300 is a refusal for now (the agent's
+            //  login checks are full, or this address failed too often).
+            char *status = refused ? zmsg_popstr (event) : NULL;
+            bool later = status && streq (status, "300");
+            zstr_free (&status);
             zstr_free (&name);
             zmsg_destroy (&event);
+            if (later) {
+                meshq_client_set_error (
+                    self,
+                    "login refused for now by the agent at %s for user "
+                    "'%s': it is busy checking other logins, or too many "
+                    "failed from here; try again later",
+                    self->endpoint, self->user);
+                return MESHQ_EAGAIN;
+            }
             if (refused) {
                 //  The agent does not say why; guest over tcp:// is the
                 //  one refusal a right password gets.

@@ -68,6 +68,7 @@ static const s_column_t s_consumer_cols[] = {
     S_COL ("prefetch_count", "prefetch", PREFETCH, prefetch, 'u'),
     S_COL ("unacknowledged", "unacked", UNACKED, unacked, 'u'),
     S_COL ("user", "user", USER, user, 's'),
+    S_COL ("vhost", "vhost", VHOST, vhost, 's'),
     {NULL, NULL, 0, 0, 0}};
 
 //  Credit: what the peer granted us and we have not used; in flight:
@@ -95,6 +96,11 @@ static const s_column_t s_status_cols[] = {
     S_COL ("messages", "messages", MESSAGES, messages, 'u'),
     S_COL ("connections", "connections", CONSUMERS, consumers, 'u'),
     S_COL ("refused", "refused", REFUSED, refused, 'u'),
+    S_COL ("refused_password", "refused: password", REFUSED_PASSWORD,
+           refused_password, 'u'),
+    S_COL ("refused_busy", "refused: busy", REFUSED_BUSY, refused_busy, 'u'),
+    S_COL ("refused_throttled", "refused: throttled", REFUSED_THROTTLED,
+           refused_throttled, 'u'),
     S_COL ("dropped", "dropped", DROPPED, dropped, 'u'),
     S_COL ("quarantined", "quarantined", QUARANTINED, quarantined, 'u'),
     S_COL ("bad_beacons", "bad beacons", BAD_BEACONS, bad_beacons, 'u'),
