@@ -12,6 +12,7 @@
 */
 #include "agent_internal.h"
 #include "codec_args.h"
+#include "meta_key.h"
 
 #include <dirent.h>
 #include <inttypes.h>
@@ -165,6 +166,40 @@ s_set_permissions (meshq_engine_t *self, const char *vhost, const char *user,
     char key[2 * MESHQ_MAX_SHORTSTR + 4];
     snprintf (key, sizeof key, "p/%s\x1f%s", vhost, user);
     s_meta (self, key, &record);
+}
+
+//  A user, permission or vhost record is keyed by its names ("u/USER",
+//  "p/VHOST\x1fUSER", "v/VHOST"), and the store and the mesh carry keys
+//  of at most MESHQ_META_KEY_MAX bytes: a record that could not be kept
+//  is refused before any OK, naming the limit. Returns true if verb's
+//  record fits; else replies with the error.
+static bool
+s_key_fits (meshq_engine_t *self, meshq_session_t *session, uint64_t rid,
+            const char *verb, const char *user, const char *vhost)
+{
+    size_t size = 0;
+    if (streq (verb, "ADD_USER"))
+        size = 2 + strlen (user);
+    else if (streq (verb, "SET_PERMISSIONS"))
+        size = 3 + strlen (vhost) + strlen (user);
+    else if (streq (verb, "ADD_VHOST"))
+        size = 2 + strlen (vhost);
+    if (size <= MESHQ_META_KEY_MAX)
+        return true;
+    if (streq (verb, "SET_PERMISSIONS"))
+        meshq_engine_reply_error (
+            self, session, rid, MESHQ_ELIMIT,
+            "vhost and user names too long for a permission: %zu bytes "
+            "together, at most %d",
+            strlen (vhost) + strlen (user), MESHQ_META_KEY_MAX - 3);
+    else
+        meshq_engine_reply_error (
+            self, session, rid, MESHQ_ELIMIT,
+            "%s name too long: %zu bytes, at most %d",
+            streq (verb, "ADD_USER") ? "user" : "vhost",
+            strlen (streq (verb, "ADD_USER") ? user : vhost),
+            MESHQ_META_KEY_MAX - 2);
+    return false;
 }
 
 static void
@@ -371,6 +406,8 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
                                   "no vhost '%s'", vhost);
         return true;
     }
+    if (!s_key_fits (self, session, rid, verb, user, vhost))
+        return true;
     char why[1024] = "";
     int rc = 0;
     if (streq (verb, "ADD_USER") || streq (verb, "CHANGE_PASSWORD") ||

@@ -662,3 +662,61 @@ Test (recovery, a_vhost_whose_escaped_name_is_too_long_for_a_file_works)
         agentutil_restart (&s_node);
     }
 }
+
+//  Sends verb with a vhost and a user name; returns its code.
+static int
+s_admin_code (meshq_client_t *client, const char *verb, const char *vhost,
+              const char *user)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    if (vhost)
+        MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
+    if (user)
+        MESHQ_ARGS_SET (&args, USER, user, meshq_span (user));
+    if (strcmp (verb, "ADD_USER") == 0)
+        MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span ("secret"));
+    if (strcmp (verb, "SET_PERMISSIONS") == 0) {
+        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (".*"));
+        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (".*"));
+        MESHQ_ARGS_SET (&args, READ, read, meshq_span (".*"));
+    }
+    zmsg_t *reply = NULL;
+    int rc = meshq_client_call (client, verb, &args, &reply);
+    zmsg_destroy (&reply);
+    return rc;
+}
+
+Test (recovery, user_and_vhost_records_that_cannot_be_kept_are_refused)
+{
+    //  Their records are keyed "u/USER", "v/VHOST", "p/VHOST\x1fUSER",
+    //  and a key holds at most 255 bytes: what would not fit is refused
+    //  before any OK, naming the limit, and what got OK survives.
+    char name253[254], name254[255];
+    memset (name253, 'v', 253);
+    name253[253] = 0;
+    memset (name254, 'v', 254);
+    name254[254] = 0;
+    meshq_client_t *admin = agentutil_client (&s_node);
+    cr_expect_eq (s_admin_code (admin, "ADD_VHOST", name254, NULL),
+                  MESHQ_ELIMIT);
+    cr_expect (strstr (meshq_client_error (admin), "at most 253"), "%s",
+               meshq_client_error (admin));
+    cr_expect_eq (s_admin_code (admin, "ADD_USER", NULL, name254),
+                  MESHQ_ELIMIT);
+    cr_assert_eq (s_admin_code (admin, "ADD_VHOST", name253, NULL), 0, "%s",
+                  meshq_client_error (admin));
+    cr_expect_eq (s_admin_code (admin, "SET_PERMISSIONS", name253, "guest"),
+                  MESHQ_ELIMIT);
+    cr_assert_eq (s_admin_code (admin, "ADD_USER", NULL, name253), 0, "%s",
+                  meshq_client_error (admin));
+    meshq_client_destroy (&admin);
+    agentutil_restart (&s_node);
+    admin = agentutil_client (&s_node);
+    //  Both came back: adding them again says they exist.
+    cr_expect_eq (s_admin_code (admin, "ADD_VHOST", name253, NULL),
+                  MESHQ_EEXIST);
+    cr_expect_eq (s_admin_code (admin, "ADD_USER", NULL, name253),
+                  MESHQ_EEXIST);
+    meshq_client_destroy (&admin);
+}
