@@ -359,6 +359,7 @@ s_encode_hello (meshq_peers_t *self)
     };
     memcpy (hello.node, self->node, 16);
     const char *why;
+    self->hello_fields = hello;
     int rc = meshq_codec_encode_hello (&hello, &self->hello, &why);
     if (rc)
         return s_error (self, rc, "cannot encode our HELLO: %s", why);

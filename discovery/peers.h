@@ -114,6 +114,10 @@ typedef enum {
     MESHQ_FRAME_DROP_STALE,       //  From an older incarnation.
     MESHQ_FRAME_DROP_ENDPOINT,    //  An endpoint that is not numeric tcp.
     MESHQ_FRAME_DROP_FULL,        //  A new peer, and the table is full.
+    MESHQ_FRAME_DROP_DUPLICATE,   //  HELLO of a session already seen.
+    MESHQ_FRAME_DROP_FUTURE,      //  An incarnation over 24 h ahead.
+    MESHQ_FRAME_DROP_PENDING,     //  A stranger, and too many are pending
+                                  //  or were tried this second.
     MESHQ_FRAME_DROP_COUNT
 } meshq_frame_drop_t;
 

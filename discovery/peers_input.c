@@ -231,11 +231,22 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
     //  others' beacons: when it comes up, the lists go both ways.
     if (probe)
         entry->introduced = true;
-    unsigned actions = meshq_peer_hello (&entry->peer, hello.incarnation, probe,
-                                         (uint32_t)hello.timeout_ms, now);
+    meshq_peer_hello_t said = {.incarnation = hello.incarnation,
+                               .timeout_ms = (uint32_t)hello.timeout_ms,
+                               .session = hello.session,
+                               .ack = hello.ack,
+                               .probe = probe};
+    unsigned actions = meshq_peer_hello (&entry->peer, &said, now);
     if (actions & MESHQ_PEER_STALE) {
         s_drop_frame (self, MESHQ_FRAME_DROP_STALE, "hello: older incarnation",
                       node, now);
+        return;
+    }
+    if (actions & MESHQ_PEER_DUPLICATE) {
+        //  A HELLO of a session both sides are in already: normal after
+        //  loss or a stall, so counted, not logged.
+        self->stats.frames_dropped[MESHQ_FRAME_DROP_DUPLICATE]++;
+        s_track (self, entry, fd, now);
         return;
     }
     self->stats.frames_received++;

@@ -98,7 +98,9 @@ struct _meshq_peers_t {
     meshq_udp_t *udp;                   //  Beacon socket, or NULL.
     zmq_pollitem_t udp_item;            //  Its zloop poller.
     uint8_t beacon[MESHQ_BEACON_SIZE];  //  Our beacon record.
-    meshq_buf_t hello;                  //  Our HELLO map, encoded once.
+    meshq_buf_t hello;                  //  Our HELLO map, encoded once,
+                                        //  with no session: seed probes.
+    meshq_hello_t hello_fields;         //  Its fields, for links' HELLOs.
     int beacon_timer;                   //  zloop timer ids, or -1.
     int tick_timer;                     //  Heartbeats and expiry.
     int gossip_timer;                   //  PEERS to a random peer.

@@ -9,6 +9,7 @@
 static const char *s_frame_drop_names[MESHQ_FRAME_DROP_COUNT] = {
     "routing_id", "command", "malformed", "mesh",     "mismatch",
     "self",       "not_up",  "stale",     "endpoint", "full",
+    "duplicate",  "future",  "pending",
 };
 
 int

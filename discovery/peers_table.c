@@ -164,6 +164,19 @@ s_localize (const meshq_peers_t *self, const char *endpoint, char *out,
               self->iface.name, close);
 }
 
+//  Says HELLO on the entry's link, with our session number and the
+//  last of its we saw.
+static void
+s_send_hello (meshq_peers_t *self, meshq_peers_entry_t *entry)
+{
+    meshq_hello_t hello = self->hello_fields;
+    hello.session = entry->peer.session;
+    hello.ack = entry->peer.peer_session;
+    meshq_buf_reset (&self->buf);
+    if (meshq_codec_encode_hello (&hello, &self->buf, NULL) == 0)
+        meshq_peers_send_frame (self, entry, "HELLO", &self->buf);
+}
+
 static void
 s_open_link (meshq_peers_t *self, meshq_peers_entry_t *entry)
 {
@@ -187,7 +200,7 @@ s_open_link (meshq_peers_t *self, meshq_peers_entry_t *entry)
                           zmq_strerror (zmq_errno ()));
         return;
     }
-    meshq_peers_send_frame (self, entry, "HELLO", &self->hello);
+    s_send_hello (self, entry);
 }
 
 void
@@ -301,7 +314,7 @@ meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
         s_open_link (self, entry);
     }
     if ((actions & MESHQ_PEER_SEND_HELLO) && entry->link)
-        meshq_peers_send_frame (self, entry, "HELLO", &self->hello);
+        s_send_hello (self, entry);
     if (actions & MESHQ_PEER_REPORT_UP) {
         s_report (self, entry, MESHQ_PEER_UP, now);
         //  A peer that came by a seed hears who else is up, and they hear

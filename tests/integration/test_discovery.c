@@ -6,6 +6,7 @@
     with a poller and a deadline; it never sleeps, and asserts no
     timings. Each test uses its own beacon port and mesh name.
 */
+#include "codec_peer.h"
 #include "discovery.h"
 #include "meshq.h"
 #include "testutil.h"
@@ -597,6 +598,61 @@ Test (discovery, frames_from_strangers_are_counted_and_dropped, .init = s_setup,
     s_pump (0);
     cr_expect (s_nodes[0].up[1] && s_nodes[1].up[0]);
     cr_expect_eq (s_nodes[0].downs[1], 0);
+}
+
+Test (discovery, a_stray_hello_between_up_nodes_never_echoes, .init = s_setup,
+      .fini = s_teardown)
+{
+    s_start_default (0);
+    s_start_default (1);
+    cr_assert (s_wait (s_full, NULL));
+    //  One more HELLO of node 1's (as a link queues it while packets are
+    //  dropped), in the form agents sent before sessions were numbered.
+    meshq_hello_t hello = {
+        .protocol = MESHQ_PEER_PROTOCOL,
+        .incarnation = s_nodes[1].incarnation,
+        .name = {"n1", 2},
+        .mesh = {s_mesh, (uint32_t)strlen (s_mesh)},
+        .vhost = {"/", 1},
+        .endpoint = {s_nodes[1].endpoint,
+                     (uint32_t)strlen (s_nodes[1].endpoint)},
+        .heartbeat_ms = 100,
+        .timeout_ms = 10000,
+    };
+    memcpy (hello.node, s_nodes[1].id, 16);
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    cr_assert_eq (meshq_codec_encode_hello (&hello, &buf, NULL), 0);
+    //  Past the heartbeat after the session started: a restart by node 1
+    //  as far as node 0 can tell.
+    int64_t until = zclock_mono () + 300;
+    while (zclock_mono () < until)
+        s_pump (50);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    uint8_t id[17] = {0x01};
+    memcpy (id + 1, s_nodes[1].id, 16);
+    zmq_setsockopt (zsock_resolve (dealer), ZMQ_ROUTING_ID, id, sizeof id);
+    zsock_set_linger (dealer, 1000);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "HELLO");
+    zmsg_addmem (msg, buf.data, buf.size);
+    cr_assert_eq (zsock_connect (dealer, "%s", s_nodes[0].endpoint), 0);
+    cr_assert_eq (zmsg_send (&msg, dealer), 0);
+    //  Node 0 restarts the session once; its answer is a HELLO of a
+    //  session node 1 is in already, which changes nothing there.
+    s_counter_t restarted = {0, "peer_down_events", 1};
+    cr_expect (s_wait (s_counter_reached, &restarted));
+    //  Gone at once: with node 1's routing id, it takes the ROUTER's
+    //  route over from node 1's own link, which then takes it back.
+    zsock_destroy (&dealer);
+    until = zclock_mono () + 2000;
+    while (zclock_mono () < until)
+        s_pump (50);
+    cr_expect_leq (s_stat (0, "peer_down_events"), 1);
+    cr_expect_eq (s_stat (1, "peer_down_events"), 0);
+    cr_expect_geq (s_stat (1, "frames_dropped.duplicate"), 1);
+    cr_expect (s_nodes[0].up[1] && s_nodes[1].up[0]);
+    meshq_buf_fini (&buf);
 }
 
 Test (discovery, says_why_it_cannot_start, .init = s_setup)
