@@ -20,8 +20,8 @@
 static const uint8_t s_signature[4] = {'M', 'S', 'H', 'Q'};
 
 static const char *s_drop_names[MESHQ_BEACON_DROP_COUNT] = {
-    "size", "signature", "version", "malformed", "mesh",
-    "self", "interface", "stale",   "full",
+    "size",      "signature", "version", "malformed", "mesh",    "self",
+    "interface", "stale",     "full",    "future",    "pending", "auth",
 };
 
 static bool

@@ -47,6 +47,10 @@ typedef enum {
     MESHQ_BEACON_DROP_INTERFACE,  //  Arrived on another interface.
     MESHQ_BEACON_DROP_STALE,      //  An older incarnation than we know.
     MESHQ_BEACON_DROP_FULL,       //  A new node, but the peer table is full.
+    MESHQ_BEACON_DROP_FUTURE,     //  An incarnation over 24 h ahead.
+    MESHQ_BEACON_DROP_PENDING,    //  A new node, and too many are pending
+                                  //  or were tried this second.
+    MESHQ_BEACON_DROP_AUTH,       //  With a mesh secret: no valid MAC.
     MESHQ_BEACON_DROP_COUNT       //  Number of reasons.
 } meshq_beacon_drop_t;
 

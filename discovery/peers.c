@@ -242,12 +242,25 @@ s_check_config (meshq_peers_t *self)
     return 0;
 }
 
+//  Whether libzmq would give us a socket now. zsock_new asserts when it
+//  refuses one (its socket limit, or the process's open files), which
+//  must be an error here: start fails and says why.
+static bool
+s_socket_available (void)
+{
+    void *socket = zmq_socket (zsys_init (), ZMQ_PAIR);
+    if (!socket)
+        return false;
+    zmq_close (socket);
+    return true;
+}
+
 static int
 s_bind_router (meshq_peers_t *self)
 {
     const meshq_iface_t *iface = &self->iface;
     bool ipv6 = iface->family == AF_INET6;
-    self->router = zsock_new (ZMQ_ROUTER);
+    self->router = s_socket_available () ? zsock_new (ZMQ_ROUTER) : NULL;
     if (!self->router)
         return s_error (self, MESHQ_EIO, "cannot create the ROUTER: %s",
                         zmq_strerror (zmq_errno ()));
@@ -305,7 +318,7 @@ s_bind_router (meshq_peers_t *self)
                                 MESHQ_PEERS_HANDSHAKE_EVENTS))
         return s_error (self, MESHQ_EIO, "cannot monitor the ROUTER: %s",
                         zmq_strerror (zmq_errno ()));
-    self->monitor = zsock_new (ZMQ_PAIR);
+    self->monitor = s_socket_available () ? zsock_new (ZMQ_PAIR) : NULL;
     if (!self->monitor || zsock_connect (self->monitor, "%s", monitor))
         return s_error (self, MESHQ_EIO, "cannot read the ROUTER's monitor");
     const void *address =
@@ -463,6 +476,8 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
         return rc;
     }
     self->started_ms = zclock_mono ();
+    self->stranger_tokens = MESHQ_PEERS_STRANGERS_BURST;
+    self->stranger_refill = self->started_ms;
     zsys_notice ("discovery: started node=%s name=%s mesh=%s vhost=%s "
                  "endpoint=%s interface=%s transport=%s incarnation=%" PRIu64,
                  self->node_hex, self->name, self->mesh, self->vhost,

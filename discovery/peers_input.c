@@ -41,12 +41,43 @@ s_drop_beacon (meshq_peers_t *self, meshq_beacon_drop_t reason,
                   self->stats.beacons_dropped[reason]);
 }
 
+//  Counts and logs (at most once a second) a beacon or PEERS entry
+//  refused for reason.
+static void
+s_refuse_report (meshq_peers_t *self, const uint8_t node[16], bool gossip,
+                 meshq_beacon_drop_t beacon_reason,
+                 meshq_frame_drop_t frame_reason, int64_t now)
+{
+    uint64_t count = gossip ? ++self->stats.frames_dropped[frame_reason]
+                            : ++self->stats.beacons_dropped[beacon_reason];
+    if (!meshq_peers_ratelog (&self->beacon_log, now))
+        return;
+    char hex[33];
+    meshq_peers_hex (node, hex);
+    zsys_warning ("discovery: %s entry refused node=%s reason=%s "
+                  "dropped=%" PRIu64,
+                  gossip ? "peers" : "beacon", hex,
+                  gossip ? meshq_peers_frame_drop_name (frame_reason)
+                         : meshq_beacon_drop_name (beacon_reason),
+                  count);
+}
+
 //  A peer named by a beacon or a PEERS entry.
 static void
 s_discovered (meshq_peers_t *self, const uint8_t node[16], uint64_t incarnation,
               const char *endpoint, bool gossip, int64_t now)
 {
+    if (meshq_peers_future (incarnation)) {
+        s_refuse_report (self, node, gossip, MESHQ_BEACON_DROP_FUTURE,
+                         MESHQ_FRAME_DROP_FUTURE, now);
+        return;
+    }
     meshq_peers_entry_t *entry = meshq_peers_find (self, node);
+    if (!meshq_peers_admit (self, entry, now)) {
+        s_refuse_report (self, node, gossip, MESHQ_BEACON_DROP_PENDING,
+                         MESHQ_FRAME_DROP_PENDING, now);
+        return;
+    }
     if (!entry)
         entry = meshq_peers_add (self, node, now);
     if (!entry) {
@@ -219,7 +250,18 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
                       "hello: endpoint is not tcp://ADDRESS:PORT", node, now);
         return;
     }
+    if (meshq_peers_future (hello.incarnation)) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_FUTURE,
+                      "hello: incarnation more than 24 h ahead of our clock",
+                      node, now);
+        return;
+    }
     meshq_peers_entry_t *entry = meshq_peers_find (self, node);
+    if (!meshq_peers_admit (self, entry, now)) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_PENDING,
+                      "hello: too many new peers pending", node, now);
+        return;
+    }
     if (!entry)
         entry = meshq_peers_add (self, node, now);
     if (!entry) {

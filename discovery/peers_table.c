@@ -191,13 +191,16 @@ s_open_link (meshq_peers_t *self, meshq_peers_entry_t *entry)
     };
     entry->link = meshq_link_new ();
     if (meshq_link_open (entry->link, entry->endpoint, &options)) {
-        //  libzmq refused a socket (too many open files): the try ends
-        //  at the HELLO timeout and a beacon starts another.
+        //  libzmq refused a socket (too many sockets or open files): no
+        //  link, so nothing is sent; the try ends at the HELLO timeout
+        //  and a beacon starts another.
+        self->stats.link_errors++;
         if (meshq_peers_ratelog (&self->error_log, zclock_mono ()))
             zsys_warning ("discovery: cannot open link id=%s endpoint=%s "
-                          "error=%s",
+                          "error=\"%s\" errors=%" PRIu64,
                           entry->hex, entry->endpoint,
-                          zmq_strerror (zmq_errno ()));
+                          zmq_strerror (zmq_errno ()), self->stats.link_errors);
+        meshq_link_destroy (&entry->link);
         return;
     }
     s_send_hello (self, entry);
@@ -452,6 +455,38 @@ meshq_peers_gossip (zloop_t *loop, int timer_id, void *arg)
         }
     }
     return 0;
+}
+
+bool
+meshq_peers_admit (meshq_peers_t *self, meshq_peers_entry_t *entry, int64_t now)
+{
+    if (entry && (entry->listed || entry->peer.state != MESHQ_PEER_IS_DOWN))
+        return true;
+    size_t pending = 0;
+    for (size_t i = 0; i < self->count; i++)
+        if (self->entries[i]->peer.state == MESHQ_PEER_IS_CONNECTING &&
+            !self->entries[i]->listed)
+            pending++;
+    if (pending >= MESHQ_PEERS_PENDING_MAX)
+        return false;
+    if (now > self->stranger_refill) {
+        self->stranger_tokens += (double)(now - self->stranger_refill) *
+                                 MESHQ_PEERS_STRANGERS_PER_S / 1000.0;
+        if (self->stranger_tokens > MESHQ_PEERS_STRANGERS_BURST)
+            self->stranger_tokens = MESHQ_PEERS_STRANGERS_BURST;
+        self->stranger_refill = now;
+    }
+    if (self->stranger_tokens < 1)
+        return false;
+    self->stranger_tokens -= 1;
+    return true;
+}
+
+bool
+meshq_peers_future (uint64_t incarnation)
+{
+    int64_t now_us = zclock_time () * 1000;
+    return incarnation > (uint64_t)(now_us + MESHQ_PEERS_FUTURE_US);
 }
 
 bool

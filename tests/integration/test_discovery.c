@@ -6,6 +6,7 @@
     with a poller and a deadline; it never sleeps, and asserts no
     timings. Each test uses its own beacon port and mesh name.
 */
+#include "beacon.h"
 #include "codec_peer.h"
 #include "discovery.h"
 #include "meshq.h"
@@ -652,6 +653,149 @@ Test (discovery, a_stray_hello_between_up_nodes_never_echoes, .init = s_setup,
     cr_expect_eq (s_stat (1, "peer_down_events"), 0);
     cr_expect_geq (s_stat (1, "frames_dropped.duplicate"), 1);
     cr_expect (s_nodes[0].up[1] && s_nodes[1].up[0]);
+    meshq_buf_fini (&buf);
+}
+
+//  Sends a beacon to the nodes' beacon port, as anyone on the network
+//  can.
+static void
+s_forge_beacon (const uint8_t node[16], uint64_t incarnation, uint16_t port)
+{
+    meshq_beacon_t beacon = {.incarnation = incarnation, .port = port};
+    memcpy (beacon.node, node, 16);
+    meshq_beacon_mesh_id (s_mesh, "/", beacon.mesh);
+    uint8_t record[MESHQ_BEACON_SIZE];
+    meshq_beacon_encode (&beacon, record);
+    //  To the group on loopback, as beacons go, so that every node hears
+    //  it (a unicast datagram reaches one of the sockets on the port).
+    int fd = socket (AF_INET, SOCK_DGRAM, 0);
+    cr_assert_geq (fd, 0);
+    struct in_addr loopback = {.s_addr = htonl (INADDR_LOOPBACK)};
+    cr_assert_eq (setsockopt (fd, IPPROTO_IP, IP_MULTICAST_IF, &loopback,
+                              sizeof loopback),
+                  0);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons (s_port)};
+    inet_pton (AF_INET, "239.255.56.80", &to.sin_addr);
+    cr_assert_eq (sendto (fd, record, sizeof record, 0, (struct sockaddr *)&to,
+                          sizeof to),
+                  (ssize_t)sizeof record);
+    close (fd);
+}
+
+//  The current time as an incarnation: microseconds since 1970.
+static uint64_t
+s_wall_us (void)
+{
+    return (uint64_t)zclock_time () * 1000;
+}
+
+Test (discovery, forged_beacons_with_new_ids_open_few_sockets_and_crash_nothing,
+      .init = s_setup, .fini = s_teardown, .timeout = 120)
+{
+    s_start_default (0);
+    s_start_default (1);
+    cr_assert (s_wait (s_full, NULL));
+    //  2,000 nodes nobody runs, pointing where nothing listens: each
+    //  would be a link, and about 1,000 sockets is the limit.
+    uint8_t node[16];
+    memset (node, 0x5a, sizeof node);
+    for (uint32_t i = 0; i < 2000; i++) {
+        memcpy (node, &i, sizeof i);
+        s_forge_beacon (node, s_wall_us (), 9);
+        if (i % 100 == 99)
+            s_pump (20);
+    }
+    s_counter_t pending = {0, "beacons_dropped.pending", 1};
+    cr_expect (s_wait (s_counter_reached, &pending));
+    //  Still at work, with node 1 up all along.
+    s_pump (200);
+    cr_expect (s_nodes[0].up[1] && s_nodes[1].up[0]);
+    cr_expect_eq (s_nodes[0].downs[1], 0);
+}
+
+Test (discovery, a_beacon_cannot_take_a_live_peer_down, .init = s_setup,
+      .fini = s_teardown)
+{
+    s_start_default (0);
+    s_start_default (1);
+    cr_assert (s_wait (s_full, NULL));
+    //  Node 1's id with a later incarnation, and with the largest one.
+    s_forge_beacon (s_nodes[1].id, s_nodes[1].incarnation + 1000000, 9);
+    s_forge_beacon (s_nodes[1].id, UINT64_MAX, 9);
+    int64_t until = zclock_mono () + 1500;
+    while (zclock_mono () < until)
+        s_pump (50);
+    cr_expect (s_nodes[0].up[1], "node 1 is not up on node 0");
+    cr_expect_eq (s_nodes[0].downs[1], 0);
+    cr_expect_eq (s_stat (0, "beacons_dropped.future"), 1);
+    //  And its own restart is still seen as one.
+    uint64_t old = s_nodes[1].incarnation;
+    s_kill (1);
+    s_start_default (1);
+    cr_expect (s_wait (s_full, NULL));
+    cr_expect_eq (s_nodes[0].up_incarnation[1], s_nodes[1].incarnation);
+    cr_expect_neq (s_nodes[1].incarnation, old);
+}
+
+Test (discovery, a_forged_peers_list_opens_few_sockets_and_crashes_nothing,
+      .init = s_setup, .fini = s_teardown, .timeout = 120)
+{
+    s_start_default (0);
+    s_start_default (1);
+    cr_assert (s_wait (s_full, NULL));
+    //  Without a mesh secret anyone can say HELLO and be up; then it
+    //  sends lists of 1,000 nodes nobody runs.
+    uint8_t stranger[16];
+    memset (stranger, 0x66, sizeof stranger);
+    //  Its events are read like a node's.
+    memcpy (s_nodes[S_MAX_NODES - 1].id, stranger, 16);
+    const char *nowhere = "tcp://127.0.0.1:9";
+    meshq_hello_t hello = {
+        .protocol = MESHQ_PEER_PROTOCOL,
+        .incarnation = s_wall_us (),
+        .mesh = {s_mesh, (uint32_t)strlen (s_mesh)},
+        .vhost = {"/", 1},
+        .endpoint = {nowhere, (uint32_t)strlen (nowhere)},
+        .heartbeat_ms = 100,
+        .timeout_ms = 1000,
+        .session = 1,
+    };
+    memcpy (hello.node, stranger, 16);
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    cr_assert_eq (meshq_codec_encode_hello (&hello, &buf, NULL), 0);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    uint8_t id[17] = {0x01};
+    memcpy (id + 1, stranger, 16);
+    zmq_setsockopt (zsock_resolve (dealer), ZMQ_ROUTING_ID, id, sizeof id);
+    cr_assert_eq (zsock_connect (dealer, "%s", s_nodes[0].endpoint), 0);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "HELLO");
+    zmsg_addmem (msg, buf.data, buf.size);
+    cr_assert_eq (zmsg_send (&msg, dealer), 0);
+    static meshq_gossip_t list[1000];
+    for (uint32_t round = 0; round < 2; round++) {
+        for (uint32_t i = 0; i < 1000; i++) {
+            memset (list[i].node, 0x44, 16);
+            uint32_t n = round * 1000 + i;
+            memcpy (list[i].node, &n, sizeof n);
+            list[i].incarnation = s_wall_us ();
+            list[i].endpoint =
+                (meshq_span_t){nowhere, (uint32_t)strlen (nowhere)};
+        }
+        meshq_buf_reset (&buf);
+        cr_assert_eq (meshq_codec_encode_peers (list, 1000, &buf, NULL), 0);
+        msg = zmsg_new ();
+        zmsg_addstr (msg, "PEERS");
+        zmsg_addmem (msg, buf.data, buf.size);
+        cr_assert_eq (zmsg_send (&msg, dealer), 0);
+    }
+    s_counter_t pending = {0, "frames_dropped.pending", 1};
+    cr_expect (s_wait (s_counter_reached, &pending));
+    s_pump (200);
+    cr_expect (s_nodes[0].up[1] && s_nodes[1].up[0]);
+    cr_expect_eq (s_nodes[0].downs[1], 0);
+    zsock_destroy (&dealer);
     meshq_buf_fini (&buf);
 }
 
