@@ -127,6 +127,7 @@ meshq_peers_destroy (meshq_peers_t **self_p)
     free (self->interface);
     free (self->seeds);
     sodium_memzero (self->curve_secret, sizeof self->curve_secret);
+    sodium_memzero (self->beacon_key, sizeof self->beacon_key);
     free (self);
     *self_p = NULL;
 }
@@ -341,11 +342,20 @@ s_open_beacon (meshq_peers_t *self)
     memcpy (beacon.node, self->node, 16);
     memcpy (beacon.mesh, self->mesh_id, 16);
     meshq_iface_endpoint_port (self->endpoint, &beacon.port);
-    meshq_beacon_encode (&beacon, self->beacon);
+    //  With a mesh secret, beacons are sealed with a key derived from
+    //  it: a forged one is dropped before it can open anything.
+    if (self->curve) {
+        meshq_beacon_key (self->curve_secret, self->beacon_key);
+        meshq_beacon_seal (&beacon, self->beacon_key, self->beacon);
+        self->beacon_size = MESHQ_BEACON_SEALED_SIZE;
+    } else {
+        meshq_beacon_encode (&beacon, self->beacon);
+        self->beacon_size = MESHQ_BEACON_SIZE;
+    }
     //  The first beacon goes now: a socket that cannot send (IPv6 on
     //  loopback, a network that is not there) fails here, rather than
     //  leaving a node running mute.
-    if (meshq_udp_send (self->udp, self->beacon, sizeof self->beacon))
+    if (meshq_udp_send (self->udp, self->beacon, self->beacon_size))
         return s_error (
             self, MESHQ_EIO,
             "cannot send beacons by %s on %s: %s; choose another "
@@ -385,7 +395,7 @@ s_beacon_timer (zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     meshq_peers_t *self = arg;
-    if (meshq_udp_send (self->udp, self->beacon, sizeof self->beacon) == 0)
+    if (meshq_udp_send (self->udp, self->beacon, self->beacon_size) == 0)
         self->stats.beacons_sent++;
     else {
         self->stats.beacon_errors++;

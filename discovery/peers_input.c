@@ -104,7 +104,17 @@ s_beacon (meshq_peers_t *self, const uint8_t *data,
 {
     meshq_beacon_t beacon;
     meshq_beacon_drop_t reason;
-    if (meshq_beacon_decode (data, datagram->size, &beacon, &reason, NULL)) {
+    int rc;
+    if (self->curve)
+        rc = meshq_beacon_open (data, datagram->size, self->beacon_key, &beacon,
+                                &reason, NULL);
+    else if (datagram->size == MESHQ_BEACON_SEALED_SIZE) {
+        //  Sealed: its mesh has a secret, and we have none.
+        rc = MESHQ_EACCESS;
+        reason = MESHQ_BEACON_DROP_AUTH;
+    } else
+        rc = meshq_beacon_decode (data, datagram->size, &beacon, &reason, NULL);
+    if (rc) {
         s_drop_beacon (self, reason, datagram, now);
         return;
     }
@@ -139,9 +149,9 @@ meshq_peers_beacon_input (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     (void)item;
     meshq_peers_t *self = arg;
     int64_t now = zclock_mono ();
-    //  One byte more than a beacon: a longer datagram is cut there, and
+    //  One byte more than a sealed beacon: a longer datagram is cut there, and
     //  its real size (MSG_TRUNC) is what gets it dropped.
-    uint8_t data[MESHQ_BEACON_SIZE + 1];
+    uint8_t data[MESHQ_BEACON_SEALED_SIZE + 1];
     for (int i = 0; i < S_BURST; i++) {
         meshq_datagram_t datagram;
         int rc = meshq_udp_recv (self->udp, data, sizeof data, &datagram);

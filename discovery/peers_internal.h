@@ -109,13 +109,15 @@ struct _meshq_peers_t {
     char endpoint[MESHQ_ENDPOINT_MAX];  //  Where peers reach it.
     meshq_udp_t *udp;                   //  Beacon socket, or NULL.
     zmq_pollitem_t udp_item;            //  Its zloop poller.
-    uint8_t beacon[MESHQ_BEACON_SIZE];  //  Our beacon record.
-    meshq_buf_t hello;                  //  Our HELLO map, encoded once,
-                                        //  with no session: seed probes.
-    meshq_hello_t hello_fields;         //  Its fields, for links' HELLOs.
-    int beacon_timer;                   //  zloop timer ids, or -1.
-    int tick_timer;                     //  Heartbeats and expiry.
-    int gossip_timer;                   //  PEERS to a random peer.
+    uint8_t beacon[MESHQ_BEACON_SEALED_SIZE];   //  Our beacon record,
+    size_t beacon_size;                         //  sealed with a secret,
+    uint8_t beacon_key[MESHQ_BEACON_KEY_SIZE];  //  by this key.
+    meshq_buf_t hello;                          //  Our HELLO map, encoded once,
+        //  with no session: seed probes.
+    meshq_hello_t hello_fields;  //  Its fields, for links' HELLOs.
+    int beacon_timer;            //  zloop timer ids, or -1.
+    int tick_timer;              //  Heartbeats and expiry.
+    int gossip_timer;            //  PEERS to a random peer.
     //  The table: an array to iterate, an index to look up.
     meshq_peers_entry_t **entries;  //  max_peers slots.
     size_t count;                   //  Entries in use.

@@ -737,6 +737,55 @@ Test (discovery, a_beacon_cannot_take_a_live_peer_down, .init = s_setup,
     cr_expect_neq (s_nodes[1].incarnation, old);
 }
 
+Test (discovery, with_a_secret_only_sealed_beacons_are_heard, .init = s_setup,
+      .fini = s_teardown)
+{
+    //  One CURVE keypair for the mesh, as a mesh secret derives it, and a
+    //  ZAP handler that lets CURVE clients in (the agent's checks the
+    //  key; that is not what this test is about).
+    zactor_t *auth = zactor_new (zauth, NULL);
+    zstr_sendx (auth, "CURVE", CURVE_ALLOW_ANY, NULL);
+    zsock_wait (auth);
+    zcert_t *cert = zcert_new ();
+    for (int i = 0; i < 2; i++) {
+        meshq_peers_config_t config = s_config (i);
+        config.name = i ? "n1" : "n0";
+        config.curve_public = zcert_public_txt (cert);
+        config.curve_secret = zcert_secret_txt (cert);
+        s_start (i, &config);
+    }
+    //  Sealed beacons: they find each other.
+    cr_assert (s_wait (s_full, NULL));
+    //  Plain beacons of a new node, and sealed ones under another key.
+    uint8_t node[16];
+    memset (node, 0x3c, sizeof node);
+    s_forge_beacon (node, s_wall_us (), 9);
+    meshq_beacon_t beacon = {.incarnation = s_wall_us (), .port = 9};
+    memcpy (beacon.node, node, 16);
+    meshq_beacon_mesh_id (s_mesh, "/", beacon.mesh);
+    uint8_t key[MESHQ_BEACON_KEY_SIZE] = {1, 2, 3};
+    uint8_t sealed[MESHQ_BEACON_SEALED_SIZE];
+    meshq_beacon_seal (&beacon, key, sealed);
+    int fd = socket (AF_INET, SOCK_DGRAM, 0);
+    struct in_addr loopback = {.s_addr = htonl (INADDR_LOOPBACK)};
+    setsockopt (fd, IPPROTO_IP, IP_MULTICAST_IF, &loopback, sizeof loopback);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons (s_port)};
+    inet_pton (AF_INET, "239.255.56.80", &to.sin_addr);
+    cr_assert_eq (sendto (fd, sealed, sizeof sealed, 0, (struct sockaddr *)&to,
+                          sizeof to),
+                  (ssize_t)sizeof sealed);
+    close (fd);
+    s_counter_t refused = {0, "beacons_dropped.auth", 2};
+    cr_expect (s_wait (s_counter_reached, &refused));
+    //  Neither opened a try: the node was never taken as a beacon's.
+    cr_expect_eq (s_stat (0, "beacons_dropped.pending"), 0);
+    s_pump (200);
+    cr_expect (s_nodes[0].up[1] && s_nodes[1].up[0]);
+    zcert_destroy (&cert);
+    s_teardown ();
+    zactor_destroy (&auth);
+}
+
 Test (discovery, a_forged_peers_list_opens_few_sockets_and_crashes_nothing,
       .init = s_setup, .fini = s_teardown, .timeout = 120)
 {
