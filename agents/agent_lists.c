@@ -78,6 +78,9 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
             //  handshake: another mesh secret, or none where one is due.
             MESHQ_ARGS_SET (&results, BAD_HANDSHAKES, bad_handshakes,
                             stats->handshakes_failed);
+            //  Reachable from the network with no mesh secret.
+            MESHQ_ARGS_SET (&results, INSECURE, insecure,
+                            meshq_peers_insecure (session->vhost->peers));
         }
     }
     MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);

@@ -493,6 +493,11 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
                  self->node_hex, self->name, self->mesh, self->vhost,
                  self->endpoint, self->iface.name, meshq_peers_transport (self),
                  self->incarnation);
+    if (meshq_peers_insecure (self))
+        zsys_warning ("discovery: insecure mesh=%s vhost=%s interface=%s: "
+                      "reachable from the network with no mesh secret; "
+                      "anyone there can join it and read its messages",
+                      self->mesh, self->vhost, self->iface.name);
     return 0;
 }
 

@@ -209,6 +209,10 @@ const char *meshq_peers_endpoint (const meshq_peers_t *self);
 const char *meshq_peers_interface (const meshq_peers_t *self);
 const char *meshq_peers_transport (const meshq_peers_t *self);
 
+//  Whether the mesh is open: its endpoint is on an interface other than
+//  loopback, reachable from the network, and it has no mesh secret.
+bool meshq_peers_insecure (const meshq_peers_t *self);
+
 //  Counters since start.
 const meshq_peers_stats_t *meshq_peers_stats (const meshq_peers_t *self);
 

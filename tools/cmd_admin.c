@@ -89,6 +89,7 @@ static const s_column_t s_status_cols[] = {
     S_COL ("bad_beacons", "bad beacons", BAD_BEACONS, bad_beacons, 'u'),
     S_COL ("bad_handshakes", "bad handshakes", BAD_HANDSHAKES, bad_handshakes,
            'u'),
+    S_COL ("insecure", "insecure", INSECURE, insecure, 'b'),
     {NULL, NULL, 0, 0, 0}};
 
 //  Writes a value as JSON or as table text.
