@@ -81,6 +81,9 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
             //  Reachable from the network with no mesh secret.
             MESHQ_ARGS_SET (&results, INSECURE, insecure,
                             meshq_peers_insecure (session->vhost->peers));
+            //  Peers that came up with this agent's own name.
+            MESHQ_ARGS_SET (&results, DUP_NAMES, dup_names,
+                            stats->duplicate_names);
         }
     }
     MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);

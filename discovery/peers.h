@@ -132,6 +132,9 @@ typedef struct {
     uint64_t send_errors;        //  Sends refused (queue full).
     uint64_t link_errors;        //  Links libzmq refused a socket for
                                  //  (too many sockets or open files).
+    uint64_t duplicate_names;    //  Peers that came up with our name
+                                 //  (another node id): a misconfigured
+                                 //  mesh.
     uint64_t peer_up_events;     //  MESHQ_PEER_UP reported.
     uint64_t peer_down_events;   //  MESHQ_PEER_DOWN reported.
     uint64_t handshakes_failed;  //  Connections to our ROUTER that failed

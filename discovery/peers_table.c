@@ -129,6 +129,16 @@ s_report (meshq_peers_t *self, meshq_peers_entry_t *entry,
                      "incarnation=%" PRIu64,
                      entry->hex, entry->name, entry->endpoint,
                      info->incarnation);
+        //  Two agents started with one --name: both see it, each in the
+        //  other's HELLO, and say so with both ids.
+        if (*entry->name && strcmp (entry->name, self->name) == 0) {
+            self->stats.duplicate_names++;
+            zsys_warning ("discovery: duplicate name=%s id=%s peer=%s "
+                          "endpoint=%s: two agents of one mesh have the "
+                          "same name; give each its own --name",
+                          self->name, self->node_hex, entry->hex,
+                          entry->endpoint);
+        }
     } else {
         //  The session that ended, which a restart may already have
         //  replaced in the state machine.

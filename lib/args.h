@@ -94,8 +94,9 @@
     X (PEERS, peers, "peers_up", UINT)                /* peers up */           \
     X (BAD_BEACONS, bad_beacons, "badbeacons", UINT)  /* not beacons */        \
     X (BAD_HANDSHAKES, bad_handshakes, "badshakes", UINT) /* refused peers */  \
-    X (BATCH, batch, "nb", UINT)             /* deliveries in one frame */     \
-    X (INSECURE, insecure, "insecure", BOOL) /* open mesh: no secret */
+    X (BATCH, batch, "nb", UINT)               /* deliveries in one frame */   \
+    X (INSECURE, insecure, "insecure", BOOL)   /* open mesh: no secret */      \
+    X (DUP_NAMES, dup_names, "dupnames", UINT) /* peers with our name */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,

@@ -90,6 +90,7 @@ static const s_column_t s_status_cols[] = {
     S_COL ("bad_handshakes", "bad handshakes", BAD_HANDSHAKES, bad_handshakes,
            'u'),
     S_COL ("insecure", "insecure", INSECURE, insecure, 'b'),
+    S_COL ("duplicate_names", "duplicate names", DUP_NAMES, dup_names, 'u'),
     {NULL, NULL, 0, 0, 0}};
 
 //  Writes a value as JSON or as table text.

@@ -848,6 +848,23 @@ Test (discovery, a_forged_peers_list_opens_few_sockets_and_crashes_nothing,
     meshq_buf_fini (&buf);
 }
 
+Test (discovery, two_nodes_with_one_name_both_say_so, .init = s_setup,
+      .fini = s_teardown)
+{
+    for (int i = 0; i < 3; i++) {
+        meshq_peers_config_t config = s_config (i);
+        config.name = i < 2 ? "twin" : "other";
+        s_start (i, &config);
+    }
+    cr_assert (s_wait (s_full, NULL));
+    s_counter_t twin0 = {0, "duplicate_names", 1};
+    s_counter_t twin1 = {1, "duplicate_names", 1};
+    cr_expect (s_wait (s_counter_reached, &twin0));
+    cr_expect (s_wait (s_counter_reached, &twin1));
+    //  The third one's name is its own.
+    cr_expect_eq (s_stat (2, "duplicate_names"), 0);
+}
+
 Test (discovery, says_why_it_cannot_start, .init = s_setup)
 {
     const struct {
