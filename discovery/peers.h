@@ -180,7 +180,8 @@ int meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16],
 //  incarnation of its start and the endpoint of its ROUTER. The module
 //  connects and says HELLO, as for a peer heard by beacon. Returns 0,
 //  MESHQ_EINVAL if endpoint is not tcp://ADDRESS:PORT with a numeric
-//  address or node is this node, MESHQ_EFULL if the table is full of
+//  address, node is this node or incarnation is more than 24 hours
+//  ahead of our clock, MESHQ_EFULL if the table is full of
 //  peers that are up, MESHQ_ESTATE unless started.
 int meshq_peers_introduce (meshq_peers_t *self, const uint8_t node[16],
                            uint64_t incarnation, const char *endpoint);

@@ -343,7 +343,7 @@ meshq_peers_introduce (meshq_peers_t *self, const uint8_t node[16],
     if (!self->started)
         return MESHQ_ESTATE;
     if (!meshq_iface_endpoint_valid (endpoint) ||
-        memcmp (node, self->node, 16) == 0)
+        memcmp (node, self->node, 16) == 0 || meshq_peers_future (incarnation))
         return MESHQ_EINVAL;
     int64_t now = zclock_mono ();
     meshq_peers_entry_t *entry = meshq_peers_find (self, node);
