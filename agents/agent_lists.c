@@ -96,15 +96,23 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
         if (session->vhost->peers) {
             const meshq_peers_stats_t *stats =
                 meshq_peers_stats (session->vhost->peers);
+            //  Unsealed or forged ones, with a mesh secret, count too.
             uint64_t bad = stats->beacons_dropped[MESHQ_BEACON_DROP_SIZE] +
                            stats->beacons_dropped[MESHQ_BEACON_DROP_SIGNATURE] +
                            stats->beacons_dropped[MESHQ_BEACON_DROP_VERSION] +
-                           stats->beacons_dropped[MESHQ_BEACON_DROP_MALFORMED];
+                           stats->beacons_dropped[MESHQ_BEACON_DROP_MALFORMED] +
+                           stats->beacons_dropped[MESHQ_BEACON_DROP_AUTH];
             MESHQ_ARGS_SET (&results, BAD_BEACONS, bad_beacons, bad);
             //  Connections to the mesh endpoint that failed the ZeroMQ
             //  handshake: another mesh secret, or none where one is due.
             MESHQ_ARGS_SET (&results, BAD_HANDSHAKES, bad_handshakes,
                             stats->handshakes_failed);
+            //  Reachable from the network with no mesh secret.
+            MESHQ_ARGS_SET (&results, INSECURE, insecure,
+                            meshq_peers_insecure (session->vhost->peers));
+            //  Peers that came up with this agent's own name.
+            MESHQ_ARGS_SET (&results, DUP_NAMES, dup_names,
+                            stats->duplicate_names);
         }
     }
     MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);

@@ -11,6 +11,7 @@
                 [--control ENDPOINT,...] [--log LEVEL] [--SETTING VALUE]...
 */
 #include "agent.h"
+#include "iface.h"
 #include "mesh_secret.h"
 #include "meshq.h"
 
@@ -35,7 +36,8 @@
     "                   [--transport auto|multicast|broadcast|ipv6]\n"         \
     "                   [--heartbeat MS] [--peer-timeout MS] [--standalone]\n" \
     "                   [--read-ahead PERCENT] [--mesh-secret-file FILE]\n"    \
-    "                   [--client-hwm FRAMES] [--max-vhosts COUNT]\n"
+    "                   [--client-hwm FRAMES] [--max-vhosts COUNT]\n"          \
+    "                   [--insecure]\n"
 
 //  Settings as name and value, from the file then the flags: the last
 //  one given of a name wins.
@@ -129,6 +131,28 @@ s_make_parents (const char *path)
 }
 
 //  The daemon, given its settings to fill; returns its exit status.
+//  Whether the mesh of config would listen on an interface other than
+//  loopback (the one asked for, or ZSYS_INTERFACE's): reachable from
+//  the network. An interface that does not resolve is the engine's to
+//  refuse, with its own reason.
+static bool
+s_exposed (const meshq_agent_config_t *config, s_settings_t *settings)
+{
+    const char *standalone = s_get (settings, "standalone");
+    if (standalone && !streq (standalone, "false") && !streq (standalone, "0"))
+        return false;
+    const char *spec =
+        *config->interface ? config->interface : getenv ("ZSYS_INTERFACE");
+    if (!spec || !*spec)
+        return false;
+    meshq_iface_t iface;
+    char error[256];
+    if (meshq_iface_resolve (spec, AF_INET, &iface, error, sizeof error) &&
+        meshq_iface_resolve (spec, AF_INET6, &iface, error, sizeof error))
+        return false;
+    return !iface.loopback;
+}
+
 static int
 s_main (int argc, char *argv[], s_settings_t *settings)
 {
@@ -160,6 +184,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
         {"mesh-secret-file", required_argument, NULL, 's'},
         {"client-hwm", required_argument, NULL, 's'},
         {"max-vhosts", required_argument, NULL, 's'},
+        {"insecure", no_argument, NULL, 's'},
         {NULL, 0, NULL, 0}};
     //  The file first, so that flags win whatever their order.
     for (int i = 1; i < argc - 1; i++)
@@ -204,7 +229,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
     for (int i = 0; i < settings->count; i++) {
         const char *key = settings->names[i], *value = settings->values[i];
         if (streq (key, "log") || streq (key, "control") ||
-            streq (key, "standalone"))
+            streq (key, "standalone") || streq (key, "insecure"))
             continue;
         char why[256];
         if (meshq_agent_config_set (&config, key, value, why, sizeof why)) {
@@ -227,6 +252,21 @@ s_main (int argc, char *argv[], s_settings_t *settings)
             fprintf (stderr, "meshq-agent: %s\n", why);
             return 78;  //  EX_CONFIG
         }
+    }
+    //  A mesh reachable from the network needs a secret, or the operator
+    //  saying it does not (docs/decisions/0007-no-open-mesh-by-accident.md).
+    const char *insecure = s_get (settings, "insecure");
+    if (!(insecure && !streq (insecure, "false") && !streq (insecure, "0")) &&
+        !*config.mesh_secret_file && s_exposed (&config, settings)) {
+        fprintf (
+            stderr,
+            "meshq-agent: the mesh would listen on a network interface "
+            "(%s) with no mesh secret: anyone who reaches it could "
+            "join the mesh and read its messages and users; give every "
+            "agent the same --mesh-secret-file (docs/DISCOVERY.md, "
+            "\"Securing a mesh\"), or --insecure to run without one\n",
+            *config.interface ? config.interface : getenv ("ZSYS_INTERFACE"));
+        return 78;  //  EX_CONFIG
     }
     //  With no configuration, agents find each other: the mesh
     //  "default" (as a Zyre node joins its default group), unless told

@@ -9,19 +9,22 @@
         8  16  node id
        24   8  incarnation
        32  16  mesh id
+    and, sealed (with a mesh secret; flags bit 0 set):
+       48  32  HMAC-SHA-512-256 of bytes 0..47
 */
 #include "beacon.h"
 #include "meshq.h"
 
 #include <assert.h>
+#include <czmq.h>
 #include <sodium.h>
 #include <string.h>
 
 static const uint8_t s_signature[4] = {'M', 'S', 'H', 'Q'};
 
 static const char *s_drop_names[MESHQ_BEACON_DROP_COUNT] = {
-    "size", "signature", "version", "malformed", "mesh",
-    "self", "interface", "stale",   "full",
+    "size",      "signature", "version", "malformed", "mesh",    "self",
+    "interface", "stale",     "full",    "future",    "pending", "auth",
 };
 
 static bool
@@ -63,6 +66,28 @@ meshq_beacon_encode (const meshq_beacon_t *beacon,
     for (int i = 0; i < 8; i++)
         out[24 + i] = (uint8_t)(beacon->incarnation >> (56 - 8 * i));
     memcpy (out + 32, beacon->mesh, MESHQ_ID_SIZE);
+}
+
+void
+meshq_beacon_key (const char *curve_secret_z85,
+                  uint8_t key[MESHQ_BEACON_KEY_SIZE])
+{
+    static const char context[] = "meshq beacon key v1";
+    uint8_t raw[32];
+    zmq_z85_decode (raw, curve_secret_z85);
+    crypto_generichash (key, MESHQ_BEACON_KEY_SIZE, (const uint8_t *)context,
+                        sizeof context - 1, raw, sizeof raw);
+    sodium_memzero (raw, sizeof raw);
+}
+
+void
+meshq_beacon_seal (const meshq_beacon_t *beacon,
+                   const uint8_t key[MESHQ_BEACON_KEY_SIZE],
+                   uint8_t out[MESHQ_BEACON_SEALED_SIZE])
+{
+    meshq_beacon_encode (beacon, out);
+    out[5] |= MESHQ_BEACON_SEALED;
+    crypto_auth (out + MESHQ_BEACON_SIZE, out, MESHQ_BEACON_SIZE, key);
 }
 
 static int
@@ -109,6 +134,32 @@ meshq_beacon_decode (const void *data, size_t size, meshq_beacon_t *beacon,
         return s_refuse (MESHQ_BEACON_DROP_MALFORMED, MESHQ_ERANGE,
                          "beacon: incarnation is 0", reason, why);
     return 0;
+}
+
+int
+meshq_beacon_open (const void *data, size_t size,
+                   const uint8_t key[MESHQ_BEACON_KEY_SIZE],
+                   meshq_beacon_t *beacon, meshq_beacon_drop_t *reason,
+                   const char **why)
+{
+    const uint8_t *in = data;
+    if (size == MESHQ_BEACON_SIZE)
+        return s_refuse (MESHQ_BEACON_DROP_AUTH, MESHQ_EACCESS,
+                         "beacon: not sealed, and the mesh has a secret",
+                         reason, why);
+    if (size != MESHQ_BEACON_SEALED_SIZE)
+        return s_refuse (MESHQ_BEACON_DROP_SIZE, MESHQ_EMALFORMED,
+                         "beacon: not 80 bytes", reason, why);
+    if (crypto_auth_verify (in + MESHQ_BEACON_SIZE, in, MESHQ_BEACON_SIZE,
+                            key) != 0)
+        return s_refuse (MESHQ_BEACON_DROP_AUTH, MESHQ_EACCESS,
+                         "beacon: MAC does not verify under the mesh's key",
+                         reason, why);
+    int rc = meshq_beacon_decode (in, MESHQ_BEACON_SIZE, beacon, reason, why);
+    if (rc == 0 && !(beacon->flags & MESHQ_BEACON_SEALED))
+        return s_refuse (MESHQ_BEACON_DROP_AUTH, MESHQ_EACCESS,
+                         "beacon: MAC without the sealed flag", reason, why);
+    return rc;
 }
 
 const char *

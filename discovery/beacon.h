@@ -14,8 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-//  Every beacon has exactly this many bytes.
-#define MESHQ_BEACON_SIZE 48
+//  Every beacon has exactly this many bytes; with a mesh secret, the
+//  record and its MAC exactly MESHQ_BEACON_SEALED_SIZE.
+#define MESHQ_BEACON_SIZE        48
+#define MESHQ_BEACON_MAC_SIZE    32
+#define MESHQ_BEACON_SEALED_SIZE (MESHQ_BEACON_SIZE + MESHQ_BEACON_MAC_SIZE)
+#define MESHQ_BEACON_KEY_SIZE    32
+
+//  The flag of a sealed beacon.
+#define MESHQ_BEACON_SEALED 0x01
 
 //  The beacon format this code writes and reads.
 #define MESHQ_BEACON_VERSION 1
@@ -47,6 +54,10 @@ typedef enum {
     MESHQ_BEACON_DROP_INTERFACE,  //  Arrived on another interface.
     MESHQ_BEACON_DROP_STALE,      //  An older incarnation than we know.
     MESHQ_BEACON_DROP_FULL,       //  A new node, but the peer table is full.
+    MESHQ_BEACON_DROP_FUTURE,     //  An incarnation over 24 h ahead.
+    MESHQ_BEACON_DROP_PENDING,    //  A new node, and too many are pending
+                                  //  or were tried this second.
+    MESHQ_BEACON_DROP_AUTH,       //  With a mesh secret: no valid MAC.
     MESHQ_BEACON_DROP_COUNT       //  Number of reasons.
 } meshq_beacon_drop_t;
 
@@ -66,6 +77,28 @@ void meshq_beacon_encode (const meshq_beacon_t *beacon,
 //  fault as a static string. reason and why may be NULL.
 int meshq_beacon_decode (const void *data, size_t size, meshq_beacon_t *beacon,
                          meshq_beacon_drop_t *reason, const char **why);
+
+//  Derives the key that seals a mesh's beacons from its CURVE secret
+//  key (Z85, 40 characters), itself derived from the mesh secret and
+//  the vhost: BLAKE2b-256 of "meshq beacon key v1" keyed with the raw
+//  secret key.
+void meshq_beacon_key (const char *curve_secret_z85,
+                       uint8_t key[MESHQ_BEACON_KEY_SIZE]);
+
+//  Writes the sealed record of beacon: the record with the sealed flag
+//  set, then its HMAC-SHA-512-256 (crypto_auth) under key.
+void meshq_beacon_seal (const meshq_beacon_t *beacon,
+                        const uint8_t key[MESHQ_BEACON_KEY_SIZE],
+                        uint8_t out[MESHQ_BEACON_SEALED_SIZE]);
+
+//  Checks and decodes a sealed record, as meshq_beacon_decode does a
+//  plain one. A record of another size, an unsealed one or one whose
+//  MAC does not verify under key is refused: MESHQ_BEACON_DROP_SIZE, or
+//  MESHQ_BEACON_DROP_AUTH for a plain beacon or a bad MAC.
+int meshq_beacon_open (const void *data, size_t size,
+                       const uint8_t key[MESHQ_BEACON_KEY_SIZE],
+                       meshq_beacon_t *beacon, meshq_beacon_drop_t *reason,
+                       const char **why);
 
 //  Returns the short name of a drop reason ("size", "mesh", ...), as
 //  counters and logs show it.

@@ -55,6 +55,9 @@ s_stats (s_self_t *self)
         zmsg_addstrf (reply, "peer_up_events=%" PRIu64, stats->peer_up_events);
         zmsg_addstrf (reply, "peer_down_events=%" PRIu64,
                       stats->peer_down_events);
+        zmsg_addstrf (reply, "link_errors=%" PRIu64, stats->link_errors);
+        zmsg_addstrf (reply, "duplicate_names=%" PRIu64,
+                      stats->duplicate_names);
     }
     if (zmsg_send (&reply, self->pipe))
         zmsg_destroy (&reply);

@@ -1,13 +1,25 @@
-/*  link.c - a DEALER to a peer. See link.h. */
+/*  link.c - a DEALER to a peer. See link.h.
+
+    The DEALER is a plain libzmq socket in CZMQ's context, not a zsock:
+    zsock_new asserts when libzmq refuses a socket (the context's or the
+    process's limit), and a stranger can make us open links, so running
+    out must be an error we handle, never an abort.
+*/
 #include "link.h"
 #include "meshq.h"
 
 #include <string.h>
 
 struct _meshq_link_t {
-    zsock_t *dealer;  //  To the peer's ROUTER; NULL until open.
-    char *endpoint;   //  Where the DEALER connects.
+    void *dealer;    //  To the peer's ROUTER; NULL until open.
+    char *endpoint;  //  Where the DEALER connects.
 };
+
+static void
+s_set (void *socket, int option, int value)
+{
+    zmq_setsockopt (socket, option, &value, sizeof value);
+}
 
 meshq_link_t *
 meshq_link_new (void)
@@ -24,7 +36,8 @@ meshq_link_destroy (meshq_link_t **self_p)
     meshq_link_t *self = *self_p;
     if (!self)
         return;
-    zsock_destroy (&self->dealer);
+    if (self->dealer)
+        zmq_close (self->dealer);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
@@ -37,33 +50,40 @@ meshq_link_open (meshq_link_t *self, const char *endpoint,
     assert (self && !self->dealer);
     self->endpoint = strdup (endpoint);
     assert (self->endpoint);
-    self->dealer = zsock_new (ZMQ_DEALER);
+    self->dealer = zmq_socket (zsys_init (), ZMQ_DEALER);
     if (!self->dealer)
         return MESHQ_EIO;
+    void *dealer = self->dealer;
     uint8_t routing_id[MESHQ_ROUTING_ID_SIZE];
     routing_id[0] = options->prefix;
     memcpy (routing_id + 1, options->node, 16);
-    zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_ROUTING_ID, routing_id,
-                    sizeof routing_id);
-    zsock_set_linger (self->dealer, 0);
-    zsock_set_ipv6 (self->dealer, options->ipv6);
-    zsock_set_immediate (self->dealer, options->immediate);
+    zmq_setsockopt (dealer, ZMQ_ROUTING_ID, routing_id, sizeof routing_id);
+    s_set (dealer, ZMQ_LINGER, 0);
+    s_set (dealer, ZMQ_IPV6, options->ipv6);
+    s_set (dealer, ZMQ_IMMEDIATE, options->immediate);
     //  Peers never send on our DEALER; anything that comes is unread, so
     //  keep it small and few.
-    zsock_set_maxmsgsize (self->dealer, 1024);
-    zsock_set_rcvhwm (self->dealer, 16);
+    int64_t max_size = 1024;
+    zmq_setsockopt (dealer, ZMQ_MAXMSGSIZE, &max_size, sizeof max_size);
+    s_set (dealer, ZMQ_RCVHWM, 16);
     //  Reconnect quickly after a loss, and back off for peers long gone.
-    zsock_set_reconnect_ivl (self->dealer, 50);
-    zsock_set_reconnect_ivl_max (self->dealer, 1000);
-    zsock_set_connect_timeout (self->dealer, options->timeout_ms);
+    s_set (dealer, ZMQ_RECONNECT_IVL, 50);
+    s_set (dealer, ZMQ_RECONNECT_IVL_MAX, 1000);
+    s_set (dealer, ZMQ_CONNECT_TIMEOUT, options->timeout_ms);
     if (options->curve_public) {
         //  Every node of the mesh has the one keypair: the server's key
         //  is ours, and the server's ZAP handler accepts only that key.
-        zsock_set_curve_serverkey (self->dealer, options->curve_public);
-        zsock_set_curve_publickey (self->dealer, options->curve_public);
-        zsock_set_curve_secretkey (self->dealer, options->curve_secret);
+        const char *public = options->curve_public;
+        const char *secret = options->curve_secret;
+        if (zmq_setsockopt (dealer, ZMQ_CURVE_SERVERKEY, public,
+                            strlen (public)) ||
+            zmq_setsockopt (dealer, ZMQ_CURVE_PUBLICKEY, public,
+                            strlen (public)) ||
+            zmq_setsockopt (dealer, ZMQ_CURVE_SECRETKEY, secret,
+                            strlen (secret)))
+            return MESHQ_EIO;
     }
-    if (zsock_connect (self->dealer, "%s", endpoint))
+    if (zmq_connect (dealer, endpoint))
         return MESHQ_EIO;
     return 0;
 }
@@ -94,7 +114,7 @@ void
 meshq_link_set_linger (meshq_link_t *self, int linger_ms)
 {
     if (self->dealer)
-        zsock_set_linger (self->dealer, linger_ms);
+        s_set (self->dealer, ZMQ_LINGER, linger_ms);
 }
 
 const char *

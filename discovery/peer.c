@@ -13,6 +13,7 @@ meshq_peer_init (meshq_peer_t *self, uint32_t heartbeat_ms, uint32_t timeout_ms,
                            .since = now,
                            .heard = now,
                            .sent = now,
+                           .probed = INT64_MIN / 2,
                            .heartbeat_ms = heartbeat_ms,
                            .own_timeout_ms = timeout_ms,
                            .timeout_ms = timeout_ms,
@@ -48,14 +49,24 @@ s_down (meshq_peer_t *self, const char *reason, int64_t now)
     return actions;
 }
 
-//  Opens a new try at incarnation.
-static unsigned
-s_connect (meshq_peer_t *self, uint64_t incarnation, int64_t now)
+//  Numbers a new session of ours: above every earlier one, and above
+//  the clock, so that a peer that forgot us and met us again, or a
+//  restart of ours on the same clock, never reuses a number.
+static void
+s_new_session (meshq_peer_t *self, int64_t now)
 {
-    self->incarnation = incarnation;
+    uint64_t next = self->session + 1;
+    self->session = now > 0 && (uint64_t)now > next ? (uint64_t)now : next;
+}
+
+//  Opens a new try, a new session of ours.
+static unsigned
+s_connect (meshq_peer_t *self, int64_t now)
+{
     self->left = false;
     self->connected = false;
     self->heard = now;
+    s_new_session (self, now);
     s_enter (self, MESHQ_PEER_IS_CONNECTING, "waiting for HELLO", now);
     return MESHQ_PEER_OPEN_LINK;
 }
@@ -83,67 +94,159 @@ meshq_peer_discovered (meshq_peer_t *self, uint64_t incarnation, bool gossip,
             //  The same incarnation again, just after it went down: gossip
             //  may be stale, and where nothing listened a moment ago a
             //  new try would only flap. A timeout later it may.
-            if ((gossip || self->refused) && incarnation == self->incarnation &&
+            if ((gossip || self->refused) &&
+                (incarnation == self->hint ||
+                 incarnation == self->incarnation) &&
                 now - self->since < self->timeout_ms)
                 return 0;
-            return s_connect (self, incarnation, now);
+            self->hint = incarnation;
+            return s_connect (self, now);
         case MESHQ_PEER_IS_CONNECTING:
-            if (incarnation == self->incarnation)
-                return 0;
-            return MESHQ_PEER_CLOSE_LINK | s_connect (self, incarnation, now);
+            //  A try is on: its HELLO decides.
+            return 0;
         case MESHQ_PEER_IS_UP:
         case MESHQ_PEER_IS_SUSPECT:
-            if (incarnation == self->incarnation)
+            //  Another incarnation, says someone: maybe it restarted, maybe
+            //  the report lies. Only its own HELLO can tell; meanwhile ask
+            //  it for a sign of life, at most once a heartbeat.
+            if (incarnation == self->incarnation ||
+                now - self->probed < self->heartbeat_ms)
                 return 0;
-            //  A restart the peer's own links have not told us about.
-            return s_down (self, "restarted", now) |
-                   s_connect (self, incarnation, now);
+            self->probed = now;
+            return MESHQ_PEER_SEND_PING;
+    }
+    return 0;
+}
+
+//  The peer's side of the session restarted while ours is up: in-flight
+//  work is lost there, so the owner hears down and up again here. The
+//  link stays.
+static unsigned
+s_reset (meshq_peer_t *self, const char *reason, int64_t now)
+{
+    bool connected = self->connected;
+    unsigned actions = s_down (self, reason, now);
+    actions &= ~(unsigned)MESHQ_PEER_CLOSE_LINK;
+    self->connected = connected;
+    return actions;
+}
+
+//  A HELLO of incarnation during a try that a beacon or PEERS entry of
+//  another incarnation started: the try went where that one was, so go
+//  where this one is.
+static unsigned
+s_moved (meshq_peer_t *self, uint64_t incarnation, int64_t now)
+{
+    if (incarnation != self->incarnation && self->hint &&
+        self->hint != incarnation)
+        return MESHQ_PEER_CLOSE_LINK | s_connect (self, now);
+    return 0;
+}
+
+//  A HELLO without session numbers, from an older agent: the rules
+//  before sessions were numbered, except that a HELLO of the same
+//  incarnation within a heartbeat of the session's start is taken as
+//  that start's echo, which ends the ping-pong two such HELLOs began.
+static unsigned
+s_hello_unnumbered (meshq_peer_t *self, uint64_t incarnation, int64_t now)
+{
+    bool same = incarnation == self->incarnation;
+    switch (self->state) {
+        case MESHQ_PEER_IS_DOWN:
+            return s_connect (self, now);
+        case MESHQ_PEER_IS_CONNECTING:
+            return s_moved (self, incarnation, now);
+        case MESHQ_PEER_IS_UP:
+        case MESHQ_PEER_IS_SUSPECT:
+            if (!same)
+                return s_down (self, "restarted", now) | s_connect (self, now);
+            if (now - self->since < self->heartbeat_ms &&
+                self->state == MESHQ_PEER_IS_UP)
+                return MESHQ_PEER_DUPLICATE;
+            return s_reset (self, "session restarted by the peer", now) |
+                   MESHQ_PEER_SEND_HELLO;
     }
     return 0;
 }
 
 unsigned
-meshq_peer_hello (meshq_peer_t *self, uint64_t incarnation, bool probe,
-                  uint32_t timeout_ms, int64_t now)
+meshq_peer_hello (meshq_peer_t *self, const meshq_peer_hello_t *hello,
+                  int64_t now)
 {
+    uint64_t incarnation = hello->incarnation;
     if (incarnation < self->incarnation ||
         (incarnation == self->incarnation && self->left))
         return MESHQ_PEER_STALE;
     //  A seed probe only says where the peer is: the session starts on
     //  the links, each of which carries its own HELLO.
-    if (probe)
+    if (hello->probe)
         return meshq_peer_discovered (self, incarnation, false, now);
-    unsigned actions = 0;
     bool same = incarnation == self->incarnation;
-    switch (self->state) {
-        case MESHQ_PEER_IS_DOWN:
-            actions = s_connect (self, incarnation, now);
-            break;
-        case MESHQ_PEER_IS_CONNECTING:
-            if (!same)
-                actions =
-                    MESHQ_PEER_CLOSE_LINK | s_connect (self, incarnation, now);
-            break;
-        case MESHQ_PEER_IS_UP:
-        case MESHQ_PEER_IS_SUSPECT:
-            if (same) {
-                //  It lost the session (it declared us down) and starts
-                //  again on a new link: so do we, on our link, which is
-                //  still fine.
-                bool connected = self->connected;
-                actions = s_down (self, "session restarted by the peer", now);
-                actions &= ~(unsigned)MESHQ_PEER_CLOSE_LINK;
-                actions |= MESHQ_PEER_SEND_HELLO;
-                self->connected = connected;
-            } else
-                actions = s_down (self, "restarted", now) |
-                          s_connect (self, incarnation, now);
-            break;
+    //  A session of its we saw already (its number is not above the
+    //  last), that does not ack our try either: a duplicate or a late
+    //  HELLO. It restarts nothing and needs no answer.
+    bool seen = same && hello->session && hello->session <= self->peer_session;
+    bool acked = hello->session && self->session && hello->ack == self->session;
+    if (seen && !(self->state == MESHQ_PEER_IS_CONNECTING && acked)) {
+        if (self->state == MESHQ_PEER_IS_UP ||
+            self->state == MESHQ_PEER_IS_SUSPECT)
+            self->heard = now;
+        return MESHQ_PEER_DUPLICATE;
     }
+    unsigned actions = 0;
+    if (!hello->session) {
+        actions = s_hello_unnumbered (self, incarnation, now);
+        if (actions & MESHQ_PEER_DUPLICATE)
+            return actions;
+        self->peer_session = 0;
+    } else {
+        if (!same)
+            self->peer_session = 0;
+        if (hello->session > self->peer_session)
+            self->peer_session = hello->session;
+        switch (self->state) {
+            case MESHQ_PEER_IS_DOWN:
+                //  It starts a session: so do we, and our HELLO on the new
+                //  link acks its.
+                actions = s_connect (self, now);
+                break;
+            case MESHQ_PEER_IS_CONNECTING:
+                //  Our HELLO went when the try opened; unless this one
+                //  acks it, say it again (it may be lost, and a HELLO of
+                //  the same session is harmless).
+                actions = s_moved (self, incarnation, now);
+                if (!actions && !acked)
+                    actions = MESHQ_PEER_SEND_HELLO;
+                break;
+            case MESHQ_PEER_IS_UP:
+            case MESHQ_PEER_IS_SUSPECT:
+                if (!same)
+                    actions =
+                        s_down (self, "restarted", now) | s_connect (self, now);
+                else if (acked)
+                    //  It lost the session and starts again, knowing ours:
+                    //  it joins it. Say HELLO so that its try completes.
+                    actions =
+                        s_reset (self, "session restarted by the peer", now) |
+                        MESHQ_PEER_SEND_HELLO;
+                else {
+                    //  It lost the session and does not know ours: start a
+                    //  new one, whose HELLO acks its.
+                    actions =
+                        s_reset (self, "session restarted by the peer", now) |
+                        MESHQ_PEER_SEND_HELLO;
+                    s_new_session (self, now);
+                }
+                break;
+        }
+    }
+    self->incarnation = incarnation;
+    self->hint = 0;
     //  Both ends use the larger timeout, so neither declares the other
     //  down while the other still counts it alive.
-    self->timeout_ms =
-        timeout_ms > self->own_timeout_ms ? timeout_ms : self->own_timeout_ms;
+    self->timeout_ms = hello->timeout_ms > self->own_timeout_ms
+                           ? hello->timeout_ms
+                           : self->own_timeout_ms;
     return actions | s_up (self, now);
 }
 
@@ -168,8 +271,7 @@ meshq_peer_frame (meshq_peer_t *self, int64_t now)
             //  once, rather than let it time out; but not where nothing
             //  listened, which would only flap.
             if (self->incarnation && !self->left && !self->refused)
-                return MESHQ_PEER_REFUSED |
-                       s_connect (self, self->incarnation, now);
+                return MESHQ_PEER_REFUSED | s_connect (self, now);
             return MESHQ_PEER_REFUSED;
         case MESHQ_PEER_IS_CONNECTING:
             return MESHQ_PEER_REFUSED;

@@ -13,8 +13,16 @@
         reconnection (the process is gone) makes it down;
       * silence for half the timeout makes it suspect, for the whole
         timeout down; only frames on the link count, never beacons;
-      * a higher incarnation, or a HELLO on a link that is up (the peer
-        lost the session), reports it down and then up again;
+      * a peer's identity and incarnation change only through its own
+        HELLO on a link: a beacon or a PEERS entry can open a try or
+        make us probe it, never end a session;
+      * each side numbers the sessions it starts with the peer, and a
+        HELLO carries the sender's session number and the last one of
+        the receiver's it saw (its ack). A HELLO of a session already
+        seen is a duplicate, ignored; a new session of a peer that is
+        up is a restart on its side, reported down and then up again
+        here, and answered so that it converges in one exchange (see
+        meshq_peer_hello and docs/DISCOVERY.md, "Sessions");
       * UP and DOWN are each reported once per session: a suspect peer
         that is heard again is up again without any report.
 */
@@ -46,11 +54,29 @@ typedef enum {
                                       //  ignored, count it.
     MESHQ_PEER_REFUSED = 1 << 10,     //  A frame it may not send now:
                                       //  dropped, count it.
+    MESHQ_PEER_DUPLICATE = 1 << 11,   //  A HELLO of a session already
+                                      //  seen: ignored, count it.
 } meshq_peer_action_t;
+
+//  What a HELLO says, as far as the state machine cares.
+typedef struct {
+    uint64_t incarnation;  //  The sender's incarnation.
+    uint32_t timeout_ms;   //  The sender's timeout.
+    uint64_t session;      //  The sender's session number; 0: a sender
+                           //  that does not number sessions.
+    uint64_t ack;          //  The last session number of ours it saw.
+    bool probe;            //  It came on a seed probe, not a link.
+} meshq_peer_hello_t;
 
 typedef struct {
     meshq_peer_state_t state;   //  Where it is.
-    uint64_t incarnation;       //  Incarnation of the current try or session.
+    uint64_t incarnation;       //  Its incarnation, as its HELLOs say; 0
+                                //  before the first.
+    uint64_t hint;              //  The incarnation a beacon or PEERS
+                                //  entry named for the current try.
+    uint64_t session;           //  Our number of the current session or
+                                //  try; 0 before the first.
+    uint64_t peer_session;      //  Its last session number we saw.
     uint64_t up_incarnation;    //  Incarnation last reported up.
     uint64_t down_incarnation;  //  Incarnation last reported down.
     bool reported;              //  UP reported and DOWN not yet.
@@ -61,6 +87,7 @@ typedef struct {
     int64_t since;              //  When it entered its state (ms).
     int64_t heard;              //  Last frame from it (ms).
     int64_t sent;               //  Last frame to it (ms).
+    int64_t probed;             //  Last probe a report asked for (ms).
     uint32_t heartbeat_ms;      //  Our heartbeat interval.
     uint32_t own_timeout_ms;    //  Our timeout.
     uint32_t timeout_ms;        //  The link's: the larger of both HELLOs'.
@@ -76,13 +103,17 @@ void meshq_peer_init (meshq_peer_t *self, uint32_t heartbeat_ms,
 //  A beacon (gossip false) or a PEERS entry (gossip true) names it with
 //  incarnation. Gossip does not revive a peer that went down less than
 //  a timeout ago, so that a dead peer is not retried from stale lists.
+//  Such a report is second-hand or forgeable: it opens a try to a peer
+//  that is down, and makes one that is up be probed (a PING, at most one
+//  a heartbeat) if it names another incarnation; nothing more.
 unsigned meshq_peer_discovered (meshq_peer_t *self, uint64_t incarnation,
                                 bool gossip, int64_t now);
 
-//  Its HELLO arrived on a link, announcing timeout_ms; or on a seed
-//  probe (probe true), which only says where it is, as a beacon does.
-unsigned meshq_peer_hello (meshq_peer_t *self, uint64_t incarnation, bool probe,
-                           uint32_t timeout_ms, int64_t now);
+//  Its HELLO arrived on a link; or on a seed probe (hello->probe), which
+//  only says where it is, as a beacon does. Our HELLOs carry
+//  self->session and, as their ack, self->peer_session.
+unsigned meshq_peer_hello (meshq_peer_t *self, const meshq_peer_hello_t *hello,
+                           int64_t now);
 
 //  Any other frame arrived from it.
 unsigned meshq_peer_frame (meshq_peer_t *self, int64_t now);

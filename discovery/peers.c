@@ -127,6 +127,7 @@ meshq_peers_destroy (meshq_peers_t **self_p)
     free (self->interface);
     free (self->seeds);
     sodium_memzero (self->curve_secret, sizeof self->curve_secret);
+    sodium_memzero (self->beacon_key, sizeof self->beacon_key);
     free (self);
     *self_p = NULL;
 }
@@ -242,12 +243,25 @@ s_check_config (meshq_peers_t *self)
     return 0;
 }
 
+//  Whether libzmq would give us a socket now. zsock_new asserts when it
+//  refuses one (its socket limit, or the process's open files), which
+//  must be an error here: start fails and says why.
+static bool
+s_socket_available (void)
+{
+    void *socket = zmq_socket (zsys_init (), ZMQ_PAIR);
+    if (!socket)
+        return false;
+    zmq_close (socket);
+    return true;
+}
+
 static int
 s_bind_router (meshq_peers_t *self)
 {
     const meshq_iface_t *iface = &self->iface;
     bool ipv6 = iface->family == AF_INET6;
-    self->router = zsock_new (ZMQ_ROUTER);
+    self->router = s_socket_available () ? zsock_new (ZMQ_ROUTER) : NULL;
     if (!self->router)
         return s_error (self, MESHQ_EIO, "cannot create the ROUTER: %s",
                         zmq_strerror (zmq_errno ()));
@@ -305,7 +319,7 @@ s_bind_router (meshq_peers_t *self)
                                 MESHQ_PEERS_HANDSHAKE_EVENTS))
         return s_error (self, MESHQ_EIO, "cannot monitor the ROUTER: %s",
                         zmq_strerror (zmq_errno ()));
-    self->monitor = zsock_new (ZMQ_PAIR);
+    self->monitor = s_socket_available () ? zsock_new (ZMQ_PAIR) : NULL;
     if (!self->monitor || zsock_connect (self->monitor, "%s", monitor))
         return s_error (self, MESHQ_EIO, "cannot read the ROUTER's monitor");
     const void *address =
@@ -328,11 +342,20 @@ s_open_beacon (meshq_peers_t *self)
     memcpy (beacon.node, self->node, 16);
     memcpy (beacon.mesh, self->mesh_id, 16);
     meshq_iface_endpoint_port (self->endpoint, &beacon.port);
-    meshq_beacon_encode (&beacon, self->beacon);
+    //  With a mesh secret, beacons are sealed with a key derived from
+    //  it: a forged one is dropped before it can open anything.
+    if (self->curve) {
+        meshq_beacon_key (self->curve_secret, self->beacon_key);
+        meshq_beacon_seal (&beacon, self->beacon_key, self->beacon);
+        self->beacon_size = MESHQ_BEACON_SEALED_SIZE;
+    } else {
+        meshq_beacon_encode (&beacon, self->beacon);
+        self->beacon_size = MESHQ_BEACON_SIZE;
+    }
     //  The first beacon goes now: a socket that cannot send (IPv6 on
     //  loopback, a network that is not there) fails here, rather than
     //  leaving a node running mute.
-    if (meshq_udp_send (self->udp, self->beacon, sizeof self->beacon))
+    if (meshq_udp_send (self->udp, self->beacon, self->beacon_size))
         return s_error (
             self, MESHQ_EIO,
             "cannot send beacons by %s on %s: %s; choose another "
@@ -359,6 +382,7 @@ s_encode_hello (meshq_peers_t *self)
     };
     memcpy (hello.node, self->node, 16);
     const char *why;
+    self->hello_fields = hello;
     int rc = meshq_codec_encode_hello (&hello, &self->hello, &why);
     if (rc)
         return s_error (self, rc, "cannot encode our HELLO: %s", why);
@@ -371,7 +395,7 @@ s_beacon_timer (zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     meshq_peers_t *self = arg;
-    if (meshq_udp_send (self->udp, self->beacon, sizeof self->beacon) == 0)
+    if (meshq_udp_send (self->udp, self->beacon, self->beacon_size) == 0)
         self->stats.beacons_sent++;
     else {
         self->stats.beacon_errors++;
@@ -462,11 +486,18 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
         return rc;
     }
     self->started_ms = zclock_mono ();
+    self->stranger_tokens = MESHQ_PEERS_STRANGERS_BURST;
+    self->stranger_refill = self->started_ms;
     zsys_notice ("discovery: started node=%s name=%s mesh=%s vhost=%s "
                  "endpoint=%s interface=%s transport=%s incarnation=%" PRIu64,
                  self->node_hex, self->name, self->mesh, self->vhost,
                  self->endpoint, self->iface.name, meshq_peers_transport (self),
                  self->incarnation);
+    if (meshq_peers_insecure (self))
+        zsys_warning ("discovery: insecure mesh=%s vhost=%s interface=%s: "
+                      "reachable from the network with no mesh secret; "
+                      "anyone there can join it and read its messages",
+                      self->mesh, self->vhost, self->iface.name);
     return 0;
 }
 

@@ -114,6 +114,10 @@ typedef enum {
     MESHQ_FRAME_DROP_STALE,       //  From an older incarnation.
     MESHQ_FRAME_DROP_ENDPOINT,    //  An endpoint that is not numeric tcp.
     MESHQ_FRAME_DROP_FULL,        //  A new peer, and the table is full.
+    MESHQ_FRAME_DROP_DUPLICATE,   //  HELLO of a session already seen.
+    MESHQ_FRAME_DROP_FUTURE,      //  An incarnation over 24 h ahead.
+    MESHQ_FRAME_DROP_PENDING,     //  A stranger, and too many are pending
+                                  //  or were tried this second.
     MESHQ_FRAME_DROP_COUNT
 } meshq_frame_drop_t;
 
@@ -126,6 +130,11 @@ typedef struct {
     uint64_t frames_dropped[MESHQ_FRAME_DROP_COUNT];  //  By reason.
     uint64_t frames_sent;                             //  Frames sent to peers.
     uint64_t send_errors;        //  Sends refused (queue full).
+    uint64_t link_errors;        //  Links libzmq refused a socket for
+                                 //  (too many sockets or open files).
+    uint64_t duplicate_names;    //  Peers that came up with our name
+                                 //  (another node id): a misconfigured
+                                 //  mesh.
     uint64_t peer_up_events;     //  MESHQ_PEER_UP reported.
     uint64_t peer_down_events;   //  MESHQ_PEER_DOWN reported.
     uint64_t handshakes_failed;  //  Connections to our ROUTER that failed
@@ -171,7 +180,8 @@ int meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16],
 //  incarnation of its start and the endpoint of its ROUTER. The module
 //  connects and says HELLO, as for a peer heard by beacon. Returns 0,
 //  MESHQ_EINVAL if endpoint is not tcp://ADDRESS:PORT with a numeric
-//  address or node is this node, MESHQ_EFULL if the table is full of
+//  address, node is this node or incarnation is more than 24 hours
+//  ahead of our clock, MESHQ_EFULL if the table is full of
 //  peers that are up, MESHQ_ESTATE unless started.
 int meshq_peers_introduce (meshq_peers_t *self, const uint8_t node[16],
                            uint64_t incarnation, const char *endpoint);
@@ -202,6 +212,10 @@ const char *meshq_peers_endpoint (const meshq_peers_t *self);
 //  transport "none" with no_beacon).
 const char *meshq_peers_interface (const meshq_peers_t *self);
 const char *meshq_peers_transport (const meshq_peers_t *self);
+
+//  Whether the mesh is open: its endpoint is on an interface other than
+//  loopback, reachable from the network, and it has no mesh secret.
+bool meshq_peers_insecure (const meshq_peers_t *self);
 
 //  Counters since start.
 const meshq_peers_stats_t *meshq_peers_stats (const meshq_peers_t *self);

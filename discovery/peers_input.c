@@ -41,12 +41,43 @@ s_drop_beacon (meshq_peers_t *self, meshq_beacon_drop_t reason,
                   self->stats.beacons_dropped[reason]);
 }
 
+//  Counts and logs (at most once a second) a beacon or PEERS entry
+//  refused for reason.
+static void
+s_refuse_report (meshq_peers_t *self, const uint8_t node[16], bool gossip,
+                 meshq_beacon_drop_t beacon_reason,
+                 meshq_frame_drop_t frame_reason, int64_t now)
+{
+    uint64_t count = gossip ? ++self->stats.frames_dropped[frame_reason]
+                            : ++self->stats.beacons_dropped[beacon_reason];
+    if (!meshq_peers_ratelog (&self->beacon_log, now))
+        return;
+    char hex[33];
+    meshq_peers_hex (node, hex);
+    zsys_warning ("discovery: %s entry refused node=%s reason=%s "
+                  "dropped=%" PRIu64,
+                  gossip ? "peers" : "beacon", hex,
+                  gossip ? meshq_peers_frame_drop_name (frame_reason)
+                         : meshq_beacon_drop_name (beacon_reason),
+                  count);
+}
+
 //  A peer named by a beacon or a PEERS entry.
 static void
 s_discovered (meshq_peers_t *self, const uint8_t node[16], uint64_t incarnation,
               const char *endpoint, bool gossip, int64_t now)
 {
+    if (meshq_peers_future (incarnation)) {
+        s_refuse_report (self, node, gossip, MESHQ_BEACON_DROP_FUTURE,
+                         MESHQ_FRAME_DROP_FUTURE, now);
+        return;
+    }
     meshq_peers_entry_t *entry = meshq_peers_find (self, node);
+    if (!meshq_peers_admit (self, entry, now)) {
+        s_refuse_report (self, node, gossip, MESHQ_BEACON_DROP_PENDING,
+                         MESHQ_FRAME_DROP_PENDING, now);
+        return;
+    }
     if (!entry)
         entry = meshq_peers_add (self, node, now);
     if (!entry) {
@@ -73,7 +104,17 @@ s_beacon (meshq_peers_t *self, const uint8_t *data,
 {
     meshq_beacon_t beacon;
     meshq_beacon_drop_t reason;
-    if (meshq_beacon_decode (data, datagram->size, &beacon, &reason, NULL)) {
+    int rc;
+    if (self->curve)
+        rc = meshq_beacon_open (data, datagram->size, self->beacon_key, &beacon,
+                                &reason, NULL);
+    else if (datagram->size == MESHQ_BEACON_SEALED_SIZE) {
+        //  Sealed: its mesh has a secret, and we have none.
+        rc = MESHQ_EACCESS;
+        reason = MESHQ_BEACON_DROP_AUTH;
+    } else
+        rc = meshq_beacon_decode (data, datagram->size, &beacon, &reason, NULL);
+    if (rc) {
         s_drop_beacon (self, reason, datagram, now);
         return;
     }
@@ -108,9 +149,9 @@ meshq_peers_beacon_input (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     (void)item;
     meshq_peers_t *self = arg;
     int64_t now = zclock_mono ();
-    //  One byte more than a beacon: a longer datagram is cut there, and
+    //  One byte more than a sealed beacon: a longer datagram is cut there, and
     //  its real size (MSG_TRUNC) is what gets it dropped.
-    uint8_t data[MESHQ_BEACON_SIZE + 1];
+    uint8_t data[MESHQ_BEACON_SEALED_SIZE + 1];
     for (int i = 0; i < S_BURST; i++) {
         meshq_datagram_t datagram;
         int rc = meshq_udp_recv (self->udp, data, sizeof data, &datagram);
@@ -219,7 +260,18 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
                       "hello: endpoint is not tcp://ADDRESS:PORT", node, now);
         return;
     }
+    if (meshq_peers_future (hello.incarnation)) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_FUTURE,
+                      "hello: incarnation more than 24 h ahead of our clock",
+                      node, now);
+        return;
+    }
     meshq_peers_entry_t *entry = meshq_peers_find (self, node);
+    if (!meshq_peers_admit (self, entry, now)) {
+        s_drop_frame (self, MESHQ_FRAME_DROP_PENDING,
+                      "hello: too many new peers pending", node, now);
+        return;
+    }
     if (!entry)
         entry = meshq_peers_add (self, node, now);
     if (!entry) {
@@ -231,11 +283,22 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
     //  others' beacons: when it comes up, the lists go both ways.
     if (probe)
         entry->introduced = true;
-    unsigned actions = meshq_peer_hello (&entry->peer, hello.incarnation, probe,
-                                         (uint32_t)hello.timeout_ms, now);
+    meshq_peer_hello_t said = {.incarnation = hello.incarnation,
+                               .timeout_ms = (uint32_t)hello.timeout_ms,
+                               .session = hello.session,
+                               .ack = hello.ack,
+                               .probe = probe};
+    unsigned actions = meshq_peer_hello (&entry->peer, &said, now);
     if (actions & MESHQ_PEER_STALE) {
         s_drop_frame (self, MESHQ_FRAME_DROP_STALE, "hello: older incarnation",
                       node, now);
+        return;
+    }
+    if (actions & MESHQ_PEER_DUPLICATE) {
+        //  A HELLO of a session both sides are in already: normal after
+        //  loss or a stall, so counted, not logged.
+        self->stats.frames_dropped[MESHQ_FRAME_DROP_DUPLICATE]++;
+        s_track (self, entry, fd, now);
         return;
     }
     self->stats.frames_received++;
@@ -280,7 +343,7 @@ meshq_peers_introduce (meshq_peers_t *self, const uint8_t node[16],
     if (!self->started)
         return MESHQ_ESTATE;
     if (!meshq_iface_endpoint_valid (endpoint) ||
-        memcmp (node, self->node, 16) == 0)
+        memcmp (node, self->node, 16) == 0 || meshq_peers_future (incarnation))
         return MESHQ_EINVAL;
     int64_t now = zclock_mono ();
     meshq_peers_entry_t *entry = meshq_peers_find (self, node);

@@ -31,6 +31,18 @@
     (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |                                    \
      ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
+//  Most tries at once to peers never up (each holds a link's socket),
+//  and how many such tries may start a second, in a burst of at most
+//  MESHQ_PEERS_STRANGERS_BURST: forged beacons or PEERS lists naming
+//  ever new nodes cost a few sockets, never all of them.
+#define MESHQ_PEERS_PENDING_MAX     64
+#define MESHQ_PEERS_STRANGERS_PER_S 10
+#define MESHQ_PEERS_STRANGERS_BURST 64
+
+//  How far ahead of our clock an incarnation (the start of its node, in
+//  microseconds since 1970) may be: beyond, it is refused.
+#define MESHQ_PEERS_FUTURE_US (24 * 3600 * INT64_C (1000000))
+
 //  Most seed endpoints.
 #define MESHQ_PEERS_SEEDS_MAX 64
 
@@ -97,11 +109,15 @@ struct _meshq_peers_t {
     char endpoint[MESHQ_ENDPOINT_MAX];  //  Where peers reach it.
     meshq_udp_t *udp;                   //  Beacon socket, or NULL.
     zmq_pollitem_t udp_item;            //  Its zloop poller.
-    uint8_t beacon[MESHQ_BEACON_SIZE];  //  Our beacon record.
-    meshq_buf_t hello;                  //  Our HELLO map, encoded once.
-    int beacon_timer;                   //  zloop timer ids, or -1.
-    int tick_timer;                     //  Heartbeats and expiry.
-    int gossip_timer;                   //  PEERS to a random peer.
+    uint8_t beacon[MESHQ_BEACON_SEALED_SIZE];   //  Our beacon record,
+    size_t beacon_size;                         //  sealed with a secret,
+    uint8_t beacon_key[MESHQ_BEACON_KEY_SIZE];  //  by this key.
+    meshq_buf_t hello;                          //  Our HELLO map, encoded once,
+        //  with no session: seed probes.
+    meshq_hello_t hello_fields;  //  Its fields, for links' HELLOs.
+    int beacon_timer;            //  zloop timer ids, or -1.
+    int tick_timer;              //  Heartbeats and expiry.
+    int gossip_timer;            //  PEERS to a random peer.
     //  The table: an array to iterate, an index to look up.
     meshq_peers_entry_t **entries;  //  max_peers slots.
     size_t count;                   //  Entries in use.
@@ -114,6 +130,8 @@ struct _meshq_peers_t {
     uint64_t ping_seq;                 //  Last PING sequence number.
     meshq_buf_t buf;                   //  Reused to encode frames.
     meshq_gossip_t *gossip;            //  MESHQ_GOSSIP_MAX entries, reused.
+    double stranger_tokens;            //  Tries to strangers allowed now.
+    int64_t stranger_refill;           //  When the tokens were counted.
     meshq_peers_ratelog_t beacon_log;  //  Rate limits of log lines.
     meshq_peers_ratelog_t frame_log;
     meshq_peers_ratelog_t error_log;
@@ -149,6 +167,14 @@ int meshq_peers_link_send (meshq_peers_t *self, meshq_peers_entry_t *entry,
 int meshq_peers_send_frame (meshq_peers_t *self, meshq_peers_entry_t *entry,
                             const char *command, const meshq_buf_t *args);
 void meshq_peers_close_seeds (meshq_peers_t *self);
+//  Whether a report (beacon, PEERS entry, HELLO) about node may open a
+//  try: always for a peer that has been up or is being tried; for a
+//  stranger only within MESHQ_PEERS_PENDING_MAX and the rate. entry is
+//  the node's, or NULL.
+bool meshq_peers_admit (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                        int64_t now);
+//  Whether incarnation is more than MESHQ_PEERS_FUTURE_US ahead.
+bool meshq_peers_future (uint64_t incarnation);
 int meshq_peers_tick (zloop_t *loop, int timer_id, void *arg);
 int meshq_peers_gossip (zloop_t *loop, int timer_id, void *arg);
 bool meshq_peers_ratelog (meshq_peers_ratelog_t *log, int64_t now);

@@ -9,6 +9,7 @@
 static const char *s_frame_drop_names[MESHQ_FRAME_DROP_COUNT] = {
     "routing_id", "command", "malformed", "mesh",     "mismatch",
     "self",       "not_up",  "stale",     "endpoint", "full",
+    "duplicate",  "future",  "pending",
 };
 
 int
@@ -141,4 +142,11 @@ meshq_peers_frame_drop_name (meshq_frame_drop_t reason)
 {
     assert ((unsigned)reason < MESHQ_FRAME_DROP_COUNT);
     return s_frame_drop_names[reason];
+}
+
+bool
+meshq_peers_insecure (const meshq_peers_t *self)
+{
+    assert (self);
+    return self->started && !self->curve && !self->iface.loopback;
 }

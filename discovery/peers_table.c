@@ -129,6 +129,16 @@ s_report (meshq_peers_t *self, meshq_peers_entry_t *entry,
                      "incarnation=%" PRIu64,
                      entry->hex, entry->name, entry->endpoint,
                      info->incarnation);
+        //  Two agents started with one --name: both see it, each in the
+        //  other's HELLO, and say so with both ids.
+        if (*entry->name && strcmp (entry->name, self->name) == 0) {
+            self->stats.duplicate_names++;
+            zsys_warning ("discovery: duplicate name=%s id=%s peer=%s "
+                          "endpoint=%s: two agents of one mesh have the "
+                          "same name; give each its own --name",
+                          self->name, self->node_hex, entry->hex,
+                          entry->endpoint);
+        }
     } else {
         //  The session that ended, which a restart may already have
         //  replaced in the state machine.
@@ -164,6 +174,19 @@ s_localize (const meshq_peers_t *self, const char *endpoint, char *out,
               self->iface.name, close);
 }
 
+//  Says HELLO on the entry's link, with our session number and the
+//  last of its we saw.
+static void
+s_send_hello (meshq_peers_t *self, meshq_peers_entry_t *entry)
+{
+    meshq_hello_t hello = self->hello_fields;
+    hello.session = entry->peer.session;
+    hello.ack = entry->peer.peer_session;
+    meshq_buf_reset (&self->buf);
+    if (meshq_codec_encode_hello (&hello, &self->buf, NULL) == 0)
+        meshq_peers_send_frame (self, entry, "HELLO", &self->buf);
+}
+
 static void
 s_open_link (meshq_peers_t *self, meshq_peers_entry_t *entry)
 {
@@ -178,16 +201,19 @@ s_open_link (meshq_peers_t *self, meshq_peers_entry_t *entry)
     };
     entry->link = meshq_link_new ();
     if (meshq_link_open (entry->link, entry->endpoint, &options)) {
-        //  libzmq refused a socket (too many open files): the try ends
-        //  at the HELLO timeout and a beacon starts another.
+        //  libzmq refused a socket (too many sockets or open files): no
+        //  link, so nothing is sent; the try ends at the HELLO timeout
+        //  and a beacon starts another.
+        self->stats.link_errors++;
         if (meshq_peers_ratelog (&self->error_log, zclock_mono ()))
             zsys_warning ("discovery: cannot open link id=%s endpoint=%s "
-                          "error=%s",
+                          "error=\"%s\" errors=%" PRIu64,
                           entry->hex, entry->endpoint,
-                          zmq_strerror (zmq_errno ()));
+                          zmq_strerror (zmq_errno ()), self->stats.link_errors);
+        meshq_link_destroy (&entry->link);
         return;
     }
-    meshq_peers_send_frame (self, entry, "HELLO", &self->hello);
+    s_send_hello (self, entry);
 }
 
 void
@@ -301,7 +327,7 @@ meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
         s_open_link (self, entry);
     }
     if ((actions & MESHQ_PEER_SEND_HELLO) && entry->link)
-        meshq_peers_send_frame (self, entry, "HELLO", &self->hello);
+        s_send_hello (self, entry);
     if (actions & MESHQ_PEER_REPORT_UP) {
         s_report (self, entry, MESHQ_PEER_UP, now);
         //  A peer that came by a seed hears who else is up, and they hear
@@ -439,6 +465,38 @@ meshq_peers_gossip (zloop_t *loop, int timer_id, void *arg)
         }
     }
     return 0;
+}
+
+bool
+meshq_peers_admit (meshq_peers_t *self, meshq_peers_entry_t *entry, int64_t now)
+{
+    if (entry && (entry->listed || entry->peer.state != MESHQ_PEER_IS_DOWN))
+        return true;
+    size_t pending = 0;
+    for (size_t i = 0; i < self->count; i++)
+        if (self->entries[i]->peer.state == MESHQ_PEER_IS_CONNECTING &&
+            !self->entries[i]->listed)
+            pending++;
+    if (pending >= MESHQ_PEERS_PENDING_MAX)
+        return false;
+    if (now > self->stranger_refill) {
+        self->stranger_tokens += (double)(now - self->stranger_refill) *
+                                 MESHQ_PEERS_STRANGERS_PER_S / 1000.0;
+        if (self->stranger_tokens > MESHQ_PEERS_STRANGERS_BURST)
+            self->stranger_tokens = MESHQ_PEERS_STRANGERS_BURST;
+        self->stranger_refill = now;
+    }
+    if (self->stranger_tokens < 1)
+        return false;
+    self->stranger_tokens -= 1;
+    return true;
+}
+
+bool
+meshq_peers_future (uint64_t incarnation)
+{
+    int64_t now_us = zclock_time () * 1000;
+    return incarnation > (uint64_t)(now_us + MESHQ_PEERS_FUTURE_US);
 }
 
 bool

@@ -106,7 +106,9 @@
     X (DISPOSED_MAXLEN, disposed_maxlen, "dmax", UINT)                         \
     X (DISPOSED_REJECTED, disposed_rejected, "drej", UINT)                     \
     X (DISPOSED_LIMIT, disposed_limit, "dlim", UINT)                           \
-    X (DISPOSED_DEDUP, disposed_dedup, "ddup", UINT)
+    X (DISPOSED_DEDUP, disposed_dedup, "ddup", UINT)                           \
+    X (INSECURE, insecure, "insecure", BOOL)   /* open mesh: no secret */      \
+    X (DUP_NAMES, dup_names, "dupnames", UINT) /* peers with our name */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,

@@ -27,6 +27,8 @@ static const meshq_codec_field_t s_hello_fields[] = {
              MESHQ_HEARTBEAT_MAX, heartbeat_ms),
     S_HELLO ("timeout_ms", MESHQ_CODEC_UINT, true, 3 * MESHQ_HEARTBEAT_MIN,
              MESHQ_TIMEOUT_MAX, timeout_ms),
+    S_HELLO ("session", MESHQ_CODEC_UINT, false, 0, UINT64_MAX, session),
+    S_HELLO ("ack", MESHQ_CODEC_UINT, false, 0, UINT64_MAX, ack),
 };
 static const meshq_codec_map_t s_hello =
     MESHQ_CODEC_MAP ("hello", s_hello_fields);
@@ -171,7 +173,9 @@ meshq_codec_encode_hello (const meshq_hello_t *hello, meshq_buf_t *out,
     size_t start = out->size;
     meshq_writer_t writer;
     meshq_writer_init (&writer, out);
-    meshq_writer_map (&writer, 10);
+    //  Session numbers only once there is a session: a seed probe has
+    //  none, and an older agent skips the keys.
+    meshq_writer_map (&writer, hello->session ? 12 : 10);
     meshq_writer_str (&writer, "protocol");
     meshq_writer_uint (&writer, MESHQ_PEER_PROTOCOL);
     meshq_writer_str (&writer, "node");
@@ -187,6 +191,12 @@ meshq_codec_encode_hello (const meshq_hello_t *hello, meshq_buf_t *out,
     meshq_writer_uint (&writer, hello->heartbeat_ms);
     meshq_writer_str (&writer, "timeout_ms");
     meshq_writer_uint (&writer, hello->timeout_ms);
+    if (hello->session) {
+        meshq_writer_str (&writer, "session");
+        meshq_writer_uint (&writer, hello->session);
+        meshq_writer_str (&writer, "ack");
+        meshq_writer_uint (&writer, hello->ack);
+    }
     rc = meshq_writer_error (&writer);
     if (rc) {
         out->size = start;

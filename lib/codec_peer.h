@@ -54,6 +54,11 @@ typedef struct {
     meshq_span_t endpoint;  //  Sender's ROUTER, tcp://ADDRESS:PORT.
     uint64_t heartbeat_ms;  //  How often the sender sends when idle.
     uint64_t timeout_ms;    //  Silence after which it declares us down.
+    uint64_t session;       //  Sender's number of its session with the
+                            //  receiver; 0 (absent): a seed probe, or an
+                            //  agent that does not number sessions.
+    uint64_t ack;           //  The receiver's last session number the
+                            //  sender saw; 0: none.
 } meshq_hello_t;
 
 //  One entry of PEERS.

@@ -118,6 +118,8 @@ static const s_column_t s_status_cols[] = {
            disposed_limit, 'u'),
     S_COL ("disposed_dedup", "disposed dedup", DISPOSED_DEDUP, disposed_dedup,
            'u'),
+    S_COL ("insecure", "insecure", INSECURE, insecure, 'b'),
+    S_COL ("duplicate_names", "duplicate names", DUP_NAMES, dup_names, 'u'),
     {NULL, NULL, 0, 0, 0}};
 
 //  Writes a value as JSON or as table text.

@@ -6,6 +6,8 @@
     with a poller and a deadline; it never sleeps, and asserts no
     timings. Each test uses its own beacon port and mesh name.
 */
+#include "beacon.h"
+#include "codec_peer.h"
 #include "discovery.h"
 #include "meshq.h"
 #include "testutil.h"
@@ -597,6 +599,270 @@ Test (discovery, frames_from_strangers_are_counted_and_dropped, .init = s_setup,
     s_pump (0);
     cr_expect (s_nodes[0].up[1] && s_nodes[1].up[0]);
     cr_expect_eq (s_nodes[0].downs[1], 0);
+}
+
+Test (discovery, a_stray_hello_between_up_nodes_never_echoes, .init = s_setup,
+      .fini = s_teardown)
+{
+    s_start_default (0);
+    s_start_default (1);
+    cr_assert (s_wait (s_full, NULL));
+    //  One more HELLO of node 1's (as a link queues it while packets are
+    //  dropped), in the form agents sent before sessions were numbered.
+    meshq_hello_t hello = {
+        .protocol = MESHQ_PEER_PROTOCOL,
+        .incarnation = s_nodes[1].incarnation,
+        .name = {"n1", 2},
+        .mesh = {s_mesh, (uint32_t)strlen (s_mesh)},
+        .vhost = {"/", 1},
+        .endpoint = {s_nodes[1].endpoint,
+                     (uint32_t)strlen (s_nodes[1].endpoint)},
+        .heartbeat_ms = 100,
+        .timeout_ms = 10000,
+    };
+    memcpy (hello.node, s_nodes[1].id, 16);
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    cr_assert_eq (meshq_codec_encode_hello (&hello, &buf, NULL), 0);
+    //  Past the heartbeat after the session started: a restart by node 1
+    //  as far as node 0 can tell.
+    int64_t until = zclock_mono () + 300;
+    while (zclock_mono () < until)
+        s_pump (50);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    uint8_t id[17] = {0x01};
+    memcpy (id + 1, s_nodes[1].id, 16);
+    zmq_setsockopt (zsock_resolve (dealer), ZMQ_ROUTING_ID, id, sizeof id);
+    zsock_set_linger (dealer, 1000);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "HELLO");
+    zmsg_addmem (msg, buf.data, buf.size);
+    cr_assert_eq (zsock_connect (dealer, "%s", s_nodes[0].endpoint), 0);
+    cr_assert_eq (zmsg_send (&msg, dealer), 0);
+    //  Node 0 restarts the session once; its answer is a HELLO of a
+    //  session node 1 is in already, which changes nothing there.
+    s_counter_t restarted = {0, "peer_down_events", 1};
+    cr_expect (s_wait (s_counter_reached, &restarted));
+    //  Gone at once: with node 1's routing id, it takes the ROUTER's
+    //  route over from node 1's own link, which then takes it back.
+    zsock_destroy (&dealer);
+    until = zclock_mono () + 2000;
+    while (zclock_mono () < until)
+        s_pump (50);
+    cr_expect_leq (s_stat (0, "peer_down_events"), 1);
+    cr_expect_eq (s_stat (1, "peer_down_events"), 0);
+    cr_expect_geq (s_stat (1, "frames_dropped.duplicate"), 1);
+    cr_expect (s_nodes[0].up[1] && s_nodes[1].up[0]);
+    meshq_buf_fini (&buf);
+}
+
+//  Sends a beacon to the nodes' beacon port, as anyone on the network
+//  can.
+static void
+s_forge_beacon (const uint8_t node[16], uint64_t incarnation, uint16_t port)
+{
+    meshq_beacon_t beacon = {.incarnation = incarnation, .port = port};
+    memcpy (beacon.node, node, 16);
+    meshq_beacon_mesh_id (s_mesh, "/", beacon.mesh);
+    uint8_t record[MESHQ_BEACON_SIZE];
+    meshq_beacon_encode (&beacon, record);
+    //  To the group on loopback, as beacons go, so that every node hears
+    //  it (a unicast datagram reaches one of the sockets on the port).
+    int fd = socket (AF_INET, SOCK_DGRAM, 0);
+    cr_assert_geq (fd, 0);
+    struct in_addr loopback = {.s_addr = htonl (INADDR_LOOPBACK)};
+    cr_assert_eq (setsockopt (fd, IPPROTO_IP, IP_MULTICAST_IF, &loopback,
+                              sizeof loopback),
+                  0);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons (s_port)};
+    inet_pton (AF_INET, "239.255.56.80", &to.sin_addr);
+    cr_assert_eq (sendto (fd, record, sizeof record, 0, (struct sockaddr *)&to,
+                          sizeof to),
+                  (ssize_t)sizeof record);
+    close (fd);
+}
+
+//  The current time as an incarnation: microseconds since 1970.
+static uint64_t
+s_wall_us (void)
+{
+    return (uint64_t)zclock_time () * 1000;
+}
+
+Test (discovery, forged_beacons_with_new_ids_open_few_sockets_and_crash_nothing,
+      .init = s_setup, .fini = s_teardown, .timeout = 120)
+{
+    s_start_default (0);
+    s_start_default (1);
+    cr_assert (s_wait (s_full, NULL));
+    //  2,000 nodes nobody runs, pointing where nothing listens: each
+    //  would be a link, and about 1,000 sockets is the limit.
+    uint8_t node[16];
+    memset (node, 0x5a, sizeof node);
+    for (uint32_t i = 0; i < 2000; i++) {
+        memcpy (node, &i, sizeof i);
+        s_forge_beacon (node, s_wall_us (), 9);
+        if (i % 100 == 99)
+            s_pump (20);
+    }
+    s_counter_t pending = {0, "beacons_dropped.pending", 1};
+    cr_expect (s_wait (s_counter_reached, &pending));
+    //  Still at work, with node 1 up all along.
+    s_pump (200);
+    cr_expect (s_nodes[0].up[1] && s_nodes[1].up[0]);
+    cr_expect_eq (s_nodes[0].downs[1], 0);
+}
+
+Test (discovery, a_beacon_cannot_take_a_live_peer_down, .init = s_setup,
+      .fini = s_teardown)
+{
+    s_start_default (0);
+    s_start_default (1);
+    cr_assert (s_wait (s_full, NULL));
+    //  Node 1's id with a later incarnation, and with the largest one.
+    s_forge_beacon (s_nodes[1].id, s_nodes[1].incarnation + 1000000, 9);
+    s_forge_beacon (s_nodes[1].id, UINT64_MAX, 9);
+    int64_t until = zclock_mono () + 1500;
+    while (zclock_mono () < until)
+        s_pump (50);
+    cr_expect (s_nodes[0].up[1], "node 1 is not up on node 0");
+    cr_expect_eq (s_nodes[0].downs[1], 0);
+    cr_expect_eq (s_stat (0, "beacons_dropped.future"), 1);
+    //  And its own restart is still seen as one.
+    uint64_t old = s_nodes[1].incarnation;
+    s_kill (1);
+    s_start_default (1);
+    cr_expect (s_wait (s_full, NULL));
+    cr_expect_eq (s_nodes[0].up_incarnation[1], s_nodes[1].incarnation);
+    cr_expect_neq (s_nodes[1].incarnation, old);
+}
+
+Test (discovery, with_a_secret_only_sealed_beacons_are_heard, .init = s_setup,
+      .fini = s_teardown)
+{
+    //  One CURVE keypair for the mesh, as a mesh secret derives it, and a
+    //  ZAP handler that lets CURVE clients in (the agent's checks the
+    //  key; that is not what this test is about).
+    zactor_t *auth = zactor_new (zauth, NULL);
+    zstr_sendx (auth, "CURVE", CURVE_ALLOW_ANY, NULL);
+    zsock_wait (auth);
+    zcert_t *cert = zcert_new ();
+    for (int i = 0; i < 2; i++) {
+        meshq_peers_config_t config = s_config (i);
+        config.name = i ? "n1" : "n0";
+        config.curve_public = zcert_public_txt (cert);
+        config.curve_secret = zcert_secret_txt (cert);
+        s_start (i, &config);
+    }
+    //  Sealed beacons: they find each other.
+    cr_assert (s_wait (s_full, NULL));
+    //  Plain beacons of a new node, and sealed ones under another key.
+    uint8_t node[16];
+    memset (node, 0x3c, sizeof node);
+    s_forge_beacon (node, s_wall_us (), 9);
+    meshq_beacon_t beacon = {.incarnation = s_wall_us (), .port = 9};
+    memcpy (beacon.node, node, 16);
+    meshq_beacon_mesh_id (s_mesh, "/", beacon.mesh);
+    uint8_t key[MESHQ_BEACON_KEY_SIZE] = {1, 2, 3};
+    uint8_t sealed[MESHQ_BEACON_SEALED_SIZE];
+    meshq_beacon_seal (&beacon, key, sealed);
+    int fd = socket (AF_INET, SOCK_DGRAM, 0);
+    struct in_addr loopback = {.s_addr = htonl (INADDR_LOOPBACK)};
+    setsockopt (fd, IPPROTO_IP, IP_MULTICAST_IF, &loopback, sizeof loopback);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons (s_port)};
+    inet_pton (AF_INET, "239.255.56.80", &to.sin_addr);
+    cr_assert_eq (sendto (fd, sealed, sizeof sealed, 0, (struct sockaddr *)&to,
+                          sizeof to),
+                  (ssize_t)sizeof sealed);
+    close (fd);
+    s_counter_t refused = {0, "beacons_dropped.auth", 2};
+    cr_expect (s_wait (s_counter_reached, &refused));
+    //  Neither opened a try: the node was never taken as a beacon's.
+    cr_expect_eq (s_stat (0, "beacons_dropped.pending"), 0);
+    s_pump (200);
+    cr_expect (s_nodes[0].up[1] && s_nodes[1].up[0]);
+    zcert_destroy (&cert);
+    s_teardown ();
+    zactor_destroy (&auth);
+}
+
+Test (discovery, a_forged_peers_list_opens_few_sockets_and_crashes_nothing,
+      .init = s_setup, .fini = s_teardown, .timeout = 120)
+{
+    s_start_default (0);
+    s_start_default (1);
+    cr_assert (s_wait (s_full, NULL));
+    //  Without a mesh secret anyone can say HELLO and be up; then it
+    //  sends lists of 1,000 nodes nobody runs.
+    uint8_t stranger[16];
+    memset (stranger, 0x66, sizeof stranger);
+    //  Its events are read like a node's.
+    memcpy (s_nodes[S_MAX_NODES - 1].id, stranger, 16);
+    const char *nowhere = "tcp://127.0.0.1:9";
+    meshq_hello_t hello = {
+        .protocol = MESHQ_PEER_PROTOCOL,
+        .incarnation = s_wall_us (),
+        .mesh = {s_mesh, (uint32_t)strlen (s_mesh)},
+        .vhost = {"/", 1},
+        .endpoint = {nowhere, (uint32_t)strlen (nowhere)},
+        .heartbeat_ms = 100,
+        .timeout_ms = 1000,
+        .session = 1,
+    };
+    memcpy (hello.node, stranger, 16);
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    cr_assert_eq (meshq_codec_encode_hello (&hello, &buf, NULL), 0);
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    uint8_t id[17] = {0x01};
+    memcpy (id + 1, stranger, 16);
+    zmq_setsockopt (zsock_resolve (dealer), ZMQ_ROUTING_ID, id, sizeof id);
+    cr_assert_eq (zsock_connect (dealer, "%s", s_nodes[0].endpoint), 0);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "HELLO");
+    zmsg_addmem (msg, buf.data, buf.size);
+    cr_assert_eq (zmsg_send (&msg, dealer), 0);
+    static meshq_gossip_t list[1000];
+    for (uint32_t round = 0; round < 2; round++) {
+        for (uint32_t i = 0; i < 1000; i++) {
+            memset (list[i].node, 0x44, 16);
+            uint32_t n = round * 1000 + i;
+            memcpy (list[i].node, &n, sizeof n);
+            list[i].incarnation = s_wall_us ();
+            list[i].endpoint =
+                (meshq_span_t){nowhere, (uint32_t)strlen (nowhere)};
+        }
+        meshq_buf_reset (&buf);
+        cr_assert_eq (meshq_codec_encode_peers (list, 1000, &buf, NULL), 0);
+        msg = zmsg_new ();
+        zmsg_addstr (msg, "PEERS");
+        zmsg_addmem (msg, buf.data, buf.size);
+        cr_assert_eq (zmsg_send (&msg, dealer), 0);
+    }
+    s_counter_t pending = {0, "frames_dropped.pending", 1};
+    cr_expect (s_wait (s_counter_reached, &pending));
+    s_pump (200);
+    cr_expect (s_nodes[0].up[1] && s_nodes[1].up[0]);
+    cr_expect_eq (s_nodes[0].downs[1], 0);
+    zsock_destroy (&dealer);
+    meshq_buf_fini (&buf);
+}
+
+Test (discovery, two_nodes_with_one_name_both_say_so, .init = s_setup,
+      .fini = s_teardown)
+{
+    for (int i = 0; i < 3; i++) {
+        meshq_peers_config_t config = s_config (i);
+        config.name = i < 2 ? "twin" : "other";
+        s_start (i, &config);
+    }
+    cr_assert (s_wait (s_full, NULL));
+    s_counter_t twin0 = {0, "duplicate_names", 1};
+    s_counter_t twin1 = {1, "duplicate_names", 1};
+    cr_expect (s_wait (s_counter_reached, &twin0));
+    cr_expect (s_wait (s_counter_reached, &twin1));
+    //  The third one's name is its own.
+    cr_expect_eq (s_stat (2, "duplicate_names"), 0);
 }
 
 Test (discovery, says_why_it_cannot_start, .init = s_setup)

@@ -100,7 +100,8 @@ s_client (int i)
     return agentutil_connect (s_nodes[i].agent);
 }
 
-//  The agent's STATUS: peers up and handshakes refused.
+//  The agent's STATUS: peers up, and what it refused of other meshes'
+//  agents: handshakes, and beacons that are not sealed with its key.
 static void
 s_status (meshq_client_t *client, uint64_t *peers, uint64_t *refused)
 {
@@ -108,7 +109,7 @@ s_status (meshq_client_t *client, uint64_t *peers, uint64_t *refused)
     zmsg_t *reply;
     clientutil_status (client, &status, &reply);
     *peers = status.peers;
-    *refused = status.bad_handshakes;
+    *refused = status.bad_handshakes + status.bad_beacons;
     zmsg_destroy (&reply);
 }
 
@@ -196,7 +197,7 @@ Test (mesh_secret, agents_with_other_secrets_never_join)
     s_start (1, path_b);
     meshq_client_t *a = s_client (0), *b = s_client (1);
     s_expect_apart (a, b);
-    //  Each one's links fail at the other's ROUTER, so both count.
+    //  Each one's beacons are refused by the other, so both count.
     uint64_t peers, refused;
     s_status (a, &peers, &refused);
     cr_expect_gt (refused, 0, "A counted no refused handshake");

@@ -94,7 +94,7 @@ s_start_agent (int i)
     char ns[64];
     snprintf (ns, sizeof ns, "%s-n%d", s_tag ? s_tag : "", i + 1);
     const char *in_ns[] = {"/sbin/ip", "netns", "exec", ns, NULL};
-    const char *beacon[] = {"--interface", "mq0", NULL};
+    const char *beacon[] = {"--interface", "mq0", "--insecure", NULL};
     const char *no_beacon[] = {"--no-beacon", NULL};
     procutil_node_start (&s_nodes[i], s_dir, s_mesh, seeds,
                          s_tag ? in_ns : NULL, s_tag ? beacon : no_beacon);

@@ -323,3 +323,26 @@ Test (discovery, random_datagrams_at_the_beacon_port_are_counted_and_dropped,
     cr_expect_eq (s_tool (out, sizeof out, "a", "status"), 0, "%s", out);
     meshq_client_destroy (&client);
 }
+
+Test (discovery, two_agents_with_one_name_both_report_it, .init = s_setup,
+      .fini = s_teardown)
+{
+    s_start (0, "a", NULL);
+    char control[160], data[160];
+    snprintf (control, sizeof control, "ipc://%s/a2.ipc", s_place.dir);
+    snprintf (data, sizeof data, "%s/data-a2", s_place.dir);
+    s_start (1, "a", "--control", control, "--data", data, NULL);
+    for (int i = 0; i < 2; i++)
+        cr_expect_not_null (
+            testproc_expect (&s_agents[i], S_WAIT_MS, "duplicate name=a", NULL),
+            "agent %d:\n%s", i, s_agents[i].text);
+    char out[4096];
+    cr_assert_eq (s_tool (out, sizeof out, "a", "--json status"), 0, "%s", out);
+    cr_expect (strstr (out, "\"duplicate_names\":1"), "%s", out);
+    cr_assert_eq (testproc_shell (out, sizeof out,
+                                  "%s --agent %s --timeout 20 --json status "
+                                  "2>&1",
+                                  S_TOOL, control),
+                  0, "%s", out);
+    cr_expect (strstr (out, "\"duplicate_names\":1"), "%s", out);
+}

@@ -2,7 +2,9 @@
     bridge (tests/system/netns.sh makes them): agents find each other by
     broadcast and advertise the address of the chosen interface, a
     killed one is down everywhere, a cut link is down and then up again,
-    seeds work with beacons off, and so does IPv6.
+    seeds work with beacons off, and so does IPv6. An agent on such an
+    interface with no mesh secret refuses to start unless --insecure,
+    and then says so in status.
 
     Needs root: without it, or without the fixture, every test skips and
     says why.
@@ -80,8 +82,9 @@ s_start (int n, ...)
                       control, "--heartbeat",
                       "100",   "--peer-timeout",
                       "1000",  "--beacon-interval",
-                      "100"};
-    int argc = 19;
+                      "100",   "--insecure"};
+    //  --insecure: these meshes on a bridge have no secret on purpose.
+    int argc = 20;
     va_list args;
     va_start (args, n);
     char *extra;
@@ -233,4 +236,28 @@ Test (netns, ipv6_link_local_multicast_finds_peers, .init = s_setup,
     char out[8192];
     s_list (1, out, sizeof out);
     cr_expect (strstr (out, "\"endpoint\":\"tcp://[fe80::"), "%s", out);
+}
+
+Test (netns, an_open_mesh_needs_a_secret_or_insecure, .init = s_setup,
+      .fini = s_teardown)
+{
+    char out[4096];
+    int code = testproc_shell (out, sizeof out,
+                               "ip netns exec %s-n1 %s --name x --mesh %s "
+                               "--interface mq0 --data %s/data-x "
+                               "--control ipc://%s/x.ipc 2>&1",
+                               s_tag, S_AGENT, s_mesh, s_dir, s_dir);
+    cr_expect_eq (code, 78, "exited %d: %s", code, out);
+    cr_expect (strstr (out, "no mesh secret") && strstr (out, "--insecure"),
+               "%s", out);
+    //  Told so, it runs, and says so.
+    s_start (1, "--interface", "mq0", NULL);
+    cr_expect_not_null (strstr (s_agents[1].text, "discovery: insecure"), "%s",
+                        s_agents[1].text);
+    cr_assert_eq (testproc_shell (out, sizeof out,
+                                  "%s --agent ipc://%s/n1.ipc --timeout 20 "
+                                  "--json status 2>&1",
+                                  S_TOOL, s_dir),
+                  0, "%s", out);
+    cr_expect (strstr (out, "\"insecure\":true"), "%s", out);
 }

@@ -182,3 +182,47 @@ Test (beacon, names_every_drop_reason)
             cr_expect_str_neq (name, meshq_beacon_drop_name (other));
     }
 }
+
+Test (beacon, sealed_ones_open_only_under_their_key_and_intact)
+{
+    meshq_beacon_t beacon = s_beacon (), back;
+    uint8_t key[MESHQ_BEACON_KEY_SIZE], other[MESHQ_BEACON_KEY_SIZE];
+    meshq_beacon_key ("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", key);
+    meshq_beacon_key ("JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6", other);
+    cr_assert_neq (memcmp (key, other, sizeof key), 0);
+    uint8_t sealed[MESHQ_BEACON_SEALED_SIZE];
+    meshq_beacon_seal (&beacon, key, sealed);
+    meshq_beacon_drop_t reason = MESHQ_BEACON_DROP_COUNT;
+    cr_assert_eq (
+        meshq_beacon_open (sealed, sizeof sealed, key, &back, &reason, NULL),
+        0);
+    cr_expect_eq (back.incarnation, beacon.incarnation);
+    cr_expect_arr_eq (back.node, beacon.node, MESHQ_ID_SIZE);
+    cr_expect (back.flags & MESHQ_BEACON_SEALED);
+    //  Another key.
+    cr_expect_eq (
+        meshq_beacon_open (sealed, sizeof sealed, other, &back, &reason, NULL),
+        MESHQ_EACCESS);
+    cr_expect_eq (reason, MESHQ_BEACON_DROP_AUTH);
+    //  Any byte changed.
+    for (size_t i = 0; i < sizeof sealed; i++) {
+        sealed[i] ^= 0x01;
+        reason = MESHQ_BEACON_DROP_COUNT;
+        cr_assert_neq (meshq_beacon_open (sealed, sizeof sealed, key, &back,
+                                          &reason, NULL),
+                       0, "byte %zu", i);
+        cr_assert_eq (reason, MESHQ_BEACON_DROP_AUTH, "byte %zu", i);
+        sealed[i] ^= 0x01;
+    }
+    //  A plain beacon, and other sizes.
+    uint8_t plain[MESHQ_BEACON_SIZE];
+    meshq_beacon_encode (&beacon, plain);
+    cr_expect_eq (
+        meshq_beacon_open (plain, sizeof plain, key, &back, &reason, NULL),
+        MESHQ_EACCESS);
+    cr_expect_eq (reason, MESHQ_BEACON_DROP_AUTH);
+    cr_expect_eq (meshq_beacon_open (sealed, sizeof sealed - 1, key, &back,
+                                     &reason, NULL),
+                  MESHQ_EMALFORMED);
+    cr_expect_eq (reason, MESHQ_BEACON_DROP_SIZE);
+}

@@ -63,6 +63,29 @@ Test (codec_peer, hello_round_trips)
 
 //  Writes a HELLO by hand: keys in reverse order, an unknown key with a
 //  nested value, and without the optional name and version.
+Test (codec_peer, hello_carries_session_numbers_only_with_a_session)
+{
+    meshq_hello_t hello = s_hello (), back;
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    cr_assert_eq (meshq_codec_encode_hello (&hello, &buf, NULL), 0);
+    size_t plain = buf.size;
+    cr_assert_eq (meshq_codec_decode_hello (buf.data, buf.size, &back, NULL),
+                  0);
+    cr_expect_eq (back.session, 0);
+    cr_expect_eq (back.ack, 0);
+    hello.session = 1733000000123;
+    hello.ack = 7;
+    meshq_buf_reset (&buf);
+    cr_assert_eq (meshq_codec_encode_hello (&hello, &buf, NULL), 0);
+    cr_expect_gt (buf.size, plain);
+    cr_assert_eq (meshq_codec_decode_hello (buf.data, buf.size, &back, NULL),
+                  0);
+    cr_expect_eq (back.session, 1733000000123);
+    cr_expect_eq (back.ack, 7);
+    meshq_buf_fini (&buf);
+}
+
 Test (codec_peer, hello_takes_keys_in_any_order_and_skips_unknown_ones)
 {
     meshq_hello_t hello = s_hello (), back;

@@ -18,6 +18,26 @@ s_new (void)
     meshq_peer_init (&s_peer, S_HB, S_TIMEOUT, S_KEEP, 0);
 }
 
+//  Its HELLO, from an agent that does not number sessions.
+static unsigned
+s_said (uint64_t incarnation, bool probe, uint32_t timeout_ms, int64_t now)
+{
+    meshq_peer_hello_t hello = {
+        .incarnation = incarnation, .timeout_ms = timeout_ms, .probe = probe};
+    return meshq_peer_hello (&s_peer, &hello, now);
+}
+
+//  Its HELLO of session, acking ours of ack.
+static unsigned
+s_session (uint64_t incarnation, uint64_t session, uint64_t ack, int64_t now)
+{
+    meshq_peer_hello_t hello = {.incarnation = incarnation,
+                                .timeout_ms = S_TIMEOUT,
+                                .session = session,
+                                .ack = ack};
+    return meshq_peer_hello (&s_peer, &hello, now);
+}
+
 //  A peer that came up at time 0 with incarnation 5.
 static void
 s_up (void)
@@ -26,8 +46,7 @@ s_up (void)
     cr_assert_eq (meshq_peer_discovered (&s_peer, 5, false, 0),
                   MESHQ_PEER_OPEN_LINK);
     meshq_peer_connected (&s_peer, 0);
-    cr_assert_eq (meshq_peer_hello (&s_peer, 5, false, S_TIMEOUT, 0),
-                  MESHQ_PEER_REPORT_UP);
+    cr_assert_eq (s_said (5, false, S_TIMEOUT, 0), MESHQ_PEER_REPORT_UP);
     cr_assert_eq (s_peer.state, MESHQ_PEER_IS_UP);
 }
 
@@ -53,7 +72,7 @@ Test (peer, is_up_after_hello_both_ways_and_says_so_once, .init = s_up)
 
 Test (peer, a_hello_from_an_unknown_peer_opens_a_link_and_is_up, .init = s_new)
 {
-    cr_expect_eq (meshq_peer_hello (&s_peer, 9, false, S_TIMEOUT, 5),
+    cr_expect_eq (s_said (9, false, S_TIMEOUT, 5),
                   MESHQ_PEER_OPEN_LINK | MESHQ_PEER_REPORT_UP);
     cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
 }
@@ -140,11 +159,15 @@ Test (peer, a_peer_gone_where_nothing_listens_is_not_retried_at_once,
     //  that would only flap.
     cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 100), 0);
     cr_expect_eq (meshq_peer_frame (&s_peer, 110), MESHQ_PEER_REFUSED);
-    //  A timeout later a beacon may try again, and a restart at once.
+    //  A timeout later a beacon may try again. A beacon of a restart
+    //  changes nothing while the try is on; the restart's own HELLO
+    //  moves the try to where it is.
     cr_expect_eq (meshq_peer_discovered (&s_peer, 5, false, 20 + S_TIMEOUT),
                   MESHQ_PEER_OPEN_LINK);
-    cr_expect_eq (meshq_peer_discovered (&s_peer, 6, false, 20 + S_TIMEOUT),
-                  MESHQ_PEER_CLOSE_LINK | MESHQ_PEER_OPEN_LINK);
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 6, false, 20 + S_TIMEOUT), 0);
+    cr_expect_eq (s_said (6, false, S_TIMEOUT, 30 + S_TIMEOUT),
+                  MESHQ_PEER_CLOSE_LINK | MESHQ_PEER_OPEN_LINK |
+                      MESHQ_PEER_REPORT_UP);
 }
 
 Test (peer, refused_while_connected_changes_nothing, .init = s_up)
@@ -176,16 +199,19 @@ Test (peer, a_quiet_suspect_heard_again_is_up_without_a_report, .init = s_up)
 
 Test (peer, a_higher_incarnation_is_down_then_up, .init = s_up)
 {
-    //  Seen first in a beacon: down, and a new link.
+    //  A beacon or gossip saying so is only worth a probe, once a
+    //  heartbeat: it may lie.
     cr_expect_eq (meshq_peer_discovered (&s_peer, 6, false, 100),
+                  MESHQ_PEER_SEND_PING);
+    cr_expect_eq (meshq_peer_discovered (&s_peer, 6, true, 150), 0);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
+    cr_expect_eq (s_peer.incarnation, 5);
+    cr_expect_eq (s_said (6, false, S_TIMEOUT, 110),
                   MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK |
-                      MESHQ_PEER_OPEN_LINK);
-    cr_expect_str_eq (s_peer.reason, "waiting for HELLO");
-    cr_expect_eq (meshq_peer_hello (&s_peer, 6, false, S_TIMEOUT, 110),
-                  MESHQ_PEER_REPORT_UP);
+                      MESHQ_PEER_OPEN_LINK | MESHQ_PEER_REPORT_UP);
     cr_expect_eq (s_peer.up_incarnation, 6);
     //  Seen first in a HELLO: all four.
-    cr_expect_eq (meshq_peer_hello (&s_peer, 7, false, S_TIMEOUT, 200),
+    cr_expect_eq (s_said (7, false, S_TIMEOUT, 200),
                   MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK |
                       MESHQ_PEER_OPEN_LINK | MESHQ_PEER_REPORT_UP);
     cr_expect_eq (s_peer.up_incarnation, 7);
@@ -198,31 +224,97 @@ Test (peer, an_older_incarnation_is_stale, .init = s_up)
 {
     cr_expect_eq (meshq_peer_discovered (&s_peer, 4, false, 100),
                   MESHQ_PEER_STALE);
-    cr_expect_eq (meshq_peer_hello (&s_peer, 4, false, S_TIMEOUT, 100),
-                  MESHQ_PEER_STALE);
+    cr_expect_eq (s_said (4, false, S_TIMEOUT, 100), MESHQ_PEER_STALE);
     cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
 }
 
-Test (peer, a_hello_on_an_up_link_restarts_the_session, .init = s_up)
+Test (peer, an_unnumbered_hello_on_an_up_link_restarts_the_session,
+      .init = s_up)
 {
-    cr_expect_eq (meshq_peer_hello (&s_peer, 5, false, S_TIMEOUT, 100),
-                  MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_SEND_HELLO |
-                      MESHQ_PEER_REPORT_UP);
+    //  Within a heartbeat of the session's start, it is its echo.
+    cr_expect_eq (s_said (5, false, S_TIMEOUT, 100), MESHQ_PEER_DUPLICATE);
+    cr_expect_eq (s_said (5, false, S_TIMEOUT, 300), MESHQ_PEER_REPORT_DOWN |
+                                                         MESHQ_PEER_SEND_HELLO |
+                                                         MESHQ_PEER_REPORT_UP);
     cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
     cr_expect (s_peer.connected);
+    //  Its echo.
+    cr_expect_eq (s_said (5, false, S_TIMEOUT, 310), MESHQ_PEER_DUPLICATE);
+}
+
+//  Up in a numbered session: its 10, ours s_peer.session.
+static void
+s_up_numbered (void)
+{
+    s_new ();
+    cr_assert_eq (meshq_peer_discovered (&s_peer, 5, false, 0),
+                  MESHQ_PEER_OPEN_LINK);
+    cr_assert_neq (s_peer.session, 0);
+    cr_assert_eq (s_session (5, 10, s_peer.session, 0), MESHQ_PEER_REPORT_UP);
+    cr_assert_eq (s_peer.peer_session, 10);
+}
+
+Test (peer, a_hello_of_a_known_session_is_a_duplicate, .init = s_up_numbered)
+{
+    uint64_t ours = s_peer.session;
+    cr_expect_eq (s_session (5, 10, ours, 100), MESHQ_PEER_DUPLICATE);
+    cr_expect_eq (s_session (5, 9, 0, 100), MESHQ_PEER_DUPLICATE);
+    cr_expect_eq (s_session (5, 10, 0, 5000), MESHQ_PEER_DUPLICATE);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
+    cr_expect_eq (s_peer.session, ours);
+}
+
+Test (peer, a_new_session_that_knows_ours_joins_it, .init = s_up_numbered)
+{
+    //  It declared us down and tries again, acking our session: reset
+    //  here, and answer so that its try completes; no new session.
+    uint64_t ours = s_peer.session;
+    cr_expect_eq (s_session (5, 11, ours, 3000), MESHQ_PEER_REPORT_DOWN |
+                                                     MESHQ_PEER_SEND_HELLO |
+                                                     MESHQ_PEER_REPORT_UP);
+    cr_expect_eq (s_peer.session, ours);
+    cr_expect_eq (s_peer.peer_session, 11);
+    cr_expect_str_eq (s_peer.down_reason, "session restarted by the peer");
+    //  The answer's copies change nothing.
+    cr_expect_eq (s_session (5, 11, ours, 3010), MESHQ_PEER_DUPLICATE);
+}
+
+Test (peer, a_new_session_that_does_not_know_ours_starts_one,
+      .init = s_up_numbered)
+{
+    uint64_t ours = s_peer.session;
+    cr_expect_eq (s_session (5, 11, ours - 1, 3000), MESHQ_PEER_REPORT_DOWN |
+                                                         MESHQ_PEER_SEND_HELLO |
+                                                         MESHQ_PEER_REPORT_UP);
+    cr_expect_gt (s_peer.session, ours);
+    //  Its answer acks the new one and joins it: nothing more.
+    cr_expect_eq (s_session (5, 11, s_peer.session, 3010),
+                  MESHQ_PEER_DUPLICATE);
+}
+
+Test (peer, a_try_is_up_on_a_hello_that_acks_it, .init = s_up_numbered)
+{
+    meshq_peer_tick (&s_peer, 2001);
+    cr_assert_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
+    //  A copy of the old session's HELLO does not start one.
+    cr_expect_eq (s_session (5, 10, 0, 2050), MESHQ_PEER_DUPLICATE);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
+    cr_assert_eq (meshq_peer_frame (&s_peer, 2100),
+                  MESHQ_PEER_REFUSED | MESHQ_PEER_OPEN_LINK);
+    //  It was up all along and joins our try, in its old session.
+    cr_expect_eq (s_session (5, 10, s_peer.session, 2110),
+                  MESHQ_PEER_REPORT_UP);
 }
 
 Test (peer, a_seed_probe_hello_only_says_where_the_peer_is, .init = s_new)
 {
     //  The session starts on the links: a probe opens ours, and the
     //  peer is up when the HELLO on its link arrives.
-    cr_expect_eq (meshq_peer_hello (&s_peer, 5, true, S_TIMEOUT, 0),
-                  MESHQ_PEER_OPEN_LINK);
-    cr_expect_eq (meshq_peer_hello (&s_peer, 5, true, S_TIMEOUT, 50), 0);
-    cr_expect_eq (meshq_peer_hello (&s_peer, 5, false, S_TIMEOUT, 100),
-                  MESHQ_PEER_REPORT_UP);
+    cr_expect_eq (s_said (5, true, S_TIMEOUT, 0), MESHQ_PEER_OPEN_LINK);
+    cr_expect_eq (s_said (5, true, S_TIMEOUT, 50), 0);
+    cr_expect_eq (s_said (5, false, S_TIMEOUT, 100), MESHQ_PEER_REPORT_UP);
     //  Later probes change nothing: no new session.
-    cr_expect_eq (meshq_peer_hello (&s_peer, 5, true, S_TIMEOUT, 200), 0);
+    cr_expect_eq (s_said (5, true, S_TIMEOUT, 200), 0);
     cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
 }
 
@@ -249,8 +341,7 @@ Test (peer, a_frame_from_a_peer_declared_down_starts_a_new_session,
     cr_expect_eq (meshq_peer_frame (&s_peer, 2100),
                   MESHQ_PEER_REFUSED | MESHQ_PEER_OPEN_LINK);
     cr_expect_eq (meshq_peer_frame (&s_peer, 2150), MESHQ_PEER_REFUSED);
-    cr_expect_eq (meshq_peer_hello (&s_peer, 5, false, S_TIMEOUT, 2200),
-                  MESHQ_PEER_REPORT_UP);
+    cr_expect_eq (s_said (5, false, S_TIMEOUT, 2200), MESHQ_PEER_REPORT_UP);
 }
 
 Test (peer, a_try_without_hello_ends_quietly, .init = s_new)
@@ -271,7 +362,7 @@ Test (peer, a_try_without_hello_ends_quietly, .init = s_new)
 
 Test (peer, uses_the_larger_timeout_of_the_two, .init = s_new)
 {
-    meshq_peer_hello (&s_peer, 5, false, 5000, 0);
+    s_said (5, false, 5000, 0);
     cr_expect_eq (s_peer.timeout_ms, 5000);
     meshq_peer_sent (&s_peer, 3000);
     cr_expect_eq (meshq_peer_tick (&s_peer, 3000), MESHQ_PEER_LOG_SUSPECT);
@@ -279,7 +370,7 @@ Test (peer, uses_the_larger_timeout_of_the_two, .init = s_new)
     cr_expect_eq (meshq_peer_tick (&s_peer, 5001) & MESHQ_PEER_REPORT_DOWN,
                   MESHQ_PEER_REPORT_DOWN);
     //  A peer announcing less than ours gets ours.
-    meshq_peer_hello (&s_peer, 6, false, 300, 6000);
+    s_said (6, false, 300, 6000);
     cr_expect_eq (s_peer.timeout_ms, S_TIMEOUT);
 }
 
@@ -320,8 +411,11 @@ Test (peer, reports_up_and_down_alternately_whatever_happens, .init = s_new)
                     meshq_peer_discovered (&s_peer, inc, r & 0x10000, now);
                 break;
             case 1:
-                actions =
-                    meshq_peer_hello (&s_peer, inc, r & 0x20000, 2000, now);
+                if (r & 0x40000)
+                    actions = s_said (inc, r & 0x20000, 2000, now);
+                else
+                    actions = s_session (inc, 1 + (r >> 20) % 8,
+                                         s_peer.session - (r >> 24) % 2, now);
                 break;
             case 2:
             case 3:
