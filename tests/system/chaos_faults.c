@@ -118,7 +118,7 @@ s_apply (chaos_fault_t *f, int ms)
             snprintf (f->table, sizeof f->table, "meshq_chaos_%d_%d",
                       (int)getpid (), ++chaos_state.tables);
             s_nft (f->node, f->table, out ? NULL : rule, out ? rule : NULL);
-            if (ms >= 8000)
+            if (f->kind == CHAOS_ONE_WAY_DROP && ms >= 8000)
                 chaos_state.result->long_one_way_drop = true;
             break;
         }

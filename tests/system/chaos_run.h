@@ -7,8 +7,9 @@
     random from a seed: SIGKILL and restart, SIGSTOP and SIGCONT of
     agents and consumers, and in namespaces link down, one-way and
     partial packet drop and two-way partitions (nft), a slow link (tc
-    tbf at 1 Mbit/s). Each run has one 8 s one-way drop (namespaces)
-    and one SIGSTOP of an agent longer than the peer timeout. Then
+    tbf at 1 Mbit/s). Each run has an 8 s one-way drop and an 8 s drop
+    of half the packets one way (namespaces), and a SIGSTOP of an agent
+    longer than the peer timeout. Then
     everything is healed and drained, every message is checked by its
     id, and each agent's log is read for session restarts per second.
 
