@@ -52,6 +52,9 @@ s_spawn (char *const argv[], const char *log)
     pid_t pid = fork ();
     if (pid == 0) {
         prctl (PR_SET_PDEATHSIG, SIGKILL);
+        //  A group of its own: a Ctrl-C meant for the run (which then
+        //  heals and drains) does not stop the agents too.
+        setpgid (0, 0);
         if (fd >= 0) {
             dup2 (fd, 1);
             dup2 (fd, 2);
@@ -499,7 +502,7 @@ chaos_run (const chaos_config_t *config, chaos_result_t *result)
         if (chaos_has_consumer (i))
             chaos_start_consumer (i);
     for (int p = 0; p < c->producers; p++) {
-        char log[300], name[8], duration[16], rate[16];
+        char log[300], name[16], duration[16], rate[16];
         s_control (p, control, sizeof control);
         snprintf (log, sizeof log, "%s/p%d.out", chaos_state.dir, p + 1);
         snprintf (name, sizeof name, "P%d", p + 1);
