@@ -76,7 +76,8 @@ s_apply (chaos_fault_t *f, int ms)
     char ns[64] = "", rule[256], set[128];
     if (c->tag)
         s_ns (f->node, ns, sizeof ns);
-    f->end = zclock_mono () + ms;
+    f->start = zclock_mono ();
+    f->end = f->start + ms;
     chaos_state.result->faults[f->kind]++;
     switch (f->kind) {
         case CHAOS_AGENT_KILL:
@@ -90,8 +91,6 @@ s_apply (chaos_fault_t *f, int ms)
         case CHAOS_AGENT_STOP:
             chaos_state.agent_busy[f->node] = true;
             chaos_signal (chaos_state.agents[f->node], SIGSTOP);
-            if (ms > 1000)  //  The peer timeout.
-                chaos_state.result->long_agent_stop = true;
             break;
         case CHAOS_CONSUMER_STOP:
             chaos_state.consumer_busy[f->node] = true;
@@ -171,6 +170,9 @@ s_undo (chaos_fault_t *f)
         case CHAOS_AGENT_STOP:
             chaos_signal (chaos_state.agents[f->node], SIGCONT);
             chaos_state.agent_busy[f->node] = false;
+            //  Stopped longer than the peer timeout (1 s)?
+            if (zclock_mono () - f->start > 1000)
+                chaos_state.result->long_agent_stop = true;
             break;
         case CHAOS_CONSUMER_STOP:
             chaos_signal (chaos_state.consumers[f->node], SIGCONT);

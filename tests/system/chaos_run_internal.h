@@ -20,7 +20,8 @@ typedef struct {
     int peer;        //  One-way drops: to (or from) this node, -1 all.
     int percent;     //  Partial drops: of the packets, 0 at random.
     unsigned group;  //  Partitions: a bit per node on one side.
-    int64_t end;     //  When it is undone (zclock_mono), 0 if free.
+    int64_t start;   //  When it was applied (zclock_mono).
+    int64_t end;     //  When it is undone, 0 if free.
     char table[32];  //  nft table in each namespace it touched.
 } chaos_fault_t;
 
