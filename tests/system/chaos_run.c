@@ -168,6 +168,10 @@ chaos_start_agent (int i)
     if (c->tag) {
         argv[argc++] = "--interface";
         argv[argc++] = "mq0";
+        //  Off loopback without a mesh secret, an agent that knows
+        //  --insecure wants it said.
+        if (chaos_state.insecure)
+            argv[argc++] = "--insecure";
     } else
         argv[argc++] = "--no-beacon";
     argv[argc] = NULL;
@@ -450,6 +454,23 @@ s_tally (chaos_result_t *r)
     free (seen);
 }
 
+//  Whether the agent's usage names option.
+static bool
+s_agent_knows (const char *option)
+{
+    char command[1100], line[512];
+    snprintf (command, sizeof command, "'%s' --help 2>&1",
+              chaos_state.config.agent);
+    FILE *help = popen (command, "r");
+    bool known = false;
+    while (help && fgets (line, sizeof line, help))
+        if (strstr (line, option))
+            known = true;
+    if (help)
+        pclose (help);
+    return known;
+}
+
 int
 chaos_run (const chaos_config_t *config, chaos_result_t *result)
 {
@@ -477,6 +498,7 @@ chaos_run (const chaos_config_t *config, chaos_result_t *result)
               (int)getpid (), (int)(zclock_usecs () % 1000000));
     for (int i = 0; i < c->nodes; i++)
         chaos_state.ports[i] = c->tag ? S_MESH_PORT : s_free_port ();
+    chaos_state.insecure = c->tag && s_agent_knows ("--insecure");
     for (int i = 0; i < c->nodes; i++)
         chaos_start_agent (i);
     if (!s_wait_mesh (30000)) {

@@ -39,6 +39,7 @@ typedef struct {
     char dir[256];
     char mesh[64];
     int ports[CHAOS_MAX_NODES];
+    bool insecure;  //  The agents take --insecure (off loopback).
     pid_t agents[CHAOS_MAX_NODES];
     pid_t consumers[CHAOS_MAX_NODES];  //  On node i, or 0.
     pid_t producers[CHAOS_MAX_PRODUCERS];
