@@ -9,7 +9,8 @@
     and consumers, link down, one-way and partial packet drop and
     two-way partitions (nft), a slow link (tc tbf, 1 Mbit/s); among them
     an 8 s one-way drop, an 8 s drop of half the packets one way and a
-    SIGSTOP of an agent longer than the peer timeout. Without root or the fixture it skips and says why.
+    SIGSTOP of an agent longer than the peer timeout. Without root or
+    the fixture it skips and says why.
     chaos/loopback runs anywhere: three agents on 127.0.0.1, the process
     faults only, 20 s. MESHQ_CHAOS_SECONDS changes the time of either.
 
