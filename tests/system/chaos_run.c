@@ -329,8 +329,10 @@ s_agent_line (chaos_follow_t *self, const char *line, void *arg)
         snprintf (self->second, sizeof self->second, "%s", second);
         self->in_second = 1;
     }
-    if (self->in_second > r->max_restarts[i])
+    if (self->in_second > r->max_restarts[i]) {
         r->max_restarts[i] = self->in_second;
+        snprintf (r->max_second[i], sizeof r->max_second[i], "%s", second);
+    }
 }
 
 static void
@@ -601,16 +603,18 @@ chaos_run_print (FILE *out, const chaos_config_t *c, const chaos_result_t *r)
              "| lost | out of order | drained |\n"
              "|---:|---:|---:|---:|---:|---:|---:|---|\n"
              "| %llu | %llu | %llu | %llu | %llu | %llu | %llu | %s in %.1f s |"
-             "\n\n| agent | session restarts, max in 1 s | session restarts "
-             "| peer downs | unknown commands |\n|---|---:|---:|---:|---:|\n",
+             "\n\n| agent | session restarts, max in 1 s | at | session "
+             "restarts | peer downs | unknown commands |\n"
+             "|---|---:|---|---:|---:|---:|\n",
              (unsigned long long)r->published, (unsigned long long)r->confirmed,
              (unsigned long long)r->delivered, (unsigned long long)r->distinct,
              (unsigned long long)r->duplicates, (unsigned long long)r->lost,
              (unsigned long long)r->out_of_order, r->drained ? "yes" : "NO",
              (double)r->drain_ms / 1000);
     for (int i = 0; i < c->nodes; i++)
-        fprintf (out, "| n%d | %d | %llu | %llu | %llu |\n", i + 1,
-                 r->max_restarts[i], (unsigned long long)r->restarts[i],
+        fprintf (out, "| n%d | %d | %s | %llu | %llu | %llu |\n", i + 1,
+                 r->max_restarts[i], *r->max_second[i] ? r->max_second[i] : "-",
+                 (unsigned long long)r->restarts[i],
                  (unsigned long long)r->peer_downs[i],
                  (unsigned long long)r->unknown[i]);
     fprintf (out, "\n");

@@ -73,6 +73,7 @@ typedef struct {
     uint64_t out_of_order;  //  First deliveries behind an earlier one.
     //  From each agent's log.
     int max_restarts[CHAOS_MAX_NODES];     //  Session restarts in one second.
+    char max_second[CHAOS_MAX_NODES][20];  //  Which second (log time).
     uint64_t restarts[CHAOS_MAX_NODES];    //  All of them.
     uint64_t peer_downs[CHAOS_MAX_NODES];  //  "peer down" lines.
     uint64_t unknown[CHAOS_MAX_NODES];     //  "unknown command" lines.
