@@ -36,7 +36,7 @@ static procutil_node_t s_nodes[S_NODES];
 static void
 s_setup (void)
 {
-    procutil_mesh_dir ("chaos", s_dir, sizeof s_dir, s_mesh, sizeof s_mesh);
+    *s_dir = 0;
     memset (s_nodes, 0, sizeof s_nodes);
 }
 
@@ -47,6 +47,8 @@ s_teardown (void)
     for (int i = 0; i < S_NODES; i++)
         if (s_nodes[i].pid)
             procutil_kill (s_nodes[i].pid, SIGKILL);
+    if (!*s_dir)
+        return;
     char command[300];
     if (getenv ("MESHQ_TEST_LOGS")) {
         snprintf (command, sizeof command, "tail -n 40 %s/n*.log >&2", s_dir);
@@ -177,6 +179,7 @@ s_peers_up (int i)
 static meshq_client_t *
 s_lend_five (int window_ms, meshq_client_t **b_p)
 {
+    procutil_mesh_dir ("chaos", s_dir, sizeof s_dir, s_mesh, sizeof s_mesh);
     for (int i = 0; i < S_NODES; i++) {
         procutil_node_init (&s_nodes[i], s_dir, i, procutil_free_port ());
     }
