@@ -23,11 +23,13 @@
 #include <unistd.h>
 
 #define S_USAGE                                                                \
-    "usage: meshq-agent [--config FILE] [--name NAME] [--data DIR]\n"          \
+    "usage: meshq-agent [--version] [--config FILE] [--name NAME]\n"           \
+    "                   [--data DIR]\n"                                        \
     "                   [--control ENDPOINT,...] [--log LEVEL]\n"              \
-    "                   [--max-memory BYTES] [--quota BYTES]\n"                \
-    "                   [--max-message BYTES] [--ack-timeout MS]\n"            \
-    "                   [--segment-size BYTES]\n"                              \
+    "                   [--max-memory SIZE] [--quota SIZE]\n"                  \
+    "                   [--max-message SIZE] [--ack-timeout MS]\n"             \
+    "                   [--segment-size SIZE]  (SIZE: bytes, or 64K, 512M, "   \
+    "1G)\n"                                                                    \
     "                   [--mesh NAME] [--seeds tcp://HOST:PORT,...]\n"         \
     "                   [--interface IFACE] [--port PORT] [--beacon-port "     \
     "PORT]\n"                                                                  \
@@ -132,10 +134,11 @@ s_make_parents (const char *path)
 static int
 s_main (int argc, char *argv[], s_settings_t *settings)
 {
-    //  Every flag but --config and --help is a setting of its own name.
+    //  Every flag but --config, --help and --version is a setting.
     static const struct option options[] = {
         {"config", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
         {"name", required_argument, NULL, 's'},
         {"data", required_argument, NULL, 's'},
         {"control", required_argument, NULL, 's'},
@@ -173,6 +176,10 @@ s_main (int argc, char *argv[], s_settings_t *settings)
     while ((opt = getopt_long (argc, argv, "", options, &index)) != -1) {
         if (opt == 'h') {
             printf ("%s", S_USAGE);
+            return 0;
+        }
+        if (opt == 'v') {
+            printf ("meshq-agent %s\n", MESHQ_PROJECT_VERSION);
             return 0;
         }
         if (opt == 'f')

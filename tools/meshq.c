@@ -63,12 +63,13 @@ static const s_verb_t s_verbs[] = {
 static void
 s_help (FILE *out)
 {
-    fprintf (out,
-             "usage: meshq [--agent ENDPOINT] [--user U] [--password P] "
-             "[-p VHOST] [--json] [--timeout S] VERB [ARGS]\n\n"
-             "The agent endpoint comes from --agent, $MESHQ_AGENT, or %s.\n\n"
-             "verbs:\n",
-             MESHQ_DEFAULT_ENDPOINT);
+    fprintf (
+        out,
+        "usage: meshq [--version] [--agent ENDPOINT] [--user U] [--password P] "
+        "[-p VHOST] [--json] [--timeout S] VERB [ARGS]\n\n"
+        "The agent endpoint comes from --agent, $MESHQ_AGENT, or %s.\n\n"
+        "verbs:\n",
+        MESHQ_DEFAULT_ENDPOINT);
     for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++)
         fprintf (out, "  %-17s %s\n", s_verbs[i].name, s_verbs[i].help);
     fprintf (out, "\n`meshq VERB --help` shows a verb's options.\n");
@@ -86,6 +87,7 @@ main (int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"vhost", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     //  Global options come before the verb: stop at the first non-option.
     int opt;
@@ -118,6 +120,9 @@ main (int argc, char **argv)
             }
             case 'h':
                 s_help (stdout);
+                return MESHQ_EXIT_OK;
+            case 'V':
+                printf ("meshq %s\n", MESHQ_PROJECT_VERSION);
                 return MESHQ_EXIT_OK;
             default:
                 s_help (stderr);
