@@ -215,8 +215,13 @@ s_main (int argc, char *argv[], s_settings_t *settings)
             continue;
         char why[256];
         if (meshq_agent_config_set (&config, key, value, why, sizeof why)) {
-            if (i >= file_settings)
-                return s_usage (why);
+            if (i >= file_settings) {
+                //  Named as it was given: --max-memory, not max_memory.
+                for (char *c = why; *c && *c != ' ' && *c != ':'; c++)
+                    *c = *c == '_' ? '-' : *c;
+                fprintf (stderr, "meshq-agent: --%s\n", why);
+                return 64;  //  EX_USAGE
+            }
             fprintf (stderr, "meshq-agent: config file: agent/%s\n", why);
             return 78;  //  EX_CONFIG
         }

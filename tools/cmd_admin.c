@@ -301,7 +301,7 @@ meshq_tool_declare_queue (meshq_tool_t *tool, int argc, char **argv)
 {
     static const char *usage =
         "NAME [--durable true|false] [--exclusive] [--auto-delete] "
-        "[--max-length N] [--max-length-bytes N] "
+        "[--max-length N] [--max-length-bytes SIZE] "
         "[--overflow drop-head|reject-publish] [--message-ttl MS] "
         "[--dead-letter-exchange X] [--dead-letter-routing-key K] "
         "[--max-priority N] [--max-deliveries N] [--ack-timeout MS]";
@@ -324,6 +324,7 @@ meshq_tool_declare_queue (meshq_tool_t *tool, int argc, char **argv)
     meshq_queue_options_init (&q);
     int opt;
     int64_t n;
+    uint64_t size;
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
             case 'd':
@@ -352,8 +353,13 @@ meshq_tool_declare_queue (meshq_tool_t *tool, int argc, char **argv)
             case 'k':
                 q.dead_letter_routing_key = optarg;
                 break;
-            case 'l':
             case 'b':
+                if (meshq_tool_size ("declare_queue", "--max-length-bytes",
+                                     optarg, INT64_MAX, &size))
+                    return MESHQ_EXIT_USAGE;
+                q.max_length_bytes = (int64_t)size;
+                break;
+            case 'l':
             case 't':
             case 'p':
             case 'm':
@@ -365,8 +371,6 @@ meshq_tool_declare_queue (meshq_tool_t *tool, int argc, char **argv)
                                              "non-negative integer");
                 if (opt == 'l')
                     q.max_length = n;
-                else if (opt == 'b')
-                    q.max_length_bytes = n;
                 else if (opt == 't')
                     q.message_ttl = n;
                 else if (opt == 'p')

@@ -32,7 +32,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
 {
     static const char *usage =
         "[--producers N] [--consumers N] [--count N | --duration S] "
-        "[--size BYTES] [--persistent|--transient] [--confirm-window N] "
+        "[--size SIZE] [--persistent|--transient] [--confirm-window N] "
         "[--publish-batch N] "
         "[--prefetch N] [--auto-ack] [--multi-ack N] [--queue NAME] "
         "[--publish-at EP,..] [--consume-at EP,..] [--work-us US] "
@@ -66,6 +66,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
     const char *publish_at[S_MAX_AT], *consume_at[S_MAX_AT];
     int opt;
     char *end;
+    uint64_t size;
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
         long long n = optarg ? strtoll (optarg, &end, 10) : 0;
         bool number_ok = optarg && *optarg && !*end && n >= 0;
@@ -73,7 +74,6 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
             case 'P':
             case 'C':
             case 'n':
-            case 's':
             case 'w':
             case 'b':
             case 'f':
@@ -87,8 +87,6 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                     config.consumers = (int)n;
                 else if (opt == 'n')
                     config.count = (uint64_t)n;
-                else if (opt == 's')
-                    config.size = (int)n;
                 else if (opt == 'w')
                     config.confirm_window = (int)n;
                 else if (opt == 'b')
@@ -99,6 +97,12 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                     config.work_us = (int)n;
                 else
                     config.multi_ack = (int)n;
+                break;
+            case 's':
+                if (meshq_tool_size ("bench", "--size", optarg, INT32_MAX,
+                                     &size))
+                    return MESHQ_EXIT_USAGE;
+                config.size = (int)size;
                 break;
             case 'A':
                 config.publish_at = publish_at;

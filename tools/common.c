@@ -1,6 +1,8 @@
 /*  common.c - what the meshq command's verbs share. See tool.h. */
+#include "size.h"
 #include "tool.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 
 static meshq_client_t *
@@ -54,5 +56,24 @@ int
 meshq_tool_usage (const char *verb, const char *usage)
 {
     fprintf (stderr, "meshq: %s: %s\n", verb, usage);
+    return MESHQ_EXIT_USAGE;
+}
+
+int
+meshq_tool_size (const char *verb, const char *option, const char *value,
+                 uint64_t max, uint64_t *out)
+{
+    uint64_t size = 0;
+    int rc = meshq_size_parse (value, &size);
+    if (rc == 0 && size <= max) {
+        *out = size;
+        return 0;
+    }
+    if (rc == MESHQ_EINVAL)
+        fprintf (stderr, "meshq: %s: %s '%s': " MESHQ_SIZE_HINT "\n", verb,
+                 option, value);
+    else
+        fprintf (stderr, "meshq: %s: %s '%s': more than %" PRIu64 " bytes\n",
+                 verb, option, value, max);
     return MESHQ_EXIT_USAGE;
 }

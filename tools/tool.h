@@ -10,6 +10,7 @@
 #include "meshq.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define MESHQ_EXIT_OK          0   //  Done.
 #define MESHQ_EXIT_REFUSED     1   //  The agent refused the request.
@@ -42,6 +43,12 @@ int meshq_tool_fail (const char *verb, meshq_client_t *client, int rc);
 
 //  Prints a usage error and returns MESHQ_EXIT_USAGE.
 int meshq_tool_usage (const char *verb, const char *usage);
+
+//  Reads a size option ("64K", "1G": size.h) of at most max bytes into
+//  *out; else prints a refusal naming the option and the value and
+//  returns MESHQ_EXIT_USAGE.
+int meshq_tool_size (const char *verb, const char *option, const char *value,
+                     uint64_t max, uint64_t *out);
 
 //  Verbs. Each returns an exit code.
 int meshq_tool_status (meshq_tool_t *tool, int argc, char **argv);

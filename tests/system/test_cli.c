@@ -31,6 +31,32 @@ s_teardown (void)
 
 TestSuite (cli, .init = s_setup, .fini = s_teardown, .timeout = 120);
 
+//  Runs the meshq tool against the suite's agent with the arguments
+//  (NULL-terminated), input on its standard input; returns it exited.
+static procutil_prog_t *
+s_meshq (const char *input, const char *first, ...)
+{
+    const char *argv[32] = {s_tool, "--agent", s_endpoint};
+    int argc = 3;
+    va_list args;
+    va_start (args, first);
+    for (const char *arg = first; arg; arg = va_arg (args, const char *)) {
+        cr_assert_lt (argc, 31);
+        argv[argc++] = arg;
+    }
+    va_end (args);
+    argv[argc] = NULL;
+    procutil_prog_t *prog = procutil_prog_new (argv, input, 10000);
+    procutil_prog_exit_code (prog);
+    return prog;
+}
+
+static int
+s_exit (const procutil_prog_t *prog)
+{
+    return WIFEXITED (prog->status) ? WEXITSTATUS (prog->status) : -1;
+}
+
 Test (cli, every_binary_prints_its_version)
 {
     const char *binaries[] = {s_tool, s_agent};
@@ -45,4 +71,99 @@ Test (cli, every_binary_prints_its_version)
         cr_expect_str_eq (prog->output, expected);
         procutil_prog_destroy (&prog);
     }
+}
+
+//  Runs meshq-agent with the extra arguments (NULL-terminated) on the
+//  suite's directory and waits for it to exit.
+static procutil_prog_t *
+s_agent_refused (const char *first, ...)
+{
+    char data[300];
+    snprintf (data, sizeof data, "%s/store", s_dir);
+    const char *argv[32] = {s_agent, "--name",    "cli",      "--data",
+                            data,    "--control", s_endpoint, "--standalone"};
+    int argc = 8;
+    va_list args;
+    va_start (args, first);
+    for (const char *arg = first; arg; arg = va_arg (args, const char *))
+        argv[argc++] = arg;
+    va_end (args);
+    argv[argc] = NULL;
+    procutil_prog_t *prog = procutil_prog_new (argv, NULL, 10000);
+    procutil_prog_exit_code (prog);
+    return prog;
+}
+
+Test (cli, sizes_take_suffixes_and_refusals_name_option_and_value)
+{
+    //  A flag that is not a size: the option and the value, exit 64.
+    procutil_prog_t *prog = s_agent_refused ("--quota", "1X", NULL);
+    cr_expect_eq (WEXITSTATUS (prog->status), 64, "%s", prog->output);
+    cr_expect (strstr (prog->output, "meshq-agent: --quota '1X': not a size "
+                                     "(use a number with K, M or G)"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_agent_refused ("--max-memory", "lots", NULL);
+    cr_expect_eq (WEXITSTATUS (prog->status), 64, "%s", prog->output);
+    cr_expect (strstr (prog->output, "--max-memory 'lots': not a size"), "%s",
+               prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  The same in the file: named as the file's key, exit 78.
+    char path[300];
+    snprintf (path, sizeof path, "%s/bad.cfg", s_dir);
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file);
+    fprintf (file, "agent\n    segment_size = \"1Q\"\n");
+    fclose (file);
+    prog = s_agent_refused ("--config", path, NULL);
+    cr_expect_eq (WEXITSTATUS (prog->status), 78, "%s", prog->output);
+    cr_expect (strstr (prog->output, "agent/segment_size '1Q': not a size"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  With suffixes, in the file and as flags, the agent starts.
+    snprintf (path, sizeof path, "%s/good.cfg", s_dir);
+    file = fopen (path, "w");
+    cr_assert_not_null (file);
+    fprintf (file, "agent\n    segment_size = \"1M\"\n    max_message = "
+                   "\"256KiB\"\n");
+    fclose (file);
+    char data[300];
+    snprintf (data, sizeof data, "%s/store", s_dir);
+    char *argv[] = {s_agent,     "--name",   "cli",          "--data",   data,
+                    "--control", s_endpoint, "--standalone", "--config", path,
+                    "--quota",   "1G",       "--max-memory", "512M",     NULL};
+    char log[300];
+    snprintf (log, sizeof log, "%s/agent.log", s_dir);
+    pid_t agent = procutil_agent_argv (argv, log, s_endpoint);
+    cr_expect_eq (WEXITSTATUS (procutil_kill (agent, SIGTERM)), 0);
+}
+
+Test (cli, the_tools_byte_options_take_suffixes)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    procutil_prog_t *prog =
+        s_meshq (NULL, "declare_queue", "q", "--max-length-bytes", "1X", NULL);
+    cr_expect_eq (s_exit (prog), 64, "%s", prog->output);
+    cr_expect (strstr (prog->output, "--max-length-bytes '1X': not a size"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog =
+        s_meshq (NULL, "declare_queue", "q", "--max-length-bytes", "1K", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    //  One message of 600 bytes fits, a second one does not.
+    char body[601];
+    memset (body, 'x', 600);
+    body[600] = 0;
+    for (int i = 0; i < 2; i++) {
+        prog = s_meshq (NULL, "publish", "--routing-key", "q", body, NULL);
+        procutil_prog_destroy (&prog);
+    }
+    prog = s_meshq (NULL, "--json", "list_queues", NULL);
+    cr_expect (strstr (prog->output, "\"messages_ready\":1,"), "%s",
+               prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
 }
