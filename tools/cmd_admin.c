@@ -191,9 +191,11 @@ meshq_tool_list (meshq_tool_t *tool, int argc, char **argv)
     else
         cols = s_consumer_cols, command = "LIST_CONSUMERS", field = "consumers";
     for (int i = 1; i < argc; i++) {
-        if (strcmp (argv[i], "--json") == 0)
-            tool->json = true;
-        else
+        int matched =
+            meshq_tool_flag (verb, argc, argv, &i, "--json", &tool->json);
+        if (matched < 0)
+            return MESHQ_EXIT_USAGE;
+        if (!matched)
             return meshq_tool_usage (verb, "takes only --json");
     }
     int exit = 0;
@@ -237,9 +239,11 @@ int
 meshq_tool_status (meshq_tool_t *tool, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
-        if (strcmp (argv[i], "--json") == 0)
-            tool->json = true;
-        else
+        int matched =
+            meshq_tool_flag ("status", argc, argv, &i, "--json", &tool->json);
+        if (matched < 0)
+            return MESHQ_EXIT_USAGE;
+        if (!matched)
             return meshq_tool_usage ("status", "takes only --json");
     }
     int exit = 0;
@@ -286,29 +290,20 @@ s_number (const char *text)
     return *text && !*end && value >= 0 ? value : -1;
 }
 
-static int
-s_bool (const char *text)
-{
-    if (strcmp (text, "true") == 0)
-        return 1;
-    if (strcmp (text, "false") == 0)
-        return 0;
-    return -1;
-}
-
 int
 meshq_tool_declare_queue (meshq_tool_t *tool, int argc, char **argv)
 {
     static const char *usage =
-        "NAME [--durable true|false] [--exclusive] [--auto-delete] "
+        "NAME [--durable [true|false]] [--exclusive [true|false]] "
+        "[--auto-delete [true|false]] "
         "[--max-length N] [--max-length-bytes SIZE] "
         "[--overflow drop-head|reject-publish] [--message-ttl MS] "
         "[--dead-letter-exchange X] [--dead-letter-routing-key K] "
         "[--max-priority N] [--max-deliveries N] [--ack-timeout MS]";
     static const struct option options[] = {
-        {"durable", required_argument, NULL, 'd'},
-        {"exclusive", no_argument, NULL, 'e'},
-        {"auto-delete", no_argument, NULL, 'a'},
+        {"durable", optional_argument, NULL, 'd'},
+        {"exclusive", optional_argument, NULL, 'e'},
+        {"auto-delete", optional_argument, NULL, 'a'},
         {"max-length", required_argument, NULL, 'l'},
         {"max-length-bytes", required_argument, NULL, 'b'},
         {"overflow", required_argument, NULL, 'o'},
@@ -328,17 +323,22 @@ meshq_tool_declare_queue (meshq_tool_t *tool, int argc, char **argv)
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
             case 'd':
-                if (s_bool (optarg) < 0)
-                    return meshq_tool_usage ("declare_queue",
-                                             "--durable takes true or false");
-                q.durable = s_bool (optarg);
-                break;
             case 'e':
-                q.exclusive = true;
+            case 'a': {
+                const char *option = opt == 'd'   ? "--durable"
+                                     : opt == 'e' ? "--exclusive"
+                                                  : "--auto-delete";
+                bool *flag = opt == 'd'   ? &q.durable
+                             : opt == 'e' ? &q.exclusive
+                                          : &q.auto_delete;
+                int took =
+                    meshq_tool_bool ("declare_queue", option, optarg,
+                                     optind < argc ? argv[optind] : NULL, flag);
+                if (took < 0)
+                    return MESHQ_EXIT_USAGE;
+                optind += took;
                 break;
-            case 'a':
-                q.auto_delete = true;
-                break;
+            }
             case 'o':
                 if (strcmp (optarg, "reject-publish") == 0)
                     q.overflow = MESHQ_OVERFLOW_REJECT_PUBLISH;
@@ -410,13 +410,19 @@ s_simple (meshq_tool_t *tool, int argc, char **argv, const char *usage,
 {
     int count = 0;
     for (int i = 1; i < argc; i++) {
-        if (flag1 && strcmp (argv[i], flag1) == 0)
-            *value1 = true;
-        else if (flag2 && strcmp (argv[i], flag2) == 0)
-            *value2 = true;
-        else if (strcmp (argv[i], "--json") == 0)
-            tool->json = true;
-        else if (argv[i][0] == '-' || count == max_positional)
+        int matched = 0;
+        if (flag1)
+            matched = meshq_tool_flag (argv[0], argc, argv, &i, flag1, value1);
+        if (!matched && flag2)
+            matched = meshq_tool_flag (argv[0], argc, argv, &i, flag2, value2);
+        if (!matched)
+            matched = meshq_tool_flag (argv[0], argc, argv, &i, "--json",
+                                       &tool->json);
+        if (matched < 0)
+            return MESHQ_EXIT_USAGE;
+        if (matched)
+            continue;
+        if (argv[i][0] == '-' || count == max_positional)
             return meshq_tool_usage (argv[0], usage);
         else
             positional[count++] = argv[i];
@@ -475,15 +481,18 @@ meshq_tool_purge_queue (meshq_tool_t *tool, int argc, char **argv)
 int
 meshq_tool_declare_exchange (meshq_tool_t *tool, int argc, char **argv)
 {
-    const char *usage = "NAME TYPE [--durable true|false]";
+    const char *usage = "NAME TYPE [--durable [true|false]]";
     bool durable = true;
     char *positional[2];
     int count = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp (argv[i], "--durable") == 0 && i + 1 < argc &&
-            s_bool (argv[i + 1]) >= 0)
-            durable = s_bool (argv[++i]);
-        else if (argv[i][0] == '-' || count == 2)
+        int matched = meshq_tool_flag ("declare_exchange", argc, argv, &i,
+                                       "--durable", &durable);
+        if (matched < 0)
+            return MESHQ_EXIT_USAGE;
+        if (matched)
+            continue;
+        if (argv[i][0] == '-' || count == 2)
             return meshq_tool_usage ("declare_exchange", usage);
         else
             positional[count++] = argv[i];

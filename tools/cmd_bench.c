@@ -43,20 +43,20 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         {"count", required_argument, NULL, 'n'},
         {"duration", required_argument, NULL, 'd'},
         {"size", required_argument, NULL, 's'},
-        {"persistent", no_argument, NULL, 'p'},
-        {"transient", no_argument, NULL, 't'},
+        {"persistent", optional_argument, NULL, 'p'},
+        {"transient", optional_argument, NULL, 't'},
         {"confirm-window", required_argument, NULL, 'w'},
         {"publish-batch", required_argument, NULL, 'b'},
         {"prefetch", required_argument, NULL, 'f'},
-        {"auto-ack", no_argument, NULL, 'a'},
+        {"auto-ack", optional_argument, NULL, 'a'},
         {"multi-ack", required_argument, NULL, 'm'},
         {"queue", required_argument, NULL, 'q'},
         {"publish-at", required_argument, NULL, 'A'},
         {"consume-at", required_argument, NULL, 'B'},
         {"work-us", required_argument, NULL, 'W'},
         {"slow-consumer", required_argument, NULL, 'S'},
-        {"embedded", no_argument, NULL, 'e'},
-        {"json", no_argument, NULL, 'j'},
+        {"embedded", optional_argument, NULL, 'e'},
+        {"json", optional_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     meshq_bench_config_t config;
@@ -129,22 +129,33 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                 config.count = 0;
                 break;
             case 'p':
-                config.persistent = true;
-                break;
             case 't':
-                config.persistent = false;
-                break;
             case 'a':
-                config.auto_ack = true;
+            case 'e':
+            case 'j': {
+                static const char *names[] = {"--persistent", "--transient",
+                                              "--auto-ack", "--embedded",
+                                              "--json"};
+                const int which = (int)(strchr ("ptaej", opt) - "ptaej");
+                bool flag;
+                int took = meshq_tool_bool ("bench", names[which], optarg,
+                                            optind < argc ? argv[optind] : NULL,
+                                            &flag);
+                if (took < 0)
+                    return MESHQ_EXIT_USAGE;
+                optind += took;
+                if (opt == 'p' || opt == 't')
+                    config.persistent = flag == (opt == 'p');
+                else if (opt == 'a')
+                    config.auto_ack = flag;
+                else if (opt == 'e')
+                    embedded = flag;
+                else
+                    tool->json = flag;
                 break;
+            }
             case 'q':
                 config.queue = optarg;
-                break;
-            case 'e':
-                embedded = true;
-                break;
-            case 'j':
-                tool->json = true;
                 break;
             case 'h':
                 printf ("usage: meshq bench %s\n", usage);

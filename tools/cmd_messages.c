@@ -44,15 +44,15 @@ meshq_tool_publish (meshq_tool_t *tool, int argc, char **argv)
     static const struct option options[] = {
         {"exchange", required_argument, NULL, 'x'},
         {"routing-key", required_argument, NULL, 'k'},
-        {"transient", no_argument, NULL, 'T'},
-        {"persistent", no_argument, NULL, 'P'},
+        {"transient", optional_argument, NULL, 'T'},
+        {"persistent", optional_argument, NULL, 'P'},
         {"priority", required_argument, NULL, 'p'},
         {"header", required_argument, NULL, 'H'},
         {"content-type", required_argument, NULL, 'c'},
         {"correlation-id", required_argument, NULL, 'i'},
         {"reply-to", required_argument, NULL, 'r'},
         {"expiration", required_argument, NULL, 'e'},
-        {"mandatory", no_argument, NULL, 'm'},
+        {"mandatory", optional_argument, NULL, 'm'},
         {"count", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -64,6 +64,20 @@ meshq_tool_publish (meshq_tool_t *tool, int argc, char **argv)
     while (!bad &&
            (opt = getopt_long (argc, argv, "x:k:", options, NULL)) != -1) {
         char *equals;
+        bool flag = false;
+        if (opt == 'T' || opt == 'P' || opt == 'm') {
+            const char *option = opt == 'T'   ? "--transient"
+                                 : opt == 'P' ? "--persistent"
+                                              : "--mandatory";
+            int took =
+                meshq_tool_bool ("publish", option, optarg,
+                                 optind < argc ? argv[optind] : NULL, &flag);
+            if (took < 0) {
+                meshq_msg_destroy (&msg);
+                return MESHQ_EXIT_USAGE;
+            }
+            optind += took;
+        }
         switch (opt) {
             case 'x':
                 bad = meshq_msg_set_exchange (msg, *optarg ? optarg : NULL);
@@ -73,10 +87,10 @@ meshq_tool_publish (meshq_tool_t *tool, int argc, char **argv)
                 bad = meshq_msg_set_routing_key (msg, optarg);
                 break;
             case 'T':
-                meshq_msg_set_delivery_mode (msg, MESHQ_TRANSIENT);
-                break;
             case 'P':
-                meshq_msg_set_delivery_mode (msg, MESHQ_PERSISTENT);
+                meshq_msg_set_delivery_mode (msg, flag == (opt == 'T')
+                                                      ? MESHQ_TRANSIENT
+                                                      : MESHQ_PERSISTENT);
                 break;
             case 'p':
                 bad = meshq_msg_set_priority (msg, (int)s_number (optarg));
@@ -103,7 +117,8 @@ meshq_tool_publish (meshq_tool_t *tool, int argc, char **argv)
                 bad = meshq_msg_set_expiration (msg, s_number (optarg));
                 break;
             case 'm':
-                flags |= MESHQ_MANDATORY;
+                flags =
+                    flag ? flags | MESHQ_MANDATORY : flags & ~MESHQ_MANDATORY;
                 break;
             case 'n':
                 count = s_number (optarg);
@@ -253,7 +268,7 @@ meshq_tool_consume (meshq_tool_t *tool, int argc, char **argv)
         {"prefetch", required_argument, NULL, 'p'},
         {"idle", required_argument, NULL, 'i'},
         {"exec", required_argument, NULL, 'e'},
-        {"json", no_argument, NULL, 'j'},
+        {"json", optional_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int64_t count = -1, prefetch = 10, idle = -1;
@@ -273,9 +288,15 @@ meshq_tool_consume (meshq_tool_t *tool, int argc, char **argv)
             case 'e':
                 command = optarg;
                 break;
-            case 'j':
-                tool->json = true;
+            case 'j': {
+                int took = meshq_tool_bool ("consume", "--json", optarg,
+                                            optind < argc ? argv[optind] : NULL,
+                                            &tool->json);
+                if (took < 0)
+                    return MESHQ_EXIT_USAGE;
+                optind += took;
                 break;
+            }
             case 'h':
                 printf ("usage: meshq consume %s\n", usage);
                 return MESHQ_EXIT_OK;

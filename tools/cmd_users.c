@@ -164,9 +164,13 @@ meshq_tool_users (meshq_tool_t *tool, int argc, char **argv)
     char *positional[10];
     int count = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp (argv[i], "--json") == 0)
-            tool->json = true;
-        else if (strcmp (argv[i], "--help") == 0) {
+        int matched =
+            meshq_tool_flag (verb->verb, argc, argv, &i, "--json", &tool->json);
+        if (matched < 0)
+            return MESHQ_EXIT_USAGE;
+        if (matched)
+            continue;
+        if (strcmp (argv[i], "--help") == 0) {
             printf ("usage: meshq %s %s\n", verb->verb, verb->usage);
             return MESHQ_EXIT_OK;
         } else if (count == verb->max)

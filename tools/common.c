@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 static meshq_client_t *
 s_connect (const meshq_tool_t *tool, const char *vhost, int *exit)
@@ -76,4 +77,54 @@ meshq_tool_size (const char *verb, const char *option, const char *value,
         fprintf (stderr, "meshq: %s: %s '%s': more than %" PRIu64 " bytes\n",
                  verb, option, value, max);
     return MESHQ_EXIT_USAGE;
+}
+
+//  1 for true, 0 for false, -1 for anything else.
+static int
+s_truth (const char *text)
+{
+    if (text && strcmp (text, "true") == 0)
+        return 1;
+    if (text && strcmp (text, "false") == 0)
+        return 0;
+    return -1;
+}
+
+int
+meshq_tool_bool (const char *verb, const char *option, const char *value,
+                 const char *next, bool *out)
+{
+    if (value) {
+        if (s_truth (value) < 0) {
+            fprintf (stderr, "meshq: %s: %s takes true or false, not '%s'\n",
+                     verb, option, value);
+            return -1;
+        }
+        *out = s_truth (value) == 1;
+        return 0;
+    }
+    if (s_truth (next) >= 0) {
+        *out = s_truth (next) == 1;
+        return 1;
+    }
+    *out = true;
+    return 0;
+}
+
+int
+meshq_tool_flag (const char *verb, int argc, char **argv, int *i,
+                 const char *option, bool *out)
+{
+    size_t length = strlen (option);
+    const char *arg = argv[*i];
+    if (strncmp (arg, option, length) != 0 ||
+        (arg[length] != 0 && arg[length] != '='))
+        return 0;
+    const char *value = arg[length] == '=' ? arg + length + 1 : NULL;
+    int took = meshq_tool_bool (verb, option, value,
+                                *i + 1 < argc ? argv[*i + 1] : NULL, out);
+    if (took < 0)
+        return -1;
+    *i += took;
+    return 1;
 }

@@ -29,12 +29,12 @@ static const s_verb_t s_verbs[] = {
     {"list_peers", meshq_tool_list,
      "agents of the mesh: state, credit, in flight"},
     {"declare_queue", meshq_tool_declare_queue,
-     "NAME [--durable true|false] [--max-length N] ..."},
+     "NAME [--durable [true|false]] [--max-length N] ..."},
     {"delete_queue", meshq_tool_delete_queue,
      "NAME [--if-unused] [--if-empty]"},
     {"purge_queue", meshq_tool_purge_queue, "NAME"},
     {"declare_exchange", meshq_tool_declare_exchange,
-     "NAME TYPE [--durable true|false]"},
+     "NAME TYPE [--durable [true|false]]"},
     {"delete_exchange", meshq_tool_delete_exchange, "NAME [--if-unused]"},
     {"bind_queue", meshq_tool_bind_queue,
      "QUEUE EXCHANGE [KEY] [--match K=V ...] [--x-match all|any]"},
@@ -83,7 +83,7 @@ main (int argc, char **argv)
         {"agent", required_argument, NULL, 'a'},
         {"user", required_argument, NULL, 'U'},
         {"password", required_argument, NULL, 'P'},
-        {"json", no_argument, NULL, 'j'},
+        {"json", optional_argument, NULL, 'j'},
         {"timeout", required_argument, NULL, 't'},
         {"vhost", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
@@ -105,9 +105,15 @@ main (int argc, char **argv)
             case 'p':
                 tool.vhost = optarg;
                 break;
-            case 'j':
-                tool.json = true;
+            case 'j': {
+                int took = meshq_tool_bool ("meshq", "--json", optarg,
+                                            optind < argc ? argv[optind] : NULL,
+                                            &tool.json);
+                if (took < 0)
+                    return MESHQ_EXIT_USAGE;
+                optind += took;
                 break;
+            }
             case 't': {
                 char *end;
                 double seconds = strtod (optarg, &end);

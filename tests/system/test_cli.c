@@ -167,3 +167,76 @@ Test (cli, the_tools_byte_options_take_suffixes)
     procutil_prog_destroy (&prog);
     procutil_kill (agent, SIGTERM);
 }
+
+//  Whether the JSON list of verb has an object whose name is name and
+//  that holds field (as "key":value).
+static bool
+s_listed (const char *verb, const char *name, const char *field)
+{
+    procutil_prog_t *prog = s_meshq (NULL, "--json", verb, NULL);
+    cr_assert_eq (s_exit (prog), 0, "%s", prog->output);
+    char key[128];
+    snprintf (key, sizeof key, "{\"name\":\"%s\",", name);
+    const char *row = strstr (prog->output, key);
+    const char *end = row ? strchr (row, '}') : NULL;
+    const char *at = row ? strstr (row, field) : NULL;
+    bool found = at && at < end;
+    procutil_prog_destroy (&prog);
+    return found;
+}
+
+Test (cli, boolean_flags_work_bare_or_with_a_value)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    const char *const cases[][6] = {
+        {"declare_queue", "bare", "--durable", NULL},
+        {"declare_queue", "valued", "--durable", "true", NULL},
+        {"declare_queue", "off", "--durable", "false", "--auto-delete", NULL},
+        {"declare_queue", "equals", "--durable=false", NULL},
+        {"declare_exchange", "xbare", "direct", "--durable", NULL},
+        {"declare_exchange", "xoff", "direct", "--durable", "false", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        procutil_prog_t *prog =
+            s_meshq (NULL, cases[i][0], cases[i][1], cases[i][2], cases[i][3],
+                     cases[i][4], cases[i][5], NULL);
+        cr_expect_eq (s_exit (prog), 0, "case %zu: %s", i, prog->output);
+        procutil_prog_destroy (&prog);
+    }
+    cr_expect (s_listed ("list_queues", "bare", "\"durable\":true"));
+    cr_expect (s_listed ("list_queues", "valued", "\"durable\":true"));
+    cr_expect (s_listed ("list_queues", "off", "\"durable\":false"));
+    cr_expect (s_listed ("list_queues", "equals", "\"durable\":false"));
+    cr_expect (s_listed ("list_exchanges", "xbare", "\"durable\":true"));
+    cr_expect (s_listed ("list_exchanges", "xoff", "\"durable\":false"));
+
+    //  --json false prints the table; --json true, JSON.
+    procutil_prog_t *prog =
+        s_meshq (NULL, "list_queues", "--json", "false", NULL);
+    cr_expect (strstr (prog->output, "name\t") && !strchr (prog->output, '{'),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "--json", "true", "list_queues", NULL);
+    cr_expect (strstr (prog->output, "[{\"name\""), "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    //  Flags of the other verbs too.
+    prog = s_meshq (NULL, "delete_queue", "bare", "--if-empty", "true",
+                    "--if-unused", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "publish", "--routing-key", "valued", "--persistent",
+                    "true", "--mandatory", "hello", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (strstr (prog->output, "published 1 messages"), "%s",
+               prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  Anything but true or false after '=' is refused, naming the flag.
+    prog = s_meshq (NULL, "declare_queue", "q", "--durable=maybe", NULL);
+    cr_expect_eq (s_exit (prog), 64, "%s", prog->output);
+    cr_expect (strstr (prog->output, "--durable takes true or false, not "
+                                     "'maybe'"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
