@@ -240,3 +240,53 @@ Test (cli, boolean_flags_work_bare_or_with_a_value)
     procutil_prog_destroy (&prog);
     procutil_kill (agent, SIGTERM);
 }
+
+Test (cli, a_password_prompt_on_a_terminal_does_not_echo)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    char script[1024];
+    snprintf (script, sizeof script, "%s/system/pty_password.py",
+              MESHQ_TEST_SOURCE_DIR);
+    const char *verbs[] = {"add_user", "change_password"};
+    const char *passwords[] = {"Zebra-Parsley-41", "Otter-Quince-77"};
+    for (int i = 0; i < 2; i++) {
+        const char *argv[] = {"/usr/bin/python3", script,   s_tool,
+                              s_endpoint,         verbs[i], "alice",
+                              passwords[i],       NULL};
+        procutil_prog_t *prog = procutil_prog_new (argv, NULL, 30000);
+        procutil_prog_expect_exit (prog, 0);
+        cr_expect (strstr (prog->output, "Password: "), "no prompt:\n%s",
+                   prog->output);
+        cr_expect (!strstr (prog->output, passwords[i]),
+                   "%s echoed the password:\n%s", verbs[i], prog->output);
+        cr_expect (strstr (prog->output, "EXIT 0"), "%s", prog->output);
+        procutil_prog_destroy (&prog);
+    }
+    //  The password typed is the one set: alice logs in with it.
+    procutil_prog_t *prog =
+        s_meshq (NULL, "set_permissions", "alice", ".*", ".*", ".*", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "--user", "alice", "--password", "Otter-Quince-77",
+                    "list_queues", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
+
+Test (cli, a_password_from_a_pipe_is_read_without_a_prompt)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    procutil_prog_t *prog =
+        s_meshq ("Piped-Walnut-12\n", "add_user", "bob", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (!strstr (prog->output, "Password"), "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "set_permissions", "bob", ".*", ".*", ".*", NULL);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "--user", "bob", "--password", "Piped-Walnut-12",
+                    "list_queues", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
