@@ -3,12 +3,16 @@
     publish sends each BODY argument (or each line of standard input) as
     one message, with confirms, and exits non-zero if any is refused.
     consume prints each message (or pipes it to a command) and acks it
-    after; with --json one object per line.
+    after; with --json one object per line. SIGINT or SIGTERM stops it
+    cleanly: it cancels its consumer, returns to the queue what it
+    received but did not handle, prints a summary and exits 0.
 */
 #include "tool.h"
 
+#include <czmq.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +248,28 @@ s_print_json (const meshq_delivery_t *delivery)
     printf ("}\n");
 }
 
+//  The signal that asks consume to stop, or 0.
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_stop_signal (int sig)
+{
+    s_stop = sig;
+}
+
+//  SIGINT and SIGTERM stop consume cleanly: they interrupt waits (no
+//  SA_RESTART) and set s_stop.
+static void
+s_catch_stop_signals (void)
+{
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_stop_signal;
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+}
+
 //  Pipes a body to a shell command; returns its exit status.
 static int
 s_pipe (const char *command, const char *body, size_t size)
@@ -310,18 +336,36 @@ meshq_tool_consume (meshq_tool_t *tool, int argc, char **argv)
     meshq_client_t *client = meshq_tool_connect (tool, &exit);
     if (!client)
         return exit;
+    //  After connecting, so that ours replace any handler set there.
+    s_catch_stop_signals ();
     int rc = meshq_client_consume (client, argv[optind], (uint32_t)prefetch,
                                    NULL, 0);
-    for (int64_t got = 0; rc == 0 && (count < 0 || got < count); got++) {
+    char tag[256] = "";
+    if (rc == 0)
+        snprintf (tag, sizeof tag, "%s", meshq_client_consumer_tag (client));
+    uint64_t received = 0, acked = 0, returned = 0;
+    int64_t idle_deadline = idle < 0 ? INT64_MAX : zclock_mono () + idle * 1000;
+    while (rc == 0 && !s_stop && (count < 0 || (int64_t)received < count)) {
         meshq_delivery_t *delivery = NULL;
-        rc = meshq_client_recv (client, idle < 0 ? -1 : (int)idle * 1000,
+        //  In slices, so that a signal between two waits is seen.
+        int64_t left = idle_deadline - zclock_mono ();
+        rc = meshq_client_recv (client,
+                                left < 0     ? 0
+                                : left < 500 ? (int)left
+                                             : 500,
                                 &delivery);
+        if (rc == MESHQ_EINTR || (rc == MESHQ_ETIMEOUT && left > 500)) {
+            rc = 0;
+            continue;
+        }
         if (rc == MESHQ_ETIMEOUT) {
             rc = 0;
             break;
         }
         if (rc)
             break;
+        received++;
+        idle_deadline = idle < 0 ? INT64_MAX : zclock_mono () + idle * 1000;
         size_t size;
         const char *body = meshq_msg_body (delivery->msg, &size);
         bool done = true;
@@ -337,7 +381,31 @@ meshq_tool_consume (meshq_tool_t *tool, int argc, char **argv)
         rc = done ? meshq_client_ack (client, delivery->delivery_tag, false)
                   : meshq_client_nack (client, delivery->delivery_tag, false,
                                        true);
+        if (done)
+            acked++;
+        else
+            returned++;
         meshq_delivery_destroy (&delivery);
+    }
+    if (s_stop && rc == 0) {
+        //  Stopped by a signal: no more deliveries, and those that came
+        //  but were not handled go back to the queue, for the next
+        //  consumer, rather than wait for this session to time out.
+        rc = meshq_client_cancel (client, tag);
+        meshq_delivery_t *delivery = NULL;
+        while (rc == 0 && meshq_client_recv (client, 0, &delivery) == 0) {
+            rc =
+                meshq_client_nack (client, delivery->delivery_tag, false, true);
+            returned++;
+            meshq_delivery_destroy (&delivery);
+        }
+        if (rc == 0)
+            fprintf (stderr,
+                     "consume: stopped by %s: received %" PRIu64
+                     " messages, acked %" PRIu64 ", returned %" PRIu64
+                     " to the queue\n",
+                     s_stop == SIGINT ? "SIGINT" : "SIGTERM", received, acked,
+                     returned);
     }
     if (rc)
         exit = meshq_tool_fail ("consume", client, rc);

@@ -290,3 +290,68 @@ Test (cli, a_password_from_a_pipe_is_read_without_a_prompt)
     procutil_prog_destroy (&prog);
     procutil_kill (agent, SIGTERM);
 }
+
+Test (cli, consume_stops_cleanly_on_a_signal_and_returns_what_it_holds)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    procutil_prog_t *prog = s_meshq (NULL, "declare_queue", "jobs", NULL);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "publish", "--routing-key", "jobs", "one", "two",
+                    "three", NULL);
+    cr_assert_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  The command handling the first message sends consume SIGINT, as
+    //  Ctrl-C would, while two more are prefetched and not handled.
+    const char *argv[] = {s_tool,    "--agent", s_endpoint,
+                          "consume", "jobs",    "--prefetch",
+                          "10",      "--exec",  "cat; echo; kill -INT $PPID",
+                          NULL};
+    prog = procutil_prog_new (argv, NULL, 10000);
+    procutil_prog_expect_exit (prog, 0);
+    cr_expect (strstr (prog->output, "one"), "%s", prog->output);
+    cr_expect (strstr (prog->output, "stopped by SIGINT: received 1 messages, "
+                                     "acked 1"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  No consumer is left behind, and nothing is lost: the next
+    //  consumer gets the two not handled and one published now.
+    prog = s_meshq (NULL, "--json", "list_consumers", NULL);
+    cr_expect_str_eq (prog->output, "[]\n");
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "publish", "--routing-key", "jobs", "four", NULL);
+    procutil_prog_destroy (&prog);
+    prog =
+        s_meshq (NULL, "consume", "jobs", "--count", "3", "--idle", "10", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (strstr (prog->output, "two\n") &&
+                   strstr (prog->output, "three\n") &&
+                   strstr (prog->output, "four\n"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  SIGTERM while waiting for messages: the same clean stop.
+    const char *wait[] = {s_tool,    "--agent", s_endpoint,
+                          "consume", "jobs",    NULL};
+    prog = procutil_prog_new (wait, NULL, 10000);
+    //  Once the consumer is there, the signal comes.
+    for (int tries = 0; tries < 100; tries++) {
+        procutil_prog_t *list =
+            s_meshq (NULL, "--json", "list_consumers", NULL);
+        bool there = strstr (list->output, "jobs") != NULL;
+        procutil_prog_destroy (&list);
+        if (there)
+            break;
+        usleep (50000);
+    }
+    kill (prog->pid, SIGTERM);
+    procutil_prog_expect_exit (prog, 0);
+    cr_expect (strstr (prog->output, "stopped by SIGTERM: received 0"), "%s",
+               prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "--json", "list_consumers", NULL);
+    cr_expect_str_eq (prog->output, "[]\n");
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
