@@ -1,7 +1,8 @@
 /*  cmd_messages.c - publish and consume from the command line.
 
     publish sends each BODY argument (or each line of standard input) as
-    one message, with confirms, and exits non-zero if any is refused.
+    one message, with confirms, and exits non-zero if any is refused, or
+    with --mandatory returned as unroutable.
     consume prints each message (or pipes it to a command) and acks it
     after; with --json one object per line. SIGINT or SIGTERM stops it
     cleanly: it cancels its consumer, returns to the queue what it
@@ -35,6 +36,22 @@ s_send (meshq_client_t *client, meshq_msg_t *msg, const char *body, size_t size,
     if (rc == 0)
         (*sent)++;
     return rc;
+}
+
+//  Prints a message returned as unroutable (--mandatory) and counts it.
+static void
+s_on_return (meshq_client_t *client, const meshq_msg_t *msg, void *arg)
+{
+    (void)client;
+    uint64_t *returned = arg;
+    (*returned)++;
+    size_t size;
+    meshq_msg_body (msg, &size);
+    const char *exchange = meshq_msg_exchange (msg);
+    fprintf (stderr,
+             "meshq: publish: returned NO_ROUTE: exchange='%s' "
+             "routing_key='%s' (%zu bytes): no queue is bound for it\n",
+             exchange ? exchange : "", meshq_msg_routing_key (msg), size);
 }
 
 int
@@ -147,7 +164,8 @@ meshq_tool_publish (meshq_tool_t *tool, int argc, char **argv)
         return exit;
     }
     meshq_client_set_confirms (client, 1000);
-    uint64_t sent = 0;
+    uint64_t sent = 0, returned = 0;
+    meshq_client_set_return_handler (client, s_on_return, &returned);
     int rc = 0;
     for (int64_t round = 0; round < count && rc == 0; round++) {
         if (optind < argc)
@@ -172,7 +190,14 @@ meshq_tool_publish (meshq_tool_t *tool, int argc, char **argv)
         rc = meshq_client_wait_for_confirms (client, tool->timeout_ms);
     if (rc)
         exit = meshq_tool_fail ("publish", client, rc);
-    else
+    else if (returned) {
+        //  A returned message was not published: say so, and fail.
+        fprintf (stderr,
+                 "published %" PRIu64 " messages (confirmed), %" PRIu64
+                 " returned as unroutable\n",
+                 sent - returned, returned);
+        exit = MESHQ_EXIT_REFUSED;
+    } else
         fprintf (stderr, "published %" PRIu64 " messages (confirmed)\n", sent);
     meshq_client_destroy (&client);
     meshq_msg_destroy (&msg);

@@ -355,3 +355,33 @@ Test (cli, consume_stops_cleanly_on_a_signal_and_returns_what_it_holds)
     procutil_prog_destroy (&prog);
     procutil_kill (agent, SIGTERM);
 }
+
+Test (cli, an_unroutable_mandatory_message_is_not_reported_published)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    procutil_prog_t *prog = s_meshq (NULL, "declare_queue", "here", NULL);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "publish", "--routing-key", "nowhere", "--mandatory",
+                    "lost", NULL);
+    cr_expect_eq (s_exit (prog), 1, "%s", prog->output);
+    cr_expect (strstr (prog->output, "returned NO_ROUTE: exchange='' "
+                                     "routing_key='nowhere'"),
+               "%s", prog->output);
+    cr_expect (strstr (prog->output, "published 0 messages (confirmed), 1 "
+                                     "returned as unroutable"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    //  Routable, the same command succeeds; without --mandatory an
+    //  unroutable message is dropped, as AMQP says, and that is no error.
+    prog = s_meshq (NULL, "publish", "--routing-key", "here", "--mandatory",
+                    "kept", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (strstr (prog->output, "published 1 messages (confirmed)\n"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog =
+        s_meshq (NULL, "publish", "--routing-key", "nowhere", "dropped", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
