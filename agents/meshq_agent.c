@@ -275,7 +275,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
     }
 
     zsys_set_logident ("meshq-agent");
-    zsys_set_logstream (stderr);  //  A daemon's log, not its output.
+    meshq_log_to (stderr);  //  A daemon's log, not its output; ISO 8601.
     zactor_t *agent = zactor_new (meshq_agent_actor, &config);
     zstr_send (agent, "START");
     char *status = NULL, *why = NULL;

@@ -5,6 +5,8 @@
 #include "procutil.h"
 #include "testutil.h"
 
+#include <regex.h>
+
 static char s_dir[256];
 static char s_endpoint[300];
 static char s_tool[1024];
@@ -384,4 +386,34 @@ Test (cli, an_unroutable_mandatory_message_is_not_reported_published)
     cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
     procutil_prog_destroy (&prog);
     procutil_kill (agent, SIGTERM);
+}
+
+Test (cli, the_agents_log_lines_carry_iso_8601_utc_timestamps)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    cr_expect_eq (WEXITSTATUS (procutil_kill (agent, SIGTERM)), 0);
+    char path[300];
+    snprintf (path, sizeof path, "%s/agent.log", s_dir);
+    FILE *log = fopen (path, "r");
+    cr_assert_not_null (log);
+    regex_t stamped;
+    cr_assert_eq (regcomp (&stamped,
+                           "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
+                           "[0-9]{2}\\.[0-9]{3}Z [EWNID]: \\(meshq-agent\\) "
+                           "[a-z]+: ",
+                           REG_EXTENDED | REG_NOSUB),
+                  0);
+    char line[4096];
+    int lines = 0;
+    bool started = false, stopping = false;
+    while (fgets (line, sizeof line, log)) {
+        cr_expect_eq (regexec (&stamped, line, 0, NULL, 0), 0,
+                      "not an ISO 8601 stamped line: %s", line);
+        started |= strstr (line, " agent: started name=cli") != NULL;
+        stopping |= strstr (line, " agent: stopping name=cli") != NULL;
+        lines++;
+    }
+    regfree (&stamped);
+    fclose (log);
+    cr_expect (lines >= 2 && started && stopping, "%d lines", lines);
 }
