@@ -282,12 +282,13 @@ meshq_tool_status (meshq_tool_t *tool, int argc, char **argv)
 }
 
 //  Parses a non-negative integer option value, or returns -1.
-static int64_t
-s_number (const char *text)
+//  "--NAME" of the long option at index, for messages.
+static const char *
+s_long_name (const struct option *options, int index)
 {
-    char *end;
-    long long value = strtoll (text, &end, 10);
-    return *text && !*end && value >= 0 ? value : -1;
+    static char name[64];
+    snprintf (name, sizeof name, "--%s", options[index].name);
+    return name;
 }
 
 int
@@ -320,7 +321,8 @@ meshq_tool_declare_queue (meshq_tool_t *tool, int argc, char **argv)
     int opt;
     int64_t n;
     uint64_t size;
-    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
+    int index = 0;
+    while ((opt = getopt_long (argc, argv, "", options, &index)) != -1) {
         switch (opt) {
             case 'd':
             case 'e':
@@ -364,11 +366,13 @@ meshq_tool_declare_queue (meshq_tool_t *tool, int argc, char **argv)
             case 'p':
             case 'm':
             case 'T':
-                n = s_number (optarg);
-                if (n < 0)
-                    return meshq_tool_usage ("declare_queue",
-                                             "a number option takes a "
-                                             "non-negative integer");
+                if (meshq_tool_number ("declare_queue",
+                                       s_long_name (options, index), optarg, 0,
+                                       opt == 'p'   ? 255
+                                       : opt == 'm' ? INT32_MAX
+                                                    : INT64_MAX,
+                                       &n))
+                    return MESHQ_EXIT_USAGE;
                 if (opt == 'l')
                     q.max_length = n;
                 else if (opt == 't')

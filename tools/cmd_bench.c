@@ -27,6 +27,14 @@ s_split (char *list, const char *entries[S_MAX_AT])
     return count;
 }
 
+//  Refuses an option's value, naming both; returns the exit code.
+static int
+s_refuse (const char *option, const char *value, const char *takes)
+{
+    fprintf (stderr, "meshq: bench: %s '%s': takes %s\n", option, value, takes);
+    return MESHQ_EXIT_USAGE;
+}
+
 int
 meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
 {
@@ -67,9 +75,11 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
     int opt;
     char *end;
     uint64_t size;
-    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
-        long long n = optarg ? strtoll (optarg, &end, 10) : 0;
-        bool number_ok = optarg && *optarg && !*end && n >= 0;
+    int index = 0;
+    int64_t n = 0;
+    while ((opt = getopt_long (argc, argv, "", options, &index)) != -1) {
+        char option[64];
+        snprintf (option, sizeof option, "--%s", options[index].name);
         switch (opt) {
             case 'P':
             case 'C':
@@ -79,8 +89,9 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
             case 'f':
             case 'm':
             case 'W':
-                if (!number_ok)
-                    return meshq_tool_usage ("bench", usage);
+                if (meshq_tool_number ("bench", option, optarg, 0,
+                                       opt == 'n' ? INT64_MAX : INT32_MAX, &n))
+                    return MESHQ_EXIT_USAGE;
                 if (opt == 'P')
                     config.producers = (int)n;
                 else if (opt == 'C')
@@ -108,24 +119,26 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                 config.publish_at = publish_at;
                 config.publish_at_count = s_split (optarg, publish_at);
                 if (config.publish_at_count < 1)
-                    return meshq_tool_usage ("bench", usage);
+                    return s_refuse (option, optarg,
+                                     "a comma-separated list of endpoints");
                 break;
             case 'B':
                 config.consume_at = consume_at;
                 config.consume_at_count = s_split (optarg, consume_at);
                 if (config.consume_at_count < 1)
-                    return meshq_tool_usage ("bench", usage);
+                    return s_refuse (option, optarg,
+                                     "a comma-separated list of endpoints");
                 break;
             case 'S':
                 if (sscanf (optarg, "%d:%d", &config.slow_consumer,
                             &config.slow_us) != 2 ||
                     config.slow_consumer < 0 || config.slow_us < 0)
-                    return meshq_tool_usage ("bench", usage);
+                    return s_refuse (option, optarg, "CONSUMER:MICROSECONDS");
                 break;
             case 'd':
                 config.duration = strtod (optarg, &end);
                 if (*end || config.duration <= 0)
-                    return meshq_tool_usage ("bench", usage);
+                    return s_refuse (option, optarg, "seconds, more than 0");
                 config.count = 0;
                 break;
             case 'p':

@@ -19,14 +19,6 @@
 #include <string.h>
 #include <sys/wait.h>
 
-static int64_t
-s_number (const char *text)
-{
-    char *end;
-    long long value = strtoll (text, &end, 10);
-    return *text && !*end && value >= 0 ? value : -1;
-}
-
 static int
 s_send (meshq_client_t *client, meshq_msg_t *msg, const char *body, size_t size,
         int flags, uint64_t *sent)
@@ -81,9 +73,10 @@ meshq_tool_publish (meshq_tool_t *tool, int argc, char **argv)
     const char *key = NULL;
     int flags = 0;
     int64_t count = 1;
-    int opt, bad = 0;
-    while (!bad &&
-           (opt = getopt_long (argc, argv, "x:k:", options, NULL)) != -1) {
+    int opt, bad = 0, index = -1;
+    int64_t n;
+    while (!bad && (index = -1, opt = getopt_long (argc, argv, "x:k:", options,
+                                                   &index)) != -1) {
         char *equals;
         bool flag = false;
         if (opt == 'T' || opt == 'P' || opt == 'm') {
@@ -114,13 +107,20 @@ meshq_tool_publish (meshq_tool_t *tool, int argc, char **argv)
                                                       : MESHQ_PERSISTENT);
                 break;
             case 'p':
-                bad = meshq_msg_set_priority (msg, (int)s_number (optarg));
+                bad = meshq_tool_number ("publish", "--priority", optarg, 0,
+                                         255, &n);
+                if (!bad)
+                    bad = meshq_msg_set_priority (msg, (int)n);
                 break;
             case 'H':
                 equals = strchr (optarg, '=');
-                if (!equals)
-                    bad = 1;
-                else {
+                if (!equals) {
+                    fprintf (stderr,
+                             "meshq: publish: --header '%s': takes "
+                             "NAME=VALUE\n",
+                             optarg);
+                    bad = MESHQ_EXIT_USAGE;
+                } else {
                     *equals = 0;
                     bad = meshq_msg_set_header_str (msg, optarg, equals + 1);
                 }
@@ -135,24 +135,40 @@ meshq_tool_publish (meshq_tool_t *tool, int argc, char **argv)
                 bad = meshq_msg_set_reply_to (msg, optarg);
                 break;
             case 'e':
-                bad = meshq_msg_set_expiration (msg, s_number (optarg));
+                bad = meshq_tool_number ("publish", "--expiration", optarg, 0,
+                                         INT64_MAX, &n);
+                if (!bad)
+                    bad = meshq_msg_set_expiration (msg, n);
                 break;
             case 'm':
                 flags =
                     flag ? flags | MESHQ_MANDATORY : flags & ~MESHQ_MANDATORY;
                 break;
             case 'n':
-                count = s_number (optarg);
-                bad = count < 1;
+                bad = meshq_tool_number ("publish", "--count", optarg, 1,
+                                         INT64_MAX, &count);
                 break;
             case 'h':
                 printf ("usage: meshq publish %s\n", usage);
                 meshq_msg_destroy (&msg);
                 return MESHQ_EXIT_OK;
             default:
-                bad = 1;
+                bad = MESHQ_EXIT_USAGE;  //  getopt said why.
         }
+        //  A value the message refused: name the option and the value.
+        if (bad < 0 && index >= 0)
+            fprintf (stderr, "meshq: publish: --%s '%s': %s\n",
+                     options[index].name, optarg ? optarg : "",
+                     meshq_strerror (bad));
+        else if (bad < 0 && opt == 'x')
+            fprintf (stderr, "meshq: publish: -x '%s': %s\n", optarg,
+                     meshq_strerror (bad));
+        else if (bad < 0 && opt == 'k')
+            fprintf (stderr, "meshq: publish: -k '%s': %s\n", optarg,
+                     meshq_strerror (bad));
     }
+    if (!bad && !key)
+        fprintf (stderr, "meshq: publish: --routing-key is required\n");
     if (bad || !key) {
         meshq_msg_destroy (&msg);
         return meshq_tool_usage ("publish", usage);
@@ -328,13 +344,19 @@ meshq_tool_consume (meshq_tool_t *tool, int argc, char **argv)
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
             case 'n':
-                count = s_number (optarg);
+                if (meshq_tool_number ("consume", "--count", optarg, 1,
+                                       INT64_MAX, &count))
+                    return MESHQ_EXIT_USAGE;
                 break;
             case 'p':
-                prefetch = s_number (optarg);
+                if (meshq_tool_number ("consume", "--prefetch", optarg, 1,
+                                       UINT16_MAX, &prefetch))
+                    return MESHQ_EXIT_USAGE;
                 break;
             case 'i':
-                idle = s_number (optarg);
+                if (meshq_tool_number ("consume", "--idle", optarg, 0,
+                                       INT32_MAX / 1000, &idle))
+                    return MESHQ_EXIT_USAGE;
                 break;
             case 'e':
                 command = optarg;

@@ -2,8 +2,10 @@
 #include "size.h"
 #include "tool.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static meshq_client_t *
@@ -127,4 +129,22 @@ meshq_tool_flag (const char *verb, int argc, char **argv, int *i,
         return -1;
     *i += took;
     return 1;
+}
+
+int
+meshq_tool_number (const char *verb, const char *option, const char *value,
+                   int64_t min, int64_t max, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long number = strtoll (value, &end, 10);
+    if (!*value || *end || errno || number < min || number > max) {
+        fprintf (stderr,
+                 "meshq: %s: %s '%s': not a whole number in %" PRId64
+                 "..%" PRId64 "\n",
+                 verb, option, value, min, max);
+        return MESHQ_EXIT_USAGE;
+    }
+    *out = number;
+    return 0;
 }

@@ -50,6 +50,12 @@ int meshq_tool_usage (const char *verb, const char *usage);
 int meshq_tool_size (const char *verb, const char *option, const char *value,
                      uint64_t max, uint64_t *out);
 
+//  Reads a whole-number option in min..max into *out; else prints a
+//  refusal naming the option and the value and returns
+//  MESHQ_EXIT_USAGE.
+int meshq_tool_number (const char *verb, const char *option, const char *value,
+                       int64_t min, int64_t max, int64_t *out);
+
 //  A boolean option: bare (true), as --NAME=VALUE (value, else NULL),
 //  or followed by true or false (next, the argument after it, or NULL).
 //  Sets *out and returns how many following arguments it took (0 or 1);

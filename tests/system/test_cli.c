@@ -417,3 +417,37 @@ Test (cli, the_agents_log_lines_carry_iso_8601_utc_timestamps)
     fclose (log);
     cr_expect (lines >= 2 && started && stopping, "%d lines", lines);
 }
+
+Test (cli, every_refusal_names_the_option_and_the_value)
+{
+    //  Refused before any agent is asked: none runs.
+    const struct {
+        const char *args[6];  //  After --agent.
+        const char *says;     //  Expected in the refusal.
+    } cases[] = {
+        {{"consume", "q", "--count", "abc"}, "--count 'abc': not a whole"},
+        {{"consume", "q", "--prefetch", "0"}, "--prefetch '0': not a whole"},
+        {{"consume", "q", "--idle", "soon"}, "--idle 'soon': not a whole"},
+        {{"publish", "-k", "q", "--priority", "300"},
+         "--priority '300': not a whole number in 0..255"},
+        {{"publish", "-k", "q", "--expiration", "1h"}, "--expiration '1h'"},
+        {{"publish", "-k", "q", "--header", "novalue"},
+         "--header 'novalue': takes NAME=VALUE"},
+        {{"publish", "hello"}, "--routing-key is required"},
+        {{"declare_queue", "q", "--max-length", "-5"}, "--max-length '-5'"},
+        {{"declare_queue", "q", "--max-priority", "1000"},
+         "--max-priority '1000'"},
+        {{"bench", "--producers", "many"}, "--producers 'many'"},
+        {{"bench", "--duration", "-1"}, "--duration '-1': takes seconds"},
+        {{"--timeout", "0", "status"}, "--timeout takes seconds"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const *a = cases[i].args;
+        procutil_prog_t *prog =
+            s_meshq (NULL, a[0], a[1], a[2], a[3], a[4], a[5], NULL);
+        cr_expect_eq (s_exit (prog), 64, "case %zu: %s", i, prog->output);
+        cr_expect (strstr (prog->output, cases[i].says), "case %zu: %s", i,
+                   prog->output);
+        procutil_prog_destroy (&prog);
+    }
+}
