@@ -6,6 +6,7 @@
 */
 #include "agent.h"
 #include "meshq.h"
+#include "size.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -38,6 +39,27 @@ s_number (const char *name, const char *value, uint64_t min, uint64_t max,
     if (number < min || number > max) {
         snprintf (why, size, "%s: %s is out of range %llu..%llu", name, value,
                   (unsigned long long)min, (unsigned long long)max);
+        return MESHQ_EINVAL;
+    }
+    *out = number;
+    return 0;
+}
+
+//  A setting's size in bytes ("64M", "1GiB", see size.h), at most max;
+//  0 or a code with why filled in.
+static int
+s_size (const char *name, const char *value, uint64_t min, uint64_t max,
+        uint64_t *out, char *why, size_t size)
+{
+    uint64_t number = 0;
+    int rc = meshq_size_parse (value, &number);
+    if (rc == MESHQ_EINVAL) {
+        snprintf (why, size, "%s '%s': " MESHQ_SIZE_HINT, name, value);
+        return MESHQ_EINVAL;
+    }
+    if (rc || number < min || number > max) {
+        snprintf (why, size, "%s '%s': out of range %llu..%llu bytes", name,
+                  value, (unsigned long long)min, (unsigned long long)max);
         return MESHQ_EINVAL;
     }
     *out = number;
@@ -77,19 +99,19 @@ meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
         snprintf (config->endpoints + used, sizeof config->endpoints - used,
                   "%s%s", used ? "," : "", value);
     } else if (streq (name, "max_message")) {
-        if (!(rc = s_number (name, value, 1, UINT32_MAX, &number, why, size)))
+        if (!(rc = s_size (name, value, 1, UINT32_MAX, &number, why, size)))
             config->max_message = (size_t)number;
     } else if (streq (name, "ack_timeout")) {
         if (!(rc = s_number (name, value, 1, INT32_MAX, &number, why, size)))
             config->ack_timeout_ms = (int)number;
     } else if (streq (name, "max_memory")) {
-        if (!(rc = s_number (name, value, 0, UINT64_MAX, &number, why, size)))
+        if (!(rc = s_size (name, value, 0, UINT64_MAX, &number, why, size)))
             config->max_memory = number;
     } else if (streq (name, "segment_size")) {
-        if (!(rc = s_number (name, value, 0, UINT64_MAX, &number, why, size)))
+        if (!(rc = s_size (name, value, 0, UINT64_MAX, &number, why, size)))
             config->store.segment_size = number;
     } else if (streq (name, "quota")) {
-        if (!(rc = s_number (name, value, 0, UINT64_MAX, &number, why, size))) {
+        if (!(rc = s_size (name, value, 0, UINT64_MAX, &number, why, size))) {
             if (number && number < MESHQ_STORE_QUOTA_MIN) {
                 //  Smaller, the store could not delete a segment and
                 //  still have one to write acks in: it would never drain.

@@ -24,11 +24,13 @@
 #include <unistd.h>
 
 #define S_USAGE                                                                \
-    "usage: meshq-agent [--config FILE] [--name NAME] [--data DIR]\n"          \
+    "usage: meshq-agent [--version] [--config FILE] [--name NAME]\n"           \
+    "                   [--data DIR]\n"                                        \
     "                   [--control ENDPOINT,...] [--log LEVEL]\n"              \
-    "                   [--max-memory BYTES] [--quota BYTES]\n"                \
-    "                   [--max-message BYTES] [--ack-timeout MS]\n"            \
-    "                   [--segment-size BYTES]\n"                              \
+    "                   [--max-memory SIZE] [--quota SIZE]\n"                  \
+    "                   [--max-message SIZE] [--ack-timeout MS]\n"             \
+    "                   [--segment-size SIZE]  (SIZE: bytes, or 64K, 512M, "   \
+    "1G)\n"                                                                    \
     "                   [--mesh NAME] [--seeds tcp://HOST:PORT,...]\n"         \
     "                   [--interface IFACE] [--port PORT] [--beacon-port "     \
     "PORT]\n"                                                                  \
@@ -156,10 +158,11 @@ s_exposed (const meshq_agent_config_t *config, s_settings_t *settings)
 static int
 s_main (int argc, char *argv[], s_settings_t *settings)
 {
-    //  Every flag but --config and --help is a setting of its own name.
+    //  Every flag but --config, --help and --version is a setting.
     static const struct option options[] = {
         {"config", required_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
         {"name", required_argument, NULL, 's'},
         {"data", required_argument, NULL, 's'},
         {"control", required_argument, NULL, 's'},
@@ -200,6 +203,10 @@ s_main (int argc, char *argv[], s_settings_t *settings)
             printf ("%s", S_USAGE);
             return 0;
         }
+        if (opt == 'v') {
+            printf ("meshq-agent %s\n", MESHQ_PROJECT_VERSION);
+            return 0;
+        }
         if (opt == 'f')
             continue;  //  Read above.
         if (opt != 's')
@@ -233,8 +240,13 @@ s_main (int argc, char *argv[], s_settings_t *settings)
             continue;
         char why[256];
         if (meshq_agent_config_set (&config, key, value, why, sizeof why)) {
-            if (i >= file_settings)
-                return s_usage (why);
+            if (i >= file_settings) {
+                //  Named as it was given: --max-memory, not max_memory.
+                for (char *c = why; *c && *c != ' ' && *c != ':'; c++)
+                    *c = *c == '_' ? '-' : *c;
+                fprintf (stderr, "meshq-agent: --%s\n", why);
+                return 64;  //  EX_USAGE
+            }
             fprintf (stderr, "meshq-agent: config file: agent/%s\n", why);
             return 78;  //  EX_CONFIG
         }
@@ -303,7 +315,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
     }
 
     zsys_set_logident ("meshq-agent");
-    zsys_set_logstream (stderr);  //  A daemon's log, not its output.
+    meshq_log_to (stderr);  //  A daemon's log, not its output; ISO 8601.
     zactor_t *agent = zactor_new (meshq_agent_actor, &config);
     zstr_send (agent, "START");
     char *status = NULL, *why = NULL;

@@ -199,9 +199,11 @@ meshq_tool_list (meshq_tool_t *tool, int argc, char **argv)
     else
         cols = s_consumer_cols, command = "LIST_CONSUMERS", field = "consumers";
     for (int i = 1; i < argc; i++) {
-        if (strcmp (argv[i], "--json") == 0)
-            tool->json = true;
-        else
+        int matched =
+            meshq_tool_flag (verb, argc, argv, &i, "--json", &tool->json);
+        if (matched < 0)
+            return MESHQ_EXIT_USAGE;
+        if (!matched)
             return meshq_tool_usage (verb, "takes only --json");
     }
     int exit = 0;
@@ -245,9 +247,11 @@ int
 meshq_tool_status (meshq_tool_t *tool, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
-        if (strcmp (argv[i], "--json") == 0)
-            tool->json = true;
-        else
+        int matched =
+            meshq_tool_flag ("status", argc, argv, &i, "--json", &tool->json);
+        if (matched < 0)
+            return MESHQ_EXIT_USAGE;
+        if (!matched)
             return meshq_tool_usage ("status", "takes only --json");
     }
     int exit = 0;
@@ -286,37 +290,29 @@ meshq_tool_status (meshq_tool_t *tool, int argc, char **argv)
 }
 
 //  Parses a non-negative integer option value, or returns -1.
-static int64_t
-s_number (const char *text)
+//  "--NAME" of the long option at index, for messages.
+static const char *
+s_long_name (const struct option *options, int index)
 {
-    char *end;
-    long long value = strtoll (text, &end, 10);
-    return *text && !*end && value >= 0 ? value : -1;
-}
-
-static int
-s_bool (const char *text)
-{
-    if (strcmp (text, "true") == 0)
-        return 1;
-    if (strcmp (text, "false") == 0)
-        return 0;
-    return -1;
+    static char name[64];
+    snprintf (name, sizeof name, "--%s", options[index].name);
+    return name;
 }
 
 int
 meshq_tool_declare_queue (meshq_tool_t *tool, int argc, char **argv)
 {
     static const char *usage =
-        "NAME [--durable true|false] [--exclusive] [--auto-delete] "
-        "[--max-length N] [--max-length-bytes N] "
+        "NAME [--durable [true|false]] [--exclusive [true|false]] "
+        "[--auto-delete [true|false]] "
+        "[--max-length N] [--max-length-bytes SIZE] "
         "[--overflow drop-head|reject-publish] [--message-ttl MS] "
         "[--dead-letter-exchange X] [--dead-letter-routing-key K] "
         "[--max-priority N] [--max-deliveries N] [--ack-timeout MS]";
     static const struct option options[] = {
-        {"durable", required_argument, NULL, 'd'},
-        {"exclusive", no_argument, NULL, 'e'},
-        {"auto-delete", no_argument, NULL, 'a'},
+        {"durable", optional_argument, NULL, 'd'},
+        {"exclusive", optional_argument, NULL, 'e'},
+        {"auto-delete", optional_argument, NULL, 'a'},
         {"max-length", required_argument, NULL, 'l'},
         {"max-length-bytes", required_argument, NULL, 'b'},
         {"overflow", required_argument, NULL, 'o'},
@@ -332,20 +328,27 @@ meshq_tool_declare_queue (meshq_tool_t *tool, int argc, char **argv)
     meshq_queue_options_init (&q);
     int opt;
     int64_t n;
-    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
+    uint64_t size;
+    int index = 0;
+    while ((opt = getopt_long (argc, argv, "", options, &index)) != -1) {
         switch (opt) {
             case 'd':
-                if (s_bool (optarg) < 0)
-                    return meshq_tool_usage ("declare_queue",
-                                             "--durable takes true or false");
-                q.durable = s_bool (optarg);
-                break;
             case 'e':
-                q.exclusive = true;
+            case 'a': {
+                const char *option = opt == 'd'   ? "--durable"
+                                     : opt == 'e' ? "--exclusive"
+                                                  : "--auto-delete";
+                bool *flag = opt == 'd'   ? &q.durable
+                             : opt == 'e' ? &q.exclusive
+                                          : &q.auto_delete;
+                int took =
+                    meshq_tool_bool ("declare_queue", option, optarg,
+                                     optind < argc ? argv[optind] : NULL, flag);
+                if (took < 0)
+                    return MESHQ_EXIT_USAGE;
+                optind += took;
                 break;
-            case 'a':
-                q.auto_delete = true;
-                break;
+            }
             case 'o':
                 if (strcmp (optarg, "reject-publish") == 0)
                     q.overflow = MESHQ_OVERFLOW_REJECT_PUBLISH;
@@ -360,21 +363,26 @@ meshq_tool_declare_queue (meshq_tool_t *tool, int argc, char **argv)
             case 'k':
                 q.dead_letter_routing_key = optarg;
                 break;
-            case 'l':
             case 'b':
+                if (meshq_tool_size ("declare_queue", "--max-length-bytes",
+                                     optarg, INT64_MAX, &size))
+                    return MESHQ_EXIT_USAGE;
+                q.max_length_bytes = (int64_t)size;
+                break;
+            case 'l':
             case 't':
             case 'p':
             case 'm':
             case 'T':
-                n = s_number (optarg);
-                if (n < 0)
-                    return meshq_tool_usage ("declare_queue",
-                                             "a number option takes a "
-                                             "non-negative integer");
+                if (meshq_tool_number ("declare_queue",
+                                       s_long_name (options, index), optarg, 0,
+                                       opt == 'p'   ? 255
+                                       : opt == 'm' ? INT32_MAX
+                                                    : INT64_MAX,
+                                       &n))
+                    return MESHQ_EXIT_USAGE;
                 if (opt == 'l')
                     q.max_length = n;
-                else if (opt == 'b')
-                    q.max_length_bytes = n;
                 else if (opt == 't')
                     q.message_ttl = n;
                 else if (opt == 'p')
@@ -414,13 +422,19 @@ s_simple (meshq_tool_t *tool, int argc, char **argv, const char *usage,
 {
     int count = 0;
     for (int i = 1; i < argc; i++) {
-        if (flag1 && strcmp (argv[i], flag1) == 0)
-            *value1 = true;
-        else if (flag2 && strcmp (argv[i], flag2) == 0)
-            *value2 = true;
-        else if (strcmp (argv[i], "--json") == 0)
-            tool->json = true;
-        else if (argv[i][0] == '-' || count == max_positional)
+        int matched = 0;
+        if (flag1)
+            matched = meshq_tool_flag (argv[0], argc, argv, &i, flag1, value1);
+        if (!matched && flag2)
+            matched = meshq_tool_flag (argv[0], argc, argv, &i, flag2, value2);
+        if (!matched)
+            matched = meshq_tool_flag (argv[0], argc, argv, &i, "--json",
+                                       &tool->json);
+        if (matched < 0)
+            return MESHQ_EXIT_USAGE;
+        if (matched)
+            continue;
+        if (argv[i][0] == '-' || count == max_positional)
             return meshq_tool_usage (argv[0], usage);
         else
             positional[count++] = argv[i];
@@ -479,15 +493,18 @@ meshq_tool_purge_queue (meshq_tool_t *tool, int argc, char **argv)
 int
 meshq_tool_declare_exchange (meshq_tool_t *tool, int argc, char **argv)
 {
-    const char *usage = "NAME TYPE [--durable true|false]";
+    const char *usage = "NAME TYPE [--durable [true|false]]";
     bool durable = true;
     char *positional[2];
     int count = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp (argv[i], "--durable") == 0 && i + 1 < argc &&
-            s_bool (argv[i + 1]) >= 0)
-            durable = s_bool (argv[++i]);
-        else if (argv[i][0] == '-' || count == 2)
+        int matched = meshq_tool_flag ("declare_exchange", argc, argv, &i,
+                                       "--durable", &durable);
+        if (matched < 0)
+            return MESHQ_EXIT_USAGE;
+        if (matched)
+            continue;
+        if (argv[i][0] == '-' || count == 2)
             return meshq_tool_usage ("declare_exchange", usage);
         else
             positional[count++] = argv[i];

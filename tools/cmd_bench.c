@@ -27,12 +27,20 @@ s_split (char *list, const char *entries[S_MAX_AT])
     return count;
 }
 
+//  Refuses an option's value, naming both; returns the exit code.
+static int
+s_refuse (const char *option, const char *value, const char *takes)
+{
+    fprintf (stderr, "meshq: bench: %s '%s': takes %s\n", option, value, takes);
+    return MESHQ_EXIT_USAGE;
+}
+
 int
 meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
 {
     static const char *usage =
         "[--producers N] [--consumers N] [--count N | --duration S] "
-        "[--size BYTES] [--persistent|--transient] [--confirm-window N] "
+        "[--size SIZE] [--persistent|--transient] [--confirm-window N] "
         "[--publish-batch N] "
         "[--prefetch N] [--auto-ack] [--multi-ack N] [--queue NAME] "
         "[--publish-at EP,..] [--consume-at EP,..] [--work-us US] "
@@ -43,20 +51,20 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         {"count", required_argument, NULL, 'n'},
         {"duration", required_argument, NULL, 'd'},
         {"size", required_argument, NULL, 's'},
-        {"persistent", no_argument, NULL, 'p'},
-        {"transient", no_argument, NULL, 't'},
+        {"persistent", optional_argument, NULL, 'p'},
+        {"transient", optional_argument, NULL, 't'},
         {"confirm-window", required_argument, NULL, 'w'},
         {"publish-batch", required_argument, NULL, 'b'},
         {"prefetch", required_argument, NULL, 'f'},
-        {"auto-ack", no_argument, NULL, 'a'},
+        {"auto-ack", optional_argument, NULL, 'a'},
         {"multi-ack", required_argument, NULL, 'm'},
         {"queue", required_argument, NULL, 'q'},
         {"publish-at", required_argument, NULL, 'A'},
         {"consume-at", required_argument, NULL, 'B'},
         {"work-us", required_argument, NULL, 'W'},
         {"slow-consumer", required_argument, NULL, 'S'},
-        {"embedded", no_argument, NULL, 'e'},
-        {"json", no_argument, NULL, 'j'},
+        {"embedded", optional_argument, NULL, 'e'},
+        {"json", optional_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     meshq_bench_config_t config;
@@ -66,29 +74,30 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
     const char *publish_at[S_MAX_AT], *consume_at[S_MAX_AT];
     int opt;
     char *end;
-    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
-        long long n = optarg ? strtoll (optarg, &end, 10) : 0;
-        bool number_ok = optarg && *optarg && !*end && n >= 0;
+    uint64_t size;
+    int index = 0;
+    int64_t n = 0;
+    while ((opt = getopt_long (argc, argv, "", options, &index)) != -1) {
+        char option[64];
+        snprintf (option, sizeof option, "--%s", options[index].name);
         switch (opt) {
             case 'P':
             case 'C':
             case 'n':
-            case 's':
             case 'w':
             case 'b':
             case 'f':
             case 'm':
             case 'W':
-                if (!number_ok)
-                    return meshq_tool_usage ("bench", usage);
+                if (meshq_tool_number ("bench", option, optarg, 0,
+                                       opt == 'n' ? INT64_MAX : INT32_MAX, &n))
+                    return MESHQ_EXIT_USAGE;
                 if (opt == 'P')
                     config.producers = (int)n;
                 else if (opt == 'C')
                     config.consumers = (int)n;
                 else if (opt == 'n')
                     config.count = (uint64_t)n;
-                else if (opt == 's')
-                    config.size = (int)n;
                 else if (opt == 'w')
                     config.confirm_window = (int)n;
                 else if (opt == 'b')
@@ -100,47 +109,66 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                 else
                     config.multi_ack = (int)n;
                 break;
+            case 's':
+                if (meshq_tool_size ("bench", "--size", optarg, INT32_MAX,
+                                     &size))
+                    return MESHQ_EXIT_USAGE;
+                config.size = (int)size;
+                break;
             case 'A':
                 config.publish_at = publish_at;
                 config.publish_at_count = s_split (optarg, publish_at);
                 if (config.publish_at_count < 1)
-                    return meshq_tool_usage ("bench", usage);
+                    return s_refuse (option, optarg,
+                                     "a comma-separated list of endpoints");
                 break;
             case 'B':
                 config.consume_at = consume_at;
                 config.consume_at_count = s_split (optarg, consume_at);
                 if (config.consume_at_count < 1)
-                    return meshq_tool_usage ("bench", usage);
+                    return s_refuse (option, optarg,
+                                     "a comma-separated list of endpoints");
                 break;
             case 'S':
                 if (sscanf (optarg, "%d:%d", &config.slow_consumer,
                             &config.slow_us) != 2 ||
                     config.slow_consumer < 0 || config.slow_us < 0)
-                    return meshq_tool_usage ("bench", usage);
+                    return s_refuse (option, optarg, "CONSUMER:MICROSECONDS");
                 break;
             case 'd':
                 config.duration = strtod (optarg, &end);
                 if (*end || config.duration <= 0)
-                    return meshq_tool_usage ("bench", usage);
+                    return s_refuse (option, optarg, "seconds, more than 0");
                 config.count = 0;
                 break;
             case 'p':
-                config.persistent = true;
-                break;
             case 't':
-                config.persistent = false;
-                break;
             case 'a':
-                config.auto_ack = true;
+            case 'e':
+            case 'j': {
+                static const char *names[] = {"--persistent", "--transient",
+                                              "--auto-ack", "--embedded",
+                                              "--json"};
+                const int which = (int)(strchr ("ptaej", opt) - "ptaej");
+                bool flag;
+                int took = meshq_tool_bool ("bench", names[which], optarg,
+                                            optind < argc ? argv[optind] : NULL,
+                                            &flag);
+                if (took < 0)
+                    return MESHQ_EXIT_USAGE;
+                optind += took;
+                if (opt == 'p' || opt == 't')
+                    config.persistent = flag == (opt == 'p');
+                else if (opt == 'a')
+                    config.auto_ack = flag;
+                else if (opt == 'e')
+                    embedded = flag;
+                else
+                    tool->json = flag;
                 break;
+            }
             case 'q':
                 config.queue = optarg;
-                break;
-            case 'e':
-                embedded = true;
-                break;
-            case 'j':
-                tool->json = true;
                 break;
             case 'h':
                 printf ("usage: meshq bench %s\n", usage);

@@ -4,16 +4,20 @@
     list_user_permissions, add_vhost, delete_vhost, list_vhosts.
 
     A password not given on the command line is read from standard
-    input (one line), so that it stays out of the shell's history.
+    input (one line), so that it stays out of the shell's history; on a
+    terminal after a "Password: " prompt, with echo off.
 */
 #include "args.h"
 #include "client_internal.h"
 #include "codec_args.h"
 #include "tool.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 //  One verb: its request, how many positional arguments, their names.
 typedef struct {
@@ -44,13 +48,49 @@ static const s_verb_t s_verbs[] = {
     {"list_vhosts", "LIST_VHOSTS", 0, 0, "", "vhosts"},
 };
 
-//  Reads a password line from standard input; returns NULL on none.
+//  The terminal's settings while a prompt has echo off, to put back.
+static struct termios s_saved;
+static volatile sig_atomic_t s_echo_off;
+
+//  Puts the terminal's echo back if a signal ends us at the prompt.
+static void
+s_restore_echo (int sig)
+{
+    if (s_echo_off)
+        tcsetattr (STDIN_FILENO, TCSAFLUSH, &s_saved);
+    signal (sig, SIG_DFL);
+    raise (sig);
+}
+
+//  Reads a password line from standard input; returns NULL on none. On
+//  a terminal, prompts "Password: " on standard error and does not
+//  echo what is typed.
 static char *
 s_read_password (void)
 {
+    bool terminal =
+        isatty (STDIN_FILENO) && tcgetattr (STDIN_FILENO, &s_saved) == 0;
+    if (terminal) {
+        struct termios quiet = s_saved;
+        quiet.c_lflag &= (tcflag_t) ~(ECHO | ECHOE | ECHOK | ECHONL);
+        signal (SIGINT, s_restore_echo);
+        signal (SIGTERM, s_restore_echo);
+        signal (SIGHUP, s_restore_echo);
+        signal (SIGTSTP, s_restore_echo);
+        //  Echo off first: what is typed after the prompt never shows.
+        s_echo_off = tcsetattr (STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+        fputs ("Password: ", stderr);
+        fflush (stderr);
+    }
     char *line = NULL;
     size_t capacity = 0;
     ssize_t length = getline (&line, &capacity, stdin);
+    if (terminal) {
+        if (s_echo_off)
+            tcsetattr (STDIN_FILENO, TCSAFLUSH, &s_saved);
+        s_echo_off = 0;
+        fputs ("\n", stderr);  //  The Enter typed was not echoed.
+    }
     if (length <= 0) {
         free (line);
         return NULL;
@@ -164,9 +204,13 @@ meshq_tool_users (meshq_tool_t *tool, int argc, char **argv)
     char *positional[10];
     int count = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp (argv[i], "--json") == 0)
-            tool->json = true;
-        else if (strcmp (argv[i], "--help") == 0) {
+        int matched =
+            meshq_tool_flag (verb->verb, argc, argv, &i, "--json", &tool->json);
+        if (matched < 0)
+            return MESHQ_EXIT_USAGE;
+        if (matched)
+            continue;
+        if (strcmp (argv[i], "--help") == 0) {
             printf ("usage: meshq %s %s\n", verb->verb, verb->usage);
             return MESHQ_EXIT_OK;
         } else if (count == verb->max)

@@ -29,12 +29,12 @@ static const s_verb_t s_verbs[] = {
     {"list_peers", meshq_tool_list,
      "agents of the mesh: state, credit, in flight"},
     {"declare_queue", meshq_tool_declare_queue,
-     "NAME [--durable true|false] [--max-length N] ..."},
+     "NAME [--durable [true|false]] [--max-length N] ..."},
     {"delete_queue", meshq_tool_delete_queue,
      "NAME [--if-unused] [--if-empty]"},
     {"purge_queue", meshq_tool_purge_queue, "NAME"},
     {"declare_exchange", meshq_tool_declare_exchange,
-     "NAME TYPE [--durable true|false]"},
+     "NAME TYPE [--durable [true|false]]"},
     {"delete_exchange", meshq_tool_delete_exchange, "NAME [--if-unused]"},
     {"bind_queue", meshq_tool_bind_queue,
      "QUEUE EXCHANGE [KEY] [--match K=V ...] [--x-match all|any]"},
@@ -63,12 +63,13 @@ static const s_verb_t s_verbs[] = {
 static void
 s_help (FILE *out)
 {
-    fprintf (out,
-             "usage: meshq [--agent ENDPOINT] [--user U] [--password P] "
-             "[-p VHOST] [--json] [--timeout S] VERB [ARGS]\n\n"
-             "The agent endpoint comes from --agent, $MESHQ_AGENT, or %s.\n\n"
-             "verbs:\n",
-             MESHQ_DEFAULT_ENDPOINT);
+    fprintf (
+        out,
+        "usage: meshq [--version] [--agent ENDPOINT] [--user U] [--password P] "
+        "[-p VHOST] [--json] [--timeout S] VERB [ARGS]\n\n"
+        "The agent endpoint comes from --agent, $MESHQ_AGENT, or %s.\n\n"
+        "verbs:\n",
+        MESHQ_DEFAULT_ENDPOINT);
     for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++)
         fprintf (out, "  %-17s %s\n", s_verbs[i].name, s_verbs[i].help);
     fprintf (out, "\n`meshq VERB --help` shows a verb's options.\n");
@@ -82,10 +83,11 @@ main (int argc, char **argv)
         {"agent", required_argument, NULL, 'a'},
         {"user", required_argument, NULL, 'U'},
         {"password", required_argument, NULL, 'P'},
-        {"json", no_argument, NULL, 'j'},
+        {"json", optional_argument, NULL, 'j'},
         {"timeout", required_argument, NULL, 't'},
         {"vhost", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     //  Global options come before the verb: stop at the first non-option.
     int opt;
@@ -103,9 +105,15 @@ main (int argc, char **argv)
             case 'p':
                 tool.vhost = optarg;
                 break;
-            case 'j':
-                tool.json = true;
+            case 'j': {
+                int took = meshq_tool_bool ("meshq", "--json", optarg,
+                                            optind < argc ? argv[optind] : NULL,
+                                            &tool.json);
+                if (took < 0)
+                    return MESHQ_EXIT_USAGE;
+                optind += took;
                 break;
+            }
             case 't': {
                 char *end;
                 double seconds = strtod (optarg, &end);
@@ -118,6 +126,9 @@ main (int argc, char **argv)
             }
             case 'h':
                 s_help (stdout);
+                return MESHQ_EXIT_OK;
+            case 'V':
+                printf ("meshq %s\n", MESHQ_PROJECT_VERSION);
                 return MESHQ_EXIT_OK;
             default:
                 s_help (stderr);

@@ -10,6 +10,7 @@
 #include "meshq.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define MESHQ_EXIT_OK          0   //  Done.
 #define MESHQ_EXIT_REFUSED     1   //  The agent refused the request.
@@ -42,6 +43,32 @@ int meshq_tool_fail (const char *verb, meshq_client_t *client, int rc);
 
 //  Prints a usage error and returns MESHQ_EXIT_USAGE.
 int meshq_tool_usage (const char *verb, const char *usage);
+
+//  Reads a size option ("64K", "1G": size.h) of at most max bytes into
+//  *out; else prints a refusal naming the option and the value and
+//  returns MESHQ_EXIT_USAGE.
+int meshq_tool_size (const char *verb, const char *option, const char *value,
+                     uint64_t max, uint64_t *out);
+
+//  Reads a whole-number option in min..max into *out; else prints a
+//  refusal naming the option and the value and returns
+//  MESHQ_EXIT_USAGE.
+int meshq_tool_number (const char *verb, const char *option, const char *value,
+                       int64_t min, int64_t max, int64_t *out);
+
+//  A boolean option: bare (true), as --NAME=VALUE (value, else NULL),
+//  or followed by true or false (next, the argument after it, or NULL).
+//  Sets *out and returns how many following arguments it took (0 or 1);
+//  a bad value is refused, naming the option: then -1.
+int meshq_tool_bool (const char *verb, const char *option, const char *value,
+                     const char *next, bool *out);
+
+//  Whether argv[*i] is the boolean option (as "--NAME" or
+//  "--NAME=VALUE"); if so reads it into *out with meshq_tool_bool, moving
+//  *i past a value it took. Returns 1 if it was, 0 if not, -1 after a
+//  refusal.
+int meshq_tool_flag (const char *verb, int argc, char **argv, int *i,
+                     const char *option, bool *out);
 
 //  Verbs. Each returns an exit code.
 int meshq_tool_status (meshq_tool_t *tool, int argc, char **argv);

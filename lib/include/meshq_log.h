@@ -15,6 +15,8 @@
 
 #include "meshq.h"
 
+#include <stdio.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -32,6 +34,14 @@ MESHQ_EXPORT void meshq_log_set_level (meshq_log_level_t level);
 
 //  The level in force.
 MESHQ_EXPORT meshq_log_level_t meshq_log_level (void);
+
+//  Sends the process's log (meshq's lines and CZMQ's own) to stream,
+//  each line stamped with the time it was logged in ISO 8601, UTC, to
+//  the millisecond, then CZMQ's level letter and identity:
+//  "2026-12-06T07:40:01.123Z N: (meshq-agent) agent: started name=a".
+//  Replaces CZMQ's "YY-MM-DD HH:MM:SS" local time. Returns 0, or
+//  MESHQ_ENOMEM.
+MESHQ_EXPORT int meshq_log_to (FILE *stream);
 
 #ifdef __cplusplus
 }

@@ -244,8 +244,8 @@ Test (discovery, a_bad_flag_is_refused_with_its_reason_and_exit_64,
         const char *flags;  //  What is asked for.
         const char *why;    //  Expected in the message.
     } cases[] = {
-        {"--read-ahead 5000", "read_ahead: 5000 is out of range 0..1000"},
-        {"--peer-timeout soon", "peer_timeout: 'soon' is not a"},
+        {"--read-ahead 5000", "--read-ahead: 5000 is out of range 0..1000"},
+        {"--peer-timeout soon", "--peer-timeout: 'soon' is not a"},
         {"--frobnicate", "unknown option"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

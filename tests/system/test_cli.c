@@ -1,0 +1,453 @@
+/*  test_cli.c - the meshq command and the daemon's command line as an
+    operator uses them: --version, sizes with suffixes, boolean flags,
+    password prompts, Ctrl-C on consume, and --mandatory.
+*/
+#include "procutil.h"
+#include "testutil.h"
+
+#include <regex.h>
+
+static char s_dir[256];
+static char s_endpoint[300];
+static char s_tool[1024];
+static char s_agent[1024];
+
+static void
+s_setup (void)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-cli-XXXXXX");
+    cr_assert_not_null (mkdtemp (s_dir));
+    snprintf (s_endpoint, sizeof s_endpoint, "ipc://%s/agent.ipc", s_dir);
+    snprintf (s_tool, sizeof s_tool, "%s/tools/meshq", MESHQ_BINARY_DIR);
+    snprintf (s_agent, sizeof s_agent, "%s/agents/meshq-agent",
+              MESHQ_BINARY_DIR);
+}
+
+static void
+s_teardown (void)
+{
+    char command[512];
+    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
+    cr_expect_eq (system (command), 0);
+}
+
+TestSuite (cli, .init = s_setup, .fini = s_teardown, .timeout = 120);
+
+//  Runs the meshq tool against the suite's agent with the arguments
+//  (NULL-terminated), input on its standard input; returns it exited.
+static procutil_prog_t *
+s_meshq (const char *input, const char *first, ...)
+{
+    const char *argv[32] = {s_tool, "--agent", s_endpoint};
+    int argc = 3;
+    va_list args;
+    va_start (args, first);
+    for (const char *arg = first; arg; arg = va_arg (args, const char *)) {
+        cr_assert_lt (argc, 31);
+        argv[argc++] = arg;
+    }
+    va_end (args);
+    argv[argc] = NULL;
+    procutil_prog_t *prog = procutil_prog_new (argv, input, 10000);
+    procutil_prog_exit_code (prog);
+    return prog;
+}
+
+static int
+s_exit (const procutil_prog_t *prog)
+{
+    return WIFEXITED (prog->status) ? WEXITSTATUS (prog->status) : -1;
+}
+
+Test (cli, every_binary_prints_its_version)
+{
+    const char *binaries[] = {s_tool, s_agent};
+    const char *names[] = {"meshq ", "meshq-agent "};
+    for (int i = 0; i < 2; i++) {
+        const char *argv[] = {binaries[i], "--version", NULL};
+        procutil_prog_t *prog = procutil_prog_new (argv, NULL, 10000);
+        procutil_prog_expect_exit (prog, 0);
+        char expected[64];
+        snprintf (expected, sizeof expected, "%s%s\n", names[i],
+                  MESHQ_PROJECT_VERSION);
+        cr_expect_str_eq (prog->output, expected);
+        procutil_prog_destroy (&prog);
+    }
+}
+
+//  Runs meshq-agent with the extra arguments (NULL-terminated) on the
+//  suite's directory and waits for it to exit.
+static procutil_prog_t *
+s_agent_refused (const char *first, ...)
+{
+    char data[300];
+    snprintf (data, sizeof data, "%s/store", s_dir);
+    const char *argv[32] = {s_agent, "--name",    "cli",      "--data",
+                            data,    "--control", s_endpoint, "--standalone"};
+    int argc = 8;
+    va_list args;
+    va_start (args, first);
+    for (const char *arg = first; arg; arg = va_arg (args, const char *))
+        argv[argc++] = arg;
+    va_end (args);
+    argv[argc] = NULL;
+    procutil_prog_t *prog = procutil_prog_new (argv, NULL, 10000);
+    procutil_prog_exit_code (prog);
+    return prog;
+}
+
+Test (cli, sizes_take_suffixes_and_refusals_name_option_and_value)
+{
+    //  A flag that is not a size: the option and the value, exit 64.
+    procutil_prog_t *prog = s_agent_refused ("--quota", "1X", NULL);
+    cr_expect_eq (WEXITSTATUS (prog->status), 64, "%s", prog->output);
+    cr_expect (strstr (prog->output, "meshq-agent: --quota '1X': not a size "
+                                     "(use a number with K, M or G)"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_agent_refused ("--max-memory", "lots", NULL);
+    cr_expect_eq (WEXITSTATUS (prog->status), 64, "%s", prog->output);
+    cr_expect (strstr (prog->output, "--max-memory 'lots': not a size"), "%s",
+               prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  The same in the file: named as the file's key, exit 78.
+    char path[300];
+    snprintf (path, sizeof path, "%s/bad.cfg", s_dir);
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file);
+    fprintf (file, "agent\n    segment_size = \"1Q\"\n");
+    fclose (file);
+    prog = s_agent_refused ("--config", path, NULL);
+    cr_expect_eq (WEXITSTATUS (prog->status), 78, "%s", prog->output);
+    cr_expect (strstr (prog->output, "agent/segment_size '1Q': not a size"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  With suffixes, in the file and as flags, the agent starts.
+    snprintf (path, sizeof path, "%s/good.cfg", s_dir);
+    file = fopen (path, "w");
+    cr_assert_not_null (file);
+    fprintf (file, "agent\n    segment_size = \"1M\"\n    max_message = "
+                   "\"256KiB\"\n");
+    fclose (file);
+    char data[300];
+    snprintf (data, sizeof data, "%s/store", s_dir);
+    char *argv[] = {s_agent,     "--name",   "cli",          "--data",   data,
+                    "--control", s_endpoint, "--standalone", "--config", path,
+                    "--quota",   "1G",       "--max-memory", "512M",     NULL};
+    char log[300];
+    snprintf (log, sizeof log, "%s/agent.log", s_dir);
+    pid_t agent = procutil_agent_argv (argv, log, s_endpoint);
+    cr_expect_eq (WEXITSTATUS (procutil_kill (agent, SIGTERM)), 0);
+}
+
+Test (cli, the_tools_byte_options_take_suffixes)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    procutil_prog_t *prog =
+        s_meshq (NULL, "declare_queue", "q", "--max-length-bytes", "1X", NULL);
+    cr_expect_eq (s_exit (prog), 64, "%s", prog->output);
+    cr_expect (strstr (prog->output, "--max-length-bytes '1X': not a size"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog =
+        s_meshq (NULL, "declare_queue", "q", "--max-length-bytes", "1K", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    //  One message of 600 bytes fits, a second one does not.
+    char body[601];
+    memset (body, 'x', 600);
+    body[600] = 0;
+    for (int i = 0; i < 2; i++) {
+        prog = s_meshq (NULL, "publish", "--routing-key", "q", body, NULL);
+        procutil_prog_destroy (&prog);
+    }
+    prog = s_meshq (NULL, "--json", "list_queues", NULL);
+    cr_expect (strstr (prog->output, "\"messages_ready\":1,"), "%s",
+               prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
+
+//  Whether the JSON list of verb has an object whose name is name and
+//  that holds field (as "key":value).
+static bool
+s_listed (const char *verb, const char *name, const char *field)
+{
+    procutil_prog_t *prog = s_meshq (NULL, "--json", verb, NULL);
+    cr_assert_eq (s_exit (prog), 0, "%s", prog->output);
+    char key[128];
+    snprintf (key, sizeof key, "{\"name\":\"%s\",", name);
+    const char *row = strstr (prog->output, key);
+    const char *end = row ? strchr (row, '}') : NULL;
+    const char *at = row ? strstr (row, field) : NULL;
+    bool found = at && at < end;
+    procutil_prog_destroy (&prog);
+    return found;
+}
+
+Test (cli, boolean_flags_work_bare_or_with_a_value)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    const char *const cases[][6] = {
+        {"declare_queue", "bare", "--durable", NULL},
+        {"declare_queue", "valued", "--durable", "true", NULL},
+        {"declare_queue", "off", "--durable", "false", "--auto-delete", NULL},
+        {"declare_queue", "equals", "--durable=false", NULL},
+        {"declare_exchange", "xbare", "direct", "--durable", NULL},
+        {"declare_exchange", "xoff", "direct", "--durable", "false", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        procutil_prog_t *prog =
+            s_meshq (NULL, cases[i][0], cases[i][1], cases[i][2], cases[i][3],
+                     cases[i][4], cases[i][5], NULL);
+        cr_expect_eq (s_exit (prog), 0, "case %zu: %s", i, prog->output);
+        procutil_prog_destroy (&prog);
+    }
+    cr_expect (s_listed ("list_queues", "bare", "\"durable\":true"));
+    cr_expect (s_listed ("list_queues", "valued", "\"durable\":true"));
+    cr_expect (s_listed ("list_queues", "off", "\"durable\":false"));
+    cr_expect (s_listed ("list_queues", "equals", "\"durable\":false"));
+    cr_expect (s_listed ("list_exchanges", "xbare", "\"durable\":true"));
+    cr_expect (s_listed ("list_exchanges", "xoff", "\"durable\":false"));
+
+    //  --json false prints the table; --json true, JSON.
+    procutil_prog_t *prog =
+        s_meshq (NULL, "list_queues", "--json", "false", NULL);
+    cr_expect (strstr (prog->output, "name\t") && !strchr (prog->output, '{'),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "--json", "true", "list_queues", NULL);
+    cr_expect (strstr (prog->output, "[{\"name\""), "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    //  Flags of the other verbs too.
+    prog = s_meshq (NULL, "delete_queue", "bare", "--if-empty", "true",
+                    "--if-unused", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "publish", "--routing-key", "valued", "--persistent",
+                    "true", "--mandatory", "hello", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (strstr (prog->output, "published 1 messages"), "%s",
+               prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  Anything but true or false after '=' is refused, naming the flag.
+    prog = s_meshq (NULL, "declare_queue", "q", "--durable=maybe", NULL);
+    cr_expect_eq (s_exit (prog), 64, "%s", prog->output);
+    cr_expect (strstr (prog->output, "--durable takes true or false, not "
+                                     "'maybe'"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
+
+Test (cli, a_password_prompt_on_a_terminal_does_not_echo)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    char script[1024];
+    snprintf (script, sizeof script, "%s/system/pty_password.py",
+              MESHQ_TEST_SOURCE_DIR);
+    const char *verbs[] = {"add_user", "change_password"};
+    const char *passwords[] = {"Zebra-Parsley-41", "Otter-Quince-77"};
+    for (int i = 0; i < 2; i++) {
+        const char *argv[] = {"/usr/bin/python3", script,   s_tool,
+                              s_endpoint,         verbs[i], "alice",
+                              passwords[i],       NULL};
+        procutil_prog_t *prog = procutil_prog_new (argv, NULL, 30000);
+        procutil_prog_expect_exit (prog, 0);
+        cr_expect (strstr (prog->output, "Password: "), "no prompt:\n%s",
+                   prog->output);
+        cr_expect (!strstr (prog->output, passwords[i]),
+                   "%s echoed the password:\n%s", verbs[i], prog->output);
+        cr_expect (strstr (prog->output, "EXIT 0"), "%s", prog->output);
+        procutil_prog_destroy (&prog);
+    }
+    //  The password typed is the one set: alice logs in with it.
+    procutil_prog_t *prog =
+        s_meshq (NULL, "set_permissions", "alice", ".*", ".*", ".*", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "--user", "alice", "--password", "Otter-Quince-77",
+                    "list_queues", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
+
+Test (cli, a_password_from_a_pipe_is_read_without_a_prompt)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    procutil_prog_t *prog =
+        s_meshq ("Piped-Walnut-12\n", "add_user", "bob", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (!strstr (prog->output, "Password"), "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "set_permissions", "bob", ".*", ".*", ".*", NULL);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "--user", "bob", "--password", "Piped-Walnut-12",
+                    "list_queues", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
+
+Test (cli, consume_stops_cleanly_on_a_signal_and_returns_what_it_holds)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    procutil_prog_t *prog = s_meshq (NULL, "declare_queue", "jobs", NULL);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "publish", "--routing-key", "jobs", "one", "two",
+                    "three", NULL);
+    cr_assert_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  The command handling the first message sends consume SIGINT, as
+    //  Ctrl-C would, while two more are prefetched and not handled.
+    const char *argv[] = {s_tool,    "--agent", s_endpoint,
+                          "consume", "jobs",    "--prefetch",
+                          "10",      "--exec",  "cat; echo; kill -INT $PPID",
+                          NULL};
+    prog = procutil_prog_new (argv, NULL, 10000);
+    procutil_prog_expect_exit (prog, 0);
+    cr_expect (strstr (prog->output, "one"), "%s", prog->output);
+    cr_expect (strstr (prog->output, "stopped by SIGINT: received 1 messages, "
+                                     "acked 1"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  No consumer is left behind, and nothing is lost: the next
+    //  consumer gets the two not handled and one published now.
+    prog = s_meshq (NULL, "--json", "list_consumers", NULL);
+    cr_expect_str_eq (prog->output, "[]\n");
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "publish", "--routing-key", "jobs", "four", NULL);
+    procutil_prog_destroy (&prog);
+    prog =
+        s_meshq (NULL, "consume", "jobs", "--count", "3", "--idle", "10", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (strstr (prog->output, "two\n") &&
+                   strstr (prog->output, "three\n") &&
+                   strstr (prog->output, "four\n"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  SIGTERM while waiting for messages: the same clean stop.
+    const char *wait[] = {s_tool,    "--agent", s_endpoint,
+                          "consume", "jobs",    NULL};
+    prog = procutil_prog_new (wait, NULL, 10000);
+    //  Once the consumer is there, the signal comes.
+    for (int tries = 0; tries < 100; tries++) {
+        procutil_prog_t *list =
+            s_meshq (NULL, "--json", "list_consumers", NULL);
+        bool there = strstr (list->output, "jobs") != NULL;
+        procutil_prog_destroy (&list);
+        if (there)
+            break;
+        usleep (50000);
+    }
+    kill (prog->pid, SIGTERM);
+    procutil_prog_expect_exit (prog, 0);
+    cr_expect (strstr (prog->output, "stopped by SIGTERM: received 0"), "%s",
+               prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "--json", "list_consumers", NULL);
+    cr_expect_str_eq (prog->output, "[]\n");
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
+
+Test (cli, an_unroutable_mandatory_message_is_not_reported_published)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    procutil_prog_t *prog = s_meshq (NULL, "declare_queue", "here", NULL);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "publish", "--routing-key", "nowhere", "--mandatory",
+                    "lost", NULL);
+    cr_expect_eq (s_exit (prog), 1, "%s", prog->output);
+    cr_expect (strstr (prog->output, "returned NO_ROUTE: exchange='' "
+                                     "routing_key='nowhere'"),
+               "%s", prog->output);
+    cr_expect (strstr (prog->output, "published 0 messages (confirmed), 1 "
+                                     "returned as unroutable"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    //  Routable, the same command succeeds; without --mandatory an
+    //  unroutable message is dropped, as AMQP says, and that is no error.
+    prog = s_meshq (NULL, "publish", "--routing-key", "here", "--mandatory",
+                    "kept", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (strstr (prog->output, "published 1 messages (confirmed)\n"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog =
+        s_meshq (NULL, "publish", "--routing-key", "nowhere", "dropped", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
+
+Test (cli, the_agents_log_lines_carry_iso_8601_utc_timestamps)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    cr_expect_eq (WEXITSTATUS (procutil_kill (agent, SIGTERM)), 0);
+    char path[300];
+    snprintf (path, sizeof path, "%s/agent.log", s_dir);
+    FILE *log = fopen (path, "r");
+    cr_assert_not_null (log);
+    regex_t stamped;
+    cr_assert_eq (regcomp (&stamped,
+                           "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
+                           "[0-9]{2}\\.[0-9]{3}Z [EWNID]: \\(meshq-agent\\) "
+                           "[a-z]+: ",
+                           REG_EXTENDED | REG_NOSUB),
+                  0);
+    char line[4096];
+    int lines = 0;
+    bool started = false, stopping = false;
+    while (fgets (line, sizeof line, log)) {
+        cr_expect_eq (regexec (&stamped, line, 0, NULL, 0), 0,
+                      "not an ISO 8601 stamped line: %s", line);
+        started |= strstr (line, " agent: started name=cli") != NULL;
+        stopping |= strstr (line, " agent: stopping name=cli") != NULL;
+        lines++;
+    }
+    regfree (&stamped);
+    fclose (log);
+    cr_expect (lines >= 2 && started && stopping, "%d lines", lines);
+}
+
+Test (cli, every_refusal_names_the_option_and_the_value)
+{
+    //  Refused before any agent is asked: none runs.
+    const struct {
+        const char *args[6];  //  After --agent.
+        const char *says;     //  Expected in the refusal.
+    } cases[] = {
+        {{"consume", "q", "--count", "abc"}, "--count 'abc': not a whole"},
+        {{"consume", "q", "--prefetch", "0"}, "--prefetch '0': not a whole"},
+        {{"consume", "q", "--idle", "soon"}, "--idle 'soon': not a whole"},
+        {{"publish", "-k", "q", "--priority", "300"},
+         "--priority '300': not a whole number in 0..255"},
+        {{"publish", "-k", "q", "--expiration", "1h"}, "--expiration '1h'"},
+        {{"publish", "-k", "q", "--header", "novalue"},
+         "--header 'novalue': takes NAME=VALUE"},
+        {{"publish", "hello"}, "--routing-key is required"},
+        {{"declare_queue", "q", "--max-length", "-5"}, "--max-length '-5'"},
+        {{"declare_queue", "q", "--max-priority", "1000"},
+         "--max-priority '1000'"},
+        {{"bench", "--producers", "many"}, "--producers 'many'"},
+        {{"bench", "--duration", "-1"}, "--duration '-1': takes seconds"},
+        {{"--timeout", "0", "status"}, "--timeout takes seconds"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const *a = cases[i].args;
+        procutil_prog_t *prog =
+            s_meshq (NULL, a[0], a[1], a[2], a[3], a[4], a[5], NULL);
+        cr_expect_eq (s_exit (prog), 64, "case %zu: %s", i, prog->output);
+        cr_expect (strstr (prog->output, cases[i].says), "case %zu: %s", i,
+                   prog->output);
+        procutil_prog_destroy (&prog);
+    }
+}
