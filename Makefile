@@ -12,7 +12,8 @@ CMAKE_FLAGS ?=
 
 # Debian packages the build, the tests and the demo need.
 PACKAGES = cmake pkg-config gcc make libzmq3-dev libczmq-dev libmsgpack-dev \
-           libsodium-dev libcriterion-dev iproute2 clang clang-format
+           libsodium-dev libcriterion-dev iproute2 clang clang-format \
+           librabbitmq-dev
 
 .PHONY: all deps build test demo clean
 
