@@ -27,7 +27,8 @@ typedef enum { S_EXPECT_PROTOCOL, S_FRAMES, S_DEAD } s_state_t;
 struct _meshq_amqp_parser_t {
     s_state_t state;
     uint32_t frame_max;
-    uint8_t *buf;  //  A partial frame, MESHQ_AMQP_FRAME_MAX bytes.
+    uint8_t *buf;  //  A partial frame, grown as frames need it.
+    size_t cap;    //  Bytes allocated, at most MESHQ_AMQP_FRAME_MAX.
     size_t have;   //  Bytes of it held.
     amqp_pool_t pool;
     meshq_amqp_event_t error;  //  Repeated once dead.
@@ -70,7 +71,8 @@ meshq_amqp_parser_new (void)
 {
     meshq_amqp_parser_t *self = calloc (1, sizeof *self);
     assert (self);
-    self->buf = malloc (MESHQ_AMQP_FRAME_MAX);
+    self->cap = 64;
+    self->buf = malloc (self->cap);
     assert (self->buf);
     self->frame_max = MESHQ_AMQP_FRAME_MAX;
     self->state = S_EXPECT_PROTOCOL;
@@ -108,6 +110,27 @@ meshq_amqp_parser_frame_max (meshq_amqp_parser_t *self)
 {
     assert (self);
     return self->frame_max;
+}
+
+//  Makes room for a frame of size bytes, size at most frame_max: the
+//  buffer grows only with frames a client has announced and begun.
+static int
+s_reserve (meshq_amqp_parser_t *self, size_t size)
+{
+    assert (size <= MESHQ_AMQP_FRAME_MAX);
+    if (size <= self->cap)
+        return 0;
+    size_t cap = self->cap;
+    while (cap < size)
+        cap *= 2;
+    if (cap > MESHQ_AMQP_FRAME_MAX)
+        cap = MESHQ_AMQP_FRAME_MAX;
+    uint8_t *buf = realloc (self->buf, cap);
+    if (!buf)
+        return MESHQ_ENOMEM;
+    self->buf = buf;
+    self->cap = cap;
+    return 0;
 }
 
 //  Turns the event into a connection error; the parser is dead after.
@@ -390,6 +413,9 @@ meshq_amqp_parser_parse (meshq_amqp_parser_t *self, const uint8_t *data,
                        "FRAME_ERROR - frame larger than frame_max");
     }
     size_t whole = S_HEADER + (size_t)payload + 1;
+    if (s_reserve (self, whole))
+        return s_fail (self, event, MESHQ_ENOMEM, AMQP_INTERNAL_ERROR,
+                       "INTERNAL_ERROR - out of memory");
     size_t take = whole - self->have;
     if (take > size - *used)
         take = size - *used;
