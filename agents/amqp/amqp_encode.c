@@ -29,12 +29,16 @@ s_put32 (uint8_t *p, uint32_t value)
         p[i] = (uint8_t)(value >> (24 - 8 * i));
 }
 
-//  The largest payload a frame may carry in cap bytes under frame_max.
+//  The largest payload a frame may carry in cap bytes under frame_max:
+//  0 means MESHQ_AMQP_FRAME_MAX, and no frame_max is below the spec's
+//  frame-min-size, which every peer accepts.
 static size_t
 s_room (size_t cap, uint32_t frame_max)
 {
     if (frame_max == 0 || frame_max > MESHQ_AMQP_FRAME_MAX)
         frame_max = MESHQ_AMQP_FRAME_MAX;
+    if (frame_max < MESHQ_AMQP_FRAME_MIN)
+        frame_max = MESHQ_AMQP_FRAME_MIN;
     size_t limit = frame_max < cap ? frame_max : cap;
     return limit < MESHQ_AMQP_FRAME_OVERHEAD
                ? 0
@@ -101,6 +105,8 @@ size_t
 meshq_amqp_body_frames_size (size_t size, uint32_t frame_max)
 {
     size_t chunk = s_room (SIZE_MAX, frame_max);
+    if (size > SIZE_MAX / 2)
+        return SIZE_MAX;
     size_t frames = size / chunk + (size % chunk != 0);
     return size + frames * MESHQ_AMQP_FRAME_OVERHEAD;
 }

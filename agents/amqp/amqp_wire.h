@@ -109,8 +109,8 @@ uint32_t meshq_amqp_parser_frame_max (meshq_amqp_parser_t *self);
 //  is MESHQ_AMQP_MORE when all of them were taken without completing
 //  one. The parser holds at most one frame of frame_max bytes. After
 //  MESHQ_AMQP_ERROR or MESHQ_AMQP_PROTOCOL_BAD it takes no more bytes and
-//  returns the same error. Returns 0, or the negative MESHQ_E* code
-//  matching an ERROR event.
+//  returns the same event. Returns 0, or a negative MESHQ_E* code with
+//  an ERROR event (MESHQ_EVERSION with PROTOCOL_BAD).
 int meshq_amqp_parser_parse (meshq_amqp_parser_t *self, const uint8_t *data,
                              size_t size, size_t *used,
                              meshq_amqp_event_t *event);
@@ -125,6 +125,8 @@ ssize_t meshq_amqp_table_walk (const uint8_t *data, size_t size, int max_depth);
 //  The encoders write whole frames into buf (capacity cap) and return
 //  the bytes written, MESHQ_ETOOBIG if a frame would exceed frame_max or
 //  cap, or MESHQ_EINVAL if rabbitmq-c cannot encode the arguments.
+//  frame_max is the negotiated one: 0 means MESHQ_AMQP_FRAME_MAX, and a
+//  value below MESHQ_AMQP_FRAME_MIN is taken as MESHQ_AMQP_FRAME_MIN.
 
 //  A method frame: decoded is the method's rabbitmq-c struct.
 ssize_t meshq_amqp_encode_method (uint8_t *buf, size_t cap, uint32_t frame_max,

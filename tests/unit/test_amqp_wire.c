@@ -315,6 +315,11 @@ Test (amqp_wire, encoders_refuse_what_does_not_fit)
     cr_assert_eq (meshq_amqp_encode_body (buf, 17, 4096, 1, "0123456789", 10),
                   MESHQ_ETOOBIG);
     cr_assert_eq (meshq_amqp_encode_heartbeat (buf, 7), MESHQ_ETOOBIG);
+    //  No frame_max is below the spec's floor: a body is never cut into
+    //  frames smaller than 4096 bytes, however small the number given.
+    cr_assert_eq (meshq_amqp_body_frames_size (10000, 1),
+                  meshq_amqp_body_frames_size (10000, 4096));
+    cr_assert_eq (meshq_amqp_body_frames_size (10000, 0), 10008);
     //  A method bigger than frame_max: a long reply text under 4096.
     static uint8_t big[8192];
     char text[256];
