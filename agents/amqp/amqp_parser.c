@@ -154,6 +154,17 @@ s_fail (meshq_amqp_parser_t *self, meshq_amqp_event_t *event, int rc,
     return rc;
 }
 
+//  Why the table walk refused a table.
+static const char *
+s_refusal (int rc)
+{
+    if (rc == MESHQ_EDEPTH)
+        return "SYNTAX_ERROR - field table nested deeper than 16";
+    if (rc == MESHQ_ETOOBIG)
+        return "SYNTAX_ERROR - field table of more than 4096 values";
+    return "SYNTAX_ERROR - malformed field table";
+}
+
 //  Checks the tables in a method's arguments before rabbitmq-c sees them.
 static int
 s_check_tables (amqp_method_number_t id, const uint8_t *args, size_t size)
@@ -208,12 +219,8 @@ s_method (meshq_amqp_parser_t *self, const uint8_t *payload, size_t size,
     event->fault_class_id = s_get16 (payload);
     event->fault_method_id = s_get16 (payload + 2);
     int rc = s_check_tables (id, payload + 4, size - 4);
-    if (rc == MESHQ_EDEPTH)
-        return s_fail (self, event, rc, AMQP_SYNTAX_ERROR,
-                       "SYNTAX_ERROR - field table nested deeper than 16");
     if (rc)
-        return s_fail (self, event, rc, AMQP_SYNTAX_ERROR,
-                       "SYNTAX_ERROR - malformed field table");
+        return s_fail (self, event, rc, AMQP_SYNTAX_ERROR, s_refusal (rc));
     amqp_bytes_t args = {size - 4, (void *)(payload + 4)};
     void *decoded = NULL;
     rc = amqp_decode_method (id, &self->pool, args, &decoded);
@@ -271,12 +278,9 @@ s_header (meshq_amqp_parser_t *self, const uint8_t *payload, size_t size,
     if (flags & AMQP_BASIC_HEADERS_FLAG) {
         ssize_t rc = meshq_amqp_table_walk (props + pos, left - pos,
                                             MESHQ_AMQP_TABLE_DEPTH);
-        if (rc == MESHQ_EDEPTH)
-            return s_fail (self, event, (int)rc, AMQP_SYNTAX_ERROR,
-                           "SYNTAX_ERROR - field table nested deeper than 16");
         if (rc < 0)
             return s_fail (self, event, (int)rc, AMQP_SYNTAX_ERROR,
-                           "SYNTAX_ERROR - malformed field table");
+                           s_refusal ((int)rc));
     }
     amqp_bytes_t encoded = {left, (void *)props};
     void *decoded = NULL;

@@ -47,6 +47,9 @@
 #define MESHQ_AMQP_FRAME_OVERHEAD 8u
 //  The deepest field table accepted; the argument table itself is 1.
 #define MESHQ_AMQP_TABLE_DEPTH 16
+//  The most values (entries and array items, at any depth) in one field
+//  table: rabbitmq-c spends some 40 bytes decoding each.
+#define MESHQ_AMQP_TABLE_VALUES 4096
 //  "AMQP" 0 0 9 1: what a client sends first, and what we answer to a
 //  client that sends another header.
 #define MESHQ_AMQP_PROTOCOL_HEADER      "AMQP\x00\x00\x09\x01"
@@ -117,7 +120,8 @@ int meshq_amqp_parser_parse (meshq_amqp_parser_t *self, const uint8_t *data,
 
 //  Walks a field table (its 4-byte size first) at data, within size
 //  bytes, without decoding it. Returns the bytes it spans, or MESHQ_EDEPTH
-//  if it nests deeper than max_depth (the table itself is depth 1), or
+//  if it nests deeper than max_depth (the table itself is depth 1),
+//  MESHQ_ETOOBIG if it holds more than MESHQ_AMQP_TABLE_VALUES values, or
 //  MESHQ_EMALFORMED if it is not a well-formed table within size bytes.
 //  Iterative and bounded: it never recurses.
 ssize_t meshq_amqp_table_walk (const uint8_t *data, size_t size, int max_depth);

@@ -356,3 +356,47 @@ Test (amqp_hostile, every_byte_flip_of_a_stream_is_survived)
     }
     free (stream);
 }
+
+//  A table of n values: an entry "a" holding an array of n-1 voids.
+static size_t
+s_wide_table (uint8_t *buf, size_t n)
+{
+    size_t total = 4 + 3 + 4 + (n - 1);
+    uint32_t outer = (uint32_t)(total - 4), inner = (uint32_t)(n - 1);
+    for (int i = 0; i < 4; i++) {
+        buf[i] = (uint8_t)(outer >> (24 - 8 * i));
+        buf[7 + i] = (uint8_t)(inner >> (24 - 8 * i));
+    }
+    buf[4] = 1;
+    buf[5] = 'a';
+    buf[6] = 'A';
+    memset (buf + 11, 'V', n - 1);
+    return total;
+}
+
+//  rabbitmq-c spends some 40 bytes on each value: a frame of one-byte
+//  values would cost 3 MB. 4096 values are read, 4097 refused.
+Test (amqp_hostile, a_table_of_too_many_values_is_refused)
+{
+    uint8_t *table = malloc (MESHQ_AMQP_FRAME_MAX);
+    size_t size = s_wide_table (table, MESHQ_AMQP_TABLE_VALUES);
+    cr_assert_eq (meshq_amqp_table_walk (table, size, 16), (ssize_t)size);
+    size = s_wide_table (table, MESHQ_AMQP_TABLE_VALUES + 1);
+    cr_assert_eq (meshq_amqp_table_walk (table, size, 16), MESHQ_ETOOBIG);
+    //  In a frame: Queue.Declare with 120,000 values.
+    uint8_t *frame = malloc (MESHQ_AMQP_FRAME_MAX);
+    const uint8_t head[] = {1, 0, 1, 0, 0, 0, 0, 0, 50, 0, 10, 0, 0, 1, 'q', 0};
+    memcpy (frame, head, sizeof head);
+    size = s_wide_table (frame + sizeof head, 120000);
+    size_t payload = sizeof head - 7 + size;
+    for (int i = 0; i < 4; i++)
+        frame[3 + i] = (uint8_t)(payload >> (24 - 8 * i));
+    frame[7 + payload] = 0xCE;
+    int rc;
+    meshq_amqp_event_t event = s_one (frame, payload + 8, &rc);
+    cr_assert_eq (event.type, MESHQ_AMQP_ERROR);
+    cr_assert_eq (event.reply_code, AMQP_SYNTAX_ERROR);
+    cr_assert (strstr (event.reply_text, "4096 values"));
+    free (frame);
+    free (table);
+}
