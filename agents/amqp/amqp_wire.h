@@ -113,7 +113,9 @@ uint32_t meshq_amqp_parser_frame_max (meshq_amqp_parser_t *self);
 //  one. The parser holds at most one frame of frame_max bytes. After
 //  MESHQ_AMQP_ERROR or MESHQ_AMQP_PROTOCOL_BAD it takes no more bytes and
 //  returns the same event. Returns 0, or a negative MESHQ_E* code with
-//  an ERROR event (MESHQ_EVERSION with PROTOCOL_BAD).
+//  an ERROR event (MESHQ_EVERSION with PROTOCOL_BAD). The memory an
+//  event's decoding took is kept until the next call: calling with no
+//  bytes gives it back, for a connection that will be idle.
 int meshq_amqp_parser_parse (meshq_amqp_parser_t *self, const uint8_t *data,
                              size_t size, size_t *used,
                              meshq_amqp_event_t *event);
