@@ -243,17 +243,29 @@ s_check_config (meshq_peers_t *self)
     return 0;
 }
 
-//  Whether libzmq would give us a socket now. zsock_new asserts when it
-//  refuses one (its socket limit, or the process's open files), which
-//  must be an error here: start fails and says why.
-static bool
-s_socket_available (void)
+//  The ROUTER and its monitor are plain libzmq sockets, not zsock: CZMQ
+//  asserts when libzmq refuses a socket (its socket limit, or the
+//  process's open files), which must be an error here: start fails and
+//  says why. (A probe socket closed just before zsock_new is no help:
+//  libzmq frees its slot later, on its reaper thread.) CZMQ's option
+//  setters and zmsg_recv take them as they are.
+static void *
+s_socket_new (int type)
 {
-    void *socket = zmq_socket (zsys_init (), ZMQ_PAIR);
-    if (!socket)
-        return false;
-    zmq_close (socket);
-    return true;
+    void *socket = zmq_socket (zsys_init (), type);
+    if (socket) {
+        int linger = 0;
+        zmq_setsockopt (socket, ZMQ_LINGER, &linger, sizeof linger);
+    }
+    return socket;
+}
+
+static void
+s_socket_destroy (void **socket_p)
+{
+    if (*socket_p)
+        zmq_close (*socket_p);
+    *socket_p = NULL;
 }
 
 static int
@@ -261,7 +273,7 @@ s_bind_router (meshq_peers_t *self)
 {
     const meshq_iface_t *iface = &self->iface;
     bool ipv6 = iface->family == AF_INET6;
-    self->router = s_socket_available () ? zsock_new (ZMQ_ROUTER) : NULL;
+    self->router = s_socket_new (ZMQ_ROUTER);
     if (!self->router)
         return s_error (self, MESHQ_EIO, "cannot create the ROUTER: %s",
                         zmq_strerror (zmq_errno ()));
@@ -286,8 +298,8 @@ s_bind_router (meshq_peers_t *self)
         //  option in libzmq 4.3: where it is missing, the handler that
         //  every agent binds still does the check.
         int enforce = 1;
-        if (zmq_setsockopt (zsock_resolve (self->router), S_ZAP_ENFORCE_DOMAIN,
-                            &enforce, sizeof enforce))
+        if (zmq_setsockopt (self->router, S_ZAP_ENFORCE_DOMAIN, &enforce,
+                            sizeof enforce))
             zsys_debug ("discovery: libzmq cannot enforce the ZAP domain");
     }
     char port[8] = "*";
@@ -301,9 +313,8 @@ s_bind_router (meshq_peers_t *self)
               iface->address, port);
     uint16_t bound = 0;
     size_t size = sizeof endpoint;
-    if (zmq_bind (zsock_resolve (self->router), endpoint) ||
-        zmq_getsockopt (zsock_resolve (self->router), ZMQ_LAST_ENDPOINT,
-                        endpoint, &size) ||
+    if (zmq_bind (self->router, endpoint) ||
+        zmq_getsockopt (self->router, ZMQ_LAST_ENDPOINT, endpoint, &size) ||
         meshq_iface_endpoint_port (endpoint, &bound))
         return s_error (self, MESHQ_EIO,
                         "cannot bind the mesh endpoint on %s port %s: %s; "
@@ -314,13 +325,13 @@ s_bind_router (meshq_peers_t *self)
     char monitor[128];
     snprintf (monitor, sizeof monitor, "inproc://meshq-router-%s-%" PRIu64,
               self->node_hex, self->incarnation);
-    if (zmq_socket_monitor (zsock_resolve (self->router), monitor,
+    if (zmq_socket_monitor (self->router, monitor,
                             ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
                                 MESHQ_PEERS_HANDSHAKE_EVENTS))
         return s_error (self, MESHQ_EIO, "cannot monitor the ROUTER: %s",
                         zmq_strerror (zmq_errno ()));
-    self->monitor = s_socket_available () ? zsock_new (ZMQ_PAIR) : NULL;
-    if (!self->monitor || zsock_connect (self->monitor, "%s", monitor))
+    self->monitor = s_socket_new (ZMQ_PAIR);
+    if (!self->monitor || zmq_connect (self->monitor, monitor))
         return s_error (self, MESHQ_EIO, "cannot read the ROUTER's monitor");
     const void *address =
         ipv6 ? (const void *)&iface->ipv6 : (const void *)&iface->ipv4;
@@ -455,9 +466,12 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
         rc = s_open_beacon (self);
     if (rc == 0)
         rc = s_encode_hello (self);
-    if (rc == 0 &&
-        (zloop_reader (loop, self->router, meshq_peers_router_input, self) ||
-         zloop_reader (loop, self->monitor, meshq_peers_monitor_input, self)))
+    self->router_item = (zmq_pollitem_t){self->router, 0, ZMQ_POLLIN, 0};
+    self->monitor_item = (zmq_pollitem_t){self->monitor, 0, ZMQ_POLLIN, 0};
+    if (rc == 0 && (zloop_poller (loop, &self->router_item,
+                                  meshq_peers_router_input, self) ||
+                    zloop_poller (loop, &self->monitor_item,
+                                  meshq_peers_monitor_input, self)))
         rc = s_error (self, MESHQ_EIO, "cannot watch the ROUTER");
     self->started = true;  //  From here, stop undoes what was done.
     if (rc == 0 && self->udp) {
@@ -531,13 +545,13 @@ meshq_peers_stop (meshq_peers_t *self, bool goodbye)
         zloop_poller_end (self->loop, &self->udp_item);
     meshq_udp_destroy (&self->udp);
     if (self->monitor) {
-        zloop_reader_end (self->loop, self->monitor);
-        zmq_socket_monitor (zsock_resolve (self->router), NULL, 0);
-        zsock_destroy (&self->monitor);
+        zloop_poller_end (self->loop, &self->monitor_item);
+        zmq_socket_monitor (self->router, NULL, 0);
+        s_socket_destroy (&self->monitor);
     }
     if (self->router)
-        zloop_reader_end (self->loop, self->router);
-    zsock_destroy (&self->router);
+        zloop_poller_end (self->loop, &self->router_item);
+    s_socket_destroy (&self->router);
     self->started = false;
     self->loop = NULL;
 }

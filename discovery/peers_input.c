@@ -196,7 +196,7 @@ s_track (meshq_peers_t *self, meshq_peers_entry_t *entry, int fd, int64_t now)
 {
     if (fd < 0 || entry->fd == fd)
         return;
-    meshq_peers_monitor_input (self->loop, self->monitor, self);
+    meshq_peers_monitor_input (self->loop, &self->monitor_item, self);
     if (fd < MESHQ_PEERS_FDS && !(self->open[fd / 8] & (1 << (fd % 8)))) {
         //  Accepted and lost already: as if the loss came now.
         entry->fd = -1;
@@ -464,11 +464,12 @@ s_message (meshq_peers_t *self, zmsg_t **msg_p, int fd, int64_t now)
 }
 
 int
-meshq_peers_router_input (zloop_t *loop, zsock_t *router, void *arg)
+meshq_peers_router_input (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void)loop;
     meshq_peers_t *self = arg;
-    void *handle = zsock_resolve (router);
+    void *router = item->socket;
+    void *handle = router;
     for (int i = 0; i < S_BURST && (zsock_events (router) & ZMQ_POLLIN); i++) {
         //  The routing id and the command by hand: the command carries
         //  the connection it came on (ZMQ_SRCFD; the routing id, made
@@ -533,10 +534,11 @@ s_handshake_failed (meshq_peers_t *self, uint16_t event, uint32_t value)
 }
 
 int
-meshq_peers_monitor_input (zloop_t *loop, zsock_t *monitor, void *arg)
+meshq_peers_monitor_input (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void)loop;
     meshq_peers_t *self = arg;
+    void *monitor = item->socket;
     while (zsock_events (monitor) & ZMQ_POLLIN) {
         zmsg_t *msg = zmsg_recv (monitor);
         if (!msg)

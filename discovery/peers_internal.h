@@ -98,17 +98,19 @@ struct _meshq_peers_t {
     char curve_public[64];        //  The mesh's public key, Z85.
     char curve_secret[64];        //  The mesh's secret key, Z85.
     //  While started:
-    bool started;                       //  Registered on loop.
-    zloop_t *loop;                      //  The owner's loop; borrowed.
-    int64_t started_ms;                 //  When it started (zclock_mono).
-    meshq_iface_t iface;                //  The interface in use.
-    zsock_t *router;                    //  Our ROUTER for the mesh.
-    zsock_t *monitor;                   //  Its lost connections: peers gone.
-    uint8_t open[MESHQ_PEERS_FDS / 8];  //  A bit per fd: its connection
-                                        //  was accepted and not lost.
-    char endpoint[MESHQ_ENDPOINT_MAX];  //  Where peers reach it.
-    meshq_udp_t *udp;                   //  Beacon socket, or NULL.
-    zmq_pollitem_t udp_item;            //  Its zloop poller.
+    bool started;                //  Registered on loop.
+    zloop_t *loop;               //  The owner's loop; borrowed.
+    int64_t started_ms;          //  When it started (zclock_mono).
+    meshq_iface_t iface;         //  The interface in use.
+    void *router;                //  Our ROUTER for the mesh (libzmq).
+    void *monitor;               //  Its lost connections: peers gone.
+    zmq_pollitem_t router_item;  //  Their zloop pollers.
+    zmq_pollitem_t monitor_item;
+    uint8_t open[MESHQ_PEERS_FDS / 8];          //  A bit per fd: its connection
+                                                //  was accepted and not lost.
+    char endpoint[MESHQ_ENDPOINT_MAX];          //  Where peers reach it.
+    meshq_udp_t *udp;                           //  Beacon socket, or NULL.
+    zmq_pollitem_t udp_item;                    //  Its zloop poller.
     uint8_t beacon[MESHQ_BEACON_SEALED_SIZE];   //  Our beacon record,
     size_t beacon_size;                         //  sealed with a secret,
     uint8_t beacon_key[MESHQ_BEACON_KEY_SIZE];  //  by this key.
@@ -180,9 +182,9 @@ int meshq_peers_gossip (zloop_t *loop, int timer_id, void *arg);
 bool meshq_peers_ratelog (meshq_peers_ratelog_t *log, int64_t now);
 
 //  peers_input.c
-int meshq_peers_router_input (zloop_t *loop, zsock_t *router, void *arg);
+int meshq_peers_router_input (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 int meshq_peers_beacon_input (zloop_t *loop, zmq_pollitem_t *item, void *arg);
-int meshq_peers_monitor_input (zloop_t *loop, zsock_t *monitor, void *arg);
+int meshq_peers_monitor_input (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 int meshq_peers_probe_input (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 
 #endif
