@@ -223,20 +223,18 @@ meshq_peer_hello (meshq_peer_t *self, const meshq_peer_hello_t *hello,
                 if (!same)
                     actions =
                         s_down (self, "restarted", now) | s_connect (self, now);
-                else if (acked)
-                    //  It lost the session and starts again, knowing ours:
-                    //  it joins it. Say HELLO so that its try completes.
+                else
+                    //  It lost the session and starts again: it joins ours,
+                    //  and our HELLO acks its so that its try completes.
+                    //  Never a new session of ours in answer to a HELLO:
+                    //  if its HELLO crossed one of ours that it had not
+                    //  seen (its ack is older than our session), two new
+                    //  sessions answering each other would cross again
+                    //  at every round trip, forever. Our session is new to
+                    //  it at most once, so this restarts it at most once.
                     actions =
                         s_reset (self, "session restarted by the peer", now) |
                         MESHQ_PEER_SEND_HELLO;
-                else {
-                    //  It lost the session and does not know ours: start a
-                    //  new one, whose HELLO acks its.
-                    actions =
-                        s_reset (self, "session restarted by the peer", now) |
-                        MESHQ_PEER_SEND_HELLO;
-                    s_new_session (self, now);
-                }
                 break;
         }
     }

@@ -21,8 +21,11 @@
         the receiver's it saw (its ack). A HELLO of a session already
         seen is a duplicate, ignored; a new session of a peer that is
         up is a restart on its side, reported down and then up again
-        here, and answered so that it converges in one exchange (see
-        meshq_peer_hello and docs/DISCOVERY.md, "Sessions");
+        here, and answered with a HELLO of our current session. A
+        session starts only with a try, never in answer to a HELLO
+        while up, so each session number restarts the other side at
+        most once and no order of HELLOs echoes (see meshq_peer_hello
+        and docs/DISCOVERY.md, "Sessions");
       * UP and DOWN are each reported once per session: a suspect peer
         that is heard again is up again without any report.
 */

@@ -279,17 +279,26 @@ Test (peer, a_new_session_that_knows_ours_joins_it, .init = s_up_numbered)
     cr_expect_eq (s_session (5, 11, ours, 3010), MESHQ_PEER_DUPLICATE);
 }
 
-Test (peer, a_new_session_that_does_not_know_ours_starts_one,
+Test (peer, a_new_session_that_does_not_know_ours_joins_ours_too,
       .init = s_up_numbered)
 {
+    //  It lost the session and has not seen our current one: reset here,
+    //  and answer in our session, which it joins. Starting one of ours
+    //  instead echoed forever when two such HELLOs were in flight.
     uint64_t ours = s_peer.session;
     cr_expect_eq (s_session (5, 11, ours - 1, 3000), MESHQ_PEER_REPORT_DOWN |
                                                          MESHQ_PEER_SEND_HELLO |
                                                          MESHQ_PEER_REPORT_UP);
-    cr_expect_gt (s_peer.session, ours);
-    //  Its answer acks the new one and joins it: nothing more.
-    cr_expect_eq (s_session (5, 11, s_peer.session, 3010),
-                  MESHQ_PEER_DUPLICATE);
+    cr_expect_eq (s_peer.session, ours);
+    //  The next one, a moment later, also does not know ours: one more
+    //  restart, still in our session.
+    cr_expect_eq (s_session (5, 12, ours - 1, 3005), MESHQ_PEER_REPORT_DOWN |
+                                                         MESHQ_PEER_SEND_HELLO |
+                                                         MESHQ_PEER_REPORT_UP);
+    cr_expect_eq (s_peer.session, ours);
+    //  Its answers ack ours: nothing more.
+    cr_expect_eq (s_session (5, 12, ours, 3010), MESHQ_PEER_DUPLICATE);
+    cr_expect_eq (s_session (5, 11, ours, 3010), MESHQ_PEER_DUPLICATE);
 }
 
 Test (peer, a_try_is_up_on_a_hello_that_acks_it, .init = s_up_numbered)
