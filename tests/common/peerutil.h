@@ -10,9 +10,12 @@
 #ifndef MESHQ_PEERUTIL_H_INCLUDED
 #define MESHQ_PEERUTIL_H_INCLUDED
 
+#include "agentutil.h"
+#include "clientutil.h"
 #include "codec_args.h"
 #include "discovery.h"
 #include "meshq.h"
+#include "testutil.h"
 
 #include <criterion/criterion.h>
 #include <czmq.h>
@@ -150,6 +153,46 @@ peerutil_recv (peerutil_t *self, const char *command, meshq_args_t *args)
                                            zframe_size (frame), args, NULL),
                   0);
     return msg;
+}
+
+//  Names a mesh of this run's own, prefix-RANDOM, into mesh; returns a
+//  free UDP port for its beacons.
+static inline uint16_t
+peerutil_mesh (char *mesh, size_t size, const char *prefix)
+{
+    uint64_t seed = (uint64_t)getpid () << 20 ^ (uint64_t)zclock_usecs ();
+    snprintf (mesh, size, "%s-%016llx", prefix,
+              (unsigned long long)testutil_random (&seed));
+    uint16_t port = testutil_udp_port ();
+    cr_assert_neq (port, 0);
+    return port;
+}
+
+//  Starts an embedded agent called name in mesh, beaconing every 50 ms
+//  on beacon_port.
+static inline void
+peerutil_agent (agentutil_t *agent, const char *name, const char *mesh,
+                uint16_t beacon_port)
+{
+    char port[16];
+    snprintf (port, sizeof port, "%u", beacon_port);
+    const char *options[] = {
+        "mesh", mesh, "beacon_port", port, "beacon_interval", "50", NULL};
+    agentutil_start_with (agent, name, options);
+}
+
+//  Frames client's agent dropped as malformed, and (if peers is not
+//  NULL) its peers up, from its STATUS.
+static inline uint64_t
+peerutil_dropped (meshq_client_t *client, uint64_t *peers)
+{
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
+    zmsg_destroy (&reply);
+    if (peers)
+        *peers = status.peers;
+    return status.dropped;
 }
 
 //  Stops the node; it says BYE to the agent.

@@ -26,11 +26,7 @@ static peerutil_t s_peer;
 static void
 s_setup (void)
 {
-    uint64_t seed = (uint64_t)getpid () << 20 ^ (uint64_t)zclock_usecs ();
-    snprintf (s_mesh, sizeof s_mesh, "deliveries-%016llx",
-              (unsigned long long)testutil_random (&seed));
-    s_port = testutil_udp_port ();
-    cr_assert_neq (s_port, 0);
+    s_port = peerutil_mesh (s_mesh, sizeof s_mesh, "deliveries");
     memset (s_nodes, 0, sizeof s_nodes);
     memset (&s_peer, 0, sizeof s_peer);
 }
@@ -51,12 +47,9 @@ TestSuite (mesh_deliveries, .init = s_setup, .fini = s_teardown,
 static meshq_client_t *
 s_start (int i)
 {
-    char port[16], name[32];
-    snprintf (port, sizeof port, "%u", s_port);
+    char name[32];
     snprintf (name, sizeof name, "deliveries-%c", 'a' + i);
-    const char *options[] = {
-        "mesh", s_mesh, "beacon_port", port, "beacon_interval", "50", NULL};
-    agentutil_start_with (&s_nodes[i], name, options);
+    peerutil_agent (&s_nodes[i], name, s_mesh, s_port);
     return agentutil_client (&s_nodes[i]);
 }
 
