@@ -16,9 +16,7 @@ static pid_t s_agent;
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-auth-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    snprintf (s_ipc, sizeof s_ipc, "ipc://%s/agent.ipc", s_dir);
+    procutil_dir ("auth", s_dir, sizeof s_dir, s_ipc, sizeof s_ipc);
     snprintf (s_tcp, sizeof s_tcp, "tcp://127.0.0.1:%d", procutil_free_port ());
     char endpoints[400];
     snprintf (endpoints, sizeof endpoints, "%s,%s", s_ipc, s_tcp);
@@ -29,9 +27,7 @@ static void
 s_teardown (void)
 {
     procutil_kill (s_agent, SIGTERM);
-    char command[512];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-    cr_expect_eq (system (command), 0);
+    procutil_rmdir (s_dir);
 }
 
 TestSuite (auth, .init = s_setup, .fini = s_teardown, .timeout = 120);
