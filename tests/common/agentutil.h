@@ -99,6 +99,21 @@ agentutil_recv (meshq_client_t *client)
     return delivery;
 }
 
+//  Publishes body (a string) to exchange with routing key key and
+//  delivery mode mode (MESHQ_PERSISTENT, MESHQ_TRANSIENT).
+static inline void
+agentutil_publish (meshq_client_t *client, const char *exchange,
+                   const char *key, const char *body, int mode)
+{
+    meshq_msg_t *msg = meshq_msg_new ();
+    meshq_msg_set_exchange (msg, exchange);
+    meshq_msg_set_routing_key (msg, key);
+    meshq_msg_set_body (msg, body, strlen (body));
+    meshq_msg_set_delivery_mode (msg, mode);
+    cr_assert_eq (meshq_client_publish (client, msg, 0), 0);
+    meshq_msg_destroy (&msg);
+}
+
 //  The body of a delivery as a string (bodies in tests are text).
 static inline char *
 agentutil_body (const meshq_delivery_t *delivery, char *out, size_t size)

@@ -35,19 +35,6 @@ TestSuite (recovery, .init = s_setup, .fini = s_teardown, .timeout = 90);
 #define S_MESSAGES 10
 #define S_ACKED    2
 
-static void
-s_publish (meshq_client_t *client, const char *exchange, const char *key,
-           const char *body)
-{
-    meshq_msg_t *msg = meshq_msg_new ();
-    meshq_msg_set_exchange (msg, exchange);
-    meshq_msg_set_routing_key (msg, key);
-    meshq_msg_set_body (msg, body, strlen (body));
-    meshq_msg_set_delivery_mode (msg, MESHQ_PERSISTENT);
-    cr_assert_eq (meshq_client_publish (client, msg, 0), 0);
-    meshq_msg_destroy (&msg);
-}
-
 //  Declares queue "jobs" bound to exchange "ex" by "k", publishes
 //  S_MESSAGES confirmed messages "m0", "m1"... through it, and gets and
 //  acks the first S_ACKED of them.
@@ -63,7 +50,7 @@ s_fill (void)
     for (int i = 0; i < S_MESSAGES; i++) {
         char body[16];
         snprintf (body, sizeof body, "m%d", i);
-        s_publish (client, "ex", "k", body);
+        agentutil_publish (client, "ex", "k", body, MESHQ_PERSISTENT);
     }
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     for (int i = 0; i < S_ACKED; i++) {
@@ -570,7 +557,7 @@ Test (recovery, names_of_255_bytes_survive_a_restart)
     for (int i = 0; i < S_MESSAGES; i++) {
         char body[16];
         snprintf (body, sizeof body, "m%d", i);
-        s_publish (client, exchange, key, body);
+        agentutil_publish (client, exchange, key, body, MESHQ_PERSISTENT);
     }
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     meshq_client_destroy (&client);
@@ -586,7 +573,7 @@ Test (recovery, names_of_255_bytes_survive_a_restart)
     //  The exchange and its bindings came back too.
     client = agentutil_client (&s_node);
     meshq_client_set_confirms (client, 100);
-    s_publish (client, exchange, key, "m0");
+    agentutil_publish (client, exchange, key, "m0", MESHQ_PERSISTENT);
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     meshq_client_destroy (&client);
     s_drain (queue255, seen);
@@ -649,7 +636,7 @@ Test (recovery, a_vhost_whose_escaped_name_is_too_long_for_a_file_works)
         meshq_client_set_confirms (client, 10);
         if (round == 0) {
             cr_assert_eq (meshq_client_declare_queue (client, "jobs", NULL), 0);
-            s_publish (client, NULL, "jobs", "m3");
+            agentutil_publish (client, NULL, "jobs", "m3", MESHQ_PERSISTENT);
             cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
         } else {
             meshq_delivery_t *delivery = NULL;
