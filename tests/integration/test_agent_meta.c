@@ -102,13 +102,9 @@ Test (meta, records_no_agent_can_keep_are_refused_and_counted)
     meshq_client_t *client = s_start ();
     //  A vhost of its own in DATA/vhosts, so that a store there for a
     //  vhost with an empty name could not even open.
-    meshq_args_t admin;
-    memset (&admin, 0, sizeof admin);
-    MESHQ_ARGS_SET (&admin, VHOST, vhost, meshq_span ("blue"));
-    zmsg_t *answer = NULL;
-    cr_assert_eq (meshq_client_call (client, "ADD_VHOST", &admin, &answer), 0,
-                  "%s", meshq_client_error (client));
-    zmsg_destroy (&answer);
+    cr_assert_eq (clientutil_admin (client, "ADD_VHOST", NULL, "blue", NULL,
+                                    NULL, NULL, NULL),
+                  0, "%s", meshq_client_error (client));
     uint64_t before = peerutil_dropped (client, NULL);
 
     //  A vhost with an empty name (its store would be the vhosts folder).

@@ -598,24 +598,6 @@ Test (recovery, names_of_255_bytes_survive_a_restart)
     free (key);
 }
 
-static void
-s_admin (meshq_client_t *client, const char *verb, const char *vhost)
-{
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
-    if (strcmp (verb, "SET_PERMISSIONS") == 0) {
-        MESHQ_ARGS_SET (&args, USER, user, meshq_span ("guest"));
-        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, READ, read, meshq_span (".*"));
-    }
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, verb, &args, &reply), 0, "%s: %s",
-                  verb, meshq_client_error (client));
-    zmsg_destroy (&reply);
-}
-
 Test (recovery, a_vhost_whose_escaped_name_is_too_long_for_a_file_works)
 {
     //  120 two-byte characters: 240 bytes, 720 once escaped as %XX.
@@ -623,8 +605,7 @@ Test (recovery, a_vhost_whose_escaped_name_is_too_long_for_a_file_works)
     for (int i = 0; i < 120; i++)
         strcat (vhost, "\xc3\xa9");
     meshq_client_t *admin = agentutil_client (&s_node);
-    s_admin (admin, "ADD_VHOST", vhost);
-    s_admin (admin, "SET_PERMISSIONS", vhost);
+    clientutil_vhost_for (admin, vhost, "guest");
     meshq_client_destroy (&admin);
     for (int round = 0; round < 2; round++) {
         meshq_client_t *client = meshq_client_new ();
@@ -650,30 +631,6 @@ Test (recovery, a_vhost_whose_escaped_name_is_too_long_for_a_file_works)
     }
 }
 
-//  Sends verb with a vhost and a user name; returns its code.
-static int
-s_admin_code (meshq_client_t *client, const char *verb, const char *vhost,
-              const char *user)
-{
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    if (vhost)
-        MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
-    if (user)
-        MESHQ_ARGS_SET (&args, USER, user, meshq_span (user));
-    if (strcmp (verb, "ADD_USER") == 0)
-        MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span ("secret"));
-    if (strcmp (verb, "SET_PERMISSIONS") == 0) {
-        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, READ, read, meshq_span (".*"));
-    }
-    zmsg_t *reply = NULL;
-    int rc = meshq_client_call (client, verb, &args, &reply);
-    zmsg_destroy (&reply);
-    return rc;
-}
-
 Test (recovery, user_and_vhost_records_that_cannot_be_kept_are_refused)
 {
     //  Their records are keyed "u/USER", "v/VHOST", "p/VHOST\x1fUSER",
@@ -685,25 +642,32 @@ Test (recovery, user_and_vhost_records_that_cannot_be_kept_are_refused)
     memset (name254, 'v', 254);
     name254[254] = 0;
     meshq_client_t *admin = agentutil_client (&s_node);
-    cr_expect_eq (s_admin_code (admin, "ADD_VHOST", name254, NULL),
+    cr_expect_eq (clientutil_admin (admin, "ADD_VHOST", NULL, name254, NULL,
+                                    NULL, NULL, NULL),
                   MESHQ_ELIMIT);
     cr_expect (strstr (meshq_client_error (admin), "at most 253"), "%s",
                meshq_client_error (admin));
-    cr_expect_eq (s_admin_code (admin, "ADD_USER", NULL, name254),
+    cr_expect_eq (clientutil_admin (admin, "ADD_USER", name254, NULL, "secret",
+                                    NULL, NULL, NULL),
                   MESHQ_ELIMIT);
-    cr_assert_eq (s_admin_code (admin, "ADD_VHOST", name253, NULL), 0, "%s",
-                  meshq_client_error (admin));
-    cr_expect_eq (s_admin_code (admin, "SET_PERMISSIONS", name253, "guest"),
+    cr_assert_eq (clientutil_admin (admin, "ADD_VHOST", NULL, name253, NULL,
+                                    NULL, NULL, NULL),
+                  0, "%s", meshq_client_error (admin));
+    cr_expect_eq (clientutil_admin (admin, "SET_PERMISSIONS", "guest", name253,
+                                    NULL, ".*", ".*", ".*"),
                   MESHQ_ELIMIT);
-    cr_assert_eq (s_admin_code (admin, "ADD_USER", NULL, name253), 0, "%s",
-                  meshq_client_error (admin));
+    cr_assert_eq (clientutil_admin (admin, "ADD_USER", name253, NULL, "secret",
+                                    NULL, NULL, NULL),
+                  0, "%s", meshq_client_error (admin));
     meshq_client_destroy (&admin);
     agentutil_restart (&s_node);
     admin = agentutil_client (&s_node);
     //  Both came back: adding them again says they exist.
-    cr_expect_eq (s_admin_code (admin, "ADD_VHOST", name253, NULL),
+    cr_expect_eq (clientutil_admin (admin, "ADD_VHOST", NULL, name253, NULL,
+                                    NULL, NULL, NULL),
                   MESHQ_EEXIST);
-    cr_expect_eq (s_admin_code (admin, "ADD_USER", NULL, name253),
+    cr_expect_eq (clientutil_admin (admin, "ADD_USER", name253, NULL, "secret",
+                                    NULL, NULL, NULL),
                   MESHQ_EEXIST);
     meshq_client_destroy (&admin);
 }

@@ -526,26 +526,6 @@ Test (mesh, acks_made_while_the_origin_was_down_reach_it_later)
     meshq_client_destroy (&b);
 }
 
-//  Sends an administrative request as guest in "/"; asserts it is done.
-static void
-s_admin (meshq_client_t *client, const char *verb, const char *vhost,
-         const char *user)
-{
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
-    if (user) {
-        MESHQ_ARGS_SET (&args, USER, user, meshq_span (user));
-        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, READ, read, meshq_span (".*"));
-    }
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, verb, &args, &reply), 0, "%s: %s",
-                  verb, meshq_client_error (client));
-    zmsg_destroy (&reply);
-}
-
 //  Connects to agent i in vhost, trying until the agent knows the vhost
 //  and guest's rights in it (they come by gossip).
 static meshq_client_t *
@@ -578,8 +558,7 @@ Test (mesh, the_agents_of_a_vhost_meet_without_beacons)
     s_start_seeded (1, ports, 2);
     meshq_client_t *a = s_client (0);
     s_wait_peers (a, 1);
-    s_admin (a, "ADD_VHOST", "blue", NULL);
-    s_admin (a, "SET_PERMISSIONS", "blue", "guest");
+    clientutil_vhost_for (a, "blue", "guest");
     meshq_client_t *a_blue = s_client_in (0, "blue");
     meshq_client_t *b_blue = s_client_in (1, "blue");
     s_wait_peers (a_blue, 1);

@@ -266,19 +266,10 @@ static int
 s_vhost_call (meshq_client_t *client, const char *verb, const char *vhost,
               char *why, size_t size)
 {
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
-    if (streq (verb, "SET_PERMISSIONS")) {
-        MESHQ_ARGS_SET (&args, USER, user, meshq_span ("guest"));
-        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, READ, read, meshq_span (".*"));
-    }
-    zmsg_t *reply = NULL;
-    int rc = meshq_client_call (client, verb, &args, &reply);
+    const char *all = streq (verb, "SET_PERMISSIONS") ? ".*" : NULL;
+    int rc = clientutil_admin (client, verb, all ? "guest" : NULL, vhost, NULL,
+                               all, all, all);
     snprintf (why, size, "%s", rc ? meshq_client_error (client) : "");
-    zmsg_destroy (&reply);
     return rc;
 }
 
