@@ -70,6 +70,21 @@ agentutil_finish (agentutil_t *self)
     cr_expect_eq (system (command), 0);
 }
 
+//  Declares Criterion suite suite with the given timeout (seconds),
+//  each of whose tests has an agent of its own called name in s_node,
+//  started before the test and removed after it.
+#define AGENTUTIL_SUITE(suite, name, seconds)                                  \
+    static agentutil_t s_node;                                                 \
+    static void s_setup (void)                                                 \
+    {                                                                          \
+        agentutil_start (&s_node, name);                                       \
+    }                                                                          \
+    static void s_teardown (void)                                              \
+    {                                                                          \
+        agentutil_finish (&s_node);                                            \
+    }                                                                          \
+    TestSuite (suite, .init = s_setup, .fini = s_teardown, .timeout = seconds)
+
 //  A client connected to an embedded agent, with a 5 s timeout.
 static inline meshq_client_t *
 agentutil_connect (meshq_agent_t *agent)

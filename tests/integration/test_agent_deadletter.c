@@ -6,21 +6,7 @@
 #include "agentutil.h"
 #include "clientutil.h"
 
-static agentutil_t s_node;
-
-static void
-s_setup (void)
-{
-    agentutil_start (&s_node, "deadletter");
-}
-
-static void
-s_teardown (void)
-{
-    agentutil_finish (&s_node);
-}
-
-TestSuite (deadletter, .init = s_setup, .fini = s_teardown, .timeout = 60);
+AGENTUTIL_SUITE (deadletter, "deadletter", 60);
 
 //  A queue "work" dead-lettering into exchange "dlx", bound to "dead".
 static meshq_client_t *

@@ -14,21 +14,7 @@
 
 #include <glob.h>
 
-static agentutil_t s_node;
-
-static void
-s_setup (void)
-{
-    agentutil_start (&s_node, "recovery");
-}
-
-static void
-s_teardown (void)
-{
-    agentutil_finish (&s_node);
-}
-
-TestSuite (recovery, .init = s_setup, .fini = s_teardown, .timeout = 90);
+AGENTUTIL_SUITE (recovery, "recovery", 90);
 
 //  Messages published, and how many of them are acked before the
 //  restart (the first ones).

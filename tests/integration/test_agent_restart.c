@@ -4,21 +4,7 @@
 */
 #include "agentutil.h"
 
-static agentutil_t s_node;
-
-static void
-s_setup (void)
-{
-    agentutil_start (&s_node, "restart");
-}
-
-static void
-s_teardown (void)
-{
-    agentutil_finish (&s_node);
-}
-
-TestSuite (restart, .init = s_setup, .fini = s_teardown, .timeout = 60);
+AGENTUTIL_SUITE (restart, "restart", 60);
 
 Test (restart, unacked_persistent_messages_and_declarations_survive)
 {
