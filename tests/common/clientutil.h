@@ -57,6 +57,29 @@ clientutil_status (meshq_client_t *client, meshq_args_t *status, zmsg_t **reply)
                   0);
 }
 
+//  Finds queue in client's LIST_QUEUES: true, with its row in *row, if
+//  it is there; else false, with *row all zero. Only the row's counts
+//  are kept: its names borrowed from the reply, which is gone.
+static inline bool
+clientutil_queue (meshq_client_t *client, const char *queue, meshq_args_t *row)
+{
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
+    meshq_args_t next;
+    bool found = false;
+    memset (row, 0, sizeof *row);
+    while (meshq_codec_list_next (&cursor, &next))
+        if (next.queue.size == strlen (queue) &&
+            memcmp (next.queue.data, queue, next.queue.size) == 0) {
+            *row = next;
+            found = true;
+        }
+    row->queue = row->name = (meshq_span_t){NULL, 0};
+    zmsg_destroy (&reply);
+    return found;
+}
+
 //  Sends the administrative request verb (ADD_VHOST, ADD_USER,
 //  SET_PERMISSIONS...) naming user and vhost, with password, and with
 //  the rights configure, write and read if configure is not NULL (NULL:

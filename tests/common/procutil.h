@@ -257,18 +257,10 @@ static inline void
 procutil_depth (meshq_client_t *client, const char *queue, uint64_t *ready,
                 uint64_t *unacked)
 {
-    zmsg_t *reply;
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
-    *ready = *unacked = 0;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0) {
-            *ready = row.messages;
-            *unacked = row.unacked;
-        }
-    zmsg_destroy (&reply);
+    clientutil_queue (client, queue, &row);
+    *ready = row.messages;
+    *unacked = row.unacked;
 }
 
 // --------------------------------------------------------------------

@@ -172,19 +172,9 @@ s_get_nack (meshq_client_t *client, const char *queue, bool requeue)
 static meshq_args_t
 s_row (meshq_client_t *client, const char *queue)
 {
-    zmsg_t *reply;
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
-    meshq_args_t row, found;
-    memset (&found, 0, sizeof found);
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0)
-            found = row;
-    //  Only the counts are used: nothing borrowed outlives the reply.
-    found.queue = found.name = (meshq_span_t){NULL, 0};
-    zmsg_destroy (&reply);
-    return found;
+    meshq_args_t row;
+    clientutil_queue (client, queue, &row);
+    return row;
 }
 
 Test (deadletter, messages_disposed_of_are_counted_per_queue_and_reason)

@@ -84,17 +84,8 @@ s_meta (const char *key, uint64_t version, const char *queue)
 static bool
 s_has_queue (meshq_client_t *client, const char *queue)
 {
-    zmsg_t *reply;
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
-    bool found = false;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0)
-            found = true;
-    zmsg_destroy (&reply);
-    return found;
+    return clientutil_queue (client, queue, &row);
 }
 
 Test (meta, records_no_agent_can_keep_are_refused_and_counted)

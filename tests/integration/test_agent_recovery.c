@@ -176,15 +176,9 @@ s_quarantined (const char *queue, uint64_t *in_queue)
     clientutil_status (client, &status, &reply);
     uint64_t total = status.quarantined;
     zmsg_destroy (&reply);
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
-    *in_queue = 0;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0)
-            *in_queue = row.quarantined;
-    zmsg_destroy (&reply);
+    clientutil_queue (client, queue, &row);
+    *in_queue = row.quarantined;
     meshq_client_destroy (&client);
     return total;
 }

@@ -172,18 +172,10 @@ static void
 s_depth (meshq_client_t *client, const char *queue, uint64_t *ready,
          uint64_t *unacked)
 {
-    zmsg_t *reply;
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
-    *ready = *unacked = UINT64_MAX;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0) {
-            *ready = row.messages;
-            *unacked = row.unacked;
-        }
-    zmsg_destroy (&reply);
+    bool found = clientutil_queue (client, queue, &row);
+    *ready = found ? row.messages : UINT64_MAX;
+    *unacked = found ? row.unacked : UINT64_MAX;
 }
 
 static void

@@ -147,20 +147,14 @@ static void
 s_queue_row (meshq_client_t *client, const char *queue, uint64_t *ready,
              uint64_t *unacked, uint64_t *limit)
 {
-    zmsg_t *reply;
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
     *ready = *unacked = *limit = UINT64_MAX;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0 &&
-            MESHQ_ARGS_HAS (&row, DISPOSED_LIMIT)) {
-            *ready = row.messages;
-            *unacked = row.unacked;
-            *limit = row.disposed_limit;
-        }
-    zmsg_destroy (&reply);
+    if (clientutil_queue (client, queue, &row) &&
+        MESHQ_ARGS_HAS (&row, DISPOSED_LIMIT)) {
+        *ready = row.messages;
+        *unacked = row.unacked;
+        *limit = row.disposed_limit;
+    }
 }
 
 Test (mesh_deliveries, consumers_on_another_agent_count_even_when_they_die)
