@@ -22,6 +22,7 @@
 
 typedef struct {
     zactor_t *node;         //  The discovery node, or NULL.
+    uint8_t id[16];         //  Its own node id.
     uint8_t agent[16];      //  The agent's node id, once it is up.
     int foreign;            //  Frames from the agent that no agent speaks.
     char last_foreign[33];  //  The command of the last of them.
@@ -85,11 +86,12 @@ peerutil_next (peerutil_t *self, const char *verb, const char *command)
     return found;
 }
 
-//  Starts the node with id node in mesh, beacons on beacon_port, and
-//  waits until the agent is up at it.
+//  Starts the node in mesh, beacons on beacon_port, and waits until the
+//  agent is up at it. Its node id is the bytes first, first + 1, ...
+//  (the same first: the same node, back).
 static inline void
 peerutil_start (peerutil_t *self, const char *mesh, uint16_t beacon_port,
-                const uint8_t node[16])
+                uint8_t first)
 {
     memset (self, 0, sizeof *self);
     meshq_peers_config_t config = {
@@ -100,7 +102,9 @@ peerutil_start (peerutil_t *self, const char *mesh, uint16_t beacon_port,
         .beacon_port = beacon_port,
         .beacon_interval_ms = 50,
     };
-    memcpy (config.node, node, 16);
+    for (int i = 0; i < 16; i++)
+        self->id[i] = (uint8_t)(first + i);
+    memcpy (config.node, self->id, 16);
     self->node = zactor_new (meshq_discovery, &config);
     zstr_send (self->node, "START");
     zmsg_t *reply = peerutil_next (self, "START", NULL);

@@ -41,10 +41,7 @@ static meshq_client_t *
 s_start (void)
 {
     peerutil_agent (&s_node, "target", s_mesh, s_port);
-    uint8_t node[16];
-    for (int i = 0; i < 16; i++)
-        node[i] = (uint8_t)(0xb0 + i);
-    peerutil_start (&s_peer, s_mesh, s_port, node);
+    peerutil_start (&s_peer, s_mesh, s_port, 0xb0);
     return agentutil_client (&s_node);
 }
 

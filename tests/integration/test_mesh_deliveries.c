@@ -95,11 +95,8 @@ Test (mesh_deliveries, a_message_whose_link_flaps_still_reaches_a_consumer)
     s_publish (client, "flappy", "precious");
     //  An agent takes it on credit and goes away before any consumer of
     //  its own has it, more times than the delivery limit (20).
-    uint8_t node[16];
-    for (int i = 0; i < 16; i++)
-        node[i] = (uint8_t)(0x50 + i);
     for (int flap = 0; flap < 25; flap++) {
-        peerutil_start (&s_peer, s_mesh, s_port, node);
+        peerutil_start (&s_peer, s_mesh, s_port, 0x50);
         meshq_args_t args;
         memset (&args, 0, sizeof args);
         MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("flappy"));
@@ -240,12 +237,9 @@ Test (mesh_deliveries, a_late_ack_over_a_new_link_settles_no_other_message)
     cr_assert_eq (meshq_client_declare_queue (client, "twice", NULL), 0);
     s_publish (client, "twice", "first");
     s_publish (client, "twice", "second");
-    uint8_t node[16];
-    for (int i = 0; i < 16; i++)
-        node[i] = (uint8_t)(0x60 + i);
     //  The peer takes the first message; its link goes down, and the
     //  message goes back to the queue, to a consumer here.
-    peerutil_start (&s_peer, s_mesh, s_port, node);
+    peerutil_start (&s_peer, s_mesh, s_port, 0x60);
     char body[32];
     uint64_t old_tag = s_take ("twice", body, sizeof body);
     cr_assert_str_eq (body, "first");
@@ -256,7 +250,7 @@ Test (mesh_deliveries, a_late_ack_over_a_new_link_settles_no_other_message)
     cr_assert_not_null (first);
     //  Back, the peer takes the second; then its consumer's ack of the
     //  first arrives, under the tag of the link that went down.
-    peerutil_start (&s_peer, s_mesh, s_port, node);
+    peerutil_start (&s_peer, s_mesh, s_port, 0x60);
     uint64_t new_tag = s_take ("twice", body, sizeof body);
     cr_assert_str_eq (body, "second");
     cr_expect_neq (new_tag, old_tag, "a delivery tag used again");
@@ -366,10 +360,7 @@ Test (mesh_deliveries, an_ack_of_a_message_from_a_past_link_is_told_by_id)
     meshq_client_t *client = s_start (0);
     cr_assert_eq (meshq_client_declare_queue (client, "jobs", NULL), 0);
     cr_assert_eq (meshq_client_consume (client, "jobs", 10, NULL, 0), 0);
-    uint8_t node[16];
-    for (int i = 0; i < 16; i++)
-        node[i] = (uint8_t)(0x70 + i);
-    peerutil_start (&s_peer, s_mesh, s_port, node);
+    peerutil_start (&s_peer, s_mesh, s_port, 0x70);
     meshq_msg_t *msg = meshq_msg_new ();
     meshq_msg_set_routing_key (msg, "jobs");
     meshq_msg_set_body (msg, "job", 3);
@@ -383,14 +374,14 @@ Test (mesh_deliveries, an_ack_of_a_message_from_a_past_link_is_told_by_id)
     MESHQ_ARGS_SET (&args, DTAG, dtag, 77);
     MESHQ_ARGS_SET (&args, SEQ, seq, 5);
     MESHQ_ARGS_SET (&args, DELIVERIES, count, 1);
-    memcpy (args.origin, node, 16);
+    memcpy (args.origin, s_peer.id, 16);
     MESHQ_ARGS_MARK (&args, ORIGIN);
     peerutil_send (&s_peer, "DELIVER", &args, envelope, size);
     free (envelope);
     meshq_delivery_t *delivery = agentutil_recv (client);
     peerutil_stop (&s_peer);
     s_wait_peers (client, 0);
-    peerutil_start (&s_peer, s_mesh, s_port, node);
+    peerutil_start (&s_peer, s_mesh, s_port, 0x70);
     s_wait_peers (client, 1);
     cr_assert_eq (meshq_client_ack (client, delivery->delivery_tag, false), 0);
     meshq_delivery_destroy (&delivery);
@@ -429,10 +420,7 @@ Test (mesh_deliveries, a_hand_off_whose_lease_lapses_at_a_live_peer_counts)
     options.ack_timeout = 100;
     cr_assert_eq (meshq_client_declare_queue (client, "stuck", &options), 0);
     s_publish (client, "stuck", "hang");
-    uint8_t node[16];
-    for (int i = 0; i < 16; i++)
-        node[i] = (uint8_t)(0x80 + i);
-    peerutil_start (&s_peer, s_mesh, s_port, node);
+    peerutil_start (&s_peer, s_mesh, s_port, 0x80);
     char body[32];
     s_take ("stuck", body, sizeof body);
     //  The lease lapses and the agent has it ready again; the peer asks

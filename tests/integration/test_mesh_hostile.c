@@ -43,10 +43,7 @@ static meshq_client_t *
 s_start (void)
 {
     peerutil_agent (&s_node, "target", s_mesh, s_port);
-    uint8_t node[16];
-    for (int i = 0; i < 16; i++)
-        node[i] = (uint8_t)(0xa0 + i);
-    peerutil_start (&s_peer, s_mesh, s_port, node);
+    peerutil_start (&s_peer, s_mesh, s_port, 0xa0);
     meshq_client_t *client = agentutil_client (&s_node);
     cr_assert_eq (meshq_client_declare_queue (client, "work", NULL), 0);
     return client;
