@@ -185,6 +185,28 @@ peerutil_agent (agentutil_t *agent, const char *name, const char *mesh,
     agentutil_start_with (agent, name, options);
 }
 
+//  Declares Criterion suite suite with the given timeout (seconds),
+//  each of whose tests has a mesh of its own, prefix-RANDOM, in s_mesh
+//  with beacons on s_port, for an agent (s_node, started by the test)
+//  and a played peer (s_peer); after the test both stop and the agent's
+//  directory goes.
+#define PEERUTIL_SUITE(suite, prefix, seconds)                                 \
+    static char s_mesh[64];                                                    \
+    static uint16_t s_port;                                                    \
+    static agentutil_t s_node;                                                 \
+    static peerutil_t s_peer;                                                  \
+    static void s_setup (void)                                                 \
+    {                                                                          \
+        s_port = peerutil_mesh (s_mesh, sizeof s_mesh, prefix);                \
+    }                                                                          \
+    static void s_teardown (void)                                              \
+    {                                                                          \
+        peerutil_stop (&s_peer);                                               \
+        if (s_node.agent)                                                      \
+            agentutil_finish (&s_node);                                        \
+    }                                                                          \
+    TestSuite (suite, .init = s_setup, .fini = s_teardown, .timeout = seconds)
+
 //  Frames client's agent dropped as malformed, and (if peers is not
 //  NULL) its peers up, from its STATUS.
 static inline uint64_t

@@ -16,26 +16,7 @@
 
 #include <criterion/criterion.h>
 
-static char s_mesh[64];
-static uint16_t s_port;
-static agentutil_t s_node;
-static peerutil_t s_peer;
-
-static void
-s_setup (void)
-{
-    s_port = peerutil_mesh (s_mesh, sizeof s_mesh, "hostile");
-}
-
-static void
-s_teardown (void)
-{
-    peerutil_stop (&s_peer);
-    if (s_node.agent)
-        agentutil_finish (&s_node);
-}
-
-TestSuite (mesh_hostile, .init = s_setup, .fini = s_teardown, .timeout = 60);
+PEERUTIL_SUITE (mesh_hostile, "hostile", 60);
 
 //  Starts the agent, and the peer the test plays; returns a client of
 //  the agent with queue "work" declared.
