@@ -17,15 +17,18 @@ typedef struct {
     meshq_agent_t *agent;  //  The agent.
 } agentutil_t;
 
-//  Makes a temporary directory and starts an agent on it, with options
-//  given as name, value, ..., NULL.
+//  Starts an agent called name on a temporary directory, with options
+//  given as name, value, ..., NULL. The directory and the name are made
+//  on first use: started again, the agent has the same ones.
 static inline void
 agentutil_start_with (agentutil_t *self, const char *name,
                       const char *const *options)
 {
-    snprintf (self->dir, sizeof self->dir, "/tmp/meshq-test-XXXXXX");
-    cr_assert_not_null (mkdtemp (self->dir));
-    snprintf (self->name, sizeof self->name, "%s-%d", name, (int)getpid ());
+    if (!*self->dir) {
+        snprintf (self->dir, sizeof self->dir, "/tmp/meshq-test-XXXXXX");
+        cr_assert_not_null (mkdtemp (self->dir));
+        snprintf (self->name, sizeof self->name, "%s-%d", name, (int)getpid ());
+    }
     self->agent = meshq_agent_new (self->name);
     cr_assert_eq (meshq_agent_set (self->agent, "data", self->dir), 0);
     for (int i = 0; options && options[i]; i += 2)
@@ -54,10 +57,7 @@ static inline void
 agentutil_restart (agentutil_t *self)
 {
     agentutil_stop (self);
-    self->agent = meshq_agent_new (self->name);
-    cr_assert_eq (meshq_agent_set (self->agent, "data", self->dir), 0);
-    int rc = meshq_agent_start (self->agent);
-    cr_assert_eq (rc, 0, "agent restart: %s", meshq_agent_error (self->agent));
+    agentutil_start_with (self, self->name, NULL);
 }
 
 //  Stops the agent and removes its directory.
@@ -68,6 +68,7 @@ agentutil_finish (agentutil_t *self)
     char command[512];
     snprintf (command, sizeof command, "rm -rf '%s'", self->dir);
     cr_expect_eq (system (command), 0);
+    self->dir[0] = 0;
 }
 
 //  Declares Criterion suite suite with the given timeout (seconds),

@@ -43,7 +43,8 @@ s_teardown (void)
 TestSuite (mesh_deliveries, .init = s_setup, .fini = s_teardown,
            .timeout = 120);
 
-//  Starts agent i in this test's mesh; returns a client of it.
+//  Starts agent i in this test's mesh (again, on its directory, if it
+//  ran before); returns a client of it.
 static meshq_client_t *
 s_start (int i)
 {
@@ -284,23 +285,6 @@ Test (mesh_deliveries, a_late_ack_over_a_new_link_settles_no_other_message)
     meshq_client_destroy (&client);
 }
 
-//  Starts agent i again on its directory, in this test's mesh.
-static meshq_client_t *
-s_restart (int i)
-{
-    agentutil_t *node = &s_nodes[i];
-    char port[16];
-    snprintf (port, sizeof port, "%u", s_port);
-    node->agent = meshq_agent_new (node->name);
-    cr_assert_eq (meshq_agent_set (node->agent, "data", node->dir), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "mesh", s_mesh), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "beacon_port", port), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "beacon_interval", "50"), 0);
-    cr_assert_eq (meshq_agent_start (node->agent), 0, "%s",
-                  meshq_agent_error (node->agent));
-    return agentutil_client (node);
-}
-
 Test (mesh_deliveries, an_ack_made_while_the_origin_was_down_settles_one_queue)
 {
     meshq_client_t *a = s_start (0);
@@ -335,7 +319,7 @@ Test (mesh_deliveries, an_ack_made_while_the_origin_was_down_settles_one_queue)
     meshq_client_destroy (&worker);
     //  (A request answered after the ack: B has read the ack.)
     s_wait_peers (b, 0);
-    a = s_restart (0);
+    a = s_start (0);
     s_wait_peers (a, 1);
     //  The left copy is settled by the late ack; the right one, which
     //  no consumer has had, stays.
