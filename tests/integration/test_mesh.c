@@ -15,13 +15,7 @@
 
 #define S_NODES 3
 
-typedef struct {
-    char dir[256];         //  Store directory.
-    char name[64];         //  Agent name.
-    meshq_agent_t *agent;  //  The agent.
-} s_node_t;
-
-static s_node_t s_nodes[S_NODES];
+static agentutil_t s_nodes[S_NODES];
 static char s_mesh[64];
 
 //  Starts agent i (its directory and name made on first use) in this
@@ -30,21 +24,15 @@ static char s_mesh[64];
 static void
 s_start_with (int i, const char *const *options)
 {
-    s_node_t *node = &s_nodes[i];
-    if (!*node->dir) {
-        snprintf (node->dir, sizeof node->dir, "/tmp/meshq-mesh-XXXXXX");
-        cr_assert_not_null (mkdtemp (node->dir));
-        snprintf (node->name, sizeof node->name, "%c%d", 'a' + i,
-                  (int)getpid ());
+    const char *all[16] = {"mesh", s_mesh};
+    int count = 2;
+    for (int k = 0; options && options[k]; k++) {
+        cr_assert_lt (count, 15);
+        all[count++] = options[k];
     }
-    node->agent = meshq_agent_new (node->name);
-    cr_assert_eq (meshq_agent_set (node->agent, "data", node->dir), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "mesh", s_mesh), 0);
-    for (int k = 0; options && options[k]; k += 2)
-        cr_assert_eq (meshq_agent_set (node->agent, options[k], options[k + 1]),
-                      0);
-    int rc = meshq_agent_start (node->agent);
-    cr_assert_eq (rc, 0, "%s", meshq_agent_error (node->agent));
+    all[count] = NULL;
+    char name[2] = {(char)('a' + i), 0};
+    agentutil_start_with (&s_nodes[i], name, all);
 }
 
 static void
@@ -81,15 +69,9 @@ s_setup (void)
 static void
 s_teardown (void)
 {
-    for (int i = 0; i < S_NODES; i++) {
-        meshq_agent_destroy (&s_nodes[i].agent);
-        if (*s_nodes[i].dir) {
-            char command[300];
-            snprintf (command, sizeof command, "rm -rf '%.256s'",
-                      s_nodes[i].dir);
-            cr_expect_eq (system (command), 0);
-        }
-    }
+    for (int i = 0; i < S_NODES; i++)
+        if (*s_nodes[i].dir)
+            agentutil_finish (&s_nodes[i]);
 }
 
 TestSuite (mesh, .init = s_setup, .fini = s_teardown, .timeout = 60);
