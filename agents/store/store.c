@@ -349,21 +349,38 @@ s_append (meshq_store_t *self, const meshq_record_t *record,
     return 0;
 }
 
-//  Checks the arguments common to enqueue and ack.
+//  Checks an enqueue of envelope (size bytes; none for an ack) or an ack
+//  of a message of queue from origin, and gives op the sync class and
+//  the ids of queue and origin; *queue_size is the queue name's.
 static int
-s_check_message (meshq_store_t *self, const char *queue, const uint8_t *origin,
-                 meshq_sync_t sync, size_t *size)
+s_message_op (meshq_store_t *self, const char *queue, const uint8_t *origin,
+              meshq_sync_t sync, const void *envelope, size_t size,
+              meshq_store_op_t *op, size_t *queue_size)
 {
+    int rc = s_check_state (self);
+    if (rc)
+        return rc;
     if (!queue || !origin || sync > MESHQ_SYNC_NONE)
         return meshq_store_fail (self, MESHQ_EINVAL,
                                  "store: enqueue and ack need a queue, an "
                                  "origin and a sync class");
-    *size = strlen (queue);
-    if (*size > MESHQ_STORE_MAX_NAME)
+    *queue_size = strlen (queue);
+    if (*queue_size > MESHQ_STORE_MAX_NAME)
         return meshq_store_fail (self, MESHQ_ETOOBIG,
                                  "store: queue name of %zu bytes; the most "
                                  "is 255",
-                                 *size);
+                                 *queue_size);
+    if (size > MESHQ_STORE_MAX_ENVELOPE || (!envelope && size))
+        return meshq_store_fail (self, MESHQ_ETOOBIG,
+                                 "store: envelope of %zu bytes; the most is "
+                                 "%u",
+                                 size, MESHQ_STORE_MAX_ENVELOPE);
+    op->sync = (uint8_t)sync;
+    op->queue = meshq_store_queue_id (self, queue, (uint32_t)*queue_size);
+    op->origin = meshq_store_origin_id (self, origin);
+    if (!op->queue || !op->origin)
+        return meshq_store_fail (self, MESHQ_ENOMEM,
+                                 "store: out of memory for a queue name");
     return 0;
 }
 
@@ -374,26 +391,14 @@ meshq_store_enqueue (meshq_store_t *self, const char *queue,
                      uint64_t *ticket)
 {
     assert (self);
-    size_t queue_size;
-    int rc = s_check_state (self);
-    if (rc == 0)
-        rc = s_check_message (self, queue, origin, sync, &queue_size);
-    if (rc)
-        return rc;
-    if (size > MESHQ_STORE_MAX_ENVELOPE || (!envelope && size))
-        return meshq_store_fail (self, MESHQ_ETOOBIG,
-                                 "store: envelope of %zu bytes; the most is "
-                                 "%u",
-                                 size, MESHQ_STORE_MAX_ENVELOPE);
     meshq_store_op_t op = {.type = MESHQ_RECORD_ENQUEUE,
-                           .sync = (uint8_t)sync,
                            .seq = seq,
                            .ordinal = self->next_ordinal};
-    op.queue = meshq_store_queue_id (self, queue, (uint32_t)queue_size);
-    op.origin = meshq_store_origin_id (self, origin);
-    if (!op.queue || !op.origin)
-        return meshq_store_fail (self, MESHQ_ENOMEM,
-                                 "store: out of memory for a queue name");
+    size_t queue_size;
+    int rc = s_message_op (self, queue, origin, sync, envelope, size, &op,
+                           &queue_size);
+    if (rc)
+        return rc;
     meshq_record_t record = {.type = MESHQ_RECORD_ENQUEUE,
                              .name = queue,
                              .name_size = (uint32_t)queue_size,
@@ -414,19 +419,12 @@ meshq_store_ack (meshq_store_t *self, const char *queue,
                  uint64_t *ticket)
 {
     assert (self);
+    meshq_store_op_t op = {.type = MESHQ_RECORD_ACK, .seq = seq};
     size_t queue_size;
-    int rc = s_check_state (self);
-    if (rc == 0)
-        rc = s_check_message (self, queue, origin, sync, &queue_size);
+    int rc =
+        s_message_op (self, queue, origin, sync, NULL, 0, &op, &queue_size);
     if (rc)
         return rc;
-    meshq_store_op_t op = {
-        .type = MESHQ_RECORD_ACK, .sync = (uint8_t)sync, .seq = seq};
-    op.queue = meshq_store_queue_id (self, queue, (uint32_t)queue_size);
-    op.origin = meshq_store_origin_id (self, origin);
-    if (!op.queue || !op.origin)
-        return meshq_store_fail (self, MESHQ_ENOMEM,
-                                 "store: out of memory for a queue name");
     meshq_record_t record = {.type = MESHQ_RECORD_ACK,
                              .name = queue,
                              .name_size = (uint32_t)queue_size,

@@ -301,6 +301,13 @@ void meshq_store_release_waiting (meshq_store_t *self, int status);
 //  Writes path of segment number into name (MESHQ_STORE_SEGNAME + 1).
 void meshq_store_segment_name (uint64_t number, char *name);
 
+//  Opens file name of the store's directory with flags and reads its
+//  status into *st. Returns the descriptor, or MESHQ_EIO (*why says
+//  why).
+struct stat;
+int meshq_store_file_open (meshq_store_t *self, const char *name, int flags,
+                           struct stat *st);
+
 //  Lists the directory, takes the lock, reads the MANIFEST and checks
 //  what it lists is there. Sets *fresh for a new store and fills
 //  *numbers (malloc'd, caller frees) with the segments to recover.

@@ -333,17 +333,10 @@ s_recover_segment (meshq_store_t *self, uint64_t number, bool last,
 {
     char name[MESHQ_STORE_SEGNAME + 1];
     meshq_store_segment_name (number, name);
-    int fd =
-        openat (self->dir_fd, name, (last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat (fd, &st)) {
-        int error = errno;
-        if (fd >= 0)
-            close (fd);
-        return meshq_store_fail (self, MESHQ_EIO,
-                                 "store '%s': cannot read %s: %s",
-                                 self->directory, name, strerror (error));
-    }
+    int fd = meshq_store_file_open (self, name, last ? O_RDWR : O_RDONLY, &st);
+    if (fd < 0)
+        return fd;
     uint64_t size = (uint64_t)st.st_size;
     meshq_store_window_reset (&self->window, fd, size);
     int rc = 0;

@@ -149,16 +149,10 @@ s_check_bare (meshq_store_t *self, const s_listing_t *list)
 static int
 s_read_manifest (meshq_store_t *self, uint64_t **numbers, uint32_t *count)
 {
-    int fd = openat (self->dir_fd, MESHQ_STORE_MANIFEST, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat (fd, &st)) {
-        int error = errno;
-        if (fd >= 0)
-            close (fd);
-        return meshq_store_fail (self, MESHQ_EIO,
-                                 "store '%s': cannot read MANIFEST: %s",
-                                 self->directory, strerror (error));
-    }
+    int fd = meshq_store_file_open (self, MESHQ_STORE_MANIFEST, O_RDONLY, &st);
+    if (fd < 0)
+        return fd;
     size_t most = MESHQ_MANIFEST_HEAD + (size_t)MESHQ_MANIFEST_MAX * 8 +
                   MESHQ_MANIFEST_TAIL;
     size_t size = (size_t)st.st_size;
@@ -236,16 +230,10 @@ s_check_unlisted (meshq_store_t *self, uint64_t number, uint64_t highest)
 {
     char name[MESHQ_STORE_SEGNAME + 1];
     meshq_store_segment_name (number, name);
-    int fd = openat (self->dir_fd, name, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat (fd, &st)) {
-        int error = errno;
-        if (fd >= 0)
-            close (fd);
-        return meshq_store_fail (self, MESHQ_EIO,
-                                 "store '%s': cannot read %s: %s",
-                                 self->directory, name, strerror (error));
-    }
+    int fd = meshq_store_file_open (self, name, O_RDONLY, &st);
+    if (fd < 0)
+        return fd;
     uint8_t bytes[MESHQ_SEGMENT_HEADER];
     ssize_t got = pread (fd, bytes, sizeof bytes, 0);
     close (fd);
@@ -562,6 +550,22 @@ meshq_store_segment_add (meshq_store_t *self, uint64_t number, uint64_t size)
     segment->size = size;
     segment->seed = meshq_codec_segment_seed (self->store_id, number);
     return segment;
+}
+
+int
+meshq_store_file_open (meshq_store_t *self, const char *name, int flags,
+                       struct stat *st)
+{
+    int fd = openat (self->dir_fd, name, flags | O_CLOEXEC);
+    if (fd < 0 || fstat (fd, st)) {
+        int error = errno;
+        if (fd >= 0)
+            close (fd);
+        return meshq_store_fail (self, MESHQ_EIO,
+                                 "store '%s': cannot read %s: %s",
+                                 self->directory, name, strerror (error));
+    }
+    return fd;
 }
 
 int

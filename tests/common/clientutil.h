@@ -57,4 +57,69 @@ clientutil_status (meshq_client_t *client, meshq_args_t *status, zmsg_t **reply)
                   0);
 }
 
+//  Finds queue in client's LIST_QUEUES: true, with its row in *row, if
+//  it is there; else false, with *row all zero. Only the row's counts
+//  are kept: its names borrowed from the reply, which is gone.
+static inline bool
+clientutil_queue (meshq_client_t *client, const char *queue, meshq_args_t *row)
+{
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
+    meshq_args_t next;
+    bool found = false;
+    memset (row, 0, sizeof *row);
+    while (meshq_codec_list_next (&cursor, &next))
+        if (next.queue.size == strlen (queue) &&
+            memcmp (next.queue.data, queue, next.queue.size) == 0) {
+            *row = next;
+            found = true;
+        }
+    row->queue = row->name = (meshq_span_t){NULL, 0};
+    zmsg_destroy (&reply);
+    return found;
+}
+
+//  Sends the administrative request verb (ADD_VHOST, ADD_USER,
+//  SET_PERMISSIONS...) naming user and vhost, with password, and with
+//  the rights configure, write and read if configure is not NULL (NULL:
+//  left out); returns the agent's code, its reason in
+//  meshq_client_error.
+static inline int
+clientutil_admin (meshq_client_t *client, const char *verb, const char *user,
+                  const char *vhost, const char *password,
+                  const char *configure, const char *write, const char *read)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    if (user)
+        MESHQ_ARGS_SET (&args, USER, user, meshq_span (user));
+    if (vhost)
+        MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
+    if (password)
+        MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span (password));
+    if (configure) {
+        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (configure));
+        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (write));
+        MESHQ_ARGS_SET (&args, READ, read, meshq_span (read));
+    }
+    zmsg_t *reply = NULL;
+    int rc = meshq_client_call (client, verb, &args, &reply);
+    zmsg_destroy (&reply);
+    return rc;
+}
+
+//  Adds vhost and gives user all rights in it; asserts both are done.
+static inline void
+clientutil_vhost_for (meshq_client_t *client, const char *vhost,
+                      const char *user)
+{
+    cr_assert_eq (clientutil_admin (client, "ADD_VHOST", NULL, vhost, NULL,
+                                    NULL, NULL, NULL),
+                  0, "ADD_VHOST: %s", meshq_client_error (client));
+    cr_assert_eq (clientutil_admin (client, "SET_PERMISSIONS", user, vhost,
+                                    NULL, ".*", ".*", ".*"),
+                  0, "SET_PERMISSIONS: %s", meshq_client_error (client));
+}
+
 #endif

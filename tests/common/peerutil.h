@@ -10,15 +10,19 @@
 #ifndef MESHQ_PEERUTIL_H_INCLUDED
 #define MESHQ_PEERUTIL_H_INCLUDED
 
+#include "agentutil.h"
+#include "clientutil.h"
 #include "codec_args.h"
 #include "discovery.h"
 #include "meshq.h"
+#include "testutil.h"
 
 #include <criterion/criterion.h>
 #include <czmq.h>
 
 typedef struct {
     zactor_t *node;         //  The discovery node, or NULL.
+    uint8_t id[16];         //  Its own node id.
     uint8_t agent[16];      //  The agent's node id, once it is up.
     int foreign;            //  Frames from the agent that no agent speaks.
     char last_foreign[33];  //  The command of the last of them.
@@ -82,11 +86,12 @@ peerutil_next (peerutil_t *self, const char *verb, const char *command)
     return found;
 }
 
-//  Starts the node with id node in mesh, beacons on beacon_port, and
-//  waits until the agent is up at it.
+//  Starts the node in mesh, beacons on beacon_port, and waits until the
+//  agent is up at it. Its node id is the bytes first, first + 1, ...
+//  (the same first: the same node, back).
 static inline void
 peerutil_start (peerutil_t *self, const char *mesh, uint16_t beacon_port,
-                const uint8_t node[16])
+                uint8_t first)
 {
     memset (self, 0, sizeof *self);
     meshq_peers_config_t config = {
@@ -97,7 +102,9 @@ peerutil_start (peerutil_t *self, const char *mesh, uint16_t beacon_port,
         .beacon_port = beacon_port,
         .beacon_interval_ms = 50,
     };
-    memcpy (config.node, node, 16);
+    for (int i = 0; i < 16; i++)
+        self->id[i] = (uint8_t)(first + i);
+    memcpy (config.node, self->id, 16);
     self->node = zactor_new (meshq_discovery, &config);
     zstr_send (self->node, "START");
     zmsg_t *reply = peerutil_next (self, "START", NULL);
@@ -150,6 +157,68 @@ peerutil_recv (peerutil_t *self, const char *command, meshq_args_t *args)
                                            zframe_size (frame), args, NULL),
                   0);
     return msg;
+}
+
+//  Names a mesh of this run's own, prefix-RANDOM, into mesh; returns a
+//  free UDP port for its beacons.
+static inline uint16_t
+peerutil_mesh (char *mesh, size_t size, const char *prefix)
+{
+    uint64_t seed = (uint64_t)getpid () << 20 ^ (uint64_t)zclock_usecs ();
+    snprintf (mesh, size, "%s-%016llx", prefix,
+              (unsigned long long)testutil_random (&seed));
+    uint16_t port = testutil_udp_port ();
+    cr_assert_neq (port, 0);
+    return port;
+}
+
+//  Starts an embedded agent called name in mesh, beaconing every 50 ms
+//  on beacon_port.
+static inline void
+peerutil_agent (agentutil_t *agent, const char *name, const char *mesh,
+                uint16_t beacon_port)
+{
+    char port[16];
+    snprintf (port, sizeof port, "%u", beacon_port);
+    const char *options[] = {
+        "mesh", mesh, "beacon_port", port, "beacon_interval", "50", NULL};
+    agentutil_start_with (agent, name, options);
+}
+
+//  Declares Criterion suite suite with the given timeout (seconds),
+//  each of whose tests has a mesh of its own, prefix-RANDOM, in s_mesh
+//  with beacons on s_port, for an agent (s_node, started by the test)
+//  and a played peer (s_peer); after the test both stop and the agent's
+//  directory goes.
+#define PEERUTIL_SUITE(suite, prefix, seconds)                                 \
+    static char s_mesh[64];                                                    \
+    static uint16_t s_port;                                                    \
+    static agentutil_t s_node;                                                 \
+    static peerutil_t s_peer;                                                  \
+    static void s_setup (void)                                                 \
+    {                                                                          \
+        s_port = peerutil_mesh (s_mesh, sizeof s_mesh, prefix);                \
+    }                                                                          \
+    static void s_teardown (void)                                              \
+    {                                                                          \
+        peerutil_stop (&s_peer);                                               \
+        if (s_node.agent)                                                      \
+            agentutil_finish (&s_node);                                        \
+    }                                                                          \
+    TestSuite (suite, .init = s_setup, .fini = s_teardown, .timeout = seconds)
+
+//  Frames client's agent dropped as malformed, and (if peers is not
+//  NULL) its peers up, from its STATUS.
+static inline uint64_t
+peerutil_dropped (meshq_client_t *client, uint64_t *peers)
+{
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
+    zmsg_destroy (&reply);
+    if (peers)
+        *peers = status.peers;
+    return status.dropped;
 }
 
 //  Stops the node; it says BYE to the agent.

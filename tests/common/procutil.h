@@ -121,19 +121,65 @@ procutil_agent_argv (char *const argv[], const char *log, const char *endpoint)
     return -1;
 }
 
-//  Starts meshq-agent NAME on DIR with client endpoint ENDPOINT and waits
-//  until it answers a client. Returns the pid.
+//  Starts meshq-agent NAME on DIR with client endpoint ENDPOINT, and
+//  extra (NULL-terminated, or NULL) as more options, and waits until it
+//  answers a client. Returns the pid.
 static inline pid_t
-procutil_agent (const char *name, const char *dir, const char *endpoint)
+procutil_agent_with (const char *name, const char *dir, const char *endpoint,
+                     const char *const *extra)
 {
     char agent[1024], data[1024], log[1100];
     snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
     snprintf (data, sizeof data, "%s/store", dir);
     snprintf (log, sizeof log, "%s/agent.log", dir);
-    char *argv[] = {agent, "--name",    (char *)name,     "--data",
-                    data,  "--control", (char *)endpoint, "--standalone",
-                    NULL};
+    char *argv[24] = {agent, "--name",    (char *)name,     "--data",
+                      data,  "--control", (char *)endpoint, "--standalone"};
+    int argc = 8;
+    for (int i = 0; extra && extra[i]; i++) {
+        cr_assert_lt (argc, 23);
+        argv[argc++] = (char *)extra[i];
+    }
+    argv[argc] = NULL;
     return procutil_agent_argv (argv, log, endpoint);
+}
+
+//  Starts meshq-agent NAME on DIR with client endpoint ENDPOINT and waits
+//  until it answers a client. Returns the pid.
+static inline pid_t
+procutil_agent (const char *name, const char *dir, const char *endpoint)
+{
+    return procutil_agent_with (name, dir, endpoint, NULL);
+}
+
+//  Makes the suite's temporary directory, /tmp/meshq-SUITE-XXXXXX, in
+//  dir, and in endpoint the ipc:// endpoint of an agent there.
+static inline void
+procutil_dir (const char *suite, char *dir, size_t dir_size, char *endpoint,
+              size_t endpoint_size)
+{
+    snprintf (dir, dir_size, "/tmp/meshq-%s-XXXXXX", suite);
+    cr_assert_not_null (mkdtemp (dir));
+    snprintf (endpoint, endpoint_size, "ipc://%s/agent.ipc", dir);
+}
+
+//  Removes dir and all in it.
+static inline void
+procutil_rmdir (const char *dir)
+{
+    char command[512];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    cr_expect_eq (system (command), 0);
+}
+
+//  A client connected to endpoint, with a timeout of timeout_ms.
+static inline meshq_client_t *
+procutil_client (const char *endpoint, int timeout_ms)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_timeout (client, timeout_ms);
+    int rc = meshq_client_connect (client, endpoint);
+    cr_assert_eq (rc, 0, "%s", meshq_client_error (client));
+    return client;
 }
 
 //  Makes the suite's temporary directory, /tmp/meshq-SUITE-XXXXXX, in
@@ -211,18 +257,10 @@ static inline void
 procutil_depth (meshq_client_t *client, const char *queue, uint64_t *ready,
                 uint64_t *unacked)
 {
-    zmsg_t *reply;
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
-    *ready = *unacked = 0;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0) {
-            *ready = row.messages;
-            *unacked = row.unacked;
-        }
-    zmsg_destroy (&reply);
+    clientutil_queue (client, queue, &row);
+    *ready = row.messages;
+    *unacked = row.unacked;
 }
 
 // --------------------------------------------------------------------

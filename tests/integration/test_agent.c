@@ -4,21 +4,7 @@
 */
 #include "agentutil.h"
 
-static agentutil_t s_node;
-
-static void
-s_setup (void)
-{
-    agentutil_start (&s_node, "agent");
-}
-
-static void
-s_teardown (void)
-{
-    agentutil_finish (&s_node);
-}
-
-TestSuite (agent, .init = s_setup, .fini = s_teardown, .timeout = 60);
+AGENTUTIL_SUITE (agent, "agent", 60);
 
 Test (agent, publishes_confirms_and_delivers_in_order)
 {

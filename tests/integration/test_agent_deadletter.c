@@ -6,21 +6,7 @@
 #include "agentutil.h"
 #include "clientutil.h"
 
-static agentutil_t s_node;
-
-static void
-s_setup (void)
-{
-    agentutil_start (&s_node, "deadletter");
-}
-
-static void
-s_teardown (void)
-{
-    agentutil_finish (&s_node);
-}
-
-TestSuite (deadletter, .init = s_setup, .fini = s_teardown, .timeout = 60);
+AGENTUTIL_SUITE (deadletter, "deadletter", 60);
 
 //  A queue "work" dead-lettering into exchange "dlx", bound to "dead".
 static meshq_client_t *
@@ -38,11 +24,14 @@ s_prepare (meshq_queue_options_t *options)
     return client;
 }
 
+//  Publishes body to queue through the default exchange, with a TTL
+//  (ms) unless ttl is negative.
 static void
-s_publish (meshq_client_t *client, const char *body, int64_t ttl)
+s_publish_to (meshq_client_t *client, const char *queue, const char *body,
+              int64_t ttl)
 {
     meshq_msg_t *msg = meshq_msg_new ();
-    meshq_msg_set_routing_key (msg, "work");
+    meshq_msg_set_routing_key (msg, queue);
     meshq_msg_set_body (msg, body, strlen (body));
     if (ttl >= 0)
         meshq_msg_set_expiration (msg, ttl);
@@ -76,8 +65,8 @@ Test (deadletter, expired_messages_go_to_the_dead_letter_exchange)
     meshq_queue_options_init (&options);
     options.message_ttl = 100;
     meshq_client_t *client = s_prepare (&options);
-    s_publish (client, "queue ttl", -1);
-    s_publish (client, "message ttl", 20);
+    s_publish_to (client, "work", "queue ttl", -1);
+    s_publish_to (client, "work", "message ttl", 20);
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     cr_assert_eq (meshq_client_consume (client, "dead", 10, NULL, 0), 0);
     //  The shorter per-message TTL is behind the head; it expires when it
@@ -92,7 +81,7 @@ Test (deadletter, rejected_without_requeue)
     meshq_queue_options_t options;
     meshq_queue_options_init (&options);
     meshq_client_t *client = s_prepare (&options);
-    s_publish (client, "bad input", -1);
+    s_publish_to (client, "work", "bad input", -1);
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     cr_assert_eq (meshq_client_consume (client, "work", 1, "w", 0), 0);
     meshq_delivery_t *delivery = agentutil_recv (client);
@@ -110,9 +99,9 @@ Test (deadletter, overflow_drops_the_head_or_refuses_the_publish)
     meshq_queue_options_init (&options);
     options.max_length = 2;
     meshq_client_t *client = s_prepare (&options);
-    s_publish (client, "one", -1);
-    s_publish (client, "two", -1);
-    s_publish (client, "three", -1);
+    s_publish_to (client, "work", "one", -1);
+    s_publish_to (client, "work", "two", -1);
+    s_publish_to (client, "work", "three", -1);
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     cr_assert_eq (meshq_client_consume (client, "dead", 1, NULL, 0), 0);
     s_expect_dead (client, "one", "maxlen");
@@ -136,7 +125,7 @@ Test (deadletter, a_poison_message_stops_after_max_deliveries)
     meshq_queue_options_init (&options);
     options.max_deliveries = 3;
     meshq_client_t *client = s_prepare (&options);
-    s_publish (client, "poison", -1);
+    s_publish_to (client, "work", "poison", -1);
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     meshq_client_t *worker = agentutil_client (&s_node);
     cr_assert_eq (meshq_client_consume (worker, "work", 1, NULL, 0), 0);
@@ -155,21 +144,6 @@ Test (deadletter, a_poison_message_stops_after_max_deliveries)
     meshq_client_destroy (&client);
 }
 
-//  Publishes body to queue through the default exchange, with a TTL
-//  (ms) unless ttl is negative.
-static void
-s_publish_to (meshq_client_t *client, const char *queue, const char *body,
-              int64_t ttl)
-{
-    meshq_msg_t *msg = meshq_msg_new ();
-    meshq_msg_set_routing_key (msg, queue);
-    meshq_msg_set_body (msg, body, strlen (body));
-    if (ttl >= 0)
-        meshq_msg_set_expiration (msg, ttl);
-    cr_assert_eq (meshq_client_publish (client, msg, 0), 0);
-    meshq_msg_destroy (&msg);
-}
-
 //  Gets one message from queue and nacks it.
 static void
 s_get_nack (meshq_client_t *client, const char *queue, bool requeue)
@@ -186,19 +160,9 @@ s_get_nack (meshq_client_t *client, const char *queue, bool requeue)
 static meshq_args_t
 s_row (meshq_client_t *client, const char *queue)
 {
-    zmsg_t *reply;
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
-    meshq_args_t row, found;
-    memset (&found, 0, sizeof found);
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0)
-            found = row;
-    //  Only the counts are used: nothing borrowed outlives the reply.
-    found.queue = found.name = (meshq_span_t){NULL, 0};
-    zmsg_destroy (&reply);
-    return found;
+    meshq_args_t row;
+    clientutil_queue (client, queue, &row);
+    return row;
 }
 
 Test (deadletter, messages_disposed_of_are_counted_per_queue_and_reason)

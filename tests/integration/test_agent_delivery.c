@@ -9,21 +9,7 @@
 
 #include <inttypes.h>
 
-static agentutil_t s_node;
-
-static void
-s_setup (void)
-{
-    agentutil_start (&s_node, "delivery");
-}
-
-static void
-s_teardown (void)
-{
-    agentutil_finish (&s_node);
-}
-
-TestSuite (delivery, .init = s_setup, .fini = s_teardown, .timeout = 60);
+AGENTUTIL_SUITE (delivery, "delivery", 60);
 
 static void
 s_publish (meshq_client_t *client, const char *queue, const char *body,

@@ -4,21 +4,7 @@
 */
 #include "agentutil.h"
 
-static agentutil_t s_node;
-
-static void
-s_setup (void)
-{
-    agentutil_start (&s_node, "publish");
-}
-
-static void
-s_teardown (void)
-{
-    agentutil_finish (&s_node);
-}
-
-TestSuite (publish, .init = s_setup, .fini = s_teardown, .timeout = 60);
+AGENTUTIL_SUITE (publish, "publish", 60);
 
 static int
 s_publish (meshq_client_t *client, const char *queue, const char *body,

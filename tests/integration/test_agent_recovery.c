@@ -14,39 +14,12 @@
 
 #include <glob.h>
 
-static agentutil_t s_node;
-
-static void
-s_setup (void)
-{
-    agentutil_start (&s_node, "recovery");
-}
-
-static void
-s_teardown (void)
-{
-    agentutil_finish (&s_node);
-}
-
-TestSuite (recovery, .init = s_setup, .fini = s_teardown, .timeout = 90);
+AGENTUTIL_SUITE (recovery, "recovery", 90);
 
 //  Messages published, and how many of them are acked before the
 //  restart (the first ones).
 #define S_MESSAGES 10
 #define S_ACKED    2
-
-static void
-s_publish (meshq_client_t *client, const char *exchange, const char *key,
-           const char *body)
-{
-    meshq_msg_t *msg = meshq_msg_new ();
-    meshq_msg_set_exchange (msg, exchange);
-    meshq_msg_set_routing_key (msg, key);
-    meshq_msg_set_body (msg, body, strlen (body));
-    meshq_msg_set_delivery_mode (msg, MESHQ_PERSISTENT);
-    cr_assert_eq (meshq_client_publish (client, msg, 0), 0);
-    meshq_msg_destroy (&msg);
-}
 
 //  Declares queue "jobs" bound to exchange "ex" by "k", publishes
 //  S_MESSAGES confirmed messages "m0", "m1"... through it, and gets and
@@ -63,7 +36,7 @@ s_fill (void)
     for (int i = 0; i < S_MESSAGES; i++) {
         char body[16];
         snprintf (body, sizeof body, "m%d", i);
-        s_publish (client, "ex", "k", body);
+        agentutil_publish (client, "ex", "k", body, MESHQ_PERSISTENT);
     }
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     for (int i = 0; i < S_ACKED; i++) {
@@ -203,15 +176,9 @@ s_quarantined (const char *queue, uint64_t *in_queue)
     clientutil_status (client, &status, &reply);
     uint64_t total = status.quarantined;
     zmsg_destroy (&reply);
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
-    *in_queue = 0;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0)
-            *in_queue = row.quarantined;
-    zmsg_destroy (&reply);
+    clientutil_queue (client, queue, &row);
+    *in_queue = row.quarantined;
     meshq_client_destroy (&client);
     return total;
 }
@@ -570,7 +537,7 @@ Test (recovery, names_of_255_bytes_survive_a_restart)
     for (int i = 0; i < S_MESSAGES; i++) {
         char body[16];
         snprintf (body, sizeof body, "m%d", i);
-        s_publish (client, exchange, key, body);
+        agentutil_publish (client, exchange, key, body, MESHQ_PERSISTENT);
     }
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     meshq_client_destroy (&client);
@@ -586,7 +553,7 @@ Test (recovery, names_of_255_bytes_survive_a_restart)
     //  The exchange and its bindings came back too.
     client = agentutil_client (&s_node);
     meshq_client_set_confirms (client, 100);
-    s_publish (client, exchange, key, "m0");
+    agentutil_publish (client, exchange, key, "m0", MESHQ_PERSISTENT);
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     meshq_client_destroy (&client);
     s_drain (queue255, seen);
@@ -611,24 +578,6 @@ Test (recovery, names_of_255_bytes_survive_a_restart)
     free (key);
 }
 
-static void
-s_admin (meshq_client_t *client, const char *verb, const char *vhost)
-{
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
-    if (strcmp (verb, "SET_PERMISSIONS") == 0) {
-        MESHQ_ARGS_SET (&args, USER, user, meshq_span ("guest"));
-        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, READ, read, meshq_span (".*"));
-    }
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, verb, &args, &reply), 0, "%s: %s",
-                  verb, meshq_client_error (client));
-    zmsg_destroy (&reply);
-}
-
 Test (recovery, a_vhost_whose_escaped_name_is_too_long_for_a_file_works)
 {
     //  120 two-byte characters: 240 bytes, 720 once escaped as %XX.
@@ -636,8 +585,7 @@ Test (recovery, a_vhost_whose_escaped_name_is_too_long_for_a_file_works)
     for (int i = 0; i < 120; i++)
         strcat (vhost, "\xc3\xa9");
     meshq_client_t *admin = agentutil_client (&s_node);
-    s_admin (admin, "ADD_VHOST", vhost);
-    s_admin (admin, "SET_PERMISSIONS", vhost);
+    clientutil_vhost_for (admin, vhost, "guest");
     meshq_client_destroy (&admin);
     for (int round = 0; round < 2; round++) {
         meshq_client_t *client = meshq_client_new ();
@@ -649,7 +597,7 @@ Test (recovery, a_vhost_whose_escaped_name_is_too_long_for_a_file_works)
         meshq_client_set_confirms (client, 10);
         if (round == 0) {
             cr_assert_eq (meshq_client_declare_queue (client, "jobs", NULL), 0);
-            s_publish (client, NULL, "jobs", "m3");
+            agentutil_publish (client, NULL, "jobs", "m3", MESHQ_PERSISTENT);
             cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
         } else {
             meshq_delivery_t *delivery = NULL;
@@ -663,30 +611,6 @@ Test (recovery, a_vhost_whose_escaped_name_is_too_long_for_a_file_works)
     }
 }
 
-//  Sends verb with a vhost and a user name; returns its code.
-static int
-s_admin_code (meshq_client_t *client, const char *verb, const char *vhost,
-              const char *user)
-{
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    if (vhost)
-        MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
-    if (user)
-        MESHQ_ARGS_SET (&args, USER, user, meshq_span (user));
-    if (strcmp (verb, "ADD_USER") == 0)
-        MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span ("secret"));
-    if (strcmp (verb, "SET_PERMISSIONS") == 0) {
-        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, READ, read, meshq_span (".*"));
-    }
-    zmsg_t *reply = NULL;
-    int rc = meshq_client_call (client, verb, &args, &reply);
-    zmsg_destroy (&reply);
-    return rc;
-}
-
 Test (recovery, user_and_vhost_records_that_cannot_be_kept_are_refused)
 {
     //  Their records are keyed "u/USER", "v/VHOST", "p/VHOST\x1fUSER",
@@ -698,25 +622,32 @@ Test (recovery, user_and_vhost_records_that_cannot_be_kept_are_refused)
     memset (name254, 'v', 254);
     name254[254] = 0;
     meshq_client_t *admin = agentutil_client (&s_node);
-    cr_expect_eq (s_admin_code (admin, "ADD_VHOST", name254, NULL),
+    cr_expect_eq (clientutil_admin (admin, "ADD_VHOST", NULL, name254, NULL,
+                                    NULL, NULL, NULL),
                   MESHQ_ELIMIT);
     cr_expect (strstr (meshq_client_error (admin), "at most 253"), "%s",
                meshq_client_error (admin));
-    cr_expect_eq (s_admin_code (admin, "ADD_USER", NULL, name254),
+    cr_expect_eq (clientutil_admin (admin, "ADD_USER", name254, NULL, "secret",
+                                    NULL, NULL, NULL),
                   MESHQ_ELIMIT);
-    cr_assert_eq (s_admin_code (admin, "ADD_VHOST", name253, NULL), 0, "%s",
-                  meshq_client_error (admin));
-    cr_expect_eq (s_admin_code (admin, "SET_PERMISSIONS", name253, "guest"),
+    cr_assert_eq (clientutil_admin (admin, "ADD_VHOST", NULL, name253, NULL,
+                                    NULL, NULL, NULL),
+                  0, "%s", meshq_client_error (admin));
+    cr_expect_eq (clientutil_admin (admin, "SET_PERMISSIONS", "guest", name253,
+                                    NULL, ".*", ".*", ".*"),
                   MESHQ_ELIMIT);
-    cr_assert_eq (s_admin_code (admin, "ADD_USER", NULL, name253), 0, "%s",
-                  meshq_client_error (admin));
+    cr_assert_eq (clientutil_admin (admin, "ADD_USER", name253, NULL, "secret",
+                                    NULL, NULL, NULL),
+                  0, "%s", meshq_client_error (admin));
     meshq_client_destroy (&admin);
     agentutil_restart (&s_node);
     admin = agentutil_client (&s_node);
     //  Both came back: adding them again says they exist.
-    cr_expect_eq (s_admin_code (admin, "ADD_VHOST", name253, NULL),
+    cr_expect_eq (clientutil_admin (admin, "ADD_VHOST", NULL, name253, NULL,
+                                    NULL, NULL, NULL),
                   MESHQ_EEXIST);
-    cr_expect_eq (s_admin_code (admin, "ADD_USER", NULL, name253),
+    cr_expect_eq (clientutil_admin (admin, "ADD_USER", name253, NULL, "secret",
+                                    NULL, NULL, NULL),
                   MESHQ_EEXIST);
     meshq_client_destroy (&admin);
 }

@@ -4,34 +4,7 @@
 */
 #include "agentutil.h"
 
-static agentutil_t s_node;
-
-static void
-s_setup (void)
-{
-    agentutil_start (&s_node, "restart");
-}
-
-static void
-s_teardown (void)
-{
-    agentutil_finish (&s_node);
-}
-
-TestSuite (restart, .init = s_setup, .fini = s_teardown, .timeout = 60);
-
-static void
-s_publish (meshq_client_t *client, const char *exchange, const char *key,
-           const char *body, int mode)
-{
-    meshq_msg_t *msg = meshq_msg_new ();
-    meshq_msg_set_exchange (msg, exchange);
-    meshq_msg_set_routing_key (msg, key);
-    meshq_msg_set_body (msg, body, strlen (body));
-    meshq_msg_set_delivery_mode (msg, mode);
-    cr_assert_eq (meshq_client_publish (client, msg, 0), 0);
-    meshq_msg_destroy (&msg);
-}
+AGENTUTIL_SUITE (restart, "restart", 60);
 
 Test (restart, unacked_persistent_messages_and_declarations_survive)
 {
@@ -47,11 +20,11 @@ Test (restart, unacked_persistent_messages_and_declarations_survive)
     cr_assert_eq (meshq_client_declare_exchange (client, "ex", "direct", true),
                   0);
     cr_assert_eq (meshq_client_bind_queue (client, "kept", "ex", "k", NULL), 0);
-    s_publish (client, "ex", "k", "persistent-1", MESHQ_PERSISTENT);
-    s_publish (client, "ex", "k", "transient", MESHQ_TRANSIENT);
-    s_publish (client, "ex", "k", "persistent-2", MESHQ_PERSISTENT);
-    s_publish (client, "ex", "k", "acked", MESHQ_PERSISTENT);
-    s_publish (client, NULL, "fleeting", "gone", MESHQ_PERSISTENT);
+    agentutil_publish (client, "ex", "k", "persistent-1", MESHQ_PERSISTENT);
+    agentutil_publish (client, "ex", "k", "transient", MESHQ_TRANSIENT);
+    agentutil_publish (client, "ex", "k", "persistent-2", MESHQ_PERSISTENT);
+    agentutil_publish (client, "ex", "k", "acked", MESHQ_PERSISTENT);
+    agentutil_publish (client, NULL, "fleeting", "gone", MESHQ_PERSISTENT);
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     //  Take the first three, ack only the last ("acked" is 4th: get it
     //  after the others are put back).
@@ -92,7 +65,7 @@ Test (restart, unacked_persistent_messages_and_declarations_survive)
                   "transient or acked messages came back");
     //  The binding survived too.
     meshq_client_set_confirms (client, 10);
-    s_publish (client, "ex", "k", "after", MESHQ_PERSISTENT);
+    agentutil_publish (client, "ex", "k", "after", MESHQ_PERSISTENT);
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     meshq_delivery_t *after = agentutil_recv (client);
     char body[64];
@@ -107,7 +80,7 @@ Test (restart, deleted_queues_stay_deleted)
     meshq_client_t *client = agentutil_client (&s_node);
     meshq_client_set_confirms (client, 10);
     cr_assert_eq (meshq_client_declare_queue (client, "doomed", NULL), 0);
-    s_publish (client, NULL, "doomed", "x", MESHQ_PERSISTENT);
+    agentutil_publish (client, NULL, "doomed", "x", MESHQ_PERSISTENT);
     cr_assert_eq (meshq_client_wait_for_confirms (client, 5000), 0);
     cr_assert_eq (
         meshq_client_delete_queue (client, "doomed", false, false, NULL), 0);

@@ -15,13 +15,7 @@
 
 #define S_NODES 3
 
-typedef struct {
-    char dir[256];         //  Store directory.
-    char name[64];         //  Agent name.
-    meshq_agent_t *agent;  //  The agent.
-} s_node_t;
-
-static s_node_t s_nodes[S_NODES];
+static agentutil_t s_nodes[S_NODES];
 static char s_mesh[64];
 
 //  Starts agent i (its directory and name made on first use) in this
@@ -30,21 +24,15 @@ static char s_mesh[64];
 static void
 s_start_with (int i, const char *const *options)
 {
-    s_node_t *node = &s_nodes[i];
-    if (!*node->dir) {
-        snprintf (node->dir, sizeof node->dir, "/tmp/meshq-mesh-XXXXXX");
-        cr_assert_not_null (mkdtemp (node->dir));
-        snprintf (node->name, sizeof node->name, "%c%d", 'a' + i,
-                  (int)getpid ());
+    const char *all[16] = {"mesh", s_mesh};
+    int count = 2;
+    for (int k = 0; options && options[k]; k++) {
+        cr_assert_lt (count, 15);
+        all[count++] = options[k];
     }
-    node->agent = meshq_agent_new (node->name);
-    cr_assert_eq (meshq_agent_set (node->agent, "data", node->dir), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "mesh", s_mesh), 0);
-    for (int k = 0; options && options[k]; k += 2)
-        cr_assert_eq (meshq_agent_set (node->agent, options[k], options[k + 1]),
-                      0);
-    int rc = meshq_agent_start (node->agent);
-    cr_assert_eq (rc, 0, "%s", meshq_agent_error (node->agent));
+    all[count] = NULL;
+    char name[2] = {(char)('a' + i), 0};
+    agentutil_start_with (&s_nodes[i], name, all);
 }
 
 static void
@@ -81,15 +69,9 @@ s_setup (void)
 static void
 s_teardown (void)
 {
-    for (int i = 0; i < S_NODES; i++) {
-        meshq_agent_destroy (&s_nodes[i].agent);
-        if (*s_nodes[i].dir) {
-            char command[300];
-            snprintf (command, sizeof command, "rm -rf '%.256s'",
-                      s_nodes[i].dir);
-            cr_expect_eq (system (command), 0);
-        }
-    }
+    for (int i = 0; i < S_NODES; i++)
+        if (*s_nodes[i].dir)
+            agentutil_finish (&s_nodes[i]);
 }
 
 TestSuite (mesh, .init = s_setup, .fini = s_teardown, .timeout = 60);
@@ -172,18 +154,10 @@ static void
 s_depth (meshq_client_t *client, const char *queue, uint64_t *ready,
          uint64_t *unacked)
 {
-    zmsg_t *reply;
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
-    *ready = *unacked = UINT64_MAX;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0) {
-            *ready = row.messages;
-            *unacked = row.unacked;
-        }
-    zmsg_destroy (&reply);
+    bool found = clientutil_queue (client, queue, &row);
+    *ready = found ? row.messages : UINT64_MAX;
+    *unacked = found ? row.unacked : UINT64_MAX;
 }
 
 static void
@@ -526,26 +500,6 @@ Test (mesh, acks_made_while_the_origin_was_down_reach_it_later)
     meshq_client_destroy (&b);
 }
 
-//  Sends an administrative request as guest in "/"; asserts it is done.
-static void
-s_admin (meshq_client_t *client, const char *verb, const char *vhost,
-         const char *user)
-{
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
-    if (user) {
-        MESHQ_ARGS_SET (&args, USER, user, meshq_span (user));
-        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, READ, read, meshq_span (".*"));
-    }
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_call (client, verb, &args, &reply), 0, "%s: %s",
-                  verb, meshq_client_error (client));
-    zmsg_destroy (&reply);
-}
-
 //  Connects to agent i in vhost, trying until the agent knows the vhost
 //  and guest's rights in it (they come by gossip).
 static meshq_client_t *
@@ -578,8 +532,7 @@ Test (mesh, the_agents_of_a_vhost_meet_without_beacons)
     s_start_seeded (1, ports, 2);
     meshq_client_t *a = s_client (0);
     s_wait_peers (a, 1);
-    s_admin (a, "ADD_VHOST", "blue", NULL);
-    s_admin (a, "SET_PERMISSIONS", "blue", "guest");
+    clientutil_vhost_for (a, "blue", "guest");
     meshq_client_t *a_blue = s_client_in (0, "blue");
     meshq_client_t *b_blue = s_client_in (1, "blue");
     s_wait_peers (a_blue, 1);

@@ -26,11 +26,7 @@ static peerutil_t s_peer;
 static void
 s_setup (void)
 {
-    uint64_t seed = (uint64_t)getpid () << 20 ^ (uint64_t)zclock_usecs ();
-    snprintf (s_mesh, sizeof s_mesh, "deliveries-%016llx",
-              (unsigned long long)testutil_random (&seed));
-    s_port = testutil_udp_port ();
-    cr_assert_neq (s_port, 0);
+    s_port = peerutil_mesh (s_mesh, sizeof s_mesh, "deliveries");
     memset (s_nodes, 0, sizeof s_nodes);
     memset (&s_peer, 0, sizeof s_peer);
 }
@@ -47,16 +43,14 @@ s_teardown (void)
 TestSuite (mesh_deliveries, .init = s_setup, .fini = s_teardown,
            .timeout = 120);
 
-//  Starts agent i in this test's mesh; returns a client of it.
+//  Starts agent i in this test's mesh (again, on its directory, if it
+//  ran before); returns a client of it.
 static meshq_client_t *
 s_start (int i)
 {
-    char port[16], name[32];
-    snprintf (port, sizeof port, "%u", s_port);
+    char name[32];
     snprintf (name, sizeof name, "deliveries-%c", 'a' + i);
-    const char *options[] = {
-        "mesh", s_mesh, "beacon_port", port, "beacon_interval", "50", NULL};
-    agentutil_start_with (&s_nodes[i], name, options);
+    peerutil_agent (&s_nodes[i], name, s_mesh, s_port);
     return agentutil_client (&s_nodes[i]);
 }
 
@@ -102,11 +96,8 @@ Test (mesh_deliveries, a_message_whose_link_flaps_still_reaches_a_consumer)
     s_publish (client, "flappy", "precious");
     //  An agent takes it on credit and goes away before any consumer of
     //  its own has it, more times than the delivery limit (20).
-    uint8_t node[16];
-    for (int i = 0; i < 16; i++)
-        node[i] = (uint8_t)(0x50 + i);
     for (int flap = 0; flap < 25; flap++) {
-        peerutil_start (&s_peer, s_mesh, s_port, node);
+        peerutil_start (&s_peer, s_mesh, s_port, 0x50);
         meshq_args_t args;
         memset (&args, 0, sizeof args);
         MESHQ_ARGS_SET (&args, QUEUE, queue, meshq_span ("flappy"));
@@ -154,20 +145,14 @@ static void
 s_queue_row (meshq_client_t *client, const char *queue, uint64_t *ready,
              uint64_t *unacked, uint64_t *limit)
 {
-    zmsg_t *reply;
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_QUEUES", "queues", &reply);
     meshq_args_t row;
     *ready = *unacked = *limit = UINT64_MAX;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0 &&
-            MESHQ_ARGS_HAS (&row, DISPOSED_LIMIT)) {
-            *ready = row.messages;
-            *unacked = row.unacked;
-            *limit = row.disposed_limit;
-        }
-    zmsg_destroy (&reply);
+    if (clientutil_queue (client, queue, &row) &&
+        MESHQ_ARGS_HAS (&row, DISPOSED_LIMIT)) {
+        *ready = row.messages;
+        *unacked = row.unacked;
+        *limit = row.disposed_limit;
+    }
 }
 
 Test (mesh_deliveries, consumers_on_another_agent_count_even_when_they_die)
@@ -253,12 +238,9 @@ Test (mesh_deliveries, a_late_ack_over_a_new_link_settles_no_other_message)
     cr_assert_eq (meshq_client_declare_queue (client, "twice", NULL), 0);
     s_publish (client, "twice", "first");
     s_publish (client, "twice", "second");
-    uint8_t node[16];
-    for (int i = 0; i < 16; i++)
-        node[i] = (uint8_t)(0x60 + i);
     //  The peer takes the first message; its link goes down, and the
     //  message goes back to the queue, to a consumer here.
-    peerutil_start (&s_peer, s_mesh, s_port, node);
+    peerutil_start (&s_peer, s_mesh, s_port, 0x60);
     char body[32];
     uint64_t old_tag = s_take ("twice", body, sizeof body);
     cr_assert_str_eq (body, "first");
@@ -269,7 +251,7 @@ Test (mesh_deliveries, a_late_ack_over_a_new_link_settles_no_other_message)
     cr_assert_not_null (first);
     //  Back, the peer takes the second; then its consumer's ack of the
     //  first arrives, under the tag of the link that went down.
-    peerutil_start (&s_peer, s_mesh, s_port, node);
+    peerutil_start (&s_peer, s_mesh, s_port, 0x60);
     uint64_t new_tag = s_take ("twice", body, sizeof body);
     cr_assert_str_eq (body, "second");
     cr_expect_neq (new_tag, old_tag, "a delivery tag used again");
@@ -301,23 +283,6 @@ Test (mesh_deliveries, a_late_ack_over_a_new_link_settles_no_other_message)
     meshq_delivery_destroy (&second);
     meshq_delivery_destroy (&first);
     meshq_client_destroy (&client);
-}
-
-//  Starts agent i again on its directory, in this test's mesh.
-static meshq_client_t *
-s_restart (int i)
-{
-    agentutil_t *node = &s_nodes[i];
-    char port[16];
-    snprintf (port, sizeof port, "%u", s_port);
-    node->agent = meshq_agent_new (node->name);
-    cr_assert_eq (meshq_agent_set (node->agent, "data", node->dir), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "mesh", s_mesh), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "beacon_port", port), 0);
-    cr_assert_eq (meshq_agent_set (node->agent, "beacon_interval", "50"), 0);
-    cr_assert_eq (meshq_agent_start (node->agent), 0, "%s",
-                  meshq_agent_error (node->agent));
-    return agentutil_client (node);
 }
 
 Test (mesh_deliveries, an_ack_made_while_the_origin_was_down_settles_one_queue)
@@ -354,7 +319,7 @@ Test (mesh_deliveries, an_ack_made_while_the_origin_was_down_settles_one_queue)
     meshq_client_destroy (&worker);
     //  (A request answered after the ack: B has read the ack.)
     s_wait_peers (b, 0);
-    a = s_restart (0);
+    a = s_start (0);
     s_wait_peers (a, 1);
     //  The left copy is settled by the late ack; the right one, which
     //  no consumer has had, stays.
@@ -379,10 +344,7 @@ Test (mesh_deliveries, an_ack_of_a_message_from_a_past_link_is_told_by_id)
     meshq_client_t *client = s_start (0);
     cr_assert_eq (meshq_client_declare_queue (client, "jobs", NULL), 0);
     cr_assert_eq (meshq_client_consume (client, "jobs", 10, NULL, 0), 0);
-    uint8_t node[16];
-    for (int i = 0; i < 16; i++)
-        node[i] = (uint8_t)(0x70 + i);
-    peerutil_start (&s_peer, s_mesh, s_port, node);
+    peerutil_start (&s_peer, s_mesh, s_port, 0x70);
     meshq_msg_t *msg = meshq_msg_new ();
     meshq_msg_set_routing_key (msg, "jobs");
     meshq_msg_set_body (msg, "job", 3);
@@ -396,14 +358,14 @@ Test (mesh_deliveries, an_ack_of_a_message_from_a_past_link_is_told_by_id)
     MESHQ_ARGS_SET (&args, DTAG, dtag, 77);
     MESHQ_ARGS_SET (&args, SEQ, seq, 5);
     MESHQ_ARGS_SET (&args, DELIVERIES, count, 1);
-    memcpy (args.origin, node, 16);
+    memcpy (args.origin, s_peer.id, 16);
     MESHQ_ARGS_MARK (&args, ORIGIN);
     peerutil_send (&s_peer, "DELIVER", &args, envelope, size);
     free (envelope);
     meshq_delivery_t *delivery = agentutil_recv (client);
     peerutil_stop (&s_peer);
     s_wait_peers (client, 0);
-    peerutil_start (&s_peer, s_mesh, s_port, node);
+    peerutil_start (&s_peer, s_mesh, s_port, 0x70);
     s_wait_peers (client, 1);
     cr_assert_eq (meshq_client_ack (client, delivery->delivery_tag, false), 0);
     meshq_delivery_destroy (&delivery);
@@ -442,10 +404,7 @@ Test (mesh_deliveries, a_hand_off_whose_lease_lapses_at_a_live_peer_counts)
     options.ack_timeout = 100;
     cr_assert_eq (meshq_client_declare_queue (client, "stuck", &options), 0);
     s_publish (client, "stuck", "hang");
-    uint8_t node[16];
-    for (int i = 0; i < 16; i++)
-        node[i] = (uint8_t)(0x80 + i);
-    peerutil_start (&s_peer, s_mesh, s_port, node);
+    peerutil_start (&s_peer, s_mesh, s_port, 0x80);
     char body[32];
     s_take ("stuck", body, sizeof body);
     //  The lease lapses and the agent has it ready again; the peer asks

@@ -16,71 +16,16 @@
 
 #include <criterion/criterion.h>
 
-static char s_mesh[64];
-static char s_dir[256];
-static uint16_t s_port;
-static meshq_agent_t *s_agent;
-static peerutil_t s_peer;
-
-static void
-s_setup (void)
-{
-    uint64_t seed = (uint64_t)getpid () << 20 ^ (uint64_t)zclock_usecs ();
-    snprintf (s_mesh, sizeof s_mesh, "hostile-%016llx",
-              (unsigned long long)testutil_random (&seed));
-    s_port = testutil_udp_port ();
-    cr_assert_neq (s_port, 0);
-    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-hostile-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-}
-
-static void
-s_teardown (void)
-{
-    peerutil_stop (&s_peer);
-    meshq_agent_destroy (&s_agent);
-    char command[300];
-    snprintf (command, sizeof command, "rm -rf '%.256s'", s_dir);
-    cr_expect_eq (system (command), 0);
-}
-
-TestSuite (mesh_hostile, .init = s_setup, .fini = s_teardown, .timeout = 60);
-
-//  Frames the agent dropped as malformed, and its peers up, from its
-//  status.
-static uint64_t
-s_dropped (meshq_client_t *client, uint64_t *peers)
-{
-    meshq_args_t status;
-    zmsg_t *reply;
-    clientutil_status (client, &status, &reply);
-    zmsg_destroy (&reply);
-    if (peers)
-        *peers = status.peers;
-    return status.dropped;
-}
+PEERUTIL_SUITE (mesh_hostile, "hostile", 60);
 
 //  Starts the agent, and the peer the test plays; returns a client of
 //  the agent with queue "work" declared.
 static meshq_client_t *
 s_start (void)
 {
-    char port[16];
-    snprintf (port, sizeof port, "%u", s_port);
-    s_agent = meshq_agent_new ("target");
-    cr_assert_eq (meshq_agent_set (s_agent, "data", s_dir), 0);
-    cr_assert_eq (meshq_agent_set (s_agent, "mesh", s_mesh), 0);
-    cr_assert_eq (meshq_agent_set (s_agent, "beacon_port", port), 0);
-    cr_assert_eq (meshq_agent_start (s_agent), 0, "%s",
-                  meshq_agent_error (s_agent));
-    uint8_t node[16];
-    for (int i = 0; i < 16; i++)
-        node[i] = (uint8_t)(0xa0 + i);
-    peerutil_start (&s_peer, s_mesh, s_port, node);
-    meshq_client_t *client = meshq_client_new ();
-    meshq_client_set_timeout (client, 5000);
-    cr_assert_eq (meshq_client_connect (client, meshq_agent_endpoint (s_agent)),
-                  0);
+    peerutil_agent (&s_node, "target", s_mesh, s_port);
+    peerutil_start (&s_peer, s_mesh, s_port, 0xa0);
+    meshq_client_t *client = agentutil_client (&s_node);
     cr_assert_eq (meshq_client_declare_queue (client, "work", NULL), 0);
     return client;
 }
@@ -88,7 +33,7 @@ s_start (void)
 Test (mesh_hostile, bad_commands_from_a_peer_are_counted_and_dropped)
 {
     meshq_client_t *client = s_start ();
-    uint64_t before = s_dropped (client, NULL);
+    uint64_t before = peerutil_dropped (client, NULL);
 
     meshq_args_t args;
     //  A batch whose items are cut short, and one claiming a million.
@@ -121,7 +66,7 @@ Test (mesh_hostile, bad_commands_from_a_peer_are_counted_and_dropped)
     uint64_t dropped = before, peers = 0;
     while (dropped < before + 4 && zclock_mono () < deadline) {
         zclock_sleep (20);
-        dropped = s_dropped (client, &peers);
+        dropped = peerutil_dropped (client, &peers);
     }
     cr_expect_geq (dropped, before + 4, "dropped %llu, was %llu",
                    (unsigned long long)dropped, (unsigned long long)before);
@@ -152,7 +97,7 @@ Test (mesh_hostile, bad_commands_from_a_peer_are_counted_and_dropped)
 Test (mesh_hostile, failed_commands_send_no_error_over_the_mesh)
 {
     meshq_client_t *client = s_start ();
-    uint64_t before = s_dropped (client, NULL);
+    uint64_t before = peerutil_dropped (client, NULL);
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     uint8_t tags[16];
@@ -193,7 +138,7 @@ Test (mesh_hostile, failed_commands_send_no_error_over_the_mesh)
                   s_peer.foreign, s_peer.last_foreign);
     //  Each failed settlement is counted where it failed.
     uint64_t peers = 0;
-    uint64_t dropped = s_dropped (client, &peers);
+    uint64_t dropped = peerutil_dropped (client, &peers);
     cr_expect_geq (dropped, before + 6, "dropped %llu, was %llu",
                    (unsigned long long)dropped, (unsigned long long)before);
     cr_expect_eq (peers, 1, "the peer is still up");

@@ -15,17 +15,13 @@ static char s_endpoint[300];
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-limits-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    snprintf (s_endpoint, sizeof s_endpoint, "ipc://%s/agent.ipc", s_dir);
+    procutil_dir ("limits", s_dir, sizeof s_dir, s_endpoint, sizeof s_endpoint);
 }
 
 static void
 s_teardown (void)
 {
-    char command[512];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-    cr_expect_eq (system (command), 0);
+    procutil_rmdir (s_dir);
 }
 
 TestSuite (limits, .init = s_setup, .fini = s_teardown, .timeout = 240);
@@ -34,24 +30,14 @@ TestSuite (limits, .init = s_setup, .fini = s_teardown, .timeout = 240);
 static pid_t
 s_agent (const char *flag, const char *value)
 {
-    char agent[1024], data[1024], log[1100];
-    snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
-    snprintf (data, sizeof data, "%s/store", s_dir);
-    snprintf (log, sizeof log, "%s/agent.log", s_dir);
-    char *argv[] = {agent,        "--name",      "limits",   "--data",
-                    data,         "--control",   s_endpoint, "--standalone",
-                    (char *)flag, (char *)value, NULL};
-    return procutil_agent_argv (argv, log, s_endpoint);
+    const char *extra[] = {flag, value, NULL};
+    return procutil_agent_with ("limits", s_dir, s_endpoint, extra);
 }
 
 static meshq_client_t *
 s_client (void)
 {
-    meshq_client_t *client = meshq_client_new ();
-    meshq_client_set_timeout (client, 5000);
-    int rc = meshq_client_connect (client, s_endpoint);
-    cr_assert_eq (rc, 0, "%s", meshq_client_error (client));
-    return client;
+    return procutil_client (s_endpoint, 5000);
 }
 
 //  The agent's STATUS counters of slow clients and unsent frames.
@@ -280,19 +266,10 @@ static int
 s_vhost_call (meshq_client_t *client, const char *verb, const char *vhost,
               char *why, size_t size)
 {
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
-    if (streq (verb, "SET_PERMISSIONS")) {
-        MESHQ_ARGS_SET (&args, USER, user, meshq_span ("guest"));
-        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (".*"));
-        MESHQ_ARGS_SET (&args, READ, read, meshq_span (".*"));
-    }
-    zmsg_t *reply = NULL;
-    int rc = meshq_client_call (client, verb, &args, &reply);
+    const char *all = streq (verb, "SET_PERMISSIONS") ? ".*" : NULL;
+    int rc = clientutil_admin (client, verb, all ? "guest" : NULL, vhost, NULL,
+                               all, all, all);
     snprintf (why, size, "%s", rc ? meshq_client_error (client) : "");
-    zmsg_destroy (&reply);
     return rc;
 }
 

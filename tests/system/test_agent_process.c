@@ -14,17 +14,13 @@ static char s_endpoint[300];
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-system-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    snprintf (s_endpoint, sizeof s_endpoint, "ipc://%s/agent.ipc", s_dir);
+    procutil_dir ("system", s_dir, sizeof s_dir, s_endpoint, sizeof s_endpoint);
 }
 
 static void
 s_teardown (void)
 {
-    char command[512];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-    cr_expect_eq (system (command), 0);
+    procutil_rmdir (s_dir);
 }
 
 TestSuite (process, .init = s_setup, .fini = s_teardown, .timeout = 240);
@@ -32,11 +28,7 @@ TestSuite (process, .init = s_setup, .fini = s_teardown, .timeout = 240);
 static meshq_client_t *
 s_client (void)
 {
-    meshq_client_t *client = meshq_client_new ();
-    meshq_client_set_timeout (client, 3000);
-    int rc = meshq_client_connect (client, s_endpoint);
-    cr_assert_eq (rc, 0, "%s", meshq_client_error (client));
-    return client;
+    return procutil_client (s_endpoint, 3000);
 }
 
 //  Kills the agent a random few milliseconds from now.
@@ -247,10 +239,7 @@ s_second_agent (const char *name, const char *endpoint)
 static void
 s_expect_name (const char *endpoint, const char *name)
 {
-    meshq_client_t *client = meshq_client_new ();
-    meshq_client_set_timeout (client, 3000);
-    cr_assert_eq (meshq_client_connect (client, endpoint), 0, "%s",
-                  meshq_client_error (client));
+    meshq_client_t *client = procutil_client (endpoint, 3000);
     meshq_args_t status;
     zmsg_t *reply;
     clientutil_status (client, &status, &reply);

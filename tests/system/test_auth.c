@@ -16,9 +16,7 @@ static pid_t s_agent;
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-auth-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    snprintf (s_ipc, sizeof s_ipc, "ipc://%s/agent.ipc", s_dir);
+    procutil_dir ("auth", s_dir, sizeof s_dir, s_ipc, sizeof s_ipc);
     snprintf (s_tcp, sizeof s_tcp, "tcp://127.0.0.1:%d", procutil_free_port ());
     char endpoints[400];
     snprintf (endpoints, sizeof endpoints, "%s,%s", s_ipc, s_tcp);
@@ -29,9 +27,7 @@ static void
 s_teardown (void)
 {
     procutil_kill (s_agent, SIGTERM);
-    char command[512];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-    cr_expect_eq (system (command), 0);
+    procutil_rmdir (s_dir);
 }
 
 TestSuite (auth, .init = s_setup, .fini = s_teardown, .timeout = 120);
@@ -66,33 +62,6 @@ s_admin (void)
     return client;
 }
 
-//  Sends an administrative request; returns the code.
-static int
-s_call (meshq_client_t *client, const char *verb, const char *user,
-        const char *vhost, const char *password, const char *configure,
-        const char *write, const char *read)
-{
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    if (user)
-        MESHQ_ARGS_SET (&args, USER, user, meshq_span (user));
-    if (vhost)
-        MESHQ_ARGS_SET (&args, VHOST, vhost, meshq_span (vhost));
-    if (password)
-        MESHQ_ARGS_SET (&args, PASSWORD, password, meshq_span (password));
-    if (configure) {
-        MESHQ_ARGS_SET (&args, CONFIGURE, configure, meshq_span (configure));
-        MESHQ_ARGS_SET (&args, WRITE, write, meshq_span (write));
-        MESHQ_ARGS_SET (&args, READ, read, meshq_span (read));
-    }
-    zmsg_t *reply = NULL;
-    int rc = meshq_client_call (client, verb, &args, &reply);
-    if (rc)
-        fprintf (stderr, "auth: %s: %s\n", verb, meshq_client_error (client));
-    zmsg_destroy (&reply);
-    return rc;
-}
-
 static uint64_t
 s_refused (meshq_client_t *client)
 {
@@ -106,11 +75,12 @@ s_refused (meshq_client_t *client)
 Test (auth, bad_logins_are_refused_clearly_and_counted)
 {
     meshq_client_t *admin = s_admin ();
-    cr_assert_eq (s_call (admin, "ADD_USER", "alice", NULL, "wonderland", NULL,
-                          NULL, NULL),
+    cr_assert_eq (clientutil_admin (admin, "ADD_USER", "alice", NULL,
+                                    "wonderland", NULL, NULL, NULL),
                   0);
-    cr_assert_eq (
-        s_call (admin, "ADD_VHOST", NULL, "shop", NULL, NULL, NULL, NULL), 0);
+    cr_assert_eq (clientutil_admin (admin, "ADD_VHOST", NULL, "shop", NULL,
+                                    NULL, NULL, NULL),
+                  0);
     uint64_t before = s_refused (admin);
     char why[512];
     cr_expect_eq (s_login (s_ipc, "alice", "wrong", "/", NULL, why, sizeof why),
@@ -135,14 +105,14 @@ Test (auth, bad_logins_are_refused_clearly_and_counted)
     cr_expect_eq (s_refused (admin) - before, 4,
                   "each refused login is counted");
     //  With rights, over tcp too.
-    cr_assert_eq (s_call (admin, "SET_PERMISSIONS", "alice", "shop", NULL, ".*",
-                          ".*", ".*"),
+    cr_assert_eq (clientutil_admin (admin, "SET_PERMISSIONS", "alice", "shop",
+                                    NULL, ".*", ".*", ".*"),
                   0);
     cr_expect_eq (
         s_login (s_tcp, "alice", "wonderland", "shop", NULL, why, sizeof why),
         0, "%s", why);
-    cr_assert_eq (s_call (admin, "CHANGE_PASSWORD", "alice", NULL, "rabbit",
-                          NULL, NULL, NULL),
+    cr_assert_eq (clientutil_admin (admin, "CHANGE_PASSWORD", "alice", NULL,
+                                    "rabbit", NULL, NULL, NULL),
                   0);
     cr_expect_eq (
         s_login (s_ipc, "alice", "wonderland", "shop", NULL, why, sizeof why),
@@ -150,9 +120,9 @@ Test (auth, bad_logins_are_refused_clearly_and_counted)
     cr_expect_eq (
         s_login (s_ipc, "alice", "rabbit", "shop", NULL, why, sizeof why), 0,
         "%s", why);
-    cr_assert_eq (
-        s_call (admin, "DELETE_USER", "alice", NULL, NULL, NULL, NULL, NULL),
-        0);
+    cr_assert_eq (clientutil_admin (admin, "DELETE_USER", "alice", NULL, NULL,
+                                    NULL, NULL, NULL),
+                  0);
     cr_expect_eq (
         s_login (s_ipc, "alice", "rabbit", "shop", NULL, why, sizeof why),
         MESHQ_EACCESS, "a deleted user");
@@ -162,12 +132,14 @@ Test (auth, bad_logins_are_refused_clearly_and_counted)
 Test (auth, every_verb_is_checked_against_the_permissions)
 {
     meshq_client_t *admin = s_admin ();
-    s_call (admin, "ADD_USER", "bob", NULL, "builder", NULL, NULL, NULL);
+    clientutil_admin (admin, "ADD_USER", "bob", NULL, "builder", NULL, NULL,
+                      NULL);
     //  Bob may configure and read queues named bob.*, write to
     //  exchanges named bob.* (and the default exchange), read from
     //  bob.in.
-    cr_assert_eq (s_call (admin, "SET_PERMISSIONS", "bob", "/", NULL, "^bob\\.",
-                          "^(bob\\.|amq\\.default$)", "^bob\\."),
+    cr_assert_eq (clientutil_admin (admin, "SET_PERMISSIONS", "bob", "/", NULL,
+                                    "^bob\\.", "^(bob\\.|amq\\.default$)",
+                                    "^bob\\."),
                   0);
     cr_assert_eq (meshq_client_declare_queue (admin, "admin.q", NULL), 0);
     cr_assert_eq (
@@ -219,15 +191,16 @@ Test (auth, every_verb_is_checked_against_the_permissions)
     cr_expect_eq (meshq_client_delete_queue (bob, "bob.q", false, false, NULL),
                   0);
     //  Administrative verbs need the administrator tag.
-    cr_expect_eq (s_call (bob, "ADD_USER", "eve", NULL, "x", NULL, NULL, NULL),
-                  MESHQ_EACCESS);
-    cr_expect (strstr (meshq_client_error (bob), "administrator"));
     cr_expect_eq (
-        s_call (bob, "LIST_USERS", NULL, NULL, NULL, NULL, NULL, NULL),
+        clientutil_admin (bob, "ADD_USER", "eve", NULL, "x", NULL, NULL, NULL),
         MESHQ_EACCESS);
-    cr_assert_eq (
-        s_call (admin, "CLEAR_PERMISSIONS", "bob", "/", NULL, NULL, NULL, NULL),
-        0);
+    cr_expect (strstr (meshq_client_error (bob), "administrator"));
+    cr_expect_eq (clientutil_admin (bob, "LIST_USERS", NULL, NULL, NULL, NULL,
+                                    NULL, NULL),
+                  MESHQ_EACCESS);
+    cr_assert_eq (clientutil_admin (admin, "CLEAR_PERMISSIONS", "bob", "/",
+                                    NULL, NULL, NULL, NULL),
+                  0);
     cr_expect_eq (meshq_client_declare_queue (bob, "bob.q2", NULL),
                   MESHQ_EACCESS, "permissions cleared while connected");
     meshq_client_destroy (&bob);
@@ -237,13 +210,14 @@ Test (auth, every_verb_is_checked_against_the_permissions)
 Test (auth, vhosts_are_separate_namespaces)
 {
     meshq_client_t *admin = s_admin ();
-    cr_assert_eq (
-        s_call (admin, "ADD_VHOST", NULL, "blue", NULL, NULL, NULL, NULL), 0);
-    cr_expect_eq (
-        s_call (admin, "ADD_VHOST", NULL, "blue", NULL, NULL, NULL, NULL),
-        MESHQ_EEXIST);
-    cr_assert_eq (s_call (admin, "SET_PERMISSIONS", "guest", "blue", NULL, ".*",
-                          ".*", ".*"),
+    cr_assert_eq (clientutil_admin (admin, "ADD_VHOST", NULL, "blue", NULL,
+                                    NULL, NULL, NULL),
+                  0);
+    cr_expect_eq (clientutil_admin (admin, "ADD_VHOST", NULL, "blue", NULL,
+                                    NULL, NULL, NULL),
+                  MESHQ_EEXIST);
+    cr_assert_eq (clientutil_admin (admin, "SET_PERMISSIONS", "guest", "blue",
+                                    NULL, ".*", ".*", ".*"),
                   0);
     meshq_client_t *blue = NULL;
     char why[512];
@@ -269,15 +243,15 @@ Test (auth, vhosts_are_separate_namespaces)
     cr_expect_null (delivery, "blue holds only its own message");
     meshq_client_destroy (&blue);
     //  Deleting a vhost deletes what is in it; '/' cannot go.
-    cr_assert_eq (
-        s_call (admin, "DELETE_VHOST", NULL, "blue", NULL, NULL, NULL, NULL),
-        0);
+    cr_assert_eq (clientutil_admin (admin, "DELETE_VHOST", NULL, "blue", NULL,
+                                    NULL, NULL, NULL),
+                  0);
     cr_expect_eq (
         s_login (s_ipc, "guest", "guest", "blue", NULL, why, sizeof why),
         MESHQ_ENOTFOUND);
-    cr_expect_eq (
-        s_call (admin, "DELETE_VHOST", NULL, "/", NULL, NULL, NULL, NULL),
-        MESHQ_EACCESS);
+    cr_expect_eq (clientutil_admin (admin, "DELETE_VHOST", NULL, "/", NULL,
+                                    NULL, NULL, NULL),
+                  MESHQ_EACCESS);
     cr_assert_eq (meshq_client_get (admin, "same", true, &delivery), 0);
     cr_expect_not_null (delivery, "'/' kept its message");
     meshq_delivery_destroy (&delivery);
@@ -287,9 +261,11 @@ Test (auth, vhosts_are_separate_namespaces)
 Test (auth, users_and_vhosts_survive_a_restart)
 {
     meshq_client_t *admin = s_admin ();
-    s_call (admin, "ADD_USER", "carol", NULL, "secret", NULL, NULL, NULL);
-    s_call (admin, "ADD_VHOST", NULL, "kept", NULL, NULL, NULL, NULL);
-    s_call (admin, "SET_PERMISSIONS", "carol", "kept", NULL, ".*", ".*", ".*");
+    clientutil_admin (admin, "ADD_USER", "carol", NULL, "secret", NULL, NULL,
+                      NULL);
+    clientutil_admin (admin, "ADD_VHOST", NULL, "kept", NULL, NULL, NULL, NULL);
+    clientutil_admin (admin, "SET_PERMISSIONS", "carol", "kept", NULL, ".*",
+                      ".*", ".*");
     meshq_client_destroy (&admin);
     procutil_kill (s_agent, SIGKILL);
     char endpoints[400];
@@ -372,9 +348,9 @@ s_raw_call (const uint8_t *id, const char *user, const char *password,
 Test (auth, another_user_presenting_a_session_id_is_not_its_user)
 {
     meshq_client_t *admin = s_admin ();
-    s_call (admin, "ADD_USER", "eve", NULL, "x", NULL, NULL, NULL);
-    cr_assert_eq (s_call (admin, "SET_PERMISSIONS", "eve", "/", NULL, "^eve\\.",
-                          "^eve\\.", "^eve\\."),
+    clientutil_admin (admin, "ADD_USER", "eve", NULL, "x", NULL, NULL, NULL);
+    cr_assert_eq (clientutil_admin (admin, "SET_PERMISSIONS", "eve", "/", NULL,
+                                    "^eve\\.", "^eve\\.", "^eve\\."),
                   0);
     meshq_client_set_confirms (admin, 10);
     cr_assert_eq (meshq_client_declare_queue (admin, "secret", NULL), 0);
@@ -424,10 +400,10 @@ Test (auth, another_user_presenting_a_session_id_is_not_its_user)
 Test (auth, a_dead_letter_exchange_needs_write_permission)
 {
     meshq_client_t *admin = s_admin ();
-    s_call (admin, "ADD_USER", "dave", NULL, "x", NULL, NULL, NULL);
+    clientutil_admin (admin, "ADD_USER", "dave", NULL, "x", NULL, NULL, NULL);
     //  dave configures, writes and reads dave.* only.
-    cr_assert_eq (s_call (admin, "SET_PERMISSIONS", "dave", "/", NULL,
-                          "^dave\\.", "^dave\\.", "^dave\\."),
+    cr_assert_eq (clientutil_admin (admin, "SET_PERMISSIONS", "dave", "/", NULL,
+                                    "^dave\\.", "^dave\\.", "^dave\\."),
                   0);
     cr_assert_eq (
         meshq_client_declare_exchange (admin, "payroll", "fanout", true), 0);
@@ -476,14 +452,15 @@ s_consumers (meshq_client_t *client, char *out, size_t size)
 Test (auth, lists_show_only_the_callers_vhost_unless_administrator)
 {
     meshq_client_t *admin = s_admin ();
-    cr_assert_eq (
-        s_call (admin, "ADD_VHOST", NULL, "green", NULL, NULL, NULL, NULL), 0);
-    s_call (admin, "ADD_USER", "vic", NULL, "x", NULL, NULL, NULL);
-    cr_assert_eq (
-        s_call (admin, "SET_PERMISSIONS", "vic", "/", NULL, ".*", ".*", ".*"),
-        0);
-    cr_assert_eq (s_call (admin, "SET_PERMISSIONS", "vic", "green", NULL, ".*",
-                          ".*", ".*"),
+    cr_assert_eq (clientutil_admin (admin, "ADD_VHOST", NULL, "green", NULL,
+                                    NULL, NULL, NULL),
+                  0);
+    clientutil_admin (admin, "ADD_USER", "vic", NULL, "x", NULL, NULL, NULL);
+    cr_assert_eq (clientutil_admin (admin, "SET_PERMISSIONS", "vic", "/", NULL,
+                                    ".*", ".*", ".*"),
+                  0);
+    cr_assert_eq (clientutil_admin (admin, "SET_PERMISSIONS", "vic", "green",
+                                    NULL, ".*", ".*", ".*"),
                   0);
     meshq_client_t *green = NULL, *root = NULL;
     char why[512];
@@ -528,10 +505,10 @@ s_publish_as (meshq_client_t *client, const char *queue, const char *user_id)
 Test (auth, a_message_user_id_must_be_the_publishers)
 {
     meshq_client_t *admin = s_admin ();
-    s_call (admin, "ADD_USER", "una", NULL, "x", NULL, NULL, NULL);
-    cr_assert_eq (
-        s_call (admin, "SET_PERMISSIONS", "una", "/", NULL, ".*", ".*", ".*"),
-        0);
+    clientutil_admin (admin, "ADD_USER", "una", NULL, "x", NULL, NULL, NULL);
+    cr_assert_eq (clientutil_admin (admin, "SET_PERMISSIONS", "una", "/", NULL,
+                                    ".*", ".*", ".*"),
+                  0);
     meshq_client_t *una = NULL;
     char why[512];
     cr_assert_eq (s_login (s_tcp, "una", "x", "/", &una, why, sizeof why), 0,
@@ -576,10 +553,11 @@ s_refused_by (meshq_client_t *client, uint64_t *busy, uint64_t *throttled)
 Test (auth, a_flood_of_wrong_passwords_is_refused_at_once_past_its_bound)
 {
     meshq_client_t *admin = s_admin ();
-    s_call (admin, "ADD_USER", "fay", NULL, "right", NULL, NULL, NULL);
-    cr_assert_eq (
-        s_call (admin, "SET_PERMISSIONS", "fay", "/", NULL, ".*", ".*", ".*"),
-        0);
+    clientutil_admin (admin, "ADD_USER", "fay", NULL, "right", NULL, NULL,
+                      NULL);
+    cr_assert_eq (clientutil_admin (admin, "SET_PERMISSIONS", "fay", "/", NULL,
+                                    ".*", ".*", ".*"),
+                  0);
     //  30 connections from one address with a wrong password, each
     //  retrying as libzmq reconnects.
     zsock_t *flood[30];

@@ -15,9 +15,7 @@ static char s_agent[1024];
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-cli-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    snprintf (s_endpoint, sizeof s_endpoint, "ipc://%s/agent.ipc", s_dir);
+    procutil_dir ("cli", s_dir, sizeof s_dir, s_endpoint, sizeof s_endpoint);
     snprintf (s_tool, sizeof s_tool, "%s/tools/meshq", MESHQ_BINARY_DIR);
     snprintf (s_agent, sizeof s_agent, "%s/agents/meshq-agent",
               MESHQ_BINARY_DIR);
@@ -26,9 +24,7 @@ s_setup (void)
 static void
 s_teardown (void)
 {
-    char command[512];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-    cr_expect_eq (system (command), 0);
+    procutil_rmdir (s_dir);
 }
 
 TestSuite (cli, .init = s_setup, .fini = s_teardown, .timeout = 120);

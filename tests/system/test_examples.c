@@ -21,9 +21,8 @@ static int s_nprocs;                           //  How many.
 static void
 s_setup (void)
 {
-    snprintf (s_dir, sizeof s_dir, "/tmp/meshq-examples-XXXXXX");
-    cr_assert_not_null (mkdtemp (s_dir));
-    snprintf (s_endpoint, sizeof s_endpoint, "ipc://%s/agent.ipc", s_dir);
+    procutil_dir ("examples", s_dir, sizeof s_dir, s_endpoint,
+                  sizeof s_endpoint);
     s_agent = procutil_agent ("examples", s_dir, s_endpoint);
 }
 
@@ -35,9 +34,7 @@ s_teardown (void)
     s_nprocs = 0;
     if (s_agent > 0)
         procutil_kill (s_agent, SIGTERM);
-    char command[512];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
-    cr_expect_eq (system (command), 0);
+    procutil_rmdir (s_dir);
 }
 
 TestSuite (examples, .init = s_setup, .fini = s_teardown, .timeout = 60);
