@@ -365,9 +365,7 @@ s_apply (meshq_vhost_t *self, const char *key, const meshq_args_t *args,
     char name[MESHQ_MAX_SHORTSTR + 1];
     bool hashed;
     char kind = meshq_meta_key_kind (key, &hashed);
-    if (self == engine->root &&
-        (strncmp (key, "u/", 2) == 0 || strncmp (key, "p/", 2) == 0 ||
-         strncmp (key, "v/", 2) == 0))
+    if (self == engine->root && (kind == 'u' || kind == 'p' || kind == 'v'))
         meshq_engine_auth_meta (engine, key, args);
     else if (streq (key, "node")) {
         if (args && MESHQ_ARGS_HAS (args, ORIGIN) && self == engine->root &&

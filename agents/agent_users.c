@@ -3,7 +3,8 @@
     rabbitmqctl's names.
 
     Users, permissions and the list of vhosts are metadata records of
-    the default vhost ("u/USER", "p/VHOST\x1fUSER", "v/VHOST"); every
+    the default vhost ("u/USER", "p/VHOST\x1fUSER", "v/VHOST", hashed
+    when too long: meta_key.h); every
     change goes through meshq_engine_auth_meta, whether it was made
     here, read back at start, or learnt from a peer: users and
     permissions go on to the auth module (auth/auth.h), vhosts are the
@@ -75,18 +76,61 @@ s_drop_vhost (meshq_engine_t *self, meshq_vhost_t *vhost, bool erase)
         s_remove_tree (dir);
 }
 
+//  The vhost a "v/" or "v#" record names, as the auth's users are found
+//  (meshq_auth_apply): by the name in its record, else by the key. Writes
+//  the name into name, "" when no vhost has a hashed tombstone's key.
+//  Returns false if the record's key is not its name's.
+static bool
+s_vhost_of (meshq_engine_t *self, const char *key, const meshq_args_t *args,
+            char *name)
+{
+    char candidate[MESHQ_META_KEY_SIZE];
+    *name = 0;
+    if (args && args->vhost.size) {
+        meshq_span_copy (name, args->vhost);
+        meshq_meta_key_vhost (candidate, name);
+        return streq (candidate, key);
+    }
+    if (key[1] == '/') {
+        snprintf (name, MESHQ_MAX_SHORTSTR + 1, "%s", key + 2);
+        return true;
+    }
+    if (args)
+        return false;  //  A hashed key needs the name in its record.
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
+        meshq_meta_key_vhost (candidate, vhost->name);
+        if (streq (candidate, key)) {
+            snprintf (name, MESHQ_MAX_SHORTSTR + 1, "%s", vhost->name);
+            break;
+        }
+    }
+    return true;
+}
+
 void
 meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
                         const meshq_args_t *args)
 {
-    if (strncmp (key, "u/", 2) == 0 || strncmp (key, "p/", 2) == 0) {
+    bool hashed;
+    char kind = meshq_meta_key_kind (key, &hashed);
+    if (kind == 'u' || kind == 'p') {
         meshq_auth_apply (self->auth, key, args);
-    } else if (strncmp (key, "v/", 2) == 0) {
-        meshq_vhost_t *vhost = zhashx_lookup (self->vhosts, key + 2);
+    } else if (kind == 'v') {
+        char name[MESHQ_MAX_SHORTSTR + 1];
+        if (!s_vhost_of (self, key, args, name)) {
+            zsys_warning ("agent: vhost record skipped key=%.64s reason=its "
+                          "key is not its name's",
+                          key);
+            return;
+        }
+        if (!*name)
+            return;
+        meshq_vhost_t *vhost = zhashx_lookup (self->vhosts, name);
         if (!args && vhost && vhost != self->root)
             s_drop_vhost (self, vhost, true);
         else if (args && !vhost) {
-            vhost = meshq_vhost_new (self, key + 2);
+            vhost = meshq_vhost_new (self, name);
             zhashx_insert (self->vhosts, vhost->name, vhost);
             //  At start the root is still being read: the others open
             //  when it is done (meshq_engine_auth_open).
@@ -112,8 +156,8 @@ s_forget_permission (void *arg, const char *vhost, const char *user,
                      const char *patterns[3])
 {
     (void)patterns;
-    char key[2 * MESHQ_MAX_SHORTSTR + 4];
-    snprintf (key, sizeof key, "p/%s\x1f%s", vhost, user);
+    char key[MESHQ_META_KEY_SIZE];
+    meshq_meta_key_permission (key, vhost, user);
     s_meta (arg, key, NULL);
 }
 
@@ -146,8 +190,8 @@ s_add_user (meshq_engine_t *self, const char *user, const char *password,
     MESHQ_ARGS_SET (&record, USER, user, meshq_span (user));
     MESHQ_ARGS_SET (&record, PWHASH, pwhash, meshq_span (hash));
     MESHQ_ARGS_SET (&record, TAGS, tags, meshq_span (tag_text));
-    char key[MESHQ_MAX_SHORTSTR + 4];
-    snprintf (key, sizeof key, "u/%s", user);
+    char key[MESHQ_META_KEY_SIZE];
+    meshq_meta_key_user (key, user);
     s_meta (self, key, &record);
     return 0;
 }
@@ -163,43 +207,9 @@ s_set_permissions (meshq_engine_t *self, const char *vhost, const char *user,
     MESHQ_ARGS_SET (&record, CONFIGURE, configure, meshq_span (configure));
     MESHQ_ARGS_SET (&record, WRITE, write, meshq_span (write));
     MESHQ_ARGS_SET (&record, READ, read, meshq_span (read));
-    char key[2 * MESHQ_MAX_SHORTSTR + 4];
-    snprintf (key, sizeof key, "p/%s\x1f%s", vhost, user);
+    char key[MESHQ_META_KEY_SIZE];
+    meshq_meta_key_permission (key, vhost, user);
     s_meta (self, key, &record);
-}
-
-//  A user, permission or vhost record is keyed by its names ("u/USER",
-//  "p/VHOST\x1fUSER", "v/VHOST"), and the store and the mesh carry keys
-//  of at most MESHQ_META_KEY_MAX bytes: a record that could not be kept
-//  is refused before any OK, naming the limit. Returns true if verb's
-//  record fits; else replies with the error.
-static bool
-s_key_fits (meshq_engine_t *self, meshq_session_t *session, uint64_t rid,
-            const char *verb, const char *user, const char *vhost)
-{
-    size_t size = 0;
-    if (streq (verb, "ADD_USER"))
-        size = 2 + strlen (user);
-    else if (streq (verb, "SET_PERMISSIONS"))
-        size = 3 + strlen (vhost) + strlen (user);
-    else if (streq (verb, "ADD_VHOST"))
-        size = 2 + strlen (vhost);
-    if (size <= MESHQ_META_KEY_MAX)
-        return true;
-    if (streq (verb, "SET_PERMISSIONS"))
-        meshq_engine_reply_error (
-            self, session, rid, MESHQ_ELIMIT,
-            "vhost and user names too long for a permission: %zu bytes "
-            "together, at most %d",
-            strlen (vhost) + strlen (user), MESHQ_META_KEY_MAX - 3);
-    else
-        meshq_engine_reply_error (
-            self, session, rid, MESHQ_ELIMIT,
-            "%s name too long: %zu bytes, at most %d",
-            streq (verb, "ADD_USER") ? "user" : "vhost",
-            strlen (streq (verb, "ADD_USER") ? user : vhost),
-            MESHQ_META_KEY_MAX - 2);
-    return false;
 }
 
 static void
@@ -381,7 +391,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
         return true;
     }
     char user[MESHQ_MAX_SHORTSTR + 1] = "", vhost[MESHQ_MAX_SHORTSTR + 1] = "";
-    char key[2 * MESHQ_MAX_SHORTSTR + 4];
+    char key[MESHQ_META_KEY_SIZE];
     uint64_t rid = args->rid;
     bool needs_vhost = strstr (verb, "VHOST") || strstr (verb, "PERMISSIONS");
     bool needs_user = !strstr (verb, "VHOST");
@@ -406,8 +416,6 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
                                   "no vhost '%s'", vhost);
         return true;
     }
-    if (!s_key_fits (self, session, rid, verb, user, vhost))
-        return true;
     char why[1024] = "";
     int rc = 0;
     if (streq (verb, "ADD_USER") || streq (verb, "CHANGE_PASSWORD") ||
@@ -434,7 +442,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (&record_args, USER, user, meshq_span (user));
             MESHQ_ARGS_SET (&record_args, PWHASH, pwhash, meshq_span (hash));
             MESHQ_ARGS_SET (&record_args, TAGS, tags, meshq_span (tag_text));
-            snprintf (key, sizeof key, "u/%s", user);
+            meshq_meta_key_user (key, user);
             s_meta (self, key, &record_args);
         } else if (rc == 0 && !MESHQ_ARGS_HAS (args, PASSWORD))
             rc = MESHQ_EINVAL,
@@ -443,7 +451,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
             rc = s_add_user (self, user, args->password.data,
                              args->password.size, tags);
     } else if (streq (verb, "DELETE_USER")) {
-        snprintf (key, sizeof key, "u/%s", user);
+        meshq_meta_key_user (key, user);
         s_meta (self, key, NULL);
         //  Its permissions go with it.
         s_delete_permissions (self, NULL, user);
@@ -456,7 +464,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
             s_set_permissions (self, vhost, user, patterns[0], patterns[1],
                                patterns[2]);
     } else if (streq (verb, "CLEAR_PERMISSIONS")) {
-        snprintf (key, sizeof key, "p/%s\x1f%s", vhost, user);
+        meshq_meta_key_permission (key, vhost, user);
         if (meshq_auth_may_enter (self->auth, user, vhost))
             s_meta (self, key, NULL);
         else
@@ -474,7 +482,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
             meshq_args_t record_args;
             memset (&record_args, 0, sizeof record_args);
             MESHQ_ARGS_SET (&record_args, VHOST, vhost, meshq_span (vhost));
-            snprintf (key, sizeof key, "v/%s", vhost);
+            meshq_meta_key_vhost (key, vhost);
             s_meta (self, key, &record_args);
         }
     } else if (streq (verb, "DELETE_VHOST")) {
@@ -487,7 +495,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
                                          "cannot delete the vhost this "
                                          "connection uses; connect to another");
         else {
-            snprintf (key, sizeof key, "v/%s", vhost);
+            meshq_meta_key_vhost (key, vhost);
             s_meta (self, key, NULL);
             s_delete_permissions (self, vhost, NULL);
         }

@@ -82,11 +82,34 @@ meshq_meta_key_binding (char *out, const char *exchange, const char *queue,
     free (long_form);
 }
 
+void
+meshq_meta_key_user (char *out, const char *user)
+{
+    s_named (out, 'u', user);
+}
+
+void
+meshq_meta_key_permission (char *out, const char *vhost, const char *user)
+{
+    size_t size = strlen (vhost) + strlen (user) + 2;
+    char *both = malloc (size);
+    assert (both);
+    snprintf (both, size, "%s\x1f%s", vhost, user);
+    s_named (out, 'p', both);
+    free (both);
+}
+
+void
+meshq_meta_key_vhost (char *out, const char *vhost)
+{
+    s_named (out, 'v', vhost);
+}
+
 char
 meshq_meta_key_kind (const char *key, bool *hashed)
 {
     *hashed = false;
-    if ((key[0] != 'q' && key[0] != 'x' && key[0] != 'b') ||
+    if (!key[0] || !strchr ("qxbupv", key[0]) ||
         (key[1] != '/' && key[1] != '#'))
         return 0;
     *hashed = key[1] == '#';

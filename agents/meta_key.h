@@ -3,7 +3,8 @@
 
     A queue, exchange or binding is kept as a record whose key is built
     from its names: "q/NAME", "x/NAME", "b/EXCHANGE\x1fQUEUE\x1fKEY\x1fMATCH"
-    (MATCH in hex). The store and the mesh carry keys of at most 255
+    (MATCH in hex); a user, permission or vhost likewise: "u/USER",
+    "p/VHOST\x1fUSER", "v/VHOST". The store and the mesh carry keys of at most 255
     bytes, which names of up to 255 bytes, as AMQP allows, overflow; such
     a key is written instead as its kind, '#', and 32 hex digits of a
     BLAKE2b-128 hash of the whole long key ("q#..."). The record itself
@@ -39,8 +40,18 @@ void meshq_meta_key_binding (char *out, const char *exchange, const char *queue,
                              const char *key, const uint8_t *match,
                              size_t match_size);
 
-//  Returns the kind of a key, 'q', 'x' or 'b' (sets *hashed when it is
-//  the hashed form), or 0 for any other key.
+//  Writes the key of user's record ("u/USER") into out.
+void meshq_meta_key_user (char *out, const char *user);
+
+//  Writes the key of user's permission in vhost ("p/VHOST\x1fUSER").
+void meshq_meta_key_permission (char *out, const char *vhost, const char *user);
+
+//  Writes the key of vhost's record ("v/VHOST") into out.
+void meshq_meta_key_vhost (char *out, const char *vhost);
+
+//  Returns the kind of a key, 'q', 'x', 'b', or in the default vhost
+//  'u', 'p', 'v' (sets *hashed when it is the hashed form), or 0 for
+//  any other key.
 char meshq_meta_key_kind (const char *key, bool *hashed);
 
 //  Writes the directory name of vhost name (not "/", which has none)

@@ -4,6 +4,7 @@
 */
 #include "auth_internal.h"
 #include "meshq.h"
+#include "meta_key.h"
 
 #include <assert.h>
 #include <sodium.h>
@@ -220,19 +221,107 @@ s_text (meshq_span_t span, char *out, size_t size)
     snprintf (out, size, "%.*s", (int)span.size, span.data ? span.data : "");
 }
 
+//  The user a "u/" or "u#" record names: by the name in its record when
+//  it has one (and the key must be that name's), else, for a tombstone,
+//  by the key (built again for each user when it is hashed). Writes
+//  the name into name (MESHQ_MAX_SHORTSTR + 1 bytes), "" when no user
+//  has that key. Returns false if the record's key is not its name's.
+static bool
+s_user_of (meshq_auth_t *self, const char *key, const meshq_args_t *args,
+           char *name)
+{
+    char candidate[MESHQ_META_KEY_SIZE];
+    *name = 0;
+    if (args && args->user.size) {
+        s_text (args->user, name, MESHQ_MAX_SHORTSTR + 1);
+        meshq_meta_key_user (candidate, name);
+        return streq (candidate, key);
+    }
+    if (key[1] == '/') {
+        snprintf (name, MESHQ_MAX_SHORTSTR + 1, "%s", key + 2);
+        return true;
+    }
+    if (args)
+        return false;  //  A hashed key needs the name in its record.
+    for (void *user = zhashx_first (self->users); user;
+         user = zhashx_next (self->users)) {
+        const char *user_name = zhashx_cursor (self->users);
+        meshq_meta_key_user (candidate, user_name);
+        if (streq (candidate, key)) {
+            snprintf (name, MESHQ_MAX_SHORTSTR + 1, "%s", user_name);
+            break;
+        }
+    }
+    return true;
+}
+
+//  The permission a "p/" or "p#" record names, as s_user_of: writes its
+//  table key, "VHOST\x1fUSER", into name (2 * MESHQ_MAX_SHORTSTR + 2
+//  bytes).
+static bool
+s_perm_of (meshq_auth_t *self, const char *key, const meshq_args_t *args,
+           char *name)
+{
+    char candidate[MESHQ_META_KEY_SIZE];
+    *name = 0;
+    if (args && args->vhost.size && args->user.size) {
+        char vhost[MESHQ_MAX_SHORTSTR + 1], user[MESHQ_MAX_SHORTSTR + 1];
+        s_text (args->vhost, vhost, sizeof vhost);
+        s_text (args->user, user, sizeof user);
+        snprintf (name, 2 * MESHQ_MAX_SHORTSTR + 2, "%s\x1f%s", vhost, user);
+        meshq_meta_key_permission (candidate, vhost, user);
+        return streq (candidate, key);
+    }
+    if (key[1] == '/') {
+        snprintf (name, 2 * MESHQ_MAX_SHORTSTR + 2, "%s", key + 2);
+        return true;
+    }
+    if (args)
+        return false;
+    for (void *perm = zhashx_first (self->perms); perm;
+         perm = zhashx_next (self->perms)) {
+        //  "p/" and the table key are the key's long form, wherever the
+        //  vhost ends.
+        char both[2 * MESHQ_MAX_SHORTSTR + 2];
+        snprintf (both, sizeof both, "%s",
+                  (const char *)zhashx_cursor (self->perms));
+        char *user = strchr (both, '\x1f');
+        if (!user)
+            continue;
+        *user++ = 0;
+        meshq_meta_key_permission (candidate, both, user);
+        if (streq (candidate, key)) {
+            snprintf (name, 2 * MESHQ_MAX_SHORTSTR + 2, "%s",
+                      (const char *)zhashx_cursor (self->perms));
+            break;
+        }
+    }
+    return true;
+}
+
 int
 meshq_auth_apply (meshq_auth_t *self, const char *key, const meshq_args_t *args)
 {
-    if (strncmp (key, "u/", 2) == 0) {
+    bool hashed;
+    char kind = meshq_meta_key_kind (key, &hashed);
+    if (kind == 'u') {
+        char name[MESHQ_MAX_SHORTSTR + 1];
+        if (!s_user_of (self, key, args, name)) {
+            zsys_warning ("auth: user record skipped key=%.64s reason=its key "
+                          "is not its name's",
+                          key);
+            return MESHQ_EINVAL;
+        }
         if (!args) {
-            zhashx_delete (self->users, key + 2);  //  Its destructor frees.
+            if (*name)
+                zhashx_delete (self->users, name);  //  Its destructor frees.
             return 0;
         }
-        meshq_user_t *user = zhashx_lookup (self->users, key + 2);
+        meshq_user_t *user = zhashx_lookup (self->users, name);
         if (!user) {
             user = calloc (1, sizeof *user);
             assert (user);
-            zhashx_insert (self->users, key + 2, user);
+            zhashx_insert (self->users, name, user);
         }
         char text[MESHQ_MAX_SHORTSTR + 1];
         s_text (args->tags, text, sizeof text);
@@ -245,8 +334,16 @@ meshq_auth_apply (meshq_auth_t *self, const char *key, const meshq_args_t *args)
         memcpy (user->hash, hash, sizeof hash);
         return 0;
     }
-    if (strncmp (key, "p/", 2) == 0) {
-        zhashx_delete (self->perms, key + 2);  //  Its destructor frees.
+    if (kind == 'p') {
+        char name[2 * MESHQ_MAX_SHORTSTR + 2];
+        if (!s_perm_of (self, key, args, name)) {
+            zsys_warning ("auth: permission skipped key=%.64s reason=its key "
+                          "is not its names'",
+                          key);
+            return MESHQ_EINVAL;
+        }
+        if (*name)
+            zhashx_delete (self->perms, name);  //  Its destructor frees.
         self->generation++;
         if (!args)
             return 0;
@@ -260,9 +357,9 @@ meshq_auth_apply (meshq_auth_t *self, const char *key, const meshq_args_t *args)
         int rc = s_perm_new (&perm, patterns[0], patterns[1], patterns[2], why,
                              sizeof why);
         if (rc == 0)
-            zhashx_insert (self->perms, key + 2, perm);
+            zhashx_insert (self->perms, name, perm);
         else
-            zsys_warning ("auth: permission skipped key=%s reason=%s", key + 2,
+            zsys_warning ("auth: permission skipped key=%.64s reason=%s", key,
                           why);
         return rc;
     }

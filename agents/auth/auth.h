@@ -122,9 +122,12 @@ void meshq_auth_login (meshq_auth_t *self, const char *user,
                        void *ticket);
 
 //  Applies a metadata record: "u/USER" (user, pwhash, tags) or
-//  "p/VHOST\x1fUSER" (configure, write, read); args NULL deletes it.
-//  Returns 0, or MESHQ_EINVAL for another key or a bad pattern (the
-//  record is then skipped, and logged).
+//  "p/VHOST\x1fUSER" (vhost, user, configure, write, read), or their
+//  hashed forms "u#..." and "p#..." (meta_key.h); args NULL deletes it.
+//  The names come from the record; a hashed tombstone is matched by
+//  building each user's or permission's key again.
+//  Returns 0, or MESHQ_EINVAL for another key, a key that is not its
+//  names' or a bad pattern (the record is then skipped, and logged).
 int meshq_auth_apply (meshq_auth_t *self, const char *key,
                       const meshq_args_t *args);
 

@@ -185,3 +185,110 @@ Test (meta, hashed_keys_from_a_peer_are_applied_and_deleted)
     cr_expect (!s_has_queue (client, name), "the queue's tombstone was lost");
     meshq_client_destroy (&client);
 }
+
+//  True if the agent's list of what (LIST_USERS: "users", LIST_VHOSTS:
+//  "vhosts", LIST_PERMISSIONS of vhost: "permissions") has name (of
+//  its user or vhost column).
+static bool
+s_listed (meshq_client_t *client, const char *verb, const char *what,
+          const char *name, bool by_user)
+{
+    zmsg_t *reply;
+    meshq_span_t cursor = clientutil_list (client, verb, what, &reply);
+    meshq_args_t row;
+    bool found = false;
+    while (meshq_codec_list_next (&cursor, &row)) {
+        meshq_span_t column = by_user ? row.user : row.vhost;
+        found |= column.size == strlen (name) &&
+                 memcmp (column.data, name, column.size) == 0;
+    }
+    zmsg_destroy (&reply);
+    return found;
+}
+
+//  Waits until name is listed (or not, as wanted); returns whether it is.
+static bool
+s_wait_listed (meshq_client_t *client, const char *verb, const char *what,
+               const char *name, bool by_user, bool wanted)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    while (s_listed (client, verb, what, name, by_user) != wanted &&
+           zclock_mono () < deadline)
+        zclock_sleep (20);
+    return s_listed (client, verb, what, name, by_user);
+}
+
+//  True if guest may enter vhost and declare a queue there.
+static bool
+s_enters (const char *vhost)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_timeout (client, 5000);
+    meshq_client_set_vhost (client, vhost);
+    bool entered = meshq_client_connect (
+                       client, meshq_agent_endpoint (s_node.agent)) == 0 &&
+                   meshq_client_declare_queue (client, "jobs", NULL) == 0;
+    meshq_client_destroy (&client);
+    return entered;
+}
+
+//  Waits until guest may enter vhost (or not, as wanted); returns
+//  whether it may.
+static bool
+s_wait_enter (const char *vhost, bool wanted)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    while (s_enters (vhost) != wanted && zclock_mono () < deadline)
+        zclock_sleep (50);
+    return s_enters (vhost);
+}
+
+Test (meta, hashed_user_and_vhost_keys_from_a_peer_are_applied_and_deleted)
+{
+    //  A user and a vhost of 255 bytes, and a permission in that vhost,
+    //  have keys too long for the store: they come under hashed keys.
+    meshq_client_t *client = s_start ();
+    char name[256];
+    memset (name, 'n', 255);
+    name[255] = 0;
+    char user_key[MESHQ_META_KEY_SIZE], vhost_key[MESHQ_META_KEY_SIZE];
+    char perm_key[MESHQ_META_KEY_SIZE];
+    meshq_meta_key_user (user_key, name);
+    meshq_meta_key_vhost (vhost_key, name);
+    meshq_meta_key_permission (perm_key, name, "guest");
+    cr_assert_eq (vhost_key[1], '#');
+    cr_assert_eq (perm_key[1], '#');
+    meshq_args_t record;
+    memset (&record, 0, sizeof record);
+    MESHQ_ARGS_SET (&record, VHOST, vhost, meshq_span (name));
+    s_meta_args (vhost_key, (uint64_t)5 << 20 | 1, &record);
+    memset (&record, 0, sizeof record);
+    MESHQ_ARGS_SET (&record, USER, user, meshq_span (name));
+    MESHQ_ARGS_SET (&record, TAGS, tags, meshq_span (""));
+    s_meta_args (user_key, (uint64_t)5 << 20 | 1, &record);
+    memset (&record, 0, sizeof record);
+    MESHQ_ARGS_SET (&record, VHOST, vhost, meshq_span (name));
+    MESHQ_ARGS_SET (&record, USER, user, meshq_span ("guest"));
+    MESHQ_ARGS_SET (&record, CONFIGURE, configure, meshq_span (".*"));
+    MESHQ_ARGS_SET (&record, WRITE, write, meshq_span (".*"));
+    MESHQ_ARGS_SET (&record, READ, read, meshq_span (".*"));
+    s_meta_args (perm_key, (uint64_t)5 << 20 | 1, &record);
+    cr_assert (
+        s_wait_listed (client, "LIST_VHOSTS", "vhosts", name, false, true));
+    cr_assert (s_wait_listed (client, "LIST_USERS", "users", name, true, true));
+    //  The permission lets guest into the vhost.
+    cr_expect (s_wait_enter (name, true), "the permission was not applied");
+    //  Deleted by their hashed keys.
+    s_meta_args (perm_key, (uint64_t)6 << 20 | 1, NULL);
+    cr_expect (!s_wait_enter (name, false), "the permission's tombstone was "
+                                            "lost");
+    s_meta_args (user_key, (uint64_t)6 << 20 | 1, NULL);
+    s_meta_args (vhost_key, (uint64_t)6 << 20 | 1, NULL);
+    cr_expect (
+        !s_wait_listed (client, "LIST_USERS", "users", name, true, false),
+        "the user's tombstone was lost");
+    cr_expect (
+        !s_wait_listed (client, "LIST_VHOSTS", "vhosts", name, false, false),
+        "the vhost's tombstone was lost");
+    meshq_client_destroy (&client);
+}

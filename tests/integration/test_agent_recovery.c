@@ -611,43 +611,76 @@ Test (recovery, a_vhost_whose_escaped_name_is_too_long_for_a_file_works)
     }
 }
 
-Test (recovery, user_and_vhost_records_that_cannot_be_kept_are_refused)
+//  Connects as user to vhost; returns the client, or NULL if refused.
+static meshq_client_t *
+s_connect_as (const char *user, const char *vhost)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_timeout (client, 5000);
+    meshq_client_set_credentials (client, user, "secret");
+    meshq_client_set_vhost (client, vhost);
+    if (meshq_client_connect (client, meshq_agent_endpoint (s_node.agent))) {
+        meshq_client_destroy (&client);
+        return NULL;
+    }
+    return client;
+}
+
+Test (recovery, users_and_vhosts_of_the_longest_names_are_kept)
 {
     //  Their records are keyed "u/USER", "v/VHOST", "p/VHOST\x1fUSER",
-    //  and a key holds at most 255 bytes: what would not fit is refused
-    //  before any OK, naming the limit, and what got OK survives.
-    char name253[254], name254[255];
-    memset (name253, 'v', 253);
-    name253[253] = 0;
-    memset (name254, 'v', 254);
-    name254[254] = 0;
+    //  and a key holds at most 255 bytes: longer ones are hashed, and
+    //  every name AMQP allows is accepted, kept, usable and deletable.
+    char vhost[256], user[256];
+    memset (vhost, 'v', 255);
+    vhost[255] = 0;
+    memset (user, 'u', 255);
+    user[255] = 0;
     meshq_client_t *admin = agentutil_client (&s_node);
-    cr_expect_eq (clientutil_admin (admin, "ADD_VHOST", NULL, name254, NULL,
-                                    NULL, NULL, NULL),
-                  MESHQ_ELIMIT);
-    cr_expect (strstr (meshq_client_error (admin), "at most 253"), "%s",
-               meshq_client_error (admin));
-    cr_expect_eq (clientutil_admin (admin, "ADD_USER", name254, NULL, "secret",
-                                    NULL, NULL, NULL),
-                  MESHQ_ELIMIT);
-    cr_assert_eq (clientutil_admin (admin, "ADD_VHOST", NULL, name253, NULL,
+    cr_assert_eq (clientutil_admin (admin, "ADD_VHOST", NULL, vhost, NULL, NULL,
+                                    NULL, NULL),
+                  0, "%s", meshq_client_error (admin));
+    cr_assert_eq (clientutil_admin (admin, "ADD_USER", user, NULL, "secret",
                                     NULL, NULL, NULL),
                   0, "%s", meshq_client_error (admin));
-    cr_expect_eq (clientutil_admin (admin, "SET_PERMISSIONS", "guest", name253,
-                                    NULL, ".*", ".*", ".*"),
-                  MESHQ_ELIMIT);
-    cr_assert_eq (clientutil_admin (admin, "ADD_USER", name253, NULL, "secret",
-                                    NULL, NULL, NULL),
+    cr_assert_eq (clientutil_admin (admin, "SET_PERMISSIONS", user, vhost, NULL,
+                                    ".*", ".*", ".*"),
                   0, "%s", meshq_client_error (admin));
     meshq_client_destroy (&admin);
     agentutil_restart (&s_node);
+    //  All three came back: the user works in the vhost.
+    meshq_client_t *client = s_connect_as (user, vhost);
+    cr_assert_not_null (client, "the long user or vhost was lost");
+    cr_expect_eq (meshq_client_declare_queue (client, "jobs", NULL), 0, "%s",
+                  meshq_client_error (client));
+    meshq_client_destroy (&client);
     admin = agentutil_client (&s_node);
-    //  Both came back: adding them again says they exist.
-    cr_expect_eq (clientutil_admin (admin, "ADD_VHOST", NULL, name253, NULL,
+    cr_expect_eq (clientutil_admin (admin, "ADD_VHOST", NULL, vhost, NULL, NULL,
+                                    NULL, NULL),
+                  MESHQ_EEXIST);
+    cr_expect_eq (clientutil_admin (admin, "ADD_USER", user, NULL, "secret",
                                     NULL, NULL, NULL),
                   MESHQ_EEXIST);
-    cr_expect_eq (clientutil_admin (admin, "ADD_USER", name253, NULL, "secret",
+    //  Deleted, they are gone, and stay gone after a restart.
+    cr_assert_eq (clientutil_admin (admin, "DELETE_VHOST", NULL, vhost, NULL,
                                     NULL, NULL, NULL),
-                  MESHQ_EEXIST);
+                  0, "%s", meshq_client_error (admin));
+    cr_assert_eq (clientutil_admin (admin, "DELETE_USER", user, NULL, NULL,
+                                    NULL, NULL, NULL),
+                  0, "%s", meshq_client_error (admin));
+    for (int round = 0; round < 2; round++) {
+        cr_expect_eq (clientutil_admin (admin, "DELETE_VHOST", NULL, vhost,
+                                        NULL, NULL, NULL, NULL),
+                      MESHQ_ENOTFOUND, "round %d", round);
+        cr_expect_eq (clientutil_admin (admin, "DELETE_USER", user, NULL, NULL,
+                                        NULL, NULL, NULL),
+                      MESHQ_ENOTFOUND, "round %d", round);
+        client = s_connect_as (user, vhost);
+        cr_expect_null (client, "round %d", round);
+        meshq_client_destroy (&client);
+        meshq_client_destroy (&admin);
+        agentutil_restart (&s_node);
+        admin = agentutil_client (&s_node);
+    }
     meshq_client_destroy (&admin);
 }

@@ -526,27 +526,31 @@ Test (mesh, the_agents_of_a_vhost_meet_without_beacons)
     //  Seeds name the agents' default-vhost endpoints; the agents of
     //  another vhost, on ports of their own, learn of each other
     //  through the default vhost's mesh, whether the vhost is added
-    //  while it is up or an agent restarts with it.
+    //  while it is up or an agent restarts with it. Its name is as long
+    //  as AMQP allows: its records go under hashed keys.
+    char blue[256];
+    memset (blue, 'b', 255);
+    blue[255] = 0;
     int ports[2] = {testutil_free_port (), testutil_free_port ()};
     s_start_seeded (0, ports, 2);
     s_start_seeded (1, ports, 2);
     meshq_client_t *a = s_client (0);
     s_wait_peers (a, 1);
-    clientutil_vhost_for (a, "blue", "guest");
-    meshq_client_t *a_blue = s_client_in (0, "blue");
-    meshq_client_t *b_blue = s_client_in (1, "blue");
+    clientutil_vhost_for (a, blue, "guest");
+    meshq_client_t *a_blue = s_client_in (0, blue);
+    meshq_client_t *b_blue = s_client_in (1, blue);
     s_wait_peers (a_blue, 1);
     s_wait_peers (b_blue, 1);
     cr_assert_eq (meshq_client_declare_queue (a_blue, "jobs", NULL), 0);
     s_wait_queue (b_blue, "jobs");
     cr_assert_eq (meshq_client_consume (b_blue, "jobs", 10, NULL, 0), 0);
     s_publish (a_blue, "jobs", 10);
-    s_recv_ack (b_blue, 10, 5000, "across vhost blue");
+    s_recv_ack (b_blue, 10, 5000, "across a vhost of a long name");
     meshq_client_destroy (&b_blue);
     meshq_agent_destroy (&s_nodes[1].agent);
     s_wait_peers (a_blue, 0);
     s_start_seeded (1, ports, 2);
-    b_blue = s_client_in (1, "blue");
+    b_blue = s_client_in (1, blue);
     s_wait_peers (a_blue, 1);
     s_wait_peers (b_blue, 1);
     meshq_client_destroy (&a_blue);

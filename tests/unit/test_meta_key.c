@@ -29,8 +29,61 @@ Test (meta_key, short_keys_keep_their_readable_form)
     bool hashed = true;
     cr_expect_eq (meshq_meta_key_kind ("q/jobs", &hashed), 'q');
     cr_expect_not (hashed);
-    cr_expect_eq (meshq_meta_key_kind ("u/guest", &hashed), 0);
+    cr_expect_eq (meshq_meta_key_kind ("u/guest", &hashed), 'u');
     cr_expect_eq (meshq_meta_key_kind ("node", &hashed), 0);
+}
+
+Test (meta_key, user_permission_and_vhost_keys_fit_every_name)
+{
+    //  Short: the form stores already hold.
+    char key[MESHQ_META_KEY_SIZE], other_key[MESHQ_META_KEY_SIZE];
+    meshq_meta_key_user (key, "guest");
+    cr_expect_str_eq (key, "u/guest");
+    meshq_meta_key_permission (key, "/", "guest");
+    cr_expect_str_eq (key, "p//\x1fguest");
+    meshq_meta_key_vhost (key, "dev");
+    cr_expect_str_eq (key, "v/dev");
+    //  Long: hashed, of its own kind, and distinct.
+    char name[256], other[256];
+    for (size_t size = 250; size <= 255; size++) {
+        s_name (name, 'n', size);
+        strcpy (other, name);
+        other[size - 1] = 'm';
+        bool hashed;
+        meshq_meta_key_user (key, name);
+        cr_expect_leq (strlen (key), MESHQ_META_KEY_MAX);
+        cr_expect_eq (meshq_meta_key_kind (key, &hashed), 'u');
+        cr_expect_eq (hashed, size + 2 > MESHQ_META_KEY_MAX, "size %zu", size);
+        meshq_meta_key_user (other_key, other);
+        cr_expect_str_neq (key, other_key);
+        meshq_meta_key_vhost (key, name);
+        cr_expect_leq (strlen (key), MESHQ_META_KEY_MAX);
+        cr_expect_eq (meshq_meta_key_kind (key, &hashed), 'v');
+        cr_expect_eq (hashed, size + 2 > MESHQ_META_KEY_MAX, "size %zu", size);
+        meshq_meta_key_vhost (other_key, other);
+        cr_expect_str_neq (key, other_key);
+        meshq_meta_key_permission (key, name, name);
+        cr_expect_leq (strlen (key), MESHQ_META_KEY_MAX);
+        cr_expect_eq (meshq_meta_key_kind (key, &hashed), 'p');
+        cr_expect (hashed);
+        meshq_meta_key_permission (other_key, name, other);
+        cr_expect_str_neq (key, other_key);
+    }
+    //  A user, a vhost and a queue of the same name have distinct keys.
+    s_name (name, 'n', 255);
+    meshq_meta_key_user (key, name);
+    meshq_meta_key_vhost (other_key, name);
+    cr_expect_str_neq (key, other_key);
+    meshq_meta_key_queue (other_key, name);
+    cr_expect_str_neq (key, other_key);
+    //  The plain form is kept up to the limit: vhost and user of 252
+    //  bytes together.
+    s_name (name, 'n', 126);
+    bool hashed;
+    meshq_meta_key_permission (key, name, name);
+    cr_expect_eq (strlen (key), MESHQ_META_KEY_MAX);
+    cr_expect_eq (meshq_meta_key_kind (key, &hashed), 'p');
+    cr_expect_not (hashed);
 }
 
 Test (meta_key, long_keys_are_hashed_to_fit_and_stay_distinct)
