@@ -212,6 +212,17 @@ s_track (meshq_peers_t *self, meshq_peers_entry_t *entry, int fd, int64_t now)
                        NULL, NULL, now);
 }
 
+//  Whether the connection a frame came on (ZMQ_SRCFD) is known to be
+//  lost already; reads the monitor's events first.
+static bool
+s_closed (meshq_peers_t *self, int fd)
+{
+    if (fd < 0 || fd >= MESHQ_PEERS_FDS)
+        return false;
+    meshq_peers_monitor_input (self->loop, &self->monitor_item, self);
+    return !(self->open[fd / 8] & (1 << (fd % 8)));
+}
+
 static bool
 s_span_is (meshq_span_t span, const char *text)
 {
@@ -283,6 +294,16 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
     //  others' beacons: when it comes up, the lists go both ways.
     if (probe)
         entry->introduced = true;
+    //  A HELLO on a connection the peer has closed already is one of its
+    //  abandoned tries (kept in our kernel's buffer while we were
+    //  stopped or cut off): its current try comes on another. Taken, it
+    //  would restart a session that is up once per abandoned try.
+    if (!probe && s_closed (self, fd) &&
+        (entry->peer.state == MESHQ_PEER_IS_UP ||
+         entry->peer.state == MESHQ_PEER_IS_SUSPECT)) {
+        self->stats.frames_dropped[MESHQ_FRAME_DROP_DUPLICATE]++;
+        return;
+    }
     meshq_peer_hello_t said = {.incarnation = hello.incarnation,
                                .timeout_ms = (uint32_t)hello.timeout_ms,
                                .session = hello.session,
