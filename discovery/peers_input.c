@@ -298,7 +298,8 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
     //  abandoned tries (kept in our kernel's buffer while we were
     //  stopped or cut off): its current try comes on another. Taken, it
     //  would restart a session that is up once per abandoned try.
-    if (!probe && s_closed (self, fd) &&
+    if (!probe && hello.incarnation == entry->peer.incarnation &&
+        s_closed (self, fd) &&
         (entry->peer.state == MESHQ_PEER_IS_UP ||
          entry->peer.state == MESHQ_PEER_IS_SUSPECT)) {
         self->stats.frames_dropped[MESHQ_FRAME_DROP_DUPLICATE]++;
