@@ -149,7 +149,7 @@ main (int argc, char *argv[])
     chaos_run_print (stdout, &config, &result);
     int storm = 0;
     for (int i = 0; i < config.nodes; i++)
-        if (result.max_restarts[i] > 5)
+        if (result.max_restarts[i] > 5 || result.unstamped[i])
             storm++;
     bool failed = result.lost || storm || !result.drained;
     if (failed) {

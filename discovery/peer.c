@@ -14,6 +14,7 @@ meshq_peer_init (meshq_peer_t *self, uint32_t heartbeat_ms, uint32_t timeout_ms,
                            .heard = now,
                            .sent = now,
                            .probed = INT64_MIN / 2,
+                           .answered = INT64_MIN / 2,
                            .heartbeat_ms = heartbeat_ms,
                            .own_timeout_ms = timeout_ms,
                            .timeout_ms = timeout_ms,
@@ -59,14 +60,21 @@ s_new_session (meshq_peer_t *self, int64_t now)
     self->session = now > 0 && (uint64_t)now > next ? (uint64_t)now : next;
 }
 
-//  Opens a new try, a new session of ours.
+//  Opens a new try: a new session of ours, unless the peer cannot hold
+//  any state of the current one (it never went up, and we dropped
+//  nothing it sent in it). A new number tells the peer that we dropped
+//  what we had of it; a try that was never answered dropped nothing, so
+//  its number stays, and HELLOs of several such tries that reach a peer
+//  together (it was stopped, or its link was cut) restart it once.
 static unsigned
 s_connect (meshq_peer_t *self, int64_t now)
 {
     self->left = false;
     self->connected = false;
     self->heard = now;
-    s_new_session (self, now);
+    if (!self->session || self->spent)
+        s_new_session (self, now);
+    self->spent = false;
     s_enter (self, MESHQ_PEER_IS_CONNECTING, "waiting for HELLO", now);
     return MESHQ_PEER_OPEN_LINK;
 }
@@ -75,6 +83,7 @@ static unsigned
 s_up (meshq_peer_t *self, int64_t now)
 {
     self->reported = true;
+    self->spent = true;
     self->up_incarnation = self->incarnation;
     self->reset = false;
     self->heard = now;
@@ -187,10 +196,20 @@ meshq_peer_hello (meshq_peer_t *self, const meshq_peer_hello_t *hello,
     //  HELLO. It restarts nothing and needs no answer.
     bool seen = same && hello->session && hello->session <= self->peer_session;
     bool acked = hello->session && self->session && hello->ack == self->session;
-    if (seen && !(self->state == MESHQ_PEER_IS_CONNECTING && acked)) {
-        if (self->state == MESHQ_PEER_IS_UP ||
-            self->state == MESHQ_PEER_IS_SUSPECT)
-            self->heard = now;
+    bool trying = self->state == MESHQ_PEER_IS_CONNECTING ||
+                  self->state == MESHQ_PEER_IS_DOWN;
+    if (seen && !(trying && acked)) {
+        if (trying)
+            return MESHQ_PEER_DUPLICATE;
+        self->heard = now;
+        //  It has not seen our session: our answer to its try may have
+        //  been lost, and its tries keep their number while unanswered.
+        //  Say it again, at most once a heartbeat.
+        if (hello->ack != self->session &&
+            now - self->answered >= self->heartbeat_ms) {
+            self->answered = now;
+            return MESHQ_PEER_DUPLICATE | MESHQ_PEER_SEND_HELLO;
+        }
         return MESHQ_PEER_DUPLICATE;
     }
     unsigned actions = 0;
@@ -206,8 +225,9 @@ meshq_peer_hello (meshq_peer_t *self, const meshq_peer_hello_t *hello,
             self->peer_session = hello->session;
         switch (self->state) {
             case MESHQ_PEER_IS_DOWN:
-                //  It starts a session: so do we, and our HELLO on the new
-                //  link acks its.
+                //  It starts a session, or answers a try of ours that
+                //  ended: so do we, and our HELLO on the new link acks
+                //  its.
                 actions = s_connect (self, now);
                 break;
             case MESHQ_PEER_IS_CONNECTING:
@@ -248,8 +268,8 @@ meshq_peer_hello (meshq_peer_t *self, const meshq_peer_hello_t *hello,
     return actions | s_up (self, now);
 }
 
-unsigned
-meshq_peer_frame (meshq_peer_t *self, int64_t now)
+static unsigned
+s_frame (meshq_peer_t *self, bool stateful, int64_t now)
 {
     switch (self->state) {
         case MESHQ_PEER_IS_UP:
@@ -268,13 +288,29 @@ meshq_peer_frame (meshq_peer_t *self, int64_t now)
             //  link was cut), and it does not know. Say HELLO again at
             //  once, rather than let it time out; but not where nothing
             //  listened, which would only flap.
+            self->spent |= stateful;
             if (self->incarnation && !self->left && !self->refused)
                 return MESHQ_PEER_REFUSED | s_connect (self, now);
             return MESHQ_PEER_REFUSED;
         case MESHQ_PEER_IS_CONNECTING:
+            //  It counts a session with us up that we do not: what it
+            //  sent is dropped, so the next try is a new session.
+            self->spent |= stateful;
             return MESHQ_PEER_REFUSED;
     }
     return 0;
+}
+
+unsigned
+meshq_peer_frame (meshq_peer_t *self, int64_t now)
+{
+    return s_frame (self, true, now);
+}
+
+unsigned
+meshq_peer_heartbeat (meshq_peer_t *self, int64_t now)
+{
+    return s_frame (self, false, now);
 }
 
 void

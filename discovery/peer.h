@@ -19,12 +19,17 @@
       * each side numbers the sessions it starts with the peer, and a
         HELLO carries the sender's session number and the last one of
         the receiver's it saw (its ack). A HELLO of a session already
-        seen is a duplicate, ignored; a new session of a peer that is
-        up is a restart on its side, reported down and then up again
+        seen is a duplicate: it restarts nothing, and is answered (at
+        most once a heartbeat) only when its ack shows that the peer
+        has not seen our current session; a new session of a peer that
+        is up is a restart on its side, reported down and then up again
         here, and answered with a HELLO of our current session. A
         session starts only with a try, never in answer to a HELLO
         while up, so each session number restarts the other side at
-        most once and no order of HELLOs echoes (see meshq_peer_hello
+        most once and no order of HELLOs echoes; and a try that ends
+        unanswered, with nothing of the peer dropped, keeps its number
+        for the next try, so a peer that was stopped through many tries
+        restarts once on waking, not once a try (see meshq_peer_hello
         and docs/DISCOVERY.md, "Sessions");
       * UP and DOWN are each reported once per session: a suspect peer
         that is heard again is up again without any report.
@@ -80,6 +85,11 @@ typedef struct {
     uint64_t session;           //  Our number of the current session or
                                 //  try; 0 before the first.
     uint64_t peer_session;      //  Its last session number we saw.
+    bool spent;                 //  The peer may hold state of our current
+                                //  session: it was up, or we dropped a
+                                //  frame it sent in it. The next try
+                                //  takes a new number.
+    int64_t answered;           //  Last HELLO sent to answer a duplicate.
     uint64_t up_incarnation;    //  Incarnation last reported up.
     uint64_t down_incarnation;  //  Incarnation last reported down.
     bool reported;              //  UP reported and DOWN not yet.
@@ -118,8 +128,14 @@ unsigned meshq_peer_discovered (meshq_peer_t *self, uint64_t incarnation,
 unsigned meshq_peer_hello (meshq_peer_t *self, const meshq_peer_hello_t *hello,
                            int64_t now);
 
-//  Any other frame arrived from it.
+//  Any other frame arrived from it. Dropped while it is not up (the
+//  REFUSED action), such a frame may carry state of a session it counts
+//  up: the next try is then a new session.
 unsigned meshq_peer_frame (meshq_peer_t *self, int64_t now);
+
+//  A frame that carries no state (PING, PONG, a peer list) arrived from
+//  it: as meshq_peer_frame, but dropping it spends no session.
+unsigned meshq_peer_heartbeat (meshq_peer_t *self, int64_t now);
 
 //  We sent it a frame.
 void meshq_peer_sent (meshq_peer_t *self, int64_t now);

@@ -187,17 +187,28 @@ s_drop_frame (meshq_peers_t *self, meshq_frame_drop_t reason,
                   self->stats.frames_dropped[reason]);
 }
 
+//  Whether the connection a frame came on (ZMQ_SRCFD) is known to be
+//  lost already. The monitor's events are read first, in order, so that
+//  a connection that is already gone (the peer died just after this
+//  frame) shows as such.
+static bool
+s_closed (meshq_peers_t *self, int fd)
+{
+    if (fd < 0)
+        return false;
+    meshq_peers_monitor_input (self->loop, &self->monitor_item, self);
+    return fd < MESHQ_PEERS_FDS && !(self->open[fd / 8] & (1 << (fd % 8)));
+}
+
 //  Notes the connection (ZMQ_SRCFD) a peer's frames come on. A new one
-//  after a lost one is the peer back: ask it for a sign of life. The
-//  monitor's events are read first, in order, so that a connection that
-//  is already gone (the peer died just after this frame) shows as such.
+//  after a lost one is the peer back: ask it for a sign of life.
+
 static void
 s_track (meshq_peers_t *self, meshq_peers_entry_t *entry, int fd, int64_t now)
 {
     if (fd < 0 || entry->fd == fd)
         return;
-    meshq_peers_monitor_input (self->loop, &self->monitor_item, self);
-    if (fd < MESHQ_PEERS_FDS && !(self->open[fd / 8] & (1 << (fd % 8)))) {
+    if (s_closed (self, fd)) {
         //  Accepted and lost already: as if the loss came now.
         entry->fd = -1;
         meshq_peers_apply (self, entry,
@@ -210,17 +221,6 @@ s_track (meshq_peers_t *self, meshq_peers_entry_t *entry, int fd, int64_t now)
     entry->fd = fd;
     meshq_peers_apply (self, entry, meshq_peer_connected (&entry->peer, now),
                        NULL, NULL, now);
-}
-
-//  Whether the connection a frame came on (ZMQ_SRCFD) is known to be
-//  lost already; reads the monitor's events first.
-static bool
-s_closed (meshq_peers_t *self, int fd)
-{
-    if (fd < 0 || fd >= MESHQ_PEERS_FDS)
-        return false;
-    meshq_peers_monitor_input (self->loop, &self->monitor_item, self);
-    return !(self->open[fd / 8] & (1 << (fd % 8)));
 }
 
 static bool
@@ -417,9 +417,13 @@ s_frame (meshq_peers_t *self, meshq_peer_cmd_t command, const uint8_t *node,
     }
     if (entry->peer.state != MESHQ_PEER_IS_DOWN)
         s_track (self, entry, fd, now);
-    unsigned actions = command == MESHQ_PEER_CMD_BYE
-                           ? meshq_peer_bye (&entry->peer, now)
-                           : meshq_peer_frame (&entry->peer, now);
+    unsigned actions;
+    if (command == MESHQ_PEER_CMD_BYE)
+        actions = meshq_peer_bye (&entry->peer, now);
+    else if (command == MESHQ_PEER_CMD_OTHER)
+        actions = meshq_peer_frame (&entry->peer, now);
+    else
+        actions = meshq_peer_heartbeat (&entry->peer, now);
     if (actions & MESHQ_PEER_REFUSED)
         s_drop_frame (self, MESHQ_FRAME_DROP_NOT_UP, "peer is not up", node,
                       now);

@@ -305,7 +305,7 @@ s_follow (chaos_follow_t *self, const char *path,
     fclose (file);
 }
 
-//  An agent's log line: "N: (meshq-agent) 26-12-06 06:43:28 text".
+//  An agent's log line: "2026-12-06T06:43:28.123Z N: (meshq-agent) text".
 static void
 s_agent_line (chaos_follow_t *self, const char *line, void *arg)
 {
@@ -319,10 +319,14 @@ s_agent_line (chaos_follow_t *self, const char *line, void *arg)
     if (!strstr (line, "session restarted"))
         return;
     r->restarts[i]++;
-    const char *stamp = strstr (line, ") ");
+    //  The second it happened in: the stamp up to the seconds. A line
+    //  without one cannot be placed, and is counted as such.
     char second[20] = "";
-    if (stamp && strlen (stamp) > 19)
-        snprintf (second, sizeof second, "%.17s", stamp + 2);
+    if (strspn (line, "0123456789-T:") < 19) {
+        r->unstamped[i]++;
+        return;
+    }
+    snprintf (second, sizeof second, "%.19s", line);
     if (strcmp (second, self->second) == 0)
         self->in_second++;
     else {

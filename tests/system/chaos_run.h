@@ -77,6 +77,8 @@ typedef struct {
     uint64_t restarts[CHAOS_MAX_NODES];    //  All of them.
     uint64_t peer_downs[CHAOS_MAX_NODES];  //  "peer down" lines.
     uint64_t unknown[CHAOS_MAX_NODES];     //  "unknown command" lines.
+    uint64_t unstamped[CHAOS_MAX_NODES];   //  Restarts logged without a
+                                           //  timestamp to place them.
     //  The end.
     bool settled;      //  Every agent saw every peer up after healing.
     bool drained;      //  Every agent's queue empty for 2 s.

@@ -102,12 +102,15 @@ s_chaos (const char *variant, const char *tag, const char *net)
                   (unsigned long long)result.lost);
     cr_expect_eq (result.out_of_order, 0, "%llu first deliveries out of order",
                   (unsigned long long)result.out_of_order);
-    for (int i = 0; i < config.nodes; i++)
+    for (int i = 0; i < config.nodes; i++) {
+        cr_expect_eq (result.unstamped[i], 0,
+                      "n%d logged restarts without a timestamp", i + 1);
         cr_expect_leq (result.max_restarts[i], S_STORM,
                        "n%d logged %d session restarts in one second (%llu "
                        "in all): a HELLO storm",
                        i + 1, result.max_restarts[i],
                        (unsigned long long)result.restarts[i]);
+    }
 }
 
 Test (chaos, loopback)

@@ -258,10 +258,62 @@ Test (peer, a_hello_of_a_known_session_is_a_duplicate, .init = s_up_numbered)
 {
     uint64_t ours = s_peer.session;
     cr_expect_eq (s_session (5, 10, ours, 100), MESHQ_PEER_DUPLICATE);
-    cr_expect_eq (s_session (5, 9, 0, 100), MESHQ_PEER_DUPLICATE);
-    cr_expect_eq (s_session (5, 10, 0, 5000), MESHQ_PEER_DUPLICATE);
+    //  One that has not seen our session is answered, at most once a
+    //  heartbeat: our answer to its try may have been lost.
+    cr_expect_eq (s_session (5, 9, 0, 100),
+                  MESHQ_PEER_DUPLICATE | MESHQ_PEER_SEND_HELLO);
+    cr_expect_eq (s_session (5, 10, 0, 100 + S_HB - 1), MESHQ_PEER_DUPLICATE);
+    cr_expect_eq (s_session (5, 10, 0, 100 + S_HB),
+                  MESHQ_PEER_DUPLICATE | MESHQ_PEER_SEND_HELLO);
     cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
     cr_expect_eq (s_peer.session, ours);
+}
+
+Test (peer, an_unanswered_try_keeps_its_session_number, .init = s_up_numbered)
+{
+    //  Timed out: the first try after a session that was up is a new
+    //  session, since we dropped what we had of the peer.
+    uint64_t up = s_peer.session;
+    meshq_peer_tick (&s_peer, 2001);
+    cr_assert_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
+    cr_assert_eq (meshq_peer_discovered (&s_peer, 5, true, 4100),
+                  MESHQ_PEER_OPEN_LINK);
+    uint64_t try = s_peer.session;
+    cr_expect_gt (try, up);
+    //  Unanswered, and nothing of the peer was dropped: the next tries
+    //  keep the number, so their HELLOs, read together by a peer that
+    //  was stopped, restart it once.
+    meshq_peer_tick (&s_peer, 4100 + S_TIMEOUT + 1);
+    cr_assert_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
+    cr_expect_eq (meshq_peer_heartbeat (&s_peer, 6200),
+                  MESHQ_PEER_REFUSED | MESHQ_PEER_OPEN_LINK);
+    cr_expect_eq (s_peer.session, try);
+    meshq_peer_tick (&s_peer, 6200 + S_TIMEOUT + 1);
+    cr_assert_eq (meshq_peer_discovered (&s_peer, 5, true, 10300),
+                  MESHQ_PEER_OPEN_LINK);
+    cr_expect_eq (s_peer.session, try);
+    //  A frame that carries state, dropped while we try, may be of a
+    //  session the peer counts up with this number: the next try is new.
+    cr_expect_eq (meshq_peer_frame (&s_peer, 10400), MESHQ_PEER_REFUSED);
+    meshq_peer_tick (&s_peer, 10300 + S_TIMEOUT + 1);
+    cr_assert_eq (meshq_peer_discovered (&s_peer, 5, true, 14400),
+                  MESHQ_PEER_OPEN_LINK);
+    cr_expect_gt (s_peer.session, try);
+}
+
+Test (peer, an_answer_to_an_ended_try_brings_it_up, .init = s_up_numbered)
+{
+    meshq_peer_tick (&s_peer, 2001);
+    meshq_peer_discovered (&s_peer, 5, true, 4100);
+    uint64_t try = s_peer.session;
+    meshq_peer_tick (&s_peer, 4100 + S_TIMEOUT + 1);
+    cr_assert_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
+    //  Its answer, in its old session, acks the try that just ended:
+    //  a link again, in the same session, and up.
+    cr_expect_eq (s_session (5, 10, try, 6200),
+                  MESHQ_PEER_OPEN_LINK | MESHQ_PEER_REPORT_UP);
+    cr_expect_eq (s_peer.session, try);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
 }
 
 Test (peer, a_new_session_that_knows_ours_joins_it, .init = s_up_numbered)

@@ -161,7 +161,7 @@ s_receive (s_world_t *w, const s_msg_t *msg)
                                     .ack = msg->ack};
         actions = meshq_peer_hello (&side->peer, &hello, w->now);
     } else
-        actions = meshq_peer_frame (&side->peer, w->now);
+        actions = meshq_peer_heartbeat (&side->peer, w->now);
     s_apply (w, i, actions);
     if (msg->kind == S_PING && !(actions & MESHQ_PEER_REFUSED) && side->link)
         s_send (w, (s_msg_t){.kind = S_PONG, .to = 1 - i});
@@ -184,7 +184,7 @@ s_run (s_world_t *w, int64_t ms)
 {
     int64_t end = w->now + ms;
     for (; w->now < end; w->now += S_STEP) {
-        //  Deliver what has arrived, in any order it arrived in.
+        //  Deliver what has arrived.
         size_t n = 0;
         s_msg_t due[S_INFLIGHT];
         for (size_t k = 0; k < w->count;) {
@@ -195,6 +195,13 @@ s_run (s_world_t *w, int64_t ms)
             } else
                 k++;
         }
+        //  Delivered in the order they arrived (delays reorder them).
+        for (size_t k = 1; k < n; k++)
+            for (size_t j = k; j > 0 && due[j].at < due[j - 1].at; j--) {
+                s_msg_t swap = due[j];
+                due[j] = due[j - 1];
+                due[j - 1] = swap;
+            }
         for (size_t k = 0; k < n; k++)
             s_receive (w, &due[k]);
         for (int i = 0; i < 2; i++) {
@@ -395,5 +402,40 @@ Test (peer_model, no_order_of_hellos_makes_a_storm)
                       (unsigned long)seed);
         cr_assert_eq (w.side[1].ups + w.side[1].downs, events[1], "seed %lu",
                       (unsigned long)seed);
+    }
+}
+
+Test (peer_model, a_stalled_peer_restarts_once_however_many_tries_it_missed)
+{
+    //  Side 1 is stopped for two to eight timeouts. Meanwhile side 0
+    //  times it out and, told by third parties' peer lists that it is
+    //  there, tries again and again; each try's HELLO waits in side 1's
+    //  buffers. On waking, side 1 reads them all at once: the session is
+    //  restarted once, not once per try.
+    for (uint64_t seed = 1; seed <= 50; seed++) {
+        s_world_t w;
+        s_world_up (&w, seed);
+        unsigned downs[2] = {w.side[0].downs, w.side[1].downs};
+        int64_t wake = w.now + 2 * S_TIMEOUT + s_random (&w) % (6 * S_TIMEOUT);
+        w.side[1].stalled_until = wake;
+        while (w.now < wake) {
+            s_apply (&w, 0,
+                     meshq_peer_discovered (&w.side[0].peer, w.side[1].inc,
+                                            true, w.now));
+            s_run (&w, S_BEACON);
+        }
+        cr_assert_gt (w.side[0].downs, downs[0],
+                      "seed %lu: side 0 never timed side 1 out",
+                      (unsigned long)seed);
+        s_run (&w, 10000);
+        cr_assert (s_both_up (&w), "seed %lu: states %d %d",
+                   (unsigned long)seed, w.side[0].peer.state,
+                   w.side[1].peer.state);
+        cr_assert_leq (w.side[1].downs - downs[1], 1,
+                       "seed %lu: side 1 restarted %u times on waking",
+                       (unsigned long)seed, w.side[1].downs - downs[1]);
+        cr_assert_leq (w.side[0].downs - downs[0], 1,
+                       "seed %lu: side 0 went down %u times",
+                       (unsigned long)seed, w.side[0].downs - downs[0]);
     }
 }
