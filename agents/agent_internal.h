@@ -308,6 +308,10 @@ int meshq_vhost_open (meshq_vhost_t *self, char *why, size_t size);
 //  error there is no vhost.
 int meshq_vhost_add (meshq_engine_t *engine, const char *name, char *why,
                      size_t size);
+//  Whether one more vhost fits, as meshq_vhost_add checks it: 0, or
+//  MESHQ_ELIMIT with why naming the limit.
+int meshq_vhost_room (meshq_engine_t *engine, const char *name, char *why,
+                      size_t size);
 void meshq_vhost_close (meshq_vhost_t *self);
 void meshq_vhost_queue_record (const char *name, const meshq_queue_args_t *q,
                                meshq_args_t *args);

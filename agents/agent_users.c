@@ -130,13 +130,23 @@ meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
         if (!args && vhost && vhost != self->root)
             s_drop_vhost (self, vhost, true);
         else if (args && !vhost) {
+            //  At start the root is still being read: the others open
+            //  when it is done (meshq_engine_auth_open), each that was
+            //  served before. A vhost a peer made is served if one more
+            //  fits here, as ADD_VHOST checks it; its record is kept,
+            //  and served after a restart with a higher limit.
+            bool live = self->root->store && !self->restoring_root;
+            char why[1024];
+            if (live && meshq_vhost_room (self, name, why, sizeof why)) {
+                meshq_engine_bad_input (self,
+                                        "mesh: vhost not served name=%s "
+                                        "reason=%s",
+                                        name, why);
+                return;
+            }
             vhost = meshq_vhost_new (self, name);
             zhashx_insert (self->vhosts, vhost->name, vhost);
-            //  At start the root is still being read: the others open
-            //  when it is done (meshq_engine_auth_open).
-            char why[1024];
-            if (self->root->store && !self->restoring_root &&
-                meshq_vhost_open (vhost, why, sizeof why))
+            if (live && meshq_vhost_open (vhost, why, sizeof why))
                 zsys_error ("agent: %s", why);
         }
     }

@@ -216,8 +216,8 @@ s_max_vhosts (meshq_engine_t *engine, uint64_t *files, uint64_t *sockets)
 }
 
 int
-meshq_vhost_add (meshq_engine_t *engine, const char *name, char *why,
-                 size_t size)
+meshq_vhost_room (meshq_engine_t *engine, const char *name, char *why,
+                  size_t size)
 {
     uint64_t files, sockets;
     uint64_t most = s_max_vhosts (engine, &files, &sockets);
@@ -246,12 +246,25 @@ meshq_vhost_add (meshq_engine_t *engine, const char *name, char *why,
                   name, open, files, need);
         return MESHQ_ELIMIT;
     }
+    return 0;
+}
+
+int
+meshq_vhost_add (meshq_engine_t *engine, const char *name, char *why,
+                 size_t size)
+{
+    int rc = meshq_vhost_room (engine, name, why, size);
+    if (rc)
+        return rc;
+    uint64_t files, sockets;
+    s_max_vhosts (engine, &files, &sockets);
+    uint64_t count = zhashx_size (engine->vhosts);
     //  Everything it needs is made now, before the answer: a socket or
     //  file that cannot be had is an error, and no vhost is left half
     //  made.
     meshq_vhost_t *self = meshq_vhost_new (engine, name);
     zhashx_insert (engine->vhosts, self->name, self);
-    int rc = meshq_vhost_open (self, why, size);
+    rc = meshq_vhost_open (self, why, size);
     if (rc && strstr (why, strerror (EMFILE))) {
         //  libzmq says the same of its own socket limit: say which.
         size_t used = strlen (why);

@@ -229,7 +229,8 @@ procutil_node_start (procutil_node_t *self, const char *dir, const char *mesh,
 {
     char agent[1024], data[300], port[16];
     snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
-    snprintf (data, sizeof data, "%s/%s", dir, self->name);
+    int length = snprintf (data, sizeof data, "%s/%s", dir, self->name);
+    cr_assert_lt (length, (int)sizeof data, "directory name too long: %s", dir);
     snprintf (port, sizeof port, "%d", self->port);
     const char *options[] = {
         agent,  "--name",      self->name,    "--data",

@@ -398,3 +398,86 @@ Test (limits, vhosts_past_the_process_limits_are_refused_never_fatal)
         cr_expect_eq (procutil_kill (agent, SIGTERM), 0);
     }
 }
+
+//  How many lines of the log at path hold text.
+static int
+s_log_count (const char *path, const char *text)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    char line[2048];
+    int count = 0;
+    while (fgets (line, sizeof line, file))
+        if (strstr (line, text))
+            count++;
+    fclose (file);
+    return count;
+}
+
+//  Whether a client may use vhost on the agent at endpoint.
+static bool
+s_served_at (const char *endpoint, const char *vhost)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_timeout (client, 5000);
+    meshq_client_set_vhost (client, vhost);
+    bool served = meshq_client_connect (client, endpoint) == 0 &&
+                  meshq_client_declare_queue (client, "q", NULL) == 0;
+    meshq_client_destroy (&client);
+    return served;
+}
+
+Test (limits, a_peer_cannot_make_an_agent_serve_past_max_vhosts)
+{
+    //  n1 may serve 10 vhosts, n2 only 2; the vhosts n1 adds reach n2
+    //  as metadata, and n2 serves those that fit and says so of the
+    //  rest, and serves on.
+    char dir[64], mesh[64];
+    procutil_mesh_dir ("vhostcap", dir, sizeof dir, mesh, sizeof mesh);
+    procutil_node_t nodes[2];
+    char seeds[2][64];
+    for (int i = 0; i < 2; i++)
+        procutil_node_init (&nodes[i], dir, i, testutil_free_port ());
+    for (int i = 0; i < 2; i++)
+        snprintf (seeds[i], sizeof seeds[i], "tcp://127.0.0.1:%d",
+                  nodes[1 - i].port);
+    const char *most[2][3] = {{"--max-vhosts", "10", NULL},
+                              {"--max-vhosts", "2", NULL}};
+    for (int i = 0; i < 2; i++)
+        procutil_node_start (&nodes[i], dir, mesh, seeds[i], NULL, most[i]);
+    meshq_client_t *client = procutil_client (nodes[0].control, 5000);
+    const char *names[] = {"v0", "v1", "v2", "v3"};
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq (clientutil_admin (client, "ADD_VHOST", NULL, names[i],
+                                        NULL, NULL, NULL, NULL),
+                      0, "%s", meshq_client_error (client));
+        cr_assert_eq (clientutil_admin (client, "SET_PERMISSIONS", "guest",
+                                        names[i], NULL, ".*", ".*", ".*"),
+                      0, "%s", meshq_client_error (client));
+    }
+    meshq_client_destroy (&client);
+    //  "/" and v0 at n2, once the metadata is there.
+    int64_t deadline = zclock_mono () + 20000;
+    while (!s_served_at (nodes[1].control, "v0") && zclock_mono () < deadline)
+        zclock_sleep (100);
+    cr_assert (s_served_at (nodes[1].control, "v0"), "v0 never reached n2");
+    deadline = zclock_mono () + 20000;
+    while (s_log_count (nodes[1].log, "vhost not served") < 3 &&
+           zclock_mono () < deadline)
+        zclock_sleep (100);
+    cr_expect_geq (s_log_count (nodes[1].log, "vhost not served"), 3,
+                   "n2 did not say which vhosts it does not serve");
+    for (int i = 1; i < 4; i++)
+        cr_expect (!s_served_at (nodes[1].control, names[i]),
+                   "n2 serves %s past its max_vhosts", names[i]);
+    for (int i = 0; i < 4; i++)
+        cr_expect (s_served_at (nodes[0].control, names[i]), "n1: %s",
+                   names[i]);
+    for (int i = 0; i < 2; i++) {
+        cr_expect_eq (waitpid (nodes[i].pid, NULL, WNOHANG), 0, "%s died",
+                      nodes[i].name);
+        cr_expect_eq (procutil_kill (nodes[i].pid, SIGTERM), 0);
+    }
+    procutil_rmdir (dir);
+}
