@@ -171,9 +171,40 @@ def case_login(endpoint, tcp_endpoint):
         raise AssertionError("HELLO into a missing vhost")
     except MeshqError as error:
         check(error.code == -15, "HELLO missing: %s", error)
+    refused_hello_answered(endpoint, admin)
     client.close()
     admin.close()
     print("ok: login")
+
+
+def refused_hello_answered(endpoint, admin):
+    """A refused HELLO is answered ERROR even when it arrives in the
+    same turn as another session's durable declaration, whose OK waits
+    for the commit (section 3.2): it used to be dropped then."""
+    context = zmq.Context.instance()
+    for i in range(20):
+        hello = context.socket(zmq.DEALER)
+        hello.linger = 0
+        hello.setsockopt(zmq.ROUTING_ID, os.urandom(16))
+        hello.plain_username = USER.encode()
+        hello.plain_password = PASSWORD.encode()
+        hello.connect(endpoint)
+        # Logged in and connected: a PING without sid is answered.
+        hello.send_multipart([b"PING", msgpack.packb({})])
+        check(hello.poll(5000), "no PONG before HELLO %d", i)
+        hello.recv_multipart()
+        admin.send("DECLARE_QUEUE", {"rid": 1000 + i, "q": "spec-held-%d" % i,
+                                     "dur": True})
+        hello.send_multipart([b"HELLO", msgpack.packb(
+            {"rid": 1, "vhost": "missing"})])
+        check(hello.poll(5000), "HELLO %d into a missing vhost: no answer", i)
+        verb, args = hello.recv_multipart()
+        check(verb == b"ERROR" and msgpack.unpackb(args)["code"] == -15,
+              "HELLO %d into a missing vhost: %r %r", i, verb, args)
+        hello.close()
+        check(admin.socket.poll(5000), "no answer to DECLARE_QUEUE %d", i)
+        verb, args = admin.socket.recv_multipart()
+        check(verb == b"OK", "DECLARE_QUEUE %d: %r", i, args)
 
 
 def heartbeat_checks(client):
