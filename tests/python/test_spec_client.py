@@ -14,7 +14,10 @@ msgpack). Run against two agents of one mesh, A and B:
             and nothing for a session that does not exist.
   login     a wrong password, an unknown user and guest from afar are
             refused by the PLAIN handshake with ZAP status 400 and
-            counted; the right password then gets in.
+            counted; the right password then gets in, its permissions
+            and tags apply; a refused HELLO is answered; exchanges,
+            bindings, GET, lists, a no-ack consumer and CREDIT work as
+            specified.
 
 usage: test_spec_client.py CASE ENDPOINT_A [ENDPOINT_B] [TCP_ENDPOINT_A]
 Exits 0 when every check holds; prints what failed otherwise.
@@ -172,6 +175,7 @@ def case_login(endpoint, tcp_endpoint):
     except MeshqError as error:
         check(error.code == -15, "HELLO missing: %s", error)
     refused_hello_answered(endpoint, admin)
+    requests_checks(client)
     client.close()
     admin.close()
     print("ok: login")
@@ -205,6 +209,68 @@ def refused_hello_answered(endpoint, admin):
         check(admin.socket.poll(5000), "no answer to DECLARE_QUEUE %d", i)
         verb, args = admin.socket.recv_multipart()
         check(verb == b"OK", "DECLARE_QUEUE %d: %r", i, args)
+
+
+def requests_checks(client):
+    """Exchanges, bindings, GET in its single form, lists, a no-ack
+    consumer and its CREDIT (section 3.3, 3.4)."""
+    client.request("DECLARE_EXCHANGE", x="spec-x", type="topic", dur=False)
+    try:
+        client.request("DECLARE_EXCHANGE", x="spec-x", type="fanout",
+                       dur=False)
+        raise AssertionError("an exchange redeclared with another type")
+    except MeshqError as error:
+        check(error.code == -16, "DECLARE_EXCHANGE fanout: %s", error)
+    client.request("DECLARE_QUEUE", q="spec-get", dur=False)
+    client.request("BIND", q="spec-get", x="spec-x", k="a.*")
+    bindings = client.request("LIST_BINDINGS")["bindings"]
+    check({"x": "spec-x", "q": "spec-get", "k": "a.*"} in bindings,
+          "LIST_BINDINGS %r", bindings)
+    exchanges = client.request("LIST_EXCHANGES")["exchanges"]
+    check({"x": "spec-x", "type": "topic", "dur": False} in exchanges,
+          "LIST_EXCHANGES %r", exchanges)
+    sent = encode_envelope({"x": "spec-x", "k": "a.b", "h": {"n": 1},
+                            "b": b"by the exchange"})
+    client.publish(sent)
+    client.wait_for_confirms()
+    got = client.request("GET", q="spec-get")
+    check(got.get("_envelope") == sent and got["q"] == "spec-get" and
+          got["n"] == 1 and len(got["o"]) == 16 and "dt" in got,
+          "GET answered %r", got)
+    client.ack(got["dt"])
+    check(client.request("GET", q="spec-get").get("empty") is True,
+          "GET of an empty queue is not empty")
+    client.request("UNBIND", q="spec-get", x="spec-x", k="a.*")
+    try:
+        client.request("UNBIND", q="spec-get", x="spec-x", k="a.*")
+        raise AssertionError("a missing binding unbound")
+    except MeshqError as error:
+        check(error.code == -15, "UNBIND twice: %s", error)
+    client.request("DELETE_EXCHANGE", x="spec-x")
+
+    # A no-ack consumer: its deliveries count against its prefetch
+    # until CREDIT gives them back.
+    for i in range(4):
+        client.publish(encode_envelope({"k": "spec-get", "b": b"%d" % i}))
+    client.wait_for_confirms()
+    tag = client.request("CONSUME", q="spec-get", pf=2, noack=True)["tag"]
+    check(tag.startswith("ctag-"), "the agent's consumer tag %r", tag)
+    first = [client.recv(), client.recv()]
+    check(None not in first, "two no-ack deliveries did not come")
+    check(client.recv(0.5) is None, "a third before CREDIT: prefetch broken")
+    consumers = client.request("LIST_CONSUMERS")["consumers"]
+    check(any(row["tag"] == tag and row["pf"] == 2 for row in consumers),
+          "LIST_CONSUMERS %r", consumers)
+    client.send("CREDIT", {"tag": tag, "credit": 2})
+    rest = [client.recv(), client.recv()]
+    check(None not in rest, "no deliveries after CREDIT")
+    check([d.fields()["b"] for d in first + rest] == [b"0", b"1", b"2", b"3"],
+          "no-ack deliveries out of order")
+    client.request("CANCEL", tag=tag)
+    purged = client.request("PURGE_QUEUE", q="spec-get")
+    check(purged["msgs"] == 0, "PURGE_QUEUE of an empty queue: %r", purged)
+    client.request("DELETE_QUEUE", q="spec-get")
+    check(not client.errors, "errors: %r", client.errors)
 
 
 def heartbeat_checks(client):

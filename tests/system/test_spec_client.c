@@ -94,8 +94,9 @@ Test (spec_client, publish_on_one_agent_consume_on_another)
 
 //  One agent on ipc:// and tcp://: a wrong password, an unknown user and
 //  guest over tcp:// are refused by the PLAIN handshake; the right
-//  password gets in.
-Test (spec_client, wrong_password_refused)
+//  password gets in, and the requests of the specification are answered
+//  as it says.
+Test (spec_client, wrong_password_refused_requests_answered)
 {
     char tcp[64];
     snprintf (tcp, sizeof tcp, "tcp://127.0.0.1:%d", testutil_free_port ());
