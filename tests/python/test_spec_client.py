@@ -272,6 +272,22 @@ def requests_checks(client):
     client.request("DELETE_QUEUE", q="spec-get")
     check(not client.errors, "errors: %r", client.errors)
 
+    # A batched PUBLISH whose count its bytes cannot hold is refused
+    # whole: each of its sequence numbers is nacked, none is counted
+    # as confirmed by the next CONFIRM.
+    client.request("DECLARE_QUEUE", q="spec-batch", dur=False)
+    first = client.next_seq + 1
+    client.next_seq += 3
+    client.send("PUBLISH", {"seq": first, "nb": 3}, b"\x92\xc2\xc4")
+    good = client.publish(encode_envelope({"k": "spec-batch", "b": b"ok"}))
+    client.wait_for_confirms()
+    for seq in range(first, first + 3):
+        check(client.nacked.get(seq, (None,))[0] == -11,
+              "publish %d of a broken batch: %r", seq, client.nacked)
+    check(good not in client.nacked, "the good publish was nacked")
+    client.errors.clear()
+    client.request("DELETE_QUEUE", q="spec-batch")
+
 
 def heartbeat_checks(client):
     """A PING naming the session is answered; one naming no session is
