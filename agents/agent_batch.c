@@ -180,6 +180,19 @@ meshq_engine_publish_batch (meshq_engine_t *self, meshq_session_t *session,
             self, session, 0, MESHQ_EMALFORMED,
             "PUBLISH of %" PRIu64 " messages in %zu bytes (1..%d)", args->batch,
             size, MESHQ_ENGINE_PUBLISH_BATCH);
+        //  Each sequence number of a count we take is refused too: a
+        //  later CONFIRM would otherwise count them as confirmed.
+        if (MESHQ_ARGS_HAS (args, SEQ) &&
+            args->batch <= MESHQ_ENGINE_PUBLISH_BATCH) {
+            meshq_args_t one;
+            memset (&one, 0, sizeof one);
+            for (uint64_t i = 0; i < args->batch; i++) {
+                MESHQ_ARGS_SET (&one, SEQ, seq, args->seq + i);
+                meshq_engine_refuse_publish (self, session, &one,
+                                             MESHQ_EMALFORMED,
+                                             "publish frame too short");
+            }
+        }
         return;
     }
     meshq_span_t cursor = {data, (uint32_t)size};

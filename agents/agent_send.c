@@ -98,7 +98,11 @@ static void
 s_reply (meshq_engine_t *self, meshq_session_t *session, const char *verb,
          const meshq_args_t *args)
 {
-    if (!self->hold_replies || session->peer) {
+    //  A throwaway session (an answer to a frame without one: a refused
+    //  HELLO, say) is not in the table, where the held reply would be
+    //  looked for: it goes now. It confirms no change anyway.
+    if (!self->hold_replies || session->peer ||
+        meshq_engine_session_find (self, session->id) != session) {
         meshq_engine_send (self, session, verb, args, NULL, 0);
         return;
     }

@@ -152,6 +152,14 @@ meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,
                                   session->vhost->name);
         return;
     }
+    //  An exclusive queue is its connection's, for GET as for CONSUME.
+    void *owner = meshq_queue_owner (queue);
+    if (owner && owner != session) {
+        meshq_engine_reply_error (
+            self, session, args->rid, MESHQ_EACCESS,
+            "queue '%s' is exclusive to another connection", name);
+        return;
+    }
     if (!meshq_engine_allowed (self, session, MESHQ_PERM_READ, "queue", name,
                                args->rid))
         return;

@@ -54,8 +54,9 @@ typedef enum {
 } meshq_overflow_t;
 
 //  Queue arguments. meshq_queue_options_init sets the defaults; a field
-//  left at its default is not sent, so a redeclaration only conflicts
-//  on what it names.
+//  left at its default is not sent and the agent takes the default, so
+//  a redeclaration must give the arguments of the declaration (as in
+//  RabbitMQ): one left out conflicts with a value other than its default.
 typedef struct {
     bool durable;               //  Survives agent restarts (default true).
     bool exclusive;             //  Only this connection; deleted with it.

@@ -241,6 +241,33 @@ Test (agent, exclusive_and_auto_delete_queues_go_with_their_users)
     meshq_client_destroy (&other);
 }
 
+//  GET of another connection's exclusive queue is refused as CONSUME is:
+//  an exclusive reply queue's answers are its owner's alone.
+Test (agent, exclusive_queues_refuse_get_of_others)
+{
+    meshq_client_t *owner = agentutil_client (&s_node);
+    meshq_client_t *other = agentutil_client (&s_node);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.exclusive = true;
+    options.durable = false;
+    cr_assert_eq (meshq_client_declare_queue (owner, "replies", &options), 0);
+    cr_assert_eq (meshq_client_set_confirms (owner, 10), 0);
+    cr_assert_eq (meshq_client_publish_body (owner, "", "replies", "x", 1), 0);
+    cr_assert_eq (meshq_client_wait_for_confirms (owner, 5000), 0);
+    meshq_delivery_t *delivery = NULL;
+    cr_expect_eq (meshq_client_get (other, "replies", true, &delivery),
+                  MESHQ_EACCESS);
+    cr_expect_null (delivery, "another connection took the owner's message");
+    cr_expect (strstr (meshq_client_error (other), "exclusive"));
+    meshq_delivery_destroy (&delivery);
+    cr_assert_eq (meshq_client_get (owner, "replies", true, &delivery), 0);
+    cr_expect_not_null (delivery, "the owner's message is still there");
+    meshq_delivery_destroy (&delivery);
+    meshq_client_destroy (&other);
+    meshq_client_destroy (&owner);
+}
+
 Test (agent, bad_settings_are_refused_naming_themselves)
 {
     meshq_agent_t *agent = meshq_agent_new ("settings");
