@@ -14,6 +14,7 @@
 #include "iface.h"
 #include "mesh_secret.h"
 #include "meshq.h"
+#include "sd_notify.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -326,6 +327,11 @@ s_main (int argc, char *argv[], s_settings_t *settings)
                  why ? why : "no answer");
         exit = 69;  //  EX_UNAVAILABLE
     } else {
+        //  Serving: a Type=notify unit is started now (sd_notify.h).
+        if (meshq_sd_notify ("READY=1"))
+            zsys_warning ("agent: service manager not told ready "
+                          "NOTIFY_SOCKET=%s",
+                          getenv ("NOTIFY_SOCKET"));
         //  Run until a signal; CZMQ's handler makes the wait return.
         zpoller_t *poller = zpoller_new (agent, NULL);
         while (!zsys_interrupted) {
@@ -340,6 +346,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
         }
         zpoller_destroy (&poller);
         meshq_notice ("agent: stopping name=%s", config.name);
+        meshq_sd_notify ("STOPPING=1");
     }
     zstr_free (&status);
     zstr_free (&why);

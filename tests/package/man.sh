@@ -1,0 +1,63 @@
+#!/bin/sh
+# Checks the man pages the build made: each renders with groff and with
+# man -l, without a warning, and every option and verb that
+# `meshq-agent --help` and `meshq --help` list is in its page.
+# Usage: man.sh BUILD_DIR
+set -eu
+build=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+
+for page in meshq-agent.8 meshq.1 meshq.conf.5; do
+    file="$build/man/$page"
+    if [ ! -s "$file" ]; then
+        echo "$page: not made (is scdoc installed? it is in the Makefile's PACKAGES)"
+        exit 1
+    fi
+    # Warnings of every kind (-ww); -z: no output, only the diagnostics.
+    groff -man -Tascii -ww -z "$file" >"$work/warnings" 2>&1
+    if [ -s "$work/warnings" ]; then
+        echo "$page: groff warns:"; cat "$work/warnings"; fail=1
+    fi
+    MANWIDTH=80 man -l "$file" >"$work/rendered" 2>"$work/warnings"
+    if [ -s "$work/warnings" ] || [ ! -s "$work/rendered" ]; then
+        echo "$page: man -l fails or warns:"; cat "$work/warnings"; fail=1
+    fi
+    grep -q "^NAME" "$work/rendered" || { echo "$page: no NAME"; fail=1; }
+    # One long line per paragraph, no hyphenation: options stay whole.
+    groff -man -Tascii -rLL=1000n -P-cbou "$file" >"$work/$page.txt" 2>/dev/null
+done
+
+# Every word the program's help names must be in the page.
+check () {
+    page=$1; shift
+    for word in "$@"; do
+        if ! grep -qF -- "$word" "$work/$page.txt"; then
+            echo "$page: does not mention $word, which --help lists"
+            fail=1
+        fi
+    done
+}
+
+agent_help=$("$build/agents/meshq-agent" --help)
+# shellcheck disable=SC2046
+check meshq-agent.8 $(echo "$agent_help" | grep -oE -- '--[a-z][a-z-]*' | sort -u)
+
+tool_help=$("$build/tools/meshq" --help)
+# shellcheck disable=SC2046
+check meshq.1 $(echo "$tool_help" | grep -oE -- '(^| |\[)-(-[a-z][a-z-]*|p)\b' \
+    | tr -d ' [' | sort -u)
+# The verbs: the first word of each line under "verbs:".
+# shellcheck disable=SC2046
+check meshq.1 $(echo "$tool_help" | sed -n '/^verbs:/,/^$/p' \
+    | sed -n 's/^  \([a-z_]*\) .*/\1/p')
+
+# Every setting of the configuration file, as agent/NAME, is in
+# meshq.conf(5): the flags' names with '-' written '_'.
+# shellcheck disable=SC2046
+check meshq.conf.5 $(echo "$agent_help" | grep -oE -- '--[a-z][a-z-]*' \
+    | sed 's/^--//' | grep -vxE 'config|help|version' | tr - _ | sort -u)
+
+[ "$fail" -eq 0 ] && echo "man pages: ok"
+exit "$fail"
