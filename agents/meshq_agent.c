@@ -33,6 +33,7 @@
     "                   [--segment-size SIZE]  (SIZE: bytes, or 64K, 512M, "   \
     "1G)\n"                                                                    \
     "                   [--mesh NAME] [--seeds tcp://HOST:PORT,...]\n"         \
+    "                   [--seeds-refresh MS]\n"                                \
     "                   [--interface IFACE] [--port PORT] [--beacon-port "     \
     "PORT]\n"                                                                  \
     "                   [--no-beacon] [--beacon-interval MS]\n"                \
@@ -175,6 +176,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
         {"segment-size", required_argument, NULL, 's'},
         {"mesh", required_argument, NULL, 's'},
         {"seeds", required_argument, NULL, 's'},
+        {"seeds-refresh", required_argument, NULL, 's'},
         {"interface", required_argument, NULL, 's'},
         {"port", required_argument, NULL, 's'},
         {"beacon-port", required_argument, NULL, 's'},

@@ -876,8 +876,8 @@ Test (discovery, says_why_it_cannot_start, .init = s_setup)
     } cases[] = {
         {"nosuch0", 0, NULL, MESHQ_ENOTFOUND, "no interface named 'nosuch0'"},
         {"lo", 150, NULL, MESHQ_EINVAL, "at least three heartbeats"},
-        {"lo", 0, "tcp://localhost:5000", MESHQ_EINVAL,
-         "seed 'tcp://localhost:5000' is not tcp://ADDRESS:PORT"},
+        {"lo", 0, "tcp://local_host:5000", MESHQ_EINVAL,
+         "seed 'tcp://local_host:5000' is not tcp://HOST:PORT"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         meshq_peers_config_t config = s_config (0);
