@@ -33,6 +33,10 @@ endif ()
 #  file; the unit, with the binary's installed path; the unit's user.
 install (FILES contrib/meshq.conf
     DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+install (DIRECTORY contrib/prometheus contrib/grafana contrib/kubernetes
+    DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+install (FILES contrib/Containerfile
+    DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install (FILES contrib/systemd/meshq.sysusers
     DESTINATION lib/sysusers.d RENAME meshq.conf)
 install (CODE "

@@ -68,7 +68,8 @@ expect "$work/root" usr/bin/meshq-agent usr/bin/meshq 'usr/lib*/libmeshq.so*' \
     usr/share/man/man8/meshq-agent.8 usr/share/man/man1/meshq.1 \
     usr/share/man/man5/meshq.conf.5 \
     usr/lib/systemd/system/meshq-agent.service usr/lib/sysusers.d/meshq.conf \
-    etc/meshq/meshq.conf usr/share/doc/meshq/examples/meshq.conf
+    etc/meshq/meshq.conf usr/share/doc/meshq/examples/meshq.conf \
+    usr/share/doc/meshq/examples/grafana/meshq-dashboard.json
 check_unit "$work/root/usr/lib/systemd/system/meshq-agent.service" /usr/bin \
     /etc/meshq/meshq.conf
 # The agent in the package runs, with the package's library.
