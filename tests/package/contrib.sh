@@ -24,6 +24,29 @@ ids = [p["id"] for p in d["panels"]]
 assert len(ids) == len(set(ids)), "duplicate panel ids"
 PY
 
+# The YAML files parse, and the manifest holds what docs/OPERATIONS.md
+# says: a headless Service and a DaemonSet whose agents seed from its
+# name and serve clients over ipc:// on a hostPath.
+/usr/bin/python3 - "$source/contrib" <<'PY' || fail=1
+import sys, yaml
+root = sys.argv[1]
+for name in ("prometheus/prometheus.yml", "prometheus/meshq-alerts.yml"):
+    with open(f"{root}/{name}") as f:
+        assert yaml.safe_load(f), name
+with open(f"{root}/kubernetes/meshq.yaml") as f:
+    docs = [d for d in yaml.safe_load_all(f) if d]
+kinds = {d["kind"]: d for d in docs}
+service, daemonset = kinds["Service"], kinds["DaemonSet"]
+assert service["spec"]["clusterIP"] == "None", "the Service is not headless"
+pod = daemonset["spec"]["template"]["spec"]
+args = pod["containers"][0]["args"]
+name = service["metadata"]["name"] + "." + service["metadata"]["namespace"]
+assert any(a.startswith("--seeds=tcp://" + name + ".") for a in args), args
+assert any(a.startswith("--control=ipc://") for a in args), args
+assert any(v.get("hostPath", {}).get("path") == "/run/meshq"
+           for v in pod["volumes"]), "no hostPath for the ipc endpoint"
+PY
+
 # Series names, without a histogram's or summary's suffix.
 names=$(cat "$dashboard" "$alerts" | grep -oE 'meshq_[a-z_]+' \
         | sed -E 's/_(bucket|sum|count)$//' | sort -u)
