@@ -1,7 +1,8 @@
 #!/bin/sh
 # Checks the man pages the build made: each renders with groff and with
 # man -l, without a warning, and every option and verb that
-# `meshq-agent --help` and `meshq --help` list is in its page.
+# `meshq-agent --help`, `meshq --help` and `meshq VERB --help` list is in
+# its page.
 # Usage: man.sh BUILD_DIR
 set -eu
 build=$1
@@ -52,6 +53,14 @@ check meshq.1 $(echo "$tool_help" | grep -oE -- '(^| |\[)-(-[a-z][a-z-]*|p)\b' \
 # shellcheck disable=SC2046
 check meshq.1 $(echo "$tool_help" | sed -n '/^verbs:/,/^$/p' \
     | sed -n 's/^  \([a-z_]*\) .*/\1/p')
+
+# Every option of every verb (`meshq VERB --help`).
+for verb in $(echo "$tool_help" | sed -n '/^verbs:/,/^$/p' \
+              | sed -n 's/^  \([a-z_]*\) .*/\1/p'); do
+    # shellcheck disable=SC2046
+    check meshq.1 $("$build/tools/meshq" "$verb" --help 2>&1 \
+        | grep -oE -- '--[a-z][a-z-]*' | sort -u)
+done
 
 # Every setting of the configuration file, as agent/NAME, is in
 # meshq.conf(5): the flags' names with '-' written '_'.
