@@ -16,8 +16,9 @@ if (MESHQ_SCDOC)
         set (output ${PROJECT_BINARY_DIR}/man/${page})
         add_custom_command (OUTPUT ${output}
             COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
-            COMMAND ${MESHQ_SCDOC} < ${source} > ${output}
-            DEPENDS ${source}
+            COMMAND ${PROJECT_SOURCE_DIR}/cmake/scdoc.sh ${MESHQ_SCDOC}
+                ${source} ${output}
+            DEPENDS ${source} ${PROJECT_SOURCE_DIR}/cmake/scdoc.sh
             COMMENT "Making man page ${page}")
         list (APPEND MESHQ_MAN_OUTPUTS ${output})
         string (REGEX REPLACE ".*\\.([0-9])$" "\\1" section ${page})

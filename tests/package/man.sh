@@ -21,11 +21,16 @@ for page in meshq-agent.8 meshq.1 meshq.conf.5; do
     if [ -s "$work/warnings" ]; then
         echo "$page: groff warns:"; cat "$work/warnings"; fail=1
     fi
-    MANWIDTH=80 man -l "$file" >"$work/rendered" 2>"$work/warnings"
+    LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$file" >"$work/rendered" 2>"$work/warnings"
     if [ -s "$work/warnings" ] || [ ! -s "$work/rendered" ]; then
         echo "$page: man -l fails or warns:"; cat "$work/warnings"; fail=1
     fi
     grep -q "^NAME" "$work/rendered" || { echo "$page: no NAME"; fail=1; }
+    # Options stay whole: no word is hyphenated at a line's end.
+    if LC_ALL=C.UTF-8 grep -q "$(printf '\342\200\220')" "$work/rendered"; then
+        echo "$page: hyphenates words:"
+        LC_ALL=C.UTF-8 grep "$(printf '\342\200\220')" "$work/rendered"; fail=1
+    fi
     # One long line per paragraph, no hyphenation: options stay whole.
     groff -man -Tascii -rLL=1000n -P-cbou "$file" >"$work/$page.txt" 2>/dev/null
 done
