@@ -2,7 +2,7 @@
 # Checks the man pages the build made: each renders with groff and with
 # man -l, without a warning, and every option and verb that
 # `meshq-agent --help`, `meshq --help` and `meshq VERB --help` list is in
-# its page.
+# its page; and the sample configuration shows every setting.
 # Usage: man.sh BUILD_DIR
 set -eu
 build=$1
@@ -72,6 +72,14 @@ done
 # shellcheck disable=SC2046
 check meshq.conf.5 $(echo "$agent_help" | grep -oE -- '--[a-z][a-z-]*' \
     | sed 's/^--//' | grep -vxE 'config|help|version' | tr - _ | sort -u)
+
+# The sample configuration shows every setting too, by its name.
+sample="$(dirname "$0")/../../contrib/meshq.conf"
+for name in $(echo "$agent_help" | grep -oE -- '--[a-z][a-z-]*' \
+        | sed 's/^--//' | grep -vxE 'config|help|version' | tr - _ | sort -u); do
+    grep -qE "^    (# )?$name = " "$sample" \
+        || { echo "contrib/meshq.conf: no '$name = ' line"; fail=1; }
+done
 
 [ "$fail" -eq 0 ] && echo "man pages: ok"
 exit "$fail"
