@@ -2,8 +2,8 @@
     namespace of its own (tests/system/hosts.sh), with a private
     /etc/hosts: a name that resolves to two agents' addresses seeds
     both; a name that does not resolve yet does not stop the agent, and
-    the addresses it gets later are seeded as they come, since names
-    are resolved again. A seed that is neither an address nor a name is
+    the addresses it gets later are seeded as they come, and those it
+    loses are dropped, since names are resolved again. A seed that is neither an address nor a name is
     refused at start, naming it.
 
     Needs root: without it, or without the fixture, the namespace tests
@@ -161,6 +161,12 @@ Test (seeds_dns, a_name_is_resolved_again_as_it_changes)
     s_expect_up (2, 0);
     s_hosts ("127.0.0.2 " S_NAME "\n127.0.0.3 " S_NAME "\n");
     s_expect_up (2, 1);
+    //  An address the name no longer gives is no longer a seed.
+    s_hosts ("127.0.0.3 " S_NAME "\n");
+    cr_assert_not_null (testproc_expect (&s_agents[2], S_WAIT_MS,
+                                         "seed name resolved", "removed=1",
+                                         "addresses=1", NULL),
+                        "%s", s_agents[2].text);
 }
 
 Test (seeds_dns, a_seed_neither_address_nor_name_is_refused)
