@@ -48,10 +48,15 @@ install (CODE "
     endif ()
     set (MESHQ_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
     set (MESHQ_SYSCONFDIR \"\${meshq_etc}\")
+    #  One file per destination: installs side by side (tests) must
+    #  not write each other's.
+    string (MD5 meshq_tag \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}\")
+    set (meshq_unit \"${PROJECT_BINARY_DIR}/systemd/\${meshq_tag}/meshq-agent.service\")
     configure_file (\"${PROJECT_SOURCE_DIR}/contrib/systemd/meshq-agent.service.in\"
-        \"${PROJECT_BINARY_DIR}/systemd/meshq-agent.service\" @ONLY)
-    file (INSTALL \"${PROJECT_BINARY_DIR}/systemd/meshq-agent.service\"
+        \"\${meshq_unit}\" @ONLY)
+    file (INSTALL \"\${meshq_unit}\"
         DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\")
+    file (REMOVE_RECURSE \"${PROJECT_BINARY_DIR}/systemd/\${meshq_tag}\")
     file (INSTALL \"${PROJECT_SOURCE_DIR}/contrib/meshq.conf\"
         DESTINATION \"\${meshq_etc}/meshq\")
 ")
