@@ -14,7 +14,7 @@ CMAKE_FLAGS ?=
 PACKAGES = cmake pkg-config gcc make libzmq3-dev libczmq-dev libmsgpack-dev \
            libsodium-dev libcriterion-dev iproute2 nftables clang \
            clang-format python3 librabbitmq-dev scdoc groff-base man-db \
-           dpkg-dev python3-yaml
+           dpkg-dev file python3-yaml
 
 .PHONY: all deps build test demo clean
 
