@@ -37,6 +37,7 @@ typedef struct {
     char mesh_name[64];           //  Mesh name ("default").
     char interface[64];           //  Beacon interface, or "" (automatic).
     char seeds[1024];             //  tcp:// endpoints of seeds, or "".
+    uint32_t seeds_refresh_ms;    //  Seed names resolved again, 0: 30 s.
     uint16_t port;                //  Mesh ROUTER port of '/', 0: ephemeral.
     uint16_t beacon_port;         //  UDP port of beacons, 0: 5680.
     bool no_beacon;               //  Seeds only.
@@ -63,7 +64,8 @@ void meshq_agent_config_init (meshq_agent_config_t *config);
 
 //  Sets one setting by name from text (agent_config.c): name, data,
 //  endpoint (adds one), max_message, ack_timeout, max_memory,
-//  segment_size, quota, mesh, interface, seeds, no_beacon, port,
+//  segment_size, quota, mesh, interface, seeds, seeds_refresh,
+//  no_beacon, port,
 //  beacon_port, beacon_interval, transport, heartbeat, peer_timeout,
 //  read_ahead, mesh_secret_file (only its name: the agent reads the file
 //  when it starts), client_hwm, max_vhosts.

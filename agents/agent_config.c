@@ -136,6 +136,9 @@ meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
         rc = s_text (name, value, config->seeds, sizeof config->seeds, why,
                      size);
         config->mesh |= rc == 0;
+    } else if (streq (name, "seeds_refresh")) {
+        if (!(rc = s_number (name, value, 100, 3600000, &number, why, size)))
+            config->seeds_refresh_ms = (uint32_t)number;
     } else if (streq (name, "no_beacon")) {
         if (!streq (value, "true") && !streq (value, "false") &&
             !streq (value, "1") && !streq (value, "0")) {

@@ -398,6 +398,7 @@ meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size)
     //  would only be refused there. Its peers come by VHOST instead.
     config.seeds =
         vhost == self->root && *self->config.seeds ? self->config.seeds : NULL;
+    config.seed_refresh_ms = self->config.seeds_refresh_ms;
     config.beacon_interval_ms = self->config.beacon_ms;
     config.transport =
         streq (self->config.transport, "multicast") ? MESHQ_TRANSPORT_MULTICAST

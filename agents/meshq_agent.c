@@ -14,6 +14,7 @@
 #include "iface.h"
 #include "mesh_secret.h"
 #include "meshq.h"
+#include "sd_notify.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -32,6 +33,7 @@
     "                   [--segment-size SIZE]  (SIZE: bytes, or 64K, 512M, "   \
     "1G)\n"                                                                    \
     "                   [--mesh NAME] [--seeds tcp://HOST:PORT,...]\n"         \
+    "                   [--seeds-refresh MS]\n"                                \
     "                   [--interface IFACE] [--port PORT] [--beacon-port "     \
     "PORT]\n"                                                                  \
     "                   [--no-beacon] [--beacon-interval MS]\n"                \
@@ -174,6 +176,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
         {"segment-size", required_argument, NULL, 's'},
         {"mesh", required_argument, NULL, 's'},
         {"seeds", required_argument, NULL, 's'},
+        {"seeds-refresh", required_argument, NULL, 's'},
         {"interface", required_argument, NULL, 's'},
         {"port", required_argument, NULL, 's'},
         {"beacon-port", required_argument, NULL, 's'},
@@ -326,6 +329,11 @@ s_main (int argc, char *argv[], s_settings_t *settings)
                  why ? why : "no answer");
         exit = 69;  //  EX_UNAVAILABLE
     } else {
+        //  Serving: a Type=notify unit is started now (sd_notify.h).
+        if (meshq_sd_notify ("READY=1"))
+            zsys_warning ("agent: service manager not told ready "
+                          "NOTIFY_SOCKET=%s",
+                          getenv ("NOTIFY_SOCKET"));
         //  Run until a signal; CZMQ's handler makes the wait return.
         zpoller_t *poller = zpoller_new (agent, NULL);
         while (!zsys_interrupted) {
@@ -340,6 +348,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
         }
         zpoller_destroy (&poller);
         meshq_notice ("agent: stopping name=%s", config.name);
+        meshq_sd_notify ("STOPPING=1");
     }
     zstr_free (&status);
     zstr_free (&why);

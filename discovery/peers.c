@@ -79,6 +79,8 @@ meshq_peers_new (const meshq_peers_config_t *config)
         c->max_msg_size = MESHQ_PEERS_MAX_MSG;
     if (!c->max_peers)
         c->max_peers = MESHQ_PEERS_MAX;
+    if (!c->seed_refresh_ms)
+        c->seed_refresh_ms = MESHQ_PEERS_RESOLVE_MS;
     if (s_zero (config->node, sizeof config->node)) {
         zuuid_t *uuid = zuuid_new ();
         assert (uuid);
@@ -126,6 +128,8 @@ meshq_peers_destroy (meshq_peers_t **self_p)
     free (self->vhost);
     free (self->interface);
     free (self->seeds);
+    for (size_t i = 0; i < self->seed_names; i++)
+        free (self->seed_hosts[i]);
     sodium_memzero (self->curve_secret, sizeof self->curve_secret);
     sodium_memzero (self->beacon_key, sizeof self->beacon_key);
     free (self);
@@ -214,33 +218,7 @@ s_check_config (meshq_peers_t *self)
                             "built without libsodium); a mesh secret "
                             "needs it");
     }
-    //  Seeds: numeric tcp endpoints, which a node can always connect to
-    //  without resolving names.
-    const char *seed = self->seeds;
-    while (seed && *seed) {
-        size_t size = strcspn (seed, ",");
-        char endpoint[MESHQ_ENDPOINT_MAX];
-        if (size >= sizeof endpoint)
-            return s_error (self, MESHQ_EINVAL, "seed '%.*s...' is too long",
-                            32, seed);
-        memcpy (endpoint, seed, size);
-        endpoint[size] = 0;
-        if (!meshq_iface_endpoint_valid (endpoint))
-            return s_error (self, MESHQ_EINVAL,
-                            "seed '%s' is not tcp://ADDRESS:PORT with a "
-                            "numeric address",
-                            endpoint);
-        if (self->seed_count == MESHQ_PEERS_SEEDS_MAX)
-            return s_error (self, MESHQ_EINVAL, "more than %d seeds",
-                            MESHQ_PEERS_SEEDS_MAX);
-        self->seed_list[self->seed_count].endpoint = strdup (endpoint);
-        assert (self->seed_list[self->seed_count].endpoint);
-        self->seed_count++;
-        seed += size;
-        if (*seed == ',')
-            seed++;
-    }
-    return 0;
+    return meshq_peers_seeds_parse (self);
 }
 
 //  The ROUTER and its monitor are plain libzmq sockets, not zsock: CZMQ
@@ -420,33 +398,6 @@ s_beacon_timer (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-static int
-s_open_seeds (meshq_peers_t *self)
-{
-    for (size_t s = 0; s < self->seed_count; s++) {
-        meshq_peers_seed_t *seed = &self->seed_list[s];
-        //  Our own endpoint, as one config file on every node lists it.
-        if (strcmp (seed->endpoint, self->endpoint) == 0)
-            continue;
-        meshq_link_options_t options = {
-            .prefix = MESHQ_PROBE_PREFIX,
-            .node = self->node,
-            .ipv6 = strchr (seed->endpoint, '[') != NULL,
-            .immediate = true,
-            .timeout_ms = (int)self->config.peer_timeout_ms,
-            .curve_public = self->curve ? self->curve_public : NULL,
-            .curve_secret = self->curve ? self->curve_secret : NULL,
-        };
-        seed->probe = meshq_link_new ();
-        if (meshq_link_open (seed->probe, seed->endpoint, &options))
-            return s_error (self, MESHQ_EIO, "cannot connect to seed %s: %s",
-                            seed->endpoint, zmq_strerror (zmq_errno ()));
-        //  Connecting takes a moment; the first probe follows shortly.
-        seed->next = zclock_mono () + 20;
-    }
-    return 0;
-}
-
 int
 meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
 {
@@ -494,7 +445,7 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
             rc = s_error (self, MESHQ_EIO, "cannot start the timers");
     }
     if (rc == 0)
-        rc = s_open_seeds (self);
+        rc = meshq_peers_seeds_open (self);
     if (rc) {
         meshq_peers_stop (self, false);
         return rc;

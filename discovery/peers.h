@@ -39,6 +39,7 @@ typedef struct _meshq_peers_t meshq_peers_t;
 #define MESHQ_PEERS_GOSSIP_MS    1000
 #define MESHQ_PEERS_MAX_MSG      (16 * 1024 * 1024 + 64 * 1024)
 #define MESHQ_PEERS_MAX          1024
+#define MESHQ_PEERS_RESOLVE_MS   30000
 
 //  What a node is and how it finds others. Zero means the default for
 //  every field; strings are copied by meshq_peers_new.
@@ -54,7 +55,11 @@ typedef struct {
     uint16_t beacon_port;   //  UDP port of beacons; 0: 5680.
     bool no_beacon;         //  Neither send nor hear beacons (seeds only).
     meshq_transport_t transport;  //  How beacons travel; 0: automatic.
-    const char *seeds;            //  Comma-separated tcp:// endpoints, or NULL.
+    const char *seeds;            //  Comma-separated tcp://HOST:PORT, HOST a
+                                  //  numeric address or a DNS name (every
+                                  //  address it resolves to), or NULL.
+    uint32_t seed_refresh_ms;     //  How often names are resolved again;
+                                  //  0: 30000.
     uint32_t beacon_interval_ms;  //  0: 250.
     uint32_t heartbeat_ms;        //  0: 250.
     uint32_t peer_timeout_ms;     //  Silence until down; 0: 2000.
@@ -140,6 +145,8 @@ typedef struct {
     uint64_t handshakes_failed;  //  Connections to our ROUTER that failed
                                  //  the ZeroMQ handshake (no, or another,
                                  //  mesh secret; junk on the port).
+    uint64_t seeds_unresolved;   //  Tries to resolve a seed name that
+                                 //  failed.
 } meshq_peers_stats_t;
 
 //  Creates the module with a copy of config. Never fails for outside

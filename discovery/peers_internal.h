@@ -43,8 +43,10 @@
 //  microseconds since 1970) may be: beyond, it is refused.
 #define MESHQ_PEERS_FUTURE_US (24 * 3600 * INT64_C (1000000))
 
-//  Most seed endpoints.
-#define MESHQ_PEERS_SEEDS_MAX 64
+//  Most seed endpoints (numeric, and the addresses of names), and most
+//  seed names.
+#define MESHQ_PEERS_SEEDS_MAX      64
+#define MESHQ_PEERS_SEED_NAMES_MAX 16
 
 //  At most one log line a second per kind of trouble.
 typedef struct {
@@ -77,6 +79,7 @@ typedef struct {
     char *endpoint;       //  tcp://ADDRESS:PORT.
     meshq_link_t *probe;  //  A DEALER with routing prefix 02, or NULL.
     int64_t next;         //  When to probe next (ms).
+    int name;             //  The seed name it is an address of, or -1.
 } meshq_peers_seed_t;
 
 struct _meshq_peers_t {
@@ -128,6 +131,11 @@ struct _meshq_peers_t {
     size_t cursor;                  //  For meshq_peers_first/next.
     meshq_peers_seed_t seed_list[MESHQ_PEERS_SEEDS_MAX];  //  Seeds.
     size_t seed_count;                                    //  Seeds in use.
+    char *seed_hosts[MESHQ_PEERS_SEED_NAMES_MAX];         //  Seeds by DNS name,
+    uint16_t seed_ports[MESHQ_PEERS_SEED_NAMES_MAX];      //  and their ports.
+    size_t seed_names;                                    //  Names in use.
+    zactor_t *resolver;  //  Resolves them (resolver.h), while started.
+    meshq_peers_ratelog_t resolve_log;
     uint64_t links_opened;             //  Makes monitor names unique.
     uint64_t ping_seq;                 //  Last PING sequence number.
     meshq_buf_t buf;                   //  Reused to encode frames.
@@ -168,6 +176,15 @@ int meshq_peers_link_send (meshq_peers_t *self, meshq_peers_entry_t *entry,
 //  Sends [command][args] on the entry's link.
 int meshq_peers_send_frame (meshq_peers_t *self, meshq_peers_entry_t *entry,
                             const char *command, const meshq_buf_t *args);
+
+//  peers_seeds.c
+//  Reads the seed list into seed_list (numeric endpoints) and
+//  seed_hosts (names); 0 or MESHQ_EINVAL with self->error set.
+int meshq_peers_seeds_parse (meshq_peers_t *self);
+//  Opens a probe to every numeric seed, and starts resolving the names;
+//  0 or MESHQ_EIO with self->error set.
+int meshq_peers_seeds_open (meshq_peers_t *self);
+//  Stops resolving, closes every probe, forgets the seeds.
 void meshq_peers_close_seeds (meshq_peers_t *self);
 //  Whether a report (beacon, PEERS entry, HELLO) about node may open a
 //  try: always for a peer that has been up or is being tried; for a

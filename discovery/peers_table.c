@@ -412,16 +412,6 @@ s_probe_seeds (meshq_peers_t *self, int64_t now)
     }
 }
 
-void
-meshq_peers_close_seeds (meshq_peers_t *self)
-{
-    for (size_t s = 0; s < self->seed_count; s++) {
-        meshq_link_destroy (&self->seed_list[s].probe);
-        free (self->seed_list[s].endpoint);
-    }
-    self->seed_count = 0;
-}
-
 int
 meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
 {
