@@ -172,7 +172,7 @@ static int
 s_settle_node (meshq_vhost_t *self, char *why, size_t size)
 {
     meshq_engine_t *engine = self->engine;
-    uint8_t file_id[16];
+    uint8_t file_id[16] = {0};
     char file_why[512] = "";
     int rc = meshq_node_id_load (engine->config.data, file_id, file_why,
                                  sizeof file_why);
