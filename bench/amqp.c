@@ -418,8 +418,13 @@ main (int argc, char **argv)
                                              &result))
                         fprintf (stderr, "bench_amqp: %s: %s\n",
                                  s_server_names[server], result.error);
-                    else
+                    else {
                         rate = result.consume_rate;
+                        fprintf (stderr,
+                                 "bench_amqp:   published at %.0f/s, "
+                                 "publish to delivery p50 %.0f us\n",
+                                 result.publish_rate, result.p50_us);
+                    }
                 }
                 rates[s][server][run] = rate;
                 fprintf (stderr, "bench_amqp:   %.0f msgs/s\n", rate);
