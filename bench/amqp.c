@@ -16,8 +16,8 @@
     By default it starts its own RabbitMQ (Debian's rabbitmq-server, on
     private ports and a scratch directory, stopped after) and its own
     meshq-agent of this build (store on the same disk, --amqp on a free
-    loopback port). Progress goes to stderr, the table to stdout.
-    Usage: bench_amqp --help
+    loopback port). Progress goes to stderr, the table to stdout. Exits
+    1 if a run failed. Usage: bench_amqp --help
 */
 #include "amqp_load.h"
 #include "meshq.h"
@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -138,6 +139,7 @@ s_start_agent (const char *parent, char *endpoint, size_t size, int *amqp_port)
                         NULL};
         s_agent = fork ();
         if (s_agent == 0) {
+            prctl (PR_SET_PDEATHSIG, SIGTERM);
             FILE *out = freopen (log, "a", stdout);
             if (out)
                 dup2 (fileno (out), 2);
@@ -400,6 +402,7 @@ main (int argc, char **argv)
 
     //  rates[scenario][server][run]
     double rates[8][S_SERVERS][S_RUNS] = {{{0}}};
+    int failures = 0;
     for (int run = 0; run < options.runs; run++)
         for (int s = 0; s < scenarios; s++)
             for (int server = 0; server < S_SERVERS; server++) {
@@ -427,6 +430,7 @@ main (int argc, char **argv)
                     }
                 }
                 rates[s][server][run] = rate;
+                failures += rate <= 0;
                 fprintf (stderr, "bench_amqp:   %.0f msgs/s\n", rate);
             }
 
@@ -469,5 +473,7 @@ main (int argc, char **argv)
                 versus_rabbit, versus_native);
     }
     fflush (stdout);
-    return 0;
+    if (failures)
+        fprintf (stderr, "bench_amqp: %d runs failed (see above)\n", failures);
+    return failures ? 1 : 0;
 }

@@ -21,6 +21,10 @@
 //  Latency samples kept per consumer.
 #define S_SAMPLES 1000000
 
+//  Seconds to wait for the server at most: to connect, for an RPC's
+//  answer, for the next confirm.
+#define S_TIMEOUT_S 30
+
 //  What the threads of one run share.
 typedef struct {
     const meshq_amqp_server_t *server;
@@ -107,8 +111,14 @@ s_connect (s_run_t *run)
     const meshq_amqp_server_t *server = run->server;
     amqp_connection_state_t conn = amqp_new_connection ();
     amqp_socket_t *socket = amqp_tcp_socket_new (conn);
+    //  A server that accepts and then says nothing fails the run.
+    struct timeval handshake = {S_TIMEOUT_S, 0}, rpc = {S_TIMEOUT_S, 0};
+    amqp_set_handshake_timeout (conn, &handshake);
+    amqp_set_rpc_timeout (conn, &rpc);
     char text[200];
-    int rc = socket ? amqp_socket_open (socket, server->host, server->port)
+    struct timeval connect = {S_TIMEOUT_S, 0};
+    int rc = socket ? amqp_socket_open_noblock (socket, server->host,
+                                                server->port, &connect)
                     : AMQP_STATUS_NO_MEMORY;
     if (rc != AMQP_STATUS_OK) {
         snprintf (text, sizeof text, "%s:%d: %s", server->host, server->port,
@@ -186,9 +196,12 @@ s_read_confirm (s_run_t *run, amqp_connection_state_t conn,
                 s_confirms_t *confirms, bool block)
 {
     amqp_frame_t frame;
-    struct timeval zero = {0, 0};
-    int rc = block ? amqp_simple_wait_frame (conn, &frame)
-                   : amqp_simple_wait_frame_noblock (conn, &frame, &zero);
+    struct timeval wait = {block ? S_TIMEOUT_S : 0, 0};
+    int rc = amqp_simple_wait_frame_noblock (conn, &frame, &wait);
+    if (rc == AMQP_STATUS_TIMEOUT && block) {
+        s_fail (run, "confirms", "no confirm within 30 s");
+        return -1;
+    }
     if (rc == AMQP_STATUS_TIMEOUT)
         return 1;
     if (rc != AMQP_STATUS_OK) {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -79,8 +80,11 @@ s_spawn (const meshq_rabbitmq_t *self, char *const argv[], const char *log)
     if (null >= 0)
         dup2 (null, 0);
     //  Its own process group, so that a Ctrl-C to the bench does not
-    //  kill the node before the bench stops it.
+    //  kill the node before the bench stops it; and $TERM if the bench
+    //  dies without stopping it (the server script stops the node on
+    //  $TERM).
     setpgid (0, 0);
+    prctl (PR_SET_PDEATHSIG, SIGTERM);
     s_environment (self);
     execv (argv[0], argv);
     _exit (127);
