@@ -10,11 +10,13 @@ BUILD       ?= build
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-# Debian packages the build, the tests and the demo need.
+# Debian packages the build, the tests and the demo need. Installing
+# them starts no service (rabbitmq-server's would take port 5672): the
+# benches start their own servers on private ports.
 PACKAGES = cmake pkg-config gcc make libzmq3-dev libczmq-dev libmsgpack-dev \
            libsodium-dev libcriterion-dev iproute2 nftables clang \
            clang-format python3 librabbitmq-dev python3-zmq python3-msgpack \
-           scdoc groff-base man-db dpkg-dev file python3-yaml
+           scdoc groff-base man-db dpkg-dev file python3-yaml rabbitmq-server
 
 .PHONY: all deps build test demo clean
 
@@ -29,9 +31,17 @@ deps:
 	if [ -n "$$missing" ]; then \
 	    echo "meshq: installing Debian packages:$$missing"; \
 	    if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	    policy=/usr/sbin/policy-rc.d; own=""; \
+	    if [ ! -e $$policy ]; then \
+	        printf '#!/bin/sh\nexit 101\n' | $$SUDO tee $$policy >/dev/null && \
+	        $$SUDO chmod 755 $$policy && own=1; \
+	    fi; \
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive \
 	        apt-get install -y -q --no-install-recommends $$missing; \
+	    rc=$$?; \
+	    if [ -n "$$own" ]; then $$SUDO rm -f $$policy; fi; \
+	    exit $$rc; \
 	fi
 
 $(BUILD)/CMakeCache.txt: | deps

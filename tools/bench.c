@@ -82,11 +82,24 @@ s_work (s_worker_t *worker, int us)
     worker->debt_ns -= s_now_ns () - start;
 }
 
+//  A client that logs in as the run says (user, password, vhost).
+static meshq_client_t *
+s_client_new (const meshq_bench_config_t *config, int timeout_ms)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_client_set_timeout (client, timeout_ms);
+    if (config->user || config->password)
+        meshq_client_set_credentials (client, config->user ? config->user : "",
+                                      config->password ? config->password : "");
+    if (config->vhost)
+        meshq_client_set_vhost (client, config->vhost);
+    return client;
+}
+
 static meshq_client_t *
 s_connect (s_run_t *run, bool producer, int index)
 {
-    meshq_client_t *client = meshq_client_new ();
-    meshq_client_set_timeout (client, 30000);
+    meshq_client_t *client = s_client_new (run->config, 30000);
     int rc = meshq_client_connect (client,
                                    s_endpoint (run->config, producer, index));
     if (rc) {
@@ -237,7 +250,7 @@ static int
 s_await_queue (const meshq_bench_config_t *config, const char *endpoint,
                meshq_bench_result_t *result)
 {
-    meshq_client_t *client = meshq_client_new ();
+    meshq_client_t *client = s_client_new (config, 10000);
     int rc = meshq_client_connect (client, endpoint);
     meshq_queue_options_t options;
     meshq_queue_options_init (&options);
@@ -261,7 +274,7 @@ s_await_queue (const meshq_bench_config_t *config, const char *endpoint,
 static int
 s_prepare (const meshq_bench_config_t *config, meshq_bench_result_t *result)
 {
-    meshq_client_t *client = meshq_client_new ();
+    meshq_client_t *client = s_client_new (config, 10000);
     int rc = meshq_client_connect (client, config->endpoint);
     if (rc == 0) {
         meshq_client_delete_queue (client, config->queue, false, false, NULL);
@@ -272,7 +285,8 @@ s_prepare (const meshq_bench_config_t *config, meshq_bench_result_t *result)
     }
     if (rc)
         snprintf (result->error, sizeof result->error, "%s",
-                  meshq_client_error (client));
+                  *meshq_client_error (client) ? meshq_client_error (client)
+                                               : meshq_strerror (rc));
     meshq_client_destroy (&client);
     for (int i = 0; rc == 0 && i < config->publish_at_count; i++)
         rc = s_await_queue (config, config->publish_at[i], result);
@@ -293,8 +307,10 @@ meshq_bench_run (const meshq_bench_config_t *config,
         return MESHQ_EINVAL;
     }
     int rc = s_prepare (config, result);
-    if (rc)
+    if (rc) {
+        result->errors = 1;
         return rc;
+    }
     s_run_t run;
     memset (&run, 0, sizeof run);
     run.config = config;
@@ -401,6 +417,16 @@ meshq_bench_run (const meshq_bench_config_t *config,
     result->errors = atomic_load (&run.errors);
     if (*run.error)
         snprintf (result->error, sizeof result->error, "%s", run.error);
+    //  A run that moved nothing measured nothing: a failure, even when
+    //  no call failed.
+    if (!*result->error &&
+        ((config->producers > 0 && published == 0) ||
+         (config->consumers > 0 && published > 0 && result->consumed == 0)))
+        snprintf (result->error, sizeof result->error,
+                  "no message moved: published %" PRIu64 ", consumed %" PRIu64,
+                  published, result->consumed);
+    if (*result->error && result->errors == 0)
+        result->errors = 1;
     free (workers);
     free (threads);
     pthread_mutex_destroy (&run.lock);

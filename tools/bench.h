@@ -14,6 +14,9 @@
 
 typedef struct {
     const char *endpoint;  //  Agent endpoint.
+    const char *user;      //  Login, or NULL: guest (ipc:// and inproc://).
+    const char *password;  //  Its password, or NULL.
+    const char *vhost;     //  Virtual host, or NULL: "/".
     const char *queue;     //  Queue name.
     int producers;         //  Producer threads.
     int consumers;         //  Consumer threads.
@@ -56,7 +59,9 @@ typedef struct {
 //  bytes, persistent, confirm window 1000, prefetch 100.
 void meshq_bench_config_init (meshq_bench_config_t *config);
 
-//  Runs a benchmark. Returns 0, or a negative code with result->error.
+//  Runs a benchmark. Returns 0, or a negative code with result->error:
+//  the client's code when a connection or login fails (MESHQ_EACCESS for
+//  a refused login), MESHQ_EIO when a call fails or no message moved.
 int meshq_bench_run (const meshq_bench_config_t *config,
                      meshq_bench_result_t *result);
 

@@ -27,6 +27,21 @@ s_split (char *list, const char *entries[S_MAX_AT])
     return count;
 }
 
+//  Prints text as a JSON string.
+static void
+s_json_string (const char *text)
+{
+    putchar ('"');
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+        if (*c == '"' || *c == '\\')
+            printf ("\\%c", *c);
+        else if (*c < 0x20)
+            printf ("\\u%04x", *c);
+        else
+            putchar (*c);
+    putchar ('"');
+}
+
 //  Refuses an option's value, naming both; returns the exit code.
 static int
 s_refuse (const char *option, const char *value, const char *takes)
@@ -184,6 +199,9 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
     meshq_agent_t *agent = NULL;
     char dir[] = "/var/tmp/meshq-bench-XXXXXX";
     config.endpoint = config.publish_at ? config.publish_at[0] : tool->agent;
+    config.user = tool->user;
+    config.password = tool->password;
+    config.vhost = tool->vhost;
     if (embedded) {
         if (!mkdtemp (dir)) {
             perror ("meshq: bench: mkdtemp");
@@ -212,7 +230,12 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         for (int i = 0; i < config.consumers; i++)
             printf ("%s%llu", i ? "," : "",
                     (unsigned long long)result.per_consumer[i]);
-        printf ("],\"errors\":%d}\n", result.errors);
+        printf ("],\"errors\":%d", result.errors);
+        if (rc) {
+            printf (",\"error\":");
+            s_json_string (result.error);
+        }
+        printf ("}\n");
     } else {
         printf ("published  %llu msgs in %.2f s: %.0f msgs/s\n",
                 (unsigned long long)result.published, result.seconds,
@@ -236,5 +259,11 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         if (system (command) != 0)
             fprintf (stderr, "meshq: bench: could not remove %s\n", dir);
     }
+    //  As the other verbs: a refused login or request exits 1, no agent
+    //  69; a run that failed or moved nothing 70.
+    if (rc == MESHQ_EACCESS)
+        return MESHQ_EXIT_REFUSED;
+    if (rc == MESHQ_ECONNLOST)
+        return MESHQ_EXIT_UNAVAILABLE;
     return rc ? MESHQ_EXIT_SOFTWARE : MESHQ_EXIT_OK;
 }

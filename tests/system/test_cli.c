@@ -1,6 +1,7 @@
 /*  test_cli.c - the meshq command and the daemon's command line as an
     operator uses them: --version, sizes with suffixes, boolean flags,
-    password prompts, Ctrl-C on consume, and --mandatory.
+    password prompts, Ctrl-C on consume, --mandatory, and bench over
+    tcp:// as a user.
 */
 #include "procutil.h"
 #include "testutil.h"
@@ -446,4 +447,51 @@ Test (cli, every_refusal_names_the_option_and_the_value)
                    prog->output);
         procutil_prog_destroy (&prog);
     }
+}
+
+//  `meshq bench` logs in as the global --user/--password over tcp://
+//  (where guest may not connect), and a run that cannot log in or moves
+//  no message fails with a non-zero exit and says why.
+Test (cli, bench_over_tcp_logs_in_as_the_user_and_fails_loudly)
+{
+    char tcp[64], endpoints[400];
+    snprintf (tcp, sizeof tcp, "tcp://127.0.0.1:%d", procutil_free_port ());
+    snprintf (endpoints, sizeof endpoints, "%s,%s", s_endpoint, tcp);
+    pid_t agent = procutil_agent ("cli", s_dir, endpoints);
+    procutil_prog_t *prog =
+        s_meshq ("Bench-Otter-31\n", "add_user", "carol", NULL);
+    cr_assert_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "set_permissions", "carol", ".*", ".*", ".*", NULL);
+    cr_assert_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    prog =
+        s_meshq (NULL, "--agent", tcp, "--user", "carol", "--password",
+                 "Bench-Otter-31", "bench", "--count", "300", "--json", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (strstr (prog->output, "\"published\":300,\"consumed\":300,"),
+               "%s", prog->output);
+    cr_expect (strstr (prog->output, "\"errors\":0}"), "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  A wrong password: refused, and the error names the login.
+    prog = s_meshq (NULL, "--agent", tcp, "--user", "carol", "--password",
+                    "wrong", "bench", "--count", "300", "--json", NULL);
+    cr_expect_neq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (strstr (prog->output, "meshq: bench: login refused") &&
+                   strstr (prog->output, "for user 'carol'"),
+               "%s", prog->output);
+    cr_expect (strstr (prog->output, "\"errors\":1,\"error\":\"login refused"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  Logged in, but nothing moves: a failure, not a zero rate.
+    prog = s_meshq (NULL, "--agent", tcp, "--user", "carol", "--password",
+                    "Bench-Otter-31", "bench", "--count", "0", NULL);
+    cr_expect_neq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (strstr (prog->output, "meshq: bench: no message moved"), "%s",
+               prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
 }
