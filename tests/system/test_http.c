@@ -352,7 +352,16 @@ Test (http, hostile_requests_are_bounded)
     for (int i = 0; i < 100; i++)
         if (fds[i] >= 0)
             close (fds[i]);
-    answer = httputil_get (metrics, "/metrics", NULL, NULL);
-    cr_expect_eq (answer.status, 200, "%s", answer.text);
+    //  Once the listener has seen them go (at its next poll), it answers
+    //  again.
+    answer.status = -1;
+    for (int tries = 0; tries < 100 && answer.status != 200; tries++) {
+        if (tries)
+            zclock_sleep (50);
+        answer = httputil_get (metrics, "/metrics", NULL, NULL);
+        if (answer.status != 200)
+            httputil_free (&answer);
+    }
+    cr_expect_eq (answer.status, 200);
     httputil_free (&answer);
 }
