@@ -151,6 +151,11 @@ s_serve (meshq_engine_t *self, s_request_t *request, bool open, bool logged_in)
         s_answer (self, request, 200, "text/plain; version=0.0.4", NULL);
         return;
     }
+    if (streq (request->path, "/")) {
+        meshq_http_page (&http->out);
+        s_answer (self, request, 200, "text/html; charset=utf-8", NULL);
+        return;
+    }
     //  Management users see the vhosts they have permissions in.
     const char *only = meshq_auth_tagged (self->auth, request->user, all)
                            ? NULL

@@ -17,4 +17,7 @@ void meshq_http_metrics (meshq_engine_t *self, meshq_buf_t *out);
 unsigned meshq_http_api (meshq_engine_t *self, const char *path,
                          const char *only, meshq_buf_t *out);
 
+//  Writes the web page served at / (http_page.c).
+void meshq_http_page (meshq_buf_t *out);
+
 #endif

@@ -294,6 +294,16 @@ Test (http, the_api_needs_a_login_and_a_tag)
     answer = httputil_get (http, "/api/overview", "guest", "guest");
     cr_expect_eq (answer.status, 200, "%s", answer.text);
     httputil_free (&answer);
+    //  The web page: a login, then the page that reads the API.
+    answer = httputil_get (http, "/", NULL, NULL);
+    cr_expect_eq (answer.status, 401, "%s", answer.text);
+    httputil_free (&answer);
+    answer = httputil_get (http, "/", "watcher", "seeit");
+    cr_expect_eq (answer.status, 200, "%s", answer.text);
+    cr_expect (strstr (answer.text, "Content-Type: text/html"));
+    cr_expect (strstr (answer.body, "<svg id=\"mesh\""));
+    cr_expect (strstr (answer.body, "get('/api/queues')"));
+    httputil_free (&answer);
     //  With metrics_login, /metrics asks for a login too.
     answer = httputil_get (metrics, "/metrics", NULL, NULL);
     cr_expect_eq (answer.status, 401, "%s", answer.text);
