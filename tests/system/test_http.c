@@ -294,6 +294,20 @@ Test (http, the_api_needs_a_login_and_a_tag)
     answer = httputil_get (http, "/api/overview", "guest", "guest");
     cr_expect_eq (answer.status, 200, "%s", answer.text);
     httputil_free (&answer);
+    //  management: the vhosts it has permissions in, and only those.
+    prog = s_meshq (NULL, "add_user", "manager", "mgrpw", NULL);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "set_user_tags", "manager", "management", NULL);
+    procutil_prog_destroy (&prog);
+    answer = httputil_get (http, "/api/queues", "manager", "mgrpw");
+    cr_expect_eq (answer.status, 200, "%s", answer.text);
+    cr_expect_str_eq (answer.body, "[]");
+    httputil_free (&answer);
+    prog = s_meshq (NULL, "set_permissions", "manager", ".*", ".*", ".*", NULL);
+    procutil_prog_destroy (&prog);
+    answer = httputil_get (http, "/api/queues", "manager", "mgrpw");
+    cr_expect (strstr (answer.body, "\"name\":\"jobs\""), "%s", answer.body);
+    httputil_free (&answer);
     //  The web page: a login, then the page that reads the API.
     answer = httputil_get (http, "/", NULL, NULL);
     cr_expect_eq (answer.status, 401, "%s", answer.text);
