@@ -20,6 +20,7 @@
 #include "http_text.h"
 
 #include <sodium.h>
+#include <stdatomic.h>
 #include <time.h>
 
 //  What a request needs to be answered, kept while its login is checked.
@@ -312,9 +313,11 @@ meshq_engine_http_start (meshq_engine_t *self, char *why, size_t size)
     http->backend = zsock_new (ZMQ_ROUTER);
     assert (http->backend);
     zsock_set_linger (http->backend, 0);
-    //  Unique in the process: one engine per name.
-    if (zsock_bind (http->backend, "inproc://meshq-http-%s",
-                    self->config.name) < 0) {
+    //  A name of its own: an agent of the same name restarted in this
+    //  process must not wait for libzmq to release the last one's.
+    static atomic_uint backends;
+    if (zsock_bind (http->backend, "inproc://meshq-http-%s-%u",
+                    self->config.name, atomic_fetch_add (&backends, 1)) < 0) {
         snprintf (why, size, "http: cannot bind its backend: %s",
                   zmq_strerror (zmq_errno ()));
         return MESHQ_EIO;

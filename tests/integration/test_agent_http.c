@@ -158,3 +158,21 @@ Test (agent_http, metrics_count_confirms_deliveries_and_acks)
     httputil_free (&answer);
     meshq_client_destroy (&client);
 }
+
+Test (agent_http, restarts_at_once_in_the_same_process)
+{
+    //  An agent of the same name, stopped and started again at once,
+    //  serves again: nothing of the last one's is in its way.
+    const char *options[] = {"http", "0", "metrics", "0", NULL};
+    for (int round = 0; round < 5; round++) {
+        agentutil_start_with (&s_node, "web", options);
+        meshq_client_t *client = agentutil_client (&s_node);
+        int port = s_status_port (client, true);
+        httputil_answer_t answer = httputil_get (port, "/metrics", NULL, NULL);
+        cr_expect_eq (answer.status, 200, "round %d: %s", round, answer.text);
+        httputil_free (&answer);
+        meshq_client_destroy (&client);
+        agentutil_stop (&s_node);
+    }
+    agentutil_start (&s_node, "web");
+}
