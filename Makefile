@@ -16,7 +16,8 @@ CMAKE_FLAGS ?=
 PACKAGES = cmake pkg-config gcc make libzmq3-dev libczmq-dev libmsgpack-dev \
            libsodium-dev libcriterion-dev iproute2 nftables clang \
            clang-format python3 librabbitmq-dev python3-zmq python3-msgpack \
-           scdoc groff-base man-db dpkg-dev file python3-yaml rabbitmq-server
+           scdoc groff-base man-db dpkg-dev file python3-yaml rabbitmq-server \
+           libmicrohttpd-dev
 
 .PHONY: all deps build test demo clean
 

@@ -75,6 +75,8 @@ static void
 s_engine_destroy (meshq_engine_t **self_p)
 {
     meshq_engine_t *self = *self_p;
+    //  No request reaches the engine from here on.
+    meshq_engine_http_stop (self);
     //  The stores close first: what is freed below stays in the log for
     //  the next start, untouched (no acks, no deletions).
     meshq_vhost_t *vhost = zhashx_first (self->vhosts);
@@ -89,6 +91,7 @@ s_engine_destroy (meshq_engine_t **self_p)
     }
     zhashx_destroy (&self->vhosts);
     meshq_auth_destroy (&self->auth);
+    meshq_engine_http_destroy (self);
     zhashx_destroy (&self->sessions);
     meshq_map64_destroy (&self->dirty_set);
     zlistx_destroy (&self->dirty);
@@ -570,6 +573,9 @@ s_start (meshq_engine_t *self, char *why, size_t size)
         return rc;
     zloop_reader (self->loop, self->router, s_handle_router, self);
     zloop_timer (self->loop, (size_t)self->config.tick_ms, 0, s_tick, self);
+    rc = meshq_engine_http_start (self, why, size);
+    if (rc)
+        return rc;
     meshq_notice ("agent: started name=%s queues=%zu", self->config.name,
                   zhashx_size (self->root->queues));
     return 0;

@@ -55,6 +55,13 @@ typedef struct {
     uint32_t client_hwm;          //  Frames queued for one client, at most.
     uint32_t max_vhosts;          //  Vhosts served, at most; 0: as many
                                   //  as the process's limits allow.
+    char http[64];                //  HTTP API at [HOST:]PORT, or "": none.
+    bool http_fallback;           //  http is a default: if its port is
+                                  //  taken, warn and serve none.
+    char metrics[64];             //  Prometheus metrics at [HOST:]PORT,
+                                  //  or "": none.
+    bool metrics_fallback;        //  The same, for metrics.
+    bool metrics_login;           //  /metrics asks for a login.
 } meshq_agent_config_t;
 
 //  Sets the defaults: name "meshq", no extra endpoints, 16 MiB bodies,
@@ -68,7 +75,8 @@ void meshq_agent_config_init (meshq_agent_config_t *config);
 //  no_beacon, port,
 //  beacon_port, beacon_interval, transport, heartbeat, peer_timeout,
 //  read_ahead, mesh_secret_file (only its name: the agent reads the file
-//  when it starts), client_hwm, max_vhosts.
+//  when it starts), client_hwm, max_vhosts, http and metrics ([HOST:]PORT
+//  or "" for none), metrics_login.
 //  Returns 0, or MESHQ_EINVAL with why filled in.
 int meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
                             const char *value, char *why, size_t size);

@@ -5,6 +5,7 @@
     lists them.
 */
 #include "agent.h"
+#include "http.h"
 #include "meshq.h"
 #include "size.h"
 
@@ -183,6 +184,32 @@ meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
     } else if (streq (name, "max_vhosts")) {
         if (!(rc = s_number (name, value, 0, 1000000, &number, why, size)))
             config->max_vhosts = (uint32_t)number;
+    } else if (streq (name, "http") || streq (name, "metrics")) {
+        //  "": no listener; else [HOST:]PORT, port 0 for a free one.
+        char host[64];
+        uint16_t port;
+        bool http = streq (name, "http");
+        if (*value &&
+            meshq_http_parse (value, host, sizeof host, &port, why, size)) {
+            char reason[256];
+            snprintf (reason, sizeof reason, "%s", why);
+            snprintf (why, size, "%s: %s", name, reason);
+            return MESHQ_EINVAL;
+        }
+        rc = s_text (name, value, http ? config->http : config->metrics,
+                     sizeof config->http, why, size);
+        if (http)
+            config->http_fallback = false;
+        else
+            config->metrics_fallback = false;
+    } else if (streq (name, "metrics_login")) {
+        if (!streq (value, "true") && !streq (value, "false") &&
+            !streq (value, "1") && !streq (value, "0")) {
+            snprintf (why, size, "metrics_login: true or false, not '%s'",
+                      value);
+            return MESHQ_EINVAL;
+        }
+        config->metrics_login = streq (value, "true") || streq (value, "1");
     } else if (streq (name, "mesh_secret_file"))
         rc = s_text (name, value, config->mesh_secret_file,
                      sizeof config->mesh_secret_file, why, size);

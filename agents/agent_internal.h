@@ -13,6 +13,7 @@
 #include "args.h"
 #include "buf.h"
 #include "exchange.h"
+#include "hist.h"
 #include "map64.h"
 #include "queue.h"
 #include "store.h"
@@ -103,6 +104,7 @@ struct _meshq_pending_t {
     uint32_t remaining;        //  Appends not yet durable.
     int code;                  //  0, or why it is refused.
     const char *why;           //  Static reason when code is set.
+    int64_t started_us;        //  Monotonic us it came (/metrics).
 };
 
 //  A client connection: identified by the 16-byte session id that is
@@ -191,6 +193,12 @@ struct _meshq_engine_t {
     int64_t frame_wall;  //  zclock_time () while frames are handled, or 0.
     int turn_timer;      //  The end-of-turn timer while turn_armed, or 0.
     meshq_queue_t *last_dirty;  //  Queue last marked dirty (in dirty).
+
+    //  HTTP and /metrics (agents/http/).
+    struct _meshq_engine_http_t *http;  //  Its listeners, or NULL.
+    meshq_hist_t confirm_wait;          //  Publish to confirm.
+    meshq_hist_t delivery_wait;         //  Queued to a first delivery.
+    meshq_hist_t ack_wait;              //  Queued to ack.
 };
 
 //  agent.c
@@ -216,6 +224,26 @@ meshq_session_t *meshq_engine_session_open (meshq_engine_t *self,
                                             const meshq_args_t *args,
                                             const char *user,
                                             meshq_vhost_t *vhost);
+
+//  http/http_engine.c: the HTTP listeners, and what /metrics counts on
+//  the message path.
+int meshq_engine_http_start (meshq_engine_t *self, char *why, size_t size);
+//  Stops the listeners; meshq_engine_http_destroy frees the rest, once
+//  the auth module has answered every login it was asked.
+void meshq_engine_http_stop (meshq_engine_t *self);
+void meshq_engine_http_destroy (meshq_engine_t *self);
+//  The auth module's answer to a login of an HTTP request: true if
+//  ticket was one (and it is taken care of).
+bool meshq_engine_http_login (meshq_engine_t *self, void *ticket, int rc,
+                              const char *why);
+//  "HOST:PORT" a listener ("http", "metrics") serves, or NULL.
+const char *meshq_engine_http_address (meshq_engine_t *self,
+                                       const char *listener);
+//  Notes entry delivered a first time (acked false), or acked.
+void meshq_engine_note_wait (meshq_engine_t *self, meshq_entry_t *entry,
+                             bool acked);
+//  Monotonic microseconds.
+int64_t meshq_engine_mono_us (void);
 
 //  agent_endpoint.c
 //  Whether endpoint can be bound without taking it from a running agent

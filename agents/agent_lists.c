@@ -115,6 +115,13 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
                             stats->duplicate_names);
         }
     }
+    //  Where HTTP is served (a port 0 setting shows the port picked).
+    const char *http = meshq_engine_http_address (self, "http");
+    const char *metrics = meshq_engine_http_address (self, "metrics");
+    if (http)
+        MESHQ_ARGS_SET (&results, HTTP, http, meshq_span (http));
+    if (metrics)
+        MESHQ_ARGS_SET (&results, METRICS, metrics, meshq_span (metrics));
     MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);
     MESHQ_ARGS_SET (&results, SLOW_CLIENTS, slow_clients, self->slow_clients);
     MESHQ_ARGS_SET (&results, UNSENT, unsent, self->unsent);

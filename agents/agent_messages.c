@@ -133,6 +133,8 @@ s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
     else
         meshq_engine_ensession (session, entry);
     self->delivered++;
+    if (entry->deliveries == 1)
+        meshq_engine_note_wait (self, entry, false);
     if (session->batch > 1) {
         //  A no-ack delivery is acked when its batch goes out.
         meshq_engine_batch_add (self, session, consumer, entry, no_ack);
@@ -250,6 +252,7 @@ s_pending_new (meshq_engine_t *self, meshq_session_t *session, uint64_t seq)
     meshq_pending_t *pending = meshq_engine_pending_new (self);
     pending->session = session;
     pending->seq = seq;
+    pending->started_us = meshq_engine_mono_us ();
     if (session->pending_tail)
         session->pending_tail->next = pending;
     else
@@ -534,7 +537,10 @@ meshq_engine_flush_confirms (meshq_engine_t *self, meshq_session_t *session)
     session->confirm_due = false;
     uint64_t upto = 0;
     meshq_pending_t *pending;
+    int64_t now_us = session->pending ? meshq_engine_mono_us () : 0;
     while ((pending = session->pending) && pending->remaining == 0) {
+        meshq_hist_note (&self->confirm_wait,
+                         (uint64_t)(now_us - pending->started_us));
         if (pending->code) {
             meshq_args_t nack;
             memset (&nack, 0, sizeof nack);

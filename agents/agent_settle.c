@@ -21,6 +21,7 @@ static void
 s_acked (meshq_engine_t *self, meshq_queue_t *queue, meshq_entry_t *entry)
 {
     self->acked++;
+    meshq_engine_note_wait (self, entry, true);
     if (meshq_queue_args (queue)->dedup_window > 0)
         meshq_engine_dedup_note (
             queue, entry->remote ? entry->origin : self->node_id, entry->seq);
@@ -178,6 +179,8 @@ meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,
     int rc = meshq_engine_send (self, session, "OK", &results,
                                 entry->blob->data, entry->blob->size);
     self->delivered++;
+    if (entry->deliveries == 1)
+        meshq_engine_note_wait (self, entry, false);
     //  One that could not be sent stays unacked, for the queue again.
     if (rc == 0 && MESHQ_ARGS_HAS (args, NO_ACK) && args->no_ack) {
         meshq_engine_unsession (entry);

@@ -11,6 +11,7 @@
                 [--control ENDPOINT,...] [--log LEVEL] [--SETTING VALUE]...
 */
 #include "agent.h"
+#include "http.h"
 #include "iface.h"
 #include "mesh_secret.h"
 #include "meshq.h"
@@ -41,7 +42,8 @@
     "                   [--heartbeat MS] [--peer-timeout MS] [--standalone]\n" \
     "                   [--read-ahead PERCENT] [--mesh-secret-file FILE]\n"    \
     "                   [--client-hwm FRAMES] [--max-vhosts COUNT]\n"          \
-    "                   [--insecure]\n"
+    "                   [--http [HOST:]PORT] [--metrics [HOST:]PORT]\n"        \
+    "                   [--metrics-login] [--insecure]\n"
 
 //  Settings as name and value, from the file then the flags: the last
 //  one given of a name wins.
@@ -191,6 +193,9 @@ s_main (int argc, char *argv[], s_settings_t *settings)
         {"client-hwm", required_argument, NULL, 's'},
         {"max-vhosts", required_argument, NULL, 's'},
         {"insecure", no_argument, NULL, 's'},
+        {"http", required_argument, NULL, 's'},
+        {"metrics", required_argument, NULL, 's'},
+        {"metrics-login", no_argument, NULL, 's'},
         {NULL, 0, NULL, 0}};
     //  The file first, so that flags win whatever their order.
     for (int i = 1; i < argc - 1; i++)
@@ -255,6 +260,17 @@ s_main (int argc, char *argv[], s_settings_t *settings)
         }
     }
     snprintf (config.name, sizeof config.name, "%s", name);
+    //  The daemon serves HTTP where RabbitMQ does, unless told otherwise
+    //  (an embedded agent only when told). A default port already taken
+    //  is a warning; a port asked for is not (agent.h).
+    if (!s_get (settings, "http")) {
+        snprintf (config.http, sizeof config.http, MESHQ_HTTP_DEFAULT);
+        config.http_fallback = true;
+    }
+    if (!s_get (settings, "metrics")) {
+        snprintf (config.metrics, sizeof config.metrics, MESHQ_METRICS_DEFAULT);
+        config.metrics_fallback = true;
+    }
     //  A secret the engine would refuse at start is a configuration
     //  error: say so now, with the configuration's exit code.
     if (*config.mesh_secret_file) {

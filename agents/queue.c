@@ -238,6 +238,30 @@ meshq_queue_disposed (const meshq_queue_t *self, meshq_disposal_t disposal)
     return self->disposed[disposal];
 }
 
+void
+meshq_queue_totals (const meshq_queue_t *self, meshq_queue_totals_t *totals)
+{
+    totals->published = self->pushed;
+    totals->delivered = self->delivered;
+    totals->first_deliveries = self->first_deliveries;
+    totals->delivery_wait_ms = self->delivery_wait_ms;
+    totals->acked = self->acked;
+    totals->ack_wait_ms = self->ack_wait_ms;
+}
+
+void
+meshq_queue_note_wait (meshq_queue_t *self, bool acked, int64_t wait_ms)
+{
+    uint64_t wait = wait_ms > 0 ? (uint64_t)wait_ms : 0;
+    if (acked) {
+        self->acked++;
+        self->ack_wait_ms += wait;
+    } else {
+        self->first_deliveries++;
+        self->delivery_wait_ms += wait;
+    }
+}
+
 uint64_t
 meshq_queue_disposed_since (const meshq_queue_t *self,
                             meshq_disposal_t disposal)
@@ -307,6 +331,9 @@ s_full (const meshq_queue_t *self, uint32_t extra_bytes)
 int
 meshq_queue_push (meshq_queue_t *self, meshq_entry_t *entry)
 {
+    //  Its wait (/metrics) counts from here.
+    if (!entry->born)
+        entry->born = meshq_mono_ms ();
     if (s_full (self, entry->body_size)) {
         if (self->args.reject_publish)
             return MESHQ_ELIMIT;

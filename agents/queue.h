@@ -62,6 +62,7 @@ struct _meshq_entry_t {
     uint32_t origin_link;        //  The link to its origin it came over.
     meshq_consumer_t *consumer;  //  Holder while delivered (NULL: a get).
     void *session;               //  Holding session while delivered.
+    int64_t born;                //  Monotonic ms it was first queued here.
 };
 
 //  A consumer of this queue.
@@ -197,6 +198,20 @@ uint64_t meshq_queue_disposed_since (const meshq_queue_t *self,
 void meshq_queue_disposed_logged (meshq_queue_t *self,
                                   meshq_disposal_t disposal);
 
+//  What a queue counted since it was made (for /metrics).
+typedef struct {
+    uint64_t published;         //  Entries pushed.
+    uint64_t delivered;         //  Deliveries made.
+    uint64_t first_deliveries;  //  Entries delivered a first time.
+    uint64_t delivery_wait_ms;  //  Their time from queued to delivered.
+    uint64_t acked;             //  Entries acked.
+    uint64_t ack_wait_ms;       //  Their time from queued to acked.
+} meshq_queue_totals_t;
+void meshq_queue_totals (const meshq_queue_t *self,
+                         meshq_queue_totals_t *totals);
+//  Notes an entry of the queue delivered a first time (acked false) or
+//  acked, wait_ms after it was queued here.
+void meshq_queue_note_wait (meshq_queue_t *self, bool acked, int64_t wait_ms);
 //  Per-message TTL and arrival give the expiry (wall-clock ms, 0 none).
 int64_t meshq_queue_expiry (const meshq_queue_t *self, int64_t now,
                             int64_t message_ttl);

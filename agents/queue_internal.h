@@ -46,6 +46,10 @@ struct _meshq_queue_t {
     void *mesh;                     //  The host's mesh state.
     uint64_t disposed[MESHQ_DISPOSED_COUNT];  //  Disposals per reason.
     uint64_t reported[MESHQ_DISPOSED_COUNT];  //  Of those, logged.
+    uint64_t first_deliveries;                //  Entries delivered once.
+    uint64_t delivery_wait_ms;  //  Their wait from queued to delivered.
+    uint64_t acked;             //  Entries acked.
+    uint64_t ack_wait_ms;       //  Their wait from queued to acked.
 };
 
 static inline void

@@ -134,6 +134,8 @@ typedef struct {
     uint64_t frames_received;  //  Frames taken from peers.
     uint64_t frames_dropped[MESHQ_FRAME_DROP_COUNT];  //  By reason.
     uint64_t frames_sent;                             //  Frames sent to peers.
+    uint64_t bytes_received;     //  Bytes of the frames taken from peers.
+    uint64_t bytes_sent;         //  Bytes of the frames sent to peers.
     uint64_t send_errors;        //  Sends refused (queue full).
     uint64_t link_errors;        //  Links libzmq refused a socket for
                                  //  (too many sockets or open files).

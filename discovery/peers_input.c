@@ -431,6 +431,7 @@ s_frame (meshq_peers_t *self, meshq_peer_cmd_t command, const uint8_t *node,
     if (actions & MESHQ_PEER_REFUSED)
         return;
     self->stats.frames_received++;
+    self->stats.bytes_received += zmsg_content_size (*msg_p);
     switch (command) {
         case MESHQ_PEER_CMD_PING:
             meshq_buf_reset (&self->buf);

@@ -360,9 +360,11 @@ int
 meshq_peers_link_send (meshq_peers_t *self, meshq_peers_entry_t *entry,
                        zmsg_t **msg_p)
 {
+    size_t size = *msg_p ? zmsg_content_size (*msg_p) : 0;
     int rc = meshq_link_send (entry->link, msg_p);
     if (rc == 0) {
         self->stats.frames_sent++;
+        self->stats.bytes_sent += size;
         meshq_peer_sent (&entry->peer, zclock_mono ());
     } else
         self->stats.send_errors++;

@@ -70,6 +70,8 @@
     X (USER, user, "user", STR)                     /* user name */            \
     X (VERSION, version, "version", STR)            /* software version */     \
     X (ENDPOINT, endpoint, "endpoint", STR)         /* an endpoint */          \
+    X (HTTP, http, "http", STR)                     /* HTTP API address */     \
+    X (METRICS, metrics, "metrics", STR)            /* metrics address */      \
     X (STATE, state, "state", STR)                  /* a state's name */       \
     X (CREDIT, credit, "credit", UINT)              /* credit granted */       \
     X (INFLIGHT, inflight, "inflight", UINT)        /* sent, not acked */      \

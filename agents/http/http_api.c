@@ -1,0 +1,411 @@
+/*  http_api.c - the JSON API, in the spirit of RabbitMQ's management
+    API: /api/overview, /api/nodes, /api/queues, /api/queues/VHOST/NAME,
+    /api/exchanges, /api/bindings, /api/consumers, /api/connections.
+    Names in paths are percent-encoded ("/" is %2F), as there.
+
+    A queue is shown as this agent knows it: its own part, and the parts
+    other agents told it of (what the mesh rows of LIST_QUEUES hold),
+    with the totals; "view": "agent" says so (docs/OPERATIONS.md).
+*/
+#include "http_render.h"
+#include "http_text.h"
+#include "peers.h"
+
+#include <ctype.h>
+
+//  Decodes %XX escapes of text into out (at most size - 1 bytes).
+//  Returns false if an escape is malformed or it does not fit.
+static bool
+s_unescape (const char *text, size_t length, char *out, size_t size)
+{
+    size_t used = 0;
+    for (size_t i = 0; i < length; i++) {
+        char c = text[i];
+        if (c == '%') {
+            if (i + 2 >= length || !isxdigit ((unsigned char)text[i + 1]) ||
+                !isxdigit ((unsigned char)text[i + 2]))
+                return false;
+            char hex[3] = {text[i + 1], text[i + 2], 0};
+            c = (char)strtol (hex, NULL, 16);
+            i += 2;
+        }
+        if (used + 1 >= size)
+            return false;
+        out[used++] = c;
+    }
+    out[used] = 0;
+    return true;
+}
+
+//  Whether a vhost is shown to the user only (NULL: to anyone).
+static bool
+s_shown (meshq_engine_t *self, const meshq_vhost_t *vhost, const char *only)
+{
+    return !only || meshq_auth_may_enter (self->auth, only, vhost->name);
+}
+
+//  "key": (the caller writes the value)
+static void
+s_key (meshq_buf_t *out, const char *key, bool first)
+{
+    if (!first)
+        meshq_text_str (out, ",");
+    meshq_text_json_str (out, key);
+    meshq_text_str (out, ":");
+}
+
+static void
+s_key_u64 (meshq_buf_t *out, const char *key, uint64_t value)
+{
+    s_key (out, key, false);
+    meshq_text_u64 (out, value);
+}
+
+static void
+s_key_str (meshq_buf_t *out, const char *key, const char *value)
+{
+    s_key (out, key, false);
+    meshq_text_json_str (out, value);
+}
+
+static void
+s_key_bool (meshq_buf_t *out, const char *key, bool value)
+{
+    s_key (out, key, false);
+    meshq_text_str (out, value ? "true" : "false");
+}
+
+static void
+s_queue (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue,
+         meshq_buf_t *out)
+{
+    const meshq_queue_args_t *args = meshq_queue_args (queue);
+    meshq_queue_totals_t totals;
+    meshq_queue_totals (queue, &totals);
+    //  Its parts on other agents, as this one knows them.
+    size_t capacity = 4, count = 0;
+    meshq_args_t *rows = calloc (capacity, sizeof *rows);
+    assert (rows);
+    meshq_engine_mesh_rows (self, queue, &rows, &count, &capacity);
+    uint64_t ready = meshq_queue_ready (queue);
+    uint64_t unacked = meshq_queue_unacked (queue);
+    uint64_t consumers = meshq_queue_local_consumers (queue);
+    uint64_t all_ready = ready, all_unacked = unacked,
+             all_consumers = consumers;
+    for (size_t i = 0; i < count; i++) {
+        all_ready += rows[i].messages;
+        all_unacked += rows[i].unacked;
+        all_consumers += rows[i].consumers;
+    }
+    meshq_text_str (out, "{");
+    s_key (out, "name", true);
+    meshq_text_json_str (out, meshq_queue_name (queue));
+    s_key_str (out, "vhost", vhost->name);
+    s_key_str (out, "node", self->config.name);
+    s_key_str (out, "view", "agent");
+    s_key_bool (out, "durable", args->durable);
+    s_key_bool (out, "exclusive", args->exclusive);
+    s_key_bool (out, "auto_delete", args->auto_delete);
+    s_key_u64 (out, "messages", all_ready + all_unacked);
+    s_key_u64 (out, "messages_ready", all_ready);
+    s_key_u64 (out, "messages_unacknowledged", all_unacked);
+    s_key_u64 (out, "consumers", all_consumers);
+    s_key_u64 (out, "message_bytes", meshq_queue_ready_bytes (queue));
+    s_key (out, "message_stats", false);
+    meshq_text_str (out, "{");
+    s_key (out, "publish", true);
+    meshq_text_u64 (out, totals.published);
+    s_key_u64 (out, "deliver", totals.delivered);
+    s_key_u64 (out, "ack", totals.acked);
+    s_key_u64 (out, "publish_rate", (uint64_t)meshq_queue_publish_rate (queue));
+    s_key_u64 (out, "deliver_rate", (uint64_t)meshq_queue_deliver_rate (queue));
+    meshq_text_str (out, "}");
+    s_key (out, "parts", false);
+    meshq_text_str (out, "[{");
+    s_key (out, "node", true);
+    meshq_text_json_str (out, self->config.name);
+    s_key_u64 (out, "messages_ready", ready);
+    s_key_u64 (out, "messages_unacknowledged", unacked);
+    s_key_u64 (out, "consumers", consumers);
+    meshq_text_str (out, "}");
+    for (size_t i = 0; i < count; i++) {
+        meshq_text_str (out, ",{");
+        s_key (out, "node", true);
+        meshq_text_json (out, rows[i].name.data, rows[i].name.size);
+        s_key_u64 (out, "messages_ready", rows[i].messages);
+        s_key_u64 (out, "messages_unacknowledged", rows[i].unacked);
+        s_key_u64 (out, "consumers", rows[i].consumers);
+        meshq_text_str (out, "}");
+    }
+    meshq_text_str (out, "]}");
+    free (rows);
+}
+
+static void
+s_queues (meshq_engine_t *self, const char *only, meshq_buf_t *out)
+{
+    meshq_text_str (out, "[");
+    bool first = true;
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
+        if (!s_shown (self, vhost, only))
+            continue;
+        meshq_queue_t *queue = zhashx_first (vhost->queues);
+        for (; queue; queue = zhashx_next (vhost->queues)) {
+            if (!first)
+                meshq_text_str (out, ",");
+            first = false;
+            s_queue (self, vhost, queue, out);
+        }
+    }
+    meshq_text_str (out, "]");
+}
+
+static void
+s_exchanges (meshq_engine_t *self, const char *only, bool bindings,
+             meshq_buf_t *out)
+{
+    meshq_text_str (out, "[");
+    bool first = true;
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
+        if (!s_shown (self, vhost, only))
+            continue;
+        meshq_exchange_t *exchange = zhashx_first (vhost->exchanges);
+        for (; exchange; exchange = zhashx_next (vhost->exchanges)) {
+            const char *name = meshq_exchange_name (exchange);
+            if (!bindings) {
+                meshq_text_str (out, first ? "{" : ",{");
+                first = false;
+                s_key (out, "name", true);
+                meshq_text_json_str (out, name);
+                s_key_str (out, "vhost", vhost->name);
+                s_key_str (
+                    out, "type",
+                    meshq_exchange_type_name (meshq_exchange_type (exchange)));
+                s_key_bool (out, "durable", meshq_exchange_durable (exchange));
+                meshq_text_str (out, "}");
+                continue;
+            }
+            const meshq_binding_t *binding = meshq_exchange_bindings (exchange);
+            for (; binding; binding = binding->next) {
+                meshq_text_str (out, first ? "{" : ",{");
+                first = false;
+                s_key (out, "source", true);
+                meshq_text_json_str (out, name);
+                s_key_str (out, "vhost", vhost->name);
+                s_key_str (out, "destination",
+                           meshq_queue_name (binding->queue));
+                s_key_str (out, "destination_type", "queue");
+                s_key_str (out, "routing_key", binding->key);
+                meshq_text_str (out, "}");
+            }
+        }
+    }
+    meshq_text_str (out, "]");
+}
+
+static void
+s_sessions (meshq_engine_t *self, const char *only, bool consumers,
+            meshq_buf_t *out)
+{
+    meshq_text_str (out, "[");
+    bool first = true;
+    meshq_session_t *session = zhashx_first (self->sessions);
+    for (; session; session = zhashx_next (self->sessions)) {
+        if (session->peer || !s_shown (self, session->vhost, only))
+            continue;
+        char id[33];
+        meshq_hex16 (session->id, id);
+        if (!consumers) {
+            meshq_text_str (out, first ? "{" : ",{");
+            first = false;
+            s_key (out, "name", true);
+            meshq_text_json_str (out, id);
+            s_key_str (out, "user", session->user);
+            s_key_str (out, "vhost", session->vhost->name);
+            s_key_str (out, "node", self->config.name);
+            s_key_u64 (out, "consumers", zlistx_size (session->consumers));
+            s_key_u64 (out, "heartbeat_ms", (uint64_t)session->heartbeat_ms);
+            s_key_u64 (out, "unconfirmed",
+                       session->pending
+                           ? session->pending_tail->seq - session->confirmed
+                           : 0);
+            meshq_text_str (out, "}");
+            continue;
+        }
+        meshq_consumer_t *consumer = zlistx_first (session->consumers);
+        for (; consumer; consumer = zlistx_next (session->consumers)) {
+            meshq_text_str (out, first ? "{" : ",{");
+            first = false;
+            s_key (out, "consumer_tag", true);
+            meshq_text_json_str (out, consumer->tag);
+            s_key_str (out, "queue", meshq_queue_name (consumer->queue));
+            s_key_str (out, "vhost", session->vhost->name);
+            s_key_str (out, "connection", id);
+            s_key_str (out, "user", session->user);
+            s_key_u64 (out, "prefetch_count", consumer->prefetch);
+            s_key_u64 (out, "unacked", consumer->unacked);
+            s_key_bool (out, "exclusive", consumer->exclusive);
+            s_key_bool (out, "ack_required", !consumer->no_ack);
+            meshq_text_str (out, "}");
+        }
+    }
+    meshq_text_str (out, "]");
+}
+
+static void
+s_nodes (meshq_engine_t *self, meshq_buf_t *out)
+{
+    meshq_text_str (out, "[{");
+    s_key (out, "name", true);
+    meshq_text_json_str (out, self->config.name);
+    s_key_str (out, "node", self->node_hex);
+    s_key_str (out, "state", "up");
+    s_key_bool (out, "self", true);
+    s_key_u64 (out, "mem_used", self->memory);
+    s_key_u64 (out, "mem_limit", self->config.max_memory);
+    s_key_bool (out, "blocked", self->blocked);
+    s_key_u64 (out, "uptime", (uint64_t)(zclock_mono () - self->started));
+    meshq_text_str (out, "}");
+    //  The peers of the default vhost's mesh: the mesh as seen here.
+    meshq_peers_t *peers = self->root ? self->root->peers : NULL;
+    const meshq_peer_info_t *peer = peers ? meshq_peers_first (peers) : NULL;
+    for (; peer; peer = meshq_peers_next (peers)) {
+        meshq_text_str (out, ",{");
+        s_key (out, "name", true);
+        meshq_text_json_str (out, peer->name);
+        s_key_str (out, "node", peer->id_hex);
+        s_key_str (out, "state", peer->state);
+        s_key_bool (out, "self", false);
+        s_key_str (out, "endpoint", peer->endpoint ? peer->endpoint : "");
+        s_key_str (out, "reason", peer->reason ? peer->reason : "");
+        s_key_u64 (out, "last_seen_ms", peer->last_seen_ms);
+        meshq_text_str (out, "}");
+    }
+    meshq_text_str (out, "]");
+}
+
+static void
+s_overview (meshq_engine_t *self, const char *only, meshq_buf_t *out)
+{
+    uint64_t ready = 0, unacked = 0, queues = 0, exchanges = 0;
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
+        if (!s_shown (self, vhost, only))
+            continue;
+        exchanges += zhashx_size (vhost->exchanges);
+        meshq_queue_t *queue = zhashx_first (vhost->queues);
+        for (; queue; queue = zhashx_next (vhost->queues)) {
+            queues++;
+            ready += meshq_queue_ready (queue);
+            unacked += meshq_queue_unacked (queue);
+        }
+    }
+    uint64_t connections = 0, consumers = 0;
+    meshq_session_t *session = zhashx_first (self->sessions);
+    for (; session; session = zhashx_next (self->sessions))
+        if (!session->peer && s_shown (self, session->vhost, only)) {
+            connections++;
+            consumers += zlistx_size (session->consumers);
+        }
+    char version[32];
+    snprintf (version, sizeof version, "%d.%d.%d", MESHQ_VERSION_MAJOR,
+              MESHQ_VERSION_MINOR, MESHQ_VERSION_PATCH);
+    meshq_text_str (out, "{");
+    s_key (out, "node", true);
+    meshq_text_json_str (out, self->config.name);
+    s_key_str (out, "node_id", self->node_hex);
+    s_key_str (out, "meshq_version", version);
+    s_key_str (
+        out, "mesh",
+        self->config.mesh
+            ? (*self->config.mesh_name ? self->config.mesh_name : "default")
+            : "");
+    s_key_u64 (out, "uptime", (uint64_t)(zclock_mono () - self->started));
+    s_key (out, "queue_totals", false);
+    meshq_text_str (out, "{");
+    s_key (out, "messages", true);
+    meshq_text_u64 (out, ready + unacked);
+    s_key_u64 (out, "messages_ready", ready);
+    s_key_u64 (out, "messages_unacknowledged", unacked);
+    meshq_text_str (out, "}");
+    s_key (out, "object_totals", false);
+    meshq_text_str (out, "{");
+    s_key (out, "queues", true);
+    meshq_text_u64 (out, queues);
+    s_key_u64 (out, "exchanges", exchanges);
+    s_key_u64 (out, "connections", connections);
+    s_key_u64 (out, "consumers", consumers);
+    meshq_text_str (out, "}");
+    s_key (out, "message_stats", false);
+    meshq_text_str (out, "{");
+    s_key (out, "publish", true);
+    meshq_text_u64 (out, self->published);
+    s_key_u64 (out, "deliver", self->delivered);
+    s_key_u64 (out, "ack", self->acked);
+    meshq_text_str (out, "}");
+    s_key_bool (out, "blocked", self->blocked);
+    s_key_u64 (out, "mem_used", self->memory);
+    s_key_u64 (out, "mem_limit", self->config.max_memory);
+    meshq_text_str (out, "}");
+}
+
+//  /api/queues/VHOST/NAME
+static unsigned
+s_one_queue (meshq_engine_t *self, const char *rest, const char *only,
+             meshq_buf_t *out)
+{
+    const char *slash = strchr (rest, '/');
+    char vhost_name[MESHQ_MAX_SHORTSTR + 1], name[MESHQ_MAX_SHORTSTR + 1];
+    if (!slash ||
+        !s_unescape (rest, (size_t)(slash - rest), vhost_name,
+                     sizeof vhost_name) ||
+        !s_unescape (slash + 1, strlen (slash + 1), name, sizeof name)) {
+        meshq_text_str (out, "use /api/queues/VHOST/NAME, percent-encoded "
+                             "(the vhost / is %2F)\n");
+        return 404;
+    }
+    meshq_vhost_t *vhost = zhashx_lookup (self->vhosts, vhost_name);
+    meshq_queue_t *queue = vhost && s_shown (self, vhost, only)
+                               ? zhashx_lookup (vhost->queues, name)
+                               : NULL;
+    if (!queue) {
+        meshq_text_printf (out, "no queue '%s' in vhost '%s' on this agent\n",
+                           name, vhost_name);
+        return 404;
+    }
+    s_queue (self, vhost, queue, out);
+    return 200;
+}
+
+unsigned
+meshq_http_api (meshq_engine_t *self, const char *path, const char *only,
+                meshq_buf_t *out)
+{
+    if (streq (path, "/api/overview"))
+        s_overview (self, only, out);
+    else if (streq (path, "/api/nodes"))
+        s_nodes (self, out);
+    else if (streq (path, "/api/queues") || streq (path, "/api/queues/"))
+        s_queues (self, only, out);
+    else if (strncmp (path, "/api/queues/", 12) == 0)
+        return s_one_queue (self, path + 12, only, out);
+    else if (streq (path, "/api/exchanges"))
+        s_exchanges (self, only, false, out);
+    else if (streq (path, "/api/bindings"))
+        s_exchanges (self, only, true, out);
+    else if (streq (path, "/api/consumers"))
+        s_sessions (self, only, true, out);
+    else if (streq (path, "/api/connections"))
+        s_sessions (self, only, false, out);
+    else {
+        meshq_text_str (out, "not found; this agent serves /metrics, "
+                             "/api/overview, /api/nodes, /api/queues, "
+                             "/api/queues/VHOST/NAME, /api/exchanges, "
+                             "/api/bindings, /api/consumers and "
+                             "/api/connections\n");
+        return 404;
+    }
+    return 200;
+}
