@@ -60,6 +60,7 @@ static const meshq_table_column_t s_queues[] = {
     S_COL ("publish_rate", PUBLISH_RATE, publish_rate, 'u', true),
     S_COL ("deliver_rate", DELIVER_RATE, deliver_rate, 'u', true),
     S_COL ("agents", AGENTS, agents, 'u', true),
+    S_COL ("mean_wait_ms", DELIVER_RATE, deliver_rate, 'W', false),
     S_COL ("quarantined", QUARANTINED, quarantined, 'u', false),
     S_DISPOSED (false),
     S_END};
@@ -244,6 +245,16 @@ s_cell (const meshq_table_column_t *column, const meshq_args_t *row,
         *number = row->messages + row->unacked;
     else if (column->kind == 'B')
         *number = row->bytes + row->unacked_bytes;
+    else if (column->kind == 'W') {
+        //  Little's law: the mean time in the queue is its length over
+        //  its throughput. Nothing delivered: no estimate, "".
+        if (!row->deliver_rate) {
+            *text = strdup ("");
+            assert (*text);
+            return;
+        }
+        *number = row->messages * 1000 / row->deliver_rate;
+    }
     if (column->kind == 'b')
         snprintf (buf, sizeof buf, "%s", *number ? "true" : "false");
     else

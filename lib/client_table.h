@@ -13,7 +13,8 @@ typedef struct {
     int arg;           //  meshq_arg_t.
     size_t offset;     //  Member in meshq_args_t.
     char kind;         //  's' span, 'u' uint64, 'b' bool, 't' ready +
-                       //  unacked, 'B' their bytes.
+                       //  unacked, 'B' their bytes, 'W' ready over
+                       //  deliver rate, in ms.
     bool shown;        //  Shown when no columns are asked for.
 } meshq_table_column_t;
 

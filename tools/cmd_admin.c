@@ -28,14 +28,16 @@ s_json_string (const char *text, FILE *out)
     fputc ('"', out);
 }
 
-//  Writes a value as JSON.
+//  Writes a value as JSON: a number with no value (an estimate that
+//  cannot be made) is null.
 static void
 s_json_value (const meshq_table_t *table, size_t row, size_t column, FILE *out)
 {
+    const char *text = meshq_table_str (table, row, column);
     if (meshq_table_column_type (table, column) == MESHQ_COLUMN_STR)
-        s_json_string (meshq_table_str (table, row, column), out);
+        s_json_string (text, out);
     else
-        fputs (meshq_table_str (table, row, column), out);
+        fputs (*text ? text : "null", out);
 }
 
 int

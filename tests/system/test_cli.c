@@ -469,6 +469,12 @@ Test (cli, list_columns_are_chosen_by_name_and_every_list_takes_json)
     prog = s_meshq (NULL, "--json", "list_queues", "name", "durable", NULL);
     cr_expect_str_eq (prog->output, "[{\"name\":\"q\",\"durable\":true}]\n");
     procutil_prog_destroy (&prog);
+    //  The mean wait is an estimate from the deliver rate: none yet.
+    prog =
+        s_meshq (NULL, "--json", "list_queues", "name", "mean_wait_ms", NULL);
+    cr_expect_str_eq (prog->output,
+                      "[{\"name\":\"q\",\"mean_wait_ms\":null}]\n");
+    procutil_prog_destroy (&prog);
     //  --local: this agent's part, with its node.
     prog = s_meshq (NULL, "list_queues", "--local", "name", "node",
                     "messages_ready", NULL);
