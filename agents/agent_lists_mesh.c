@@ -26,8 +26,11 @@
 #define S_TIMEOUT_MIN_MS 50
 #define S_TIMEOUT_MAX_MS 60000
 
-//  Gathers open at once, at most: each holds a timer and a table.
-#define S_GATHERS_MAX 64
+//  Gathers open at once, at most, and the queues one adds up: a row is
+//  1 KB, and a peer's ANSWER could name a queue in every 10 bytes of its
+//  frame. So a gather holds 20 MB at most, and all of them 160 MB.
+#define S_GATHERS_MAX 8
+#define S_ROWS_MAX    20000
 
 //  A peer not yet heard, or heard with a reason.
 typedef struct {
@@ -57,14 +60,17 @@ typedef struct {
     int timer;               //  The timeout's zloop timer.
 } s_gather_t;
 
-//  Adds one agent's row of a queue to the queue's totals.
-static void
+//  Adds one agent's row of a queue to the queue's totals. False if the
+//  queue is new and the gather holds S_ROWS_MAX already.
+static bool
 s_add (zhashx_t *rows, const meshq_args_t *part)
 {
     char name[MESHQ_MAX_SHORTSTR + 1];
     meshq_span_copy (name, part->queue);
     s_row_t *total = zhashx_lookup (rows, name);
     meshq_args_t *row = total ? &total->args : NULL;
+    if (!row && zhashx_size (rows) >= S_ROWS_MAX)
+        return false;
     if (!row) {
         total = calloc (1, sizeof *total);
         assert (total);
@@ -103,6 +109,7 @@ s_add (zhashx_t *rows, const meshq_args_t *part)
     S_SUM (DISPOSED_LIMIT, disposed_limit)
     S_SUM (DISPOSED_DEDUP, disposed_dedup)
 #undef S_SUM
+    return true;
 }
 
 bool
@@ -247,7 +254,8 @@ meshq_engine_gather_queues (meshq_engine_t *self, meshq_session_t *session,
     for (; queue; queue = zhashx_next (vhost->queues)) {
         meshq_args_t part;
         s_part (self, queue, &part);
-        s_add (gather->rows, &part);
+        if (!s_add (gather->rows, &part))
+            break;
     }
     //  Then the peers that are up.
     gather->asked =
@@ -353,8 +361,8 @@ meshq_mesh_on_answer (meshq_engine_t *self, meshq_session_t *session,
     } else {
         meshq_args_t part;
         while (meshq_codec_list_next (&cursor, &part))
-            if (MESHQ_ARGS_HAS (&part, QUEUE))
-                s_add (gather->rows, &part);
+            if (MESHQ_ARGS_HAS (&part, QUEUE) && !s_add (gather->rows, &part))
+                asked->why = "part of its list left out: too many queues";
     }
     if (gather->waiting == 0)
         s_finish (gather);

@@ -226,3 +226,63 @@ Test (mesh_lists, an_answer_nobody_asked_for_is_ignored)
     meshq_table_destroy (&table);
     meshq_client_destroy (&client);
 }
+
+Test (mesh_lists, a_gather_holds_at_most_20000_queues)
+{
+    peerutil_agent (&s_node, "a", s_mesh, s_port);
+    peerutil_start_with (&s_peer, s_mesh, s_port, 0x80, "QUERY");
+    meshq_client_t *client = agentutil_connect (s_node.agent);
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, RID, rid, 7);
+    MESHQ_ARGS_SET (&args, MESHWIDE, meshwide, true);
+    cr_assert_eq (meshq_client_send (client, "LIST_QUEUES", &args, NULL, 0), 0);
+    meshq_args_t query;
+    zmsg_t *asked = peerutil_recv (&s_peer, "QUERY", &query);
+    //  A peer names more queues than a gather holds.
+    size_t count = 20001;
+    meshq_args_t *rows = calloc (count, sizeof *rows);
+    char (*names)[8] = calloc (count, sizeof *names);
+    cr_assert (rows && names);
+    for (size_t i = 0; i < count; i++) {
+        snprintf (names[i], sizeof names[i], "q%zu", i);
+        MESHQ_ARGS_SET (&rows[i], QUEUE, queue, meshq_span (names[i]));
+        MESHQ_ARGS_SET (&rows[i], MESSAGES, messages, 1);
+    }
+    meshq_buf_t body;
+    meshq_buf_init (&body);
+    cr_assert_eq (
+        meshq_codec_encode_list (query.rid, "queues", rows, count, &body, NULL),
+        0);
+    meshq_args_t answer;
+    memset (&answer, 0, sizeof answer);
+    MESHQ_ARGS_SET (&answer, RID, rid, query.rid);
+    peerutil_send (&s_peer, "ANSWER", &answer, body.data, body.size);
+    meshq_buf_fini (&body);
+    free (rows);
+    free (names);
+    zmsg_destroy (&asked);
+
+    zmsg_t *reply = NULL;
+    cr_assert_eq (meshq_client_poll (client, 10000, 7, &reply), 1);
+    zmsg_first (reply);
+    zframe_t *frame = zmsg_next (reply);
+    uint64_t rid;
+    meshq_span_t cursor;
+    uint32_t listed;
+    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
+                                           zframe_size (frame), "queues", &rid,
+                                           &cursor, &listed, NULL),
+                  0);
+    cr_expect_eq (listed, 20000);
+    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
+                                           zframe_size (frame), "unanswered",
+                                           &rid, &cursor, &listed, NULL),
+                  0);
+    cr_expect_eq (listed, 1);
+    meshq_args_t row;
+    cr_assert (meshq_codec_list_next (&cursor, &row));
+    cr_expect (memmem (row.why.data, row.why.size, "too many queues", 15));
+    zmsg_destroy (&reply);
+    meshq_client_destroy (&client);
+}
