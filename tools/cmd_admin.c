@@ -116,12 +116,17 @@ meshq_tool_list (meshq_tool_t *tool, int argc, char **argv)
         }
         if (matched)
             continue;
+        const char *usage = queues ? "[--local] [--json] [COLUMN ...]"
+                                   : "[--json] [COLUMN ...]";
+        if (strcmp (argv[i], "--help") == 0) {
+            free (names);
+            printf ("usage: meshq %s %s\n", verb, usage);
+            return MESHQ_EXIT_OK;
+        }
         if (argv[i][0] == '-') {
             free (names);
             fprintf (stderr, "meshq: %s: no option '%s'\n", verb, argv[i]);
-            return meshq_tool_usage (verb, queues ? "[--local] [--json] "
-                                                    "[COLUMN ...]"
-                                                  : "[--json] [COLUMN ...]");
+            return meshq_tool_usage (verb, usage);
         }
         names[count++] = argv[i];
     }

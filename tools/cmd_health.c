@@ -18,7 +18,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-//  Takes only --json (and -p, taken before).
+//  Takes only --json (and -p, taken before), or --help: then returns
+//  -1 after printing the usage.
 static int
 s_only_json (meshq_tool_t *tool, const char *verb, int argc, char **argv)
 {
@@ -27,6 +28,10 @@ s_only_json (meshq_tool_t *tool, const char *verb, int argc, char **argv)
             meshq_tool_flag (verb, argc, argv, &i, "--json", &tool->json);
         if (matched < 0)
             return MESHQ_EXIT_USAGE;
+        if (!matched && strcmp (argv[i], "--help") == 0) {
+            printf ("usage: meshq %s [--json]\n", verb);
+            return -1;
+        }
         if (!matched)
             return meshq_tool_usage (verb, "takes only --json");
     }
@@ -38,7 +43,7 @@ meshq_tool_ping (meshq_tool_t *tool, int argc, char **argv)
 {
     int exit = s_only_json (tool, "ping", argc, argv);
     if (exit)
-        return exit;
+        return exit < 0 ? MESHQ_EXIT_OK : exit;
     meshq_client_t *client = meshq_tool_connect (tool, &exit);
     if (!client)
         return exit;
@@ -58,7 +63,7 @@ meshq_tool_check_alarms (meshq_tool_t *tool, int argc, char **argv)
 {
     int exit = s_only_json (tool, "check_alarms", argc, argv);
     if (exit)
-        return exit;
+        return exit < 0 ? MESHQ_EXIT_OK : exit;
     meshq_client_t *client = meshq_tool_connect (tool, &exit);
     if (!client)
         return exit;
@@ -207,7 +212,7 @@ meshq_tool_check_port_connectivity (meshq_tool_t *tool, int argc, char **argv)
     const char *verb = "check_port_connectivity";
     int exit = s_only_json (tool, verb, argc, argv);
     if (exit)
-        return exit;
+        return exit < 0 ? MESHQ_EXIT_OK : exit;
     meshq_client_t *client = meshq_tool_connect (tool, &exit);
     if (!client)
         return exit;

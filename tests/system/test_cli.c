@@ -488,6 +488,14 @@ Test (cli, list_columns_are_chosen_by_name_and_every_list_takes_json)
                "%s", prog->output);
     procutil_prog_destroy (&prog);
 
+    //  --help says how, and exits 0.
+    prog = s_meshq (NULL, "list_queues", "--help", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect_str_eq (prog->output,
+                      "usage: meshq list_queues [--local] [--json] "
+                      "[COLUMN ...]\n");
+    procutil_prog_destroy (&prog);
+
     //  Every list answers --json with one array.
     const char *lists[] = {
         "list_queues",    "list_exchanges",   "list_bindings",
