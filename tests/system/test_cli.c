@@ -653,6 +653,9 @@ Test (cli, list_queues_adds_up_the_parts_of_every_agent)
                  "name\tmessages\tconsumers\tdurable\tagents\n"
                  "jobs\t3\t1\ttrue\t2\n",
                  list);
+    //  Both agents' listeners: the client endpoint and the mesh's.
+    const char *ports[] = {"check_port_connectivity", NULL};
+    s_until (endpoints[0], "every listener is reachable (2)", ports);
     //  --local at a: its own part, without b's consumer.
     const char *local[] = {"list_queues", "--local", "name", "consumers", NULL};
     s_until (endpoints[0], "jobs\t0\n", local);
