@@ -265,6 +265,9 @@ meshq_engine_mesh_rows (meshq_engine_t *self, meshq_queue_t *queue,
                         meshq_span (meshq_queue_name (queue)));
         MESHQ_ARGS_SET (row, NAME, name, meshq_span (session->user));
         MESHQ_ARGS_SET (row, MESSAGES, messages, origin->backlog);
+        //  Every agent keeps the queue's record: the same for its part.
+        MESHQ_ARGS_SET (row, DURABLE, durable,
+                        meshq_queue_args (queue)->durable);
     }
 }
 

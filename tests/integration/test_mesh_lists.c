@@ -317,3 +317,40 @@ Test (mesh_lists, a_gather_holds_at_most_20000_queues)
     zmsg_destroy (&reply);
     meshq_client_destroy (&client);
 }
+
+//  The per-agent list as older tools ask for it: the rows of the other
+//  agents' parts say durable as the queue is.
+Test (mesh_lists, other_agents_rows_say_durable_as_the_queue_is)
+{
+    agentutil_t other;
+    memset (&other, 0, sizeof other);
+    peerutil_agent (&s_node, "a", s_mesh, s_port);
+    peerutil_agent (&other, "b", s_mesh, s_port);
+    meshq_client_t *a = agentutil_connect (s_node.agent);
+    meshq_client_t *b = agentutil_connect (other.agent);
+    cr_assert_eq (meshq_client_declare_queue (a, "kept", NULL), 0);
+    cr_assert_eq (meshq_client_publish_body (a, "", "kept", "x", 1), 0);
+    //  b lists a row for a's backlog once a announced it.
+    int64_t deadline = zclock_mono () + 10000;
+    bool found = false;
+    while (!found && zclock_mono () < deadline) {
+        zmsg_t *reply;
+        meshq_span_t cursor =
+            clientutil_list (b, "LIST_QUEUES", "queues", &reply);
+        meshq_args_t row;
+        while (meshq_codec_list_next (&cursor, &row))
+            if (row.name.size && row.messages == 1 &&
+                memmem (row.name.data, row.name.size, "a-", 2) ==
+                    row.name.data) {
+                found = true;
+                cr_expect (MESHQ_ARGS_HAS (&row, DURABLE) && row.durable);
+            }
+        zmsg_destroy (&reply);
+        if (!found)
+            meshq_client_dispatch (b, 20);
+    }
+    cr_expect (found, "b never listed a's part of kept");
+    meshq_client_destroy (&b);
+    meshq_client_destroy (&a);
+    agentutil_finish (&other);
+}
