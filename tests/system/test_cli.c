@@ -664,3 +664,38 @@ Test (cli, list_queues_adds_up_the_parts_of_every_agent)
     for (int i = 0; i < 2; i++)
         procutil_kill (agents[i], SIGTERM);
 }
+
+Test (cli, memory_near_its_mark_and_blocked_publishers_are_alarms)
+{
+    const char *memory[] = {"--max-memory", "100K", NULL};
+    pid_t agent = procutil_agent_with ("cli", s_dir, s_endpoint, memory);
+    procutil_prog_t *prog = s_meshq (NULL, "declare_queue", "q", NULL);
+    procutil_prog_destroy (&prog);
+    //  93% of the mark held: an alarm, publishers still taken.
+    static char big[93 * 1000 + 1], small[10 * 1000 + 1];
+    memset (big, 'x', sizeof big - 1);
+    memset (small, 'y', sizeof small - 1);
+    prog = s_meshq (NULL, "publish", "--routing-key", "q", big, NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "check_alarms", NULL);
+    cr_expect_eq (s_exit (prog), 1, "%s", prog->output);
+    cr_expect (strstr (prog->output, "alarms raised: memory\n") &&
+                   strstr (prog->output, "blocked         false\n"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    //  Past the mark: refused, and publishers are blocked, with why.
+    prog = s_meshq (NULL, "publish", "--routing-key", "q", small, NULL);
+    cr_expect_eq (s_exit (prog), 1, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "--json", "check_alarms", NULL);
+    cr_expect_eq (s_exit (prog), 1, "%s", prog->output);
+    cr_expect (strstr (prog->output, "{\"alarms\":[\"memory\",\"blocked\"],") &&
+                   strstr (prog->output, "\"blocked\":true,") &&
+                   strstr (prog->output, "\"blocked_reason\":\"the agent's "
+                                         "memory high-water mark is "
+                                         "reached\""),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
