@@ -100,6 +100,7 @@ s_engine_destroy (meshq_engine_t **self_p)
     meshq_buf_fini (&self->buf);
     meshq_engine_batch_fini (self);
     meshq_engine_pool_fini (self);
+    meshq_engine_gather_fini (self);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->router);
     sodium_memzero (self->mesh_key, sizeof self->mesh_key);

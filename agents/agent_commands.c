@@ -488,6 +488,8 @@ meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
         meshq_engine_mesh_list (self, session, args);
     else if (streq (verb, "LIST_CONSUMERS"))
         meshq_engine_list (self, session, args, "consumers");
+    else if (streq (verb, "LIST_CONNECTIONS") || streq (verb, "LIST_LISTENERS"))
+        meshq_engine_list_ops (self, session, args, verb);
     else if (meshq_engine_admin (self, session, verb, args))
         return;
     else {

@@ -1,9 +1,11 @@
 /*  agent_internal.h - the agent engine's state, shared by its files.
 
     The engine is one actor split by subject: agent.c (sockets, the
-    loop, sessions), agent_commands.c (declarations, bindings, lists),
-    agent_messages.c (publish, delivery, acks, confirms, dead letters,
-    recovery). Everything here lives on the actor's thread.
+    loop, sessions), agent_commands.c (declarations, bindings),
+    agent_lists*.c and agent_health.c (status and lists, the mesh-wide
+    ones gathered from the peers), agent_messages.c (publish, delivery,
+    acks, confirms, dead letters, recovery). Everything here lives on
+    the actor's thread.
 */
 #ifndef MESHQ_AGENT_INTERNAL_H_INCLUDED
 #define MESHQ_AGENT_INTERNAL_H_INCLUDED
@@ -199,6 +201,8 @@ struct _meshq_engine_t {
     meshq_hist_t confirm_wait;          //  Publish to confirm.
     meshq_hist_t delivery_wait;         //  Queued to a first delivery.
     meshq_hist_t ack_wait;              //  Queued to ack.
+    zlistx_t *gathers;  //  Mesh-wide lists being gathered, or NULL.
+    uint64_t gathered;  //  The last one's id.
 };
 
 //  agent.c
@@ -322,6 +326,25 @@ void meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
 //  agent_lists.c
 void meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
                           const meshq_args_t *args);
+//  This agent's row of queue: its part of the queue.
+void meshq_engine_queue_row (meshq_engine_t *self, meshq_queue_t *queue,
+                             meshq_args_t *row);
+
+//  agent_health.c: memory, store, disk, blocked, and the alarms they
+//  raise (comma-separated into alarms), into STATUS's results.
+void meshq_engine_health (meshq_engine_t *self, meshq_args_t *results,
+                          char *alarms, size_t size);
+
+//  agent_lists_ops.c: LIST_CONNECTIONS, LIST_LISTENERS.
+void meshq_engine_list_ops (meshq_engine_t *self, meshq_session_t *session,
+                            const meshq_args_t *args, const char *verb);
+
+//  agent_lists_mesh.c: LIST_QUEUES of the whole mesh, gathered from the
+//  peers (QUERY, ANSWER); answered when all answered, or at a timeout.
+void meshq_engine_gather_queues (meshq_engine_t *self, meshq_session_t *session,
+                                 const meshq_args_t *args);
+//  Ends the lists being gathered, answering nobody.
+void meshq_engine_gather_fini (meshq_engine_t *self);
 void meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
                         const meshq_args_t *args, const char *what);
 

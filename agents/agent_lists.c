@@ -122,11 +122,40 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
         MESHQ_ARGS_SET (&results, HTTP, http, meshq_span (http));
     if (metrics)
         MESHQ_ARGS_SET (&results, METRICS, metrics, meshq_span (metrics));
+    char alarms[64];
+    meshq_engine_health (self, &results, alarms, sizeof alarms);
     MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);
     MESHQ_ARGS_SET (&results, SLOW_CLIENTS, slow_clients, self->slow_clients);
     MESHQ_ARGS_SET (&results, UNSENT, unsent, self->unsent);
     s_disposed (&results, self->disposed);
     meshq_engine_reply_ok (self, session, &results, args->rid);
+}
+
+void
+meshq_engine_queue_row (meshq_engine_t *self, meshq_queue_t *queue,
+                        meshq_args_t *row)
+{
+    meshq_vhost_t *vhost = meshq_queue_host (queue);
+    MESHQ_ARGS_SET (row, QUEUE, queue, meshq_span (meshq_queue_name (queue)));
+    MESHQ_ARGS_SET (row, MESSAGES, messages, meshq_queue_ready (queue));
+    MESHQ_ARGS_SET (row, UNACKED, unacked, meshq_queue_unacked (queue));
+    MESHQ_ARGS_SET (row, CONSUMERS, consumers,
+                    meshq_queue_local_consumers (queue));
+    MESHQ_ARGS_SET (row, NAME, name, meshq_span (self->config.name));
+    MESHQ_ARGS_SET (row, BYTES, bytes, meshq_queue_ready_bytes (queue));
+    MESHQ_ARGS_SET (row, PUBLISH_RATE, publish_rate,
+                    (uint64_t)meshq_queue_publish_rate (queue));
+    MESHQ_ARGS_SET (row, DELIVER_RATE, deliver_rate,
+                    (uint64_t)meshq_queue_deliver_rate (queue));
+    MESHQ_ARGS_SET (row, DURABLE, durable, meshq_queue_args (queue)->durable);
+    uint64_t quarantined =
+        meshq_vhost_quarantined (vhost, meshq_queue_name (queue));
+    if (quarantined)
+        MESHQ_ARGS_SET (row, QUARANTINED, quarantined, quarantined);
+    uint64_t disposed[MESHQ_DISPOSED_COUNT];
+    for (int d = 0; d < MESHQ_DISPOSED_COUNT; d++)
+        disposed[d] = meshq_queue_disposed (queue, d);
+    s_disposed (row, disposed);
 }
 
 void
@@ -142,32 +171,18 @@ meshq_engine_list (meshq_engine_t *self, meshq_session_t *session,
             assert (rows), memset (&rows[count], 0, sizeof *rows),             \
             &rows[count++])                                                    \
          : (memset (&rows[count], 0, sizeof *rows), &rows[count++]))
+    if (streq (what, "queues") && args->meshwide) {
+        //  Gathered from the mesh, answered when all have answered.
+        free (rows);
+        meshq_engine_gather_queues (self, session, args);
+        return;
+    }
     if (streq (what, "queues")) {
         meshq_queue_t *queue = zhashx_first (session->vhost->queues);
         for (; queue; queue = zhashx_next (session->vhost->queues)) {
-            meshq_args_t *row = S_ROW ();
-            MESHQ_ARGS_SET (row, QUEUE, queue,
-                            meshq_span (meshq_queue_name (queue)));
-            MESHQ_ARGS_SET (row, MESSAGES, messages, meshq_queue_ready (queue));
-            MESHQ_ARGS_SET (row, UNACKED, unacked, meshq_queue_unacked (queue));
-            MESHQ_ARGS_SET (row, CONSUMERS, consumers,
-                            meshq_queue_local_consumers (queue));
-            MESHQ_ARGS_SET (row, NAME, name, meshq_span (self->config.name));
-            MESHQ_ARGS_SET (row, BYTES, bytes, meshq_queue_ready_bytes (queue));
-            MESHQ_ARGS_SET (row, PUBLISH_RATE, publish_rate,
-                            (uint64_t)meshq_queue_publish_rate (queue));
-            MESHQ_ARGS_SET (row, DELIVER_RATE, deliver_rate,
-                            (uint64_t)meshq_queue_deliver_rate (queue));
-            MESHQ_ARGS_SET (row, DURABLE, durable,
-                            meshq_queue_args (queue)->durable);
-            uint64_t quarantined = meshq_vhost_quarantined (
-                session->vhost, meshq_queue_name (queue));
-            if (quarantined)
-                MESHQ_ARGS_SET (row, QUARANTINED, quarantined, quarantined);
-            uint64_t disposed[MESHQ_DISPOSED_COUNT];
-            for (int d = 0; d < MESHQ_DISPOSED_COUNT; d++)
-                disposed[d] = meshq_queue_disposed (queue, d);
-            s_disposed (row, disposed);
+            meshq_engine_queue_row (self, queue, S_ROW ());
+            if (args->local)
+                continue;
             //  The part of the queue other agents hold, one row each,
             //  and the total of the mesh in this node's row.
             uint64_t total = meshq_queue_ready (queue);
@@ -257,6 +272,9 @@ meshq_engine_mesh_rows (meshq_engine_t *self, meshq_queue_t *queue,
                         meshq_span (meshq_queue_name (queue)));
         MESHQ_ARGS_SET (row, NAME, name, meshq_span (session->user));
         MESHQ_ARGS_SET (row, MESSAGES, messages, origin->backlog);
+        //  Every agent keeps the queue's record: the same for its part.
+        MESHQ_ARGS_SET (row, DURABLE, durable,
+                        meshq_queue_args (queue)->durable);
     }
 }
 

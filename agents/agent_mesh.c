@@ -409,6 +409,7 @@ meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size)
     config.heartbeat_ms = self->config.heartbeat_ms;
     config.peer_timeout_ms = self->config.peer_timeout_ms;
     config.max_msg_size = self->config.max_message + 65536;
+    config.commands = MESHQ_MESH_COMMANDS;
     char public_key[41], secret_key[41];
     if (self->mesh_secret) {
         meshq_mesh_secret_keypair (self->mesh_key, vhost->name, public_key,

@@ -1,5 +1,6 @@
-/*  agent_mesh.h - what agent_mesh.c, agent_dedup.c and agent_lists.c
-    share of the mesh: a queue's view of it, and peers by id.
+/*  agent_mesh.h - what agent_mesh.c, agent_dedup.c, agent_lists.c and
+    agent_lists_mesh.c share of the mesh: a queue's view of it, and
+    peers by id.
 */
 #ifndef MESHQ_AGENT_MESH_H_INCLUDED
 #define MESHQ_AGENT_MESH_H_INCLUDED
@@ -61,6 +62,19 @@ void meshq_mesh_on_peer (void *arg, meshq_peer_event_t event,
 //  Tells peers of the default vhost, now and then, where our meshes of
 //  other vhosts are, while they are not up there.
 void meshq_mesh_introduce_missing (meshq_engine_t *self, int64_t now);
+
+//  The commands beyond the first set that our HELLO announces.
+#define MESHQ_MESH_COMMANDS "QUERY"
+
+//  agent_lists_mesh.c
+//  Whether a peer's HELLO said it answers verb.
+bool meshq_mesh_answers (const meshq_peer_info_t *peer, const char *verb);
+//  QUERY from a peer: our parts of the vhost's queues, in ANSWER.
+void meshq_mesh_on_query (meshq_engine_t *self, meshq_session_t *session,
+                          meshq_args_t *args, zframe_t *body);
+//  ANSWER from a peer: its parts, for the gather that asked.
+void meshq_mesh_on_answer (meshq_engine_t *self, meshq_session_t *session,
+                           meshq_args_t *args, zframe_t *body);
 
 //  agent_dedup.c
 //  A queue's dedup state goes (the queue does).

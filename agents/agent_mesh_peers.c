@@ -435,6 +435,10 @@ static const struct {
     {"ACK", s_on_ack},
     {"NACK", s_on_nack},
     {"IN_PROGRESS", s_on_in_progress},
+    //  Announced in HELLO (MESHQ_MESH_COMMANDS): sent only to peers
+    //  that announce them too.
+    {"QUERY", meshq_mesh_on_query},
+    {"ANSWER", meshq_mesh_on_answer},
 };
 
 //  The command's index in s_commands, or -1.

@@ -184,6 +184,19 @@ meshq_queue_unacked (const meshq_queue_t *self)
     return self->unacked_count;
 }
 
+void
+meshq_queue_unacked_split (const meshq_queue_t *self, uint64_t *remote,
+                           uint64_t *own_bytes)
+{
+    *remote = *own_bytes = 0;
+    for (const meshq_entry_t *entry = self->unacked.head; entry;
+         entry = entry->next)
+        if (entry->remote)
+            (*remote)++;
+        else
+            *own_bytes += entry->body_size;
+}
+
 uint32_t
 meshq_queue_consumer_count (const meshq_queue_t *self)
 {

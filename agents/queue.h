@@ -171,6 +171,11 @@ const meshq_queue_args_t *meshq_queue_args (const meshq_queue_t *self);
 uint64_t meshq_queue_ready (const meshq_queue_t *self);
 uint64_t meshq_queue_ready_bytes (const meshq_queue_t *self);
 uint64_t meshq_queue_unacked (const meshq_queue_t *self);
+//  Of the unacked entries, those another agent (their origin) sent
+//  here, and the body bytes of the others: a walk of the unacked list,
+//  for lists, not for the hot path.
+void meshq_queue_unacked_split (const meshq_queue_t *self, uint64_t *remote,
+                                uint64_t *own_bytes);
 uint32_t meshq_queue_consumer_count (const meshq_queue_t *self);
 meshq_consumer_t *meshq_queue_consumers (const meshq_queue_t *self);
 

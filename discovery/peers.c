@@ -57,6 +57,9 @@ meshq_peers_new (const meshq_peers_config_t *config)
         interface = zsys_interface ();  //  "" when not set.
     self->interface = interface && *interface ? strdup (interface) : NULL;
     self->seeds = config->seeds ? strdup (config->seeds) : NULL;
+    self->commands = config->commands && strlen (config->commands) <= 255
+                         ? strdup (config->commands)
+                         : NULL;
     //  Checked at start: both keys, each 40 characters of Z85.
     self->curve = config->curve_public || config->curve_secret;
     snprintf (self->curve_public, sizeof self->curve_public, "%s",
@@ -130,6 +133,7 @@ meshq_peers_destroy (meshq_peers_t **self_p)
     free (self->seeds);
     for (size_t i = 0; i < self->seed_names; i++)
         free (self->seed_hosts[i]);
+    free (self->commands);
     sodium_memzero (self->curve_secret, sizeof self->curve_secret);
     sodium_memzero (self->beacon_key, sizeof self->beacon_key);
     free (self);
@@ -369,6 +373,9 @@ s_encode_hello (meshq_peers_t *self)
         .heartbeat_ms = self->config.heartbeat_ms,
         .timeout_ms = self->config.peer_timeout_ms,
     };
+    if (self->commands)
+        hello.commands =
+            (meshq_span_t){self->commands, (uint32_t)strlen (self->commands)};
     memcpy (hello.node, self->node, 16);
     const char *why;
     self->hello_fields = hello;

@@ -70,6 +70,9 @@ typedef struct {
     const char *curve_public;     //  With curve_secret: the mesh's CURVE
     const char *curve_secret;     //  keypair in Z85 (40 characters each),
                                   //  the same on every node; NULL: no CURVE.
+    const char *commands;         //  The owner's commands beyond the first set,
+        //  space-separated, that HELLO announces; NULL:
+        //  none.
 } meshq_peers_config_t;
 
 //  The ZAP domain of a CURVE mesh's ROUTER: this prefix, then the mesh's
@@ -96,6 +99,8 @@ typedef struct {
     uint64_t incarnation;   //  The incarnation the event is about.
     uint64_t last_seen_ms;  //  Milliseconds since we last heard from it.
     const char *reason;     //  Why it is suspect or down; "up" otherwise.
+    const char *commands;   //  The commands its HELLO announced ("" for
+                            //  none, or for an older agent).
 } meshq_peer_info_t;
 
 //  Called from the owner's zloop. For MESHQ_PEER_MESSAGE, *msg_p holds

@@ -60,6 +60,7 @@ typedef struct {
     uint8_t node[16];                     //  Its node id.
     char hex[33];                         //  The id in hex, the index key.
     char name[256];                       //  Its name, from its HELLO.
+    char commands[256];                   //  Its commands, from its HELLO.
     char endpoint[MESHQ_ENDPOINT_MAX];    //  Where our link connects.
     char advertised[MESHQ_ENDPOINT_MAX];  //  Its own, from its HELLO.
     bool introduced;                      //  It came by a seed probe.
@@ -89,6 +90,7 @@ struct _meshq_peers_t {
     char *vhost;                  //  Vhost name.
     char *interface;              //  Interface asked for, or NULL.
     char *seeds;                  //  Seed list as given, or NULL.
+    char *commands;               //  Our commands for HELLO, or NULL.
     uint8_t node[16];             //  Our node id.
     char node_hex[33];            //  The id in hex.
     uint8_t mesh_id[16];          //  Our beacons' mesh id.

@@ -113,6 +113,7 @@ meshq_peers_info (meshq_peers_entry_t *entry, int64_t now)
     info->last_seen_ms =
         now > entry->peer.heard ? (uint64_t)(now - entry->peer.heard) : 0;
     info->reason = entry->peer.reason;
+    info->commands = entry->commands;
     return info;
 }
 
@@ -317,6 +318,9 @@ meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
     if (hello) {
         snprintf (entry->name, sizeof entry->name, "%.*s",
                   (int)hello->name.size, hello->name.data);
+        snprintf (entry->commands, sizeof entry->commands, "%.*s",
+                  (int)hello->commands.size,
+                  hello->commands.data ? hello->commands.data : "");
         snprintf (entry->advertised, sizeof entry->advertised, "%.*s",
                   (int)hello->endpoint.size, hello->endpoint.data);
     }

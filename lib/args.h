@@ -110,7 +110,21 @@
     X (DISPOSED_LIMIT, disposed_limit, "dlim", UINT)                           \
     X (DISPOSED_DEDUP, disposed_dedup, "ddup", UINT)                           \
     X (INSECURE, insecure, "insecure", BOOL)   /* open mesh: no secret */      \
-    X (DUP_NAMES, dup_names, "dupnames", UINT) /* peers with our name */
+    X (DUP_NAMES, dup_names, "dupnames", UINT) /* peers with our name */       \
+    X (MESHWIDE, meshwide, "meshwide", BOOL)   /* a list of the mesh */        \
+    X (LOCAL, local, "local", BOOL)            /* this agent's part only */    \
+    X (TIMEOUT, timeout, "tmo", UINT)          /* ms to wait for others */     \
+    X (AGENTS, agents, "agents", UINT)         /* agents that answered */      \
+    X (MEMORY, memory, "mem", UINT)            /* bytes of messages held */    \
+    X (MAX_MEMORY, max_memory, "maxmem", UINT) /* memory high-water mark */    \
+    X (STORE_BYTES, store_bytes, "storebytes", UINT) /* bytes stored */        \
+    X (QUOTA, quota, "quota", UINT)            /* store quota, 0: none */      \
+    X (DISK_FREE, disk_free, "diskfree", UINT) /* free on the store's fs */    \
+    X (BLOCKED, blocked, "blocked", BOOL)      /* publishers refused */        \
+    X (ALARMS, alarms, "alarms", STR)          /* alarms raised, or "" */      \
+    X (PROTOCOL, protocol, "proto", STR)       /* a listener's protocol */     \
+    X (UNACKED_BYTES, unacked_bytes, "ubytes", UINT) /* bytes unacked */       \
+    X (HELD, held, "held", UINT) /* read ahead from other agents */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,

@@ -1,12 +1,13 @@
 /*  client_internal.h - the client's state, shared by its files, and
-    requests the public client API does not name, for the meshq tool:
-    status, lists, administration.
+    raw requests, for its files and the tests.
 
     The client is one object split by subject: client.c (life cycle,
     settings, connecting), client_call.c (sending, receiving, requests),
     client_declare.c (queues, exchanges, bindings), client_publish.c
     (publish, confirms, pressure), client_consume.c (consumers and
-    deliveries) and client_ack.c (acks, held back and batched).
+    deliveries), client_ack.c (acks, held back and batched) and
+    client_admin.c with client_table.c (status, lists and administration,
+    meshq_admin.h).
     Everything here is used from the application's one thread.
 */
 #ifndef MESHQ_CLIENT_INTERNAL_H_INCLUDED

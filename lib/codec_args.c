@@ -293,13 +293,23 @@ meshq_codec_encode_list (uint64_t rid, const char *name,
                          const meshq_args_t *rows, size_t count,
                          meshq_buf_t *out, const char **why)
 {
+    return meshq_codec_encode_lists (rid, name, rows, count, NULL, NULL, 0, out,
+                                     why);
+}
+
+int
+meshq_codec_encode_lists (uint64_t rid, const char *name,
+                          const meshq_args_t *rows, size_t count,
+                          const char *name2, const meshq_args_t *rows2,
+                          size_t count2, meshq_buf_t *out, const char **why)
+{
     const char *ignored;
     if (!why)
         why = &ignored;
     size_t start = out->size;
     meshq_writer_t writer;
     meshq_writer_init (&writer, out);
-    meshq_writer_map (&writer, 2);
+    meshq_writer_map (&writer, name2 ? 3 : 2);
     meshq_writer_str (&writer, "rid");
     meshq_writer_uint (&writer, rid);
     meshq_writer_str (&writer, name);
@@ -307,6 +317,12 @@ meshq_codec_encode_list (uint64_t rid, const char *name,
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++)
         rc = s_encode (&writer, &rows[i], why);
+    if (name2) {
+        meshq_writer_str (&writer, name2);
+        meshq_writer_array (&writer, (uint32_t)count2);
+        for (size_t i = 0; i < count2 && rc == 0; i++)
+            rc = s_encode (&writer, &rows2[i], why);
+    }
     if (rc == 0)
         rc = meshq_writer_error (&writer);
     if (rc) {

@@ -30,6 +30,14 @@ int meshq_codec_encode_list (uint64_t rid, const char *name,
                              const meshq_args_t *rows, size_t count,
                              meshq_buf_t *out, const char **why);
 
+//  The same with a second list, name2 (none if NULL): {"rid": rid,
+//  name: [row, ...], name2: [row, ...]}. Readers of the first skip it.
+int meshq_codec_encode_lists (uint64_t rid, const char *name,
+                              const meshq_args_t *rows, size_t count,
+                              const char *name2, const meshq_args_t *rows2,
+                              size_t count2, meshq_buf_t *out,
+                              const char **why);
+
 //  Decodes a list written by meshq_codec_encode_list: *rid, and the rows'
 //  bytes in *rows (validated) with their number in *count.
 int meshq_codec_decode_list (const void *data, size_t size, const char *name,

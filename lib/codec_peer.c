@@ -29,6 +29,7 @@ static const meshq_codec_field_t s_hello_fields[] = {
              MESHQ_TIMEOUT_MAX, timeout_ms),
     S_HELLO ("session", MESHQ_CODEC_UINT, false, 0, UINT64_MAX, session),
     S_HELLO ("ack", MESHQ_CODEC_UINT, false, 0, UINT64_MAX, ack),
+    S_HELLO ("commands", MESHQ_CODEC_STR, false, 0, 255, commands),
 };
 static const meshq_codec_map_t s_hello =
     MESHQ_CODEC_MAP ("hello", s_hello_fields);
@@ -132,6 +133,10 @@ s_check_hello (const meshq_hello_t *hello, const char **why)
         rc = s_check_str (hello->version, 64, false, "hello version: too long",
                           "hello version: not valid UTF-8", why);
     if (rc == 0)
+        rc = s_check_str (hello->commands, 255, false,
+                          "hello commands: too long",
+                          "hello commands: not valid UTF-8", why);
+    if (rc == 0)
         rc = s_check_str (hello->mesh, 255, true, "hello mesh: too long",
                           "hello mesh: empty or not valid UTF-8", why);
     if (rc == 0)
@@ -175,7 +180,9 @@ meshq_codec_encode_hello (const meshq_hello_t *hello, meshq_buf_t *out,
     meshq_writer_init (&writer, out);
     //  Session numbers only once there is a session: a seed probe has
     //  none, and an older agent skips the keys.
-    meshq_writer_map (&writer, hello->session ? 12 : 10);
+    //  Commands only when there are some: an older agent skips the key.
+    meshq_writer_map (&writer, (hello->session ? 12u : 10u) +
+                                   (hello->commands.size ? 1u : 0u));
     meshq_writer_str (&writer, "protocol");
     meshq_writer_uint (&writer, MESHQ_PEER_PROTOCOL);
     meshq_writer_str (&writer, "node");
@@ -197,6 +204,8 @@ meshq_codec_encode_hello (const meshq_hello_t *hello, meshq_buf_t *out,
         meshq_writer_str (&writer, "ack");
         meshq_writer_uint (&writer, hello->ack);
     }
+    if (hello->commands.size)
+        s_write_span (&writer, "commands", hello->commands);
     rc = meshq_writer_error (&writer);
     if (rc) {
         out->size = start;

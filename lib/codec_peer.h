@@ -59,6 +59,10 @@ typedef struct {
                             //  agent that does not number sessions.
     uint64_t ack;           //  The receiver's last session number the
                             //  sender saw; 0: none.
+    meshq_span_t commands;  //  Optional: the agent commands beyond the
+                            //  first set (PROTOCOL.md 4) the sender
+                            //  answers, space-separated, at most 255;
+                            //  absent from older agents.
 } meshq_hello_t;
 
 //  One entry of PEERS.

@@ -10,13 +10,11 @@
 #ifndef MESHQ_SIZE_H_INCLUDED
 #define MESHQ_SIZE_H_INCLUDED
 
+#include "meshq.h"
+
 #include <stdint.h>
 
-//  What a refusal says a size is, after the option and the value.
-#define MESHQ_SIZE_HINT "not a size (use a number with K, M or G)"
-
-//  Reads text as a size into *out. Returns 0, MESHQ_EINVAL if text is
-//  not a size, or MESHQ_ERANGE if it exceeds 64 bits.
-int meshq_size_parse (const char *text, uint64_t *out);
+//  meshq_size_parse (text, out), the parser itself, and MESHQ_SIZE_HINT
+//  are public: meshq_admin.h declares them.
 
 #endif

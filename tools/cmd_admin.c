@@ -1,10 +1,8 @@
 /*  cmd_admin.c - administrative verbs: status, declarations, bindings
     and the lists, with rabbitmqctl's names. Lists print a table, or with
-    --json one array of objects.
+    --json one array of objects; columns may be chosen by name, as
+    rabbitmqctl's (`meshq list_queues name messages consumers`).
 */
-#include "args.h"
-#include "client_internal.h"
-#include "codec_args.h"
 #include "tool.h"
 
 #include <getopt.h>
@@ -14,172 +12,86 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  A column of a list: its JSON name, table header, and the argument.
-typedef struct {
-    const char *name;    //  JSON key.
-    const char *header;  //  Table header.
-    int arg;             //  meshq_arg_t.
-    size_t offset;       //  Member in meshq_args_t.
-    char kind;           //  's' span, 'u' uint64, 'b' bool.
-} s_column_t;
-
-#define S_COL(name, header, ID, member, kind)                                  \
-    {                                                                          \
-        name, header, MESHQ_A_##ID, offsetof (meshq_args_t, member), kind      \
-    }
-
-static const s_column_t s_queue_cols[] = {
-    S_COL ("name", "name", QUEUE, queue, 's'),
-    S_COL ("node", "node", NAME, name, 's'),
-    S_COL ("messages_ready", "ready", MESSAGES, messages, 'u'),
-    S_COL ("mesh_ready", "mesh ready", MESH_READY, mesh_ready, 'u'),
-    S_COL ("messages_unacknowledged", "unacked", UNACKED, unacked, 'u'),
-    S_COL ("consumers", "consumers", CONSUMERS, consumers, 'u'),
-    S_COL ("publish_rate", "publish/s", PUBLISH_RATE, publish_rate, 'u'),
-    S_COL ("deliver_rate", "deliver/s", DELIVER_RATE, deliver_rate, 'u'),
-    S_COL ("durable", "durable", DURABLE, durable, 'b'),
-    S_COL ("quarantined", "quarantined", QUARANTINED, quarantined, 'u'),
-    //  Messages that left the queue by a rule, not an ack, per reason.
-    S_COL ("disposed_expired", "expired", DISPOSED_EXPIRED, disposed_expired,
-           'u'),
-    S_COL ("disposed_maxlen", "maxlen", DISPOSED_MAXLEN, disposed_maxlen, 'u'),
-    S_COL ("disposed_rejected", "rejected", DISPOSED_REJECTED,
-           disposed_rejected, 'u'),
-    S_COL ("disposed_delivery_limit", "delivery limit", DISPOSED_LIMIT,
-           disposed_limit, 'u'),
-    S_COL ("disposed_dedup", "dedup", DISPOSED_DEDUP, disposed_dedup, 'u'),
-    {NULL, NULL, 0, 0, 0}};
-
-static const s_column_t s_exchange_cols[] = {
-    S_COL ("name", "name", EXCHANGE, exchange, 's'),
-    S_COL ("type", "type", TYPE, type, 's'),
-    S_COL ("durable", "durable", DURABLE, durable, 'b'),
-    {NULL, NULL, 0, 0, 0}};
-
-static const s_column_t s_binding_cols[] = {
-    S_COL ("source", "exchange", EXCHANGE, exchange, 's'),
-    S_COL ("destination", "queue", QUEUE, queue, 's'),
-    S_COL ("routing_key", "key", KEY, key, 's'),
-    {NULL, NULL, 0, 0, 0}};
-
-static const s_column_t s_consumer_cols[] = {
-    S_COL ("queue", "queue", QUEUE, queue, 's'),
-    S_COL ("consumer_tag", "tag", TAG, tag, 's'),
-    S_COL ("prefetch_count", "prefetch", PREFETCH, prefetch, 'u'),
-    S_COL ("unacknowledged", "unacked", UNACKED, unacked, 'u'),
-    S_COL ("user", "user", USER, user, 's'),
-    S_COL ("vhost", "vhost", VHOST, vhost, 's'),
-    {NULL, NULL, 0, 0, 0}};
-
-//  Credit: what the peer granted us and we have not used; in flight:
-//  our deliveries to it not yet settled.
-static const s_column_t s_peer_cols[] = {
-    S_COL ("name", "name", NAME, name, 's'),
-    S_COL ("state", "state", STATE, state, 's'),
-    S_COL ("endpoint", "endpoint", ENDPOINT, endpoint, 's'),
-    S_COL ("credit", "credit", CREDIT, credit, 'u'),
-    S_COL ("in_flight", "in flight", INFLIGHT, inflight, 'u'),
-    S_COL ("last_seen_ms", "last seen ms", LAST_SEEN, last_seen, 'u'),
-    S_COL ("incarnation", "incarnation", INCARNATION, incarnation, 'u'),
-    S_COL ("id", "id", ID, id, 's'),
-    {NULL, NULL, 0, 0, 0}};
-
-static const s_column_t s_status_cols[] = {
-    S_COL ("name", "name", NAME, name, 's'),
-    S_COL ("node", "node", NODE, node, 's'),
-    S_COL ("version", "version", VERSION, version, 's'),
-    S_COL ("vhost", "vhost", VHOST, vhost, 's'),
-    S_COL ("mesh", "mesh", MESH, mesh, 's'),
-    S_COL ("endpoint", "endpoint", ENDPOINT, endpoint, 's'),
-    S_COL ("http", "http", HTTP, http, 's'),
-    S_COL ("metrics", "metrics", METRICS, metrics, 's'),
-    S_COL ("peers", "peers", PEERS, peers, 'u'),
-    S_COL ("uptime_ms", "uptime_ms", UPTIME, uptime, 'u'),
-    S_COL ("messages", "messages", MESSAGES, messages, 'u'),
-    S_COL ("connections", "connections", CONSUMERS, consumers, 'u'),
-    S_COL ("refused", "refused", REFUSED, refused, 'u'),
-    S_COL ("refused_password", "refused: password", REFUSED_PASSWORD,
-           refused_password, 'u'),
-    S_COL ("refused_busy", "refused: busy", REFUSED_BUSY, refused_busy, 'u'),
-    S_COL ("refused_throttled", "refused: throttled", REFUSED_THROTTLED,
-           refused_throttled, 'u'),
-    S_COL ("dropped", "dropped", DROPPED, dropped, 'u'),
-    S_COL ("quarantined", "quarantined", QUARANTINED, quarantined, 'u'),
-    S_COL ("bad_beacons", "bad beacons", BAD_BEACONS, bad_beacons, 'u'),
-    S_COL ("bad_handshakes", "bad handshakes", BAD_HANDSHAKES, bad_handshakes,
-           'u'),
-    S_COL ("slow_clients", "slow clients", SLOW_CLIENTS, slow_clients, 'u'),
-    S_COL ("unsent", "unsent", UNSENT, unsent, 'u'),
-    S_COL ("disposed_expired", "disposed expired", DISPOSED_EXPIRED,
-           disposed_expired, 'u'),
-    S_COL ("disposed_maxlen", "disposed maxlen", DISPOSED_MAXLEN,
-           disposed_maxlen, 'u'),
-    S_COL ("disposed_rejected", "disposed rejected", DISPOSED_REJECTED,
-           disposed_rejected, 'u'),
-    S_COL ("disposed_delivery_limit", "disposed limit", DISPOSED_LIMIT,
-           disposed_limit, 'u'),
-    S_COL ("disposed_dedup", "disposed dedup", DISPOSED_DEDUP, disposed_dedup,
-           'u'),
-    S_COL ("insecure", "insecure", INSECURE, insecure, 'b'),
-    S_COL ("duplicate_names", "duplicate names", DUP_NAMES, dup_names, 'u'),
-    {NULL, NULL, 0, 0, 0}};
-
-//  Writes a value as JSON or as table text.
+//  Writes text as a JSON string.
 static void
-s_value (const meshq_args_t *row, const s_column_t *col, bool json, FILE *out)
+s_json_string (const char *text, FILE *out)
 {
-    const void *member = (const char *)row + col->offset;
-    bool present = (row->present >> col->arg) & 1;
-    if (col->kind == 's') {
-        const meshq_span_t *span = member;
-        if (!json) {
-            fprintf (out, "%.*s", (int)span->size, present ? span->data : "");
-            return;
-        }
-        fputc ('"', out);
-        for (uint32_t i = 0; present && i < span->size; i++) {
-            unsigned char c = (unsigned char)span->data[i];
-            if (c == '"' || c == '\\')
-                fprintf (out, "\\%c", c);
-            else if (c < 0x20)
-                fprintf (out, "\\u%04x", c);
-            else
-                fputc (c, out);
-        }
-        fputc ('"', out);
-    } else if (col->kind == 'u')
-        fprintf (out, "%" PRIu64, present ? *(const uint64_t *)member : 0);
-    else
-        fprintf (out, "%s",
-                 present && *(const bool *)member ? "true" : "false");
+    fputc ('"', out);
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf (out, "\\%c", *c);
+        else if (*c < 0x20)
+            fprintf (out, "\\u%04x", *c);
+        else
+            fputc (*c, out);
+    }
+    fputc ('"', out);
 }
 
+//  Writes a value as JSON: a number with no value (an estimate that
+//  cannot be made) is null.
 static void
-s_print_rows (const meshq_args_t *rows, size_t count, const s_column_t *cols,
-              bool json)
+s_json_value (const meshq_table_t *table, size_t row, size_t column, FILE *out)
 {
+    const char *text = meshq_table_str (table, row, column);
+    if (meshq_table_column_type (table, column) == MESHQ_COLUMN_STR)
+        s_json_string (text, out);
+    else
+        fputs (*text ? text : "null", out);
+}
+
+int
+meshq_tool_columns (const char *verb, const meshq_table_t *table, char **names,
+                    int count, bool all, int *columns)
+{
+    if (count == 0) {
+        int n = 0;
+        for (size_t c = 0; c < meshq_table_columns (table); c++)
+            if (all || meshq_table_column_shown (table, c))
+                columns[n++] = (int)c;
+        return n;
+    }
+    for (int i = 0; i < count; i++) {
+        columns[i] = meshq_table_column_find (table, names[i]);
+        if (columns[i] < 0) {
+            fprintf (stderr, "meshq: %s: no column '%s'; columns:", verb,
+                     names[i]);
+            for (size_t c = 0; c < meshq_table_columns (table); c++)
+                fprintf (stderr, " %s", meshq_table_column_name (table, c));
+            fprintf (stderr, "\n");
+            return -1;
+        }
+    }
+    return count;
+}
+
+void
+meshq_tool_print_table (const meshq_table_t *table, const int *columns,
+                        int count, bool json)
+{
+    size_t rows = meshq_table_rows (table);
     if (json) {
         printf ("[");
-        for (size_t r = 0; r < count; r++) {
+        for (size_t r = 0; r < rows; r++) {
             printf ("%s{", r ? "," : "");
-            for (int c = 0; cols[c].name; c++) {
-                printf ("%s\"%s\":", c ? "," : "", cols[c].name);
-                s_value (&rows[r], &cols[c], true, stdout);
+            for (int c = 0; c < count; c++) {
+                printf ("%s\"%s\":", c ? "," : "",
+                        meshq_table_column_name (table, (size_t)columns[c]));
+                s_json_value (table, r, (size_t)columns[c], stdout);
             }
             printf ("}");
         }
         printf ("]\n");
         return;
     }
-    for (int c = 0; cols[c].name; c++)
-        printf ("%s%s", c ? "\t" : "", cols[c].header);
+    for (int c = 0; c < count; c++)
+        printf ("%s%s", c ? "\t" : "",
+                meshq_table_column_name (table, (size_t)columns[c]));
     printf ("\n");
-    for (size_t r = 0; r < count; r++) {
-        for (int c = 0; cols[c].name; c++) {
-            if (c)
-                printf ("\t");
-            s_value (&rows[r], &cols[c], false, stdout);
-        }
+    for (size_t r = 0; r < rows; r++) {
+        for (int c = 0; c < count; c++)
+            printf ("%s%s", c ? "\t" : "",
+                    meshq_table_str (table, r, (size_t)columns[c]));
         printf ("\n");
     }
 }
@@ -188,60 +100,67 @@ int
 meshq_tool_list (meshq_tool_t *tool, int argc, char **argv)
 {
     const char *verb = argv[0];
-    const s_column_t *cols = NULL;
-    const char *command = NULL, *field = NULL;
-    if (strcmp (verb, "list_queues") == 0)
-        cols = s_queue_cols, command = "LIST_QUEUES", field = "queues";
-    else if (strcmp (verb, "list_exchanges") == 0)
-        cols = s_exchange_cols, command = "LIST_EXCHANGES", field = "exchanges";
-    else if (strcmp (verb, "list_peers") == 0)
-        cols = s_peer_cols, command = "LIST_PEERS", field = "peers";
-    else if (strcmp (verb, "list_bindings") == 0)
-        cols = s_binding_cols, command = "LIST_BINDINGS", field = "bindings";
-    else
-        cols = s_consumer_cols, command = "LIST_CONSUMERS", field = "consumers";
+    const char *what = verb + strlen ("list_");
+    bool queues = strcmp (what, "queues") == 0;
+    bool local = false;
+    char **names = calloc ((size_t)argc + 1, sizeof *names);
+    int count = 0;
     for (int i = 1; i < argc; i++) {
         int matched =
             meshq_tool_flag (verb, argc, argv, &i, "--json", &tool->json);
-        if (matched < 0)
+        if (!matched && queues)
+            matched = meshq_tool_flag (verb, argc, argv, &i, "--local", &local);
+        if (matched < 0) {
+            free (names);
             return MESHQ_EXIT_USAGE;
-        if (!matched)
-            return meshq_tool_usage (verb, "takes only --json");
+        }
+        if (matched)
+            continue;
+        const char *usage = queues ? "[--local] [--json] [COLUMN ...]"
+                                   : "[--json] [COLUMN ...]";
+        if (strcmp (argv[i], "--help") == 0) {
+            free (names);
+            printf ("usage: meshq %s %s\n", verb, usage);
+            return MESHQ_EXIT_OK;
+        }
+        if (argv[i][0] == '-') {
+            free (names);
+            fprintf (stderr, "meshq: %s: no option '%s'\n", verb, argv[i]);
+            return meshq_tool_usage (verb, usage);
+        }
+        names[count++] = argv[i];
     }
     int exit = 0;
     meshq_client_t *client = meshq_tool_connect (tool, &exit);
-    if (!client)
+    if (!client) {
+        free (names);
         return exit;
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    int rc = meshq_client_call (client, command, &args, &reply);
-    if (rc) {
+    }
+    meshq_table_t *table = NULL;
+    int rc = meshq_client_list (client, what, NULL,
+                                local ? MESHQ_LIST_LOCAL : 0, &table);
+    if (rc)
         exit = meshq_tool_fail (verb, client, rc);
-        meshq_client_destroy (&client);
-        return exit;
+    else {
+        int *columns = calloc (meshq_table_columns (table) + (size_t)count + 1,
+                               sizeof *columns);
+        //  JSON is for programs: every column, unless some are named.
+        int shown =
+            meshq_tool_columns (verb, table, names, count, tool->json, columns);
+        if (shown < 0)
+            exit = MESHQ_EXIT_USAGE;
+        else
+            meshq_tool_print_table (table, columns, shown, tool->json);
+        if (*meshq_table_unanswered (table))
+            fprintf (stderr,
+                     "meshq: %s: without the part of agents that did not "
+                     "answer: %s\n",
+                     verb, meshq_table_unanswered (table));
+        free (columns);
     }
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    uint64_t rid;
-    meshq_span_t cursor;
-    uint32_t count;
-    const char *why = NULL;
-    rc = meshq_codec_decode_list (zframe_data (frame), zframe_size (frame),
-                                  field, &rid, &cursor, &count, &why);
-    if (rc) {
-        fprintf (stderr, "meshq: %s: malformed answer: %s\n", verb, why);
-        exit = MESHQ_EXIT_SOFTWARE;
-    } else {
-        meshq_args_t *rows = calloc (count + 1, sizeof *rows);
-        size_t n = 0;
-        while (n < count && meshq_codec_list_next (&cursor, &rows[n]))
-            n++;
-        s_print_rows (rows, n, cols, tool->json);
-        free (rows);
-    }
-    zmsg_destroy (&reply);
+    meshq_table_destroy (&table);
     meshq_client_destroy (&client);
+    free (names);
     return exit;
 }
 
@@ -260,33 +179,23 @@ meshq_tool_status (meshq_tool_t *tool, int argc, char **argv)
     meshq_client_t *client = meshq_tool_connect (tool, &exit);
     if (!client)
         return exit;
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    zmsg_t *reply = NULL;
-    int rc = meshq_client_call (client, "STATUS", &args, &reply);
+    meshq_table_t *status = NULL;
+    int rc = meshq_client_status (client, &status);
     if (rc)
         exit = meshq_tool_fail ("status", client, rc);
-    else {
-        zmsg_first (reply);
-        zframe_t *frame = zmsg_next (reply);
-        meshq_args_t status;
-        meshq_codec_decode_args (zframe_data (frame), zframe_size (frame),
-                                 &status, NULL);
-        if (tool->json) {
-            printf ("{");
-            for (int c = 0; s_status_cols[c].name; c++) {
-                printf ("%s\"%s\":", c ? "," : "", s_status_cols[c].name);
-                s_value (&status, &s_status_cols[c], true, stdout);
-            }
-            printf ("}\n");
-        } else
-            for (int c = 0; s_status_cols[c].name; c++) {
-                printf ("%-17s ", s_status_cols[c].header);
-                s_value (&status, &s_status_cols[c], false, stdout);
-                printf ("\n");
-            }
-    }
-    zmsg_destroy (&reply);
+    else if (tool->json) {
+        printf ("{");
+        for (size_t c = 0; c < meshq_table_columns (status); c++) {
+            printf ("%s\"%s\":", c ? "," : "",
+                    meshq_table_column_name (status, c));
+            s_json_value (status, 0, c, stdout);
+        }
+        printf ("}\n");
+    } else
+        for (size_t c = 0; c < meshq_table_columns (status); c++)
+            printf ("%-23s %s\n", meshq_table_column_name (status, c),
+                    meshq_table_str (status, 0, c));
+    meshq_table_destroy (&status);
     meshq_client_destroy (&client);
     return exit;
 }

@@ -38,12 +38,26 @@ s_on_return (meshq_client_t *client, const meshq_msg_t *msg, void *arg)
     uint64_t *returned = arg;
     (*returned)++;
     size_t size;
-    meshq_msg_body (msg, &size);
+    const unsigned char *body = meshq_msg_body (msg, &size);
     const char *exchange = meshq_msg_exchange (msg);
+    //  The body too, so that the operator knows which message it was:
+    //  its first 200 bytes, what is not printable as \xNN.
+    char shown[200 * 4 + 1];
+    size_t used = 0;
+    for (size_t i = 0; i < size && i < 200; i++)
+        used += (size_t)snprintf (shown + used, sizeof shown - used,
+                                  body[i] >= 0x20 && body[i] < 0x7f &&
+                                          body[i] != '\\' && body[i] != '\''
+                                      ? "%c"
+                                      : "\\x%02x",
+                                  body[i]);
+    shown[used] = 0;
     fprintf (stderr,
              "meshq: publish: returned NO_ROUTE: exchange='%s' "
-             "routing_key='%s' (%zu bytes): no queue is bound for it\n",
-             exchange ? exchange : "", meshq_msg_routing_key (msg), size);
+             "routing_key='%s' (%zu bytes): no queue is bound for it: "
+             "body '%s'%s\n",
+             exchange ? exchange : "", meshq_msg_routing_key (msg), size, shown,
+             size > 200 ? "..." : "");
 }
 
 int

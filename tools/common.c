@@ -1,5 +1,4 @@
 /*  common.c - what the meshq command's verbs share. See tool.h. */
-#include "size.h"
 #include "tool.h"
 
 #include <errno.h>

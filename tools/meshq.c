@@ -20,9 +20,21 @@ typedef struct {
 } s_verb_t;
 
 static const s_verb_t s_verbs[] = {
-    {"status", meshq_tool_status, "the agent's name, id, version, uptime"},
+    {"status", meshq_tool_status,
+     "the agent: version, uptime, memory, store, quota, alarms, peers"},
+    {"ping", meshq_tool_ping, "whether the agent is up and answering"},
+    {"check_alarms", meshq_tool_check_alarms,
+     "fails (exit 1) if memory, disk, quota or blocked publishers alarm"},
+    {"check_port_connectivity", meshq_tool_check_port_connectivity,
+     "fails (exit 1) if a listener of the agent cannot be reached"},
     {"list_queues", meshq_tool_list,
-     "queues: ready, unacked, consumers, rates"},
+     "[--local] [COLUMN ...] queues of the mesh, totals per queue"},
+    {"list_connections", meshq_tool_list,
+     "[COLUMN ...] client connections (sessions)"},
+    {"list_channels", meshq_tool_list,
+     "[COLUMN ...] sessions as channels: consumers, unacked, unconfirmed"},
+    {"list_listeners", meshq_tool_list,
+     "[COLUMN ...] the agent's endpoints and their protocols"},
     {"list_exchanges", meshq_tool_list, "exchanges and their types"},
     {"list_bindings", meshq_tool_list, "bindings of queues to exchanges"},
     {"list_consumers", meshq_tool_list, "consumers and their prefetch"},
@@ -71,7 +83,7 @@ s_help (FILE *out)
         "verbs:\n",
         MESHQ_DEFAULT_ENDPOINT);
     for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++)
-        fprintf (out, "  %-17s %s\n", s_verbs[i].name, s_verbs[i].help);
+        fprintf (out, "  %-23s %s\n", s_verbs[i].name, s_verbs[i].help);
     fprintf (out, "\n`meshq VERB --help` shows a verb's options.\n");
 }
 

@@ -70,6 +70,19 @@ int meshq_tool_bool (const char *verb, const char *option, const char *value,
 int meshq_tool_flag (const char *verb, int argc, char **argv, int *i,
                      const char *option, bool *out);
 
+//  The columns of table to print, by name (names, count of them), or
+//  if count is 0 those it shows by default (all of them if all): their
+//  indexes into columns (room for count, or for all the table's).
+//  Returns how many, or -1 after printing a refusal naming the column
+//  unknown.
+int meshq_tool_columns (const char *verb, const meshq_table_t *table,
+                        char **names, int count, bool all, int *columns);
+
+//  Prints the columns of table: tab-separated with a header line, or
+//  with json one array of objects.
+void meshq_tool_print_table (const meshq_table_t *table, const int *columns,
+                             int count, bool json);
+
 //  Verbs. Each returns an exit code.
 int meshq_tool_status (meshq_tool_t *tool, int argc, char **argv);
 int meshq_tool_declare_queue (meshq_tool_t *tool, int argc, char **argv);
@@ -84,5 +97,9 @@ int meshq_tool_publish (meshq_tool_t *tool, int argc, char **argv);
 int meshq_tool_consume (meshq_tool_t *tool, int argc, char **argv);
 int meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv);
 int meshq_tool_users (meshq_tool_t *tool, int argc, char **argv);
+int meshq_tool_ping (meshq_tool_t *tool, int argc, char **argv);
+int meshq_tool_check_alarms (meshq_tool_t *tool, int argc, char **argv);
+int meshq_tool_check_port_connectivity (meshq_tool_t *tool, int argc,
+                                        char **argv);
 
 #endif

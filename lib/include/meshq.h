@@ -71,6 +71,7 @@ MESHQ_EXPORT int meshq_version (void);
 #include "meshq_msg.h"
 #include "meshq_client.h"
 #include "meshq_agent.h"
+#include "meshq_admin.h"
 #include "meshq_log.h"
 
 #endif

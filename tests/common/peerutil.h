@@ -33,9 +33,9 @@ typedef struct {
 static inline bool
 peerutil_is_mesh_command (const char *command)
 {
-    static const char *commands[] = {"META",        "BACKLOG", "GRANT",
-                                     "DELIVER",     "ACK",     "NACK",
-                                     "IN_PROGRESS", "VHOST",   "ACKED"};
+    static const char *commands[] = {
+        "META",        "BACKLOG", "GRANT", "DELIVER", "ACK",   "NACK",
+        "IN_PROGRESS", "VHOST",   "ACKED", "QUERY",   "ANSWER"};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (streq (command, commands[i]))
             return true;
@@ -88,10 +88,11 @@ peerutil_next (peerutil_t *self, const char *verb, const char *command)
 
 //  Starts the node in mesh, beacons on beacon_port, and waits until the
 //  agent is up at it. Its node id is the bytes first, first + 1, ...
-//  (the same first: the same node, back).
+//  (the same first: the same node, back). Its HELLO announces commands
+//  (NULL: none, as an older agent's).
 static inline void
-peerutil_start (peerutil_t *self, const char *mesh, uint16_t beacon_port,
-                uint8_t first)
+peerutil_start_with (peerutil_t *self, const char *mesh, uint16_t beacon_port,
+                     uint8_t first, const char *commands)
 {
     memset (self, 0, sizeof *self);
     meshq_peers_config_t config = {
@@ -101,6 +102,7 @@ peerutil_start (peerutil_t *self, const char *mesh, uint16_t beacon_port,
         .interface = "lo",
         .beacon_port = beacon_port,
         .beacon_interval_ms = 50,
+        .commands = commands,
     };
     for (int i = 0; i < 16; i++)
         self->id[i] = (uint8_t)(first + i);
@@ -118,6 +120,13 @@ peerutil_start (peerutil_t *self, const char *mesh, uint16_t beacon_port,
     memcpy (self->agent, zframe_data (id), 16);
     zframe_destroy (&id);
     zmsg_destroy (&reply);
+}
+
+static inline void
+peerutil_start (peerutil_t *self, const char *mesh, uint16_t beacon_port,
+                uint8_t first)
+{
+    peerutil_start_with (self, mesh, beacon_port, first, NULL);
 }
 
 //  Sends command with args (and body, if not NULL) to the agent.

@@ -364,7 +364,8 @@ Test (cli, an_unroutable_mandatory_message_is_not_reported_published)
                     "lost", NULL);
     cr_expect_eq (s_exit (prog), 1, "%s", prog->output);
     cr_expect (strstr (prog->output, "returned NO_ROUTE: exchange='' "
-                                     "routing_key='nowhere'"),
+                                     "routing_key='nowhere' (4 bytes): no "
+                                     "queue is bound for it: body 'lost'\n"),
                "%s", prog->output);
     cr_expect (strstr (prog->output, "published 0 messages (confirmed), 1 "
                                      "returned as unroutable"),
@@ -492,6 +493,257 @@ Test (cli, bench_over_tcp_logs_in_as_the_user_and_fails_loudly)
     cr_expect_neq (s_exit (prog), 0, "%s", prog->output);
     cr_expect (strstr (prog->output, "meshq: bench: no message moved"), "%s",
                prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
+
+Test (cli, list_columns_are_chosen_by_name_and_every_list_takes_json)
+{
+    pid_t agent = procutil_agent ("cli", s_dir, s_endpoint);
+    procutil_prog_t *prog = s_meshq (NULL, "declare_queue", "q", NULL);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "publish", "--routing-key", "q", "one", "two", NULL);
+    procutil_prog_destroy (&prog);
+
+    //  The columns named, in their order, as rabbitmqctl prints them.
+    prog =
+        s_meshq (NULL, "list_queues", "name", "messages", "messages_ready",
+                 "messages_unacknowledged", "message_bytes", "consumers", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect_str_eq (prog->output,
+                      "name\tmessages\tmessages_ready\tmessages_unacknowledged"
+                      "\tmessage_bytes\tconsumers\nq\t2\t2\t0\t6\t0\n");
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "--json", "list_queues", "name", "durable", NULL);
+    cr_expect_str_eq (prog->output, "[{\"name\":\"q\",\"durable\":true}]\n");
+    procutil_prog_destroy (&prog);
+    //  The mean wait is an estimate from the deliver rate: none yet.
+    prog =
+        s_meshq (NULL, "--json", "list_queues", "name", "mean_wait_ms", NULL);
+    cr_expect_str_eq (prog->output,
+                      "[{\"name\":\"q\",\"mean_wait_ms\":null}]\n");
+    procutil_prog_destroy (&prog);
+    //  --local: this agent's part, with its node.
+    prog = s_meshq (NULL, "list_queues", "--local", "name", "node",
+                    "messages_ready", NULL);
+    cr_expect_str_eq (prog->output, "name\tnode\tmessages_ready\nq\tcli\t2\n");
+    procutil_prog_destroy (&prog);
+    //  A name that is not a column is refused, naming it and the others.
+    prog = s_meshq (NULL, "list_queues", "name", "bogus", NULL);
+    cr_expect_eq (s_exit (prog), 64, "%s", prog->output);
+    cr_expect (strstr (prog->output, "list_queues: no column 'bogus'; "
+                                     "columns: name messages"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  --help says how, and exits 0.
+    prog = s_meshq (NULL, "list_queues", "--help", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect_str_eq (prog->output,
+                      "usage: meshq list_queues [--local] [--json] "
+                      "[COLUMN ...]\n");
+    procutil_prog_destroy (&prog);
+
+    //  Every list answers --json with one array.
+    const char *lists[] = {
+        "list_queues",    "list_exchanges",   "list_bindings",
+        "list_consumers", "list_peers",       "list_connections",
+        "list_channels",  "list_listeners",   "list_users",
+        "list_vhosts",    "list_permissions", "list_user_permissions"};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        prog = s_meshq (
+            NULL, "--json", lists[i],
+            strcmp (lists[i], "list_user_permissions") == 0 ? "guest" : NULL,
+            NULL);
+        cr_expect_eq (s_exit (prog), 0, "%s: %s", lists[i], prog->output);
+        cr_expect (prog->output[0] == '[' && strstr (prog->output, "]\n"),
+                   "%s: %s", lists[i], prog->output);
+        procutil_prog_destroy (&prog);
+    }
+    //  A connection is listed: the tool's own, as guest.
+    prog =
+        s_meshq (NULL, "list_connections", "user", "vhost", "protocol", NULL);
+    cr_expect (strstr (prog->output, "guest\t/\tmeshq\n"), "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "list_listeners", NULL);
+    cr_expect (strstr (prog->output, s_endpoint), "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
+
+Test (cli, health_checks_pass_or_fail_with_their_exit_codes)
+{
+    const char *quota[] = {"--quota", "1M", NULL};
+    pid_t agent = procutil_agent_with ("cli", s_dir, s_endpoint, quota);
+    procutil_prog_t *prog = s_meshq (NULL, "ping", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect_str_eq (prog->output, "Ping succeeded\n");
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "check_alarms", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect_str_eq (prog->output, "no alarms\n");
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "check_port_connectivity", NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (strstr (prog->output, s_endpoint) &&
+                   strstr (prog->output, "every listener is reachable (1)"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  The quota nearly full (above 90%, below 100%): an alarm, exit 1,
+    //  though publishers are not refused yet.
+    prog = s_meshq (NULL, "declare_queue", "q", NULL);
+    procutil_prog_destroy (&prog);
+    static char body[96 * 1024 + 1];
+    memset (body, 'x', sizeof body - 1);
+    const char *argv[17] = {s_tool,    "--agent",       s_endpoint,
+                            "publish", "--routing-key", "q"};
+    for (int i = 0; i < 10; i++)
+        argv[6 + i] = body;
+    argv[16] = NULL;
+    prog = procutil_prog_new (argv, NULL, 10000);
+    procutil_prog_expect_exit (prog, 0);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "check_alarms", NULL);
+    cr_expect_eq (s_exit (prog), 1, "%s", prog->output);
+    cr_expect (strstr (prog->output, "alarms raised: quota\n") &&
+                   strstr (prog->output, "quota           1048576\n"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "--json", "status", NULL);
+    cr_expect (strstr (prog->output, "\"quota\":1048576,") &&
+                   strstr (prog->output, "\"blocked\":false,") &&
+                   strstr (prog->output, "\"alarms\":\"quota\""),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  No agent: every check exits 69, not 1.
+    procutil_kill (agent, SIGTERM);
+    const char *checks[] = {"ping", "check_alarms", "check_port_connectivity"};
+    for (int i = 0; i < 3; i++) {
+        prog = s_meshq (NULL, "--timeout", "1", checks[i], NULL);
+        cr_expect_eq (s_exit (prog), 69, "%s: %s", checks[i], prog->output);
+        cr_expect (strstr (prog->output, "no agent answers"), "%s",
+                   prog->output);
+        procutil_prog_destroy (&prog);
+    }
+}
+
+//  Runs the tool against the agent at endpoint until its output holds
+//  text (10 s at most); returns whether it did.
+static bool
+s_until (const char *endpoint, const char *text, const char *const *args)
+{
+    const char *argv[16] = {s_tool, "--agent", endpoint};
+    int argc = 3;
+    for (int i = 0; args[i]; i++)
+        argv[argc++] = args[i];
+    argv[argc] = NULL;
+    int64_t deadline = zclock_mono () + 10000;
+    bool found = false;
+    char last[4096] = "";
+    while (!found && zclock_mono () < deadline) {
+        procutil_prog_t *prog = procutil_prog_new (argv, NULL, 10000);
+        procutil_prog_exit_code (prog);
+        found = strstr (prog->output, text) != NULL;
+        snprintf (last, sizeof last, "%.4000s", prog->output);
+        procutil_prog_destroy (&prog);
+        if (!found)
+            usleep (100000);
+    }
+    cr_expect (found, "no '%s' in:\n%s", text, last);
+    return found;
+}
+
+Test (cli, list_queues_adds_up_the_parts_of_every_agent)
+{
+    //  Agents a and b in a mesh of this test's own.
+    char mesh[64], port[16];
+    snprintf (mesh, sizeof mesh, "cli-%d", (int)getpid ());
+    snprintf (port, sizeof port, "%u", testutil_udp_port ());
+    char endpoints[2][300], data[2][300], logs[2][300];
+    pid_t agents[2];
+    for (int i = 0; i < 2; i++) {
+        const char *name = i ? "b" : "a";
+        snprintf (endpoints[i], sizeof endpoints[i], "ipc://%s/%s.ipc", s_dir,
+                  name);
+        snprintf (data[i], sizeof data[i], "%s/%s", s_dir, name);
+        snprintf (logs[i], sizeof logs[i], "%s/%s.log", s_dir, name);
+        char *argv[] = {s_agent,      "--name",
+                        (char *)name, "--data",
+                        data[i],      "--control",
+                        endpoints[i], "--mesh",
+                        mesh,         "--beacon-port",
+                        port,         "--beacon-interval",
+                        "50",         NULL};
+        agents[i] = procutil_agent_argv (argv, logs[i], endpoints[i]);
+    }
+    const char *peers[] = {"list_peers", "name", "state", NULL};
+    cr_assert (s_until (endpoints[0], "b\tup\n", peers));
+
+    //  The queue's origin is a; its consumer is on b, and holds a
+    //  message while its command runs.
+    const char *declare[] = {"declare_queue", "jobs", NULL};
+    cr_assert (s_until (endpoints[0], "queue declared", declare));
+    const char *publish[] = {"publish", "-k", "jobs", "1", "2", "3", NULL};
+    cr_assert (s_until (endpoints[0], "published 3", publish));
+    const char *consume[] = {s_tool,     "--agent",    endpoints[1], "consume",
+                             "jobs",     "--prefetch", "1",          "--exec",
+                             "sleep 20", NULL};
+    procutil_prog_t *consumer = procutil_prog_new (consume, NULL, 10000);
+
+    //  Each agent lists one row: every message once, the consumer
+    //  counted, durable as declared, two agents' parts.
+    const char *list[] = {"list_queues", "name",   "messages", "consumers",
+                          "durable",     "agents", NULL};
+    for (int i = 0; i < 2; i++)
+        s_until (endpoints[i],
+                 "name\tmessages\tconsumers\tdurable\tagents\n"
+                 "jobs\t3\t1\ttrue\t2\n",
+                 list);
+    //  Both agents' listeners: the client endpoint and the mesh's.
+    const char *ports[] = {"check_port_connectivity", NULL};
+    s_until (endpoints[0], "every listener is reachable (2)", ports);
+    //  --local at a: its own part, without b's consumer.
+    const char *local[] = {"list_queues", "--local", "name", "consumers", NULL};
+    s_until (endpoints[0], "jobs\t0\n", local);
+
+    procutil_prog_destroy (&consumer);
+    for (int i = 0; i < 2; i++)
+        procutil_kill (agents[i], SIGTERM);
+}
+
+Test (cli, memory_near_its_mark_and_blocked_publishers_are_alarms)
+{
+    const char *memory[] = {"--max-memory", "100K", NULL};
+    pid_t agent = procutil_agent_with ("cli", s_dir, s_endpoint, memory);
+    procutil_prog_t *prog = s_meshq (NULL, "declare_queue", "q", NULL);
+    procutil_prog_destroy (&prog);
+    //  93% of the mark held: an alarm, publishers still taken.
+    static char big[93 * 1000 + 1], small[10 * 1000 + 1];
+    memset (big, 'x', sizeof big - 1);
+    memset (small, 'y', sizeof small - 1);
+    prog = s_meshq (NULL, "publish", "--routing-key", "q", big, NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "check_alarms", NULL);
+    cr_expect_eq (s_exit (prog), 1, "%s", prog->output);
+    cr_expect (strstr (prog->output, "alarms raised: memory\n") &&
+                   strstr (prog->output, "blocked         false\n"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    //  Past the mark: refused, and publishers are blocked, with why.
+    prog = s_meshq (NULL, "publish", "--routing-key", "q", small, NULL);
+    cr_expect_eq (s_exit (prog), 1, "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_meshq (NULL, "--json", "check_alarms", NULL);
+    cr_expect_eq (s_exit (prog), 1, "%s", prog->output);
+    cr_expect (strstr (prog->output, "{\"alarms\":[\"memory\",\"blocked\"],") &&
+                   strstr (prog->output, "\"blocked\":true,") &&
+                   strstr (prog->output, "\"blocked_reason\":\"the agent's "
+                                         "memory high-water mark is "
+                                         "reached\""),
+               "%s", prog->output);
     procutil_prog_destroy (&prog);
     procutil_kill (agent, SIGTERM);
 }

@@ -263,7 +263,7 @@ Test (tutorial, every_step_holds_across_the_mesh)
     S_UNTIL (0,
              "\"name\":\"my_queue\",\"node\":\"n1\",\"messages_ready\":0,"
              "\"mesh_ready\":0,\"messages_unacknowledged\":0",
-             S_VHOST, S_USER, "list_queues", "--json");
+             S_VHOST, S_USER, "list_queues", "--local", "--json");
     //  Nothing of it leaked into '/'.
     proc = S_MESHQ (1, 0, "list_queues", "--json");
     cr_expect (!strstr (proc->output, "my_queue"), "%s", proc->output);
@@ -346,7 +346,7 @@ Test (tutorial, workers_on_every_node_share_the_tasks)
     S_UNTIL (0,
              "\"name\":\"task_queue\",\"node\":\"n1\",\"messages_ready\":0,"
              "\"mesh_ready\":0,\"messages_unacknowledged\":0",
-             S_VHOST, S_USER, "list_queues", "--json");
+             S_VHOST, S_USER, "list_queues", "--local", "--json");
     for (int i = 0; i < 3; i++) {
         kill (workers[i]->pid, SIGTERM);
         procutil_prog_expect_exit (workers[i], 0);

@@ -86,6 +86,37 @@ Test (codec_peer, hello_carries_session_numbers_only_with_a_session)
     meshq_buf_fini (&buf);
 }
 
+//  The commands an agent answers beyond the first set: absent (as from
+//  an older agent) unless there are some, and checked as strings are.
+Test (codec_peer, hello_carries_the_commands_only_when_it_has_some)
+{
+    meshq_hello_t hello = s_hello (), back;
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    cr_assert_eq (meshq_codec_encode_hello (&hello, &buf, NULL), 0);
+    size_t plain = buf.size;
+    cr_assert_eq (meshq_codec_decode_hello (buf.data, buf.size, &back, NULL),
+                  0);
+    cr_expect_eq (back.commands.size, 0);
+    hello.commands = s_span ("QUERY");
+    meshq_buf_reset (&buf);
+    cr_assert_eq (meshq_codec_encode_hello (&hello, &buf, NULL), 0);
+    cr_expect_eq (buf.size, plain + strlen ("commands") + 1 + 5 + 1);
+    cr_assert_eq (meshq_codec_decode_hello (buf.data, buf.size, &back, NULL),
+                  0);
+    cr_expect (s_span_is (back.commands, "QUERY"));
+    //  Longer than 255 bytes: refused, as the decoder would.
+    char along[300];
+    memset (along, 'Q', sizeof along - 1);
+    along[sizeof along - 1] = 0;
+    hello.commands = s_span (along);
+    meshq_buf_reset (&buf);
+    const char *why = NULL;
+    cr_expect_eq (meshq_codec_encode_hello (&hello, &buf, &why), MESHQ_ETOOBIG);
+    cr_expect_str_eq (why, "hello commands: too long");
+    meshq_buf_fini (&buf);
+}
+
 Test (codec_peer, hello_takes_keys_in_any_order_and_skips_unknown_ones)
 {
     meshq_hello_t hello = s_hello (), back;

@@ -1,0 +1,375 @@
+/*  agent_lists_mesh.c - LIST_QUEUES of the whole mesh: one row per
+    queue, with the totals of every agent that holds part of it.
+
+    A queue is a mesh-wide name and each agent holds its own part: the
+    messages published there, the consumers connected there. So the
+    answer is gathered on demand (docs/PROTOCOL.md, 3.3 and 4):
+      * the client's agent adds up its own parts, and sends QUERY {rid}
+        to each peer of the vhost that is up and says in its HELLO that
+        it answers QUERY;
+      * each peer answers ANSWER {rid} with the list of its own parts,
+        or {rid, why} if that list is too large for one frame;
+      * once every peer asked has answered, or the timeout the client
+        gave has passed, the agent answers the client: the totals, and
+        a second list, "unanswered", naming each agent whose part is
+        missing and why (no answer in time, or too old to ask).
+    Nothing is ever sent to a peer that did not announce QUERY: an
+    older agent would count it as bad input.
+*/
+#include "agent_mesh.h"
+#include "codec_args.h"
+
+#include <inttypes.h>
+
+//  Timeout of a gather when the client gives none, and its bounds.
+#define S_TIMEOUT_MS     2000
+#define S_TIMEOUT_MIN_MS 50
+#define S_TIMEOUT_MAX_MS 60000
+
+//  Gathers open at once, at most, and the queues one adds up: a row is
+//  1 KB, and a peer's ANSWER could name a queue in every 10 bytes of its
+//  frame. So a gather holds 20 MB at most, and all of them 160 MB.
+#define S_GATHERS_MAX 8
+#define S_ROWS_MAX    20000
+
+//  A peer not yet heard, or heard with a reason.
+typedef struct {
+    char hex[33];                       //  Its id.
+    char name[MESHQ_MAX_SHORTSTR + 1];  //  Its name.
+    const char *why;                    //  Static: why its part is missing.
+    bool waiting;                       //  Asked, not yet answered.
+} s_asked_t;
+
+//  A queue's totals.
+typedef struct {
+    meshq_args_t args;                  //  The row; its queue is name.
+    char name[MESHQ_MAX_SHORTSTR + 1];  //  The queue's name.
+} s_row_t;
+
+//  A mesh-wide list being gathered.
+typedef struct {
+    meshq_engine_t *engine;  //  Its engine.
+    void *handle;            //  Its place in the engine's gathers.
+    uint64_t id;             //  The rid of its QUERYs.
+    uint8_t client[16];      //  The session that asked.
+    uint64_t rid;            //  Its request's id.
+    zhashx_t *rows;          //  Queue name -> s_row_t, totals.
+    s_asked_t *asked;        //  Peers of the vhost.
+    size_t asked_count;      //  How many.
+    size_t waiting;          //  Of them, asked and not yet answered.
+    int timer;               //  The timeout's zloop timer.
+} s_gather_t;
+
+//  Adds one agent's row of a queue to the queue's totals. False if the
+//  queue is new and the gather holds S_ROWS_MAX already.
+static bool
+s_add (zhashx_t *rows, const meshq_args_t *part)
+{
+    char name[MESHQ_MAX_SHORTSTR + 1];
+    meshq_span_copy (name, part->queue);
+    s_row_t *total = zhashx_lookup (rows, name);
+    meshq_args_t *row = total ? &total->args : NULL;
+    if (!row && zhashx_size (rows) >= S_ROWS_MAX)
+        return false;
+    if (!row) {
+        total = calloc (1, sizeof *total);
+        assert (total);
+        memcpy (total->name, name, sizeof name);
+        zhashx_insert (rows, name, total);
+        row = &total->args;
+        MESHQ_ARGS_SET (row, QUEUE, queue, meshq_span (total->name));
+        MESHQ_ARGS_SET (row, MESSAGES, messages, 0);
+        MESHQ_ARGS_SET (row, UNACKED, unacked, 0);
+        MESHQ_ARGS_SET (row, CONSUMERS, consumers, 0);
+        MESHQ_ARGS_SET (row, BYTES, bytes, 0);
+        MESHQ_ARGS_SET (row, UNACKED_BYTES, unacked_bytes, 0);
+        MESHQ_ARGS_SET (row, DURABLE, durable, false);
+        MESHQ_ARGS_SET (row, PUBLISH_RATE, publish_rate, 0);
+        MESHQ_ARGS_SET (row, DELIVER_RATE, deliver_rate, 0);
+        MESHQ_ARGS_SET (row, AGENTS, agents, 0);
+    }
+    row->messages += part->messages;
+    row->unacked += part->unacked;
+    row->consumers += part->consumers;
+    row->bytes += part->bytes;
+    row->unacked_bytes += part->unacked_bytes;
+    row->held += part->held;
+    row->publish_rate += part->publish_rate;
+    row->deliver_rate += part->deliver_rate;
+    //  Every agent keeps the queue's record: any says whether it is.
+    row->durable |= part->durable;
+    row->agents++;
+#define S_SUM(ID, member)                                                      \
+    if (MESHQ_ARGS_HAS (part, ID))                                             \
+        MESHQ_ARGS_SET (row, ID, member, row->member + part->member);
+    S_SUM (QUARANTINED, quarantined)
+    S_SUM (DISPOSED_EXPIRED, disposed_expired)
+    S_SUM (DISPOSED_MAXLEN, disposed_maxlen)
+    S_SUM (DISPOSED_REJECTED, disposed_rejected)
+    S_SUM (DISPOSED_LIMIT, disposed_limit)
+    S_SUM (DISPOSED_DEDUP, disposed_dedup)
+#undef S_SUM
+    return true;
+}
+
+bool
+meshq_mesh_answers (const meshq_peer_info_t *peer, const char *verb)
+{
+    //  A word of the space-separated list its HELLO announced.
+    size_t length = strlen (verb);
+    for (const char *at = peer->commands ? peer->commands : ""; *at;) {
+        size_t word = strcspn (at, " ");
+        if (word == length && memcmp (at, verb, length) == 0)
+            return true;
+        at += word;
+        at += strspn (at, " ");
+    }
+    return false;
+}
+
+//  This agent's part of queue, as the mesh's totals count it: a message
+//  another agent sent here for a consumer is still unacked at its
+//  origin, which counts it (and its bytes) once for the mesh.
+static void
+s_part (meshq_engine_t *self, meshq_queue_t *queue, meshq_args_t *row)
+{
+    memset (row, 0, sizeof *row);
+    meshq_engine_queue_row (self, queue, row);
+    uint64_t remote, own_bytes;
+    meshq_queue_unacked_split (queue, &remote, &own_bytes);
+    row->unacked -= remote <= row->unacked ? remote : row->unacked;
+    MESHQ_ARGS_SET (row, UNACKED_BYTES, unacked_bytes, own_bytes);
+    //  Read ahead from their origins, waiting here for a consumer: ready
+    //  for the mesh, though in flight (unacked) at their origins.
+    meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
+    if (qmesh && qmesh->held)
+        MESHQ_ARGS_SET (row, HELD, held, zlistx_size (qmesh->held));
+}
+
+static void
+s_gather_destroy (s_gather_t **self_p)
+{
+    s_gather_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->rows);
+    free (self->asked);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Answers the client (if its session is still there) and ends the
+//  gather.
+static void
+s_finish (s_gather_t *self)
+{
+    meshq_engine_t *engine = self->engine;
+    zloop_timer_end (engine->loop, self->timer);
+    meshq_session_t *session = meshq_engine_session_find (engine, self->client);
+    if (session) {
+        size_t count = zhashx_size (self->rows), n = 0;
+        meshq_args_t *rows = calloc (count + 1, sizeof *rows);
+        meshq_args_t *missing = calloc (self->asked_count + 1, sizeof *missing);
+        assert (rows && missing);
+        for (s_row_t *row = zhashx_first (self->rows); row;
+             row = zhashx_next (self->rows)) {
+            //  What other agents read ahead is ready, not unacked.
+            meshq_args_t *total = &rows[n++];
+            *total = row->args;
+            uint64_t held =
+                total->held < total->unacked ? total->held : total->unacked;
+            total->unacked -= held;
+            total->messages += held;
+            total->present &= ~MESHQ_ARG_BIT (MESHQ_A_HELD);
+        }
+        size_t m = 0;
+        for (size_t i = 0; i < self->asked_count; i++) {
+            s_asked_t *asked = &self->asked[i];
+            if (!asked->why && !asked->waiting)
+                continue;
+            const char *why = asked->why ? asked->why : "no answer in time";
+            MESHQ_ARGS_SET (&missing[m], NAME, name, meshq_span (asked->name));
+            MESHQ_ARGS_SET (&missing[m], WHY, why, meshq_span (why));
+            m++;
+        }
+        meshq_buf_t buf;
+        meshq_buf_init (&buf);
+        const char *why = NULL;
+        int rc = meshq_codec_encode_lists (
+            self->rid, "queues", rows, n, "unanswered", missing, m, &buf, &why);
+        if (rc)
+            meshq_engine_reply_error (engine, session, self->rid, rc, "%s",
+                                      why);
+        else
+            meshq_engine_send_raw (engine, session, "OK", buf.data, buf.size,
+                                   NULL, 0);
+        meshq_buf_fini (&buf);
+        free (rows);
+        free (missing);
+    }
+    zlistx_delete (engine->gathers, self->handle);
+}
+
+static int
+s_timeout (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    s_finish (arg);
+    return 0;
+}
+
+static void
+s_gather_free (void **item)
+{
+    s_gather_destroy ((s_gather_t **)item);
+}
+
+void
+meshq_engine_gather_queues (meshq_engine_t *self, meshq_session_t *session,
+                            const meshq_args_t *args)
+{
+    if (!self->gathers) {
+        self->gathers = zlistx_new ();
+        zlistx_set_destructor (self->gathers, s_gather_free);
+    }
+    if (zlistx_size (self->gathers) >= S_GATHERS_MAX) {
+        meshq_engine_reply_error (self, session, args->rid, MESHQ_EAGAIN,
+                                  "%d mesh-wide lists are being gathered "
+                                  "already; try again, or list with --local",
+                                  S_GATHERS_MAX);
+        return;
+    }
+    meshq_vhost_t *vhost = session->vhost;
+    s_gather_t *gather = calloc (1, sizeof *gather);
+    assert (gather);
+    gather->engine = self;
+    gather->id = ++self->gathered;
+    memcpy (gather->client, session->id, 16);
+    gather->rid = args->rid;
+    gather->rows = zhashx_new ();
+    zhashx_set_destructor (gather->rows, meshq_free_item);
+    //  Our own parts first.
+    meshq_queue_t *queue = zhashx_first (vhost->queues);
+    for (; queue; queue = zhashx_next (vhost->queues)) {
+        meshq_args_t part;
+        s_part (self, queue, &part);
+        if (!s_add (gather->rows, &part))
+            break;
+    }
+    //  Then the peers that are up.
+    gather->asked =
+        calloc (zhashx_size (vhost->peer_sessions) + 1, sizeof *gather->asked);
+    assert (gather->asked);
+    meshq_args_t query;
+    memset (&query, 0, sizeof query);
+    MESHQ_ARGS_SET (&query, RID, rid, gather->id);
+    meshq_session_t *peer = zhashx_first (vhost->peer_sessions);
+    for (; peer; peer = zhashx_next (vhost->peer_sessions)) {
+        s_asked_t *asked = &gather->asked[gather->asked_count++];
+        meshq_hex16 (peer->id, asked->hex);
+        snprintf (asked->name, sizeof asked->name, "%s", peer->user);
+        const meshq_peer_info_t *info =
+            vhost->peers ? meshq_peers_lookup (vhost->peers, peer->id) : NULL;
+        if (!info || !meshq_mesh_answers (info, "QUERY"))
+            asked->why = "an older agent: it does not answer QUERY";
+        else if (meshq_engine_send (self, peer, "QUERY", &query, NULL, 0))
+            asked->why = "could not be asked";
+        else {
+            asked->waiting = true;
+            gather->waiting++;
+        }
+    }
+    gather->handle = zlistx_add_end (self->gathers, gather);
+    uint64_t timeout =
+        MESHQ_ARGS_HAS (args, TIMEOUT) ? args->timeout : S_TIMEOUT_MS;
+    if (timeout < S_TIMEOUT_MIN_MS)
+        timeout = S_TIMEOUT_MIN_MS;
+    if (timeout > S_TIMEOUT_MAX_MS)
+        timeout = S_TIMEOUT_MAX_MS;
+    gather->timer =
+        zloop_timer (self->loop, (size_t)timeout, 1, s_timeout, gather);
+    if (gather->waiting == 0)
+        s_finish (gather);
+}
+
+void
+meshq_mesh_on_query (meshq_engine_t *self, meshq_session_t *session,
+                     meshq_args_t *args, zframe_t *body)
+{
+    (void)body;
+    meshq_vhost_t *vhost = session->vhost;
+    size_t count = zhashx_size (vhost->queues), n = 0;
+    meshq_args_t *rows = calloc (count + 1, sizeof *rows);
+    assert (rows);
+    meshq_queue_t *queue = zhashx_first (vhost->queues);
+    for (; queue && n < count; queue = zhashx_next (vhost->queues))
+        s_part (self, queue, &rows[n++]);
+    meshq_args_t answer;
+    memset (&answer, 0, sizeof answer);
+    MESHQ_ARGS_SET (&answer, RID, rid, args->rid);
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    const char *why = NULL;
+    int rc = meshq_codec_encode_list (args->rid, "queues", rows, n, &buf, &why);
+    //  The peer takes frames up to our largest message and 64 KiB: a list
+    //  larger than that is refused with its reason, not sent.
+    if (rc == 0 && buf.size > self->config.max_message + 32768) {
+        rc = MESHQ_ETOOBIG;
+        why = "too many queues for one frame";
+    }
+    if (rc) {
+        MESHQ_ARGS_SET (&answer, WHY, why, meshq_span (why));
+        meshq_engine_send (self, session, "ANSWER", &answer, NULL, 0);
+    } else
+        meshq_engine_send (self, session, "ANSWER", &answer, buf.data,
+                           buf.size);
+    meshq_buf_fini (&buf);
+    free (rows);
+}
+
+void
+meshq_mesh_on_answer (meshq_engine_t *self, meshq_session_t *session,
+                      meshq_args_t *args, zframe_t *body)
+{
+    s_gather_t *gather = self->gathers ? zlistx_first (self->gathers) : NULL;
+    while (gather && gather->id != args->rid)
+        gather = zlistx_next (self->gathers);
+    char hex[33];
+    meshq_hex16 (session->id, hex);
+    s_asked_t *asked = NULL;
+    for (size_t i = 0; gather && i < gather->asked_count; i++)
+        if (streq (gather->asked[i].hex, hex) && gather->asked[i].waiting)
+            asked = &gather->asked[i];
+    if (!asked)
+        return;  //  Late, after the timeout: nobody waits for it.
+    asked->waiting = false;
+    gather->waiting--;
+    uint64_t rid;
+    meshq_span_t cursor;
+    uint32_t count;
+    const char *why = NULL;
+    if (!body)
+        asked->why = MESHQ_ARGS_HAS (args, WHY)
+                         ? "its list is too large for one frame"
+                         : "answered with no list";
+    else if (meshq_codec_decode_list (zframe_data (body), zframe_size (body),
+                                      "queues", &rid, &cursor, &count, &why)) {
+        meshq_engine_bad_input (self, "mesh: ANSWER dropped peer=%s reason=%s",
+                                session->user, why);
+        asked->why = "answered with a malformed list";
+    } else {
+        meshq_args_t part;
+        while (meshq_codec_list_next (&cursor, &part))
+            if (MESHQ_ARGS_HAS (&part, QUEUE) && !s_add (gather->rows, &part))
+                asked->why = "part of its list left out: too many queues";
+    }
+    if (gather->waiting == 0)
+        s_finish (gather);
+}
+
+void
+meshq_engine_gather_fini (meshq_engine_t *self)
+{
+    zlistx_destroy (&self->gathers);
+}
