@@ -13,7 +13,7 @@ CMAKE_FLAGS ?=
 # Debian packages the build, the tests and the demo need.
 PACKAGES = cmake pkg-config gcc make libzmq3-dev libczmq-dev libmsgpack-dev \
            libsodium-dev libcriterion-dev iproute2 nftables clang \
-           clang-format python3 librabbitmq-dev
+           clang-format python3 librabbitmq-dev python3-pika
 
 .PHONY: all deps build test demo clean
 

@@ -54,6 +54,10 @@ typedef struct {
     uint32_t client_hwm;          //  Frames queued for one client, at most.
     uint32_t max_vhosts;          //  Vhosts served, at most; 0: as many
                                   //  as the process's limits allow.
+    char amqp[256];               //  AMQP 0-9-1 listener, "host:port" (port
+                                  //  0: any free one), or "": none.
+    bool amqp_default;            //  amqp is the daemon's default: if its
+                                  //  port is taken, warn and go without.
 } meshq_agent_config_t;
 
 //  Sets the defaults: name "meshq", no extra endpoints, 16 MiB bodies,
@@ -66,7 +70,7 @@ void meshq_agent_config_init (meshq_agent_config_t *config);
 //  segment_size, quota, mesh, interface, seeds, no_beacon, port,
 //  beacon_port, beacon_interval, transport, heartbeat, peer_timeout,
 //  read_ahead, mesh_secret_file (only its name: the agent reads the file
-//  when it starts), client_hwm, max_vhosts.
+//  when it starts), client_hwm, max_vhosts, amqp.
 //  Returns 0, or MESHQ_EINVAL with why filled in.
 int meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
                             const char *value, char *why, size_t size);

@@ -22,6 +22,25 @@ typedef struct _meshq_vhost_t meshq_vhost_t;
 typedef struct _meshq_engine_t meshq_engine_t;
 typedef struct _meshq_batch_t meshq_batch_t;
 
+//  A front door other than the ROUTER (docs/decisions/0017): the engine
+//  hands its sessions' frames to it, as the native verbs and arguments
+//  it would send (OK, ERROR, DELIVER, CONFIRM, NACK, RETURN, BLOCKED,
+//  UNBLOCKED); body is the message envelope when there is one.
+typedef struct {
+    //  Returns 0, or MESHQ_ECONNLOST if the frame cannot go out (the
+    //  session then ends at the end of the turn).
+    int (*send) (void *arg, meshq_session_t *session, const char *verb,
+                 const meshq_args_t *args, const void *body, size_t size);
+    //  The engine removed a consumer of the session (its queue went).
+    void (*cancelled) (void *arg, meshq_session_t *session, const char *tag);
+    //  The engine closes the session (it could not send to it).
+    void (*closed) (void *arg, meshq_session_t *session);
+} meshq_front_t;
+
+//  Who may send a verb (meshq_engine_request).
+#define MESHQ_DOOR_NATIVE 1  //  A client of the ROUTER.
+#define MESHQ_DOOR_AMQP   2  //  An AMQP channel (agents/amqp/).
+
 //  Copies a span into a NUL-terminated buffer of MESHQ_MAX_SHORTSTR + 1.
 static inline void
 meshq_span_copy (char *out, meshq_span_t span)
@@ -133,7 +152,22 @@ struct _meshq_session_t {
     bool dead;                    //  To be closed at the end of the turn.
     uint32_t batch;               //  Most deliveries it takes per frame.
     uint32_t link;                //  Peer: the engine's count of links.
+    //  The client side's door: NULL for the ROUTER, else its frames go
+    //  to front->send (an AMQP channel).
+    const meshq_front_t *front;
+    void *front_arg;              //  front's argument.
+    unsigned door;                //  MESHQ_DOOR_*: what it may send.
+    meshq_session_t *connection;  //  Owns its exclusive queues; NULL:
+                                  //  the session itself.
 };
+
+//  The session that owns what a session declares exclusive (an AMQP
+//  connection's, for its channels).
+static inline meshq_session_t *
+meshq_session_owner (meshq_session_t *session)
+{
+    return session->connection ? session->connection : session;
+}
 
 struct _meshq_engine_t {
     zsock_t *pipe;                  //  To the owner.
@@ -191,7 +225,24 @@ struct _meshq_engine_t {
     int64_t frame_wall;  //  zclock_time () while frames are handled, or 0.
     int turn_timer;      //  The end-of-turn timer while turn_armed, or 0.
     meshq_queue_t *last_dirty;  //  Queue last marked dirty (in dirty).
+    void *amqp;                 //  The AMQP door's listener, or NULL.
+    char amqp_endpoint[272];    //  Where it listens ("host:port"), or "".
 };
+
+//  A door the engine starts with its ROUTER (the AMQP listener): linked
+//  into the daemon, not into libmeshq (docs/decisions/0015, 0017).
+typedef struct {
+    int (*start) (meshq_engine_t *engine, char *why, size_t size);
+    void (*stop) (meshq_engine_t *engine);
+    //  An answer of the auth module: true if ticket was the door's.
+    bool (*login) (meshq_engine_t *engine, void *ticket, int rc,
+                   const char *why);
+} meshq_door_t;
+//  Gives a login answer to the door whose ticket it is; false if none.
+bool meshq_engine_door_login (meshq_engine_t *self, void *ticket, int rc,
+                              const char *why);
+//  Registers the AMQP door; before any agent starts.
+void meshq_engine_set_amqp_door (const meshq_door_t *door);
 
 //  agent.c
 void meshq_engine_bad_input (meshq_engine_t *self, const char *format, ...)
@@ -216,6 +267,26 @@ meshq_session_t *meshq_engine_session_open (meshq_engine_t *self,
                                             const meshq_args_t *args,
                                             const char *user,
                                             meshq_vhost_t *vhost);
+
+//  Ends the turn now (commit, confirms, dispatch), for a door that
+//  handled frames with frame_mono set, as the ROUTER's handler does.
+void meshq_engine_end_turn (meshq_engine_t *self);
+
+//  agent_verbs.c: what a session may ask, by verb, from either door
+//  (docs/decisions/0017). Unknown verbs and verbs its door may not send
+//  are answered with an ERROR. body is a PUBLISH's envelope.
+void meshq_engine_request (meshq_engine_t *self, meshq_session_t *session,
+                           const char *verb, const meshq_args_t *args,
+                           const void *body, size_t size);
+//  Opens a session for a front door other than the ROUTER: a fresh id,
+//  no heartbeat of the engine's (the door keeps its own).
+meshq_session_t *meshq_engine_front_open (meshq_engine_t *self,
+                                          const meshq_front_t *front, void *arg,
+                                          const char *user,
+                                          meshq_vhost_t *vhost,
+                                          meshq_session_t *connection);
+//  Closes such a session now, without calling its door back.
+void meshq_engine_front_close (meshq_engine_t *self, meshq_session_t *session);
 
 //  agent_endpoint.c
 //  Whether endpoint can be bound without taking it from a running agent
@@ -287,9 +358,26 @@ meshq_pending_t *meshq_engine_pending_new (meshq_engine_t *self);
 void meshq_engine_pending_free (meshq_engine_t *self, meshq_pending_t *pending);
 void meshq_engine_pool_fini (meshq_engine_t *self);
 
-//  agent_commands.c
-void meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
-                           const char *verb, const meshq_args_t *args);
+//  agent_commands.c: the requests on queues, exchanges and consumers;
+//  each answers the session (OK or ERROR, with args->rid).
+void meshq_engine_declare_queue (meshq_engine_t *self, meshq_session_t *session,
+                                 const meshq_args_t *args);
+void meshq_engine_delete_queue (meshq_engine_t *self, meshq_session_t *session,
+                                const meshq_args_t *args);
+void meshq_engine_purge_queue (meshq_engine_t *self, meshq_session_t *session,
+                               const meshq_args_t *args);
+void meshq_engine_declare_exchange (meshq_engine_t *self,
+                                    meshq_session_t *session,
+                                    const meshq_args_t *args);
+void meshq_engine_delete_exchange (meshq_engine_t *self,
+                                   meshq_session_t *session,
+                                   const meshq_args_t *args);
+void meshq_engine_bind (meshq_engine_t *self, meshq_session_t *session,
+                        const meshq_args_t *args, bool add);
+void meshq_engine_consume (meshq_engine_t *self, meshq_session_t *session,
+                           const meshq_args_t *args);
+void meshq_engine_cancel (meshq_engine_t *self, meshq_session_t *session,
+                          const meshq_args_t *args);
 
 //  agent_lists.c
 void meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,

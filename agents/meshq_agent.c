@@ -11,6 +11,7 @@
                 [--control ENDPOINT,...] [--log LEVEL] [--SETTING VALUE]...
 */
 #include "agent.h"
+#include "amqp_door.h"
 #include "iface.h"
 #include "mesh_secret.h"
 #include "meshq.h"
@@ -39,7 +40,7 @@
     "                   [--heartbeat MS] [--peer-timeout MS] [--standalone]\n" \
     "                   [--read-ahead PERCENT] [--mesh-secret-file FILE]\n"    \
     "                   [--client-hwm FRAMES] [--max-vhosts COUNT]\n"          \
-    "                   [--insecure]\n"
+    "                   [--insecure] [--amqp HOST:PORT]\n"
 
 //  Settings as name and value, from the file then the flags: the last
 //  one given of a name wins.
@@ -188,6 +189,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
         {"client-hwm", required_argument, NULL, 's'},
         {"max-vhosts", required_argument, NULL, 's'},
         {"insecure", no_argument, NULL, 's'},
+        {"amqp", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0}};
     //  The file first, so that flags win whatever their order.
     for (int i = 1; i < argc - 1; i++)
@@ -223,6 +225,11 @@ s_main (int argc, char *argv[], s_settings_t *settings)
 
     meshq_agent_config_t config;
     meshq_agent_config_init (&config);
+    //  AMQP clients find the daemon where they find RabbitMQ, on
+    //  loopback: unless told otherwise, and only if the port is free.
+    snprintf (config.amqp, sizeof config.amqp, "127.0.0.1:5672");
+    config.amqp_default = true;
+    meshq_amqp_door_register ();
     char host[64] = "agent";
     gethostname (host, sizeof host - 1);
     const char *name = s_get (settings, "name");

@@ -108,7 +108,8 @@
     X (DISPOSED_LIMIT, disposed_limit, "dlim", UINT)                           \
     X (DISPOSED_DEDUP, disposed_dedup, "ddup", UINT)                           \
     X (INSECURE, insecure, "insecure", BOOL)   /* open mesh: no secret */      \
-    X (DUP_NAMES, dup_names, "dupnames", UINT) /* peers with our name */
+    X (DUP_NAMES, dup_names, "dupnames", UINT) /* peers with our name */       \
+    X (AMQP, amqp, "amqp", STR)                /* AMQP listener */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,

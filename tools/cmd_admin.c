@@ -91,6 +91,7 @@ static const s_column_t s_status_cols[] = {
     S_COL ("vhost", "vhost", VHOST, vhost, 's'),
     S_COL ("mesh", "mesh", MESH, mesh, 's'),
     S_COL ("endpoint", "endpoint", ENDPOINT, endpoint, 's'),
+    S_COL ("amqp", "amqp", AMQP, amqp, 's'),
     S_COL ("peers", "peers", PEERS, peers, 'u'),
     S_COL ("uptime_ms", "uptime_ms", UPTIME, uptime, 'u'),
     S_COL ("messages", "messages", MESSAGES, messages, 'u'),
