@@ -415,6 +415,27 @@ def errors(port):
         time.sleep(0.1)
     print("exclusive gone" if code == 404 else "exclusive still %d" % code)
     good &= code == 404
+    # consumer_cancel_notify: the queue deleted under its consumer.
+    channel = other.channel()
+    channel.queue_declare("doomed")
+    cancelled = []
+    channel.add_on_cancel_callback(lambda frame: cancelled.append(frame))
+    channel.basic_consume("doomed", lambda *a: None)
+    other.channel().queue_delete("doomed")
+    deadline = time.time() + DEADLINE
+    while not cancelled and time.time() < deadline:
+        other.process_data_events(time_limit=0.1)
+    print("cancel notified" if cancelled else "no cancel")
+    good &= bool(cancelled)
+    # Basic.Return before the confirm: mandatory and unroutable.
+    channel = other.channel()
+    channel.confirm_delivery()
+    try:
+        channel.basic_publish("", "no-such-queue", "lost", mandatory=True)
+        print("not returned")
+        good = False
+    except pika.exceptions.UnroutableError as error:
+        print("returned %s" % error.messages[0].method.reply_text)
     other.close()
     return good
 

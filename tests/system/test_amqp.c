@@ -9,11 +9,13 @@
     Whatever a test starts is killed, and its directory removed, in the
     suite's fini.
 */
+#include "amqputil.h"
 #include "procutil.h"
 #include "testutil.h"
 
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
+#include <dirent.h>
 
 #define S_NODES     3
 #define S_MAX_PROCS 64
@@ -286,7 +288,11 @@ Test (amqp, errors_close_the_channel_or_the_connection)
     cr_expect (strstr (proc->output, "redeclare 406"), "%s", proc->output);
     cr_expect (strstr (proc->output, "unknown tag 406"), "%s", proc->output);
     cr_expect (strstr (proc->output, "tx 540"), "%s", proc->output);
+    cr_expect (strstr (proc->output, "exclusive locked 405"), "%s",
+               proc->output);
     cr_expect (strstr (proc->output, "exclusive gone"), "%s", proc->output);
+    cr_expect (strstr (proc->output, "cancel notified"), "%s", proc->output);
+    cr_expect (strstr (proc->output, "returned NO_ROUTE"), "%s", proc->output);
 }
 
 // --------------------------------------------------------------------
@@ -486,4 +492,206 @@ Test (amqp, port_zero_picks_a_free_one_shown_in_status)
                    "login");
     amqp_connection_close (conn, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection (conn);
+}
+
+// --------------------------------------------------------------------
+//  Hostile input over a live agent: the AMQP fuzz corpus, after a real
+//  handshake, and the agent still serves
+
+//  Reads from fd until the parser (server side) yields method id, or
+//  the connection ends. Returns true if it came.
+static bool
+s_await_method (int fd, meshq_amqp_parser_t *parser, amqp_method_number_t id)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    uint8_t buf[65536];
+    while (zclock_mono () < deadline) {
+        struct pollfd item = {.fd = fd, .events = POLLIN};
+        if (poll (&item, 1, 100) <= 0)
+            continue;
+        ssize_t got = recv (fd, buf, sizeof buf, 0);
+        if (got <= 0)
+            return false;
+        size_t off = 0;
+        while (off < (size_t)got) {
+            size_t used;
+            meshq_amqp_event_t event;
+            meshq_amqp_parser_parse (parser, buf + off, (size_t)got - off,
+                                     &used, &event);
+            off += used;
+            if (event.type == MESHQ_AMQP_MORE)
+                break;
+            if (event.type == MESHQ_AMQP_ERROR)
+                return false;
+            if (event.type == MESHQ_AMQP_METHOD && event.method.id == id)
+                return true;
+        }
+    }
+    return false;
+}
+
+static void
+s_send_all (int fd, const void *data, size_t size)
+{
+    const uint8_t *at = data;
+    while (size) {
+        ssize_t rc = send (fd, at, size, MSG_NOSIGNAL);
+        if (rc <= 0)
+            return;  //  The agent closed it: what it was meant to do.
+        at += rc;
+        size -= (size_t)rc;
+    }
+}
+
+//  Connects to port and logs in as guest with heartbeat (seconds);
+//  returns the socket, open.
+static int
+s_handshake (int port, uint16_t heartbeat)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_port = htons ((uint16_t)port)};
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    cr_assert_eq (connect (fd, (struct sockaddr *)&address, sizeof address), 0);
+    uint8_t out[4096];
+    amqputil_out_t stream = {out, 0, sizeof out};
+    amqputil_protocol (&stream);
+    amqp_table_entry_t entries[2], caps[2];
+    amqp_connection_start_ok_t start_ok = {amqputil_properties (entries, caps),
+                                           amqp_cstring_bytes ("PLAIN"),
+                                           {12, "\0guest\0guest"},
+                                           amqp_cstring_bytes ("en_US")};
+    amqputil_method (&stream, 0, AMQP_CONNECTION_START_OK_METHOD, &start_ok);
+    s_send_all (fd, out, stream.size);
+    meshq_amqp_parser_t *parser = meshq_amqp_parser_new ();
+    size_t used;
+    meshq_amqp_event_t event;
+    meshq_amqp_parser_parse (parser,
+                             (const uint8_t *)MESHQ_AMQP_PROTOCOL_HEADER,
+                             MESHQ_AMQP_PROTOCOL_HEADER_SIZE, &used, &event);
+    cr_assert (s_await_method (fd, parser, AMQP_CONNECTION_TUNE_METHOD));
+    stream.size = 0;
+    amqp_connection_tune_ok_t tune_ok = {2047, MESHQ_AMQP_FRAME_MAX, heartbeat};
+    amqputil_method (&stream, 0, AMQP_CONNECTION_TUNE_OK_METHOD, &tune_ok);
+    amqp_connection_open_t open = {amqp_cstring_bytes ("/"),
+                                   amqp_cstring_bytes (""), 0};
+    amqputil_method (&stream, 0, AMQP_CONNECTION_OPEN_METHOD, &open);
+    s_send_all (fd, out, stream.size);
+    cr_assert (s_await_method (fd, parser, AMQP_CONNECTION_OPEN_OK_METHOD));
+    meshq_amqp_parser_destroy (&parser);
+    return fd;
+}
+
+//  Logs in as guest, then sends the corpus stream from its first frame
+//  after its own Connection.Open, and reads until the agent closes.
+static void
+s_replay (int port, const uint8_t *data, size_t size)
+{
+    int fd = s_handshake (port, 0);
+    size_t used;
+    meshq_amqp_event_t event;
+    //  Where the stream's frames start after its own handshake.
+    meshq_amqp_parser_t *reader = meshq_amqp_parser_new ();
+    size_t off = 0, start = size < 8 ? 0 : 8;
+    while (off < size) {
+        meshq_amqp_parser_parse (reader, data + off, size - off, &used, &event);
+        off += used;
+        if (event.type == MESHQ_AMQP_MORE || event.type == MESHQ_AMQP_ERROR ||
+            event.type == MESHQ_AMQP_PROTOCOL_BAD)
+            break;
+        if (event.type == MESHQ_AMQP_METHOD &&
+            (event.method.id == AMQP_CONNECTION_START_OK_METHOD ||
+             event.method.id == AMQP_CONNECTION_TUNE_OK_METHOD ||
+             event.method.id == AMQP_CONNECTION_OPEN_METHOD))
+            start = off;
+    }
+    meshq_amqp_parser_destroy (&reader);
+    s_send_all (fd, data + start, size - start);
+    shutdown (fd, SHUT_WR);
+    //  The agent ends the connection: an error, the stream's close, or
+    //  its end.
+    int64_t deadline = zclock_mono () + 10000;
+    uint8_t sink[65536];
+    while (zclock_mono () < deadline) {
+        struct pollfd item = {.fd = fd, .events = POLLIN};
+        if (poll (&item, 1, 100) <= 0)
+            continue;
+        if (recv (fd, sink, sizeof sink, 0) <= 0)
+            break;
+    }
+    cr_expect_lt (zclock_mono (), deadline, "the agent kept the connection");
+    close (fd);
+}
+
+Test (amqp, fuzz_corpus_over_a_live_agent)
+{
+    s_start_agent (0, 0, 0);
+    char path[1024];
+    snprintf (path, sizeof path, "%s/fuzz/corpus/amqp", MESHQ_TEST_SOURCE_DIR);
+    DIR *dir = opendir (path);
+    cr_assert_not_null (dir);
+    int files = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        if (entry->d_name[0] == '.')
+            continue;
+        char file[1400];
+        snprintf (file, sizeof file, "%s/%s", path, entry->d_name);
+        FILE *in = fopen (file, "rb");
+        cr_assert_not_null (in);
+        static uint8_t data[1 << 20];
+        size_t size = fread (data, 1, sizeof data, in);
+        fclose (in);
+        s_replay (s_amqp[0], data, size);
+        files++;
+    }
+    closedir (dir);
+    cr_expect_gt (files, 50);
+    //  Still up, and serving.
+    cr_assert_eq (waitpid (s_nodes[0].pid, NULL, WNOHANG), 0);
+    amqp_connection_state_t conn = amqp_new_connection ();
+    amqp_socket_t *socket = amqp_tcp_socket_new (conn);
+    cr_assert_eq (amqp_socket_open (socket, "127.0.0.1", s_amqp[0]), 0);
+    s_check_reply (amqp_login (conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
+                               "guest", "guest"),
+                   "login after the corpus");
+    amqp_connection_close (conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection (conn);
+}
+
+Test (amqp, heartbeats_sent_when_idle_and_silence_closes)
+{
+    s_start_agent (0, 0, 0);
+    int fd = s_handshake (s_amqp[0], 1);
+    //  We say nothing: the agent sends heartbeats every half second,
+    //  and closes after two silent seconds.
+    meshq_amqp_parser_t *parser = meshq_amqp_parser_new ();
+    size_t used;
+    meshq_amqp_event_t event;
+    meshq_amqp_parser_parse (parser,
+                             (const uint8_t *)MESHQ_AMQP_PROTOCOL_HEADER,
+                             MESHQ_AMQP_PROTOCOL_HEADER_SIZE, &used, &event);
+    int heartbeats = 0;
+    bool closed = false;
+    int64_t deadline = zclock_mono () + 10000;
+    uint8_t buf[4096];
+    while (!closed && zclock_mono () < deadline) {
+        struct pollfd item = {.fd = fd, .events = POLLIN};
+        if (poll (&item, 1, 100) <= 0)
+            continue;
+        ssize_t got = recv (fd, buf, sizeof buf, 0);
+        closed = got <= 0;
+        for (size_t off = 0; !closed && off < (size_t)got;) {
+            meshq_amqp_parser_parse (parser, buf + off, (size_t)got - off,
+                                     &used, &event);
+            off += used;
+            if (event.type == MESHQ_AMQP_MORE)
+                break;
+            heartbeats += event.type == MESHQ_AMQP_HEARTBEAT;
+        }
+    }
+    meshq_amqp_parser_destroy (&parser);
+    close (fd);
+    cr_expect_geq (heartbeats, 1);
+    cr_expect (closed, "the agent kept a silent connection");
 }
