@@ -29,7 +29,6 @@ s_publish (meshq_amqp_channel_t *self)
     else
         meshq_buf_reset (&self->body);
     if (rc) {
-        meshq_buf_fini (&envelope);
         meshq_engine_bad_input (conn->engine,
                                 "amqp: publish refused peer=%s reason=%s",
                                 conn->peer, why);
@@ -160,13 +159,12 @@ s_content (meshq_amqp_channel_t *self, amqp_method_number_t id, void *method,
            const void *envelope_data, size_t envelope_size)
 {
     meshq_amqp_conn_t *conn = self->conn;
-    amqp_pool_t pool;
-    init_amqp_pool (&pool, 4096);
+    amqp_pool_t *pool = &conn->listener->pool;
+    recycle_amqp_pool (pool);
     meshq_envelope_t envelope;
     amqp_basic_properties_t properties;
     if (meshq_amqp_content_decode (envelope_data, envelope_size, &envelope,
-                                   &properties, &pool)) {
-        empty_amqp_pool (&pool);
+                                   &properties, pool)) {
         zsys_error ("amqp: cannot read a stored envelope");
         return 0;
     }
@@ -209,7 +207,6 @@ s_content (meshq_amqp_channel_t *self, amqp_method_number_t id, void *method,
         conn->frame_max, self->number, envelope.body.data, body);
     assert (n >= 0);
     conn->out.size += (size_t)n;
-    empty_amqp_pool (&pool);
     return 0;
 }
 
@@ -228,8 +225,10 @@ meshq_amqp_basic_deliver (meshq_amqp_channel_t *self, const meshq_args_t *args,
     char tag[MESHQ_MAX_SHORTSTR + 1];
     meshq_span_copy (tag, args->tag);
     meshq_amqp_consumer_t *consumer = zhashx_lookup (self->consumers, tag);
-    if (consumer && consumer->no_ack)
+    if (consumer && consumer->no_ack) {
         consumer->owed++;
+        self->conn->credit_due = true;
+    }
     amqp_basic_deliver_t deliver = {.consumer_tag = amqp_cstring_bytes (tag),
                                     .delivery_tag = args->dtag,
                                     .redelivered = redelivered};

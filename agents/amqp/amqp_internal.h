@@ -110,15 +110,16 @@ struct _meshq_amqp_conn_t {
     bool ending;  //  Its sessions to be closed by the reaper.
     char user[MESHQ_MAX_SHORTSTR + 1];   //  Logged-in user.
     char vhost[MESHQ_MAX_SHORTSTR + 1];  //  Its vhost.
-    meshq_session_t *owner;           //  Owns its exclusive queues, once open.
-    uint16_t channel_max;             //  Agreed.
-    uint32_t frame_max;               //  Agreed.
-    uint16_t heartbeat;               //  Agreed, seconds; 0: none.
-    int64_t started;                  //  Monotonic ms it was accepted.
-    int64_t last_recv;                //  Monotonic ms of the last byte read.
-    int64_t last_send;                //  Monotonic ms of the last byte written.
-    bool blocked;                     //  Connection.Blocked sent.
-    bool can_block;                   //  The client takes Connection.Blocked.
+    meshq_session_t *owner;  //  Owns its exclusive queues, once open.
+    uint16_t channel_max;    //  Agreed.
+    uint32_t frame_max;      //  Agreed.
+    uint16_t heartbeat;      //  Agreed, seconds; 0: none.
+    int64_t started;         //  Monotonic ms it was accepted.
+    int64_t last_recv;       //  Monotonic ms of the last byte read.
+    int64_t last_send;       //  Monotonic ms of the last byte written.
+    bool blocked;            //  Connection.Blocked sent.
+    bool can_block;          //  The client takes Connection.Blocked.
+    bool credit_due;         //  No-ack deliveries wait for their credit.
     meshq_amqp_channel_t **channels;  //  By number, channel_max + 1.
 };
 
@@ -132,6 +133,8 @@ struct _meshq_amqp_listener_t {
     int reap_timer;          //  Armed: dead connections to free.
     uint64_t refused;        //  Connections refused (too many).
     zlistx_t *logins;        //  Login tickets the auth module holds.
+    meshq_buf_t envelope;    //  Reused: the envelope of a publish.
+    amqp_pool_t pool;        //  Reused: the properties of a delivery.
 };
 
 //  amqp_listen.c

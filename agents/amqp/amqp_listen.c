@@ -62,9 +62,10 @@ s_flush (meshq_amqp_conn_t *conn)
         meshq_buf_reset (&conn->out);
         conn->out_sent = 0;
         //  Every no-ack delivery is out: the engine may send more.
-        for (uint32_t i = 1; conn->channels && i <= conn->channel_max; i++)
+        for (uint32_t i = 1; conn->credit_due && i <= conn->channel_max; i++)
             if (conn->channels[i])
                 meshq_amqp_basic_credit (conn->channels[i]);
+        conn->credit_due = false;
     }
     return true;
 }
@@ -487,6 +488,8 @@ s_start (meshq_engine_t *engine, char *why, size_t size)
     }
     self->conns = zlistx_new ();
     self->logins = zlistx_new ();
+    meshq_buf_init (&self->envelope);
+    init_amqp_pool (&self->pool, 16384);
     engine->amqp = self;
     char host[256];
     snprintf (host, sizeof host, "%s", engine->config.amqp);
@@ -525,6 +528,8 @@ s_stop (meshq_engine_t *engine)
     while ((ticket = zlistx_detach (self->logins, NULL)))
         free (ticket);
     zlistx_destroy (&self->logins);
+    meshq_buf_fini (&self->envelope);
+    empty_amqp_pool (&self->pool);
     close (self->fd);
     free (self);
     engine->amqp = NULL;
