@@ -440,7 +440,136 @@ def errors(port):
     return good
 
 
+# --------------------------------------------------------------------
+#  Connection.Blocked and Unblocked: the agent at its memory mark
+
+def blocked(port):
+    connection = connect(port)
+    events = []
+    connection.add_on_connection_blocked_callback(
+        lambda conn, frame: events.append("blocked"))
+    connection.add_on_connection_unblocked_callback(
+        lambda conn, frame: events.append("unblocked"))
+    channel = connection.channel()
+    channel.queue_declare(queue="heavy")
+    channel.confirm_delivery()
+    body = "x" * 100000
+    nacked = False
+    for i in range(200):
+        try:
+            channel.basic_publish("", "heavy", body)
+        except pika.exceptions.NackError:
+            nacked = True
+            break
+    print("nacked" if nacked else "never nacked")
+    deadline = time.time() + DEADLINE
+    while "blocked" not in events and time.time() < deadline:
+        connection.process_data_events(time_limit=0.1)
+    print("events %s" % events)
+    channel.queue_purge("heavy")
+    while "unblocked" not in events and time.time() < deadline:
+        connection.process_data_events(time_limit=0.1)
+    print("events %s" % events)
+    connection.close()
+    return nacked and events == ["blocked", "unblocked"]
+
+
+# --------------------------------------------------------------------
+#  Acks, nacks, rejects, recover; queue arguments
+
+def settle(port):
+    connection = connect(port)
+    channel = connection.channel()
+    channel.queue_declare(queue="settle")
+    channel.queue_purge("settle")
+    channel.confirm_delivery()
+    for i in range(4):
+        channel.basic_publish("", "settle", "m%d" % i)
+    got = [channel.basic_get("settle") for _ in range(3)]
+    tags = [method.delivery_tag for method, _, _ in got]
+    print("tags %s" % tags)
+    channel.basic_ack(delivery_tag=tags[1], multiple=True)   # m0, m1
+    channel.basic_reject(delivery_tag=tags[2], requeue=True)  # m2 back
+    method, _, body = channel.basic_get("settle")
+    print("again %s redelivered %s" % (body.decode(), method.redelivered))
+    good = body == b"m2" and method.redelivered
+    channel.basic_nack(delivery_tag=method.delivery_tag, requeue=True)
+    # Recover: every unacked delivery of the channel goes back.
+    method, _, body = channel.basic_get("settle")
+    first = body
+    channel.basic_recover(requeue=True)
+    method, _, body = channel.basic_get("settle")
+    print("recovered %s redelivered %s" % (body.decode(), method.redelivered))
+    good &= body == first and method.redelivered
+    # Get-empty once everything is acked.
+    channel.basic_ack(delivery_tag=0, multiple=True)
+    rest = channel.basic_get("settle", auto_ack=True)
+    while rest[0] is not None:
+        rest = channel.basic_get("settle", auto_ack=True)
+    print("empty")
+    connection.close()
+    return good
+
+
+def arguments(port):
+    connection = connect(port)
+    channel = connection.channel()
+    good = True
+    # x-max-length with reject-publish: the third publish is nacked.
+    channel.queue_declare(queue="short", arguments={
+        "x-max-length": 2, "x-overflow": "reject-publish",
+        "x-queue-type": "classic"})
+    channel.confirm_delivery()
+    nacked = 0
+    for i in range(3):
+        try:
+            channel.basic_publish("", "short", "m%d" % i)
+        except pika.exceptions.NackError:
+            nacked += 1
+    print("max-length nacked %d" % nacked)
+    good &= nacked == 1
+    # x-message-ttl into a dead-letter exchange and routing key.
+    channel.exchange_declare("dlx", exchange_type="direct")
+    channel.queue_declare(queue="dead")
+    channel.queue_bind("dead", "dlx", routing_key="expired")
+    channel.queue_declare(queue="ttl", arguments={
+        "x-message-ttl": 100, "x-dead-letter-exchange": "dlx",
+        "x-dead-letter-routing-key": "expired"})
+    channel.basic_publish("", "ttl", "late")
+    bodies = receive(channel, "dead", 1, auto_ack=True)
+    print("dead-lettered %r" % bodies)
+    good &= bodies == ["late"]
+    # x-max-priority: the higher priority first.
+    channel.queue_declare(queue="prio", arguments={"x-max-priority": 5})
+    channel.basic_publish("", "prio", "low",
+                          pika.BasicProperties(priority=1))
+    channel.basic_publish("", "prio", "high",
+                          pika.BasicProperties(priority=5))
+    method, props, body = channel.basic_get("prio", auto_ack=True)
+    print("first %s priority %s" % (body.decode(), props.priority))
+    good &= body == b"high"
+    # Properties come back as they went.
+    channel.queue_declare(queue="props")
+    sent = pika.BasicProperties(
+        content_type="text/plain", content_encoding="utf-8",
+        headers={"k": "v", "n": 7, "b": True}, delivery_mode=2,
+        correlation_id="c1", reply_to="r1", expiration="60000",
+        message_id="id1", timestamp=1700000000, type="t1", app_id="a1")
+    channel.basic_publish("", "props", "p", sent)
+    method, props, body = channel.basic_get("props", auto_ack=True)
+    same = all(getattr(props, name) == getattr(sent, name) for name in (
+        "content_type", "content_encoding", "headers", "delivery_mode",
+        "correlation_id", "reply_to", "expiration", "message_id",
+        "timestamp", "type", "app_id"))
+    print("properties %s" % ("same" if same else "differ: %r" % props))
+    good &= same
+    connection.close()
+    return good
+
+
 PROGRAMS = {
+    "settle": settle, "arguments": arguments,
+    "blocked": blocked,
     "errors": errors,
     "tutorial_send": tutorial_send, "tutorial_receive": tutorial_receive,
     "hello_send": hello_send, "hello_receive": hello_receive,

@@ -295,6 +295,36 @@ Test (amqp, errors_close_the_channel_or_the_connection)
     cr_expect (strstr (proc->output, "returned NO_ROUTE"), "%s", proc->output);
 }
 
+Test (amqp, ack_nack_reject_recover)
+{
+    S_NEED_PIKA ();
+    s_start_agent (0, 0, 0);
+    procutil_prog_t *proc = s_pika_ok (0, "settle", NULL);
+    cr_expect (strstr (proc->output, "again m2 redelivered True"), "%s",
+               proc->output);
+}
+
+Test (amqp, queue_arguments_and_properties)
+{
+    S_NEED_PIKA ();
+    s_start_agent (0, 0, 0);
+    procutil_prog_t *proc = s_pika_ok (0, "arguments", NULL);
+    cr_expect (strstr (proc->output, "properties same"), "%s", proc->output);
+}
+
+Test (amqp, connection_blocked_at_the_memory_mark)
+{
+    S_NEED_PIKA ();
+    char amqp[64];
+    snprintf (amqp, sizeof amqp, "127.0.0.1:%d", s_amqp[0]);
+    procutil_node_start (&s_nodes[0], s_dir, s_mesh, "", NULL,
+                         (const char *[]){"--no-beacon", "--amqp", amqp,
+                                          "--max-memory", "2M", NULL});
+    procutil_prog_t *proc = s_pika_ok (0, "blocked", NULL);
+    cr_expect (strstr (proc->output, "events ['blocked', 'unblocked']"), "%s",
+               proc->output);
+}
+
 // --------------------------------------------------------------------
 //  A SIGKILL under a publisher with confirms: every confirmed message
 //  is there after the restart
