@@ -27,8 +27,9 @@ typedef struct _meshq_batch_t meshq_batch_t;
 //  it would send (OK, ERROR, DELIVER, CONFIRM, NACK, RETURN, BLOCKED,
 //  UNBLOCKED); body is the message envelope when there is one.
 typedef struct {
-    //  Returns 0, or MESHQ_ECONNLOST if the frame cannot go out (the
-    //  session then ends at the end of the turn).
+    //  Returns 0, or MESHQ_EAGAIN (the client does not read) or
+    //  MESHQ_ECONNLOST (it is going) if the frame cannot go out: the
+    //  session then ends at the end of the turn.
     int (*send) (void *arg, meshq_session_t *session, const char *verb,
                  const meshq_args_t *args, const void *body, size_t size);
     //  The engine removed a consumer of the session (its queue went).

@@ -58,10 +58,11 @@ meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
         meshq_args_t decoded;
         if (meshq_codec_decode_args (args, args_size, &decoded, NULL))
             return MESHQ_EMALFORMED;
-        if (session->front->send (session->front_arg, session, verb, &decoded,
-                                  body, size) == 0)
+        int rc = session->front->send (session->front_arg, session, verb,
+                                       &decoded, body, size);
+        if (rc == 0)
             return 0;
-        s_lost (self, session, EAGAIN);
+        s_lost (self, session, rc == MESHQ_EAGAIN ? EAGAIN : EHOSTUNREACH);
         return MESHQ_ECONNLOST;
     }
     void *handle = zsock_resolve (self->router);
@@ -84,10 +85,12 @@ meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,
                    size_t size)
 {
     if (session->front && !session->dead) {
-        if (session->front->send (session->front_arg, session, verb, args, body,
-                                  size) == 0)
+        int rc = session->front->send (session->front_arg, session, verb, args,
+                                       body, size);
+        if (rc == 0)
             return 0;
-        s_lost (self, session, EAGAIN);
+        //  Not read (EAGAIN), or its door is going.
+        s_lost (self, session, rc == MESHQ_EAGAIN ? EAGAIN : EHOSTUNREACH);
         return MESHQ_ECONNLOST;
     }
     meshq_buf_reset (&self->buf);

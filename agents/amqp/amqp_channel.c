@@ -189,15 +189,12 @@ s_send (void *arg, meshq_session_t *session, const char *verb,
         return streq (verb, "DELIVER") ? MESHQ_ECONNLOST : 0;
     }
     if (conn->out.size - conn->out_sent > MESHQ_AMQP_OUT_MAX) {
-        meshq_engine_warn (conn->engine,
-                           "amqp: connection closed peer=%s user=%s "
-                           "reason=not reading",
-                           conn->peer, conn->user);
-        conn->engine->slow_clients++;
+        //  The client does not read: the engine counts it and ends the
+        //  session; the connection goes.
         conn->state = MESHQ_AMQP_DONE;
         conn->ending = true;
         meshq_amqp_defer (conn->listener);
-        return MESHQ_ECONNLOST;
+        return MESHQ_EAGAIN;
     }
     if (streq (verb, "DELIVER"))
         return meshq_amqp_basic_deliver (self, args, body, size, false, 0);
@@ -215,11 +212,20 @@ s_send (void *arg, meshq_session_t *session, const char *verb,
     if (!ok && !streq (verb, "ERROR"))
         return 0;  //  BLOCKED and UNBLOCKED: the connection's session's.
     uint64_t rid = MESHQ_ARGS_HAS (args, RID) ? args->rid : 0;
+    //  Answers come in order, but for GET's, which is never held for
+    //  the turn's commit: look for it.
     meshq_amqp_wait_t wait = {0};
-    if (self->wait_count && self->waits[self->wait_head].rid == rid) {
-        wait = self->waits[self->wait_head];
+    for (int i = 0; rid && i < self->wait_count; i++) {
+        int at = (self->wait_head + i) % MESHQ_AMQP_WAITS;
+        if (self->waits[at].rid != rid)
+            continue;
+        wait = self->waits[at];
+        for (int j = i; j > 0; j--)
+            self->waits[(self->wait_head + j) % MESHQ_AMQP_WAITS] =
+                self->waits[(self->wait_head + j - 1) % MESHQ_AMQP_WAITS];
         self->wait_head = (self->wait_head + 1) % MESHQ_AMQP_WAITS;
         self->wait_count--;
+        break;
     }
     if (ok) {
         if (wait.method)

@@ -59,7 +59,11 @@ s_flush (meshq_amqp_conn_t *conn)
         conn->last_send = zclock_mono ();
     }
     if (conn->out_sent == conn->out.size) {
-        meshq_buf_reset (&conn->out);
+        //  A burst's buffer is not kept by an idle connection.
+        if (conn->out.capacity > 1024 * 1024)
+            meshq_buf_fini (&conn->out);
+        else
+            meshq_buf_reset (&conn->out);
         conn->out_sent = 0;
         //  Every no-ack delivery is out: the engine may send more.
         for (uint32_t i = 1; conn->credit_due && i <= conn->channel_max; i++)
@@ -372,9 +376,11 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             s_kill (conn, "handshake not done in time");
             continue;
         }
-        if (conn->state == MESHQ_AMQP_DONE &&
-            now - conn->last_send > MESHQ_AMQP_HANDSHAKE_MS) {
-            s_kill (conn, "output not read in time");
+        if ((conn->state == MESHQ_AMQP_DONE &&
+             now - conn->last_send > MESHQ_AMQP_HANDSHAKE_MS) ||
+            (conn->state == MESHQ_AMQP_CLOSING &&
+             now - conn->last_recv > MESHQ_AMQP_HANDSHAKE_MS)) {
+            s_kill (conn, "close not finished in time");
             continue;
         }
         if (conn->state != MESHQ_AMQP_RUNNING || !conn->heartbeat)
