@@ -354,7 +354,7 @@ def drain(port, queue):
         bodies.append(body.decode())
         channel.basic_ack(method.delivery_tag)
     for body in bodies:
-        print("got %s" % body)
+        print("got %s" % body[:40])
     print("drained %d" % len(bodies))
     connection.close()
     return True
@@ -567,7 +567,20 @@ def arguments(port):
     return good
 
 
+def bulk_send(port, queue, count, size):
+    connection = connect(port)
+    channel = connection.channel()
+    channel.queue_declare(queue=queue, durable=True)
+    channel.confirm_delivery()
+    for i in range(int(count)):
+        channel.basic_publish("", queue, ("%d:" % i) + "x" * int(size))
+    print("sent %s" % count)
+    connection.close()
+    return True
+
+
 PROGRAMS = {
+    "bulk_send": bulk_send,
     "settle": settle, "arguments": arguments,
     "blocked": blocked,
     "errors": errors,

@@ -725,3 +725,60 @@ Test (amqp, heartbeats_sent_when_idle_and_silence_closes)
     cr_expect_geq (heartbeats, 1);
     cr_expect (closed, "the agent kept a silent connection");
 }
+
+//  A consumer that never reads: what waits for it is bounded (its
+//  connection closes past it), and its deliveries go back to the queue.
+Test (amqp, a_client_that_does_not_read_loses_nothing)
+{
+    S_NEED_PIKA ();
+    s_start_agent (0, 0, 0);
+    s_pika_ok (0, "bulk_send", S_ARGS ("big", "60", "1000000"));
+    int fd = s_handshake (s_amqp[0], 0);
+    uint8_t out[4096];
+    amqputil_out_t stream = {out, 0, sizeof out};
+    amqp_channel_open_t open = {amqp_empty_bytes};
+    amqputil_method (&stream, 1, AMQP_CHANNEL_OPEN_METHOD, &open);
+    amqp_basic_consume_t consume = {0,
+                                    amqp_cstring_bytes ("big"),
+                                    amqp_cstring_bytes ("sleeper"),
+                                    0,
+                                    0,
+                                    0,
+                                    0,
+                                    amqp_empty_table};
+    amqputil_method (&stream, 1, AMQP_BASIC_CONSUME_METHOD, &consume);
+    int size = 4096;  //  A small socket buffer: the agent's fills soon.
+    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    s_send_all (fd, out, stream.size);
+    //  It never reads. The agent gives up on it, and the 60 messages
+    //  are there for another consumer.
+    int64_t deadline = zclock_mono () + S_DEADLINE;
+    while (true) {
+        procutil_prog_t *drain = s_pika_ok (0, "drain", S_ARGS ("big"));
+        if (strstr (drain->output, "drained 60\n"))
+            break;
+        cr_assert_lt (zclock_mono (), deadline, "%s", drain->output);
+        zclock_sleep (500);
+    }
+    close (fd);
+}
+
+//  One engine: what an AMQP client publishes, a native client consumes,
+//  and the other way round.
+Test (amqp, amqp_and_native_clients_share_queues)
+{
+    S_NEED_PIKA ();
+    s_start_agent (0, 0, 0);
+    s_pika_ok (0, "tutorial_send", NULL);
+    const char *argv[] = {S_TOOL,    "--agent",  s_nodes[0].control,
+                          "consume", "my_queue", "--count",
+                          "1",       NULL};
+    procutil_prog_t *consume = s_spawn (argv, NULL);
+    cr_assert_eq (procutil_prog_exit_code (consume), 0, "%s", consume->output);
+    cr_expect (strstr (consume->output, "Hello World!"), "%s", consume->output);
+    s_meshq (NULL,
+             S_ARGS ("publish", "--routing-key", "my_queue", "Hello World!"));
+    procutil_prog_t *receive = s_pika_ok (0, "tutorial_receive", NULL);
+    cr_expect (strstr (receive->output, "Received ['Hello World!']"), "%s",
+               receive->output);
+}
