@@ -324,6 +324,12 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
     }
     const uint8_t *id = zmq_msg_data (&parts[0]);
     meshq_session_t *session = meshq_engine_session_find (self, id);
+    if (session && session->front) {
+        //  Another door's session (an AMQP channel): not the ROUTER's.
+        meshq_engine_bad_input (self, "agent: frame dropped reason=session "
+                                      "of another door");
+        return;
+    }
     const char *user_id = zmq_msg_gets (&parts[1], "User-Id");
     if (session && !meshq_engine_auth_owns (session, user_id) &&
         !streq (verb, "HELLO")) {

@@ -575,8 +575,24 @@ s_send_all (int fd, const void *data, size_t size)
 
 //  Connects to port and logs in as guest with heartbeat (seconds);
 //  returns the socket, open.
+static int s_login (int port, uint32_t frame_max, uint16_t heartbeat,
+                    meshq_amqp_parser_t *parser);
+
 static int
 s_handshake (int port, uint16_t heartbeat)
+{
+    meshq_amqp_parser_t *parser = meshq_amqp_parser_new ();
+    int fd = s_login (port, MESHQ_AMQP_FRAME_MAX, heartbeat, parser);
+    cr_assert (s_await_method (fd, parser, AMQP_CONNECTION_OPEN_OK_METHOD));
+    meshq_amqp_parser_destroy (&parser);
+    return fd;
+}
+
+//  Connects, logs in as guest, and sends Tune-Ok (frame_max, heartbeat)
+//  and Open; parser reads what the agent sends.
+static int
+s_login (int port, uint32_t frame_max, uint16_t heartbeat,
+         meshq_amqp_parser_t *parser)
 {
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in address = {.sin_family = AF_INET,
@@ -593,7 +609,6 @@ s_handshake (int port, uint16_t heartbeat)
                                            amqp_cstring_bytes ("en_US")};
     amqputil_method (&stream, 0, AMQP_CONNECTION_START_OK_METHOD, &start_ok);
     s_send_all (fd, out, stream.size);
-    meshq_amqp_parser_t *parser = meshq_amqp_parser_new ();
     size_t used;
     meshq_amqp_event_t event;
     meshq_amqp_parser_parse (parser,
@@ -601,14 +616,12 @@ s_handshake (int port, uint16_t heartbeat)
                              MESHQ_AMQP_PROTOCOL_HEADER_SIZE, &used, &event);
     cr_assert (s_await_method (fd, parser, AMQP_CONNECTION_TUNE_METHOD));
     stream.size = 0;
-    amqp_connection_tune_ok_t tune_ok = {2047, MESHQ_AMQP_FRAME_MAX, heartbeat};
+    amqp_connection_tune_ok_t tune_ok = {2047, frame_max, heartbeat};
     amqputil_method (&stream, 0, AMQP_CONNECTION_TUNE_OK_METHOD, &tune_ok);
     amqp_connection_open_t open = {amqp_cstring_bytes ("/"),
                                    amqp_cstring_bytes (""), 0};
     amqputil_method (&stream, 0, AMQP_CONNECTION_OPEN_METHOD, &open);
     s_send_all (fd, out, stream.size);
-    cr_assert (s_await_method (fd, parser, AMQP_CONNECTION_OPEN_OK_METHOD));
-    meshq_amqp_parser_destroy (&parser);
     return fd;
 }
 
@@ -781,4 +794,37 @@ Test (amqp, amqp_and_native_clients_share_queues)
     procutil_prog_t *receive = s_pika_ok (0, "tutorial_receive", NULL);
     cr_expect (strstr (receive->output, "Received ['Hello World!']"), "%s",
                receive->output);
+}
+
+Test (amqp, protocol_header_and_frame_max_enforced)
+{
+    s_start_agent (0, 0, 0);
+    //  Another protocol: the agent answers with its header and closes.
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_port = htons ((uint16_t)s_amqp[0])};
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    cr_assert_eq (connect (fd, (struct sockaddr *)&address, sizeof address), 0);
+    s_send_all (fd, "GET / HTTP/1.1\r\n\r\n", 18);
+    char header[16] = "";
+    size_t got = 0;
+    int64_t deadline = zclock_mono () + 10000;
+    while (zclock_mono () < deadline) {
+        struct pollfd item = {.fd = fd, .events = POLLIN};
+        if (poll (&item, 1, 100) <= 0)
+            continue;
+        ssize_t rc = recv (fd, header + got, sizeof header - got, 0);
+        if (rc <= 0)
+            break;
+        got += (size_t)rc;
+    }
+    close (fd);
+    cr_expect_eq (got, 8);
+    cr_expect (memcmp (header, MESHQ_AMQP_PROTOCOL_HEADER, 8) == 0);
+    //  A frame_max above what Tune offered: Connection.Close 530.
+    meshq_amqp_parser_t *parser = meshq_amqp_parser_new ();
+    fd = s_login (s_amqp[0], 2 * MESHQ_AMQP_FRAME_MAX, 0, parser);
+    cr_expect (s_await_method (fd, parser, AMQP_CONNECTION_CLOSE_METHOD));
+    meshq_amqp_parser_destroy (&parser);
+    close (fd);
 }
