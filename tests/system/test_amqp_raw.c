@@ -364,3 +364,59 @@ Test (amqp, protocol_header_and_frame_max_enforced)
     meshq_amqp_parser_destroy (&parser);
     close (fd);
 }
+
+//  Sends Start-Ok with mechanism and response; returns the socket and
+//  leaves parser after the protocol header.
+static int
+s_start_ok (int port, const char *mechanism, const void *response, size_t size,
+            meshq_amqp_parser_t *parser)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_port = htons ((uint16_t)port)};
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    cr_assert_eq (connect (fd, (struct sockaddr *)&address, sizeof address), 0);
+    uint8_t out[4096];
+    amqputil_out_t stream = {out, 0, sizeof out};
+    amqputil_protocol (&stream);
+    amqp_table_entry_t entries[2], caps[2];
+    amqp_connection_start_ok_t start_ok = {amqputil_properties (entries, caps),
+                                           amqp_cstring_bytes (mechanism),
+                                           {size, (void *)response},
+                                           amqp_cstring_bytes ("en_US")};
+    amqputil_method (&stream, 0, AMQP_CONNECTION_START_OK_METHOD, &start_ok);
+    s_send_all (fd, out, stream.size);
+    size_t used;
+    meshq_amqp_event_t event;
+    meshq_amqp_parser_parse (parser,
+                             (const uint8_t *)MESHQ_AMQP_PROTOCOL_HEADER,
+                             MESHQ_AMQP_PROTOCOL_HEADER_SIZE, &used, &event);
+    return fd;
+}
+
+Test (amqp, amqplain_login_and_refusals)
+{
+    s_start_agent (0, 0, 0);
+    //  AMQPLAIN: a field table, without its size, of LOGIN and PASSWORD.
+    static const uint8_t good[] = "\x05LOGINS\x00\x00\x00\x05guest"
+                                  "\x08PASSWORDS\x00\x00\x00\x05guest";
+    static const uint8_t bad[] = "\x05LOGINS\x00\x00\x00\x05guest"
+                                 "\x08PASSWORDS\x00\x00\x00\x05wrong";
+    meshq_amqp_parser_t *parser = meshq_amqp_parser_new ();
+    int fd = s_start_ok (s_amqp[0], "AMQPLAIN", good, sizeof good - 1, parser);
+    cr_expect (s_await_method (fd, parser, AMQP_CONNECTION_TUNE_METHOD));
+    close (fd);
+    meshq_amqp_parser_destroy (&parser);
+    //  A wrong password: Connection.Close 403.
+    parser = meshq_amqp_parser_new ();
+    fd = s_start_ok (s_amqp[0], "AMQPLAIN", bad, sizeof bad - 1, parser);
+    cr_expect (s_await_method (fd, parser, AMQP_CONNECTION_CLOSE_METHOD));
+    close (fd);
+    meshq_amqp_parser_destroy (&parser);
+    //  An unknown mechanism: refused too.
+    parser = meshq_amqp_parser_new ();
+    fd = s_start_ok (s_amqp[0], "EXTERNAL", "", 0, parser);
+    cr_expect (s_await_method (fd, parser, AMQP_CONNECTION_CLOSE_METHOD));
+    close (fd);
+    meshq_amqp_parser_destroy (&parser);
+}
