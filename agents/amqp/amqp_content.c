@@ -20,9 +20,8 @@ s_string (meshq_envelope_t *envelope, meshq_field_t field, amqp_bytes_t value)
     envelope->present |= 1u << field;
 }
 
-//  One AMQP field value as a header value; false if it has no form.
-static bool
-s_value (const amqp_field_value_t *in, meshq_value_t *out)
+bool
+meshq_amqp_content_value (const amqp_field_value_t *in, meshq_value_t *out)
 {
     switch (in->kind) {
         case AMQP_FIELD_KIND_BOOLEAN:
@@ -144,7 +143,7 @@ meshq_amqp_content_encode (const char *exchange, const char *routing_key,
             meshq_header_t *header = &headers[count];
             header->key =
                 (meshq_span_t){entry->key.bytes, (uint32_t)entry->key.len};
-            if (s_value (&entry->value, &header->value))
+            if (meshq_amqp_content_value (&entry->value, &header->value))
                 count++;
         }
     if (flags & AMQP_BASIC_MESSAGE_ID_FLAG) {

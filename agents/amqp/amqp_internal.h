@@ -211,6 +211,10 @@ int meshq_amqp_content_encode (const char *exchange, const char *routing_key,
                                const amqp_basic_properties_t *properties,
                                const void *body, size_t size, meshq_buf_t *out,
                                const char **why);
+//  One AMQP field value as a header value; false if it has no form
+//  (tables, arrays, decimals).
+bool meshq_amqp_content_value (const amqp_field_value_t *in,
+                               meshq_value_t *out);
 //  Decodes an envelope into properties (from pool) and a body view.
 int meshq_amqp_content_decode (const void *data, size_t size,
                                meshq_envelope_t *envelope,

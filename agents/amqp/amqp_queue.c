@@ -4,6 +4,7 @@
     is accepted and means nothing here (every queue is a meshq queue).
 */
 #include "amqp_internal.h"
+#include "codec_headers.h"
 
 #include <inttypes.h>
 
@@ -230,11 +231,40 @@ meshq_amqp_queue_method (meshq_amqp_channel_t *self,
                             s_span (bind ? b->exchange : u->exchange));
             MESHQ_ARGS_SET (&args, KEY, key,
                             s_span (bind ? b->routing_key : u->routing_key));
+            //  A headers exchange's arguments (x-match and the headers
+            //  to match) as the engine takes them.
+            meshq_buf_t match;
+            meshq_buf_init (&match);
+            const amqp_table_t *table = bind ? &b->arguments : &u->arguments;
+            if (table->num_entries) {
+                meshq_header_t headers[MESHQ_MAX_HEADERS];
+                uint32_t count = 0;
+                for (int i = 0;
+                     i < table->num_entries && count < MESHQ_MAX_HEADERS; i++) {
+                    const amqp_table_entry_t *entry = &table->entries[i];
+                    headers[count].key = s_span (entry->key);
+                    if (meshq_amqp_content_value (&entry->value,
+                                                  &headers[count].value))
+                        count++;
+                }
+                const char *why = NULL;
+                if (meshq_codec_encode_headers (headers, count, &match, &why)) {
+                    meshq_buf_fini (&match);
+                    meshq_amqp_channel_error (self, AMQP_PRECONDITION_FAILED,
+                                              id, "binding arguments: %s", why);
+                    break;
+                }
+                MESHQ_ARGS_SET (&args, MATCH, match,
+                                ((meshq_span_t){(const char *)match.data,
+                                                (uint32_t)match.size}));
+                args.match_count = count;
+            }
             meshq_amqp_channel_request (
                 self, bind ? "BIND" : "UNBIND", &args,
                 bind ? (b->nowait ? 0 : AMQP_QUEUE_BIND_OK_METHOD)
                      : AMQP_QUEUE_UNBIND_OK_METHOD,
                 false, NULL, 0);
+            meshq_buf_fini (&match);
             break;
         }
         case AMQP_QUEUE_PURGE_METHOD: {

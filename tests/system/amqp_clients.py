@@ -548,6 +548,19 @@ def arguments(port):
     method, props, body = channel.basic_get("prio", auto_ack=True)
     print("first %s priority %s" % (body.decode(), props.priority))
     good &= body == b"high"
+    # A headers exchange: bound with x-match and the headers to match.
+    channel.exchange_declare("by_headers", exchange_type="headers")
+    channel.queue_declare(queue="pdfs")
+    channel.queue_bind("pdfs", "by_headers", arguments={
+        "x-match": "all", "format": "pdf", "type": "report"})
+    channel.basic_publish("by_headers", "", "a report", pika.BasicProperties(
+        headers={"format": "pdf", "type": "report"}))
+    channel.basic_publish("by_headers", "", "a log", pika.BasicProperties(
+        headers={"format": "pdf", "type": "log"}))
+    bodies = receive(channel, "pdfs", 1, auto_ack=True)
+    method, _, _ = channel.basic_get("pdfs")
+    print("headers routed %r then %r" % (bodies, method))
+    good &= bodies == ["a report"] and method is None
     # Properties come back as they went.
     channel.queue_declare(queue="props")
     sent = pika.BasicProperties(
