@@ -125,41 +125,50 @@ struct _meshq_pending_t {
     const char *why;           //  Static reason when code is set.
 };
 
-//  A client connection: identified by the 16-byte session id that is
-//  also its DEALER's routing id.
+//  A session: a client's (peer false), or another agent's link (peer
+//  true), identified by 16 bytes: a native client's DEALER routing id,
+//  a random id for another door's session, a peer's node id. First what
+//  the engine keeps for both (deliveries, consumers, confirms), then the
+//  client side, then the peer-link side (docs/decisions/0017).
 struct _meshq_session_t {
     uint8_t id[16];                     //  Session id.
     meshq_vhost_t *vhost;               //  The vhost it works in.
     bool peer;                          //  Another agent (id: its node id).
-    uint64_t *peer_acks;                //  Peer: acks to send this turn.
-    size_t peer_ack_count;              //  Peer: how many.
-    size_t peer_ack_capacity;           //  Peer: room.
-    char user[MESHQ_MAX_SHORTSTR + 1];  //  Authenticated user.
-    bool plain;                 //  Logged in by ZAP: its frames carry User-Id.
-    int64_t last_seen;          //  Monotonic ms of its last frame.
-    int heartbeat_ms;           //  Its heartbeat interval.
-    uint64_t next_dtag;         //  Last delivery tag given.
-    meshq_map64_t *deliveries;  //  Delivery tag -> entry.
-    meshq_entry_t *head;        //  Unacked entries, in tag order.
-    meshq_entry_t *tail;        //  Same, last.
-    zlistx_t *consumers;        //  Its meshq_consumer_t.
-    meshq_pending_t *pending;   //  Publishes awaiting confirm, in order.
+    char user[MESHQ_MAX_SHORTSTR + 1];  //  Authenticated user (peer: id).
+    uint64_t next_dtag;                 //  Last delivery tag given.
+    meshq_map64_t *deliveries;          //  Delivery tag -> entry.
+    meshq_entry_t *head;                //  Unacked entries, in tag order.
+    meshq_entry_t *tail;                //  Same, last.
+    zlistx_t *consumers;                //  Its meshq_consumer_t.
+    meshq_pending_t *pending;       //  Publishes awaiting confirm, in order.
     meshq_pending_t *pending_tail;  //  Same, last.
     uint64_t confirmed;             //  Highest seq answered.
     bool confirm_due;               //  A confirm should go out this turn.
+    bool dead;                      //  To be closed at the end of the turn.
+    uint32_t batch;                 //  Most deliveries it takes per frame.
+
+    //  The client side.
+    bool plain;         //  Logged in by ZAP: its frames carry User-Id.
+    int64_t last_seen;  //  Monotonic ms of its last frame.
+    int heartbeat_ms;   //  Its heartbeat interval.
     char publish_exchange[MESHQ_MAX_SHORTSTR + 1];  //  Last checked.
     uint64_t publish_generation;  //  Permissions it was checked under.
     bool publish_allowed;         //  The answer.
-    bool dead;                    //  To be closed at the end of the turn.
-    uint32_t batch;               //  Most deliveries it takes per frame.
-    uint32_t link;                //  Peer: the engine's count of links.
-    //  The client side's door: NULL for the ROUTER, else its frames go
-    //  to front->send (an AMQP channel).
+    //  Its door: NULL for the ROUTER, else its frames go to front->send
+    //  (an AMQP channel).
     const meshq_front_t *front;
     void *front_arg;              //  front's argument.
     unsigned door;                //  MESHQ_DOOR_*: what it may send.
     meshq_session_t *connection;  //  Owns its exclusive queues; NULL:
                                   //  the session itself.
+
+    //  The peer-link side.
+    struct {
+        uint64_t *acks;       //  Acks to send this turn.
+        size_t ack_count;     //  How many.
+        size_t ack_capacity;  //  Room.
+        uint32_t number;      //  The engine's count of links.
+    } link;
 };
 
 //  The session that owns what a session declares exclusive (an AMQP

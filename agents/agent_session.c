@@ -132,7 +132,7 @@ meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
     zhashx_delete (self->sessions, key);
     meshq_map64_destroy (&session->deliveries);
     zlistx_destroy (&session->consumers);
-    free (session->peer_acks);
+    free (session->link.acks);
     free (session);
 }
 
