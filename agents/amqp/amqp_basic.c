@@ -9,6 +9,10 @@
 
 #include <inttypes.h>
 
+//  Bytes of messages being received one connection may have, at least
+//  (max_message if that is more).
+#define S_RECEIVING (64u * 1024 * 1024)
+
 // --------------------------------------------------------------------
 //  Publishing
 
@@ -18,33 +22,38 @@ s_publish (meshq_amqp_channel_t *self)
 {
     meshq_amqp_conn_t *conn = self->conn;
     self->content = 0;
-    meshq_buf_t envelope;
-    meshq_buf_init (&envelope);
+    meshq_amqp_basic_release (self);
+    //  The listener's buffer, reused: no allocation per message.
+    meshq_buf_t *envelope = &conn->listener->envelope;
+    meshq_buf_reset (envelope);
     const char *why = NULL;
     int rc = meshq_amqp_content_encode (self->exchange, self->routing_key,
                                         &self->properties, self->body.data,
-                                        self->body.size, &envelope, &why);
+                                        self->body.size, envelope, &why);
     if (self->body.capacity > 1024 * 1024)
         meshq_buf_fini (&self->body);
     else
         meshq_buf_reset (&self->body);
+    if (rc == 0) {
+        meshq_args_t args;
+        memset (&args, 0, sizeof args);
+        if (self->confirm)
+            MESHQ_ARGS_SET (&args, SEQ, seq, ++self->publish_seq);
+        if (self->mandatory)
+            MESHQ_ARGS_SET (&args, MANDATORY, mandatory, true);
+        meshq_amqp_channel_request (self, "PUBLISH", &args, 0, false,
+                                    envelope->data, envelope->size);
+    }
+    //  A large message's buffer is not kept.
+    if (envelope->capacity > 1024 * 1024)
+        meshq_buf_fini (envelope);
     if (rc) {
         meshq_engine_bad_input (conn->engine,
                                 "amqp: publish refused peer=%s reason=%s",
                                 conn->peer, why);
         meshq_amqp_channel_error (self, AMQP_PRECONDITION_FAILED,
                                   AMQP_BASIC_PUBLISH_METHOD, "%s", why);
-        return;
     }
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    if (self->confirm)
-        MESHQ_ARGS_SET (&args, SEQ, seq, ++self->publish_seq);
-    if (self->mandatory)
-        MESHQ_ARGS_SET (&args, MANDATORY, mandatory, true);
-    meshq_amqp_channel_request (self, "PUBLISH", &args, 0, false, envelope.data,
-                                envelope.size);
-    meshq_buf_fini (&envelope);
 }
 
 static void
@@ -100,6 +109,27 @@ meshq_amqp_basic_content (meshq_amqp_channel_t *self,
                 event->body_size, conn->engine->config.max_message);
             return;
         }
+        //  What messages being received may take, bounded per
+        //  connection and for all: a client opening many channels, each
+        //  with a large message begun, is refused.
+        uint64_t max_message = conn->engine->config.max_message;
+        uint64_t per_conn =
+            max_message > S_RECEIVING ? max_message : S_RECEIVING;
+        uint64_t all = conn->engine->config.max_memory / 2;
+        meshq_amqp_listener_t *listener = conn->listener;
+        if (conn->receiving + event->body_size > per_conn ||
+            listener->receiving + event->body_size > all) {
+            self->content = 0;
+            meshq_amqp_close (conn, AMQP_RESOURCE_ERROR,
+                              AMQP_BASIC_PUBLISH_METHOD,
+                              "too many bytes of messages being received "
+                              "(%" PRIu64 " on this connection)",
+                              conn->receiving);
+            return;
+        }
+        self->reserved = event->body_size;
+        conn->receiving += self->reserved;
+        listener->receiving += self->reserved;
         //  The properties live in the parser until the next frame.
         recycle_amqp_pool (&self->pool);
         self->properties = *event->properties;
@@ -266,6 +296,14 @@ meshq_amqp_basic_confirm (meshq_amqp_channel_t *self, uint64_t upto, bool nack)
                                 &ack);
     }
     self->confirmed = upto;
+}
+
+void
+meshq_amqp_basic_release (meshq_amqp_channel_t *self)
+{
+    self->conn->receiving -= self->reserved;
+    self->conn->listener->receiving -= self->reserved;
+    self->reserved = 0;
 }
 
 void

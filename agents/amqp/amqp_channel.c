@@ -303,6 +303,7 @@ meshq_amqp_channel_destroy (meshq_amqp_channel_t **self_p)
         return;
     if (self->session)
         meshq_engine_front_close (self->conn->engine, self->session);
+    meshq_amqp_basic_release (self);
     zhashx_destroy (&self->consumers);
     empty_amqp_pool (&self->pool);
     meshq_buf_fini (&self->body);

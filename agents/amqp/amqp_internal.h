@@ -80,7 +80,8 @@ struct _meshq_amqp_channel_t {
     amqp_basic_properties_t properties;        //  Copied into pool.
     amqp_pool_t pool;                          //  Its properties' bytes.
     uint64_t body_size;                        //  As the header says.
-    meshq_buf_t body;                          //  Received so far.
+    uint64_t reserved;  //  Of conn's and the listener's receiving.
+    meshq_buf_t body;   //  Received so far.
 };
 
 typedef enum {
@@ -120,6 +121,7 @@ struct _meshq_amqp_conn_t {
     bool blocked;            //  Connection.Blocked sent.
     bool can_block;          //  The client takes Connection.Blocked.
     bool credit_due;         //  No-ack deliveries wait for their credit.
+    uint64_t receiving;      //  Bytes of messages its channels receive.
     meshq_amqp_channel_t **channels;  //  By number, channel_max + 1.
 };
 
@@ -133,6 +135,7 @@ struct _meshq_amqp_listener_t {
     int reap_timer;          //  Armed: dead connections to free.
     uint64_t refused;        //  Connections refused (too many).
     zlistx_t *logins;        //  Login tickets the auth module holds.
+    uint64_t receiving;      //  Bytes of messages being received, all.
     meshq_buf_t envelope;    //  Reused: the envelope of a publish.
     amqp_pool_t pool;        //  Reused: the properties of a delivery.
 };
@@ -201,6 +204,9 @@ int meshq_amqp_basic_return (meshq_amqp_channel_t *self,
                              size_t size);
 void meshq_amqp_basic_confirm (meshq_amqp_channel_t *self, uint64_t upto,
                                bool nack);
+//  Gives back what the message being received counted (it is done, or
+//  its channel goes).
+void meshq_amqp_basic_release (meshq_amqp_channel_t *self);
 //  Gives the credit of no-ack deliveries written to the socket.
 void meshq_amqp_basic_credit (meshq_amqp_channel_t *self);
 

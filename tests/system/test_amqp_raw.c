@@ -420,3 +420,38 @@ Test (amqp, amqplain_login_and_refusals)
     close (fd);
     meshq_amqp_parser_destroy (&parser);
 }
+
+//  Large messages begun on many channels: what they may take is
+//  bounded, and the connection is closed with 506 past it.
+Test (amqp, messages_being_received_are_bounded)
+{
+    s_start_agent (0, 0, 0);
+    int fd = s_handshake (s_amqp[0], 0);
+    static uint8_t out[65536];
+    amqputil_out_t stream = {out, 0, sizeof out};
+    amqp_basic_properties_t props;
+    memset (&props, 0, sizeof props);
+    for (uint16_t channel = 1; channel <= 20; channel++) {
+        amqp_channel_open_t open = {amqp_empty_bytes};
+        amqputil_method (&stream, channel, AMQP_CHANNEL_OPEN_METHOD, &open);
+        amqp_basic_publish_t publish = {0, amqp_empty_bytes,
+                                        amqp_cstring_bytes ("q"), 0, 0};
+        amqputil_method (&stream, channel, AMQP_BASIC_PUBLISH_METHOD, &publish);
+        //  A header for 10 MB, and no body yet.
+        ssize_t rc = meshq_amqp_encode_header (
+            stream.data + stream.size, stream.cap - stream.size,
+            MESHQ_AMQP_FRAME_MAX, channel, 10000000, &props);
+        cr_assert_gt (rc, 0);
+        stream.size += (size_t)rc;
+    }
+    s_send_all (fd, out, stream.size);
+    meshq_amqp_parser_t *parser = meshq_amqp_parser_new ();
+    size_t used;
+    meshq_amqp_event_t event;
+    meshq_amqp_parser_parse (parser,
+                             (const uint8_t *)MESHQ_AMQP_PROTOCOL_HEADER,
+                             MESHQ_AMQP_PROTOCOL_HEADER_SIZE, &used, &event);
+    cr_expect (s_await_method (fd, parser, AMQP_CONNECTION_CLOSE_METHOD));
+    meshq_amqp_parser_destroy (&parser);
+    close (fd);
+}
