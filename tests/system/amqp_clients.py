@@ -207,12 +207,16 @@ def rpc_server(port, count):
     channel.basic_qos(prefetch_count=1)
     served = [0]
 
+    # The client's reply queue is on another agent: its declaration may
+    # reach this one after the request does, so the reply goes mandatory,
+    # again until a queue takes it.
+    channel.confirm_delivery()
+
     def on_request(ch, method, props, body):
         response = fib(int(body))
-        ch.basic_publish(exchange="", routing_key=props.reply_to,
-                         properties=pika.BasicProperties(
-                             correlation_id=props.correlation_id),
-                         body=str(response))
+        publish_routed(ch, "", props.reply_to, str(response),
+                       pika.BasicProperties(
+                           correlation_id=props.correlation_id))
         ch.basic_ack(delivery_tag=method.delivery_tag)
         served[0] += 1
         if served[0] == int(count):
