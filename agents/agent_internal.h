@@ -324,8 +324,26 @@ bool meshq_engine_may_publish (meshq_engine_t *self, meshq_session_t *session,
 void meshq_engine_auth_open (meshq_engine_t *self);
 void meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
                              const meshq_args_t *args);
-bool meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
-                         const char *verb, const meshq_args_t *args);
+//  The administrative requests (agent_verbs.c's table names them).
+typedef enum {
+    MESHQ_ADMIN_LIST_USERS,
+    MESHQ_ADMIN_LIST_VHOSTS,
+    MESHQ_ADMIN_LIST_PERMISSIONS,
+    MESHQ_ADMIN_LIST_USER_PERMISSIONS,
+    MESHQ_ADMIN_ADD_USER,
+    MESHQ_ADMIN_DELETE_USER,
+    MESHQ_ADMIN_CHANGE_PASSWORD,
+    MESHQ_ADMIN_SET_USER_TAGS,
+    MESHQ_ADMIN_SET_PERMISSIONS,
+    MESHQ_ADMIN_CLEAR_PERMISSIONS,
+    MESHQ_ADMIN_ADD_VHOST,
+    MESHQ_ADMIN_DELETE_VHOST,
+    MESHQ_ADMIN_COUNT
+} meshq_admin_t;
+//  Handles one, checking the user's tags first (administrator, or
+//  monitoring for the lists).
+void meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
+                         meshq_admin_t action, const meshq_args_t *args);
 
 //  agent_send.c
 int meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,

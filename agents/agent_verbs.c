@@ -98,14 +98,21 @@ S_PLAIN (s_list_bindings, meshq_engine_list (self, session, args, "bindings"))
 S_PLAIN (s_list_consumers, meshq_engine_list (self, session, args, "consumers"))
 S_PLAIN (s_list_peers, meshq_engine_mesh_list (self, session, args))
 
-static void
-s_admin (meshq_engine_t *self, meshq_session_t *session, const char *verb,
-         const meshq_args_t *args, const void *body, size_t size)
-{
-    (void)body;
-    (void)size;
-    meshq_engine_admin (self, session, verb, args);
-}
+//  The administrative requests, one handler each.
+#define S_ADMIN(name, action)                                                  \
+    S_PLAIN (name, meshq_engine_admin (self, session, action, args))
+S_ADMIN (s_list_users, MESHQ_ADMIN_LIST_USERS)
+S_ADMIN (s_list_vhosts, MESHQ_ADMIN_LIST_VHOSTS)
+S_ADMIN (s_list_permissions, MESHQ_ADMIN_LIST_PERMISSIONS)
+S_ADMIN (s_list_user_permissions, MESHQ_ADMIN_LIST_USER_PERMISSIONS)
+S_ADMIN (s_add_user, MESHQ_ADMIN_ADD_USER)
+S_ADMIN (s_delete_user, MESHQ_ADMIN_DELETE_USER)
+S_ADMIN (s_change_password, MESHQ_ADMIN_CHANGE_PASSWORD)
+S_ADMIN (s_set_user_tags, MESHQ_ADMIN_SET_USER_TAGS)
+S_ADMIN (s_set_permissions, MESHQ_ADMIN_SET_PERMISSIONS)
+S_ADMIN (s_clear_permissions, MESHQ_ADMIN_CLEAR_PERMISSIONS)
+S_ADMIN (s_add_vhost, MESHQ_ADMIN_ADD_VHOST)
+S_ADMIN (s_delete_vhost, MESHQ_ADMIN_DELETE_VHOST)
 
 //  Every verb a client session may send, the hot ones first.
 static const struct {
@@ -136,18 +143,19 @@ static const struct {
     {"LIST_BINDINGS", s_list_bindings, S_NONE, MESHQ_DOOR_NATIVE},
     {"LIST_PEERS", s_list_peers, S_NONE, MESHQ_DOOR_NATIVE},
     {"LIST_CONSUMERS", s_list_consumers, S_NONE, MESHQ_DOOR_NATIVE},
-    {"LIST_USERS", s_admin, S_TAGGED, MESHQ_DOOR_NATIVE},
-    {"LIST_VHOSTS", s_admin, S_TAGGED, MESHQ_DOOR_NATIVE},
-    {"LIST_PERMISSIONS", s_admin, S_TAGGED, MESHQ_DOOR_NATIVE},
-    {"LIST_USER_PERMISSIONS", s_admin, S_TAGGED, MESHQ_DOOR_NATIVE},
-    {"ADD_USER", s_admin, S_TAGGED, MESHQ_DOOR_NATIVE},
-    {"DELETE_USER", s_admin, S_TAGGED, MESHQ_DOOR_NATIVE},
-    {"CHANGE_PASSWORD", s_admin, S_TAGGED, MESHQ_DOOR_NATIVE},
-    {"SET_USER_TAGS", s_admin, S_TAGGED, MESHQ_DOOR_NATIVE},
-    {"SET_PERMISSIONS", s_admin, S_TAGGED, MESHQ_DOOR_NATIVE},
-    {"CLEAR_PERMISSIONS", s_admin, S_TAGGED, MESHQ_DOOR_NATIVE},
-    {"ADD_VHOST", s_admin, S_TAGGED, MESHQ_DOOR_NATIVE},
-    {"DELETE_VHOST", s_admin, S_TAGGED, MESHQ_DOOR_NATIVE},
+    {"LIST_USERS", s_list_users, S_TAGGED, MESHQ_DOOR_NATIVE},
+    {"LIST_VHOSTS", s_list_vhosts, S_TAGGED, MESHQ_DOOR_NATIVE},
+    {"LIST_PERMISSIONS", s_list_permissions, S_TAGGED, MESHQ_DOOR_NATIVE},
+    {"LIST_USER_PERMISSIONS", s_list_user_permissions, S_TAGGED,
+     MESHQ_DOOR_NATIVE},
+    {"ADD_USER", s_add_user, S_TAGGED, MESHQ_DOOR_NATIVE},
+    {"DELETE_USER", s_delete_user, S_TAGGED, MESHQ_DOOR_NATIVE},
+    {"CHANGE_PASSWORD", s_change_password, S_TAGGED, MESHQ_DOOR_NATIVE},
+    {"SET_USER_TAGS", s_set_user_tags, S_TAGGED, MESHQ_DOOR_NATIVE},
+    {"SET_PERMISSIONS", s_set_permissions, S_TAGGED, MESHQ_DOOR_NATIVE},
+    {"CLEAR_PERMISSIONS", s_clear_permissions, S_TAGGED, MESHQ_DOOR_NATIVE},
+    {"ADD_VHOST", s_add_vhost, S_TAGGED, MESHQ_DOOR_NATIVE},
+    {"DELETE_VHOST", s_delete_vhost, S_TAGGED, MESHQ_DOOR_NATIVE},
 };
 
 void
