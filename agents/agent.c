@@ -36,6 +36,23 @@
 //  and reason), at most.
 #define S_DISPOSAL_LINES 20
 
+//  The AMQP door, if the program links it (the daemon does).
+static const meshq_door_t *s_amqp_door;
+
+void
+meshq_engine_set_amqp_door (const meshq_door_t *door)
+{
+    s_amqp_door = door;
+}
+
+bool
+meshq_engine_door_login (meshq_engine_t *self, void *ticket, int rc,
+                         const char *why)
+{
+    return self->amqp && s_amqp_door &&
+           s_amqp_door->login (self, ticket, rc, why);
+}
+
 static meshq_engine_t *
 s_engine_new (zsock_t *pipe, const meshq_agent_config_t *config)
 {
@@ -90,7 +107,11 @@ s_engine_destroy (meshq_engine_t **self_p)
         meshq_vhost_destroy (&vhost);
     }
     zhashx_destroy (&self->vhosts);
+    //  Logins still pending are answered (refused) as the auth stops: the
+    //  AMQP door frees its tickets then, and stops after.
     meshq_auth_destroy (&self->auth);
+    if (self->amqp && s_amqp_door)
+        s_amqp_door->stop (self);
     meshq_engine_http_destroy (self);
     zhashx_destroy (&self->sessions);
     meshq_map64_destroy (&self->dirty_set);
@@ -214,6 +235,16 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
 }
 
 void
+meshq_engine_end_turn (meshq_engine_t *self)
+{
+    if (self->turn_armed) {
+        if (self->turn_timer)
+            zloop_timer_end (self->loop, self->turn_timer);
+        s_end_of_turn (self->loop, 0, self);
+    }
+}
+
+void
 meshq_engine_arm_turn (meshq_engine_t *self)
 {
     if (!self->turn_armed) {
@@ -297,6 +328,12 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
     }
     const uint8_t *id = zmq_msg_data (&parts[0]);
     meshq_session_t *session = meshq_engine_session_find (self, id);
+    if (session && session->front) {
+        //  Another door's session (an AMQP channel): not the ROUTER's.
+        meshq_engine_bad_input (self, "agent: frame dropped reason=session "
+                                      "of another door");
+        return;
+    }
     const char *user_id = zmq_msg_gets (&parts[1], "User-Id");
     if (session && !meshq_engine_auth_owns (session, user_id) &&
         !streq (verb, "HELLO")) {
@@ -337,28 +374,12 @@ s_frame (meshq_engine_t *self, zmq_msg_t *parts, int count)
         return;
     }
     session->last_seen = self->frame_mono ? self->frame_mono : zclock_mono ();
-    if (streq (verb, "PUBLISH")) {
-        if (count == 4 && MESHQ_ARGS_HAS (&args, BATCH))
-            meshq_engine_publish_batch (self, session, &args,
-                                        zmq_msg_data (&parts[3]),
-                                        zmq_msg_size (&parts[3]));
-        else if (count == 4)
-            meshq_engine_publish (self, session, &args,
-                                  zmq_msg_data (&parts[3]),
-                                  zmq_msg_size (&parts[3]));
-        else
-            meshq_engine_reply_error (self, session, 0, MESHQ_EMALFORMED,
-                                      "PUBLISH without a message");
-    } else if (streq (verb, "ACK") || streq (verb, "NACK") ||
-               streq (verb, "IN_PROGRESS"))
-        meshq_engine_settle (self, session, verb, &args);
-    else if (streq (verb, "GET"))
-        meshq_engine_get (self, session, &args);
-    else if (streq (verb, "BYE")) {
-        session->dead = true;
-        meshq_engine_arm_turn (self);
-    } else
-        meshq_engine_command (self, session, verb, &args);
+    if (count == 4)
+        meshq_engine_request (self, session, verb, &args,
+                              zmq_msg_data (&parts[3]),
+                              zmq_msg_size (&parts[3]));
+    else
+        meshq_engine_request (self, session, verb, &args, NULL, 0);
 }
 
 static int
@@ -393,11 +414,7 @@ s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
     //  not through one more pass of the loop, whose poll of every socket
     //  cost about five system calls a turn (strace of one message in
     //  flight). A timer armed before the frames came is not needed.
-    if (self->turn_armed) {
-        if (self->turn_timer)
-            zloop_timer_end (self->loop, self->turn_timer);
-        s_end_of_turn (self->loop, 0, self);
-    }
+    meshq_engine_end_turn (self);
     return 0;
 }
 
@@ -418,7 +435,8 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     self->suppressed = 0;
     meshq_session_t *session = zhashx_first (self->sessions);
     while (session) {
-        if (!session->dead &&
+        //  A door of its own keeps its own heartbeat (AMQP's).
+        if (!session->dead && !session->front &&
             now - session->last_seen > 3 * session->heartbeat_ms) {
             meshq_notice ("agent: session expired user=%s silent_ms=%" PRId64,
                           session->user, now - session->last_seen);
@@ -572,6 +590,17 @@ s_start (meshq_engine_t *self, char *why, size_t size)
     free (endpoints);
     if (rc)
         return rc;
+    if (*self->config.amqp && !s_amqp_door) {
+        snprintf (why, size,
+                  "amqp: this program has no AMQP listener (the meshq-agent "
+                  "daemon has one); unset amqp");
+        return MESHQ_ENOTSUP;
+    }
+    if (*self->config.amqp) {
+        rc = s_amqp_door->start (self, why, size);
+        if (rc)
+            return rc;
+    }
     zloop_reader (self->loop, self->router, s_handle_router, self);
     zloop_timer (self->loop, (size_t)self->config.tick_ms, 0, s_tick, self);
     rc = meshq_engine_http_start (self, why, size);

@@ -62,6 +62,10 @@ typedef struct {
                                   //  or "": none.
     bool metrics_fallback;        //  The same, for metrics.
     bool metrics_login;           //  /metrics asks for a login.
+    char amqp[256];               //  AMQP 0-9-1 listener, "host:port" (port
+                                  //  0: any free one), or "": none.
+    bool amqp_default;            //  amqp is the daemon's default: if its
+                                  //  port is taken, warn and go without.
 } meshq_agent_config_t;
 
 //  Sets the defaults: name "meshq", no extra endpoints, 16 MiB bodies,
@@ -76,7 +80,7 @@ void meshq_agent_config_init (meshq_agent_config_t *config);
 //  beacon_port, beacon_interval, transport, heartbeat, peer_timeout,
 //  read_ahead, mesh_secret_file (only its name: the agent reads the file
 //  when it starts), client_hwm, max_vhosts, http and metrics ([HOST:]PORT
-//  or "" for none), metrics_login.
+//  or "" for none), metrics_login, amqp.
 //  Returns 0, or MESHQ_EINVAL with why filled in.
 int meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
                             const char *value, char *why, size_t size);

@@ -115,6 +115,8 @@ s_login_answer (void *arg, void *ticket, int rc, const char *why)
     meshq_engine_t *self = arg;
     if (meshq_engine_http_login (self, ticket, rc, why))
         return;  //  An HTTP request's login, not a HELLO.
+    if (meshq_engine_door_login (self, ticket, rc, why))
+        return;  //  An AMQP connection's.
     s_hello_t *hello = ticket;
     if (rc == 0)
         s_welcome (self, hello->session, &hello->args, hello->user, false,

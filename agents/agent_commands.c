@@ -76,7 +76,7 @@ s_queue_for (meshq_engine_t *self, meshq_session_t *session,
         return NULL;
     }
     void *owner = meshq_queue_owner (queue);
-    if (owner && owner != session) {
+    if (owner && owner != meshq_session_owner (session)) {
         meshq_engine_reply_error (
             self, session, args->rid, MESHQ_EACCESS,
             "queue '%s' is exclusive to another connection", name);
@@ -92,9 +92,9 @@ s_queue_for (meshq_engine_t *self, meshq_session_t *session,
 //  before a durable declaration is answered OK.
 #define S_RECORD_ROOM 2048
 
-static void
-s_declare_queue (meshq_engine_t *self, meshq_session_t *session,
-                 const meshq_args_t *args)
+void
+meshq_engine_declare_queue (meshq_engine_t *self, meshq_session_t *session,
+                            const meshq_args_t *args)
 {
     meshq_vhost_t *vhost = session->vhost;
     char name[MESHQ_MAX_SHORTSTR + 1];
@@ -135,7 +135,7 @@ s_declare_queue (meshq_engine_t *self, meshq_session_t *session,
     meshq_queue_t *queue = zhashx_lookup (vhost->queues, name);
     if (queue) {
         void *owner = meshq_queue_owner (queue);
-        if (owner && owner != session) {
+        if (owner && owner != meshq_session_owner (session)) {
             meshq_engine_reply_error (
                 self, session, args->rid, MESHQ_EACCESS,
                 "queue '%s' is exclusive to another connection", name);
@@ -161,7 +161,7 @@ s_declare_queue (meshq_engine_t *self, meshq_session_t *session,
         }
         queue = meshq_vhost_queue_create (vhost, name, &wanted, true);
         if (wanted.exclusive)
-            meshq_queue_set_owner (queue, session);
+            meshq_queue_set_owner (queue, meshq_session_owner (session));
         meshq_info ("agent: queue declared name=%s durable=%d", name,
                     wanted.durable);
     }
@@ -174,9 +174,9 @@ s_declare_queue (meshq_engine_t *self, meshq_session_t *session,
     meshq_engine_reply_ok (self, session, &results, args->rid);
 }
 
-static void
-s_delete_queue (meshq_engine_t *self, meshq_session_t *session,
-                const meshq_args_t *args)
+void
+meshq_engine_delete_queue (meshq_engine_t *self, meshq_session_t *session,
+                           const meshq_args_t *args)
 {
     meshq_vhost_t *vhost = session->vhost;
     meshq_queue_t *queue =
@@ -207,9 +207,9 @@ s_delete_queue (meshq_engine_t *self, meshq_session_t *session,
     meshq_engine_reply_ok (self, session, &results, args->rid);
 }
 
-static void
-s_purge_queue (meshq_engine_t *self, meshq_session_t *session,
-               const meshq_args_t *args)
+void
+meshq_engine_purge_queue (meshq_engine_t *self, meshq_session_t *session,
+                          const meshq_args_t *args)
 {
     meshq_queue_t *queue = s_queue_for (self, session, args, MESHQ_PERM_READ);
     if (!queue)
@@ -221,9 +221,9 @@ s_purge_queue (meshq_engine_t *self, meshq_session_t *session,
     meshq_engine_reply_ok (self, session, &results, args->rid);
 }
 
-static void
-s_declare_exchange (meshq_engine_t *self, meshq_session_t *session,
-                    const meshq_args_t *args)
+void
+meshq_engine_declare_exchange (meshq_engine_t *self, meshq_session_t *session,
+                               const meshq_args_t *args)
 {
     meshq_vhost_t *vhost = session->vhost;
     char name[MESHQ_MAX_SHORTSTR + 1];
@@ -286,9 +286,9 @@ s_declare_exchange (meshq_engine_t *self, meshq_session_t *session,
     meshq_engine_reply_ok (self, session, NULL, args->rid);
 }
 
-static void
-s_delete_exchange (meshq_engine_t *self, meshq_session_t *session,
-                   const meshq_args_t *args)
+void
+meshq_engine_delete_exchange (meshq_engine_t *self, meshq_session_t *session,
+                              const meshq_args_t *args)
 {
     meshq_vhost_t *vhost = session->vhost;
     char name[MESHQ_MAX_SHORTSTR + 1];
@@ -328,9 +328,9 @@ s_delete_exchange (meshq_engine_t *self, meshq_session_t *session,
     meshq_engine_reply_ok (self, session, NULL, args->rid);
 }
 
-static void
-s_bind (meshq_engine_t *self, meshq_session_t *session,
-        const meshq_args_t *args, bool add)
+void
+meshq_engine_bind (meshq_engine_t *self, meshq_session_t *session,
+                   const meshq_args_t *args, bool add)
 {
     meshq_vhost_t *vhost = session->vhost;
     char exchange_name[MESHQ_MAX_SHORTSTR + 1], key[MESHQ_MAX_SHORTSTR + 1];
@@ -383,9 +383,9 @@ s_bind (meshq_engine_t *self, meshq_session_t *session,
     meshq_engine_reply_ok (self, session, NULL, args->rid);
 }
 
-static void
-s_consume (meshq_engine_t *self, meshq_session_t *session,
-           const meshq_args_t *args)
+void
+meshq_engine_consume (meshq_engine_t *self, meshq_session_t *session,
+                      const meshq_args_t *args)
 {
     meshq_queue_t *queue = s_queue_for (self, session, args, MESHQ_PERM_READ);
     if (!queue)
@@ -430,9 +430,9 @@ s_consume (meshq_engine_t *self, meshq_session_t *session,
     meshq_engine_mark_dirty (self, queue);
 }
 
-static void
-s_cancel (meshq_engine_t *self, meshq_session_t *session,
-          const meshq_args_t *args)
+void
+meshq_engine_cancel (meshq_engine_t *self, meshq_session_t *session,
+                     const meshq_args_t *args)
 {
     meshq_vhost_t *vhost = session->vhost;
     char tag[MESHQ_MAX_SHORTSTR + 1];
@@ -450,52 +450,4 @@ s_cancel (meshq_engine_t *self, meshq_session_t *session,
         meshq_queue_consumer_count (queue) == 0)
         meshq_vhost_queue_delete (vhost, queue);
     meshq_engine_reply_ok (self, session, NULL, args->rid);
-}
-
-void
-meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
-                      const char *verb, const meshq_args_t *args)
-{
-    if (streq (verb, "DECLARE_QUEUE"))
-        s_declare_queue (self, session, args);
-    else if (streq (verb, "DELETE_QUEUE"))
-        s_delete_queue (self, session, args);
-    else if (streq (verb, "PURGE_QUEUE"))
-        s_purge_queue (self, session, args);
-    else if (streq (verb, "DECLARE_EXCHANGE"))
-        s_declare_exchange (self, session, args);
-    else if (streq (verb, "DELETE_EXCHANGE"))
-        s_delete_exchange (self, session, args);
-    else if (streq (verb, "BIND"))
-        s_bind (self, session, args, true);
-    else if (streq (verb, "UNBIND"))
-        s_bind (self, session, args, false);
-    else if (streq (verb, "CONSUME"))
-        s_consume (self, session, args);
-    else if (streq (verb, "CANCEL"))
-        s_cancel (self, session, args);
-    else if (streq (verb, "CREDIT"))
-        meshq_engine_credit (self, session, args);
-    else if (streq (verb, "STATUS"))
-        meshq_engine_status (self, session, args);
-    else if (streq (verb, "LIST_QUEUES"))
-        meshq_engine_list (self, session, args, "queues");
-    else if (streq (verb, "LIST_EXCHANGES"))
-        meshq_engine_list (self, session, args, "exchanges");
-    else if (streq (verb, "LIST_BINDINGS"))
-        meshq_engine_list (self, session, args, "bindings");
-    else if (streq (verb, "LIST_PEERS"))
-        meshq_engine_mesh_list (self, session, args);
-    else if (streq (verb, "LIST_CONSUMERS"))
-        meshq_engine_list (self, session, args, "consumers");
-    else if (streq (verb, "LIST_CONNECTIONS") || streq (verb, "LIST_LISTENERS"))
-        meshq_engine_list_ops (self, session, args, verb);
-    else if (meshq_engine_admin (self, session, verb, args))
-        return;
-    else {
-        meshq_engine_bad_input (self, "agent: unknown command verb=%s user=%s",
-                                verb, session->user);
-        meshq_engine_reply_error (self, session, args->rid, MESHQ_ENOTSUP,
-                                  "unknown command '%s'", verb);
-    }
 }

@@ -210,6 +210,14 @@ meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
             return MESHQ_EINVAL;
         }
         config->metrics_login = streq (value, "true") || streq (value, "1");
+    } else if (streq (name, "amqp")) {
+        //  host:port, or "" for none; checked when the agent starts.
+        rc = s_text (name, value, config->amqp, sizeof config->amqp, why, size);
+        if (rc == 0 && *value && !strrchr (value, ':')) {
+            snprintf (why, size, "amqp: '%s' is not host:port", value);
+            rc = MESHQ_EINVAL;
+        }
+        config->amqp_default = false;
     } else if (streq (name, "mesh_secret_file"))
         rc = s_text (name, value, config->mesh_secret_file,
                      sizeof config->mesh_secret_file, why, size);

@@ -25,6 +25,26 @@ typedef struct _meshq_vhost_t meshq_vhost_t;
 typedef struct _meshq_engine_t meshq_engine_t;
 typedef struct _meshq_batch_t meshq_batch_t;
 
+//  A front door other than the ROUTER (docs/decisions/0017): the engine
+//  hands its sessions' frames to it, as the native verbs and arguments
+//  it would send (OK, ERROR, DELIVER, CONFIRM, NACK, RETURN, BLOCKED,
+//  UNBLOCKED); body is the message envelope when there is one.
+typedef struct {
+    //  Returns 0, or MESHQ_EAGAIN (the client does not read) or
+    //  MESHQ_ECONNLOST (it is going) if the frame cannot go out: the
+    //  session then ends at the end of the turn.
+    int (*send) (void *arg, meshq_session_t *session, const char *verb,
+                 const meshq_args_t *args, const void *body, size_t size);
+    //  The engine removed a consumer of the session (its queue went).
+    void (*cancelled) (void *arg, meshq_session_t *session, const char *tag);
+    //  The engine closes the session (it could not send to it).
+    void (*closed) (void *arg, meshq_session_t *session);
+} meshq_front_t;
+
+//  Who may send a verb (meshq_engine_request).
+#define MESHQ_DOOR_NATIVE 1  //  A client of the ROUTER.
+#define MESHQ_DOOR_AMQP   2  //  An AMQP channel (agents/amqp/).
+
 //  Copies a span into a NUL-terminated buffer of MESHQ_MAX_SHORTSTR + 1.
 static inline void
 meshq_span_copy (char *out, meshq_span_t span)
@@ -109,35 +129,59 @@ struct _meshq_pending_t {
     int64_t started_us;        //  Monotonic us it came (/metrics).
 };
 
-//  A client connection: identified by the 16-byte session id that is
-//  also its DEALER's routing id.
+//  A session: a client's (peer false), or another agent's link (peer
+//  true), identified by 16 bytes: a native client's DEALER routing id,
+//  a random id for another door's session, a peer's node id. First what
+//  the engine keeps for both (deliveries, consumers, confirms), then the
+//  client side, then the peer-link side (docs/decisions/0017).
 struct _meshq_session_t {
     uint8_t id[16];                     //  Session id.
     meshq_vhost_t *vhost;               //  The vhost it works in.
     bool peer;                          //  Another agent (id: its node id).
-    uint64_t *peer_acks;                //  Peer: acks to send this turn.
-    size_t peer_ack_count;              //  Peer: how many.
-    size_t peer_ack_capacity;           //  Peer: room.
-    char user[MESHQ_MAX_SHORTSTR + 1];  //  Authenticated user.
-    bool plain;                 //  Logged in by ZAP: its frames carry User-Id.
-    int64_t last_seen;          //  Monotonic ms of its last frame.
-    int heartbeat_ms;           //  Its heartbeat interval.
-    uint64_t next_dtag;         //  Last delivery tag given.
-    meshq_map64_t *deliveries;  //  Delivery tag -> entry.
-    meshq_entry_t *head;        //  Unacked entries, in tag order.
-    meshq_entry_t *tail;        //  Same, last.
-    zlistx_t *consumers;        //  Its meshq_consumer_t.
-    meshq_pending_t *pending;   //  Publishes awaiting confirm, in order.
+    char user[MESHQ_MAX_SHORTSTR + 1];  //  Authenticated user (peer: id).
+    uint64_t next_dtag;                 //  Last delivery tag given.
+    meshq_map64_t *deliveries;          //  Delivery tag -> entry.
+    meshq_entry_t *head;                //  Unacked entries, in tag order.
+    meshq_entry_t *tail;                //  Same, last.
+    zlistx_t *consumers;                //  Its meshq_consumer_t.
+    meshq_pending_t *pending;       //  Publishes awaiting confirm, in order.
     meshq_pending_t *pending_tail;  //  Same, last.
     uint64_t confirmed;             //  Highest seq answered.
     bool confirm_due;               //  A confirm should go out this turn.
+    bool dead;                      //  To be closed at the end of the turn.
+    uint32_t batch;                 //  Most deliveries it takes per frame.
+
+    //  The client side.
+    bool plain;         //  Logged in by ZAP: its frames carry User-Id.
+    int64_t last_seen;  //  Monotonic ms of its last frame.
+    int heartbeat_ms;   //  Its heartbeat interval.
     char publish_exchange[MESHQ_MAX_SHORTSTR + 1];  //  Last checked.
     uint64_t publish_generation;  //  Permissions it was checked under.
     bool publish_allowed;         //  The answer.
-    bool dead;                    //  To be closed at the end of the turn.
-    uint32_t batch;               //  Most deliveries it takes per frame.
-    uint32_t link;                //  Peer: the engine's count of links.
+    //  Its door: NULL for the ROUTER, else its frames go to front->send
+    //  (an AMQP channel).
+    const meshq_front_t *front;
+    void *front_arg;              //  front's argument.
+    unsigned door;                //  MESHQ_DOOR_*: what it may send.
+    meshq_session_t *connection;  //  Owns its exclusive queues; NULL:
+                                  //  the session itself.
+
+    //  The peer-link side.
+    struct {
+        uint64_t *acks;       //  Acks to send this turn.
+        size_t ack_count;     //  How many.
+        size_t ack_capacity;  //  Room.
+        uint32_t number;      //  The engine's count of links.
+    } link;
 };
+
+//  The session that owns what a session declares exclusive (an AMQP
+//  connection's, for its channels).
+static inline meshq_session_t *
+meshq_session_owner (meshq_session_t *session)
+{
+    return session->connection ? session->connection : session;
+}
 
 struct _meshq_engine_t {
     zsock_t *pipe;                  //  To the owner.
@@ -201,9 +245,26 @@ struct _meshq_engine_t {
     meshq_hist_t confirm_wait;          //  Publish to confirm.
     meshq_hist_t delivery_wait;         //  Queued to a first delivery.
     meshq_hist_t ack_wait;              //  Queued to ack.
-    zlistx_t *gathers;  //  Mesh-wide lists being gathered, or NULL.
-    uint64_t gathered;  //  The last one's id.
+    zlistx_t *gathers;        //  Mesh-wide lists being gathered, or NULL.
+    uint64_t gathered;        //  The last one's id.
+    void *amqp;               //  The AMQP door's listener, or NULL.
+    char amqp_endpoint[272];  //  Where it listens ("host:port"), or "".
 };
+
+//  A door the engine starts with its ROUTER (the AMQP listener): linked
+//  into the daemon, not into libmeshq (docs/decisions/0015, 0017).
+typedef struct {
+    int (*start) (meshq_engine_t *engine, char *why, size_t size);
+    void (*stop) (meshq_engine_t *engine);
+    //  An answer of the auth module: true if ticket was the door's.
+    bool (*login) (meshq_engine_t *engine, void *ticket, int rc,
+                   const char *why);
+} meshq_door_t;
+//  Gives a login answer to the door whose ticket it is; false if none.
+bool meshq_engine_door_login (meshq_engine_t *self, void *ticket, int rc,
+                              const char *why);
+//  Registers the AMQP door; before any agent starts.
+void meshq_engine_set_amqp_door (const meshq_door_t *door);
 
 //  agent.c
 void meshq_engine_bad_input (meshq_engine_t *self, const char *format, ...)
@@ -248,6 +309,25 @@ void meshq_engine_note_wait (meshq_engine_t *self, meshq_entry_t *entry,
                              bool acked);
 //  Monotonic microseconds.
 int64_t meshq_engine_mono_us (void);
+//  Ends the turn now (commit, confirms, dispatch), for a door that
+//  handled frames with frame_mono set, as the ROUTER's handler does.
+void meshq_engine_end_turn (meshq_engine_t *self);
+
+//  agent_verbs.c: what a session may ask, by verb, from either door
+//  (docs/decisions/0017). Unknown verbs and verbs its door may not send
+//  are answered with an ERROR. body is a PUBLISH's envelope.
+void meshq_engine_request (meshq_engine_t *self, meshq_session_t *session,
+                           const char *verb, const meshq_args_t *args,
+                           const void *body, size_t size);
+//  Opens a session for a front door other than the ROUTER: a fresh id,
+//  no heartbeat of the engine's (the door keeps its own).
+meshq_session_t *meshq_engine_front_open (meshq_engine_t *self,
+                                          const meshq_front_t *front, void *arg,
+                                          const char *user,
+                                          meshq_vhost_t *vhost,
+                                          meshq_session_t *connection);
+//  Closes such a session now, without calling its door back.
+void meshq_engine_front_close (meshq_engine_t *self, meshq_session_t *session);
 
 //  agent_endpoint.c
 //  Whether endpoint can be bound without taking it from a running agent
@@ -275,8 +355,26 @@ bool meshq_engine_may_publish (meshq_engine_t *self, meshq_session_t *session,
 void meshq_engine_auth_open (meshq_engine_t *self);
 void meshq_engine_auth_meta (meshq_engine_t *self, const char *key,
                              const meshq_args_t *args);
-bool meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
-                         const char *verb, const meshq_args_t *args);
+//  The administrative requests (agent_verbs.c's table names them).
+typedef enum {
+    MESHQ_ADMIN_LIST_USERS,
+    MESHQ_ADMIN_LIST_VHOSTS,
+    MESHQ_ADMIN_LIST_PERMISSIONS,
+    MESHQ_ADMIN_LIST_USER_PERMISSIONS,
+    MESHQ_ADMIN_ADD_USER,
+    MESHQ_ADMIN_DELETE_USER,
+    MESHQ_ADMIN_CHANGE_PASSWORD,
+    MESHQ_ADMIN_SET_USER_TAGS,
+    MESHQ_ADMIN_SET_PERMISSIONS,
+    MESHQ_ADMIN_CLEAR_PERMISSIONS,
+    MESHQ_ADMIN_ADD_VHOST,
+    MESHQ_ADMIN_DELETE_VHOST,
+    MESHQ_ADMIN_COUNT
+} meshq_admin_t;
+//  Handles one, checking the user's tags first (administrator, or
+//  monitoring for the lists).
+void meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
+                         meshq_admin_t action, const meshq_args_t *args);
 
 //  agent_send.c
 int meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,
@@ -319,9 +417,26 @@ meshq_pending_t *meshq_engine_pending_new (meshq_engine_t *self);
 void meshq_engine_pending_free (meshq_engine_t *self, meshq_pending_t *pending);
 void meshq_engine_pool_fini (meshq_engine_t *self);
 
-//  agent_commands.c
-void meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,
-                           const char *verb, const meshq_args_t *args);
+//  agent_commands.c: the requests on queues, exchanges and consumers;
+//  each answers the session (OK or ERROR, with args->rid).
+void meshq_engine_declare_queue (meshq_engine_t *self, meshq_session_t *session,
+                                 const meshq_args_t *args);
+void meshq_engine_delete_queue (meshq_engine_t *self, meshq_session_t *session,
+                                const meshq_args_t *args);
+void meshq_engine_purge_queue (meshq_engine_t *self, meshq_session_t *session,
+                               const meshq_args_t *args);
+void meshq_engine_declare_exchange (meshq_engine_t *self,
+                                    meshq_session_t *session,
+                                    const meshq_args_t *args);
+void meshq_engine_delete_exchange (meshq_engine_t *self,
+                                   meshq_session_t *session,
+                                   const meshq_args_t *args);
+void meshq_engine_bind (meshq_engine_t *self, meshq_session_t *session,
+                        const meshq_args_t *args, bool add);
+void meshq_engine_consume (meshq_engine_t *self, meshq_session_t *session,
+                           const meshq_args_t *args);
+void meshq_engine_cancel (meshq_engine_t *self, meshq_session_t *session,
+                          const meshq_args_t *args);
 
 //  agent_lists.c
 void meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,

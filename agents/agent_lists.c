@@ -79,6 +79,8 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
     MESHQ_ARGS_SET (&results, REFUSED_THROTTLED, refused_throttled,
                     auth->refused[MESHQ_AUTH_THROTTLED]);
     MESHQ_ARGS_SET (&results, VHOST, vhost, meshq_span (session->vhost->name));
+    if (*self->amqp_endpoint)
+        MESHQ_ARGS_SET (&results, AMQP, amqp, meshq_span (self->amqp_endpoint));
     if (self->config.mesh) {
         MESHQ_ARGS_SET (&results, MESH, mesh,
                         meshq_span (*self->config.mesh_name

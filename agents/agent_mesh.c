@@ -165,11 +165,11 @@ meshq_mesh_send_tags_of (meshq_engine_t *self, meshq_session_t *session,
 static void
 s_flush_acks (meshq_engine_t *self, meshq_session_t *session)
 {
-    if (!session->peer_ack_count)
+    if (!session->link.ack_count)
         return;
-    meshq_mesh_send_tags (self, session, "ACK", session->peer_acks,
-                          session->peer_ack_count);
-    session->peer_ack_count = 0;
+    meshq_mesh_send_tags (self, session, "ACK", session->link.acks,
+                          session->link.ack_count);
+    session->link.ack_count = 0;
 }
 
 void
@@ -178,7 +178,7 @@ meshq_engine_mesh_settled (meshq_engine_t *self, meshq_entry_t *entry,
 {
     meshq_vhost_t *vhost = meshq_queue_host (entry->queue);
     meshq_session_t *origin = meshq_mesh_peer_session (vhost, entry->origin);
-    if (!origin || origin->link != entry->origin_link) {
+    if (!origin || origin->link.number != entry->origin_link) {
         //  It is down or cut off, or back over another link since the
         //  message came: it took the message back when the link went
         //  down, and the tag is not ours to use. An ack is told by the
@@ -195,15 +195,15 @@ meshq_engine_mesh_settled (meshq_engine_t *self, meshq_entry_t *entry,
         return;
     }
     if (streq (verb, "ACK")) {
-        if (origin->peer_ack_count == origin->peer_ack_capacity) {
-            origin->peer_ack_capacity =
-                origin->peer_ack_capacity ? origin->peer_ack_capacity * 2 : 64;
-            origin->peer_acks =
-                realloc (origin->peer_acks,
-                         origin->peer_ack_capacity * sizeof (uint64_t));
-            assert (origin->peer_acks);
+        if (origin->link.ack_count == origin->link.ack_capacity) {
+            origin->link.ack_capacity =
+                origin->link.ack_capacity ? origin->link.ack_capacity * 2 : 64;
+            origin->link.acks =
+                realloc (origin->link.acks,
+                         origin->link.ack_capacity * sizeof (uint64_t));
+            assert (origin->link.acks);
         }
-        origin->peer_acks[origin->peer_ack_count++] = entry->origin_dtag;
+        origin->link.acks[origin->link.ack_count++] = entry->origin_dtag;
         meshq_engine_arm_turn (self);
         return;
     }

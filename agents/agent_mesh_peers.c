@@ -94,7 +94,7 @@ s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
     session->next_dtag = (uint64_t)zclock_time () << 20;
     //  What it sends us is marked with this link; what came over an
     //  earlier one is settled by message id (meshq_engine_mesh_settled).
-    session->link = ++self->links;
+    session->link.number = ++self->links;
     zhashx_insert (vhost->peer_sessions, key, session);
     meshq_notice ("mesh: peer up vhost=%s name=%s endpoint=%s", vhost->name,
                   peer->name, peer->endpoint);
@@ -248,7 +248,7 @@ s_on_deliver (meshq_engine_t *self, meshq_session_t *session,
     meshq_entry_t *entry = meshq_engine_entry_new (self);
     entry->remote = true;
     memcpy (entry->origin, session->id, 16);
-    entry->origin_link = session->link;
+    entry->origin_link = session->link.number;
     entry->origin_dtag = args->dtag;
     entry->seq = args->seq;
     entry->deliveries = (uint32_t)args->count;

@@ -53,6 +53,18 @@ meshq_engine_send_raw (meshq_engine_t *self, meshq_session_t *session,
     if (session->peer)
         return meshq_engine_mesh_send (self, session, verb, args, args_size,
                                        body, size);
+    if (session->front) {
+        //  Held replies come here encoded: the door takes them decoded.
+        meshq_args_t decoded;
+        if (meshq_codec_decode_args (args, args_size, &decoded, NULL))
+            return MESHQ_EMALFORMED;
+        int rc = session->front->send (session->front_arg, session, verb,
+                                       &decoded, body, size);
+        if (rc == 0)
+            return 0;
+        s_lost (self, session, rc == MESHQ_EAGAIN ? EAGAIN : EHOSTUNREACH);
+        return MESHQ_ECONNLOST;
+    }
     void *handle = zsock_resolve (self->router);
     int flags = ZMQ_SNDMORE | ZMQ_DONTWAIT;
     //  Only the first part can fail: libzmq checks the peer and its
@@ -72,6 +84,15 @@ meshq_engine_send (meshq_engine_t *self, meshq_session_t *session,
                    const char *verb, const meshq_args_t *args, const void *body,
                    size_t size)
 {
+    if (session->front && !session->dead) {
+        int rc = session->front->send (session->front_arg, session, verb, args,
+                                       body, size);
+        if (rc == 0)
+            return 0;
+        //  Not read (EAGAIN), or its door is going.
+        s_lost (self, session, rc == MESHQ_EAGAIN ? EAGAIN : EHOSTUNREACH);
+        return MESHQ_ECONNLOST;
+    }
     meshq_buf_reset (&self->buf);
     const char *why;
     int rc = meshq_codec_encode_args (args, &self->buf, &why);

@@ -5,6 +5,8 @@
 */
 #include "agent_internal.h"
 
+#include <sodium.h>
+
 // --------------------------------------------------------------------
 //  Sessions
 
@@ -62,9 +64,43 @@ meshq_engine_session_open (meshq_engine_t *self, const uint8_t *id,
     return session;
 }
 
+meshq_session_t *
+meshq_engine_front_open (meshq_engine_t *self, const meshq_front_t *front,
+                         void *arg, const char *user, meshq_vhost_t *vhost,
+                         meshq_session_t *connection)
+{
+    uint8_t id[16];
+    do
+        randombytes_buf (id, sizeof id);
+    while (meshq_engine_session_find (self, id));
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    meshq_session_t *session =
+        meshq_engine_session_open (self, id, &args, user, vhost);
+    session->front = front;
+    session->front_arg = arg;
+    session->door = MESHQ_DOOR_AMQP;
+    session->connection = connection;
+    return session;
+}
+
+void
+meshq_engine_front_close (meshq_engine_t *self, meshq_session_t *session)
+{
+    session->front = NULL;
+    session->dead = true;
+    meshq_engine_close_session (self, session);
+}
+
 void
 meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
 {
+    if (session->front && session->front->closed) {
+        //  Its door learns first, and sends nothing more to it.
+        const meshq_front_t *front = session->front;
+        session->front = NULL;
+        front->closed (session->front_arg, session);
+    }
     //  Unacked deliveries go back to the front of their queues.
     meshq_engine_requeue_session (self, session);
     meshq_consumer_t *consumer;
@@ -96,7 +132,7 @@ meshq_engine_close_session (meshq_engine_t *self, meshq_session_t *session)
     zhashx_delete (self->sessions, key);
     meshq_map64_destroy (&session->deliveries);
     zlistx_destroy (&session->consumers);
-    free (session->peer_acks);
+    free (session->link.acks);
     free (session);
 }
 
@@ -109,6 +145,10 @@ s_forget_in (zlistx_t *consumers, meshq_queue_t *queue)
     while (consumer) {
         meshq_consumer_t *next = zlistx_next (consumers);
         if (consumer->queue == queue) {
+            meshq_session_t *session = consumer->session;
+            if (session->front && session->front->cancelled)
+                session->front->cancelled (session->front_arg, session,
+                                           consumer->tag);
             zlistx_delete (consumers, zlistx_find (consumers, consumer));
             meshq_queue_remove_consumer (queue, consumer);
         }

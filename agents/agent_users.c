@@ -326,15 +326,15 @@ s_permission_row (void *arg, const char *vhost, const char *user,
 
 static void
 s_list (meshq_engine_t *self, meshq_session_t *session,
-        const meshq_args_t *args, const char *verb)
+        const meshq_args_t *args, meshq_admin_t action)
 {
     s_rows_t rows = {NULL, 0, 0, zlistx_new ()};
     zlistx_set_destructor (rows.strings, (zlistx_destructor_fn *)zstr_free);
     const char *what;
-    if (streq (verb, "LIST_USERS")) {
+    if (action == MESHQ_ADMIN_LIST_USERS) {
         what = "users";
         meshq_auth_each_user (self->auth, s_user_row, &rows);
-    } else if (streq (verb, "LIST_VHOSTS")) {
+    } else if (action == MESHQ_ADMIN_LIST_VHOSTS) {
         what = "vhosts";
         meshq_vhost_t *vhost = zhashx_first (self->vhosts);
         for (; vhost; vhost = zhashx_next (self->vhosts)) {
@@ -342,7 +342,7 @@ s_list (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (row, VHOST, vhost, meshq_span (vhost->name));
         }
     } else {
-        bool by_user = streq (verb, "LIST_USER_PERMISSIONS");
+        bool by_user = action == MESHQ_ADMIN_LIST_USER_PERMISSIONS;
         what = "permissions";
         char filter[MESHQ_MAX_SHORTSTR + 1] = "";
         meshq_span_copy (filter, by_user ? args->user : args->vhost);
@@ -373,74 +373,83 @@ s_required (meshq_engine_t *self, meshq_session_t *session,
     return false;
 }
 
-bool
+//  What each administrative request needs: whether it only lists, and
+//  which names it takes. Indexed by meshq_admin_t.
+static const struct {
+    bool list;         //  A listing (administrator or monitoring).
+    bool needs_user;   //  Takes the user name.
+    bool needs_vhost;  //  Takes the vhost name.
+} s_actions[MESHQ_ADMIN_COUNT] = {
+    [MESHQ_ADMIN_LIST_USERS] = {true, false, false},
+    [MESHQ_ADMIN_LIST_VHOSTS] = {true, false, false},
+    [MESHQ_ADMIN_LIST_PERMISSIONS] = {true, false, false},
+    [MESHQ_ADMIN_LIST_USER_PERMISSIONS] = {true, false, false},
+    [MESHQ_ADMIN_ADD_USER] = {false, true, false},
+    [MESHQ_ADMIN_DELETE_USER] = {false, true, false},
+    [MESHQ_ADMIN_CHANGE_PASSWORD] = {false, true, false},
+    [MESHQ_ADMIN_SET_USER_TAGS] = {false, true, false},
+    [MESHQ_ADMIN_SET_PERMISSIONS] = {false, true, true},
+    [MESHQ_ADMIN_CLEAR_PERMISSIONS] = {false, true, true},
+    [MESHQ_ADMIN_ADD_VHOST] = {false, false, true},
+    [MESHQ_ADMIN_DELETE_VHOST] = {false, false, true},
+};
+
+void
 meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
-                    const char *verb, const meshq_args_t *args)
+                    meshq_admin_t action, const meshq_args_t *args)
 {
-    static const char *listing[] = {"LIST_USERS", "LIST_VHOSTS",
-                                    "LIST_PERMISSIONS",
-                                    "LIST_USER_PERMISSIONS"};
-    static const char *changing[] = {"ADD_USER",        "DELETE_USER",
-                                     "CHANGE_PASSWORD", "SET_USER_TAGS",
-                                     "SET_PERMISSIONS", "CLEAR_PERMISSIONS",
-                                     "ADD_VHOST",       "DELETE_VHOST"};
-    bool list = false, change = false;
-    for (size_t i = 0; i < sizeof listing / sizeof listing[0]; i++)
-        list |= streq (verb, listing[i]);
-    for (size_t i = 0; i < sizeof changing / sizeof changing[0]; i++)
-        change |= streq (verb, changing[i]);
-    if (!list && !change)
-        return false;
+    bool list = s_actions[action].list;
     if (!s_tagged (self, session,
                    list ? MESHQ_TAG_ADMINISTRATOR | MESHQ_TAG_MONITORING
                         : MESHQ_TAG_ADMINISTRATOR,
                    args->rid))
-        return true;
+        return;
     if (list) {
-        s_list (self, session, args, verb);
-        return true;
+        s_list (self, session, args, action);
+        return;
     }
     char user[MESHQ_MAX_SHORTSTR + 1] = "", vhost[MESHQ_MAX_SHORTSTR + 1] = "";
     char key[MESHQ_META_KEY_SIZE];
     uint64_t rid = args->rid;
-    bool needs_vhost = strstr (verb, "VHOST") || strstr (verb, "PERMISSIONS");
-    bool needs_user = !strstr (verb, "VHOST");
+    bool needs_vhost = s_actions[action].needs_vhost;
+    bool needs_user = s_actions[action].needs_user;
     if (needs_user &&
         !s_required (self, session, args, args->user,
                      MESHQ_ARGS_HAS (args, USER), "the user name", user))
-        return true;
+        return;
     if (needs_vhost &&
         !s_required (self, session, args, args->vhost,
                      MESHQ_ARGS_HAS (args, VHOST), "the vhost name", vhost))
-        return true;
+        return;
     const meshq_user_t *record =
         needs_user ? meshq_auth_user (self->auth, user) : NULL;
-    if (needs_user && !streq (verb, "ADD_USER") && !record) {
+    if (needs_user && action != MESHQ_ADMIN_ADD_USER && !record) {
         meshq_engine_reply_error (self, session, rid, MESHQ_ENOTFOUND,
                                   "no user '%s'", user);
-        return true;
+        return;
     }
     bool vhost_known = needs_vhost && zhashx_lookup (self->vhosts, vhost);
-    if (needs_vhost && !streq (verb, "ADD_VHOST") && !vhost_known) {
+    if (needs_vhost && action != MESHQ_ADMIN_ADD_VHOST && !vhost_known) {
         meshq_engine_reply_error (self, session, rid, MESHQ_ENOTFOUND,
                                   "no vhost '%s'", vhost);
-        return true;
+        return;
     }
     char why[1024] = "";
     int rc = 0;
-    if (streq (verb, "ADD_USER") || streq (verb, "CHANGE_PASSWORD") ||
-        streq (verb, "SET_USER_TAGS")) {
-        bool add = streq (verb, "ADD_USER");
+    if (action == MESHQ_ADMIN_ADD_USER ||
+        action == MESHQ_ADMIN_CHANGE_PASSWORD ||
+        action == MESHQ_ADMIN_SET_USER_TAGS) {
+        bool add = action == MESHQ_ADMIN_ADD_USER;
         unsigned tags = record ? record->tags : 0;
         char text[MESHQ_MAX_SHORTSTR + 1] = "";
         meshq_span_copy (text, args->tags);
         if (add && record)
             rc = MESHQ_EEXIST,
             snprintf (why, sizeof why, "user '%s' already exists", user);
-        else if ((add || streq (verb, "SET_USER_TAGS")) &&
+        else if ((add || action == MESHQ_ADMIN_SET_USER_TAGS) &&
                  MESHQ_ARGS_HAS (args, TAGS))
             rc = meshq_auth_parse_tags (text, &tags, why, sizeof why);
-        if (rc == 0 && streq (verb, "SET_USER_TAGS")) {
+        if (rc == 0 && action == MESHQ_ADMIN_SET_USER_TAGS) {
             meshq_args_t record_args;
             memset (&record_args, 0, sizeof record_args);
             char tag_text[128];
@@ -460,12 +469,12 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
         else if (rc == 0)
             rc = s_add_user (self, user, args->password.data,
                              args->password.size, tags);
-    } else if (streq (verb, "DELETE_USER")) {
+    } else if (action == MESHQ_ADMIN_DELETE_USER) {
         meshq_meta_key_user (key, user);
         s_meta (self, key, NULL);
         //  Its permissions go with it.
         s_delete_permissions (self, NULL, user);
-    } else if (streq (verb, "SET_PERMISSIONS")) {
+    } else if (action == MESHQ_ADMIN_SET_PERMISSIONS) {
         char patterns[3][MESHQ_MAX_HEADER_VALUE + 1];
         s_patterns (args, patterns);
         rc = meshq_auth_check_patterns (patterns[0], patterns[1], patterns[2],
@@ -473,7 +482,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
         if (rc == 0)
             s_set_permissions (self, vhost, user, patterns[0], patterns[1],
                                patterns[2]);
-    } else if (streq (verb, "CLEAR_PERMISSIONS")) {
+    } else if (action == MESHQ_ADMIN_CLEAR_PERMISSIONS) {
         meshq_meta_key_permission (key, vhost, user);
         if (meshq_auth_may_enter (self->auth, user, vhost))
             s_meta (self, key, NULL);
@@ -483,7 +492,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
                       "user '%s' has no permissions in vhost "
                       "'%s'",
                       user, vhost);
-    } else if (streq (verb, "ADD_VHOST")) {
+    } else if (action == MESHQ_ADMIN_ADD_VHOST) {
         if (vhost_known)
             rc = MESHQ_EEXIST,
             snprintf (why, sizeof why, "vhost '%s' already exists", vhost);
@@ -495,7 +504,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
             meshq_meta_key_vhost (key, vhost);
             s_meta (self, key, &record_args);
         }
-    } else if (streq (verb, "DELETE_VHOST")) {
+    } else if (action == MESHQ_ADMIN_DELETE_VHOST) {
         if (streq (vhost, "/"))
             rc = MESHQ_EACCESS, snprintf (why, sizeof why,
                                           "the default vhost '/' cannot be "
@@ -515,5 +524,4 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
                                   *why ? why : meshq_strerror (rc));
     else
         meshq_engine_reply_ok (self, session, NULL, rid);
-    return true;
 }

@@ -12,6 +12,7 @@
 */
 #include "agent.h"
 #include "http.h"
+#include "amqp_door.h"
 #include "iface.h"
 #include "mesh_secret.h"
 #include "meshq.h"
@@ -43,7 +44,7 @@
     "                   [--read-ahead PERCENT] [--mesh-secret-file FILE]\n"    \
     "                   [--client-hwm FRAMES] [--max-vhosts COUNT]\n"          \
     "                   [--http [HOST:]PORT] [--metrics [HOST:]PORT]\n"        \
-    "                   [--metrics-login] [--insecure]\n"
+    "                   [--metrics-login] [--insecure] [--amqp HOST:PORT]\n"
 
 //  Settings as name and value, from the file then the flags: the last
 //  one given of a name wins.
@@ -196,6 +197,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
         {"http", required_argument, NULL, 's'},
         {"metrics", required_argument, NULL, 's'},
         {"metrics-login", no_argument, NULL, 's'},
+        {"amqp", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0}};
     //  The file first, so that flags win whatever their order.
     for (int i = 1; i < argc - 1; i++)
@@ -231,6 +233,11 @@ s_main (int argc, char *argv[], s_settings_t *settings)
 
     meshq_agent_config_t config;
     meshq_agent_config_init (&config);
+    //  AMQP clients find the daemon where they find RabbitMQ, on
+    //  loopback: unless told otherwise, and only if the port is free.
+    snprintf (config.amqp, sizeof config.amqp, "127.0.0.1:5672");
+    config.amqp_default = true;
+    meshq_amqp_door_register ();
     char host[64] = "agent";
     gethostname (host, sizeof host - 1);
     const char *name = s_get (settings, "name");

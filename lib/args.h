@@ -124,7 +124,8 @@
     X (ALARMS, alarms, "alarms", STR)          /* alarms raised, or "" */      \
     X (PROTOCOL, protocol, "proto", STR)       /* a listener's protocol */     \
     X (UNACKED_BYTES, unacked_bytes, "ubytes", UINT) /* bytes unacked */       \
-    X (HELD, held, "held", UINT) /* read ahead from other agents */
+    X (HELD, held, "held", UINT) /* read ahead from other agents */            \
+    X (AMQP, amqp, "amqp", STR)  /* AMQP listener */
 
 typedef enum {
 #define MESHQ_ARGS_ENUM(ID, member, key, kind) MESHQ_A_##ID,

@@ -168,6 +168,7 @@ static const meshq_table_column_t s_status[] = {
     S_COL ("endpoint", ENDPOINT, endpoint, 's', true),
     S_COL ("http", HTTP, http, 's', true),
     S_COL ("metrics", METRICS, metrics, 's', true),
+    S_COL ("amqp", AMQP, amqp, 's', true),
     S_COL ("peers", PEERS, peers, 'u', true),
     S_COL ("uptime_ms", UPTIME, uptime, 'u', true),
     S_COL ("messages", MESSAGES, messages, 'u', true),

@@ -1,0 +1,300 @@
+/*  test_amqp.c - RabbitMQ's own clients against meshq-agent processes'
+    AMQP 0-9-1 port: pika programs (amqp_clients.py) making the calls of
+    RabbitMQ's six tutorials, its publisher-confirms tutorial and
+    docs/FROM-RABBITMQ.md's tutorial, with the producer on one agent and
+    the consumer on another of one mesh; RabbitMQ's error codes; a
+    SIGKILL of the agent under a publisher with confirms; the `amqp`
+    setting's listener rules. test_amqp_raw.c has rabbitmq-c and raw
+    frames.
+*/
+#include "amqp_suite.h"
+
+// --------------------------------------------------------------------
+//  The tutorials, producer on one agent, consumer on another
+
+Test (amqp, from_rabbitmq_tutorial_as_guest)
+{
+    S_NEED_PIKA ();
+    s_two_agents ();
+    procutil_prog_t *send = s_pika_ok (0, "tutorial_send", NULL);
+    cr_expect (strstr (send->output, " [x] Sent 'Hello World!'"));
+    procutil_prog_t *receive = s_pika_ok (1, "tutorial_receive", NULL);
+    cr_expect (strstr (receive->output, "Received ['Hello World!']"), "%s",
+               receive->output);
+}
+
+Test (amqp, from_rabbitmq_tutorial_as_my_user)
+{
+    S_NEED_PIKA ();
+    s_two_agents ();
+    s_meshq (NULL, S_ARGS ("add_vhost", "my_vhost"));
+    s_meshq ("my_password\n", S_ARGS ("add_user", "my_user"));
+    s_meshq (NULL, S_ARGS ("set_permissions", "-p", "my_vhost", "my_user", ".*",
+                           ".*", ".*"));
+    const char *const *as_me = S_ARGS ("my_user", "my_password", "my_vhost");
+    s_pika_ok (0, "tutorial_send", as_me);
+    //  The user and vhost reach node 2 by gossip: try until they have.
+    int64_t deadline = zclock_mono () + S_DEADLINE;
+    procutil_prog_t *receive;
+    while (true) {
+        receive = s_pika (1, "tutorial_receive", as_me);
+        if (procutil_prog_exit_code (receive) == 0)
+            break;
+        cr_assert_lt (zclock_mono (), deadline, "%s", receive->output);
+        zclock_sleep (200);
+    }
+    cr_expect (strstr (receive->output, "Received ['Hello World!']"), "%s",
+               receive->output);
+}
+
+Test (amqp, hello_world)
+{
+    S_NEED_PIKA ();
+    s_two_agents ();
+    s_pair ("hello_receive", NULL, "hello_send", NULL,
+            "received ['Hello World!']");
+}
+
+Test (amqp, work_queues_prefetch_one_manual_ack)
+{
+    S_NEED_PIKA ();
+    s_two_agents ();
+    procutil_prog_t *worker = s_pika (1, "work_receive", S_ARGS ("20"));
+    s_pika_ok (0, "work_send", S_ARGS ("20"));
+    cr_assert_eq (procutil_prog_exit_code (worker), 0, "%s", worker->output);
+    cr_expect (strstr (worker->output, "received 20"), "%s", worker->output);
+}
+
+Test (amqp, publish_subscribe_fanout)
+{
+    S_NEED_PIKA ();
+    s_two_agents ();
+    s_pair ("logs_receive", S_ARGS ("fanout"), "logs_send",
+            S_ARGS ("fanout", "", "info: hello"), "received ['info: hello']");
+}
+
+Test (amqp, routing_direct)
+{
+    S_NEED_PIKA ();
+    s_two_agents ();
+    s_pair ("logs_receive", S_ARGS ("direct", "error", "warning"), "logs_send",
+            S_ARGS ("direct", "error", "disk full"), "received ['disk full']");
+}
+
+Test (amqp, topics)
+{
+    S_NEED_PIKA ();
+    s_two_agents ();
+    s_pair ("logs_receive", S_ARGS ("topic", "kern.*", "*.critical"),
+            "logs_send", S_ARGS ("topic", "kern.critical", "kernel panic"),
+            "received ['kernel panic']");
+}
+
+Test (amqp, rpc_reply_to_correlation_id)
+{
+    S_NEED_PIKA ();
+    s_two_agents ();
+    procutil_prog_t *server = s_pika (1, "rpc_server", S_ARGS ("3"));
+    procutil_prog_expect (server, "ready");
+    procutil_prog_t *client = s_pika_ok (0, "rpc_client", S_ARGS ("3"));
+    cr_expect (strstr (client->output, "fib(7) = 13"), "%s", client->output);
+    cr_assert_eq (procutil_prog_exit_code (server), 0, "%s", server->output);
+}
+
+Test (amqp, publisher_confirms)
+{
+    S_NEED_PIKA ();
+    s_two_agents ();
+    procutil_prog_t *send = s_pika_ok (0, "confirms_send", S_ARGS ("200"));
+    cr_expect (strstr (send->output, "confirmed in batches 100 nacked 0"), "%s",
+               send->output);
+    //  The queue's messages stay on node 1; node 2's consumer gets them.
+    procutil_prog_t *receive =
+        s_pika_ok (1, "confirms_receive", S_ARGS ("200"));
+    cr_expect (strstr (receive->output, "received 200"), "%s", receive->output);
+}
+
+// --------------------------------------------------------------------
+//  Errors as RabbitMQ gives them
+
+Test (amqp, errors_close_the_channel_or_the_connection)
+{
+    S_NEED_PIKA ();
+    s_start_agent (0, 0, 0);
+    procutil_prog_t *proc = s_pika_ok (0, "errors", NULL);
+    cr_expect (strstr (proc->output, "passive 404"), "%s", proc->output);
+    cr_expect (strstr (proc->output, "redeclare 406"), "%s", proc->output);
+    cr_expect (strstr (proc->output, "unknown tag 406"), "%s", proc->output);
+    cr_expect (strstr (proc->output, "tx 540"), "%s", proc->output);
+    cr_expect (strstr (proc->output, "exclusive locked 405"), "%s",
+               proc->output);
+    cr_expect (strstr (proc->output, "exclusive gone"), "%s", proc->output);
+    cr_expect (strstr (proc->output, "cancel notified"), "%s", proc->output);
+    cr_expect (strstr (proc->output, "returned NO_ROUTE"), "%s", proc->output);
+}
+
+Test (amqp, ack_nack_reject_recover)
+{
+    S_NEED_PIKA ();
+    s_start_agent (0, 0, 0);
+    procutil_prog_t *proc = s_pika_ok (0, "settle", NULL);
+    cr_expect (strstr (proc->output, "again m2 redelivered True"), "%s",
+               proc->output);
+}
+
+Test (amqp, queue_arguments_and_properties)
+{
+    S_NEED_PIKA ();
+    s_start_agent (0, 0, 0);
+    procutil_prog_t *proc = s_pika_ok (0, "arguments", NULL);
+    cr_expect (strstr (proc->output, "properties same"), "%s", proc->output);
+}
+
+Test (amqp, connection_blocked_at_the_memory_mark)
+{
+    S_NEED_PIKA ();
+    char amqp[64];
+    snprintf (amqp, sizeof amqp, "127.0.0.1:%d", s_amqp[0]);
+    procutil_node_start (&s_nodes[0], s_dir, s_mesh, "", NULL,
+                         (const char *[]){"--no-beacon", "--amqp", amqp,
+                                          "--max-memory", "2M", NULL});
+    procutil_prog_t *proc = s_pika_ok (0, "blocked", NULL);
+    cr_expect (strstr (proc->output, "events ['blocked', 'unblocked']"), "%s",
+               proc->output);
+}
+
+// --------------------------------------------------------------------
+//  A SIGKILL under a publisher with confirms: every confirmed message
+//  is there after the restart
+
+Test (amqp, confirmed_messages_survive_sigkill)
+{
+    S_NEED_PIKA ();
+    s_start_agent (0, 0, 0);
+    procutil_prog_t *publisher =
+        s_pika (0, "confirmed_publisher", S_ARGS ("1000000"));
+    procutil_prog_expect (publisher, "confirmed s300\n");
+    procutil_kill (s_nodes[0].pid, SIGKILL);
+    s_nodes[0].pid = 0;
+    procutil_prog_exit_code (publisher);
+    //  What it was told is confirmed: every "confirmed sN" line.
+    char *confirmed = strdup (publisher->output);
+    s_start_agent (0, 0, 0);
+    procutil_prog_t *drain = s_pika_ok (0, "drain", S_ARGS ("survivors"));
+    int count = 0;
+    char *saveptr = NULL;
+    for (char *line = strtok_r (confirmed, "\n", &saveptr); line;
+         line = strtok_r (NULL, "\n", &saveptr)) {
+        if (strncmp (line, "confirmed ", 10))
+            continue;
+        char want[64];
+        snprintf (want, sizeof want, "got %s\n", line + 10);
+        cr_expect (strstr (drain->output, want), "%s confirmed, not found",
+                   line + 10);
+        count++;
+    }
+    cr_expect_geq (count, 300);
+    free (confirmed);
+}
+
+//  One engine: what an AMQP client publishes, a native client consumes,
+//  and the other way round.
+Test (amqp, amqp_and_native_clients_share_queues)
+{
+    S_NEED_PIKA ();
+    s_start_agent (0, 0, 0);
+    s_pika_ok (0, "tutorial_send", NULL);
+    const char *argv[] = {S_TOOL,    "--agent",  s_nodes[0].control,
+                          "consume", "my_queue", "--count",
+                          "1",       NULL};
+    procutil_prog_t *consume = s_spawn (argv, NULL);
+    cr_assert_eq (procutil_prog_exit_code (consume), 0, "%s", consume->output);
+    cr_expect (strstr (consume->output, "Hello World!"), "%s", consume->output);
+    s_meshq (NULL,
+             S_ARGS ("publish", "--routing-key", "my_queue", "Hello World!"));
+    procutil_prog_t *receive = s_pika_ok (0, "tutorial_receive", NULL);
+    cr_expect (strstr (receive->output, "Received ['Hello World!']"), "%s",
+               receive->output);
+}
+
+// --------------------------------------------------------------------
+//  The `amqp` setting
+
+//  Takes a loopback port (or the one asked): a listening socket.
+static int
+s_hold_port (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in address = {.sin_family = AF_INET,
+                                  .sin_port = htons ((uint16_t)port)};
+    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    if (bind (fd, (struct sockaddr *)&address, sizeof address) ||
+        listen (fd, 1)) {
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
+
+Test (amqp, explicit_port_in_use_exits_69)
+{
+    int fd = s_hold_port (s_amqp[0]);
+    cr_assert_geq (fd, 0);
+    char agent[1024], data[300], amqp[64];
+    snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
+    snprintf (data, sizeof data, "%s/x", s_dir);
+    snprintf (amqp, sizeof amqp, "127.0.0.1:%d", s_amqp[0]);
+    procutil_prog_t *proc =
+        s_spawn (S_ARGS (agent, "--name", "x", "--data", data, "--standalone",
+                         "--control", s_nodes[0].control, "--amqp", amqp),
+                 NULL);
+    cr_expect_eq (procutil_prog_exit_code (proc), 69, "%s", proc->output);
+    cr_expect (strstr (proc->output, "amqp: cannot listen on"), "%s",
+               proc->output);
+    close (fd);
+}
+
+Test (amqp, default_port_taken_runs_without_amqp)
+{
+    //  Taken by us, or by another process: the agent runs either way.
+    int fd = s_hold_port (5672);
+    procutil_node_start (&s_nodes[0], s_dir, s_mesh, "", NULL,
+                         (const char *[]){"--no-beacon", NULL});
+    char log[4096] = "";
+    FILE *file = fopen (s_nodes[0].log, "r");
+    cr_assert_not_null (file);
+    size_t got = fread (log, 1, sizeof log - 1, file);
+    log[got] = 0;
+    fclose (file);
+    if (fd >= 0)
+        cr_expect (strstr (log, "amqp: port in use endpoint=127.0.0.1:5672"),
+                   "%s", log);
+    if (fd >= 0)
+        close (fd);
+}
+
+Test (amqp, port_zero_picks_a_free_one_shown_in_status)
+{
+    procutil_node_start (
+        &s_nodes[0], s_dir, s_mesh, "", NULL,
+        (const char *[]){"--no-beacon", "--amqp", "127.0.0.1:0", NULL});
+    procutil_prog_t *proc = s_spawn (
+        S_ARGS (S_TOOL, "--agent", s_nodes[0].control, "status", "--json"),
+        NULL);
+    cr_assert_eq (procutil_prog_exit_code (proc), 0, "%s", proc->output);
+    const char *at = strstr (proc->output, "\"amqp\":\"127.0.0.1:");
+    cr_assert_not_null (at, "%s", proc->output);
+    int port = atoi (at + strlen ("\"amqp\":\"127.0.0.1:"));
+    cr_expect_gt (port, 0);
+    //  A client gets in there.
+    amqp_connection_state_t conn = amqp_new_connection ();
+    amqp_socket_t *socket = amqp_tcp_socket_new (conn);
+    cr_assert_eq (amqp_socket_open (socket, "127.0.0.1", port), 0);
+    s_check_reply (amqp_login (conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
+                               "guest", "guest"),
+                   "login");
+    amqp_connection_close (conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection (conn);
+}
