@@ -17,7 +17,8 @@ PACKAGES = cmake pkg-config gcc make libzmq3-dev libczmq-dev libmsgpack-dev \
            libsodium-dev libcriterion-dev iproute2 nftables clang \
            clang-format python3 librabbitmq-dev python3-zmq python3-msgpack \
            scdoc groff-base man-db dpkg-dev file python3-yaml rabbitmq-server \
-           libmicrohttpd-dev libunistring-dev python3-pika
+           libmicrohttpd-dev libunistring-dev python3-pika \
+           chromium chromium-driver python3-selenium
 
 .PHONY: all deps build test demo clean
 
