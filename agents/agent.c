@@ -447,6 +447,7 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             meshq_store_tick (vhost->store);
     }
     meshq_engine_check_pressure (self);
+    meshq_engine_pool_trim (self);
     meshq_engine_mesh_tick (self);
     return 0;
 }

@@ -187,6 +187,7 @@ struct _meshq_engine_t {
     uint32_t free_entry_count;       //  How many.
     meshq_pending_t *free_pendings;  //  Kept for reuse, linked by next.
     uint32_t free_pending_count;     //  How many.
+    long trimmed_kb;                 //  VmRSS after the last trim.
     int64_t frame_mono;  //  zclock_mono () while frames are handled, or 0.
     int64_t frame_wall;  //  zclock_time () while frames are handled, or 0.
     int turn_timer;      //  The end-of-turn timer while turn_armed, or 0.
@@ -286,6 +287,10 @@ void meshq_engine_entry_free (meshq_engine_t *self, meshq_entry_t *entry);
 meshq_pending_t *meshq_engine_pending_new (meshq_engine_t *self);
 void meshq_engine_pending_free (meshq_engine_t *self, meshq_pending_t *pending);
 void meshq_engine_pool_fini (meshq_engine_t *self);
+//  Once drained, gives memory a backlog left back to the system (each
+//  tick; cheap when there is nothing to give).
+void meshq_engine_pool_trim (meshq_engine_t *self);
+
 
 //  agent_commands.c
 void meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,

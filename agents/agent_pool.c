@@ -4,13 +4,28 @@
     with confirms) and every ack freed them: two calls into malloc per
     message each way, on a thread whose heap libzmq's frames also churn.
     These lists keep freed ones for reuse, up to a bound so that a burst
-    does not stay resident for good. Everything here lives on the agent's
-    thread, like the engine.
+    does not stay resident for good; once the agent is drained they are
+    cut down further and the heap is trimmed (docs/OPERATIONS.md,
+    "Memory"). Everything here lives on the agent's thread, like the
+    engine.
 */
 #include "agent_internal.h"
 
+#include <malloc.h>
+#include <unistd.h>
+
 //  Structures of each kind kept for reuse, at most.
 #define S_KEEP 16384
+
+//  Kept once the agent is drained.
+#define S_KEEP_DRAINED 256
+
+//  Bytes of messages held, at most, for the agent to count as drained.
+#define S_DRAINED (1024 * 1024)
+
+//  Growth of the resident set since the last trim, in kB, that makes a
+//  drained agent trim again.
+#define S_REGROWN_KB 4096
 
 meshq_entry_t *
 meshq_engine_entry_new (meshq_engine_t *self)
@@ -80,4 +95,47 @@ meshq_engine_pool_fini (meshq_engine_t *self)
         free (pending);
     }
     self->free_entry_count = self->free_pending_count = 0;
+}
+
+//  The process's resident set in kB (VmRSS), or 0 if it cannot tell.
+static long
+s_resident_kb (void)
+{
+    FILE *file = fopen ("/proc/self/statm", "r");
+    long size = 0, resident = 0;
+    if (file && fscanf (file, "%ld %ld", &size, &resident) != 2)
+        resident = 0;
+    if (file)
+        fclose (file);
+    return resident * (sysconf (_SC_PAGESIZE) / 1024);
+}
+
+void
+meshq_engine_pool_trim (meshq_engine_t *self)
+{
+    //  A backlog leaves its memory in the allocator's free lists, and
+    //  glibc gives little of it back on its own (freed chunks sit between
+    //  live ones, in several arenas). Once the messages are gone, the
+    //  free lists are cut down and malloc_trim returns the free pages.
+    if (self->memory > S_DRAINED)
+        return;
+    long resident = s_resident_kb ();
+    if (resident < self->trimmed_kb + S_REGROWN_KB)
+        return;
+    while (self->free_entry_count > S_KEEP_DRAINED) {
+        meshq_entry_t *entry = self->free_entries;
+        self->free_entries = entry->next;
+        self->free_entry_count--;
+        free (entry);
+    }
+    while (self->free_pending_count > S_KEEP_DRAINED) {
+        meshq_pending_t *pending = self->free_pendings;
+        self->free_pendings = pending->next;
+        self->free_pending_count--;
+        free (pending);
+    }
+    malloc_trim (0);
+    self->trimmed_kb = s_resident_kb ();
+    zsys_debug ("agent: memory trimmed rss_kb=%ld now_kb=%ld", resident,
+                self->trimmed_kb);
 }
