@@ -189,6 +189,7 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
         session = zhashx_next (self->sessions);
     }
     s_dispatch (self);
+    meshq_engine_flow_check (self);
     //  Acks to origins, credit to grant, backlogs to announce.
     meshq_engine_mesh_turn (self);
     //  Dispatch may have disposed of entries (acks, dead letters):
@@ -447,6 +448,7 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             meshq_store_tick (vhost->store);
     }
     meshq_engine_check_pressure (self);
+    meshq_engine_flow_check (self);
     meshq_engine_pool_trim (self);
     meshq_engine_mesh_tick (self);
     return 0;

@@ -133,6 +133,7 @@ struct _meshq_session_t {
     bool dead;                    //  To be closed at the end of the turn.
     uint32_t batch;               //  Most deliveries it takes per frame.
     uint32_t link;                //  Peer: the engine's count of links.
+    bool paused;                  //  Told PAUSE, not yet RESUME.
 };
 
 struct _meshq_engine_t {
@@ -166,6 +167,9 @@ struct _meshq_engine_t {
     uint64_t memory;                //  Bytes of messages held.
     bool blocked;                   //  Publishes refused: memory or disk full.
     const char *blocked_why;        //  Which.
+    bool paused;                    //  Publishers asked to pause (flow).
+    //  The queues that paused them (agent_flow.c): vhost, queue names.
+    char flow_queues[8][2][MESHQ_MAX_SHORTSTR + 1];
     //  Counters.
     uint64_t published;      //  Publishes accepted.
     uint64_t delivered;      //  Deliveries sent.
@@ -413,6 +417,15 @@ typedef struct {
     int count;                                //  How many.
     const meshq_queue_t *skip;                //  A queue not to route to.
 } meshq_routes_t;
+
+//  agent_flow.c: publishers paused while a queue with consumers holds
+//  more than flow_memory, resumed when it holds half as much.
+//  After a publish from session to routes: pauses it if one of them is
+//  behind its consumers.
+void meshq_engine_flow_publish (meshq_engine_t *self, meshq_session_t *session,
+                                const meshq_routes_t *routes);
+//  Resumes the paused publishers once the agent holds little enough.
+void meshq_engine_flow_check (meshq_engine_t *self);
 
 //  Finds the queues a message goes to. Returns 0, or MESHQ_ENOTFOUND if
 //  the exchange does not exist.

@@ -497,6 +497,7 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
         meshq_engine_enqueue (session->vhost, &envelope, data, size, &routes,
                               pending);
     self->published++;
+    meshq_engine_flow_publish (self, session, &routes);
     if (pending && pending->remaining == 0) {
         session->confirm_due = true;
         meshq_engine_arm_turn (self);
