@@ -97,6 +97,7 @@ s_engine_destroy (meshq_engine_t **self_p)
     meshq_buf_fini (&self->buf);
     meshq_engine_batch_fini (self);
     meshq_engine_pool_fini (self);
+    meshq_engine_trace_fini (self);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->router);
     sodium_memzero (self->mesh_key, sizeof self->mesh_key);
@@ -146,6 +147,7 @@ meshq_engine_warn (meshq_engine_t *self, const char *format, ...)
 static void
 s_commit (meshq_engine_t *self)
 {
+    meshq_engine_trace_commit (self);
     meshq_vhost_t *vhost = zhashx_first (self->vhosts);
     for (; vhost; vhost = zhashx_next (self->vhosts))
         if (vhost->store)
@@ -364,6 +366,7 @@ s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
     (void)loop;
     meshq_engine_t *self = arg;
     void *handle = zsock_resolve (reader);
+    meshq_engine_trace_wake (self);
     self->frame_mono = zclock_mono ();
     self->frame_wall = zclock_time ();
     for (int n = 0; n < S_BATCH; n++) {

@@ -9,6 +9,7 @@
 #define MESHQ_AGENT_INTERNAL_H_INCLUDED
 
 #include "agent.h"
+#include "agent_trace.h"
 #include "auth.h"
 #include "args.h"
 #include "buf.h"
@@ -196,6 +197,8 @@ struct _meshq_engine_t {
     int64_t frame_wall;  //  zclock_time () while frames are handled, or 0.
     int turn_timer;      //  The end-of-turn timer while turn_armed, or 0.
     meshq_queue_t *last_dirty;  //  Queue last marked dirty (in dirty).
+    meshq_trace_t trace;        //  A message followed (agent_trace.c).
+    long idle_kb;               //  VmRSS 3 s after start, or 0.
 };
 
 //  agent.c
@@ -295,6 +298,25 @@ void meshq_engine_pool_fini (meshq_engine_t *self);
 //  tick; cheap when there is nothing to give).
 void meshq_engine_pool_trim (meshq_engine_t *self);
 
+//  agent_trace.c: the stages of one message at a time (agent_trace.h).
+void meshq_engine_trace_wake (meshq_engine_t *self);
+//  At stage RECEIVE (a publish starts: follow it if none is), ROUTE or
+//  APPEND (persistent: it waits for a commit) of a publish.
+void meshq_engine_trace_publish (meshq_engine_t *self, meshq_session_t *session,
+                                 const meshq_args_t *args, int stage,
+                                 bool persistent);
+void meshq_engine_trace_commit (meshq_engine_t *self);
+void meshq_engine_trace_synced (meshq_engine_t *self);
+void meshq_engine_trace_confirmed (meshq_engine_t *self,
+                                   meshq_session_t *session, uint64_t upto);
+void meshq_engine_trace_dispatched (meshq_engine_t *self,
+                                    const meshq_entry_t *entry);
+void meshq_engine_trace_sent (meshq_engine_t *self);
+//  "n=N stage=p50/p99/max ..." in us, over the messages kept.
+void meshq_engine_trace_text (meshq_engine_t *self, char *text, size_t size);
+void meshq_engine_trace_fini (meshq_engine_t *self);
+//  agent_pool.c: the process's VmRSS and VmHWM in kB (0 if unknown).
+void meshq_engine_memory (long *rss_kb, long *peak_kb);
 
 //  agent_commands.c
 void meshq_engine_command (meshq_engine_t *self, meshq_session_t *session,

@@ -1,9 +1,13 @@
 /*  test_agent_memory.c - an agent process gives back the memory a
     backlog took once its queues drained: its resident set returns to
-    within twice what it was idle.
+    within twice what it was idle. Its STATUS tells its memory, and
+    where a message's time goes inside it.
 */
 #include "procutil.h"
+#include "clientutil.h"
 #include "testutil.h"
+
+#include <inttypes.h>
 
 static char s_dir[256];
 static char s_endpoint[300];
@@ -83,5 +87,54 @@ Test (memory, a_drained_backlog_gives_its_memory_back)
     cr_expect_leq (rss, 2 * idle,
                    "idle %ld kB, with the backlog %ld kB, drained %ld kB", idle,
                    full, rss);
+    procutil_kill (pid, SIGTERM);
+}
+
+Test (memory, status_tells_memory_and_where_a_message_spends_its_time)
+{
+    pid_t pid = procutil_agent ("status", s_dir, s_endpoint);
+    meshq_client_t *client = procutil_client (s_endpoint, 10000);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.durable = true;
+    cr_assert_eq (meshq_client_declare_queue (client, "traced", &options), 0);
+    cr_assert_eq (
+        meshq_client_consume (client, "traced", 10, NULL, MESHQ_NO_ACK), 0);
+    meshq_client_set_confirms (client, 1);
+    //  One in flight: each followed from its publish to its confirm and
+    //  its delivery.
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq (meshq_client_publish_body (client, "", "traced", "m", 1),
+                      0);
+        cr_assert_eq (meshq_client_wait_for_confirms (client, 10000), 0);
+        meshq_delivery_t *delivery = NULL;
+        cr_assert_eq (meshq_client_recv (client, 10000, &delivery), 0);
+        meshq_delivery_destroy (&delivery);
+    }
+    meshq_args_t status;
+    zmsg_t *reply;
+    //  The stages of 20 messages; the memory of the process.
+    clientutil_status (client, &status, &reply);
+    char stages[512];
+    snprintf (stages, sizeof stages, "%.*s", (int)status.stages.size,
+              status.stages.data);
+    cr_expect (strstr (stages, "n=20 "), "%s", stages);
+    cr_expect (strstr (stages, " fsync="), "%s", stages);
+    cr_expect (strstr (stages, " to_send="), "%s", stages);
+    cr_expect (MESHQ_ARGS_HAS (&status, RSS));
+    cr_expect_geq (status.rss_peak, status.rss);
+    long rss = s_rss_kb (pid);
+    cr_expect (status.rss > (uint64_t)rss / 2 && status.rss < (uint64_t)rss * 2,
+               "status %" PRIu64 " kB, /proc %ld kB", status.rss, rss);
+    zmsg_destroy (&reply);
+    //  Idle memory, once 3 s have passed.
+    int64_t deadline = zclock_mono () + 10000;
+    do {
+        zclock_sleep (200);
+        clientutil_status (client, &status, &reply);
+        zmsg_destroy (&reply);
+    } while (!MESHQ_ARGS_HAS (&status, RSS_IDLE) && zclock_mono () < deadline);
+    cr_expect_gt (status.rss_idle, 0);
+    meshq_client_destroy (&client);
     procutil_kill (pid, SIGTERM);
 }
