@@ -24,8 +24,9 @@
 #define S_DRAINED (1024 * 1024)
 
 //  Growth of the resident set since the last trim, in kB, that makes a
-//  drained agent trim again.
-#define S_REGROWN_KB 4096
+//  drained agent trim again; or, once traffic stopped, this much.
+#define S_REGROWN_KB       4096
+#define S_REGROWN_QUIET_KB 512
 
 meshq_entry_t *
 meshq_engine_entry_new (meshq_engine_t *self)
@@ -135,10 +136,17 @@ meshq_engine_pool_trim (meshq_engine_t *self)
     //  glibc gives little of it back on its own (freed chunks sit between
     //  live ones, in several arenas). Once the messages are gone, the
     //  free lists are cut down and malloc_trim returns the free pages.
+    //  Quiet: no publish, delivery or ack since the last tick. Traffic
+    //  with a queue kept short may never leave the agent drained and
+    //  4 MiB bigger at once; its end does.
+    uint64_t activity = self->published + self->delivered + self->acked;
+    bool quiet = activity == self->trim_activity;
+    self->trim_activity = activity;
     if (self->memory > S_DRAINED)
         return;
     long resident = s_resident_kb ();
-    if (resident < self->trimmed_kb + S_REGROWN_KB)
+    if (resident <
+        self->trimmed_kb + (quiet ? S_REGROWN_QUIET_KB : S_REGROWN_KB))
         return;
     while (self->free_entry_count > S_KEEP_DRAINED) {
         meshq_entry_t *entry = self->free_entries;
