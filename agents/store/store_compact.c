@@ -209,6 +209,7 @@ s_compact_step (meshq_store_t *self)
 
 //  What the append buffers keep between bursts: a turn that appended
 //  more (a queue of millions deleted at once) must not pin them for good.
+//  The read window goes too; all of them grow again on demand.
 #define S_KEEP_OPS   4096
 #define S_KEEP_BYTES (1u << 20)
 
@@ -222,6 +223,13 @@ s_shrink_buffers (meshq_store_t *self)
     }
     if (self->pending.capacity > S_KEEP_BYTES)
         meshq_buf_fini (&self->pending);
+    //  Compaction's read window (4 MiB), when no file is being read.
+    if (self->window.fd < 0 && self->window.data) {
+        free (self->window.data);
+        self->window.data = NULL;
+        self->window.capacity = 0;
+        self->window.size = 0;
+    }
 }
 
 int

@@ -145,6 +145,7 @@ Test (store, an_emptied_index_and_buffers_are_given_back_when_idle)
     cr_expect_null (store->table);
     cr_expect_eq (store->op_capacity, 0);
     cr_expect_leq (store->pending.capacity, 1u << 20);
+    cr_expect_null (store->window.data);
     //  And the store works on as before, across a reopen.
     for (uint64_t seq = 20001; seq <= 20100; seq++)
         storeutil_enqueue (store, "burst", seq, MESHQ_SYNC_ALWAYS);
