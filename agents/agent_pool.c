@@ -138,15 +138,26 @@ meshq_engine_pool_trim (meshq_engine_t *self)
     //  free lists are cut down and malloc_trim returns the free pages.
     //  Quiet: no publish, delivery or ack since the last tick. Traffic
     //  with a queue kept short may never leave the agent drained and
-    //  4 MiB bigger at once; its end does.
+    //  4 MiB bigger at once; its end does. Its first quiet tick, and
+    //  the 10th and 50th (what the store gives back when idle frees
+    //  memory, without the resident set growing), trim again if it is
+    //  above its last trim or a quarter above idle.
     uint64_t activity = self->published + self->delivered + self->acked;
-    bool quiet = activity == self->trim_activity;
+    if (activity != self->trim_activity)
+        self->quiet_ticks = 0;
+    else if (self->quiet_ticks < UINT32_MAX)
+        self->quiet_ticks++;
     self->trim_activity = activity;
     if (self->memory > S_DRAINED)
         return;
+    bool settling = self->quiet_ticks == 1 || self->quiet_ticks == 10 ||
+                    self->quiet_ticks == 50;
     long resident = s_resident_kb ();
-    if (resident <
-        self->trimmed_kb + (quiet ? S_REGROWN_QUIET_KB : S_REGROWN_KB))
+    bool due =
+        resident >= self->trimmed_kb + S_REGROWN_KB ||
+        (settling && (resident >= self->trimmed_kb + S_REGROWN_QUIET_KB ||
+                      (self->idle_kb && resident > self->idle_kb / 4 * 5)));
+    if (!due)
         return;
     while (self->free_entry_count > S_KEEP_DRAINED) {
         meshq_entry_t *entry = self->free_entries;
