@@ -181,6 +181,11 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
     //  Dead letters are enqueued where they go before their originals'
     //  acks are committed, in the same commit.
     meshq_engine_route_dead_letters (self);
+    //  Deliveries leave before the commit: a consumer need not wait for
+    //  the fdatasync, only a confirm does (docs/SEMANTICS.md, "Durable
+    //  before delivered?").
+    s_dispatch (self);
+    meshq_engine_flow_check (self);
     //  One commit for everything appended this turn; its callbacks
     //  settle the publishes waiting on it.
     s_commit (self);
@@ -190,8 +195,6 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
             meshq_engine_flush_confirms (self, session);
         session = zhashx_next (self->sessions);
     }
-    s_dispatch (self);
-    meshq_engine_flow_check (self);
     //  Acks to origins, credit to grant, backlogs to announce.
     meshq_engine_mesh_turn (self);
     //  Dispatch may have disposed of entries (acks, dead letters):
