@@ -261,10 +261,11 @@ main (int argc, char *argv[])
         printf ("\n(e) transient, auto-ack, pf 1000, 1p/1c, 1M messages, to "
                 "the meshq-agent process: %.0f msgs/s\n"
                 "    agent memory: idle %.1f MB, peak %.1f MB (target <= 64), "
-                "at the end %.1f MB, %.1f s later %.1f MB (target <= 2 x "
+                "at the end %.1f MB, %s %.1f s: %.1f MB (target <= 2 x "
                 "idle)\n",
                 memory.consume_rate, memory.rss_idle_kb / 1024.0,
                 memory.rss_peak_kb / 1024.0, memory.rss_end_kb / 1024.0,
+                memory.back_s >= 0 ? "within 2 x idle after" : "after",
                 memory.back_s >= 0 ? memory.back_s : 10.0,
                 memory.rss_after_kb / 1024.0);
     } else

@@ -632,11 +632,12 @@ double
 meshq_bench_raw_fsync (const char *directory, int count)
 {
     double p99;
-    return meshq_bench_raw_fsync_p99 (directory, count, &p99);
+    return meshq_bench_raw_fsync_p99 (directory, count, false, &p99);
 }
 
 double
-meshq_bench_raw_fsync_p99 (const char *directory, int count, double *p99)
+meshq_bench_raw_fsync_p99 (const char *directory, int count, bool in_place,
+                           double *p99)
 {
     *p99 = 0;
     char path[1024];
@@ -645,10 +646,19 @@ meshq_bench_raw_fsync_p99 (const char *directory, int count, double *p99)
     if (fd < 0)
         return 0;
     char record[128] = {0};
+    //  In place: the file's blocks are there and synced first, so that a
+    //  fdatasync has only the data to write, as in a store's segment.
+    if (in_place && (posix_fallocate (fd, 0, (off_t)count * 128) != 0 ||
+                     fdatasync (fd) != 0)) {
+        close (fd);
+        unlink (path);
+        return 0;
+    }
     double *samples = malloc ((size_t)count * sizeof *samples);
     for (int i = 0; i < count; i++) {
         int64_t start = s_now_ns ();
-        if (write (fd, record, sizeof record) != sizeof record ||
+        if (pwrite (fd, record, sizeof record, (off_t)i * 128) !=
+                sizeof record ||
             fdatasync (fd) != 0)
             samples[i] = 0;
         else

@@ -89,8 +89,10 @@ double meshq_bench_raw_round_trip (const char *endpoint, int size, int count,
 //  Median of count write+fdatasync of 128 bytes in directory, in us.
 double meshq_bench_raw_fsync (const char *directory, int count);
 
-//  The same, with its 99th percentile in *p99 (us).
+//  The same, with its 99th percentile in *p99 (us); in_place: into a
+//  file allocated and synced beforehand (as the store's segments are),
+//  else appending to it (each fdatasync also writes the file's size).
 double meshq_bench_raw_fsync_p99 (const char *directory, int count,
-                                  double *p99);
+                                  bool in_place, double *p99);
 
 #endif

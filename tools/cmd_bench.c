@@ -216,8 +216,11 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
     int rc = meshq_bench_run (&config, &result);
     //  One in flight: the ceilings of its latency, in the same run.
     double fsync_p50 = 0, fsync_p99 = 0, round_trip = 0;
+    double place_p50 = 0, place_p99 = 0;
     if (config.confirm_window == 1) {
-        fsync_p50 = meshq_bench_raw_fsync_p99 (raw_dir, 1000, &fsync_p99);
+        fsync_p50 =
+            meshq_bench_raw_fsync_p99 (raw_dir, 1000, false, &fsync_p99);
+        place_p50 = meshq_bench_raw_fsync_p99 (raw_dir, 1000, true, &place_p99);
         char ipc[64];
         snprintf (ipc, sizeof ipc, "ipc:///tmp/meshq-bench-rtt-%d",
                   (int)getpid ());
@@ -230,6 +233,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                 "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f},"
                 "\"confirm_us\":{\"p50\":%.1f,\"p99\":%.1f},"
                 "\"raw_us\":{\"fsync_p50\":%.1f,\"fsync_p99\":%.1f,"
+                "\"in_place_p50\":%.1f,\"in_place_p99\":%.1f,"
                 "\"round_trip\":%.1f},"
                 "\"agent_kb\":{\"idle\":%ld,\"peak\":%ld,\"end\":%ld,"
                 "\"after\":%ld,\"back_s\":%.2f},\"stages\":\"%s\","
@@ -238,9 +242,10 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                 (unsigned long long)result.consumed, result.seconds,
                 result.publish_rate, result.consume_rate, result.p50_us,
                 result.p99_us, result.p999_us, result.confirm_p50_us,
-                result.confirm_p99_us, fsync_p50, fsync_p99, round_trip,
-                result.rss_idle_kb, result.rss_peak_kb, result.rss_end_kb,
-                result.rss_after_kb, result.back_s, result.stages);
+                result.confirm_p99_us, fsync_p50, fsync_p99, place_p50,
+                place_p99, round_trip, result.rss_idle_kb, result.rss_peak_kb,
+                result.rss_end_kb, result.rss_after_kb, result.back_s,
+                result.stages);
         for (int i = 0; i < config.consumers; i++)
             printf ("%s%llu", i ? "," : "",
                     (unsigned long long)result.per_consumer[i]);
@@ -262,9 +267,10 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
             printf (
                 "confirm    p50 %.0f us, p99 %.0f us (publish to confirm)\n",
                 result.confirm_p50_us, result.confirm_p99_us);
-            printf ("raw        write+fdatasync p50 %.0f us, p99 %.0f us; "
-                    "ipc round trip %.0f us\n",
-                    fsync_p50, fsync_p99, round_trip);
+            printf ("raw        write+fdatasync p50 %.0f us, p99 %.0f us "
+                    "(appending), p50 %.0f us, p99 %.0f us (in place); ipc "
+                    "round trip %.0f us\n",
+                    fsync_p50, fsync_p99, place_p50, place_p99, round_trip);
         }
         if (*result.stages) {
             //  "n=N name=p50/p99/max ...": one line per stage.
@@ -278,7 +284,9 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                 if (!equals)
                     continue;
                 *equals = 0;
-                printf ("           %-11s %s\n", item, equals + 1);
+                printf ("           %-11s %s\n",
+                        strcmp (item, "n") == 0 ? "messages" : item,
+                        equals + 1);
             }
         }
         if (result.rss_end_kb) {
