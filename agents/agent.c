@@ -6,11 +6,11 @@
     One loop turn: the ROUTER handler drains what clients sent (up to a
     batch), each frame doing its work in memory and appending to the
     store, and dispatching every 128 frames; then (or, for work that
-    came another way, on a 0 ms timer) the end of the turn commits the
-    store once (one writev, one fdatasync), sends the confirms and
-    replies that waited for it, dispatches the queues that changed, does
-    the mesh's part (acks, credit, backlog), and closes sessions that
-    went away.
+    came another way, on a 0 ms timer) the end of the turn dispatches
+    the queues that changed (deliveries do not wait for the disk),
+    commits the store once (one writev, one fdatasync), sends the
+    confirms and replies that waited for it, does the mesh's part (acks,
+    credit, backlog), and closes sessions that went away.
 */
 #include "agent_internal.h"
 #include "codec_args.h"
