@@ -6,11 +6,11 @@
     One loop turn: the ROUTER handler drains what clients sent (up to a
     batch), each frame doing its work in memory and appending to the
     store, and dispatching every 128 frames; then (or, for work that
-    came another way, on a 0 ms timer) the end of the turn commits the
-    store once (one writev, one fdatasync), sends the confirms and
-    replies that waited for it, dispatches the queues that changed, does
-    the mesh's part (acks, credit, backlog), and closes sessions that
-    went away.
+    came another way, on a 0 ms timer) the end of the turn dispatches
+    the queues that changed (deliveries do not wait for the disk),
+    commits the store once (one writev, one fdatasync), sends the
+    confirms and replies that waited for it, does the mesh's part (acks,
+    credit, backlog), and closes sessions that went away.
 */
 #include "agent_internal.h"
 #include "codec_args.h"
@@ -122,6 +122,7 @@ s_engine_destroy (meshq_engine_t **self_p)
     meshq_engine_batch_fini (self);
     meshq_engine_pool_fini (self);
     meshq_engine_gather_fini (self);
+    meshq_engine_trace_fini (self);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->router);
     sodium_memzero (self->mesh_key, sizeof self->mesh_key);
@@ -171,6 +172,7 @@ meshq_engine_warn (meshq_engine_t *self, const char *format, ...)
 static void
 s_commit (meshq_engine_t *self)
 {
+    meshq_engine_trace_commit (self);
     meshq_vhost_t *vhost = zhashx_first (self->vhosts);
     for (; vhost; vhost = zhashx_next (self->vhosts))
         if (vhost->store)
@@ -204,6 +206,11 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
     //  Dead letters are enqueued where they go before their originals'
     //  acks are committed, in the same commit.
     meshq_engine_route_dead_letters (self);
+    //  Deliveries leave before the commit: a consumer need not wait for
+    //  the fdatasync, only a confirm does (docs/SEMANTICS.md, "Durable
+    //  before delivered?").
+    s_dispatch (self);
+    meshq_engine_flow_check (self);
     //  One commit for everything appended this turn; its callbacks
     //  settle the publishes waiting on it.
     s_commit (self);
@@ -213,7 +220,6 @@ s_end_of_turn (zloop_t *loop, int timer_id, void *arg)
             meshq_engine_flush_confirms (self, session);
         session = zhashx_next (self->sessions);
     }
-    s_dispatch (self);
     //  Acks to origins, credit to grant, backlogs to announce.
     meshq_engine_mesh_turn (self);
     //  Dispatch may have disposed of entries (acks, dead letters):
@@ -388,6 +394,7 @@ s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
     (void)loop;
     meshq_engine_t *self = arg;
     void *handle = zsock_resolve (reader);
+    meshq_engine_trace_wake (self);
     self->frame_mono = zclock_mono ();
     self->frame_wall = zclock_time ();
     for (int n = 0; n < S_BATCH; n++) {
@@ -469,6 +476,8 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             meshq_store_tick (vhost->store);
     }
     meshq_engine_check_pressure (self);
+    meshq_engine_flow_check (self);
+    meshq_engine_pool_trim (self);
     meshq_engine_mesh_tick (self);
     return 0;
 }

@@ -25,6 +25,9 @@
 //  more than one turn's replies, a few MB of them (docs/OPERATIONS.md).
 #define MESHQ_CLIENT_HWM_DEFAULT 10000
 
+//  Bytes of messages held above which publishers are asked to pause.
+#define MESHQ_FLOW_MEMORY_DEFAULT (8 * 1024 * 1024)
+
 typedef struct {
     char name[64];                //  Node name; inproc://meshq-NAME.
     char data[1024];              //  Store directory.
@@ -50,6 +53,8 @@ typedef struct {
                                   //  percentage of local prefetch.
     uint64_t max_memory;          //  Bytes of messages before publishers
                                   //  are refused; 0: 40% of physical RAM.
+    uint64_t flow_memory;         //  Bytes of messages above which
+                                  //  publishers are asked to pause; 0: never.
     char mesh_secret_file[1024];  //  The mesh secret's file, or "": mesh
                                   //  links without CURVE.
     uint32_t client_hwm;          //  Frames queued for one client, at most.
@@ -69,12 +74,13 @@ typedef struct {
 } meshq_agent_config_t;
 
 //  Sets the defaults: name "meshq", no extra endpoints, 16 MiB bodies,
-//  30-minute ack timeout, 100 ms tick, 10000 frames queued per client.
+//  30-minute ack timeout, 100 ms tick, 10000 frames queued per client,
+//  publishers paused above 8 MiB of messages held.
 //  data must be set.
 void meshq_agent_config_init (meshq_agent_config_t *config);
 
 //  Sets one setting by name from text (agent_config.c): name, data,
-//  endpoint (adds one), max_message, ack_timeout, max_memory,
+//  endpoint (adds one), max_message, ack_timeout, max_memory, flow_memory,
 //  segment_size, quota, mesh, interface, seeds, seeds_refresh,
 //  no_beacon, port,
 //  beacon_port, beacon_interval, transport, heartbeat, peer_timeout,

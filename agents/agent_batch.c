@@ -159,6 +159,7 @@ meshq_engine_batch_flush (meshq_engine_t *self)
 {
     while (self->batch_count)
         s_close (self, self->batch_count - 1);
+    meshq_engine_trace_sent (self);
 }
 
 // --------------------------------------------------------------------

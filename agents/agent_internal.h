@@ -11,6 +11,7 @@
 #define MESHQ_AGENT_INTERNAL_H_INCLUDED
 
 #include "agent.h"
+#include "agent_trace.h"
 #include "auth.h"
 #include "args.h"
 #include "buf.h"
@@ -165,6 +166,7 @@ struct _meshq_session_t {
     unsigned door;                //  MESHQ_DOOR_*: what it may send.
     meshq_session_t *connection;  //  Owns its exclusive queues; NULL:
                                   //  the session itself.
+    bool paused;                  //  Told PAUSE, not yet RESUME.
 
     //  The peer-link side.
     struct {
@@ -214,6 +216,9 @@ struct _meshq_engine_t {
     uint64_t memory;                //  Bytes of messages held.
     bool blocked;                   //  Publishes refused: memory or disk full.
     const char *blocked_why;        //  Which.
+    bool paused;                    //  Publishers asked to pause (flow).
+    //  The queues that paused them (agent_flow.c): vhost, queue names.
+    char flow_queues[8][2][MESHQ_MAX_SHORTSTR + 1];
     //  Counters.
     uint64_t published;      //  Publishes accepted.
     uint64_t delivered;      //  Deliveries sent.
@@ -235,6 +240,9 @@ struct _meshq_engine_t {
     uint32_t free_entry_count;       //  How many.
     meshq_pending_t *free_pendings;  //  Kept for reuse, linked by next.
     uint32_t free_pending_count;     //  How many.
+    long trimmed_kb;                 //  VmRSS after the last trim.
+    uint64_t trim_activity;          //  Traffic counted at the last tick.
+    uint32_t quiet_ticks;            //  Ticks since it changed.
     int64_t frame_mono;  //  zclock_mono () while frames are handled, or 0.
     int64_t frame_wall;  //  zclock_time () while frames are handled, or 0.
     int turn_timer;      //  The end-of-turn timer while turn_armed, or 0.
@@ -249,6 +257,8 @@ struct _meshq_engine_t {
     uint64_t gathered;        //  The last one's id.
     void *amqp;               //  The AMQP door's listener, or NULL.
     char amqp_endpoint[272];  //  Where it listens ("host:port"), or "".
+    meshq_trace_t trace;      //  A message followed (agent_trace.c).
+    long idle_kb;             //  VmRSS 3 s after start, or 0.
 };
 
 //  A door the engine starts with its ROUTER (the AMQP listener): linked
@@ -416,6 +426,29 @@ void meshq_engine_entry_free (meshq_engine_t *self, meshq_entry_t *entry);
 meshq_pending_t *meshq_engine_pending_new (meshq_engine_t *self);
 void meshq_engine_pending_free (meshq_engine_t *self, meshq_pending_t *pending);
 void meshq_engine_pool_fini (meshq_engine_t *self);
+//  Once drained, gives memory a backlog left back to the system (each
+//  tick; cheap when there is nothing to give).
+void meshq_engine_pool_trim (meshq_engine_t *self);
+
+//  agent_trace.c: the stages of one message at a time (agent_trace.h).
+void meshq_engine_trace_wake (meshq_engine_t *self);
+//  At stage RECEIVE (a publish starts: follow it if none is), ROUTE or
+//  APPEND (persistent: it waits for a commit) of a publish.
+void meshq_engine_trace_publish (meshq_engine_t *self, meshq_session_t *session,
+                                 const meshq_args_t *args, int stage,
+                                 bool persistent);
+void meshq_engine_trace_commit (meshq_engine_t *self);
+void meshq_engine_trace_synced (meshq_engine_t *self);
+void meshq_engine_trace_confirmed (meshq_engine_t *self,
+                                   meshq_session_t *session, uint64_t upto);
+void meshq_engine_trace_dispatched (meshq_engine_t *self,
+                                    const meshq_entry_t *entry);
+void meshq_engine_trace_sent (meshq_engine_t *self);
+//  "n=N stage=p50/p99/max ..." in us, over the messages kept.
+void meshq_engine_trace_text (meshq_engine_t *self, char *text, size_t size);
+void meshq_engine_trace_fini (meshq_engine_t *self);
+//  agent_pool.c: the process's VmRSS and VmHWM in kB (0 if unknown).
+void meshq_engine_memory (long *rss_kb, long *peak_kb);
 
 //  agent_commands.c: the requests on queues, exchanges and consumers;
 //  each answers the session (OK or ERROR, with args->rid).
@@ -578,6 +611,15 @@ typedef struct {
     int count;                                //  How many.
     const meshq_queue_t *skip;                //  A queue not to route to.
 } meshq_routes_t;
+
+//  agent_flow.c: publishers paused while a queue with consumers holds
+//  more than flow_memory, resumed when it holds half as much.
+//  After a publish from session to routes: pauses it if one of them is
+//  behind its consumers.
+void meshq_engine_flow_publish (meshq_engine_t *self, meshq_session_t *session,
+                                const meshq_routes_t *routes);
+//  Resumes the paused publishers once the agent holds little enough.
+void meshq_engine_flow_check (meshq_engine_t *self);
 
 //  Finds the queues a message goes to. Returns 0, or MESHQ_ENOTFOUND if
 //  the exchange does not exist.

@@ -129,6 +129,15 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
     MESHQ_ARGS_SET (&results, DROPPED, dropped, self->malformed);
     MESHQ_ARGS_SET (&results, SLOW_CLIENTS, slow_clients, self->slow_clients);
     MESHQ_ARGS_SET (&results, UNSENT, unsent, self->unsent);
+    long rss, peak;
+    meshq_engine_memory (&rss, &peak);
+    MESHQ_ARGS_SET (&results, RSS, rss, (uint64_t)rss);
+    MESHQ_ARGS_SET (&results, RSS_PEAK, rss_peak, (uint64_t)peak);
+    if (self->idle_kb)
+        MESHQ_ARGS_SET (&results, RSS_IDLE, rss_idle, (uint64_t)self->idle_kb);
+    char stages[512];
+    meshq_engine_trace_text (self, stages, sizeof stages);
+    MESHQ_ARGS_SET (&results, STAGES, stages, meshq_span (stages));
     s_disposed (&results, self->disposed);
     meshq_engine_reply_ok (self, session, &results, args->rid);
 }

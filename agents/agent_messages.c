@@ -127,6 +127,7 @@ s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
     }
     //  A no-ack consumer's delivery is acked as it goes: it needs a tag,
     //  not a place in the session's books.
+    meshq_engine_trace_dispatched (self, entry);
     bool no_ack = consumer->no_ack && !session->peer;
     if (no_ack)
         entry->dtag = ++session->next_dtag;
@@ -146,6 +147,7 @@ s_deliver (void *host, meshq_consumer_t *consumer, meshq_entry_t *entry)
     meshq_engine_delivery_args (self, entry, &args);
     int rc = meshq_engine_send (self, session, "DELIVER", &args,
                                 entry->blob->data, entry->blob->size);
+    meshq_engine_trace_sent (self);
     if (no_ack)
         meshq_engine_sent_no_ack (self, session, entry, rc == 0);
 }
@@ -422,6 +424,8 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
         meshq_engine_refuse_publish (self, session, args, rc, why);
         return;
     }
+    meshq_engine_trace_publish (self, session, args, MESHQ_TRACE_RECEIVE,
+                                false);
     meshq_pending_t *pending = MESHQ_ARGS_HAS (args, SEQ)
                                    ? s_pending_new (self, session, args->seq)
                                    : NULL;
@@ -496,10 +500,16 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
         if (pending)
             MESHQ_ARGS_SET (&back, SEQ, seq, pending->seq);
         meshq_engine_send (self, session, "RETURN", &back, data, size);
-    } else
+    } else {
+        meshq_engine_trace_publish (self, session, args, MESHQ_TRACE_ROUTE,
+                                    false);
         meshq_engine_enqueue (session->vhost, &envelope, data, size, &routes,
                               pending);
+        meshq_engine_trace_publish (self, session, args, MESHQ_TRACE_APPEND,
+                                    s_persistent (&envelope));
+    }
     self->published++;
+    meshq_engine_flow_publish (self, session, &routes);
     if (pending && pending->remaining == 0) {
         session->confirm_due = true;
         meshq_engine_arm_turn (self);
@@ -513,6 +523,7 @@ void
 meshq_engine_store_done (void *arg, uint64_t ticket, int status)
 {
     meshq_vhost_t *self = arg;
+    meshq_engine_trace_synced (self->engine);
     meshq_pending_t *pending = meshq_map64_delete (self->tickets, ticket);
     if (!pending)
         return;
@@ -564,6 +575,7 @@ meshq_engine_flush_confirms (meshq_engine_t *self, meshq_session_t *session)
         if (meshq_engine_send (self, session, "CONFIRM", &confirm, NULL, 0) ==
             0)
             session->confirmed = upto;
+        meshq_engine_trace_confirmed (self, session, upto);
     }
 }
 

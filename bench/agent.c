@@ -12,7 +12,9 @@
     CPU, and to the same CPU); a raw 128-byte write+fdatasync.
     Each figure is the median of the runs. Last, the meshq-agent program
     of the same build is started with an empty store: time to ready and
-    idle memory from /proc/PID/status. Usage: bench_agent [runs]
+    idle memory from /proc/PID/status; then (e) the transient run of 1M
+    messages against it, with the agent's idle, peak and after-drain
+    memory (STATUS). Usage: bench_agent [runs]
 */
 #include "bench_util.h"
 #include "bench.h"
@@ -74,10 +76,11 @@ s_status_kb (pid_t pid, const char *name)
 //  beside this program) with its store under dir: *bound_ms from spawn
 //  to its ipc:// socket file, *ready_ms to a client's HELLO answered
 //  there (a first PLAIN login), then its VmRSS, RssAnon and
-//  RssFile in kB after a second idle. Returns 0, or -1 if it cannot.
+//  RssFile in kB after a second idle; then runs the transient 1M run
+//  against it (*memory: its result). Returns 0, or -1 if it cannot.
 static int
 s_daemon (const char *dir, double *bound_ms, double *ready_ms, long *rss,
-          long *anon, long *file)
+          long *anon, long *file, meshq_bench_result_t *memory)
 {
     char self[1024], program[1100], data[1100], socket[1100], endpoint[1200];
     ssize_t size = readlink ("/proc/self/exe", self, sizeof self - 1);
@@ -118,6 +121,19 @@ s_daemon (const char *dir, double *bound_ms, double *ready_ms, long *rss,
     *rss = s_status_kb (pid, "VmRSS");
     *anon = s_status_kb (pid, "RssAnon");
     *file = s_status_kb (pid, "RssFile");
+    //  Idle as the agent counts it (3 s after start), then the run.
+    zclock_sleep (2500);
+    meshq_bench_config_t config;
+    meshq_bench_config_init (&config);
+    config.endpoint = endpoint;
+    config.count = 1000000;
+    config.persistent = false;
+    config.confirm_window = 0;
+    config.auto_ack = true;
+    config.prefetch = 1000;
+    config.settle = 10;
+    if (meshq_bench_run (&config, memory))
+        fprintf (stderr, "bench_agent: (e): %s\n", memory->error);
     kill (pid, SIGTERM);
     waitpid (pid, NULL, 0);
     return rc ? -1 : 0;
@@ -233,13 +249,26 @@ main (int argc, char *argv[])
     printf ("\nstart to ready (empty store): %.1f ms embedded", startup_ms);
     double bound_ms, ready_ms;
     long rss, anon, file;
-    if (s_daemon (dir, &bound_ms, &ready_ms, &rss, &anon, &file) == 0)
+    meshq_bench_result_t memory;
+    memset (&memory, 0, sizeof memory);
+    if (s_daemon (dir, &bound_ms, &ready_ms, &rss, &anon, &file, &memory) ==
+        0) {
         printf ("; meshq-agent process: %.1f ms from spawn to listening on "
                 "ipc://, %.1f ms to a first HELLO answered there\n"
                 "idle meshq-agent: VmRSS %ld kB (RssAnon %ld kB, RssFile %ld "
                 "kB)\n",
                 bound_ms, ready_ms, rss, anon, file);
-    else
+        printf ("\n(e) transient, auto-ack, pf 1000, 1p/1c, 1M messages, to "
+                "the meshq-agent process: %.0f msgs/s\n"
+                "    agent memory: idle %.1f MB, peak %.1f MB (target <= 64), "
+                "at the end %.1f MB, %s %.1f s: %.1f MB (target <= 2 x "
+                "idle)\n",
+                memory.consume_rate, memory.rss_idle_kb / 1024.0,
+                memory.rss_peak_kb / 1024.0, memory.rss_end_kb / 1024.0,
+                memory.back_s >= 0 ? "within 2 x idle after" : "after",
+                memory.back_s >= 0 ? memory.back_s : 10.0,
+                memory.rss_after_kb / 1024.0);
+    } else
         printf ("\n(meshq-agent not found beside this program: no idle "
                 "figures)\n");
     meshq_agent_destroy (&agent);

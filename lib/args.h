@@ -102,8 +102,12 @@
     X (QUARANTINED, quarantined, "quarantined", UINT) /* kept, no record */    \
     X (BATCH, batch, "nb", UINT) /* deliveries in one frame */                 \
     X (SLOW_CLIENTS, slow_clients, "slowclients", UINT) /* did not read */     \
-    X (UNSENT, unsent, "unsent", UINT)       /* frames not sent to clients */  \
-    X (UNDELIVERED, undelivered, "nd", BOOL) /* reached no consumer */         \
+    X (UNSENT, unsent, "unsent", UINT) /* frames not sent to clients */        \
+    X (RSS, rss, "rss_kb", UINT)       /* resident memory now */               \
+    X (RSS_PEAK, rss_peak, "rss_peak_kb", UINT) /* its peak */                 \
+    X (RSS_IDLE, rss_idle, "rss_idle_kb", UINT) /* 3 s after start */          \
+    X (STAGES, stages, "stages", TEXT)          /* time per stage, us */       \
+    X (UNDELIVERED, undelivered, "nd", BOOL)    /* reached no consumer */      \
     X (DISPOSED_EXPIRED, disposed_expired, "dexp", UINT) /* by reason: */      \
     X (DISPOSED_MAXLEN, disposed_maxlen, "dmax", UINT)                         \
     X (DISPOSED_REJECTED, disposed_rejected, "drej", UINT)                     \

@@ -72,10 +72,67 @@ s_handle (meshq_client_t *self, const char *verb, const meshq_args_t *args,
         meshq_client_copy_span (self->error, sizeof self->error, args->why);
     } else if (streq (verb, "UNBLOCKED"))
         self->blocked = false;
+    else if (streq (verb, "PAUSE"))
+        self->paused = true;
+    else if (streq (verb, "RESUME"))
+        self->paused = false;
     else if (streq (verb, "ERROR")) {
         //  An answer to no request: an ack of an unknown delivery, say.
         meshq_client_copy_span (self->error, sizeof self->error, args->why);
     }
+}
+
+//  Handles up to 1000 frames that are there, straight from the socket,
+//  with no zmsg or string per frame. If rid is not 0 and its answer
+//  comes, returns 1 with *reply_p set; else 0.
+static int
+s_drain (meshq_client_t *self, uint64_t rid, zmsg_t **reply_p)
+{
+    void *handle = zsock_resolve (self->dealer);
+    for (int n = 0; n < 1000; n++) {
+        zmq_msg_t parts[3];
+        int total;
+        int count = meshq_parts_recv (handle, parts, 3, &total);
+        if (total == 0)
+            break;
+        char verb[32];
+        size_t verb_size = count ? zmq_msg_size (&parts[0]) : 0;
+        meshq_args_t args;
+        bool valid = count >= 2 && total <= 3 && verb_size > 0 &&
+                     verb_size < sizeof verb &&
+                     meshq_codec_decode_args (zmq_msg_data (&parts[1]),
+                                              zmq_msg_size (&parts[1]), &args,
+                                              NULL) == 0;
+        if (valid) {
+            memcpy (verb, zmq_msg_data (&parts[0]), verb_size);
+            verb[verb_size] = 0;
+        }
+        if (valid && rid && (streq (verb, "OK") || streq (verb, "ERROR")) &&
+            args.rid == rid) {
+            zmsg_t *reply = zmsg_new ();
+            for (int i = 0; i < count; i++)
+                zmsg_addmem (reply, zmq_msg_data (&parts[i]),
+                             zmq_msg_size (&parts[i]));
+            for (int i = 0; i < count; i++)
+                zmq_msg_close (&parts[i]);
+            *reply_p = reply;
+            return 1;
+        }
+        if (valid)
+            s_handle (self, verb, &args,
+                      count == 3 ? zmq_msg_data (&parts[2]) : NULL,
+                      count == 3 ? zmq_msg_size (&parts[2]) : 0);
+        for (int i = 0; i < count; i++)
+            zmq_msg_close (&parts[i]);
+    }
+    return 0;
+}
+
+void
+meshq_client_drain (meshq_client_t *self)
+{
+    s_drain (self, 0, NULL);
+    meshq_client_flush_acks (self);
 }
 
 //  Receives and handles what arrives within timeout_ms. If rid is not 0
@@ -161,45 +218,9 @@ meshq_client_poll (meshq_client_t *self, int timeout_ms, uint64_t rid,
             zstr_free (&event);
             continue;
         }
-        //  Drain what is there before waiting again: straight from
-        //  the socket, with no zmsg or string per frame.
-        void *handle = zsock_resolve (self->dealer);
-        for (int n = 0; n < 1000; n++) {
-            zmq_msg_t parts[3];
-            int total;
-            int count = meshq_parts_recv (handle, parts, 3, &total);
-            if (total == 0)
-                break;
-            char verb[32];
-            size_t verb_size = count ? zmq_msg_size (&parts[0]) : 0;
-            meshq_args_t args;
-            bool valid = count >= 2 && total <= 3 && verb_size > 0 &&
-                         verb_size < sizeof verb &&
-                         meshq_codec_decode_args (zmq_msg_data (&parts[1]),
-                                                  zmq_msg_size (&parts[1]),
-                                                  &args, NULL) == 0;
-            if (valid) {
-                memcpy (verb, zmq_msg_data (&parts[0]), verb_size);
-                verb[verb_size] = 0;
-            }
-            if (valid && rid && (streq (verb, "OK") || streq (verb, "ERROR")) &&
-                args.rid == rid) {
-                zmsg_t *reply = zmsg_new ();
-                for (int i = 0; i < count; i++)
-                    zmsg_addmem (reply, zmq_msg_data (&parts[i]),
-                                 zmq_msg_size (&parts[i]));
-                for (int i = 0; i < count; i++)
-                    zmq_msg_close (&parts[i]);
-                *reply_p = reply;
-                return 1;
-            }
-            if (valid)
-                s_handle (self, verb, &args,
-                          count == 3 ? zmq_msg_data (&parts[2]) : NULL,
-                          count == 3 ? zmq_msg_size (&parts[2]) : 0);
-            for (int i = 0; i < count; i++)
-                zmq_msg_close (&parts[i]);
-        }
+        //  Drain what is there before waiting again.
+        if (s_drain (self, rid, reply_p))
+            return 1;
         //  Acks made while draining (a no-ack consumer's, on receipt) go
         //  now: the agent can send the next batch while the application
         //  works through this one.

@@ -34,6 +34,9 @@
 //  Publishes held back (MESHQ_MORE) that make the client send them
 //  itself: so many messages, or so many bytes of items.
 #define MESHQ_CLIENT_PUBLISH_BATCH 64
+
+//  Publishes between two looks at what the agent sent (for PAUSE).
+#define MESHQ_CLIENT_FLOW_CHECK    64
 #define MESHQ_CLIENT_PUBLISH_BYTES 65536
 
 struct _meshq_client_t {
@@ -72,6 +75,8 @@ struct _meshq_client_t {
     size_t ack_count;                       //  How many.
     bool blocked;                           //  The agent refuses publishes now.
     bool block_on_pressure;                 //  Publish waits while blocked.
+    bool paused;                   //  The agent asked publishers to wait.
+    uint32_t since_drained;        //  Publishes since frames were last read.
     meshq_delivery_item_t *items;  //  MESHQ_CLIENT_MAX_BATCH items, or NULL.
     meshq_buf_t publish_buf;       //  Publishes held back: their items.
     uint32_t publish_count;        //  How many.
@@ -112,6 +117,9 @@ int meshq_client_send (meshq_client_t *self, const char *verb,
 //  Returns 0 on timeout, or a negative code.
 int meshq_client_poll (meshq_client_t *self, int timeout_ms, uint64_t rid,
                        zmsg_t **reply_p);
+
+//  Handles the frames that have arrived, without waiting for more.
+void meshq_client_drain (meshq_client_t *self);
 
 //  Sends a request (verb and arguments; rid is set here) and waits for
 //  the answer. On OK returns 0 and *reply_p is the reply (caller

@@ -55,6 +55,24 @@ meshq_client_publish (meshq_client_t *self, const meshq_msg_t *msg, int flags)
             return MESHQ_ECONNLOST;
         }
     }
+    //  The agent asks publishers to wait while a queue of theirs is far
+    //  behind its consumers (PAUSE until RESUME). Frames are read here
+    //  only now and then: a publisher with no window to keep may never
+    //  wait for anything else. It waits up to its timeout each time, then
+    //  publishes anyway: the agent's max_memory is the hard limit.
+    if (++self->since_drained >= MESHQ_CLIENT_FLOW_CHECK || self->paused) {
+        self->since_drained = 0;
+        meshq_client_drain (self);
+        int64_t until = zclock_mono () + self->timeout_ms;
+        while (self->paused && !self->lost) {
+            int64_t left = until - zclock_mono ();
+            if (left <= 0)
+                break;
+            int rc = meshq_client_poll (self, (int)left, 0, NULL);
+            if (rc < 0)
+                return rc;
+        }
+    }
     //  Under pressure the agent refuses publishes; a client that chose
     //  to block waits for it to have room again.
     int64_t deadline =

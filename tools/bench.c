@@ -1,6 +1,7 @@
 /*  bench.c - load generator against an agent. See bench.h. */
 #include "bench.h"
 #include "meshq.h"
+#include "meshq_admin.h"
 
 #include <czmq.h>
 #include <fcntl.h>
@@ -36,6 +37,9 @@ typedef struct {
     size_t sample_count;  //  Samples kept.
     int64_t debt_ns;      //  Work owed but not yet slept (consumers).
 } s_worker_t;
+
+//  Publish-to-confirm samples kept (producers, with a window of 1).
+#define S_CONFIRM_SAMPLES 1000000
 
 static int64_t
 s_now_ns (void)
@@ -143,6 +147,17 @@ s_producer (void *arg)
         if (rc) {
             s_fail (run, client, "publish", rc);
             break;
+        }
+        //  One in flight: the time to its confirm is the figure.
+        if (config->confirm_window == 1 && batch == 1) {
+            rc = meshq_client_wait_for_confirms (client, 60000);
+            if (rc) {
+                s_fail (run, client, "wait_for_confirms", rc);
+                break;
+            }
+            if (worker->samples && worker->sample_count < S_CONFIRM_SAMPLES)
+                worker->samples[worker->sample_count++] =
+                    (double)(s_now_ns () - now) / 1000.0;
         }
         atomic_fetch_add (&run->published, 1);
     }
@@ -295,6 +310,58 @@ s_prepare (const meshq_bench_config_t *config, meshq_bench_result_t *result)
     return rc;
 }
 
+//  Asks the agent at endpoint for its memory and time per stage.
+//  Returns 0, or -1 if it cannot.
+static int
+s_status (const char *endpoint, meshq_bench_result_t *result, long *rss)
+{
+    meshq_client_t *client = meshq_client_new ();
+    meshq_table_t *table = NULL;
+    int rc = meshq_client_connect (client, endpoint);
+    if (rc == 0)
+        rc = meshq_client_status (client, &table);
+    if (rc == 0 && meshq_table_rows (table) == 1) {
+        int column = meshq_table_column_find (table, "rss_kb");
+        *rss = column < 0 ? 0 : (long)meshq_table_uint (table, 0, column);
+        if ((column = meshq_table_column_find (table, "rss_peak_kb")) >= 0)
+            result->rss_peak_kb = (long)meshq_table_uint (table, 0, column);
+        if ((column = meshq_table_column_find (table, "rss_idle_kb")) >= 0)
+            result->rss_idle_kb = (long)meshq_table_uint (table, 0, column);
+        if ((column = meshq_table_column_find (table, "stages")) >= 0)
+            snprintf (result->stages, sizeof result->stages, "%s",
+                      meshq_table_str (table, 0, column));
+    } else if (rc == 0)
+        rc = -1;
+    meshq_table_destroy (&table);
+    meshq_client_destroy (&client);
+    return rc ? -1 : 0;
+}
+
+//  The agent's memory at the end of the run, and as it comes back.
+static void
+s_memory (const meshq_bench_config_t *config, meshq_bench_result_t *result)
+{
+    result->back_s = -1;
+    long rss = 0;
+    if (s_status (config->endpoint, result, &rss) || !rss)
+        return;
+    result->rss_end_kb = result->rss_after_kb = rss;
+    int64_t start = s_now_ns ();
+    int64_t until = start + (int64_t)(config->settle * 1e9);
+    while (true) {
+        if (result->rss_idle_kb && rss <= 2 * result->rss_idle_kb) {
+            result->back_s = (double)(s_now_ns () - start) / 1e9;
+            break;
+        }
+        if (s_now_ns () >= until)
+            break;
+        zclock_sleep (250);
+        if (s_status (config->endpoint, result, &rss) || !rss)
+            break;
+        result->rss_after_kb = rss;
+    }
+}
+
 int
 meshq_bench_run (const meshq_bench_config_t *config,
                  meshq_bench_result_t *result)
@@ -337,6 +404,10 @@ meshq_bench_run (const meshq_bench_config_t *config,
         workers[i].count =
             config->count / (uint64_t)config->producers +
             ((uint64_t)i < config->count % (uint64_t)config->producers ? 1 : 0);
+        if (config->confirm_window == 1) {
+            workers[i].samples = malloc (S_CONFIRM_SAMPLES * sizeof (double));
+            assert (workers[i].samples);
+        }
         pthread_create (&threads[i], NULL, s_producer, &workers[i]);
     }
     //  Producers run; show progress once a second.
@@ -414,6 +485,26 @@ meshq_bench_run (const meshq_bench_config_t *config,
         result->p999_us = all[(size_t)((double)n * 0.999)];
     }
     free (all);
+    //  Publish to confirm, all producers.
+    samples = 0;
+    for (int i = 0; i < config->producers; i++)
+        samples += workers[i].sample_count;
+    all = malloc ((samples + 1) * sizeof *all);
+    assert (all);
+    n = 0;
+    for (int i = 0; i < config->producers; i++) {
+        memcpy (all + n, workers[i].samples,
+                workers[i].sample_count * sizeof *all);
+        n += workers[i].sample_count;
+        free (workers[i].samples);
+    }
+    if (n) {
+        qsort (all, n, sizeof *all, s_compare);
+        result->confirm_p50_us = all[n / 2];
+        result->confirm_p99_us = all[(size_t)((double)n * 0.99)];
+    }
+    free (all);
+    s_memory (config, result);
     result->errors = atomic_load (&run.errors);
     if (*run.error)
         snprintf (result->error, sizeof result->error, "%s", run.error);
@@ -557,16 +648,34 @@ meshq_bench_raw_round_trip (const char *endpoint, int size, int count,
 double
 meshq_bench_raw_fsync (const char *directory, int count)
 {
+    double p99;
+    return meshq_bench_raw_fsync_p99 (directory, count, false, &p99);
+}
+
+double
+meshq_bench_raw_fsync_p99 (const char *directory, int count, bool in_place,
+                           double *p99)
+{
+    *p99 = 0;
     char path[1024];
     snprintf (path, sizeof path, "%s/raw-fsync.tmp", directory);
     int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
         return 0;
     char record[128] = {0};
+    //  In place: the file's blocks are there and synced first, so that a
+    //  fdatasync has only the data to write, as in a store's segment.
+    if (in_place && (posix_fallocate (fd, 0, (off_t)count * 128) != 0 ||
+                     fdatasync (fd) != 0)) {
+        close (fd);
+        unlink (path);
+        return 0;
+    }
     double *samples = malloc ((size_t)count * sizeof *samples);
     for (int i = 0; i < count; i++) {
         int64_t start = s_now_ns ();
-        if (write (fd, record, sizeof record) != sizeof record ||
+        if (pwrite (fd, record, sizeof record, (off_t)i * 128) !=
+                sizeof record ||
             fdatasync (fd) != 0)
             samples[i] = 0;
         else
@@ -576,6 +685,7 @@ meshq_bench_raw_fsync (const char *directory, int count)
     unlink (path);
     qsort (samples, (size_t)count, sizeof *samples, s_compare);
     double median = samples[count / 2];
+    *p99 = samples[count * 99 / 100];
     free (samples);
     return median;
 }

@@ -39,6 +39,8 @@ typedef struct {
     int publish_at_count;           //  Entries in publish_at.
     const char *const *consume_at;  //  Consumers' agents.
     int consume_at_count;           //  Entries in consume_at.
+    double settle;  //  Seconds to watch the agent's memory come back
+                    //  after the run; 0: not at all.
 } meshq_bench_config_t;
 
 typedef struct {
@@ -51,12 +53,24 @@ typedef struct {
     double p99_us;              //  Same.
     double p999_us;             //  Same.
     uint64_t per_consumer[64];  //  Consumed by each consumer.
-    int errors;                 //  Failed calls.
-    char error[256];            //  The first failure.
+    double confirm_p50_us;      //  Publish to confirm, with a window of 1.
+    double confirm_p99_us;      //  Same.
+    //  The agent's memory (STATUS; 0: unknown), in kB: its VmRSS 3 s
+    //  after it started, its peak VmRSS since then (VmHWM), at the end
+    //  of the run, and settle seconds later (or once it was within 2x of
+    //  idle, which took back_s seconds; -1: not within settle).
+    long rss_idle_kb;
+    long rss_peak_kb;
+    long rss_end_kb;
+    long rss_after_kb;
+    double back_s;
+    char stages[512];  //  The agent's time per stage (STATUS), or "".
+    int errors;        //  Failed calls.
+    char error[256];   //  The first failure.
 } meshq_bench_result_t;
 
 //  Fills the defaults: 1 producer, 1 consumer, 100,000 messages of 100
-//  bytes, persistent, confirm window 1000, prefetch 100.
+//  bytes, persistent, confirm window 1000, prefetch 100, no settling.
 void meshq_bench_config_init (meshq_bench_config_t *config);
 
 //  Runs a benchmark. Returns 0, or a negative code with result->error:
@@ -79,5 +93,11 @@ double meshq_bench_raw_round_trip (const char *endpoint, int size, int count,
 
 //  Median of count write+fdatasync of 128 bytes in directory, in us.
 double meshq_bench_raw_fsync (const char *directory, int count);
+
+//  The same, with its 99th percentile in *p99 (us); in_place: into a
+//  file allocated and synced beforehand (as the store's segments are),
+//  else appending to it (each fdatasync also writes the file's size).
+double meshq_bench_raw_fsync_p99 (const char *directory, int count,
+                                  bool in_place, double *p99);
 
 #endif

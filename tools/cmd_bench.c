@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 //  Endpoints a producer or consumer list may name.
 #define S_MAX_AT 16
@@ -59,7 +60,8 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         "[--publish-batch N] "
         "[--prefetch N] [--auto-ack] [--multi-ack N] [--queue NAME] "
         "[--publish-at EP,..] [--consume-at EP,..] [--work-us US] "
-        "[--slow-consumer I:US] [--embedded] [--json]";
+        "[--slow-consumer I:US] [--settle S] [--raw-dir DIR] [--embedded] "
+        "[--json]";
     static const struct option options[] = {
         {"producers", required_argument, NULL, 'P'},
         {"consumers", required_argument, NULL, 'C'},
@@ -80,12 +82,16 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         {"slow-consumer", required_argument, NULL, 'S'},
         {"embedded", optional_argument, NULL, 'e'},
         {"json", optional_argument, NULL, 'j'},
+        {"settle", required_argument, NULL, 'T'},
+        {"raw-dir", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     meshq_bench_config_t config;
     meshq_bench_config_init (&config);
     config.progress = true;
+    config.settle = 10;
     bool embedded = false;
+    const char *raw_dir = "/var/tmp";
     const char *publish_at[S_MAX_AT], *consume_at[S_MAX_AT];
     int opt;
     char *end;
@@ -149,6 +155,14 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                             &config.slow_us) != 2 ||
                     config.slow_consumer < 0 || config.slow_us < 0)
                     return s_refuse (option, optarg, "CONSUMER:MICROSECONDS");
+                break;
+            case 'T':
+                config.settle = strtod (optarg, &end);
+                if (*end || config.settle < 0)
+                    return s_refuse (option, optarg, "seconds, 0 or more");
+                break;
+            case 'R':
+                raw_dir = optarg;
                 break;
             case 'd':
                 config.duration = strtod (optarg, &end);
@@ -218,15 +232,38 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
     }
     meshq_bench_result_t result;
     int rc = meshq_bench_run (&config, &result);
+    //  One in flight: the ceilings of its latency, in the same run.
+    double fsync_p50 = 0, fsync_p99 = 0, round_trip = 0;
+    double place_p50 = 0, place_p99 = 0;
+    if (config.confirm_window == 1) {
+        fsync_p50 =
+            meshq_bench_raw_fsync_p99 (raw_dir, 1000, false, &fsync_p99);
+        place_p50 = meshq_bench_raw_fsync_p99 (raw_dir, 1000, true, &place_p99);
+        char ipc[64];
+        snprintf (ipc, sizeof ipc, "ipc:///tmp/meshq-bench-rtt-%d",
+                  (int)getpid ());
+        round_trip = meshq_bench_raw_round_trip (ipc, config.size, 2000, false);
+        unlink (ipc + 6);
+    }
     if (tool->json) {
         printf ("{\"published\":%llu,\"consumed\":%llu,\"seconds\":%.3f,"
                 "\"publish_rate\":%.0f,\"consume_rate\":%.0f,"
                 "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f},"
+                "\"confirm_us\":{\"p50\":%.1f,\"p99\":%.1f},"
+                "\"raw_us\":{\"fsync_p50\":%.1f,\"fsync_p99\":%.1f,"
+                "\"in_place_p50\":%.1f,\"in_place_p99\":%.1f,"
+                "\"round_trip\":%.1f},"
+                "\"agent_kb\":{\"idle\":%ld,\"peak\":%ld,\"end\":%ld,"
+                "\"after\":%ld,\"back_s\":%.2f},\"stages\":\"%s\","
                 "\"per_consumer\":[",
                 (unsigned long long)result.published,
                 (unsigned long long)result.consumed, result.seconds,
                 result.publish_rate, result.consume_rate, result.p50_us,
-                result.p99_us, result.p999_us);
+                result.p99_us, result.p999_us, result.confirm_p50_us,
+                result.confirm_p99_us, fsync_p50, fsync_p99, place_p50,
+                place_p99, round_trip, result.rss_idle_kb, result.rss_peak_kb,
+                result.rss_end_kb, result.rss_after_kb, result.back_s,
+                result.stages);
         for (int i = 0; i < config.consumers; i++)
             printf ("%s%llu", i ? "," : "",
                     (unsigned long long)result.per_consumer[i]);
@@ -249,6 +286,44 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                     (unsigned long long)result.per_consumer[i],
                     100.0 * (double)result.per_consumer[i] /
                         (double)(result.consumed ? result.consumed : 1));
+        if (config.confirm_window == 1) {
+            printf (
+                "confirm    p50 %.0f us, p99 %.0f us (publish to confirm)\n",
+                result.confirm_p50_us, result.confirm_p99_us);
+            printf ("raw        write+fdatasync p50 %.0f us, p99 %.0f us "
+                    "(appending), p50 %.0f us, p99 %.0f us (in place); ipc "
+                    "round trip %.0f us\n",
+                    fsync_p50, fsync_p99, place_p50, place_p99, round_trip);
+        }
+        if (*result.stages) {
+            //  "n=N name=p50/p99/max ...": one line per stage.
+            printf ("agent      time per stage, us (p50 / p99 / max):\n");
+            char stages[sizeof result.stages];
+            snprintf (stages, sizeof stages, "%s", result.stages);
+            char *save = NULL;
+            for (char *item = strtok_r (stages, " ", &save); item;
+                 item = strtok_r (NULL, " ", &save)) {
+                char *equals = strchr (item, '=');
+                if (!equals)
+                    continue;
+                *equals = 0;
+                printf ("           %-11s %s\n",
+                        strcmp (item, "n") == 0 ? "messages" : item,
+                        equals + 1);
+            }
+        }
+        if (result.rss_end_kb) {
+            printf ("memory     agent idle %.1f MB, peak %.1f MB, at the end "
+                    "%.1f MB, after %.1f s %.1f MB",
+                    result.rss_idle_kb / 1024.0, result.rss_peak_kb / 1024.0,
+                    result.rss_end_kb / 1024.0,
+                    result.back_s >= 0 ? result.back_s : config.settle,
+                    result.rss_after_kb / 1024.0);
+            if (result.back_s >= 0)
+                printf (" (within 2x idle)\n");
+            else
+                printf (" (not within 2x idle)\n");
+        }
     }
     if (rc)
         fprintf (stderr, "meshq: bench: %s\n", result.error);

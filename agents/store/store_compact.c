@@ -26,6 +26,8 @@
 */
 #include "store_internal.h"
 
+#include <stdlib.h>
+
 #include <inttypes.h>
 #include <unistd.h>
 
@@ -205,6 +207,31 @@ s_compact_step (meshq_store_t *self)
     return false;
 }
 
+//  What the append buffers keep between bursts: a turn that appended
+//  more (a queue of millions deleted at once) must not pin them for good.
+//  The read window goes too; all of them grow again on demand.
+#define S_KEEP_OPS   4096
+#define S_KEEP_BYTES (1u << 20)
+
+static void
+s_shrink_buffers (meshq_store_t *self)
+{
+    if (self->op_capacity > S_KEEP_OPS) {
+        free (self->ops);
+        self->ops = NULL;
+        self->op_capacity = 0;
+    }
+    if (self->pending.capacity > S_KEEP_BYTES)
+        meshq_buf_fini (&self->pending);
+    //  Compaction's read window (4 MiB), when no file is being read.
+    if (self->window.fd < 0 && self->window.data) {
+        free (self->window.data);
+        self->window.data = NULL;
+        self->window.capacity = 0;
+        self->window.size = 0;
+    }
+}
+
 int
 meshq_store_tick (meshq_store_t *self)
 {
@@ -222,6 +249,10 @@ meshq_store_tick (meshq_store_t *self)
     bool busy = !self->failed && s_compact_step (self);
     s_delete_dead (self);
     meshq_store_fire (self);
+    if (!busy && !self->op_count && !self->compaction.number) {
+        meshq_store_index_shrink (self);
+        s_shrink_buffers (self);
+    }
     return busy ? 1 : meshq_store_timeout (self);
 }
 

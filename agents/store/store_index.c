@@ -508,6 +508,31 @@ meshq_store_index_sort (meshq_store_t *self)
     self->unsorted = false;
 }
 
+//  Entries ever handed out past which an empty index is given back.
+#define S_SHRINK_ENTRIES 4096
+
+void
+meshq_store_index_shrink (meshq_store_t *self)
+{
+    //  Only an empty index, whose slab and table hold nothing: a backlog
+    //  that drained would otherwise keep them (about 64 bytes a message
+    //  at its peak) for good.
+    if (self->live || self->entry_count < S_SHRINK_ENTRIES)
+        return;
+    for (uint32_t c = 0; c < self->chunk_count; c++)
+        free (self->chunks[c]);
+    free (self->chunks);
+    self->chunks = NULL;
+    self->chunk_count = 0;
+    self->entry_count = 0;
+    self->free_entry = 0;
+    free (self->table);
+    self->table = NULL;
+    self->mask = 0;
+    self->first = self->last = 0;
+    self->unsorted = false;
+}
+
 void
 meshq_store_index_fini (meshq_store_t *self)
 {

@@ -370,6 +370,8 @@ const uint8_t *meshq_store_window_get (meshq_store_window_t *window,
 
 //  Frees the index.
 void meshq_store_index_fini (meshq_store_t *self);
+//  Gives back the memory of an index that is empty again.
+void meshq_store_index_shrink (meshq_store_t *self);
 
 //  Interns a queue name or an origin; returns its id, or 0 if out of
 //  memory.

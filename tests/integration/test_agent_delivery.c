@@ -525,3 +525,58 @@ Test (delivery, callbacks_and_gets)
     cr_expect_eq (s_seen, 4);
     meshq_client_destroy (&client);
 }
+
+//  docs/SEMANTICS.md, "Durable before delivered? No: before confirmed":
+//  on one connection that consumes a durable queue and publishes to it,
+//  the agent sends the DELIVER of a persistent message before its
+//  CONFIRM, which waits for the fdatasync.
+Test (delivery, a_persistent_message_goes_out_before_its_confirm)
+{
+    meshq_client_t *admin = agentutil_client (&s_node);
+    meshq_queue_options_t options;
+    meshq_queue_options_init (&options);
+    options.durable = true;
+    cr_assert_eq (meshq_client_declare_queue (admin, "early", &options), 0);
+    meshq_client_destroy (&admin);
+    zsock_t *raw = s_raw_consumer ("early", 0);
+    meshq_msg_t *msg = meshq_msg_new ();
+    meshq_msg_set_routing_key (msg, "early");
+    meshq_msg_set_delivery_mode (msg, MESHQ_PERSISTENT);
+    meshq_msg_set_body (msg, "soon", 4);
+    uint8_t *envelope;
+    size_t size;
+    cr_assert_eq (meshq_msg_encode (msg, &envelope, &size), 0);
+    meshq_msg_destroy (&msg);
+    for (uint64_t seq = 1; seq <= 5; seq++) {
+        meshq_buf_t buf;
+        meshq_buf_init (&buf);
+        meshq_args_t args;
+        memset (&args, 0, sizeof args);
+        MESHQ_ARGS_SET (&args, SEQ, seq, seq);
+        meshq_codec_encode_args (&args, &buf, NULL);
+        zmsg_t *publish = zmsg_new ();
+        zmsg_addstr (publish, "PUBLISH");
+        zmsg_addmem (publish, buf.data, buf.size);
+        zmsg_addmem (publish, envelope, size);
+        cr_assert_eq (zmsg_send (&publish, raw), 0);
+        meshq_buf_fini (&buf);
+        //  Its delivery, then its confirm.
+        meshq_args_t deliver;
+        zmsg_t *first = s_raw_deliver (raw, &deliver);
+        zmsg_destroy (&first);
+        zmsg_t *second = zmsg_recv (raw);
+        cr_assert_not_null (second);
+        cr_expect (zframe_streq (zmsg_first (second), "CONFIRM"),
+                   "publish %" PRIu64 ": a CONFIRM after the DELIVER", seq);
+        zmsg_destroy (&second);
+        //  Acked, so that the next one is delivered too.
+        memset (&args, 0, sizeof args);
+        MESHQ_ARGS_SET (&args, DTAG, dtag, deliver.dtag);
+        meshq_buf_init (&buf);
+        meshq_codec_encode_args (&args, &buf, NULL);
+        zsock_send (raw, "sb", "ACK", buf.data, buf.size);
+        meshq_buf_fini (&buf);
+    }
+    free (envelope);
+    zsock_destroy (&raw);
+}

@@ -125,6 +125,46 @@ Test (store, ack_removes_a_message_for_good)
     meshq_store_destroy (&store);
 }
 
+Test (store, an_emptied_index_and_buffers_are_given_back_when_idle)
+{
+    //  A burst of 20000 messages and their acks, in one commit each: the
+    //  index grows a chunk and its table, the append buffers their size.
+    meshq_store_t *store = s_open (NULL);
+    for (uint64_t seq = 1; seq <= 20000; seq++)
+        storeutil_enqueue (store, "burst", seq, MESHQ_SYNC_NONE);
+    cr_assert_eq (meshq_store_commit (store), 0);
+    for (uint64_t seq = 1; seq <= 20000; seq++)
+        storeutil_ack (store, "burst", seq, MESHQ_SYNC_NONE);
+    cr_assert_eq (meshq_store_commit (store), 0);
+    cr_assert_gt (store->chunk_count, 0);
+    cr_assert_gt (store->op_capacity, 4096);
+    //  Idle and empty: the next tick gives it all back.
+    for (int i = 0; i < 100 && (store->chunk_count || store->op_capacity); i++)
+        meshq_store_tick (store);
+    cr_expect_eq (store->chunk_count, 0);
+    cr_expect_null (store->table);
+    cr_expect_eq (store->op_capacity, 0);
+    cr_expect_leq (store->pending.capacity, 1u << 20);
+    cr_expect_null (store->window.data);
+    //  And the store works on as before, across a reopen.
+    for (uint64_t seq = 20001; seq <= 20100; seq++)
+        storeutil_enqueue (store, "burst", seq, MESHQ_SYNC_ALWAYS);
+    storeutil_ack (store, "burst", 20050, MESHQ_SYNC_ALWAYS);
+    cr_assert_eq (meshq_store_commit (store), 0);
+    meshq_store_stats_t stats;
+    meshq_store_stats (store, &stats);
+    cr_expect_eq (stats.live_records, 99);
+    meshq_store_destroy (&store);
+    store = s_open (NULL);
+    storeutil_model_t *model = storeutil_model (store, NULL);
+    cr_expect_eq (model->count, 99);
+    cr_expect_eq (model->damaged, 0);
+    cr_expect_eq (model->seen[20050], 0);
+    cr_expect_eq (model->seen[100], 0);
+    free (model);
+    meshq_store_destroy (&store);
+}
+
 Test (store, group_commit_is_one_write_and_one_fsync)
 {
     meshq_store_t *store = s_open (NULL);
