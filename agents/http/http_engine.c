@@ -33,6 +33,7 @@ typedef struct {
     char user[MESHQ_MAX_SHORTSTR + 1];   //  Who logs in.
     char vhost[MESHQ_MAX_SHORTSTR + 1];  //  /api/queues/VHOST/NAME: VHOST,
     char name[MESHQ_MAX_SHORTSTR + 1];   //  and NAME (else both empty).
+    bool local;                          //  ?local=true: no gather.
 } s_request_t;
 
 typedef struct _meshq_engine_http_t {
@@ -127,12 +128,8 @@ s_answer (meshq_engine_t *self, s_request_t *request, unsigned status,
 static int
 s_gather (meshq_engine_t *self, s_request_t *request, const char *only)
 {
-    char *query = strchr (request->path, '?');
-    bool local = query && streq (query, "?local=true");
-    if (query)
-        *query = 0;  //  The path alone, from now on.
     const char *path = request->path;
-    if (local)
+    if (request->local)
         return 0;
     meshq_vhost_t *vhost = NULL;
     if (strncmp (path, "/api/queues/", 12) == 0 && path[12]) {
@@ -264,10 +261,15 @@ s_handle_backend (zloop_t *loop, zsock_t *reader, void *arg)
     zmsg_destroy (&msg);
     snprintf (request->listener, sizeof request->listener, "%s", listener);
     snprintf (request->path, sizeof request->path, "%s", path);
+    //  Of a query, the listener passes on only ?local=true.
+    char *query = strchr (request->path, '?');
+    request->local = query && streq (query, "?local=true");
+    if (query)
+        *query = 0;
     snprintf (request->user, sizeof request->user, "%s", user);
     bool metrics_only = streq (listener, "metrics");
     bool open = metrics_only && !self->config.metrics_login;
-    if (metrics_only && !streq (path, "/metrics"))
+    if (metrics_only && !streq (request->path, "/metrics"))
         s_answer (self, request, 404, "text/plain; charset=utf-8",
                   "this listener serves /metrics only\n");
     else if (open || !*user) {
