@@ -12,7 +12,8 @@
       * once every peer asked has answered, or the timeout the client
         gave has passed, the agent answers the client: the totals, and
         a second list, "unanswered", naming each agent whose part is
-        missing and why (no answer in time, or too old to ask).
+        missing and why (no answer in time, too old to ask, or up
+        once and not connected now).
     Nothing is ever sent to a peer that did not announce QUERY: an
     older agent would count it as bad input.
 
@@ -335,6 +336,33 @@ s_gather_vhost (s_gather_t *gather, meshq_vhost_t *vhost)
             asked->waiting = true;
             gather->waiting++;
         }
+    }
+    //  Agents of the mesh that were up and are not now: their parts are
+    //  missing too, and the list says so.
+    size_t first =
+        gather->view.asked_count - zhashx_size (vhost->peer_sessions);
+    const meshq_peer_info_t *info =
+        vhost->peers ? meshq_peers_first (vhost->peers) : NULL;
+    for (; info; info = meshq_peers_next (vhost->peers)) {
+        bool asked = false;
+        for (size_t i = first; i < gather->view.asked_count && !asked; i++)
+            asked = streq (gather->view.asked[i].hex, info->id_hex);
+        if (asked)
+            continue;
+        if (gather->view.asked_count == gather->asked_capacity) {
+            gather->asked_capacity *= 2;
+            gather->view.asked =
+                realloc (gather->view.asked,
+                         gather->asked_capacity * sizeof *gather->view.asked);
+            assert (gather->view.asked);
+        }
+        meshq_gather_asked_t *missing =
+            &gather->view.asked[gather->view.asked_count++];
+        memset (missing, 0, sizeof *missing);
+        snprintf (missing->hex, sizeof missing->hex, "%s", info->id_hex);
+        snprintf (missing->name, sizeof missing->name, "%s", info->name);
+        missing->vhost = vhost;
+        missing->why = "not connected: not asked";
     }
 }
 
