@@ -12,10 +12,17 @@
       * once every peer asked has answered, or the timeout the client
         gave has passed, the agent answers the client: the totals, and
         a second list, "unanswered", naming each agent whose part is
-        missing and why (no answer in time, or too old to ask).
+        missing and why (no answer in time, too old to ask, or up
+        once and not connected now).
     Nothing is ever sent to a peer that did not announce QUERY: an
     older agent would count it as bad input.
+
+    The JSON API's /api/queues asks the same way (meshq_engine_gather_
+    http), for every vhost its user sees, and keeps each agent's part of
+    each queue too; its answer goes to the HTTP request that asked
+    (http/http_engine.c) instead of a client's session.
 */
+#include "agent_gather.h"
 #include "agent_mesh.h"
 #include "codec_args.h"
 
@@ -32,50 +39,61 @@
 #define S_GATHERS_MAX 8
 #define S_ROWS_MAX    20000
 
-//  A peer not yet heard, or heard with a reason.
-typedef struct {
-    char hex[33];                       //  Its id.
-    char name[MESHQ_MAX_SHORTSTR + 1];  //  Its name.
-    const char *why;                    //  Static: why its part is missing.
-    bool waiting;                       //  Asked, not yet answered.
-} s_asked_t;
-
-//  A queue's totals.
-typedef struct {
-    meshq_args_t args;                  //  The row; its queue is name.
-    char name[MESHQ_MAX_SHORTSTR + 1];  //  The queue's name.
-} s_row_t;
-
 //  A mesh-wide list being gathered.
 typedef struct {
-    meshq_engine_t *engine;  //  Its engine.
-    void *handle;            //  Its place in the engine's gathers.
-    uint64_t id;             //  The rid of its QUERYs.
-    uint8_t client[16];      //  The session that asked.
-    uint64_t rid;            //  Its request's id.
-    zhashx_t *rows;          //  Queue name -> s_row_t, totals.
-    s_asked_t *asked;        //  Peers of the vhost.
-    size_t asked_count;      //  How many.
-    size_t waiting;          //  Of them, asked and not yet answered.
-    int timer;               //  The timeout's zloop timer.
+    meshq_engine_t *engine;    //  Its engine.
+    void *handle;              //  Its place in the engine's gathers.
+    uint64_t id;               //  The rid of its QUERYs.
+    uint8_t client[16];        //  The session that asked, or
+    void *ticket;              //  the HTTP request that did (then parts).
+    uint64_t rid;              //  Its request's id.
+    meshq_gather_view_t view;  //  Rows, and the peers asked.
+    size_t asked_capacity;     //  Room in view.asked.
+    size_t parts;              //  Parts kept, of all rows.
+    size_t waiting;            //  Peers asked and not yet answered.
+    int timer;                 //  The timeout's zloop timer.
 } s_gather_t;
 
-//  Adds one agent's row of a queue to the queue's totals. False if the
-//  queue is new and the gather holds S_ROWS_MAX already.
-static bool
-s_add (zhashx_t *rows, const meshq_args_t *part)
+//  Parts an HTTP gather keeps, at most: 40 bytes each.
+#define S_PARTS_MAX 200000
+
+static void
+s_row_free (void **item)
 {
+    meshq_gather_row_t *row = *item;
+    if (row) {
+        free (row->parts);
+        free (row);
+        *item = NULL;
+    }
+}
+
+//  Adds one agent's (who's) row of a queue of vhost to the queue's
+//  totals, and to its parts if the gather keeps them. False if the queue
+//  is new and the gather holds S_ROWS_MAX already, or its parts are full.
+static bool
+s_add (s_gather_t *self, const char *vhost, size_t who,
+       const meshq_args_t *part)
+{
+    zhashx_t *rows = self->view.rows;
+    //  The key: the vhost's name, a NUL, the queue's (names hold no NUL,
+    //  so the pair is one key) as a length-prefixed text.
     char name[MESHQ_MAX_SHORTSTR + 1];
     meshq_span_copy (name, part->queue);
-    s_row_t *total = zhashx_lookup (rows, name);
+    char key[2 * MESHQ_MAX_SHORTSTR + 16];
+    snprintf (key, sizeof key, "%zu:%s/%s", strlen (vhost), vhost, name);
+    meshq_gather_row_t *total = zhashx_lookup (rows, key);
     meshq_args_t *row = total ? &total->args : NULL;
     if (!row && zhashx_size (rows) >= S_ROWS_MAX)
+        return false;
+    if (self->ticket && self->parts >= S_PARTS_MAX)
         return false;
     if (!row) {
         total = calloc (1, sizeof *total);
         assert (total);
         memcpy (total->name, name, sizeof name);
-        zhashx_insert (rows, name, total);
+        snprintf (total->vhost, sizeof total->vhost, "%s", vhost);
+        zhashx_insert (rows, key, total);
         row = &total->args;
         MESHQ_ARGS_SET (row, QUEUE, queue, meshq_span (total->name));
         MESHQ_ARGS_SET (row, MESSAGES, messages, 0);
@@ -109,6 +127,22 @@ s_add (zhashx_t *rows, const meshq_args_t *part)
     S_SUM (DISPOSED_LIMIT, disposed_limit)
     S_SUM (DISPOSED_DEDUP, disposed_dedup)
 #undef S_SUM
+    if (self->ticket) {
+        //  Grown by powers of two: a queue has a part on few agents.
+        size_t n = total->part_count;
+        if ((n & (n - 1)) == 0) {
+            total->parts =
+                realloc (total->parts, (n ? 2 * n : 1) * sizeof *total->parts);
+            assert (total->parts);
+        }
+        total->parts[n] = (meshq_gather_part_t){.who = who,
+                                                .ready = part->messages,
+                                                .unacked = part->unacked,
+                                                .consumers = part->consumers,
+                                                .bytes = part->bytes};
+        total->part_count++;
+        self->parts++;
+    }
     return true;
 }
 
@@ -152,61 +186,76 @@ s_gather_destroy (s_gather_t **self_p)
     s_gather_t *self = *self_p;
     if (!self)
         return;
-    zhashx_destroy (&self->rows);
-    free (self->asked);
+    zhashx_destroy (&self->view.rows);
+    free (self->view.asked);
     free (self);
     *self_p = NULL;
 }
 
-//  Answers the client (if its session is still there) and ends the
-//  gather.
+//  Answers the client (if its session is still there) with the totals.
+static void
+s_reply (s_gather_t *self)
+{
+    meshq_engine_t *engine = self->engine;
+    meshq_session_t *session = meshq_engine_session_find (engine, self->client);
+    if (!session)
+        return;
+    zhashx_t *table = self->view.rows;
+    size_t count = zhashx_size (table), n = 0;
+    meshq_args_t *rows = calloc (count + 1, sizeof *rows);
+    meshq_args_t *missing =
+        calloc (self->view.asked_count + 1, sizeof *missing);
+    assert (rows && missing);
+    for (meshq_gather_row_t *row = zhashx_first (table); row;
+         row = zhashx_next (table))
+        rows[n++] = row->args;
+    size_t m = 0;
+    for (size_t i = 0; i < self->view.asked_count; i++) {
+        meshq_gather_asked_t *asked = &self->view.asked[i];
+        if (!asked->why)
+            continue;
+        MESHQ_ARGS_SET (&missing[m], NAME, name, meshq_span (asked->name));
+        MESHQ_ARGS_SET (&missing[m], WHY, why, meshq_span (asked->why));
+        m++;
+    }
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    const char *why = NULL;
+    int rc = meshq_codec_encode_lists (self->rid, "queues", rows, n,
+                                       "unanswered", missing, m, &buf, &why);
+    if (rc)
+        meshq_engine_reply_error (engine, session, self->rid, rc, "%s", why);
+    else
+        meshq_engine_send_raw (engine, session, "OK", buf.data, buf.size, NULL,
+                               0);
+    meshq_buf_fini (&buf);
+    free (rows);
+    free (missing);
+}
+
+//  Answers the asker and ends the gather.
 static void
 s_finish (s_gather_t *self)
 {
     meshq_engine_t *engine = self->engine;
     zloop_timer_end (engine->loop, self->timer);
-    meshq_session_t *session = meshq_engine_session_find (engine, self->client);
-    if (session) {
-        size_t count = zhashx_size (self->rows), n = 0;
-        meshq_args_t *rows = calloc (count + 1, sizeof *rows);
-        meshq_args_t *missing = calloc (self->asked_count + 1, sizeof *missing);
-        assert (rows && missing);
-        for (s_row_t *row = zhashx_first (self->rows); row;
-             row = zhashx_next (self->rows)) {
-            //  What other agents read ahead is ready, not unacked.
-            meshq_args_t *total = &rows[n++];
-            *total = row->args;
-            uint64_t held =
-                total->held < total->unacked ? total->held : total->unacked;
-            total->unacked -= held;
-            total->messages += held;
-            total->present &= ~MESHQ_ARG_BIT (MESHQ_A_HELD);
-        }
-        size_t m = 0;
-        for (size_t i = 0; i < self->asked_count; i++) {
-            s_asked_t *asked = &self->asked[i];
-            if (!asked->why && !asked->waiting)
-                continue;
-            const char *why = asked->why ? asked->why : "no answer in time";
-            MESHQ_ARGS_SET (&missing[m], NAME, name, meshq_span (asked->name));
-            MESHQ_ARGS_SET (&missing[m], WHY, why, meshq_span (why));
-            m++;
-        }
-        meshq_buf_t buf;
-        meshq_buf_init (&buf);
-        const char *why = NULL;
-        int rc = meshq_codec_encode_lists (
-            self->rid, "queues", rows, n, "unanswered", missing, m, &buf, &why);
-        if (rc)
-            meshq_engine_reply_error (engine, session, self->rid, rc, "%s",
-                                      why);
-        else
-            meshq_engine_send_raw (engine, session, "OK", buf.data, buf.size,
-                                   NULL, 0);
-        meshq_buf_fini (&buf);
-        free (rows);
-        free (missing);
+    for (meshq_gather_row_t *row = zhashx_first (self->view.rows); row;
+         row = zhashx_next (self->view.rows)) {
+        //  What other agents read ahead is ready, not unacked.
+        meshq_args_t *total = &row->args;
+        uint64_t held =
+            total->held < total->unacked ? total->held : total->unacked;
+        total->unacked -= held;
+        total->messages += held;
+        total->present &= ~MESHQ_ARG_BIT (MESHQ_A_HELD);
     }
+    for (size_t i = 0; i < self->view.asked_count; i++)
+        if (self->view.asked[i].waiting)
+            self->view.asked[i].why = "no answer in time";
+    if (self->ticket)
+        meshq_engine_http_gathered (engine, self->ticket, &self->view);
+    else
+        s_reply (self);
     zlistx_delete (engine->gathers, self->handle);
 }
 
@@ -225,50 +274,58 @@ s_gather_free (void **item)
     s_gather_destroy ((s_gather_t **)item);
 }
 
-void
-meshq_engine_gather_queues (meshq_engine_t *self, meshq_session_t *session,
-                            const meshq_args_t *args)
+//  A new gather, or NULL if S_GATHERS_MAX are open already.
+static s_gather_t *
+s_gather_new (meshq_engine_t *self)
 {
     if (!self->gathers) {
         self->gathers = zlistx_new ();
         zlistx_set_destructor (self->gathers, s_gather_free);
     }
-    if (zlistx_size (self->gathers) >= S_GATHERS_MAX) {
-        meshq_engine_reply_error (self, session, args->rid, MESHQ_EAGAIN,
-                                  "%d mesh-wide lists are being gathered "
-                                  "already; try again, or list with --local",
-                                  S_GATHERS_MAX);
-        return;
-    }
-    meshq_vhost_t *vhost = session->vhost;
+    if (zlistx_size (self->gathers) >= S_GATHERS_MAX)
+        return NULL;
     s_gather_t *gather = calloc (1, sizeof *gather);
     assert (gather);
     gather->engine = self;
     gather->id = ++self->gathered;
-    memcpy (gather->client, session->id, 16);
-    gather->rid = args->rid;
-    gather->rows = zhashx_new ();
-    zhashx_set_destructor (gather->rows, meshq_free_item);
-    //  Our own parts first.
+    gather->view.rows = zhashx_new ();
+    zhashx_set_destructor (gather->view.rows, s_row_free);
+    gather->handle = zlistx_add_end (self->gathers, gather);
+    return gather;
+}
+
+//  Adds this agent's parts of the queues of vhost, and asks its peers
+//  of that vhost that are up for theirs.
+static void
+s_gather_vhost (s_gather_t *gather, meshq_vhost_t *vhost)
+{
+    meshq_engine_t *self = gather->engine;
     meshq_queue_t *queue = zhashx_first (vhost->queues);
     for (; queue; queue = zhashx_next (vhost->queues)) {
         meshq_args_t part;
         s_part (self, queue, &part);
-        if (!s_add (gather->rows, &part))
+        if (!s_add (gather, vhost->name, SIZE_MAX, &part))
             break;
     }
-    //  Then the peers that are up.
-    gather->asked =
-        calloc (zhashx_size (vhost->peer_sessions) + 1, sizeof *gather->asked);
-    assert (gather->asked);
+    size_t needed =
+        gather->view.asked_count + zhashx_size (vhost->peer_sessions) + 1;
+    if (needed > gather->asked_capacity) {
+        gather->view.asked =
+            realloc (gather->view.asked, needed * sizeof *gather->view.asked);
+        assert (gather->view.asked);
+        gather->asked_capacity = needed;
+    }
     meshq_args_t query;
     memset (&query, 0, sizeof query);
     MESHQ_ARGS_SET (&query, RID, rid, gather->id);
     meshq_session_t *peer = zhashx_first (vhost->peer_sessions);
     for (; peer; peer = zhashx_next (vhost->peer_sessions)) {
-        s_asked_t *asked = &gather->asked[gather->asked_count++];
+        meshq_gather_asked_t *asked =
+            &gather->view.asked[gather->view.asked_count++];
+        memset (asked, 0, sizeof *asked);
         meshq_hex16 (peer->id, asked->hex);
         snprintf (asked->name, sizeof asked->name, "%s", peer->user);
+        asked->vhost = vhost;
         const meshq_peer_info_t *info =
             vhost->peers ? meshq_peers_lookup (vhost->peers, peer->id) : NULL;
         if (!info || !meshq_mesh_answers (info, "QUERY"))
@@ -280,17 +337,87 @@ meshq_engine_gather_queues (meshq_engine_t *self, meshq_session_t *session,
             gather->waiting++;
         }
     }
-    gather->handle = zlistx_add_end (self->gathers, gather);
-    uint64_t timeout =
-        MESHQ_ARGS_HAS (args, TIMEOUT) ? args->timeout : S_TIMEOUT_MS;
+    //  Agents of the mesh that were up and are not now: their parts are
+    //  missing too, and the list says so.
+    size_t first =
+        gather->view.asked_count - zhashx_size (vhost->peer_sessions);
+    const meshq_peer_info_t *info =
+        vhost->peers ? meshq_peers_first (vhost->peers) : NULL;
+    for (; info; info = meshq_peers_next (vhost->peers)) {
+        bool asked = false;
+        for (size_t i = first; i < gather->view.asked_count && !asked; i++)
+            asked = streq (gather->view.asked[i].hex, info->id_hex);
+        if (asked)
+            continue;
+        if (gather->view.asked_count == gather->asked_capacity) {
+            gather->asked_capacity *= 2;
+            gather->view.asked =
+                realloc (gather->view.asked,
+                         gather->asked_capacity * sizeof *gather->view.asked);
+            assert (gather->view.asked);
+        }
+        meshq_gather_asked_t *missing =
+            &gather->view.asked[gather->view.asked_count++];
+        memset (missing, 0, sizeof *missing);
+        snprintf (missing->hex, sizeof missing->hex, "%s", info->id_hex);
+        snprintf (missing->name, sizeof missing->name, "%s", info->name);
+        missing->vhost = vhost;
+        missing->why = "not connected: not asked";
+    }
+}
+
+//  Waits at most timeout (bounded) for the peers asked, or finishes now
+//  if none was.
+static void
+s_gather_wait (s_gather_t *gather, uint64_t timeout)
+{
     if (timeout < S_TIMEOUT_MIN_MS)
         timeout = S_TIMEOUT_MIN_MS;
     if (timeout > S_TIMEOUT_MAX_MS)
         timeout = S_TIMEOUT_MAX_MS;
-    gather->timer =
-        zloop_timer (self->loop, (size_t)timeout, 1, s_timeout, gather);
+    gather->timer = zloop_timer (gather->engine->loop, (size_t)timeout, 1,
+                                 s_timeout, gather);
     if (gather->waiting == 0)
         s_finish (gather);
+}
+
+void
+meshq_engine_gather_queues (meshq_engine_t *self, meshq_session_t *session,
+                            const meshq_args_t *args)
+{
+    s_gather_t *gather = s_gather_new (self);
+    if (!gather) {
+        meshq_engine_reply_error (self, session, args->rid, MESHQ_EAGAIN,
+                                  "%d mesh-wide lists are being gathered "
+                                  "already; try again, or list with --local",
+                                  S_GATHERS_MAX);
+        return;
+    }
+    memcpy (gather->client, session->id, 16);
+    gather->rid = args->rid;
+    s_gather_vhost (gather, session->vhost);
+    s_gather_wait (gather, MESHQ_ARGS_HAS (args, TIMEOUT) ? args->timeout
+                                                          : S_TIMEOUT_MS);
+}
+
+int
+meshq_engine_gather_http (meshq_engine_t *self, const char *only,
+                          meshq_vhost_t *vhost, void *ticket)
+{
+    s_gather_t *gather = s_gather_new (self);
+    if (!gather)
+        return MESHQ_EAGAIN;
+    gather->ticket = ticket;
+    if (vhost)
+        s_gather_vhost (gather, vhost);
+    else
+        for (vhost = zhashx_first (self->vhosts); vhost;
+             vhost = zhashx_next (self->vhosts))
+            if (!only || meshq_auth_may_enter (self->auth, only, vhost->name))
+                s_gather_vhost (gather, vhost);
+    //  Well within the HTTP listener's wait (MESHQ_HTTP_WAIT_MS).
+    s_gather_wait (gather, S_TIMEOUT_MS);
+    return 0;
 }
 
 void
@@ -337,10 +464,16 @@ meshq_mesh_on_answer (meshq_engine_t *self, meshq_session_t *session,
         gather = zlistx_next (self->gathers);
     char hex[33];
     meshq_hex16 (session->id, hex);
-    s_asked_t *asked = NULL;
-    for (size_t i = 0; gather && i < gather->asked_count; i++)
-        if (streq (gather->asked[i].hex, hex) && gather->asked[i].waiting)
-            asked = &gather->asked[i];
+    meshq_gather_asked_t *asked = NULL;
+    size_t who = 0;
+    for (size_t i = 0; gather && i < gather->view.asked_count; i++) {
+        meshq_gather_asked_t *some = &gather->view.asked[i];
+        if (streq (some->hex, hex) && some->vhost == session->vhost &&
+            some->waiting) {
+            asked = some;
+            who = i;
+        }
+    }
     if (!asked)
         return;  //  Late, after the timeout: nobody waits for it.
     asked->waiting = false;
@@ -361,7 +494,8 @@ meshq_mesh_on_answer (meshq_engine_t *self, meshq_session_t *session,
     } else {
         meshq_args_t part;
         while (meshq_codec_list_next (&cursor, &part))
-            if (MESHQ_ARGS_HAS (&part, QUEUE) && !s_add (gather->rows, &part))
+            if (MESHQ_ARGS_HAS (&part, QUEUE) &&
+                !s_add (gather, session->vhost->name, who, &part))
                 asked->why = "part of its list left out: too many queues";
     }
     if (gather->waiting == 0)

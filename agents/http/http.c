@@ -204,7 +204,17 @@ s_access (void *arg, struct MHD_Connection *connection, const char *url,
         inet_ntop (AF_INET,
                    &((const struct sockaddr_in *)info->client_addr)->sin_addr,
                    peer, sizeof peer);
-    zmsg_t *answer = s_ask (self, method, url, user ? user : "",
+    //  Of the query, only what the engine reads: local=true asks for
+    //  this agent's view of the queues instead of the mesh's.
+    const char *local = MHD_lookup_connection_value (
+        connection, MHD_GET_ARGUMENT_KIND, "local");
+    char path[1100];
+    snprintf (path, sizeof path, "%s%s", url,
+              local && (streq (local, "true") || streq (local, "1") ||
+                        streq (local, "yes"))
+                  ? "?local=true"
+                  : "");
+    zmsg_t *answer = s_ask (self, method, path, user ? user : "",
                             password ? password : "", peer);
     if (password) {
         //  Not kept longer than needed.

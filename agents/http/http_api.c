@@ -3,10 +3,15 @@
     /api/exchanges, /api/bindings, /api/consumers, /api/connections.
     Names in paths are percent-encoded ("/" is %2F), as there.
 
-    A queue is shown as this agent knows it: its own part, and the parts
-    other agents told it of (what the mesh rows of LIST_QUEUES hold),
-    with the totals; "view": "agent" says so (docs/OPERATIONS.md).
+    /api/queues and /api/queues/VHOST/NAME are mesh-wide ("view":
+    "mesh"): gathered on demand from the agents that hold part of the
+    queues, as LIST_QUEUES is (agent_lists_mesh.c), then written here by
+    meshq_http_api_gathered, with the agents that did not answer. With
+    ?local=true, a queue is shown as this agent knows it: its own part,
+    and the parts other agents told it of, with the totals; "view":
+    "agent" says so (docs/OPERATIONS.md, decision 0026).
 */
+#include "agent_gather.h"
 #include "http_render.h"
 #include "http_text.h"
 #include "peers.h"
@@ -351,17 +356,26 @@ s_overview (meshq_engine_t *self, const char *only, meshq_buf_t *out)
     meshq_text_str (out, "}");
 }
 
+int
+meshq_http_api_split (const char *rest, char *vhost, size_t vhost_size,
+                      char *name, size_t name_size)
+{
+    const char *slash = strchr (rest, '/');
+    if (!slash ||
+        !s_unescape (rest, (size_t)(slash - rest), vhost, vhost_size) ||
+        !s_unescape (slash + 1, strlen (slash + 1), name, name_size))
+        return -1;
+    return 0;
+}
+
 //  /api/queues/VHOST/NAME
 static unsigned
 s_one_queue (meshq_engine_t *self, const char *rest, const char *only,
              meshq_buf_t *out)
 {
-    const char *slash = strchr (rest, '/');
     char vhost_name[MESHQ_MAX_SHORTSTR + 1], name[MESHQ_MAX_SHORTSTR + 1];
-    if (!slash ||
-        !s_unescape (rest, (size_t)(slash - rest), vhost_name,
-                     sizeof vhost_name) ||
-        !s_unescape (slash + 1, strlen (slash + 1), name, sizeof name)) {
+    if (meshq_http_api_split (rest, vhost_name, sizeof vhost_name, name,
+                              sizeof name)) {
         meshq_text_str (out, "use /api/queues/VHOST/NAME, percent-encoded "
                              "(the vhost / is %2F)\n");
         return 404;
@@ -376,6 +390,108 @@ s_one_queue (meshq_engine_t *self, const char *rest, const char *only,
         return 404;
     }
     s_queue (self, vhost, queue, out);
+    return 200;
+}
+
+//  The agents whose parts are missing from view, and why.
+static void
+s_unanswered (const meshq_gather_view_t *view, meshq_buf_t *out)
+{
+    s_key (out, "unanswered", false);
+    meshq_text_str (out, "[");
+    bool first = true;
+    for (size_t i = 0; i < view->asked_count; i++) {
+        const meshq_gather_asked_t *asked = &view->asked[i];
+        if (!asked->why)
+            continue;
+        meshq_text_str (out, first ? "{" : ",{");
+        first = false;
+        s_key (out, "name", true);
+        meshq_text_json_str (out, asked->name);
+        s_key_str (out, "node", asked->hex);
+        s_key_str (out, "why", asked->why);
+        meshq_text_str (out, "}");
+    }
+    meshq_text_str (out, "]");
+}
+
+//  One queue of a mesh-wide view: its totals, and its part on each agent.
+static void
+s_gathered_queue (meshq_engine_t *self, const meshq_gather_view_t *view,
+                  const meshq_gather_row_t *row, meshq_buf_t *out)
+{
+    const meshq_args_t *total = &row->args;
+    meshq_text_str (out, "{");
+    s_key (out, "name", true);
+    meshq_text_json_str (out, row->name);
+    s_key_str (out, "vhost", row->vhost);
+    s_key_str (out, "node", self->config.name);
+    s_key_str (out, "view", "mesh");
+    s_key_bool (out, "durable", total->durable);
+    meshq_vhost_t *vhost = zhashx_lookup (self->vhosts, row->vhost);
+    meshq_queue_t *queue =
+        vhost ? zhashx_lookup (vhost->queues, row->name) : NULL;
+    const meshq_queue_args_t *args = queue ? meshq_queue_args (queue) : NULL;
+    s_key_bool (out, "exclusive", args && args->exclusive);
+    s_key_bool (out, "auto_delete", args && args->auto_delete);
+    s_key_u64 (out, "messages", total->messages + total->unacked);
+    s_key_u64 (out, "messages_ready", total->messages);
+    s_key_u64 (out, "messages_unacknowledged", total->unacked);
+    s_key_u64 (out, "consumers", total->consumers);
+    s_key_u64 (out, "message_bytes", total->bytes);
+    s_key_u64 (out, "agents", total->agents);
+    s_key (out, "message_stats", false);
+    meshq_text_str (out, "{");
+    s_key (out, "publish_rate", true);
+    meshq_text_u64 (out, (uint64_t)total->publish_rate);
+    s_key_u64 (out, "deliver_rate", (uint64_t)total->deliver_rate);
+    meshq_text_str (out, "}");
+    s_key (out, "parts", false);
+    meshq_text_str (out, "[");
+    for (size_t i = 0; i < row->part_count; i++) {
+        const meshq_gather_part_t *part = &row->parts[i];
+        meshq_text_str (out, i ? ",{" : "{");
+        s_key (out, "node", true);
+        meshq_text_json_str (out, part->who < view->asked_count
+                                      ? view->asked[part->who].name
+                                      : self->config.name);
+        s_key_u64 (out, "messages_ready", part->ready);
+        s_key_u64 (out, "messages_unacknowledged", part->unacked);
+        s_key_u64 (out, "consumers", part->consumers);
+        s_key_u64 (out, "message_bytes", part->bytes);
+        meshq_text_str (out, "}");
+    }
+    meshq_text_str (out, "]");
+    s_unanswered (view, out);
+    meshq_text_str (out, "}");
+}
+
+unsigned
+meshq_http_api_gathered (meshq_engine_t *self, const meshq_gather_view_t *view,
+                         const char *vhost, const char *name, meshq_buf_t *out)
+{
+    if (vhost) {
+        const meshq_gather_row_t *row = zhashx_first (view->rows);
+        while (row && !(streq (row->vhost, vhost) && streq (row->name, name)))
+            row = zhashx_next (view->rows);
+        if (!row) {
+            meshq_text_printf (out, "no queue '%s' in vhost '%s'\n", name,
+                               vhost);
+            return 404;
+        }
+        s_gathered_queue (self, view, row, out);
+        return 200;
+    }
+    meshq_text_str (out, "[");
+    bool first = true;
+    for (const meshq_gather_row_t *row = zhashx_first (view->rows); row;
+         row = zhashx_next (view->rows)) {
+        if (!first)
+            meshq_text_str (out, ",");
+        first = false;
+        s_gathered_queue (self, view, row, out);
+    }
+    meshq_text_str (out, "]");
     return 200;
 }
 

@@ -14,6 +14,7 @@
     else needs a user tagged monitoring or administrator (all vhosts),
     or management (the vhosts it has permissions in).
 */
+#include "agent_gather.h"
 #include "agent_internal.h"
 #include "http.h"
 #include "http_render.h"
@@ -25,11 +26,14 @@
 
 //  What a request needs to be answered, kept while its login is checked.
 typedef struct {
-    zframe_t *routing;                  //  The listener's routing id.
-    zframe_t *rid;                      //  Its request id.
-    char listener[16];                  //  "http" or "metrics".
-    char path[1024];                    //  Path asked for (cut).
-    char user[MESHQ_MAX_SHORTSTR + 1];  //  Who logs in.
+    zframe_t *routing;                   //  The listener's routing id.
+    zframe_t *rid;                       //  Its request id.
+    char listener[16];                   //  "http" or "metrics".
+    char path[1024];                     //  Path asked for (cut).
+    char user[MESHQ_MAX_SHORTSTR + 1];   //  Who logs in.
+    char vhost[MESHQ_MAX_SHORTSTR + 1];  //  /api/queues/VHOST/NAME: VHOST,
+    char name[MESHQ_MAX_SHORTSTR + 1];   //  and NAME (else both empty).
+    bool local;                          //  ?local=true: no gather.
 } s_request_t;
 
 typedef struct _meshq_engine_http_t {
@@ -37,6 +41,7 @@ typedef struct _meshq_engine_http_t {
     meshq_http_t *api;      //  The "http" listener, or NULL.
     meshq_http_t *metrics;  //  The "metrics" listener, or NULL.
     zlistx_t *waiting;      //  s_request_t waiting for their login.
+    zlistx_t *gathering;    //  s_request_t waiting for a mesh-wide list.
     meshq_buf_t out;        //  The answer being written.
     size_t last_size;       //  Bytes of the last /metrics.
 } s_http_t;
@@ -115,9 +120,66 @@ s_answer (meshq_engine_t *self, s_request_t *request, unsigned status,
         zmq_msg_close (&frame);
 }
 
+//  /api/queues and /api/queues/VHOST/NAME, mesh-wide unless the query
+//  says local=true: gathered from the agents that hold part of the
+//  queues (agent_lists_mesh.c), answered when they did or the gather's
+//  timeout passed. 1 if the request waits for it (then it is kept), -1
+//  if it was answered (refused), 0 if it is answered from local state.
+static int
+s_gather (meshq_engine_t *self, s_request_t *request, const char *only)
+{
+    const char *path = request->path;
+    if (request->local)
+        return 0;
+    meshq_vhost_t *vhost = NULL;
+    if (strncmp (path, "/api/queues/", 12) == 0 && path[12]) {
+        if (meshq_http_api_split (path + 12, request->vhost,
+                                  sizeof request->vhost, request->name,
+                                  sizeof request->name))
+            return 0;  //  Malformed: refused as a local one is.
+        vhost = zhashx_lookup (self->vhosts, request->vhost);
+        if (!vhost ||
+            (only && !meshq_auth_may_enter (self->auth, only, vhost->name)))
+            return 0;  //  Not there, or not shown: 404.
+    } else if (!streq (path, "/api/queues") && !streq (path, "/api/queues/"))
+        return 0;
+    zlistx_add_end (self->http->gathering, request);
+    if (meshq_engine_gather_http (self, only, vhost, request) == 0)
+        return 1;
+    zlistx_delete (self->http->gathering,
+                   zlistx_find (self->http->gathering, request));
+    s_answer (self, request, 503, "text/plain; charset=utf-8",
+              "too many mesh-wide lists are being gathered; try again, or "
+              "ask for this agent's view with ?local=true\n");
+    return -1;
+}
+
+void
+meshq_engine_http_gathered (meshq_engine_t *self, void *ticket,
+                            const meshq_gather_view_t *view)
+{
+    s_http_t *http = self->http;
+    void *handle = http ? zlistx_find (http->gathering, ticket) : NULL;
+    if (!handle)
+        return;
+    s_request_t *request = zlistx_detach (http->gathering, handle);
+    if (http->backend) {
+        meshq_buf_reset (&http->out);
+        unsigned status = meshq_http_api_gathered (
+            self, view, *request->vhost ? request->vhost : NULL, request->name,
+            &http->out);
+        s_answer (self, request, status,
+                  status == 200 ? "application/json"
+                                : "text/plain; charset=utf-8",
+                  NULL);
+    }
+    s_request_destroy (&request);
+}
+
 //  Answers a request: open (served to anyone), or of a user logged in,
-//  or neither (then it asks for a login).
-static void
+//  or neither (then it asks for a login). True if it kept the request
+//  to answer it later (a mesh-wide list being gathered).
+static bool
 s_serve (meshq_engine_t *self, s_request_t *request, bool open, bool logged_in)
 {
     s_http_t *http = self->http;
@@ -126,7 +188,7 @@ s_serve (meshq_engine_t *self, s_request_t *request, bool open, bool logged_in)
     if (!open && !logged_in) {
         s_answer (self, request, 401, "text/plain; charset=utf-8",
                   "log in: HTTP Basic authentication\n");
-        return;
+        return false;
     }
     unsigned all = MESHQ_TAG_MONITORING | MESHQ_TAG_ADMINISTRATOR;
     if (logged_in &&
@@ -141,7 +203,7 @@ s_serve (meshq_engine_t *self, s_request_t *request, bool open, bool logged_in)
                             "administrator\n"
                           : "needs a user tagged management, monitoring or "
                             "administrator\n");
-        return;
+        return false;
     }
     if (metrics) {
         //  As much room as the last one took, and some: growing a
@@ -150,21 +212,25 @@ s_serve (meshq_engine_t *self, s_request_t *request, bool open, bool logged_in)
         meshq_http_metrics (self, &http->out);
         http->last_size = http->out.size;
         s_answer (self, request, 200, "text/plain; version=0.0.4", NULL);
-        return;
+        return false;
     }
     if (streq (request->path, "/")) {
         meshq_http_page (&http->out);
         s_answer (self, request, 200, "text/html; charset=utf-8", NULL);
-        return;
+        return false;
     }
     //  Management users see the vhosts they have permissions in.
     const char *only = meshq_auth_tagged (self->auth, request->user, all)
                            ? NULL
                            : request->user;
+    int gathered = s_gather (self, request, only);
+    if (gathered)
+        return gathered > 0;
     unsigned status = meshq_http_api (self, request->path, only, &http->out);
     s_answer (self, request, status,
               status == 200 ? "application/json" : "text/plain; charset=utf-8",
               NULL);
+    return false;
 }
 
 //  A request from a listener: [routing] rid listener method path user
@@ -195,15 +261,21 @@ s_handle_backend (zloop_t *loop, zsock_t *reader, void *arg)
     zmsg_destroy (&msg);
     snprintf (request->listener, sizeof request->listener, "%s", listener);
     snprintf (request->path, sizeof request->path, "%s", path);
+    //  Of a query, the listener passes on only ?local=true.
+    char *query = strchr (request->path, '?');
+    request->local = query && streq (query, "?local=true");
+    if (query)
+        *query = 0;
     snprintf (request->user, sizeof request->user, "%s", user);
     bool metrics_only = streq (listener, "metrics");
     bool open = metrics_only && !self->config.metrics_login;
-    if (metrics_only && !streq (path, "/metrics"))
+    if (metrics_only && !streq (request->path, "/metrics"))
         s_answer (self, request, 404, "text/plain; charset=utf-8",
                   "this listener serves /metrics only\n");
-    else if (open || !*user)
-        s_serve (self, request, open, false);
-    else if (strlen (user) > MESHQ_MAX_SHORTSTR)
+    else if (open || !*user) {
+        if (s_serve (self, request, open, false))
+            request = NULL;  //  Answered later.
+    } else if (strlen (user) > MESHQ_MAX_SHORTSTR)
         s_answer (self, request, 401, "text/plain; charset=utf-8",
                   "login refused\n");
     else if (streq (user, "guest") && !streq (peer, "127.0.0.1")) {
@@ -249,8 +321,8 @@ meshq_engine_http_login (meshq_engine_t *self, void *ticket, int rc,
     else if (rc)
         s_answer (self, request, 401, "text/plain; charset=utf-8",
                   why && *why ? why : "login refused");
-    else
-        s_serve (self, request, false, true);
+    else if (s_serve (self, request, false, true))
+        return true;  //  Answered later.
     s_request_destroy (&request);
     return true;
 }
@@ -309,6 +381,7 @@ meshq_engine_http_start (meshq_engine_t *self, char *why, size_t size)
     assert (http);
     self->http = http;
     http->waiting = zlistx_new ();
+    http->gathering = zlistx_new ();
     meshq_buf_init (&http->out);
     http->backend = zsock_new (ZMQ_ROUTER);
     assert (http->backend);
@@ -357,6 +430,9 @@ meshq_engine_http_destroy (meshq_engine_t *self)
     while ((request = zlistx_detach (http->waiting, NULL)))
         s_request_destroy (&request);
     zlistx_destroy (&http->waiting);
+    while ((request = zlistx_detach (http->gathering, NULL)))
+        s_request_destroy (&request);
+    zlistx_destroy (&http->gathering);
     meshq_buf_fini (&http->out);
     free (http);
     self->http = NULL;

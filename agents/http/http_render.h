@@ -17,6 +17,11 @@ void meshq_http_metrics (meshq_engine_t *self, meshq_buf_t *out);
 unsigned meshq_http_api (meshq_engine_t *self, const char *path,
                          const char *only, meshq_buf_t *out);
 
+//  Splits "VHOST/NAME" (percent-encoded) into vhost and name. Returns 0,
+//  or -1 if it is malformed.
+int meshq_http_api_split (const char *rest, char *vhost, size_t vhost_size,
+                          char *name, size_t name_size);
+
 //  Writes the web page served at / (http_page.c).
 void meshq_http_page (meshq_buf_t *out);
 

@@ -389,3 +389,139 @@ Test (http, hostile_requests_are_bounded)
     cr_expect_eq (answer.status, 200);
     httputil_free (&answer);
 }
+
+//  The HTTP port of the agent at endpoint, from its status.
+static int
+s_http_port_of (const char *endpoint)
+{
+    const char *argv[] = {s_tool,   "--agent", endpoint,
+                          "--json", "status",  NULL};
+    procutil_prog_t *prog = procutil_prog_new (argv, NULL, 10000);
+    procutil_prog_expect_exit (prog, 0);
+    int port = httputil_port_after (prog->output, "\"http\"");
+    procutil_prog_destroy (&prog);
+    return port;
+}
+
+//  Whether text matches the extended regular expression pattern.
+static bool
+s_matches (const char *text, const char *pattern)
+{
+    regex_t regex;
+    cr_assert_eq (regcomp (&regex, pattern, REG_EXTENDED | REG_NOSUB), 0);
+    bool matches = regexec (&regex, text, 0, NULL, 0) == 0;
+    regfree (&regex);
+    return matches;
+}
+
+//  A queue's row, as /api/queues shows it on every agent: once, with the
+//  totals of the mesh and a part per agent.
+static const char *s_mesh_row =
+    "\"name\":\"jobs\",\"vhost\":\"/\",[^{]*\"view\":\"mesh\",.*"
+    "\"messages\":3,.*\"consumers\":1,\"message_bytes\":[0-9]+,"
+    "\"agents\":2,.*\"parts\":\\[.*\\{\"node\":\"n[12]\",.*"
+    "\\{\"node\":\"n[12]\",";
+
+Test (http, api_queues_is_mesh_wide_and_names_agents_that_do_not_answer,
+      .timeout = 180)
+{
+    char dir[64], mesh[64];
+    procutil_mesh_dir ("httpmesh", dir, sizeof dir, mesh, sizeof mesh);
+    procutil_node_t nodes[2];
+    char seeds[2][64];
+    for (int i = 0; i < 2; i++)
+        procutil_node_init (&nodes[i], dir, i, testutil_free_port ());
+    for (int i = 0; i < 2; i++)
+        snprintf (seeds[i], sizeof seeds[i], "tcp://127.0.0.1:%d",
+                  nodes[1 - i].port);
+    //  A peer stays up for a while when stopped: asked, and silent.
+    const char *extra[] = {"--http",         "0",     "--metrics", "",
+                           "--peer-timeout", "60000", NULL};
+    int ports[2];
+    for (int i = 0; i < 2; i++) {
+        procutil_node_start (&nodes[i], dir, mesh, seeds[i], NULL, extra);
+        ports[i] = s_http_port_of (nodes[i].control);
+        cr_assert_gt (ports[i], 0);
+    }
+    //  Three messages on n1, a consumer holding one of them on n2.
+    meshq_client_t *producer = procutil_client (nodes[0].control, 5000);
+    cr_assert_eq (meshq_client_declare_queue (producer, "jobs", NULL), 0);
+    meshq_client_set_confirms (producer, 100);
+    for (int i = 0; i < 3; i++)
+        meshq_client_publish_body (producer, "", "jobs", "task", 4);
+    cr_assert_eq (meshq_client_wait_for_confirms (producer, 5000), 0);
+    meshq_client_t *consumer = procutil_client (nodes[1].control, 5000);
+    int64_t deadline = zclock_mono () + 30000;
+    while (meshq_client_consume (consumer, "jobs", 1, NULL, 0) &&
+           zclock_mono () < deadline)
+        zclock_sleep (200);
+    //  Either agent shows the queue once, with the mesh's totals.
+    for (int i = 0; i < 2; i++) {
+        httputil_answer_t answer = {0};
+        deadline = zclock_mono () + 30000;
+        do {
+            httputil_free (&answer);
+            zclock_sleep (200);
+            answer = httputil_get (ports[i], "/api/queues", "guest", "guest");
+        } while (!(answer.body && s_matches (answer.body, s_mesh_row)) &&
+                 zclock_mono () < deadline);
+        cr_assert_eq (answer.status, 200, "%s", answer.text);
+        cr_expect (s_matches (answer.body, s_mesh_row), "%s: %s", nodes[i].name,
+                   answer.body);
+        cr_expect_eq (strstr (strstr (answer.body, "\"name\":\"jobs\"") + 1,
+                              "\"name\":\"jobs\""),
+                      NULL, "the queue twice: %s", answer.body);
+        cr_expect (strstr (answer.body, "\"unanswered\":[]"), "%s",
+                   answer.body);
+        httputil_free (&answer);
+        //  One queue alone, the same way.
+        answer =
+            httputil_get (ports[i], "/api/queues/%2F/jobs", "guest", "guest");
+        cr_expect_eq (answer.status, 200, "%s", answer.text);
+        cr_expect (s_matches (answer.body, s_mesh_row), "%s", answer.body);
+        httputil_free (&answer);
+    }
+    //  ?local=true: this agent's view, as before.
+    httputil_answer_t answer =
+        httputil_get (ports[0], "/api/queues?local=true", "guest", "guest");
+    cr_expect_eq (answer.status, 200, "%s", answer.text);
+    cr_expect (strstr (answer.body, "\"view\":\"agent\""), "%s", answer.body);
+    httputil_free (&answer);
+    //  n2 stopped: n1 still answers, within the listener's bound (else
+    //  503), and names n2 as not answering.
+    cr_assert_eq (kill (nodes[1].pid, SIGSTOP), 0);
+    answer = httputil_get (ports[0], "/api/queues", "guest", "guest");
+    cr_expect_eq (answer.status, 200, "%s", answer.text);
+    cr_expect (strstr (answer.body, "\"unanswered\":[{\"name\":\"n2\""), "%s",
+               answer.body);
+    cr_expect (strstr (answer.body, "\"why\":\"no answer in time\""), "%s",
+               answer.body);
+    cr_expect (strstr (answer.body, "\"parts\":[{\"node\":\"n1\""), "%s",
+               answer.body);
+    httputil_free (&answer);
+    kill (nodes[1].pid, SIGCONT);
+    meshq_client_destroy (&consumer);
+    //  n2 gone: not asked, and named all the same.
+    cr_expect_eq (procutil_kill (nodes[1].pid, SIGTERM), 0);
+    deadline = zclock_mono () + 30000;
+    do {
+        zclock_sleep (200);
+        answer = httputil_get (ports[0], "/api/nodes", "guest", "guest");
+        bool gone =
+            answer.body && !s_matches (answer.body, "\"name\":\"n2\",[^}]*"
+                                                    "\"state\":\"up\"");
+        httputil_free (&answer);
+        if (gone)
+            break;
+    } while (zclock_mono () < deadline);
+    answer = httputil_get (ports[0], "/api/queues", "guest", "guest");
+    cr_expect_eq (answer.status, 200, "%s", answer.text);
+    cr_expect (strstr (answer.body, "\"unanswered\":[{\"name\":\"n2\""), "%s",
+               answer.body);
+    cr_expect (strstr (answer.body, "\"why\":\"not connected: not asked\""),
+               "%s", answer.body);
+    httputil_free (&answer);
+    meshq_client_destroy (&producer);
+    cr_expect_eq (procutil_kill (nodes[0].pid, SIGTERM), 0);
+    procutil_rmdir (dir);
+}

@@ -141,12 +141,14 @@ def browser():
 
 
 def queue_ready(driver):
-    rows = driver.find_elements(By.CSS_SELECTOR,
-                                '#queues tr[data-queue="%s"]' % QUEUE)
-    if not rows:
-        return None
-    cells = rows[0].find_elements(By.TAG_NAME, "td")
-    return int(cells[2].text)
+    # Read in one script: the page redraws the table at each refresh, so
+    # a row found by one call may be gone (stale) by the next.
+    text = driver.execute_script(
+        "const row = document.querySelector("
+        "'#queues tr[data-queue=\"%s\"]');"
+        "return row ? row.querySelectorAll('td')[2].textContent : null;"
+        % QUEUE)
+    return None if text is None else int(text)
 
 
 def main():

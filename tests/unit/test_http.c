@@ -78,9 +78,14 @@ Test (http, hands_requests_to_its_backend_and_its_answers_back)
     char why[256];
     cr_assert_eq (meshq_http_start (http, "0", why, sizeof why), 0, "%s", why);
     const unsigned statuses[] = {200, 401};
+    //  Of the query, only local=true goes on (this agent's view).
+    const char *paths[] = {"/api/queues/%2F/a%20b?columns=x",
+                           "/api/queues/%2F/a%20b?columns=x&local=1"};
+    const char *forwarded[] = {"/api/queues/%2F/a%20b",
+                               "/api/queues/%2F/a%20b?local=true"};
     for (int round = 0; round < 2; round++) {
         s_client_t client = {.port = meshq_http_port (http),
-                             .path = "/api/queues/%2F/a%20b?columns=x"};
+                             .path = paths[round]};
         pthread_t thread;
         pthread_create (&thread, NULL, s_client, &client);
         zsock_set_rcvtimeo (backend, 5000);
@@ -89,7 +94,7 @@ Test (http, hands_requests_to_its_backend_and_its_answers_back)
         cr_assert_eq (zmsg_size (request), 8);
         zframe_t *routing = zmsg_pop (request);
         zframe_t *rid = zmsg_pop (request);
-        const char *expected[] = {"http", "GET",  "/api/queues/%2F/a%20b",
+        const char *expected[] = {"http", "GET",  forwarded[round],
                                   "ann",  "pw:1", "127.0.0.1"};
         for (int i = 0; i < 6; i++) {
             char *frame = zmsg_popstr (request);
