@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,12 +51,26 @@ typedef struct {
 
 //  One run's figures.
 typedef struct {
-    double rate;   //  msgs/s end to end; 0: failed.
-    double p50;    //  Publish to delivery, us.
-    double peak;   //  Peak resident set during the run, kB.
-    double after;  //  Resident set once drained (meshq), kB.
-    double idle;   //  Idle resident set (meshq), kB.
+    double rate;       //  msgs/s end to end; 0: failed.
+    double p50;        //  Publish to delivery, us.
+    double peak;       //  Peak resident set during the run, kB.
+    double after;      //  Resident set once drained (meshq), kB.
+    double idle;       //  Idle resident set (meshq), kB.
+    double client_us;  //  Client CPU per message (both connections), us.
+    double server_us;  //  Server CPU per message, us.
 } s_figures_t;
+
+//  CPU seconds of this process (who = RUSAGE_SELF) or of its waited-for
+//  children (RUSAGE_CHILDREN).
+static double
+s_rusage_s (int who)
+{
+    struct rusage usage;
+    getrusage (who, &usage);
+    return (double)usage.ru_utime.tv_sec + (double)usage.ru_stime.tv_sec +
+           ((double)usage.ru_utime.tv_usec + (double)usage.ru_stime.tv_usec) /
+               1e6;
+}
 
 //  What this process started, for the cleanup on exit or a signal.
 static meshq_nats_server_t s_nats;
@@ -163,11 +178,19 @@ s_run_meshq (s_meshq_t *meshq, unsigned long long count, double settle)
               "--size 100 --transient --confirm-window 0 --auto-ack "
               "--prefetch 1000 --settle %g",
               meshq->build, meshq->endpoint, count, settle);
+    double client = s_rusage_s (RUSAGE_CHILDREN);
+    double server = meshq_nats_proc_cpu_s (meshq->pid);
     FILE *pipe = popen (command, "r");
     char output[4096] = "";
     size_t got = pipe ? fread (output, 1, sizeof output - 1, pipe) : 0;
     output[got] = 0;
     int status = pipe ? pclose (pipe) : -1;
+    //  Both include the time the memory takes to come back after the
+    //  run (settle): the client's polls, the agent's trims.
+    client = s_rusage_s (RUSAGE_CHILDREN) - client;
+    server = meshq_nats_proc_cpu_s (meshq->pid) - server;
+    figures.client_us = client * 1e6 / (double)count;
+    figures.server_us = server * 1e6 / (double)count;
     if (status != 0 || !strstr (output, "\"consume_rate\":")) {
         fprintf (stderr, "bench_nats: meshq bench failed (status %d): %s\n",
                  status, output);
@@ -191,7 +214,15 @@ s_run_nats (const char *host, int port, unsigned long long count)
     if (s_nats.pid > 0)
         meshq_nats_reset_peak (s_nats.pid);
     meshq_nats_load_result_t result;
-    if (meshq_nats_load_run (host, port, count, 100, &result))
+    double client = s_rusage_s (RUSAGE_SELF);
+    double server = s_nats.pid > 0 ? meshq_nats_proc_cpu_s (s_nats.pid) : 0;
+    int rc = meshq_nats_load_run (host, port, count, 100, &result);
+    figures.client_us =
+        (s_rusage_s (RUSAGE_SELF) - client) * 1e6 / (double)count;
+    if (s_nats.pid > 0)
+        figures.server_us =
+            (meshq_nats_proc_cpu_s (s_nats.pid) - server) * 1e6 / (double)count;
+    if (rc)
         fprintf (stderr, "bench_nats: NATS: %s\n", result.error);
     else {
         figures.rate = result.consume_rate;
@@ -357,8 +388,10 @@ main (int argc, char **argv)
                 *f = s_run_meshq (&s_meshq[server - S_MESHQ], count, settle);
             failures += f->rate <= 0;
             fprintf (stderr,
-                     "bench_nats:   %.0f msgs/s, p50 %.0f us, peak %.1f MB\n",
-                     f->rate, f->p50, f->peak / 1024);
+                     "bench_nats:   %.0f msgs/s, p50 %.0f us, peak %.1f MB, "
+                     "CPU per message %.2f us client + %.2f us server\n",
+                     f->rate, f->p50, f->peak / 1024, f->client_us,
+                     f->server_us);
         }
     if (active[S_NATS])
         nats_Close ();
@@ -375,6 +408,10 @@ main (int argc, char **argv)
             s_median (figures[server], runs, offsetof (s_figures_t, after));
         median[server].idle =
             s_median (figures[server], runs, offsetof (s_figures_t, idle));
+        median[server].client_us =
+            s_median (figures[server], runs, offsetof (s_figures_t, client_us));
+        median[server].server_us =
+            s_median (figures[server], runs, offsetof (s_figures_t, server_us));
     }
     char nats_name[64];
     snprintf (nats_name, sizeof nats_name, "NATS%s%s core",
@@ -400,6 +437,22 @@ main (int argc, char **argv)
             median[S_MESHQ].p50, median[S_NATS].p50);
     if (active[S_OTHER])
         printf (" %.0f | |", median[S_OTHER].p50);
+    printf ("\n| CPU per message, client + server (us) | %.2f + %.2f | %.2f + "
+            "%.2f | %.2fx |",
+            median[S_MESHQ].client_us, median[S_MESHQ].server_us,
+            median[S_NATS].client_us, median[S_NATS].server_us,
+            median[S_MESHQ].client_us + median[S_MESHQ].server_us > 0
+                ? (median[S_NATS].client_us + median[S_NATS].server_us) /
+                      (median[S_MESHQ].client_us + median[S_MESHQ].server_us)
+                : 0);
+    if (active[S_OTHER])
+        printf (
+            " %.2f + %.2f | %.2fx |", median[S_OTHER].client_us,
+            median[S_OTHER].server_us,
+            median[S_MESHQ].client_us + median[S_MESHQ].server_us > 0
+                ? (median[S_OTHER].client_us + median[S_OTHER].server_us) /
+                      (median[S_MESHQ].client_us + median[S_MESHQ].server_us)
+                : 0);
     printf ("\n| server peak RSS in the run (MB) | %.1f | %.1f | |",
             median[S_MESHQ].peak / 1024, median[S_NATS].peak / 1024);
     if (active[S_OTHER])

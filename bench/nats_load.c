@@ -352,3 +352,25 @@ meshq_nats_reset_peak (pid_t pid)
         fclose (file);
     }
 }
+
+double
+meshq_nats_proc_cpu_s (pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    size_t got = fread (line, 1, sizeof line - 1, file);
+    fclose (file);
+    line[got] = 0;
+    //  After "pid (comm) ", utime and stime are fields 14 and 15.
+    char *field = strrchr (line, ')');
+    unsigned long long utime = 0, stime = 0;
+    if (!field ||
+        sscanf (field + 2,
+                "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                &stime) != 2)
+        return 0;
+    return (double)(utime + stime) / (double)sysconf (_SC_CLK_TCK);
+}

@@ -53,6 +53,9 @@ int meshq_nats_load_run (const char *host, int port, uint64_t count, int size,
 //  A field of /proc/PID/status in kB ("VmRSS", "VmHWM"); 0 if unknown.
 long meshq_nats_proc_kb (pid_t pid, const char *field);
 
+//  CPU seconds (user + system) process pid has used so far; 0 if unknown.
+double meshq_nats_proc_cpu_s (pid_t pid);
+
 //  Resets the peak resident set (VmHWM) of process pid to its current
 //  resident set, so that the next run's peak is its own.
 void meshq_nats_reset_peak (pid_t pid);
