@@ -11,13 +11,15 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 # Debian packages the build, the tests and the demo need. Installing
-# them starts no service (rabbitmq-server's would take port 5672): the
+# them starts no service (rabbitmq-server's would take port 5672,
+# nats-server's 4222): the
 # benches start their own servers on private ports.
 PACKAGES = cmake pkg-config gcc make libzmq3-dev libczmq-dev libmsgpack-dev \
            libsodium-dev libcriterion-dev iproute2 nftables clang \
            clang-format python3 librabbitmq-dev python3-zmq python3-msgpack \
            scdoc groff-base man-db dpkg-dev file python3-yaml rabbitmq-server \
            libmicrohttpd-dev libunistring-dev python3-pika \
+           nats-server libnats-dev \
            chromium chromium-driver python3-selenium
 
 .PHONY: all deps build test demo clean

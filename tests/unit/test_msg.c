@@ -129,6 +129,47 @@ Test (msg, decoded_message_can_be_changed)
     meshq_msg_destroy (&msg);
 }
 
+Test (msg, body_set_again_replaces_the_body)
+{
+    //  A publisher sets a new body on the same message for each publish;
+    //  one of the same size is written over the old one in place.
+    meshq_msg_t *msg = meshq_msg_new ();
+    cr_assert_eq (meshq_msg_set_body (msg, "abcd", 4), 0);
+    cr_assert_eq (meshq_msg_set_body (msg, "wxyz", 4), 0);
+    size_t size = 0;
+    const char *body = meshq_msg_body (msg, &size);
+    cr_assert_eq (size, 4);
+    cr_expect_eq (memcmp (body, "wxyz", 4), 0);
+    //  From itself: unchanged.
+    cr_assert_eq (meshq_msg_set_body (msg, body, 4), 0);
+    body = meshq_msg_body (msg, &size);
+    cr_expect_eq (memcmp (body, "wxyz", 4), 0);
+    //  A copy's body (in its arena) set to one of the same size: the
+    //  copy has the new one, the original keeps its own.
+    meshq_msg_t *copy = meshq_msg_dup (msg);
+    cr_assert_eq (meshq_msg_set_body (copy, "1234", 4), 0);
+    cr_assert_eq (meshq_msg_set_body (copy, "5678", 4), 0);
+    body = meshq_msg_body (copy, &size);
+    cr_assert_eq (size, 4);
+    cr_expect_eq (memcmp (body, "5678", 4), 0);
+    body = meshq_msg_body (msg, &size);
+    cr_expect_eq (memcmp (body, "wxyz", 4), 0);
+    //  Shorter, longer and empty bodies after it.
+    cr_assert_eq (meshq_msg_set_body (msg, "ab", 2), 0);
+    body = meshq_msg_body (msg, &size);
+    cr_assert_eq (size, 2);
+    cr_expect_eq (memcmp (body, "ab", 2), 0);
+    cr_assert_eq (meshq_msg_set_body (msg, "abcdefgh", 8), 0);
+    body = meshq_msg_body (msg, &size);
+    cr_assert_eq (size, 8);
+    cr_expect_eq (memcmp (body, "abcdefgh", 8), 0);
+    cr_assert_eq (meshq_msg_set_body (msg, "", 0), 0);
+    meshq_msg_body (msg, &size);
+    cr_expect_eq (size, 0);
+    meshq_msg_destroy (&copy);
+    meshq_msg_destroy (&msg);
+}
+
 Test (msg, every_error_code_has_its_own_name)
 {
     for (int a = MESHQ_OK; a >= MESHQ_EINTR; a--) {
