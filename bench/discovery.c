@@ -8,6 +8,8 @@
       * idle CPU: utime + stime of all agents over the --settle window
         once joined, divided by the window (1.0 is one core), and the
         false downs during it;
+      * newcomer: one more agent started into the idle mesh, from its
+        "started" line until it and every other have each other up;
       * SIGKILL: from kill () until every survivor has the victim down;
       * SIGSTOP: the same for a frozen agent, and after SIGCONT the time
         until it is up everywhere again;
@@ -298,7 +300,8 @@ s_fresh (void)
 //  Returns 0, or -1 with the reason in s_why.
 static int
 s_run (int count, double *join, double *settle, double *killed, double *stopped,
-       double *thawed, double *rss, double *pss, double *cpu, int *settle_downs)
+       double *thawed, double *rss, double *pss, double *cpu, double *newcomer,
+       int *settle_downs)
 {
     s_fresh ();
     //  Every process is made first, held at a gate; the clock starts as
@@ -355,24 +358,39 @@ s_run (int count, double *join, double *settle, double *killed, double *stopped,
 
     //  A frozen agent: down everywhere by heartbeat timeout. Thawed, it
     //  comes back (the others say HELLO again); then it is killed.
+    //  A newcomer to the idle mesh: from its "started" line until it and
+    //  every other agent have each other up.
+    int all = count;
+    *newcomer = -1;
+    if (count < S_MAX) {
+        if (s_start (count, NULL)) {
+            s_stop_all (count);
+            return -1;
+        }
+        all = count + 1;
+        int64_t in = s_watch (all, s_full, NULL, NULL);
+        if (in >= 0)
+            *newcomer = (double)(in - s_last_started);
+    }
+
     int victim = count - 1;
     int64_t sent = testproc_now ();
     kill (s_agents[victim].pid, SIGSTOP);
     s_dead[victim] = true;
-    int64_t gone = s_watch (count, s_gone, &victim, NULL);
+    int64_t gone = s_watch (all, s_gone, &victim, NULL);
     *stopped = gone < 0 ? -1 : (double)(gone - sent);
     kill (s_agents[victim].pid, SIGCONT);
     s_dead[victim] = false;
-    int64_t back = s_watch (count, s_full, NULL, NULL);
+    int64_t back = s_watch (all, s_full, NULL, NULL);
     *thawed = back < 0 ? -1 : (double)(back - gone);
 
     sent = testproc_now ();
     kill (s_agents[victim].pid, SIGKILL);
     s_dead[victim] = true;
-    gone = s_watch (count, s_gone, &victim, NULL);
+    gone = s_watch (all, s_gone, &victim, NULL);
     *killed = gone < 0 ? -1 : (double)(gone - sent);
     testproc_wait (&s_agents[victim], S_WAIT_MS);
-    s_stop_all (count);
+    s_stop_all (all);
     return 0;
 }
 
@@ -480,14 +498,16 @@ main (int argc, char *argv[])
             runs);
     printf ("idle CPU: utime + stime of all agents over the %d s after "
             "join, per second (1.00 = one core); idle downs: peer downs "
-            "logged then (all false)\n\n",
+            "logged then (all false); newcomer: one more agent started "
+            "then, from its 'started' line until all have each other "
+            "up\n\n",
             s_settle);
     printf ("| agents |   join ms | after all started ms | SIGKILL down ms "
             "| SIGSTOP down ms | thawed, up ms |    RSS MB | PSS MB "
-            "| idle CPU | idle downs |\n");
+            "| idle CPU | idle downs | newcomer ms |\n");
     printf ("|-------:|----------:|---------------------:|----------------:"
             "|----------------:|--------------:|----------:|-------:"
-            "|---------:|-----------:|\n");
+            "|---------:|-----------:|------------:|\n");
     fflush (stdout);
     for (char *item = strtok (sizes_text, ","); item;
          item = strtok (NULL, ",")) {
@@ -499,14 +519,15 @@ main (int argc, char *argv[])
             continue;
         }
         double join[100], settle[100], killed[100], stopped[100], thawed[100];
-        double cpu[100];
+        double cpu[100], newcomer[100];
         int settle_downs = 0, done = 0;
         double *rss = calloc ((size_t)(runs * count), sizeof *rss);
         double *pss = calloc ((size_t)(runs * count), sizeof *pss);
         for (int r = 0; r < runs; r++) {
             if (s_run ((int)count, &join[done], &settle[done], &killed[done],
                        &stopped[done], &thawed[done], rss + done * count,
-                       pss + done * count, &cpu[done], &settle_downs) == 0)
+                       pss + done * count, &cpu[done], &newcomer[done],
+                       &settle_downs) == 0)
                 done++;
             else {
                 printf ("| %6ld | run %d failed: %s |\n", count, r + 1, s_why);
@@ -516,7 +537,7 @@ main (int argc, char *argv[])
         if (done > 0)
             printf ("| %6ld | %4.0f / %3.0f | %9.0f / %8.0f | %6.0f / %6.0f | "
                     "%6.0f / %6.0f | %5.0f / %5.0f | %4.1f / %3.1f | %6.1f "
-                    "| %4.2f / %4.2f | %10d |\n",
+                    "| %4.2f / %4.2f | %10d | %4.0f / %4.0f |\n",
                     count, meshq_bench_median (join, done), s_max (join, done),
                     meshq_bench_median (settle, done), s_max (settle, done),
                     meshq_bench_median (killed, done), s_max (killed, done),
@@ -526,7 +547,8 @@ main (int argc, char *argv[])
                     s_max (rss, done * (int)count) / 1024,
                     meshq_bench_median (pss, done * (int)count) / 1024,
                     meshq_bench_median (cpu, done), s_max (cpu, done),
-                    settle_downs);
+                    settle_downs, meshq_bench_median (newcomer, done),
+                    s_max (newcomer, done));
         if (done < runs)
             printf ("(%ld agents: %d of %d runs failed, above)\n", count,
                     runs - done, runs);
