@@ -1,10 +1,15 @@
 /*  discovery.c - how fast meshq-agent processes find each other and
     notice one die or hang, on loopback, with the default timings.
 
-    For N agents (2, 8, 32), each run starts N meshq-agent processes and
-    measures, from the agents' own log lines ("peer up", "peer down"),
-    read as they are written:
+    For N agents (2, 8, 32; up to 256), each run starts N meshq-agent
+    processes and measures, from the agents' own log lines ("peer up",
+    "peer down"), read as they are written:
       * join: from the first spawn until every agent has all others up;
+      * idle CPU: utime + stime of all agents over the --settle window
+        once joined, divided by the window (1.0 is one core), and the
+        false downs during it;
+      * newcomer: one more agent started into the idle mesh, from its
+        "started" line until it and every other have each other up;
       * SIGKILL: from kill () until every survivor has the victim down;
       * SIGSTOP: the same for a frozen agent, and after SIGCONT the time
         until it is up everywhere again;
@@ -12,7 +17,9 @@
         --settle seconds (3).
     Then two agents run idle while two processes keep both cores busy,
     and every "peer down" between them is a false down. Prints the
-    median and max of 5 runs (bench/README.md has the targets).
+    median and max of 5 runs (bench/README.md has the targets). Every
+    size asked for gets a line: a size out of range, or one whose run
+    failed, says why.
 
     Usage: bench_discovery [--runs N] [--idle SECONDS] [--sizes 2,8,32]
                            [--settle SECONDS]
@@ -22,9 +29,10 @@
 #include "testutil.h"
 
 #include <getopt.h>
+#include <sys/resource.h>
 
 #define S_AGENT   MESHQ_BINARY_DIR "/agents/meshq-agent"
-#define S_MAX     64
+#define S_MAX     256
 #define S_WAIT_MS 30000
 
 static char s_dir[64];
@@ -35,8 +43,9 @@ static bool s_seen[S_MAX][S_MAX];  //  [i][j]: agent i has j up.
 static bool s_dead[S_MAX];         //  Killed or stopped: not a survivor.
 static int64_t s_last_started;     //  When the last agent said "started".
 static int s_started;              //  Agents that said "started".
+static char s_why[256];            //  Why the last run failed.
 
-static void
+static int
 s_start (int i, const int *gate)
 {
     char name[16], control[128], data[128];
@@ -49,9 +58,11 @@ s_start (int i, const int *gate)
         s_port,  "--control", control, "--interface", "lo",   "--data",
         data,    NULL};
     if (testproc_start_gated (&s_agents[i], argv, gate)) {
-        fprintf (stderr, "bench: cannot start %s\n", S_AGENT);
-        exit (1);
+        snprintf (s_why, sizeof s_why, "cannot start agent %d: %s", i,
+                  strerror (errno));
+        return -1;
     }
+    return 0;
 }
 
 //  Which agent a log line is about: "name=bK ".
@@ -183,6 +194,49 @@ s_memory (pid_t pid, double *rss, double *pss)
     *pss = (double)s_proc_kb (pid, "smaps_rollup", "Pss:");
 }
 
+//  utime + stime of a process in clock ticks, or 0 if it is gone.
+static long long
+s_cpu_ticks (pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    size_t size = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text[size] = 0;
+    //  Fields after the command's ")" : state is field 3, utime 14,
+    //  stime 15.
+    const char *at = strrchr (text, ')');
+    long long utime = 0, stime = 0;
+    if (at && sscanf (at + 1,
+                      " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld",
+                      &utime, &stime) != 2)
+        return 0;
+    return utime + stime;
+}
+
+static long long
+s_mesh_ticks (int count)
+{
+    long long ticks = 0;
+    for (int i = 0; i < count; i++)
+        ticks += s_cpu_ticks (s_agents[i].pid);
+    return ticks;
+}
+
+//  Links up, of count * (count - 1).
+static int
+s_links_up (int count)
+{
+    int up = 0;
+    for (int i = 0; i < count; i++)
+        for (int j = 0; j < count; j++)
+            up += i != j && s_seen[i][j];
+    return up;
+}
+
 static int s_settle = 3;  //  Seconds of idle mesh before memory is read.
 
 //  With MESHQ_BENCH_LOGS=DIR, keeps each agent's log of every run there,
@@ -241,11 +295,13 @@ s_fresh (void)
     snprintf (s_port, sizeof s_port, "%u", testutil_udp_port ());
 }
 
-//  One run with count agents; fills join, kill and stop times in ms and
-//  the RSS of each agent in kb.
-static void
+//  One run with count agents; fills join, kill and stop times in ms,
+//  the RSS of each agent in kb, and the CPU of the idle mesh in cores.
+//  Returns 0, or -1 with the reason in s_why.
+static int
 s_run (int count, double *join, double *settle, double *killed, double *stopped,
-       double *thawed, double *rss, double *pss, int *settle_downs)
+       double *thawed, double *rss, double *pss, double *cpu, double *newcomer,
+       int *settle_downs)
 {
     s_fresh ();
     //  Every process is made first, held at a gate; the clock starts as
@@ -253,27 +309,48 @@ s_run (int count, double *join, double *settle, double *killed, double *stopped,
     //  one by one timed this launcher, starved by the agents it had
     //  started: 17 to 293 ms for 32.)
     int gate[2];
-    if (pipe2 (gate, O_CLOEXEC))
-        exit (1);
+    if (pipe2 (gate, O_CLOEXEC)) {
+        snprintf (s_why, sizeof s_why, "pipe: %s", strerror (errno));
+        return -1;
+    }
     for (int i = 0; i < count; i++)
-        s_start (i, gate);
+        if (s_start (i, gate)) {
+            close (gate[0]);
+            close (gate[1]);
+            s_stop_all (count);
+            return -1;
+        }
     close (gate[0]);
     int64_t start = testproc_now ();
     close (gate[1]);
-    int64_t full = s_watch (count, s_full, NULL, NULL);
+    int downs = 0;
+    int64_t full = s_watch (count, s_full, NULL, &downs);
     if (full < 0) {
-        fprintf (stderr, "bench: %d agents never reached full membership\n",
-                 count);
-        exit (1);
+        int exited = 0;
+        for (int i = 0; i < count; i++)
+            exited += testproc_wait (&s_agents[i], 0) >= 0;
+        snprintf (s_why, sizeof s_why,
+                  "no full membership in %d s: %d of %d links up, %d peer "
+                  "downs logged, %d of %d agents started, %d exited",
+                  S_WAIT_MS / 1000, s_links_up (count), count * (count - 1),
+                  downs, s_started, count, exited);
+        s_stop_all (count);
+        return -1;
     }
     *join = (double)(full - start);
     *settle = (double)(full - s_last_started);
     //  Memory once the mesh has been idle a moment, reading logs meanwhile
     //  (a down now would be a false one, and is not expected).
+    //  The CPU of all agents over that window is the idle mesh's cost.
     int idle_downs = 0;
-    int64_t until = testproc_now () + s_settle * 1000;
+    int64_t from = testproc_now ();
+    long long ticks = s_mesh_ticks (count);
+    int64_t until = from + s_settle * 1000;
     while (testproc_now () < until)
         s_watch_until (count, until, &idle_downs);
+    ticks = s_mesh_ticks (count) - ticks;
+    *cpu = (double)ticks / (double)sysconf (_SC_CLK_TCK) /
+           ((double)(testproc_now () - from) / 1000.0);
     for (int i = 0; i < count; i++)
         s_memory (s_agents[i].pid, &rss[i], &pss[i]);
 
@@ -281,24 +358,40 @@ s_run (int count, double *join, double *settle, double *killed, double *stopped,
 
     //  A frozen agent: down everywhere by heartbeat timeout. Thawed, it
     //  comes back (the others say HELLO again); then it is killed.
+    //  A newcomer to the idle mesh: from its "started" line until it and
+    //  every other agent have each other up.
+    int all = count;
+    *newcomer = -1;
+    if (count < S_MAX) {
+        if (s_start (count, NULL)) {
+            s_stop_all (count);
+            return -1;
+        }
+        all = count + 1;
+        int64_t in = s_watch (all, s_full, NULL, NULL);
+        if (in >= 0)
+            *newcomer = (double)(in - s_last_started);
+    }
+
     int victim = count - 1;
     int64_t sent = testproc_now ();
     kill (s_agents[victim].pid, SIGSTOP);
     s_dead[victim] = true;
-    int64_t gone = s_watch (count, s_gone, &victim, NULL);
+    int64_t gone = s_watch (all, s_gone, &victim, NULL);
     *stopped = gone < 0 ? -1 : (double)(gone - sent);
     kill (s_agents[victim].pid, SIGCONT);
     s_dead[victim] = false;
-    int64_t back = s_watch (count, s_full, NULL, NULL);
+    int64_t back = s_watch (all, s_full, NULL, NULL);
     *thawed = back < 0 ? -1 : (double)(back - gone);
 
     sent = testproc_now ();
     kill (s_agents[victim].pid, SIGKILL);
     s_dead[victim] = true;
-    gone = s_watch (count, s_gone, &victim, NULL);
+    gone = s_watch (all, s_gone, &victim, NULL);
     *killed = gone < 0 ? -1 : (double)(gone - sent);
     testproc_wait (&s_agents[victim], S_WAIT_MS);
-    s_stop_all (count);
+    s_stop_all (all);
+    return 0;
 }
 
 //  Spins until killed: keeps one core busy.
@@ -318,8 +411,10 @@ static int
 s_idle (int seconds, double *rss, double *pss)
 {
     s_fresh ();
-    s_start (0, NULL);
-    s_start (1, NULL);
+    if (s_start (0, NULL) || s_start (1, NULL)) {
+        fprintf (stderr, "bench: %s\n", s_why);
+        exit (1);
+    }
     if (s_watch (2, s_full, NULL, NULL) < 0) {
         fprintf (stderr, "bench: idle agents never met\n");
         exit (1);
@@ -382,44 +477,81 @@ main (int argc, char *argv[])
         fprintf (stderr, "bench: --runs 1..100, --idle >= 0\n");
         return 64;
     }
+    for (int i = 0; i < S_MAX; i++)
+        s_agents[i].log = s_agents[i].pidfd = -1;
     snprintf (s_dir, sizeof s_dir, "/tmp/meshq-bench-XXXXXX");
     if (!mkdtemp (s_dir))
         return 1;
     signal (SIGPIPE, SIG_IGN);
+    //  Two descriptors per agent here, and in each agent about three
+    //  per peer (its link, the peer's connection to its ROUTER, the
+    //  probes): raise the soft limit to the hard one, for the agents too.
+    struct rlimit files;
+    if (getrlimit (RLIMIT_NOFILE, &files) == 0 &&
+        files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &files);
+    }
 
     printf ("discovery on loopback, default timings (beacon 250 ms, "
             "heartbeat 250 ms, timeout 2000 ms)\nmedian / max of %d runs\n\n",
             runs);
+    printf ("idle CPU: utime + stime of all agents over the %d s after "
+            "join, per second (1.00 = one core); idle downs: peer downs "
+            "logged then (all false); newcomer: one more agent started "
+            "then, from its 'started' line until all have each other "
+            "up\n\n",
+            s_settle);
     printf ("| agents |   join ms | after all started ms | SIGKILL down ms "
-            "| SIGSTOP down ms | thawed, up ms |    RSS MB | PSS MB |\n");
+            "| SIGSTOP down ms | thawed, up ms |    RSS MB | PSS MB "
+            "| idle CPU | idle downs | newcomer ms |\n");
     printf ("|-------:|----------:|---------------------:|----------------:"
-            "|----------------:|--------------:|----------:|-------:|\n");
+            "|----------------:|--------------:|----------:|-------:"
+            "|---------:|-----------:|------------:|\n");
+    fflush (stdout);
     for (char *item = strtok (sizes_text, ","); item;
          item = strtok (NULL, ",")) {
-        int count = atoi (item);
-        if (count < 2 || count > S_MAX)
+        char *end;
+        long count = strtol (item, &end, 10);
+        if (*end || count < 2 || count > S_MAX) {
+            printf ("| %6s | not measured: sizes are 2 to %d |\n", item, S_MAX);
+            fflush (stdout);
             continue;
+        }
         double join[100], settle[100], killed[100], stopped[100], thawed[100];
-        int settle_downs = 0;
+        double cpu[100], newcomer[100];
+        int settle_downs = 0, done = 0;
         double *rss = calloc ((size_t)(runs * count), sizeof *rss);
         double *pss = calloc ((size_t)(runs * count), sizeof *pss);
-        for (int r = 0; r < runs; r++)
-            s_run (count, &join[r], &settle[r], &killed[r], &stopped[r],
-                   &thawed[r], rss + r * count, pss + r * count, &settle_downs);
-        printf ("| %6d | %4.0f / %3.0f | %9.0f / %8.0f | %6.0f / %6.0f | "
-                "%6.0f / %6.0f | %5.0f / %5.0f | %4.1f / %3.1f | %6.1f |\n",
-                count, meshq_bench_median (join, runs), s_max (join, runs),
-                meshq_bench_median (settle, runs), s_max (settle, runs),
-                meshq_bench_median (killed, runs), s_max (killed, runs),
-                meshq_bench_median (stopped, runs), s_max (stopped, runs),
-                meshq_bench_median (thawed, runs), s_max (thawed, runs),
-                meshq_bench_median (rss, runs * count) / 1024,
-                s_max (rss, runs * count) / 1024,
-                meshq_bench_median (pss, runs * count) / 1024);
-        if (settle_downs)
-            printf ("(%d agents: %d false downs while idle before the "
-                    "memory was read)\n",
-                    count, settle_downs);
+        for (int r = 0; r < runs; r++) {
+            if (s_run ((int)count, &join[done], &settle[done], &killed[done],
+                       &stopped[done], &thawed[done], rss + done * count,
+                       pss + done * count, &cpu[done], &newcomer[done],
+                       &settle_downs) == 0)
+                done++;
+            else {
+                printf ("| %6ld | run %d failed: %s |\n", count, r + 1, s_why);
+                fflush (stdout);
+            }
+        }
+        if (done > 0)
+            printf ("| %6ld | %4.0f / %3.0f | %9.0f / %8.0f | %6.0f / %6.0f | "
+                    "%6.0f / %6.0f | %5.0f / %5.0f | %4.1f / %3.1f | %6.1f "
+                    "| %4.2f / %4.2f | %10d | %4.0f / %4.0f |\n",
+                    count, meshq_bench_median (join, done), s_max (join, done),
+                    meshq_bench_median (settle, done), s_max (settle, done),
+                    meshq_bench_median (killed, done), s_max (killed, done),
+                    meshq_bench_median (stopped, done), s_max (stopped, done),
+                    meshq_bench_median (thawed, done), s_max (thawed, done),
+                    meshq_bench_median (rss, done * (int)count) / 1024,
+                    s_max (rss, done * (int)count) / 1024,
+                    meshq_bench_median (pss, done * (int)count) / 1024,
+                    meshq_bench_median (cpu, done), s_max (cpu, done),
+                    settle_downs, meshq_bench_median (newcomer, done),
+                    s_max (newcomer, done));
+        if (done < runs)
+            printf ("(%ld agents: %d of %d runs failed, above)\n", count,
+                    runs - done, runs);
         fflush (stdout);
         free (rss);
         free (pss);

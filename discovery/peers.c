@@ -72,6 +72,8 @@ meshq_peers_new (const meshq_peers_config_t *config)
         c->beacon_port = MESHQ_BEACON_PORT;
     if (!c->beacon_interval_ms)
         c->beacon_interval_ms = MESHQ_PEERS_BEACON_MS;
+    if (!c->beacon_slow_ms)
+        c->beacon_slow_ms = MESHQ_PEERS_BACKOFF_MS;
     if (!c->heartbeat_ms)
         c->heartbeat_ms = MESHQ_PEERS_HEARTBEAT_MS;
     if (!c->peer_timeout_ms)
@@ -391,11 +393,16 @@ s_beacon_timer (zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     meshq_peers_t *self = arg;
+    int64_t now = zclock_mono ();
+    //  The timer ticks at the fast interval; the pace says whether a
+    //  beacon is due (fewer once joined).
+    if (!meshq_beacon_pace_due (&self->beacon_pace, now))
+        return 0;
+    meshq_beacon_pace_sent (&self->beacon_pace, self->up_count > 0, now);
     if (meshq_udp_send (self->udp, self->beacon, self->beacon_size) == 0)
         self->stats.beacons_sent++;
     else {
         self->stats.beacon_errors++;
-        int64_t now = zclock_mono ();
         if (meshq_peers_ratelog (&self->error_log, now))
             zsys_warning ("discovery: beacon not sent interface=%s error=%s "
                           "failures=%" PRIu64,
@@ -438,9 +445,15 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
         if (zloop_poller (loop, &self->udp_item, meshq_peers_beacon_input,
                           self))
             rc = s_error (self, MESHQ_EIO, "cannot watch the beacon socket");
-        else
+        else {
+            //  The first beacon went in s_open_beacon.
+            meshq_beacon_pace_init (
+                &self->beacon_pace, self->config.beacon_interval_ms,
+                self->config.beacon_slow_ms, zclock_mono ());
+            meshq_beacon_pace_sent (&self->beacon_pace, false, zclock_mono ());
             self->beacon_timer = zloop_timer (
                 loop, self->config.beacon_interval_ms, 0, s_beacon_timer, self);
+        }
     }
     if (rc == 0) {
         size_t tick = self->config.heartbeat_ms / 2;

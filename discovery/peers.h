@@ -34,6 +34,7 @@ typedef struct _meshq_peers_t meshq_peers_t;
 
 //  Defaults, in milliseconds where timed.
 #define MESHQ_PEERS_BEACON_MS    250
+#define MESHQ_PEERS_BACKOFF_MS   8000
 #define MESHQ_PEERS_HEARTBEAT_MS 250
 #define MESHQ_PEERS_TIMEOUT_MS   2000
 #define MESHQ_PEERS_GOSSIP_MS    1000
@@ -61,6 +62,9 @@ typedef struct {
     uint32_t seed_refresh_ms;     //  How often names are resolved again;
                                   //  0: 30000.
     uint32_t beacon_interval_ms;  //  0: 250.
+    uint32_t beacon_slow_ms;      //  Longest interval once a peer is up
+                                  //  (beacon_pace.h); 0: 8000; at most
+                                  //  beacon_interval_ms: no back-off.
     uint32_t heartbeat_ms;        //  0: 250.
     uint32_t peer_timeout_ms;     //  Silence until down; 0: 2000.
     uint32_t gossip_interval_ms;  //  0: 1000.

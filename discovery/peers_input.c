@@ -137,6 +137,11 @@ s_beacon (meshq_peers_t *self, const uint8_t *data,
             return;
         }
         self->stats.beacons_received++;
+        //  An agent we do not have up (a newcomer, or one coming back):
+        //  beacon fast again until the mesh settles.
+        meshq_peers_entry_t *entry = meshq_peers_find (self, beacon.node);
+        if (!entry || !entry->peer.reported)
+            meshq_beacon_pace_reset (&self->beacon_pace, now);
         s_discovered (self, beacon.node, beacon.incarnation, endpoint, false,
                       now);
     }

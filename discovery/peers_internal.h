@@ -8,6 +8,7 @@
 #ifndef MESHQ_PEERS_INTERNAL_H_INCLUDED
 #define MESHQ_PEERS_INTERNAL_H_INCLUDED
 
+#include "beacon_pace.h"
 #include "codec_peer.h"
 #include "codec_reader.h"
 #include "iface.h"
@@ -119,6 +120,7 @@ struct _meshq_peers_t {
     uint8_t beacon[MESHQ_BEACON_SEALED_SIZE];   //  Our beacon record,
     size_t beacon_size;                         //  sealed with a secret,
     uint8_t beacon_key[MESHQ_BEACON_KEY_SIZE];  //  by this key.
+    meshq_beacon_pace_t beacon_pace;            //  When the next one goes.
     meshq_buf_t hello;                          //  Our HELLO map, encoded once,
         //  with no session: seed probes.
     meshq_hello_t hello_fields;  //  Its fields, for links' HELLOs.

@@ -149,6 +149,9 @@ s_report (meshq_peers_t *self, meshq_peers_entry_t *entry,
         down->state = "down";
         assert (self->up_count > 0);
         self->up_count--;
+        //  The mesh changed: beacon fast again, so that a peer that
+        //  comes back, or a part of the mesh cut off, is found soon.
+        meshq_beacon_pace_reset (&self->beacon_pace, now);
         self->stats.peer_down_events++;
         zsys_notice ("discovery: peer down id=%s name=%s endpoint=%s "
                      "incarnation=%" PRIu64 " reason=\"%s\"",

@@ -916,3 +916,31 @@ Test (discovery, says_why_it_cannot_start, .init = s_setup)
         zactor_destroy (&actor);
     }
 }
+
+//  Two joined nodes back off their beacons; a third still joins them
+//  both, once each, as a newcomer's beacon is answered at once.
+Test (discovery, a_newcomer_joins_a_mesh_that_has_backed_off, .init = s_setup,
+      .fini = s_teardown)
+{
+    for (int i = 0; i < 2; i++)
+        s_start_default (i);
+    cr_assert (s_wait (s_full, NULL), "no full membership");
+    //  Joined, node 0 beacons far less than every 100 ms: over 3 s of
+    //  the test's clock (a busy machine only makes it fewer), at most
+    //  half of the 30 beacons it sends alone.
+    uint64_t before = s_stat (0, "beacons_sent");
+    int64_t until = zclock_mono () + 3000;
+    while (zclock_mono () < until)
+        s_pump (50);
+    uint64_t sent = s_stat (0, "beacons_sent") - before;
+    cr_expect_lt (sent, 15, "a joined node sent %" PRIu64 " beacons in 3 s",
+                  sent);
+    s_start_default (2);
+    cr_assert (s_wait (s_full, NULL), "the newcomer did not join");
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (i != j)
+                cr_expect_eq (s_nodes[i].ups[j], 1,
+                              "node %d saw %d up %d times", i, j,
+                              s_nodes[i].ups[j]);
+}

@@ -1,0 +1,45 @@
+/*  beacon_pace.c - when an agent sends its next beacon: fast until it
+    has a peer up, then backing off, fast again when its view changes.
+*/
+#include "beacon_pace.h"
+
+#include <assert.h>
+
+void
+meshq_beacon_pace_init (meshq_beacon_pace_t *self, uint32_t fast_ms,
+                        uint32_t slow_ms, int64_t now)
+{
+    assert (self && fast_ms > 0);
+    self->fast_ms = fast_ms;
+    self->slow_ms = slow_ms < fast_ms ? fast_ms : slow_ms;
+    self->interval_ms = fast_ms;
+    self->next = now;
+}
+
+bool
+meshq_beacon_pace_due (const meshq_beacon_pace_t *self, int64_t now)
+{
+    return now + self->fast_ms / 2 >= self->next;
+}
+
+void
+meshq_beacon_pace_sent (meshq_beacon_pace_t *self, bool joined, int64_t now)
+{
+    if (!joined)
+        self->interval_ms = self->fast_ms;
+    else if (self->interval_ms > self->slow_ms / 2)
+        self->interval_ms = self->slow_ms;
+    else
+        self->interval_ms *= 2;
+    self->next = now + self->interval_ms;
+}
+
+bool
+meshq_beacon_pace_reset (meshq_beacon_pace_t *self, int64_t now)
+{
+    bool slower = self->interval_ms > self->fast_ms;
+    self->interval_ms = self->fast_ms;
+    if (self->next > now)
+        self->next = now;
+    return slower;
+}

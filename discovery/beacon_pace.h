@@ -1,0 +1,48 @@
+/*  beacon_pace.h - when an agent sends its next beacon.
+
+    An agent that has no peer up beacons at the fast interval (250 ms
+    by default), so that it is found at once. Once it has a peer up, each
+    beacon doubles the wait to the next one, up to the slow interval: a
+    joined mesh of N does not send N beacons every fast interval. When
+    its view changes (it hears a beacon from an agent it does not have
+    up, or a peer goes down) it goes back to the fast interval. Newcomers
+    are found by their own beacons, which agents that are up answer by
+    opening a link, so backing off does not slow a join.
+
+    Pure: the caller passes the clock, in milliseconds, and sends the
+    beacon; the unit tests drive it with a made-up one.
+*/
+#ifndef MESHQ_BEACON_PACE_H_INCLUDED
+#define MESHQ_BEACON_PACE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    uint32_t fast_ms;      //  The interval with no peer up.
+    uint32_t slow_ms;      //  The longest interval once joined.
+    uint32_t interval_ms;  //  From the last beacon to the next.
+    int64_t next;          //  When the next beacon is due.
+} meshq_beacon_pace_t;
+
+//  Fast at first, the first beacon due now. slow_ms below fast_ms is
+//  taken as fast_ms (no back-off).
+void meshq_beacon_pace_init (meshq_beacon_pace_t *self, uint32_t fast_ms,
+                             uint32_t slow_ms, int64_t now);
+
+//  Whether a beacon is due at now. The caller asks every fast interval;
+//  a beacon due within half of one is due now, so that a timer that
+//  fires a little early does not skip a whole interval.
+bool meshq_beacon_pace_due (const meshq_beacon_pace_t *self, int64_t now);
+
+//  A beacon went at now. joined: the agent has at least one peer up;
+//  the next one is then twice as far as the last (up to slow_ms),
+//  otherwise one fast interval away.
+void meshq_beacon_pace_sent (meshq_beacon_pace_t *self, bool joined,
+                             int64_t now);
+
+//  The view changed: back to the fast interval, the next beacon due
+//  now. Returns whether the pace was slower than fast (a change).
+bool meshq_beacon_pace_reset (meshq_beacon_pace_t *self, int64_t now);
+
+#endif

@@ -1,0 +1,96 @@
+/*  test_beacon_pace.c - when an agent beacons, on a made-up clock: fast
+    while it has no peer up, backing off once joined, fast again when
+    its view changes.
+*/
+#include "beacon_pace.h"
+
+#include <criterion/criterion.h>
+
+#define S_FAST 250
+#define S_SLOW 8000
+
+static meshq_beacon_pace_t s_pace;
+
+//  Runs the fast timer from now to until, as the agent does; returns
+//  how many beacons went, and the times of the first 64 in sent.
+static int
+s_run (int64_t now, int64_t until, bool joined, int64_t *sent)
+{
+    int count = 0;
+    for (; now < until; now += S_FAST)
+        if (meshq_beacon_pace_due (&s_pace, now)) {
+            if (sent && count < 64)
+                sent[count] = now;
+            count++;
+            meshq_beacon_pace_sent (&s_pace, joined, now);
+        }
+    return count;
+}
+
+Test (beacon_pace, an_agent_alone_beacons_every_fast_interval)
+{
+    meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
+    cr_assert (meshq_beacon_pace_due (&s_pace, 0));
+    cr_assert_eq (s_run (0, 60000, false, NULL), 60000 / S_FAST);
+}
+
+Test (beacon_pace, a_joined_agent_doubles_its_interval_up_to_the_slow_one)
+{
+    meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
+    int64_t sent[64];
+    int count = s_run (0, 40000, true, sent);
+    //  0, then 500, 1000, 2000, 4000, 8000 apart, then 8000 each.
+    int64_t expect[] = {0, 500, 1500, 3500, 7500, 15500, 23500, 31500, 39500};
+    cr_assert_eq (count, 9);
+    for (int i = 0; i < count; i++)
+        cr_expect_eq (sent[i], expect[i], "beacon %d at %lld", i,
+                      (long long)sent[i]);
+    //  A minute joined costs a few beacons, not 240.
+    cr_assert_lt (s_run (40000, 100000, true, NULL), 10);
+}
+
+Test (beacon_pace, a_change_brings_the_fast_interval_back_at_once)
+{
+    meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
+    s_run (0, 40000, true, NULL);
+    cr_assert_eq (s_pace.interval_ms, S_SLOW);
+    //  A stranger's beacon, or a peer down: the next tick beacons.
+    cr_assert (meshq_beacon_pace_reset (&s_pace, 40100));
+    cr_assert (meshq_beacon_pace_due (&s_pace, 40250));
+    //  And backs off again from the fast interval.
+    int64_t sent[64];
+    s_run (40250, 44000, true, sent);
+    cr_expect_eq (sent[0], 40250);
+    cr_expect_eq (sent[1], 40750);
+    cr_expect_eq (sent[2], 41750);
+    //  A reset while fast changes nothing that matters.
+    meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
+    cr_assert_not (meshq_beacon_pace_reset (&s_pace, 0));
+}
+
+Test (beacon_pace, an_agent_whose_last_peer_went_beacons_fast_again)
+{
+    meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
+    s_run (0, 40000, true, NULL);
+    //  Without a reset (its peers went, no beacon heard), the next
+    //  beacon after the slow one is fast again.
+    int64_t sent[64];
+    int count = s_run (40000, 60000, false, sent);
+    cr_assert_gt (count, 40);
+    cr_expect_eq (sent[1] - sent[0], S_FAST);
+}
+
+Test (beacon_pace, a_timer_a_little_early_skips_no_interval)
+{
+    meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
+    meshq_beacon_pace_sent (&s_pace, true, 0);
+    //  Due at 500: a tick at 490 sends it.
+    cr_assert_not (meshq_beacon_pace_due (&s_pace, 240));
+    cr_assert (meshq_beacon_pace_due (&s_pace, 490));
+}
+
+Test (beacon_pace, a_slow_interval_below_the_fast_one_means_no_back_off)
+{
+    meshq_beacon_pace_init (&s_pace, S_FAST, 100, 0);
+    cr_assert_eq (s_run (0, 10000, true, NULL), 10000 / S_FAST);
+}
