@@ -127,8 +127,10 @@ Test (service, a_bad_notify_socket_is_no_reason_to_stop)
 }
 
 //  The sample configuration, with its commented settings taken in too
-//  when all is true (but the mesh secret file, which is not here); the
-//  store and the endpoint are the test's.
+//  when all is true (but the mesh secret file, which is not here, and
+//  with port 0 for the AMQP, HTTP and metrics listeners, whose set ports
+//  other agents of the suite may hold); the store and the endpoint are
+//  the test's.
 static void
 s_sample (bool all)
 {
@@ -136,10 +138,12 @@ s_sample (bool all)
     snprintf (source, sizeof source, "%s/../contrib/meshq.conf",
               MESHQ_TEST_SOURCE_DIR);
     snprintf (config, sizeof config, "%s/meshq.conf", s_dir);
-    snprintf (command, sizeof command, "sed %s '%s' > '%s'",
-              all ? "-e '/mesh_secret_file/!s/^    # \\([a-z_]* = \\)/    \\1/'"
-                  : "-e ''",
-              source, config);
+    snprintf (
+        command, sizeof command, "sed %s '%s' > '%s'",
+        all ? "-e '/mesh_secret_file/!s/^    # \\([a-z_]* = \\)/    \\1/' "
+              "-e 's/^\\(    [a-z]* = 127\\.0\\.0\\.1:\\)[0-9]*$/\\10/'"
+            : "-e ''",
+        source, config);
     cr_assert_eq (system (command), 0, "%s", command);
     const char *extra[] = {"--config", config, NULL};
     pid_t pid = procutil_agent_with ("sample", s_dir, s_endpoint, extra);
