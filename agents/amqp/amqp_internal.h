@@ -133,6 +133,7 @@ struct _meshq_amqp_listener_t {
     uint64_t next_id;        //  Last connection number given.
     int timer;               //  Heartbeats and handshakes.
     int reap_timer;          //  Armed: dead connections to free.
+    zlistx_t *graves;        //  Dead ones, freed at the next reap.
     uint64_t refused;        //  Connections refused (too many).
     zlistx_t *logins;        //  Login tickets the auth module holds.
     uint64_t receiving;      //  Bytes of messages being received, all.

@@ -110,6 +110,24 @@ meshq_amqp_send_method (meshq_amqp_conn_t *conn, uint16_t channel,
 // --------------------------------------------------------------------
 //  Closing
 
+//  Frees a connection whose poller is gone.
+static void
+s_conn_free (void **item)
+{
+    meshq_amqp_conn_t *conn = *item;
+    free (conn->channels);
+    free (conn);
+    *item = NULL;
+}
+
+//  Frees dead connections, and closes the sessions of ending ones and
+//  of released channels, outside the engine's calls. The connections to
+//  see are taken from the list first: a deletion moves the list's
+//  cursor, and what follows calls the engine. zloop runs its timers
+//  before its pollers, from the poll set it made before: the poller of
+//  a connection ended here may still be called in this iteration (its
+//  socket, at EOF, stays readable), so the connection is freed at the
+//  next reap, once zloop has made its poll set again.
 static int
 s_reap (zloop_t *loop, int timer_id, void *arg)
 {
@@ -117,9 +135,13 @@ s_reap (zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     meshq_amqp_listener_t *self = arg;
     self->reap_timer = 0;
+    zlistx_purge (self->graves);
+    zlistx_t *work = zlistx_new ();
     meshq_amqp_conn_t *conn = zlistx_first (self->conns);
-    while (conn) {
-        meshq_amqp_conn_t *next = zlistx_next (self->conns);
+    for (; conn; conn = zlistx_next (self->conns))
+        if (conn->dead || conn->ending || conn->channels)
+            zlistx_add_end (work, conn);
+    while ((conn = zlistx_detach (work, NULL))) {
         if (conn->dead) {
             zlistx_delete (self->conns, zlistx_find (self->conns, conn));
             zmq_pollitem_t item = {NULL, conn->fd, ZMQ_POLLIN, 0};
@@ -128,11 +150,12 @@ s_reap (zloop_t *loop, int timer_id, void *arg)
             close (conn->fd);
             meshq_amqp_parser_destroy (&conn->parser);
             meshq_buf_fini (&conn->out);
-            free (conn->channels);
-            free (conn);
+            //  Its poller may still be called: it finds it dead.
+            zlistx_add_end (self->graves, conn);
+            meshq_amqp_defer (self);
         } else if (conn->ending)
             meshq_amqp_connection_end (conn);
-        else if (conn->channels) {
+        else {
             //  Channels whose session is to go (closed by an error the
             //  engine's answer made, from inside the engine's calls).
             for (uint32_t i = 1; i <= conn->channel_max; i++) {
@@ -143,8 +166,8 @@ s_reap (zloop_t *loop, int timer_id, void *arg)
                 }
             }
         }
-        conn = next;
     }
+    zlistx_destroy (&work);
     return 0;
 }
 
@@ -493,6 +516,8 @@ s_start (meshq_engine_t *engine, char *why, size_t size)
         return rc > 0 ? 0 : rc;
     }
     self->conns = zlistx_new ();
+    self->graves = zlistx_new ();
+    zlistx_set_destructor (self->graves, s_conn_free);
     self->logins = zlistx_new ();
     meshq_buf_init (&self->envelope);
     init_amqp_pool (&self->pool, 16384);
@@ -530,6 +555,7 @@ s_stop (meshq_engine_t *engine)
         free (conn);
     }
     zlistx_destroy (&self->conns);
+    zlistx_destroy (&self->graves);
     void *ticket;
     while ((ticket = zlistx_detach (self->logins, NULL)))
         free (ticket);
