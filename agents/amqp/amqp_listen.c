@@ -19,6 +19,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,7 +38,8 @@ s_poll (meshq_amqp_conn_t *conn, bool out)
     zloop_t *loop = conn->engine->loop;
     zmq_pollitem_t item = {NULL, conn->fd, ZMQ_POLLIN, 0};
     zloop_poller_end (loop, &item);
-    item.events = ZMQ_POLLIN | (out ? ZMQ_POLLOUT : 0);
+    //  Not reading, it is still polled: for errors, and its hang-up.
+    item.events = (conn->reading ? ZMQ_POLLIN : 0) | (out ? ZMQ_POLLOUT : 0);
     zloop_poller (loop, &item, s_conn_io, conn);
     conn->polling_out = out;
 }
@@ -105,6 +107,55 @@ meshq_amqp_send_method (meshq_amqp_conn_t *conn, uint16_t channel,
     conn->out.size += (size_t)rc;
     if (!conn->polling_out)
         s_poll (conn, true);
+}
+
+// --------------------------------------------------------------------
+//  Pausing
+
+//  Whether a channel of the connection consumes with acks: a consumer
+//  that is not no-ack, or deliveries not yet acked. Its acks must be
+//  read, or the queue that paused it might never drain.
+static bool
+s_acks (meshq_amqp_conn_t *conn)
+{
+    for (uint32_t i = 1; conn->channels && i <= conn->channel_max; i++) {
+        meshq_amqp_channel_t *channel = conn->channels[i];
+        if (channel &&
+            (channel->acking || (channel->session && channel->session->head)))
+            return true;
+    }
+    return false;
+}
+
+void
+meshq_amqp_listen_update (meshq_amqp_conn_t *conn)
+{
+    if (conn->dead)
+        return;
+    bool reading =
+        !conn->paused || conn->state != MESHQ_AMQP_RUNNING || s_acks (conn);
+    if (reading == conn->reading)
+        return;
+    conn->reading = reading;
+    if (reading) {
+        //  Its silence while we did not read was ours, not the client's.
+        conn->last_recv = zclock_mono ();
+        meshq_debug ("amqp: connection resumed peer=%s user=%s", conn->peer,
+                     conn->user);
+    } else
+        meshq_debug ("amqp: connection paused peer=%s user=%s", conn->peer,
+                     conn->user);
+    s_poll (conn, conn->polling_out);
+}
+
+//  Whether the client of a connection not read has gone: closed its
+//  side, or reset the connection.
+static bool
+s_hung_up (meshq_amqp_conn_t *conn)
+{
+    struct pollfd item = {conn->fd, POLLRDHUP, 0};
+    return poll (&item, 1, 0) > 0 &&
+           (item.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 // --------------------------------------------------------------------
@@ -217,6 +268,8 @@ meshq_amqp_close (meshq_amqp_conn_t *conn, uint16_t code,
     //  Before the handshake's end there is no Close-Ok to wait for.
     conn->state = conn->state == MESHQ_AMQP_RUNNING ? MESHQ_AMQP_CLOSING
                                                     : MESHQ_AMQP_DONE;
+    //  Its Close-Ok is to be read, paused or not.
+    meshq_amqp_listen_update (conn);
     //  Its channels' sessions go at once, outside the engine's calls:
     //  what they held goes back.
     conn->ending = true;
@@ -307,6 +360,11 @@ s_conn_io (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         s_read (conn);
     if (conn->dead)
         return 0;
+    if (!conn->reading && item->revents & ZMQ_POLLERR) {
+        //  Hung up while paused: there is nothing more to read.
+        s_kill (conn, "closed by the client");
+        return 0;
+    }
     if (!s_flush (conn)) {
         s_kill (conn, "the client's socket failed");
         return 0;
@@ -374,6 +432,7 @@ s_accept (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         meshq_buf_init (&conn->out);
         conn->frame_max = MESHQ_AMQP_FRAME_MAX;
         conn->started = conn->last_recv = conn->last_send = zclock_mono ();
+        conn->reading = true;
         zlistx_add_end (self->conns, conn);
         zmq_pollitem_t poll = {NULL, fd, ZMQ_POLLIN, 0};
         zloop_poller (self->engine->loop, &poll, s_conn_io, conn);
@@ -406,10 +465,21 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             s_kill (conn, "close not finished in time");
             continue;
         }
+        if (!conn->reading) {
+            //  Paused: a client that goes is not read, so not seen going.
+            if (s_hung_up (conn)) {
+                s_kill (conn, "closed by the client while paused");
+                continue;
+            }
+            //  Its channels may consume with acks now.
+            meshq_amqp_listen_update (conn);
+        }
         if (conn->state != MESHQ_AMQP_RUNNING || !conn->heartbeat)
             continue;
         int64_t period = (int64_t)conn->heartbeat * 1000;
-        if (now - conn->last_recv > 2 * period) {
+        //  While we do not read, the client's silence is not counted:
+        //  its heartbeats wait in the socket.
+        if (conn->reading && now - conn->last_recv > 2 * period) {
             meshq_notice ("amqp: heartbeat missed peer=%s user=%s "
                           "silent_ms=%" PRId64,
                           conn->peer, conn->user, now - conn->last_recv);
@@ -543,6 +613,7 @@ s_stop (meshq_engine_t *engine)
     //  The engine is going: its sessions were closed already.
     meshq_amqp_conn_t *conn;
     while ((conn = zlistx_detach (self->conns, NULL))) {
+        conn->dead = true;
         close (conn->fd);
         meshq_amqp_parser_destroy (&conn->parser);
         meshq_buf_fini (&conn->out);
