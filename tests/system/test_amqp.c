@@ -267,6 +267,32 @@ Test (amqp, a_publisher_that_outruns_its_consumer_is_paused, .timeout = 240)
     }
 }
 
+//  LIST_CONNECTIONS names each session's protocol: AMQP's are "amqp".
+Test (amqp, list_connections_shows_amqp_sessions)
+{
+    s_start_agent (0, 0, 0);
+    amqp_connection_state_t conn = amqp_new_connection ();
+    amqp_socket_t *socket = amqp_tcp_socket_new (conn);
+    cr_assert_eq (amqp_socket_open (socket, "127.0.0.1", s_amqp[0]), 0);
+    s_check_reply (amqp_login (conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
+                               "guest", "guest"),
+                   "login");
+    amqp_channel_open (conn, 1);
+    s_check_reply (amqp_get_rpc_reply (conn), "channel.open");
+    procutil_prog_t *proc =
+        s_spawn (S_ARGS (S_TOOL, "--agent", s_nodes[0].control,
+                         "list_connections", "user", "vhost", "protocol"),
+                 NULL);
+    cr_assert_eq (procutil_prog_exit_code (proc), 0, "%s", proc->output);
+    //  The channel's session and its connection's, and the tool's own.
+    cr_expect_eq (procutil_prog_count (proc, "guest\t/\tamqp\n"), 2, "%s",
+                  proc->output);
+    cr_expect_eq (procutil_prog_count (proc, "guest\t/\tmeshq\n"), 1, "%s",
+                  proc->output);
+    amqp_connection_close (conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection (conn);
+}
+
 // --------------------------------------------------------------------
 //  A SIGKILL under a publisher with confirms: every confirmed message
 //  is there after the restart
