@@ -374,6 +374,26 @@ s_exclusive_consumer_goes (amqputil_out_t *out)
     amqputil_method (out, 1, AMQP_QUEUE_DELETE_METHOD, &qdelete);
 }
 
+//  Publishes that outrun a no-ack consumer within one read: the queue
+//  holds more than the fuzzer's flow_memory (16 KiB), the connection
+//  is paused (not read), then resumed as the deliveries go out.
+static void
+s_flow_paused_then_resumed (amqputil_out_t *out)
+{
+    s_login (out, MESHQ_AMQP_FRAME_MAX);
+    s_declare (out, 1, "fl", false, false, true, s_none);
+    amqp_basic_qos_t qos = {0, 1, 0};
+    amqputil_method (out, 1, AMQP_BASIC_QOS_METHOD, &qos);
+    s_consume (out, 1, "fl", "f", true);
+    static char body[1001];
+    memset (body, 'f', 1000);
+    for (int i = 0; i < 40; i++)
+        s_publish (out, 1, "", "fl", false, body);
+    s_heartbeat (out);
+    s_publish (out, 1, "", "fl", false, "after");
+    s_close (out, 1);
+}
+
 // --------------------------------------------------------------------
 //  Errors
 
@@ -523,6 +543,7 @@ main (int argc, char **argv)
         {"split_body_frame_max_4096", s_split_body},
         {"two_channels", s_two_channels},
         {"exclusive_consumer_goes", s_exclusive_consumer_goes},
+        {"flow_paused_then_resumed", s_flow_paused_then_resumed},
         {"error_wrong_password", s_error_wrong_password},
         {"error_unknown_vhost", s_error_unknown_vhost},
         {"error_mechanism", s_error_mechanism},

@@ -303,6 +303,9 @@ s_start (void)
     config.max_memory = 64u << 20;
     config.store.quota = 256u << 20;
     config.store.segment_size = 4u << 20;
+    //  Publishers paused (their connections not read) past 16 KiB
+    //  behind a queue's consumers: small inputs reach it too.
+    config.flow_memory = 16u << 10;
     s_agent = zactor_new (meshq_agent_actor, &config);
     zstr_send (s_agent, "START");
     char *status = NULL, *why = NULL;
