@@ -51,7 +51,9 @@ s_connections (meshq_engine_t *self, meshq_session_t *caller,
         MESHQ_ARGS_SET (row, ID, id, meshq_span (hex[*count - 1]));
         MESHQ_ARGS_SET (row, USER, user, meshq_span (session->user));
         MESHQ_ARGS_SET (row, VHOST, vhost, meshq_span (session->vhost->name));
-        MESHQ_ARGS_SET (row, PROTOCOL, protocol, meshq_span ("meshq"));
+        MESHQ_ARGS_SET (
+            row, PROTOCOL, protocol,
+            meshq_span (session->door == MESHQ_DOOR_AMQP ? "amqp" : "meshq"));
         MESHQ_ARGS_SET (row, HEARTBEAT, heartbeat,
                         (uint64_t)session->heartbeat_ms);
         MESHQ_ARGS_SET (row, LAST_SEEN, last_seen,

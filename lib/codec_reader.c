@@ -461,6 +461,10 @@ meshq_reader_skip (meshq_reader_t *self, int max_depth, uint32_t cap)
 bool
 meshq_utf8_valid (const void *data, size_t size)
 {
+    //  An empty span may have no data at all (AMQP's empty strings):
+    //  NULL + 0 is undefined behaviour.
+    if (!size)
+        return true;
     const uint8_t *p = data;
     const uint8_t *end = p + size;
     while (p < end) {

@@ -98,7 +98,8 @@ int meshq_reader_double (meshq_reader_t *self, double *value);
 int meshq_reader_skip (meshq_reader_t *self, int max_depth, uint32_t cap);
 
 //  Returns true if the size bytes at data are valid UTF-8 (no overlongs,
-//  no surrogates, nothing above U+10FFFF).
+//  no surrogates, nothing above U+10FFFF). data may be NULL when size
+//  is 0.
 bool meshq_utf8_valid (const void *data, size_t size);
 
 #endif

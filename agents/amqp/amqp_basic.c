@@ -377,6 +377,8 @@ s_consume (meshq_amqp_channel_t *self, amqp_basic_consume_t *consume)
     snprintf (consumer->tag, sizeof consumer->tag, "%s", tag);
     consumer->no_ack = consume->no_ack;
     zhashx_insert (self->consumers, consumer->tag, consumer);
+    if (!consumer->no_ack)
+        self->acking++;
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, QUEUE, queue,
@@ -402,7 +404,10 @@ s_cancel (meshq_amqp_channel_t *self, amqp_basic_cancel_t *cancel)
     char tag[MESHQ_MAX_SHORTSTR + 1];
     memcpy (tag, cancel->consumer_tag.bytes, cancel->consumer_tag.len);
     tag[cancel->consumer_tag.len] = 0;
-    if (zhashx_lookup (self->consumers, tag)) {
+    meshq_amqp_consumer_t *consumer = zhashx_lookup (self->consumers, tag);
+    if (consumer) {
+        if (!consumer->no_ack)
+            self->acking--;
         zhashx_delete (self->consumers, tag);
         meshq_args_t args;
         memset (&args, 0, sizeof args);

@@ -175,6 +175,20 @@ s_ok (meshq_amqp_channel_t *self, const meshq_amqp_wait_t *wait,
     }
 }
 
+//  Marks the channel paused or not, and has its connection read or not.
+static void
+s_pause (meshq_amqp_channel_t *self, bool paused)
+{
+    if (self->paused == paused)
+        return;
+    self->paused = paused;
+    if (paused)
+        self->conn->paused++;
+    else
+        self->conn->paused--;
+    meshq_amqp_listen_update (self->conn);
+}
+
 static int
 s_send (void *arg, meshq_session_t *session, const char *verb,
         const meshq_args_t *args, const void *body, size_t size)
@@ -182,6 +196,13 @@ s_send (void *arg, meshq_session_t *session, const char *verb,
     (void)session;
     meshq_amqp_channel_t *self = arg;
     meshq_amqp_conn_t *conn = self->conn;
+    if (streq (verb, "PAUSE") || streq (verb, "RESUME")) {
+        //  A queue it publishes to is behind its consumers: as RabbitMQ's
+        //  credit flow, the connection stops reading its socket until
+        //  RESUME (docs/decisions/0025).
+        s_pause (self, streq (verb, "PAUSE"));
+        return 0;
+    }
     if (conn->state != MESHQ_AMQP_RUNNING ||
         self->state == MESHQ_AMQP_CH_CLOSING) {
         //  Deliveries to a channel that is going: back to their queues
@@ -255,6 +276,8 @@ s_cancelled (void *arg, meshq_session_t *session, const char *tag)
     meshq_amqp_consumer_t *consumer = zhashx_lookup (self->consumers, tag);
     if (!consumer)
         return;
+    if (!consumer->no_ack)
+        self->acking--;
     zhashx_delete (self->consumers, tag);
     if (self->state == MESHQ_AMQP_CH_CLOSING ||
         self->conn->state != MESHQ_AMQP_RUNNING)
@@ -301,6 +324,7 @@ meshq_amqp_channel_destroy (meshq_amqp_channel_t **self_p)
     meshq_amqp_channel_t *self = *self_p;
     if (!self)
         return;
+    s_pause (self, false);
     if (self->session)
         meshq_engine_front_close (self->conn->engine, self->session);
     meshq_amqp_basic_release (self);

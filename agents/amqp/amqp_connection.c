@@ -215,9 +215,13 @@ s_amqplain (amqp_bytes_t response, char *user, size_t user_size, char *password,
         amqp_bytes_t tp = s_table_string (&table, "PASSWORD");
         good = tu.len < user_size && tp.len < password_size;
         if (good) {
-            memcpy (user, tu.bytes, tu.len);
+            //  A missing or empty one has no bytes at all: memcpy from
+            //  NULL is undefined even for 0 bytes.
+            if (tu.len)
+                memcpy (user, tu.bytes, tu.len);
             user[tu.len] = 0;
-            memcpy (password, tp.bytes, tp.len);
+            if (tp.len)
+                memcpy (password, tp.bytes, tp.len);
             *password_len = tp.len;
         }
     }

@@ -63,10 +63,12 @@ struct _meshq_amqp_channel_t {
     meshq_session_t *session;     //  Its engine session, or NULL.
     bool release;                 //  Its session is to be closed.
     bool confirm;                 //  Confirm.Select done.
+    bool paused;                  //  The engine said PAUSE, not RESUME.
     uint64_t publish_seq;         //  Last publish number (confirms).
     uint64_t confirmed;           //  Highest number answered.
     uint32_t prefetch;            //  Basic.Qos for new consumers, 0: none.
     zhashx_t *consumers;          //  Tag -> meshq_amqp_consumer_t.
+    uint32_t acking;              //  Of those, not no_ack.
     char last_queue[MESHQ_MAX_SHORTSTR + 1];    //  Last declared here.
     uint64_t next_rid;                          //  Last request id given.
     meshq_amqp_wait_t waits[MESHQ_AMQP_WAITS];  //  Ring of requests.
@@ -107,6 +109,8 @@ struct _meshq_amqp_conn_t {
     meshq_buf_t out;                  //  Bytes to write.
     size_t out_sent;                  //  Of those, written.
     bool polling_out;                 //  Waiting for the socket to take more.
+    bool reading;                     //  Its socket is read (not paused).
+    uint32_t paused;                  //  Its channels told PAUSE.
     bool dead;                        //  To be freed by the reaper.
     bool ending;  //  Its sessions to be closed by the reaper.
     char user[MESHQ_MAX_SHORTSTR + 1];   //  Logged-in user.
@@ -133,6 +137,7 @@ struct _meshq_amqp_listener_t {
     uint64_t next_id;        //  Last connection number given.
     int timer;               //  Heartbeats and handshakes.
     int reap_timer;          //  Armed: dead connections to free.
+    zlistx_t *graves;        //  Dead ones, freed at the next reap.
     uint64_t refused;        //  Connections refused (too many).
     zlistx_t *logins;        //  Login tickets the auth module holds.
     uint64_t receiving;      //  Bytes of messages being received, all.
@@ -148,6 +153,10 @@ void meshq_amqp_send_method (meshq_amqp_conn_t *conn, uint16_t channel,
                              amqp_method_number_t id, void *decoded);
 //  Has the reaper run at the next loop turn.
 void meshq_amqp_defer (meshq_amqp_listener_t *self);
+//  Reads the connection's socket, or stops: a connection stops reading
+//  while one of its channels is paused and none of them consumes with
+//  acks (docs/decisions/0025); at once when it closes.
+void meshq_amqp_listen_update (meshq_amqp_conn_t *conn);
 //  The connection closes (Connection.Close with code and text, method
 //  the one at fault, or 0); nothing more is read from it.
 void meshq_amqp_close (meshq_amqp_conn_t *conn, uint16_t code,

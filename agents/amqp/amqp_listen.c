@@ -19,6 +19,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,7 +38,8 @@ s_poll (meshq_amqp_conn_t *conn, bool out)
     zloop_t *loop = conn->engine->loop;
     zmq_pollitem_t item = {NULL, conn->fd, ZMQ_POLLIN, 0};
     zloop_poller_end (loop, &item);
-    item.events = ZMQ_POLLIN | (out ? ZMQ_POLLOUT : 0);
+    //  Not reading, it is still polled: for errors, and its hang-up.
+    item.events = (conn->reading ? ZMQ_POLLIN : 0) | (out ? ZMQ_POLLOUT : 0);
     zloop_poller (loop, &item, s_conn_io, conn);
     conn->polling_out = out;
 }
@@ -108,8 +110,75 @@ meshq_amqp_send_method (meshq_amqp_conn_t *conn, uint16_t channel,
 }
 
 // --------------------------------------------------------------------
+//  Pausing
+
+//  Whether a channel of the connection consumes with acks: a consumer
+//  that is not no-ack, or deliveries not yet acked. Its acks must be
+//  read, or the queue that paused it might never drain.
+static bool
+s_acks (meshq_amqp_conn_t *conn)
+{
+    for (uint32_t i = 1; conn->channels && i <= conn->channel_max; i++) {
+        meshq_amqp_channel_t *channel = conn->channels[i];
+        if (channel &&
+            (channel->acking || (channel->session && channel->session->head)))
+            return true;
+    }
+    return false;
+}
+
+void
+meshq_amqp_listen_update (meshq_amqp_conn_t *conn)
+{
+    if (conn->dead)
+        return;
+    bool reading =
+        !conn->paused || conn->state != MESHQ_AMQP_RUNNING || s_acks (conn);
+    if (reading == conn->reading)
+        return;
+    conn->reading = reading;
+    if (reading) {
+        //  Its silence while we did not read was ours, not the client's.
+        conn->last_recv = zclock_mono ();
+        meshq_debug ("amqp: connection resumed peer=%s user=%s", conn->peer,
+                     conn->user);
+    } else
+        meshq_debug ("amqp: connection paused peer=%s user=%s", conn->peer,
+                     conn->user);
+    s_poll (conn, conn->polling_out);
+}
+
+//  Whether the client of a connection not read has gone: closed its
+//  side, or reset the connection.
+static bool
+s_hung_up (meshq_amqp_conn_t *conn)
+{
+    struct pollfd item = {conn->fd, POLLRDHUP, 0};
+    return poll (&item, 1, 0) > 0 &&
+           (item.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+// --------------------------------------------------------------------
 //  Closing
 
+//  Frees a connection whose poller is gone.
+static void
+s_conn_free (void **item)
+{
+    meshq_amqp_conn_t *conn = *item;
+    free (conn->channels);
+    free (conn);
+    *item = NULL;
+}
+
+//  Frees dead connections, and closes the sessions of ending ones and
+//  of released channels, outside the engine's calls. The connections to
+//  see are taken from the list first: a deletion moves the list's
+//  cursor, and what follows calls the engine. zloop runs its timers
+//  before its pollers, from the poll set it made before: the poller of
+//  a connection ended here may still be called in this iteration (its
+//  socket, at EOF, stays readable), so the connection is freed at the
+//  next reap, once zloop has made its poll set again.
 static int
 s_reap (zloop_t *loop, int timer_id, void *arg)
 {
@@ -117,9 +186,13 @@ s_reap (zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     meshq_amqp_listener_t *self = arg;
     self->reap_timer = 0;
+    zlistx_purge (self->graves);
+    zlistx_t *work = zlistx_new ();
     meshq_amqp_conn_t *conn = zlistx_first (self->conns);
-    while (conn) {
-        meshq_amqp_conn_t *next = zlistx_next (self->conns);
+    for (; conn; conn = zlistx_next (self->conns))
+        if (conn->dead || conn->ending || conn->channels)
+            zlistx_add_end (work, conn);
+    while ((conn = zlistx_detach (work, NULL))) {
         if (conn->dead) {
             zlistx_delete (self->conns, zlistx_find (self->conns, conn));
             zmq_pollitem_t item = {NULL, conn->fd, ZMQ_POLLIN, 0};
@@ -128,11 +201,12 @@ s_reap (zloop_t *loop, int timer_id, void *arg)
             close (conn->fd);
             meshq_amqp_parser_destroy (&conn->parser);
             meshq_buf_fini (&conn->out);
-            free (conn->channels);
-            free (conn);
+            //  Its poller may still be called: it finds it dead.
+            zlistx_add_end (self->graves, conn);
+            meshq_amqp_defer (self);
         } else if (conn->ending)
             meshq_amqp_connection_end (conn);
-        else if (conn->channels) {
+        else {
             //  Channels whose session is to go (closed by an error the
             //  engine's answer made, from inside the engine's calls).
             for (uint32_t i = 1; i <= conn->channel_max; i++) {
@@ -143,8 +217,8 @@ s_reap (zloop_t *loop, int timer_id, void *arg)
                 }
             }
         }
-        conn = next;
     }
+    zlistx_destroy (&work);
     return 0;
 }
 
@@ -194,6 +268,8 @@ meshq_amqp_close (meshq_amqp_conn_t *conn, uint16_t code,
     //  Before the handshake's end there is no Close-Ok to wait for.
     conn->state = conn->state == MESHQ_AMQP_RUNNING ? MESHQ_AMQP_CLOSING
                                                     : MESHQ_AMQP_DONE;
+    //  Its Close-Ok is to be read, paused or not.
+    meshq_amqp_listen_update (conn);
     //  Its channels' sessions go at once, outside the engine's calls:
     //  what they held goes back.
     conn->ending = true;
@@ -284,6 +360,11 @@ s_conn_io (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         s_read (conn);
     if (conn->dead)
         return 0;
+    if (!conn->reading && item->revents & ZMQ_POLLERR) {
+        //  Hung up while paused: there is nothing more to read.
+        s_kill (conn, "closed by the client");
+        return 0;
+    }
     if (!s_flush (conn)) {
         s_kill (conn, "the client's socket failed");
         return 0;
@@ -351,6 +432,7 @@ s_accept (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         meshq_buf_init (&conn->out);
         conn->frame_max = MESHQ_AMQP_FRAME_MAX;
         conn->started = conn->last_recv = conn->last_send = zclock_mono ();
+        conn->reading = true;
         zlistx_add_end (self->conns, conn);
         zmq_pollitem_t poll = {NULL, fd, ZMQ_POLLIN, 0};
         zloop_poller (self->engine->loop, &poll, s_conn_io, conn);
@@ -383,10 +465,21 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             s_kill (conn, "close not finished in time");
             continue;
         }
+        if (!conn->reading) {
+            //  Paused: a client that goes is not read, so not seen going.
+            if (s_hung_up (conn)) {
+                s_kill (conn, "closed by the client while paused");
+                continue;
+            }
+            //  Its channels may consume with acks now.
+            meshq_amqp_listen_update (conn);
+        }
         if (conn->state != MESHQ_AMQP_RUNNING || !conn->heartbeat)
             continue;
         int64_t period = (int64_t)conn->heartbeat * 1000;
-        if (now - conn->last_recv > 2 * period) {
+        //  While we do not read, the client's silence is not counted:
+        //  its heartbeats wait in the socket.
+        if (conn->reading && now - conn->last_recv > 2 * period) {
             meshq_notice ("amqp: heartbeat missed peer=%s user=%s "
                           "silent_ms=%" PRId64,
                           conn->peer, conn->user, now - conn->last_recv);
@@ -493,6 +586,8 @@ s_start (meshq_engine_t *engine, char *why, size_t size)
         return rc > 0 ? 0 : rc;
     }
     self->conns = zlistx_new ();
+    self->graves = zlistx_new ();
+    zlistx_set_destructor (self->graves, s_conn_free);
     self->logins = zlistx_new ();
     meshq_buf_init (&self->envelope);
     init_amqp_pool (&self->pool, 16384);
@@ -518,6 +613,7 @@ s_stop (meshq_engine_t *engine)
     //  The engine is going: its sessions were closed already.
     meshq_amqp_conn_t *conn;
     while ((conn = zlistx_detach (self->conns, NULL))) {
+        conn->dead = true;
         close (conn->fd);
         meshq_amqp_parser_destroy (&conn->parser);
         meshq_buf_fini (&conn->out);
@@ -530,6 +626,7 @@ s_stop (meshq_engine_t *engine)
         free (conn);
     }
     zlistx_destroy (&self->conns);
+    zlistx_destroy (&self->graves);
     void *ticket;
     while ((ticket = zlistx_detach (self->logins, NULL)))
         free (ticket);

@@ -596,7 +596,76 @@ def bulk_send(port, queue, count, size):
     return True
 
 
+# --------------------------------------------------------------------
+#  Flow control: a publisher that outruns a slow consumer
+
+def flow_publish(port, queue, count, size):
+    """Publishes count messages of size bytes, numbered, as fast as it
+    can, with heartbeats every second: paused by the agent, it waits in
+    basic_publish, and must not be closed for the heartbeats it could
+    not send meanwhile."""
+    params = pika.ConnectionParameters(
+        host="localhost", port=port, heartbeat=1,
+        credentials=pika.PlainCredentials("guest", "guest"))
+    connection = pika.BlockingConnection(params)
+    channel = connection.channel()
+    channel.queue_declare(queue=queue)
+    pad = "x" * int(size)
+    for i in range(int(count)):
+        channel.basic_publish("", queue, ("%d:" % i) + pad)
+        if (i + 1) % 1000 == 0:
+            print("sent %d" % (i + 1), flush=True)
+    # Close waits for Close-Ok: every publish before it was taken.
+    connection.close()
+    print("published %s" % count, flush=True)
+    return True
+
+
+def flow_consume(port, queue, count, go):
+    """Consumes count messages with prefetch 10, holding the first ten
+    unacked until the file go exists, then acking each as it comes.
+    Prints each number received more than once, and a summary."""
+    import os
+    connection = connect(port)
+    channel = connection.channel()
+    channel.queue_declare(queue=queue)
+    channel.basic_qos(prefetch_count=10)
+    count = int(count)
+    seen = set()
+    held = []
+    state = {"redelivered": 0, "twice": 0}
+
+    def on_message(ch, method, properties, body):
+        number = int(body.split(b":", 1)[0])
+        if number in seen:
+            state["twice"] += 1
+            print("twice %d" % number, flush=True)
+        seen.add(number)
+        if method.redelivered:
+            state["redelivered"] += 1
+        if held is None:
+            ch.basic_ack(method.delivery_tag)
+        else:
+            held.append(method.delivery_tag)
+
+    channel.basic_consume(queue, on_message)
+    print("ready", flush=True)
+    deadline = time.time() + 120
+    while len(seen) < count and time.time() < deadline:
+        connection.process_data_events(time_limit=0.1)
+        if held is not None and os.path.exists(go):
+            for tag in held:
+                channel.basic_ack(tag)
+            held = None
+            print("acking", flush=True)
+    print("received %d of %d twice %d redelivered %d" % (
+        len(seen), count, state["twice"], state["redelivered"]), flush=True)
+    connection.close()
+    return len(seen) == count and state["twice"] == 0
+
+
 PROGRAMS = {
+    "flow_publish": flow_publish, "flow_consume": flow_consume,
     "bulk_send": bulk_send,
     "settle": settle, "arguments": arguments,
     "blocked": blocked,

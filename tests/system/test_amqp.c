@@ -164,6 +164,136 @@ Test (amqp, connection_blocked_at_the_memory_mark)
 }
 
 // --------------------------------------------------------------------
+//  A publisher that outruns its consumer is slowed by not being read
+
+//  The agent's VmRSS in kB.
+static long
+s_rss_kb (pid_t pid)
+{
+    char path[64], line[256];
+    snprintf (path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file);
+    long kb = 0;
+    while (fgets (line, sizeof line, file))
+        if (strncmp (line, "VmRSS:", 6) == 0)
+            kb = atol (line + 6);
+    fclose (file);
+    return kb;
+}
+
+//  The messages queue holds on node (ready and unacked), once that
+//  stops changing.
+static uint64_t
+s_settled_depth (int node, const char *queue)
+{
+    meshq_client_t *client = procutil_client (s_nodes[node].control, 10000);
+    uint64_t last = UINT64_MAX, ready = 0, unacked = 0;
+    for (int i = 0; i < 100; i++) {
+        zclock_sleep (500);
+        procutil_depth (client, queue, &ready, &unacked);
+        if (ready + unacked == last)
+            break;
+        last = ready + unacked;
+    }
+    meshq_client_destroy (&client);
+    return last;
+}
+
+Test (amqp, a_publisher_that_outruns_its_consumer_is_paused, .timeout = 240)
+{
+    S_NEED_PIKA ();
+    enum { COUNT = 8000 };
+    const char *count = "8000", *size = "4000";
+    //  Node 0 pauses publishers past 128 KiB behind; node 1 never does.
+    char config[2][512], amqp[2][64];
+    for (int i = 0; i < 2; i++) {
+        snprintf (config[i], sizeof config[i], "%s/flow%d.cfg", s_dir, i);
+        FILE *file = fopen (config[i], "w");
+        cr_assert_not_null (file);
+        fprintf (file, "agent\n    flow_memory = %s\n",
+                 i == 0 ? "131072" : "0");
+        fclose (file);
+        snprintf (amqp[i], sizeof amqp[i], "127.0.0.1:%d", s_amqp[i]);
+        procutil_node_start (&s_nodes[i], s_dir, s_mesh, "", NULL,
+                             (const char *[]){"--no-beacon", "--amqp", amqp[i],
+                                              "--config", config[i], NULL});
+    }
+    long grown[2];
+    uint64_t held[2];
+    procutil_prog_t *consumers[2], *publishers[2];
+    char go[2][300];
+    for (int i = 0; i < 2; i++) {
+        snprintf (go[i], sizeof go[i], "%s/go%d", s_dir, i);
+        //  A consumer that takes ten and acks none until told.
+        consumers[i] =
+            s_pika (i, "flow_consume", S_ARGS ("flow", count, go[i]));
+        procutil_prog_expect (consumers[i], "ready");
+        long before = s_rss_kb (s_nodes[i].pid);
+        publishers[i] =
+            s_pika (i, "flow_publish", S_ARGS ("flow", count, size));
+        held[i] = s_settled_depth (i, "flow");
+        grown[i] = s_rss_kb (s_nodes[i].pid) - before;
+    }
+    cr_log_info ("held %" PRIu64 " messages, rss +%ld kB with flow control; "
+                 "%" PRIu64 " messages, rss +%ld kB without",
+                 held[0], grown[0], held[1], grown[1]);
+    //  Without flow control the agent takes every message, and holds
+    //  them; with it, the publisher waits with most of them unsent.
+    cr_expect_eq (procutil_prog_exit_code (publishers[1]), 0, "%s",
+                  publishers[1]->output);
+    cr_expect_eq (held[1], COUNT);
+    cr_expect_lt (held[0], COUNT / 4, "the agent took %" PRIu64, held[0]);
+    cr_expect_lt (grown[0], grown[1] / 2);
+    cr_expect_not (strstr (publishers[0]->output, "published"), "%s",
+                   publishers[0]->output);
+    //  Paused longer than two of its heartbeats (1 s): it is not closed
+    //  for the silence we made.
+    zclock_sleep (3000);
+    //  Once the consumers ack, every message arrives, once.
+    for (int i = 0; i < 2; i++) {
+        FILE *flag = fopen (go[i], "w");
+        cr_assert_not_null (flag);
+        fclose (flag);
+    }
+    cr_expect_eq (procutil_prog_exit_code (publishers[0]), 0, "%s",
+                  publishers[0]->output);
+    for (int i = 0; i < 2; i++) {
+        cr_expect_eq (procutil_prog_exit_code (consumers[i]), 0, "%s",
+                      consumers[i]->output);
+        cr_expect (strstr (consumers[i]->output,
+                           "received 8000 of 8000 twice 0 redelivered 0"),
+                   "%s", consumers[i]->output);
+    }
+}
+
+//  LIST_CONNECTIONS names each session's protocol: AMQP's are "amqp".
+Test (amqp, list_connections_shows_amqp_sessions)
+{
+    s_start_agent (0, 0, 0);
+    amqp_connection_state_t conn = amqp_new_connection ();
+    amqp_socket_t *socket = amqp_tcp_socket_new (conn);
+    cr_assert_eq (amqp_socket_open (socket, "127.0.0.1", s_amqp[0]), 0);
+    s_check_reply (amqp_login (conn, "/", 0, 131072, 0, AMQP_SASL_METHOD_PLAIN,
+                               "guest", "guest"),
+                   "login");
+    amqp_channel_open (conn, 1);
+    s_check_reply (amqp_get_rpc_reply (conn), "channel.open");
+    procutil_prog_t *proc =
+        s_spawn (S_ARGS (S_TOOL, "--agent", s_nodes[0].control,
+                         "list_connections", "user", "vhost", "protocol"),
+                 NULL);
+    cr_assert_eq (procutil_prog_exit_code (proc), 0, "%s", proc->output);
+    //  The channel's session and its connection's, and the tool's own.
+    cr_expect_eq (procutil_prog_count (proc, "guest\t/\tamqp\n"), 2, "%s",
+                  proc->output);
+    cr_expect_eq (procutil_prog_count (proc, "guest\t/\tmeshq\n"), 1, "%s",
+                  proc->output);
+    amqp_connection_close (conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection (conn);
+}
+
+// --------------------------------------------------------------------
 //  A SIGKILL under a publisher with confirms: every confirmed message
 //  is there after the restart
 

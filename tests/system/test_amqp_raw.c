@@ -258,6 +258,43 @@ Test (amqp, fuzz_corpus_over_a_live_agent)
     amqp_destroy_connection (conn);
 }
 
+//  Connections that end together are freed once each: the agent's
+//  reaper once freed the second of two dead connections twice.
+Test (amqp, connections_that_end_together)
+{
+    s_start_agent (0, 0, 0);
+    for (int round = 0; round < 5; round++) {
+        int fds[8];
+        for (int i = 0; i < 8; i++) {
+            fds[i] = socket (AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in address = {
+                .sin_family = AF_INET, .sin_port = htons ((uint16_t)s_amqp[0])};
+            address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+            cr_assert_eq (
+                connect (fds[i], (struct sockaddr *)&address, sizeof address),
+                0);
+            s_send_all (fds[i], MESHQ_AMQP_PROTOCOL_HEADER,
+                        MESHQ_AMQP_PROTOCOL_HEADER_SIZE);
+            meshq_amqp_parser_t *parser = meshq_amqp_parser_new ();
+            size_t used;
+            meshq_amqp_event_t event;
+            meshq_amqp_parser_parse (
+                parser, (const uint8_t *)MESHQ_AMQP_PROTOCOL_HEADER,
+                MESHQ_AMQP_PROTOCOL_HEADER_SIZE, &used, &event);
+            cr_assert (
+                s_await_method (fds[i], parser, AMQP_CONNECTION_START_METHOD));
+            meshq_amqp_parser_destroy (&parser);
+        }
+        //  All go at once: the agent sees them end in one turn.
+        for (int i = 0; i < 8; i++)
+            close (fds[i]);
+        zclock_sleep (200);
+    }
+    //  Still up, and serving.
+    cr_assert_eq (waitpid (s_nodes[0].pid, NULL, WNOHANG), 0);
+    close (s_handshake (s_amqp[0], 0));
+}
+
 Test (amqp, heartbeats_sent_when_idle_and_silence_closes)
 {
     s_start_agent (0, 0, 0);
