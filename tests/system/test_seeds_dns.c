@@ -78,7 +78,7 @@ s_hosts (const char *lines)
 static void
 s_start (int n, const char *seeds)
 {
-    char name[8], address[16], control[128], data[128];
+    char name[8], address[32], control[300], data[300];
     snprintf (name, sizeof name, "%c", 'a' + n);
     snprintf (address, sizeof address, "127.0.0.%d", n + 2);
     snprintf (control, sizeof control, "ipc://%s/%s.ipc", s_dir, name);
