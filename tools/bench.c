@@ -493,8 +493,9 @@ meshq_bench_run (const meshq_bench_config_t *config,
     assert (all);
     n = 0;
     for (int i = 0; i < config->producers; i++) {
-        memcpy (all + n, workers[i].samples,
-                workers[i].sample_count * sizeof *all);
+        if (workers[i].sample_count)
+            memcpy (all + n, workers[i].samples,
+                    workers[i].sample_count * sizeof *all);
         n += workers[i].sample_count;
         free (workers[i].samples);
     }

@@ -45,6 +45,11 @@ s_rss_kb (pid_t pid)
 
 Test (memory, a_drained_backlog_gives_its_memory_back)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    //  AddressSanitizer's allocator keeps freed memory in quarantine and
+    //  never gives it back: the agent's RSS says nothing of ours there.
+    cr_skip_test ("resident memory is not ours to measure under ASan");
+#endif
     enum { COUNT = 200000 };
     pid_t pid = procutil_agent ("memory", s_dir, s_endpoint);
     //  Idle: as an operator would see it once the agent has settled.
