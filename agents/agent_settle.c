@@ -155,7 +155,7 @@ meshq_engine_get (meshq_engine_t *self, meshq_session_t *session,
     }
     //  An exclusive queue is its connection's, for GET as for CONSUME.
     void *owner = meshq_queue_owner (queue);
-    if (owner && owner != session) {
+    if (owner && owner != meshq_session_owner (session)) {
         meshq_engine_reply_error (
             self, session, args->rid, MESHQ_EACCESS,
             "queue '%s' is exclusive to another connection", name);

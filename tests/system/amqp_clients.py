@@ -401,6 +401,12 @@ def errors(port):
     # An exclusive queue: locked to other connections, gone with its own.
     channel = connection.channel()
     channel.queue_declare("mine", exclusive=True)
+    channel.basic_publish("", "mine", b"own")
+    # Its own connection may take from it, on any of its channels.
+    _, _, body = channel.basic_get("mine", auto_ack=True)
+    _, _, none = connection.channel().basic_get("mine", auto_ack=True)
+    print("exclusive own get %s %s" % (body, none))
+    good &= body == b"own" and none is None
     other = connect(port)
     code = closed_code(
         lambda: other.channel().queue_declare("mine", passive=True))

@@ -126,6 +126,8 @@ Test (amqp, errors_close_the_channel_or_the_connection)
     cr_expect (strstr (proc->output, "redeclare 406"), "%s", proc->output);
     cr_expect (strstr (proc->output, "unknown tag 406"), "%s", proc->output);
     cr_expect (strstr (proc->output, "tx 540"), "%s", proc->output);
+    cr_expect (strstr (proc->output, "exclusive own get b'own' None"), "%s",
+               proc->output);
     cr_expect (strstr (proc->output, "exclusive locked 405"), "%s",
                proc->output);
     cr_expect (strstr (proc->output, "exclusive gone"), "%s", proc->output);
