@@ -19,7 +19,8 @@ PACKAGES = cmake pkg-config gcc make libzmq3-dev libczmq-dev libmsgpack-dev \
            clang-format python3 librabbitmq-dev python3-zmq python3-msgpack \
            scdoc groff-base man-db dpkg-dev file python3-yaml rabbitmq-server \
            libmicrohttpd-dev libunistring-dev python3-pika \
-           nats-server libnats-dev \
+           nats-server libnats-dev amqp-tools python3-amqp python3-kombu \
+           ruby-bunny \
            chromium chromium-driver python3-selenium
 
 .PHONY: all deps build test demo clean

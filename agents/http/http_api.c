@@ -1,6 +1,7 @@
 /*  http_api.c - the JSON API, in the spirit of RabbitMQ's management
     API: /api/overview, /api/nodes, /api/queues, /api/queues/VHOST/NAME,
-    /api/exchanges, /api/bindings, /api/consumers, /api/connections.
+    /api/exchanges, /api/bindings, /api/consumers, /api/connections,
+    /api/channels (who may do what: http_api_auth.c).
     Names in paths are percent-encoded ("/" is %2F), as there.
 
     /api/queues and /api/queues/VHOST/NAME are mesh-wide ("view":
@@ -49,37 +50,6 @@ s_shown (meshq_engine_t *self, const meshq_vhost_t *vhost, const char *only)
     return !only || meshq_auth_may_enter (self->auth, only, vhost->name);
 }
 
-//  "key": (the caller writes the value)
-static void
-s_key (meshq_buf_t *out, const char *key, bool first)
-{
-    if (!first)
-        meshq_text_str (out, ",");
-    meshq_text_json_str (out, key);
-    meshq_text_str (out, ":");
-}
-
-static void
-s_key_u64 (meshq_buf_t *out, const char *key, uint64_t value)
-{
-    s_key (out, key, false);
-    meshq_text_u64 (out, value);
-}
-
-static void
-s_key_str (meshq_buf_t *out, const char *key, const char *value)
-{
-    s_key (out, key, false);
-    meshq_text_json_str (out, value);
-}
-
-static void
-s_key_bool (meshq_buf_t *out, const char *key, bool value)
-{
-    s_key (out, key, false);
-    meshq_text_str (out, value ? "true" : "false");
-}
-
 static void
 s_queue (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue,
          meshq_buf_t *out)
@@ -103,43 +73,45 @@ s_queue (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue,
         all_consumers += rows[i].consumers;
     }
     meshq_text_str (out, "{");
-    s_key (out, "name", true);
+    meshq_text_key (out, "name", true);
     meshq_text_json_str (out, meshq_queue_name (queue));
-    s_key_str (out, "vhost", vhost->name);
-    s_key_str (out, "node", self->config.name);
-    s_key_str (out, "view", "agent");
-    s_key_bool (out, "durable", args->durable);
-    s_key_bool (out, "exclusive", args->exclusive);
-    s_key_bool (out, "auto_delete", args->auto_delete);
-    s_key_u64 (out, "messages", all_ready + all_unacked);
-    s_key_u64 (out, "messages_ready", all_ready);
-    s_key_u64 (out, "messages_unacknowledged", all_unacked);
-    s_key_u64 (out, "consumers", all_consumers);
-    s_key_u64 (out, "message_bytes", meshq_queue_ready_bytes (queue));
-    s_key (out, "message_stats", false);
+    meshq_text_key_str (out, "vhost", vhost->name);
+    meshq_text_key_str (out, "node", self->config.name);
+    meshq_text_key_str (out, "view", "agent");
+    meshq_text_key_bool (out, "durable", args->durable);
+    meshq_text_key_bool (out, "exclusive", args->exclusive);
+    meshq_text_key_bool (out, "auto_delete", args->auto_delete);
+    meshq_text_key_u64 (out, "messages", all_ready + all_unacked);
+    meshq_text_key_u64 (out, "messages_ready", all_ready);
+    meshq_text_key_u64 (out, "messages_unacknowledged", all_unacked);
+    meshq_text_key_u64 (out, "consumers", all_consumers);
+    meshq_text_key_u64 (out, "message_bytes", meshq_queue_ready_bytes (queue));
+    meshq_text_key (out, "message_stats", false);
     meshq_text_str (out, "{");
-    s_key (out, "publish", true);
+    meshq_text_key (out, "publish", true);
     meshq_text_u64 (out, totals.published);
-    s_key_u64 (out, "deliver", totals.delivered);
-    s_key_u64 (out, "ack", totals.acked);
-    s_key_u64 (out, "publish_rate", (uint64_t)meshq_queue_publish_rate (queue));
-    s_key_u64 (out, "deliver_rate", (uint64_t)meshq_queue_deliver_rate (queue));
+    meshq_text_key_u64 (out, "deliver", totals.delivered);
+    meshq_text_key_u64 (out, "ack", totals.acked);
+    meshq_text_key_u64 (out, "publish_rate",
+                        (uint64_t)meshq_queue_publish_rate (queue));
+    meshq_text_key_u64 (out, "deliver_rate",
+                        (uint64_t)meshq_queue_deliver_rate (queue));
     meshq_text_str (out, "}");
-    s_key (out, "parts", false);
+    meshq_text_key (out, "parts", false);
     meshq_text_str (out, "[{");
-    s_key (out, "node", true);
+    meshq_text_key (out, "node", true);
     meshq_text_json_str (out, self->config.name);
-    s_key_u64 (out, "messages_ready", ready);
-    s_key_u64 (out, "messages_unacknowledged", unacked);
-    s_key_u64 (out, "consumers", consumers);
+    meshq_text_key_u64 (out, "messages_ready", ready);
+    meshq_text_key_u64 (out, "messages_unacknowledged", unacked);
+    meshq_text_key_u64 (out, "consumers", consumers);
     meshq_text_str (out, "}");
     for (size_t i = 0; i < count; i++) {
         meshq_text_str (out, ",{");
-        s_key (out, "node", true);
+        meshq_text_key (out, "node", true);
         meshq_text_json (out, rows[i].name.data, rows[i].name.size);
-        s_key_u64 (out, "messages_ready", rows[i].messages);
-        s_key_u64 (out, "messages_unacknowledged", rows[i].unacked);
-        s_key_u64 (out, "consumers", rows[i].consumers);
+        meshq_text_key_u64 (out, "messages_ready", rows[i].messages);
+        meshq_text_key_u64 (out, "messages_unacknowledged", rows[i].unacked);
+        meshq_text_key_u64 (out, "consumers", rows[i].consumers);
         meshq_text_str (out, "}");
     }
     meshq_text_str (out, "]}");
@@ -182,13 +154,14 @@ s_exchanges (meshq_engine_t *self, const char *only, bool bindings,
             if (!bindings) {
                 meshq_text_str (out, first ? "{" : ",{");
                 first = false;
-                s_key (out, "name", true);
+                meshq_text_key (out, "name", true);
                 meshq_text_json_str (out, name);
-                s_key_str (out, "vhost", vhost->name);
-                s_key_str (
+                meshq_text_key_str (out, "vhost", vhost->name);
+                meshq_text_key_str (
                     out, "type",
                     meshq_exchange_type_name (meshq_exchange_type (exchange)));
-                s_key_bool (out, "durable", meshq_exchange_durable (exchange));
+                meshq_text_key_bool (out, "durable",
+                                     meshq_exchange_durable (exchange));
                 meshq_text_str (out, "}");
                 continue;
             }
@@ -196,13 +169,13 @@ s_exchanges (meshq_engine_t *self, const char *only, bool bindings,
             for (; binding; binding = binding->next) {
                 meshq_text_str (out, first ? "{" : ",{");
                 first = false;
-                s_key (out, "source", true);
+                meshq_text_key (out, "source", true);
                 meshq_text_json_str (out, name);
-                s_key_str (out, "vhost", vhost->name);
-                s_key_str (out, "destination",
-                           meshq_queue_name (binding->queue));
-                s_key_str (out, "destination_type", "queue");
-                s_key_str (out, "routing_key", binding->key);
+                meshq_text_key_str (out, "vhost", vhost->name);
+                meshq_text_key_str (out, "destination",
+                                    meshq_queue_name (binding->queue));
+                meshq_text_key_str (out, "destination_type", "queue");
+                meshq_text_key_str (out, "routing_key", binding->key);
                 meshq_text_str (out, "}");
             }
         }
@@ -210,8 +183,10 @@ s_exchanges (meshq_engine_t *self, const char *only, bool bindings,
     meshq_text_str (out, "]");
 }
 
+typedef enum { S_CONNECTIONS, S_CHANNELS, S_CONSUMERS } s_sessions_t;
+
 static void
-s_sessions (meshq_engine_t *self, const char *only, bool consumers,
+s_sessions (meshq_engine_t *self, const char *only, s_sessions_t what,
             meshq_buf_t *out)
 {
     meshq_text_str (out, "[");
@@ -222,20 +197,43 @@ s_sessions (meshq_engine_t *self, const char *only, bool consumers,
             continue;
         char id[33];
         meshq_hex16 (session->id, id);
-        if (!consumers) {
+        uint64_t unconfirmed =
+            session->pending ? session->pending_tail->seq - session->confirmed
+                             : 0;
+        if (what == S_CHANNELS) {
+            //  A session is one channel of its own connection.
             meshq_text_str (out, first ? "{" : ",{");
             first = false;
-            s_key (out, "name", true);
+            meshq_text_key (out, "name", true);
             meshq_text_json_str (out, id);
-            s_key_str (out, "user", session->user);
-            s_key_str (out, "vhost", session->vhost->name);
-            s_key_str (out, "node", self->config.name);
-            s_key_u64 (out, "consumers", zlistx_size (session->consumers));
-            s_key_u64 (out, "heartbeat_ms", (uint64_t)session->heartbeat_ms);
-            s_key_u64 (out, "unconfirmed",
-                       session->pending
-                           ? session->pending_tail->seq - session->confirmed
-                           : 0);
+            meshq_text_key (out, "connection_details", false);
+            meshq_text_str (out, "{");
+            meshq_text_key (out, "name", true);
+            meshq_text_json_str (out, id);
+            meshq_text_str (out, "}");
+            meshq_text_key_u64 (out, "number", 1);
+            meshq_text_key_str (out, "user", session->user);
+            meshq_text_key_str (out, "vhost", session->vhost->name);
+            meshq_text_key_str (out, "node", self->config.name);
+            meshq_text_key_u64 (out, "consumer_count",
+                                zlistx_size (session->consumers));
+            meshq_text_key_u64 (out, "messages_unconfirmed", unconfirmed);
+            meshq_text_str (out, "}");
+            continue;
+        }
+        if (what == S_CONNECTIONS) {
+            meshq_text_str (out, first ? "{" : ",{");
+            first = false;
+            meshq_text_key (out, "name", true);
+            meshq_text_json_str (out, id);
+            meshq_text_key_str (out, "user", session->user);
+            meshq_text_key_str (out, "vhost", session->vhost->name);
+            meshq_text_key_str (out, "node", self->config.name);
+            meshq_text_key_u64 (out, "consumers",
+                                zlistx_size (session->consumers));
+            meshq_text_key_u64 (out, "heartbeat_ms",
+                                (uint64_t)session->heartbeat_ms);
+            meshq_text_key_u64 (out, "unconfirmed", unconfirmed);
             meshq_text_str (out, "}");
             continue;
         }
@@ -243,16 +241,17 @@ s_sessions (meshq_engine_t *self, const char *only, bool consumers,
         for (; consumer; consumer = zlistx_next (session->consumers)) {
             meshq_text_str (out, first ? "{" : ",{");
             first = false;
-            s_key (out, "consumer_tag", true);
+            meshq_text_key (out, "consumer_tag", true);
             meshq_text_json_str (out, consumer->tag);
-            s_key_str (out, "queue", meshq_queue_name (consumer->queue));
-            s_key_str (out, "vhost", session->vhost->name);
-            s_key_str (out, "connection", id);
-            s_key_str (out, "user", session->user);
-            s_key_u64 (out, "prefetch_count", consumer->prefetch);
-            s_key_u64 (out, "unacked", consumer->unacked);
-            s_key_bool (out, "exclusive", consumer->exclusive);
-            s_key_bool (out, "ack_required", !consumer->no_ack);
+            meshq_text_key_str (out, "queue",
+                                meshq_queue_name (consumer->queue));
+            meshq_text_key_str (out, "vhost", session->vhost->name);
+            meshq_text_key_str (out, "connection", id);
+            meshq_text_key_str (out, "user", session->user);
+            meshq_text_key_u64 (out, "prefetch_count", consumer->prefetch);
+            meshq_text_key_u64 (out, "unacked", consumer->unacked);
+            meshq_text_key_bool (out, "exclusive", consumer->exclusive);
+            meshq_text_key_bool (out, "ack_required", !consumer->no_ack);
             meshq_text_str (out, "}");
         }
     }
@@ -263,29 +262,31 @@ static void
 s_nodes (meshq_engine_t *self, meshq_buf_t *out)
 {
     meshq_text_str (out, "[{");
-    s_key (out, "name", true);
+    meshq_text_key (out, "name", true);
     meshq_text_json_str (out, self->config.name);
-    s_key_str (out, "node", self->node_hex);
-    s_key_str (out, "state", "up");
-    s_key_bool (out, "self", true);
-    s_key_u64 (out, "mem_used", self->memory);
-    s_key_u64 (out, "mem_limit", self->config.max_memory);
-    s_key_bool (out, "blocked", self->blocked);
-    s_key_u64 (out, "uptime", (uint64_t)(zclock_mono () - self->started));
+    meshq_text_key_str (out, "node", self->node_hex);
+    meshq_text_key_str (out, "state", "up");
+    meshq_text_key_bool (out, "self", true);
+    meshq_text_key_u64 (out, "mem_used", self->memory);
+    meshq_text_key_u64 (out, "mem_limit", self->config.max_memory);
+    meshq_text_key_bool (out, "blocked", self->blocked);
+    meshq_text_key_u64 (out, "uptime",
+                        (uint64_t)(zclock_mono () - self->started));
     meshq_text_str (out, "}");
     //  The peers of the default vhost's mesh: the mesh as seen here.
     meshq_peers_t *peers = self->root ? self->root->peers : NULL;
     const meshq_peer_info_t *peer = peers ? meshq_peers_first (peers) : NULL;
     for (; peer; peer = meshq_peers_next (peers)) {
         meshq_text_str (out, ",{");
-        s_key (out, "name", true);
+        meshq_text_key (out, "name", true);
         meshq_text_json_str (out, peer->name);
-        s_key_str (out, "node", peer->id_hex);
-        s_key_str (out, "state", peer->state);
-        s_key_bool (out, "self", false);
-        s_key_str (out, "endpoint", peer->endpoint ? peer->endpoint : "");
-        s_key_str (out, "reason", peer->reason ? peer->reason : "");
-        s_key_u64 (out, "last_seen_ms", peer->last_seen_ms);
+        meshq_text_key_str (out, "node", peer->id_hex);
+        meshq_text_key_str (out, "state", peer->state);
+        meshq_text_key_bool (out, "self", false);
+        meshq_text_key_str (out, "endpoint",
+                            peer->endpoint ? peer->endpoint : "");
+        meshq_text_key_str (out, "reason", peer->reason ? peer->reason : "");
+        meshq_text_key_u64 (out, "last_seen_ms", peer->last_seen_ms);
         meshq_text_str (out, "}");
     }
     meshq_text_str (out, "]");
@@ -318,41 +319,42 @@ s_overview (meshq_engine_t *self, const char *only, meshq_buf_t *out)
     snprintf (version, sizeof version, "%d.%d.%d", MESHQ_VERSION_MAJOR,
               MESHQ_VERSION_MINOR, MESHQ_VERSION_PATCH);
     meshq_text_str (out, "{");
-    s_key (out, "node", true);
+    meshq_text_key (out, "node", true);
     meshq_text_json_str (out, self->config.name);
-    s_key_str (out, "node_id", self->node_hex);
-    s_key_str (out, "meshq_version", version);
-    s_key_str (
+    meshq_text_key_str (out, "node_id", self->node_hex);
+    meshq_text_key_str (out, "meshq_version", version);
+    meshq_text_key_str (
         out, "mesh",
         self->config.mesh
             ? (*self->config.mesh_name ? self->config.mesh_name : "default")
             : "");
-    s_key_u64 (out, "uptime", (uint64_t)(zclock_mono () - self->started));
-    s_key (out, "queue_totals", false);
+    meshq_text_key_u64 (out, "uptime",
+                        (uint64_t)(zclock_mono () - self->started));
+    meshq_text_key (out, "queue_totals", false);
     meshq_text_str (out, "{");
-    s_key (out, "messages", true);
+    meshq_text_key (out, "messages", true);
     meshq_text_u64 (out, ready + unacked);
-    s_key_u64 (out, "messages_ready", ready);
-    s_key_u64 (out, "messages_unacknowledged", unacked);
+    meshq_text_key_u64 (out, "messages_ready", ready);
+    meshq_text_key_u64 (out, "messages_unacknowledged", unacked);
     meshq_text_str (out, "}");
-    s_key (out, "object_totals", false);
+    meshq_text_key (out, "object_totals", false);
     meshq_text_str (out, "{");
-    s_key (out, "queues", true);
+    meshq_text_key (out, "queues", true);
     meshq_text_u64 (out, queues);
-    s_key_u64 (out, "exchanges", exchanges);
-    s_key_u64 (out, "connections", connections);
-    s_key_u64 (out, "consumers", consumers);
+    meshq_text_key_u64 (out, "exchanges", exchanges);
+    meshq_text_key_u64 (out, "connections", connections);
+    meshq_text_key_u64 (out, "consumers", consumers);
     meshq_text_str (out, "}");
-    s_key (out, "message_stats", false);
+    meshq_text_key (out, "message_stats", false);
     meshq_text_str (out, "{");
-    s_key (out, "publish", true);
+    meshq_text_key (out, "publish", true);
     meshq_text_u64 (out, self->published);
-    s_key_u64 (out, "deliver", self->delivered);
-    s_key_u64 (out, "ack", self->acked);
+    meshq_text_key_u64 (out, "deliver", self->delivered);
+    meshq_text_key_u64 (out, "ack", self->acked);
     meshq_text_str (out, "}");
-    s_key_bool (out, "blocked", self->blocked);
-    s_key_u64 (out, "mem_used", self->memory);
-    s_key_u64 (out, "mem_limit", self->config.max_memory);
+    meshq_text_key_bool (out, "blocked", self->blocked);
+    meshq_text_key_u64 (out, "mem_used", self->memory);
+    meshq_text_key_u64 (out, "mem_limit", self->config.max_memory);
     meshq_text_str (out, "}");
 }
 
@@ -397,7 +399,7 @@ s_one_queue (meshq_engine_t *self, const char *rest, const char *only,
 static void
 s_unanswered (const meshq_gather_view_t *view, meshq_buf_t *out)
 {
-    s_key (out, "unanswered", false);
+    meshq_text_key (out, "unanswered", false);
     meshq_text_str (out, "[");
     bool first = true;
     for (size_t i = 0; i < view->asked_count; i++) {
@@ -406,10 +408,10 @@ s_unanswered (const meshq_gather_view_t *view, meshq_buf_t *out)
             continue;
         meshq_text_str (out, first ? "{" : ",{");
         first = false;
-        s_key (out, "name", true);
+        meshq_text_key (out, "name", true);
         meshq_text_json_str (out, asked->name);
-        s_key_str (out, "node", asked->hex);
-        s_key_str (out, "why", asked->why);
+        meshq_text_key_str (out, "node", asked->hex);
+        meshq_text_key_str (out, "why", asked->why);
         meshq_text_str (out, "}");
     }
     meshq_text_str (out, "]");
@@ -422,43 +424,43 @@ s_gathered_queue (meshq_engine_t *self, const meshq_gather_view_t *view,
 {
     const meshq_args_t *total = &row->args;
     meshq_text_str (out, "{");
-    s_key (out, "name", true);
+    meshq_text_key (out, "name", true);
     meshq_text_json_str (out, row->name);
-    s_key_str (out, "vhost", row->vhost);
-    s_key_str (out, "node", self->config.name);
-    s_key_str (out, "view", "mesh");
-    s_key_bool (out, "durable", total->durable);
+    meshq_text_key_str (out, "vhost", row->vhost);
+    meshq_text_key_str (out, "node", self->config.name);
+    meshq_text_key_str (out, "view", "mesh");
+    meshq_text_key_bool (out, "durable", total->durable);
     meshq_vhost_t *vhost = zhashx_lookup (self->vhosts, row->vhost);
     meshq_queue_t *queue =
         vhost ? zhashx_lookup (vhost->queues, row->name) : NULL;
     const meshq_queue_args_t *args = queue ? meshq_queue_args (queue) : NULL;
-    s_key_bool (out, "exclusive", args && args->exclusive);
-    s_key_bool (out, "auto_delete", args && args->auto_delete);
-    s_key_u64 (out, "messages", total->messages + total->unacked);
-    s_key_u64 (out, "messages_ready", total->messages);
-    s_key_u64 (out, "messages_unacknowledged", total->unacked);
-    s_key_u64 (out, "consumers", total->consumers);
-    s_key_u64 (out, "message_bytes", total->bytes);
-    s_key_u64 (out, "agents", total->agents);
-    s_key (out, "message_stats", false);
+    meshq_text_key_bool (out, "exclusive", args && args->exclusive);
+    meshq_text_key_bool (out, "auto_delete", args && args->auto_delete);
+    meshq_text_key_u64 (out, "messages", total->messages + total->unacked);
+    meshq_text_key_u64 (out, "messages_ready", total->messages);
+    meshq_text_key_u64 (out, "messages_unacknowledged", total->unacked);
+    meshq_text_key_u64 (out, "consumers", total->consumers);
+    meshq_text_key_u64 (out, "message_bytes", total->bytes);
+    meshq_text_key_u64 (out, "agents", total->agents);
+    meshq_text_key (out, "message_stats", false);
     meshq_text_str (out, "{");
-    s_key (out, "publish_rate", true);
+    meshq_text_key (out, "publish_rate", true);
     meshq_text_u64 (out, (uint64_t)total->publish_rate);
-    s_key_u64 (out, "deliver_rate", (uint64_t)total->deliver_rate);
+    meshq_text_key_u64 (out, "deliver_rate", (uint64_t)total->deliver_rate);
     meshq_text_str (out, "}");
-    s_key (out, "parts", false);
+    meshq_text_key (out, "parts", false);
     meshq_text_str (out, "[");
     for (size_t i = 0; i < row->part_count; i++) {
         const meshq_gather_part_t *part = &row->parts[i];
         meshq_text_str (out, i ? ",{" : "{");
-        s_key (out, "node", true);
+        meshq_text_key (out, "node", true);
         meshq_text_json_str (out, part->who < view->asked_count
                                       ? view->asked[part->who].name
                                       : self->config.name);
-        s_key_u64 (out, "messages_ready", part->ready);
-        s_key_u64 (out, "messages_unacknowledged", part->unacked);
-        s_key_u64 (out, "consumers", part->consumers);
-        s_key_u64 (out, "message_bytes", part->bytes);
+        meshq_text_key_u64 (out, "messages_ready", part->ready);
+        meshq_text_key_u64 (out, "messages_unacknowledged", part->unacked);
+        meshq_text_key_u64 (out, "consumers", part->consumers);
+        meshq_text_key_u64 (out, "message_bytes", part->bytes);
         meshq_text_str (out, "}");
     }
     meshq_text_str (out, "]");
@@ -496,9 +498,12 @@ meshq_http_api_gathered (meshq_engine_t *self, const meshq_gather_view_t *view,
 }
 
 unsigned
-meshq_http_api (meshq_engine_t *self, const char *path, const char *only,
-                meshq_buf_t *out)
+meshq_http_api (meshq_engine_t *self, const char *path, const char *user,
+                const char *only, meshq_buf_t *out)
 {
+    unsigned status = meshq_http_api_auth (self, path, user, only, out);
+    if (status)
+        return status;
     if (streq (path, "/api/overview"))
         s_overview (self, only, out);
     else if (streq (path, "/api/nodes"))
@@ -512,15 +517,19 @@ meshq_http_api (meshq_engine_t *self, const char *path, const char *only,
     else if (streq (path, "/api/bindings"))
         s_exchanges (self, only, true, out);
     else if (streq (path, "/api/consumers"))
-        s_sessions (self, only, true, out);
+        s_sessions (self, only, S_CONSUMERS, out);
     else if (streq (path, "/api/connections"))
-        s_sessions (self, only, false, out);
+        s_sessions (self, only, S_CONNECTIONS, out);
+    else if (streq (path, "/api/channels"))
+        s_sessions (self, only, S_CHANNELS, out);
     else {
         meshq_text_str (out, "not found; this agent serves /metrics, "
                              "/api/overview, /api/nodes, /api/queues, "
                              "/api/queues/VHOST/NAME, /api/exchanges, "
-                             "/api/bindings, /api/consumers and "
-                             "/api/connections\n");
+                             "/api/bindings, /api/consumers, "
+                             "/api/connections, /api/channels, "
+                             "/api/vhosts, /api/whoami, /api/users and "
+                             "/api/permissions\n");
         return 404;
     }
     return 200;

@@ -226,7 +226,8 @@ s_serve (meshq_engine_t *self, s_request_t *request, bool open, bool logged_in)
     int gathered = s_gather (self, request, only);
     if (gathered)
         return gathered > 0;
-    unsigned status = meshq_http_api (self, request->path, only, &http->out);
+    unsigned status =
+        meshq_http_api (self, request->path, request->user, only, &http->out);
     s_answer (self, request, status,
               status == 200 ? "application/json" : "text/plain; charset=utf-8",
               NULL);

@@ -15,7 +15,14 @@ void meshq_http_metrics (meshq_engine_t *self, meshq_buf_t *out);
 //  NULL for all. Returns the HTTP status (200, or 404 with a reason in
 //  out).
 unsigned meshq_http_api (meshq_engine_t *self, const char *path,
-                         const char *only, meshq_buf_t *out);
+                         const char *user, const char *only, meshq_buf_t *out);
+
+//  The same for /api/whoami, /api/vhosts, /api/users and
+//  /api/permissions (http_api_auth.c), for the logged-in user. Returns
+//  the HTTP status, or 0 for another path.
+unsigned meshq_http_api_auth (meshq_engine_t *self, const char *path,
+                              const char *user, const char *only,
+                              meshq_buf_t *out);
 
 //  Splits "VHOST/NAME" (percent-encoded) into vhost and name. Returns 0,
 //  or -1 if it is malformed.

@@ -91,3 +91,33 @@ meshq_text_seconds (meshq_buf_t *out, uint64_t us)
     meshq_text_u64 (out, us / 1000000);
     meshq_text_str (out, fraction);
 }
+
+void
+meshq_text_key (meshq_buf_t *out, const char *key, bool first)
+{
+    if (!first)
+        meshq_text_str (out, ",");
+    meshq_text_json_str (out, key);
+    meshq_text_str (out, ":");
+}
+
+void
+meshq_text_key_u64 (meshq_buf_t *out, const char *key, uint64_t value)
+{
+    meshq_text_key (out, key, false);
+    meshq_text_u64 (out, value);
+}
+
+void
+meshq_text_key_str (meshq_buf_t *out, const char *key, const char *value)
+{
+    meshq_text_key (out, key, false);
+    meshq_text_json_str (out, value);
+}
+
+void
+meshq_text_key_bool (meshq_buf_t *out, const char *key, bool value)
+{
+    meshq_text_key (out, key, false);
+    meshq_text_str (out, value ? "true" : "false");
+}

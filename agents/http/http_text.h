@@ -30,4 +30,12 @@ void meshq_text_printf (meshq_buf_t *out, const char *format, ...)
 //  Appends microseconds as seconds ("0.000125").
 void meshq_text_seconds (meshq_buf_t *out, uint64_t us);
 
+//  Appends a JSON object's key: `"key":`, after a comma unless first;
+//  the caller writes the value.
+void meshq_text_key (meshq_buf_t *out, const char *key, bool first);
+//  Appends `,"key":value` for a number, a string and a boolean.
+void meshq_text_key_u64 (meshq_buf_t *out, const char *key, uint64_t value);
+void meshq_text_key_str (meshq_buf_t *out, const char *key, const char *value);
+void meshq_text_key_bool (meshq_buf_t *out, const char *key, bool value);
+
 #endif
