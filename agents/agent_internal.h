@@ -99,6 +99,7 @@ struct _meshq_vhost_t {
     zhashx_t *peer_sessions;            //  Peer id hex -> meshq_session_t.
     zhashx_t *late_acks;                //  Acks for origins away, or NULL.
     meshq_queue_t *last_route;          //  Last default-exchange route.
+    uint64_t route_mark;                //  Last mark given to a route.
     zhashx_t *quarantine;  //  Queue name -> meshq_quarantine_t, or NULL.
     uint64_t unreadable;   //  Stored messages kept but not loaded.
     uint64_t foreign;      //  Stored messages of another origin seen.
@@ -602,15 +603,24 @@ void meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
                              const meshq_args_t *args);
 
 //  agent_messages.c
-//  Most queues one message may reach.
-#define MESHQ_MAX_ROUTES 1024
+//  Queues a route holds without allocating.
+#define MESHQ_ROUTES_INLINE 16
 
-//  The queues a message goes to.
+//  The queues a message goes to: as many as match (a fanout exchange
+//  may have thousands bound), each once.
 typedef struct {
-    meshq_queue_t *queues[MESHQ_MAX_ROUTES];  //  Matched queues, once each.
-    int count;                                //  How many.
-    const meshq_queue_t *skip;                //  A queue not to route to.
+    meshq_queue_t **queues;     //  Matched queues (inline, or allocated).
+    int count;                  //  How many.
+    int capacity;               //  Room in queues.
+    uint64_t mark;              //  This route's mark on its queues.
+    const meshq_queue_t *skip;  //  A queue not to route to.
+    meshq_queue_t *inline_queues[MESHQ_ROUTES_INLINE];
 } meshq_routes_t;
+
+//  Starts an empty route that never goes to skip (NULL: none).
+void meshq_routes_init (meshq_routes_t *self, const meshq_queue_t *skip);
+//  Frees what a route allocated.
+void meshq_routes_fini (meshq_routes_t *self);
 
 //  agent_flow.c: publishers paused while a queue with consumers holds
 //  more than flow_memory, resumed when it holds half as much.

@@ -199,15 +199,42 @@ const meshq_queue_host_t meshq_engine_queue_host = {s_deliver,
 // --------------------------------------------------------------------
 //  Routing
 
+void
+meshq_routes_init (meshq_routes_t *self, const meshq_queue_t *skip)
+{
+    self->queues = self->inline_queues;
+    self->count = 0;
+    self->capacity = MESHQ_ROUTES_INLINE;
+    self->mark = 0;
+    self->skip = skip;
+}
+
+void
+meshq_routes_fini (meshq_routes_t *self)
+{
+    if (self->queues != self->inline_queues)
+        free (self->queues);
+    self->queues = self->inline_queues;
+    self->count = 0;
+}
+
 static void
 s_route_one (void *arg, void *queue)
 {
     meshq_routes_t *routes = arg;
-    if (queue == routes->skip || routes->count == MESHQ_MAX_ROUTES)
+    //  A queue that two bindings match is marked by the first.
+    if (queue == routes->skip || !meshq_queue_route_mark (queue, routes->mark))
         return;
-    for (int i = 0; i < routes->count; i++)
-        if (routes->queues[i] == queue)
-            return;
+    if (routes->count == routes->capacity) {
+        int capacity = routes->capacity * 2;
+        meshq_queue_t **queues = malloc ((size_t)capacity * sizeof *queues);
+        assert (queues);
+        memcpy (queues, routes->queues, (size_t)routes->count * sizeof *queues);
+        if (routes->queues != routes->inline_queues)
+            free (routes->queues);
+        routes->queues = queues;
+        routes->capacity = capacity;
+    }
     routes->queues[routes->count++] = queue;
 }
 
@@ -219,6 +246,7 @@ meshq_engine_route (meshq_vhost_t *self, const meshq_envelope_t *envelope,
 {
     meshq_span_t exchange_name = envelope->strings[MESHQ_F_EXCHANGE];
     meshq_span_t key = envelope->strings[MESHQ_F_ROUTING_KEY];
+    routes->mark = ++self->route_mark;
     if (exchange_name.size == 0) {
         //  The default exchange: the queue named by the routing key,
         //  most often the one of the last publish.
@@ -430,8 +458,7 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
                                    ? s_pending_new (self, session, args->seq)
                                    : NULL;
     meshq_routes_t routes;
-    routes.count = 0;
-    routes.skip = NULL;
+    meshq_routes_init (&routes, NULL);
     if (!meshq_engine_may_publish (self, session,
                                    envelope.strings[MESHQ_F_EXCHANGE])) {
         self->auth_failures++;
@@ -510,6 +537,7 @@ meshq_engine_publish (meshq_engine_t *self, meshq_session_t *session,
     }
     self->published++;
     meshq_engine_flow_publish (self, session, &routes);
+    meshq_routes_fini (&routes);
     if (pending && pending->remaining == 0) {
         session->confirm_due = true;
         meshq_engine_arm_turn (self);

@@ -275,9 +275,8 @@ s_dead_letter (meshq_engine_t *self, meshq_entry_t *entry, const char *reason)
         if (meshq_codec_decode_envelope (data, size, SIZE_MAX, &envelope,
                                          NULL) == 0) {
             meshq_routes_t routes;
-            routes.count = 0;
             //  A queue that dead-letters into itself would loop forever.
-            routes.skip = queue;
+            meshq_routes_init (&routes, queue);
             if (meshq_engine_route (vhost, &envelope, &routes))
                 zsys_warning ("agent: dead letter dropped queue=%s "
                               "reason=no exchange '%s'",
@@ -285,6 +284,7 @@ s_dead_letter (meshq_engine_t *self, meshq_entry_t *entry, const char *reason)
             else if (meshq_engine_enqueue (vhost, &envelope, data, size,
                                            &routes, NULL))
                 self->dead_lettered++;
+            meshq_routes_fini (&routes);
         }
         free (data);
     }

@@ -148,6 +148,15 @@ meshq_queue_host (const meshq_queue_t *self)
     return self->host_arg;
 }
 
+bool
+meshq_queue_route_mark (meshq_queue_t *self, uint64_t mark)
+{
+    if (self->route_mark == mark)
+        return false;
+    self->route_mark = mark;
+    return true;
+}
+
 void *
 meshq_queue_owner (const meshq_queue_t *self)
 {

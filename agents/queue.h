@@ -165,6 +165,8 @@ bool meshq_queue_set_args (meshq_queue_t *self, const meshq_queue_args_t *args);
 void *meshq_queue_host (const meshq_queue_t *self);
 
 //  The session an exclusive queue belongs to (the host's), or NULL.
+//  Marks the queue with a route's mark; false if it had it already.
+bool meshq_queue_route_mark (meshq_queue_t *self, uint64_t mark);
 void *meshq_queue_owner (const meshq_queue_t *self);
 void meshq_queue_set_owner (meshq_queue_t *self, void *owner);
 const meshq_queue_args_t *meshq_queue_args (const meshq_queue_t *self);

@@ -34,6 +34,7 @@ struct _meshq_queue_t {
     uint32_t consumer_count;        //  Number of consumers.
     uint32_t rotor;                 //  Where the next credit scan starts.
     void *owner;                    //  Owning session if exclusive.
+    uint64_t route_mark;            //  Mark of the last route it joined.
     uint64_t pushed;                //  Entries ever pushed.
     uint64_t delivered;             //  Deliveries ever made.
     uint64_t pushed_then;           //  pushed at the last sample.

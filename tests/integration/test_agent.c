@@ -151,6 +151,46 @@ Test (agent, exchanges_route_by_type)
     meshq_client_destroy (&client);
 }
 
+//  A fanout exchange reaches every queue bound to it, however many,
+//  and a queue two bindings match gets the message once.
+Test (agent, a_fanout_reaches_every_bound_queue)
+{
+    enum { QUEUES = 1100 };
+    meshq_client_t *client = agentutil_client (&s_node);
+    meshq_client_set_confirms (client, 1000);
+    cr_assert_eq (
+        meshq_client_declare_exchange (client, "wide", "fanout", true), 0);
+    cr_assert_eq (
+        meshq_client_declare_exchange (client, "twice", "topic", true), 0);
+    char name[32];
+    for (int i = 0; i < QUEUES; i++) {
+        snprintf (name, sizeof name, "wide-%d", i);
+        cr_assert_eq (meshq_client_declare_queue (client, name, NULL), 0);
+        cr_assert_eq (meshq_client_bind_queue (client, name, "wide", "", NULL),
+                      0);
+    }
+    cr_assert_eq (
+        meshq_client_bind_queue (client, "wide-0", "twice", "a.*", NULL), 0);
+    cr_assert_eq (
+        meshq_client_bind_queue (client, "wide-0", "twice", "*.b", NULL), 0);
+    s_publish (client, "wide", "", "to all");
+    s_publish (client, "twice", "a.b", "once");
+    cr_assert_eq (meshq_client_wait_for_confirms (client, 10000), 0);
+    char body[64];
+    const int probes[] = {0, 1023, 1024, 1025, QUEUES - 1};
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        snprintf (name, sizeof name, "wide-%d", probes[i]);
+        cr_expect_str_eq (s_get (client, name, body, sizeof body), "to all",
+                          "%s", name);
+        if (probes[i])
+            cr_expect_str_eq (s_get (client, name, body, sizeof body), "", "%s",
+                              name);
+    }
+    cr_expect_str_eq (s_get (client, "wide-0", body, sizeof body), "once");
+    cr_expect_str_eq (s_get (client, "wide-0", body, sizeof body), "");
+    meshq_client_destroy (&client);
+}
+
 static int s_returned;
 
 static void
