@@ -10,13 +10,12 @@
     scratch directory. Nothing of a system RabbitMQ is read or touched.
 */
 #include "amqp_load.h"
+#include "peers.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,31 +62,22 @@ s_environment (const meshq_rabbitmq_t *self)
             "-kernel inet_dist_use_interface {127,0,0,1}", 1);
 }
 
+//  The child's side of s_spawn.
+static void
+s_prepare (const void *arg)
+{
+    s_environment (arg);
+}
+
 //  Starts argv in the node's environment with its output appended to
-//  log. Returns the pid, or -1.
+//  log, in its own process group, so that a Ctrl-C to the bench does not
+//  kill the node before the bench stops it; and $TERM if the bench dies
+//  without stopping it (the server script stops the node on $TERM).
+//  Returns the pid, or -1.
 static pid_t
 s_spawn (const meshq_rabbitmq_t *self, char *const argv[], const char *log)
 {
-    pid_t pid = fork ();
-    if (pid != 0)
-        return pid;
-    int fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        dup2 (fd, 1);
-        dup2 (fd, 2);
-    }
-    int null = open ("/dev/null", O_RDONLY);
-    if (null >= 0)
-        dup2 (null, 0);
-    //  Its own process group, so that a Ctrl-C to the bench does not
-    //  kill the node before the bench stops it; and $TERM if the bench
-    //  dies without stopping it (the server script stops the node on
-    //  $TERM).
-    setpgid (0, 0);
-    prctl (PR_SET_PDEATHSIG, SIGTERM);
-    s_environment (self);
-    execv (argv[0], argv);
-    _exit (127);
+    return meshq_bench_spawn (argv, log, true, s_prepare, self);
 }
 
 //  Waits up to timeout_ms for pid to exit; true if it did.
@@ -138,12 +128,12 @@ meshq_rabbitmq_start (meshq_rabbitmq_t *self, const char *parent, int timeout_s)
     }
     snprintf (self->node, sizeof self->node, "meshqbench%d@localhost",
               (int)getpid ());
-    self->port = meshq_amqp_load_free_port ();
+    self->port = meshq_bench_free_port ();
     do
-        self->dist_port = meshq_amqp_load_free_port ();
+        self->dist_port = meshq_bench_free_port ();
     while (self->dist_port == self->port);
     do
-        self->epmd_port = meshq_amqp_load_free_port ();
+        self->epmd_port = meshq_bench_free_port ();
     while (self->epmd_port == self->port || self->epmd_port == self->dist_port);
     s_version (self);
 
@@ -174,7 +164,7 @@ meshq_rabbitmq_start (meshq_rabbitmq_t *self, const char *parent, int timeout_s)
              "(state in %s)\n",
              self->version, self->node, self->port, self->dir);
     for (int waited = 0; waited < timeout_s * 10; waited++) {
-        if (meshq_amqp_load_listening ("127.0.0.1", self->port))
+        if (meshq_bench_listening ("127.0.0.1", self->port))
             return 0;
         if (waitpid (self->server, NULL, WNOHANG) == self->server) {
             self->server = 0;
@@ -219,11 +209,5 @@ meshq_rabbitmq_stop (meshq_rabbitmq_t *self)
         }
         self->epmd = 0;
     }
-    if (*self->dir) {
-        char command[400];
-        snprintf (command, sizeof command, "rm -rf '%s'", self->dir);
-        if (system (command) != 0)
-            fprintf (stderr, "bench_amqp: could not remove %s\n", self->dir);
-        *self->dir = 0;
-    }
+    meshq_bench_remove_dir (self->dir);
 }
