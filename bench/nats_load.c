@@ -284,6 +284,18 @@ s_subscribe (natsSubscription **subscription, natsConnection *connection,
     return s == NATS_OK ? 0 : -1;
 }
 
+//  The URL of host:port, and a subject and a stream name of kind new
+//  to this run.
+static void
+s_names (const char *host, int port, const char *kind, char url[128],
+         char subject[64], char stream[64])
+{
+    int run = rand ();
+    snprintf (url, 128, "nats://%s:%d", host, port);
+    snprintf (subject, 64, "meshq.%s.%d.%d", kind, (int)getpid (), run);
+    snprintf (stream, 64, "MESHQ_%s_%d_%d", kind, (int)getpid (), run);
+}
+
 int
 meshq_nats_latency_run (const char *host, int port, uint64_t count, int size,
                         bool jetstream, meshq_nats_load_result_t *result)
@@ -295,11 +307,7 @@ meshq_nats_latency_run (const char *host, int port, uint64_t count, int size,
         return -1;
     }
     char url[128], subject[64], stream[64];
-    snprintf (url, sizeof url, "nats://%s:%d", host, port);
-    snprintf (subject, sizeof subject, "meshq.latency.%d.%d", (int)getpid (),
-              rand ());
-    snprintf (stream, sizeof stream, "MESHQLATENCY%d_%d", (int)getpid (),
-              rand ());
+    s_names (host, port, "latency", url, subject, stream);
     s_subscriber_t subscriber = {
         .samples = malloc (S_SAMPLES * sizeof (double)), .wake = true};
     pthread_mutex_init (&subscriber.lock, NULL);
@@ -420,11 +428,7 @@ meshq_nats_js_load_run (const char *host, int port,
         return -1;
     }
     char url[128], subject[64], stream[64];
-    snprintf (url, sizeof url, "nats://%s:%d", host, port);
-    snprintf (subject, sizeof subject, "meshq.durable.%d.%d", (int)getpid (),
-              rand ());
-    snprintf (stream, sizeof stream, "MESHQDURABLE%d_%d", (int)getpid (),
-              rand ());
+    s_names (host, port, "durable", url, subject, stream);
     s_subscriber_t subscribers[S_JS_CONSUMERS];
     natsConnection *consumers[S_JS_CONSUMERS] = {NULL};
     natsSubscription *subscriptions[S_JS_CONSUMERS] = {NULL};
@@ -447,6 +451,10 @@ meshq_nats_js_load_run (const char *host, int port,
         jsOptions options;
         jsOptions_Init (&options);
         options.PublishAsync.MaxPending = load->window;
+        //  A full window waits for acks as long as a confirm may take
+        //  elsewhere (libnats gives up after 200 ms by default, which a
+        //  loaded machine exceeds).
+        options.PublishAsync.StallWait = 30000;
         options.PublishAsync.ErrHandler = s_on_publish_error;
         options.PublishAsync.ErrHandlerClosure = &failed;
         natsStatus s = natsConnection_JetStream (&js, producer, &options);

@@ -1,4 +1,4 @@
-/*  rabbitmq_server.c - a private RabbitMQ node for bench_amqp. See
+/*  rabbitmq_server.c - a private RabbitMQ node for the benches. See
     amqp_load.h.
 
     Debian's rabbitmq-server, run directly (not through the service
@@ -122,7 +122,7 @@ meshq_rabbitmq_start (meshq_rabbitmq_t *self, const char *parent, int timeout_s)
     memset (self, 0, sizeof *self);
     snprintf (self->dir, sizeof self->dir, "%s/meshq-rabbitmq-XXXXXX", parent);
     if (!mkdtemp (self->dir)) {
-        perror ("bench_amqp: rabbitmq: mkdtemp");
+        perror ("rabbitmq: mkdtemp");
         *self->dir = 0;
         return -1;
     }
@@ -155,12 +155,12 @@ meshq_rabbitmq_start (meshq_rabbitmq_t *self, const char *parent, int timeout_s)
     char *server[] = {S_BIN "rabbitmq-server", NULL};
     self->server = s_spawn (self, server, log);
     if (self->epmd < 0 || self->server < 0) {
-        perror ("bench_amqp: rabbitmq: fork");
+        perror ("rabbitmq: fork");
         meshq_rabbitmq_stop (self);
         return -1;
     }
     fprintf (stderr,
-             "bench_amqp: starting RabbitMQ %s node %s on 127.0.0.1:%d "
+             "rabbitmq: starting RabbitMQ %s node %s on 127.0.0.1:%d "
              "(state in %s)\n",
              self->version, self->node, self->port, self->dir);
     for (int waited = 0; waited < timeout_s * 10; waited++) {
@@ -168,14 +168,14 @@ meshq_rabbitmq_start (meshq_rabbitmq_t *self, const char *parent, int timeout_s)
             return 0;
         if (waitpid (self->server, NULL, WNOHANG) == self->server) {
             self->server = 0;
-            fprintf (stderr, "bench_amqp: RabbitMQ exited at start; see %s\n",
+            fprintf (stderr, "rabbitmq: RabbitMQ exited at start; see %s\n",
                      log);
             meshq_rabbitmq_stop (self);
             return -1;
         }
         usleep (100000);
     }
-    fprintf (stderr, "bench_amqp: RabbitMQ not up within %d s; see %s\n",
+    fprintf (stderr, "rabbitmq: RabbitMQ not up within %d s; see %s\n",
              timeout_s, log);
     meshq_rabbitmq_stop (self);
     return -1;
@@ -194,7 +194,7 @@ meshq_rabbitmq_stop (meshq_rabbitmq_t *self)
             waitpid (ctl, NULL, 0);
         }
         if (!s_reap (self->server, 30000)) {
-            fprintf (stderr, "bench_amqp: RabbitMQ did not stop; killing it\n");
+            fprintf (stderr, "rabbitmq: RabbitMQ did not stop; killing it\n");
             //  The script and the Erlang VM it started share its group.
             kill (-self->server, SIGKILL);
             waitpid (self->server, NULL, 0);

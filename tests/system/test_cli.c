@@ -30,23 +30,36 @@ s_teardown (void)
 
 TestSuite (cli, .init = s_setup, .fini = s_teardown, .timeout = 120);
 
+//  Runs the meshq tool against the suite's agent with verb (or NULL) and
+//  the arguments, input on its standard input, for up to ms; returns it
+//  exited.
+static procutil_prog_t *
+s_run (const char *input, int ms, const char *verb, const char *first,
+       va_list args)
+{
+    const char *argv[32] = {s_tool, "--agent", s_endpoint};
+    int argc = 3;
+    if (verb)
+        argv[argc++] = verb;
+    for (const char *arg = first; arg; arg = va_arg (args, const char *)) {
+        cr_assert_lt (argc, 31);
+        argv[argc++] = arg;
+    }
+    argv[argc] = NULL;
+    procutil_prog_t *prog = procutil_prog_new (argv, input, ms);
+    procutil_prog_exit_code (prog);
+    return prog;
+}
+
 //  Runs the meshq tool against the suite's agent with the arguments
 //  (NULL-terminated), input on its standard input; returns it exited.
 static procutil_prog_t *
 s_meshq (const char *input, const char *first, ...)
 {
-    const char *argv[32] = {s_tool, "--agent", s_endpoint};
-    int argc = 3;
     va_list args;
     va_start (args, first);
-    for (const char *arg = first; arg; arg = va_arg (args, const char *)) {
-        cr_assert_lt (argc, 31);
-        argv[argc++] = arg;
-    }
+    procutil_prog_t *prog = s_run (input, 10000, NULL, first, args);
     va_end (args);
-    argv[argc] = NULL;
-    procutil_prog_t *prog = procutil_prog_new (argv, input, 10000);
-    procutil_prog_exit_code (prog);
     return prog;
 }
 
@@ -502,18 +515,10 @@ Test (cli, bench_over_tcp_logs_in_as_the_user_and_fails_loudly)
 static procutil_prog_t *
 s_bench (const char *first, ...)
 {
-    const char *argv[32] = {s_tool, "--agent", s_endpoint, "bench"};
-    int argc = 4;
     va_list args;
     va_start (args, first);
-    for (const char *arg = first; arg; arg = va_arg (args, const char *)) {
-        cr_assert_lt (argc, 31);
-        argv[argc++] = arg;
-    }
+    procutil_prog_t *prog = s_run (NULL, 60000, "bench", first, args);
     va_end (args);
-    argv[argc] = NULL;
-    procutil_prog_t *prog = procutil_prog_new (argv, NULL, 60000);
-    procutil_prog_exit_code (prog);
     return prog;
 }
 
