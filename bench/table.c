@@ -232,38 +232,6 @@ s_median (const double *values, int count)
         s_median (values_, (count));                                           \
     })
 
-//  "123,456" or "-".
-static const char *
-s_count (char *text, size_t size, double value)
-{
-    if (value <= 0)
-        return "-";
-    long long n = (long long)(value + 0.5);
-    if (n >= 1000000)
-        snprintf (text, size, "%lld,%03lld,%03lld", n / 1000000,
-                  n / 1000 % 1000, n % 1000);
-    else if (n >= 1000)
-        snprintf (text, size, "%lld,%03lld", n / 1000, n % 1000);
-    else
-        snprintf (text, size, "%lld", n);
-    return text;
-}
-
-//  A time in us as "412 us", "1.71 ms" or "1.23 s".
-static const char *
-s_time (char *text, size_t size, double us)
-{
-    if (us <= 0)
-        return "-";
-    if (us >= 1000000)
-        snprintf (text, size, "%.2f s", us / 1000000);
-    else if (us >= 1000)
-        snprintf (text, size, "%.2f ms", us / 1000);
-    else
-        snprintf (text, size, "%.0f us", us);
-    return text;
-}
-
 static const char *
 s_ratio (char *text, size_t size, double a, double b)
 {
@@ -271,19 +239,6 @@ s_ratio (char *text, size_t size, double a, double b)
         return "-";
     snprintf (text, size, "%.2fx", a / b);
     return text;
-}
-
-static void
-s_load_average (char *text, size_t size)
-{
-    FILE *file = fopen ("/proc/loadavg", "r");
-    double one = 0, five = 0, fifteen = 0;
-    if (file) {
-        if (fscanf (file, "%lf %lf %lf", &one, &five, &fifteen) != 3)
-            one = five = fifteen = 0;
-        fclose (file);
-    }
-    snprintf (text, size, "%.2f %.2f %.2f", one, five, fifteen);
 }
 
 static void
@@ -360,7 +315,7 @@ main (int argc, char **argv)
     srand ((unsigned)getpid () ^ (unsigned)time (NULL));
     meshq_bench_cleanup_on_exit (s_cleanup);
     char load_start[64], started[64];
-    s_load_average (load_start, sizeof load_start);
+    meshq_bench_load_average (load_start, sizeof load_start);
     time_t now = time (NULL);
     strftime (started, sizeof started, "%Y-%m-%d %H:%M UTC", gmtime (&now));
 
@@ -466,7 +421,7 @@ main (int argc, char **argv)
     if (active[S_NATS])
         nats_Close ();
     char load_end[64];
-    s_load_average (load_end, sizeof load_end);
+    meshq_bench_load_average (load_end, sizeof load_end);
 
     //  Medians.
     s_figures_t m[S_ROWS][S_SERVERS];
@@ -515,13 +470,16 @@ main (int argc, char **argv)
     //  Throughput rows: msgs/s; ratio above 1: meshq is faster.
     for (int row = S_DURABLE; row <= S_TRANSIENT; row++) {
         const char *nats_what = row == S_TRANSIENT ? " (core)" : " (JetStream)";
-        printf ("| %s (msgs/s) | %s", s_row_names[row],
-                s_count (a[0], sizeof a[0], m[row][S_MESHQ].rate));
+        printf (
+            "| %s (msgs/s) | %s", s_row_names[row],
+            meshq_bench_format_count (a[0], sizeof a[0], m[row][S_MESHQ].rate));
         if (active[S_RABBITMQ])
-            printf (" | %s",
-                    s_count (a[1], sizeof a[1], m[row][S_RABBITMQ].rate));
+            printf (" | %s", meshq_bench_format_count (
+                                 a[1], sizeof a[1], m[row][S_RABBITMQ].rate));
         if (active[S_NATS])
-            printf (" | %s%s", s_count (a[2], sizeof a[2], m[row][S_NATS].rate),
+            printf (" | %s%s",
+                    meshq_bench_format_count (a[2], sizeof a[2],
+                                              m[row][S_NATS].rate),
                     m[row][S_NATS].rate > 0 ? nats_what : "");
         if (active[S_RABBITMQ])
             printf (" | %s", s_ratio (r[0], sizeof r[0], m[row][S_MESHQ].rate,
@@ -544,8 +502,9 @@ main (int argc, char **argv)
             double p50 = confirm ? l[server].c50 : l[server].p50;
             double p99 = confirm ? l[server].c99 : l[server].p99;
             printf (
-                " | %s / %s%s", s_time (t[0], sizeof t[0], p50),
-                s_time (t[1], sizeof t[1], p99),
+                " | %s / %s%s",
+                meshq_bench_format_time (t[0], sizeof t[0], p50),
+                meshq_bench_format_time (t[1], sizeof t[1], p99),
                 server == S_NATS && p50 > 0
                     ? (confirm ? " (JetStream ack, no fsync)" : " (JetStream)")
                     : "");
@@ -561,16 +520,17 @@ main (int argc, char **argv)
                     s_ratio (r[1], sizeof r[1], p99, o99));
         }
         printf (" | rtt + fdatasync p50 %s; fdatasync p99 %s | %s / %s |\n",
-                s_time (t[2], sizeof t[2], ceiling50),
-                s_time (t[3], sizeof t[3], ceiling99),
+                meshq_bench_format_time (t[2], sizeof t[2], ceiling50),
+                meshq_bench_format_time (t[3], sizeof t[3], ceiling99),
                 s_ratio (r[0], sizeof r[0], p50, ceiling50),
                 s_ratio (r[1], sizeof r[1], p99, ceiling99));
     }
     printf ("| end-to-end latency p50 in the durable 1P/1C run");
     for (int server = 0; server < S_SERVERS; server++)
         if (active[server])
-            printf (" | %s", s_time (a[server], sizeof a[server],
-                                     m[S_DURABLE][server].p50));
+            printf (" | %s",
+                    meshq_bench_format_time (a[server], sizeof a[server],
+                                             m[S_DURABLE][server].p50));
     for (int server = S_RABBITMQ; server < S_SERVERS; server++)
         if (active[server])
             printf (" | %s",
@@ -599,11 +559,12 @@ main (int argc, char **argv)
             "run: ipc round trip %s; 128-byte write+fdatasync into a file "
             "allocated beforehand (as the store's segments are) p50 %s, "
             "p99 %s; appending to a growing file p50 %s, p99 %s.\n",
-            idle_kb / 1024, s_time (t[0], sizeof t[0], l[S_MESHQ].rtt),
-            s_time (t[1], sizeof t[1], l[S_MESHQ].sync50),
-            s_time (t[2], sizeof t[2], l[S_MESHQ].sync99),
-            s_time (g[0], sizeof g[0], l[S_MESHQ].grow50),
-            s_time (g[1], sizeof g[1], l[S_MESHQ].grow99));
+            idle_kb / 1024,
+            meshq_bench_format_time (t[0], sizeof t[0], l[S_MESHQ].rtt),
+            meshq_bench_format_time (t[1], sizeof t[1], l[S_MESHQ].sync50),
+            meshq_bench_format_time (t[2], sizeof t[2], l[S_MESHQ].sync99),
+            meshq_bench_format_time (g[0], sizeof g[0], l[S_MESHQ].grow50),
+            meshq_bench_format_time (g[1], sizeof g[1], l[S_MESHQ].grow99));
     fflush (stdout);
     if (failures)
         fprintf (stderr, "bench_table: %d runs failed (see above)\n", failures);
