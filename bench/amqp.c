@@ -20,21 +20,16 @@
     1 if a run failed. Usage: bench_amqp --help
 */
 #include "amqp_load.h"
-#include "meshq.h"
+#include "peers.h"
 
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define S_AGENT "/agents/meshq-agent"
-#define S_TOOL  "/tools/meshq"
-#define S_RUNS  9  //  Rounds at most.
+#define S_RUNS 9  //  Rounds at most.
 
 enum { S_RABBITMQ, S_MESHQ_AMQP, S_NATIVE, S_SERVERS };
 static const char *s_server_names[S_SERVERS] = {"RabbitMQ", "meshq AMQP",
@@ -60,35 +55,16 @@ typedef struct {
 
 //  What this process started, for the cleanup on exit or a signal.
 static meshq_rabbitmq_t s_rabbit;
-static pid_t s_agent;
-static char s_agent_dir[256];
+static meshq_bench_agent_t s_agent = {.build = MESHQ_BINARY_DIR,
+                                      .name = "bench-amqp"};
 
+//  Stops what we started (the RabbitMQ node and epmd run in their own
+//  process groups and would outlive us).
 static void
 s_cleanup (void)
 {
-    if (s_agent > 0) {
-        kill (s_agent, SIGTERM);
-        waitpid (s_agent, NULL, 0);
-        s_agent = 0;
-    }
-    if (*s_agent_dir) {
-        char command[300];
-        snprintf (command, sizeof command, "rm -rf '%s'", s_agent_dir);
-        if (system (command) != 0)
-            fprintf (stderr, "bench_amqp: could not remove %s\n", s_agent_dir);
-        *s_agent_dir = 0;
-    }
+    meshq_bench_agent_stop (&s_agent);
     meshq_rabbitmq_stop (&s_rabbit);
-}
-
-//  Ctrl-C or $TERM: stop what we started (the RabbitMQ node and epmd run
-//  in their own process groups and would outlive us), then exit.
-static void
-s_on_signal (int sig)
-{
-    signal (sig, SIG_DFL);
-    s_cleanup ();
-    _exit (128 + sig);
 }
 
 //  Reads HOST:PORT into host and *port; false if it is not one.
@@ -107,104 +83,22 @@ s_host_port (const char *text, char *host, size_t size, int *port)
     return true;
 }
 
-//  Starts meshq-agent of this build on a scratch store, with its AMQP
-//  front door on amqp_port if it has one (amqp_port is set to 0 if it
-//  does not). Returns 0 with the native endpoint in endpoint, or -1.
-static int
-s_start_agent (const char *parent, char *endpoint, size_t size, int *amqp_port)
-{
-    snprintf (s_agent_dir, sizeof s_agent_dir, "%s/meshq-bench-amqp-XXXXXX",
-              parent);
-    if (!mkdtemp (s_agent_dir)) {
-        perror ("bench_amqp: mkdtemp");
-        *s_agent_dir = 0;
-        return -1;
-    }
-    char data[300], log[300], amqp[32];
-    snprintf (endpoint, size, "ipc://%s/agent.ipc", s_agent_dir);
-    snprintf (data, sizeof data, "%s/store", s_agent_dir);
-    snprintf (log, sizeof log, "%s/agent.log", s_agent_dir);
-    snprintf (amqp, sizeof amqp, "127.0.0.1:%d", *amqp_port);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        char *argv[] = {MESHQ_BINARY_DIR S_AGENT,
-                        "--name",
-                        "bench-amqp",
-                        "--data",
-                        data,
-                        "--control",
-                        endpoint,
-                        "--standalone",
-                        *amqp_port ? "--amqp" : NULL,
-                        amqp,
-                        NULL};
-        s_agent = fork ();
-        if (s_agent == 0) {
-            prctl (PR_SET_PDEATHSIG, SIGTERM);
-            FILE *out = freopen (log, "a", stdout);
-            if (out)
-                dup2 (fileno (out), 2);
-            execv (argv[0], argv);
-            _exit (127);
-        }
-        for (int waited = 0; waited < 200; waited++) {
-            int status;
-            if (waitpid (s_agent, &status, WNOHANG) == s_agent) {
-                s_agent = 0;
-                if (*amqp_port && WIFEXITED (status) &&
-                    WEXITSTATUS (status) == 64)
-                    break;  //  No --amqp option: start it without.
-                fprintf (stderr, "bench_amqp: meshq-agent exited; see %s\n",
-                         log);
-                return -1;
-            }
-            meshq_client_t *client = meshq_client_new ();
-            meshq_client_set_timeout (client, 200);
-            int rc = meshq_client_connect (client, endpoint);
-            meshq_client_destroy (&client);
-            if (rc == 0)
-                return 0;
-            usleep (50000);
-        }
-        if (s_agent > 0) {
-            fprintf (stderr, "bench_amqp: meshq-agent not up in 10 s; see %s\n",
-                     log);
-            return -1;
-        }
-        fprintf (stderr,
-                 "bench_amqp: this meshq-agent has no --amqp option (no AMQP "
-                 "front door): meshq AMQP is skipped\n");
-        *amqp_port = 0;
-    }
-    return -1;
-}
-
-//  Runs `meshq bench` of this build against endpoint for the scenario;
+//  Runs `meshq bench` of this build against the agent for the scenario;
 //  returns its end-to-end rate, or 0 after printing why.
 static double
-s_native (const char *endpoint, const meshq_amqp_load_t *load)
+s_native (const meshq_amqp_load_t *load)
 {
-    char command[1024];
-    snprintf (command, sizeof command,
-              "'" MESHQ_BINARY_DIR S_TOOL "' --agent '%s' bench --json "
+    char args[512], output[4096];
+    snprintf (args, sizeof args,
               "--queue meshq-bench-native --producers %d --consumers %d "
               "--count %llu --size %d --%s --confirm-window %d --prefetch %d%s",
-              endpoint, load->producers, load->consumers,
-              (unsigned long long)load->count, load->size,
-              load->persistent ? "persistent" : "transient",
+              load->producers, load->consumers, (unsigned long long)load->count,
+              load->size, load->persistent ? "persistent" : "transient",
               load->confirm_window, load->prefetch,
               load->auto_ack ? " --auto-ack" : "");
-    FILE *pipe = popen (command, "r");
-    char output[4096] = "";
-    size_t got = pipe ? fread (output, 1, sizeof output - 1, pipe) : 0;
-    output[got] = 0;
-    int status = pipe ? pclose (pipe) : -1;
-    const char *rate = strstr (output, "\"consume_rate\":");
-    if (status != 0 || !rate) {
-        fprintf (stderr, "bench_amqp: meshq bench failed (status %d): %s\n",
-                 status, output);
+    if (meshq_bench_agent_bench (&s_agent, args, output, sizeof output))
         return 0;
-    }
-    return strtod (rate + strlen ("\"consume_rate\":"), NULL);
+    return meshq_bench_json_number (output, "consume_rate");
 }
 
 static int
@@ -346,9 +240,7 @@ main (int argc, char **argv)
         return 64;
     }
     srand ((unsigned)getpid () ^ (unsigned)time (NULL));
-    signal (SIGINT, s_on_signal);
-    signal (SIGTERM, s_on_signal);
-    atexit (s_cleanup);
+    meshq_bench_cleanup_on_exit (s_cleanup);
 
     const meshq_amqp_load_t loads[] = {
         {"durable, confirms 1000, manual ack, prefetch 100, 1P/1C", 1, 1, count,
@@ -359,19 +251,18 @@ main (int argc, char **argv)
     const int scenarios = (int)(sizeof loads / sizeof loads[0]);
 
     //  meshq: an agent of this build, or the one named.
-    char native[300];
     if (options.native)
-        snprintf (native, sizeof native, "%s", options.native);
+        snprintf (s_agent.endpoint, sizeof s_agent.endpoint, "%s",
+                  options.native);
     else {
         snprintf (options.amqp_host, sizeof options.amqp_host, "127.0.0.1");
-        options.amqp_port = meshq_amqp_load_free_port ();
-        if (s_start_agent (options.parent, native, sizeof native,
-                           &options.amqp_port))
+        s_agent.amqp_port = meshq_bench_free_port ();
+        if (meshq_bench_agent_start (&s_agent, options.parent))
             return 70;
+        options.amqp_port = s_agent.amqp_port;
     }
     bool amqp = options.amqp_port > 0;
-    if (amqp &&
-        !meshq_amqp_load_listening (options.amqp_host, options.amqp_port)) {
+    if (amqp && !meshq_bench_listening (options.amqp_host, options.amqp_port)) {
         fprintf (stderr,
                  "bench_amqp: nothing listens on %s:%d, the meshq agent's "
                  "AMQP port: meshq AMQP is skipped\n",
@@ -413,7 +304,7 @@ main (int argc, char **argv)
                          loads[s].name);
                 double rate = 0;
                 if (server == S_NATIVE)
-                    rate = s_native (native, &loads[s]);
+                    rate = s_native (&loads[s]);
                 else {
                     meshq_amqp_load_result_t result;
                     if (meshq_amqp_load_run (&servers[server],

@@ -28,12 +28,15 @@ typedef struct {
 } meshq_amqp_load_t;
 
 typedef struct {
-    uint64_t published;   //  Publishes (confirmed, with confirms).
-    uint64_t consumed;    //  Deliveries.
-    double consume_rate;  //  Deliveries per second, first publish to last.
-    double publish_rate;  //  Publishes per second.
-    double p50_us;        //  Publish to delivery, median.
-    char error[256];      //  Why the run failed, if it did.
+    uint64_t published;     //  Publishes (confirmed, with confirms).
+    uint64_t consumed;      //  Deliveries.
+    double consume_rate;    //  Deliveries per second, first publish to last.
+    double publish_rate;    //  Publishes per second.
+    double p50_us;          //  Publish to delivery, median.
+    double p99_us;          //  Its 99th percentile.
+    double confirm_p50_us;  //  Publish to confirm, with a window of 1.
+    double confirm_p99_us;  //  Its 99th percentile.
+    char error[256];        //  Why the run failed, if it did.
 } meshq_amqp_load_result_t;
 
 //  Where an AMQP server is, and as whom to log in.
@@ -46,13 +49,12 @@ typedef struct {
 } meshq_amqp_server_t;
 
 //  Runs the scenario against server on queue (deleted and declared
-//  afresh). Returns 0, or -1 with result->error.
+//  afresh). With a confirm window of 1, each producer waits for each
+//  confirm before the next publish, and the times to the confirms are
+//  kept: one message in flight. Returns 0, or -1 with result->error.
 int meshq_amqp_load_run (const meshq_amqp_server_t *server, const char *queue,
                          const meshq_amqp_load_t *load,
                          meshq_amqp_load_result_t *result);
-
-//  Whether something accepts TCP connections on host:port now.
-bool meshq_amqp_load_listening (const char *host, int port);
 
 //  A private RabbitMQ node on loopback: its own node name, AMQP port,
 //  distribution port, epmd (started here, on its own port) and state
@@ -80,8 +82,5 @@ int meshq_rabbitmq_start (meshq_rabbitmq_t *self, const char *parent,
 //  Stops the node (rabbitmqctl stop, then SIGKILL if it lingers), its
 //  epmd, and removes its directory. Safe to call twice.
 void meshq_rabbitmq_stop (meshq_rabbitmq_t *self);
-
-//  A TCP port on 127.0.0.1 that nobody listens on now.
-int meshq_amqp_load_free_port (void);
 
 #endif

@@ -272,6 +272,10 @@ s_producer (void *arg)
         while (confirms.next - 1 - confirms.low >= (uint64_t)window)
             if (s_read_confirm (run, conn, &confirms, true) < 0)
                 goto done;
+        //  One in flight: the time to its confirm is the figure.
+        if (window == 1 && worker->kept < S_SAMPLES)
+            worker->samples[worker->kept++] =
+                (double)(s_now_ns () - now) / 1000.0;
         while (amqp_frames_enqueued (conn) || amqp_data_in_buffer (conn))
             if (s_read_confirm (run, conn, &confirms, false))
                 break;
@@ -430,6 +434,8 @@ meshq_amqp_load_run (const meshq_amqp_server_t *server, const char *queue,
         workers[i].count =
             load->count / (uint64_t)load->producers +
             ((uint64_t)i < load->count % (uint64_t)load->producers);
+        if (load->confirm_window == 1)
+            workers[i].samples = malloc (S_SAMPLES * sizeof (double));
         pthread_create (&threads[i], NULL, s_producer, &workers[i]);
     }
     for (int i = 0; i < load->producers; i++)
@@ -478,6 +484,25 @@ meshq_amqp_load_run (const meshq_amqp_server_t *server, const char *queue,
     if (n) {
         qsort (all, n, sizeof *all, s_compare);
         result->p50_us = all[n / 2];
+        result->p99_us = all[n * 99 / 100];
+    }
+    free (all);
+    //  Publish to confirm, all producers (a window of 1 only).
+    samples = 0;
+    for (int i = 0; i < load->producers; i++)
+        samples += workers[i].kept;
+    all = malloc ((samples + 1) * sizeof *all);
+    n = 0;
+    for (int i = 0; i < load->producers; i++) {
+        if (workers[i].kept)
+            memcpy (all + n, workers[i].samples, workers[i].kept * sizeof *all);
+        n += workers[i].kept;
+        free (workers[i].samples);
+    }
+    if (n) {
+        qsort (all, n, sizeof *all, s_compare);
+        result->confirm_p50_us = all[n / 2];
+        result->confirm_p99_us = all[n * 99 / 100];
     }
     free (all);
     free (workers);
@@ -487,36 +512,4 @@ meshq_amqp_load_run (const meshq_amqp_server_t *server, const char *queue,
     snprintf (result->error, sizeof result->error, "%s", run.error);
     pthread_mutex_destroy (&run.lock);
     return *result->error ? -1 : 0;
-}
-
-bool
-meshq_amqp_load_listening (const char *host, int port)
-{
-    struct sockaddr_in address = {.sin_family = AF_INET,
-                                  .sin_port = htons ((uint16_t)port)};
-    if (inet_pton (AF_INET, host, &address.sin_addr) != 1)
-        return false;
-    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return false;
-    bool up = connect (fd, (struct sockaddr *)&address, sizeof address) == 0;
-    close (fd);
-    return up;
-}
-
-int
-meshq_amqp_load_free_port (void)
-{
-    for (int tries = 0; tries < 1000; tries++) {
-        int port = 20000 + (int)((unsigned)rand () % 12000);
-        struct sockaddr_in address = {.sin_family = AF_INET,
-                                      .sin_port = htons ((uint16_t)port)};
-        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int rc = bind (fd, (struct sockaddr *)&address, sizeof address);
-        close (fd);
-        if (rc == 0)
-            return port;
-    }
-    return -1;
 }

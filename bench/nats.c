@@ -18,36 +18,23 @@
     change, measured together. Progress goes to stderr, the table to
     stdout. Exits 1 if a run failed. Usage: bench_nats --help
 */
-#include "meshq.h"
 #include "nats_load.h"
+#include "peers.h"
 
 #include <nats/nats.h>
 
 #include <getopt.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define S_AGENT "/agents/meshq-agent"
-#define S_TOOL  "/tools/meshq"
-#define S_RUNS  15  //  Rounds at most.
+#define S_RUNS 15  //  Rounds at most.
 
 enum { S_NATS, S_MESHQ, S_OTHER, S_SERVERS };
-
-//  One meshq build: its agent, started here.
-typedef struct {
-    const char *build;   //  Build tree.
-    pid_t pid;           //  Its meshq-agent.
-    char dir[256];       //  Scratch directory (store, socket, log).
-    char endpoint[300];  //  ipc:// endpoint.
-} s_meshq_t;
 
 //  One run's figures.
 typedef struct {
@@ -74,135 +61,48 @@ s_rusage_s (int who)
 
 //  What this process started, for the cleanup on exit or a signal.
 static meshq_nats_server_t s_nats;
-static s_meshq_t s_meshq[2];
+static meshq_bench_agent_t s_meshq[2] = {{.name = "bench-nats"},
+                                         {.name = "bench-nats"}};
 
 static void
 s_cleanup (void)
 {
-    for (int i = 0; i < 2; i++) {
-        if (s_meshq[i].pid > 0) {
-            kill (s_meshq[i].pid, SIGTERM);
-            waitpid (s_meshq[i].pid, NULL, 0);
-            s_meshq[i].pid = 0;
-        }
-        if (*s_meshq[i].dir) {
-            char command[300];
-            snprintf (command, sizeof command, "rm -rf '%s'", s_meshq[i].dir);
-            if (system (command) != 0)
-                fprintf (stderr, "bench_nats: could not remove %s\n",
-                         s_meshq[i].dir);
-            *s_meshq[i].dir = 0;
-        }
-    }
+    for (int i = 0; i < 2; i++)
+        meshq_bench_agent_stop (&s_meshq[i]);
     meshq_nats_stop (&s_nats);
-}
-
-//  Ctrl-C or $TERM: stop what we started, then exit.
-static void
-s_on_signal (int sig)
-{
-    signal (sig, SIG_DFL);
-    s_cleanup ();
-    _exit (128 + sig);
-}
-
-//  Starts the meshq-agent of meshq->build on a scratch store. Returns 0,
-//  or -1 after printing why.
-static int
-s_start_agent (s_meshq_t *meshq, const char *parent)
-{
-    snprintf (meshq->dir, sizeof meshq->dir, "%s/meshq-bench-nats-XXXXXX",
-              parent);
-    if (!mkdtemp (meshq->dir)) {
-        perror ("bench_nats: mkdtemp");
-        *meshq->dir = 0;
-        return -1;
-    }
-    char binary[512], data[300], log[300];
-    snprintf (binary, sizeof binary, "%s" S_AGENT, meshq->build);
-    snprintf (meshq->endpoint, sizeof meshq->endpoint, "ipc://%s/agent.ipc",
-              meshq->dir);
-    snprintf (data, sizeof data, "%s/store", meshq->dir);
-    snprintf (log, sizeof log, "%s/agent.log", meshq->dir);
-    char *argv[] = {binary,          "--name",       "bench-nats",
-                    "--data",        data,           "--control",
-                    meshq->endpoint, "--standalone", NULL};
-    meshq->pid = fork ();
-    if (meshq->pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGTERM);
-        FILE *out = freopen (log, "a", stdout);
-        if (out)
-            dup2 (fileno (out), 2);
-        execv (argv[0], argv);
-        _exit (127);
-    }
-    for (int waited = 0; waited < 200; waited++) {
-        int status;
-        if (waitpid (meshq->pid, &status, WNOHANG) == meshq->pid) {
-            meshq->pid = 0;
-            fprintf (stderr, "bench_nats: %s exited; see %s\n", binary, log);
-            return -1;
-        }
-        meshq_client_t *client = meshq_client_new ();
-        meshq_client_set_timeout (client, 200);
-        int rc = meshq_client_connect (client, meshq->endpoint);
-        meshq_client_destroy (&client);
-        if (rc == 0)
-            return 0;
-        usleep (50000);
-    }
-    fprintf (stderr, "bench_nats: %s not up in 10 s; see %s\n", binary, log);
-    return -1;
-}
-
-//  The number after "key": in text, or 0.
-static double
-s_json_number (const char *text, const char *key)
-{
-    char pattern[64];
-    snprintf (pattern, sizeof pattern, "\"%s\":", key);
-    const char *at = strstr (text, pattern);
-    return at ? strtod (at + strlen (pattern), NULL) : 0;
 }
 
 //  Runs `meshq bench` of meshq's build against its agent.
 static s_figures_t
-s_run_meshq (s_meshq_t *meshq, unsigned long long count, double settle)
+s_run_meshq (meshq_bench_agent_t *meshq, unsigned long long count,
+             double settle)
 {
     s_figures_t figures = {0};
-    meshq_nats_reset_peak (meshq->pid);
-    char command[1024];
-    snprintf (command, sizeof command,
-              "'%s" S_TOOL "' --agent '%s' bench --json --queue "
-              "meshq-bench-nats --producers 1 --consumers 1 --count %llu "
-              "--size 100 --transient --confirm-window 0 --auto-ack "
+    meshq_bench_reset_peak (meshq->pid);
+    char args[512], output[4096];
+    snprintf (args, sizeof args,
+              "--queue meshq-bench-nats --producers 1 --consumers 1 --count "
+              "%llu --size 100 --transient --confirm-window 0 --auto-ack "
               "--prefetch 1000 --settle %g",
-              meshq->build, meshq->endpoint, count, settle);
+              count, settle);
     double client = s_rusage_s (RUSAGE_CHILDREN);
-    double server = meshq_nats_proc_cpu_s (meshq->pid);
-    FILE *pipe = popen (command, "r");
-    char output[4096] = "";
-    size_t got = pipe ? fread (output, 1, sizeof output - 1, pipe) : 0;
-    output[got] = 0;
-    int status = pipe ? pclose (pipe) : -1;
+    double server = meshq_bench_proc_cpu_s (meshq->pid);
+    int rc = meshq_bench_agent_bench (meshq, args, output, sizeof output);
     //  Both include the time the memory takes to come back after the
     //  run (settle): the client's polls, the agent's trims.
     client = s_rusage_s (RUSAGE_CHILDREN) - client;
-    server = meshq_nats_proc_cpu_s (meshq->pid) - server;
+    server = meshq_bench_proc_cpu_s (meshq->pid) - server;
     figures.client_us = client * 1e6 / (double)count;
     figures.server_us = server * 1e6 / (double)count;
-    if (status != 0 || !strstr (output, "\"consume_rate\":")) {
-        fprintf (stderr, "bench_nats: meshq bench failed (status %d): %s\n",
-                 status, output);
+    if (rc)
         return figures;
-    }
-    figures.rate = s_json_number (output, "consume_rate");
-    figures.p50 = s_json_number (output, "p50");
+    figures.rate = meshq_bench_json_number (output, "consume_rate");
+    figures.p50 = meshq_bench_json_number (output, "p50");
     const char *memory = strstr (output, "\"agent_kb\":");
     if (memory) {
-        figures.idle = s_json_number (memory, "idle");
-        figures.peak = s_json_number (memory, "peak");
-        figures.after = s_json_number (memory, "after");
+        figures.idle = meshq_bench_json_number (memory, "idle");
+        figures.peak = meshq_bench_json_number (memory, "peak");
+        figures.after = meshq_bench_json_number (memory, "after");
     }
     return figures;
 }
@@ -212,16 +112,16 @@ s_run_nats (const char *host, int port, unsigned long long count)
 {
     s_figures_t figures = {0};
     if (s_nats.pid > 0)
-        meshq_nats_reset_peak (s_nats.pid);
+        meshq_bench_reset_peak (s_nats.pid);
     meshq_nats_load_result_t result;
     double client = s_rusage_s (RUSAGE_SELF);
-    double server = s_nats.pid > 0 ? meshq_nats_proc_cpu_s (s_nats.pid) : 0;
+    double server = s_nats.pid > 0 ? meshq_bench_proc_cpu_s (s_nats.pid) : 0;
     int rc = meshq_nats_load_run (host, port, count, 100, &result);
     figures.client_us =
         (s_rusage_s (RUSAGE_SELF) - client) * 1e6 / (double)count;
     if (s_nats.pid > 0)
-        figures.server_us =
-            (meshq_nats_proc_cpu_s (s_nats.pid) - server) * 1e6 / (double)count;
+        figures.server_us = (meshq_bench_proc_cpu_s (s_nats.pid) - server) *
+                            1e6 / (double)count;
     if (rc)
         fprintf (stderr, "bench_nats: NATS: %s\n", result.error);
     else {
@@ -229,8 +129,8 @@ s_run_nats (const char *host, int port, unsigned long long count)
         figures.p50 = result.p50_us;
     }
     if (s_nats.pid > 0) {
-        figures.peak = (double)meshq_nats_proc_kb (s_nats.pid, "VmHWM");
-        figures.after = (double)meshq_nats_proc_kb (s_nats.pid, "VmRSS");
+        figures.peak = (double)meshq_bench_proc_kb (s_nats.pid, "VmHWM");
+        figures.after = (double)meshq_bench_proc_kb (s_nats.pid, "VmRSS");
     }
     return figures;
 }
@@ -342,13 +242,12 @@ main (int argc, char **argv)
         return 64;
     }
     srand ((unsigned)getpid () ^ (unsigned)time (NULL));
-    signal (SIGINT, s_on_signal);
-    signal (SIGTERM, s_on_signal);
-    atexit (s_cleanup);
+    meshq_bench_cleanup_on_exit (s_cleanup);
 
     bool active[S_SERVERS] = {nats, true, s_meshq[1].build != NULL};
     for (int i = 0; i < 2; i++)
-        if (active[S_MESHQ + i] && s_start_agent (&s_meshq[i], parent))
+        if (active[S_MESHQ + i] &&
+            meshq_bench_agent_start (&s_meshq[i], parent))
             return 70;
     if (nats && !nats_port) {
         if (!meshq_nats_available ()) {
@@ -356,7 +255,7 @@ main (int argc, char **argv)
                              "(apt-get install nats-server): NATS is "
                              "skipped\n");
             active[S_NATS] = false;
-        } else if (meshq_nats_start (&s_nats, parent))
+        } else if (meshq_nats_start (&s_nats, parent, false))
             return 70;
         else
             nats_port = s_nats.port;

@@ -1,11 +1,14 @@
-/*  nats_load.h - the pieces of bench_nats: a private NATS server
-    (Debian's nats-server) and a core NATS load with its C client
-    (libnats), the twin of `meshq bench --transient --auto-ack`.
+/*  nats_load.h - the pieces of bench_nats and bench_table: a private
+    NATS server (Debian's nats-server, nats_server.c) and NATS loads
+    with its C client (libnats, nats_load.c), the
+    twins of `meshq bench`'s scenarios.
 
-    The load is one publisher connection and one subscriber connection
-    on one subject, bodies that carry their publish time, so the rate
-    is end to end (first publish to last delivery) and comparable with
-    meshq bench's.
+    Each load has one publisher connection and one connection per
+    subscriber, bodies that carry their publish time, so the rate is end
+    to end (first publish to last delivery) and comparable with meshq
+    bench's: NATS core for the transient scenario, JetStream (a file
+    stream, explicit acks) for the durable ones, and one message in
+    flight for the latency.
 */
 #ifndef MESHQ_NATS_LOAD_H_INCLUDED
 #define MESHQ_NATS_LOAD_H_INCLUDED
@@ -21,6 +24,7 @@ typedef struct {
     int port;          //  Its client port on 127.0.0.1.
     char dir[256];     //  Scratch directory (log); removed by stop.
     char version[32];  //  As nats-server --version says, e.g. "2.9.10".
+    bool jetstream;    //  Started with JetStream (file store in dir).
 } meshq_nats_server_t;
 
 typedef struct {
@@ -30,15 +34,30 @@ typedef struct {
     double consume_rate;  //  Deliveries per second, first publish to last.
     double publish_rate;  //  Publishes per second.
     double p50_us;        //  Publish to delivery, median.
+    double p99_us;        //  Its 99th percentile.
+    double ack_p50_us;    //  Publish to JetStream's ack, one in flight.
+    double ack_p99_us;    //  Its 99th percentile.
     char error[256];      //  Why the run failed, if it did.
 } meshq_nats_load_result_t;
+
+//  A JetStream scenario: one publisher, consumers sharing one durable
+//  push consumer (a queue group) on a file stream.
+typedef struct {
+    int consumers;        //  Subscriber connections.
+    uint64_t count;       //  Messages.
+    int size;             //  Body bytes (at least 8).
+    int window;           //  Unacked asynchronous publishes at most.
+    int max_ack_pending;  //  Unacked deliveries at most (the prefetch).
+} meshq_nats_js_load_t;
 
 //  Whether Debian's nats-server is installed.
 bool meshq_nats_available (void);
 
 //  Starts nats-server on 127.0.0.1 on a free port, its scratch directory
-//  under parent. Returns 0, or -1 after printing why.
-int meshq_nats_start (meshq_nats_server_t *server, const char *parent);
+//  under parent, with JetStream (its file store in that directory) if
+//  jetstream. Returns 0, or -1 after printing why.
+int meshq_nats_start (meshq_nats_server_t *server, const char *parent,
+                      bool jetstream);
 
 //  Stops the server if it runs and removes its directory. Safe to call
 //  from a signal handler's cleanup, and twice.
@@ -50,14 +69,18 @@ void meshq_nats_stop (meshq_nats_server_t *server);
 int meshq_nats_load_run (const char *host, int port, uint64_t count, int size,
                          meshq_nats_load_result_t *result);
 
-//  A field of /proc/PID/status in kB ("VmRSS", "VmHWM"); 0 if unknown.
-long meshq_nats_proc_kb (pid_t pid, const char *field);
+//  One message in flight, count times: publish, then wait for its
+//  delivery (and with jetstream, for the server's ack of the publish, on
+//  a file stream created for the run) before the next. Fills p50/p99 and
+//  ack_p50/ack_p99. Returns 0, or -1 with result->error.
+int meshq_nats_latency_run (const char *host, int port, uint64_t count,
+                            int size, bool jetstream,
+                            meshq_nats_load_result_t *result);
 
-//  CPU seconds (user + system) process pid has used so far; 0 if unknown.
-double meshq_nats_proc_cpu_s (pid_t pid);
-
-//  Resets the peak resident set (VmHWM) of process pid to its current
-//  resident set, so that the next run's peak is its own.
-void meshq_nats_reset_peak (pid_t pid);
+//  The JetStream scenario on a file stream created for the run (and
+//  deleted after). Returns 0, or -1 with result->error.
+int meshq_nats_js_load_run (const char *host, int port,
+                            const meshq_nats_js_load_t *load,
+                            meshq_nats_load_result_t *result);
 
 #endif

@@ -1,4 +1,4 @@
-/*  rabbitmq_server.c - a private RabbitMQ node for bench_amqp. See
+/*  rabbitmq_server.c - a private RabbitMQ node for the benches. See
     amqp_load.h.
 
     Debian's rabbitmq-server, run directly (not through the service
@@ -10,13 +10,12 @@
     scratch directory. Nothing of a system RabbitMQ is read or touched.
 */
 #include "amqp_load.h"
+#include "peers.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,31 +62,22 @@ s_environment (const meshq_rabbitmq_t *self)
             "-kernel inet_dist_use_interface {127,0,0,1}", 1);
 }
 
+//  The child's side of s_spawn.
+static void
+s_prepare (const void *arg)
+{
+    s_environment (arg);
+}
+
 //  Starts argv in the node's environment with its output appended to
-//  log. Returns the pid, or -1.
+//  log, in its own process group, so that a Ctrl-C to the bench does not
+//  kill the node before the bench stops it; and $TERM if the bench dies
+//  without stopping it (the server script stops the node on $TERM).
+//  Returns the pid, or -1.
 static pid_t
 s_spawn (const meshq_rabbitmq_t *self, char *const argv[], const char *log)
 {
-    pid_t pid = fork ();
-    if (pid != 0)
-        return pid;
-    int fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        dup2 (fd, 1);
-        dup2 (fd, 2);
-    }
-    int null = open ("/dev/null", O_RDONLY);
-    if (null >= 0)
-        dup2 (null, 0);
-    //  Its own process group, so that a Ctrl-C to the bench does not
-    //  kill the node before the bench stops it; and $TERM if the bench
-    //  dies without stopping it (the server script stops the node on
-    //  $TERM).
-    setpgid (0, 0);
-    prctl (PR_SET_PDEATHSIG, SIGTERM);
-    s_environment (self);
-    execv (argv[0], argv);
-    _exit (127);
+    return meshq_bench_spawn (argv, log, true, s_prepare, self);
 }
 
 //  Waits up to timeout_ms for pid to exit; true if it did.
@@ -132,18 +122,18 @@ meshq_rabbitmq_start (meshq_rabbitmq_t *self, const char *parent, int timeout_s)
     memset (self, 0, sizeof *self);
     snprintf (self->dir, sizeof self->dir, "%s/meshq-rabbitmq-XXXXXX", parent);
     if (!mkdtemp (self->dir)) {
-        perror ("bench_amqp: rabbitmq: mkdtemp");
+        perror ("rabbitmq: mkdtemp");
         *self->dir = 0;
         return -1;
     }
     snprintf (self->node, sizeof self->node, "meshqbench%d@localhost",
               (int)getpid ());
-    self->port = meshq_amqp_load_free_port ();
+    self->port = meshq_bench_free_port ();
     do
-        self->dist_port = meshq_amqp_load_free_port ();
+        self->dist_port = meshq_bench_free_port ();
     while (self->dist_port == self->port);
     do
-        self->epmd_port = meshq_amqp_load_free_port ();
+        self->epmd_port = meshq_bench_free_port ();
     while (self->epmd_port == self->port || self->epmd_port == self->dist_port);
     s_version (self);
 
@@ -165,27 +155,27 @@ meshq_rabbitmq_start (meshq_rabbitmq_t *self, const char *parent, int timeout_s)
     char *server[] = {S_BIN "rabbitmq-server", NULL};
     self->server = s_spawn (self, server, log);
     if (self->epmd < 0 || self->server < 0) {
-        perror ("bench_amqp: rabbitmq: fork");
+        perror ("rabbitmq: fork");
         meshq_rabbitmq_stop (self);
         return -1;
     }
     fprintf (stderr,
-             "bench_amqp: starting RabbitMQ %s node %s on 127.0.0.1:%d "
+             "rabbitmq: starting RabbitMQ %s node %s on 127.0.0.1:%d "
              "(state in %s)\n",
              self->version, self->node, self->port, self->dir);
     for (int waited = 0; waited < timeout_s * 10; waited++) {
-        if (meshq_amqp_load_listening ("127.0.0.1", self->port))
+        if (meshq_bench_listening ("127.0.0.1", self->port))
             return 0;
         if (waitpid (self->server, NULL, WNOHANG) == self->server) {
             self->server = 0;
-            fprintf (stderr, "bench_amqp: RabbitMQ exited at start; see %s\n",
+            fprintf (stderr, "rabbitmq: RabbitMQ exited at start; see %s\n",
                      log);
             meshq_rabbitmq_stop (self);
             return -1;
         }
         usleep (100000);
     }
-    fprintf (stderr, "bench_amqp: RabbitMQ not up within %d s; see %s\n",
+    fprintf (stderr, "rabbitmq: RabbitMQ not up within %d s; see %s\n",
              timeout_s, log);
     meshq_rabbitmq_stop (self);
     return -1;
@@ -204,7 +194,7 @@ meshq_rabbitmq_stop (meshq_rabbitmq_t *self)
             waitpid (ctl, NULL, 0);
         }
         if (!s_reap (self->server, 30000)) {
-            fprintf (stderr, "bench_amqp: RabbitMQ did not stop; killing it\n");
+            fprintf (stderr, "rabbitmq: RabbitMQ did not stop; killing it\n");
             //  The script and the Erlang VM it started share its group.
             kill (-self->server, SIGKILL);
             waitpid (self->server, NULL, 0);
@@ -219,11 +209,5 @@ meshq_rabbitmq_stop (meshq_rabbitmq_t *self)
         }
         self->epmd = 0;
     }
-    if (*self->dir) {
-        char command[400];
-        snprintf (command, sizeof command, "rm -rf '%s'", self->dir);
-        if (system (command) != 0)
-            fprintf (stderr, "bench_amqp: could not remove %s\n", self->dir);
-        *self->dir = 0;
-    }
+    meshq_bench_remove_dir (self->dir);
 }

@@ -2,6 +2,7 @@
     command line, against an agent or one embedded in the process.
 */
 #include "bench.h"
+#include "bench_peers.h"
 #include "tool.h"
 
 #include <getopt.h>
@@ -43,6 +44,72 @@ s_json_string (const char *text)
     putchar ('"');
 }
 
+//  The peers' runs as "peers":[...], after a comma.
+static void
+s_json_peers (const char *const urls[2],
+              const meshq_bench_peer_result_t peers[2], const int rcs[2])
+{
+    if (!urls[0] && !urls[1])
+        return;
+    printf (",\"peers\":[");
+    for (int i = 0, first = 1; i < 2; i++) {
+        if (!urls[i])
+            continue;
+        const meshq_bench_peer_result_t *p = &peers[i];
+        printf ("%s{\"server\":", first ? "" : ",");
+        s_json_string (p->what);
+        printf (",\"url\":");
+        s_json_string (urls[i]);
+        printf (",\"publish_rate\":%.0f,\"consume_rate\":%.0f,"
+                "\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f},"
+                "\"confirm_us\":{\"p50\":%.1f,\"p99\":%.1f}",
+                p->publish_rate, p->consume_rate, p->p50_us, p->p99_us,
+                p->confirm_p50_us, p->confirm_p99_us);
+        if (rcs[i]) {
+            printf (",\"error\":");
+            s_json_string (p->error);
+        }
+        printf ("}");
+        first = 0;
+    }
+    printf ("]");
+}
+
+//  meshq's figures and the peers', side by side, with meshq / peer.
+static void
+s_print_peers (const meshq_bench_result_t *result, const char *const urls[2],
+               const meshq_bench_peer_result_t peers[2], const int rcs[2],
+               bool one_in_flight)
+{
+    if (!urls[0] && !urls[1])
+        return;
+    printf ("side by side     %-22s", "meshq");
+    for (int i = 0; i < 2; i++)
+        if (urls[i])
+            printf (" %-22s %-10s", peers[i].what, "meshq/it");
+    printf ("\n");
+    const char *labels[] = {"msgs/s", "latency p50 us", "latency p99 us",
+                            "confirm p50 us", "confirm p99 us"};
+    const double mine[] = {result->consume_rate, result->p50_us, result->p99_us,
+                           result->confirm_p50_us, result->confirm_p99_us};
+    for (int row = 0; row < (one_in_flight ? 5 : 3); row++) {
+        printf ("%-16s %-22.0f", labels[row], mine[row]);
+        for (int i = 0; i < 2; i++) {
+            if (!urls[i])
+                continue;
+            const double theirs[] = {peers[i].consume_rate, peers[i].p50_us,
+                                     peers[i].p99_us, peers[i].confirm_p50_us,
+                                     peers[i].confirm_p99_us};
+            if (rcs[i] || theirs[row] <= 0 || mine[row] <= 0)
+                printf (" %-22s %-10s", rcs[i] ? "failed" : "-", "-");
+            else
+                printf (" %-22.0f %-10.2f", theirs[row],
+                        mine[row] / theirs[row]);
+        }
+        printf ("\n");
+    }
+}
+
 //  Refuses an option's value, naming both; returns the exit code.
 static int
 s_refuse (const char *option, const char *value, const char *takes)
@@ -61,7 +128,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         "[--prefetch N] [--auto-ack] [--multi-ack N] [--queue NAME] "
         "[--publish-at EP,..] [--consume-at EP,..] [--work-us US] "
         "[--slow-consumer I:US] [--settle S] [--raw-dir DIR] [--embedded] "
-        "[--json]";
+        "[--rabbitmq URL] [--nats URL] [--json]";
     static const struct option options[] = {
         {"producers", required_argument, NULL, 'P'},
         {"consumers", required_argument, NULL, 'C'},
@@ -84,6 +151,8 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         {"json", optional_argument, NULL, 'j'},
         {"settle", required_argument, NULL, 'T'},
         {"raw-dir", required_argument, NULL, 'R'},
+        {"rabbitmq", required_argument, NULL, 'Q'},
+        {"nats", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     meshq_bench_config_t config;
@@ -92,6 +161,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
     config.settle = 10;
     bool embedded = false;
     const char *raw_dir = "/var/tmp";
+    const char *rabbitmq = NULL, *nats = NULL;
     const char *publish_at[S_MAX_AT], *consume_at[S_MAX_AT];
     int opt;
     char *end;
@@ -164,6 +234,18 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
             case 'R':
                 raw_dir = optarg;
                 break;
+            case 'Q':
+                rabbitmq = optarg;
+                break;
+            case 'N':
+                nats = optarg;
+                if (!meshq_bench_peer_has_nats ()) {
+                    fprintf (stderr,
+                             "meshq: bench: --nats: this meshq was built "
+                             "without libnats (libnats-dev)\n");
+                    return MESHQ_EXIT_USAGE;
+                }
+                break;
             case 'd':
                 config.duration = strtod (optarg, &end);
                 if (*end || config.duration <= 0)
@@ -230,6 +312,25 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         }
         config.endpoint = meshq_agent_endpoint (agent);
     }
+    //  A peer that cannot be reached fails the bench before it runs.
+    const char *peer_urls[2] = {rabbitmq, nats};
+    for (int i = 0; i < 2; i++) {
+        char why[256];
+        int peer_rc =
+            peer_urls[i]
+                ? meshq_bench_peer_reach (peer_urls[i], i == 1, why, sizeof why)
+                : 0;
+        if (peer_rc == 0 && peer_urls[i] && config.count == 0) {
+            snprintf (why, sizeof why, "takes --count, not --duration");
+            peer_rc = MESHQ_EINVAL;
+        }
+        if (peer_rc) {
+            fprintf (stderr, "meshq: bench: %s: %s\n",
+                     i ? "--nats" : "--rabbitmq", why);
+            return peer_rc == MESHQ_EINVAL ? MESHQ_EXIT_USAGE
+                                           : MESHQ_EXIT_UNAVAILABLE;
+        }
+    }
     meshq_bench_result_t result;
     int rc = meshq_bench_run (&config, &result);
     //  One in flight: the ceilings of its latency, in the same run.
@@ -244,6 +345,19 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                   (int)getpid ());
         round_trip = meshq_bench_raw_round_trip (ipc, config.size, 2000, false);
         unlink (ipc + 6);
+    }
+    //  Side by side: the same scenario against the peers named.
+    meshq_bench_peer_result_t peers[2];
+    int peer_rcs[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        if (!peer_urls[i])
+            continue;
+        if (config.progress)
+            fprintf (stderr, "meshq bench: the same against %s\n",
+                     peer_urls[i]);
+        peer_rcs[i] =
+            i ? meshq_bench_peer_nats (&config, nats, &peers[i])
+              : meshq_bench_peer_rabbitmq (&config, rabbitmq, &peers[i]);
     }
     if (tool->json) {
         printf ("{\"published\":%llu,\"consumed\":%llu,\"seconds\":%.3f,"
@@ -272,6 +386,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
             printf (",\"error\":");
             s_json_string (result.error);
         }
+        s_json_peers (peer_urls, peers, peer_rcs);
         printf ("}\n");
     } else {
         printf ("published  %llu msgs in %.2f s: %.0f msgs/s\n",
@@ -325,8 +440,18 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                 printf (" (not within 2x idle)\n");
         }
     }
+    if (!tool->json)
+        s_print_peers (&result, peer_urls, peers, peer_rcs,
+                       config.confirm_window == 1);
     if (rc)
         fprintf (stderr, "meshq: bench: %s\n", result.error);
+    int peer_failed = 0;
+    for (int i = 0; i < 2; i++)
+        if (peer_urls[i] && peer_rcs[i]) {
+            fprintf (stderr, "meshq: bench: %s %s: %s\n", peers[i].what,
+                     peer_urls[i], peers[i].error);
+            peer_failed = peer_rcs[i];
+        }
     if (agent) {
         meshq_agent_destroy (&agent);
         char command[256];
@@ -340,5 +465,9 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
         return MESHQ_EXIT_REFUSED;
     if (rc == MESHQ_ECONNLOST)
         return MESHQ_EXIT_UNAVAILABLE;
+    if (rc == 0 && peer_failed)
+        rc = peer_failed;
+    if (rc == MESHQ_EINVAL)
+        return MESHQ_EXIT_USAGE;
     return rc ? MESHQ_EXIT_SOFTWARE : MESHQ_EXIT_OK;
 }

@@ -30,23 +30,36 @@ s_teardown (void)
 
 TestSuite (cli, .init = s_setup, .fini = s_teardown, .timeout = 120);
 
+//  Runs the meshq tool against the suite's agent with verb (or NULL) and
+//  the arguments, input on its standard input, for up to ms; returns it
+//  exited.
+static procutil_prog_t *
+s_run (const char *input, int ms, const char *verb, const char *first,
+       va_list args)
+{
+    const char *argv[32] = {s_tool, "--agent", s_endpoint};
+    int argc = 3;
+    if (verb)
+        argv[argc++] = verb;
+    for (const char *arg = first; arg; arg = va_arg (args, const char *)) {
+        cr_assert_lt (argc, 31);
+        argv[argc++] = arg;
+    }
+    argv[argc] = NULL;
+    procutil_prog_t *prog = procutil_prog_new (argv, input, ms);
+    procutil_prog_exit_code (prog);
+    return prog;
+}
+
 //  Runs the meshq tool against the suite's agent with the arguments
 //  (NULL-terminated), input on its standard input; returns it exited.
 static procutil_prog_t *
 s_meshq (const char *input, const char *first, ...)
 {
-    const char *argv[32] = {s_tool, "--agent", s_endpoint};
-    int argc = 3;
     va_list args;
     va_start (args, first);
-    for (const char *arg = first; arg; arg = va_arg (args, const char *)) {
-        cr_assert_lt (argc, 31);
-        argv[argc++] = arg;
-    }
+    procutil_prog_t *prog = s_run (input, 10000, NULL, first, args);
     va_end (args);
-    argv[argc] = NULL;
-    procutil_prog_t *prog = procutil_prog_new (argv, input, 10000);
-    procutil_prog_exit_code (prog);
     return prog;
 }
 
@@ -494,6 +507,132 @@ Test (cli, bench_over_tcp_logs_in_as_the_user_and_fails_loudly)
     cr_expect (strstr (prog->output, "meshq: bench: no message moved"), "%s",
                prog->output);
     procutil_prog_destroy (&prog);
+    procutil_kill (agent, SIGTERM);
+}
+
+//  Runs `meshq --agent ENDPOINT bench ARGS` (NULL-terminated) with a
+//  minute to finish; returns it exited.
+static procutil_prog_t *
+s_bench (const char *first, ...)
+{
+    va_list args;
+    va_start (args, first);
+    procutil_prog_t *prog = s_run (NULL, 60000, "bench", first, args);
+    va_end (args);
+    return prog;
+}
+
+//  `meshq bench --rabbitmq URL --nats URL` runs the same scenario against
+//  an AMQP server (here the agent's own AMQP port) and a NATS server, and
+//  prints their figures beside meshq's; pointed at nothing, or at a URL
+//  of the wrong kind, it fails before the run and says why.
+Test (cli, bench_runs_side_by_side_against_amqp_and_nats)
+{
+    char amqp[64], amqp_url[96], nats_url[64], nowhere[64], nats_nowhere[64];
+    int amqp_port = procutil_free_port ();
+    snprintf (amqp, sizeof amqp, "127.0.0.1:%d", amqp_port);
+    snprintf (amqp_url, sizeof amqp_url, "amqp://guest:guest@127.0.0.1:%d/",
+              amqp_port);
+    pid_t agent = procutil_agent_with ("cli", s_dir, s_endpoint,
+                                       (const char *[]){"--amqp", amqp, NULL});
+
+    //  Nothing listens there: exit 69 before any run, naming the place.
+    int free_port = procutil_free_port ();
+    snprintf (nowhere, sizeof nowhere, "amqp://127.0.0.1:%d", free_port);
+    snprintf (nats_nowhere, sizeof nats_nowhere, "nats://127.0.0.1:%d",
+              free_port);
+    char says[128];
+    snprintf (says, sizeof says,
+              "meshq: bench: --rabbitmq: nothing accepts connections at "
+              "127.0.0.1:%d",
+              free_port);
+    procutil_prog_t *prog =
+        s_bench ("--count", "300", "--rabbitmq", nowhere, NULL);
+    cr_expect_eq (s_exit (prog), 69, "%s", prog->output);
+    cr_expect (strstr (prog->output, says), "%s", prog->output);
+    cr_expect (!strstr (prog->output, "published"), "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_bench ("--count", "300", "--rabbitmq", "nats://127.0.0.1:1", NULL);
+    cr_expect_eq (s_exit (prog), 64, "%s", prog->output);
+    cr_expect (strstr (prog->output, "takes amqp://"), "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_bench ("--duration", "1", "--rabbitmq", amqp_url, NULL);
+    cr_expect_eq (s_exit (prog), 64, "%s", prog->output);
+    cr_expect (strstr (prog->output, "takes --count, not --duration"), "%s",
+               prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  The same scenario against meshq and the AMQP server.
+    prog = s_bench ("--count", "300", "--settle", "0", "--json", "--rabbitmq",
+                    amqp_url, NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (strstr (prog->output, "\"published\":300,\"consumed\":300,"),
+               "%s", prog->output);
+    const char *peers = strstr (prog->output, "\"peers\":[{\"server\":"
+                                              "\"RabbitMQ\"");
+    cr_expect (peers, "%s", prog->output);
+    cr_expect (peers && !strstr (peers, "\"error\"") &&
+                   !strstr (peers, "\"consume_rate\":0,"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+#ifdef MESHQ_TEST_NATS
+    prog = s_bench ("--count", "300", "--nats", nats_nowhere, NULL);
+    cr_expect_eq (s_exit (prog), 69, "%s", prog->output);
+    cr_expect (strstr (prog->output, "meshq: bench: --nats: nothing accepts"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+
+    //  A nats-server with JetStream: persistent runs on JetStream,
+    //  transient on NATS core.
+    int nats_port = procutil_free_port ();
+    char port[16], store[300], log[300];
+    snprintf (port, sizeof port, "%d", nats_port);
+    snprintf (store, sizeof store, "%s/jetstream", s_dir);
+    snprintf (log, sizeof log, "%s/nats-server.log", s_dir);
+    snprintf (nats_url, sizeof nats_url, "nats://127.0.0.1:%d", nats_port);
+    pid_t nats =
+        procutil_spawn ((char *[]){"/usr/sbin/nats-server", "-a", "127.0.0.1",
+                                   "-p", port, "-js", "-sd", store, NULL},
+                        log);
+    int64_t deadline = zclock_mono () + 10000;
+    bool up = false;
+    while (!up && zclock_mono () < deadline) {
+        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in address = {.sin_family = AF_INET,
+                                      .sin_port = htons ((uint16_t)nats_port)};
+        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        up = connect (fd, (struct sockaddr *)&address, sizeof address) == 0;
+        close (fd);
+        if (!up)
+            zclock_sleep (50);
+    }
+    cr_assert (up, "nats-server not up in 10 s; see %s", log);
+    prog = s_bench ("--count", "300", "--settle", "0", "--json", "--nats",
+                    nats_url, NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    peers = strstr (prog->output, "\"peers\":[{\"server\":\"NATS JetStream\"");
+    cr_expect (peers && !strstr (peers, "\"error\"") &&
+                   !strstr (peers, "\"consume_rate\":0,"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    prog = s_bench ("--count", "300", "--settle", "0", "--transient",
+                    "--confirm-window", "0", "--auto-ack", "--nats", nats_url,
+                    NULL);
+    cr_expect_eq (s_exit (prog), 0, "%s", prog->output);
+    cr_expect (strstr (prog->output, "side by side") &&
+                   strstr (prog->output, "NATS core"),
+               "%s", prog->output);
+    procutil_prog_destroy (&prog);
+    procutil_kill (nats, SIGTERM);
+#else
+    prog = s_bench ("--count", "300", "--nats", nats_nowhere, NULL);
+    cr_expect_eq (s_exit (prog), 64, "%s", prog->output);
+    cr_expect (strstr (prog->output, "built without libnats"), "%s",
+               prog->output);
+    procutil_prog_destroy (&prog);
+    (void)nats_url;
+#endif
     procutil_kill (agent, SIGTERM);
 }
 
