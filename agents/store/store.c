@@ -104,6 +104,8 @@ meshq_store_destroy (meshq_store_t **self_p)
         //  Nobody is listening any more: write and sync, no callbacks.
         meshq_store_flush (self, true);
         self->done_count = 0;
+        //  A store closed cleanly leaves no zeros behind its records.
+        meshq_store_segment_trim (self);
     }
     s_ops_clear (self);
     meshq_store_compaction_stop (self);
@@ -179,6 +181,8 @@ meshq_store_open (meshq_store_t *self, const char **why)
             rc = meshq_store_segment_create (self, self->max_number + 1);
     }
     free (numbers);
+    if (rc == 0)
+        meshq_store_segment_reserve (self);
     if (rc == 0 && self->active_fd >= 0 &&
         self->io.fdatasync (self->io.arg, self->active_fd))
         //  What recovery found must be durable before anything relies
