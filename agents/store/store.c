@@ -265,10 +265,14 @@ s_check_space (meshq_store_t *self, size_t size, uint64_t segment)
     if (self->free_since >= MESHQ_STORE_FREE_CHECK ||
         self->free_bytes < self->config.min_free + 2 * MESHQ_STORE_FREE_CHECK) {
         struct statvfs st;
+        //  The active segment's space allocated ahead is taken from the
+        //  filesystem already, and is ours to fill.
+        uint64_t ahead =
+            self->reserved > active->size ? self->reserved - active->size : 0;
         //  A filesystem that cannot say is not taken to be full.
         self->free_bytes = fstatvfs (self->dir_fd, &st)
                                ? UINT64_MAX
-                               : (uint64_t)st.f_bavail * st.f_frsize;
+                               : (uint64_t)st.f_bavail * st.f_frsize + ahead;
         self->free_since = 0;
     }
     uint64_t coming = self->free_since + size;
