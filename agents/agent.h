@@ -28,6 +28,10 @@
 //  Bytes of messages held above which publishers are asked to pause.
 #define MESHQ_FLOW_MEMORY_DEFAULT (8 * 1024 * 1024)
 
+//  Milliseconds of its consumers' pace a queue may hold before its
+//  publishers are asked to pause.
+#define MESHQ_FLOW_TIME_DEFAULT 10
+
 typedef struct {
     char name[64];                //  Node name; inproc://meshq-NAME.
     char data[1024];              //  Store directory.
@@ -55,6 +59,9 @@ typedef struct {
                                   //  are refused; 0: 40% of physical RAM.
     uint64_t flow_memory;         //  Bytes of messages above which
                                   //  publishers are asked to pause; 0: never.
+    uint32_t flow_time_ms;        //  Backlog, in ms of its consumers' pace,
+                                  //  above which publishers are asked to
+                                  //  pause; 0: flow_memory alone.
     char mesh_secret_file[1024];  //  The mesh secret's file, or "": mesh
                                   //  links without CURVE.
     uint32_t client_hwm;          //  Frames queued for one client, at most.
@@ -81,7 +88,7 @@ void meshq_agent_config_init (meshq_agent_config_t *config);
 
 //  Sets one setting by name from text (agent_config.c): name, data,
 //  endpoint (adds one), max_message, ack_timeout, max_memory, flow_memory,
-//  segment_size, quota, mesh, interface, seeds, seeds_refresh,
+//  flow_time, segment_size, quota, mesh, interface, seeds, seeds_refresh,
 //  no_beacon, port,
 //  beacon_port, beacon_interval, transport, heartbeat, peer_timeout,
 //  read_ahead, mesh_secret_file (only its name: the agent reads the file

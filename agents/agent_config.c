@@ -23,6 +23,7 @@ meshq_agent_config_init (meshq_agent_config_t *config)
     config->read_ahead_percent = 100;
     config->client_hwm = MESHQ_CLIENT_HWM_DEFAULT;
     config->flow_memory = MESHQ_FLOW_MEMORY_DEFAULT;
+    config->flow_time_ms = MESHQ_FLOW_TIME_DEFAULT;
 }
 
 //  A setting's number, at most max; 0 or a code with why filled in.
@@ -112,6 +113,9 @@ meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
     } else if (streq (name, "flow_memory")) {
         if (!(rc = s_size (name, value, 0, UINT64_MAX, &number, why, size)))
             config->flow_memory = number;
+    } else if (streq (name, "flow_time")) {
+        if (!(rc = s_number (name, value, 0, 60000, &number, why, size)))
+            config->flow_time_ms = (uint32_t)number;
     } else if (streq (name, "segment_size")) {
         if (!(rc = s_size (name, value, 0, UINT64_MAX, &number, why, size)))
             config->store.segment_size = number;

@@ -1,17 +1,20 @@
-/*  agent_flow.c - publishers slowed before a backlog grows in memory.
+/*  agent_flow.c - publishers slowed before a backlog grows.
 
     A publisher that outruns the consumers of its queue would fill the
-    agent's heap until max_memory, where publishes are refused. Well
-    before that, once a queue that has consumers holds more than
-    flow_memory (its ready bodies, plus S_OVERHEAD bytes a message for
-    what the agent keeps with each), each session that publishes to it
-    is told PAUSE (once, at its next publish to it). A client then waits
-    before its next publish until RESUME, which every paused session
-    gets once each such queue holds half as much (or lost its consumers,
-    or is gone). What was already on its way is taken: nothing is
-    refused, and a queue without consumers still fills as before. A
-    client that ignores PAUSE still meets max_memory. docs/PROTOCOL.md,
-    section 3.4 ("Flow control").
+    agent's heap until max_memory, where publishes are refused, and make
+    every message wait behind the backlog. Before that, once a queue that
+    has consumers holds more than its consumers take in flow_time (10 ms
+    by default, at the pace they drained it lately; never fewer than
+    S_FLOOR messages), or more than flow_memory (its ready bodies, plus
+    S_OVERHEAD bytes a message for what the agent keeps with each),
+    each session that publishes to it is told PAUSE (once, at its next
+    publish to it). A client then waits before its next publish until
+    RESUME, which every paused session gets once each such queue is back
+    under half of both marks (or lost its consumers, or is gone). What
+    was already on its way is taken: nothing is refused, and a queue
+    without consumers still fills as before. A client that ignores PAUSE
+    still meets max_memory. docs/PROTOCOL.md, section 3.4 ("Flow
+    control"); docs/decisions/0030-backlog-bounded-by-time.md.
 */
 #include "agent_internal.h"
 
@@ -20,6 +23,10 @@
 //  Bytes the agent keeps with each message held, besides its body: its
 //  entry, its envelope's other fields, the allocator's headers.
 #define S_OVERHEAD 256
+
+//  Messages a queue may always hold, whatever its consumers' pace: half
+//  of it must keep them busy while a paused publisher resumes.
+#define S_FLOOR 1000
 
 //  Queues behind their consumers, tracked at once; more pause their
 //  publishers too, and do again at the next publish after a resume.
@@ -30,6 +37,25 @@ s_footprint (const meshq_queue_t *queue)
 {
     return meshq_queue_ready_bytes (queue) +
            meshq_queue_ready (queue) * S_OVERHEAD;
+}
+
+//  Returns true if queue, which has consumers, holds more than its
+//  marks divided by divisor: 1 to pause its publishers, 2 to resume.
+static bool
+s_behind (meshq_engine_t *self, meshq_queue_t *queue, uint64_t divisor)
+{
+    uint64_t memory = self->config.flow_memory;
+    if (memory && s_footprint (queue) > memory / divisor)
+        return true;
+    uint32_t time_ms = self->config.flow_time_ms;
+    uint64_t ready = meshq_queue_ready (queue);
+    if (!time_ms || ready <= S_FLOOR / divisor)
+        return false;
+    double rate = meshq_queue_drain_rate (queue, meshq_mono_ms ());
+    double mark = rate * time_ms;
+    if (mark < S_FLOOR)
+        mark = S_FLOOR;
+    return (double)ready > mark / (double)divisor;
 }
 
 //  Remembers, by name, a queue that paused its publishers.
@@ -58,12 +84,12 @@ void
 meshq_engine_flow_publish (meshq_engine_t *self, meshq_session_t *session,
                            const meshq_routes_t *routes)
 {
-    uint64_t mark = self->config.flow_memory;
-    if (!mark || session->peer)
+    if ((!self->config.flow_memory && !self->config.flow_time_ms) ||
+        session->peer)
         return;
     for (int i = 0; i < routes->count; i++) {
         meshq_queue_t *queue = routes->queues[i];
-        if (s_footprint (queue) <= mark || !meshq_queue_consumer_count (queue))
+        if (!meshq_queue_consumer_count (queue) || !s_behind (self, queue, 1))
             continue;
         if (!self->paused)
             zsys_debug ("agent: publishers paused queue=%s ready=%" PRIu64,
@@ -94,7 +120,7 @@ meshq_engine_flow_check (meshq_engine_t *self)
         meshq_queue_t *queue =
             vhost ? zhashx_lookup (vhost->queues, slot[1]) : NULL;
         if (queue && meshq_queue_consumer_count (queue) &&
-            s_footprint (queue) > self->config.flow_memory / 2)
+            s_behind (self, queue, 2))
             return;  //  Still behind.
         *slot[1] = 0;
     }

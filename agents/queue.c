@@ -245,6 +245,24 @@ meshq_queue_deliver_rate (const meshq_queue_t *self)
     return self->deliver_rate;
 }
 
+double
+meshq_queue_drain_rate (meshq_queue_t *self, int64_t now)
+{
+    int64_t elapsed = now - self->drain_at;
+    if (!self->drain_at || elapsed < 0) {
+        self->drain_at = now;
+        self->drain_then = self->delivered;
+    } else if (elapsed >= 20) {
+        double rate =
+            (double)(self->delivered - self->drain_then) / (double)elapsed;
+        self->drain_rate =
+            self->drain_rate > 0 ? (self->drain_rate + rate) / 2 : rate;
+        self->drain_at = now;
+        self->drain_then = self->delivered;
+    }
+    return self->drain_rate;
+}
+
 void
 meshq_queue_note_disposed (meshq_queue_t *self, meshq_disposal_t disposal,
                            uint64_t count)

@@ -190,6 +190,12 @@ void meshq_queue_sample_rates (meshq_queue_t *self, int64_t now);
 double meshq_queue_publish_rate (const meshq_queue_t *self);
 double meshq_queue_deliver_rate (const meshq_queue_t *self);
 
+//  Messages per millisecond delivered from the queue lately, as of now
+//  (monotonic ms): measured over windows of at least 20 ms, each
+//  averaged with the one before; 0 until a window has passed. Flow
+//  control (agent_flow.c) reads it to bound a backlog by its wait.
+double meshq_queue_drain_rate (meshq_queue_t *self, int64_t now);
+
 //  Counts count entries disposed of for a reason; the host calls it.
 void meshq_queue_note_disposed (meshq_queue_t *self, meshq_disposal_t disposal,
                                 uint64_t count);

@@ -42,6 +42,9 @@ struct _meshq_queue_t {
     int64_t sampled;                //  When the last sample was (ms).
     double publish_rate;            //  Pushed per second.
     double deliver_rate;            //  Delivered per second.
+    int64_t drain_at;               //  Start of the drain window (ms).
+    uint64_t drain_then;            //  delivered at its start.
+    double drain_rate;              //  Delivered per ms, smoothed.
     uint32_t reserved;              //  Local slots promised to agents.
     int64_t ahead;                  //  Of those, how many need none.
     void *mesh;                     //  The host's mesh state.

@@ -104,6 +104,8 @@ meshq_store_destroy (meshq_store_t **self_p)
         //  Nobody is listening any more: write and sync, no callbacks.
         meshq_store_flush (self, true);
         self->done_count = 0;
+        //  A store closed cleanly leaves no zeros behind its records.
+        meshq_store_segment_trim (self);
     }
     s_ops_clear (self);
     meshq_store_compaction_stop (self);
@@ -179,6 +181,8 @@ meshq_store_open (meshq_store_t *self, const char **why)
             rc = meshq_store_segment_create (self, self->max_number + 1);
     }
     free (numbers);
+    if (rc == 0)
+        meshq_store_segment_reserve (self);
     if (rc == 0 && self->active_fd >= 0 &&
         self->io.fdatasync (self->io.arg, self->active_fd))
         //  What recovery found must be durable before anything relies
@@ -261,10 +265,14 @@ s_check_space (meshq_store_t *self, size_t size, uint64_t segment)
     if (self->free_since >= MESHQ_STORE_FREE_CHECK ||
         self->free_bytes < self->config.min_free + 2 * MESHQ_STORE_FREE_CHECK) {
         struct statvfs st;
+        //  The active segment's space allocated ahead is taken from the
+        //  filesystem already, and is ours to fill.
+        uint64_t ahead =
+            self->reserved > active->size ? self->reserved - active->size : 0;
         //  A filesystem that cannot say is not taken to be full.
         self->free_bytes = fstatvfs (self->dir_fd, &st)
                                ? UINT64_MAX
-                               : (uint64_t)st.f_bavail * st.f_frsize;
+                               : (uint64_t)st.f_bavail * st.f_frsize + ahead;
         self->free_since = 0;
     }
     uint64_t coming = self->free_since + size;

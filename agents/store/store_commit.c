@@ -179,7 +179,16 @@ s_write_run (meshq_store_t *self, size_t first, size_t end, const uint8_t *data,
     uint64_t number = self->ops[first].segment;
     if (number != self->segments[self->segment_count - 1].number) {
         //  Seal the full segment: a later one never exists before the
-        //  earlier ones are durable, which recovery relies on.
+        //  earlier ones are durable, which recovery relies on. It keeps
+        //  only its records; if the cut fails, recovery reads the zeros
+        //  left as space, not damage.
+        if (meshq_store_segment_trim (self))
+            meshq_store_log (self, MESHQ_STORE_WARNING,
+                             "store: cannot cut a full segment to its "
+                             "records dir=%s segment=%" PRIu64 " reason=%s",
+                             self->directory,
+                             self->segments[self->segment_count - 1].number,
+                             strerror (errno));
         int rc = self->written > self->synced ? meshq_store_sync (self) : 0;
         if (rc == 0)
             rc = meshq_store_segment_create (self, number);

@@ -150,6 +150,8 @@ typedef struct {
     uint64_t bad_bytes;    //  Bytes in them.
     uint64_t tail;         //  Offset of a bad region no record follows,
                            //  or the file size if none.
+    uint64_t zeros;        //  In: only zeros from here to the end of the
+                           //  file (space allocated ahead); 0: unknown.
 } meshq_store_scan_t;
 
 //  Called by meshq_store_scan for each intact record.
@@ -198,6 +200,8 @@ struct _meshq_store_t {
     size_t segment_count;             //  In use.
     size_t segment_capacity;          //  Allocated.
     int active_fd;                    //  The active segment, or -1.
+    uint64_t reserved;                //  Its file's size: records, then
+                                      //  zeros allocated ahead of them.
     uint64_t max_number;              //  Highest segment number seen.
     uint64_t *leftovers;              //  Unlisted segments to delete.
     uint32_t leftover_count;          //  In leftovers.
@@ -325,6 +329,20 @@ int meshq_store_manifest_write (meshq_store_t *self, uint64_t extra,
 //  Creates segment number, durably, lists it in the MANIFEST, and makes
 //  it the active segment (the previous one must be synced already).
 int meshq_store_segment_create (meshq_store_t *self, uint64_t number);
+
+//  Allocates the active segment's file to segment_size ahead of its
+//  records, so that a commit's fdatasync writes data only, not the
+//  file's new size. Best effort: a filesystem without fallocate or
+//  without room leaves the file growing as it is written.
+void meshq_store_segment_reserve (meshq_store_t *self);
+
+//  Cuts the active segment's file back to its records (what a full
+//  segment or a closed store keeps). Returns 0 or -1 with errno.
+int meshq_store_segment_trim (meshq_store_t *self);
+
+//  Returns where the run of zeros that ends fd's file of size bytes
+//  starts, at from or later; negative for a read error.
+int64_t meshq_store_zeros_from (int fd, uint64_t from, uint64_t size);
 
 //  Removes segment number from the MANIFEST, then deletes its file.
 int meshq_store_segment_delete (meshq_store_t *self, uint64_t number);

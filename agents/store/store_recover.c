@@ -141,12 +141,14 @@ s_record_at (meshq_store_t *self, meshq_store_segment_t *segment, uint64_t pos,
 //  Returns the first offset from `from` on that holds an intact frame,
 //  or the file size; negative for a read error.
 static int64_t
-s_resync (meshq_store_t *self, meshq_store_segment_t *segment, uint64_t from)
+s_resync (meshq_store_t *self, meshq_store_segment_t *segment, uint64_t from,
+          uint64_t limit)
 {
     meshq_store_window_t *window = &self->window;
     uint64_t end = window->file_size;
     int rc = 0;
-    for (uint64_t q = from; q + MESHQ_RECORD_HEADER <= end; q++) {
+    //  No record starts where only zeros are left.
+    for (uint64_t q = from; q < limit && q + MESHQ_RECORD_HEADER <= end; q++) {
         const uint8_t *p =
             meshq_store_window_get (window, q, MESHQ_RECORD_HEADER, &rc);
         if (!p)
@@ -176,8 +178,14 @@ meshq_store_scan (meshq_store_t *self, meshq_store_segment_t *segment,
     uint64_t end = self->window.file_size;
     uint64_t stop = budget && budget < end - from ? from + budget : end;
     uint64_t pos = from;
+    //  Records start before the zeros allocated ahead of them, if any.
+    uint64_t limit = scan->zeros && scan->zeros < end ? scan->zeros : end;
     scan->tail = end;
     while (pos < stop) {
+        if (pos >= limit) {
+            scan->tail = pos;
+            return (int64_t)end;
+        }
         meshq_record_t record;
         size_t frame = 0;
         const char *reason = NULL;
@@ -193,11 +201,11 @@ meshq_store_scan (meshq_store_t *self, meshq_store_segment_t *segment,
         }
         if (rc != MESHQ_ECORRUPT)
             return rc;
-        int64_t next =
-            known ? (int64_t)(pos + frame) : s_resync (self, segment, pos + 1);
+        int64_t next = known ? (int64_t)(pos + frame)
+                             : s_resync (self, segment, pos + 1, limit);
         if (next < 0)
             return next;
-        if ((uint64_t)next >= end && !known) {
+        if ((uint64_t)next >= limit && !known) {
             scan->tail = pos;
             return (int64_t)end;
         }
@@ -376,6 +384,15 @@ s_recover_segment (meshq_store_t *self, uint64_t number, bool last,
     meshq_store_segment_t *segment =
         meshq_store_segment_add (self, number, size);
     meshq_store_scan_t scan = {0};
+    int64_t zeros = meshq_store_zeros_from (fd, MESHQ_SEGMENT_HEADER, size);
+    if (zeros < 0) {
+        int error = errno;
+        close (fd);
+        return meshq_store_fail (self, MESHQ_EIO,
+                                 "store '%s': cannot read %s: %s",
+                                 self->directory, name, strerror (error));
+    }
+    scan.zeros = (uint64_t)zeros;
     int64_t end = meshq_store_scan (self, segment, MESHQ_SEGMENT_HEADER, 0,
                                     s_replay, s_damage, progress, &scan);
     int drained = s_drain (self, progress, 0);
@@ -389,7 +406,12 @@ s_recover_segment (meshq_store_t *self, uint64_t number, bool last,
             self, (int)end, "store '%s': cannot recover %s: %s",
             self->directory, name, meshq_strerror ((int)end));
     }
-    if (scan.tail < size && last) {
+    uint64_t kept = size;  //  The file's size from now on.
+    if (scan.tail < size && scan.tail >= scan.zeros) {
+        //  Only zeros after the records: space allocated ahead of them
+        //  (store_reserve.c), kept for the next records if last.
+        segment->size = scan.tail;
+    } else if (scan.tail < size && last) {
         //  A write the crash cut short: no intact record follows it.
         if (ftruncate (fd, (off_t)scan.tail)) {
             int error = errno;
@@ -405,15 +427,17 @@ s_recover_segment (meshq_store_t *self, uint64_t number, bool last,
                          " offset=%" PRIu64 " bytes=%" PRIu64,
                          self->directory, number, scan.tail, size - scan.tail);
         segment->size = scan.tail;
+        kept = scan.tail;
     } else if (scan.tail < size)
         s_damage (self, segment, scan.tail, size - scan.tail,
                   "damage at the end of a full segment", NULL);
     self->bytes += segment->size;
     self->stats.recovered_bytes += size;
     progress->before += size;
-    if (last)
+    if (last) {
         self->active_fd = fd;
-    else
+        self->reserved = kept;
+    } else
         close (fd);
     return 0;
 }

@@ -476,7 +476,11 @@ meshq_store_segment_create (meshq_store_t *self, uint64_t number)
     if (self->active_fd >= 0)
         close (self->active_fd);
     self->active_fd = fd;
+    self->reserved = MESHQ_SEGMENT_HEADER;
     meshq_store_segment_add (self, number, MESHQ_SEGMENT_HEADER);
+    //  Only once the MANIFEST lists it: an unlisted segment longer than
+    //  its header is one open refuses to guess about.
+    meshq_store_segment_reserve (self);
     self->bytes += MESHQ_SEGMENT_HEADER;
     if (number > self->max_number)
         self->max_number = number;

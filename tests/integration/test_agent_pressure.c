@@ -2,7 +2,7 @@
     disk quota an agent refuses publishes (or makes them wait), keeps
     serving consumers, and takes publishes again once they drained it.
     Before that, a publisher that outruns the consumers of its queue is
-    made to wait (flow_memory), and loses nothing.
+    made to wait (flow_time, bounded by flow_memory), and loses nothing.
 */
 #include "agentutil.h"
 #include "clientutil.h"
@@ -266,6 +266,53 @@ Test (pressure, a_publisher_waits_for_its_consumers, .fini = s_teardown,
             meshq_client_ack (consumer, delivery->delivery_tag, false), 0);
         meshq_delivery_destroy (&delivery);
         received++;
+    }
+    pthread_join (thread, NULL);
+    cr_expect_eq (publisher.rc, 0, "%s", meshq_client_error (publisher.client));
+    cr_expect_eq (atomic_load (&publisher.published), COUNT);
+    meshq_client_destroy (&publisher.client);
+    meshq_client_destroy (&consumer);
+}
+
+Test (pressure, a_publisher_waits_for_a_slow_consumer_well_before_memory,
+      .fini = s_teardown, .timeout = 120)
+{
+    //  64 MiB would hold all 30000 messages of 100 bytes; the queue's
+    //  consumer takes a handful a second, so a backlog of its pace
+    //  (flow_time, 10 ms) is tiny: the floor of 1000 messages bounds it,
+    //  plus what was on its way when the publisher was told.
+    enum { COUNT = 30000 };
+    const char *options[] = {"flow_memory", "67108864", NULL};
+    agentutil_start_with (&s_node, "pace", options);
+    meshq_client_t *consumer = agentutil_client (&s_node);
+    cr_assert_eq (meshq_client_declare_queue (consumer, "pace", NULL), 0);
+    cr_assert_eq (meshq_client_consume (consumer, "pace", 10, "slow", 0), 0);
+    s_publisher_t publisher = {
+        .client = agentutil_client (&s_node), .queue = "pace", .count = COUNT};
+    meshq_client_set_timeout (publisher.client, 60000);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_publish, &publisher);
+    for (int i = 0; i < 5; i++) {
+        meshq_delivery_t *delivery = agentutil_recv (consumer);
+        cr_assert_eq (
+            meshq_client_ack (consumer, delivery->delivery_tag, false), 0);
+        meshq_delivery_destroy (&delivery);
+        zclock_sleep (100);
+    }
+    uint64_t ready = s_settled_depth (consumer, "pace");
+    cr_expect_lt (ready, COUNT / 2, "the agent took %" PRIu64 " messages",
+                  ready);
+    cr_expect_not (atomic_load (&publisher.done));
+    //  Once the consumer keeps up, every message arrives once.
+    for (int received = 5; received < COUNT; received++) {
+        meshq_delivery_t *delivery = NULL;
+        int rc = meshq_client_recv (consumer, 10000, &delivery);
+        cr_assert_eq (rc, 0, "after %d of %d: %s", received, COUNT,
+                      meshq_client_error (consumer));
+        cr_assert_not (delivery->redelivered);
+        cr_assert_eq (
+            meshq_client_ack (consumer, delivery->delivery_tag, false), 0);
+        meshq_delivery_destroy (&delivery);
     }
     pthread_join (thread, NULL);
     cr_expect_eq (publisher.rc, 0, "%s", meshq_client_error (publisher.client));
