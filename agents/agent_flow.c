@@ -32,6 +32,9 @@
 //  publishers too, and do again at the next publish after a resume.
 #define S_TRACKED 8
 
+//  Milliseconds between two lines about publishers paused.
+#define S_LOG_MS 10000
+
 static uint64_t
 s_footprint (const meshq_queue_t *queue)
 {
@@ -91,9 +94,19 @@ meshq_engine_flow_publish (meshq_engine_t *self, meshq_session_t *session,
         meshq_queue_t *queue = routes->queues[i];
         if (!meshq_queue_consumer_count (queue) || !s_behind (self, queue, 1))
             continue;
-        if (!self->paused)
-            zsys_debug ("agent: publishers paused queue=%s ready=%" PRIu64,
-                        meshq_queue_name (queue), meshq_queue_ready (queue));
+        if (!self->paused) {
+            //  A pause comes and goes every few milliseconds under
+            //  load: one line in S_LOG_MS says how often.
+            self->flow_pauses++;
+            int64_t now = meshq_mono_ms ();
+            if (now - self->flow_logged >= S_LOG_MS) {
+                zsys_debug ("agent: publishers paused queue=%s ready=%" PRIu64
+                            " pauses=%" PRIu64,
+                            meshq_queue_name (queue), meshq_queue_ready (queue),
+                            self->flow_pauses);
+                self->flow_logged = now;
+            }
+        }
         self->paused = true;
         s_track (self, queue);
         if (!session->paused) {
@@ -125,7 +138,6 @@ meshq_engine_flow_check (meshq_engine_t *self)
         *slot[1] = 0;
     }
     self->paused = false;
-    zsys_debug ("agent: publishers resumed memory=%" PRIu64, self->memory);
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     meshq_session_t *session = zhashx_first (self->sessions);

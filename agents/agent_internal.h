@@ -218,6 +218,8 @@ struct _meshq_engine_t {
     bool blocked;                   //  Publishes refused: memory or disk full.
     const char *blocked_why;        //  Which.
     bool paused;                    //  Publishers asked to pause (flow).
+    uint64_t flow_pauses;           //  Times they were.
+    int64_t flow_logged;            //  When that was last logged (ms).
     //  The queues that paused them (agent_flow.c): vhost, queue names.
     char flow_queues[8][2][MESHQ_MAX_SHORTSTR + 1];
     //  Counters.
