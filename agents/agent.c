@@ -186,6 +186,9 @@ s_dispatch (meshq_engine_t *self)
 {
     meshq_queue_t *queue;
     int64_t now = zclock_time ();
+    //  One clock read for the waits of every delivery made here: a read
+    //  per delivery was 4% of the agent's time in a profile.
+    self->dispatch_mono = zclock_mono ();
     self->last_dirty = NULL;
     while ((queue = zlistx_detach (self->dirty, NULL))) {
         meshq_map64_delete (self->dirty_set, (uintptr_t)queue);
@@ -194,6 +197,7 @@ s_dispatch (meshq_engine_t *self)
         meshq_queue_dispatch (queue, now);
     }
     meshq_engine_batch_flush (self);
+    self->dispatch_mono = 0;
 }
 
 static int
