@@ -69,8 +69,11 @@ meshq_client_destroy (meshq_client_t **self_p)
     if (self->connected && !self->lost) {
         //  Goodbye if the agent takes it now; a gone agent does not.
         zsock_set_sndtimeo (self->dealer, 0);
-        meshq_client_flush_publishes (self);
         meshq_client_flush_acks (self);
+        //  Publishes may still wait in libzmq's queue, which closing
+        //  would drop after the linger: wait until the agent has read
+        //  them (a round trip), as long as a request may take.
+        meshq_client_sync (self, self->timeout_ms);
         meshq_args_t args;
         memset (&args, 0, sizeof args);
         meshq_client_send (self, "BYE", &args, NULL, 0);

@@ -107,8 +107,16 @@ s_drain (meshq_client_t *self, uint64_t rid, zmsg_t **reply_p)
             memcpy (verb, zmq_msg_data (&parts[0]), verb_size);
             verb[verb_size] = 0;
         }
-        if (valid && rid && (streq (verb, "OK") || streq (verb, "ERROR")) &&
-            args.rid == rid) {
+        bool answer = valid && (streq (verb, "OK") || streq (verb, "ERROR"));
+        if (answer && self->sync_rid && args.rid == self->sync_rid) {
+            //  The agent has read what was sent before the SYNC. An agent
+            //  that does not know SYNC says so, as late: as good.
+            self->sync_rid = 0;
+            for (int i = 0; i < count; i++)
+                zmq_msg_close (&parts[i]);
+            continue;
+        }
+        if (answer && rid && args.rid == rid) {
             zmsg_t *reply = zmsg_new ();
             for (int i = 0; i < count; i++)
                 zmsg_addmem (reply, zmq_msg_data (&parts[i]),
@@ -148,6 +156,7 @@ meshq_client_poll (meshq_client_t *self, int timeout_ms, uint64_t rid,
     if (rc)
         return rc;
     meshq_client_flush_acks (self);
+    meshq_client_flush_credit (self);
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
     while (true) {
         if (self->lost) {

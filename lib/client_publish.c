@@ -114,9 +114,11 @@ meshq_client_publish (meshq_client_t *self, const meshq_msg_t *msg, int flags)
             MESHQ_ARGS_SET (&args, MANDATORY, mandatory, true);
         rc = meshq_client_send (self, "PUBLISH", &args, self->body_buf.data,
                                 self->body_buf.size);
-        if (rc == 0 && self->confirms)
+        if (rc)
+            return rc;
+        if (self->confirms)
             self->published++;
-        return rc;
+        return meshq_client_sync_after (self, self->body_buf.size);
     }
     //  With those held back, in one frame of a bounded size.
     if (self->publish_count && self->publish_buf.size + self->body_buf.size >
@@ -155,6 +157,7 @@ meshq_client_flush_publishes (meshq_client_t *self)
     self->publish_count = 0;
     int rc = meshq_client_send (self, "PUBLISH", &args, self->publish_buf.data,
                                 self->publish_buf.size);
+    size_t sent = self->publish_buf.size;
     //  A large message made it grow: do not keep that much.
     if (self->publish_buf.capacity > 2 * MESHQ_CLIENT_PUBLISH_BYTES)
         meshq_buf_fini (&self->publish_buf);
@@ -162,7 +165,65 @@ meshq_client_flush_publishes (meshq_client_t *self)
         meshq_buf_reset (&self->publish_buf);
     if (rc && self->confirms)
         self->published -= count;
+    return rc ? rc : meshq_client_sync_after (self, sent);
+}
+
+//  Sends a SYNC; its answer says that the agent has handled every frame
+//  sent before it.
+static int
+s_sync_send (meshq_client_t *self)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, RID, rid, ++self->next_rid);
+    int rc = meshq_client_send (self, "SYNC", &args, NULL, 0);
+    if (rc == 0) {
+        self->sync_rid = args.rid;
+        self->unsynced = 0;
+    }
     return rc;
+}
+
+//  Waits up to timeout_ms for the answer to the SYNC sent last.
+static int
+s_sync_wait (meshq_client_t *self, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (self->sync_rid) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0) {
+            meshq_client_set_error (
+                self, "the agent at %s did not read our publishes within %d ms",
+                self->endpoint, timeout_ms);
+            return MESHQ_ETIMEOUT;
+        }
+        int rc = meshq_client_poll (self, (int)left, 0, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+meshq_client_sync_after (meshq_client_t *self, size_t size)
+{
+    //  Without this bound, what the agent has not read yet waits in
+    //  libzmq's queues, up to client_hwm frames on the agent's side: a
+    //  batched publisher that outran the agent's loop put 140 MB there.
+    self->unsynced += size;
+    if (self->unsynced < MESHQ_CLIENT_SYNC_BYTES)
+        return 0;
+    int rc = s_sync_wait (self, self->timeout_ms);
+    return rc ? rc : s_sync_send (self);
+}
+
+int
+meshq_client_sync (meshq_client_t *self, int timeout_ms)
+{
+    int rc = meshq_client_flush_publishes (self);
+    if (rc == 0 && self->unsynced)
+        rc = s_sync_send (self);
+    return rc ? rc : s_sync_wait (self, timeout_ms);
 }
 
 int

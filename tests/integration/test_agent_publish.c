@@ -3,6 +3,8 @@
     and the calls that send them.
 */
 #include "agentutil.h"
+#include "client_internal.h"
+#include "procutil.h"
 
 AGENTUTIL_SUITE (publish, "publish", 60);
 
@@ -150,4 +152,24 @@ Test (publish, other_calls_send_what_is_held_back)
     cr_assert_eq (s_publish (client, "held", "by-destroy", MESHQ_MORE), 0);
     meshq_client_destroy (&client);
     cr_expect_str_eq (s_get ("held", body, sizeof body), "by-destroy");
+}
+
+Test (publish, sync_is_answered_after_what_came_before)
+{
+    meshq_client_t *client = agentutil_client (&s_node);
+    cr_assert_eq (meshq_client_declare_queue (client, "synced", NULL), 0);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq (s_publish (client, "synced", "m", MESHQ_MORE), 0);
+    //  SYNC sends what is held back first, and its OK says the agent
+    //  handled it: the messages are in the queue.
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    zmsg_t *reply = NULL;
+    cr_assert_eq (meshq_client_call (client, "SYNC", &args, &reply), 0, "%s",
+                  meshq_client_error (client));
+    zmsg_destroy (&reply);
+    uint64_t ready, unacked;
+    procutil_depth (client, "synced", &ready, &unacked);
+    cr_expect_eq (ready, 100);
+    meshq_client_destroy (&client);
 }
