@@ -57,6 +57,7 @@ meshq_client_new (void)
     meshq_buf_init (&self->args_buf);
     meshq_buf_init (&self->body_buf);
     meshq_buf_init (&self->publish_buf);
+    meshq_buf_init (&self->frame_buf);
     return self;
 }
 
@@ -88,6 +89,7 @@ meshq_client_destroy (meshq_client_t **self_p)
     meshq_buf_fini (&self->args_buf);
     meshq_buf_fini (&self->body_buf);
     meshq_buf_fini (&self->publish_buf);
+    meshq_buf_fini (&self->frame_buf);
     free (self->items);
     free (self->endpoint);
     free (self->user);
@@ -229,6 +231,8 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
                              ? results.batch
                              : MESHQ_CLIENT_PUBLISH_BATCH)
             : 0;
+    //  An agent that takes a command as one frame says so.
+    self->one_frame = MESHQ_ARGS_HAS (&results, ONE_FRAME) && results.one_frame;
     self->connected = true;
 
     meshq_heartbeat_args_t heartbeat = {.endpoint = endpoint,

@@ -34,6 +34,31 @@ meshq_client_send (meshq_client_t *self, const char *verb,
     }
     void *handle = zsock_resolve (self->dealer);
     bool more = envelope != NULL;
+    if (more && self->one_frame && size <= MESHQ_CLIENT_ONE_FRAME_MAX) {
+        //  One frame, not three: one send, one queue entry for libzmq's
+        //  I/O threads and one frame for the agent to read. Larger
+        //  envelopes go as their own frame rather than be copied twice.
+        size_t verb_size = strlen (verb);
+        meshq_buf_reset (&self->frame_buf);
+        if (meshq_buf_reserve (&self->frame_buf,
+                               verb_size + self->args_buf.size + size))
+            return MESHQ_ENOMEM;
+        meshq_buf_append (&self->frame_buf, verb, verb_size);
+        meshq_buf_append (&self->frame_buf, self->args_buf.data,
+                          self->args_buf.size);
+        meshq_buf_append (&self->frame_buf, envelope, size);
+        int rc =
+            zmq_send (handle, self->frame_buf.data, self->frame_buf.size, 0);
+        //  A large message made it grow: do not keep that much.
+        if (self->frame_buf.capacity > 2 * MESHQ_CLIENT_PUBLISH_BYTES)
+            meshq_buf_fini (&self->frame_buf);
+        if (rc < 0) {
+            meshq_client_set_error (self, "cannot send to the agent: %s",
+                                    zmq_strerror (zmq_errno ()));
+            return MESHQ_ECONNLOST;
+        }
+        return 0;
+    }
     if (zmq_send (handle, verb, strlen (verb), ZMQ_SNDMORE) < 0 ||
         zmq_send (handle, self->args_buf.data, self->args_buf.size,
                   more ? ZMQ_SNDMORE : 0) < 0 ||

@@ -40,6 +40,9 @@
 //  more than twice this waits for the agent to read it.
 #define MESHQ_CLIENT_SYNC_BYTES (1024 * 1024)
 
+//  Largest envelope sent in the one-frame form (docs/PROTOCOL.md 2).
+#define MESHQ_CLIENT_ONE_FRAME_MAX 8192
+
 //  Publishes between two looks at what the agent sent (for PAUSE).
 #define MESHQ_CLIENT_FLOW_CHECK    64
 #define MESHQ_CLIENT_PUBLISH_BYTES 65536
@@ -86,10 +89,12 @@ struct _meshq_client_t {
     meshq_buf_t publish_buf;       //  Publishes held back: their items.
     uint32_t publish_count;        //  How many.
     uint64_t publish_seq;          //  Sequence of the first (confirms).
-    uint32_t publish_max;  //  Most publishes the agent takes in one frame.
-    void *last_consumer;   //  Consumer last looked up (client_consume.c).
-    uint64_t sync_rid;     //  The SYNC sent and not yet answered, or 0.
-    size_t unsynced;       //  Bytes of publishes sent since the last SYNC.
+    uint32_t publish_max;   //  Most publishes the agent takes in one frame.
+    void *last_consumer;    //  Consumer last looked up (client_consume.c).
+    uint64_t sync_rid;      //  The SYNC sent and not yet answered, or 0.
+    size_t unsynced;        //  Bytes of publishes sent since the last SYNC.
+    bool one_frame;         //  The agent takes a command as one frame.
+    meshq_buf_t frame_buf;  //  Reused for one-frame commands.
 };
 
 //  Adds a string argument if value is not NULL.
