@@ -159,10 +159,11 @@ void meshq_client_flush_credit (meshq_client_t *self);
 //  negative code.
 int meshq_client_flush_acks (meshq_client_t *self);
 
-//  Counts size bytes of publishes just sent. Past MESHQ_CLIENT_SYNC_BYTES
-//  since the last SYNC, waits for that one's answer and sends another.
-//  Returns 0, or a negative code.
-int meshq_client_sync_after (meshq_client_t *self, size_t size);
+//  Called before a PUBLISH frame is sent: past MESHQ_CLIENT_SYNC_BYTES
+//  of publishes (unsynced) since the last SYNC, waits for that one's
+//  answer and sends another. Returns 0, or a negative code (then send
+//  nothing).
+int meshq_client_sync_before (meshq_client_t *self);
 
 //  Waits up to timeout_ms until the agent has read every frame sent so
 //  far (a SYNC answered). Returns 0, or a negative code.

@@ -112,13 +112,16 @@ meshq_client_publish (meshq_client_t *self, const meshq_msg_t *msg, int flags)
             MESHQ_ARGS_SET (&args, SEQ, seq, self->published + 1);
         if (flags & MESHQ_MANDATORY)
             MESHQ_ARGS_SET (&args, MANDATORY, mandatory, true);
-        rc = meshq_client_send (self, "PUBLISH", &args, self->body_buf.data,
-                                self->body_buf.size);
+        rc = meshq_client_sync_before (self);
+        if (rc == 0)
+            rc = meshq_client_send (self, "PUBLISH", &args, self->body_buf.data,
+                                    self->body_buf.size);
         if (rc)
             return rc;
         if (self->confirms)
             self->published++;
-        return meshq_client_sync_after (self, self->body_buf.size);
+        self->unsynced += self->body_buf.size;
+        return 0;
     }
     //  With those held back, in one frame of a bounded size.
     if (self->publish_count && self->publish_buf.size + self->body_buf.size >
@@ -154,10 +157,14 @@ meshq_client_flush_publishes (meshq_client_t *self)
         MESHQ_ARGS_SET (&args, SEQ, seq, self->publish_seq);
     MESHQ_ARGS_SET (&args, BATCH, batch, self->publish_count);
     uint32_t count = self->publish_count;
+    //  None held back any more, for what the SYNC's wait sends.
     self->publish_count = 0;
-    int rc = meshq_client_send (self, "PUBLISH", &args, self->publish_buf.data,
+    int rc = meshq_client_sync_before (self);
+    if (rc == 0)
+        rc = meshq_client_send (self, "PUBLISH", &args, self->publish_buf.data,
                                 self->publish_buf.size);
-    size_t sent = self->publish_buf.size;
+    if (rc == 0)
+        self->unsynced += self->publish_buf.size;
     //  A large message made it grow: do not keep that much.
     if (self->publish_buf.capacity > 2 * MESHQ_CLIENT_PUBLISH_BYTES)
         meshq_buf_fini (&self->publish_buf);
@@ -165,7 +172,7 @@ meshq_client_flush_publishes (meshq_client_t *self)
         meshq_buf_reset (&self->publish_buf);
     if (rc && self->confirms)
         self->published -= count;
-    return rc ? rc : meshq_client_sync_after (self, sent);
+    return rc;
 }
 
 //  Sends a SYNC; its answer says that the agent has handled every frame
@@ -205,12 +212,13 @@ s_sync_wait (meshq_client_t *self, int timeout_ms)
 }
 
 int
-meshq_client_sync_after (meshq_client_t *self, size_t size)
+meshq_client_sync_before (meshq_client_t *self)
 {
     //  Without this bound, what the agent has not read yet waits in
     //  libzmq's queues, up to client_hwm frames on the agent's side: a
     //  batched publisher that outran the agent's loop put 140 MB there.
-    self->unsynced += size;
+    //  Checked before a publish is sent, so that a failed wait sends
+    //  nothing.
     if (self->unsynced < MESHQ_CLIENT_SYNC_BYTES)
         return 0;
     int rc = s_sync_wait (self, self->timeout_ms);

@@ -147,3 +147,30 @@ Test (publish_flow, what_the_agent_has_not_read_is_bounded)
     //  Then everything arrives.
     cr_expect_eq (s_wait_depth ("bounded", 40000), 40000);
 }
+
+Test (publish_flow, a_publish_that_cannot_wait_is_not_sent)
+{
+    s_declare ("refused");
+    meshq_client_t *client = procutil_client (s_endpoint, 500);
+    cr_assert_eq (kill (s_pid, SIGSTOP), 0);
+    meshq_msg_t *msg = meshq_msg_new ();
+    meshq_msg_set_routing_key (msg, "refused");
+    meshq_msg_set_delivery_mode (msg, MESHQ_TRANSIENT);
+    meshq_msg_set_body (msg, "0123456789", 10);
+    //  The agent reads nothing: after two windows the publish waits for
+    //  it, up to the client's timeout, and fails.
+    int published = 0, rc = 0;
+    while (published < 1000000 &&
+           (rc = meshq_client_publish (client, msg, 0)) == 0)
+        published++;
+    cr_expect_eq (rc, MESHQ_ETIMEOUT, "%s", meshq_client_error (client));
+    meshq_msg_destroy (&msg);
+    kill (s_pid, SIGCONT);
+    meshq_client_destroy (&client);
+    //  What returned 0 arrives; the publish that failed was not sent.
+    cr_expect_eq (s_wait_depth ("refused", (uint64_t)published),
+                  (uint64_t)published);
+    zclock_sleep (300);
+    cr_expect_eq (s_wait_depth ("refused", (uint64_t)published),
+                  (uint64_t)published, "the publish that failed was sent");
+}
