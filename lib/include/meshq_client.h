@@ -202,7 +202,9 @@ MESHQ_EXPORT int meshq_client_set_confirms (meshq_client_t *self,
 
 //  Publishes msg (not consumed) to its exchange with its routing key.
 //  Returns 0 once sent; with confirms on, a refusal comes later from
-//  wait_for_confirms. flags: MESHQ_MANDATORY, MESHQ_MORE.
+//  wait_for_confirms. flags: MESHQ_MANDATORY, MESHQ_MORE. Publish waits,
+//  up to the request timeout, while 2 MiB of this client's publishes
+//  wait for the agent to read them (MESHQ_ETIMEOUT: this one not sent).
 //
 //  MESHQ_MORE says that more publishes follow at once (as MSG_MORE does
 //  for send): the message may then be held back in the client, to go
