@@ -49,9 +49,6 @@ meshq_client_send (meshq_client_t *self, const char *verb,
         meshq_buf_append (&self->frame_buf, envelope, size);
         int rc =
             zmq_send (handle, self->frame_buf.data, self->frame_buf.size, 0);
-        //  A large message made it grow: do not keep that much.
-        if (self->frame_buf.capacity > 2 * MESHQ_CLIENT_PUBLISH_BYTES)
-            meshq_buf_fini (&self->frame_buf);
         if (rc < 0) {
             meshq_client_set_error (self, "cannot send to the agent: %s",
                                     zmq_strerror (zmq_errno ()));

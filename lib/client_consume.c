@@ -6,7 +6,9 @@
     DELIVER frame (one message, or a batch of them with HELLO's 'nb')
     and hands it to meshq_client_deliver, which decodes the messages
     and queues them for recv or for their consumer's callback, which
-    dispatch calls. A no-ack consumer's deliveries are acked on receipt.
+    dispatch calls. A no-ack consumer's deliveries are acked by the
+    agent as it sends them; their credit goes back as the application
+    takes them.
 */
 #include "cache.h"
 #include "client_internal.h"
@@ -105,9 +107,10 @@ s_credit (meshq_client_t *self, const s_consumer_t *consumer, uint64_t count)
     meshq_client_send (self, "CREDIT", &args, NULL, 0);
 }
 
-//  The application took a delivery (recv, or its callback returned): a
-//  no-ack consumer's credit goes back once half its prefetch is owed,
-//  and the rest before the client waits (meshq_client_flush_credit).
+//  The application took a delivery (from recv, or handed to its
+//  callback): a no-ack consumer's credit goes back once half its
+//  prefetch is owed, and the rest before the client waits
+//  (meshq_client_flush_credit).
 //  Given back on receipt instead, it let the agent send on while the
 //  application was behind, and the deliveries piled up in the client.
 static void
