@@ -76,6 +76,8 @@ s_welcome (meshq_engine_t *self, const uint8_t *id, const meshq_args_t *args,
     MESHQ_ARGS_SET (&results, NODE, node, meshq_span (self->node_hex));
     //  Publishes may come several to a frame.
     MESHQ_ARGS_SET (&results, BATCH, batch, MESHQ_ENGINE_PUBLISH_BATCH);
+    //  And a command as one frame.
+    MESHQ_ARGS_SET (&results, ONE_FRAME, one_frame, true);
     meshq_engine_reply_ok (self, session, &results, args->rid);
 }
 

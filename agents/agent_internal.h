@@ -246,9 +246,10 @@ struct _meshq_engine_t {
     long trimmed_kb;                 //  VmRSS after the last trim.
     uint64_t trim_activity;          //  Traffic counted at the last tick.
     uint32_t quiet_ticks;            //  Ticks since it changed.
-    int64_t frame_mono;  //  zclock_mono () while frames are handled, or 0.
-    int64_t frame_wall;  //  zclock_time () while frames are handled, or 0.
-    int turn_timer;      //  The end-of-turn timer while turn_armed, or 0.
+    int64_t frame_mono;     //  zclock_mono () while frames are handled, or 0.
+    int64_t frame_wall;     //  zclock_time () while frames are handled, or 0.
+    int64_t dispatch_mono;  //  zclock_mono () while s_dispatch runs, or 0.
+    int turn_timer;         //  The end-of-turn timer while turn_armed, or 0.
     meshq_queue_t *last_dirty;  //  Queue last marked dirty (in dirty).
 
     //  HTTP and /metrics (agents/http/).

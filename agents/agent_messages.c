@@ -360,10 +360,13 @@ meshq_engine_enqueue (meshq_vhost_t *vhost, const meshq_envelope_t *envelope,
     int64_t ttl = envelope->present & (1u << MESHQ_F_EXPIRATION)
                       ? (int64_t)envelope->expiration
                       : -1;
+    //  Its wait in the queue counts from here: the same clock read.
+    int64_t born = self->frame_mono ? self->frame_mono : zclock_mono ();
     int taken = 0;
     for (int i = 0; i < routes->count; i++) {
         meshq_queue_t *queue = routes->queues[i];
         meshq_entry_t *entry = meshq_engine_entry_new (self);
+        entry->born = born;
         //  The function holds one reference, each entry another.
         if (!blob)
             blob = meshq_blob_new (data, size, &self->memory);

@@ -10,6 +10,7 @@
     engine.
 */
 #include "agent_internal.h"
+#include "cache.h"
 
 #include <malloc.h>
 #include <unistd.h>
@@ -171,6 +172,7 @@ meshq_engine_pool_trim (meshq_engine_t *self)
         self->free_pending_count--;
         free (pending);
     }
+    meshq_cache_trim ();
     malloc_trim (0);
     self->trimmed_kb = s_resident_kb ();
     zsys_debug ("agent: memory trimmed rss_kb=%ld now_kb=%ld", resident,

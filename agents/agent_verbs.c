@@ -69,6 +69,19 @@ s_bye (meshq_engine_t *self, meshq_session_t *session, const char *verb,
     meshq_engine_arm_turn (self);
 }
 
+static void
+s_sync (meshq_engine_t *self, meshq_session_t *session, const char *verb,
+        const meshq_args_t *args, const void *body, size_t size)
+{
+    (void)verb;
+    (void)body;
+    (void)size;
+    //  Frames are handled in order: all the session sent before is read.
+    meshq_args_t results;
+    memset (&results, 0, sizeof results);
+    meshq_engine_reply_ok (self, session, &results, args->rid);
+}
+
 //  Handlers that take (self, session, args).
 #define S_PLAIN(name, call)                                                    \
     static void name (meshq_engine_t *self, meshq_session_t *session,          \
@@ -137,6 +150,7 @@ static const struct {
     {"UNBIND", s_unbind, S_WRITE, S_BOTH},
     {"CONSUME", s_consume, S_READ, S_BOTH},
     {"CANCEL", s_cancel, S_NONE, S_BOTH},
+    {"SYNC", s_sync, S_NONE, MESHQ_DOOR_NATIVE},
     {"BYE", s_bye, S_NONE, MESHQ_DOOR_NATIVE},
     {"STATUS", s_status, S_NONE, MESHQ_DOOR_NATIVE},
     {"LIST_QUEUES", s_list_queues, S_NONE, MESHQ_DOOR_NATIVE},

@@ -3,6 +3,8 @@
 */
 #include "queue_internal.h"
 
+#include "cache.h"
+
 #include <time.h>
 
 int64_t
@@ -24,7 +26,10 @@ meshq_wall_ms (void)
 meshq_blob_t *
 meshq_blob_new (const void *data, size_t size, uint64_t *account)
 {
-    meshq_blob_t *self = malloc (sizeof *self + size);
+    //  One a publish, freed as it is delivered: from the thread's cache
+    //  (lib/cache.h), as malloc and free were 8% of the agent's time.
+    size_t capacity;
+    meshq_blob_t *self = meshq_cache_alloc (sizeof *self + size, &capacity);
     assert (self);
     self->refs = 1;
     self->size = (uint32_t)size;
@@ -51,7 +56,8 @@ meshq_blob_unref (meshq_blob_t **self_p)
     if (--self->refs == 0) {
         if (self->account)
             *self->account -= self->size;
-        free (self);
+        meshq_cache_free (self,
+                          meshq_cache_capacity (sizeof *self + self->size));
     }
     *self_p = NULL;
 }

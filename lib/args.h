@@ -100,7 +100,8 @@
     X (BAD_BEACONS, bad_beacons, "badbeacons", UINT)  /* not beacons */        \
     X (BAD_HANDSHAKES, bad_handshakes, "badshakes", UINT) /* refused peers */  \
     X (QUARANTINED, quarantined, "quarantined", UINT) /* kept, no record */    \
-    X (BATCH, batch, "nb", UINT) /* deliveries in one frame */                 \
+    X (BATCH, batch, "nb", UINT)          /* deliveries in one frame */        \
+    X (ONE_FRAME, one_frame, "one", BOOL) /* takes one-frame commands */       \
     X (SLOW_CLIENTS, slow_clients, "slowclients", UINT) /* did not read */     \
     X (UNSENT, unsent, "unsent", UINT) /* frames not sent to clients */        \
     X (RSS, rss, "rss_kb", UINT)       /* resident memory now */               \

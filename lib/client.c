@@ -57,6 +57,7 @@ meshq_client_new (void)
     meshq_buf_init (&self->args_buf);
     meshq_buf_init (&self->body_buf);
     meshq_buf_init (&self->publish_buf);
+    meshq_buf_init (&self->frame_buf);
     return self;
 }
 
@@ -69,8 +70,11 @@ meshq_client_destroy (meshq_client_t **self_p)
     if (self->connected && !self->lost) {
         //  Goodbye if the agent takes it now; a gone agent does not.
         zsock_set_sndtimeo (self->dealer, 0);
-        meshq_client_flush_publishes (self);
         meshq_client_flush_acks (self);
+        //  Publishes may still wait in libzmq's queue, which closing
+        //  would drop after the linger: wait until the agent has read
+        //  them (a round trip), as long as a request may take.
+        meshq_client_sync (self, self->timeout_ms);
         meshq_args_t args;
         memset (&args, 0, sizeof args);
         meshq_client_send (self, "BYE", &args, NULL, 0);
@@ -85,6 +89,7 @@ meshq_client_destroy (meshq_client_t **self_p)
     meshq_buf_fini (&self->args_buf);
     meshq_buf_fini (&self->body_buf);
     meshq_buf_fini (&self->publish_buf);
+    meshq_buf_fini (&self->frame_buf);
     free (self->items);
     free (self->endpoint);
     free (self->user);
@@ -226,6 +231,8 @@ meshq_client_connect (meshq_client_t *self, const char *endpoint)
                              ? results.batch
                              : MESHQ_CLIENT_PUBLISH_BATCH)
             : 0;
+    //  An agent that takes a command as one frame says so.
+    self->one_frame = MESHQ_ARGS_HAS (&results, ONE_FRAME) && results.one_frame;
     self->connected = true;
 
     meshq_heartbeat_args_t heartbeat = {.endpoint = endpoint,

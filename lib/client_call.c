@@ -34,6 +34,28 @@ meshq_client_send (meshq_client_t *self, const char *verb,
     }
     void *handle = zsock_resolve (self->dealer);
     bool more = envelope != NULL;
+    if (more && self->one_frame && size <= MESHQ_CLIENT_ONE_FRAME_MAX) {
+        //  One frame, not three: one send, one queue entry for libzmq's
+        //  I/O threads and one frame for the agent to read. Larger
+        //  envelopes go as their own frame rather than be copied twice.
+        size_t verb_size = strlen (verb);
+        meshq_buf_reset (&self->frame_buf);
+        if (meshq_buf_reserve (&self->frame_buf,
+                               verb_size + self->args_buf.size + size))
+            return MESHQ_ENOMEM;
+        meshq_buf_append (&self->frame_buf, verb, verb_size);
+        meshq_buf_append (&self->frame_buf, self->args_buf.data,
+                          self->args_buf.size);
+        meshq_buf_append (&self->frame_buf, envelope, size);
+        int rc =
+            zmq_send (handle, self->frame_buf.data, self->frame_buf.size, 0);
+        if (rc < 0) {
+            meshq_client_set_error (self, "cannot send to the agent: %s",
+                                    zmq_strerror (zmq_errno ()));
+            return MESHQ_ECONNLOST;
+        }
+        return 0;
+    }
     if (zmq_send (handle, verb, strlen (verb), ZMQ_SNDMORE) < 0 ||
         zmq_send (handle, self->args_buf.data, self->args_buf.size,
                   more ? ZMQ_SNDMORE : 0) < 0 ||
@@ -107,8 +129,16 @@ s_drain (meshq_client_t *self, uint64_t rid, zmsg_t **reply_p)
             memcpy (verb, zmq_msg_data (&parts[0]), verb_size);
             verb[verb_size] = 0;
         }
-        if (valid && rid && (streq (verb, "OK") || streq (verb, "ERROR")) &&
-            args.rid == rid) {
+        bool answer = valid && (streq (verb, "OK") || streq (verb, "ERROR"));
+        if (answer && self->sync_rid && args.rid == self->sync_rid) {
+            //  The agent has read what was sent before the SYNC. An agent
+            //  that does not know SYNC says so, as late: as good.
+            self->sync_rid = 0;
+            for (int i = 0; i < count; i++)
+                zmq_msg_close (&parts[i]);
+            continue;
+        }
+        if (answer && rid && args.rid == rid) {
             zmsg_t *reply = zmsg_new ();
             for (int i = 0; i < count; i++)
                 zmsg_addmem (reply, zmq_msg_data (&parts[i]),
@@ -148,6 +178,7 @@ meshq_client_poll (meshq_client_t *self, int timeout_ms, uint64_t rid,
     if (rc)
         return rc;
     meshq_client_flush_acks (self);
+    meshq_client_flush_credit (self);
     int64_t deadline = timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
     while (true) {
         if (self->lost) {

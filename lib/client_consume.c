@@ -6,8 +6,11 @@
     DELIVER frame (one message, or a batch of them with HELLO's 'nb')
     and hands it to meshq_client_deliver, which decodes the messages
     and queues them for recv or for their consumer's callback, which
-    dispatch calls. A no-ack consumer's deliveries are acked on receipt.
+    dispatch calls. A no-ack consumer's deliveries are acked by the
+    agent as it sends them; their credit goes back as the application
+    takes them.
 */
+#include "cache.h"
 #include "client_internal.h"
 #include "codec_args.h"
 
@@ -17,17 +20,26 @@ typedef struct {
     meshq_consume_fn *fn;  //  Callback, or NULL for recv.
     void *arg;             //  Its argument.
     bool no_ack;           //  The agent acks as it sends; the library
-                           //  gives the credit back on receipt.
+                           //  gives the credit back as they are taken.
+    uint32_t prefetch;     //  Its prefetch.
+    uint32_t owed;         //  Deliveries taken, credit not yet given.
 } s_consumer_t;
 
 static s_consumer_t *
 s_consumer (meshq_client_t *self, const char *tag, size_t size)
 {
-    s_consumer_t *consumer = zlistx_first (self->consumers);
+    //  Most clients have one consumer, or take many of one in a row.
+    s_consumer_t *consumer = self->last_consumer;
+    if (consumer && strlen (consumer->tag) == size &&
+        memcmp (consumer->tag, tag, size) == 0)
+        return consumer;
+    consumer = zlistx_first (self->consumers);
     while (consumer) {
         if (strlen (consumer->tag) == size &&
-            memcmp (consumer->tag, tag, size) == 0)
+            memcmp (consumer->tag, tag, size) == 0) {
+            self->last_consumer = consumer;
             return consumer;
+        }
         consumer = zlistx_next (self->consumers);
     }
     return NULL;
@@ -62,7 +74,10 @@ s_delivery (meshq_client_t *self, const meshq_args_t *args,
                                 why);
         return NULL;
     }
-    meshq_delivery_t *delivery = calloc (1, sizeof *delivery);
+    //  From the thread's cache, and not zeroed: every field is set here.
+    size_t capacity;
+    meshq_delivery_t *delivery =
+        meshq_cache_alloc (sizeof *delivery, &capacity);
     assert (delivery);
     delivery->msg = msg;
     delivery->delivery_tag = item->dtag;
@@ -92,19 +107,46 @@ s_credit (meshq_client_t *self, const s_consumer_t *consumer, uint64_t count)
     meshq_client_send (self, "CREDIT", &args, NULL, 0);
 }
 
-//  Takes one delivery of consumer (NULL if unknown): gives its credit
-//  back at once for a no-ack consumer (if credit, else the caller did),
-//  queues it for recv or its callback.
+//  The application took a delivery (from recv, or handed to its
+//  callback): a no-ack consumer's credit goes back once half its
+//  prefetch is owed, and the rest before the client waits
+//  (meshq_client_flush_credit).
+//  Given back on receipt instead, it let the agent send on while the
+//  application was behind, and the deliveries piled up in the client.
+static void
+s_taken (meshq_client_t *self, s_consumer_t *consumer)
+{
+    if (consumer && consumer->no_ack &&
+        ++consumer->owed >= (consumer->prefetch + 1) / 2) {
+        s_credit (self, consumer, consumer->owed);
+        consumer->owed = 0;
+    }
+}
+
+void
+meshq_client_flush_credit (meshq_client_t *self)
+{
+    s_consumer_t *consumer = zlistx_first (self->consumers);
+    for (; consumer; consumer = zlistx_next (self->consumers))
+        if (consumer->owed) {
+            s_credit (self, consumer, consumer->owed);
+            consumer->owed = 0;
+        }
+}
+
+//  Takes one delivery of consumer (NULL if unknown): queues it for recv
+//  or its callback.
 static void
 s_accept (meshq_client_t *self, s_consumer_t *consumer,
-          const meshq_args_t *args, const meshq_delivery_item_t *item,
-          bool credit)
+          const meshq_args_t *args, const meshq_delivery_item_t *item)
 {
     meshq_delivery_t *delivery = s_delivery (self, args, item);
-    if (!delivery)
+    if (!delivery) {
+        //  Unreadable: credit to give back all the same.
+        if (consumer && consumer->no_ack)
+            s_credit (self, consumer, 1);
         return;
-    if (credit && consumer && consumer->no_ack)
-        s_credit (self, consumer, 1);
+    }
     zlistx_add_end (consumer && consumer->fn ? self->callbacks : self->ready,
                     delivery);
 }
@@ -119,13 +161,11 @@ meshq_client_deliver (meshq_client_t *self, const meshq_args_t *args,
     meshq_delivery_item_t item;
     if (!MESHQ_ARGS_HAS (args, BATCH)) {
         s_item (args, body, size, &item);
-        s_accept (self, consumer, args, &item, true);
+        s_accept (self, consumer, args, &item);
         return;
     }
     //  The items first (at most MESHQ_CLIENT_MAX_BATCH, as HELLO said),
-    //  then the messages: a no-ack consumer gives the whole batch's
-    //  credit back in between, so that the agent sends the next one while
-    //  this one is decoded.
+    //  then the messages.
     if (!self->items) {
         self->items = calloc (MESHQ_CLIENT_MAX_BATCH, sizeof *self->items);
         assert (self->items);
@@ -144,11 +184,11 @@ meshq_client_deliver (meshq_client_t *self, const meshq_args_t *args,
             break;
         }
     }
-    //  All the agent sent, readable or not, is credit to give back.
-    if (consumer && consumer->no_ack && args->batch)
-        s_credit (self, consumer, args->batch);
+    //  All the agent sent is credit to give back: what cannot be read, now.
+    if (consumer && consumer->no_ack && args->batch > count)
+        s_credit (self, consumer, args->batch - count);
     for (uint64_t i = 0; i < count; i++)
-        s_accept (self, consumer, args, &self->items[i], false);
+        s_accept (self, consumer, args, &self->items[i]);
 }
 
 int
@@ -170,6 +210,7 @@ meshq_client_consume_with (meshq_client_t *self, const char *queue,
     consumer->fn = fn;
     consumer->arg = arg;
     consumer->no_ack = (flags & MESHQ_NO_ACK) != 0;
+    consumer->prefetch = prefetch ? prefetch : 1;
     //  The agent acks a no-ack consumer's deliveries as it sends them.
     if (consumer->no_ack)
         MESHQ_ARGS_SET (&args, NO_ACK, no_ack, true);
@@ -185,9 +226,11 @@ meshq_client_consume_with (meshq_client_t *self, const char *queue,
     }
     void *handle = zlistx_add_end (self->consumers, consumer);
     int rc = meshq_client_request (self, "CONSUME", &args, NULL);
-    if (rc)
+    if (rc) {
+        if (self->last_consumer == consumer)
+            self->last_consumer = NULL;
         zlistx_delete (self->consumers, handle);
-    else
+    } else
         snprintf (self->consumer_tag, sizeof self->consumer_tag, "%s",
                   consumer->tag);
     return rc;
@@ -218,6 +261,8 @@ meshq_client_cancel (meshq_client_t *self, const char *tag)
     int rc = meshq_client_request (self, "CANCEL", &args, NULL);
     s_consumer_t *consumer = tag ? s_consumer (self, tag, strlen (tag)) : NULL;
     if (rc == 0 && consumer) {
+        if (self->last_consumer == consumer)
+            self->last_consumer = NULL;
         void *handle = zlistx_find (self->consumers, consumer);
         zlistx_delete (self->consumers, handle);
     }
@@ -247,7 +292,10 @@ meshq_client_recv (meshq_client_t *self, int timeout_ms,
         if (rc < 0)
             return rc;
     }
-    *delivery_p = zlistx_detach (self->ready, NULL);
+    meshq_delivery_t *delivery = zlistx_detach (self->ready, NULL);
+    s_taken (self, s_consumer (self, delivery->consumer_tag,
+                               strlen (delivery->consumer_tag)));
+    *delivery_p = delivery;
     return 0;
 }
 
@@ -270,6 +318,8 @@ meshq_client_dispatch (meshq_client_t *self, int timeout_ms)
         s_consumer_t *consumer = s_consumer (self, delivery->consumer_tag,
                                              strlen (delivery->consumer_tag));
         if (consumer && consumer->fn) {
+            //  Taken as it is handed over: the callback may cancel.
+            s_taken (self, consumer);
             consumer->fn (self, delivery, consumer->arg);
             handled++;
         } else
@@ -312,6 +362,6 @@ meshq_delivery_destroy (meshq_delivery_t **self_p)
     if (!self_p || !*self_p)
         return;
     meshq_msg_destroy (&(*self_p)->msg);
-    free (*self_p);
+    meshq_cache_free (*self_p, meshq_cache_capacity (sizeof **self_p));
     *self_p = NULL;
 }

@@ -35,6 +35,14 @@
 //  itself: so many messages, or so many bytes of items.
 #define MESHQ_CLIENT_PUBLISH_BATCH 64
 
+//  Bytes of publishes a client sends between two SYNC requests; it
+//  waits for the answer to one before it sends this much more, so no
+//  more than twice this waits for the agent to read it.
+#define MESHQ_CLIENT_SYNC_BYTES (1024 * 1024)
+
+//  Largest envelope sent in the one-frame form (docs/PROTOCOL.md 2).
+#define MESHQ_CLIENT_ONE_FRAME_MAX 8192
+
 //  Publishes between two looks at what the agent sent (for PAUSE).
 #define MESHQ_CLIENT_FLOW_CHECK    64
 #define MESHQ_CLIENT_PUBLISH_BYTES 65536
@@ -81,7 +89,12 @@ struct _meshq_client_t {
     meshq_buf_t publish_buf;       //  Publishes held back: their items.
     uint32_t publish_count;        //  How many.
     uint64_t publish_seq;          //  Sequence of the first (confirms).
-    uint32_t publish_max;  //  Most publishes the agent takes in one frame.
+    uint32_t publish_max;   //  Most publishes the agent takes in one frame.
+    void *last_consumer;    //  Consumer last looked up (client_consume.c).
+    uint64_t sync_rid;      //  The SYNC sent and not yet answered, or 0.
+    size_t unsynced;        //  Bytes of publishes sent since the last SYNC.
+    bool one_frame;         //  The agent takes a command as one frame.
+    meshq_buf_t frame_buf;  //  Reused for one-frame commands.
 };
 
 //  Adds a string argument if value is not NULL.
@@ -138,9 +151,23 @@ int meshq_client_request (meshq_client_t *self, const char *verb,
 void meshq_client_deliver (meshq_client_t *self, const meshq_args_t *args,
                            const void *body, size_t size);
 
+//  Gives no-ack consumers the credit of the deliveries the application
+//  took since their last CREDIT.
+void meshq_client_flush_credit (meshq_client_t *self);
+
 //  Sends the acks held back: one frame for all of them. Returns 0 or a
 //  negative code.
 int meshq_client_flush_acks (meshq_client_t *self);
+
+//  Called before a PUBLISH frame is sent: past MESHQ_CLIENT_SYNC_BYTES
+//  of publishes (unsynced) since the last SYNC, waits for that one's
+//  answer and sends another. Returns 0, or a negative code (then send
+//  nothing).
+int meshq_client_sync_before (meshq_client_t *self);
+
+//  Waits up to timeout_ms until the agent has read every frame sent so
+//  far (a SYNC answered). Returns 0, or a negative code.
+int meshq_client_sync (meshq_client_t *self, int timeout_ms);
 
 //  Sends the publishes held back (MESHQ_MORE): one frame for all of
 //  them. Returns 0 or a negative code (they are then lost, and with

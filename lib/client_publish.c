@@ -112,11 +112,16 @@ meshq_client_publish (meshq_client_t *self, const meshq_msg_t *msg, int flags)
             MESHQ_ARGS_SET (&args, SEQ, seq, self->published + 1);
         if (flags & MESHQ_MANDATORY)
             MESHQ_ARGS_SET (&args, MANDATORY, mandatory, true);
-        rc = meshq_client_send (self, "PUBLISH", &args, self->body_buf.data,
-                                self->body_buf.size);
-        if (rc == 0 && self->confirms)
+        rc = meshq_client_sync_before (self);
+        if (rc == 0)
+            rc = meshq_client_send (self, "PUBLISH", &args, self->body_buf.data,
+                                    self->body_buf.size);
+        if (rc)
+            return rc;
+        if (self->confirms)
             self->published++;
-        return rc;
+        self->unsynced += self->body_buf.size;
+        return 0;
     }
     //  With those held back, in one frame of a bounded size.
     if (self->publish_count && self->publish_buf.size + self->body_buf.size >
@@ -152,9 +157,14 @@ meshq_client_flush_publishes (meshq_client_t *self)
         MESHQ_ARGS_SET (&args, SEQ, seq, self->publish_seq);
     MESHQ_ARGS_SET (&args, BATCH, batch, self->publish_count);
     uint32_t count = self->publish_count;
+    //  None held back any more, for what the SYNC's wait sends.
     self->publish_count = 0;
-    int rc = meshq_client_send (self, "PUBLISH", &args, self->publish_buf.data,
+    int rc = meshq_client_sync_before (self);
+    if (rc == 0)
+        rc = meshq_client_send (self, "PUBLISH", &args, self->publish_buf.data,
                                 self->publish_buf.size);
+    if (rc == 0)
+        self->unsynced += self->publish_buf.size;
     //  A large message made it grow: do not keep that much.
     if (self->publish_buf.capacity > 2 * MESHQ_CLIENT_PUBLISH_BYTES)
         meshq_buf_fini (&self->publish_buf);
@@ -163,6 +173,65 @@ meshq_client_flush_publishes (meshq_client_t *self)
     if (rc && self->confirms)
         self->published -= count;
     return rc;
+}
+
+//  Sends a SYNC; its answer says that the agent has handled every frame
+//  sent before it.
+static int
+s_sync_send (meshq_client_t *self)
+{
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, RID, rid, ++self->next_rid);
+    int rc = meshq_client_send (self, "SYNC", &args, NULL, 0);
+    if (rc == 0) {
+        self->sync_rid = args.rid;
+        self->unsynced = 0;
+    }
+    return rc;
+}
+
+//  Waits up to timeout_ms for the answer to the SYNC sent last.
+static int
+s_sync_wait (meshq_client_t *self, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (self->sync_rid) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0) {
+            meshq_client_set_error (
+                self, "the agent at %s did not read our publishes within %d ms",
+                self->endpoint, timeout_ms);
+            return MESHQ_ETIMEOUT;
+        }
+        int rc = meshq_client_poll (self, (int)left, 0, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+meshq_client_sync_before (meshq_client_t *self)
+{
+    //  Without this bound, what the agent has not read yet waits in
+    //  libzmq's queues, up to client_hwm frames on the agent's side: a
+    //  batched publisher that outran the agent's loop put 140 MB there.
+    //  Checked before a publish is sent, so that a failed wait sends
+    //  nothing.
+    if (self->unsynced < MESHQ_CLIENT_SYNC_BYTES)
+        return 0;
+    int rc = s_sync_wait (self, self->timeout_ms);
+    return rc ? rc : s_sync_send (self);
+}
+
+int
+meshq_client_sync (meshq_client_t *self, int timeout_ms)
+{
+    int rc = meshq_client_flush_publishes (self);
+    if (rc == 0 && self->unsynced)
+        rc = s_sync_send (self);
+    return rc ? rc : s_sync_wait (self, timeout_ms);
 }
 
 int

@@ -289,6 +289,20 @@ meshq_codec_decode_args (const void *data, size_t size, meshq_args_t *args,
 }
 
 int
+meshq_codec_decode_args_head (const void *data, size_t size, meshq_args_t *args,
+                              size_t *used, const char **why)
+{
+    const char *ignored;
+    if (!why)
+        why = &ignored;
+    meshq_reader_t reader;
+    meshq_reader_init (&reader, data, size);
+    int rc = s_decode (&reader, args, why);
+    *used = rc ? 0 : size - meshq_reader_left (&reader);
+    return rc;
+}
+
+int
 meshq_codec_encode_list (uint64_t rid, const char *name,
                          const meshq_args_t *rows, size_t count,
                          meshq_buf_t *out, const char **why)

@@ -25,6 +25,14 @@ int meshq_codec_encode_args (const meshq_args_t *args, meshq_buf_t *out,
 int meshq_codec_decode_args (const void *data, size_t size, meshq_args_t *args,
                              const char **why);
 
+//  Decodes the argument map that starts data (size bytes) into *args,
+//  and sets *used to its length: what follows is the caller's (the
+//  one-frame form of a command, docs/PROTOCOL.md section 2). Returns 0
+//  or a negative code with *why set.
+int meshq_codec_decode_args_head (const void *data, size_t size,
+                                  meshq_args_t *args, size_t *used,
+                                  const char **why);
+
 //  Appends a list: {"rid": rid, name: [row, ...]}.
 int meshq_codec_encode_list (uint64_t rid, const char *name,
                              const meshq_args_t *rows, size_t count,

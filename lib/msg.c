@@ -8,6 +8,7 @@
 */
 #include "meshq.h"
 #include "buf.h"
+#include "cache.h"
 #include "codec_reader.h"
 #include "msg_internal.h"
 
@@ -76,7 +77,11 @@ meshq_msg_destroy (meshq_msg_t **self_p)
         s_free_header (self, &self->headers[i]);
     s_release (self, self->headers);
     s_release (self, self->unknown.data);
-    free (self);  //  A decoded message's arena is part of it.
+    //  A decoded message's arena is part of it.
+    if (self->capacity)
+        meshq_cache_free (self, self->capacity);
+    else
+        free (self);
     *self_p = NULL;
 }
 

@@ -7,6 +7,7 @@
 */
 #include "meshq.h"
 #include "buf.h"
+#include "cache.h"
 #include "codec.h"
 #include "msg_internal.h"
 
@@ -95,11 +96,15 @@ meshq_msg_decode (const void *data, size_t size, size_t max_body,
                         envelope.unknown.size;
     for (int f = 0; f < MESHQ_F_COUNT; f++)
         arena_size += envelope.strings[f].size;
-    //  The message and its arena are one allocation.
-    meshq_msg_t *self = malloc (sizeof *self + arena_size);
+    //  The message and its arena are one allocation, of a thread's
+    //  cache when small (a consumer decodes one a message).
+    size_t capacity;
+    meshq_msg_t *self =
+        meshq_cache_alloc (sizeof *self + arena_size, &capacity);
     if (!self)
         return MESHQ_ENOMEM;
     memset (self, 0, sizeof *self);
+    self->capacity = capacity;
     char *arena = (char *)(self + 1);
     self->arena = arena;
     self->arena_size = arena_size;

@@ -28,6 +28,7 @@ struct _meshq_msg_t {
     uint32_t unknown_count;     //  Pairs in 'unknown'.
     char *arena;                //  What decoding copied (after the struct).
     size_t arena_size;          //  Bytes in the arena.
+    size_t capacity;            //  Decoded: the block's size (cache.h).
 };
 
 //  Appends the message's encoding to out (a reused buffer: no

@@ -160,6 +160,7 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
     config.progress = true;
     config.settle = 10;
     bool embedded = false;
+    bool batch_given = false;
     const char *raw_dir = "/var/tmp";
     const char *rabbitmq = NULL, *nats = NULL;
     const char *publish_at[S_MAX_AT], *consume_at[S_MAX_AT];
@@ -191,9 +192,10 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                     config.count = (uint64_t)n;
                 else if (opt == 'w')
                     config.confirm_window = (int)n;
-                else if (opt == 'b')
+                else if (opt == 'b') {
                     config.publish_batch = (int)n;
-                else if (opt == 'f')
+                    batch_given = true;
+                } else if (opt == 'f')
                     config.prefetch = (int)n;
                 else if (opt == 'W')
                     config.work_us = (int)n;
@@ -288,6 +290,10 @@ meshq_tool_bench (meshq_tool_t *tool, int argc, char **argv)
                 return meshq_tool_usage ("bench", usage);
         }
     }
+    //  A publisher with no confirms to wait for says MESHQ_MORE, as an
+    //  application publishing in a loop would: 64 messages a frame.
+    if (!batch_given && config.confirm_window == 0)
+        config.publish_batch = 64;
     if (optind != argc || config.prefetch < 1 || config.publish_batch < 1 ||
         (embedded && (config.publish_at || config.consume_at)))
         return meshq_tool_usage ("bench", usage);

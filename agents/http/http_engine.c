@@ -59,7 +59,9 @@ meshq_engine_note_wait (meshq_engine_t *self, meshq_entry_t *entry, bool acked)
 {
     if (!entry->born || !entry->queue)
         return;
-    int64_t now = self->frame_mono ? self->frame_mono : zclock_mono ();
+    int64_t now = self->frame_mono      ? self->frame_mono
+                  : self->dispatch_mono ? self->dispatch_mono
+                                        : zclock_mono ();
     int64_t wait = now > entry->born ? now - entry->born : 0;
     meshq_hist_note (acked ? &self->ack_wait : &self->delivery_wait,
                      (uint64_t)wait * 1000);

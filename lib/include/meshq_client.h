@@ -115,7 +115,9 @@ MESHQ_EXPORT void meshq_queue_options_init (meshq_queue_options_t *options);
 MESHQ_EXPORT meshq_client_t *meshq_client_new (void);
 
 //  Closes the session (unacked deliveries go back to their queues) and
-//  destroys the client. NULL-safe; nulls *self_p.
+//  destroys the client. Publishes still on their way are not dropped:
+//  it first waits, up to the request timeout, until the agent has read
+//  them (one round trip). NULL-safe; nulls *self_p.
 MESHQ_EXPORT void meshq_client_destroy (meshq_client_t **self_p);
 
 //  User and password for the agent (before connect). The default is
@@ -200,7 +202,9 @@ MESHQ_EXPORT int meshq_client_set_confirms (meshq_client_t *self,
 
 //  Publishes msg (not consumed) to its exchange with its routing key.
 //  Returns 0 once sent; with confirms on, a refusal comes later from
-//  wait_for_confirms. flags: MESHQ_MANDATORY, MESHQ_MORE.
+//  wait_for_confirms. flags: MESHQ_MANDATORY, MESHQ_MORE. Publish waits,
+//  up to the request timeout, while 2 MiB of this client's publishes
+//  wait for the agent to read them (MESHQ_ETIMEOUT: this one not sent).
 //
 //  MESHQ_MORE says that more publishes follow at once (as MSG_MORE does
 //  for send): the message may then be held back in the client, to go
@@ -251,6 +255,8 @@ MESHQ_EXPORT void meshq_client_set_return_handler (meshq_client_t *self,
 //  lets the agent choose (meshq_client_consumer_tag returns it). With a
 //  callback, deliveries go to it from meshq_client_dispatch; without,
 //  meshq_client_recv returns them. flags: MESHQ_NO_ACK, MESHQ_EXCLUSIVE.
+//  A MESHQ_NO_ACK consumer needs no acks, but its prefetch still bounds
+//  the deliveries the application has not taken yet (recv, callback).
 MESHQ_EXPORT int meshq_client_consume (meshq_client_t *self, const char *queue,
                                        uint32_t prefetch, const char *tag,
                                        int flags);

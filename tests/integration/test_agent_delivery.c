@@ -148,6 +148,38 @@ Test (delivery, a_no_ack_consumer_is_acked_as_sent_and_bounded_by_prefetch)
     meshq_client_destroy (&producer);
 }
 
+Test (delivery, a_no_ack_consumer_s_credit_goes_back_as_the_application_reads)
+{
+    meshq_client_t *producer = s_producer ("taken");
+    for (int i = 0; i < 100; i++)
+        s_publish (producer, "taken", "m", -1);
+    s_confirm (producer);
+    meshq_client_t *consumer = agentutil_client (&s_node);
+    cr_assert_eq (
+        meshq_client_consume (consumer, "taken", 10, "taken", MESHQ_NO_ACK), 0);
+    meshq_delivery_t *delivery = agentutil_recv (consumer);
+    meshq_delivery_destroy (&delivery);
+    //  The client talks to the agent (each request reads what arrived),
+    //  but the application reads no more: what it has not taken keeps
+    //  the prefetch full, and no more than it comes.
+    uint64_t ready = 0, unacked = 0;
+    for (int i = 0; i < 5; i++) {
+        zclock_sleep (50);
+        procutil_depth (consumer, "taken", &ready, &unacked);
+    }
+    cr_expect_geq (ready, 89, "%" PRIu64 " sent for a prefetch of 10, 1 read",
+                   100 - ready);
+    //  Reading them all brings the rest.
+    for (int i = 1; i < 100; i++) {
+        delivery = agentutil_recv (consumer);
+        meshq_delivery_destroy (&delivery);
+    }
+    procutil_depth (consumer, "taken", &ready, &unacked);
+    cr_expect_eq (ready, 0);
+    meshq_client_destroy (&consumer);
+    meshq_client_destroy (&producer);
+}
+
 //  Sends CREDIT for the consumer tag, as a client would (or should not).
 static void
 s_credit (meshq_client_t *client, const char *tag, uint64_t credit)

@@ -3,6 +3,8 @@
     and the calls that send them.
 */
 #include "agentutil.h"
+#include "client_internal.h"
+#include "procutil.h"
 
 AGENTUTIL_SUITE (publish, "publish", 60);
 
@@ -150,4 +152,69 @@ Test (publish, other_calls_send_what_is_held_back)
     cr_assert_eq (s_publish (client, "held", "by-destroy", MESHQ_MORE), 0);
     meshq_client_destroy (&client);
     cr_expect_str_eq (s_get ("held", body, sizeof body), "by-destroy");
+}
+
+Test (publish, sync_is_answered_after_what_came_before)
+{
+    meshq_client_t *client = agentutil_client (&s_node);
+    cr_assert_eq (meshq_client_declare_queue (client, "synced", NULL), 0);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq (s_publish (client, "synced", "m", MESHQ_MORE), 0);
+    //  SYNC sends what is held back first, and its OK says the agent
+    //  handled it: the messages are in the queue.
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    zmsg_t *reply = NULL;
+    cr_assert_eq (meshq_client_call (client, "SYNC", &args, &reply), 0, "%s",
+                  meshq_client_error (client));
+    zmsg_destroy (&reply);
+    uint64_t ready, unacked;
+    procutil_depth (client, "synced", &ready, &unacked);
+    cr_expect_eq (ready, 100);
+    meshq_client_destroy (&client);
+}
+
+Test (publish, one_frame_and_three_frame_publishes_both_arrive)
+{
+    meshq_client_t *client = agentutil_client (&s_node);
+    cr_assert_eq (meshq_client_declare_queue (client, "forms", NULL), 0);
+    //  The agent said it takes one-frame commands: the client sends them.
+    cr_assert (client->one_frame);
+    cr_assert_eq (s_publish (client, "forms", "one frame", 0), 0);
+    //  An older client's three frames still work.
+    client->one_frame = false;
+    cr_assert_eq (s_publish (client, "forms", "three frames", 0), 0);
+    char body[32];
+    cr_expect_str_eq (s_get ("forms", body, sizeof body), "one frame");
+    cr_expect_str_eq (s_get ("forms", body, sizeof body), "three frames");
+    meshq_client_destroy (&client);
+}
+
+//  Frames the agent dropped as malformed or out of place.
+static uint64_t
+s_dropped (meshq_client_t *client)
+{
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
+    zmsg_destroy (&reply);
+    return status.dropped;
+}
+
+Test (publish, a_broken_one_frame_command_is_dropped_and_counted)
+{
+    meshq_client_t *client = agentutil_client (&s_node);
+    cr_assert_eq (meshq_client_declare_queue (client, "broken", NULL), 0);
+    uint64_t dropped = s_dropped (client);
+    void *dealer = zsock_resolve (client->dealer);
+    //  A verb alone, a verb and a map cut short, no verb at all.
+    const char *frames[] = {"PUBLISH", "PUBLISH\x82\xa3seq", "\x80\x81"};
+    for (int i = 0; i < 3; i++)
+        cr_assert_geq (zmq_send (dealer, frames[i], strlen (frames[i]), 0), 0);
+    //  The agent still serves the session.
+    cr_assert_eq (s_publish (client, "broken", "after", 0), 0);
+    char body[32];
+    cr_expect_str_eq (s_get ("broken", body, sizeof body), "after");
+    cr_expect_geq (s_dropped (client), dropped + 3);
+    meshq_client_destroy (&client);
 }

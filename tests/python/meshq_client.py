@@ -191,7 +191,7 @@ class Client:
         self.errors = []         # (code, why) of ERRORs with rid 0.
         self.ready = []          # Deliveries not yet taken by recv.
         self.blocked = None      # BLOCKED's why, until UNBLOCKED.
-        self.hello = None        # HELLO's results: maxmsg, name, node, nb.
+        self.hello = None        # HELLO's results: maxmsg, name, node, nb, one.
 
     # ----------------------------------------------------------------
     #  Connecting
@@ -338,9 +338,12 @@ class Client:
     # ----------------------------------------------------------------
     #  Publishing (section 3.4)
 
-    def publish(self, envelope, mandatory=False, confirm=True):
+    def publish(self, envelope, mandatory=False, confirm=True,
+                one_frame=False):
         """Publishes one envelope (bytes). With confirm, it carries the
-        next sequence number, which is returned."""
+        next sequence number, which is returned. With one_frame, as one
+        frame: command, map and envelope back to back (section 2), which
+        the agent must have said it takes (HELLO's one)."""
         args = {}
         seq = None
         if confirm:
@@ -348,7 +351,12 @@ class Client:
             seq = args["seq"] = self.next_seq
         if mandatory:
             args["man"] = True
-        self.send("PUBLISH", args, envelope)
+        if one_frame:
+            if not self.hello.get("one"):
+                raise ValueError("the agent takes no one-frame commands")
+            self.socket.send(b"PUBLISH" + _pack(args) + envelope)
+        else:
+            self.send("PUBLISH", args, envelope)
         return seq
 
     def publish_batch(self, envelopes, mandatory=False):

@@ -288,6 +288,22 @@ def requests_checks(client):
     client.errors.clear()
     client.request("DELETE_QUEUE", q="spec-batch")
 
+    # The one-frame form (section 2): confirmed and delivered as the
+    # three frames are.
+    client.request("DECLARE_QUEUE", q="spec-one", dur=False)
+    for i in range(3):
+        client.publish(encode_envelope({"k": "spec-one", "b": b"%d" % i}),
+                       one_frame=(i != 1))
+    client.wait_for_confirms()
+    tag = client.request("CONSUME", q="spec-one", pf=10, noack=True)["tag"]
+    got = [client.recv() for i in range(3)]
+    check(None not in got, "one-frame publishes did not come")
+    check([d.fields()["b"] for d in got] == [b"0", b"1", b"2"],
+          "one-frame and three-frame publishes out of order")
+    client.request("CANCEL", tag=tag)
+    client.request("DELETE_QUEUE", q="spec-one")
+    check(not client.errors, "errors: %r", client.errors)
+
 
 def heartbeat_checks(client):
     """A PING naming the session is answered; one naming no session is

@@ -245,3 +245,35 @@ Test (codec_args, refuses_truncated_and_malformed_publish_items)
                   MESHQ_EMALFORMED);
     meshq_buf_fini (&buf);
 }
+
+Test (codec_args, a_map_at_the_head_of_a_frame_says_where_it_ends)
+{
+    //  The one-frame form of a command: verb, map, envelope.
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, SEQ, seq, 7);
+    MESHQ_ARGS_SET (&args, MANDATORY, mandatory, true);
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    cr_assert_eq (meshq_codec_encode_args (&args, &buf, NULL), 0);
+    size_t map_size = buf.size;
+    cr_assert_eq (meshq_buf_append (&buf, "\x81\xa1v\x01", 4), 0);
+    meshq_args_t decoded;
+    size_t used = 0;
+    const char *why = NULL;
+    cr_assert_eq (meshq_codec_decode_args_head (buf.data, buf.size, &decoded,
+                                                &used, &why),
+                  0, "%s", why);
+    cr_expect_eq (used, map_size);
+    cr_expect_eq (decoded.seq, 7);
+    cr_expect (decoded.mandatory);
+    //  The whole frame is no map of arguments alone.
+    cr_expect_neq (meshq_codec_decode_args (buf.data, buf.size, &decoded, NULL),
+                   0);
+    //  A map cut short is refused, and says so.
+    cr_expect_neq (meshq_codec_decode_args_head (buf.data, map_size - 1,
+                                                 &decoded, &used, &why),
+                   0);
+    cr_expect_eq (used, 0);
+    meshq_buf_fini (&buf);
+}

@@ -4,6 +4,7 @@
 #include "meshq.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,67 @@ Test (msg, decoded_message_can_be_changed)
     cr_expect_str_eq (meshq_msg_routing_key (msg), "a.b");
     meshq_msg_destroy (&copy);
     meshq_msg_destroy (&msg);
+}
+
+//  A message of body size bytes, each byte its index plus seed.
+static meshq_msg_t *
+s_decoded (size_t size, int seed)
+{
+    meshq_msg_t *msg = meshq_msg_new ();
+    char *body = malloc (size);
+    cr_assert (body);
+    for (size_t i = 0; i < size; i++)
+        body[i] = (char)(i + (size_t)seed);
+    meshq_msg_set_body (msg, body, size);
+    meshq_msg_set_routing_key (msg, "k");
+    free (body);
+    meshq_msg_t *copy = meshq_msg_dup (msg);
+    meshq_msg_destroy (&msg);
+    return copy;
+}
+
+static bool
+s_intact (const meshq_msg_t *msg, size_t size, int seed)
+{
+    size_t got;
+    const char *body = meshq_msg_body (msg, &got);
+    if (got != size || strcmp (meshq_msg_routing_key (msg), "k") != 0)
+        return false;
+    for (size_t i = 0; i < size; i++)
+        if (body[i] != (char)(i + (size_t)seed))
+            return false;
+    return true;
+}
+
+static void *
+s_destroy_there (void *arg)
+{
+    meshq_msg_t *msg = arg;
+    meshq_msg_destroy (&msg);
+    return NULL;
+}
+
+Test (msg, decoded_messages_reuse_memory_and_stay_intact)
+{
+    //  Decoded messages come from a per-thread cache of blocks: freed
+    //  ones are handed out again, of every size, in any order, and may
+    //  be freed on another thread.
+    enum { N = 200 };
+    meshq_msg_t *msgs[N];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++)
+            msgs[i] = s_decoded ((size_t)(i * 37 % 5000), round + i);
+        for (int i = 0; i < N; i++)
+            cr_assert (s_intact (msgs[i], (size_t)(i * 37 % 5000), round + i),
+                       "message %d of round %d", i, round);
+        for (int i = N - 1; i >= 0; i -= 2)
+            meshq_msg_destroy (&msgs[i]);
+        pthread_t thread;
+        for (int i = 0; i < N; i += 2) {
+            pthread_create (&thread, NULL, s_destroy_there, msgs[i]);
+            pthread_join (thread, NULL);
+        }
+    }
 }
 
 Test (msg, body_set_again_replaces_the_body)
