@@ -213,8 +213,8 @@ Test (amqp, a_publisher_that_outruns_its_consumer_is_paused, .timeout = 240)
         snprintf (config[i], sizeof config[i], "%s/flow%d.cfg", s_dir, i);
         FILE *file = fopen (config[i], "w");
         cr_assert_not_null (file);
-        fprintf (file, "agent\n    flow_memory = %s\n",
-                 i == 0 ? "131072" : "0");
+        fprintf (file, "agent\n    flow_memory = %s\n    flow_time = %s\n",
+                 i == 0 ? "131072" : "0", i == 0 ? "10" : "0");
         fclose (file);
         snprintf (amqp[i], sizeof amqp[i], "127.0.0.1:%d", s_amqp[i]);
         procutil_node_start (&s_nodes[i], s_dir, s_mesh, "", NULL,
