@@ -35,6 +35,7 @@ typedef struct {
     size_t bytes;                //  Bytes kept in all of them.
 } s_lists_t;
 
+#ifndef S_PASS_THROUGH
 static pthread_key_t s_key;
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static __thread s_lists_t *s_mine;
@@ -73,6 +74,7 @@ s_lists (void)
     }
     return s_mine;
 }
+#endif
 
 size_t
 meshq_cache_capacity (size_t size)
@@ -129,6 +131,7 @@ meshq_cache_free (void *block, size_t capacity)
 void
 meshq_cache_trim (void)
 {
+#ifndef S_PASS_THROUGH
     if (s_mine) {
         for (int i = 0; i < S_CLASSES; i++)
             while (s_mine->free[i]) {
@@ -138,4 +141,5 @@ meshq_cache_trim (void)
             }
         s_mine->bytes = 0;
     }
+#endif
 }
