@@ -31,6 +31,7 @@ meshq_swim_config_defaults (meshq_swim_config_t *config)
         .gossip_interval_ms = 200,
         .gossip_nodes = 3,
         .piggyback_max = 8,
+        .gossip_max = 16,
         .awareness_max = 8,
         .sync_interval_ms = 30000,
         .sync_chunk = MESHQ_SWIM_UPDATES_MAX,
@@ -71,6 +72,8 @@ meshq_swim_new (const meshq_swim_config_t *config, const meshq_swim_io_t *io,
     meshq_swim_config_t *c = &self->config;
     if (c->piggyback_max > MESHQ_SWIM_UPDATES_MAX)
         c->piggyback_max = MESHQ_SWIM_UPDATES_MAX;
+    if (c->gossip_max == 0 || c->gossip_max > MESHQ_SWIM_UPDATES_MAX)
+        c->gossip_max = MESHQ_SWIM_UPDATES_MAX;
     if (c->sync_chunk == 0 || c->sync_chunk > MESHQ_SWIM_UPDATES_MAX)
         c->sync_chunk = MESHQ_SWIM_UPDATES_MAX;
     if (c->gossip_queue_max == 0 || c->gossip_queue_max >= UINT16_MAX)
@@ -391,7 +394,7 @@ meshq_swim_join (meshq_swim_t *self, const meshq_swim_addr_t *addr)
     //  the joins that were still being gossiped when the seed answered,
     //  and what a lost chunk of its answer held.
     if (self->count == 0) {
-        self->catch_up = 4;
+        self->catch_up = 2;
         s_sync_soon (self);
     }
 }

@@ -80,7 +80,8 @@ typedef struct {
                                   //  times (rounded up).
     uint32_t gossip_interval_ms;  //  Gossip-only messages, if queued.
     uint32_t gossip_nodes;        //  Members each gossip round goes to.
-    uint32_t piggyback_max;       //  Updates per PING, ACK or GOSSIP.
+    uint32_t piggyback_max;       //  Updates per PING or ACK.
+    uint32_t gossip_max;          //  Updates per GOSSIP.
     uint32_t awareness_max;       //  Largest health multiplier.
     uint32_t sync_interval_ms;    //  Whole-table exchange; 0: never.
     uint32_t sync_chunk;          //  Members per SYNC message.

@@ -208,7 +208,7 @@ meshq_swim_send (meshq_swim_t *self, const uint8_t *id,
 {
     uint32_t count = 0;
     uint32_t max = msg->type == MESHQ_SWIM_MSG_GOSSIP
-                       ? MESHQ_SWIM_UPDATES_MAX
+                       ? self->config.gossip_max
                        : self->config.piggyback_max;
     if (target_slot != UINT32_MAX && max > 0 &&
         self->members[target_slot].state == MESHQ_SWIM_SUSPECT)
