@@ -404,15 +404,17 @@ meshq_swim_hello (meshq_swim_t *self, const uint8_t *id,
                   const meshq_swim_addr_t *addr)
 {
     assert (self && id && addr);
-    meshq_swim_state_t state;
+    uint32_t slot = UINT32_MAX;
+    meshq_swim_member_t *m = meshq_swim_find (self, id, &slot);
     if (memcmp (id, self->me.id, 16) == 0 ||
-        (meshq_swim_member (self, id, &state, NULL, NULL) == 0 &&
-         state != MESHQ_SWIM_DEAD && state != MESHQ_SWIM_LEFT))
+        (m && m->state != MESHQ_SWIM_DEAD && m->state != MESHQ_SWIM_LEFT))
         return;
     //  Number 0 is no probe of ours: its ACK only brings the member in.
+    //  One we hold dead is told so first (meshq_swim_send): alive, it
+    //  refutes, and its ACK brings it back (a healed partition).
     meshq_swim_msg_t msg = {.type = MESHQ_SWIM_MSG_PING, .has_target = true};
     memcpy (msg.target.id, id, 16);
-    meshq_swim_send (self, id, addr, &msg, UINT32_MAX);
+    meshq_swim_send (self, id, addr, &msg, slot);
 }
 
 void

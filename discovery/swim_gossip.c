@@ -199,8 +199,8 @@ s_emit (meshq_swim_t *self, const uint8_t *id, const meshq_swim_addr_t *addr,
     self->io.send (self->io.arg, id, addr, self->out.data, self->out.size);
 }
 
-//  Sends msg with gossip piggybacked. A member we suspect is told first
-//  of our suspicion, so that it can refute it at once.
+//  Sends msg with gossip piggybacked. A member we suspect (or hold dead)
+//  is told first, so that it can refute it at once.
 void
 meshq_swim_send (meshq_swim_t *self, const uint8_t *id,
                  const meshq_swim_addr_t *addr, meshq_swim_msg_t *msg,
@@ -211,7 +211,7 @@ meshq_swim_send (meshq_swim_t *self, const uint8_t *id,
                        ? self->config.gossip_max
                        : self->config.piggyback_max;
     if (target_slot != UINT32_MAX && max > 0 &&
-        self->members[target_slot].state == MESHQ_SWIM_SUSPECT)
+        self->members[target_slot].state != MESHQ_SWIM_ALIVE)
         meshq_swim_record (self, target_slot, &self->scratch[count++]);
     else
         target_slot = UINT32_MAX;

@@ -601,3 +601,37 @@ Test (swim, a_member_entry_is_small)
     //  The budget: about 100 bytes a member, index included.
     cr_assert_leq (meshq_swim_member_bytes (), 100);
 }
+
+Test (swim, hello_to_a_member_held_dead_tells_it_so)
+{
+    //  After a partition each side holds the other dead; a hello (a
+    //  beacon heard) carries the death, so that the member refutes it
+    //  and its ACK brings it back.
+    //  A queue of one, which a later change empties of the death.
+    s_config.gossip_queue_max = 1;
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 2);
+    uint8_t id[16];
+    s_id (id, 2);
+    cr_assert_eq (meshq_swim_gone (swim, id), 0);
+    s_members (swim, 3);
+    meshq_swim_addr_t addr = {.port = 5681};
+    size_t at = s_sent_len;
+    meshq_swim_hello (swim, id, &addr);
+    s_sent_t *ping = s_find (MESHQ_SWIM_MSG_PING, &at);
+    cr_assert_not_null (ping);
+    cr_assert_eq (ping->msg.seq, 0);
+    cr_assert_geq (ping->count, 1);
+    cr_assert_eq (s_member_of (ping->updates[0].id), 2);
+    cr_assert_eq (ping->updates[0].state, MESHQ_SWIM_DEAD);
+    //  Its ACK, with the refuted version, brings it back.
+    meshq_swim_update_t b;
+    s_record (&b, 2, MESHQ_SWIM_ALIVE, 1, 1);
+    s_deliver (swim, MESHQ_SWIM_MSG_ACK, &b, 0, NULL, NULL, 0);
+    cr_assert_eq (s_state (swim, 2), MESHQ_SWIM_ALIVE);
+    //  A hello to a member alive sends nothing.
+    at = s_sent_len;
+    meshq_swim_hello (swim, id, &addr);
+    cr_assert_null (s_find (MESHQ_SWIM_MSG_PING, &at));
+    meshq_swim_destroy (&swim);
+}
