@@ -13,7 +13,7 @@
 
     Usage: bench_sim_membership [--sizes 100,1000,10000] [--loss 1,5]
                [--latency MIN-MAX] [--spread MS] [--settle MS] [--steady MS]
-               [--join-limit MS] [--gossip-max N]
+               [--join-limit MS] [--gossip-max N] [--warm]
                [--pause MS] [--partition MS] [--seed N]
 */
 #include "sim_net.h"
@@ -99,7 +99,9 @@ s_run (const meshq_sim_config_t *config)
         return -1;
     }
     printf ("| %6u | %4.1f%% |", config->nodes, config->loss * 100);
-    if (r.converged)
+    if (config->warm)
+        printf ("    warm |");
+    else if (r.converged)
         printf (" %7.2f |", r.full_s);
     else
         printf (" %.1f%% at %u s |", r.full_share * 100,
@@ -131,6 +133,7 @@ main (int argc, char *argv[])
     double losses[S_MAX_LIST] = {1, 5};
     int loss_count = 2;
     bool spread_set = false;
+    bool settle_set = false;
     meshq_sim_config_t base;
     meshq_sim_config_defaults (&base, 100, 0);
     static struct option options[] = {
@@ -142,6 +145,7 @@ main (int argc, char *argv[])
         {"settle", required_argument, NULL, 'w'},
         {"join-limit", required_argument, NULL, 'j'},
         {"gossip-max", required_argument, NULL, 'g'},
+        {"warm", no_argument, NULL, 'a'},
         {"pause", required_argument, NULL, 'p'},
         {"partition", required_argument, NULL, 'c'},
         {"seed", required_argument, NULL, 'r'},
@@ -174,9 +178,13 @@ main (int argc, char *argv[])
                 break;
             case 'w':
                 base.settle_ms = (uint32_t)atol (optarg);
+                settle_set = true;
                 break;
             case 'j':
                 base.join_limit_ms = (uint32_t)atol (optarg);
+                break;
+            case 'a':
+                base.warm = true;
                 break;
             case 'g':
                 base.swim.gossip_max = (uint32_t)atol (optarg);
@@ -195,7 +203,7 @@ main (int argc, char *argv[])
                          "usage: bench_sim_membership [--sizes 100,1000,10000]"
                          " [--loss 1,5] [--latency MIN-MAX] [--spread MS]"
                          " [--settle MS] [--steady MS] [--join-limit MS]"
-                         " [--gossip-max N]"
+                         " [--gossip-max N] [--warm]"
                          " [--pause MS] [--partition MS] [--seed N]\n");
                 return code == 'h' ? 0 : 64;
         }
@@ -205,6 +213,9 @@ main (int argc, char *argv[])
                          "and 1,5 (loss in percent)\n");
         return 64;
     }
+    //  A warm start fills every gossip queue: let it drain first.
+    if (base.warm && !settle_set)
+        base.settle_ms = 120000;
     char spread[64];
     if (spread_set)
         snprintf (spread, sizeof spread, "%u", base.start_spread_ms);

@@ -302,7 +302,7 @@ s_join (s_sim_t *sim, uint32_t i)
 }
 
 static void
-s_start (s_sim_t *sim, uint32_t i)
+s_start (s_sim_t *sim, uint32_t i, bool join)
 {
     s_node_t *node = &sim->nodes[i];
     meshq_swim_io_t io = {.now_ms = s_now_cb,
@@ -314,7 +314,7 @@ s_start (s_sim_t *sim, uint32_t i)
     node->swim =
         meshq_swim_new (&sim->config->swim, &io, node->id,
                         1000000000000000ULL + i, &addr, s_random (sim) | 1);
-    if (sim->started > 0)
+    if (join && sim->started > 0)
         s_join (sim, i);
     sim->start_order[sim->started++] = i;
     s_schedule (sim, i);
@@ -541,7 +541,7 @@ s_run_event (s_sim_t *sim, s_event_t *ev)
         return;
     }
     if (ev->kind == S_EV_START) {
-        s_start (sim, ev->node);
+        s_start (sim, ev->node, true);
         return;
     }
     if (node->crashed || !node->swim) {
@@ -564,6 +564,66 @@ s_run_event (s_sim_t *sim, s_event_t *ev)
         free (ev->data);
     }
     s_schedule (sim, ev->node);
+}
+
+//  Starts every node at once, each already holding every other: the
+//  whole table, in SYNC chunks encoded once, fed to each node.
+static int
+s_warm (s_sim_t *sim)
+{
+    uint32_t chunks =
+        (sim->n + MESHQ_SWIM_UPDATES_MAX - 1) / MESHQ_SWIM_UPDATES_MAX;
+    meshq_buf_t *bufs = calloc (2 * chunks, sizeof *bufs);
+    meshq_swim_update_t *updates =
+        calloc (MESHQ_SWIM_UPDATES_MAX, sizeof *updates);
+    if (!bufs || !updates) {
+        free (bufs);
+        free (updates);
+        return MESHQ_ENOMEM;
+    }
+    for (uint32_t i = 0; i < sim->n; i++)
+        s_start (sim, i, false);
+    //  Two copies: from node 0, and from node 1 for node 0 itself.
+    for (uint32_t copy = 0; copy < 2; copy++)
+        for (uint32_t c = 0; c < chunks; c++) {
+            uint32_t count = 0;
+            for (uint32_t i = c * MESHQ_SWIM_UPDATES_MAX;
+                 i < sim->n && count < MESHQ_SWIM_UPDATES_MAX; i++) {
+                meshq_swim_update_t *u = &updates[count++];
+                memset (u, 0, sizeof *u);
+                memcpy (u->id, sim->nodes[i].id, 16);
+                meshq_swim_addr_t addr;
+                s_addr_of (i, &addr);
+                memcpy (u->ip, addr.ip, 16);
+                u->port = addr.port;
+                u->incarnation = 1000000000000000ULL + i;
+            }
+            meshq_swim_msg_t msg = {.type = MESHQ_SWIM_MSG_SYNC};
+            msg.from = (meshq_swim_update_t){0};
+            memcpy (msg.from.id, sim->nodes[copy].id, 16);
+            meshq_swim_addr_t addr;
+            s_addr_of (copy, &addr);
+            memcpy (msg.from.ip, addr.ip, 16);
+            msg.from.port = addr.port;
+            msg.from.incarnation = 1000000000000000ULL + copy;
+            meshq_buf_init (&bufs[copy * chunks + c]);
+            meshq_codec_swim_encode (&bufs[copy * chunks + c], &msg, updates,
+                                     count);
+        }
+    for (uint32_t i = 0; i < sim->n; i++) {
+        uint32_t copy = i == 0 ? 1 : 0;
+        for (uint32_t c = 0; c < chunks; c++)
+            meshq_swim_recv (sim->nodes[i].swim, bufs[copy * chunks + c].data,
+                             bufs[copy * chunks + c].size);
+        s_schedule (sim, i);
+        if (sim->config->progress && i % 1000 == 999)
+            fprintf (stderr, "sim: warm start, %u nodes filled\n", i + 1);
+    }
+    for (uint32_t c = 0; c < 2 * chunks; c++)
+        meshq_buf_fini (&bufs[c]);
+    free (bufs);
+    free (updates);
+    return 0;
 }
 
 int
@@ -590,6 +650,7 @@ meshq_sim_run (const meshq_sim_config_t *config, meshq_sim_result_t *result)
         return MESHQ_ENOMEM;
     s_current = sim;
     sim->wall_start = sim->wall_print = s_wall_ms ();
+    int rc = 0;
     for (uint32_t i = 0; i < sim->n; i++) {
         uint8_t *id = sim->nodes[i].id;
         id[0] = (uint8_t)(i >> 24);
@@ -603,13 +664,16 @@ meshq_sim_run (const meshq_sim_config_t *config, meshq_sim_result_t *result)
             i == 0 || !config->start_spread_ms
                 ? 0
                 : 1 + (int64_t)(s_random (sim) % config->start_spread_ms);
+        if (config->warm)
+            continue;
         if (at > sim->last_start)
             sim->last_start = at;
         s_push (sim, at, i, S_EV_START, 0, NULL, 0);
     }
+    if (config->warm)
+        rc = s_warm (sim);
     s_push (sim, 100, 0, S_EV_MONITOR, 0, NULL, 0);
-    int rc = 0;
-    while (sim->heap_len && sim->phase != S_PHASE_DONE) {
+    while (rc == 0 && sim->heap_len && sim->phase != S_PHASE_DONE) {
         s_event_t ev = s_pop (sim);
         sim->now = ev.at;
         s_run_event (sim, &ev);
