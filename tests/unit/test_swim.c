@@ -1,0 +1,637 @@
+/*  test_swim.c - the membership state machine (discovery/swim.h) on a
+    made-up clock, with a transport that keeps what is sent: probes and
+    their answers, indirect probes, suspicion and death, refutation,
+    restarts, local health, hostile messages and the member cap.
+*/
+#include "swim.h"
+#include "meshq.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_SENT_MAX 4096
+
+typedef struct {
+    uint8_t to[16];        //  Destination id.
+    meshq_swim_msg_t msg;  //  Decoded.
+    uint32_t count;        //  Updates in it.
+    meshq_swim_update_t updates[MESHQ_SWIM_UPDATES_MAX];
+} s_sent_t;
+
+static int64_t s_now;
+static s_sent_t *s_sent;
+static size_t s_sent_len;
+static struct {
+    uint8_t id[16];
+    meshq_swim_state_t state;
+    uint64_t incarnation;
+} s_changes[256];
+static size_t s_changes_len;
+
+static int64_t
+s_clock (void *arg)
+{
+    (void)arg;
+    return s_now;
+}
+
+static void
+s_send (void *arg, const uint8_t *id, const meshq_swim_addr_t *addr,
+        const void *data, size_t size)
+{
+    (void)arg;
+    (void)addr;
+    if (s_sent_len == S_SENT_MAX)
+        return;
+    s_sent_t *s = &s_sent[s_sent_len++];
+    memcpy (s->to, id, 16);
+    const char *why;
+    int rc = meshq_codec_swim_decode (data, size, &s->msg, s->updates,
+                                      MESHQ_SWIM_UPDATES_MAX, &why);
+    cr_assert_eq (rc, 0, "the module sent a message it cannot read: %s", why);
+    s->count = s->msg.count;
+}
+
+static void
+s_change (void *arg, const uint8_t *id, meshq_swim_state_t state,
+          uint64_t incarnation)
+{
+    (void)arg;
+    if (s_changes_len == 256)
+        return;
+    memcpy (s_changes[s_changes_len].id, id, 16);
+    s_changes[s_changes_len].state = state;
+    s_changes[s_changes_len].incarnation = incarnation;
+    s_changes_len++;
+}
+
+static void
+s_id (uint8_t *id, int n)
+{
+    memset (id, 0, 16);
+    id[0] = 0xaa;
+    id[15] = (uint8_t)n;
+}
+
+static void
+s_record (meshq_swim_update_t *u, int n, meshq_swim_state_t state,
+          uint64_t incarnation, uint32_t version)
+{
+    memset (u, 0, sizeof *u);
+    s_id (u->id, n);
+    u->ip[10] = u->ip[11] = 0xff;
+    u->ip[12] = 10;
+    u->ip[15] = (uint8_t)n;
+    u->port = 5681;
+    u->state = (uint8_t)state;
+    u->incarnation = incarnation;
+    u->version = version;
+}
+
+static meshq_swim_config_t s_config;
+
+static meshq_swim_t *
+s_new (void)
+{
+    s_now = 1000;
+    s_sent_len = 0;
+    s_changes_len = 0;
+    if (!s_sent)
+        s_sent = calloc (S_SENT_MAX, sizeof *s_sent);
+    cr_assert (s_sent);
+    meshq_swim_io_t io = {
+        .now_ms = s_clock, .send = s_send, .change = s_change};
+    meshq_swim_update_t me;
+    s_record (&me, 0, MESHQ_SWIM_ALIVE, 7, 0);
+    meshq_swim_addr_t addr;
+    memcpy (addr.ip, me.ip, 16);
+    addr.port = me.port;
+    return meshq_swim_new (&s_config, &io, me.id, 7, &addr, 42);
+}
+
+static void
+s_init (void)
+{
+    meshq_swim_config_defaults (&s_config);
+    s_config.sync_interval_ms = 0;  //  No table exchanges in the way.
+}
+
+//  Delivers a message of type from member n (incarnation 1 unless
+//  given in its record) carrying updates.
+static int
+s_deliver (meshq_swim_t *swim, uint32_t type, const meshq_swim_update_t *from,
+           uint64_t seq, const uint8_t *target,
+           const meshq_swim_update_t *updates, uint32_t count)
+{
+    meshq_swim_msg_t msg = {.type = type, .from = *from, .seq = seq};
+    if (target) {
+        msg.has_target = true;
+        memcpy (msg.target.id, target, 16);
+    }
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    cr_assert_eq (meshq_codec_swim_encode (&buf, &msg, updates, count), 0);
+    int rc = meshq_swim_recv (swim, buf.data, buf.size);
+    meshq_buf_fini (&buf);
+    return rc;
+}
+
+//  Brings members 1..n in, alive, by a GOSSIP from member 1.
+static void
+s_members (meshq_swim_t *swim, int n)
+{
+    meshq_swim_update_t from, updates[MESHQ_SWIM_UPDATES_MAX];
+    s_record (&from, 1, MESHQ_SWIM_ALIVE, 1, 0);
+    for (int i = 2; i <= n; i++)
+        s_record (&updates[i - 2], i, MESHQ_SWIM_ALIVE, 1, 0);
+    cr_assert_eq (s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL,
+                             updates, (uint32_t)(n - 1)),
+                  0);
+}
+
+//  Runs timers until the clock reaches until.
+static void
+s_run (meshq_swim_t *swim, int64_t until)
+{
+    for (int guard = 0; guard < 1000000; guard++) {
+        int64_t next = meshq_swim_next (swim);
+        if (next > until)
+            break;
+        if (next > s_now)
+            s_now = next;
+        meshq_swim_tick (swim);
+    }
+    s_now = until;
+}
+
+//  The next message of type sent since *from, or NULL.
+static s_sent_t *
+s_find (uint32_t type, size_t *from)
+{
+    for (size_t i = *from; i < s_sent_len; i++)
+        if (s_sent[i].msg.type == type) {
+            *from = i + 1;
+            return &s_sent[i];
+        }
+    *from = s_sent_len;
+    return NULL;
+}
+
+static int
+s_member_of (const uint8_t *id)
+{
+    return id[15];
+}
+
+static meshq_swim_state_t
+s_state (meshq_swim_t *swim, int n)
+{
+    uint8_t id[16];
+    s_id (id, n);
+    meshq_swim_state_t state = 99;
+    meshq_swim_member (swim, id, &state, NULL, NULL);
+    return state;
+}
+
+TestSuite (swim, .init = s_init);
+
+Test (swim, a_probe_answered_keeps_the_member_alive)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 1);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_ALIVE);
+    meshq_swim_update_t b;
+    s_record (&b, 1, MESHQ_SWIM_ALIVE, 1, 0);
+    size_t at = 0;
+    for (int round = 0; round < 50; round++) {
+        s_run (swim, s_now + s_config.probe_interval_ms);
+        s_sent_t *ping;
+        while ((ping = s_find (MESHQ_SWIM_MSG_PING, &at)))
+            s_deliver (swim, MESHQ_SWIM_MSG_ACK, &b, ping->msg.seq, NULL, NULL,
+                       0);
+    }
+    size_t from = 0;
+    cr_assert_null (s_find (MESHQ_SWIM_MSG_REQ, &from),
+                    "an answered probe asked others to probe");
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_ALIVE);
+    meshq_swim_stats_t st;
+    meshq_swim_stats (swim, &st);
+    cr_assert_eq (st.suspicions, 0);
+    cr_assert_eq (st.awareness, 1);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, no_ack_asks_others_and_their_ack_saves_it)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 5);
+    //  Until the first probe.
+    size_t at = 0;
+    s_sent_t *ping = NULL;
+    while (!ping) {
+        s_run (swim, s_now + 10);
+        ping = s_find (MESHQ_SWIM_MSG_PING, &at);
+    }
+    int target = s_member_of (ping->to);
+    uint64_t seq = ping->msg.seq;
+    //  No ACK: after the probe timeout, REQs to k others, never to the
+    //  target, naming it.
+    s_run (swim, s_now + s_config.probe_timeout_ms + 1);
+    size_t from = at;
+    int reqs = 0;
+    s_sent_t *req;
+    int relay = 0;
+    while ((req = s_find (MESHQ_SWIM_MSG_REQ, &from))) {
+        cr_assert_neq (s_member_of (req->to), target);
+        cr_assert_eq (s_member_of (req->msg.target.id), target);
+        cr_assert_eq (req->msg.seq, seq);
+        relay = s_member_of (req->to);
+        reqs++;
+    }
+    cr_assert_eq (reqs, (int)s_config.indirect_checks);
+    //  A relay's ACK under our number: the target stays alive.
+    meshq_swim_update_t r;
+    s_record (&r, relay, MESHQ_SWIM_ALIVE, 1, 0);
+    s_deliver (swim, MESHQ_SWIM_MSG_ACK, &r, seq, NULL, NULL, 0);
+    s_run (swim, s_now + s_config.probe_interval_ms);
+    cr_assert_eq (s_state (swim, target), MESHQ_SWIM_ALIVE);
+    meshq_swim_stats_t st;
+    meshq_swim_stats (swim, &st);
+    cr_assert_eq (st.suspicions, 0);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, silence_makes_a_member_suspect_then_dead)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 1);
+    s_run (swim, s_now + 2 * s_config.probe_interval_ms + 1);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_SUSPECT);
+    //  The member was told of the suspicion at once, so that it could
+    //  refute it.
+    size_t from = 0;
+    s_sent_t *told = NULL, *m;
+    while ((m = s_find (MESHQ_SWIM_MSG_GOSSIP, &from)))
+        if (m->count && m->updates[0].state == MESHQ_SWIM_SUSPECT)
+            told = m;
+    cr_assert_not_null (told);
+    cr_assert_eq (s_member_of (told->to), 1);
+    //  Dead within the longest suspicion, not before the shortest.
+    s_run (swim, s_now + s_config.suspicion_mult * s_config.probe_interval_ms -
+                     2 * s_config.probe_interval_ms);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_SUSPECT);
+    //  (A dead member is forgotten after dead_keep_ms: look before.)
+    s_run (swim, s_now + 10000);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_DEAD);
+    //  Reported ALIVE, SUSPECT, DEAD, each once.
+    cr_assert_eq (s_changes_len, 3);
+    cr_assert_eq (s_changes[0].state, MESHQ_SWIM_ALIVE);
+    cr_assert_eq (s_changes[1].state, MESHQ_SWIM_SUSPECT);
+    cr_assert_eq (s_changes[2].state, MESHQ_SWIM_DEAD);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, confirmations_shorten_the_suspicion)
+{
+    //  Two tables, one suspect member each; one hears two others
+    //  confirm: it declares it dead first.
+    meshq_swim_t *lone = s_new ();
+    s_members (lone, 10);
+    meshq_swim_update_t from, sus;
+    s_record (&from, 2, MESHQ_SWIM_ALIVE, 1, 0);
+    s_record (&sus, 1, MESHQ_SWIM_SUSPECT, 1, 0);
+    sus.has_by = true;
+    s_id (sus.by, 2);
+    s_deliver (lone, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &sus, 1);
+    cr_assert_eq (s_state (lone, 1), MESHQ_SWIM_SUSPECT);
+    int64_t start = s_now;
+    meshq_swim_t *confirmed = s_new ();
+    s_now = start;
+    s_members (confirmed, 10);
+    s_deliver (confirmed, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &sus, 1);
+    for (int by = 3; by <= 6; by++) {
+        s_record (&from, by, MESHQ_SWIM_ALIVE, 1, 0);
+        s_id (sus.by, by);
+        s_deliver (confirmed, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &sus, 1);
+    }
+    //  Step both clocks together; only timers, no answers to anything.
+    int64_t dead_lone = 0, dead_confirmed = 0;
+    for (int64_t t = start; t < start + 120000 && !dead_lone; t += 50) {
+        s_now = t;
+        s_run (confirmed, t);
+        s_now = t;
+        s_run (lone, t);
+        if (!dead_confirmed && s_state (confirmed, 1) == MESHQ_SWIM_DEAD)
+            dead_confirmed = t;
+        if (s_state (lone, 1) == MESHQ_SWIM_DEAD)
+            dead_lone = t;
+    }
+    cr_assert (dead_confirmed && dead_lone, "confirmed=%ld lone=%ld",
+               (long)dead_confirmed, (long)dead_lone);
+    cr_assert_lt (dead_confirmed, dead_lone, "confirmed=%ld lone=%ld",
+                  (long)dead_confirmed, (long)dead_lone);
+    meshq_swim_destroy (&lone);
+    meshq_swim_destroy (&confirmed);
+}
+
+Test (swim, a_higher_version_refutes_a_suspicion)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 3);
+    meshq_swim_update_t from, u;
+    s_record (&from, 2, MESHQ_SWIM_ALIVE, 1, 0);
+    s_record (&u, 1, MESHQ_SWIM_SUSPECT, 1, 0);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &u, 1);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_SUSPECT);
+    //  The same version alive again is no refutation.
+    s_record (&u, 1, MESHQ_SWIM_ALIVE, 1, 0);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &u, 1);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_SUSPECT);
+    //  A higher one is.
+    s_record (&u, 1, MESHQ_SWIM_ALIVE, 1, 1);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &u, 1);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_ALIVE);
+    //  Even from the dead: only the member raises its version.
+    s_record (&u, 1, MESHQ_SWIM_DEAD, 1, 1);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &u, 1);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_DEAD);
+    s_record (&u, 1, MESHQ_SWIM_ALIVE, 1, 2);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &u, 1);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_ALIVE);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, suspected_itself_it_raises_its_version_not_its_incarnation)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 2);
+    meshq_swim_update_t from, me;
+    s_record (&from, 1, MESHQ_SWIM_ALIVE, 1, 0);
+    s_record (&me, 0, MESHQ_SWIM_SUSPECT, 7, 0);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &me, 1);
+    cr_assert_eq (meshq_swim_version (swim), 1);
+    //  A death of an older version, or of another incarnation, changes
+    //  nothing; one of its current version is refuted again.
+    s_record (&me, 0, MESHQ_SWIM_DEAD, 7, 0);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &me, 1);
+    s_record (&me, 0, MESHQ_SWIM_DEAD, 6, 5);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &me, 1);
+    cr_assert_eq (meshq_swim_version (swim), 1);
+    s_record (&me, 0, MESHQ_SWIM_DEAD, 7, 1);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &me, 1);
+    cr_assert_eq (meshq_swim_version (swim), 2);
+    //  What it sends next says so, with its incarnation unchanged.
+    size_t at = s_sent_len;
+    s_run (swim, s_now + 2 * s_config.probe_interval_ms);
+    s_sent_t *m = s_find (MESHQ_SWIM_MSG_PING, &at);
+    cr_assert_not_null (m);
+    cr_assert_eq (m->msg.from.version, 2);
+    cr_assert_eq (m->msg.from.incarnation, 7);
+    //  And it gossips its refutation.
+    bool refutes = false;
+    for (size_t j = 0; j < s_sent_len; j++)
+        for (uint32_t i = 0; i < s_sent[j].count; i++)
+            refutes |= s_member_of (s_sent[j].updates[i].id) == 0 &&
+                       s_sent[j].updates[i].state == MESHQ_SWIM_ALIVE &&
+                       s_sent[j].updates[i].version == 2;
+    cr_assert (refutes);
+    meshq_swim_stats_t st;
+    meshq_swim_stats (swim, &st);
+    cr_assert_eq (st.refutations, 2);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, a_new_incarnation_is_a_restart_dead_then_alive)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 1);
+    meshq_swim_update_t from;
+    s_record (&from, 1, MESHQ_SWIM_ALIVE, 2, 0);
+    s_changes_len = 0;
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, NULL, 0);
+    cr_assert_eq (s_changes_len, 2);
+    cr_assert_eq (s_changes[0].state, MESHQ_SWIM_DEAD);
+    cr_assert_eq (s_changes[0].incarnation, 1);
+    cr_assert_eq (s_changes[1].state, MESHQ_SWIM_ALIVE);
+    cr_assert_eq (s_changes[1].incarnation, 2);
+    //  The old incarnation is stale: it changes nothing.
+    s_record (&from, 1, MESHQ_SWIM_ALIVE, 1, 9);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, NULL, 0);
+    uint64_t incarnation;
+    meshq_swim_member (swim, from.id, NULL, &incarnation, NULL);
+    cr_assert_eq (incarnation, 2);
+    cr_assert_eq (s_changes_len, 2);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, health_multiplier_rises_with_missed_acks_and_falls_back)
+{
+    //  Suspicions long enough that no member dies during the test.
+    s_config.suspicion_mult = 100;
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 5);
+    meshq_swim_stats_t st;
+    //  Nothing answers: neither targets nor relays (no NACK either).
+    s_run (swim, s_now + 10 * s_config.probe_interval_ms);
+    meshq_swim_stats (swim, &st);
+    cr_assert_gt (st.awareness, 1);
+    cr_assert_leq (st.awareness, s_config.awareness_max);
+    uint32_t high = st.awareness;
+    //  Probes stretch with it: fewer PINGs per second than healthy.
+    size_t at = s_sent_len;
+    int64_t start = s_now;
+    s_run (swim, s_now + 10 * s_config.probe_interval_ms);
+    int pings = 0;
+    while (s_find (MESHQ_SWIM_MSG_PING, &at))
+        pings++;
+    cr_assert_lt (pings, 10);
+    //  Now every probe is answered: back to 1.
+    at = s_sent_len;
+    for (int64_t t = s_now; t < start + 600000; t += 5) {
+        s_run (swim, t);
+        s_sent_t *ping;
+        while ((ping = s_find (MESHQ_SWIM_MSG_PING, &at))) {
+            meshq_swim_update_t b;
+            s_record (&b, s_member_of (ping->to), MESHQ_SWIM_ALIVE, 1, 9);
+            s_deliver (swim, MESHQ_SWIM_MSG_ACK, &b, ping->msg.seq, NULL, NULL,
+                       0);
+        }
+    }
+    meshq_swim_stats (swim, &st);
+    cr_assert_lt (st.awareness, high);
+    cr_assert_eq (st.awareness, 1);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, a_lost_connection_suspects_at_once_and_probes)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 3);
+    uint8_t id[16];
+    s_id (id, 2);
+    size_t at = s_sent_len;
+    cr_assert_eq (meshq_swim_lost (swim, id), 0);
+    cr_assert_eq (s_state (swim, 2), MESHQ_SWIM_SUSPECT);
+    s_sent_t *ping = s_find (MESHQ_SWIM_MSG_PING, &at);
+    cr_assert_not_null (ping);
+    cr_assert_eq (s_member_of (ping->to), 2);
+    s_id (id, 77);
+    cr_assert_eq (meshq_swim_lost (swim, id), MESHQ_ENOTFOUND);
+    s_id (id, 3);
+    cr_assert_eq (meshq_swim_gone (swim, id), 0);
+    cr_assert_eq (s_state (swim, 3), MESHQ_SWIM_DEAD);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, forged_and_truncated_messages_are_counted_and_dropped)
+{
+    meshq_swim_t *swim = s_new ();
+    meshq_swim_update_t from, updates[4];
+    s_record (&from, 1, MESHQ_SWIM_ALIVE, 1, 0);
+    for (int i = 0; i < 4; i++)
+        s_record (&updates[i], 10 + i, MESHQ_SWIM_ALIVE, 1, 0);
+    meshq_swim_msg_t msg = {.type = MESHQ_SWIM_MSG_GOSSIP, .from = from};
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    cr_assert_eq (meshq_codec_swim_encode (&buf, &msg, updates, 4), 0);
+    //  Every proper prefix fails and changes nothing.
+    for (size_t size = 0; size < buf.size; size++)
+        cr_assert_neq (meshq_swim_recv (swim, buf.data, size), 0,
+                       "a prefix of %zu bytes was accepted", size);
+    meshq_swim_stats_t st;
+    meshq_swim_stats (swim, &st);
+    cr_assert_eq (st.bad_msgs, buf.size);
+    cr_assert_eq (st.alive, 0, "a truncated message brought members in");
+    //  Every single-byte change either decodes or is counted.
+    uint64_t bad = st.bad_msgs;
+    uint64_t refused = 0;
+    for (size_t i = 0; i < buf.size; i++) {
+        uint8_t copy[1024];
+        memcpy (copy, buf.data, buf.size);
+        copy[i] ^= 0x5a;
+        refused += meshq_swim_recv (swim, copy, buf.size) != 0;
+    }
+    meshq_swim_stats (swim, &st);
+    cr_assert_eq (st.bad_msgs - bad, refused);
+    //  Too large, too many updates, the wrong version, garbage.
+    static uint8_t big[MESHQ_SWIM_MSG_MAX + 1];
+    cr_assert_eq (meshq_swim_recv (swim, big, sizeof big), MESHQ_EMSGSIZE);
+    meshq_swim_update_t many[MESHQ_SWIM_UPDATES_MAX + 1];
+    for (int i = 0; i <= MESHQ_SWIM_UPDATES_MAX; i++)
+        s_record (&many[i], i + 1, MESHQ_SWIM_ALIVE, 1, 0);
+    meshq_buf_reset (&buf);
+    cr_assert_eq (
+        meshq_codec_swim_encode (&buf, &msg, many, MESHQ_SWIM_UPDATES_MAX + 1),
+        MESHQ_EINVAL);
+    const uint8_t v2[] = {0x83, 0xa1, 'v',  0x02, 0xa1,
+                          't',  0x05, 0xa1, 'f',  0xc0};
+    cr_assert_eq (meshq_swim_recv (swim, v2, sizeof v2), MESHQ_EVERSION);
+    srand (7);
+    for (int i = 0; i < 10000; i++) {
+        uint8_t junk[64];
+        for (size_t j = 0; j < sizeof junk; j++)
+            junk[j] = (uint8_t)rand ();
+        meshq_swim_recv (swim, junk, (size_t)(rand () % 64));
+    }
+    //  A message claiming to be from ourselves is refused too.
+    s_record (&from, 0, MESHQ_SWIM_ALIVE, 7, 0);
+    cr_assert_neq (
+        s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, NULL, 0), 0);
+    //  And the module still works.
+    s_members (swim, 2);
+    cr_assert_eq (s_state (swim, 2), MESHQ_SWIM_ALIVE);
+    meshq_buf_fini (&buf);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, a_ping_for_another_id_is_not_answered)
+{
+    meshq_swim_t *swim = s_new ();
+    meshq_swim_update_t from;
+    s_record (&from, 1, MESHQ_SWIM_ALIVE, 1, 0);
+    uint8_t other[16];
+    s_id (other, 99);
+    size_t at = s_sent_len;
+    s_deliver (swim, MESHQ_SWIM_MSG_PING, &from, 5, other, NULL, 0);
+    cr_assert_null (s_find (MESHQ_SWIM_MSG_ACK, &at));
+    uint8_t me[16];
+    s_id (me, 0);
+    at = s_sent_len;
+    s_deliver (swim, MESHQ_SWIM_MSG_PING, &from, 6, me, NULL, 0);
+    s_sent_t *ack = s_find (MESHQ_SWIM_MSG_ACK, &at);
+    cr_assert_not_null (ack);
+    cr_assert_eq (ack->msg.seq, 6);
+    meshq_swim_stats_t st;
+    meshq_swim_stats (swim, &st);
+    cr_assert_eq (st.misdirected, 1);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, the_table_is_capped)
+{
+    s_config.max_members = 8;
+    s_config.gossip_queue_max = 4;
+    meshq_swim_t *swim = s_new ();
+    for (int batch = 0; batch < 10; batch++) {
+        meshq_swim_update_t from, updates[MESHQ_SWIM_UPDATES_MAX];
+        s_record (&from, 200 + batch, MESHQ_SWIM_ALIVE, 1, 0);
+        for (int i = 0; i < MESHQ_SWIM_UPDATES_MAX; i++)
+            s_record (&updates[i], i + 1, MESHQ_SWIM_ALIVE, 1, 0);
+        for (int i = 0; i < MESHQ_SWIM_UPDATES_MAX; i++)
+            updates[i].id[14] = (uint8_t)batch;
+        s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, updates,
+                   MESHQ_SWIM_UPDATES_MAX);
+    }
+    meshq_swim_stats_t st;
+    meshq_swim_stats (swim, &st);
+    cr_assert_eq (st.alive + st.suspect + st.dead, 8);
+    cr_assert_eq (st.members_full, 10 * (MESHQ_SWIM_UPDATES_MAX + 1) - 8);
+    cr_assert_leq (st.queued, 4);
+    cr_assert_gt (st.gossip_dropped, 0);
+    //  Probing and gossip go on within the cap.
+    s_run (swim, s_now + 10000);
+    meshq_swim_stats (swim, &st);
+    cr_assert_eq (st.alive + st.suspect + st.dead, 8);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, a_member_entry_is_small)
+{
+    //  The budget: about 100 bytes a member, index included.
+    cr_assert_leq (meshq_swim_member_bytes (), 100);
+}
+
+Test (swim, hello_to_a_member_held_dead_tells_it_so)
+{
+    //  After a partition each side holds the other dead; a hello (a
+    //  beacon heard) carries the death, so that the member refutes it
+    //  and its ACK brings it back.
+    //  A queue of one, which a later change empties of the death.
+    s_config.gossip_queue_max = 1;
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 2);
+    uint8_t id[16];
+    s_id (id, 2);
+    cr_assert_eq (meshq_swim_gone (swim, id), 0);
+    s_members (swim, 3);
+    meshq_swim_addr_t addr = {.port = 5681};
+    size_t at = s_sent_len;
+    meshq_swim_hello (swim, id, &addr);
+    s_sent_t *ping = s_find (MESHQ_SWIM_MSG_PING, &at);
+    cr_assert_not_null (ping);
+    cr_assert_eq (ping->msg.seq, 0);
+    cr_assert_geq (ping->count, 1);
+    cr_assert_eq (s_member_of (ping->updates[0].id), 2);
+    cr_assert_eq (ping->updates[0].state, MESHQ_SWIM_DEAD);
+    //  Its ACK, with the refuted version, brings it back.
+    meshq_swim_update_t b;
+    s_record (&b, 2, MESHQ_SWIM_ALIVE, 1, 1);
+    s_deliver (swim, MESHQ_SWIM_MSG_ACK, &b, 0, NULL, NULL, 0);
+    cr_assert_eq (s_state (swim, 2), MESHQ_SWIM_ALIVE);
+    //  A hello to a member alive sends nothing.
+    at = s_sent_len;
+    meshq_swim_hello (swim, id, &addr);
+    cr_assert_null (s_find (MESHQ_SWIM_MSG_PING, &at));
+    meshq_swim_destroy (&swim);
+}

@@ -1,0 +1,42 @@
+/*  test_swim_sim.c - the membership module of 50 nodes in the simulator
+    (bench/sim_net.c), 1% of messages lost: every node comes to know
+    every other, no live node is ever declared dead, and a crash is
+    known by every survivor; with a node paused past the suspicion
+    timeout, it is back everywhere once it resumes. Asserts outcomes,
+    not timings.
+*/
+#include "sim_net.h"
+
+#include <criterion/criterion.h>
+
+Test (swim_sim, fifty_nodes_at_one_percent_loss)
+{
+    meshq_sim_config_t config;
+    meshq_sim_config_defaults (&config, 50, 0.01);
+    config.settle_ms = 0;
+    config.steady_ms = 10000;
+    config.seed = 3;
+    meshq_sim_result_t r;
+    cr_assert_eq (meshq_sim_run (&config, &r), 0);
+    cr_assert (r.converged, "50 nodes never all knew each other");
+    cr_assert_eq (r.false_downs, 0, "a live node was declared dead");
+    cr_assert (r.crash_known, "a crash was not known by every node");
+    cr_assert_eq (r.bad_msgs, 0);
+    cr_assert_gt (r.msgs_per_node_s, 0);
+}
+
+Test (swim_sim, a_paused_node_comes_back_everywhere)
+{
+    meshq_sim_config_t config;
+    meshq_sim_config_defaults (&config, 30, 0.01);
+    config.settle_ms = 0;
+    config.steady_ms = 2000;
+    config.pause_ms = 20000;
+    config.seed = 5;
+    meshq_sim_result_t r;
+    cr_assert_eq (meshq_sim_run (&config, &r), 0);
+    cr_assert (r.converged);
+    cr_assert (r.pause_run);
+    cr_assert_gt (r.pause_downs, 0, "a node paused 20 s was never down");
+    cr_assert (r.pause_back, "the paused node never came back everywhere");
+}
