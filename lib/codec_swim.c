@@ -20,7 +20,10 @@ static const uint8_t s_v4_prefix[12] = {0, 0, 0, 0, 0,    0,
 static void
 s_write_record (meshq_writer_t *w, const meshq_swim_update_t *u)
 {
-    meshq_writer_array (w, u->has_by ? 7 : 6);
+    //  Only a suspicion names its suspecter: the decoder refuses it
+    //  on any other record.
+    bool by = u->has_by && u->state == MESHQ_SWIM_SUSPECT;
+    meshq_writer_array (w, by ? 7 : 6);
     meshq_writer_uint (w, u->state);
     meshq_writer_bin (w, u->id, 16);
     meshq_writer_uint (w, u->incarnation);
@@ -30,7 +33,7 @@ s_write_record (meshq_writer_t *w, const meshq_swim_update_t *u)
     else
         meshq_writer_bin (w, u->ip, 16);
     meshq_writer_uint (w, u->port);
-    if (u->has_by)
+    if (by)
         meshq_writer_bin (w, u->by, 16);
 }
 
