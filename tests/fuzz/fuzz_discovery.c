@@ -21,31 +21,6 @@
 #include <string.h>
 
 typedef struct {
-    const uint8_t *data;  //  What is left of the script.
-    size_t size;
-} s_script_t;
-
-static uint8_t
-s_byte (s_script_t *script)
-{
-    if (script->size == 0)
-        return 0;
-    script->size--;
-    return *script->data++;
-}
-
-//  Takes up to want bytes; returns how many.
-static size_t
-s_take (s_script_t *script, size_t want, const uint8_t **bytes)
-{
-    size_t got = want < script->size ? want : script->size;
-    *bytes = script->data;
-    script->data += got;
-    script->size -= got;
-    return got;
-}
-
-typedef struct {
     meshq_peer_t peer;
     bool up;    //  UP reported, DOWN not yet.
     bool link;  //  Link open.
@@ -88,7 +63,7 @@ s_check (s_model_t *model, unsigned actions)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    s_script_t script = {data, size};
+    fuzz_script_t script = {data, size};
     s_model_t model = {0};
     int64_t now = 0;
     meshq_peer_init (&model.peer, 250, 2000, 60000, now);
@@ -99,28 +74,29 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     meshq_buf_init (&buf);
     meshq_gossip_t entries[16];
     for (int steps = 0; script.size > 0 && steps < 4096; steps++) {
-        uint8_t op = s_byte (&script);
+        uint8_t op = fuzz_byte (&script);
         const uint8_t *bytes;
         size_t got;
         unsigned actions = 0;
         meshq_beacon_t beacon;
         switch (op % 11) {
             case 0:  //  A datagram, taken as a plain beacon.
-                got = s_take (&script, s_byte (&script) % 96, &bytes);
+                got = fuzz_take (&script, fuzz_byte (&script) % 96, &bytes);
                 if (meshq_beacon_decode (bytes, got, &beacon, NULL, NULL) == 0)
                     actions = meshq_peer_discovered (
                         &model.peer, beacon.incarnation, false, now);
                 break;
             case 1:  //  A datagram, with a mesh secret.
-                got = s_take (&script, s_byte (&script) % 96, &bytes);
+                got = fuzz_take (&script, fuzz_byte (&script) % 96, &bytes);
                 if (meshq_beacon_open (bytes, got, key, &beacon, NULL, NULL) ==
                     0)
                     actions = meshq_peer_discovered (
                         &model.peer, beacon.incarnation, false, now);
                 break;
             case 2: {  //  A sealed beacon of ours: it must open again.
-                meshq_beacon_t ours = {
-                    .incarnation = base + s_byte (&script) % 4, .port = 5681};
+                meshq_beacon_t ours = {.incarnation =
+                                           base + fuzz_byte (&script) % 4,
+                                       .port = 5681};
                 memset (ours.node, 7, sizeof ours.node);
                 meshq_beacon_mesh_id ("default", "/", ours.mesh);
                 uint8_t sealed[MESHQ_BEACON_SEALED_SIZE];
@@ -128,12 +104,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 fuzz_check (meshq_beacon_open (sealed, sizeof sealed, key,
                                                &beacon, NULL, NULL) == 0);
                 fuzz_check (beacon.incarnation == ours.incarnation);
-                actions = meshq_peer_discovered (
-                    &model.peer, beacon.incarnation, s_byte (&script) & 1, now);
+                actions =
+                    meshq_peer_discovered (&model.peer, beacon.incarnation,
+                                           fuzz_byte (&script) & 1, now);
                 break;
             }
             case 3: {  //  A HELLO's bytes.
-                got = s_take (&script, s_byte (&script), &bytes);
+                got = fuzz_take (&script, fuzz_byte (&script), &bytes);
                 meshq_hello_t hello;
                 if (meshq_codec_decode_hello (bytes, got, &hello, NULL) == 0) {
                     meshq_peer_hello_t said = {.incarnation = hello.incarnation,
@@ -146,7 +123,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 break;
             }
             case 4: {  //  A HELLO made up: nearby incarnations, sessions.
-                uint8_t a = s_byte (&script), b = s_byte (&script);
+                uint8_t a = fuzz_byte (&script), b = fuzz_byte (&script);
                 meshq_hello_t hello = {
                     .protocol = MESHQ_PEER_PROTOCOL,
                     .incarnation = base + a % 3,
@@ -176,7 +153,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 break;
             }
             case 5: {  //  A PEERS frame's bytes: each entry as gossip.
-                got = s_take (&script, s_byte (&script) * 4u, &bytes);
+                got = fuzz_take (&script, fuzz_byte (&script) * 4u, &bytes);
                 uint32_t count = 0;
                 if (meshq_codec_decode_peers (bytes, got, entries, 16, &count,
                                               NULL) == 0)
@@ -193,7 +170,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 actions = meshq_peer_frame (&model.peer, now);
                 break;
             case 7:
-                now += 10 * (int64_t)s_byte (&script);
+                now += 10 * (int64_t)fuzz_byte (&script);
                 actions = meshq_peer_tick (&model.peer, now);
                 if (actions & MESHQ_PEER_SEND_PING)
                     meshq_peer_sent (&model.peer, now);
@@ -202,7 +179,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 actions = meshq_peer_connected (&model.peer, now);
                 break;
             case 9:
-                actions = s_byte (&script) & 1
+                actions = fuzz_byte (&script) & 1
                               ? meshq_peer_disconnected (&model.peer, now)
                               : meshq_peer_refused (&model.peer, now);
                 break;

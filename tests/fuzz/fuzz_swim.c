@@ -22,23 +22,9 @@
 #define S_IDS     12  //  Ids the script can name: some past the cap.
 
 typedef struct {
-    const uint8_t *data;  //  What is left of the script.
-    size_t size;
-} s_script_t;
-
-typedef struct {
     int64_t now;     //  The made-up clock.
     bool seen[256];  //  Ids (by last byte) reported ALIVE once.
 } s_world_t;
-
-static uint8_t
-s_byte (s_script_t *script)
-{
-    if (script->size == 0)
-        return 0;
-    script->size--;
-    return *script->data++;
-}
 
 static int64_t
 s_now (void *arg)
@@ -83,17 +69,17 @@ s_id (uint8_t n, uint8_t *id)
 
 //  A member's record from three script bytes: id, state, counters.
 static void
-s_record (s_script_t *script, meshq_swim_update_t *record)
+s_record (fuzz_script_t *script, meshq_swim_update_t *record)
 {
     memset (record, 0, sizeof *record);
-    s_id (s_byte (script), record->id);
+    s_id (fuzz_byte (script), record->id);
     record->ip[10] = record->ip[11] = 0xff;
     record->ip[12] = 127;
     record->ip[15] = 1;
     record->port = 5681;
-    uint8_t state = s_byte (script);
+    uint8_t state = fuzz_byte (script);
     record->state = state % 4;
-    uint8_t counters = s_byte (script);
+    uint8_t counters = fuzz_byte (script);
     record->incarnation = 1 + (counters >> 4);
     record->version = counters & 15;
     if (state & 4) {
@@ -146,32 +132,31 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     memset (me, 0xee, sizeof me);
     meshq_swim_addr_t addr = {{0}, 5680};
     meshq_swim_t *swim = meshq_swim_new (&config, &io, me, 1, &addr, 7);
-    s_script_t script = {data, size};
+    fuzz_script_t script = {data, size};
     static meshq_swim_update_t updates[MESHQ_SWIM_UPDATES_MAX];
     while (script.size > 0) {
-        uint8_t step = s_byte (&script);
+        uint8_t step = fuzz_byte (&script);
         uint8_t id[16];
         switch (step % 7) {
             case 0: {
                 //  Raw bytes as a datagram: length, then the bytes.
-                size_t want = s_byte (&script) * 4u;
-                size_t got = want < script.size ? want : script.size;
+                const uint8_t *bytes;
+                size_t got =
+                    fuzz_take (&script, fuzz_byte (&script) * 4u, &bytes);
                 meshq_swim_msg_t msg;
                 const char *why;
-                if (meshq_codec_swim_decode (script.data, got, &msg, updates,
+                if (meshq_codec_swim_decode (bytes, got, &msg, updates,
                                              MESHQ_SWIM_UPDATES_MAX, &why) == 0)
                     s_round_trip (&msg, updates);
-                meshq_swim_recv (swim, script.data, got);
-                script.data += got;
-                script.size -= got;
+                meshq_swim_recv (swim, bytes, got);
                 break;
             }
             case 1: {
                 //  A well-formed message: type, seq, sender, target, updates.
                 meshq_swim_msg_t msg;
                 memset (&msg, 0, sizeof msg);
-                msg.type = 1 + s_byte (&script) % 6;
-                msg.seq = s_byte (&script);
+                msg.type = 1 + fuzz_byte (&script) % 6;
+                msg.seq = fuzz_byte (&script);
                 s_record (&script, &msg.from);
                 msg.from.state = MESHQ_SWIM_ALIVE;
                 msg.from.has_by = false;
@@ -179,11 +164,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                     msg.type == MESHQ_SWIM_MSG_REQ) {
                     msg.has_target = true;
                     s_record (&script, &msg.target);
-                    if (s_byte (&script) & 1)
+                    if (fuzz_byte (&script) & 1)
                         memcpy (msg.target.id, me, 16);
                 }
-                msg.reply = s_byte (&script) & 1;
-                msg.count = s_byte (&script) % 9;
+                msg.reply = fuzz_byte (&script) & 1;
+                msg.count = fuzz_byte (&script) % 9;
                 for (uint32_t i = 0; i < msg.count; i++)
                     s_record (&script, &updates[i]);
                 s_round_trip (&msg, updates);
@@ -197,20 +182,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
             }
             case 2:
                 //  Time passes, and what is due runs.
-                world.now += s_byte (&script) * 25;
+                world.now += fuzz_byte (&script) * 25;
                 if (world.now >= meshq_swim_next (swim))
                     meshq_swim_tick (swim);
                 break;
             case 3:
-                s_id (s_byte (&script), id);
+                s_id (fuzz_byte (&script), id);
                 meshq_swim_lost (swim, id);
                 break;
             case 4:
-                s_id (s_byte (&script), id);
+                s_id (fuzz_byte (&script), id);
                 meshq_swim_gone (swim, id);
                 break;
             case 5:
-                s_id (s_byte (&script), id);
+                s_id (fuzz_byte (&script), id);
                 meshq_swim_hello (swim, id, &addr);
                 break;
             default:
