@@ -277,11 +277,13 @@ Test (pressure, a_publisher_waits_for_its_consumers, .fini = s_teardown,
 Test (pressure, a_publisher_waits_for_a_slow_consumer_well_before_memory,
       .fini = s_teardown, .timeout = 120)
 {
-    //  64 MiB would hold all 30000 messages of 100 bytes; the queue's
-    //  consumer takes a handful a second, so a backlog of its pace
-    //  (flow_time, 10 ms) is tiny: the floor of 1000 messages bounds it,
-    //  plus what was on its way when the publisher was told.
-    enum { COUNT = 30000 };
+    //  64 MiB would hold all 80000 messages of 100 bytes (about 28 MiB
+    //  with what the agent keeps with each); the queue's consumer takes
+    //  a handful a second, so a backlog of its pace (flow_time, 10 ms)
+    //  is tiny: the floor of 1000 messages bounds it, plus what was on
+    //  its way when the publisher was told (up to 2 MiB unread, decision
+    //  0029: about 14,000 messages).
+    enum { COUNT = 80000 };
     const char *options[] = {"flow_memory", "67108864", NULL};
     agentutil_start_with (&s_node, "pace", options);
     meshq_client_t *consumer = agentutil_client (&s_node);
