@@ -286,11 +286,12 @@ Test (amqp, list_connections_shows_amqp_sessions)
                          "list_connections", "user", "vhost", "protocol"),
                  NULL);
     cr_assert_eq (procutil_prog_exit_code (proc), 0, "%s", proc->output);
-    //  The channel's session and its connection's, and the tool's own.
+    //  The channel's session and its connection's, and the tool's own
+    //  (with, at times, the one that saw the agent start, still closing).
     cr_expect_eq (procutil_prog_count (proc, "guest\t/\tamqp\n"), 2, "%s",
                   proc->output);
-    cr_expect_eq (procutil_prog_count (proc, "guest\t/\tmeshq\n"), 1, "%s",
-                  proc->output);
+    cr_expect_geq (procutil_prog_count (proc, "guest\t/\tmeshq\n"), 1, "%s",
+                   proc->output);
     amqp_connection_close (conn, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection (conn);
 }
