@@ -78,7 +78,9 @@ meshq_swim_suspicion_timeout (meshq_swim_t *self,
         self->config.suspicion_mult > 2 ? self->config.suspicion_mult - 2 : 0;
     if (n - 2 < k)
         k = 0;
-    double timeout = max;
+    //  Nobody else could confirm (a mesh of two or three): waiting
+    //  for confirmations that cannot come would only delay the verdict.
+    double timeout = k > 0 ? max : min;
     if (k > 0) {
         double c = member->confirmations < k ? member->confirmations : k;
         timeout = max - (max - min) * s_ln (c + 1) / s_ln (k + 1);

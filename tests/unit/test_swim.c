@@ -292,6 +292,20 @@ Test (swim, silence_makes_a_member_suspect_then_dead)
     meshq_swim_destroy (&swim);
 }
 
+Test (swim, in_a_mesh_of_two_a_suspicion_lasts_the_shortest_timeout)
+{
+    //  No third member can confirm it: waiting for confirmations would
+    //  hold a dead member for the longest suspicion.
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 1);
+    s_run (swim, s_now + 2 * s_config.probe_interval_ms + 1);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_SUSPECT);
+    int64_t shortest = s_config.suspicion_mult * s_config.probe_interval_ms;
+    s_run (swim, s_now + shortest + s_config.probe_interval_ms);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_DEAD);
+    meshq_swim_destroy (&swim);
+}
+
 Test (swim, confirmations_shorten_the_suspicion)
 {
     //  Two tables, one suspect member each; one hears two others
