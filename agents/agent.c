@@ -460,6 +460,21 @@ s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
 // --------------------------------------------------------------------
 //  Timers
 
+static int s_tick (zloop_t *loop, int timer_id, void *arg);
+
+//  The tick every tick_ms, or once a second when slow.
+static void
+s_tick_arm (meshq_engine_t *self, bool slow)
+{
+    if (self->tick_timer >= 0)
+        zloop_timer_end (self->loop, self->tick_timer);
+    size_t ms = (size_t)self->config.tick_ms;
+    if (slow && ms < 1000)
+        ms = 1000;
+    self->tick_timer = zloop_timer (self->loop, ms, 0, s_tick, self);
+    self->tick_slow = slow;
+}
+
 static int
 s_tick (zloop_t *loop, int timer_id, void *arg)
 {
@@ -491,10 +506,14 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     int disposals = S_DISPOSAL_LINES;
     if (sample)
         self->sampled = now;
+    //  Idle: no session of a client, no message in any queue.
+    bool idle = zhashx_size (self->sessions) == 0;
     meshq_vhost_t *vhost = zhashx_first (self->vhosts);
     for (; vhost; vhost = zhashx_next (self->vhosts)) {
         meshq_queue_t *queue = zhashx_first (vhost->queues);
         for (; queue; queue = zhashx_next (vhost->queues)) {
+            idle = idle && !meshq_queue_ready (queue) &&
+                   !meshq_queue_unacked (queue);
             if (sample) {
                 meshq_queue_sample_rates (queue, now);
                 meshq_engine_report_disposed (queue, &disposals);
@@ -511,6 +530,10 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     meshq_engine_flow_check (self);
     meshq_engine_pool_trim (self);
     meshq_engine_mesh_tick (self);
+    //  An idle agent wakes once a second (every wakeup polls each of
+    //  its sockets: hundreds of idle agents on a host add up).
+    if (idle != self->tick_slow)
+        s_tick_arm (self, idle);
     return 0;
 }
 
@@ -643,7 +666,8 @@ s_start (meshq_engine_t *self, char *why, size_t size)
             return rc;
     }
     zloop_reader (self->loop, self->router, s_handle_router, self);
-    zloop_timer (self->loop, (size_t)self->config.tick_ms, 0, s_tick, self);
+    self->tick_timer = -1;
+    s_tick_arm (self, false);
     rc = meshq_engine_http_start (self, why, size);
     if (rc)
         return rc;

@@ -204,6 +204,8 @@ struct _meshq_engine_t {
     uint64_t next_seq;              //  Last message sequence given.
     int64_t started;                //  Monotonic ms at start.
     int64_t sampled;                //  Monotonic ms of the last sample.
+    int tick_timer;                 //  The tick's zloop timer.
+    bool tick_slow;                 //  Idle: it ticks once a second.
     int64_t introduced;             //  Monotonic ms of the last VHOST round.
     zhashx_t *sessions;             //  Hex session id -> meshq_session_t.
     meshq_session_t *last_session;  //  Cache: sender of the last frame.

@@ -153,6 +153,9 @@ meshq_engine_pool_trim (meshq_engine_t *self)
         return;
     bool settling = self->quiet_ticks == 1 || self->quiet_ticks == 10 ||
                     self->quiet_ticks == 50;
+    //  Quiet and settled: nothing grew it since the last look.
+    if (self->quiet_ticks > 0 && !settling)
+        return;
     long resident = s_resident_kb ();
     bool due =
         resident >= self->trimmed_kb + S_REGROWN_KB ||

@@ -87,6 +87,7 @@ s_up (meshq_peer_t *self, int64_t now)
     self->up_incarnation = self->incarnation;
     self->reset = false;
     self->heard = now;
+    self->waiting = false;
     s_enter (self, MESHQ_PEER_IS_UP, "up", now);
     return MESHQ_PEER_REPORT_UP;
 }
@@ -202,6 +203,7 @@ meshq_peer_hello (meshq_peer_t *self, const meshq_peer_hello_t *hello,
         if (trying)
             return MESHQ_PEER_DUPLICATE;
         self->heard = now;
+        self->waiting = false;
         //  It has not seen our session: our answer to its try may have
         //  been lost, and its tries keep their number while unanswered.
         //  Say it again, at most once a heartbeat.
@@ -274,9 +276,11 @@ s_frame (meshq_peer_t *self, bool stateful, int64_t now)
     switch (self->state) {
         case MESHQ_PEER_IS_UP:
             self->heard = now;
+            self->waiting = false;
             return 0;
         case MESHQ_PEER_IS_SUSPECT:
             self->heard = now;
+            self->waiting = false;
             //  Heard, but until our own link is back it stays suspect.
             if (self->reset && !self->connected)
                 return 0;
@@ -319,6 +323,31 @@ meshq_peer_sent (meshq_peer_t *self, int64_t now)
     self->sent = now;
 }
 
+//  A lazy peer starts waiting for a sign of life.
+static void
+s_wait (meshq_peer_t *self, int64_t now)
+{
+    if (self->lazy && !self->waiting) {
+        self->waiting = true;
+        self->waiting_since = now;
+    }
+}
+
+void
+meshq_peer_sent_data (meshq_peer_t *self, int64_t now)
+{
+    if (self->state == MESHQ_PEER_IS_UP || self->state == MESHQ_PEER_IS_SUSPECT)
+        s_wait (self, now);
+}
+
+unsigned
+meshq_peer_dead (meshq_peer_t *self, const char *reason, int64_t now)
+{
+    if (self->state == MESHQ_PEER_IS_DOWN)
+        return 0;
+    return s_down (self, reason, now);
+}
+
 unsigned
 meshq_peer_connected (meshq_peer_t *self, int64_t now)
 {
@@ -336,6 +365,7 @@ meshq_peer_disconnected (meshq_peer_t *self, int64_t now)
     self->connected = false;
     if (self->state == MESHQ_PEER_IS_UP) {
         self->reset = true;
+        s_wait (self, now);
         s_enter (self, MESHQ_PEER_IS_SUSPECT, "connection lost", now);
         return MESHQ_PEER_LOG_SUSPECT;
     }
@@ -385,6 +415,14 @@ meshq_peer_tick (meshq_peer_t *self, int64_t now)
             break;
         case MESHQ_PEER_IS_UP:
         case MESHQ_PEER_IS_SUSPECT:
+            if (self->lazy) {
+                //  Idle and up: nothing to ask, the membership watches
+                //  it. Waiting: silence counts from the wait's start.
+                if (!self->waiting && self->state == MESHQ_PEER_IS_UP)
+                    break;
+                if (self->waiting && self->waiting_since > self->heard)
+                    silence = now - self->waiting_since;
+            }
             if (silence > self->timeout_ms)
                 return s_down (self, "heartbeat timeout", now);
             if (self->state == MESHQ_PEER_IS_UP &&

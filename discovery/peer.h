@@ -105,6 +105,12 @@ typedef struct {
     uint32_t own_timeout_ms;    //  Our timeout.
     uint32_t timeout_ms;        //  The link's: the larger of both HELLOs'.
     uint32_t retention_ms;      //  How long a down peer stays listed.
+    bool lazy;                  //  Heartbeats only while waiting for a
+                                //  sign of life: an idle link is the
+                                //  membership's (swim.h) to watch.
+    bool waiting;               //  Lazy: we sent data or lost the
+                                //  connection, and heard nothing since.
+    int64_t waiting_since;      //  When the wait began (ms).
     const char *reason;         //  Why it is in its state (static).
     const char *down_reason;    //  Why it last went down (static).
 } meshq_peer_t;
@@ -139,6 +145,15 @@ unsigned meshq_peer_heartbeat (meshq_peer_t *self, int64_t now);
 
 //  We sent it a frame.
 void meshq_peer_sent (meshq_peer_t *self, int64_t now);
+
+//  We sent it a frame of the owner's: a lazy peer waits for a sign of
+//  life from now on, and is pinged and timed out as an eager one is
+//  until it comes.
+void meshq_peer_sent_data (meshq_peer_t *self, int64_t now);
+
+//  The membership declared it dead, or it left (swim.h): down, if it
+//  was not, for reason (static).
+unsigned meshq_peer_dead (meshq_peer_t *self, const char *reason, int64_t now);
 
 //  Its connection to us (its link to our ROUTER) is there, or was lost;
 //  or nothing listens any more where our link to it goes (a TCP connect

@@ -111,7 +111,8 @@ meshq_peers_new (const meshq_peers_config_t *config)
     assert (self->entries && self->gossip);
     meshq_buf_init (&self->buf);
     meshq_buf_init (&self->hello);
-    self->beacon_timer = self->tick_timer = self->gossip_timer = -1;
+    self->beacon_timer = self->tick_timer = self->swim_timer = -1;
+    self->swim_item.fd = -1;
     return self;
 }
 
@@ -293,17 +294,27 @@ s_bind_router (meshq_peers_t *self)
     //  49152 up one by one, which when 32 agents start at once is up to
     //  32 failed binds each; libzmq asks the kernel for a free port.
     char endpoint[MESHQ_ENDPOINT_MAX];
-    snprintf (endpoint, sizeof endpoint, ipv6 ? "tcp://[%s]:%s" : "tcp://%s:%s",
-              iface->address, port);
     uint16_t bound = 0;
-    size_t size = sizeof endpoint;
-    if (zmq_bind (self->router, endpoint) ||
-        zmq_getsockopt (self->router, ZMQ_LAST_ENDPOINT, endpoint, &size) ||
-        meshq_iface_endpoint_port (endpoint, &bound))
-        return s_error (self, MESHQ_EIO,
-                        "cannot bind the mesh endpoint on %s port %s: %s; "
-                        "choose another --port",
-                        iface->address, port, zmq_strerror (zmq_errno ()));
+    //  The membership's UDP socket takes the same port number: where an
+    //  ephemeral one is taken for UDP, the ROUTER tries another.
+    for (int tries = 0;; tries++) {
+        size_t size = sizeof endpoint;
+        snprintf (endpoint, sizeof endpoint,
+                  ipv6 ? "tcp://[%s]:%s" : "tcp://%s:%s", iface->address, port);
+        if (zmq_bind (self->router, endpoint) ||
+            zmq_getsockopt (self->router, ZMQ_LAST_ENDPOINT, endpoint, &size) ||
+            meshq_iface_endpoint_port (endpoint, &bound))
+            return s_error (self, MESHQ_EIO,
+                            "cannot bind the mesh endpoint on %s port %s: %s; "
+                            "choose another --port",
+                            iface->address, port, zmq_strerror (zmq_errno ()));
+        int rc = meshq_peers_swim_open (self, bound);
+        if (rc == 0)
+            break;
+        if (rc != MESHQ_EEXIST || self->config.port || tries == 16)
+            return rc;
+        zmq_unbind (self->router, endpoint);
+    }
     //  One monitor for every peer's connection to us: when one is lost
     //  (its process died, or closed it), the peer is suspect at once.
     char monitor[128];
@@ -387,17 +398,45 @@ s_encode_hello (meshq_peers_t *self)
     return 0;
 }
 
+static int s_beacon_timer (zloop_t *loop, int timer_id, void *arg);
+
+//  One shot at the next beacon the pace asks for: a joined agent that
+//  beacons every 8 s wakes for it every 8 s, not every 250 ms.
+static void
+s_beacon_arm (meshq_peers_t *self, int64_t now)
+{
+    int64_t next = self->beacon_pace.next;
+    if (self->beacon_timer >= 0) {
+        if (self->beacon_at <= next)
+            return;
+        zloop_timer_end (self->loop, self->beacon_timer);
+    }
+    size_t delay = next > now ? (size_t)(next - now) : 1;
+    self->beacon_timer =
+        zloop_timer (self->loop, delay, 1, s_beacon_timer, self);
+    self->beacon_at = now + (int64_t)delay;
+}
+
+void
+meshq_peers_beacon_soon (meshq_peers_t *self, int64_t now)
+{
+    meshq_beacon_pace_reset (&self->beacon_pace, now);
+    if (self->udp && self->loop)
+        s_beacon_arm (self, now);
+}
+
 static int
 s_beacon_timer (zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
     (void)timer_id;
     meshq_peers_t *self = arg;
+    self->beacon_timer = -1;  //  One shot: zloop forgets it.
     int64_t now = zclock_mono ();
-    //  The timer ticks at the fast interval; the pace says whether a
-    //  beacon is due (fewer once joined).
-    if (!meshq_beacon_pace_due (&self->beacon_pace, now))
+    if (!meshq_beacon_pace_due (&self->beacon_pace, now)) {
+        s_beacon_arm (self, now);
         return 0;
+    }
     meshq_beacon_pace_sent (&self->beacon_pace, self->up_count > 0, now);
     if (meshq_udp_send (self->udp, self->beacon, self->beacon_size) == 0)
         self->stats.beacons_sent++;
@@ -409,6 +448,7 @@ s_beacon_timer (zloop_t *loop, int timer_id, void *arg)
                           self->iface.name, strerror (errno),
                           self->stats.beacon_errors);
     }
+    s_beacon_arm (self, now);
     return 0;
 }
 
@@ -451,17 +491,16 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
                 &self->beacon_pace, self->config.beacon_interval_ms,
                 self->config.beacon_slow_ms, zclock_mono ());
             meshq_beacon_pace_sent (&self->beacon_pace, false, zclock_mono ());
-            self->beacon_timer = zloop_timer (
-                loop, self->config.beacon_interval_ms, 0, s_beacon_timer, self);
+            s_beacon_arm (self, zclock_mono ());
         }
     }
     if (rc == 0) {
-        size_t tick = self->config.heartbeat_ms / 2;
+        //  A heartbeat: idle links send nothing, so this only times
+        //  tries, waits and expiry.
+        size_t tick = self->config.heartbeat_ms;
         self->tick_timer =
             zloop_timer (loop, tick < 5 ? 5 : tick, 0, meshq_peers_tick, self);
-        self->gossip_timer = zloop_timer (loop, self->config.gossip_interval_ms,
-                                          0, meshq_peers_gossip, self);
-        if (self->tick_timer < 0 || self->gossip_timer < 0)
+        if (self->tick_timer < 0 || meshq_peers_swim_start (self))
             rc = s_error (self, MESHQ_EIO, "cannot start the timers");
     }
     if (rc == 0)
@@ -509,9 +548,8 @@ meshq_peers_stop (meshq_peers_t *self, bool goodbye)
         zloop_timer_end (self->loop, self->beacon_timer);
     if (self->tick_timer >= 0)
         zloop_timer_end (self->loop, self->tick_timer);
-    if (self->gossip_timer >= 0)
-        zloop_timer_end (self->loop, self->gossip_timer);
-    self->beacon_timer = self->tick_timer = self->gossip_timer = -1;
+    self->beacon_timer = self->tick_timer = -1;
+    meshq_peers_swim_stop (self, goodbye);
     if (self->udp && self->udp_item.fd > 0)
         zloop_poller_end (self->loop, &self->udp_item);
     meshq_udp_destroy (&self->udp);

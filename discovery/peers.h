@@ -37,7 +37,7 @@ typedef struct _meshq_peers_t meshq_peers_t;
 #define MESHQ_PEERS_BACKOFF_MS   8000
 #define MESHQ_PEERS_HEARTBEAT_MS 250
 #define MESHQ_PEERS_TIMEOUT_MS   2000
-#define MESHQ_PEERS_GOSSIP_MS    1000
+#define MESHQ_PEERS_GOSSIP_MS    200
 #define MESHQ_PEERS_MAX_MSG      (16 * 1024 * 1024 + 64 * 1024)
 #define MESHQ_PEERS_MAX          1024
 #define MESHQ_PEERS_RESOLVE_MS   30000
@@ -67,7 +67,7 @@ typedef struct {
                                   //  beacon_interval_ms: no back-off.
     uint32_t heartbeat_ms;        //  0: 250.
     uint32_t peer_timeout_ms;     //  Silence until down; 0: 2000.
-    uint32_t gossip_interval_ms;  //  0: 1000.
+    uint32_t gossip_interval_ms;  //  Membership gossip rounds; 0: 200.
     size_t max_msg_size;          //  Largest frame a peer may send; 0: 16 MiB
                                   //  + 64 KiB.
     size_t max_peers;             //  Peer table size; 0: 1024.

@@ -62,10 +62,10 @@ s_refuse_report (meshq_peers_t *self, const uint8_t node[16], bool gossip,
                   count);
 }
 
-//  A peer named by a beacon or a PEERS entry.
-static void
-s_discovered (meshq_peers_t *self, const uint8_t node[16], uint64_t incarnation,
-              const char *endpoint, bool gossip, int64_t now)
+void
+meshq_peers_discovered (meshq_peers_t *self, const uint8_t node[16],
+                        uint64_t incarnation, const char *endpoint, bool gossip,
+                        bool member, int64_t now)
 {
     if (meshq_peers_future (incarnation)) {
         s_refuse_report (self, node, gossip, MESHQ_BEACON_DROP_FUTURE,
@@ -73,7 +73,13 @@ s_discovered (meshq_peers_t *self, const uint8_t node[16], uint64_t incarnation,
         return;
     }
     meshq_peers_entry_t *entry = meshq_peers_find (self, node);
-    if (!meshq_peers_admit (self, entry, now)) {
+    if (!meshq_peers_admit (self, entry, member, now)) {
+        //  A member is tried again by the next walk of the members:
+        //  counted, not logged.
+        if (member) {
+            self->stats.frames_dropped[MESHQ_FRAME_DROP_PENDING]++;
+            return;
+        }
         s_refuse_report (self, node, gossip, MESHQ_BEACON_DROP_PENDING,
                          MESHQ_FRAME_DROP_PENDING, now);
         return;
@@ -141,9 +147,10 @@ s_beacon (meshq_peers_t *self, const uint8_t *data,
         //  beacon fast again until the mesh settles.
         meshq_peers_entry_t *entry = meshq_peers_find (self, beacon.node);
         if (!entry || !entry->peer.reported)
-            meshq_beacon_pace_reset (&self->beacon_pace, now);
-        s_discovered (self, beacon.node, beacon.incarnation, endpoint, false,
-                      now);
+            meshq_peers_beacon_soon (self, now);
+        meshq_peers_discovered (self, beacon.node, beacon.incarnation, endpoint,
+                                false, false, now);
+        meshq_peers_swim_heard (self, beacon.node, endpoint);
     }
 }
 
@@ -215,12 +222,7 @@ s_track (meshq_peers_t *self, meshq_peers_entry_t *entry, int fd, int64_t now)
         return;
     if (s_closed (self, fd)) {
         //  Accepted and lost already: as if the loss came now.
-        entry->fd = -1;
-        meshq_peers_apply (self, entry,
-                           meshq_peer_disconnected (&entry->peer, now), NULL,
-                           NULL, now);
-        if (entry->peer.state == MESHQ_PEER_IS_SUSPECT && entry->peer.reset)
-            meshq_peers_probe_start (self, entry);
+        meshq_peers_lost (self, entry, now);
         return;
     }
     entry->fd = fd;
@@ -283,7 +285,8 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
         return;
     }
     meshq_peers_entry_t *entry = meshq_peers_find (self, node);
-    if (!meshq_peers_admit (self, entry, now)) {
+    if (!meshq_peers_admit (self, entry, meshq_peers_swim_alive (self, node),
+                            now)) {
         s_drop_frame (self, MESHQ_FRAME_DROP_PENDING,
                       "hello: too many new peers pending", node, now);
         return;
@@ -295,10 +298,9 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
                       now);
         return;
     }
-    //  A peer that found us through a seed may be out of reach of the
-    //  others' beacons: when it comes up, the lists go both ways.
-    if (probe)
-        entry->introduced = true;
+    //  The membership hears of it too (a seed's answer, or a link
+    //  from a member it does not have yet).
+    meshq_peers_swim_heard (self, node, endpoint);
     //  A HELLO on a connection the peer has closed already is one of its
     //  abandoned tries (kept in our kernel's buffer while we were
     //  stopped or cut off): its current try comes on another. Taken, it
@@ -333,35 +335,6 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
     s_track (self, entry, fd, now);
 }
 
-static void
-s_peers_list (meshq_peers_t *self, meshq_peers_entry_t *from,
-              const zframe_t *args, int64_t now)
-{
-    uint32_t count;
-    const char *why = NULL;
-    if (meshq_codec_decode_peers (zframe_data ((zframe_t *)args),
-                                  zframe_size ((zframe_t *)args), self->gossip,
-                                  MESHQ_GOSSIP_MAX, &count, &why)) {
-        s_drop_frame (self, MESHQ_FRAME_DROP_MALFORMED, why, from->node, now);
-        return;
-    }
-    for (uint32_t i = 0; i < count; i++) {
-        const meshq_gossip_t *item = &self->gossip[i];
-        if (memcmp (item->node, self->node, 16) == 0)
-            continue;
-        char endpoint[MESHQ_ENDPOINT_MAX];
-        snprintf (endpoint, sizeof endpoint, "%.*s", (int)item->endpoint.size,
-                  item->endpoint.data);
-        if (!meshq_iface_endpoint_valid (endpoint)) {
-            s_drop_frame (self, MESHQ_FRAME_DROP_ENDPOINT,
-                          "peers: endpoint is not tcp://ADDRESS:PORT",
-                          from->node, now);
-            continue;
-        }
-        s_discovered (self, item->node, item->incarnation, endpoint, true, now);
-    }
-}
-
 int
 meshq_peers_introduce (meshq_peers_t *self, const uint8_t node[16],
                        uint64_t incarnation, const char *endpoint)
@@ -389,6 +362,7 @@ meshq_peers_introduce (meshq_peers_t *self, const uint8_t node[16],
     if (actions & MESHQ_PEER_STALE)
         self->stats.frames_dropped[MESHQ_FRAME_DROP_STALE]++;
     meshq_peers_apply (self, entry, actions, endpoint, NULL, now);
+    meshq_peers_swim_heard (self, node, endpoint);
     return 0;
 }
 
@@ -442,9 +416,6 @@ s_frame (meshq_peers_t *self, meshq_peer_cmd_t command, const uint8_t *node,
             meshq_buf_reset (&self->buf);
             meshq_codec_encode_ping (seq, &self->buf);
             meshq_peers_send_frame (self, entry, "PONG", &self->buf);
-            break;
-        case MESHQ_PEER_CMD_PEERS:
-            s_peers_list (self, entry, args, now);
             break;
         case MESHQ_PEER_CMD_OTHER:
             if (self->handler)
@@ -600,14 +571,7 @@ meshq_peers_monitor_input (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             meshq_peers_entry_t *entry = self->entries[i];
             if (entry->fd != (int)fd)
                 continue;
-            entry->fd = -1;
-            meshq_peers_apply (self, entry,
-                               meshq_peer_disconnected (&entry->peer, now),
-                               NULL, NULL, now);
-            //  Its process may be gone: if nothing listens where our
-            //  link goes, it is.
-            if (entry->peer.state == MESHQ_PEER_IS_SUSPECT && entry->peer.reset)
-                meshq_peers_probe_start (self, entry);
+            meshq_peers_lost (self, entry, now);
         }
     }
     return 0;
@@ -657,10 +621,43 @@ meshq_peers_probe_input (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     meshq_peers_probe_stop (self, entry);
     //  Otherwise something answers there, the peer may be back: its
     //  frames or the heartbeat timeout decide.
-    if (gone) {
-        int64_t now = zclock_mono ();
-        meshq_peers_apply (self, entry, meshq_peer_refused (&entry->peer, now),
-                           NULL, NULL, now);
-    }
+    if (gone)
+        meshq_peers_refused (self, entry, zclock_mono ());
     return 0;
+}
+
+void
+meshq_peers_lost (meshq_peers_t *self, meshq_peers_entry_t *entry, int64_t now)
+{
+    entry->fd = -1;
+    meshq_peers_apply (self, entry, meshq_peer_disconnected (&entry->peer, now),
+                       NULL, NULL, now);
+    if (entry->peer.state == MESHQ_PEER_IS_SUSPECT && entry->peer.reset) {
+        //  Its process may be gone: if nothing listens where our link
+        //  goes, it is. The membership probes it at once meanwhile.
+        if (self->swim)
+            meshq_swim_lost (self->swim, entry->node);
+        meshq_peers_probe_start (self, entry);
+    }
+}
+
+void
+meshq_peers_refused (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                     int64_t now)
+{
+    //  An up peer's connection went and nothing listens where it was:
+    //  proof that its process is gone, which the whole mesh may hear.
+    //  A try that found nothing proves nothing of a live member.
+    bool was_up =
+        entry->peer.state == MESHQ_PEER_IS_SUSPECT && entry->peer.reset;
+    unsigned actions = meshq_peer_refused (&entry->peer, now);
+    meshq_peers_apply (self, entry, actions, NULL, NULL, now);
+    if (was_up && actions && self->swim) {
+        meshq_swim_state_t state;
+        uint64_t incarnation;
+        if (meshq_swim_member (self->swim, entry->node, &state, &incarnation,
+                               NULL) == 0 &&
+            incarnation == entry->peer.incarnation)
+            meshq_swim_gone (self->swim, entry->node);
+    }
 }

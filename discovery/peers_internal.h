@@ -16,6 +16,8 @@
 #include "meshq.h"
 #include "peer.h"
 #include "peers.h"
+#include "swim.h"
+#include "swim_udp.h"
 
 #include <inttypes.h>
 
@@ -64,7 +66,6 @@ typedef struct {
     char commands[256];                   //  Its commands, from its HELLO.
     char endpoint[MESHQ_ENDPOINT_MAX];    //  Where our link connects.
     char advertised[MESHQ_ENDPOINT_MAX];  //  Its own, from its HELLO.
-    bool introduced;                      //  It came by a seed probe.
     bool listed;                          //  It has been up.
     meshq_link_t *link;                   //  Our DEALER to it, if open.
     int fd;                               //  Its connection to our ROUTER
@@ -125,8 +126,18 @@ struct _meshq_peers_t {
         //  with no session: seed probes.
     meshq_hello_t hello_fields;  //  Its fields, for links' HELLOs.
     int beacon_timer;            //  zloop timer ids, or -1.
+    int64_t beacon_at;           //  When the beacon's one-shot fires.
     int tick_timer;              //  Heartbeats and expiry.
-    int gossip_timer;            //  PEERS to a random peer.
+    //  The membership (peers_swim.c):
+    meshq_swim_t *swim;                     //  Who is in the mesh.
+    meshq_swim_udp_t *swim_udp;             //  Its datagrams.
+    uint8_t swim_key[MESHQ_SWIM_KEY_SIZE];  //  Seals them, with a secret.
+    zmq_pollitem_t swim_item;               //  The socket's zloop poller.
+    int swim_timer;                         //  One-shot zloop timer, or -1.
+    int64_t swim_at;                        //  When it fires.
+    int64_t swim_scanned;                   //  Last walk of the members.
+    int64_t swim_joined;                    //  Last join through the seeds.
+    meshq_peers_ratelog_t swim_log;         //  Dropped datagrams' log lines.
     //  The table: an array to iterate, an index to look up.
     meshq_peers_entry_t **entries;  //  max_peers slots.
     size_t count;                   //  Entries in use.
@@ -181,6 +192,40 @@ int meshq_peers_link_send (meshq_peers_t *self, meshq_peers_entry_t *entry,
 int meshq_peers_send_frame (meshq_peers_t *self, meshq_peers_entry_t *entry,
                             const char *command, const meshq_buf_t *args);
 
+//  peers_input.c
+//  A peer named by a beacon, an introduction or the membership
+//  (member: it vouches for it, so no stranger's rate applies; gossip:
+//  second-hand, see meshq_peer_discovered).
+void meshq_peers_discovered (meshq_peers_t *self, const uint8_t node[16],
+                             uint64_t incarnation, const char *endpoint,
+                             bool gossip, bool member, int64_t now);
+//  The entry's connection to our ROUTER was lost: suspect it, probe
+//  whether anything listens where it was, and tell the membership.
+void meshq_peers_lost (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                       int64_t now);
+//  Nothing listens where the entry's link goes.
+void meshq_peers_refused (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                          int64_t now);
+
+//  peers.c
+//  The view changed: beacon fast again, the next one now.
+void meshq_peers_beacon_soon (meshq_peers_t *self, int64_t now);
+
+//  peers_swim.c
+//  Opens the membership's socket at the ROUTER's port: 0, MESHQ_EEXIST
+//  if the port is taken for UDP, or MESHQ_EIO, with self->error set.
+int meshq_peers_swim_open (meshq_peers_t *self, uint16_t port);
+//  Starts the membership on the loop; 0 or MESHQ_EIO.
+int meshq_peers_swim_start (meshq_peers_t *self);
+//  Leaves (with goodbye: says so), stops and closes.
+void meshq_peers_swim_stop (meshq_peers_t *self, bool goodbye);
+//  Heard of node at endpoint (a beacon, a seed's answer, the owner).
+void meshq_peers_swim_heard (meshq_peers_t *self, const uint8_t node[16],
+                             const char *endpoint);
+//  Whether the membership has node alive (or suspect), or suspect.
+bool meshq_peers_swim_alive (meshq_peers_t *self, const uint8_t node[16]);
+bool meshq_peers_swim_suspect (meshq_peers_t *self, const uint8_t node[16]);
+
 //  peers_seeds.c
 //  Reads the seed list into seed_list (numeric endpoints) and
 //  seed_hosts (names); 0 or MESHQ_EINVAL with self->error set.
@@ -195,11 +240,10 @@ void meshq_peers_close_seeds (meshq_peers_t *self);
 //  stranger only within MESHQ_PEERS_PENDING_MAX and the rate. entry is
 //  the node's, or NULL.
 bool meshq_peers_admit (meshq_peers_t *self, meshq_peers_entry_t *entry,
-                        int64_t now);
+                        bool member, int64_t now);
 //  Whether incarnation is more than MESHQ_PEERS_FUTURE_US ahead.
 bool meshq_peers_future (uint64_t incarnation);
 int meshq_peers_tick (zloop_t *loop, int timer_id, void *arg);
-int meshq_peers_gossip (zloop_t *loop, int timer_id, void *arg);
 bool meshq_peers_ratelog (meshq_peers_ratelog_t *log, int64_t now);
 
 //  peers_input.c

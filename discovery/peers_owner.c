@@ -31,7 +31,10 @@ meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16], zmsg_t **msg_p)
         zmsg_destroy (&msg);
         return MESHQ_ENOTFOUND;
     }
-    return meshq_peers_link_send (self, entry, &msg);
+    int rc = meshq_peers_link_send (self, entry, &msg);
+    if (rc == 0)
+        meshq_peer_sent_data (&entry->peer, zclock_mono ());
+    return rc;
 }
 
 static const meshq_peer_info_t *

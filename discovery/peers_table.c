@@ -94,6 +94,8 @@ meshq_peers_add (meshq_peers_t *self, const uint8_t node[16], int64_t now)
     uint32_t retention = 10 * timeout > 60000 ? 10 * timeout : 60000;
     meshq_peer_init (&entry->peer, self->config.heartbeat_ms, timeout,
                      retention, now);
+    //  Idle links are the membership's to watch.
+    entry->peer.lazy = true;
     self->entries[self->count++] = entry;
     zhashx_insert (self->index, entry->hex, entry);
     return entry;
@@ -108,6 +110,10 @@ meshq_peers_info (meshq_peers_entry_t *entry, int64_t now)
     info->name = entry->name;
     info->endpoint = entry->endpoint;
     info->state = meshq_peer_state_name (entry->peer.state);
+    //  Up on its link, but the mesh cannot reach it: suspect.
+    if (entry->peer.state == MESHQ_PEER_IS_UP &&
+        meshq_peers_swim_suspect (entry->owner, entry->node))
+        info->state = "suspect";
     info->incarnation =
         entry->listed ? entry->peer.up_incarnation : entry->peer.incarnation;
     info->last_seen_ms =
@@ -151,7 +157,7 @@ s_report (meshq_peers_t *self, meshq_peers_entry_t *entry,
         self->up_count--;
         //  The mesh changed: beacon fast again, so that a peer that
         //  comes back, or a part of the mesh cut off, is found soon.
-        meshq_beacon_pace_reset (&self->beacon_pace, now);
+        meshq_peers_beacon_soon (self, now);
         self->stats.peer_down_events++;
         zsys_notice ("discovery: peer down id=%s name=%s endpoint=%s "
                      "incarnation=%" PRIu64 " reason=\"%s\"",
@@ -278,34 +284,6 @@ meshq_peers_probe_stop (meshq_peers_t *self, meshq_peers_entry_t *entry)
     entry->probe = -1;
 }
 
-//  Sends our list of up peers (all but to) to to. An entry is where we
-//  reach that peer, unless that is a scoped link-local address, which
-//  only means something here: then the peer's own.
-static void
-s_send_peers (meshq_peers_t *self, meshq_peers_entry_t *to,
-              meshq_peers_entry_t *only)
-{
-    uint32_t count = 0;
-    for (size_t i = 0; i < self->count; i++) {
-        meshq_peers_entry_t *entry = self->entries[i];
-        if (entry == to || !entry->peer.reported || (only && entry != only))
-            continue;
-        meshq_gossip_t *item = &self->gossip[count++];
-        memcpy (item->node, entry->node, 16);
-        item->incarnation = entry->peer.up_incarnation;
-        const char *endpoint =
-            strchr (entry->endpoint, '%') && *entry->advertised
-                ? entry->advertised
-                : entry->endpoint;
-        item->endpoint = (meshq_span_t){endpoint, (uint32_t)strlen (endpoint)};
-    }
-    if (count == 0)
-        return;
-    meshq_buf_reset (&self->buf);
-    if (meshq_codec_encode_peers (self->gossip, count, &self->buf, NULL) == 0)
-        meshq_peers_send_frame (self, to, "PEERS", &self->buf);
-}
-
 void
 meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
                    unsigned actions, const char *endpoint,
@@ -335,21 +313,8 @@ meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
     }
     if ((actions & MESHQ_PEER_SEND_HELLO) && entry->link)
         s_send_hello (self, entry);
-    if (actions & MESHQ_PEER_REPORT_UP) {
+    if (actions & MESHQ_PEER_REPORT_UP)
         s_report (self, entry, MESHQ_PEER_UP, now);
-        //  A peer that came by a seed hears who else is up, and they hear
-        //  of it. Peers found by beacon need neither (the others hear the
-        //  same beacons), and telling every newcomer everything costs
-        //  N^3 frames when N agents start together; the periodic gossip
-        //  heals what this misses.
-        if (entry->introduced) {
-            s_send_peers (self, entry, NULL);
-            for (size_t i = 0; i < self->count; i++)
-                if (self->entries[i] != entry &&
-                    self->entries[i]->peer.reported)
-                    s_send_peers (self, self->entries[i], entry);
-        }
-    }
     if ((actions & MESHQ_PEER_SEND_PING) && entry->link) {
         meshq_buf_reset (&self->buf);
         meshq_codec_encode_ping (++self->ping_seq, &self->buf);
@@ -445,29 +410,9 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-int
-meshq_peers_gossip (zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    meshq_peers_t *self = arg;
-    if (self->up_count < 2)
-        return 0;
-    //  One peer at random hears our list: enough to heal a mesh whose
-    //  members cannot hear each other's beacons, at one frame a period.
-    uint32_t pick = randombytes_uniform ((uint32_t)self->up_count);
-    for (size_t i = 0; i < self->count; i++) {
-        meshq_peers_entry_t *entry = self->entries[i];
-        if (entry->peer.reported && pick-- == 0) {
-            s_send_peers (self, entry, NULL);
-            break;
-        }
-    }
-    return 0;
-}
-
 bool
-meshq_peers_admit (meshq_peers_t *self, meshq_peers_entry_t *entry, int64_t now)
+meshq_peers_admit (meshq_peers_t *self, meshq_peers_entry_t *entry, bool member,
+                   int64_t now)
 {
     if (entry && (entry->listed || entry->peer.state != MESHQ_PEER_IS_DOWN))
         return true;
@@ -478,6 +423,8 @@ meshq_peers_admit (meshq_peers_t *self, meshq_peers_entry_t *entry, int64_t now)
             pending++;
     if (pending >= MESHQ_PEERS_PENDING_MAX)
         return false;
+    if (member)
+        return true;
     if (now > self->stranger_refill) {
         self->stranger_tokens += (double)(now - self->stranger_refill) *
                                  MESHQ_PEERS_STRANGERS_PER_S / 1000.0;

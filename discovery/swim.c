@@ -477,6 +477,39 @@ meshq_swim_member (meshq_swim_t *self, const uint8_t *id,
     return 0;
 }
 
+int
+meshq_swim_member_addr (meshq_swim_t *self, const uint8_t *id,
+                        meshq_swim_addr_t *addr)
+{
+    assert (self && id && addr);
+    meshq_swim_member_t *m = meshq_swim_find (self, id, NULL);
+    if (!m)
+        return MESHQ_ENOTFOUND;
+    memcpy (addr->ip, m->ip, 16);
+    addr->port = m->port;
+    return 0;
+}
+
+bool
+meshq_swim_walk (meshq_swim_t *self, uint32_t *cursor, uint8_t *id,
+                 meshq_swim_state_t *state, uint64_t *incarnation)
+{
+    assert (self && cursor && id);
+    for (; *cursor < self->members_used; (*cursor)++) {
+        const meshq_swim_member_t *m = &self->members[*cursor];
+        if (!(m->flags & MESHQ_SWIM_F_USED))
+            continue;
+        memcpy (id, m->id, 16);
+        if (state)
+            *state = m->state;
+        if (incarnation)
+            *incarnation = m->incarnation;
+        (*cursor)++;
+        return true;
+    }
+    return false;
+}
+
 uint32_t
 meshq_swim_version (meshq_swim_t *self)
 {

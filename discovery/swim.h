@@ -165,6 +165,16 @@ int meshq_swim_member (meshq_swim_t *self, const uint8_t *id,
                        meshq_swim_state_t *state, uint64_t *incarnation,
                        uint32_t *version);
 
+//  Where id listens. Returns 0, or MESHQ_ENOTFOUND.
+int meshq_swim_member_addr (meshq_swim_t *self, const uint8_t *id,
+                            meshq_swim_addr_t *addr);
+
+//  Walks the table: the first member at *cursor (start at 0) or after,
+//  with *cursor moved past it. Returns false at the end. Any call that
+//  changes the table may reorder it: finish a walk first.
+bool meshq_swim_walk (meshq_swim_t *self, uint32_t *cursor, uint8_t *id,
+                      meshq_swim_state_t *state, uint64_t *incarnation);
+
 //  Our own version counter (raised by each refutation).
 uint32_t meshq_swim_version (meshq_swim_t *self);
 

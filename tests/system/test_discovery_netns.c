@@ -193,10 +193,11 @@ Test (netns, a_cut_link_is_down_then_up_again, .init = s_setup,
     cr_assert_eq (testproc_shell (out, sizeof out,
                                   "ip -n %s-n3 link set mq0 down 2>&1", s_tag),
                   0, "%s", out);
-    //  Nothing resets the connections: heartbeats find the silence. n3
-    //  may notice its two peers in either order.
+    //  Nothing resets the connections: the membership's probes find the
+    //  silence. n3 may notice its two peers in either order.
     for (int n = 1; n <= 2; n++)
-        s_expect (n, "peer down", 3, "reason=\"heartbeat timeout\"");
+        s_expect (n, "peer down", 3,
+                  "reason=\"declared dead by the membership\"");
     size_t mark = s_agents[3].seen;
     s_expect (3, "peer down", 1, NULL);
     s_agents[3].seen = mark;
