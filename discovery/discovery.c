@@ -69,11 +69,15 @@ static int
 s_freeze (s_self_t *self)
 {
     zstr_send (self->pipe, "FREEZE");
+    if (self->peers)
+        meshq_peers_freeze (self->peers, true);
     while (true) {
         char *command = zstr_recv (self->pipe);
         bool thaw = command && streq (command, "THAW");
         bool term = !command || streq (command, "$TERM");
         free (command);
+        if ((thaw || term) && self->peers)
+            meshq_peers_freeze (self->peers, false);
         if (thaw) {
             zstr_send (self->pipe, "THAW");
             return 0;

@@ -111,8 +111,7 @@ meshq_peers_new (const meshq_peers_config_t *config)
     assert (self->entries && self->gossip);
     meshq_buf_init (&self->buf);
     meshq_buf_init (&self->hello);
-    self->beacon_timer = self->tick_timer = self->swim_timer = -1;
-    self->swim_item.fd = -1;
+    self->beacon_timer = self->tick_timer = -1;
     return self;
 }
 

@@ -238,6 +238,10 @@ bool meshq_peers_insecure (const meshq_peers_t *self);
 //  Counters since start.
 const meshq_peers_stats_t *meshq_peers_stats (const meshq_peers_t *self);
 
+//  Hangs the membership's own thread (frozen), or lets it go: with the
+//  owner's loop stopped too, the node hangs as under SIGSTOP. For tests.
+void meshq_peers_freeze (meshq_peers_t *self, bool frozen);
+
 //  Names a frame drop reason ("routing_id", "not_up", ...).
 const char *meshq_peers_frame_drop_name (meshq_frame_drop_t reason);
 

@@ -635,8 +635,7 @@ meshq_peers_lost (meshq_peers_t *self, meshq_peers_entry_t *entry, int64_t now)
     if (entry->peer.state == MESHQ_PEER_IS_SUSPECT && entry->peer.reset) {
         //  Its process may be gone: if nothing listens where our link
         //  goes, it is. The membership probes it at once meanwhile.
-        if (self->swim)
-            meshq_swim_lost (self->swim, entry->node);
+        meshq_peers_swim_lost (self, entry->node);
         meshq_peers_probe_start (self, entry);
     }
 }
@@ -652,12 +651,6 @@ meshq_peers_refused (meshq_peers_t *self, meshq_peers_entry_t *entry,
         entry->peer.state == MESHQ_PEER_IS_SUSPECT && entry->peer.reset;
     unsigned actions = meshq_peer_refused (&entry->peer, now);
     meshq_peers_apply (self, entry, actions, NULL, NULL, now);
-    if (was_up && actions && self->swim) {
-        meshq_swim_state_t state;
-        uint64_t incarnation;
-        if (meshq_swim_member (self->swim, entry->node, &state, &incarnation,
-                               NULL) == 0 &&
-            incarnation == entry->peer.incarnation)
-            meshq_swim_gone (self->swim, entry->node);
-    }
+    if (was_up && actions)
+        meshq_peers_swim_gone (self, entry->node, entry->peer.incarnation);
 }

@@ -85,6 +85,8 @@ typedef struct {
     int name;             //  The seed name it is an address of, or -1.
 } meshq_peers_seed_t;
 
+typedef struct _meshq_peers_swim_t meshq_peers_swim_t;
+
 struct _meshq_peers_t {
     meshq_peers_config_t config;  //  Defaults applied; strings below.
     char *name;                   //  Node name.
@@ -124,20 +126,11 @@ struct _meshq_peers_t {
     meshq_beacon_pace_t beacon_pace;            //  When the next one goes.
     meshq_buf_t hello;                          //  Our HELLO map, encoded once,
         //  with no session: seed probes.
-    meshq_hello_t hello_fields;  //  Its fields, for links' HELLOs.
-    int beacon_timer;            //  zloop timer ids, or -1.
-    int64_t beacon_at;           //  When the beacon's one-shot fires.
-    int tick_timer;              //  Heartbeats and expiry.
-    //  The membership (peers_swim.c):
-    meshq_swim_t *swim;                     //  Who is in the mesh.
-    meshq_swim_udp_t *swim_udp;             //  Its datagrams.
-    uint8_t swim_key[MESHQ_SWIM_KEY_SIZE];  //  Seals them, with a secret.
-    zmq_pollitem_t swim_item;               //  The socket's zloop poller.
-    int swim_timer;                         //  One-shot zloop timer, or -1.
-    int64_t swim_at;                        //  When it fires.
-    int64_t swim_scanned;                   //  Last walk of the members.
-    int64_t swim_joined;                    //  Last join through the seeds.
-    meshq_peers_ratelog_t swim_log;         //  Dropped datagrams' log lines.
+    meshq_hello_t hello_fields;      //  Its fields, for links' HELLOs.
+    int beacon_timer;                //  zloop timer ids, or -1.
+    int64_t beacon_at;               //  When the beacon's one-shot fires.
+    int tick_timer;                  //  Heartbeats and expiry.
+    meshq_peers_swim_t *membership;  //  Who is in the mesh (peers_swim.c).
     //  The table: an array to iterate, an index to look up.
     meshq_peers_entry_t **entries;  //  max_peers slots.
     size_t count;                   //  Entries in use.
@@ -222,9 +215,20 @@ void meshq_peers_swim_stop (meshq_peers_t *self, bool goodbye);
 //  Heard of node at endpoint (a beacon, a seed's answer, the owner).
 void meshq_peers_swim_heard (meshq_peers_t *self, const uint8_t node[16],
                              const char *endpoint);
+//  A link's connection to node was lost: suspect it, probe it now.
+void meshq_peers_swim_lost (meshq_peers_t *self, const uint8_t node[16]);
+//  Proof that node's incarnation is gone: dead, for the whole mesh.
+void meshq_peers_swim_gone (meshq_peers_t *self, const uint8_t node[16],
+                            uint64_t incarnation);
 //  Whether the membership has node alive (or suspect), or suspect.
 bool meshq_peers_swim_alive (meshq_peers_t *self, const uint8_t node[16]);
 bool meshq_peers_swim_suspect (meshq_peers_t *self, const uint8_t node[16]);
+//  Reconciles links with the table: a link for each member alive, none
+//  for one dead or gone; alone, joins through the seeds. Every tick.
+void meshq_peers_swim_scan (meshq_peers_t *self, int64_t now);
+//  Hangs the membership's thread (frozen) or lets it go, as SIGSTOP
+//  would: for tests of a hung node.
+void meshq_peers_swim_freeze (meshq_peers_t *self, bool frozen);
 
 //  peers_seeds.c
 //  Reads the seed list into seed_list (numeric endpoints) and

@@ -153,3 +153,10 @@ meshq_peers_insecure (const meshq_peers_t *self)
     assert (self);
     return self->started && !self->curve && !self->iface.loopback;
 }
+
+void
+meshq_peers_freeze (meshq_peers_t *self, bool frozen)
+{
+    assert (self);
+    meshq_peers_swim_freeze (self, frozen);
+}

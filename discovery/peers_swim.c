@@ -12,18 +12,59 @@
     listened is proof that the member is gone. An idle link sends
     nothing: the membership's probes, a few a second whatever the size
     of the mesh, are what notices a member die or hang.
+
+    The membership runs on a thread of its own, with a plain poll () on
+    its socket: its dozens of wakeups a second would each cost the
+    owner's loop a check of every ZeroMQ socket it has, and an owner
+    busy with its work must not miss probes and be taken for dead. One
+    mutex guards the meshq_swim_t; its changes travel to the owner's
+    loop as events, through a pipe the loop watches.
 */
 #include "peers_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <unistd.h>
 
-//  Datagrams read per wakeup (zloop comes back for the rest).
+//  Datagrams read per wakeup.
 #define S_BURST 256
 
-//  How often the members are walked for ones without a link, and how
-//  often a node alone joins again through its seeds.
-#define S_SCAN_MS 250
+//  How often a node alone joins again through its seeds.
 #define S_JOIN_MS 1000
+
+//  Most changes waiting for the owner; past it they are dropped and the
+//  owner reconciles its links with the whole table instead.
+#define S_EVENTS_MAX 16384
+
+typedef struct {
+    uint8_t id[16];            //  The member.
+    meshq_swim_state_t state;  //  Its new state.
+    uint64_t incarnation;      //  Of which start.
+    meshq_swim_addr_t addr;    //  Where it listens.
+} s_event_t;
+
+struct _meshq_peers_swim_t {
+    meshq_peers_t *owner;              //  The peers module.
+    meshq_swim_t *swim;                //  Who is in the mesh.
+    meshq_swim_udp_t *udp;             //  Its datagrams.
+    uint8_t key[MESHQ_SWIM_KEY_SIZE];  //  Seals them, with a secret.
+    pthread_mutex_t lock;              //  Guards all below but pipes.
+    pthread_t thread;                  //  Runs the membership.
+    bool running;                      //  The thread was started.
+    bool stopping;                     //  The thread must end.
+    int wake[2];                       //  Owner -> thread.
+    int notify[2];                     //  Thread -> owner's loop.
+    zmq_pollitem_t notify_item;        //  Its zloop poller.
+    bool notified;                     //  A byte waits in notify.
+    s_event_t *events;                 //  Changes for the owner.
+    size_t events_len, events_cap;     //  In use, allocated.
+    bool overflow;                     //  Some were dropped.
+    int64_t joined;                    //  Last join through seeds.
+    meshq_peers_ratelog_t log;         //  Dropped datagrams' lines.
+};
 
 static int64_t
 s_now (void *arg)
@@ -37,18 +78,128 @@ s_send (void *arg, const uint8_t *id, const meshq_swim_addr_t *addr,
         const void *data, size_t size)
 {
     (void)id;
-    meshq_peers_t *self = arg;
-    meshq_swim_udp_send (self->swim_udp, addr, data, size);
+    meshq_peers_swim_t *self = arg;
+    meshq_swim_udp_send (self->udp, addr, data, size);
 }
 
-//  The endpoint of a member's ROUTER: its address, at the same port.
-static int
-s_endpoint (meshq_peers_t *self, const uint8_t *id, char *out, size_t size)
+//  With the lock held, in either thread.
+static void
+s_change (void *arg, const uint8_t *id, meshq_swim_state_t state,
+          uint64_t incarnation)
 {
-    meshq_swim_addr_t addr;
-    if (meshq_swim_member_addr (self->swim, id, &addr))
-        return MESHQ_ENOTFOUND;
-    return meshq_swim_udp_endpoint (&addr, self->iface.index, out, size);
+    meshq_peers_swim_t *self = arg;
+    if (self->events_len == S_EVENTS_MAX) {
+        self->overflow = true;
+        return;
+    }
+    if (self->events_len == self->events_cap) {
+        size_t cap = self->events_cap ? 2 * self->events_cap : 64;
+        s_event_t *grown = realloc (self->events, cap * sizeof *grown);
+        if (!grown) {
+            self->overflow = true;
+            return;
+        }
+        self->events = grown;
+        self->events_cap = cap;
+    }
+    s_event_t *event = &self->events[self->events_len++];
+    memcpy (event->id, id, 16);
+    event->state = state;
+    event->incarnation = incarnation;
+    memset (&event->addr, 0, sizeof event->addr);
+    meshq_swim_member_addr (self->swim, id, &event->addr);
+}
+
+static void
+s_poke (int fd)
+{
+    char byte = 0;
+    if (write (fd, &byte, 1) < 0 && errno != EAGAIN)
+        zsys_debug ("discovery: membership pipe: %s", strerror (errno));
+}
+
+static void
+s_drain (int fd)
+{
+    char bytes[64];
+    while (read (fd, bytes, sizeof bytes) > 0)
+        ;
+}
+
+// --------------------------------------------------------------------
+//  The membership's thread
+
+static void
+s_read (meshq_peers_swim_t *self)
+{
+    for (int i = 0; i < S_BURST; i++) {
+        const uint8_t *data;
+        size_t size;
+        meshq_swim_drop_t reason;
+        int rc = meshq_swim_udp_recv (self->udp, &data, &size, &reason);
+        if (rc == MESHQ_EAGAIN)
+            break;
+        if (rc == 0)
+            rc = meshq_swim_recv (self->swim, data, size);
+        else if (reason == MESHQ_SWIM_DROP_MESH)
+            continue;  //  Another mesh's on a shared port: normal.
+        if (rc && meshq_peers_ratelog (&self->log, zclock_mono ())) {
+            const meshq_swim_udp_stats_t *udp =
+                meshq_swim_udp_stats (self->udp);
+            meshq_swim_stats_t stats;
+            meshq_swim_stats (self->swim, &stats);
+            zsys_warning ("discovery: membership datagram dropped reason=%s "
+                          "size=%" PRIu64 " auth=%" PRIu64 " bad=%" PRIu64,
+                          rc == MESHQ_EACCESS
+                              ? meshq_swim_udp_drop_name (reason)
+                              : "malformed",
+                          udp->dropped[MESHQ_SWIM_DROP_SIZE],
+                          udp->dropped[MESHQ_SWIM_DROP_AUTH], stats.bad_msgs);
+        }
+    }
+}
+
+static void *
+s_run (void *arg)
+{
+    meshq_peers_swim_t *self = arg;
+    pthread_mutex_lock (&self->lock);
+    while (!self->stopping) {
+        int64_t now = zclock_mono ();
+        int64_t next = meshq_swim_next (self->swim);
+        int timeout = next <= now         ? 0
+                      : next - now > 1000 ? 1000
+                                          : (int)(next - now);
+        pthread_mutex_unlock (&self->lock);
+        struct pollfd fds[2] = {{meshq_swim_udp_fd (self->udp), POLLIN, 0},
+                                {self->wake[0], POLLIN, 0}};
+        poll (fds, 2, timeout);
+        pthread_mutex_lock (&self->lock);
+        if (fds[1].revents)
+            s_drain (self->wake[0]);
+        if (fds[0].revents)
+            s_read (self);
+        if (zclock_mono () >= meshq_swim_next (self->swim))
+            meshq_swim_tick (self->swim);
+        if ((self->events_len || self->overflow) && !self->notified) {
+            self->notified = true;
+            s_poke (self->notify[1]);
+        }
+    }
+    pthread_mutex_unlock (&self->lock);
+    return NULL;
+}
+
+// --------------------------------------------------------------------
+//  The owner's side
+
+static void
+s_endpoint (meshq_peers_t *peers, const meshq_swim_addr_t *addr, char *out,
+            size_t size)
+{
+    *out = 0;
+    if (meshq_swim_udp_endpoint (addr, peers->iface.index, out, size))
+        *out = 0;
 }
 
 static const char *
@@ -67,160 +218,95 @@ s_state_name (meshq_swim_state_t state)
     return "unknown";
 }
 
+//  A member changed: links follow.
 static void
-s_change (void *arg, const uint8_t *id, meshq_swim_state_t state,
-          uint64_t incarnation)
+s_apply (meshq_peers_t *peers, const s_event_t *event, int64_t now)
 {
-    meshq_peers_t *self = arg;
-    int64_t now = zclock_mono ();
     char hex[33];
-    meshq_peers_hex (id, hex);
+    meshq_peers_hex (event->id, hex);
     zsys_info ("discovery: member %s id=%s incarnation=%" PRIu64,
-               s_state_name (state), hex, incarnation);
-    if (state == MESHQ_SWIM_ALIVE) {
+               s_state_name (event->state), hex, event->incarnation);
+    if (event->state == MESHQ_SWIM_ALIVE) {
         char endpoint[MESHQ_ENDPOINT_MAX];
-        if (s_endpoint (self, id, endpoint, sizeof endpoint) == 0)
-            meshq_peers_discovered (self, id, incarnation, endpoint, false,
-                                    true, now);
+        s_endpoint (peers, &event->addr, endpoint, sizeof endpoint);
+        if (*endpoint)
+            meshq_peers_discovered (peers, event->id, event->incarnation,
+                                    endpoint, false, true, now);
         return;
     }
-    if (state != MESHQ_SWIM_DEAD && state != MESHQ_SWIM_LEFT)
+    if (event->state != MESHQ_SWIM_DEAD && event->state != MESHQ_SWIM_LEFT)
         return;
-    meshq_peers_entry_t *entry = meshq_peers_find (self, id);
+    meshq_peers_entry_t *entry = meshq_peers_find (peers, event->id);
     //  The death of an older incarnation ends nothing of a newer one
     //  whose HELLO came first.
-    if (!entry || entry->peer.incarnation > incarnation)
+    if (!entry || entry->peer.incarnation > event->incarnation)
         return;
-    unsigned actions = meshq_peer_dead (
-        &entry->peer,
-        state == MESHQ_SWIM_LEFT ? "left" : "declared dead by the membership",
-        now);
-    meshq_peers_apply (self, entry, actions, NULL, NULL, now);
-}
-
-//  Every member alive with no link gets one (a try refused while too
-//  many were pending, a link that went down while its member stayed).
-//  A node alone joins again through its seeds.
-static void
-s_scan (meshq_peers_t *self, int64_t now)
-{
-    if (now - self->swim_scanned < S_SCAN_MS)
-        return;
-    self->swim_scanned = now;
-    meshq_swim_stats_t stats;
-    meshq_swim_stats (self->swim, &stats);
-    if (stats.alive + stats.suspect == 0 && self->seed_count &&
-        now - self->swim_joined >= S_JOIN_MS) {
-        self->swim_joined = now;
-        for (size_t i = 0; i < self->seed_count; i++) {
-            meshq_swim_addr_t addr;
-            if (meshq_swim_udp_parse (self->seed_list[i].endpoint, &addr) == 0)
-                meshq_swim_join (self->swim, &addr);
-        }
-    }
-    uint32_t cursor = 0;
-    uint8_t id[16];
-    meshq_swim_state_t state;
-    uint64_t incarnation;
-    while (meshq_swim_walk (self->swim, &cursor, id, &state, &incarnation)) {
-        if (state != MESHQ_SWIM_ALIVE)
-            continue;
-        meshq_peers_entry_t *entry = meshq_peers_find (self, id);
-        if (entry && entry->peer.state != MESHQ_PEER_IS_DOWN)
-            continue;
-        char endpoint[MESHQ_ENDPOINT_MAX];
-        if (s_endpoint (self, id, endpoint, sizeof endpoint) == 0)
-            meshq_peers_discovered (self, id, incarnation, endpoint, true, true,
-                                    now);
-    }
-}
-
-static int s_timer (zloop_t *loop, int timer_id, void *arg);
-
-//  Sets the one-shot timer to the membership's next deadline.
-static void
-s_arm (meshq_peers_t *self)
-{
-    int64_t now = zclock_mono ();
-    int64_t next = meshq_swim_next (self->swim);
-    if (next > self->swim_scanned + S_SCAN_MS)
-        next = self->swim_scanned + S_SCAN_MS;
-    if (self->swim_timer >= 0 && self->swim_at <= next)
-        return;
-    if (self->swim_timer >= 0)
-        zloop_timer_end (self->loop, self->swim_timer);
-    size_t delay = next > now ? (size_t)(next - now) : 1;
-    self->swim_timer = zloop_timer (self->loop, delay, 1, s_timer, self);
-    self->swim_at = now + (int64_t)delay;
+    unsigned actions = meshq_peer_dead (&entry->peer,
+                                        event->state == MESHQ_SWIM_LEFT
+                                            ? "left"
+                                            : "declared dead by the membership",
+                                        now);
+    meshq_peers_apply (peers, entry, actions, NULL, NULL, now);
 }
 
 static int
-s_timer (zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop;
-    (void)timer_id;
-    meshq_peers_t *self = arg;
-    self->swim_timer = -1;  //  One shot: zloop forgets it.
-    meshq_swim_tick (self->swim);
-    s_scan (self, zclock_mono ());
-    s_arm (self);
-    return 0;
-}
-
-static int
-s_input (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+s_notified (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     (void)loop;
     (void)item;
-    meshq_peers_t *self = arg;
-    for (int i = 0; i < S_BURST; i++) {
-        const uint8_t *data;
-        size_t size;
-        meshq_swim_drop_t reason;
-        int rc = meshq_swim_udp_recv (self->swim_udp, &data, &size, &reason);
-        if (rc == MESHQ_EAGAIN)
-            break;
-        if (rc == 0)
-            rc = meshq_swim_recv (self->swim, data, size);
-        else if (reason == MESHQ_SWIM_DROP_MESH)
-            continue;  //  Another mesh's on a shared port: normal.
-        if (rc && meshq_peers_ratelog (&self->swim_log, zclock_mono ())) {
-            const meshq_swim_udp_stats_t *udp =
-                meshq_swim_udp_stats (self->swim_udp);
-            meshq_swim_stats_t stats;
-            meshq_swim_stats (self->swim, &stats);
-            zsys_warning ("discovery: membership datagram dropped reason=%s "
-                          "size=%" PRIu64 " auth=%" PRIu64 " bad=%" PRIu64,
-                          rc == MESHQ_EACCESS
-                              ? meshq_swim_udp_drop_name (reason)
-                              : "malformed",
-                          udp->dropped[MESHQ_SWIM_DROP_SIZE],
-                          udp->dropped[MESHQ_SWIM_DROP_AUTH], stats.bad_msgs);
-        }
-    }
-    s_arm (self);
+    meshq_peers_t *peers = arg;
+    meshq_peers_swim_t *self = peers->membership;
+    s_drain (self->notify[0]);
+    pthread_mutex_lock (&self->lock);
+    s_event_t *events = self->events;
+    size_t count = self->events_len;
+    bool overflow = self->overflow;
+    self->events = NULL;
+    self->events_len = self->events_cap = 0;
+    self->overflow = false;
+    self->notified = false;
+    pthread_mutex_unlock (&self->lock);
+    int64_t now = zclock_mono ();
+    for (size_t i = 0; i < count; i++)
+        s_apply (peers, &events[i], now);
+    free (events);
+    if (overflow)
+        meshq_peers_swim_scan (peers, now);
     return 0;
 }
 
 int
-meshq_peers_swim_open (meshq_peers_t *self, uint16_t port)
+meshq_peers_swim_open (meshq_peers_t *peers, uint16_t port)
 {
-    if (self->curve)
-        meshq_swim_udp_key (self->curve_secret, self->swim_key);
-    return meshq_swim_udp_open (
-        &self->swim_udp, &self->iface, port, self->mesh_id,
-        self->curve ? self->swim_key : NULL, self->error, sizeof self->error);
+    meshq_peers_swim_t *self = peers->membership;
+    if (!self) {
+        self = calloc (1, sizeof *self);
+        assert (self);
+        self->owner = peers;
+        self->wake[0] = self->wake[1] = -1;
+        self->notify[0] = self->notify[1] = -1;
+        pthread_mutex_init (&self->lock, NULL);
+        peers->membership = self;
+    }
+    if (peers->curve)
+        meshq_swim_udp_key (peers->curve_secret, self->key);
+    return meshq_swim_udp_open (&self->udp, &peers->iface, port, peers->mesh_id,
+                                peers->curve ? self->key : NULL, peers->error,
+                                sizeof peers->error);
 }
 
 int
-meshq_peers_swim_start (meshq_peers_t *self)
+meshq_peers_swim_start (meshq_peers_t *peers)
 {
+    meshq_peers_swim_t *self = peers->membership;
+    if (!self || !self->udp)
+        return MESHQ_ESTATE;
     meshq_swim_config_t config;
     meshq_swim_config_defaults (&config);
     //  The node's timings: a probe a heartbeat, and a suspicion of a
     //  small mesh about half the peer timeout (it grows with log10 of
     //  the mesh's size, and shrinks with confirmations).
-    const meshq_peers_config_t *c = &self->config;
+    const meshq_peers_config_t *c = &peers->config;
     config.probe_interval_ms = c->heartbeat_ms;
     config.probe_timeout_ms = c->heartbeat_ms / 2 ? c->heartbeat_ms / 2 : 1;
     uint32_t mult = c->peer_timeout_ms / (2 * c->heartbeat_ms);
@@ -232,75 +318,203 @@ meshq_peers_swim_start (meshq_peers_t *self)
     meshq_swim_io_t io = {
         .now_ms = s_now, .send = s_send, .change = s_change, .arg = self};
     meshq_swim_addr_t addr;
-    meshq_swim_udp_addr (self->swim_udp, &addr);
+    meshq_swim_udp_addr (self->udp, &addr);
     uint64_t seed;
     randombytes_buf (&seed, sizeof seed);
-    self->swim = meshq_swim_new (&config, &io, self->node, self->incarnation,
+    self->swim = meshq_swim_new (&config, &io, peers->node, peers->incarnation,
                                  &addr, seed);
-    self->swim_item = (zmq_pollitem_t){NULL, meshq_swim_udp_fd (self->swim_udp),
-                                       ZMQ_POLLIN, 0};
-    if (zloop_poller (self->loop, &self->swim_item, s_input, self)) {
-        self->swim_item.fd = -1;
+    self->joined = INT64_MIN / 2;
+    if (pipe2 (self->wake, O_NONBLOCK | O_CLOEXEC) ||
+        pipe2 (self->notify, O_NONBLOCK | O_CLOEXEC))
+        return MESHQ_EIO;
+    self->notify_item = (zmq_pollitem_t){NULL, self->notify[0], ZMQ_POLLIN, 0};
+    if (zloop_poller (peers->loop, &self->notify_item, s_notified, peers)) {
+        self->notify_item.fd = -1;
         return MESHQ_EIO;
     }
-    self->swim_scanned = zclock_mono ();
-    self->swim_joined = INT64_MIN / 2;
-    s_arm (self);
-    return self->swim_timer >= 0 ? 0 : MESHQ_EIO;
+    if (pthread_create (&self->thread, NULL, s_run, self))
+        return MESHQ_EIO;
+    self->running = true;
+    return 0;
 }
 
 void
-meshq_peers_swim_stop (meshq_peers_t *self, bool goodbye)
+meshq_peers_swim_stop (meshq_peers_t *peers, bool goodbye)
 {
+    meshq_peers_swim_t *self = peers->membership;
+    if (!self)
+        return;
+    pthread_mutex_lock (&self->lock);
     if (self->swim && goodbye)
         meshq_swim_leave (self->swim);
-    if (self->swim_timer >= 0)
-        zloop_timer_end (self->loop, self->swim_timer);
-    self->swim_timer = -1;
-    if (self->swim_udp && self->swim_item.fd > 0)
-        zloop_poller_end (self->loop, &self->swim_item);
-    self->swim_item.fd = -1;
+    self->stopping = true;
+    pthread_mutex_unlock (&self->lock);
+    if (self->running) {
+        s_poke (self->wake[1]);
+        pthread_join (self->thread, NULL);
+    }
+    if (self->notify_item.fd > 0)
+        zloop_poller_end (peers->loop, &self->notify_item);
+    for (int i = 0; i < 2; i++) {
+        if (self->wake[i] >= 0)
+            close (self->wake[i]);
+        if (self->notify[i] >= 0)
+            close (self->notify[i]);
+    }
     meshq_swim_destroy (&self->swim);
-    meshq_swim_udp_destroy (&self->swim_udp);
-    sodium_memzero (self->swim_key, sizeof self->swim_key);
+    meshq_swim_udp_destroy (&self->udp);
+    sodium_memzero (self->key, sizeof self->key);
+    pthread_mutex_destroy (&self->lock);
+    free (self->events);
+    free (self);
+    peers->membership = NULL;
 }
 
+//  Runs fn on the membership with the lock held, then wakes its thread.
+#define S_LOCKED(peers, call)                                                  \
+    do {                                                                       \
+        meshq_peers_swim_t *m_ = (peers)->membership;                          \
+        if (m_ && m_->swim) {                                                  \
+            pthread_mutex_lock (&m_->lock);                                    \
+            call;                                                              \
+            pthread_mutex_unlock (&m_->lock);                                  \
+            s_poke (m_->wake[1]);                                              \
+        }                                                                      \
+    } while (0)
+
 void
-meshq_peers_swim_heard (meshq_peers_t *self, const uint8_t node[16],
+meshq_peers_swim_heard (meshq_peers_t *peers, const uint8_t node[16],
                         const char *endpoint)
 {
     meshq_swim_addr_t addr;
-    if (!self->swim || meshq_swim_udp_parse (endpoint, &addr))
+    if (meshq_swim_udp_parse (endpoint, &addr))
         return;
-    meshq_swim_stats_t stats;
-    meshq_swim_stats (self->swim, &stats);
     //  Alone, join (our table for its); else a PING, if we do not have
     //  it alive, is all it takes.
-    if (stats.alive + stats.suspect == 0)
-        meshq_swim_join (self->swim, &addr);
-    else
-        meshq_swim_hello (self->swim, node, &addr);
-    s_arm (self);
+    S_LOCKED (peers, {
+        meshq_swim_stats_t stats;
+        meshq_swim_stats (m_->swim, &stats);
+        if (stats.alive + stats.suspect == 0)
+            meshq_swim_join (m_->swim, &addr);
+        else
+            meshq_swim_hello (m_->swim, node, &addr);
+    });
+}
+
+void
+meshq_peers_swim_lost (meshq_peers_t *peers, const uint8_t node[16])
+{
+    S_LOCKED (peers, meshq_swim_lost (m_->swim, node));
+}
+
+void
+meshq_peers_swim_gone (meshq_peers_t *peers, const uint8_t node[16],
+                       uint64_t incarnation)
+{
+    S_LOCKED (peers, {
+        uint64_t known;
+        if (meshq_swim_member (m_->swim, node, NULL, &known, NULL) == 0 &&
+            known == incarnation)
+            meshq_swim_gone (m_->swim, node);
+    });
 }
 
 static bool
-s_state_is (meshq_peers_t *self, const uint8_t node[16], bool suspect_only)
+s_state_is (meshq_peers_t *peers, const uint8_t node[16], bool suspect_only)
 {
-    meshq_swim_state_t state;
-    if (!self->swim || meshq_swim_member (self->swim, node, &state, NULL, NULL))
+    meshq_peers_swim_t *self = peers->membership;
+    if (!self || !self->swim)
         return false;
-    return state == MESHQ_SWIM_SUSPECT ||
-           (!suspect_only && state == MESHQ_SWIM_ALIVE);
+    meshq_swim_state_t state;
+    pthread_mutex_lock (&self->lock);
+    int rc = meshq_swim_member (self->swim, node, &state, NULL, NULL);
+    pthread_mutex_unlock (&self->lock);
+    return rc == 0 && (state == MESHQ_SWIM_SUSPECT ||
+                       (!suspect_only && state == MESHQ_SWIM_ALIVE));
 }
 
 bool
-meshq_peers_swim_alive (meshq_peers_t *self, const uint8_t node[16])
+meshq_peers_swim_alive (meshq_peers_t *peers, const uint8_t node[16])
 {
-    return s_state_is (self, node, false);
+    return s_state_is (peers, node, false);
 }
 
 bool
-meshq_peers_swim_suspect (meshq_peers_t *self, const uint8_t node[16])
+meshq_peers_swim_suspect (meshq_peers_t *peers, const uint8_t node[16])
 {
-    return s_state_is (self, node, true);
+    return s_state_is (peers, node, true);
+}
+
+void
+meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
+{
+    meshq_peers_swim_t *self = peers->membership;
+    if (!self || !self->swim)
+        return;
+    //  What to do is found with the lock held, and done without it.
+    size_t cap = 64, count = 0;
+    s_event_t *todo = malloc (cap * sizeof *todo);
+    assert (todo);
+    pthread_mutex_lock (&self->lock);
+    meshq_swim_stats_t stats;
+    meshq_swim_stats (self->swim, &stats);
+    //  A node alone joins again through its seeds.
+    if (stats.alive + stats.suspect == 0 && peers->seed_count &&
+        now - self->joined >= S_JOIN_MS) {
+        self->joined = now;
+        for (size_t i = 0; i < peers->seed_count; i++) {
+            meshq_swim_addr_t addr;
+            if (meshq_swim_udp_parse (peers->seed_list[i].endpoint, &addr) == 0)
+                meshq_swim_join (self->swim, &addr);
+        }
+    }
+    uint32_t cursor = 0;
+    s_event_t event;
+    while (meshq_swim_walk (self->swim, &cursor, event.id, &event.state,
+                            &event.incarnation)) {
+        meshq_peers_entry_t *entry = meshq_peers_find (peers, event.id);
+        bool linked = entry && entry->peer.state != MESHQ_PEER_IS_DOWN;
+        //  Alive with no link, or gone with one.
+        bool gone =
+            event.state == MESHQ_SWIM_DEAD || event.state == MESHQ_SWIM_LEFT;
+        if (event.state == MESHQ_SWIM_ALIVE ? linked : !(gone && linked))
+            continue;
+        if (gone && entry->peer.incarnation > event.incarnation)
+            continue;
+        meshq_swim_member_addr (self->swim, event.id, &event.addr);
+        if (count == cap) {
+            cap *= 2;
+            todo = realloc (todo, cap * sizeof *todo);
+            assert (todo);
+        }
+        todo[count++] = event;
+    }
+    pthread_mutex_unlock (&self->lock);
+    for (size_t i = 0; i < count; i++) {
+        const s_event_t *item = &todo[i];
+        if (item->state != MESHQ_SWIM_ALIVE) {
+            s_apply (peers, item, now);
+            continue;
+        }
+        //  As second-hand news: not retried within a timeout of its
+        //  last try's end.
+        char endpoint[MESHQ_ENDPOINT_MAX];
+        s_endpoint (peers, &item->addr, endpoint, sizeof endpoint);
+        if (*endpoint)
+            meshq_peers_discovered (peers, item->id, item->incarnation,
+                                    endpoint, true, true, now);
+    }
+    free (todo);
+}
+
+void
+meshq_peers_swim_freeze (meshq_peers_t *peers, bool frozen)
+{
+    meshq_peers_swim_t *self = peers->membership;
+    if (!self)
+        return;
+    if (frozen)
+        pthread_mutex_lock (&self->lock);
+    else
+        pthread_mutex_unlock (&self->lock);
 }
