@@ -3,37 +3,53 @@
 
     For N agents (2, 8, 32; up to 256), each run starts N meshq-agent
     processes and measures, from the agents' own log lines ("peer up",
-    "peer down"), read as they are written:
+    "peer down", "peer suspect"), read as they are written:
       * join: from the first spawn until every agent has all others up;
       * idle CPU: utime + stime of all agents over the --settle window
         once joined, divided by the window (1.0 is one core), and the
         false downs during it;
+      * RSS and PSS: each agent's memory once the mesh has been idle for
+        --settle seconds (3), and their growth: the median of this size
+        less the median of the smallest size of the same invocation
+        (sizes are measured smallest first);
+      * list_peers: then every agent is asked for its own view (meshq
+        --json list_peers on its control socket, a few at a time, within
+        a time bound): "yes" if every agent lists every other up, in
+        every run (sizes up to 64, or all with --check-lists);
       * newcomer: one more agent started into the idle mesh, from its
         "started" line until it and every other have each other up;
       * SIGKILL: from kill () until every survivor has the victim down;
       * SIGSTOP: the same for a frozen agent, and after SIGCONT the time
-        until it is up everywhere again;
-      * RSS and PSS: each agent's memory once the mesh has been idle for
-        --settle seconds (3).
-    Then two agents run idle while two processes keep both cores busy,
-    and every "peer down" between them is a false down. Prints the
-    median and max of 5 runs (bench/README.md has the targets). Every
-    size asked for gets a line: a size out of range, or one whose run
-    failed, says why.
+        until it is up everywhere again.
+    Then the busy mesh: --busy agents (2) join and run idle for --idle
+    seconds (60) while --spinners processes (two per core) spin; every
+    peer down among them is a false down, and the "peer suspect" lines
+    are counted too (zero from agents that log none). A down counts
+    once per agent and peer, as the peer goes from up to down in that
+    agent's log. Prints the median and max of --runs runs (5;
+    bench/README.md has the targets). Every size asked for gets a line:
+    a size out of range, or one whose run failed, says why. The open
+    files limit is raised to the hard limit, for the agents too.
 
     Usage: bench_discovery [--runs N] [--idle SECONDS] [--sizes 2,8,32]
-                           [--settle SECONDS]
+                           [--settle SECONDS] [--busy N] [--spinners M]
+                           [--check-lists]
 */
 #include "bench_util.h"
+#include "discovery_probe.h"
 #include "testproc.h"
 #include "testutil.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <sys/resource.h>
 
 #define S_AGENT   MESHQ_BINARY_DIR "/agents/meshq-agent"
+#define S_TOOL    MESHQ_BINARY_DIR "/tools/meshq"
 #define S_MAX     256
 #define S_WAIT_MS 30000
+//  Sizes whose agents are asked for their list without --check-lists.
+#define S_LISTS_DEFAULT 64
 
 static char s_dir[64];
 static char s_mesh[48];
@@ -43,7 +59,10 @@ static bool s_seen[S_MAX][S_MAX];  //  [i][j]: agent i has j up.
 static bool s_dead[S_MAX];         //  Killed or stopped: not a survivor.
 static int64_t s_last_started;     //  When the last agent said "started".
 static int s_started;              //  Agents that said "started".
+static int s_suspects;             //  "peer suspect" lines read.
 static char s_why[256];            //  Why the last run failed.
+static int s_cores = 1;            //  Processors online.
+static long long s_files;          //  Open files limit, once raised.
 
 static int
 s_start (int i, const int *gate)
@@ -65,12 +84,16 @@ s_start (int i, const int *gate)
     return 0;
 }
 
-//  Which agent a log line is about: "name=bK ".
+//  Which agent a log line is about: "name=bK ", or -1 (also for a
+//  line of some other form).
 static int
 s_about (const char *line)
 {
     const char *name = strstr (line, " name=b");
-    return name ? atoi (name + 7) : -1;
+    if (!name || !isdigit ((unsigned char)name[7]))
+        return -1;
+    int peer = atoi (name + 7);
+    return peer < S_MAX ? peer : -1;
 }
 
 //  Reads every agent's log for up to timeout_ms; counts up/down lines
@@ -78,6 +101,28 @@ s_about (const char *line)
 typedef bool (s_done_fn) (int count, void *arg);
 
 static int64_t s_deadline;  //  If set, s_watch's deadline instead.
+
+//  One complete line of agent i's log.
+static void
+s_line (int i, const char *line, int *downs)
+{
+    int peer = s_about (line);
+    if (strstr (line, "agent: started") && ++s_started > 0)
+        s_last_started = testproc_now ();
+    if (peer >= 0 && strstr (line, "peer up"))
+        s_seen[i][peer] = true;
+    //  An agent logs a peer's down twice, for discovery and for the
+    //  mesh: a down counts once, as the peer goes from up to down in
+    //  the agent's view.
+    if (peer >= 0 && strstr (line, "peer down")) {
+        if (downs && s_seen[i][peer])
+            (*downs)++;
+        s_seen[i][peer] = false;
+    }
+    //  Agents that do not log suspicions leave this at zero.
+    if (strstr (line, "peer suspect"))
+        s_suspects++;
+}
 
 static int64_t
 s_watch (int count, s_done_fn *done, void *arg, int *downs)
@@ -102,16 +147,7 @@ s_watch (int count, s_done_fn *done, void *arg, int *downs)
             char *line = agent->text + agent->seen, *end;
             while ((end = strchr (line, '\n'))) {
                 *end = 0;
-                int peer = s_about (line);
-                if (strstr (line, "agent: started") && ++s_started > 0)
-                    s_last_started = testproc_now ();
-                if (peer >= 0 && peer < S_MAX && strstr (line, "peer up"))
-                    s_seen[map[k]][peer] = true;
-                if (peer >= 0 && peer < S_MAX && strstr (line, "peer down")) {
-                    s_seen[map[k]][peer] = false;
-                    if (downs)
-                        (*downs)++;
-                }
+                s_line (map[k], line, downs);
                 *end = '\n';
                 line = end + 1;
             }
@@ -143,7 +179,8 @@ s_watch_until (int count, int64_t until, int *downs)
 {
     int64_t saved = s_deadline;
     s_deadline = until;
-    s_watch (count, s_never, NULL, downs);
+    while (testproc_now () < until)
+        s_watch (count, s_never, NULL, downs);
     s_deadline = saved;
 }
 
@@ -168,61 +205,12 @@ s_gone (int count, void *arg)
     return true;
 }
 
-//  A "Key: N kB" line of a /proc file, in kB, or -1.
-static long
-s_proc_kb (pid_t pid, const char *file_name, const char *key)
-{
-    char path[64], line[256];
-    snprintf (path, sizeof path, "/proc/%d/%s", (int)pid, file_name);
-    FILE *file = fopen (path, "r");
-    long kb = -1;
-    size_t size = strlen (key);
-    while (file && fgets (line, sizeof line, file))
-        if (strncmp (line, key, size) == 0)
-            kb = atol (line + size);
-    if (file)
-        fclose (file);
-    return kb;
-}
-
-//  Resident memory, and its proportional share (shared library pages
-//  divided among the processes that map them).
-static void
-s_memory (pid_t pid, double *rss, double *pss)
-{
-    *rss = (double)s_proc_kb (pid, "status", "VmRSS:");
-    *pss = (double)s_proc_kb (pid, "smaps_rollup", "Pss:");
-}
-
-//  utime + stime of a process in clock ticks, or 0 if it is gone.
-static long long
-s_cpu_ticks (pid_t pid)
-{
-    char path[64], text[1024];
-    snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *file = fopen (path, "r");
-    if (!file)
-        return 0;
-    size_t size = fread (text, 1, sizeof text - 1, file);
-    fclose (file);
-    text[size] = 0;
-    //  Fields after the command's ")" : state is field 3, utime 14,
-    //  stime 15.
-    const char *at = strrchr (text, ')');
-    long long utime = 0, stime = 0;
-    if (at && sscanf (at + 1,
-                      " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld",
-                      &utime, &stime) != 2)
-        return 0;
-    return utime + stime;
-}
-
 static long long
 s_mesh_ticks (int count)
 {
     long long ticks = 0;
     for (int i = 0; i < count; i++)
-        ticks += s_cpu_ticks (s_agents[i].pid);
+        ticks += meshq_bench_cpu_ticks (s_agents[i].pid);
     return ticks;
 }
 
@@ -236,6 +224,9 @@ s_links_up (int count)
             up += i != j && s_seen[i][j];
     return up;
 }
+
+// --------------------------------------------------------------------
+//  Runs
 
 static int s_settle = 3;  //  Seconds of idle mesh before memory is read.
 
@@ -295,13 +286,11 @@ s_fresh (void)
     snprintf (s_port, sizeof s_port, "%u", testutil_udp_port ());
 }
 
-//  One run with count agents; fills join, kill and stop times in ms,
-//  the RSS of each agent in kb, and the CPU of the idle mesh in cores.
-//  Returns 0, or -1 with the reason in s_why.
-static int
-s_run (int count, double *join, double *settle, double *killed, double *stopped,
-       double *thawed, double *rss, double *pss, double *cpu, double *newcomer,
-       int *settle_downs)
+//  Starts count agents in a fresh mesh at once and waits until each has
+//  all others up. Returns the time the gate opened, or -1 with the
+//  reason in s_why (the agents stopped).
+static int64_t
+s_join (int count, int64_t *full)
 {
     s_fresh ();
     //  Every process is made first, held at a gate; the clock starts as
@@ -324,8 +313,8 @@ s_run (int count, double *join, double *settle, double *killed, double *stopped,
     int64_t start = testproc_now ();
     close (gate[1]);
     int downs = 0;
-    int64_t full = s_watch (count, s_full, NULL, &downs);
-    if (full < 0) {
+    *full = s_watch (count, s_full, NULL, &downs);
+    if (*full < 0) {
         int exited = 0;
         for (int i = 0; i < count; i++)
             exited += testproc_wait (&s_agents[i], 0) >= 0;
@@ -337,31 +326,59 @@ s_run (int count, double *join, double *settle, double *killed, double *stopped,
         s_stop_all (count);
         return -1;
     }
-    *join = (double)(full - start);
-    *settle = (double)(full - s_last_started);
+    return start;
+}
+
+//  Reads what the count agents have logged so far.
+static void
+s_drain (void *arg)
+{
+    s_watch_until (*(int *)arg, testproc_now () + 1, NULL);
+}
+
+//  One run's figures: times in ms (-1: not within 30 s), CPU in cores.
+typedef struct {
+    double join, settle, killed, stopped, thawed, cpu, newcomer;
+    int idle_downs;
+    bool listed;      //  Every agent's list was asked for.
+    bool lists_full;  //  And every one showed all others up.
+    char lists_why[160];
+} s_result_t;
+
+//  One run with count agents; fills result, and the RSS and PSS of each
+//  agent in kB. Returns 0, or -1 with the reason in s_why.
+static int
+s_run (int count, bool check_lists, s_result_t *result, double *rss,
+       double *pss)
+{
+    int64_t full, start = s_join (count, &full);
+    if (start < 0)
+        return -1;
+    result->join = (double)(full - start);
+    result->settle = (double)(full - s_last_started);
     //  Memory once the mesh has been idle a moment, reading logs meanwhile
     //  (a down now would be a false one, and is not expected).
     //  The CPU of all agents over that window is the idle mesh's cost.
-    int idle_downs = 0;
     int64_t from = testproc_now ();
     long long ticks = s_mesh_ticks (count);
-    int64_t until = from + s_settle * 1000;
-    while (testproc_now () < until)
-        s_watch_until (count, until, &idle_downs);
+    s_watch_until (count, from + s_settle * 1000, &result->idle_downs);
     ticks = s_mesh_ticks (count) - ticks;
-    *cpu = (double)ticks / (double)sysconf (_SC_CLK_TCK) /
-           ((double)(testproc_now () - from) / 1000.0);
+    result->cpu = (double)ticks / (double)sysconf (_SC_CLK_TCK) /
+                  ((double)(testproc_now () - from) / 1000.0);
     for (int i = 0; i < count; i++)
-        s_memory (s_agents[i].pid, &rss[i], &pss[i]);
+        meshq_bench_memory (s_agents[i].pid, &rss[i], &pss[i]);
+    //  Each agent's own view, after the window (the tool's work is not
+    //  the idle mesh's).
+    result->listed = check_lists;
+    if (check_lists)
+        result->lists_full = meshq_bench_lists_full (
+            s_dir, S_TOOL, count, 2 * s_cores, result->lists_why,
+            sizeof result->lists_why, s_drain, &count);
 
-    *settle_downs += idle_downs;
-
-    //  A frozen agent: down everywhere by heartbeat timeout. Thawed, it
-    //  comes back (the others say HELLO again); then it is killed.
     //  A newcomer to the idle mesh: from its "started" line until it and
     //  every other agent have each other up.
     int all = count;
-    *newcomer = -1;
+    result->newcomer = -1;
     if (count < S_MAX) {
         if (s_start (count, NULL)) {
             s_stop_all (count);
@@ -370,25 +387,27 @@ s_run (int count, double *join, double *settle, double *killed, double *stopped,
         all = count + 1;
         int64_t in = s_watch (all, s_full, NULL, NULL);
         if (in >= 0)
-            *newcomer = (double)(in - s_last_started);
+            result->newcomer = (double)(in - s_last_started);
     }
 
+    //  A frozen agent: down everywhere by heartbeat timeout. Thawed, it
+    //  comes back (the others say HELLO again); then it is killed.
     int victim = count - 1;
     int64_t sent = testproc_now ();
     kill (s_agents[victim].pid, SIGSTOP);
     s_dead[victim] = true;
     int64_t gone = s_watch (all, s_gone, &victim, NULL);
-    *stopped = gone < 0 ? -1 : (double)(gone - sent);
+    result->stopped = gone < 0 ? -1 : (double)(gone - sent);
     kill (s_agents[victim].pid, SIGCONT);
     s_dead[victim] = false;
     int64_t back = s_watch (all, s_full, NULL, NULL);
-    *thawed = back < 0 ? -1 : (double)(back - gone);
+    result->thawed = back < 0 ? -1 : (double)(back - gone);
 
     sent = testproc_now ();
     kill (s_agents[victim].pid, SIGKILL);
     s_dead[victim] = true;
     gone = s_watch (all, s_gone, &victim, NULL);
-    *killed = gone < 0 ? -1 : (double)(gone - sent);
+    result->killed = gone < 0 ? -1 : (double)(gone - sent);
     testproc_wait (&s_agents[victim], S_WAIT_MS);
     s_stop_all (all);
     return 0;
@@ -396,7 +415,7 @@ s_run (int count, double *join, double *settle, double *killed, double *stopped,
 
 //  Spins until killed: keeps one core busy.
 static pid_t
-s_burner (void)
+s_spinner (void)
 {
     pid_t pid = fork ();
     if (pid == 0) {
@@ -407,54 +426,213 @@ s_burner (void)
     return pid;
 }
 
+//  The busy mesh: count agents join, then run idle for seconds while
+//  spinners processes spin; counts the peer downs (all false) and the
+//  suspect lines logged meanwhile, and reads each agent's memory at the
+//  end. Returns 0, or -1 with the reason in s_why.
 static int
-s_idle (int seconds, double *rss, double *pss)
+s_busy (int count, int spinners, int seconds, double *rss, double *pss,
+        int *downs, int *suspects)
 {
-    s_fresh ();
-    if (s_start (0, NULL) || s_start (1, NULL)) {
-        fprintf (stderr, "bench: %s\n", s_why);
-        exit (1);
+    int64_t full;
+    if (s_join (count, &full) < 0)
+        return -1;
+    pid_t *spinning = calloc ((size_t)spinners, sizeof *spinning);
+    for (int i = 0; spinning && i < spinners; i++)
+        spinning[i] = s_spinner ();
+    s_suspects = 0;
+    s_watch_until (count, testproc_now () + seconds * 1000, downs);
+    *suspects = s_suspects;
+    for (int i = 0; spinning && i < spinners; i++)
+        if (spinning[i] > 0) {
+            kill (spinning[i], SIGKILL);
+            waitpid (spinning[i], NULL, 0);
+        }
+    free (spinning);
+    for (int i = 0; i < count; i++)
+        meshq_bench_memory (s_agents[i].pid, &rss[i], &pss[i]);
+    s_stop_all (count);
+    return 0;
+}
+
+// --------------------------------------------------------------------
+//  The table
+
+static int
+s_ascending (const void *a, const void *b)
+{
+    return *(const int *)a - *(const int *)b;
+}
+
+//  The size's line; base_rss and base_pss are the medians of the
+//  smallest size measured, or set to this one's.
+static void
+s_print (int count, int runs, s_result_t *results, double *rss, double *pss,
+         double *base_rss, double *base_pss)
+{
+    double join[100], settle[100], killed[100], stopped[100], thawed[100];
+    double cpu[100], newcomer[100];
+    int idle_downs = 0, listed = 0, lists_full = 0;
+    for (int r = 0; r < runs; r++) {
+        s_result_t *result = &results[r];
+        join[r] = result->join;
+        settle[r] = result->settle;
+        killed[r] = result->killed;
+        stopped[r] = result->stopped;
+        thawed[r] = result->thawed;
+        cpu[r] = result->cpu;
+        newcomer[r] = result->newcomer;
+        idle_downs += result->idle_downs;
+        listed += result->listed;
+        lists_full += result->listed && result->lists_full;
     }
-    if (s_watch (2, s_full, NULL, NULL) < 0) {
-        fprintf (stderr, "bench: idle agents never met\n");
-        exit (1);
+    double rss_median = meshq_bench_median (rss, runs * count);
+    double pss_median = meshq_bench_median (pss, runs * count);
+    if (*base_rss < 0) {
+        *base_rss = rss_median;
+        *base_pss = pss_median;
     }
-    pid_t burners[2] = {s_burner (), s_burner ()};
-    int downs = 0;
-    int64_t end = testproc_now () + seconds * 1000;
-    //  Read their logs until the end, counting down lines.
-    while (testproc_now () < end) {
-        struct pollfd items[2] = {{s_agents[0].log, POLLIN, 0},
-                                  {s_agents[1].log, POLLIN, 0}};
-        poll (items, 2, (int)(end - testproc_now ()));
-        for (int i = 0; i < 2; i++)
-            if (items[i].revents) {
-                testproc_read (&s_agents[i], 0);
-                const char *line;
-                while ((line = testproc_expect (&s_agents[i], 0, "peer down",
-                                                NULL)))
-                    downs++;
+    char lists[32];
+    if (listed == 0)
+        snprintf (lists, sizeof lists, "-");
+    else if (lists_full == listed)
+        snprintf (lists, sizeof lists, "yes");
+    else
+        snprintf (lists, sizeof lists, "no, %d of %d", listed - lists_full,
+                  listed);
+    printf ("| %6d | %4.0f / %3.0f | %9.0f / %8.0f | %6.0f / %6.0f | "
+            "%6.0f / %6.0f | %5.0f / %5.0f | %4.1f / %3.1f | %6.1f "
+            "| %4.2f / %4.2f | %10d | %4.0f / %4.0f | %15s | %+13.1f "
+            "| %+13.1f |\n",
+            count, meshq_bench_median (join, runs), s_max (join, runs),
+            meshq_bench_median (settle, runs), s_max (settle, runs),
+            meshq_bench_median (killed, runs), s_max (killed, runs),
+            meshq_bench_median (stopped, runs), s_max (stopped, runs),
+            meshq_bench_median (thawed, runs), s_max (thawed, runs),
+            rss_median / 1024, s_max (rss, runs * count) / 1024,
+            pss_median / 1024, meshq_bench_median (cpu, runs),
+            s_max (cpu, runs), idle_downs, meshq_bench_median (newcomer, runs),
+            s_max (newcomer, runs), lists, (rss_median - *base_rss) / 1024,
+            (pss_median - *base_pss) / 1024);
+    for (int r = 0; r < runs; r++)
+        if (results[r].listed && !results[r].lists_full)
+            printf ("(%d agents, list_peers not full: %s)\n", count,
+                    results[r].lists_why);
+}
+
+//  Measures each size, smallest first.
+static void
+s_sizes (char *sizes_text, int runs, bool check_lists)
+{
+    int sizes[64], measured = 0;
+    for (char *item = strtok (sizes_text, ","); item;
+         item = strtok (NULL, ",")) {
+        char *end;
+        long count = strtol (item, &end, 10);
+        if (*end || count < 2 || count > S_MAX)
+            printf ("| %6s | not measured: sizes are 2 to %d |\n", item, S_MAX);
+        else if (measured < 64)
+            sizes[measured++] = (int)count;
+    }
+    fflush (stdout);
+    qsort (sizes, (size_t)measured, sizeof sizes[0], s_ascending);
+    double base_rss = -1, base_pss = -1;
+    for (int s = 0; s < measured; s++) {
+        int count = sizes[s], done = 0;
+        s_result_t results[100];
+        double *rss = calloc ((size_t)(runs * count), sizeof *rss);
+        double *pss = calloc ((size_t)(runs * count), sizeof *pss);
+        if (!rss || !pss)
+            exit (1);
+        //  Each agent holds about three descriptors per peer.
+        if (s_files && s_files < 3LL * count + 64)
+            printf ("(%d agents: the open files limit, %lld, is below the "
+                    "about %d each agent needs; raise the hard limit)\n",
+                    count, s_files, 3 * count + 64);
+        for (int r = 0; r < runs; r++) {
+            memset (&results[done], 0, sizeof results[done]);
+            if (s_run (count, check_lists || count <= S_LISTS_DEFAULT,
+                       &results[done], rss + done * count,
+                       pss + done * count) == 0)
+                done++;
+            else {
+                printf ("| %6d | run %d failed: %s |\n", count, r + 1, s_why);
+                fflush (stdout);
             }
+        }
+        if (done > 0)
+            s_print (count, done, results, rss, pss, &base_rss, &base_pss);
+        if (done < runs)
+            printf ("(%d agents: %d of %d runs failed, above)\n", count,
+                    runs - done, runs);
+        fflush (stdout);
+        free (rss);
+        free (pss);
     }
-    for (int i = 0; i < 2; i++) {
-        kill (burners[i], SIGKILL);
-        waitpid (burners[i], NULL, 0);
-        s_memory (s_agents[i].pid, &rss[i], &pss[i]);
+}
+
+//  The busy mesh, runs times.
+static void
+s_busy_runs (int runs, int agents, int spinners, int idle)
+{
+    printf ("\nbusy: %d agents, %d spinning processes (%d cores), %d s each "
+            "run\n",
+            agents, spinners, s_cores, idle);
+    fflush (stdout);
+    int total_downs = 0, total_suspects = 0, done = 0;
+    int *downs = calloc ((size_t)runs, sizeof *downs);
+    int *suspects = calloc ((size_t)runs, sizeof *suspects);
+    double *rss = calloc ((size_t)(runs * agents), sizeof *rss);
+    double *pss = calloc ((size_t)(runs * agents), sizeof *pss);
+    if (!downs || !suspects || !rss || !pss)
+        exit (1);
+    for (int r = 0; r < runs; r++) {
+        if (s_busy (agents, spinners, idle, rss + done * agents,
+                    pss + done * agents, &downs[done], &suspects[done])) {
+            printf ("run %d failed: %s\n", r + 1, s_why);
+            fflush (stdout);
+            continue;
+        }
+        total_downs += downs[done];
+        total_suspects += suspects[done];
+        done++;
     }
-    s_stop_all (2);
-    return downs;
+    if (done > 0) {
+        printf ("false downs per run:");
+        for (int r = 0; r < done; r++)
+            printf (" %d", downs[r]);
+        printf ("  (total %d)\nsuspect lines per run:", total_downs);
+        for (int r = 0; r < done; r++)
+            printf (" %d", suspects[r]);
+        printf ("  (total %d)\n", total_suspects);
+        printf ("memory of an agent after %d s: RSS %.1f / %.1f MB "
+                "(median / max), PSS %.1f MB\n",
+                idle, meshq_bench_median (rss, done * agents) / 1024,
+                s_max (rss, done * agents) / 1024,
+                meshq_bench_median (pss, done * agents) / 1024);
+    }
+    free (downs);
+    free (suspects);
+    free (rss);
+    free (pss);
 }
 
 int
 main (int argc, char *argv[])
 {
-    int runs = 5, idle = 60;
-    char sizes_text[64] = "2,8,32";
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    s_cores = cores > 0 ? (int)cores : 1;
+    int runs = 5, idle = 60, busy = 2, spinners = 2 * s_cores;
+    bool check_lists = false;
+    char sizes_text[256] = "2,8,32";
     static const struct option options[] = {
         {"runs", required_argument, NULL, 'r'},
         {"idle", required_argument, NULL, 'i'},
         {"sizes", required_argument, NULL, 's'},
         {"settle", required_argument, NULL, 'e'},
+        {"busy", required_argument, NULL, 'b'},
+        {"spinners", required_argument, NULL, 'p'},
+        {"check-lists", no_argument, NULL, 'l'},
         {NULL, 0, NULL, 0}};
     int code;
     while ((code = getopt_long (argc, argv, "", options, NULL)) != -1) {
@@ -466,15 +644,26 @@ main (int argc, char *argv[])
             snprintf (sizes_text, sizeof sizes_text, "%s", optarg);
         else if (code == 'e')
             s_settle = atoi (optarg);
+        else if (code == 'b')
+            busy = atoi (optarg);
+        else if (code == 'p')
+            spinners = atoi (optarg);
+        else if (code == 'l')
+            check_lists = true;
         else {
             fprintf (stderr,
                      "usage: bench_discovery [--runs N] [--idle SECONDS] "
-                     "[--sizes 2,8,32] [--settle SECONDS]\n");
+                     "[--sizes 2,8,32] [--settle SECONDS] [--busy N] "
+                     "[--spinners M] [--check-lists]\n");
             return 64;
         }
     }
-    if (runs < 1 || runs > 100 || idle < 0) {
-        fprintf (stderr, "bench: --runs 1..100, --idle >= 0\n");
+    if (runs < 1 || runs > 100 || idle < 0 || busy < 2 || busy > S_MAX ||
+        spinners < 0 || spinners > 1024) {
+        fprintf (stderr,
+                 "bench: --runs 1..100, --idle >= 0, --busy 2..%d, "
+                 "--spinners 0..1024\n",
+                 S_MAX);
         return 64;
     }
     for (int i = 0; i < S_MAX; i++)
@@ -492,90 +681,36 @@ main (int argc, char *argv[])
         files.rlim_cur = files.rlim_max;
         setrlimit (RLIMIT_NOFILE, &files);
     }
+    if (getrlimit (RLIMIT_NOFILE, &files) == 0)
+        s_files = (long long)files.rlim_cur;
+    char load[64];
+    meshq_bench_load_average (load, sizeof load);
 
     printf ("discovery on loopback, default timings (beacon 250 ms, "
-            "heartbeat 250 ms, timeout 2000 ms)\nmedian / max of %d runs\n\n",
-            runs);
+            "heartbeat 250 ms, timeout 2000 ms)\nmedian / max of %d runs; "
+            "load average %s; open files limit %lld\n\n",
+            runs, load, s_files);
     printf ("idle CPU: utime + stime of all agents over the %d s after "
             "join, per second (1.00 = one core); idle downs: peer downs "
-            "logged then (all false); newcomer: one more agent started "
-            "then, from its 'started' line until all have each other "
-            "up\n\n",
-            s_settle);
+            "logged then (all false); list_peers full: every agent's own "
+            "list shows all others up, in every run (- not asked: sizes "
+            "over %d without --check-lists); newcomer: one more agent "
+            "started then, from its 'started' line until all have each "
+            "other up; RSS and PSS growth: median less the smallest "
+            "size's\n\n",
+            s_settle, S_LISTS_DEFAULT);
     printf ("| agents |   join ms | after all started ms | SIGKILL down ms "
             "| SIGSTOP down ms | thawed, up ms |    RSS MB | PSS MB "
-            "| idle CPU | idle downs | newcomer ms |\n");
+            "| idle CPU | idle downs | newcomer ms | list_peers full "
+            "| RSS growth MB | PSS growth MB |\n");
     printf ("|-------:|----------:|---------------------:|----------------:"
             "|----------------:|--------------:|----------:|-------:"
-            "|---------:|-----------:|------------:|\n");
+            "|---------:|-----------:|------------:|----------------:"
+            "|--------------:|--------------:|\n");
     fflush (stdout);
-    for (char *item = strtok (sizes_text, ","); item;
-         item = strtok (NULL, ",")) {
-        char *end;
-        long count = strtol (item, &end, 10);
-        if (*end || count < 2 || count > S_MAX) {
-            printf ("| %6s | not measured: sizes are 2 to %d |\n", item, S_MAX);
-            fflush (stdout);
-            continue;
-        }
-        double join[100], settle[100], killed[100], stopped[100], thawed[100];
-        double cpu[100], newcomer[100];
-        int settle_downs = 0, done = 0;
-        double *rss = calloc ((size_t)(runs * count), sizeof *rss);
-        double *pss = calloc ((size_t)(runs * count), sizeof *pss);
-        for (int r = 0; r < runs; r++) {
-            if (s_run ((int)count, &join[done], &settle[done], &killed[done],
-                       &stopped[done], &thawed[done], rss + done * count,
-                       pss + done * count, &cpu[done], &newcomer[done],
-                       &settle_downs) == 0)
-                done++;
-            else {
-                printf ("| %6ld | run %d failed: %s |\n", count, r + 1, s_why);
-                fflush (stdout);
-            }
-        }
-        if (done > 0)
-            printf ("| %6ld | %4.0f / %3.0f | %9.0f / %8.0f | %6.0f / %6.0f | "
-                    "%6.0f / %6.0f | %5.0f / %5.0f | %4.1f / %3.1f | %6.1f "
-                    "| %4.2f / %4.2f | %10d | %4.0f / %4.0f |\n",
-                    count, meshq_bench_median (join, done), s_max (join, done),
-                    meshq_bench_median (settle, done), s_max (settle, done),
-                    meshq_bench_median (killed, done), s_max (killed, done),
-                    meshq_bench_median (stopped, done), s_max (stopped, done),
-                    meshq_bench_median (thawed, done), s_max (thawed, done),
-                    meshq_bench_median (rss, done * (int)count) / 1024,
-                    s_max (rss, done * (int)count) / 1024,
-                    meshq_bench_median (pss, done * (int)count) / 1024,
-                    meshq_bench_median (cpu, done), s_max (cpu, done),
-                    settle_downs, meshq_bench_median (newcomer, done),
-                    s_max (newcomer, done));
-        if (done < runs)
-            printf ("(%ld agents: %d of %d runs failed, above)\n", count,
-                    runs - done, runs);
-        fflush (stdout);
-        free (rss);
-        free (pss);
-    }
-    if (idle > 0) {
-        printf ("\nidle: 2 agents, %d s each run, both cores kept busy by two "
-                "spinning processes\nfalse downs per run:",
-                idle);
-        fflush (stdout);
-        int total = 0;
-        double rss[200], pss[200];
-        for (int r = 0; r < runs; r++) {
-            int downs = s_idle (idle, rss + 2 * r, pss + 2 * r);
-            total += downs;
-            printf (" %d", downs);
-            fflush (stdout);
-        }
-        printf ("  (total %d)\n", total);
-        printf ("memory of an idle agent after %d s: RSS %.1f / %.1f MB "
-                "(median / max), PSS %.1f MB\n",
-                idle, meshq_bench_median (rss, 2 * runs) / 1024,
-                s_max (rss, 2 * runs) / 1024,
-                meshq_bench_median (pss, 2 * runs) / 1024);
-    }
+    s_sizes (sizes_text, runs, check_lists);
+    if (idle > 0)
+        s_busy_runs (runs, busy, spinners, idle);
     char out[256];
     testproc_shell (out, sizeof out, "rm -rf '%s'", s_dir);
     return 0;
