@@ -441,7 +441,7 @@ s_monitor (s_sim_t *sim)
             if (st.alive + st.suspect == 0)
                 meshq_swim_join (node->swim, &addr);
             else
-                meshq_swim_hello (node->swim, sim->nodes[j].id, &addr);
+                meshq_swim_hello (node->swim, sim->nodes[j].id, 0, &addr);
             s_schedule (sim, i);
         }
     if (sim->phase == S_PHASE_JOIN && all_started) {

@@ -423,10 +423,12 @@ meshq_peer_tick (meshq_peer_t *self, int64_t now)
                 if (self->waiting && self->waiting_since > self->heard)
                     silence = now - self->waiting_since;
             }
-            if (silence > self->timeout_ms)
+            int64_t limit = self->timeout_ms;
+            if (self->lazy && self->vouched)
+                limit *= 3;
+            if (silence > limit)
                 return s_down (self, "heartbeat timeout", now);
-            if (self->state == MESHQ_PEER_IS_UP &&
-                silence > self->timeout_ms / 2) {
+            if (self->state == MESHQ_PEER_IS_UP && silence > limit / 2) {
                 s_enter (self, MESHQ_PEER_IS_SUSPECT, "missed heartbeats", now);
                 actions |= MESHQ_PEER_LOG_SUSPECT;
             }

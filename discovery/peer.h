@@ -111,8 +111,14 @@ typedef struct {
     bool waiting;               //  Lazy: we sent data or lost the
                                 //  connection, and heard nothing since.
     int64_t waiting_since;      //  When the wait began (ms).
-    const char *reason;         //  Why it is in its state (static).
-    const char *down_reason;    //  Why it last went down (static).
+    bool vouched;               //  Lazy: the membership has it alive and
+                                //  unsuspected (the owner sets it before
+                                //  each tick): a silent link then gets
+                                //  three timeouts, not one, so that a
+                                //  busy host does not lose its links.
+
+    const char *reason;       //  Why it is in its state (static).
+    const char *down_reason;  //  Why it last went down (static).
 } meshq_peer_t;
 
 //  Starts a peer in state DOWN, never seen, with our timings.

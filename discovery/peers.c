@@ -416,14 +416,6 @@ s_beacon_arm (meshq_peers_t *self, int64_t now)
     self->beacon_at = now + (int64_t)delay;
 }
 
-void
-meshq_peers_beacon_soon (meshq_peers_t *self, int64_t now)
-{
-    meshq_beacon_pace_reset (&self->beacon_pace, now);
-    if (self->udp && self->loop)
-        s_beacon_arm (self, now);
-}
-
 static int
 s_beacon_timer (zloop_t *loop, int timer_id, void *arg)
 {
@@ -479,19 +471,13 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
         rc = s_error (self, MESHQ_EIO, "cannot watch the ROUTER");
     self->started = true;  //  From here, stop undoes what was done.
     if (rc == 0 && self->udp) {
-        self->udp_item =
-            (zmq_pollitem_t){NULL, meshq_udp_fd (self->udp), ZMQ_POLLIN, 0};
-        if (zloop_poller (loop, &self->udp_item, meshq_peers_beacon_input,
-                          self))
-            rc = s_error (self, MESHQ_EIO, "cannot watch the beacon socket");
-        else {
-            //  The first beacon went in s_open_beacon.
-            meshq_beacon_pace_init (
-                &self->beacon_pace, self->config.beacon_interval_ms,
-                self->config.beacon_slow_ms, zclock_mono ());
-            meshq_beacon_pace_sent (&self->beacon_pace, false, zclock_mono ());
-            s_beacon_arm (self, zclock_mono ());
-        }
+        //  Beacons are read on the membership's thread (peers_swim.c);
+        //  they are sent from here. The first went in s_open_beacon.
+        meshq_beacon_pace_init (&self->beacon_pace,
+                                self->config.beacon_interval_ms,
+                                self->config.beacon_slow_ms, zclock_mono ());
+        meshq_beacon_pace_sent (&self->beacon_pace, false, zclock_mono ());
+        s_beacon_arm (self, zclock_mono ());
     }
     if (rc == 0) {
         //  A heartbeat: idle links send nothing, so this only times
@@ -549,8 +535,6 @@ meshq_peers_stop (meshq_peers_t *self, bool goodbye)
         zloop_timer_end (self->loop, self->tick_timer);
     self->beacon_timer = self->tick_timer = -1;
     meshq_peers_swim_stop (self, goodbye);
-    if (self->udp && self->udp_item.fd > 0)
-        zloop_poller_end (self->loop, &self->udp_item);
     meshq_udp_destroy (&self->udp);
     if (self->monitor) {
         zloop_poller_end (self->loop, &self->monitor_item);

@@ -143,23 +143,22 @@ s_beacon (meshq_peers_t *self, const uint8_t *data,
             return;
         }
         self->stats.beacons_received++;
-        //  An agent we do not have up (a newcomer, or one coming back):
-        //  beacon fast again until the mesh settles.
-        meshq_peers_entry_t *entry = meshq_peers_find (self, beacon.node);
-        if (!entry || !entry->peer.reported)
-            meshq_peers_beacon_soon (self, now);
-        meshq_peers_discovered (self, beacon.node, beacon.incarnation, endpoint,
-                                false, false, now);
-        meshq_peers_swim_heard (self, beacon.node, endpoint);
+        if (meshq_peers_future (beacon.incarnation)) {
+            s_refuse_report (self, beacon.node, false, MESHQ_BEACON_DROP_FUTURE,
+                             MESHQ_FRAME_DROP_FUTURE, now);
+            return;
+        }
+        //  The membership takes it from here: a member it has alive in
+        //  that start costs nothing; a newcomer or a restart is asked at
+        //  once, and its answer brings the link.
+        meshq_peers_swim_heard_locked (self, beacon.node, beacon.incarnation,
+                                       endpoint);
     }
 }
 
-int
-meshq_peers_beacon_input (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+void
+meshq_peers_beacons_read (meshq_peers_t *self)
 {
-    (void)loop;
-    (void)item;
-    meshq_peers_t *self = arg;
     int64_t now = zclock_mono ();
     //  One byte more than a sealed beacon: a longer datagram is cut there, and
     //  its real size (MSG_TRUNC) is what gets it dropped.
@@ -177,7 +176,6 @@ meshq_peers_beacon_input (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         }
         s_beacon (self, data, &datagram, now);
     }
-    return 0;
 }
 
 // --------------------------------------------------------------------
@@ -300,7 +298,7 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
     }
     //  The membership hears of it too (a seed's answer, or a link
     //  from a member it does not have yet).
-    meshq_peers_swim_heard (self, node, endpoint);
+    meshq_peers_swim_heard (self, node, hello.incarnation, endpoint);
     //  A HELLO on a connection the peer has closed already is one of its
     //  abandoned tries (kept in our kernel's buffer while we were
     //  stopped or cut off): its current try comes on another. Taken, it
@@ -362,7 +360,7 @@ meshq_peers_introduce (meshq_peers_t *self, const uint8_t node[16],
     if (actions & MESHQ_PEER_STALE)
         self->stats.frames_dropped[MESHQ_FRAME_DROP_STALE]++;
     meshq_peers_apply (self, entry, actions, endpoint, NULL, now);
-    meshq_peers_swim_heard (self, node, endpoint);
+    meshq_peers_swim_heard (self, node, incarnation, endpoint);
     return 0;
 }
 

@@ -119,7 +119,6 @@ struct _meshq_peers_t {
                                                 //  was accepted and not lost.
     char endpoint[MESHQ_ENDPOINT_MAX];          //  Where peers reach it.
     meshq_udp_t *udp;                           //  Beacon socket, or NULL.
-    zmq_pollitem_t udp_item;                    //  Its zloop poller.
     uint8_t beacon[MESHQ_BEACON_SEALED_SIZE];   //  Our beacon record,
     size_t beacon_size;                         //  sealed with a secret,
     uint8_t beacon_key[MESHQ_BEACON_KEY_SIZE];  //  by this key.
@@ -200,10 +199,6 @@ void meshq_peers_lost (meshq_peers_t *self, meshq_peers_entry_t *entry,
 void meshq_peers_refused (meshq_peers_t *self, meshq_peers_entry_t *entry,
                           int64_t now);
 
-//  peers.c
-//  The view changed: beacon fast again, the next one now.
-void meshq_peers_beacon_soon (meshq_peers_t *self, int64_t now);
-
 //  peers_swim.c
 //  Opens the membership's socket at the ROUTER's port: 0, MESHQ_EEXIST
 //  if the port is taken for UDP, or MESHQ_EIO, with self->error set.
@@ -214,7 +209,10 @@ int meshq_peers_swim_start (meshq_peers_t *self);
 void meshq_peers_swim_stop (meshq_peers_t *self, bool goodbye);
 //  Heard of node at endpoint (a beacon, a seed's answer, the owner).
 void meshq_peers_swim_heard (meshq_peers_t *self, const uint8_t node[16],
-                             const char *endpoint);
+                             uint64_t incarnation, const char *endpoint);
+//  The same, on the membership's thread with its lock held (beacons).
+void meshq_peers_swim_heard_locked (meshq_peers_t *self, const uint8_t node[16],
+                                    uint64_t incarnation, const char *endpoint);
 //  A link's connection to node was lost: suspect it, probe it now.
 void meshq_peers_swim_lost (meshq_peers_t *self, const uint8_t node[16]);
 //  Proof that node's incarnation is gone: dead, for the whole mesh.
@@ -252,7 +250,9 @@ bool meshq_peers_ratelog (meshq_peers_ratelog_t *log, int64_t now);
 
 //  peers_input.c
 int meshq_peers_router_input (zloop_t *loop, zmq_pollitem_t *item, void *arg);
-int meshq_peers_beacon_input (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+//  Reads the beacons waiting, each heard by the membership: on the
+//  membership's thread, with its lock held.
+void meshq_peers_beacons_read (meshq_peers_t *self);
 int meshq_peers_monitor_input (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 int meshq_peers_probe_input (zloop_t *loop, zmq_pollitem_t *item, void *arg);
 

@@ -171,14 +171,21 @@ s_run (void *arg)
                       : next - now > 1000 ? 1000
                                           : (int)(next - now);
         pthread_mutex_unlock (&self->lock);
-        struct pollfd fds[2] = {{meshq_swim_udp_fd (self->udp), POLLIN, 0},
-                                {self->wake[0], POLLIN, 0}};
-        poll (fds, 2, timeout);
+        //  Beacons come here too: in a joined mesh of N they are N
+        //  datagrams every slow interval for every agent.
+        meshq_udp_t *beacons = self->owner->udp;
+        struct pollfd fds[3] = {
+            {meshq_swim_udp_fd (self->udp), POLLIN, 0},
+            {self->wake[0], POLLIN, 0},
+            {beacons ? meshq_udp_fd (beacons) : -1, POLLIN, 0}};
+        poll (fds, 3, timeout);
         pthread_mutex_lock (&self->lock);
         if (fds[1].revents)
             s_drain (self->wake[0]);
         if (fds[0].revents)
             s_read (self);
+        if (fds[2].revents)
+            meshq_peers_beacons_read (self->owner);
         if (zclock_mono () >= meshq_swim_next (self->swim))
             meshq_swim_tick (self->swim);
         if ((self->events_len || self->overflow) && !self->notified) {
@@ -224,8 +231,14 @@ s_apply (meshq_peers_t *peers, const s_event_t *event, int64_t now)
 {
     char hex[33];
     meshq_peers_hex (event->id, hex);
-    zsys_info ("discovery: member %s id=%s incarnation=%" PRIu64,
-               s_state_name (event->state), hex, event->incarnation);
+    //  Suspicions come and go by the thousand in a large mesh under
+    //  load: only deaths and leaves are worth a line each.
+    if (event->state == MESHQ_SWIM_DEAD || event->state == MESHQ_SWIM_LEFT)
+        zsys_info ("discovery: member %s id=%s incarnation=%" PRIu64,
+                   s_state_name (event->state), hex, event->incarnation);
+    else
+        zsys_debug ("discovery: member %s id=%s incarnation=%" PRIu64,
+                    s_state_name (event->state), hex, event->incarnation);
     if (event->state == MESHQ_SWIM_ALIVE) {
         char endpoint[MESHQ_ENDPOINT_MAX];
         s_endpoint (peers, &event->addr, endpoint, sizeof endpoint);
@@ -383,22 +396,29 @@ meshq_peers_swim_stop (meshq_peers_t *peers, bool goodbye)
     } while (0)
 
 void
-meshq_peers_swim_heard (meshq_peers_t *peers, const uint8_t node[16],
-                        const char *endpoint)
+meshq_peers_swim_heard_locked (meshq_peers_t *peers, const uint8_t node[16],
+                               uint64_t incarnation, const char *endpoint)
 {
+    meshq_peers_swim_t *self = peers->membership;
     meshq_swim_addr_t addr;
-    if (meshq_swim_udp_parse (endpoint, &addr))
+    if (!self || !self->swim || meshq_swim_udp_parse (endpoint, &addr))
         return;
     //  Alone, join (our table for its); else a PING, if we do not have
-    //  it alive, is all it takes.
-    S_LOCKED (peers, {
-        meshq_swim_stats_t stats;
-        meshq_swim_stats (m_->swim, &stats);
-        if (stats.alive + stats.suspect == 0)
-            meshq_swim_join (m_->swim, &addr);
-        else
-            meshq_swim_hello (m_->swim, node, &addr);
-    });
+    //  it alive in that start, is all it takes.
+    meshq_swim_stats_t stats;
+    meshq_swim_stats (self->swim, &stats);
+    if (stats.alive + stats.suspect == 0)
+        meshq_swim_join (self->swim, &addr);
+    else
+        meshq_swim_hello (self->swim, node, incarnation, &addr);
+}
+
+void
+meshq_peers_swim_heard (meshq_peers_t *peers, const uint8_t node[16],
+                        uint64_t incarnation, const char *endpoint)
+{
+    S_LOCKED (peers, meshq_peers_swim_heard_locked (peers, node, incarnation,
+                                                    endpoint));
 }
 
 void

@@ -155,9 +155,6 @@ s_report (meshq_peers_t *self, meshq_peers_entry_t *entry,
         down->state = "down";
         assert (self->up_count > 0);
         self->up_count--;
-        //  The mesh changed: beacon fast again, so that a peer that
-        //  comes back, or a part of the mesh cut off, is found soon.
-        meshq_peers_beacon_soon (self, now);
         self->stats.peer_down_events++;
         zsys_notice ("discovery: peer down id=%s name=%s endpoint=%s "
                      "incarnation=%" PRIu64 " reason=\"%s\"",
@@ -399,6 +396,9 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
         if (entry->probe >= 0 && now >= entry->probe_deadline)
             meshq_peers_probe_stop (self, entry);  //  No answer: heartbeats
                                                    //  decide.
+        if (entry->peer.waiting)
+            entry->peer.vouched = meshq_peers_swim_alive (self, entry->node) &&
+                                  !meshq_peers_swim_suspect (self, entry->node);
         unsigned actions = meshq_peer_tick (&entry->peer, now);
         meshq_peers_apply (self, entry, actions, NULL, NULL, now);
         if (actions & MESHQ_PEER_FORGET)

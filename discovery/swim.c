@@ -400,14 +400,15 @@ meshq_swim_join (meshq_swim_t *self, const meshq_swim_addr_t *addr)
 }
 
 void
-meshq_swim_hello (meshq_swim_t *self, const uint8_t *id,
+meshq_swim_hello (meshq_swim_t *self, const uint8_t *id, uint64_t incarnation,
                   const meshq_swim_addr_t *addr)
 {
     assert (self && id && addr);
     uint32_t slot = UINT32_MAX;
     meshq_swim_member_t *m = meshq_swim_find (self, id, &slot);
     if (memcmp (id, self->me.id, 16) == 0 ||
-        (m && m->state != MESHQ_SWIM_DEAD && m->state != MESHQ_SWIM_LEFT))
+        (m && m->state != MESHQ_SWIM_DEAD && m->state != MESHQ_SWIM_LEFT &&
+         incarnation <= m->incarnation))
         return;
     //  Number 0 is no probe of ours: its ACK only brings the member in.
     //  One we hold dead is told so first (meshq_swim_send): alive, it

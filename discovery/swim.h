@@ -132,12 +132,14 @@ void meshq_swim_destroy (meshq_swim_t **self_p);
 //  our table, asking for its own. Harmless to repeat.
 void meshq_swim_join (meshq_swim_t *self, const meshq_swim_addr_t *addr);
 
-//  Heard of a member (a beacon, a peer list): if we do not have it
-//  alive, PING it; its ACK brings it in, and our PING brings us into
-//  its table. Cheaper than a join, which sends the whole table: call
-//  join only while our table is empty. The owner bounds how often.
+//  Heard of a member (a beacon, a peer list) of incarnation (0: not
+//  known): if we do not have it alive, or have an older start of it
+//  alive, PING it; its ACK brings it in (or tells of its restart), and
+//  our PING brings us into its table. Cheaper than a join, which sends
+//  the whole table: call join only while our table is empty. The owner
+//  bounds how often.
 void meshq_swim_hello (meshq_swim_t *self, const uint8_t *id,
-                       const meshq_swim_addr_t *addr);
+                       uint64_t incarnation, const meshq_swim_addr_t *addr);
 
 //  Says we leave: gossips LEFT about ourselves to a few members at once.
 void meshq_swim_leave (meshq_swim_t *self);

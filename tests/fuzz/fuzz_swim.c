@@ -196,7 +196,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                 break;
             case 5:
                 s_id (fuzz_byte (&script), id);
-                meshq_swim_hello (swim, id, &addr);
+                meshq_swim_hello (swim, id, 0, &addr);
                 break;
             default:
                 meshq_swim_join (swim, &addr);

@@ -631,7 +631,7 @@ Test (swim, hello_to_a_member_held_dead_tells_it_so)
     s_members (swim, 3);
     meshq_swim_addr_t addr = {.port = 5681};
     size_t at = s_sent_len;
-    meshq_swim_hello (swim, id, &addr);
+    meshq_swim_hello (swim, id, 0, &addr);
     s_sent_t *ping = s_find (MESHQ_SWIM_MSG_PING, &at);
     cr_assert_not_null (ping);
     cr_assert_eq (ping->msg.seq, 0);
@@ -645,7 +645,36 @@ Test (swim, hello_to_a_member_held_dead_tells_it_so)
     cr_assert_eq (s_state (swim, 2), MESHQ_SWIM_ALIVE);
     //  A hello to a member alive sends nothing.
     at = s_sent_len;
-    meshq_swim_hello (swim, id, &addr);
+    meshq_swim_hello (swim, id, 0, &addr);
     cr_assert_null (s_find (MESHQ_SWIM_MSG_PING, &at));
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, hello_of_a_newer_start_pings_and_learns_the_restart)
+{
+    //  A member restarted, and its beacon names the new start: the
+    //  others ask it at once rather than wait to see the old one die.
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 2);
+    uint8_t id[16];
+    s_id (id, 2);
+    meshq_swim_addr_t addr = {.port = 5681};
+    size_t at = s_sent_len;
+    meshq_swim_hello (swim, id, 1, &addr);
+    cr_assert_null (s_find (MESHQ_SWIM_MSG_PING, &at), "same start: no ping");
+    at = s_sent_len;
+    meshq_swim_hello (swim, id, 2, &addr);
+    cr_assert_not_null (s_find (MESHQ_SWIM_MSG_PING, &at));
+    size_t changes = s_changes_len;
+    meshq_swim_update_t b;
+    s_record (&b, 2, MESHQ_SWIM_ALIVE, 2, 0);
+    s_deliver (swim, MESHQ_SWIM_MSG_ACK, &b, 0, NULL, NULL, 0);
+    cr_assert_eq (s_state (swim, 2), MESHQ_SWIM_ALIVE);
+    uint64_t incarnation = 0;
+    meshq_swim_member (swim, id, NULL, &incarnation, NULL);
+    cr_assert_eq (incarnation, 2);
+    cr_assert_eq (s_changes_len, changes + 2, "dead then alive");
+    cr_assert_eq (s_changes[changes].state, MESHQ_SWIM_DEAD);
+    cr_assert_eq (s_changes[changes + 1].state, MESHQ_SWIM_ALIVE);
     meshq_swim_destroy (&swim);
 }
