@@ -426,6 +426,8 @@ meshq_peer_tick (meshq_peer_t *self, int64_t now)
             int64_t limit = self->timeout_ms;
             if (self->lazy && self->vouched)
                 limit *= 3;
+            if (self->lazy && self->patience > 1)
+                limit *= self->patience;
             if (silence > limit)
                 return s_down (self, "heartbeat timeout", now);
             if (self->state == MESHQ_PEER_IS_UP && silence > limit / 2) {

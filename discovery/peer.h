@@ -111,6 +111,10 @@ typedef struct {
     bool waiting;               //  Lazy: we sent data or lost the
                                 //  connection, and heard nothing since.
     int64_t waiting_since;      //  When the wait began (ms).
+    uint32_t patience;          //  Lazy: our own health multiplier (0 or
+                                //  1: healthy), which stretches the
+                                //  timeout: a host too busy to answer in
+                                //  time blames itself, not its peers.
     bool vouched;               //  Lazy: the membership has it alive and
                                 //  unsuspected (the owner sets it before
                                 //  each tick): a silent link then gets

@@ -232,13 +232,11 @@ s_apply (meshq_peers_t *peers, const s_event_t *event, int64_t now)
     char hex[33];
     meshq_peers_hex (event->id, hex);
     //  Suspicions come and go by the thousand in a large mesh under
-    //  load: only deaths and leaves are worth a line each.
+    //  load (the membership counts them): only deaths and leaves are
+    //  worth a line each.
     if (event->state == MESHQ_SWIM_DEAD || event->state == MESHQ_SWIM_LEFT)
         zsys_info ("discovery: member %s id=%s incarnation=%" PRIu64,
                    s_state_name (event->state), hex, event->incarnation);
-    else
-        zsys_debug ("discovery: member %s id=%s incarnation=%" PRIu64,
-                    s_state_name (event->state), hex, event->incarnation);
     if (event->state == MESHQ_SWIM_ALIVE) {
         char endpoint[MESHQ_ENDPOINT_MAX];
         s_endpoint (peers, &event->addr, endpoint, sizeof endpoint);
@@ -537,4 +535,17 @@ meshq_peers_swim_freeze (meshq_peers_t *peers, bool frozen)
         pthread_mutex_lock (&self->lock);
     else
         pthread_mutex_unlock (&self->lock);
+}
+
+uint32_t
+meshq_peers_swim_awareness (meshq_peers_t *peers)
+{
+    meshq_peers_swim_t *self = peers->membership;
+    if (!self || !self->swim)
+        return 1;
+    meshq_swim_stats_t stats;
+    pthread_mutex_lock (&self->lock);
+    meshq_swim_stats (self->swim, &stats);
+    pthread_mutex_unlock (&self->lock);
+    return stats.awareness ? stats.awareness : 1;
 }

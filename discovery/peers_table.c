@@ -390,12 +390,14 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     meshq_peers_t *self = arg;
     int64_t now = zclock_mono ();
+    uint32_t patience = meshq_peers_swim_awareness (self);
     size_t i = 0;
     while (i < self->count) {
         meshq_peers_entry_t *entry = self->entries[i];
         if (entry->probe >= 0 && now >= entry->probe_deadline)
             meshq_peers_probe_stop (self, entry);  //  No answer: heartbeats
                                                    //  decide.
+        entry->peer.patience = patience;
         if (entry->peer.waiting)
             entry->peer.vouched = meshq_peers_swim_alive (self, entry->node) &&
                                   !meshq_peers_swim_suspect (self, entry->node);
