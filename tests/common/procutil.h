@@ -69,10 +69,12 @@ procutil_kill (pid_t pid, int sig)
     return status;
 }
 
-//  A TCP port on 127.0.0.1 that nobody listens on now, below the
-//  kernel's ephemeral range (32768 and up), so that an agent restarted on
-//  it does not find it taken by some other process's outgoing
-//  connection meanwhile.
+//  A TCP port that nobody holds, below the kernel's ephemeral range
+//  (32768 and up), so that an agent restarted on it does not find it
+//  taken by some other process's outgoing connection meanwhile. As
+//  testutil_free_port's, the port stays held by this process until it
+//  exits, so that neither another suite picking at random nor this one
+//  picking again gets it, while the agent can bind it.
 static inline int
 procutil_free_port (void)
 {
@@ -82,14 +84,17 @@ procutil_free_port (void)
     for (int tries = 0; tries < 1000; tries++) {
         state = state * 1103515245u + 12345u;
         int port = 20000 + (int)((state >> 8) % 12000);
-        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in address = {.sin_family = AF_INET,
                                       .sin_port = htons ((uint16_t)port)};
-        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        int rc = bind (fd, (struct sockaddr *)&address, sizeof address);
-        close (fd);
-        if (rc == 0)
+        address.sin_addr.s_addr = htonl (INADDR_ANY);
+        int on = 1;
+        if (fd >= 0 &&
+            bind (fd, (struct sockaddr *)&address, sizeof address) == 0 &&
+            setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0)
             return port;
+        if (fd >= 0)
+            close (fd);
     }
     cr_assert_fail ("no free TCP port in 20000..31999");
     return -1;
