@@ -69,10 +69,12 @@ procutil_kill (pid_t pid, int sig)
     return status;
 }
 
-//  A TCP port on 127.0.0.1 that nobody listens on now, below the
-//  kernel's ephemeral range (32768 and up), so that an agent restarted on
-//  it does not find it taken by some other process's outgoing
-//  connection meanwhile.
+//  A TCP port that nobody holds, below the kernel's ephemeral range
+//  (32768 and up), so that an agent restarted on it does not find it
+//  taken by some other process's outgoing connection meanwhile. As
+//  testutil_free_port's, the port stays held by this process until it
+//  exits, so that neither another suite picking at random nor this one
+//  picking again gets it, while the agent can bind it.
 static inline int
 procutil_free_port (void)
 {
@@ -82,23 +84,58 @@ procutil_free_port (void)
     for (int tries = 0; tries < 1000; tries++) {
         state = state * 1103515245u + 12345u;
         int port = 20000 + (int)((state >> 8) % 12000);
-        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in address = {.sin_family = AF_INET,
                                       .sin_port = htons ((uint16_t)port)};
-        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        int rc = bind (fd, (struct sockaddr *)&address, sizeof address);
-        close (fd);
-        if (rc == 0)
+        address.sin_addr.s_addr = htonl (INADDR_ANY);
+        int on = 1;
+        if (fd >= 0 &&
+            bind (fd, (struct sockaddr *)&address, sizeof address) == 0 &&
+            setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0)
             return port;
+        if (fd >= 0)
+            close (fd);
     }
     cr_assert_fail ("no free TCP port in 20000..31999");
     return -1;
 }
 
+//  The last whole lines of the file at path that fit in out (size bytes,
+//  NUL-terminated), or a note saying why there are none: what a failure
+//  message quotes of a process's log, since the directory holding the
+//  log is gone once the suite ends.
+static inline void
+procutil_log_tail (const char *path, char *out, size_t size)
+{
+    snprintf (out, size, "(%s is empty)", path ? path : "the log");
+    FILE *file = path ? fopen (path, "r") : NULL;
+    if (!file) {
+        snprintf (out, size, "(cannot read %s: %s)", path ? path : "no log",
+                  path ? strerror (errno) : "output went to /dev/null");
+        return;
+    }
+    long length = fseek (file, 0, SEEK_END) == 0 ? ftell (file) : -1;
+    long from = length > (long)size - 1 ? length - (long)size + 1 : 0;
+    size_t got = 0;
+    if (length > 0 && fseek (file, from, SEEK_SET) == 0)
+        got = fread (out, 1, size - 1, file);
+    fclose (file);
+    if (got == 0)
+        return;
+    out[got] = 0;
+    //  From the first whole line, if the start was cut.
+    char *start = from > 0 ? strchr (out, '\n') : NULL;
+    if (start)
+        memmove (out, start + 1, strlen (start + 1) + 1);
+}
+
 //  Starts an agent with argv (its log in log) and waits until it answers
-//  a client on endpoint (the first, if a list). Returns the pid.
+//  a client on endpoint (the first, if a list). Returns the pid, or -1
+//  with why it did not start in why (size bytes): how it exited, and the
+//  end of its log.
 static inline pid_t
-procutil_agent_argv (char *const argv[], const char *log, const char *endpoint)
+procutil_agent_try (char *const argv[], const char *log, const char *endpoint,
+                    char *why, size_t size)
 {
     pid_t pid = procutil_spawn (argv, log);
     char first[1024];
@@ -106,6 +143,8 @@ procutil_agent_argv (char *const argv[], const char *log, const char *endpoint)
     char *comma = strchr (first, ',');
     if (comma)
         *comma = 0;
+    char how[64] = "did not answer within 10 s";
+    pid_t exited = 0;
     int64_t deadline = zclock_mono () + 10000;
     while (zclock_mono () < deadline) {
         meshq_client_t *client = meshq_client_new ();
@@ -114,11 +153,39 @@ procutil_agent_argv (char *const argv[], const char *log, const char *endpoint)
         meshq_client_destroy (&client);
         if (rc == 0)
             return pid;
-        cr_assert_eq (waitpid (pid, NULL, WNOHANG), 0,
-                      "meshq-agent exited at start; see %s", log);
+        int status = 0;
+        exited = waitpid (pid, &status, WNOHANG);
+        if (exited < 0)
+            snprintf (how, sizeof how, "cannot be waited for (%s)",
+                      strerror (errno));
+        else if (exited && WIFSIGNALED (status))
+            snprintf (how, sizeof how, "was killed by signal %d at start",
+                      WTERMSIG (status));
+        else if (exited)
+            snprintf (how, sizeof how, "exited with code %d at start",
+                      WEXITSTATUS (status));
+        if (exited)
+            break;
     }
-    cr_assert_fail ("meshq-agent did not answer within 10 s; see %s", log);
+    if (!exited)
+        procutil_kill (pid, SIGKILL);
+    int used = snprintf (why, size, "meshq-agent %s; the end of %s:\n", how,
+                         log ? log : "its log");
+    if (used >= 0 && (size_t)used < size)
+        procutil_log_tail (log, why + used, size - (size_t)used);
     return -1;
+}
+
+//  Starts an agent with argv (its log in log) and waits until it answers
+//  a client on endpoint (the first, if a list). Returns the pid; if the
+//  agent exits or does not answer, the test fails quoting its log.
+static inline pid_t
+procutil_agent_argv (char *const argv[], const char *log, const char *endpoint)
+{
+    char why[4096];
+    pid_t pid = procutil_agent_try (argv, log, endpoint, why, sizeof why);
+    cr_assert_gt (pid, 0, "%s", why);
+    return pid;
 }
 
 //  Starts meshq-agent NAME on DIR with client endpoint ENDPOINT, and

@@ -2,8 +2,8 @@
 
     Header-only so that each suite stays one executable: hex conversion,
     reading a test vector, a seeded random generator whose seed a
-    failing run prints, so that a failure can be replayed, and a free
-    TCP port of the loopback interface.
+    failing run prints, so that a failure can be replayed, and a TCP
+    port held for an agent.
 */
 #ifndef MESHQ_TESTUTIL_H_INCLUDED
 #define MESHQ_TESTUTIL_H_INCLUDED
@@ -105,21 +105,33 @@ testutil_udp_port (void)
     return port;
 }
 
-//  A TCP port of 127.0.0.1 that nobody listens on now, chosen by the
-//  kernel, for an agent whose port its peers must know before it
-//  starts (seeds); 0 if the kernel would not give one.
+//  A TCP port that nobody holds, chosen by the kernel, for an agent whose
+//  port its peers must know before it starts (seeds); 0 if the kernel
+//  would not give one. The port stays held by a socket of this process
+//  until it exits: picked and closed, it would be free for anyone until
+//  the agent binds it, and under load another suite's agent, asking the
+//  kernel for any port, sometimes got it first, so that ours could not
+//  start. Held, the kernel hands it to no one else (not to a bind to
+//  port 0, nor as the source port of a connection, nor to this process
+//  again), while the agent, whose listeners set SO_REUSEADDR as this
+//  socket does, can still bind it, and bind it again after a restart.
 static inline int
 testutil_free_port (void)
 {
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in address = {.sin_family = AF_INET};
-    address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    address.sin_addr.s_addr = htonl (INADDR_ANY);
     socklen_t size = sizeof address;
     int port = 0;
+    //  Bound first without SO_REUSEADDR, so that no port another socket
+    //  holds, even with it, comes out; the option set afterwards lets
+    //  the agent's listener in.
+    int on = 1;
     if (fd >= 0 && bind (fd, (struct sockaddr *)&address, size) == 0 &&
-        getsockname (fd, (struct sockaddr *)&address, &size) == 0)
+        getsockname (fd, (struct sockaddr *)&address, &size) == 0 &&
+        setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0)
         port = ntohs (address.sin_port);
-    if (fd >= 0)
+    if (fd >= 0 && !port)
         close (fd);
     return port;
 }

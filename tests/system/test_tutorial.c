@@ -203,6 +203,56 @@ s_vhost_and_user (void)
 }
 
 // --------------------------------------------------------------------
+//  The suite's agents
+
+//  The ports the suite gave its agents are theirs from the start: no
+//  other socket may take one before its agent binds it (when another
+//  suite's agent, asking the kernel for any port, got one first, the
+//  agent here could not start), and the agents still bind them.
+Test (tutorial, each_agent_keeps_its_port_until_it_binds_it)
+{
+    for (int i = 0; i < S_NODES; i++) {
+        for (int j = 0; j < i; j++)
+            cr_expect_neq (s_nodes[i].port, s_nodes[j].port);
+        int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        cr_assert_geq (fd, 0);
+        struct sockaddr_in address = {.sin_family = AF_INET,
+                                      .sin_port =
+                                          htons ((uint16_t)s_nodes[i].port)};
+        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        int rc = bind (fd, (struct sockaddr *)&address, sizeof address);
+        int error = errno;
+        close (fd);
+        cr_expect (rc == -1 && error == EADDRINUSE,
+                   "%s's port %d was free for anyone before it started",
+                   s_nodes[i].name, s_nodes[i].port);
+    }
+    s_start_mesh (0, 2);
+}
+
+//  An agent that cannot start (here n2, on n1's port) is reported with
+//  how it exited and the end of its log, its own words: the log goes
+//  with the suite's directory.
+Test (tutorial, an_agent_that_cannot_start_is_reported_with_its_log)
+{
+    s_start_agent (0, NULL, 0, 0);
+    char agent[1024], data[300], port[16], why[4096];
+    snprintf (agent, sizeof agent, "%s/agents/meshq-agent", MESHQ_BINARY_DIR);
+    snprintf (data, sizeof data, "%s/n2", s_dir);
+    snprintf (port, sizeof port, "%d", s_nodes[0].port);
+    char *argv[] = {
+        agent,    "--name",      "n2",        "--data",           data,
+        "--mesh", s_mesh,        "--control", s_nodes[1].control, "--port",
+        port,     "--no-beacon", NULL};
+    pid_t pid = procutil_agent_try (argv, s_nodes[1].log, s_nodes[1].control,
+                                    why, sizeof why);
+    cr_assert_eq (pid, -1, "n2 started on n1's port");
+    cr_expect (strstr (why, "meshq-agent exited with code 69 at start"), "%s",
+               why);
+    cr_expect (strstr (why, "cannot bind the mesh endpoint"), "%s", why);
+}
+
+// --------------------------------------------------------------------
 //  "Hello World!", every step
 
 Test (tutorial, every_step_holds_across_the_mesh)
