@@ -103,7 +103,8 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
                            stats->beacons_dropped[MESHQ_BEACON_DROP_SIGNATURE] +
                            stats->beacons_dropped[MESHQ_BEACON_DROP_VERSION] +
                            stats->beacons_dropped[MESHQ_BEACON_DROP_MALFORMED] +
-                           stats->beacons_dropped[MESHQ_BEACON_DROP_AUTH];
+                           stats->beacons_dropped[MESHQ_BEACON_DROP_AUTH] +
+                           stats->membership_dropped;
             MESHQ_ARGS_SET (&results, BAD_BEACONS, bad_beacons, bad);
             //  Connections to the mesh endpoint that failed the ZeroMQ
             //  handshake: another mesh secret, or none where one is due.

@@ -58,6 +58,9 @@ s_stats (s_self_t *self)
         zmsg_addstrf (reply, "link_errors=%" PRIu64, stats->link_errors);
         zmsg_addstrf (reply, "duplicate_names=%" PRIu64,
                       stats->duplicate_names);
+        zmsg_addstrf (reply, "members_alive=%" PRIu64, stats->members_alive);
+        zmsg_addstrf (reply, "membership_dropped=%" PRIu64,
+                      stats->membership_dropped);
     }
     if (zmsg_send (&reply, self->pipe))
         zmsg_destroy (&reply);

@@ -143,21 +143,27 @@ typedef struct {
     uint64_t frames_received;  //  Frames taken from peers.
     uint64_t frames_dropped[MESHQ_FRAME_DROP_COUNT];  //  By reason.
     uint64_t frames_sent;                             //  Frames sent to peers.
-    uint64_t bytes_received;     //  Bytes of the frames taken from peers.
-    uint64_t bytes_sent;         //  Bytes of the frames sent to peers.
-    uint64_t send_errors;        //  Sends refused (queue full).
-    uint64_t link_errors;        //  Links libzmq refused a socket for
-                                 //  (too many sockets or open files).
-    uint64_t duplicate_names;    //  Peers that came up with our name
-                                 //  (another node id): a misconfigured
-                                 //  mesh.
-    uint64_t peer_up_events;     //  MESHQ_PEER_UP reported.
-    uint64_t peer_down_events;   //  MESHQ_PEER_DOWN reported.
-    uint64_t handshakes_failed;  //  Connections to our ROUTER that failed
-                                 //  the ZeroMQ handshake (no, or another,
-                                 //  mesh secret; junk on the port).
-    uint64_t seeds_unresolved;   //  Tries to resolve a seed name that
-                                 //  failed.
+    uint64_t bytes_received;      //  Bytes of the frames taken from peers.
+    uint64_t bytes_sent;          //  Bytes of the frames sent to peers.
+    uint64_t send_errors;         //  Sends refused (queue full).
+    uint64_t link_errors;         //  Links libzmq refused a socket for
+                                  //  (too many sockets or open files).
+    uint64_t duplicate_names;     //  Peers that came up with our name
+                                  //  (another node id): a misconfigured
+                                  //  mesh.
+    uint64_t peer_up_events;      //  MESHQ_PEER_UP reported.
+    uint64_t peer_down_events;    //  MESHQ_PEER_DOWN reported.
+    uint64_t handshakes_failed;   //  Connections to our ROUTER that failed
+                                  //  the ZeroMQ handshake (no, or another,
+                                  //  mesh secret; junk on the port).
+    uint64_t seeds_unresolved;    //  Tries to resolve a seed name that
+                                  //  failed.
+    uint64_t members_alive;       //  Members the membership has alive
+                                  //  (or suspect) now, as of the last tick.
+    uint64_t members_suspect;     //  Of which suspect.
+    uint64_t membership_dropped;  //  Membership datagrams dropped: forged
+                                  //  (bad tag), cut, or that did not
+                                  //  decode (another mesh's not counted).
 } meshq_peers_stats_t;
 
 //  Creates the module with a copy of config. Never fails for outside

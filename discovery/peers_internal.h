@@ -223,7 +223,7 @@ bool meshq_peers_swim_alive (meshq_peers_t *self, const uint8_t node[16]);
 bool meshq_peers_swim_suspect (meshq_peers_t *self, const uint8_t node[16]);
 //  Our own health multiplier (1 healthy, up to 8): how late our own
 //  answers are, which stretches a silent link's timeout as it stretches
-//  the membership's.
+//  the membership's. Also copies the membership's counts to the stats.
 uint32_t meshq_peers_swim_awareness (meshq_peers_t *self);
 //  Reconciles links with the table: a link for each member alive, none
 //  for one dead or gone; alone, joins through the seeds. Every tick.

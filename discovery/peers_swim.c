@@ -546,6 +546,12 @@ meshq_peers_swim_awareness (meshq_peers_t *peers)
     meshq_swim_stats_t stats;
     pthread_mutex_lock (&self->lock);
     meshq_swim_stats (self->swim, &stats);
+    const meshq_swim_udp_stats_t *udp = meshq_swim_udp_stats (self->udp);
+    peers->stats.membership_dropped = udp->dropped[MESHQ_SWIM_DROP_SIZE] +
+                                      udp->dropped[MESHQ_SWIM_DROP_AUTH] +
+                                      stats.bad_msgs;
     pthread_mutex_unlock (&self->lock);
+    peers->stats.members_alive = stats.alive + stats.suspect;
+    peers->stats.members_suspect = stats.suspect;
     return stats.awareness ? stats.awareness : 1;
 }

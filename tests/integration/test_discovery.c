@@ -330,9 +330,15 @@ Test (discovery, a_killed_node_is_reported_down_by_the_others, .init = s_setup,
     for (int i = 0; i < 5; i++)
         s_start_default (i);
     cr_assert (s_wait (s_full, NULL));
+    //  The membership has the four others (its count is refreshed each
+    //  tick).
+    s_counter_t members = {0, "members_alive", 4};
+    cr_expect (s_wait (s_counter_reached, &members));
     int dead = 4;
     s_kill (dead);
     cr_assert (s_wait (s_gone, &dead), "not reported down everywhere");
+    s_pump (600);
+    cr_expect_eq (s_stat (0, "members_alive"), 3);
     int refused = 0;
     for (int i = 0; i < 4; i++) {
         cr_expect_eq (s_nodes[i].downs[dead], 1);
