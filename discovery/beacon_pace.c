@@ -33,13 +33,3 @@ meshq_beacon_pace_sent (meshq_beacon_pace_t *self, bool joined, int64_t now)
         self->interval_ms *= 2;
     self->next = now + self->interval_ms;
 }
-
-bool
-meshq_beacon_pace_reset (meshq_beacon_pace_t *self, int64_t now)
-{
-    bool slower = self->interval_ms > self->fast_ms;
-    self->interval_ms = self->fast_ms;
-    if (self->next > now)
-        self->next = now;
-    return slower;
-}

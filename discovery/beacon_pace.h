@@ -3,11 +3,11 @@
     An agent that has no peer up beacons at the fast interval (250 ms
     by default), so that it is found at once. Once it has a peer up, each
     beacon doubles the wait to the next one, up to the slow interval: a
-    joined mesh of N does not send N beacons every fast interval. When
-    its view changes (it hears a beacon from an agent it does not have
-    up, or a peer goes down) it goes back to the fast interval. Newcomers
-    are found by their own beacons, which agents that are up answer by
-    opening a link, so backing off does not slow a join.
+    joined mesh of N does not send N beacons every fast interval, and it
+    stays slow: newcomers are found by their own beacons, which agents
+    that are up answer through the membership (a PING), and a peer that
+    comes back is the membership's to find, so backing off slows
+    neither.
 
     Pure: the caller passes the clock, in milliseconds, and sends the
     beacon; the unit tests drive it with a made-up one.
@@ -40,9 +40,5 @@ bool meshq_beacon_pace_due (const meshq_beacon_pace_t *self, int64_t now);
 //  otherwise one fast interval away.
 void meshq_beacon_pace_sent (meshq_beacon_pace_t *self, bool joined,
                              int64_t now);
-
-//  The view changed: back to the fast interval, the next beacon due
-//  now. Returns whether the pace was slower than fast (a change).
-bool meshq_beacon_pace_reset (meshq_beacon_pace_t *self, int64_t now);
 
 #endif

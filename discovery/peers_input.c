@@ -41,7 +41,7 @@ s_drop_beacon (meshq_peers_t *self, meshq_beacon_drop_t reason,
                   self->stats.beacons_dropped[reason]);
 }
 
-//  Counts and logs (at most once a second) a beacon or PEERS entry
+//  Counts and logs (at most once a second) a beacon or a member
 //  refused for reason.
 static void
 s_refuse_report (meshq_peers_t *self, const uint8_t node[16], bool gossip,
@@ -67,8 +67,10 @@ meshq_peers_discovered (meshq_peers_t *self, const uint8_t node[16],
                         uint64_t incarnation, const char *endpoint, bool gossip,
                         bool member, int64_t now)
 {
+    //  Refusals count as the membership's (frames), not as beacons.
+    bool framed = gossip || member;
     if (meshq_peers_future (incarnation)) {
-        s_refuse_report (self, node, gossip, MESHQ_BEACON_DROP_FUTURE,
+        s_refuse_report (self, node, framed, MESHQ_BEACON_DROP_FUTURE,
                          MESHQ_FRAME_DROP_FUTURE, now);
         return;
     }
@@ -80,14 +82,14 @@ meshq_peers_discovered (meshq_peers_t *self, const uint8_t node[16],
             self->stats.frames_dropped[MESHQ_FRAME_DROP_PENDING]++;
             return;
         }
-        s_refuse_report (self, node, gossip, MESHQ_BEACON_DROP_PENDING,
+        s_refuse_report (self, node, framed, MESHQ_BEACON_DROP_PENDING,
                          MESHQ_FRAME_DROP_PENDING, now);
         return;
     }
     if (!entry)
         entry = meshq_peers_add (self, node, now);
     if (!entry) {
-        if (gossip)
+        if (framed)
             self->stats.frames_dropped[MESHQ_FRAME_DROP_FULL]++;
         else
             self->stats.beacons_dropped[MESHQ_BEACON_DROP_FULL]++;
@@ -96,7 +98,7 @@ meshq_peers_discovered (meshq_peers_t *self, const uint8_t node[16],
     unsigned actions =
         meshq_peer_discovered (&entry->peer, incarnation, gossip, now);
     if (actions & MESHQ_PEER_STALE) {
-        if (gossip)
+        if (framed)
             self->stats.frames_dropped[MESHQ_FRAME_DROP_STALE]++;
         else
             self->stats.beacons_dropped[MESHQ_BEACON_DROP_STALE]++;

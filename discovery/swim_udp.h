@@ -57,7 +57,7 @@ void meshq_swim_udp_key (const char *curve_secret_z85,
 
 //  Opens a socket bound to iface's address and port. mesh_id is
 //  copied; key, if not NULL, seals every datagram. Returns 0, or
-//  MESHQ_EBUSY if the port is taken, MESHQ_EIO for another refusal,
+//  MESHQ_EEXIST if the port is taken, MESHQ_EIO for another refusal,
 //  with a sentence in error.
 int meshq_swim_udp_open (meshq_swim_udp_t **self_p, const meshq_iface_t *iface,
                          uint16_t port, const uint8_t mesh_id[16],

@@ -49,25 +49,6 @@ Test (beacon_pace, a_joined_agent_doubles_its_interval_up_to_the_slow_one)
     cr_assert_lt (s_run (40000, 100000, true, NULL), 10);
 }
 
-Test (beacon_pace, a_change_brings_the_fast_interval_back_at_once)
-{
-    meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
-    s_run (0, 40000, true, NULL);
-    cr_assert_eq (s_pace.interval_ms, S_SLOW);
-    //  A stranger's beacon, or a peer down: the next tick beacons.
-    cr_assert (meshq_beacon_pace_reset (&s_pace, 40100));
-    cr_assert (meshq_beacon_pace_due (&s_pace, 40250));
-    //  And backs off again from the fast interval.
-    int64_t sent[64];
-    s_run (40250, 44000, true, sent);
-    cr_expect_eq (sent[0], 40250);
-    cr_expect_eq (sent[1], 40750);
-    cr_expect_eq (sent[2], 41750);
-    //  A reset while fast changes nothing that matters.
-    meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
-    cr_assert_not (meshq_beacon_pace_reset (&s_pace, 0));
-}
-
 Test (beacon_pace, an_agent_whose_last_peer_went_beacons_fast_again)
 {
     meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
