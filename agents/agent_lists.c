@@ -110,6 +110,13 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
             //  handshake: another mesh secret, or none where one is due.
             MESHQ_ARGS_SET (&results, BAD_HANDSHAKES, bad_handshakes,
                             stats->handshakes_failed);
+            //  The membership: members alive (suspects included), those
+            //  suspected, and our own health multiplier (1 is healthy;
+            //  more: our answers come late, and we slow down).
+            MESHQ_ARGS_SET (&results, MEMBERS, members, stats->members_alive);
+            MESHQ_ARGS_SET (&results, SUSPECTS, suspects,
+                            stats->members_suspect);
+            MESHQ_ARGS_SET (&results, HEALTH, health, stats->membership_health);
             //  Reachable from the network with no mesh secret.
             MESHQ_ARGS_SET (&results, INSECURE, insecure,
                             meshq_peers_insecure (session->vhost->peers));

@@ -161,6 +161,8 @@ typedef struct {
     uint64_t members_alive;       //  Members the membership has alive
                                   //  (or suspect) now, as of the last tick.
     uint64_t members_suspect;     //  Of which suspect.
+    uint64_t membership_health;   //  Our own health multiplier: 1 healthy,
+                                  //  up to 8 when our answers come late.
     uint64_t membership_dropped;  //  Membership datagrams dropped: forged
                                   //  (bad tag), cut, or that did not
                                   //  decode (another mesh's not counted).

@@ -553,5 +553,6 @@ meshq_peers_swim_awareness (meshq_peers_t *peers)
     pthread_mutex_unlock (&self->lock);
     peers->stats.members_alive = stats.alive + stats.suspect;
     peers->stats.members_suspect = stats.suspect;
+    peers->stats.membership_health = stats.awareness ? stats.awareness : 1;
     return stats.awareness ? stats.awareness : 1;
 }

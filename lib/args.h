@@ -99,6 +99,9 @@
     X (PEERS, peers, "peers_up", UINT)                /* peers up */           \
     X (BAD_BEACONS, bad_beacons, "badbeacons", UINT)  /* not beacons */        \
     X (BAD_HANDSHAKES, bad_handshakes, "badshakes", UINT) /* refused peers */  \
+    X (MEMBERS, members, "members", UINT)    /* alive in the membership */     \
+    X (SUSPECTS, suspects, "suspects", UINT) /* of them suspected */           \
+    X (HEALTH, health, "health", UINT)       /* own health multiplier */       \
     X (QUARANTINED, quarantined, "quarantined", UINT) /* kept, no record */    \
     X (BATCH, batch, "nb", UINT)          /* deliveries in one frame */        \
     X (ONE_FRAME, one_frame, "one", BOOL) /* takes one-frame commands */       \

@@ -191,6 +191,26 @@ s_node_id (meshq_client_t *client, uint8_t id[16])
     zmsg_destroy (&reply);
 }
 
+Test (mesh, status_shows_the_membership)
+{
+    //  A pair: each has the other in its membership, unsuspected, and
+    //  is healthy itself (the counts are refreshed every heartbeat).
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
+    meshq_args_t status;
+    zmsg_t *reply = NULL;
+    int64_t deadline = zclock_mono () + 10000;
+    do {
+        zmsg_destroy (&reply);
+        meshq_client_dispatch (a, 20);
+        clientutil_status (a, &status, &reply);
+    } while (status.members != 1 && zclock_mono () < deadline);
+    cr_expect_eq (status.members, 1);
+    cr_expect_eq (status.suspects, 0);
+    cr_expect_eq (status.health, 1);
+    zmsg_destroy (&reply);
+}
+
 Test (mesh, a_consumer_on_another_agent_gets_and_acks_everything)
 {
     meshq_client_t *a, *b;
