@@ -69,15 +69,21 @@ meshq_beacon_encode (const meshq_beacon_t *beacon,
 }
 
 void
-meshq_beacon_key (const char *curve_secret_z85,
-                  uint8_t key[MESHQ_BEACON_KEY_SIZE])
+meshq_mesh_key (const char *curve_secret_z85, const char *context,
+                uint8_t key[MESHQ_BEACON_KEY_SIZE])
 {
-    static const char context[] = "meshq beacon key v1";
     uint8_t raw[32];
     zmq_z85_decode (raw, curve_secret_z85);
     crypto_generichash (key, MESHQ_BEACON_KEY_SIZE, (const uint8_t *)context,
-                        sizeof context - 1, raw, sizeof raw);
+                        strlen (context), raw, sizeof raw);
     sodium_memzero (raw, sizeof raw);
+}
+
+void
+meshq_beacon_key (const char *curve_secret_z85,
+                  uint8_t key[MESHQ_BEACON_KEY_SIZE])
+{
+    meshq_mesh_key (curve_secret_z85, "meshq beacon key v1", key);
 }
 
 void

@@ -78,6 +78,13 @@ void meshq_beacon_encode (const meshq_beacon_t *beacon,
 int meshq_beacon_decode (const void *data, size_t size, meshq_beacon_t *beacon,
                          meshq_beacon_drop_t *reason, const char **why);
 
+//  Derives a key of the mesh's from its CURVE secret key (Z85, 40
+//  characters): BLAKE2b-256 of context keyed with the raw secret key.
+//  Each use has its context ("meshq beacon key v1", "meshq swim key
+//  v1"), so that no two share a key.
+void meshq_mesh_key (const char *curve_secret_z85, const char *context,
+                     uint8_t key[MESHQ_BEACON_KEY_SIZE]);
+
 //  Derives the key that seals a mesh's beacons from its CURVE secret
 //  key (Z85, 40 characters), itself derived from the mesh secret and
 //  the vhost: BLAKE2b-256 of "meshq beacon key v1" keyed with the raw

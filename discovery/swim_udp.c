@@ -7,6 +7,7 @@
     dropped: the membership protocol tolerates loss, never garbage.
 */
 #include "swim_udp.h"
+#include "beacon.h"
 #include "meshq.h"
 
 #include <arpa/inet.h>
@@ -41,12 +42,7 @@ void
 meshq_swim_udp_key (const char *curve_secret_z85,
                     uint8_t key[MESHQ_SWIM_KEY_SIZE])
 {
-    static const char context[] = "meshq swim key v1";
-    uint8_t raw[32];
-    zmq_z85_decode (raw, curve_secret_z85);
-    crypto_generichash (key, MESHQ_SWIM_KEY_SIZE, (const uint8_t *)context,
-                        sizeof context - 1, raw, sizeof raw);
-    sodium_memzero (raw, sizeof raw);
+    meshq_mesh_key (curve_secret_z85, "meshq swim key v1", key);
 }
 
 static const uint8_t s_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
