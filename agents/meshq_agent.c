@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -158,6 +159,17 @@ s_exposed (const meshq_agent_config_t *config, s_settings_t *settings)
         meshq_iface_resolve (spec, AF_INET6, &iface, error, sizeof error))
         return false;
     return !iface.loopback;
+}
+
+//  Blocks or unblocks SIGINT and SIGTERM for the calling thread.
+static void
+s_signals (int how)
+{
+    sigset_t set;
+    sigemptyset (&set);
+    sigaddset (&set, SIGINT);
+    sigaddset (&set, SIGTERM);
+    pthread_sigmask (how, &set, NULL);
 }
 
 static int
@@ -357,7 +369,14 @@ s_main (int argc, char *argv[], s_settings_t *settings)
             zsys_warning ("agent: service manager not told ready "
                           "NOTIFY_SOCKET=%s",
                           getenv ("NOTIFY_SOCKET"));
-        //  Run until a signal; CZMQ's handler makes the wait return.
+        //  Run until a signal; CZMQ's handler makes the wait return. Only
+        //  this thread takes SIGINT and SIGTERM (main blocked them before
+        //  any thread was made, and threads inherit that): the kernel
+        //  hands a process's signal to any thread that does not block
+        //  it, and one handled on another thread would set the flag
+        //  without waking this wait (right after SIGCONT, this thread
+        //  still has a signal pending and the kernel passes it over).
+        s_signals (SIG_UNBLOCK);
         zpoller_t *poller = zpoller_new (agent, NULL);
         while (!zsys_interrupted) {
             zsock_t *which = zpoller_wait (poller, -1);
@@ -382,6 +401,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
 int
 main (int argc, char *argv[])
 {
+    s_signals (SIG_BLOCK);
     s_settings_t settings;
     memset (&settings, 0, sizeof settings);
     int exit = s_main (argc, argv, &settings);

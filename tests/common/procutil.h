@@ -13,6 +13,7 @@
 
 #include <criterion/criterion.h>
 #include <czmq.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -67,6 +68,64 @@ procutil_kill (pid_t pid, int sig)
     int status = 0;
     waitpid (pid, &status, 0);
     return status;
+}
+
+//  Stops the process with SIGSTOP and waits until every one of its
+//  threads has stopped: kill returns once the signal is queued, and on
+//  a busy machine the process's threads may run on for a while (the
+//  stop is begun by whichever thread is scheduled first). True if all
+//  stopped within 5 s.
+static inline bool
+procutil_stop (pid_t pid)
+{
+    if (kill (pid, SIGSTOP))
+        return false;
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/task", (int)pid);
+    for (int64_t deadline = zclock_mono () + 5000; zclock_mono () < deadline;
+         zclock_sleep (1)) {
+        DIR *tasks = opendir (path);
+        if (!tasks)
+            return false;
+        bool all = true;
+        struct dirent *task;
+        while (all && (task = readdir (tasks))) {
+            if (*task->d_name == '.')
+                continue;
+            char stat[400], line[512] = "";
+            snprintf (stat, sizeof stat, "%s/%s/stat", path, task->d_name);
+            FILE *file = fopen (stat, "r");
+            if (file) {
+                if (!fgets (line, sizeof line, file))
+                    *line = 0;
+                fclose (file);
+            }
+            //  "tid (comm) S ...": the state follows the last ')'.
+            const char *end = strrchr (line, ')');
+            all = !end || end[1] != ' ' || end[2] == 'T' || end[2] == 't';
+        }
+        closedir (tasks);
+        if (all)
+            return true;
+    }
+    return false;
+}
+
+//  Waits up to ms for the child to exit and reaps it; true if it did
+//  (its wait status in *status, if status is not NULL).
+static inline bool
+procutil_wait_exit (pid_t pid, int ms, int *status)
+{
+    for (int64_t deadline = zclock_mono () + ms;; zclock_sleep (10)) {
+        int code = 0;
+        if (waitpid (pid, &code, WNOHANG) == pid) {
+            if (status)
+                *status = code;
+            return true;
+        }
+        if (zclock_mono () >= deadline)
+            return false;
+    }
 }
 
 //  A TCP port that nobody holds, below the kernel's ephemeral range

@@ -1,6 +1,7 @@
 /*  test_agent_process.c - agent processes under SIGKILL: no confirmed
     message is lost, a killed consumer's messages go to another, and bad
-    client frames leave the agent serving.
+    client frames leave the agent serving; a stopped and continued agent
+    still stops on SIGTERM.
 */
 #include "args.h"
 #include "client_internal.h"
@@ -289,4 +290,28 @@ Test (process, a_control_endpoint_in_use_is_refused_naming_its_agent)
     procutil_prog_destroy (&fourth);
     s_expect_name (s_endpoint, "third");
     procutil_kill (third, SIGTERM);
+}
+
+//  A SIGTERM right after SIGCONT (a supervisor thawing and stopping an
+//  agent): the kernel gives it to a thread that has no signal pending,
+//  and the agent's main thread still has one then. It used to land on
+//  another thread, which set the flag without waking the main thread's
+//  wait: the agent ran on and never stopped (2 of 10 here).
+Test (process, a_sigterm_right_after_sigcont_stops_the_agent)
+{
+    for (int round = 0; round < 10; round++) {
+        pid_t pid = procutil_agent ("thawed", s_dir, s_endpoint);
+        cr_assert (procutil_stop (pid), "round %d: not stopped", round);
+        zclock_sleep (50);
+        kill (pid, SIGCONT);
+        kill (pid, SIGTERM);
+        int status = 0;
+        bool gone = procutil_wait_exit (pid, 10000, &status);
+        if (!gone)
+            procutil_kill (pid, SIGKILL);
+        cr_assert (gone, "round %d: the agent ran on 10 s after SIGTERM",
+                   round);
+        cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+                   "round %d: wait status %d", round, status);
+    }
 }

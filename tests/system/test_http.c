@@ -489,7 +489,7 @@ Test (http, api_queues_is_mesh_wide_and_names_agents_that_do_not_answer,
     httputil_free (&answer);
     //  n2 stopped: n1 still answers, within the listener's bound (else
     //  503), and names n2 as not answering.
-    cr_assert_eq (kill (nodes[1].pid, SIGSTOP), 0);
+    cr_assert (procutil_stop (nodes[1].pid));
     answer = httputil_get (ports[0], "/api/queues", "guest", "guest");
     cr_expect_eq (answer.status, 200, "%s", answer.text);
     cr_expect (strstr (answer.body, "\"unanswered\":[{\"name\":\"n2\""), "%s",

@@ -100,7 +100,7 @@ Test (publish_flow, closing_a_client_loses_none_of_its_publishes)
     enum { COUNT = 4000, SIZE = 180 };
     s_declare ("closing");
     meshq_client_t *client = procutil_client (s_endpoint, 5000);
-    cr_assert_eq (kill (s_pid, SIGSTOP), 0);
+    cr_assert (procutil_stop (s_pid));
     atomic_int done = 0;
     s_publish (client, "closing", COUNT, SIZE, 0, &done);
     int delay = 1500;
@@ -131,7 +131,7 @@ Test (publish_flow, what_the_agent_has_not_read_is_bounded)
 {
     s_declare ("bounded");
     s_publisher_t publisher = {.client = procutil_client (s_endpoint, 10000)};
-    cr_assert_eq (kill (s_pid, SIGSTOP), 0);
+    cr_assert (procutil_stop (s_pid));
     pthread_t thread;
     pthread_create (&thread, NULL, s_publisher, &publisher);
     //  The agent reads nothing meanwhile: the publisher stops at two
@@ -152,7 +152,7 @@ Test (publish_flow, a_publish_that_cannot_wait_is_not_sent)
 {
     s_declare ("refused");
     meshq_client_t *client = procutil_client (s_endpoint, 500);
-    cr_assert_eq (kill (s_pid, SIGSTOP), 0);
+    cr_assert (procutil_stop (s_pid));
     meshq_msg_t *msg = meshq_msg_new ();
     meshq_msg_set_routing_key (msg, "refused");
     meshq_msg_set_delivery_mode (msg, MESHQ_TRANSIENT);

@@ -578,8 +578,8 @@ Test (tutorial, a_vhost_mesh_heals_after_its_agents_lost_each_other)
     //  they go on, each counts the other down, in both meshes, before
     //  it hears from it. The default vhost's mesh meets again through
     //  the seeds; my_vhost's must follow it.
-    kill (s_nodes[0].pid, SIGSTOP);
-    kill (s_nodes[1].pid, SIGSTOP);
+    cr_assert (procutil_stop (s_nodes[0].pid));
+    cr_assert (procutil_stop (s_nodes[1].pid));
     zclock_sleep (1500);  //  The fault's length, not a wait for an event.
     kill (s_nodes[0].pid, SIGCONT);
     kill (s_nodes[1].pid, SIGCONT);
