@@ -24,6 +24,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,6 +171,37 @@ s_signals (int how)
     sigaddset (&set, SIGINT);
     sigaddset (&set, SIGTERM);
     pthread_sigmask (how, &set, NULL);
+}
+
+//  Takes as many open files as the process may (its soft limit up to its
+//  hard one), and lets ZeroMQ have half of them as sockets: an agent
+//  holds a socket and a connection or two per peer, and a shell's soft
+//  limit of 1,024 and libzmq's default of 1,023 sockets would stop a
+//  mesh of a few hundred agents. Before ZeroMQ opens any socket. A
+//  ZSYS_MAX_SOCKETS in the environment is the operator's word: kept.
+static void
+s_open_files (void)
+{
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 &&
+        limit.rlim_cur < limit.rlim_max) {
+        rlim_t soft = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit (RLIMIT_NOFILE, &limit)) {
+            zsys_warning ("agent: open files limit stays at %lu: %s",
+                          (unsigned long)soft, strerror (errno));
+            limit.rlim_cur = soft;
+        }
+    } else if (getrlimit (RLIMIT_NOFILE, &limit))
+        return;
+    size_t sockets = limit.rlim_cur == RLIM_INFINITY
+                         ? SIZE_MAX
+                         : (size_t)(limit.rlim_cur / 2);
+    size_t most = zsys_socket_limit ();
+    if (sockets > most)
+        sockets = most;
+    if (sockets > 1024 && !getenv ("ZSYS_MAX_SOCKETS"))
+        zsys_set_max_sockets (sockets);
 }
 
 static int
@@ -354,6 +386,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
 
     zsys_set_logident ("meshq-agent");
     meshq_log_to (stderr);  //  A daemon's log, not its output; ISO 8601.
+    s_open_files ();
     zactor_t *agent = zactor_new (meshq_agent_actor, &config);
     zstr_send (agent, "START");
     char *status = NULL, *why = NULL;

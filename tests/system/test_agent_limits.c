@@ -399,6 +399,33 @@ Test (limits, vhosts_past_the_process_limits_are_refused_never_fatal)
     }
 }
 
+//  A shell's soft limit of open files below its hard one (1,024 is
+//  common): the agent takes what it may, so it serves as many vhosts as
+//  the hard limit allows. It used to keep the soft limit, and refused
+//  the fifth vhost here.
+#define S_SOFT "ulimit -Sn 160 && ulimit -Hn 4096 && exec \"$0\" \"$@\""
+
+Test (limits, an_agent_takes_the_open_files_it_may)
+{
+    pid_t agent = s_agent_in_mesh (S_SOFT, NULL);
+    char path[64], line[256];
+    snprintf (path, sizeof path, "/proc/%d/limits", (int)agent);
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file);
+    unsigned long soft = 0, hard = 0;
+    while (fgets (line, sizeof line, file))
+        if (strncmp (line, "Max open files", 14) == 0)
+            sscanf (line + 14, "%lu %lu", &soft, &hard);
+    fclose (file);
+    cr_expect_eq (soft, 4096, "soft limit %lu, hard %lu", soft, hard);
+    meshq_client_t *client = s_client ();
+    char why[512] = "";
+    int added = s_add_until_refused (client, 20, why, sizeof why);
+    cr_expect_eq (added, 20, "refused after %d: %s", added, why);
+    meshq_client_destroy (&client);
+    cr_expect_eq (procutil_kill (agent, SIGTERM), 0);
+}
+
 //  How many lines of the log at path hold text.
 static int
 s_log_count (const char *path, const char *text)
