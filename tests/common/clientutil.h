@@ -40,6 +40,34 @@ clientutil_list (meshq_client_t *client, const char *verb, const char *kind,
     return cursor;
 }
 
+//  Peers client's agent reports up.
+static inline int
+clientutil_peers_up (meshq_client_t *client)
+{
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_PEERS", "peers", &reply);
+    int up = 0;
+    meshq_args_t row;
+    while (meshq_codec_list_next (&cursor, &row))
+        up += row.state.size == 2 && memcmp (row.state.data, "up", 2) == 0;
+    zmsg_destroy (&reply);
+    return up;
+}
+
+//  Waits (asking the agent, not sleeping) until it sees count peers up:
+//  a peer's side may be up a moment before the agent's.
+static inline void
+clientutil_wait_peers (meshq_client_t *client, int count)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    int up = 0;
+    while ((up = clientutil_peers_up (client)) != count &&
+           zclock_mono () < deadline)
+        meshq_client_dispatch (client, 20);
+    cr_assert_eq (up, count, "%d peers up, not %d", up, count);
+}
+
 //  Asks client's agent for its STATUS into *status, whose strings borrow
 //  from *reply, which the caller destroys with zmsg_destroy when done.
 static inline void

@@ -82,32 +82,6 @@ s_client (int i)
     return agentutil_connect (s_nodes[i].agent);
 }
 
-//  Peers the agent reports up.
-static int
-s_peers_up (meshq_client_t *client)
-{
-    zmsg_t *reply;
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_PEERS", "peers", &reply);
-    int up = 0;
-    meshq_args_t row;
-    while (meshq_codec_list_next (&cursor, &row))
-        up += row.state.size == 2 && memcmp (row.state.data, "up", 2) == 0;
-    zmsg_destroy (&reply);
-    return up;
-}
-
-//  Waits (asking the agent, not sleeping) until it sees count peers up.
-static void
-s_wait_peers (meshq_client_t *client, int count)
-{
-    int64_t deadline = zclock_mono () + 10000;
-    int up = 0;
-    while ((up = s_peers_up (client)) != count && zclock_mono () < deadline)
-        meshq_client_dispatch (client, 20);
-    cr_assert_eq (up, count, "%d peers up, not %d", up, count);
-}
-
 //  Receives count messages at client, waiting up to ms for each, and
 //  acks them; what names them in a failure.
 static void
@@ -131,7 +105,7 @@ s_start_pair (meshq_client_t **a_p, meshq_client_t **b_p)
     s_start (1);
     *a_p = s_client (0);
     *b_p = s_client (1);
-    s_wait_peers (*a_p, 1);
+    clientutil_wait_peers (*a_p, 1);
 }
 
 //  Waits until a passive declare of queue succeeds on client's agent.
@@ -318,7 +292,7 @@ Test (mesh, an_agent_reads_nothing_ahead_when_told_not_to)
     const char *options[] = {"read_ahead", "0", NULL};
     s_start_with (1, options);
     meshq_client_t *a = s_client (0), *b = s_client (1);
-    s_wait_peers (a, 1);
+    clientutil_wait_peers (a, 1);
     cr_assert_eq (meshq_client_declare_queue (a, "strict", NULL), 0);
     s_wait_queue (b, "strict");
     s_publish (a, "strict", 20);
@@ -446,8 +420,8 @@ Test (mesh, consumers_on_every_agent_share_the_load)
     meshq_client_t *clients[3];
     for (int i = 0; i < 3; i++)
         clients[i] = s_client (i);
-    s_wait_peers (clients[0], 2);
-    s_wait_peers (clients[2], 2);
+    clientutil_wait_peers (clients[0], 2);
+    clientutil_wait_peers (clients[2], 2);
     cr_assert_eq (meshq_client_declare_queue (clients[0], "work", NULL), 0);
     for (int i = 1; i < 3; i++)
         s_wait_queue (clients[i], "work");
@@ -493,7 +467,7 @@ Test (mesh, acks_made_while_the_origin_was_down_reach_it_later)
     //  The origin goes; the work is done and acked meanwhile.
     meshq_client_destroy (&a);
     meshq_agent_destroy (&s_nodes[0].agent);
-    s_wait_peers (b, 0);
+    clientutil_wait_peers (b, 0);
     for (int i = 0; i < 10; i++) {
         cr_assert_eq (meshq_client_ack (b, held[i]->delivery_tag, false), 0);
         meshq_delivery_destroy (&held[i]);
@@ -502,7 +476,7 @@ Test (mesh, acks_made_while_the_origin_was_down_reach_it_later)
     //  Back, it learns of the acks and does not deliver those again.
     s_start (0);
     a = s_client (0);
-    s_wait_peers (b, 1);
+    clientutil_wait_peers (b, 1);
     meshq_delivery_t *delivery = NULL;
     cr_expect_eq (meshq_client_recv (b, 1500, &delivery), MESHQ_ETIMEOUT,
                   "a message acked while its origin was down came again");
@@ -555,12 +529,12 @@ Test (mesh, the_agents_of_a_vhost_meet_without_beacons)
     s_start_seeded (0, ports, 2);
     s_start_seeded (1, ports, 2);
     meshq_client_t *a = s_client (0);
-    s_wait_peers (a, 1);
+    clientutil_wait_peers (a, 1);
     clientutil_vhost_for (a, blue, "guest");
     meshq_client_t *a_blue = s_client_in (0, blue);
     meshq_client_t *b_blue = s_client_in (1, blue);
-    s_wait_peers (a_blue, 1);
-    s_wait_peers (b_blue, 1);
+    clientutil_wait_peers (a_blue, 1);
+    clientutil_wait_peers (b_blue, 1);
     cr_assert_eq (meshq_client_declare_queue (a_blue, "jobs", NULL), 0);
     s_wait_queue (b_blue, "jobs");
     cr_assert_eq (meshq_client_consume (b_blue, "jobs", 10, NULL, 0), 0);
@@ -568,11 +542,11 @@ Test (mesh, the_agents_of_a_vhost_meet_without_beacons)
     s_recv_ack (b_blue, 10, 5000, "across a vhost of a long name");
     meshq_client_destroy (&b_blue);
     meshq_agent_destroy (&s_nodes[1].agent);
-    s_wait_peers (a_blue, 0);
+    clientutil_wait_peers (a_blue, 0);
     s_start_seeded (1, ports, 2);
     b_blue = s_client_in (1, blue);
-    s_wait_peers (a_blue, 1);
-    s_wait_peers (b_blue, 1);
+    clientutil_wait_peers (a_blue, 1);
+    clientutil_wait_peers (b_blue, 1);
     meshq_client_destroy (&a_blue);
     meshq_client_destroy (&b_blue);
     meshq_client_destroy (&a);

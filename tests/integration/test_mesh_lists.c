@@ -102,6 +102,7 @@ Test (mesh_lists, an_agent_that_does_not_announce_query_is_not_asked)
     //  As an older agent: its HELLO names no commands.
     peerutil_start (&s_peer, s_mesh, s_port, 0x40);
     meshq_client_t *client = agentutil_connect (s_node.agent);
+    clientutil_wait_peers (client, 1);
     cr_assert_eq (meshq_client_declare_queue (client, "q", NULL), 0);
     meshq_table_t *table = NULL;
     cr_assert_eq (meshq_client_list (client, "queues", NULL, 0, &table), 0);
@@ -151,6 +152,7 @@ Test (mesh_lists, an_agent_that_does_not_answer_in_time_is_named)
     peerutil_agent (&s_node, "a", s_mesh, s_port);
     peerutil_start_with (&s_peer, s_mesh, s_port, 0x50, "QUERY");
     meshq_client_t *client = agentutil_connect (s_node.agent);
+    clientutil_wait_peers (client, 1);
     cr_assert_eq (meshq_client_declare_queue (client, "q", NULL), 0);
     //  The agent waits half the request's timeout for the others.
     meshq_client_set_timeout (client, 1000);
@@ -175,6 +177,7 @@ Test (mesh_lists, an_answer_adds_the_other_agents_part)
     peerutil_agent (&s_node, "a", s_mesh, s_port);
     peerutil_start_with (&s_peer, s_mesh, s_port, 0x60, "QUERY");
     meshq_client_t *client = agentutil_connect (s_node.agent);
+    clientutil_wait_peers (client, 1);
     cr_assert_eq (meshq_client_declare_queue (client, "jobs", NULL), 0);
     cr_assert_eq (meshq_client_publish_body (client, "", "jobs", "x", 1), 0);
 
@@ -252,6 +255,7 @@ Test (mesh_lists, an_answer_nobody_asked_for_is_ignored)
     peerutil_send (&s_peer, "ANSWER", &answer, "\x80", 1);
     //  The agent lives on and answers its own lists.
     meshq_client_t *client = agentutil_connect (s_node.agent);
+    clientutil_wait_peers (client, 1);
     meshq_table_t *table = NULL;
     cr_expect_eq (meshq_client_list (client, "queues", NULL, 0, &table), 0);
     meshq_table_destroy (&table);
@@ -263,6 +267,7 @@ Test (mesh_lists, a_gather_holds_at_most_20000_queues)
     peerutil_agent (&s_node, "a", s_mesh, s_port);
     peerutil_start_with (&s_peer, s_mesh, s_port, 0x80, "QUERY");
     meshq_client_t *client = agentutil_connect (s_node.agent);
+    clientutil_wait_peers (client, 1);
     meshq_args_t args;
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, RID, rid, 7);
