@@ -117,6 +117,12 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (&results, SUSPECTS, suspects,
                             stats->members_suspect);
             MESHQ_ARGS_SET (&results, HEALTH, health, stats->membership_health);
+            //  What the membership could not hold: new members beyond
+            //  its table, updates pushed out of its gossip queue.
+            MESHQ_ARGS_SET (&results, MEMBERS_FULL, members_full,
+                            stats->members_full);
+            MESHQ_ARGS_SET (&results, GOSSIP_DROPPED, gossip_dropped,
+                            stats->gossip_dropped);
             //  Reachable from the network with no mesh secret.
             MESHQ_ARGS_SET (&results, INSECURE, insecure,
                             meshq_peers_insecure (session->vhost->peers));

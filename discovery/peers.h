@@ -166,6 +166,10 @@ typedef struct {
     uint64_t membership_dropped;  //  Membership datagrams dropped: forged
                                   //  (bad tag), cut, or that did not
                                   //  decode (another mesh's not counted).
+    uint64_t members_full;        //  New members the membership dropped:
+                                  //  its table was full.
+    uint64_t gossip_dropped;      //  Membership updates pushed out of its
+                                  //  full gossip queue, never sent.
 } meshq_peers_stats_t;
 
 //  Creates the module with a copy of config. Never fails for outside

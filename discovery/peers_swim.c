@@ -554,5 +554,7 @@ meshq_peers_swim_awareness (meshq_peers_t *peers)
     peers->stats.members_alive = stats.alive + stats.suspect;
     peers->stats.members_suspect = stats.suspect;
     peers->stats.membership_health = stats.awareness ? stats.awareness : 1;
+    peers->stats.members_full = stats.members_full;
+    peers->stats.gossip_dropped = stats.gossip_dropped;
     return stats.awareness ? stats.awareness : 1;
 }

@@ -193,6 +193,8 @@ static const meshq_table_column_t s_status[] = {
     S_COL ("members", MEMBERS, members, 'u', true),
     S_COL ("suspects", SUSPECTS, suspects, 'u', true),
     S_COL ("health", HEALTH, health, 'u', true),
+    S_COL ("members_full", MEMBERS_FULL, members_full, 'u', true),
+    S_COL ("gossip_dropped", GOSSIP_DROPPED, gossip_dropped, 'u', true),
     S_COL ("slow_clients", SLOW_CLIENTS, slow_clients, 'u', true),
     S_COL ("unsent", UNSENT, unsent, 'u', true),
     S_COL ("rss_kb", RSS, rss, 'u', true),

@@ -208,6 +208,12 @@ Test (mesh, status_shows_the_membership)
     cr_expect_eq (status.members, 1);
     cr_expect_eq (status.suspects, 0);
     cr_expect_eq (status.health, 1);
+    //  What the membership could not hold: nothing, in a pair, but
+    //  said.
+    cr_expect (MESHQ_ARGS_HAS (&status, MEMBERS_FULL));
+    cr_expect (MESHQ_ARGS_HAS (&status, GOSSIP_DROPPED));
+    cr_expect_eq (status.members_full, 0);
+    cr_expect_eq (status.gossip_dropped, 0);
     zmsg_destroy (&reply);
 }
 
