@@ -327,6 +327,14 @@ meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (row, STATE, state, meshq_span (peer->state));
             MESHQ_ARGS_SET (row, INCARNATION, incarnation, peer->incarnation);
             MESHQ_ARGS_SET (row, LAST_SEEN, last_seen, peer->last_seen_ms);
+            //  The membership's view of it, which may differ from its
+            //  link's: a link down to a member alive, a member dead
+            //  whose link has not noticed yet.
+            MESHQ_ARGS_SET (row, MEMBER, member, meshq_span (peer->member));
+            MESHQ_ARGS_SET (row, MEMBER_INCARNATION, member_incarnation,
+                            peer->member_inc);
+            MESHQ_ARGS_SET (row, MEMBER_VERSION, member_version,
+                            peer->member_ver);
             //  Credit it granted us and we have not used; deliveries to
             //  it not yet settled.
             meshq_session_t *peer_session =

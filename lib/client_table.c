@@ -112,6 +112,10 @@ static const meshq_table_column_t s_peers[] = {
     S_COL ("in_flight", INFLIGHT, inflight, 'u', true),
     S_COL ("last_seen_ms", LAST_SEEN, last_seen, 'u', true),
     S_COL ("incarnation", INCARNATION, incarnation, 'u', true),
+    S_COL ("member", MEMBER, member, 's', true),
+    S_COL ("member_incarnation", MEMBER_INCARNATION, member_incarnation, 'u',
+           true),
+    S_COL ("member_version", MEMBER_VERSION, member_version, 'u', true),
     S_COL ("id", ID, id, 's', true),
     S_END};
 
