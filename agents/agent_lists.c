@@ -117,6 +117,12 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (&results, SUSPECTS, suspects,
                             stats->members_suspect);
             MESHQ_ARGS_SET (&results, HEALTH, health, stats->membership_health);
+            //  What the membership could not hold: new members beyond
+            //  its table, updates pushed out of its gossip queue.
+            MESHQ_ARGS_SET (&results, MEMBERS_FULL, members_full,
+                            stats->members_full);
+            MESHQ_ARGS_SET (&results, GOSSIP_DROPPED, gossip_dropped,
+                            stats->gossip_dropped);
             //  Reachable from the network with no mesh secret.
             MESHQ_ARGS_SET (&results, INSECURE, insecure,
                             meshq_peers_insecure (session->vhost->peers));
@@ -321,6 +327,14 @@ meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (row, STATE, state, meshq_span (peer->state));
             MESHQ_ARGS_SET (row, INCARNATION, incarnation, peer->incarnation);
             MESHQ_ARGS_SET (row, LAST_SEEN, last_seen, peer->last_seen_ms);
+            //  The membership's view of it, which may differ from its
+            //  link's: a link down to a member alive, a member dead
+            //  whose link has not noticed yet.
+            MESHQ_ARGS_SET (row, MEMBER, member, meshq_span (peer->member));
+            MESHQ_ARGS_SET (row, MEMBER_INCARNATION, member_incarnation,
+                            peer->member_inc);
+            MESHQ_ARGS_SET (row, MEMBER_VERSION, member_version,
+                            peer->member_ver);
             //  Credit it granted us and we have not used; deliveries to
             //  it not yet settled.
             meshq_session_t *peer_session =

@@ -164,14 +164,24 @@ meshq_bench_free_port (void)
         int port = 20000 + (int)((unsigned)rand () % 12000);
         struct sockaddr_in address = {.sin_family = AF_INET,
                                       .sin_port = htons ((uint16_t)port)};
-        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+        address.sin_addr.s_addr = htonl (INADDR_ANY);
         int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
             return -1;
-        int rc = bind (fd, (struct sockaddr *)&address, sizeof address);
-        close (fd);
-        if (rc == 0)
+        //  Bound on every address without SO_REUSEADDR, so that a port
+        //  anyone holds, even with it, is refused; then kept open with
+        //  it, so that the server's listener (meshq's, nats-server's and
+        //  RabbitMQ's all set SO_REUSEADDR) binds it while nothing else
+        //  can: not a bind to port 0, not a connection's source port,
+        //  not this function again. Closed, it was free for anyone until
+        //  the server bound it, and on a busy machine sometimes taken.
+        //  The socket stays open until the bench exits (not inherited:
+        //  close-on-exec).
+        int on = 1;
+        if (bind (fd, (struct sockaddr *)&address, sizeof address) == 0 &&
+            setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0)
             return port;
+        close (fd);
     }
     return -1;
 }

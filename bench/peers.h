@@ -51,7 +51,9 @@ double meshq_bench_json_number (const char *text, const char *key);
 //  the signal), so that what a bench started never outlives it.
 void meshq_bench_cleanup_on_exit (void (*cleanup) (void));
 
-//  A TCP port on 127.0.0.1 that nothing is bound to now; -1 if none.
+//  A TCP port in 20000..31999 that nothing is bound to, kept so by a
+//  socket this process holds until it exits, which a listener with
+//  SO_REUSEADDR can still bind (again, after a restart); -1 if none.
 int meshq_bench_free_port (void);
 
 //  Whether something accepts TCP connections on host:port now.

@@ -61,6 +61,8 @@ s_stats (s_self_t *self)
         zmsg_addstrf (reply, "members_alive=%" PRIu64, stats->members_alive);
         zmsg_addstrf (reply, "membership_dropped=%" PRIu64,
                       stats->membership_dropped);
+        zmsg_addstrf (reply, "members_full=%" PRIu64, stats->members_full);
+        zmsg_addstrf (reply, "gossip_dropped=%" PRIu64, stats->gossip_dropped);
     }
     if (zmsg_send (&reply, self->pipe))
         zmsg_destroy (&reply);

@@ -105,6 +105,13 @@ typedef struct {
     const char *reason;     //  Why it is suspect or down; "up" otherwise.
     const char *commands;   //  The commands its HELLO announced ("" for
                             //  none, or for an older agent).
+    const char *member;     //  Its state in the membership: "alive",
+                            //  "suspect", "dead", "left", or "none"
+                            //  when the membership does not know it.
+    uint64_t member_inc;    //  The incarnation the membership knows
+                            //  (0 with "none").
+    uint32_t member_ver;    //  Its version in that incarnation, raised
+                            //  by each refutation (0 with "none").
 } meshq_peer_info_t;
 
 //  Called from the owner's zloop. For MESHQ_PEER_MESSAGE, *msg_p holds
@@ -166,6 +173,10 @@ typedef struct {
     uint64_t membership_dropped;  //  Membership datagrams dropped: forged
                                   //  (bad tag), cut, or that did not
                                   //  decode (another mesh's not counted).
+    uint64_t members_full;        //  New members the membership dropped:
+                                  //  its table was full.
+    uint64_t gossip_dropped;      //  Membership updates pushed out of its
+                                  //  full gossip queue, never sent.
 } meshq_peers_stats_t;
 
 //  Creates the module with a copy of config. Never fails for outside

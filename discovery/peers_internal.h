@@ -221,6 +221,13 @@ void meshq_peers_swim_gone (meshq_peers_t *self, const uint8_t node[16],
 //  Whether the membership has node alive (or suspect), or suspect.
 bool meshq_peers_swim_alive (meshq_peers_t *self, const uint8_t node[16]);
 bool meshq_peers_swim_suspect (meshq_peers_t *self, const uint8_t node[16]);
+//  What the membership knows of node, read under its lock: its state's
+//  name ("alive", "suspect", "dead" or "left"), the start it knows and
+//  that start's version (raised by each refutation). Returns 0, or
+//  MESHQ_ENOTFOUND (unknown to it, or no membership) with "none", 0, 0.
+int meshq_peers_swim_member (meshq_peers_t *self, const uint8_t node[16],
+                             const char **state, uint64_t *incarnation,
+                             uint32_t *version);
 //  Our own health multiplier (1 healthy, up to 8): how late our own
 //  answers are, which stretches a silent link's timeout as it stretches
 //  the membership's. Also copies the membership's counts to the stats.

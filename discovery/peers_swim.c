@@ -463,6 +463,25 @@ meshq_peers_swim_suspect (meshq_peers_t *peers, const uint8_t node[16])
     return s_state_is (peers, node, true);
 }
 
+int
+meshq_peers_swim_member (meshq_peers_t *peers, const uint8_t node[16],
+                         const char **state, uint64_t *incarnation,
+                         uint32_t *version)
+{
+    meshq_peers_swim_t *self = peers->membership;
+    meshq_swim_state_t known = MESHQ_SWIM_ALIVE;
+    *incarnation = 0;
+    *version = 0;
+    int rc = MESHQ_ENOTFOUND;
+    if (self && self->swim) {
+        pthread_mutex_lock (&self->lock);
+        rc = meshq_swim_member (self->swim, node, &known, incarnation, version);
+        pthread_mutex_unlock (&self->lock);
+    }
+    *state = rc ? "none" : s_state_name (known);
+    return rc;
+}
+
 void
 meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
 {
@@ -554,5 +573,7 @@ meshq_peers_swim_awareness (meshq_peers_t *peers)
     peers->stats.members_alive = stats.alive + stats.suspect;
     peers->stats.members_suspect = stats.suspect;
     peers->stats.membership_health = stats.awareness ? stats.awareness : 1;
+    peers->stats.members_full = stats.members_full;
+    peers->stats.gossip_dropped = stats.gossip_dropped;
     return stats.awareness ? stats.awareness : 1;
 }

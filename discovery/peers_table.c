@@ -110,9 +110,11 @@ meshq_peers_info (meshq_peers_entry_t *entry, int64_t now)
     info->name = entry->name;
     info->endpoint = entry->endpoint;
     info->state = meshq_peer_state_name (entry->peer.state);
+    meshq_peers_swim_member (entry->owner, entry->node, &info->member,
+                             &info->member_inc, &info->member_ver);
     //  Up on its link, but the mesh cannot reach it: suspect.
     if (entry->peer.state == MESHQ_PEER_IS_UP &&
-        meshq_peers_swim_suspect (entry->owner, entry->node))
+        streq (info->member, "suspect"))
         info->state = "suspect";
     info->incarnation =
         entry->listed ? entry->peer.up_incarnation : entry->peer.incarnation;

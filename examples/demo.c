@@ -61,8 +61,14 @@ s_now_ms (void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-//  A TCP port nobody listens on now, below the ephemeral range (32768
-//  and up), so that an agent restarted on it finds it still free.
+//  A TCP port nobody holds, below the ephemeral range (32768 and up),
+//  so that an agent restarted on it finds it still free. The socket
+//  that found it stays open until the demo exits: closed, the port
+//  would be anyone's until the agent binds it (another program asking
+//  for any port could get it first, and the agent would not start).
+//  Bound without SO_REUSEADDR, so that no port another socket holds
+//  comes out; then given it, so that the agent's listener, which sets
+//  it too, can bind the port while nothing else can.
 static int
 s_free_port (void)
 {
@@ -72,14 +78,17 @@ s_free_port (void)
     for (int tries = 0; tries < 1000; tries++) {
         state = state * 1103515245u + 12345u;
         int port = 20000 + (int)((state >> 8) % 12000);
-        int fd = socket (AF_INET, SOCK_STREAM, 0);
+        int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         struct sockaddr_in address = {.sin_family = AF_INET,
                                       .sin_port = htons ((uint16_t)port)};
-        address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        int rc = bind (fd, (struct sockaddr *)&address, sizeof address);
-        close (fd);
-        if (rc == 0)
+        address.sin_addr.s_addr = htonl (INADDR_ANY);
+        int on = 1;
+        if (fd >= 0 &&
+            bind (fd, (struct sockaddr *)&address, sizeof address) == 0 &&
+            setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0)
             return port;
+        if (fd >= 0)
+            close (fd);
     }
     return 0;
 }

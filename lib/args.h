@@ -102,6 +102,11 @@
     X (MEMBERS, members, "members", UINT)    /* alive in the membership */     \
     X (SUSPECTS, suspects, "suspects", UINT) /* of them suspected */           \
     X (HEALTH, health, "health", UINT)       /* own health multiplier */       \
+    X (MEMBERS_FULL, members_full, "membersfull", UINT)       /* table full */ \
+    X (GOSSIP_DROPPED, gossip_dropped, "gossipdropped", UINT) /* queue full */ \
+    X (MEMBER, member, "member", STR) /* state in the membership */            \
+    X (MEMBER_INCARNATION, member_incarnation, "minc", UINT) /* its start */   \
+    X (MEMBER_VERSION, member_version, "mver", UINT)  /* its refutations */    \
     X (QUARANTINED, quarantined, "quarantined", UINT) /* kept, no record */    \
     X (BATCH, batch, "nb", UINT)          /* deliveries in one frame */        \
     X (ONE_FRAME, one_frame, "one", BOOL) /* takes one-frame commands */       \

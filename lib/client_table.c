@@ -112,6 +112,10 @@ static const meshq_table_column_t s_peers[] = {
     S_COL ("in_flight", INFLIGHT, inflight, 'u', true),
     S_COL ("last_seen_ms", LAST_SEEN, last_seen, 'u', true),
     S_COL ("incarnation", INCARNATION, incarnation, 'u', true),
+    S_COL ("member", MEMBER, member, 's', true),
+    S_COL ("member_incarnation", MEMBER_INCARNATION, member_incarnation, 'u',
+           true),
+    S_COL ("member_version", MEMBER_VERSION, member_version, 'u', true),
     S_COL ("id", ID, id, 's', true),
     S_END};
 
@@ -193,6 +197,8 @@ static const meshq_table_column_t s_status[] = {
     S_COL ("members", MEMBERS, members, 'u', true),
     S_COL ("suspects", SUSPECTS, suspects, 'u', true),
     S_COL ("health", HEALTH, health, 'u', true),
+    S_COL ("members_full", MEMBERS_FULL, members_full, 'u', true),
+    S_COL ("gossip_dropped", GOSSIP_DROPPED, gossip_dropped, 'u', true),
     S_COL ("slow_clients", SLOW_CLIENTS, slow_clients, 'u', true),
     S_COL ("unsent", UNSENT, unsent, 'u', true),
     S_COL ("rss_kb", RSS, rss, 'u', true),

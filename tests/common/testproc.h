@@ -199,10 +199,11 @@ testproc_shell (char *out, size_t size, const char *format, ...)
 }
 
 //  In a JSON array of peers, finds the object with "name":"NAME" and
-//  copies the value of its "state" into state. Returns false if absent.
+//  copies the value of its key (a string's text, or a number) into
+//  value. Returns false if either is absent.
 static inline bool
-testproc_peer_state (const char *json, const char *name, char *state,
-                     size_t size)
+testproc_peer_field (const char *json, const char *name, const char *key,
+                     char *value, size_t size)
 {
     char needle[128];
     snprintf (needle, sizeof needle, "\"name\":\"%s\"", name);
@@ -213,13 +214,24 @@ testproc_peer_state (const char *json, const char *name, char *state,
     while (open > json && *open != '{')
         open--;
     const char *close = strchr (at, '}');
-    const char *key = strstr (open, "\"state\":\"");
-    if (!close || !key || key > close)
+    snprintf (needle, sizeof needle, "\"%s\":", key);
+    const char *found = strstr (open, needle);
+    if (!close || !found || found > close)
         return false;
-    key += strlen ("\"state\":\"");
-    const char *quote = strchr (key, '"');
-    snprintf (state, size, "%.*s", (int)(quote - key), key);
+    found += strlen (needle);
+    if (*found == '"')
+        found++;
+    size_t length = strcspn (found, "\",}");
+    snprintf (value, size, "%.*s", (int)length, found);
     return true;
+}
+
+//  The same for the peer's "state".
+static inline bool
+testproc_peer_state (const char *json, const char *name, char *state,
+                     size_t size)
+{
+    return testproc_peer_field (json, name, "state", state, size);
 }
 
 //  Where a system test's agents live: a temporary directory, and a mesh

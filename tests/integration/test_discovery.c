@@ -324,6 +324,30 @@ Test (discovery, five_nodes_reach_full_membership, .init = s_setup,
             }
 }
 
+Test (discovery, a_full_membership_table_counts_the_members_it_drops,
+      .init = s_setup, .fini = s_teardown)
+{
+    //  Node 0 has room for two others: its membership drops the third
+    //  it hears of, and counts it, again each time it hears of it.
+    meshq_peers_config_t config = s_config (0);
+    config.name = "n0";
+    config.max_peers = 2;
+    s_start (0, &config);
+    for (int i = 1; i < 4; i++)
+        s_start_default (i);
+    s_counter_t full = {0, "members_full", 1};
+    cr_assert (s_wait (s_counter_reached, &full), "no member dropped");
+    s_counter_t members = {0, "members_alive", 2};
+    cr_expect (s_wait (s_counter_reached, &members));
+    cr_expect_eq (s_stat (0, "members_alive"), 2);
+    //  The others have room: none dropped, nothing pushed out of a
+    //  gossip queue of 1,024 by a mesh of four.
+    for (int i = 1; i < 4; i++) {
+        cr_expect_eq (s_stat (i, "members_full"), 0);
+        cr_expect_eq (s_stat (i, "gossip_dropped"), 0);
+    }
+}
+
 Test (discovery, a_killed_node_is_reported_down_by_the_others, .init = s_setup,
       .fini = s_teardown)
 {

@@ -182,7 +182,80 @@ Test (mesh, status_shows_the_membership)
     cr_expect_eq (status.members, 1);
     cr_expect_eq (status.suspects, 0);
     cr_expect_eq (status.health, 1);
+    //  What the membership could not hold: nothing, in a pair, but
+    //  said.
+    cr_expect (MESHQ_ARGS_HAS (&status, MEMBERS_FULL));
+    cr_expect (MESHQ_ARGS_HAS (&status, GOSSIP_DROPPED));
+    cr_expect_eq (status.members_full, 0);
+    cr_expect_eq (status.gossip_dropped, 0);
     zmsg_destroy (&reply);
+}
+
+//  The one peer client's agent lists: its state, its membership state
+//  (both as text) and their incarnations. False if none is listed.
+typedef struct {
+    char state[16];               //  Of its link.
+    char member[16];              //  In the membership.
+    uint64_t incarnation;         //  Of its link.
+    uint64_t member_incarnation;  //  In the membership.
+    bool has_version;             //  Its refutations are listed.
+} s_peer_row_t;
+
+static bool
+s_peer_row (meshq_client_t *client, s_peer_row_t *peer)
+{
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_PEERS", "peers", &reply);
+    meshq_args_t row;
+    bool found = meshq_codec_list_next (&cursor, &row);
+    if (found) {
+        snprintf (peer->state, sizeof peer->state, "%.*s", (int)row.state.size,
+                  row.state.data);
+        snprintf (peer->member, sizeof peer->member, "%.*s",
+                  (int)row.member.size, row.member.data);
+        peer->incarnation = row.incarnation;
+        peer->member_incarnation = row.member_incarnation;
+        peer->has_version = MESHQ_ARGS_HAS (&row, MEMBER_VERSION);
+    }
+    zmsg_destroy (&reply);
+    return found;
+}
+
+//  Waits until client's agent lists its peer with that link state and
+//  membership state.
+static void
+s_wait_member (meshq_client_t *client, const char *state, const char *member,
+               s_peer_row_t *peer)
+{
+    int64_t deadline = zclock_mono () + 10000;
+    memset (peer, 0, sizeof *peer);
+    while (!(s_peer_row (client, peer) && streq (peer->state, state) &&
+             streq (peer->member, member)) &&
+           zclock_mono () < deadline)
+        meshq_client_dispatch (client, 20);
+    cr_assert_str_eq (peer->state, state);
+    cr_assert_str_eq (peer->member, member);
+}
+
+Test (mesh, list_peers_shows_the_membership)
+{
+    //  Up on its link, alive in the membership, in the same start, with
+    //  its version (how often it refuted a suspicion, which a busy host
+    //  may make it do).
+    meshq_client_t *a, *b;
+    s_start_pair (&a, &b);
+    s_peer_row_t peer;
+    s_wait_member (a, "up", "alive", &peer);
+    cr_expect_neq (peer.member_incarnation, 0);
+    cr_expect_eq (peer.member_incarnation, peer.incarnation);
+    cr_expect (peer.has_version);
+    //  B stops and says so: its link goes down, and the membership
+    //  keeps it as left (for a while, then forgets it).
+    meshq_client_destroy (&b);
+    agentutil_stop (&s_nodes[1]);
+    s_wait_member (a, "down", "left", &peer);
+    cr_expect_eq (peer.member_incarnation, peer.incarnation);
 }
 
 Test (mesh, a_consumer_on_another_agent_gets_and_acks_everything)

@@ -94,6 +94,26 @@ s_expect_state (const char *agent, const char *peer, const char *state)
     cr_expect_str_eq (got, state, "%s lists %s as %s", agent, peer, got);
 }
 
+//  Waits until agent lists peer's membership state as member, asking
+//  again until S_WAIT_MS pass; returns the last list.
+static void
+s_expect_member (const char *agent, const char *peer, const char *member,
+                 char *out, size_t size)
+{
+    char got[16] = "";
+    int64_t deadline = testproc_now () + S_WAIT_MS;
+    do {
+        cr_assert_eq (s_tool (out, size, agent, "list_peers --json"), 0, "%s",
+                      out);
+        if (testproc_peer_field (out, peer, "member", got, sizeof got) &&
+            streq (got, member))
+            return;
+        usleep (50000);
+    } while (testproc_now () < deadline);
+    cr_expect_str_eq (got, member, "%s lists %s's membership as '%s': %s",
+                      agent, peer, got, out);
+}
+
 //  Waits until each of the agents 0 to 2, called names, has logged the
 //  other two up.
 static void
@@ -124,10 +144,23 @@ Test (discovery, three_agents_on_one_machine_list_each_other, .init = s_setup,
         for (int j = 0; j < 3; j++)
             if (i != j)
                 s_expect_state (names[i], names[j], "up");
-    char out[4096];
+    //  The membership has each alive, in the start that came up.
+    char out[8192], incarnation[32] = "", member_incarnation[32] = "";
+    s_expect_member ("a", "b", "alive", out, sizeof out);
+    cr_expect (testproc_peer_field (out, "b", "incarnation", incarnation,
+                                    sizeof incarnation));
+    cr_expect (testproc_peer_field (out, "b", "member_incarnation",
+                                    member_incarnation,
+                                    sizeof member_incarnation));
+    cr_expect_str_eq (member_incarnation, incarnation, "%s", out);
+    cr_expect_neq (strtoull (member_incarnation, NULL, 10), 0, "%s", out);
+    s_expect_member ("a", "c", "alive", out, sizeof out);
     cr_assert_eq (s_tool (out, sizeof out, "a", "--json status"), 0);
     cr_expect (strstr (out, "\"name\":\"a\""), "%s", out);
     cr_expect (strstr (out, "\"peers\":2"), "%s", out);
+    cr_expect (strstr (out, "\"members\":2,"), "%s", out);
+    cr_expect (strstr (out, "\"members_full\":0,"), "%s", out);
+    cr_expect (strstr (out, "\"gossip_dropped\":0,"), "%s", out);
     cr_expect (strstr (out, "\"endpoint\":\"tcp://127.0.0.1:"), "%s", out);
     //  And the table.
     cr_assert_eq (s_tool (out, sizeof out, "a", "list_peers"), 0);
@@ -165,10 +198,14 @@ Test (discovery, a_killed_agent_is_listed_down, .init = s_setup,
     s_start (1, "b", NULL);
     cr_assert_not_null (
         testproc_expect (&s_agents[0], S_WAIT_MS, "peer up", "name=b", NULL));
+    char out[8192];
+    s_expect_member ("a", "b", "alive", out, sizeof out);
     kill (s_agents[1].pid, SIGKILL);
     cr_assert_not_null (
         testproc_expect (&s_agents[0], S_WAIT_MS, "peer down", "name=b", NULL));
     s_expect_state ("a", "b", "down");
+    //  And the membership holds it dead (for 30 s, then forgets it).
+    s_expect_member ("a", "b", "dead", out, sizeof out);
 }
 
 Test (discovery, a_stopped_agent_exits_cleanly_and_says_goodbye,
