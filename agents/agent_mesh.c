@@ -344,6 +344,9 @@ void
 meshq_engine_mesh_tick (meshq_engine_t *self)
 {
     meshq_mesh_introduce_missing (self, zclock_mono ());
+    meshq_vhost_t *vhost = zhashx_first (self->vhosts);
+    for (; vhost; vhost = zhashx_next (self->vhosts))
+        meshq_mesh_interest_tick (self, vhost);
     meshq_dedup_tick (self, zclock_mono ());
     //  Announcements held back by the rate limit go out now.
     meshq_engine_mesh_turn (self);
@@ -408,6 +411,7 @@ meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size)
                                                  : MESHQ_TRANSPORT_AUTO;
     config.heartbeat_ms = self->config.heartbeat_ms;
     config.peer_timeout_ms = self->config.peer_timeout_ms;
+    config.full_links = self->config.full_links;
     config.max_msg_size = self->config.max_message + 65536;
     config.commands = MESHQ_MESH_COMMANDS;
     char public_key[41], secret_key[41];

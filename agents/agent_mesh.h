@@ -76,6 +76,15 @@ void meshq_mesh_on_query (meshq_engine_t *self, meshq_session_t *session,
 void meshq_mesh_on_answer (meshq_engine_t *self, meshq_session_t *session,
                            meshq_args_t *args, zframe_t *body);
 
+//  agent_interest.c
+//  In a mesh past full links: writes and ends our records of the queues
+//  consumed here, and wants links to the consumers of our backlog.
+void meshq_mesh_interest_tick (meshq_engine_t *self, meshq_vhost_t *vhost);
+//  A metadata record new here, from a peer: passed on to the other
+//  linked peers in a mesh past full links.
+void meshq_mesh_interest_forward (meshq_engine_t *self, meshq_session_t *from,
+                                  const char *key);
+
 //  agent_dedup.c
 //  A queue's dedup state goes (the queue does).
 void meshq_dedup_forget_queue (meshq_queue_t *queue);

@@ -343,10 +343,10 @@ s_on_meta (meshq_engine_t *self, meshq_session_t *session, meshq_args_t *args,
                                 "mesh: META dropped peer=%s "
                                 "reason=no key or version",
                                 session->user);
-    else
-        meshq_vhost_meta_receive (session->vhost, key, args->meta_version,
-                                  body ? zframe_data (body) : NULL,
-                                  body ? zframe_size (body) : 0);
+    else if (meshq_vhost_meta_receive (session->vhost, key, args->meta_version,
+                                       body ? zframe_data (body) : NULL,
+                                       body ? zframe_size (body) : 0))
+        meshq_mesh_interest_forward (self, session, key);
 }
 
 static void

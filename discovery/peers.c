@@ -84,6 +84,8 @@ meshq_peers_new (const meshq_peers_config_t *config)
         c->max_msg_size = MESHQ_PEERS_MAX_MSG;
     if (!c->max_peers)
         c->max_peers = MESHQ_PEERS_MAX;
+    if (!c->full_links)
+        c->full_links = MESHQ_PEERS_FULL_LINKS;
     if (!c->seed_refresh_ms)
         c->seed_refresh_ms = MESHQ_PEERS_RESOLVE_MS;
     if (s_zero (config->node, sizeof config->node)) {

@@ -40,6 +40,7 @@ typedef struct _meshq_peers_t meshq_peers_t;
 #define MESHQ_PEERS_GOSSIP_MS    200
 #define MESHQ_PEERS_MAX_MSG      (16 * 1024 * 1024 + 64 * 1024)
 #define MESHQ_PEERS_MAX          1024
+#define MESHQ_PEERS_FULL_LINKS   32
 #define MESHQ_PEERS_RESOLVE_MS   30000
 
 //  What a node is and how it finds others. Zero means the default for
@@ -71,6 +72,10 @@ typedef struct {
     size_t max_msg_size;          //  Largest frame a peer may send; 0: 16 MiB
                                   //  + 64 KiB.
     size_t max_peers;             //  Peer table size; 0: 1024.
+    uint32_t full_links;          //  Up to this many members, a link to
+                                  //  each; beyond, to an overlay of about
+                                  //  log2 of them and to those the owner
+                                  //  wants (meshq_peers_want). 0: 32.
     const char *curve_public;     //  With curve_secret: the mesh's CURVE
     const char *curve_secret;     //  keypair in Z85 (40 characters each),
                                   //  the same on every node; NULL: no CURVE.
@@ -211,6 +216,17 @@ void meshq_peers_stop (meshq_peers_t *self, bool goodbye);
 //  frame 1 is not an owner's command.
 int meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16],
                       zmsg_t **msg_p);
+
+//  Says the owner wants a link to the member node (it has messages or
+//  metadata for it): in a mesh of more than full_links members, where
+//  links go only to an overlay, the link is opened if the member is
+//  alive, and kept for a minute unless wanted again. Does nothing for a
+//  smaller mesh, where every member has a link anyway.
+void meshq_peers_want (meshq_peers_t *self, const uint8_t node[16]);
+
+//  True if the mesh has more than full_links members: links go to an
+//  overlay and to the members wanted, not to every member.
+bool meshq_peers_partial (meshq_peers_t *self);
 
 //  Tells the module of a peer that the owner learnt of another way (for
 //  an agent, from the same node in another vhost's mesh): node id, the

@@ -64,7 +64,20 @@ struct _meshq_peers_swim_t {
     bool overflow;                     //  Some were dropped.
     int64_t joined;                    //  Last join through seeds.
     meshq_peers_ratelog_t log;         //  Dropped datagrams' lines.
+    //  The owner's side only (no lock): which members get a link.
+    uint32_t members;        //  Alive or suspect, at the last scan.
+    uint8_t (*overlay)[16];  //  Members past full_links linked to,
+    size_t overlay_len;      //  sorted; in use,
+    size_t overlay_cap;      //  allocated.
+    zhashx_t *wanted;        //  Hex id -> int64_t* until when the
+                             //  owner wants a link to it.
 };
+
+//  How long a want of the owner's lasts unless renewed.
+#define S_WANT_MS 60000
+
+//  Wants held at most: one per member of a table.
+#define S_WANTS_MAX 1024
 
 static int64_t
 s_now (void *arg)
@@ -225,6 +238,56 @@ s_state_name (meshq_swim_state_t state)
     return "unknown";
 }
 
+static int
+s_compare_id (const void *a, const void *b)
+{
+    return memcmp (a, b, 16);
+}
+
+//  Whether a member alive gets a link from us: in a mesh of at most
+//  full_links, every one; beyond, those of our overlay and those the
+//  owner wants.
+static bool
+s_linkable (meshq_peers_t *peers, const uint8_t id[16], int64_t now)
+{
+    meshq_peers_swim_t *self = peers->membership;
+    if (self->members <= peers->config.full_links)
+        return true;
+    if (self->overlay_len &&
+        bsearch (id, self->overlay, self->overlay_len, 16, s_compare_id))
+        return true;
+    char hex[33];
+    meshq_peers_hex (id, hex);
+    int64_t *until = self->wanted ? zhashx_lookup (self->wanted, hex) : NULL;
+    return until && *until > now;
+}
+
+//  Our overlay among the members alive (ids, n of them, ours among
+//  them, sorted): the next one after us, and those 2, 4, 8, ... places
+//  on, around the ring. Every node picks the same way, so the links
+//  make one connected graph about log2(n) hops across.
+static void
+s_overlay (meshq_peers_swim_t *self, uint8_t (*ids)[16], size_t n,
+           const uint8_t me[16])
+{
+    self->overlay_len = 0;
+    qsort (ids, n, 16, s_compare_id);
+    uint8_t (*found)[16] = bsearch (me, ids, n, 16, s_compare_id);
+    if (!found || n < 2)
+        return;
+    size_t at = (size_t)(found - ids);
+    for (size_t step = 1; step < n; step *= 2) {
+        if (self->overlay_len == self->overlay_cap) {
+            self->overlay_cap = self->overlay_cap ? self->overlay_cap * 2 : 16;
+            self->overlay = realloc (self->overlay,
+                                     self->overlay_cap * sizeof *self->overlay);
+            assert (self->overlay);
+        }
+        memcpy (self->overlay[self->overlay_len++], ids[(at + step) % n], 16);
+    }
+    qsort (self->overlay, self->overlay_len, 16, s_compare_id);
+}
+
 //  A member changed: links follow.
 static void
 s_apply (meshq_peers_t *peers, const s_event_t *event, int64_t now)
@@ -238,6 +301,8 @@ s_apply (meshq_peers_t *peers, const s_event_t *event, int64_t now)
         zsys_info ("discovery: member %s id=%s incarnation=%" PRIu64,
                    s_state_name (event->state), hex, event->incarnation);
     if (event->state == MESHQ_SWIM_ALIVE) {
+        if (!s_linkable (peers, event->id, now))
+            return;
         char endpoint[MESHQ_ENDPOINT_MAX];
         s_endpoint (peers, &event->addr, endpoint, sizeof endpoint);
         if (*endpoint)
@@ -276,6 +341,9 @@ s_notified (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     self->events_len = self->events_cap = 0;
     self->overflow = false;
     self->notified = false;
+    meshq_swim_stats_t stats;
+    meshq_swim_stats (self->swim, &stats);
+    self->members = stats.alive + stats.suspect;
     pthread_mutex_unlock (&self->lock);
     int64_t now = zclock_mono ();
     for (size_t i = 0; i < count; i++)
@@ -377,6 +445,8 @@ meshq_peers_swim_stop (meshq_peers_t *peers, bool goodbye)
     sodium_memzero (self->key, sizeof self->key);
     pthread_mutex_destroy (&self->lock);
     free (self->events);
+    free (self->overlay);
+    zhashx_destroy (&self->wanted);
     free (self);
     peers->membership = NULL;
 }
@@ -505,6 +575,25 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
                 meshq_swim_join (self->swim, &addr);
         }
     }
+    //  The overlay, from the members alive and ourselves.
+    self->members = stats.alive + stats.suspect;
+    if (self->members > peers->config.full_links) {
+        size_t n = 0;
+        uint8_t (*ids)[16] = malloc ((self->members + 1) * 16);
+        assert (ids);
+        memcpy (ids[n++], peers->node, 16);
+        uint32_t at = 0;
+        uint8_t id[16];
+        meshq_swim_state_t state;
+        uint64_t incarnation;
+        while (meshq_swim_walk (self->swim, &at, id, &state, &incarnation))
+            if ((state == MESHQ_SWIM_ALIVE || state == MESHQ_SWIM_SUSPECT) &&
+                n < self->members + 1)
+                memcpy (ids[n++], id, 16);
+        s_overlay (self, ids, n, peers->node);
+        free (ids);
+    } else
+        self->overlay_len = 0;
     uint32_t cursor = 0;
     s_event_t event;
     while (meshq_swim_walk (self->swim, &cursor, event.id, &event.state,
@@ -515,6 +604,9 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
         bool gone =
             event.state == MESHQ_SWIM_DEAD || event.state == MESHQ_SWIM_LEFT;
         if (event.state == MESHQ_SWIM_ALIVE ? linked : !(gone && linked))
+            continue;
+        if (event.state == MESHQ_SWIM_ALIVE &&
+            !s_linkable (peers, event.id, now))
             continue;
         if (gone && entry->peer.incarnation > event.incarnation)
             continue;
@@ -576,4 +668,56 @@ meshq_peers_swim_awareness (meshq_peers_t *peers)
     peers->stats.members_full = stats.members_full;
     peers->stats.gossip_dropped = stats.gossip_dropped;
     return stats.awareness ? stats.awareness : 1;
+}
+
+static void
+s_free_want (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+void
+meshq_peers_want (meshq_peers_t *peers, const uint8_t node[16])
+{
+    meshq_peers_swim_t *self = peers->membership;
+    if (!self || !self->swim || memcmp (node, peers->node, 16) == 0)
+        return;
+    if (!self->wanted) {
+        self->wanted = zhashx_new ();
+        zhashx_set_destructor (self->wanted, s_free_want);
+    }
+    int64_t now = zclock_mono ();
+    char hex[33];
+    meshq_peers_hex (node, hex);
+    int64_t *until = zhashx_lookup (self->wanted, hex);
+    bool fresh = !until || *until <= now;
+    if (!until) {
+        if (zhashx_size (self->wanted) >= S_WANTS_MAX) {
+            //  Past the bound, the ones that lapsed go first.
+            zlistx_t *keys = zhashx_keys (self->wanted);
+            for (char *key = zlistx_first (keys); key;
+                 key = zlistx_next (keys)) {
+                int64_t *when = zhashx_lookup (self->wanted, key);
+                if (when && *when <= now)
+                    zhashx_delete (self->wanted, key);
+            }
+            zlistx_destroy (&keys);
+            if (zhashx_size (self->wanted) >= S_WANTS_MAX)
+                return;
+        }
+        until = malloc (sizeof *until);
+        assert (until);
+        zhashx_insert (self->wanted, hex, until);
+    }
+    *until = now + S_WANT_MS;
+    if (fresh && self->members > peers->config.full_links)
+        meshq_peers_swim_scan (peers, now);
+}
+
+bool
+meshq_peers_partial (meshq_peers_t *peers)
+{
+    meshq_peers_swim_t *self = peers->membership;
+    return self && self->swim && self->members > peers->config.full_links;
 }
