@@ -54,7 +54,7 @@ typedef struct {
     uint32_t heartbeat_ms;        //  Peer heartbeat, 0: default.
     uint32_t peer_timeout_ms;     //  Peer silence until down, 0: default.
     uint32_t full_links;          //  Mesh size up to which every agent
-                                  //  links to every other; 0: 32.
+                                  //  links to every other; 0: 64.
     uint32_t read_ahead_percent;  //  Read-ahead for remote origins, as a
                                   //  percentage of local prefetch.
     uint64_t max_memory;          //  Bytes of messages before publishers

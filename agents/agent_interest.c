@@ -1,7 +1,7 @@
 /*  agent_interest.c - in a mesh too large for a link to every agent,
     which agents a queue's messages must reach.
 
-    Up to the peers module's full_links members (32), every agent has a
+    Up to the peers module's full_links members (64), every agent has a
     link to every other, and BACKLOG reaches them all. Beyond, links go
     to an overlay of about log2(N) members (discovery/peers_swim.c) and
     to those the agent wants. So that a queue's messages still reach its

@@ -40,7 +40,7 @@ typedef struct _meshq_peers_t meshq_peers_t;
 #define MESHQ_PEERS_GOSSIP_MS    200
 #define MESHQ_PEERS_MAX_MSG      (16 * 1024 * 1024 + 64 * 1024)
 #define MESHQ_PEERS_MAX          1024
-#define MESHQ_PEERS_FULL_LINKS   32
+#define MESHQ_PEERS_FULL_LINKS   64
 #define MESHQ_PEERS_RESOLVE_MS   30000
 
 //  What a node is and how it finds others. Zero means the default for
@@ -75,7 +75,7 @@ typedef struct {
     uint32_t full_links;          //  Up to this many members, a link to
                                   //  each; beyond, to an overlay of about
                                   //  log2 of them and to those the owner
-                                  //  wants (meshq_peers_want). 0: 32.
+                                  //  wants (meshq_peers_want). 0: 64.
     const char *curve_public;     //  With curve_secret: the mesh's CURVE
     const char *curve_secret;     //  keypair in Z85 (40 characters each),
                                   //  the same on every node; NULL: no CURVE.
