@@ -129,21 +129,28 @@ Test (http, explicit_port_in_use_exits_69_and_default_warns)
 
 Test (http, default_port_taken_gives_a_warning_and_no_http)
 {
-    //  Hold RabbitMQ's ports if nobody does (if someone does, the agent
-    //  meets the same case).
+    //  Hold RabbitMQ's ports. One may be held by an agent of a test
+    //  running beside this one, which may end any time and let ours
+    //  have it: try until we hold it, and only after 20 s take that
+    //  holder as the same case.
     int fds[2] = {-1, -1};
     const int ports[2] = {15672, 15692};
-    for (int i = 0; i < 2; i++) {
-        fds[i] = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in address = {.sin_family = AF_INET,
-                                      .sin_port = htons (ports[i])};
-        inet_pton (AF_INET, "127.0.0.1", &address.sin_addr);
-        if (bind (fds[i], (struct sockaddr *)&address, sizeof address) ||
-            listen (fds[i], 4)) {
-            close (fds[i]);
-            fds[i] = -1;
+    int64_t deadline = zclock_mono () + 20000;
+    for (int i = 0; i < 2; i++)
+        while (fds[i] < 0) {
+            fds[i] = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            struct sockaddr_in address = {.sin_family = AF_INET,
+                                          .sin_port = htons (ports[i])};
+            inet_pton (AF_INET, "127.0.0.1", &address.sin_addr);
+            if (bind (fds[i], (struct sockaddr *)&address, sizeof address) ||
+                listen (fds[i], 4)) {
+                close (fds[i]);
+                fds[i] = -1;
+                if (zclock_mono () >= deadline)
+                    break;
+                zclock_sleep (100);
+            }
         }
-    }
     int http, metrics;
     s_start (&http, &metrics, NULL);
     cr_expect_eq (http, 0, "no http address in status");
