@@ -355,6 +355,33 @@ meshq_engine_mesh_list (meshq_engine_t *self, meshq_session_t *session,
             MESHQ_ARGS_SET (row, INFLIGHT, inflight, inflight);
         }
     }
+    //  Past full_links, members this agent never linked to: the
+    //  membership's word alone (no name, no link, no credit).
+    meshq_peers_member_t *members = NULL;
+    size_t unlinked =
+        vhost->peers ? meshq_peers_unlinked (vhost->peers, &members) : 0;
+    for (size_t i = 0; i < unlinked; i++) {
+        if (count == capacity) {
+            rows = realloc (rows, (capacity *= 2) * sizeof *rows);
+            assert (rows);
+        }
+        const meshq_peers_member_t *member = &members[i];
+        meshq_args_t *row = &rows[count++];
+        memset (row, 0, sizeof *row);
+        MESHQ_ARGS_SET (row, ID, id, meshq_span (member->id_hex));
+        MESHQ_ARGS_SET (row, NAME, name, meshq_span (""));
+        MESHQ_ARGS_SET (row, ENDPOINT, endpoint, meshq_span (member->endpoint));
+        MESHQ_ARGS_SET (row, STATE, state, meshq_span (member->member));
+        MESHQ_ARGS_SET (row, INCARNATION, incarnation, member->incarnation);
+        MESHQ_ARGS_SET (row, LAST_SEEN, last_seen, 0);
+        MESHQ_ARGS_SET (row, MEMBER, member, meshq_span (member->member));
+        MESHQ_ARGS_SET (row, MEMBER_INCARNATION, member_incarnation,
+                        member->incarnation);
+        MESHQ_ARGS_SET (row, MEMBER_VERSION, member_version, member->version);
+        MESHQ_ARGS_SET (row, CREDIT, credit, 0);
+        MESHQ_ARGS_SET (row, INFLIGHT, inflight, 0);
+    }
     meshq_engine_reply_list (self, session, args->rid, "peers", rows, count);
     free (rows);
+    free (members);
 }

@@ -81,17 +81,19 @@ meshq_bench_cpu_ticks (pid_t pid)
 int
 meshq_bench_listed_up (const char *json, int me, int count)
 {
-    bool *up = calloc ((size_t)(count > 0 ? count : 1), sizeof *up);
-    if (!up)
+    (void)me;  //  An agent never lists itself.
+    //  Rows are told apart by id: past full_links, members with no link
+    //  are rows with no name.
+    char (*seen)[33] = calloc ((size_t)(count > 0 ? count : 1), 33);
+    if (!seen)
         return 0;
     int listed = 0;
     const char *at = json;
-    while ((at = strstr (at, "\"name\":\"b"))) {
-        at += strlen ("\"name\":\"b");
-        if (!isdigit ((unsigned char)*at))
+    while ((at = strstr (at, "\"id\":\""))) {
+        at += strlen ("\"id\":\"");
+        if (strspn (at, "0123456789abcdef") != 32)
             continue;
-        long peer = strtol (at, NULL, 10);
-        //  The row around the name: from its "{" to its "}".
+        //  The row around the id: from its "{" to its "}".
         const char *open = at, *close = strchr (at, '}');
         while (open > json && *open != '{')
             open--;
@@ -101,12 +103,15 @@ meshq_bench_listed_up (const char *json, int me, int count)
         state += strlen ("\"state\":\"");
         bool alive = strncmp (state, "up\"", 3) == 0 ||
                      strncmp (state, "alive\"", 6) == 0;
-        if (alive && peer >= 0 && peer != me && peer < count && !up[peer]) {
-            up[peer] = true;
+        bool known = false;
+        for (int i = 0; i < listed && !known; i++)
+            known = memcmp (seen[i], at, 32) == 0;
+        if (alive && !known && listed < count - 1) {
+            memcpy (seen[listed], at, 32);
             listed++;
         }
     }
-    free (up);
+    free (seen);
     return listed;
 }
 

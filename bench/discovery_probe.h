@@ -19,9 +19,10 @@ void meshq_bench_memory (pid_t pid, double *rss, double *pss);
 //  utime + stime of a process in clock ticks, or 0 if it is gone.
 long long meshq_bench_cpu_ticks (pid_t pid);
 
-//  In agent me's list (meshq --json list_peers: rows with "name" and
-//  "state"), how many of the agents b0 to b(count - 1) other than me are
-//  up (or alive). A list of some other form counts none.
+//  In agent me's list (meshq --json list_peers: rows with "id" and
+//  "state"), how many other agents (of count in all) are up, or alive
+//  in the membership with no link. A list of some other form counts
+//  none.
 int meshq_bench_listed_up (const char *json, int me, int count);
 
 //  Asks each of the agents b0 to b(count - 1) of dir for its list with

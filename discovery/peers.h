@@ -119,6 +119,16 @@ typedef struct {
                             //  by each refutation (0 with "none").
 } meshq_peer_info_t;
 
+//  A member of the mesh this node has no link to (past full_links).
+typedef struct {
+    uint8_t id[16];                     //  Node id.
+    char id_hex[33];                    //  In lowercase hex.
+    char endpoint[MESHQ_ENDPOINT_MAX];  //  Where its ROUTER listens.
+    const char *member;                 //  "alive" or "suspect".
+    uint64_t incarnation;               //  Its start, as the membership
+    uint32_t version;                   //  knows it, and its version.
+} meshq_peers_member_t;
+
 //  Called from the owner's zloop. For MESHQ_PEER_MESSAGE, *msg_p holds
 //  the message (frame 1 the command, then its frames) and the handler
 //  may take it (and null *msg_p); msg_p is NULL for UP and DOWN. The
@@ -223,6 +233,12 @@ int meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16],
 //  alive, and kept for a minute unless wanted again. Does nothing for a
 //  smaller mesh, where every member has a link anyway.
 void meshq_peers_want (meshq_peers_t *self, const uint8_t node[16]);
+
+//  The members alive or suspect that have no entry in the peer table
+//  (never linked), in a new array in *members that the caller frees.
+//  Returns how many.
+size_t meshq_peers_unlinked (meshq_peers_t *self,
+                             meshq_peers_member_t **members);
 
 //  True if the mesh has more than full_links members: links go to an
 //  overlay and to the members wanted, not to every member.

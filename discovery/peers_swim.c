@@ -721,3 +721,45 @@ meshq_peers_partial (meshq_peers_t *peers)
     meshq_peers_swim_t *self = peers->membership;
     return self && self->swim && self->members > peers->config.full_links;
 }
+
+size_t
+meshq_peers_unlinked (meshq_peers_t *peers, meshq_peers_member_t **members)
+{
+    *members = NULL;
+    meshq_peers_swim_t *self = peers->membership;
+    if (!self || !self->swim)
+        return 0;
+    size_t count = 0, capacity = 0;
+    meshq_peers_member_t *out = NULL;
+    pthread_mutex_lock (&self->lock);
+    uint32_t cursor = 0;
+    uint8_t id[16];
+    meshq_swim_state_t state;
+    uint64_t incarnation;
+    while (meshq_swim_walk (self->swim, &cursor, id, &state, &incarnation)) {
+        if ((state != MESHQ_SWIM_ALIVE && state != MESHQ_SWIM_SUSPECT) ||
+            meshq_peers_find (peers, id))
+            continue;
+        if (count == capacity) {
+            capacity = capacity ? capacity * 2 : 64;
+            out = realloc (out, capacity * sizeof *out);
+            assert (out);
+        }
+        meshq_peers_member_t *member = &out[count++];
+        memcpy (member->id, id, 16);
+        meshq_peers_hex (id, member->id_hex);
+        member->member = s_state_name (state);
+        member->incarnation = incarnation;
+        member->version = 0;
+        meshq_swim_member (self->swim, id, NULL, NULL, &member->version);
+        meshq_swim_addr_t addr;
+        if (meshq_swim_member_addr (self->swim, id, &addr) == 0)
+            s_endpoint (peers, &addr, member->endpoint,
+                        sizeof member->endpoint);
+        else
+            *member->endpoint = 0;
+    }
+    pthread_mutex_unlock (&self->lock);
+    *members = out;
+    return count;
+}

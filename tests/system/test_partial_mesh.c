@@ -1,6 +1,7 @@
 /*  test_partial_mesh.c - a mesh larger than full_links: each agent
     links to an overlay of the others, not to all, and still every agent
-    knows every member, every declaration reaches every agent, and a
+    knows every member (and lists it, linked or not), every declaration
+    reaches every agent, and a
     queue's confirmed messages reach its consumer on an agent that had
     no link to the publisher's.
 
@@ -44,6 +45,24 @@ s_linked (meshq_client_t *client, const char *name)
             linked = true;
     zmsg_destroy (&reply);
     return linked;
+}
+
+//  Rows of the agent's list_peers for other agents alive: up as a link,
+//  or alive in the membership with no link.
+static int
+s_listed_alive (meshq_client_t *client)
+{
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_PEERS", "peers", &reply);
+    int alive = 0;
+    meshq_args_t row;
+    while (meshq_codec_list_next (&cursor, &row))
+        alive +=
+            (row.state.size == 2 && memcmp (row.state.data, "up", 2) == 0) ||
+            (row.state.size == 5 && memcmp (row.state.data, "alive", 5) == 0);
+    zmsg_destroy (&reply);
+    return alive;
 }
 
 //  Members alive that the agent of client counts.
@@ -115,6 +134,11 @@ Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
     cr_assert_lt (links, S_NODES * (S_NODES - 1),
                   "every agent linked to every other");
     cr_assert_geq (publisher, 0, "no pair without a link but the seed's");
+    //  Every agent lists every other, linked or not.
+    for (int i = 0; i < S_NODES; i++)
+        cr_expect_eq (s_listed_alive (clients[i]), S_NODES - 1,
+                      "%s lists %d agents alive", s_nodes[i].name,
+                      s_listed_alive (clients[i]));
     //  A declaration on the publisher's agent reaches every agent.
     meshq_client_t *producer = clients[publisher];
     cr_assert_eq (meshq_client_declare_queue (producer, "work", NULL), 0);
