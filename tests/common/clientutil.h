@@ -40,19 +40,38 @@ clientutil_list (meshq_client_t *client, const char *verb, const char *kind,
     return cursor;
 }
 
-//  Peers client's agent reports up.
+//  Whether span holds exactly text.
+static inline bool
+clientutil_span_is (meshq_span_t span, const char *text)
+{
+    return span.size == strlen (text) &&
+           (span.size == 0 || memcmp (span.data, text, span.size) == 0);
+}
+
+//  Rows of client's agent's LIST_PEERS in state (or in alive, if it is
+//  not NULL) and, if name is not NULL, of the peer of that name.
 static inline int
-clientutil_peers_up (meshq_client_t *client)
+clientutil_peers_in (meshq_client_t *client, const char *name,
+                     const char *state, const char *alive)
 {
     zmsg_t *reply;
     meshq_span_t cursor =
         clientutil_list (client, "LIST_PEERS", "peers", &reply);
-    int up = 0;
+    int count = 0;
     meshq_args_t row;
     while (meshq_codec_list_next (&cursor, &row))
-        up += row.state.size == 2 && memcmp (row.state.data, "up", 2) == 0;
+        count += (!name || clientutil_span_is (row.name, name)) &&
+                 (clientutil_span_is (row.state, state) ||
+                  (alive && clientutil_span_is (row.state, alive)));
     zmsg_destroy (&reply);
-    return up;
+    return count;
+}
+
+//  Peers client's agent reports up.
+static inline int
+clientutil_peers_up (meshq_client_t *client)
+{
+    return clientutil_peers_in (client, NULL, "up", NULL);
 }
 
 //  Waits (asking the agent, not sleeping) until it sees count peers up:

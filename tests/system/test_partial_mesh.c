@@ -33,18 +33,7 @@ TestSuite (partial_mesh, .fini = s_teardown, .timeout = 180);
 static bool
 s_linked (meshq_client_t *client, const char *name)
 {
-    zmsg_t *reply;
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_PEERS", "peers", &reply);
-    bool linked = false;
-    meshq_args_t row;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.name.size == strlen (name) &&
-            memcmp (row.name.data, name, row.name.size) == 0 &&
-            row.state.size == 2 && memcmp (row.state.data, "up", 2) == 0)
-            linked = true;
-    zmsg_destroy (&reply);
-    return linked;
+    return clientutil_peers_in (client, name, "up", NULL) > 0;
 }
 
 //  Rows of the agent's list_peers for other agents alive: up as a link,
@@ -52,17 +41,7 @@ s_linked (meshq_client_t *client, const char *name)
 static int
 s_listed_alive (meshq_client_t *client)
 {
-    zmsg_t *reply;
-    meshq_span_t cursor =
-        clientutil_list (client, "LIST_PEERS", "peers", &reply);
-    int alive = 0;
-    meshq_args_t row;
-    while (meshq_codec_list_next (&cursor, &row))
-        alive +=
-            (row.state.size == 2 && memcmp (row.state.data, "up", 2) == 0) ||
-            (row.state.size == 5 && memcmp (row.state.data, "alive", 5) == 0);
-    zmsg_destroy (&reply);
-    return alive;
+    return clientutil_peers_in (client, NULL, "up", "alive");
 }
 
 //  Members alive that the agent of client counts.
