@@ -184,8 +184,9 @@ static void
 s_open_files (void)
 {
     struct rlimit limit;
-    if (getrlimit (RLIMIT_NOFILE, &limit) == 0 &&
-        limit.rlim_cur < limit.rlim_max) {
+    if (getrlimit (RLIMIT_NOFILE, &limit))
+        return;
+    if (limit.rlim_cur < limit.rlim_max) {
         rlim_t soft = limit.rlim_cur;
         limit.rlim_cur = limit.rlim_max;
         if (setrlimit (RLIMIT_NOFILE, &limit)) {
@@ -193,8 +194,7 @@ s_open_files (void)
                           (unsigned long)soft, strerror (errno));
             limit.rlim_cur = soft;
         }
-    } else if (getrlimit (RLIMIT_NOFILE, &limit))
-        return;
+    }
     size_t sockets = limit.rlim_cur == RLIM_INFINITY
                          ? SIZE_MAX
                          : (size_t)(limit.rlim_cur / 2);
