@@ -5,6 +5,11 @@
     processes and measures, from the agents' own log lines ("peer up",
     "peer down", "peer suspect"), read as they are written:
       * join: from the first spawn until every agent has all others up;
+        in a mesh larger than the agents' full_links (64, or
+        --full-links), where an agent links to a few members only, until
+        every agent has all others as members alive ("member alive"
+        lines), and the same for the deaths, returns and false downs
+        below ("member dead" instead of "peer down");
       * idle CPU: utime + stime of all agents over the --settle window
         once joined, divided by the window (1.0 is one core), and the
         false downs during it;
@@ -33,7 +38,7 @@
 
     Usage: bench_discovery [--runs N] [--idle SECONDS] [--sizes 2,8,32]
                            [--settle SECONDS] [--busy N] [--spinners M]
-                           [--check-lists]
+                           [--check-lists] [--full-links N]
 */
 #include "bench_util.h"
 #include "discovery_probe.h"
@@ -48,6 +53,8 @@
 #define S_TOOL    MESHQ_BINARY_DIR "/tools/meshq"
 #define S_MAX     256
 #define S_WAIT_MS 30000
+//  The agents' default full_links.
+#define S_FULL_LINKS 64
 //  Sizes whose agents are asked for their list without --check-lists.
 #define S_LISTS_DEFAULT 64
 
@@ -56,13 +63,29 @@ static char s_mesh[48];
 static char s_port[8];
 static testproc_t s_agents[S_MAX];
 static bool s_seen[S_MAX][S_MAX];  //  [i][j]: agent i has j up.
-static bool s_dead[S_MAX];         //  Killed or stopped: not a survivor.
-static int64_t s_last_started;     //  When the last agent said "started".
-static int s_started;              //  Agents that said "started".
-static int s_suspects;             //  "peer suspect" lines read.
-static char s_why[256];            //  Why the last run failed.
-static int s_cores = 1;            //  Processors online.
-static long long s_files;          //  Open files limit, once raised.
+//  [i][j]: agent i has j as a member alive ("member alive" lines).
+static bool s_member[S_MAX][S_MAX];
+static char s_node[S_MAX][33];  //  Each agent's node id, from "started".
+//  "member" lines about an agent whose "started" line was not read yet
+//  (its log is read after the line's): the latest state of each id.
+typedef struct {
+    char id[33];
+    bool alive;
+} s_pending_t;
+static s_pending_t s_pending[S_MAX][S_MAX];
+static int s_pending_len[S_MAX];
+//  The agents' full_links (--full-links; 0: their default). In a mesh
+//  larger, links go to a few members only, and the membership is
+//  measured instead: join, deaths and returns by the "member" lines.
+static int s_full_links;
+static bool s_partial;          //  This run's mesh is larger than full_links.
+static bool s_dead[S_MAX];      //  Killed or stopped: not a survivor.
+static int64_t s_last_started;  //  When the last agent said "started".
+static int s_started;           //  Agents that said "started".
+static int s_suspects;          //  "peer suspect" lines read.
+static char s_why[256];         //  Why the last run failed.
+static int s_cores = 1;         //  Processors online.
+static long long s_files;       //  Open files limit, once raised.
 
 static int
 s_start (int i, const int *gate)
@@ -72,10 +95,13 @@ s_start (int i, const int *gate)
     snprintf (control, sizeof control, "ipc://%s/%s.ipc", s_dir, name);
     //  The agent's store too lives in the run's own directory.
     snprintf (data, sizeof data, "%s/data-%s", s_dir, name);
-    char *argv[] = {
-        S_AGENT, "--name",    name,    "--mesh",      s_mesh, "--beacon-port",
-        s_port,  "--control", control, "--interface", "lo",   "--data",
-        data,    NULL};
+    char links[16];
+    snprintf (links, sizeof links, "%d",
+              s_full_links ? s_full_links : S_FULL_LINKS);
+    char *argv[] = {S_AGENT, "--name",        name,   "--mesh",
+                    s_mesh,  "--beacon-port", s_port, "--control",
+                    control, "--interface",   "lo",   "--data",
+                    data,    "--full-links",  links,  NULL};
     if (testproc_start_gated (&s_agents[i], argv, gate)) {
         snprintf (s_why, sizeof s_why, "cannot start agent %d: %s", i,
                   strerror (errno));
@@ -102,6 +128,50 @@ typedef bool (s_done_fn) (int count, void *arg);
 
 static int64_t s_deadline;  //  If set, s_watch's deadline instead.
 
+//  Agent i's "member" line about id: alive or not.
+static void
+s_member_line (int i, const char *id, bool alive, int *downs)
+{
+    int member = -1;
+    for (int j = 0; j < S_MAX && member < 0; j++)
+        if (strncmp (id, s_node[j], 32) == 0)
+            member = j;
+    if (member < 0) {
+        int k = 0;
+        while (k < s_pending_len[i] && strncmp (s_pending[i][k].id, id, 32))
+            k++;
+        if (k == S_MAX)
+            return;
+        if (k == s_pending_len[i])
+            snprintf (s_pending[i][s_pending_len[i]++].id, 33, "%.32s", id);
+        s_pending[i][k].alive = alive;
+        return;
+    }
+    if (s_partial && downs && !alive && s_member[i][member])
+        (*downs)++;
+    s_member[i][member] = alive;
+}
+
+//  Agent j said its node id: what others said of it before is theirs.
+static void
+s_node_known (int j)
+{
+    for (int i = 0; i < S_MAX; i++)
+        for (int k = 0; k < s_pending_len[i]; k++)
+            if (strcmp (s_pending[i][k].id, s_node[j]) == 0) {
+                s_member[i][j] = s_pending[i][k].alive;
+                s_pending[i][k] = s_pending[i][--s_pending_len[i]];
+                break;
+            }
+}
+
+//  Whether agent i has agent j: up, or alive in a large mesh.
+static bool
+s_has (int i, int j)
+{
+    return s_partial ? s_member[i][j] : s_seen[i][j];
+}
+
 //  One complete line of agent i's log.
 static void
 s_line (int i, const char *line, int *downs)
@@ -109,13 +179,21 @@ s_line (int i, const char *line, int *downs)
     int peer = s_about (line);
     if (strstr (line, "agent: started") && ++s_started > 0)
         s_last_started = testproc_now ();
+    const char *node = strstr (line, "discovery: started node=");
+    if (node) {
+        snprintf (s_node[i], sizeof s_node[i], "%.32s", node + 24);
+        s_node_known (i);
+    }
+    const char *id = strstr (line, "discovery: member ");
+    if (id && (id = strstr (id, " id=")) && strlen (id) >= 36)
+        s_member_line (i, id + 4, strstr (line, "member alive") != NULL, downs);
     if (peer >= 0 && strstr (line, "peer up"))
         s_seen[i][peer] = true;
     //  An agent logs a peer's down twice, for discovery and for the
     //  mesh: a down counts once, as the peer goes from up to down in
-    //  the agent's view.
+    //  the agent's view (in a large mesh, a member's death instead).
     if (peer >= 0 && strstr (line, "peer down")) {
-        if (downs && s_seen[i][peer])
+        if (!s_partial && downs && s_seen[i][peer])
             (*downs)++;
         s_seen[i][peer] = false;
     }
@@ -190,7 +268,7 @@ s_full (int count, void *arg)
     int skip = arg ? *(int *)arg : -1;
     for (int i = 0; i < count; i++)
         for (int j = 0; j < count; j++)
-            if (i != j && i != skip && j != skip && !s_seen[i][j])
+            if (i != j && i != skip && j != skip && !s_has (i, j))
                 return false;
     return true;
 }
@@ -200,7 +278,7 @@ s_gone (int count, void *arg)
 {
     int victim = *(int *)arg;
     for (int i = 0; i < count; i++)
-        if (i != victim && !s_dead[i] && s_seen[i][victim])
+        if (i != victim && !s_dead[i] && s_has (i, victim))
             return false;
     return true;
 }
@@ -214,14 +292,14 @@ s_mesh_ticks (int count)
     return ticks;
 }
 
-//  Links up, of count * (count - 1).
+//  Links up (members alive in a large mesh), of count * (count - 1).
 static int
 s_links_up (int count)
 {
     int up = 0;
     for (int i = 0; i < count; i++)
         for (int j = 0; j < count; j++)
-            up += i != j && s_seen[i][j];
+            up += i != j && s_has (i, j);
     return up;
 }
 
@@ -263,6 +341,9 @@ s_stop_all (int count)
     for (int i = 0; i < count; i++)
         testproc_fini (&s_agents[i]);
     memset (s_seen, 0, sizeof s_seen);
+    memset (s_member, 0, sizeof s_member);
+    memset (s_node, 0, sizeof s_node);
+    memset (s_pending_len, 0, sizeof s_pending_len);
     memset (s_dead, 0, sizeof s_dead);
     s_started = 0;
 }
@@ -293,6 +374,7 @@ static int64_t
 s_join (int count, int64_t *full)
 {
     s_fresh ();
+    s_partial = count - 1 > (s_full_links ? s_full_links : S_FULL_LINKS);
     //  Every process is made first, held at a gate; the clock starts as
     //  the gate opens and they all run meshq-agent at once. (Forking them
     //  one by one timed this launcher, starved by the agents it had
@@ -319,10 +401,12 @@ s_join (int count, int64_t *full)
         for (int i = 0; i < count; i++)
             exited += testproc_wait (&s_agents[i], 0) >= 0;
         snprintf (s_why, sizeof s_why,
-                  "no full membership in %d s: %d of %d links up, %d peer "
-                  "downs logged, %d of %d agents started, %d exited",
+                  "not joined in %d s: %d of %d %s, %d %s logged, %d of %d "
+                  "agents started, %d exited",
                   S_WAIT_MS / 1000, s_links_up (count), count * (count - 1),
-                  downs, s_started, count, exited);
+                  s_partial ? "members known alive" : "links up", downs,
+                  s_partial ? "member deaths" : "peer downs", s_started, count,
+                  exited);
         s_stop_all (count);
         return -1;
     }
@@ -633,6 +717,7 @@ main (int argc, char *argv[])
         {"busy", required_argument, NULL, 'b'},
         {"spinners", required_argument, NULL, 'p'},
         {"check-lists", no_argument, NULL, 'l'},
+        {"full-links", required_argument, NULL, 'f'},
         {NULL, 0, NULL, 0}};
     int code;
     while ((code = getopt_long (argc, argv, "", options, NULL)) != -1) {
@@ -650,19 +735,22 @@ main (int argc, char *argv[])
             spinners = atoi (optarg);
         else if (code == 'l')
             check_lists = true;
+        else if (code == 'f')
+            s_full_links = atoi (optarg);
         else {
             fprintf (stderr,
                      "usage: bench_discovery [--runs N] [--idle SECONDS] "
                      "[--sizes 2,8,32] [--settle SECONDS] [--busy N] "
-                     "[--spinners M] [--check-lists]\n");
+                     "[--spinners M] [--check-lists] [--full-links N]\n");
             return 64;
         }
     }
     if (runs < 1 || runs > 100 || idle < 0 || busy < 2 || busy > S_MAX ||
-        spinners < 0 || spinners > 1024) {
+        spinners < 0 || spinners > 1024 || s_full_links < 0 ||
+        s_full_links > 100000) {
         fprintf (stderr,
                  "bench: --runs 1..100, --idle >= 0, --busy 2..%d, "
-                 "--spinners 0..1024\n",
+                 "--spinners 0..1024, --full-links 1..100000\n",
                  S_MAX);
         return 64;
     }
@@ -697,8 +785,11 @@ main (int argc, char *argv[])
             "over %d without --check-lists); newcomer: one more agent "
             "started then, from its 'started' line until all have each "
             "other up; RSS and PSS growth: median less the smallest "
-            "size's\n\n",
-            s_settle, S_LISTS_DEFAULT);
+            "size's. Past %d other agents (full_links), an agent links to "
+            "a few members only: up is then a member alive, down a member "
+            "dead\n\n",
+            s_settle, S_LISTS_DEFAULT,
+            s_full_links ? s_full_links : S_FULL_LINKS);
     printf ("| agents |   join ms | after all started ms | SIGKILL down ms "
             "| SIGSTOP down ms | thawed, up ms |    RSS MB | PSS MB "
             "| idle CPU | idle downs | newcomer ms | list_peers full "

@@ -235,9 +235,10 @@ s_live (s_sim_t *sim, uint32_t i)
 }
 
 static void
-s_change_cb (void *arg, const uint8_t *id, meshq_swim_state_t state,
+s_change_cb (void *arg, const uint8_t *id, meshq_swim_state_t state, bool fresh,
              uint64_t incarnation)
 {
+    (void)fresh;
     (void)incarnation;
     s_sim_t *sim = s_current;
     uint32_t observer = (uint32_t)(uintptr_t)arg;

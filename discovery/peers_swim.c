@@ -42,6 +42,7 @@
 typedef struct {
     uint8_t id[16];            //  The member.
     meshq_swim_state_t state;  //  Its new state.
+    bool fresh;                //  Alive, and was not (see swim.h).
     uint64_t incarnation;      //  Of which start.
     meshq_swim_addr_t addr;    //  Where it listens.
 } s_event_t;
@@ -97,7 +98,7 @@ s_send (void *arg, const uint8_t *id, const meshq_swim_addr_t *addr,
 
 //  With the lock held, in either thread.
 static void
-s_change (void *arg, const uint8_t *id, meshq_swim_state_t state,
+s_change (void *arg, const uint8_t *id, meshq_swim_state_t state, bool fresh,
           uint64_t incarnation)
 {
     meshq_peers_swim_t *self = arg;
@@ -118,6 +119,7 @@ s_change (void *arg, const uint8_t *id, meshq_swim_state_t state,
     s_event_t *event = &self->events[self->events_len++];
     memcpy (event->id, id, 16);
     event->state = state;
+    event->fresh = fresh;
     event->incarnation = incarnation;
     memset (&event->addr, 0, sizeof event->addr);
     meshq_swim_member_addr (self->swim, id, &event->addr);
@@ -295,9 +297,11 @@ s_apply (meshq_peers_t *peers, const s_event_t *event, int64_t now)
     char hex[33];
     meshq_peers_hex (event->id, hex);
     //  Suspicions come and go by the thousand in a large mesh under
-    //  load (the membership counts them): only deaths and leaves are
-    //  worth a line each.
-    if (event->state == MESHQ_SWIM_DEAD || event->state == MESHQ_SWIM_LEFT)
+    //  load (the membership counts them): only joins, returns, deaths
+    //  and leaves are worth a line each: one as a member comes, one as
+    //  it goes.
+    if (event->state == MESHQ_SWIM_DEAD || event->state == MESHQ_SWIM_LEFT ||
+        event->fresh)
         zsys_info ("discovery: member %s id=%s incarnation=%" PRIu64,
                    s_state_name (event->state), hex, event->incarnation);
     if (event->state == MESHQ_SWIM_ALIVE) {
@@ -595,7 +599,7 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
     } else
         self->overlay_len = 0;
     uint32_t cursor = 0;
-    s_event_t event;
+    s_event_t event = {.fresh = false};
     while (meshq_swim_walk (self->swim, &cursor, event.id, &event.state,
                             &event.incarnation)) {
         meshq_peers_entry_t *entry = meshq_peers_find (peers, event.id);

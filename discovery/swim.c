@@ -139,10 +139,10 @@ meshq_swim_destroy (meshq_swim_t **self_p)
 
 static void
 s_report (meshq_swim_t *self, const meshq_swim_member_t *m,
-          meshq_swim_state_t state)
+          meshq_swim_state_t state, bool fresh)
 {
     if (self->io.change)
-        self->io.change (self->io.arg, m->id, state, m->incarnation);
+        self->io.change (self->io.arg, m->id, state, fresh, m->incarnation);
 }
 
 static void
@@ -163,6 +163,7 @@ meshq_swim_set_state (meshq_swim_t *self, uint32_t slot,
                       meshq_swim_state_t state)
 {
     meshq_swim_member_t *m = &self->members[slot];
+    bool fresh = state == MESHQ_SWIM_ALIVE && m->state != MESHQ_SWIM_SUSPECT;
     s_count (self, m->state, -1);
     s_count (self, state, +1);
     m->state = (uint8_t)state;
@@ -179,7 +180,7 @@ meshq_swim_set_state (meshq_swim_t *self, uint32_t slot,
         m->flags |= MESHQ_SWIM_F_LISTED;
     } else if (state != MESHQ_SWIM_SUSPECT && (m->flags & MESHQ_SWIM_F_LISTED))
         meshq_swim_unlist (self, slot);
-    s_report (self, m, state);
+    s_report (self, m, state, fresh);
 }
 
 static uint16_t
@@ -273,7 +274,7 @@ s_apply (meshq_swim_t *self, const meshq_swim_update_t *u, bool sync)
         if (slot == UINT32_MAX)
             return false;
         m = &self->members[slot];
-        s_report (self, m, MESHQ_SWIM_ALIVE);
+        s_report (self, m, MESHQ_SWIM_ALIVE, true);
         //  Spread even a member a table exchange brought: if we missed
         //  it, others may have too (measured: without this, a mesh of
         //  2,000 started over 40 s took minutes instead of seconds to

@@ -62,9 +62,11 @@ typedef struct {
                   const void *data, size_t size);
     //  A member changed state, as this agent sees it: ALIVE (joined, or
     //  back), SUSPECT, DEAD or LEFT. A restart is DEAD with the old
-    //  incarnation, then ALIVE with the new one. May be NULL.
+    //  incarnation, then ALIVE with the new one. fresh: ALIVE of a member
+    //  that was neither alive nor suspect (new, restarted, or back from
+    //  the dead), not the end of a suspicion. May be NULL.
     void (*change) (void *arg, const uint8_t *id, meshq_swim_state_t state,
-                    uint64_t incarnation);
+                    bool fresh, uint64_t incarnation);
     void *arg;  //  Passed to the callbacks.
 } meshq_swim_io_t;
 

@@ -48,9 +48,10 @@ s_send (void *arg, const uint8_t *id, const meshq_swim_addr_t *addr,
 }
 
 static void
-s_change (void *arg, const uint8_t *id, meshq_swim_state_t state,
+s_change (void *arg, const uint8_t *id, meshq_swim_state_t state, bool fresh,
           uint64_t incarnation)
 {
+    (void)fresh;
     (void)incarnation;
     s_world_t *world = arg;
     if (state == MESHQ_SWIM_ALIVE)

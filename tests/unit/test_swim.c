@@ -25,6 +25,7 @@ static size_t s_sent_len;
 static struct {
     uint8_t id[16];
     meshq_swim_state_t state;
+    bool fresh;
     uint64_t incarnation;
 } s_changes[256];
 static size_t s_changes_len;
@@ -54,7 +55,7 @@ s_send (void *arg, const uint8_t *id, const meshq_swim_addr_t *addr,
 }
 
 static void
-s_change (void *arg, const uint8_t *id, meshq_swim_state_t state,
+s_change (void *arg, const uint8_t *id, meshq_swim_state_t state, bool fresh,
           uint64_t incarnation)
 {
     (void)arg;
@@ -62,6 +63,7 @@ s_change (void *arg, const uint8_t *id, meshq_swim_state_t state,
         return;
     memcpy (s_changes[s_changes_len].id, id, 16);
     s_changes[s_changes_len].state = state;
+    s_changes[s_changes_len].fresh = fresh;
     s_changes[s_changes_len].incarnation = incarnation;
     s_changes_len++;
 }
@@ -287,6 +289,7 @@ Test (swim, silence_makes_a_member_suspect_then_dead)
     //  Reported ALIVE, SUSPECT, DEAD, each once.
     cr_assert_eq (s_changes_len, 3);
     cr_assert_eq (s_changes[0].state, MESHQ_SWIM_ALIVE);
+    cr_assert (s_changes[0].fresh, "a member new to us is fresh");
     cr_assert_eq (s_changes[1].state, MESHQ_SWIM_SUSPECT);
     cr_assert_eq (s_changes[2].state, MESHQ_SWIM_DEAD);
     meshq_swim_destroy (&swim);
@@ -362,17 +365,25 @@ Test (swim, a_higher_version_refutes_a_suspicion)
     s_record (&u, 1, MESHQ_SWIM_ALIVE, 1, 0);
     s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &u, 1);
     cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_SUSPECT);
-    //  A higher one is.
+    //  A higher one is; the end of a suspicion is not news of a member
+    //  (not fresh).
+    s_changes_len = 0;
     s_record (&u, 1, MESHQ_SWIM_ALIVE, 1, 1);
     s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &u, 1);
     cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_ALIVE);
-    //  Even from the dead: only the member raises its version.
+    cr_assert_eq (s_changes_len, 1);
+    cr_assert_not (s_changes[0].fresh);
+    //  Even from the dead: only the member raises its version. Back from
+    //  the dead, it is fresh.
     s_record (&u, 1, MESHQ_SWIM_DEAD, 1, 1);
     s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &u, 1);
     cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_DEAD);
+    s_changes_len = 0;
     s_record (&u, 1, MESHQ_SWIM_ALIVE, 1, 2);
     s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &u, 1);
     cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_ALIVE);
+    cr_assert_eq (s_changes_len, 1);
+    cr_assert (s_changes[0].fresh);
     meshq_swim_destroy (&swim);
 }
 
@@ -429,6 +440,7 @@ Test (swim, a_new_incarnation_is_a_restart_dead_then_alive)
     cr_assert_eq (s_changes[0].incarnation, 1);
     cr_assert_eq (s_changes[1].state, MESHQ_SWIM_ALIVE);
     cr_assert_eq (s_changes[1].incarnation, 2);
+    cr_assert (s_changes[1].fresh);
     //  The old incarnation is stale: it changes nothing.
     s_record (&from, 1, MESHQ_SWIM_ALIVE, 1, 9);
     s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, NULL, 0);
