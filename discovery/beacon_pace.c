@@ -25,11 +25,29 @@ meshq_beacon_pace_due (const meshq_beacon_pace_t *self, int64_t now)
 void
 meshq_beacon_pace_sent (meshq_beacon_pace_t *self, bool joined, int64_t now)
 {
+    uint32_t longest = meshq_beacon_pace_longest (self);
     if (!joined)
         self->interval_ms = self->fast_ms;
-    else if (self->interval_ms > self->slow_ms / 2)
-        self->interval_ms = self->slow_ms;
+    else if (self->interval_ms > longest / 2)
+        self->interval_ms = longest;
     else
         self->interval_ms *= 2;
     self->next = now + self->interval_ms;
+}
+
+void
+meshq_beacon_pace_members (meshq_beacon_pace_t *self, uint32_t members)
+{
+    self->members = members;
+}
+
+uint32_t
+meshq_beacon_pace_longest (const meshq_beacon_pace_t *self)
+{
+    uint32_t shares = self->members / MESHQ_BEACON_PACE_SHARE;
+    if (shares < 1)
+        shares = 1;
+    if (shares > MESHQ_BEACON_PACE_STRETCH)
+        shares = MESHQ_BEACON_PACE_STRETCH;
+    return self->slow_ms * shares;
 }

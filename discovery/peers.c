@@ -430,6 +430,8 @@ s_beacon_timer (zloop_t *loop, int timer_id, void *arg)
         s_beacon_arm (self, now);
         return 0;
     }
+    meshq_beacon_pace_members (&self->beacon_pace,
+                               (uint32_t)self->stats.members_alive);
     meshq_beacon_pace_sent (&self->beacon_pace, self->up_count > 0, now);
     if (meshq_udp_send (self->udp, self->beacon, self->beacon_size) == 0)
         self->stats.beacons_sent++;

@@ -75,3 +75,28 @@ Test (beacon_pace, a_slow_interval_below_the_fast_one_means_no_back_off)
     meshq_beacon_pace_init (&s_pace, S_FAST, 100, 0);
     cr_assert_eq (s_run (0, 10000, true, NULL), 10000 / S_FAST);
 }
+
+Test (beacon_pace, a_large_mesh_sends_about_as_many_beacons_as_a_small_one)
+{
+    //  One agent of 16 beacons every slow interval once settled; one of
+    //  256 every 16 of them, so that the 256 together send about what
+    //  16 do (every agent hears every beacon).
+    int sent[2];
+    uint32_t sizes[2] = {15, 255};
+    for (int i = 0; i < 2; i++) {
+        meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
+        meshq_beacon_pace_members (&s_pace, sizes[i]);
+        s_run (0, 600000, true, NULL);
+        sent[i] = s_run (600000, 1800000, true, NULL);
+    }
+    cr_assert_eq (sent[0], 1200000 / S_SLOW);
+    cr_assert_lt (sent[1] * 256, sent[0] * 16 * 2,
+                  "the mesh of 256 sends %d x 256 beacons, of 16 %d x 16",
+                  sent[1], sent[0]);
+    cr_assert_gt (sent[1], 0);
+    //  And a mesh of thousands no less often than every 16 slow
+    //  intervals per agent.
+    meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
+    meshq_beacon_pace_members (&s_pace, 10000);
+    cr_assert_eq (meshq_beacon_pace_longest (&s_pace), 16 * S_SLOW);
+}
