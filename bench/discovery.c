@@ -53,6 +53,9 @@
 #define S_TOOL    MESHQ_BINARY_DIR "/tools/meshq"
 #define S_MAX     256
 #define S_WAIT_MS 30000
+//  And for a join, also this much per agent: 256 agents take more than
+//  30 s just to start on two cores.
+#define S_WAIT_PER_AGENT_MS 200
 //  The agents' default full_links.
 #define S_FULL_LINKS 64
 //  Sizes whose agents are asked for their list without --check-lists.
@@ -395,7 +398,10 @@ s_join (int count, int64_t *full)
     int64_t start = testproc_now ();
     close (gate[1]);
     int downs = 0;
+    int64_t wait = S_WAIT_MS + (int64_t)count * S_WAIT_PER_AGENT_MS;
+    s_deadline = start + wait;
     *full = s_watch (count, s_full, NULL, &downs);
+    s_deadline = 0;
     if (*full < 0) {
         int exited = 0;
         for (int i = 0; i < count; i++)
@@ -403,7 +409,7 @@ s_join (int count, int64_t *full)
         snprintf (s_why, sizeof s_why,
                   "not joined in %d s: %d of %d %s, %d %s logged, %d of %d "
                   "agents started, %d exited",
-                  S_WAIT_MS / 1000, s_links_up (count), count * (count - 1),
+                  (int)(wait / 1000), s_links_up (count), count * (count - 1),
                   s_partial ? "members known alive" : "links up", downs,
                   s_partial ? "member deaths" : "peer downs", s_started, count,
                   exited);
