@@ -56,6 +56,8 @@
 //  And for a join, also this much per agent: 256 agents take more than
 //  30 s just to start on two cores.
 #define S_WAIT_PER_AGENT_MS 200
+//  How long a thawed agent is watched for flapping.
+#define S_FLAP_MS 3000
 //  The agents' default full_links.
 #define S_FULL_LINKS 64
 //  Sizes whose agents are asked for their list without --check-lists.
@@ -430,6 +432,7 @@ s_drain (void *arg)
 typedef struct {
     double join, settle, killed, stopped, thawed, cpu, newcomer;
     int idle_downs;
+    int flaps;        //  Downs in the S_FLAP_MS after the thawed was back.
     bool listed;      //  Every agent's list was asked for.
     bool lists_full;  //  And every one showed all others up.
     char lists_why[160];
@@ -492,7 +495,13 @@ s_run (int count, bool check_lists, s_result_t *result, double *rss,
     s_dead[victim] = false;
     int64_t back = s_watch (all, s_full, NULL, NULL);
     result->thawed = back < 0 ? -1 : (double)(back - gone);
+    //  Back without flapping: every down in the next seconds is one.
+    if (back >= 0)
+        s_watch_until (all, testproc_now () + S_FLAP_MS, &result->flaps);
 
+    //  Another agent is killed: one whose links are all up (the thawed
+    //  one's may still be coming back, in a large mesh).
+    victim = count - 2;
     sent = testproc_now ();
     kill (s_agents[victim].pid, SIGKILL);
     s_dead[victim] = true;
@@ -562,7 +571,7 @@ s_print (int count, int runs, s_result_t *results, double *rss, double *pss,
 {
     double join[100], settle[100], killed[100], stopped[100], thawed[100];
     double cpu[100], newcomer[100];
-    int idle_downs = 0, listed = 0, lists_full = 0;
+    int idle_downs = 0, flaps = 0, listed = 0, lists_full = 0;
     for (int r = 0; r < runs; r++) {
         s_result_t *result = &results[r];
         join[r] = result->join;
@@ -573,6 +582,7 @@ s_print (int count, int runs, s_result_t *results, double *rss, double *pss,
         cpu[r] = result->cpu;
         newcomer[r] = result->newcomer;
         idle_downs += result->idle_downs;
+        flaps += result->flaps;
         listed += result->listed;
         lists_full += result->listed && result->lists_full;
     }
@@ -591,14 +601,14 @@ s_print (int count, int runs, s_result_t *results, double *rss, double *pss,
         snprintf (lists, sizeof lists, "no, %d of %d", listed - lists_full,
                   listed);
     printf ("| %6d | %4.0f / %3.0f | %9.0f / %8.0f | %6.0f / %6.0f | "
-            "%6.0f / %6.0f | %5.0f / %5.0f | %4.1f / %3.1f | %6.1f "
+            "%6.0f / %6.0f | %5.0f / %5.0f | %5d | %4.1f / %3.1f | %6.1f "
             "| %4.2f / %4.2f | %10d | %4.0f / %4.0f | %15s | %+13.1f "
             "| %+13.1f |\n",
             count, meshq_bench_median (join, runs), s_max (join, runs),
             meshq_bench_median (settle, runs), s_max (settle, runs),
             meshq_bench_median (killed, runs), s_max (killed, runs),
             meshq_bench_median (stopped, runs), s_max (stopped, runs),
-            meshq_bench_median (thawed, runs), s_max (thawed, runs),
+            meshq_bench_median (thawed, runs), s_max (thawed, runs), flaps,
             rss_median / 1024, s_max (rss, runs * count) / 1024,
             pss_median / 1024, meshq_bench_median (cpu, runs),
             s_max (cpu, runs), idle_downs, meshq_bench_median (newcomer, runs),
@@ -791,17 +801,19 @@ main (int argc, char *argv[])
             "over %d without --check-lists); newcomer: one more agent "
             "started then, from its 'started' line until all have each "
             "other up; RSS and PSS growth: median less the smallest "
-            "size's. Past %d other agents (full_links), an agent links to "
+            "size's; flaps: downs in the %d s after the thawed agent was "
+            "back everywhere (all runs); SIGKILL: another agent than the "
+            "stopped one. Past %d other agents (full_links), an agent links to "
             "a few members only: up is then a member alive, down a member "
             "dead\n\n",
-            s_settle, S_LISTS_DEFAULT,
+            s_settle, S_LISTS_DEFAULT, S_FLAP_MS / 1000,
             s_full_links ? s_full_links : S_FULL_LINKS);
     printf ("| agents |   join ms | after all started ms | SIGKILL down ms "
-            "| SIGSTOP down ms | thawed, up ms |    RSS MB | PSS MB "
+            "| SIGSTOP down ms | thawed, up ms | flaps |    RSS MB | PSS MB "
             "| idle CPU | idle downs | newcomer ms | list_peers full "
             "| RSS growth MB | PSS growth MB |\n");
     printf ("|-------:|----------:|---------------------:|----------------:"
-            "|----------------:|--------------:|----------:|-------:"
+            "|----------------:|--------------:|------:|----------:|-------:"
             "|---------:|-----------:|------------:|----------------:"
             "|--------------:|--------------:|\n");
     fflush (stdout);
