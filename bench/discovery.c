@@ -51,7 +51,8 @@
 
 #define S_AGENT   MESHQ_BINARY_DIR "/agents/meshq-agent"
 #define S_TOOL    MESHQ_BINARY_DIR "/tools/meshq"
-#define S_MAX     256
+#define S_SIZES   256            //  The largest size measured.
+#define S_MAX     (S_SIZES + 1)  //  Agents: a size and its newcomer.
 #define S_WAIT_MS 30000
 //  And for a join, also this much per agent: 256 agents take more than
 //  30 s just to start on two cores.
@@ -629,8 +630,9 @@ s_sizes (char *sizes_text, int runs, bool check_lists)
          item = strtok (NULL, ",")) {
         char *end;
         long count = strtol (item, &end, 10);
-        if (*end || count < 2 || count > S_MAX)
-            printf ("| %6s | not measured: sizes are 2 to %d |\n", item, S_MAX);
+        if (*end || count < 2 || count > S_SIZES)
+            printf ("| %6s | not measured: sizes are 2 to %d |\n", item,
+                    S_SIZES);
         else if (measured < 64)
             sizes[measured++] = (int)count;
     }
@@ -761,13 +763,13 @@ main (int argc, char *argv[])
             return 64;
         }
     }
-    if (runs < 1 || runs > 100 || idle < 0 || busy < 2 || busy > S_MAX ||
+    if (runs < 1 || runs > 100 || idle < 0 || busy < 2 || busy > S_SIZES ||
         spinners < 0 || spinners > 1024 || s_full_links < 0 ||
         s_full_links > 100000) {
         fprintf (stderr,
                  "bench: --runs 1..100, --idle >= 0, --busy 2..%d, "
                  "--spinners 0..1024, --full-links 1..100000\n",
-                 S_MAX);
+                 S_SIZES);
         return 64;
     }
     for (int i = 0; i < S_MAX; i++)
