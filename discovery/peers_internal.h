@@ -233,8 +233,11 @@ int meshq_peers_swim_member (meshq_peers_t *self, const uint8_t node[16],
 //  the membership's. Also copies the membership's counts to the stats.
 uint32_t meshq_peers_swim_awareness (meshq_peers_t *self);
 //  Reconciles links with the table: a link for each member alive, none
-//  for one dead or gone; alone, joins through the seeds. Every tick.
+//  for one dead or gone; alone, joins through the seeds.
 void meshq_peers_swim_scan (meshq_peers_t *self, int64_t now);
+//  Whether the tick's scan is due: a member changed since the last, or
+//  a second went by (to retry links that failed).
+bool meshq_peers_swim_due (meshq_peers_t *self, int64_t now);
 //  Hangs the membership's thread (frozen) or lets it go, as SIGSTOP
 //  would: for tests of a hung node.
 void meshq_peers_swim_freeze (meshq_peers_t *self, bool frozen);

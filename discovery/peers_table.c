@@ -411,7 +411,8 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
             i++;
     }
     s_probe_seeds (self, now);
-    meshq_peers_swim_scan (self, now);
+    if (meshq_peers_swim_due (self, now))
+        meshq_peers_swim_scan (self, now);
     return 0;
 }
 
