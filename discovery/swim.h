@@ -75,8 +75,8 @@ typedef struct {
     uint32_t probe_interval_ms;   //  One probe per interval.
     uint32_t probe_timeout_ms;    //  Direct PING's wait before REQs.
     uint32_t indirect_checks;     //  Members asked to ping for us (k).
-    uint32_t suspicion_mult;      //  Shortest suspicion: mult * log10(n)
-                                  //  probe intervals.
+    uint32_t suspicion_mult;      //  Shortest suspicion: mult * (1 +
+                                  //  log10(n / 10) / 2) probe intervals.
     uint32_t suspicion_max_mult;  //  Longest: this times the shortest.
     uint32_t retransmit_mult;     //  An update goes mult * log10(n+1)
                                   //  times (rounded up).
