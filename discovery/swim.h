@@ -76,7 +76,8 @@ typedef struct {
     uint32_t probe_timeout_ms;    //  Direct PING's wait before REQs.
     uint32_t indirect_checks;     //  Members asked to ping for us (k).
     uint32_t suspicion_mult;      //  Shortest suspicion: mult * (1 +
-                                  //  log10(n / 10) / 2) probe intervals.
+                                  //  log10(n / 10) / 2) units.
+    uint32_t suspicion_unit_ms;   //  That unit; 0: the probe interval.
     uint32_t suspicion_max_mult;  //  Longest: this times the shortest.
     uint32_t retransmit_mult;     //  An update goes mult * log10(n+1)
                                   //  times (rounded up).
@@ -152,6 +153,10 @@ int meshq_swim_recv (meshq_swim_t *self, const void *data, size_t size);
 
 //  Runs what is due at now. Call it at meshq_swim_next () or later.
 void meshq_swim_tick (meshq_swim_t *self);
+
+//  Probes one member every ms from the next probe on (the owner slows
+//  them in a large mesh); suspicions keep their unit if one was set.
+void meshq_swim_set_probe_interval (meshq_swim_t *self, uint32_t ms);
 
 //  When meshq_swim_tick must next run (now_ms's clock).
 int64_t meshq_swim_next (meshq_swim_t *self);

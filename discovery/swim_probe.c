@@ -77,8 +77,10 @@ meshq_swim_suspicion_timeout (meshq_swim_t *self,
     double n = (double)meshq_swim_live (self) + 1;
     double scale =
         n > 10 ? 1 + s_ln (n / 10) / (2 * 2.30258509299404568402) : 1;
-    double min =
-        self->config.suspicion_mult * scale * self->config.probe_interval_ms;
+    uint32_t unit = self->config.suspicion_unit_ms
+                        ? self->config.suspicion_unit_ms
+                        : self->config.probe_interval_ms;
+    double min = self->config.suspicion_mult * scale * unit;
     double max = self->config.suspicion_max_mult * min;
     double k =
         self->config.suspicion_mult > 2 ? self->config.suspicion_mult - 2 : 0;
@@ -364,4 +366,11 @@ meshq_swim_probe_recv (meshq_swim_t *self, const meshq_swim_msg_t *msg)
         default:
             return;
     }
+}
+
+void
+meshq_swim_set_probe_interval (meshq_swim_t *self, uint32_t ms)
+{
+    assert (self);
+    self->config.probe_interval_ms = ms ? ms : 1;
 }

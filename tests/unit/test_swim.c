@@ -690,3 +690,53 @@ Test (swim, hello_of_a_newer_start_pings_and_learns_the_restart)
     cr_assert_eq (s_changes[changes + 1].state, MESHQ_SWIM_ALIVE);
     meshq_swim_destroy (&swim);
 }
+
+Test (swim, slower_probes_keep_the_suspicion_unit)
+{
+    //  Probes every two intervals send half the PINGs; a suspicion
+    //  counted in the unit set lasts as long as before.
+    s_config.suspicion_unit_ms = s_config.probe_interval_ms;
+    s_config.awareness_max = 1;  //  Unanswered PINGs slow nothing.
+    uint32_t interval = s_config.probe_interval_ms;
+    int64_t lasted[2];
+    size_t pings[2];
+    for (int slow = 0; slow < 2; slow++) {
+        meshq_swim_t *swim = s_new ();
+        if (slow)
+            meshq_swim_set_probe_interval (swim, 2 * interval);
+        s_members (swim, 1);
+        //  Nobody answers: the only member goes suspect, then dead.
+        int64_t start = s_now, suspect = 0;
+        for (int64_t t = start; t < start + 60000; t += 10) {
+            s_run (swim, t);
+            if (!suspect && s_state (swim, 1) == MESHQ_SWIM_SUSPECT)
+                suspect = t;
+            if (s_state (swim, 1) == MESHQ_SWIM_DEAD) {
+                lasted[slow] = t - suspect;
+                break;
+            }
+        }
+        cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_DEAD);
+        s_sent_len = 0;
+        meshq_swim_destroy (&swim);
+        swim = s_new ();
+        if (slow)
+            meshq_swim_set_probe_interval (swim, 2 * interval);
+        s_members (swim, 3);
+        s_sent_len = 0;
+        //  Answered or not, count the PINGs of 20 intervals.
+        s_run (swim, s_now + 20 * interval);
+        pings[slow] = 0;
+        size_t at = 0;
+        while (s_find (MESHQ_SWIM_MSG_PING, &at))
+            pings[slow]++;
+        meshq_swim_destroy (&swim);
+    }
+    cr_assert_lt (pings[1], pings[0] * 3 / 4, "pings %zu then %zu", pings[0],
+                  pings[1]);
+    //  Within one slow interval of each other (the suspicion is timed
+    //  on the probes' ticks).
+    cr_assert_lt (lasted[1], lasted[0] + 2 * interval + 20,
+                  "suspect for %lld ms, then %lld", (long long)lasted[0],
+                  (long long)lasted[1]);
+}
