@@ -485,8 +485,9 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
     }
     if (rc == 0) {
         //  A heartbeat: idle links send nothing, so this only times
-        //  tries, waits and expiry.
+        //  tries, waits and expiry (once a second when all is calm).
         size_t tick = self->config.heartbeat_ms;
+        self->tick_calm = false;
         self->tick_timer =
             zloop_timer (loop, tick < 5 ? 5 : tick, 0, meshq_peers_tick, self);
         if (self->tick_timer < 0 || meshq_peers_swim_start (self))

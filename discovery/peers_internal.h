@@ -129,6 +129,7 @@ struct _meshq_peers_t {
     int beacon_timer;                //  zloop timer ids, or -1.
     int64_t beacon_at;               //  When the beacon's one-shot fires.
     int tick_timer;                  //  Heartbeats and expiry.
+    bool tick_calm;                  //  The tick runs once a second.
     meshq_peers_swim_t *membership;  //  Who is in the mesh (peers_swim.c).
     //  The table: an array to iterate, an index to look up.
     meshq_peers_entry_t **entries;  //  max_peers slots.
@@ -234,6 +235,9 @@ int meshq_peers_swim_member (meshq_peers_t *self, const uint8_t node[16],
 uint32_t meshq_peers_swim_awareness (meshq_peers_t *self);
 //  Reconciles links with the table: a link for each member alive, none
 //  for one dead or gone; alone, joins through the seeds.
+//  Puts the tick back to every heartbeat, if it was calm: something
+//  changed that it must time (a link opening, a wait, a probe).
+void meshq_peers_hurry (meshq_peers_t *self);
 void meshq_peers_swim_scan (meshq_peers_t *self, int64_t now);
 //  Whether the tick's scan is due: a member changed since the last, or
 //  a second went by (to retry links that failed).

@@ -32,8 +32,10 @@ meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16], zmsg_t **msg_p)
         return MESHQ_ENOTFOUND;
     }
     int rc = meshq_peers_link_send (self, entry, &msg);
-    if (rc == 0)
+    if (rc == 0) {
         meshq_peer_sent_data (&entry->peer, zclock_mono ());
+        meshq_peers_hurry (self);
+    }
     return rc;
 }
 

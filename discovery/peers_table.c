@@ -288,6 +288,8 @@ meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
                    unsigned actions, const char *endpoint,
                    const meshq_hello_t *hello, int64_t now)
 {
+    if (actions)
+        meshq_peers_hurry (self);
     if (actions & MESHQ_PEER_REPORT_DOWN)
         s_report (self, entry, MESHQ_PEER_DOWN, now);
     if (actions & MESHQ_PEER_CLOSE_LINK) {
@@ -385,6 +387,46 @@ s_probe_seeds (meshq_peers_t *self, int64_t now)
     }
 }
 
+//  The tick once a second when every link is up and idle (or down,
+//  waiting to be forgotten), else every heartbeat: an idle agent of a
+//  large mesh woke four times a second for nothing, and each wake costs
+//  tens of microseconds on a virtual machine.
+#define S_CALM_TICK_MS 1000
+
+static bool
+s_calm (meshq_peers_t *self)
+{
+    if (self->seed_count && self->up_count == 0)
+        return false;
+    for (size_t i = 0; i < self->count; i++) {
+        const meshq_peers_entry_t *entry = self->entries[i];
+        const meshq_peer_t *peer = &entry->peer;
+        if (entry->probe >= 0)
+            return false;
+        if (peer->state == MESHQ_PEER_IS_DOWN)
+            continue;
+        if (peer->state != MESHQ_PEER_IS_UP || !peer->lazy || peer->waiting)
+            return false;
+    }
+    return true;
+}
+
+static void
+s_tick_every (meshq_peers_t *self, bool calm)
+{
+    if (!self->loop || self->tick_timer < 0)
+        return;
+    size_t ms = calm ? S_CALM_TICK_MS : (size_t)self->config.heartbeat_ms;
+    if (ms < 5)
+        ms = 5;
+    int timer = zloop_timer (self->loop, ms, 0, meshq_peers_tick, self);
+    if (timer < 0)
+        return;  //  Keep the one there is.
+    zloop_timer_end (self->loop, self->tick_timer);
+    self->tick_timer = timer;
+    self->tick_calm = calm;
+}
+
 int
 meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
 {
@@ -413,7 +455,16 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
     s_probe_seeds (self, now);
     if (meshq_peers_swim_due (self, now))
         meshq_peers_swim_scan (self, now);
+    if (!self->tick_calm && s_calm (self))
+        s_tick_every (self, true);
     return 0;
+}
+
+void
+meshq_peers_hurry (meshq_peers_t *self)
+{
+    if (self->tick_calm)
+        s_tick_every (self, false);
 }
 
 bool
