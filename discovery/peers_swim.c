@@ -20,6 +20,7 @@
     mutex guards the meshq_swim_t; its changes travel to the owner's
     loop as events, through a pipe the loop watches.
 */
+#include "overlay.h"
 #include "peers_internal.h"
 
 #include <errno.h>
@@ -65,12 +66,12 @@ struct _meshq_peers_swim_t {
     int64_t joined;                    //  Last join through seeds.
     meshq_peers_ratelog_t log;         //  Dropped datagrams' lines.
     //  The owner's side only (no lock): which members get a link.
-    uint32_t members;        //  Alive or suspect, at the last scan.
-    uint8_t (*overlay)[16];  //  Members past full_links linked to,
-    size_t overlay_len;      //  sorted; in use,
-    size_t overlay_cap;      //  allocated.
-    zhashx_t *wanted;        //  Hex id -> int64_t* until when the
-                             //  owner wants a link to it.
+    uint32_t members;  //  Alive or suspect, at the last scan.
+    //  Members past full_links linked to (overlay.h), sorted.
+    uint8_t overlay[MESHQ_OVERLAY_MAX][16];
+    size_t overlay_len;
+    zhashx_t *wanted;  //  Hex id -> int64_t* until when the
+                       //  owner wants a link to it.
 };
 
 //  How long a want of the owner's lasts unless renewed.
@@ -262,32 +263,6 @@ s_linkable (meshq_peers_t *peers, const uint8_t id[16], int64_t now)
     return until && *until > now;
 }
 
-//  Our overlay among the members alive (ids, n of them, ours among
-//  them, sorted): the next one after us, and those 2, 4, 8, ... places
-//  on, around the ring. Every node picks the same way, so the links
-//  make one connected graph about log2(n) hops across.
-static void
-s_overlay (meshq_peers_swim_t *self, uint8_t (*ids)[16], size_t n,
-           const uint8_t me[16])
-{
-    self->overlay_len = 0;
-    qsort (ids, n, 16, s_compare_id);
-    uint8_t (*found)[16] = bsearch (me, ids, n, 16, s_compare_id);
-    if (!found || n < 2)
-        return;
-    size_t at = (size_t)(found - ids);
-    for (size_t step = 1; step < n; step *= 2) {
-        if (self->overlay_len == self->overlay_cap) {
-            self->overlay_cap = self->overlay_cap ? self->overlay_cap * 2 : 16;
-            self->overlay = realloc (self->overlay,
-                                     self->overlay_cap * sizeof *self->overlay);
-            assert (self->overlay);
-        }
-        memcpy (self->overlay[self->overlay_len++], ids[(at + step) % n], 16);
-    }
-    qsort (self->overlay, self->overlay_len, 16, s_compare_id);
-}
-
 //  A member changed: links follow.
 static void
 s_apply (meshq_peers_t *peers, const s_event_t *event, int64_t now)
@@ -445,7 +420,6 @@ meshq_peers_swim_stop (meshq_peers_t *peers, bool goodbye)
     sodium_memzero (self->key, sizeof self->key);
     pthread_mutex_destroy (&self->lock);
     free (self->events);
-    free (self->overlay);
     zhashx_destroy (&self->wanted);
     free (self);
     peers->membership = NULL;
@@ -590,7 +564,8 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
             if ((state == MESHQ_SWIM_ALIVE || state == MESHQ_SWIM_SUSPECT) &&
                 n < self->members + 1)
                 memcpy (ids[n++], id, 16);
-        s_overlay (self, ids, n, peers->node);
+        self->overlay_len =
+            meshq_overlay_pick (ids, n, peers->node, self->overlay);
         free (ids);
     } else
         self->overlay_len = 0;
