@@ -173,6 +173,10 @@ typedef struct {
     uint64_t duplicate_names;     //  Peers that came up with our name
                                   //  (another node id): a misconfigured
                                   //  mesh.
+    uint64_t links_unlinked;      //  Links closed by UNLINK (idle, not
+                                  //  needed, past full_links).
+    uint64_t unlinks_asked;       //  UNLINKs we sent asking to close one.
+    uint64_t unlinks_refused;     //  Asks we did not take: we need it.
     uint64_t peer_up_events;      //  MESHQ_PEER_UP reported.
     uint64_t peer_down_events;    //  MESHQ_PEER_DOWN reported.
     uint64_t handshakes_failed;   //  Connections to our ROUTER that failed

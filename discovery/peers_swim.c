@@ -248,11 +248,12 @@ s_compare_id (const void *a, const void *b)
 //  Whether a member alive gets a link from us: in a mesh of at most
 //  full_links, every one; beyond, those of our overlay and those the
 //  owner wants.
-static bool
-s_linkable (meshq_peers_t *peers, const uint8_t id[16], int64_t now)
+bool
+meshq_peers_swim_linkable (meshq_peers_t *peers, const uint8_t id[16],
+                           int64_t now)
 {
     meshq_peers_swim_t *self = peers->membership;
-    if (self->members <= peers->config.full_links)
+    if (!self || self->members <= peers->config.full_links)
         return true;
     if (self->overlay_len &&
         bsearch (id, self->overlay, self->overlay_len, 16, s_compare_id))
@@ -276,7 +277,7 @@ s_apply (meshq_peers_t *peers, const s_event_t *event, int64_t now)
         zsys_info ("discovery: member %s id=%s incarnation=%" PRIu64,
                    s_state_name (event->state), hex, event->incarnation);
     if (event->state == MESHQ_SWIM_ALIVE) {
-        if (!s_linkable (peers, event->id, now))
+        if (!meshq_peers_swim_linkable (peers, event->id, now))
             return;
         char endpoint[MESHQ_ENDPOINT_MAX];
         s_endpoint (peers, &event->addr, endpoint, sizeof endpoint);
@@ -581,7 +582,7 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
         if (event.state == MESHQ_SWIM_ALIVE ? linked : !(gone && linked))
             continue;
         if (event.state == MESHQ_SWIM_ALIVE &&
-            !s_linkable (peers, event.id, now))
+            !meshq_peers_swim_linkable (peers, event.id, now))
             continue;
         if (gone && entry->peer.incarnation > event.incarnation)
             continue;
