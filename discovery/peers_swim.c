@@ -40,6 +40,11 @@
 //  owner reconciles its links with the whole table instead.
 #define S_EVENTS_MAX 16384
 
+//  The membership's growth is measured over S_SAMPLES samples taken
+//  every S_SAMPLE_MS (see s_filling).
+#define S_SAMPLES   4
+#define S_SAMPLE_MS 250
+
 typedef struct {
     uint8_t id[16];            //  The member.
     meshq_swim_state_t state;  //  Its new state.
@@ -70,8 +75,11 @@ struct _meshq_peers_swim_t {
     //  Members past full_links linked to (overlay.h), sorted.
     uint8_t overlay[MESHQ_OVERLAY_MAX][16];
     size_t overlay_len;
-    zhashx_t *wanted;  //  Hex id -> int64_t* until when the
-                       //  owner wants a link to it.
+    zhashx_t *wanted;            //  Hex id -> int64_t* until when the
+                                 //  owner wants a link to it.
+    uint32_t counts[S_SAMPLES];  //  Members at the last scans, one
+    int64_t counted;             //  every S_SAMPLE_MS, the oldest at
+    size_t count_at;             //  count_at; when the last was taken.
 };
 
 //  How long a want of the owner's lasts unless renewed.
@@ -245,15 +253,38 @@ s_compare_id (const void *a, const void *b)
     return memcmp (a, b, 16);
 }
 
+//  Whether the membership grows so fast that it will be past full_links
+//  in about a second: it counts members, plus as many more as it gained
+//  in the last second. Agents started together learn of each other
+//  over a few seconds, and one that linked to every member it knew
+//  until the count passed full_links would have opened dozens of links
+//  that only the idle close (peers_unlink.c) ends. While it fills, the
+//  overlay alone is linked, and the rest once the count holds still.
+static bool
+s_filling (meshq_peers_swim_t *self, uint32_t full_links)
+{
+    uint32_t oldest = self->counts[self->count_at];
+    uint32_t gained = self->members > oldest ? self->members - oldest : 0;
+    return (uint64_t)self->members + gained > full_links;
+}
+
+//  Whether links go only to the overlay and to the members wanted:
+//  past full_links members, or filling towards it.
+static bool
+s_partial (meshq_peers_swim_t *self, uint32_t full_links)
+{
+    return self->members > full_links || s_filling (self, full_links);
+}
+
 //  Whether a member alive gets a link from us: in a mesh of at most
-//  full_links, every one; beyond, those of our overlay and those the
-//  owner wants.
+//  full_links that does not grow past it, every one; else those of our
+//  overlay and those the owner wants.
 bool
 meshq_peers_swim_linkable (meshq_peers_t *peers, const uint8_t id[16],
                            int64_t now)
 {
     meshq_peers_swim_t *self = peers->membership;
-    if (!self || self->members <= peers->config.full_links)
+    if (!self || !s_partial (self, peers->config.full_links))
         return true;
     if (self->overlay_len &&
         bsearch (id, self->overlay, self->overlay_len, 16, s_compare_id))
@@ -552,7 +583,12 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
     }
     //  The overlay, from the members alive and ourselves.
     self->members = stats.alive + stats.suspect;
-    if (self->members > peers->config.full_links) {
+    if (now - self->counted >= S_SAMPLE_MS) {
+        self->counts[self->count_at] = self->members;
+        self->count_at = (self->count_at + 1) % S_SAMPLES;
+        self->counted = now;
+    }
+    if (s_partial (self, peers->config.full_links)) {
         size_t n = 0;
         uint8_t (*ids)[16] = malloc ((self->members + 1) * 16);
         assert (ids);
