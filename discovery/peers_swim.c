@@ -749,8 +749,11 @@ meshq_peers_unlinked (meshq_peers_t *peers, meshq_peers_member_t **members)
     meshq_swim_state_t state;
     uint64_t incarnation;
     while (meshq_swim_walk (self->swim, &cursor, id, &state, &incarnation)) {
+        //  Entries never up (tries under way or failed) are not listed
+        //  by meshq_peers_first: the member is listed here.
+        meshq_peers_entry_t *entry = meshq_peers_find (peers, id);
         if ((state != MESHQ_SWIM_ALIVE && state != MESHQ_SWIM_SUSPECT) ||
-            meshq_peers_find (peers, id))
+            (entry && entry->listed))
             continue;
         if (count == capacity) {
             capacity = capacity ? capacity * 2 : 64;
