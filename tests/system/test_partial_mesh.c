@@ -320,6 +320,16 @@ Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
     cr_expect_eq (duplicates, 0);
     //  The consumer's agent now has a link to the publisher's.
     cr_expect (s_linked (taker, s_nodes[publisher].name));
+    //  The publisher's agent wants that link for a minute after its
+    //  backlog; past an idle, the consumer's may ask to close it and is
+    //  refused. Nothing links again meanwhile: one side's want is no
+    //  close and reopen loop.
+    ups = s_all_lines_with ("discovery: peer up");
+    zclock_sleep (20000);
+    cr_expect_eq (s_all_lines_with ("discovery: peer up"), ups,
+                  "%d links came up again after the messages",
+                  s_all_lines_with ("discovery: peer up") - ups);
+    cr_expect (s_linked (taker, s_nodes[publisher].name));
     for (int i = 0; i < S_NODES; i++)
         meshq_client_destroy (&clients[i]);
 }
