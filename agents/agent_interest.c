@@ -69,6 +69,50 @@ s_write (meshq_vhost_t *vhost, const char *key, const char *queue,
     meshq_vhost_meta_note (vhost, key, &args, false);
 }
 
+//  Adds id to the ids (count of them, room for cap) if not there.
+static void
+s_add_id (uint8_t (**ids)[16], size_t *count, size_t *cap, const uint8_t *id)
+{
+    for (size_t i = 0; i < *count; i++)
+        if (memcmp ((*ids)[i], id, 16) == 0)
+            return;
+    if (*count == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *ids = realloc (*ids, *cap * 16);
+        assert (*ids);
+    }
+    memcpy ((*ids)[(*count)++], id, 16);
+}
+
+//  Wants the links that carry work in flight, so that neither side
+//  closes them as idle (discovery/peers_unlink.c): deliveries a peer
+//  has not settled, publishes it has not confirmed, and origins whose
+//  backlog or credit our consumers count on. Collected first: a want
+//  may bring a link up or down, which changes the sessions.
+static void
+s_want_busy (meshq_vhost_t *vhost)
+{
+    uint8_t (*ids)[16] = NULL;
+    size_t count = 0, cap = 0;
+    meshq_session_t *session = zhashx_first (vhost->peer_sessions);
+    for (; session; session = zhashx_next (vhost->peer_sessions))
+        if (session->head || session->pending)
+            s_add_id (&ids, &count, &cap, session->id);
+    meshq_queue_t *queue = zhashx_first (vhost->queues);
+    for (; queue; queue = zhashx_next (vhost->queues)) {
+        meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
+        if (!qmesh || !qmesh->origins)
+            continue;
+        meshq_origin_t *origin = zhashx_first (qmesh->origins);
+        for (; origin; origin = zhashx_next (qmesh->origins))
+            if (origin->backlog || origin->outstanding)
+                s_add_id (&ids, &count, &cap, origin->id);
+    }
+    for (size_t i = 0; i < count; i++)
+        meshq_peers_want (vhost->peers, ids[i]);
+    free (ids);
+}
+
 void
 meshq_mesh_interest_tick (meshq_engine_t *self, meshq_vhost_t *vhost)
 {
@@ -121,6 +165,7 @@ meshq_mesh_interest_tick (meshq_engine_t *self, meshq_vhost_t *vhost)
             meshq_vhost_meta_note (vhost, at, NULL, false);
         zlistx_destroy (&stale);
     }
+    s_want_busy (vhost);
 }
 
 void

@@ -56,9 +56,15 @@ s_stats (s_self_t *self)
         zmsg_addstrf (reply, "peer_down_events=%" PRIu64,
                       stats->peer_down_events);
         zmsg_addstrf (reply, "link_errors=%" PRIu64, stats->link_errors);
+        zmsg_addstrf (reply, "links_unlinked=%" PRIu64, stats->links_unlinked);
         zmsg_addstrf (reply, "duplicate_names=%" PRIu64,
                       stats->duplicate_names);
         zmsg_addstrf (reply, "members_alive=%" PRIu64, stats->members_alive);
+        //  Members alive listed with no link (list_peers' rows of them).
+        meshq_peers_member_t *members;
+        zmsg_addstrf (reply, "members_unlinked=%zu",
+                      meshq_peers_unlinked (self->peers, &members));
+        free (members);
         zmsg_addstrf (reply, "membership_dropped=%" PRIu64,
                       stats->membership_dropped);
         zmsg_addstrf (reply, "members_full=%" PRIu64, stats->members_full);

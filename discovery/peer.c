@@ -70,6 +70,7 @@ static unsigned
 s_connect (meshq_peer_t *self, int64_t now)
 {
     self->left = false;
+    self->unlinked = false;
     self->connected = false;
     self->heard = now;
     if (!self->session || self->spent)
@@ -88,6 +89,8 @@ s_up (meshq_peer_t *self, int64_t now)
     self->reset = false;
     self->heard = now;
     self->waiting = false;
+    self->used = now;
+    self->unlinking = 0;
     s_enter (self, MESHQ_PEER_IS_UP, "up", now);
     return MESHQ_PEER_REPORT_UP;
 }
@@ -273,6 +276,10 @@ meshq_peer_hello (meshq_peer_t *self, const meshq_peer_hello_t *hello,
 static unsigned
 s_frame (meshq_peer_t *self, bool stateful, int64_t now)
 {
+    if (stateful) {
+        self->used = now;
+        self->unlinking = 0;
+    }
     switch (self->state) {
         case MESHQ_PEER_IS_UP:
             self->heard = now;
@@ -292,8 +299,11 @@ s_frame (meshq_peer_t *self, bool stateful, int64_t now)
             //  link was cut), and it does not know. Say HELLO again at
             //  once, rather than let it time out; but not where nothing
             //  listened, which would only flap.
+            //  Nor after the link closed by agreement: a frame that
+            //  crossed the UNLINK reopens nothing.
             self->spent |= stateful;
-            if (self->incarnation && !self->left && !self->refused)
+            if (self->incarnation && !self->left && !self->refused &&
+                !self->unlinked)
                 return MESHQ_PEER_REFUSED | s_connect (self, now);
             return MESHQ_PEER_REFUSED;
         case MESHQ_PEER_IS_CONNECTING:
@@ -336,6 +346,8 @@ s_wait (meshq_peer_t *self, int64_t now)
 void
 meshq_peer_sent_data (meshq_peer_t *self, int64_t now)
 {
+    self->used = now;
+    self->unlinking = 0;
     if (self->state == MESHQ_PEER_IS_UP || self->state == MESHQ_PEER_IS_SUSPECT)
         s_wait (self, now);
 }
@@ -362,6 +374,11 @@ meshq_peer_connected (meshq_peer_t *self, int64_t now)
 unsigned
 meshq_peer_disconnected (meshq_peer_t *self, int64_t now)
 {
+    //  We asked to close the link, and it closed its own: its answer,
+    //  maybe read after this.
+    if (self->unlinking && (self->state == MESHQ_PEER_IS_UP ||
+                            self->state == MESHQ_PEER_IS_SUSPECT))
+        return meshq_peer_unlinked (self, now);
     self->connected = false;
     if (self->state == MESHQ_PEER_IS_UP) {
         self->reset = true;
@@ -399,6 +416,31 @@ meshq_peer_bye (meshq_peer_t *self, int64_t now)
     return s_down (self, "left", now);
 }
 
+bool
+meshq_peer_idle (const meshq_peer_t *self, uint32_t idle_ms, int64_t now)
+{
+    return self->state == MESHQ_PEER_IS_UP && !self->waiting &&
+           !self->unlinking && now - self->used >= idle_ms;
+}
+
+void
+meshq_peer_unlink_asked (meshq_peer_t *self, int64_t now)
+{
+    if (self->state == MESHQ_PEER_IS_UP || self->state == MESHQ_PEER_IS_SUSPECT)
+        self->unlinking = now > 0 ? now : 1;
+}
+
+unsigned
+meshq_peer_unlinked (meshq_peer_t *self, int64_t now)
+{
+    if (self->state != MESHQ_PEER_IS_UP && self->state != MESHQ_PEER_IS_SUSPECT)
+        return 0;
+    unsigned actions = s_down (self, "unlinked", now);
+    self->unlinked = true;
+    self->unlinking = 0;
+    return actions;
+}
+
 unsigned
 meshq_peer_tick (meshq_peer_t *self, int64_t now)
 {
@@ -406,7 +448,9 @@ meshq_peer_tick (meshq_peer_t *self, int64_t now)
     int64_t silence = now - self->heard;
     switch (self->state) {
         case MESHQ_PEER_IS_DOWN:
-            if (now - self->since >= self->retention_ms)
+            //  Closed by agreement: the member is the membership's to
+            //  list, as one never linked.
+            if (self->unlinked || now - self->since >= self->retention_ms)
                 actions = MESHQ_PEER_FORGET;
             break;
         case MESHQ_PEER_IS_CONNECTING:
@@ -415,6 +459,12 @@ meshq_peer_tick (meshq_peer_t *self, int64_t now)
             break;
         case MESHQ_PEER_IS_UP:
         case MESHQ_PEER_IS_SUSPECT:
+            //  Asked to close, and no answer for a timeout: it wants the
+            //  link. Asked again an idle later.
+            if (self->unlinking && now - self->unlinking > self->timeout_ms) {
+                self->unlinking = 0;
+                self->used = now;
+            }
             if (self->lazy) {
                 //  Idle and up: nothing to ask, the membership watches
                 //  it. Waiting: silence counts from the wait's start.

@@ -115,6 +115,12 @@ typedef struct {
                                 //  1: healthy), which stretches the
                                 //  timeout: a host too busy to answer in
                                 //  time blames itself, not its peers.
+    int64_t used;               //  Last frame of the owner's either way,
+                                //  or the session's start (ms).
+    int64_t unlinking;          //  When we asked it to close the link
+                                //  (UNLINK), or 0.
+    bool unlinked;              //  It went down by UNLINK: the link closed
+                                //  by agreement, the member lives on.
     bool vouched;               //  Lazy: the membership has it alive and
                                 //  unsuspected (the owner sets it before
                                 //  each tick): a silent link then gets
@@ -174,6 +180,21 @@ unsigned meshq_peer_refused (meshq_peer_t *self, int64_t now);
 
 //  It said BYE.
 unsigned meshq_peer_bye (meshq_peer_t *self, int64_t now);
+
+//  Whether the link is up and idle: no frame of the owner's either way
+//  for idle_ms, no wait for a sign of life, and no UNLINK asked.
+bool meshq_peer_idle (const meshq_peer_t *self, uint32_t idle_ms, int64_t now);
+
+//  We asked it to close the link (UNLINK). Its answer, or the loss of
+//  its connection, ends the session with meshq_peer_unlinked; a frame
+//  of the owner's either way calls the ask off; so does its silence
+//  for a timeout (the peer wants the link: asked again an idle later).
+void meshq_peer_unlink_asked (meshq_peer_t *self, int64_t now);
+
+//  The link closes by agreement (UNLINK both ways): down, reason
+//  "unlinked", but not left: the same start may link again, and the
+//  table forgets the entry at the next tick. Nothing if not up.
+unsigned meshq_peer_unlinked (meshq_peer_t *self, int64_t now);
 
 //  Time passed: heartbeats due, suspicion, expiry.
 unsigned meshq_peer_tick (meshq_peer_t *self, int64_t now);

@@ -57,8 +57,11 @@ meshq_peers_new (const meshq_peers_config_t *config)
         interface = zsys_interface ();  //  "" when not set.
     self->interface = interface && *interface ? strdup (interface) : NULL;
     self->seeds = config->seeds ? strdup (config->seeds) : NULL;
-    self->commands = config->commands && strlen (config->commands) <= 255
-                         ? strdup (config->commands)
+    //  Ours after the owner's: idle links close by agreement
+    //  (peers_unlink.c), and only with a peer that says it can.
+    const char *owner = config->commands ? config->commands : "";
+    self->commands = strlen (owner) + strlen (" UNLINK") <= 255
+                         ? zsys_sprintf ("%s%sUNLINK", owner, *owner ? " " : "")
                          : NULL;
     //  Checked at start: both keys, each 40 characters of Z85.
     self->curve = config->curve_public || config->curve_secret;

@@ -173,6 +173,10 @@ typedef struct {
     uint64_t duplicate_names;     //  Peers that came up with our name
                                   //  (another node id): a misconfigured
                                   //  mesh.
+    uint64_t links_unlinked;      //  Links closed by UNLINK (idle, not
+                                  //  needed, past full_links).
+    uint64_t unlinks_asked;       //  UNLINKs we sent asking to close one.
+    uint64_t unlinks_refused;     //  Asks we did not take: we need it.
     uint64_t peer_up_events;      //  MESHQ_PEER_UP reported.
     uint64_t peer_down_events;    //  MESHQ_PEER_DOWN reported.
     uint64_t handshakes_failed;   //  Connections to our ROUTER that failed
@@ -234,9 +238,9 @@ int meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16],
 //  smaller mesh, where every member has a link anyway.
 void meshq_peers_want (meshq_peers_t *self, const uint8_t node[16]);
 
-//  The members alive or suspect that have no entry in the peer table
-//  (never linked), in a new array in *members that the caller frees.
-//  Returns how many.
+//  The members alive or suspect that meshq_peers_first and _next do
+//  not list (never up on a link, or closed by UNLINK), in a new array
+//  in *members that the caller frees. Returns how many.
 size_t meshq_peers_unlinked (meshq_peers_t *self,
                              meshq_peers_member_t **members);
 

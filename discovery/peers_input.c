@@ -285,6 +285,16 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
         return;
     }
     meshq_peers_entry_t *entry = meshq_peers_find (self, node);
+    //  A seed probe from a member we have alive and need no link to
+    //  (past full_links, or closed by UNLINK): the membership knows it
+    //  is there; a link would only be closed again an idle later.
+    if (probe && (!entry || entry->peer.state == MESHQ_PEER_IS_DOWN) &&
+        meshq_peers_swim_alive (self, node) &&
+        !meshq_peers_swim_linkable (self, node, now)) {
+        self->stats.frames_received++;
+        meshq_peers_swim_heard (self, node, hello.incarnation, endpoint);
+        return;
+    }
     if (!meshq_peers_admit (self, entry, meshq_peers_swim_alive (self, node),
                             now)) {
         s_drop_frame (self, MESHQ_FRAME_DROP_PENDING,
@@ -379,6 +389,7 @@ s_frame (meshq_peers_t *self, meshq_peer_cmd_t command, const uint8_t *node,
     zframe_t *args = zmsg_next (*msg_p);
     const char *why = NULL;
     uint64_t seq = 0;
+    bool done = false;
     int rc = 0;
     //  Decode first: a malformed frame is not a sign of life.
     if (command != MESHQ_PEER_CMD_OTHER && !args) {
@@ -390,12 +401,22 @@ s_frame (meshq_peers_t *self, meshq_peer_cmd_t command, const uint8_t *node,
     else if (command == MESHQ_PEER_CMD_BYE)
         rc = meshq_codec_decode_bye (zframe_data (args), zframe_size (args),
                                      &why);
+    else if (command == MESHQ_PEER_CMD_UNLINK)
+        rc = meshq_codec_decode_unlink (zframe_data (args), zframe_size (args),
+                                        &done, &why);
     if (rc) {
         s_drop_frame (self, MESHQ_FRAME_DROP_MALFORMED, why, node, now);
         return;
     }
     if (entry->peer.state != MESHQ_PEER_IS_DOWN)
         s_track (self, entry, fd, now);
+    //  A link closing by agreement: no sign of life to take, and the
+    //  answer to an ask that crossed ours comes when it is down already.
+    if (command == MESHQ_PEER_CMD_UNLINK) {
+        self->stats.frames_received++;
+        meshq_peers_unlink_input (self, entry, done, now);
+        return;
+    }
     unsigned actions;
     if (command == MESHQ_PEER_CMD_BYE)
         actions = meshq_peer_bye (&entry->peer, now);

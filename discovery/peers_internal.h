@@ -46,6 +46,11 @@
 //  microseconds since 1970) may be: beyond, it is refused.
 #define MESHQ_PEERS_FUTURE_US (24 * 3600 * INT64_C (1000000))
 
+//  How long a link a mesh past full_links does not need (neither
+//  overlay nor wanted) stays up with no frame of the owner's either way
+//  before it is closed by UNLINK (peers_unlink.c).
+#define MESHQ_PEERS_IDLE_MS 15000
+
 //  Most seed endpoints (numeric, and the addresses of names), and most
 //  seed names.
 #define MESHQ_PEERS_SEEDS_MAX      64
@@ -233,18 +238,31 @@ int meshq_peers_swim_member (meshq_peers_t *self, const uint8_t node[16],
 //  answers are, which stretches a silent link's timeout as it stretches
 //  the membership's. Also copies the membership's counts to the stats.
 uint32_t meshq_peers_swim_awareness (meshq_peers_t *self);
-//  Reconciles links with the table: a link for each member alive, none
-//  for one dead or gone; alone, joins through the seeds.
 //  Puts the tick back to every heartbeat, if it was calm: something
 //  changed that it must time (a link opening, a wait, a probe).
 void meshq_peers_hurry (meshq_peers_t *self);
+//  Reconciles links with the table: a link for each member alive, none
+//  for one dead or gone; alone, joins through the seeds.
 void meshq_peers_swim_scan (meshq_peers_t *self, int64_t now);
 //  Whether the tick's scan is due: a member changed since the last, or
 //  a second went by (to retry links that failed).
 bool meshq_peers_swim_due (meshq_peers_t *self, int64_t now);
+//  Whether the member gets a link from us now: every member alive up to
+//  full_links members; beyond, those of our overlay and those wanted.
+bool meshq_peers_swim_linkable (meshq_peers_t *self, const uint8_t node[16],
+                                int64_t now);
 //  Hangs the membership's thread (frozen) or lets it go, as SIGSTOP
 //  would: for tests of a hung node.
 void meshq_peers_swim_freeze (meshq_peers_t *self, bool frozen);
+
+//  peers_unlink.c
+//  Past full_links, asks the peers whose links are idle and not needed
+//  to close them (UNLINK). Every tick.
+void meshq_peers_unlink_tick (meshq_peers_t *self, int64_t now);
+//  UNLINK from the entry's peer: done, it closed its side; else it asks,
+//  and we close ours (and say so) if we can do without the link.
+void meshq_peers_unlink_input (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                               bool done, int64_t now);
 
 //  peers_seeds.c
 //  Reads the seed list into seed_list (numeric endpoints) and

@@ -20,6 +20,7 @@
     mutex guards the meshq_swim_t; its changes travel to the owner's
     loop as events, through a pipe the loop watches.
 */
+#include "overlay.h"
 #include "peers_internal.h"
 
 #include <errno.h>
@@ -38,6 +39,11 @@
 //  Most changes waiting for the owner; past it they are dropped and the
 //  owner reconciles its links with the whole table instead.
 #define S_EVENTS_MAX 16384
+
+//  The membership's growth is measured over S_SAMPLES samples taken
+//  every S_SAMPLE_MS (see s_filling).
+#define S_SAMPLES   4
+#define S_SAMPLE_MS 250
 
 typedef struct {
     uint8_t id[16];            //  The member.
@@ -66,14 +72,18 @@ struct _meshq_peers_swim_t {
     int64_t joined;                    //  Last join through seeds.
     meshq_peers_ratelog_t log;         //  Dropped datagrams' lines.
     //  The owner's side only (no lock): which members get a link.
-    uint32_t members;        //  Alive or suspect, at the last scan.
-    uint8_t (*overlay)[16];  //  Members past full_links linked to,
-    size_t overlay_len;      //  sorted; in use,
-    size_t overlay_cap;      //  allocated.
-    zhashx_t *wanted;        //  Hex id -> int64_t* until when the
-                             //  owner wants a link to it.
-    int64_t scanned;         //  When the last scan was.
-    bool changed;            //  A member changed since (under lock).
+    uint32_t members;  //  Alive or suspect, at the last scan.
+    //  Members past full_links linked to (overlay.h), sorted.
+    uint8_t overlay[MESHQ_OVERLAY_MAX][16];
+    size_t overlay_len;
+    zhashx_t *wanted;            //  Hex id -> int64_t* until when the
+                                 //  owner wants a link to it.
+    uint32_t counts[S_SAMPLES];  //  Members at the last scans, one
+    int64_t counted;             //  every S_SAMPLE_MS, the oldest at
+    size_t count_at;             //  count_at; when the last was taken.
+    int64_t scanned;             //  When the last scan was.
+    bool changed;                //  A member changed since (under lock).
+    bool filling;                //  The last scan found it filling.
 };
 
 //  A scan with no member changed since the last is due this often: it
@@ -254,14 +264,38 @@ s_compare_id (const void *a, const void *b)
     return memcmp (a, b, 16);
 }
 
-//  Whether a member alive gets a link from us: in a mesh of at most
-//  full_links, every one; beyond, those of our overlay and those the
-//  owner wants.
+//  Whether the membership grows so fast that it will be past full_links
+//  in about a second: it counts members, plus as many more as it gained
+//  in the last second. Agents started together learn of each other
+//  over a few seconds, and one that linked to every member it knew
+//  until the count passed full_links would have opened dozens of links
+//  that only the idle close (peers_unlink.c) ends. While it fills, the
+//  overlay alone is linked, and the rest once the count holds still.
 static bool
-s_linkable (meshq_peers_t *peers, const uint8_t id[16], int64_t now)
+s_filling (meshq_peers_swim_t *self, uint32_t full_links)
+{
+    uint32_t oldest = self->counts[self->count_at];
+    uint32_t gained = self->members > oldest ? self->members - oldest : 0;
+    return (uint64_t)self->members + gained > full_links;
+}
+
+//  Whether links go only to the overlay and to the members wanted:
+//  past full_links members, or filling towards it.
+static bool
+s_partial (meshq_peers_swim_t *self, uint32_t full_links)
+{
+    return self->members > full_links || s_filling (self, full_links);
+}
+
+//  Whether a member alive gets a link from us: in a mesh of at most
+//  full_links that does not grow past it, every one; else those of our
+//  overlay and those the owner wants.
+bool
+meshq_peers_swim_linkable (meshq_peers_t *peers, const uint8_t id[16],
+                           int64_t now)
 {
     meshq_peers_swim_t *self = peers->membership;
-    if (self->members <= peers->config.full_links)
+    if (!self || !s_partial (self, peers->config.full_links))
         return true;
     if (self->overlay_len &&
         bsearch (id, self->overlay, self->overlay_len, 16, s_compare_id))
@@ -270,32 +304,6 @@ s_linkable (meshq_peers_t *peers, const uint8_t id[16], int64_t now)
     meshq_peers_hex (id, hex);
     int64_t *until = self->wanted ? zhashx_lookup (self->wanted, hex) : NULL;
     return until && *until > now;
-}
-
-//  Our overlay among the members alive (ids, n of them, ours among
-//  them, sorted): the next one after us, and those 2, 4, 8, ... places
-//  on, around the ring. Every node picks the same way, so the links
-//  make one connected graph about log2(n) hops across.
-static void
-s_overlay (meshq_peers_swim_t *self, uint8_t (*ids)[16], size_t n,
-           const uint8_t me[16])
-{
-    self->overlay_len = 0;
-    qsort (ids, n, 16, s_compare_id);
-    uint8_t (*found)[16] = bsearch (me, ids, n, 16, s_compare_id);
-    if (!found || n < 2)
-        return;
-    size_t at = (size_t)(found - ids);
-    for (size_t step = 1; step < n; step *= 2) {
-        if (self->overlay_len == self->overlay_cap) {
-            self->overlay_cap = self->overlay_cap ? self->overlay_cap * 2 : 16;
-            self->overlay = realloc (self->overlay,
-                                     self->overlay_cap * sizeof *self->overlay);
-            assert (self->overlay);
-        }
-        memcpy (self->overlay[self->overlay_len++], ids[(at + step) % n], 16);
-    }
-    qsort (self->overlay, self->overlay_len, 16, s_compare_id);
 }
 
 //  A member changed: links follow.
@@ -313,7 +321,7 @@ s_apply (meshq_peers_t *peers, const s_event_t *event, int64_t now)
         zsys_info ("discovery: member %s id=%s incarnation=%" PRIu64,
                    s_state_name (event->state), hex, event->incarnation);
     if (event->state == MESHQ_SWIM_ALIVE) {
-        if (!s_linkable (peers, event->id, now))
+        if (!meshq_peers_swim_linkable (peers, event->id, now))
             return;
         char endpoint[MESHQ_ENDPOINT_MAX];
         s_endpoint (peers, &event->addr, endpoint, sizeof endpoint);
@@ -460,7 +468,6 @@ meshq_peers_swim_stop (meshq_peers_t *peers, bool goodbye)
     sodium_memzero (self->key, sizeof self->key);
     pthread_mutex_destroy (&self->lock);
     free (self->events);
-    free (self->overlay);
     zhashx_destroy (&self->wanted);
     free (self);
     peers->membership = NULL;
@@ -603,7 +610,14 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
                                    self->members > peers->config.full_links
                                        ? 2 * peers->config.heartbeat_ms
                                        : peers->config.heartbeat_ms);
-    if (self->members > peers->config.full_links) {
+    if (now - self->counted >= S_SAMPLE_MS) {
+        self->counts[self->count_at] = self->members;
+        self->count_at = (self->count_at + 1) % S_SAMPLES;
+        self->counted = now;
+    }
+    self->filling = self->members <= peers->config.full_links &&
+                    s_filling (self, peers->config.full_links);
+    if (s_partial (self, peers->config.full_links)) {
         size_t n = 0;
         uint8_t (*ids)[16] = malloc ((self->members + 1) * 16);
         assert (ids);
@@ -616,7 +630,8 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
             if ((state == MESHQ_SWIM_ALIVE || state == MESHQ_SWIM_SUSPECT) &&
                 n < self->members + 1)
                 memcpy (ids[n++], id, 16);
-        s_overlay (self, ids, n, peers->node);
+        self->overlay_len =
+            meshq_overlay_pick (ids, n, peers->node, self->overlay);
         free (ids);
     } else
         self->overlay_len = 0;
@@ -632,7 +647,7 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
         if (event.state == MESHQ_SWIM_ALIVE ? linked : !(gone && linked))
             continue;
         if (event.state == MESHQ_SWIM_ALIVE &&
-            !s_linkable (peers, event.id, now))
+            !meshq_peers_swim_linkable (peers, event.id, now))
             continue;
         if (gone && entry->peer.incarnation > event.incarnation)
             continue;
@@ -763,8 +778,11 @@ meshq_peers_unlinked (meshq_peers_t *peers, meshq_peers_member_t **members)
     meshq_swim_state_t state;
     uint64_t incarnation;
     while (meshq_swim_walk (self->swim, &cursor, id, &state, &incarnation)) {
+        //  Entries never up (tries under way or failed) are not listed
+        //  by meshq_peers_first: the member is listed here.
+        meshq_peers_entry_t *entry = meshq_peers_find (peers, id);
         if ((state != MESHQ_SWIM_ALIVE && state != MESHQ_SWIM_SUSPECT) ||
-            meshq_peers_find (peers, id))
+            (entry && entry->listed))
             continue;
         if (count == capacity) {
             capacity = capacity ? capacity * 2 : 64;
@@ -797,7 +815,10 @@ meshq_peers_swim_due (meshq_peers_t *peers, int64_t now)
     if (!self || !self->swim)
         return false;
     pthread_mutex_lock (&self->lock);
-    bool due = self->changed || now - self->scanned >= S_SCAN_MS;
+    //  While it fills, the growth is sampled (and the links follow as
+    //  it stops) every S_SAMPLE_MS.
+    bool due = self->changed || now - self->scanned >= S_SCAN_MS ||
+               (self->filling && now - self->scanned >= S_SAMPLE_MS);
     pthread_mutex_unlock (&self->lock);
     return due;
 }

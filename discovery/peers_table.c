@@ -366,6 +366,10 @@ meshq_peers_send_frame (meshq_peers_t *self, meshq_peers_entry_t *entry,
 static void
 s_probe_seeds (meshq_peers_t *self, int64_t now)
 {
+    //  Past full_links the membership has the mesh: a seed may well be
+    //  a member we have no link to.
+    if (meshq_peers_partial (self))
+        return;
     for (size_t s = 0; s < self->seed_count; s++) {
         meshq_peers_seed_t *seed = &self->seed_list[s];
         if (now < seed->next)
@@ -453,6 +457,7 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
             i++;
     }
     s_probe_seeds (self, now);
+    meshq_peers_unlink_tick (self, now);
     if (meshq_peers_swim_due (self, now))
         meshq_peers_swim_scan (self, now);
     if (!self->tick_calm && s_calm (self))

@@ -1,4 +1,4 @@
-/*  codec_peer.c - HELLO, PING, PONG, PEERS and BYE. See codec_peer.h and
+/*  codec_peer.c - HELLO, PING, PONG, PEERS, BYE and UNLINK. See codec_peer.h and
     docs/PROTOCOL.md section 5.2.
 
     Decoding is table-driven (codec_fields.h); keys come in any order and
@@ -72,6 +72,17 @@ static const char *s_list_why[MESHQ_RERR_COUNT] =
 //  BYE has no arguments yet; a newer sender's are skipped.
 static const meshq_codec_map_t s_bye = MESHQ_CODEC_MAP_OF ("bye", NULL, 0);
 
+typedef struct {
+    uint64_t done;  //  0: asked; 1: closed.
+} s_unlink_t;
+
+static const meshq_codec_field_t s_unlink_fields[] = {
+    MESHQ_CODEC_FIELD ("unlink", "done", MESHQ_CODEC_UINT, true, 0, 1,
+                       s_unlink_t, done),
+};
+static const meshq_codec_map_t s_unlink =
+    MESHQ_CODEC_MAP ("unlink", s_unlink_fields);
+
 meshq_peer_cmd_t
 meshq_codec_peer_command (const void *data, size_t size)
 {
@@ -90,7 +101,7 @@ meshq_codec_peer_command (const void *data, size_t size)
     } s_commands[] = {
         {"HELLO", MESHQ_PEER_CMD_HELLO}, {"PING", MESHQ_PEER_CMD_PING},
         {"PONG", MESHQ_PEER_CMD_PONG},   {"PEERS", MESHQ_PEER_CMD_PEERS},
-        {"BYE", MESHQ_PEER_CMD_BYE},
+        {"BYE", MESHQ_PEER_CMD_BYE},     {"UNLINK", MESHQ_PEER_CMD_UNLINK},
     };
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
         if (strlen (s_commands[i].name) == size &&
@@ -349,4 +360,25 @@ int
 meshq_codec_decode_bye (const void *data, size_t size, const char **why)
 {
     return meshq_codec_fields_decode (data, size, &s_bye, NULL, why);
+}
+
+int
+meshq_codec_encode_unlink (bool done, meshq_buf_t *out)
+{
+    meshq_writer_t writer;
+    meshq_writer_init (&writer, out);
+    meshq_writer_map (&writer, 1);
+    meshq_writer_str (&writer, "done");
+    meshq_writer_uint (&writer, done ? 1 : 0);
+    return meshq_writer_error (&writer);
+}
+
+int
+meshq_codec_decode_unlink (const void *data, size_t size, bool *done,
+                           const char **why)
+{
+    s_unlink_t frame = {0};
+    int rc = meshq_codec_fields_decode (data, size, &s_unlink, &frame, why);
+    *done = rc == 0 && frame.done == 1;
+    return rc;
 }

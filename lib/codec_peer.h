@@ -1,9 +1,10 @@
 /*  codec_peer.h - the frames agents exchange about themselves.
 
     Between agents, each message is [command][msgpack map] (see
-    docs/PROTOCOL.md section 2). Discovery speaks five commands of its
+    docs/PROTOCOL.md section 2). Discovery speaks six commands of its
     own: HELLO (who I am), PING and PONG (heartbeats), PEERS (gossip of
-    the peers one knows) and BYE (leaving). Any other upper-case command
+    the peers one knows), BYE (leaving) and UNLINK (closing a link, not
+    leaving; announced as a command in HELLO). Any other upper-case command
     belongs to the agent that owns the link. This codec is pure: bytes
     in, struct or code out. Decoded structs borrow from the input.
     docs/PROTOCOL.md section 5.2 is the specification.
@@ -39,6 +40,7 @@ typedef enum {
     MESHQ_PEER_CMD_PONG,
     MESHQ_PEER_CMD_PEERS,
     MESHQ_PEER_CMD_BYE,
+    MESHQ_PEER_CMD_UNLINK,
     MESHQ_PEER_CMD_OTHER,  //  A well-formed command for the owner.
 } meshq_peer_cmd_t;
 
@@ -103,5 +105,12 @@ int meshq_codec_decode_peers (const void *data, size_t size,
 //  BYE has no arguments yet: an empty map.
 int meshq_codec_encode_bye (meshq_buf_t *out);
 int meshq_codec_decode_bye (const void *data, size_t size, const char **why);
+
+//  UNLINK: closing an idle link, not leaving. done 0: the sender asks
+//  to close it; done 1: the sender has closed its side (it agreed, or
+//  answers an ask of ours that crossed its own).
+int meshq_codec_encode_unlink (bool done, meshq_buf_t *out);
+int meshq_codec_decode_unlink (const void *data, size_t size, bool *done,
+                               const char **why);
 
 #endif

@@ -7,7 +7,7 @@
     decoders, and what they accept to the state machine (peer.c) as a
     beacon, a PEERS entry or a HELLO would be; others make up HELLOs of
     chosen incarnations, sessions and acks, frames, connection events,
-    BYE and the passing of time. After every step the rules of peer.h
+    BYE, UNLINK and the passing of time. After every step the rules of peer.h
     must hold: UP and DOWN are reported alternately, starting with UP;
     a link is opened and closed alternately; nothing is sent without a
     link; up means UP or SUSPECT. A broken rule aborts, which libFuzzer
@@ -79,7 +79,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         size_t got;
         unsigned actions = 0;
         meshq_beacon_t beacon;
-        switch (op % 11) {
+        switch (op % 12) {
             case 0:  //  A datagram, taken as a plain beacon.
                 got = fuzz_take (&script, fuzz_byte (&script) % 96, &bytes);
                 if (meshq_beacon_decode (bytes, got, &beacon, NULL, NULL) == 0)
@@ -183,8 +183,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                               ? meshq_peer_disconnected (&model.peer, now)
                               : meshq_peer_refused (&model.peer, now);
                 break;
-            default:
+            case 10:
                 actions = meshq_peer_bye (&model.peer, now);
+                break;
+            default:  //  UNLINK: we ask, or the link closes by agreement.
+                if (fuzz_byte (&script) & 1)
+                    meshq_peer_unlink_asked (&model.peer, now);
+                else
+                    actions = meshq_peer_unlinked (&model.peer, now);
                 break;
         }
         s_check (&model, actions);

@@ -47,6 +47,18 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     uint64_t seq;
     meshq_codec_decode_ping (data, size, &seq, &why);
     meshq_codec_decode_bye (data, size, &why);
+    bool done = false;
+    why = NULL;
+    rc = meshq_codec_decode_unlink (data, size, &done, &why);
+    fuzz_check (rc == 0 || (why != NULL && !done));
+    if (rc == 0) {
+        bool again = !done;
+        meshq_buf_reset (&buf);
+        fuzz_check (meshq_codec_encode_unlink (done, &buf) == 0);
+        fuzz_check (
+            meshq_codec_decode_unlink (buf.data, buf.size, &again, &why) == 0 &&
+            again == done);
+    }
     meshq_buf_fini (&buf);
     return 0;
 }

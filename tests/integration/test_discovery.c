@@ -980,6 +980,36 @@ Test (discovery, forged_peers_and_members_open_few_sockets_and_crash_nothing,
     meshq_buf_fini (&buf);
 }
 
+//  Under full_links (64), but 40 members learnt at once: a mesh that
+//  grows past full_links within a second. Links go to the overlay (12
+//  of 41) while it fills, not to every member known at the moment, so
+//  agents started together do not open dozens of links each that only
+//  the idle close would end. Members with a try under way are listed
+//  as members alive (list_peers).
+Test (discovery, a_membership_filling_fast_links_the_overlay_first,
+      .init = s_setup, .fini = s_teardown)
+{
+    s_start_default (0);
+    s_pump (300);
+    size_t fds = s_open_fds ();
+    s_forge_members (0, 0, 40);
+    s_counter_t members = {0, "members_alive", 40};
+    cr_assert (s_wait (s_counter_reached, &members));
+    //  Every member is listed, tries to it under way or not (they are
+    //  not links up): list_peers shows it alive.
+    uint64_t alive = s_stat (0, "members_alive");
+    cr_expect_eq (s_stat (0, "members_unlinked"), alive,
+                  "%llu listed, %llu alive",
+                  (unsigned long long)s_stat (0, "members_unlinked"),
+                  (unsigned long long)alive);
+    s_pump (300);
+    //  A link is a socket (a descriptor) and its connection's: 40
+    //  links are 40 to 80 more.
+    cr_expect_leq (s_open_fds (), fds + 30,
+                   "%zu descriptors open, %zu before 40 members came",
+                   s_open_fds (), fds);
+}
+
 Test (discovery, two_nodes_with_one_name_both_say_so, .init = s_setup,
       .fini = s_teardown)
 {

@@ -3,17 +3,24 @@
     knows every member (and lists it, linked or not), every declaration
     reaches every agent, and a
     queue's confirmed messages reach its consumer on an agent that had
-    no link to the publisher's.
+    no link to the publisher's. Links opened while the mesh was small
+    (to the seed, say) close once idle, by agreement: what stays up is
+    each agent's overlay, the members closed are still alive for all,
+    and nothing links again.
 
     Ten agents with --full-links 2 stand for a mesh of hundreds (the
     default is 32), seeded with the first agent's port, without beacons.
 */
 #include "clientutil.h"
+#include "overlay.h"
 #include "procutil.h"
 #include "testutil.h"
 
 #define S_NODES    10
 #define S_MESSAGES 200
+
+//  Longer than an idle link lasts (15 s) and an ask's timeout.
+#define S_IDLE_WAIT_MS 45000
 
 static char s_dir[64], s_mesh[64];
 static procutil_node_t s_nodes[S_NODES];
@@ -56,6 +63,112 @@ s_members (meshq_client_t *client)
     return members;
 }
 
+//  The agent's node id, in hex (33 bytes).
+static void
+s_node (meshq_client_t *client, char *hex)
+{
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
+    snprintf (hex, 33, "%.*s", (int)status.node.size, status.node.data);
+    zmsg_destroy (&reply);
+}
+
+static void
+s_unhex (const char *hex, uint8_t *id)
+{
+    for (int i = 0; i < 16; i++) {
+        unsigned byte;
+        sscanf (hex + 2 * i, "%2x", &byte);
+        id[i] = (uint8_t)byte;
+    }
+}
+
+//  Agent i's overlay among all (ids, from the nodes' hex ids), as a
+//  flag per node.
+static void
+s_overlay (char hex[][33], int i, bool *in)
+{
+    uint8_t ids[S_NODES][16], me[16], out[MESHQ_OVERLAY_MAX][16];
+    for (int n = 0; n < S_NODES; n++)
+        s_unhex (hex[n], ids[n]);
+    memcpy (me, ids[i], 16);
+    size_t count = meshq_overlay_pick (ids, S_NODES, me, out);
+    for (int n = 0; n < S_NODES; n++) {
+        uint8_t id[16];
+        s_unhex (hex[n], id);
+        in[n] = false;
+        for (size_t k = 0; k < count; k++)
+            in[n] |= memcmp (out[k], id, 16) == 0;
+    }
+}
+
+//  Links of agent i up outside its overlay (with too, if not NULL, the
+//  overlay members with no link up), from its list_peers rows.
+static int
+s_outside (meshq_client_t *client, char hex[][33], int i, int *missing)
+{
+    bool in[S_NODES];
+    s_overlay (hex, i, in);
+    int outside = 0;
+    for (int n = 0; n < S_NODES; n++) {
+        if (n == i)
+            continue;
+        zmsg_t *reply;
+        meshq_span_t cursor =
+            clientutil_list (client, "LIST_PEERS", "peers", &reply);
+        meshq_args_t row;
+        bool up = false;
+        while (meshq_codec_list_next (&cursor, &row))
+            up |= clientutil_span_is (row.id, hex[n]) &&
+                  clientutil_span_is (row.state, "up");
+        zmsg_destroy (&reply);
+        outside += up && !in[n];
+        if (missing)
+            *missing += !up && in[n];
+    }
+    return outside;
+}
+
+//  Rows of the agent's list_peers whose member is not alive.
+static int
+s_not_alive (meshq_client_t *client)
+{
+    zmsg_t *reply;
+    meshq_span_t cursor =
+        clientutil_list (client, "LIST_PEERS", "peers", &reply);
+    meshq_args_t row;
+    int count = 0;
+    while (meshq_codec_list_next (&cursor, &row))
+        count += !clientutil_span_is (row.member, "alive");
+    zmsg_destroy (&reply);
+    return count;
+}
+
+//  Lines of the file at path that hold text.
+static int
+s_lines_with (const char *path, const char *text)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return 0;
+    char line[4096];
+    int count = 0;
+    while (fgets (line, sizeof line, file))
+        count += strstr (line, text) != NULL;
+    fclose (file);
+    return count;
+}
+
+static int
+s_all_lines_with (const char *text)
+{
+    int count = 0;
+    for (int i = 0; i < S_NODES; i++)
+        count += s_lines_with (s_nodes[i].log, text);
+    return count;
+}
+
 Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
 {
     procutil_mesh_dir ("partial", s_dir, sizeof s_dir, s_mesh, sizeof s_mesh);
@@ -89,9 +202,48 @@ Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
                       "%s counts %llu members", s_nodes[i].name,
                       (unsigned long long)s_members (clients[i]));
     }
-    //  Links settle (each agent's overlay comes with its first scans);
-    //  then a publisher and a consumer with no link between them.
-    zclock_sleep (2000);
+    //  Idle links outside the overlay close: the seed's, those of the
+    //  first seconds. What stays is each agent's overlay, alike on both
+    //  ends.
+    char hex[S_NODES][33];
+    for (int i = 0; i < S_NODES; i++)
+        s_node (clients[i], hex[i]);
+    int outside = 0;
+    deadline = zclock_mono () + S_IDLE_WAIT_MS;
+    do {
+        zclock_sleep (1000);
+        outside = 0;
+        for (int i = 0; i < S_NODES; i++)
+            outside += s_outside (clients[i], hex, i, NULL);
+    } while (outside && zclock_mono () < deadline);
+    cr_assert_eq (outside, 0,
+                  "%d links outside the overlays still up after %d s idle",
+                  outside, S_IDLE_WAIT_MS / 1000);
+    //  The overlay's links stay, the members closed are alive for all,
+    //  and nothing links again: no peer up for a while, nobody left or
+    //  declared dead.
+    int ups = s_all_lines_with ("discovery: peer up");
+    zclock_sleep (8000);
+    int missing = 0;
+    for (int i = 0; i < S_NODES; i++) {
+        cr_expect_eq (s_outside (clients[i], hex, i, &missing), 0);
+        cr_expect_eq (s_listed_alive (clients[i]), S_NODES - 1,
+                      "%s lists %d agents alive", s_nodes[i].name,
+                      s_listed_alive (clients[i]));
+        cr_expect_eq (s_not_alive (clients[i]), 0,
+                      "%s has %d members not alive", s_nodes[i].name,
+                      s_not_alive (clients[i]));
+    }
+    cr_expect_eq (missing, 0, "%d overlay links not up", missing);
+    cr_expect_eq (s_all_lines_with ("discovery: peer up"), ups,
+                  "%d links came up again in an idle mesh",
+                  s_all_lines_with ("discovery: peer up") - ups);
+    cr_expect_gt (s_all_lines_with ("reason=\"unlinked\""), 0);
+    cr_expect_eq (s_all_lines_with ("reason=\"left\""), 0);
+    cr_expect_eq (s_all_lines_with ("declared dead"), 0);
+    cr_expect_eq (s_all_lines_with ("member dead"), 0);
+    cr_expect_eq (s_all_lines_with ("member left"), 0);
+    //  A publisher and a consumer with no link between them.
     int publisher = -1, consumer = -1, links = 0;
     for (int i = 0; i < S_NODES; i++)
         for (int j = 0; j < S_NODES; j++) {
@@ -167,6 +319,16 @@ Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
                   received, S_MESSAGES);
     cr_expect_eq (duplicates, 0);
     //  The consumer's agent now has a link to the publisher's.
+    cr_expect (s_linked (taker, s_nodes[publisher].name));
+    //  The publisher's agent wants that link for a minute after its
+    //  backlog; past an idle, the consumer's may ask to close it and is
+    //  refused. Nothing links again meanwhile: one side's want is no
+    //  close and reopen loop.
+    ups = s_all_lines_with ("discovery: peer up");
+    zclock_sleep (20000);
+    cr_expect_eq (s_all_lines_with ("discovery: peer up"), ups,
+                  "%d links came up again after the messages",
+                  s_all_lines_with ("discovery: peer up") - ups);
     cr_expect (s_linked (taker, s_nodes[publisher].name));
     for (int i = 0; i < S_NODES; i++)
         meshq_client_destroy (&clients[i]);

@@ -457,6 +457,13 @@ s_decode_bye (const void *data, size_t size)
     return meshq_codec_decode_bye (data, size, NULL);
 }
 
+static int
+s_decode_unlink (const void *data, size_t size)
+{
+    bool done;
+    return meshq_codec_decode_unlink (data, size, &done, NULL);
+}
+
 static void
 s_peers_frame (meshq_buf_t *buf, uint32_t count)
 {
@@ -488,6 +495,9 @@ Test (codec_peer, every_prefix_of_every_frame_fails)
     meshq_buf_reset (&buf);
     cr_assert_eq (meshq_codec_encode_bye (&buf), 0);
     s_every_prefix_fails (&buf, s_decode_bye);
+    meshq_buf_reset (&buf);
+    cr_assert_eq (meshq_codec_encode_unlink (true, &buf), 0);
+    s_every_prefix_fails (&buf, s_decode_unlink);
     meshq_buf_fini (&buf);
 }
 
@@ -603,8 +613,60 @@ Test (codec_peer, bye_is_an_empty_map_and_skips_unknown_keys)
     meshq_buf_fini (&buf);
 }
 
+Test (codec_peer, unlink_says_asked_or_done_and_refuses_anything_else)
+{
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    for (int done = 0; done < 2; done++) {
+        meshq_buf_reset (&buf);
+        cr_assert_eq (meshq_codec_encode_unlink (done, &buf), 0);
+        bool back = !done;
+        cr_assert_eq (
+            meshq_codec_decode_unlink (buf.data, buf.size, &back, NULL), 0);
+        cr_expect_eq (back, done);
+    }
+    //  A newer sender's keys are skipped.
+    meshq_writer_t w;
+    meshq_buf_reset (&buf);
+    meshq_writer_init (&w, &buf);
+    meshq_writer_map (&w, 2);
+    meshq_writer_str (&w, "reason");
+    meshq_writer_str (&w, "idle");
+    meshq_writer_str (&w, "done");
+    meshq_writer_uint (&w, 1);
+    bool done = false;
+    cr_expect_eq (meshq_codec_decode_unlink (buf.data, buf.size, &done, NULL),
+                  0);
+    cr_expect (done);
+    //  No done, done out of range, not a map: refused, with a reason.
+    const char *why = NULL;
+    meshq_buf_reset (&buf);
+    meshq_writer_init (&w, &buf);
+    meshq_writer_map (&w, 0);
+    cr_expect_neq (meshq_codec_decode_unlink (buf.data, buf.size, &done, &why),
+                   0);
+    cr_expect_str_eq (why, "unlink done: missing");
+    cr_expect_not (done);
+    meshq_buf_reset (&buf);
+    meshq_writer_init (&w, &buf);
+    meshq_writer_map (&w, 1);
+    meshq_writer_str (&w, "done");
+    meshq_writer_uint (&w, 2);
+    cr_expect_neq (meshq_codec_decode_unlink (buf.data, buf.size, &done, &why),
+                   0);
+    cr_expect_str_eq (why, "unlink done: out of range");
+    meshq_buf_reset (&buf);
+    meshq_writer_init (&w, &buf);
+    meshq_writer_str (&w, "done");
+    cr_expect_neq (meshq_codec_decode_unlink (buf.data, buf.size, &done, &why),
+                   0);
+    meshq_buf_fini (&buf);
+}
+
 Test (codec_peer, names_commands)
 {
+    cr_expect_eq (meshq_codec_peer_command ("UNLINK", 6),
+                  MESHQ_PEER_CMD_UNLINK);
     cr_expect_eq (meshq_codec_peer_command ("HELLO", 5), MESHQ_PEER_CMD_HELLO);
     cr_expect_eq (meshq_codec_peer_command ("PING", 4), MESHQ_PEER_CMD_PING);
     cr_expect_eq (meshq_codec_peer_command ("PONG", 4), MESHQ_PEER_CMD_PONG);
@@ -664,6 +726,8 @@ Test (codec_peer, survives_random_mutations)
         uint64_t seq;
         meshq_codec_decode_ping (work.data, size, &seq, NULL);
         meshq_codec_decode_bye (work.data, size, NULL);
+        bool done;
+        meshq_codec_decode_unlink (work.data, size, &done, NULL);
     }
     for (int i = 0; i < 3; i++)
         meshq_buf_fini (&frames[i]);

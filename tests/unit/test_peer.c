@@ -530,3 +530,68 @@ Test (peer, reports_up_and_down_alternately_whatever_happens, .init = s_new)
     }
     cr_expect_gt (ups, 100);
 }
+
+//  Closing an idle link by agreement (UNLINK).
+#define S_IDLE 15000
+
+Test (peer, a_link_is_idle_only_after_no_frame_of_the_owner_for_a_while,
+      .init = s_up)
+{
+    cr_expect_not (meshq_peer_idle (&s_peer, S_IDLE, S_IDLE - 1));
+    //  Heartbeats are not use.
+    meshq_peer_heartbeat (&s_peer, 10000);
+    cr_expect (meshq_peer_idle (&s_peer, S_IDLE, S_IDLE));
+    //  A frame of the owner's either way is.
+    meshq_peer_frame (&s_peer, 16000);
+    cr_expect_not (meshq_peer_idle (&s_peer, S_IDLE, 30000));
+    cr_expect (meshq_peer_idle (&s_peer, S_IDLE, 31000));
+    meshq_peer_sent_data (&s_peer, 31000);
+    cr_expect_not (meshq_peer_idle (&s_peer, S_IDLE, 40000));
+}
+
+Test (peer, unlinked_is_down_but_not_gone_and_reopens_on_its_hello,
+      .init = s_up)
+{
+    cr_expect_eq (meshq_peer_unlinked (&s_peer, 20000),
+                  MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK);
+    cr_expect_str_eq (s_peer.down_reason, "unlinked");
+    cr_expect_not (s_peer.left);
+    //  A frame that crossed the UNLINK reopens nothing.
+    cr_expect_eq (meshq_peer_frame (&s_peer, 20010), MESHQ_PEER_REFUSED);
+    //  Forgotten at the next tick: the member is the membership's.
+    cr_expect_eq (meshq_peer_tick (&s_peer, 20250), MESHQ_PEER_FORGET);
+    //  The same start may link again: a new link's HELLO is taken.
+    s_new ();
+    cr_expect_eq (s_said (5, false, S_TIMEOUT, 21000),
+                  MESHQ_PEER_OPEN_LINK | MESHQ_PEER_REPORT_UP);
+}
+
+Test (peer, an_ask_is_answered_by_the_loss_of_its_connection, .init = s_up)
+{
+    meshq_peer_unlink_asked (&s_peer, 20000);
+    cr_expect_not (meshq_peer_idle (&s_peer, S_IDLE, 20000));
+    //  It closed its side: the session ends, quietly.
+    cr_expect_eq (meshq_peer_disconnected (&s_peer, 20005),
+                  MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK);
+    cr_expect_str_eq (s_peer.down_reason, "unlinked");
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_DOWN);
+}
+
+Test (peer, an_ask_is_called_off_by_data_or_by_silence, .init = s_up)
+{
+    meshq_peer_unlink_asked (&s_peer, 20000);
+    meshq_peer_sent_data (&s_peer, 20100);
+    //  The connection lost now is a loss, not an answer.
+    cr_expect_eq (meshq_peer_disconnected (&s_peer, 20200),
+                  MESHQ_PEER_LOG_SUSPECT);
+    s_up ();
+    meshq_peer_unlink_asked (&s_peer, 20000);
+    //  No answer for a timeout (its heartbeats still come): it wants
+    //  the link; idle again later.
+    meshq_peer_heartbeat (&s_peer, 20000 + S_TIMEOUT);
+    meshq_peer_tick (&s_peer, 20000 + S_TIMEOUT + 1);
+    cr_expect_eq (s_peer.unlinking, 0);
+    cr_expect_not (meshq_peer_idle (&s_peer, S_IDLE, 30000));
+    cr_expect (
+        meshq_peer_idle (&s_peer, S_IDLE, 20000 + S_TIMEOUT + 1 + S_IDLE));
+}
