@@ -39,6 +39,7 @@
     Usage: bench_discovery [--runs N] [--idle SECONDS] [--sizes 2,8,32]
                            [--settle SECONDS] [--busy N] [--spinners M]
                            [--check-lists] [--full-links N]
+                           [--warmup SECONDS]
 */
 #include "bench_util.h"
 #include "discovery_probe.h"
@@ -313,6 +314,9 @@ s_links_up (int count)
 //  Runs
 
 static int s_settle = 3;  //  Seconds of idle mesh before memory is read.
+//  Seconds the joined mesh runs before that window (downs counted too):
+//  a large mesh closes the links of its start after 15 s idle.
+static int s_warmup = 0;
 
 //  With MESHQ_BENCH_LOGS=DIR, keeps each agent's log of every run there,
 //  to look into outliers.
@@ -453,6 +457,9 @@ s_run (int count, bool check_lists, s_result_t *result, double *rss,
     //  Memory once the mesh has been idle a moment, reading logs meanwhile
     //  (a down now would be a false one, and is not expected).
     //  The CPU of all agents over that window is the idle mesh's cost.
+    if (s_warmup > 0)
+        s_watch_until (count, testproc_now () + s_warmup * 1000,
+                       &result->idle_downs);
     int64_t from = testproc_now ();
     long long ticks = s_mesh_ticks (count);
     s_watch_until (count, from + s_settle * 1000, &result->idle_downs);
@@ -736,6 +743,7 @@ main (int argc, char *argv[])
         {"spinners", required_argument, NULL, 'p'},
         {"check-lists", no_argument, NULL, 'l'},
         {"full-links", required_argument, NULL, 'f'},
+        {"warmup", required_argument, NULL, 'w'},
         {NULL, 0, NULL, 0}};
     int code;
     while ((code = getopt_long (argc, argv, "", options, NULL)) != -1) {
@@ -755,21 +763,25 @@ main (int argc, char *argv[])
             check_lists = true;
         else if (code == 'f')
             s_full_links = atoi (optarg);
+        else if (code == 'w')
+            s_warmup = atoi (optarg);
         else {
             fprintf (stderr,
                      "usage: bench_discovery [--runs N] [--idle SECONDS] "
                      "[--sizes 2,8,32] [--settle SECONDS] [--busy N] "
-                     "[--spinners M] [--check-lists] [--full-links N]\n");
+                     "[--spinners M] [--check-lists] [--full-links N] "
+                     "[--warmup SECONDS]\n");
             return 64;
         }
     }
-    if (runs < 1 || runs > 100 || idle < 0 || busy < 2 || busy > S_SIZES ||
-        spinners < 0 || spinners > 1024 || s_full_links < 0 ||
+    if (runs < 1 || runs > 100 || idle < 0 || s_warmup < 0 || busy < 2 ||
+        busy > S_SIZES || spinners < 0 || spinners > 1024 || s_full_links < 0 ||
         s_full_links > 100000) {
-        fprintf (stderr,
-                 "bench: --runs 1..100, --idle >= 0, --busy 2..%d, "
-                 "--spinners 0..1024, --full-links 1..100000\n",
-                 S_SIZES);
+        fprintf (
+            stderr,
+            "bench: --runs 1..100, --idle >= 0, --warmup >= 0, --busy 2..%d, "
+            "--spinners 0..1024, --full-links 1..100000\n",
+            S_SIZES);
         return 64;
     }
     for (int i = 0; i < S_MAX; i++)
@@ -797,7 +809,8 @@ main (int argc, char *argv[])
             "load average %s; open files limit %lld\n\n",
             runs, load, s_files);
     printf ("idle CPU: utime + stime of all agents over the %d s after "
-            "join, per second (1.00 = one core); idle downs: peer downs "
+            "join (and %d s of warm-up), per second (1.00 = one core); idle "
+            "downs: peer downs "
             "logged then (all false); list_peers full: every agent's own "
             "list shows all others up, in every run (- not asked: sizes "
             "over %d without --check-lists); newcomer: one more agent "
@@ -808,7 +821,7 @@ main (int argc, char *argv[])
             "stopped one. Past %d other agents (full_links), an agent links to "
             "a few members only: up is then a member alive, down a member "
             "dead\n\n",
-            s_settle, S_LISTS_DEFAULT, S_FLAP_MS / 1000,
+            s_settle, s_warmup, S_LISTS_DEFAULT, S_FLAP_MS / 1000,
             s_full_links ? s_full_links : S_FULL_LINKS);
     printf ("| agents |   join ms | after all started ms | SIGKILL down ms "
             "| SIGSTOP down ms | thawed, up ms | flaps |    RSS MB | PSS MB "
