@@ -363,8 +363,23 @@ meshq_swim_recv (meshq_swim_t *self, const void *data, size_t size)
     }
     self->stats.msgs_in++;
     //  The sender is alive, at least as of its record.
+    bool alone = self->count == 0;
     s_apply (self, &msg.from, false);
     bool sync = msg.type == MESHQ_SWIM_MSG_SYNC;
+    if (alone && !sync && self->count && self->config.sync_interval_ms &&
+        !self->leaving) {
+        //  A newcomer found by the mesh (its beacon heard, the members
+        //  PING it) never joined through a seed: it asks the first one
+        //  for its table at once, and again soon, as a join does. (A
+        //  newcomer to 256 idle agents had all of them only after 21 s,
+        //  by gossip.)
+        meshq_swim_addr_t addr;
+        memcpy (addr.ip, msg.from.ip, 16);
+        addr.port = msg.from.port;
+        meshq_swim_sync_send (self, msg.from.id, &addr, true);
+        self->catch_up = 2;
+        s_sync_soon (self);
+    }
     bool news = false;
     for (uint32_t i = 0; i < msg.count; i++)
         news |= s_apply (self, &self->scratch[i], sync);

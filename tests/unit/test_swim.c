@@ -740,3 +740,27 @@ Test (swim, slower_probes_keep_the_suspicion_unit)
                   "suspect for %lld ms, then %lld", (long long)lasted[0],
                   (long long)lasted[1]);
 }
+
+Test (swim, a_newcomer_pinged_first_asks_for_the_table)
+{
+    //  Found by the mesh before it joined through anyone: the first
+    //  member heard is asked for its whole table, once.
+    s_config.sync_interval_ms = 30000;
+    meshq_swim_t *swim = s_new ();
+    uint8_t me[16];
+    s_id (me, 0);
+    meshq_swim_update_t from;
+    s_record (&from, 3, MESHQ_SWIM_ALIVE, 1, 0);
+    cr_assert_eq (s_deliver (swim, MESHQ_SWIM_MSG_PING, &from, 9, me, NULL, 0),
+                  0);
+    size_t at = 0;
+    s_sent_t *sync = s_find (MESHQ_SWIM_MSG_SYNC, &at);
+    cr_assert_not_null (sync, "no table asked of the first member heard");
+    cr_assert (sync->msg.reply);
+    cr_assert_eq (s_member_of (sync->to), 3);
+    //  A second member's PING asks nothing more.
+    s_record (&from, 4, MESHQ_SWIM_ALIVE, 1, 0);
+    s_deliver (swim, MESHQ_SWIM_MSG_PING, &from, 10, me, NULL, 0);
+    cr_assert_null (s_find (MESHQ_SWIM_MSG_SYNC, &at));
+    meshq_swim_destroy (&swim);
+}
