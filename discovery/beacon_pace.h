@@ -10,7 +10,9 @@
     neither. In a large mesh the longest interval grows with the
     members known, so that the whole mesh sends about as many beacons
     as one of 16 agents: every agent hears every beacon, and 256 agents
-    each beaconing every 8 s made 8,192 datagrams a second to read.
+    each beaconing every 8 s made 8,192 datagrams a second to read. An
+    agent joined to such a mesh goes to that interval at once instead
+    of doubling towards it.
 
     Pure: the caller passes the clock, in milliseconds, and sends the
     beacon; the unit tests drive it with a made-up one.

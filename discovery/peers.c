@@ -436,6 +436,11 @@ s_beacon_timer (zloop_t *loop, int timer_id, void *arg)
     meshq_beacon_pace_members (&self->beacon_pace,
                                (uint32_t)self->stats.members_alive);
     meshq_beacon_pace_sent (&self->beacon_pace, self->up_count > 0, now);
+    //  Past the slow interval, a random part of the wait less: agents
+    //  that joined together do not beacon together ever after.
+    uint32_t wait = self->beacon_pace.interval_ms;
+    if (wait > self->config.beacon_slow_ms)
+        self->beacon_pace.next -= (int64_t)randombytes_uniform (wait / 2);
     if (meshq_udp_send (self->udp, self->beacon, self->beacon_size) == 0)
         self->stats.beacons_sent++;
     else {

@@ -94,6 +94,13 @@ Test (beacon_pace, a_large_mesh_sends_about_as_many_beacons_as_a_small_one)
                   "the mesh of 256 sends %d x 256 beacons, of 16 %d x 16",
                   sent[1], sent[0]);
     cr_assert_gt (sent[1], 0);
+    //  Joined to a large mesh, an agent waits the longest interval at
+    //  once: one beacon within it, not the doubling's five.
+    meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
+    meshq_beacon_pace_members (&s_pace, 255);
+    int first =
+        s_run (0, meshq_beacon_pace_longest (&s_pace) - S_FAST, true, NULL);
+    cr_assert_eq (first, 1, "%d beacons", first);
     //  And a mesh of thousands no less often than every 16 slow
     //  intervals per agent.
     meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
