@@ -119,8 +119,12 @@ s_peer_down (meshq_engine_t *self, meshq_vhost_t *vhost,
 {
     char key[33];
     meshq_hex16 (peer->id, key);
-    meshq_notice ("mesh: peer down vhost=%s name=%s reason=%s", vhost->name,
-                  peer->name, peer->reason);
+    if (streq (peer->reason, "unlinked"))
+        meshq_info ("mesh: link closed vhost=%s name=%s reason=%s", vhost->name,
+                    peer->name, peer->reason);
+    else
+        meshq_notice ("mesh: peer down vhost=%s name=%s reason=%s", vhost->name,
+                      peer->name, peer->reason);
     //  As a consumer: forget the credit granted to it.
     meshq_queue_t *queue = zhashx_first (vhost->queues);
     for (; queue; queue = zhashx_next (vhost->queues)) {

@@ -157,11 +157,20 @@ s_report (meshq_peers_t *self, meshq_peers_entry_t *entry,
         down->state = "down";
         assert (self->up_count > 0);
         self->up_count--;
-        self->stats.peer_down_events++;
-        zsys_notice ("discovery: peer down id=%s name=%s endpoint=%s "
-                     "incarnation=%" PRIu64 " reason=\"%s\"",
-                     entry->hex, entry->name, entry->endpoint,
-                     info->incarnation, info->reason);
+        //  An idle link closed by agreement: the member stays alive
+        //  and listed, so it is neither a peer down nor counted as one.
+        if (entry->peer.unlinked)
+            zsys_info ("discovery: link closed id=%s name=%s endpoint=%s "
+                       "incarnation=%" PRIu64 " reason=\"%s\"",
+                       entry->hex, entry->name, entry->endpoint,
+                       info->incarnation, info->reason);
+        else {
+            self->stats.peer_down_events++;
+            zsys_notice ("discovery: peer down id=%s name=%s endpoint=%s "
+                         "incarnation=%" PRIu64 " reason=\"%s\"",
+                         entry->hex, entry->name, entry->endpoint,
+                         info->incarnation, info->reason);
+        }
     }
     if (self->handler)
         self->handler (self->handler_arg, event, info, NULL);

@@ -395,6 +395,7 @@ s_mesh (meshq_engine_t *self, meshq_buf_t *out)
                 case 0:
                     S_LINE (",event=\"up\"", stats->peer_up_events);
                     S_LINE (",event=\"down\"", stats->peer_down_events);
+                    S_LINE (",event=\"unlinked\"", stats->links_unlinked);
                     break;
                 case 1:
                     S_LINE (",direction=\"sent\"", stats->frames_sent);
