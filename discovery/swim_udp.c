@@ -95,6 +95,14 @@ meshq_swim_udp_open (meshq_swim_udp_t **self_p, const meshq_iface_t *iface,
         memcpy (self->addr.ip, &iface->ipv6, 16);
     self->fd =
         socket (iface->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    //  An agent starved of CPU (hundreds starting on a few cores) meets
+    //  a burst of probes, tables and gossip when it runs again: with the
+    //  system default (about 200 small datagrams) the kernel drops the
+    //  suspicion it must refute, and it is declared dead. The kernel
+    //  caps this at net.core.rmem_max; it is kernel memory, bounded.
+    int rcvbuf = MESHQ_SWIM_UDP_RCVBUF;
+    if (self->fd >= 0)
+        setsockopt (self->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_storage bind_to;
     socklen_t size = s_to_sockaddr (self, &self->addr, &bind_to);
     int rc =

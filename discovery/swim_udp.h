@@ -31,6 +31,11 @@ typedef struct _meshq_swim_udp_t meshq_swim_udp_t;
 //  Largest SWIM message a datagram carries.
 #define MESHQ_SWIM_UDP_MAX (64 * 1024 - 128)
 
+//  Receive buffer asked of the kernel (which doubles it for its own
+//  accounting and caps it at net.core.rmem_max): room for a burst of
+//  a few thousand small datagrams while the membership thread waits.
+#define MESHQ_SWIM_UDP_RCVBUF (1024 * 1024)
+
 //  Size of the key that seals datagrams.
 #define MESHQ_SWIM_KEY_SIZE 32
 

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -174,4 +175,44 @@ Test (swim_udp, endpoints_and_addresses_convert_both_ways)
                   MESHQ_EINVAL);
     cr_assert_eq (meshq_swim_udp_parse ("udp://1.2.3.4:1", &addr),
                   MESHQ_EINVAL);
+}
+
+//  The kernel's cap on a socket's receive buffer, in bytes.
+static long
+s_rmem_max (void)
+{
+    long value = 0;
+    FILE *file = fopen ("/proc/sys/net/core/rmem_max", "r");
+    if (file) {
+        if (fscanf (file, "%ld", &value) != 1)
+            value = 0;
+        fclose (file);
+    }
+    return value;
+}
+
+//  A membership thread starved of CPU finds what was sent meanwhile
+//  when it runs again: with the system's default buffer, the kernel
+//  kept about 200 small datagrams and dropped the rest, among them the
+//  suspicion the member had to refute.
+Test (swim_udp, a_burst_waits_whole_for_a_starved_reader)
+{
+    if (s_rmem_max () < MESHQ_SWIM_UDP_RCVBUF)
+        cr_skip_test ("net.core.rmem_max is %ld", s_rmem_max ());
+    meshq_swim_udp_t *a = s_open (s_mesh, NULL), *b = s_open (s_mesh, NULL);
+    meshq_swim_addr_t to;
+    meshq_swim_udp_addr (b, &to);
+    char body[120];
+    memset (body, 'x', sizeof body);
+    int burst = 1000;
+    for (int i = 0; i < burst; i++)
+        cr_assert_eq (meshq_swim_udp_send (a, &to, body, sizeof body), 0);
+    const uint8_t *data;
+    size_t size;
+    int got = 0;
+    while (s_recv (b, &data, &size, NULL) == 0)
+        got++;
+    cr_expect_eq (got, burst, "%d of %d datagrams kept", got, burst);
+    meshq_swim_udp_destroy (&a);
+    meshq_swim_udp_destroy (&b);
 }
