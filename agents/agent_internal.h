@@ -83,6 +83,9 @@ typedef struct {
     uint8_t data[];    //  The record, an argument map.
 } meshq_meta_entry_t;
 
+//  Buckets of a vhost's metadata digest (agent_meta_sync.c).
+#define MESHQ_META_BUCKETS 64
+
 //  A virtual host: an isolated namespace with its own store.
 struct _meshq_vhost_t {
     meshq_engine_t *engine;             //  Its engine.
@@ -95,16 +98,19 @@ struct _meshq_vhost_t {
     uint64_t meta_version;              //  Last metadata version written.
     zlistx_t *restoring;                //  Bindings waiting for their parts.
     zhashx_t *meta;                     //  Key -> meshq_meta_entry_t.
-    struct _meshq_peers_t *peers;       //  Its mesh, or NULL.
-    zhashx_t *peer_sessions;            //  Peer id hex -> meshq_session_t.
-    zhashx_t *late_acks;                //  Acks for origins away, or NULL.
-    meshq_queue_t *last_route;          //  Last default-exchange route.
-    uint64_t route_mark;                //  Last mark given to a route.
-    zhashx_t *quarantine;  //  Queue name -> meshq_quarantine_t, or NULL.
-    uint64_t unreadable;   //  Stored messages kept but not loaded.
-    uint64_t foreign;      //  Stored messages of another origin seen.
-    bool rebasing;         //  Recovery's pass over those.
-    zlistx_t *rebased;     //  Their old ids, acked once rebased.
+    uint64_t meta_digest[MESHQ_META_BUCKETS];  //  Of meta, for peers
+                                               //  (agent_meta_sync.c).
+    int64_t meta_sync_at;                      //  Next digest exchange, or 0.
+    struct _meshq_peers_t *peers;              //  Its mesh, or NULL.
+    zhashx_t *peer_sessions;    //  Peer id hex -> meshq_session_t.
+    zhashx_t *late_acks;        //  Acks for origins away, or NULL.
+    meshq_queue_t *last_route;  //  Last default-exchange route.
+    uint64_t route_mark;        //  Last mark given to a route.
+    zhashx_t *quarantine;       //  Queue name -> meshq_quarantine_t, or NULL.
+    uint64_t unreadable;        //  Stored messages kept but not loaded.
+    uint64_t foreign;           //  Stored messages of another origin seen.
+    bool rebasing;              //  Recovery's pass over those.
+    zlistx_t *rebased;          //  Their old ids, acked once rebased.
 };
 
 //  A queue restored without a readable record: its messages are kept
@@ -236,7 +242,9 @@ struct _meshq_engine_t {
     uint64_t slow_clients;   //  Sessions ended: their client did not read.
     uint64_t unsent;         //  Frames for clients that could not go out.
     uint64_t disposed[MESHQ_DISPOSED_COUNT];  //  Left by a rule, by reason.
-    uint32_t links;  //  Peer sessions made: each one's number.
+    uint64_t meta_digests_sent;               //  DIGEST and DIGEST_BACK sent.
+    uint64_t meta_repaired;  //  Records sent for digests that differed.
+    uint32_t links;          //  Peer sessions made: each one's number.
 
     //  The hot path's reused state (agent_batch.c, agent_pool.c).
     meshq_batch_t *batches;          //  Deliveries to send, by consumer.
@@ -564,6 +572,12 @@ void meshq_vhost_meta_finish (meshq_vhost_t *self);
 bool meshq_vhost_meta_receive (meshq_vhost_t *self, const char *key,
                                uint64_t version, const void *value,
                                size_t size);
+
+//  agent_meta_sync.c
+//  Adds the record (key, version) to the vhost's digest, or takes it
+//  out (XOR: the same call does both).
+void meshq_vhost_meta_digest (meshq_vhost_t *self, const char *key,
+                              uint64_t version);
 
 //  agent_mesh.c
 int meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size);

@@ -345,8 +345,10 @@ meshq_engine_mesh_tick (meshq_engine_t *self)
 {
     meshq_mesh_introduce_missing (self, zclock_mono ());
     meshq_vhost_t *vhost = zhashx_first (self->vhosts);
-    for (; vhost; vhost = zhashx_next (self->vhosts))
+    for (; vhost; vhost = zhashx_next (self->vhosts)) {
         meshq_mesh_interest_tick (self, vhost);
+        meshq_mesh_digest_tick (self, vhost, zclock_mono ());
+    }
     meshq_dedup_tick (self, zclock_mono ());
     //  Announcements held back by the rate limit go out now.
     meshq_engine_mesh_turn (self);

@@ -64,7 +64,20 @@ void meshq_mesh_on_peer (void *arg, meshq_peer_event_t event,
 void meshq_mesh_introduce_missing (meshq_engine_t *self, int64_t now);
 
 //  The commands beyond the first set that our HELLO announces.
-#define MESHQ_MESH_COMMANDS "QUERY"
+#define MESHQ_MESH_COMMANDS "QUERY DIGEST"
+
+//  agent_meta_sync.c
+//  A link up: sends our digest if the peer takes one (true), else the
+//  caller sends every record (false).
+bool meshq_mesh_digest_link_up (meshq_engine_t *self, meshq_session_t *session);
+//  Now and then, our digest to one peer of the vhost.
+void meshq_mesh_digest_tick (meshq_engine_t *self, meshq_vhost_t *vhost,
+                             int64_t now);
+//  DIGEST and DIGEST_BACK from a peer.
+void meshq_mesh_on_digest (meshq_engine_t *self, meshq_session_t *session,
+                           meshq_args_t *args, zframe_t *body);
+void meshq_mesh_on_digest_back (meshq_engine_t *self, meshq_session_t *session,
+                                meshq_args_t *args, zframe_t *body);
 
 //  agent_lists_mesh.c
 //  Whether a peer's HELLO said it answers verb.

@@ -98,7 +98,8 @@ s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
     zhashx_insert (vhost->peer_sessions, key, session);
     meshq_notice ("mesh: peer up vhost=%s name=%s endpoint=%s", vhost->name,
                   peer->name, peer->endpoint);
-    s_send_metadata (self, vhost, session);
+    if (!meshq_mesh_digest_link_up (self, session))
+        s_send_metadata (self, vhost, session);
     if (vhost == self->root) {
         meshq_vhost_t *other = zhashx_first (self->vhosts);
         for (; other; other = zhashx_next (self->vhosts))
@@ -443,6 +444,8 @@ static const struct {
     //  that announce them too.
     {"QUERY", meshq_mesh_on_query},
     {"ANSWER", meshq_mesh_on_answer},
+    {"DIGEST", meshq_mesh_on_digest},
+    {"DIGEST_BACK", meshq_mesh_on_digest_back},
 };
 
 //  The command's index in s_commands, or -1.

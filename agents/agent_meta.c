@@ -61,6 +61,10 @@ s_remember (meshq_vhost_t *self, const char *key, uint64_t version,
     entry->size = value ? (uint32_t)size : 0;
     if (value && size)
         memcpy (entry->data, value, size);
+    meshq_meta_entry_t *old = zhashx_lookup (self->meta, key);
+    if (old)
+        meshq_vhost_meta_digest (self, key, old->version);
+    meshq_vhost_meta_digest (self, key, version);
     zhashx_update (self->meta, key, entry);
     //  The clock runs ahead of every version seen (but never so far that
     //  it would wrap: such a version is refused from peers, and one read

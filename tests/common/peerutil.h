@@ -34,8 +34,9 @@ static inline bool
 peerutil_is_mesh_command (const char *command)
 {
     static const char *commands[] = {
-        "META",        "BACKLOG", "GRANT", "DELIVER", "ACK",   "NACK",
-        "IN_PROGRESS", "VHOST",   "ACKED", "QUERY",   "ANSWER"};
+        "META",   "BACKLOG",     "GRANT",      "DELIVER", "ACK",
+        "NACK",   "IN_PROGRESS", "VHOST",      "ACKED",   "QUERY",
+        "ANSWER", "DIGEST",      "DIGEST_BACK"};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (streq (command, commands[i]))
             return true;
