@@ -512,6 +512,12 @@ meshq_http_metrics (meshq_engine_t *self, meshq_buf_t *out)
     s_single (out, "meshq_access_refused_total", "counter",
               "Requests refused for want of a permission, vhost or tag.",
               self->auth_failures);
+    s_single (out, "meshq_meta_digests_sent_total", "counter",
+              "Metadata digests sent to peers (DIGEST, DIGEST_BACK).",
+              self->meta_digests_sent);
+    s_single (out, "meshq_meta_repaired_total", "counter",
+              "Metadata records sent because a peer's digest differed.",
+              self->meta_repaired);
     s_family (out, "meshq_publish_confirm_seconds", "histogram",
               "Time from a publish to its confirm.");
     s_histogram (out, "meshq_publish_confirm_seconds", "", &self->confirm_wait);
