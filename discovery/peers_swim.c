@@ -215,7 +215,11 @@ s_run (void *arg)
         pthread_mutex_lock (&self->lock);
         if (fds[1].revents)
             s_drain (self->wake[0]);
-        if (fds[0].revents)
+        bool due = zclock_mono () >= meshq_swim_next (self->swim);
+        //  Before timers, what came meanwhile: a thread that waited for
+        //  the lock (or for a CPU) past poll () has ACKs in its socket
+        //  that poll () did not report, and would fail their probes.
+        if (fds[0].revents || due)
             s_read (self);
         if (fds[2].revents)
             meshq_peers_beacons_read (self->owner);

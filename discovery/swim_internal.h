@@ -116,6 +116,7 @@ struct _meshq_swim_t {
     uint64_t seq;                //  Last probe number used.
     uint32_t awareness;          //  Health score, 0 is healthy.
 
+    int64_t due;          //  Deadline meshq_swim_next last gave, or 0.
     int64_t probe_next;   //  Next probe starts.
     int64_t gossip_next;  //  Next gossip round.
     int64_t sync_next;    //  Next whole-table exchange.

@@ -211,11 +211,38 @@ s_suspects_tick (meshq_swim_t *self, int64_t now)
     }
 }
 
+//  The tick came late by late ms: this node was not running (a paused
+//  process, a starved thread, a host swapping). What the mesh said
+//  meanwhile waits in its socket, read or not yet; the time away is no
+//  member's silence. The probe under way gets a new timeout instead of
+//  failing, suspicions resume where they stood, and our health falls.
+static void
+s_stalled (meshq_swim_t *self, int64_t now, int64_t late)
+{
+    self->stats.stalls++;
+    meshq_swim_awareness (self, 1);
+    meshq_swim_probe_t *p = &self->probe;
+    if (p->active && !p->acked) {
+        if (!p->indirect)
+            p->timeout_at =
+                now + s_scaled (self, self->config.probe_timeout_ms);
+        int64_t next = now + s_scaled (self, self->config.probe_interval_ms);
+        if (self->probe_next < next)
+            self->probe_next = next;
+    }
+    for (uint32_t i = 0; i < self->suspects_len; i++)
+        self->members[self->suspects[i]].since += late;
+}
+
 void
 meshq_swim_tick (meshq_swim_t *self)
 {
     assert (self);
     int64_t now = meshq_swim_now (self);
+    int64_t late = self->due ? now - self->due : 0;
+    self->due = 0;
+    if (late >= (int64_t)self->config.probe_interval_ms)
+        s_stalled (self, now, late);
     s_relay_tick (self, now);
     s_suspects_tick (self, now);
     meshq_swim_probe_t *p = &self->probe;
@@ -275,6 +302,7 @@ meshq_swim_next (meshq_swim_t *self)
         if (at < next)
             next = at;
     }
+    self->due = next;
     return next;
 }
 

@@ -764,3 +764,59 @@ Test (swim, a_newcomer_pinged_first_asks_for_the_table)
     cr_assert_null (s_find (MESHQ_SWIM_MSG_SYNC, &at));
     meshq_swim_destroy (&swim);
 }
+
+//  The node stops running (paused, starved of CPU) for ms, then its
+//  timers run, late.
+static void
+s_stall (meshq_swim_t *swim, int64_t ms)
+{
+    int64_t due = meshq_swim_next (swim);
+    s_now = (due > s_now ? due : s_now) + ms;
+    meshq_swim_tick (swim);
+}
+
+//  Lifeguard: a node that was not running has no evidence against
+//  anyone. Its probe's ACK may be waiting in its socket, and a member's
+//  refutation may be on its way; the time away is not their silence.
+Test (swim, a_node_that_stalled_accuses_no_one)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 3);
+    //  A probe starts; then the node stalls for 3 s.
+    s_run (swim, s_now + s_config.probe_interval_ms + 1);
+    cr_assert_not_null (s_find (MESHQ_SWIM_MSG_PING, &(size_t){0}));
+    s_stall (swim, 3000);
+    for (int n = 1; n <= 3; n++)
+        cr_expect_eq (s_state (swim, n), MESHQ_SWIM_ALIVE,
+                      "member %d accused after our stall", n);
+    meshq_swim_stats_t stats;
+    meshq_swim_stats (swim, &stats);
+    cr_expect_eq (stats.stalls, 1);
+    cr_expect_eq (stats.suspicions, 0);
+    cr_expect_gt (stats.awareness, 1, "a stall lowers our health");
+    //  A member truly silent is still found out once we run again.
+    s_run (swim, s_now + 20 * s_config.probe_interval_ms);
+    meshq_swim_stats (swim, &stats);
+    cr_expect_gt (stats.suspicions, 0);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, a_suspicion_does_not_run_out_while_the_node_stalls)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 3);
+    meshq_swim_update_t from, u;
+    s_record (&from, 2, MESHQ_SWIM_ALIVE, 1, 0);
+    s_record (&u, 1, MESHQ_SWIM_SUSPECT, 1, 0);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &u, 1);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_SUSPECT);
+    //  Stalled for longer than the longest suspicion: its refutation
+    //  came meanwhile and waits in our socket.
+    s_stall (swim, 60000);
+    cr_expect_eq (s_state (swim, 1), MESHQ_SWIM_SUSPECT,
+                  "declared dead by a node that was not running");
+    s_record (&u, 1, MESHQ_SWIM_ALIVE, 1, 1);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &u, 1);
+    cr_expect_eq (s_state (swim, 1), MESHQ_SWIM_ALIVE);
+    meshq_swim_destroy (&swim);
+}
