@@ -247,8 +247,13 @@ void meshq_peers_swim_scan (meshq_peers_t *self, int64_t now);
 //  Whether the tick's scan is due: a member changed since the last, or
 //  a second went by (to retry links that failed).
 bool meshq_peers_swim_due (meshq_peers_t *self, int64_t now);
-//  Whether the member gets a link from us now: every member alive up to
+//  Whether the link to the member is needed: every member alive up to
 //  full_links members; beyond, those of our overlay and those wanted.
+bool meshq_peers_swim_needed (meshq_peers_t *self, const uint8_t node[16],
+                              int64_t now);
+//  Whether the member gets a link from us now: one needed, but while a
+//  membership past full_links grows fast, overlay links only up to a
+//  few (the rest once it holds still).
 bool meshq_peers_swim_linkable (meshq_peers_t *self, const uint8_t node[16],
                                 int64_t now);
 //  Hangs the membership's thread (frozen) or lets it go, as SIGSTOP

@@ -33,6 +33,9 @@
 //  Datagrams read per wakeup.
 #define S_BURST 256
 
+//  Links to the overlay while a large membership still grows fast.
+#define S_FLOOR 3
+
 //  How often a node alone joins again through its seeds.
 #define S_JOIN_MS 1000
 
@@ -73,6 +76,8 @@ struct _meshq_peers_swim_t {
     meshq_peers_ratelog_t log;         //  Dropped datagrams' lines.
     //  The owner's side only (no lock): which members get a link.
     uint32_t members;  //  Alive or suspect, at the last scan.
+    uint32_t linked;   //  Links up or coming, at the last scan, plus
+                       //  those opened since while it grows.
     //  Members past full_links linked to (overlay.h), sorted.
     uint8_t overlay[MESHQ_OVERLAY_MAX][16];
     size_t overlay_len;
@@ -283,6 +288,19 @@ s_filling (meshq_peers_swim_t *self, uint32_t full_links)
     return (uint64_t)self->members + gained > full_links;
 }
 
+//  Whether the membership gained more than one member in the last
+//  second. The overlay is picked by rank among the sorted ids, so each
+//  join moves many agents' picks: 256 agents started together opened
+//  and later closed about 100 links each, 25,000 in all, and that work
+//  starved the agents of CPU into false deaths. While it grows so, the
+//  overlay is linked only up to S_FLOOR links (enough to be reached),
+//  and the rest once the count holds still.
+static bool
+s_growing (const meshq_peers_swim_t *self)
+{
+    return self->members > self->counts[self->count_at] + 1;
+}
+
 //  Whether links go only to the overlay and to the members wanted:
 //  past full_links members, or filling towards it.
 static bool
@@ -291,12 +309,12 @@ s_partial (meshq_peers_swim_t *self, uint32_t full_links)
     return self->members > full_links || s_filling (self, full_links);
 }
 
-//  Whether a member alive gets a link from us: in a mesh of at most
+//  Whether the link to a member is needed: in a mesh of at most
 //  full_links that does not grow past it, every one; else those of our
-//  overlay and those the owner wants.
+//  overlay and those the owner wants. (Idle links not needed close.)
 bool
-meshq_peers_swim_linkable (meshq_peers_t *peers, const uint8_t id[16],
-                           int64_t now)
+meshq_peers_swim_needed (meshq_peers_t *peers, const uint8_t id[16],
+                         int64_t now)
 {
     meshq_peers_swim_t *self = peers->membership;
     if (!self || !s_partial (self, peers->config.full_links))
@@ -308,6 +326,29 @@ meshq_peers_swim_linkable (meshq_peers_t *peers, const uint8_t id[16],
     meshq_peers_hex (id, hex);
     int64_t *until = self->wanted ? zhashx_lookup (self->wanted, hex) : NULL;
     return until && *until > now;
+}
+
+//  Whether a member alive gets a link from us now: one needed, but
+//  while a large membership grows fast, an overlay link only up to
+//  S_FLOOR links.
+bool
+meshq_peers_swim_linkable (meshq_peers_t *peers, const uint8_t id[16],
+                           int64_t now)
+{
+    meshq_peers_swim_t *self = peers->membership;
+    if (!meshq_peers_swim_needed (peers, id, now))
+        return false;
+    if (!self || self->members <= peers->config.full_links || !s_growing (self))
+        return true;
+    char hex[33];
+    meshq_peers_hex (id, hex);
+    int64_t *until = self->wanted ? zhashx_lookup (self->wanted, hex) : NULL;
+    if (until && *until > now)
+        return true;
+    if (self->linked >= S_FLOOR)
+        return false;
+    self->linked++;
+    return true;
 }
 
 //  A member changed: links follow.
@@ -639,6 +680,11 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
         free (ids);
     } else
         self->overlay_len = 0;
+    self->linked = 0;
+    meshq_peers_entry_t *linked = zhashx_first (peers->index);
+    for (; linked; linked = zhashx_next (peers->index))
+        if (linked->peer.state != MESHQ_PEER_IS_DOWN)
+            self->linked++;
     uint32_t cursor = 0;
     s_event_t event = {.fresh = false};
     while (meshq_swim_walk (self->swim, &cursor, event.id, &event.state,

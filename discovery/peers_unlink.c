@@ -53,7 +53,7 @@ s_spare (meshq_peers_t *self, meshq_peers_entry_t *entry, uint32_t idle_ms,
 {
     return meshq_peers_partial (self) && s_speaks_unlink (entry) &&
            !entry->peer.waiting && now - entry->peer.used >= idle_ms &&
-           !meshq_peers_swim_linkable (self, entry->node, now);
+           !meshq_peers_swim_needed (self, entry->node, now);
 }
 
 void
