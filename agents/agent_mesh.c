@@ -464,8 +464,8 @@ meshq_engine_mesh_stop (meshq_vhost_t *vhost)
     if (!vhost->peers)
         return;
     //  The other vhosts follow the default vhost's membership: not once
-    //  it is gone (vhosts close in no set order).
-    //  A copy of the list: the caller may be walking the vhosts.
+    //  it is gone (vhosts close in no set order). On a copy of the
+    //  list: the caller may be walking the vhosts.
     meshq_engine_t *self = vhost->engine;
     if (vhost == self->root) {
         zlistx_t *vhosts = zhashx_values (self->vhosts);

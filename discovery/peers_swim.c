@@ -704,6 +704,9 @@ uint32_t
 meshq_peers_swim_awareness (meshq_peers_t *peers)
 {
     meshq_peers_swim_t *self = peers->membership;
+    if ((!self || !self->swim) && peers->leader)
+        //  The node's health is the one it follows'.
+        return meshq_peers_swim_awareness (peers->leader);
     if (!self || !self->swim)
         return 1;
     meshq_swim_stats_t stats;
