@@ -231,8 +231,9 @@ void meshq_peers_set_gone (meshq_peers_t *self, meshq_peers_gone_fn *fn,
 //  stops or destroys that module. Its membership's word on a node fills
 //  the lists (meshq_peer_info_t's member fields, "suspect" on an up
 //  link), stretches a silent link's patience (as does its own health
-//  multiplier) and admits a member's HELLO; meshq_peers_partial and
-//  meshq_peers_want are its. Without one, every node is "none".
+//  multiplier) and admits a member's HELLO; meshq_peers_partial,
+//  meshq_peers_want and the members worth an idle link past full_links
+//  are its. Without one, every node is "none".
 void meshq_peers_follow (meshq_peers_t *self, meshq_peers_t *membership);
 
 //  Whether it runs a membership of its own (not config.no_membership).

@@ -295,6 +295,10 @@ meshq_peers_swim_linkable (meshq_peers_t *peers, const uint8_t id[16],
                            int64_t now)
 {
     meshq_peers_swim_t *self = peers->membership;
+    if (!self && peers->leader)
+        //  A vhost's links are those of the node it follows: idle ones
+        //  past them close by UNLINK as there (peers_unlink.c).
+        return meshq_peers_swim_linkable (peers->leader, id, now);
     if (!self || !s_partial (self, peers->config.full_links))
         return true;
     if (self->overlay_len &&
