@@ -110,19 +110,22 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
             //  handshake: another mesh secret, or none where one is due.
             MESHQ_ARGS_SET (&results, BAD_HANDSHAKES, bad_handshakes,
                             stats->handshakes_failed);
-            //  The membership: members alive (suspects included), those
+            //  The agent's membership (the default vhost's, which every
+            //  vhost shares): members alive (suspects included), those
             //  suspected, and our own health multiplier (1 is healthy;
             //  more: our answers come late, and we slow down).
-            MESHQ_ARGS_SET (&results, MEMBERS, members, stats->members_alive);
+            const meshq_peers_stats_t *agent =
+                meshq_peers_stats (meshq_mesh_membership (session->vhost));
+            MESHQ_ARGS_SET (&results, MEMBERS, members, agent->members_alive);
             MESHQ_ARGS_SET (&results, SUSPECTS, suspects,
-                            stats->members_suspect);
-            MESHQ_ARGS_SET (&results, HEALTH, health, stats->membership_health);
+                            agent->members_suspect);
+            MESHQ_ARGS_SET (&results, HEALTH, health, agent->membership_health);
             //  What the membership could not hold: new members beyond
             //  its table, updates pushed out of its gossip queue.
             MESHQ_ARGS_SET (&results, MEMBERS_FULL, members_full,
-                            stats->members_full);
+                            agent->members_full);
             MESHQ_ARGS_SET (&results, GOSSIP_DROPPED, gossip_dropped,
-                            stats->gossip_dropped);
+                            agent->gossip_dropped);
             //  Reachable from the network with no mesh secret.
             MESHQ_ARGS_SET (&results, INSECURE, insecure,
                             meshq_peers_insecure (session->vhost->peers));

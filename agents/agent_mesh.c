@@ -10,7 +10,9 @@
     Seeds name default-vhost endpoints (other vhosts' ports are
     ephemeral), so every agent also tells its peers of the default
     vhost where its other vhosts' meshes are (VHOST): without beacons,
-    that is how the agents of those vhosts meet.
+    that is how the agents of those vhosts meet. Only the default
+    vhost's mesh beacons and runs the membership; the others follow it
+    (agent_mesh_peers.c, "One membership per agent").
 
     The flow, for a queue Q with a backlog on agent A (the origin) and a
     consumer on agent B:
@@ -416,6 +418,11 @@ meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size)
     config.full_links = self->config.full_links;
     config.max_msg_size = self->config.max_message + 65536;
     config.commands = MESHQ_MESH_COMMANDS;
+    //  One membership per agent: the default vhost's. Another vhost's
+    //  mesh runs none (no beacons, no probes, no UDP socket) and takes
+    //  its members' liveness from it; its peers come by VHOST.
+    bool follower = vhost != self->root && self->root && self->root->peers;
+    config.no_membership = follower;
     char public_key[41], secret_key[41];
     if (self->mesh_secret) {
         meshq_mesh_secret_keypair (self->mesh_key, vhost->name, public_key,
@@ -426,6 +433,10 @@ meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size)
     vhost->peers = meshq_peers_new (&config);
     sodium_memzero (secret_key, sizeof secret_key);
     meshq_peers_set_handler (vhost->peers, meshq_mesh_on_peer, vhost);
+    if (follower)
+        meshq_peers_follow (vhost->peers, self->root->peers);
+    else if (vhost == self->root)
+        meshq_peers_set_gone (vhost->peers, meshq_mesh_member_gone, self);
     const char *peers_why = NULL;
     int rc = meshq_peers_start (vhost->peers, self->loop, &peers_why);
     if (rc) {
@@ -454,6 +465,18 @@ meshq_engine_mesh_stop (meshq_vhost_t *vhost)
 {
     if (!vhost->peers)
         return;
+    //  The other vhosts follow the default vhost's membership: not once
+    //  it is gone (vhosts close in no set order). On a copy of the
+    //  list: the caller may be walking the vhosts.
+    meshq_engine_t *self = vhost->engine;
+    if (vhost == self->root) {
+        zlistx_t *vhosts = zhashx_values (self->vhosts);
+        meshq_vhost_t *other = zlistx_first (vhosts);
+        for (; other; other = zlistx_next (vhosts))
+            if (other != vhost && other->peers)
+                meshq_peers_follow (other->peers, NULL);
+        zlistx_destroy (&vhosts);
+    }
     meshq_peers_stop (vhost->peers, true);
     meshq_session_t *session;
     while ((session = zhashx_first (vhost->peer_sessions))) {

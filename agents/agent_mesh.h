@@ -63,6 +63,17 @@ void meshq_mesh_on_peer (void *arg, meshq_peer_event_t event,
 //  other vhosts are, while they are not up there.
 void meshq_mesh_introduce_missing (meshq_engine_t *self, int64_t now);
 
+//  One membership per agent: the default vhost's. The other vhosts'
+//  peers modules run none (no beacons, no probes) and follow it
+//  (meshq_peers_follow); a member it declares dead or gone goes down in
+//  every other vhost at once (meshq_peers_gone_fn, arg the engine).
+void meshq_mesh_member_gone (void *arg, const uint8_t node[16],
+                             uint64_t incarnation, bool left);
+
+//  The peers module whose membership serves the vhost: its own, or the
+//  default vhost's when it has none; NULL outside a mesh.
+meshq_peers_t *meshq_mesh_membership (meshq_vhost_t *vhost);
+
 //  The commands beyond the first set that our HELLO announces.
 #define MESHQ_MESH_COMMANDS "QUERY DIGEST"
 

@@ -539,3 +539,36 @@ meshq_mesh_introduce_missing (meshq_engine_t *self, int64_t now)
         }
     }
 }
+
+// --------------------------------------------------------------------
+//  One membership per agent
+
+void
+meshq_mesh_member_gone (void *arg, const uint8_t node[16], uint64_t incarnation,
+                        bool left)
+{
+    meshq_engine_t *self = arg;
+    char hex[33];
+    meshq_hex16 (node, hex);
+    meshq_info ("mesh: member gone id=%s incarnation=%" PRIu64 " left=%s", hex,
+                incarnation, left ? "true" : "false");
+    //  Each vhost's link to it goes down now, with what was in flight
+    //  to it requeued (s_peer_down), as the default vhost's does. On a
+    //  copy of the list: the membership may be acting inside a walk of
+    //  the vhosts (a want, from the tick).
+    zlistx_t *vhosts = zhashx_values (self->vhosts);
+    meshq_vhost_t *vhost = zlistx_first (vhosts);
+    for (; vhost; vhost = zlistx_next (vhosts))
+        if (vhost != self->root && vhost->peers)
+            meshq_peers_member_gone (vhost->peers, node, left);
+    zlistx_destroy (&vhosts);
+}
+
+meshq_peers_t *
+meshq_mesh_membership (meshq_vhost_t *vhost)
+{
+    if (!vhost->peers || meshq_peers_has_membership (vhost->peers))
+        return vhost->peers;
+    meshq_engine_t *self = vhost->engine;
+    return self->root && self->root->peers ? self->root->peers : vhost->peers;
+}

@@ -155,6 +155,21 @@ meshq_peers_set_handler (meshq_peers_t *self, meshq_peers_fn *fn, void *arg)
     self->handler_arg = arg;
 }
 
+void
+meshq_peers_set_gone (meshq_peers_t *self, meshq_peers_gone_fn *fn, void *arg)
+{
+    assert (self);
+    self->gone_fn = fn;
+    self->gone_arg = arg;
+}
+
+void
+meshq_peers_follow (meshq_peers_t *self, meshq_peers_t *membership)
+{
+    assert (self && self != membership);
+    self->leader = membership;
+}
+
 // --------------------------------------------------------------------
 //  Start and stop
 
@@ -312,7 +327,10 @@ s_bind_router (meshq_peers_t *self)
                             "cannot bind the mesh endpoint on %s port %s: %s; "
                             "choose another --port",
                             iface->address, port, zmq_strerror (zmq_errno ()));
-        int rc = meshq_peers_swim_open (self, bound);
+        //  With no membership of its own, no UDP socket either.
+        int rc = self->config.no_membership
+                     ? 0
+                     : meshq_peers_swim_open (self, bound);
         if (rc == 0)
             break;
         if (rc != MESHQ_EEXIST || self->config.port || tries == 16)
@@ -470,7 +488,8 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
                                   self->error, sizeof self->error);
     if (rc == 0)
         rc = s_bind_router (self);
-    if (rc == 0 && !self->config.no_beacon)
+    //  Beacons find the mesh for the membership: none without one.
+    if (rc == 0 && !self->config.no_beacon && !self->config.no_membership)
         rc = s_open_beacon (self);
     if (rc == 0)
         rc = s_encode_hello (self);
@@ -498,7 +517,8 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
         self->tick_calm = false;
         self->tick_timer =
             zloop_timer (loop, tick < 5 ? 5 : tick, 0, meshq_peers_tick, self);
-        if (self->tick_timer < 0 || meshq_peers_swim_start (self))
+        if (self->tick_timer < 0 ||
+            (!self->config.no_membership && meshq_peers_swim_start (self)))
             rc = s_error (self, MESHQ_EIO, "cannot start the timers");
     }
     if (rc == 0)
@@ -511,10 +531,12 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
     self->stranger_tokens = MESHQ_PEERS_STRANGERS_BURST;
     self->stranger_refill = self->started_ms;
     zsys_notice ("discovery: started node=%s name=%s mesh=%s vhost=%s "
-                 "endpoint=%s interface=%s transport=%s incarnation=%" PRIu64,
+                 "endpoint=%s interface=%s transport=%s incarnation=%" PRIu64
+                 " membership=%s",
                  self->node_hex, self->name, self->mesh, self->vhost,
                  self->endpoint, self->iface.name, meshq_peers_transport (self),
-                 self->incarnation);
+                 self->incarnation,
+                 self->config.no_membership ? "shared" : "own");
     if (meshq_peers_insecure (self))
         zsys_warning ("discovery: insecure mesh=%s vhost=%s interface=%s: "
                       "reachable from the network with no mesh secret; "

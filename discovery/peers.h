@@ -82,6 +82,12 @@ typedef struct {
     const char *commands;         //  The owner's commands beyond the first set,
         //  space-separated, that HELLO announces; NULL:
         //  none.
+    bool no_membership;  //  Run no membership, and send or hear no
+                         //  beacons: another module's membership (the
+                         //  same node's, in another vhost) says who is
+                         //  alive (meshq_peers_follow,
+                         //  meshq_peers_member_gone). Its peers come
+                         //  by meshq_peers_introduce, seeds and HELLOs.
 } meshq_peers_config_t;
 
 //  The ZAP domain of a CURVE mesh's ROUTER: this prefix, then the mesh's
@@ -198,6 +204,11 @@ typedef struct {
                                   //  full gossip queue, never sent.
 } meshq_peers_stats_t;
 
+//  The membership declared node's start incarnation dead (left: it
+//  said it was leaving), and the table has no newer start of it.
+typedef void (meshq_peers_gone_fn) (void *arg, const uint8_t node[16],
+                                    uint64_t incarnation, bool left);
+
 //  Creates the module with a copy of config. Never fails for outside
 //  reasons; meshq_peers_start does what can.
 meshq_peers_t *meshq_peers_new (const meshq_peers_config_t *config);
@@ -208,6 +219,33 @@ void meshq_peers_destroy (meshq_peers_t **self_p);
 //  Sets the handler of events; none by default.
 void meshq_peers_set_handler (meshq_peers_t *self, meshq_peers_fn *fn,
                               void *arg);
+
+//  Sets what is called, on the owner's loop, when the membership
+//  declares a member dead or gone; nothing by default.
+void meshq_peers_set_gone (meshq_peers_t *self, meshq_peers_gone_fn *fn,
+                           void *arg);
+
+//  For a module with no membership (config.no_membership): the module
+//  whose membership it follows (the same node's, in the default vhost),
+//  or NULL. Borrowed: the owner calls this again with NULL before it
+//  stops or destroys that module. Its membership's word on a node fills
+//  the lists (meshq_peer_info_t's member fields, "suspect" on an up
+//  link), stretches a silent link's patience (as does its own health
+//  multiplier) and admits a member's HELLO; meshq_peers_partial,
+//  meshq_peers_want and the members worth an idle link past full_links
+//  are its. Without one, every node is "none".
+void meshq_peers_follow (meshq_peers_t *self, meshq_peers_t *membership);
+
+//  Whether it runs a membership of its own (not config.no_membership).
+bool meshq_peers_has_membership (const meshq_peers_t *self);
+
+//  For a module with no membership: the owner's membership declared
+//  node dead (left: it left). Its link goes down at once (PEER_DOWN,
+//  reason "declared dead by the membership" or "left"); a later
+//  introduction or HELLO of the node opens a new one. Does nothing for
+//  a module with a membership of its own, or a node not in the table.
+void meshq_peers_member_gone (meshq_peers_t *self, const uint8_t node[16],
+                              bool left);
 
 //  Checks the configuration, resolves the interface, binds the ROUTER,
 //  opens the beacon socket and sends the first beacon, and registers

@@ -111,6 +111,13 @@ struct _meshq_peers_t {
     bool curve;                   //  The mesh uses CURVE: keys below.
     char curve_public[64];        //  The mesh's public key, Z85.
     char curve_secret[64];        //  The mesh's secret key, Z85.
+
+    //  One membership per agent (peers.h): the owner is told of members
+    //  gone; a module with none follows another's (borrowed).
+    meshq_peers_gone_fn *gone_fn;
+    void *gone_arg;
+    meshq_peers_t *leader;
+
     //  While started:
     bool started;                //  Registered on loop.
     zloop_t *loop;               //  The owner's loop; borrowed.

@@ -162,3 +162,29 @@ meshq_peers_freeze (meshq_peers_t *self, bool frozen)
     assert (self);
     meshq_peers_swim_freeze (self, frozen);
 }
+
+bool
+meshq_peers_has_membership (const meshq_peers_t *self)
+{
+    assert (self);
+    return !self->config.no_membership;
+}
+
+void
+meshq_peers_member_gone (meshq_peers_t *self, const uint8_t node[16], bool left)
+{
+    assert (self && node);
+    if (!self->started || !self->config.no_membership)
+        return;
+    meshq_peers_entry_t *entry = meshq_peers_find (self, node);
+    if (!entry)
+        return;
+    //  As a module with a membership of its own takes its DEAD or LEFT
+    //  (peers_swim.c): down now, link closed. Nothing marks the start
+    //  as gone, so a member that refutes its death and is introduced
+    //  again links again.
+    int64_t now = zclock_mono ();
+    unsigned actions = meshq_peer_dead (
+        &entry->peer, left ? "left" : "declared dead by the membership", now);
+    meshq_peers_apply (self, entry, actions, NULL, NULL, now);
+}

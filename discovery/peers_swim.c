@@ -317,6 +317,10 @@ meshq_peers_swim_needed (meshq_peers_t *peers, const uint8_t id[16],
                          int64_t now)
 {
     meshq_peers_swim_t *self = peers->membership;
+    if (!self && peers->leader)
+        //  A vhost's links are those of the node it follows: idle ones
+        //  past them close by UNLINK as there (peers_unlink.c).
+        return meshq_peers_swim_linkable (peers->leader, id, now);
     if (!self || !s_partial (self, peers->config.full_links))
         return true;
     if (self->overlay_len &&
@@ -380,7 +384,13 @@ s_apply (meshq_peers_t *peers, const s_event_t *event, int64_t now)
     meshq_peers_entry_t *entry = meshq_peers_find (peers, event->id);
     //  The death of an older incarnation ends nothing of a newer one
     //  whose HELLO came first.
-    if (!entry || entry->peer.incarnation > event->incarnation)
+    if (entry && entry->peer.incarnation > event->incarnation)
+        return;
+    //  The owner's other tables, which have no membership, follow.
+    if (peers->gone_fn)
+        peers->gone_fn (peers->gone_arg, event->id, event->incarnation,
+                        event->state == MESHQ_SWIM_LEFT);
+    if (!entry)
         return;
     unsigned actions = meshq_peer_dead (&entry->peer,
                                         event->state == MESHQ_SWIM_LEFT
@@ -579,7 +589,8 @@ s_state_is (meshq_peers_t *peers, const uint8_t node[16], bool suspect_only)
 {
     meshq_peers_swim_t *self = peers->membership;
     if (!self || !self->swim)
-        return false;
+        //  With none of its own, the one it follows.
+        return peers->leader && s_state_is (peers->leader, node, suspect_only);
     meshq_swim_state_t state;
     pthread_mutex_lock (&self->lock);
     int rc = meshq_swim_member (self->swim, node, &state, NULL, NULL);
@@ -609,6 +620,10 @@ meshq_peers_swim_member (meshq_peers_t *peers, const uint8_t node[16],
     meshq_swim_state_t known = MESHQ_SWIM_ALIVE;
     *incarnation = 0;
     *version = 0;
+    if ((!self || !self->swim) && peers->leader)
+        //  None of its own: the one it follows.
+        return meshq_peers_swim_member (peers->leader, node, state, incarnation,
+                                        version);
     int rc = MESHQ_ENOTFOUND;
     if (self && self->swim) {
         pthread_mutex_lock (&self->lock);
@@ -743,6 +758,9 @@ uint32_t
 meshq_peers_swim_awareness (meshq_peers_t *peers)
 {
     meshq_peers_swim_t *self = peers->membership;
+    if ((!self || !self->swim) && peers->leader)
+        //  The node's health is the one it follows'.
+        return meshq_peers_swim_awareness (peers->leader);
     if (!self || !self->swim)
         return 1;
     meshq_swim_stats_t stats;
@@ -772,6 +790,11 @@ void
 meshq_peers_want (meshq_peers_t *peers, const uint8_t node[16])
 {
     meshq_peers_swim_t *self = peers->membership;
+    if ((!self || !self->swim) && peers->leader) {
+        //  The one it follows links to it, and introduces us (VHOST).
+        meshq_peers_want (peers->leader, node);
+        return;
+    }
     if (!self || !self->swim || memcmp (node, peers->node, 16) == 0)
         return;
     if (!self->wanted) {
@@ -810,6 +833,8 @@ bool
 meshq_peers_partial (meshq_peers_t *peers)
 {
     meshq_peers_swim_t *self = peers->membership;
+    if ((!self || !self->swim) && peers->leader)
+        return meshq_peers_partial (peers->leader);
     return self && self->swim && self->members > peers->config.full_links;
 }
 

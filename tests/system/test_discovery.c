@@ -2,8 +2,9 @@
     loopback, seen through the meshq tool: agents find each other, a
     killed one is listed down, a stopped one says goodbye, a restarted
     one keeps its id with a new incarnation, an agent that cannot beacon
-    says why and exits, and 100k random datagrams at the beacon port are
-    dropped and counted without harm.
+    says why and exits, 100k random datagrams at the beacon port are
+    dropped and counted without harm, and a second vhost runs no
+    membership of its own yet drops a hung agent with the default one.
 
     Agents log to a pipe the test reads with deadlines; each test has
     its own temporary directory, beacon port and mesh.
@@ -382,4 +383,148 @@ Test (discovery, two_agents_with_one_name_both_report_it, .init = s_setup,
                                   S_TOOL, control),
                   0, "%s", out);
     cr_expect (strstr (out, "\"duplicate_names\":1"), "%s", out);
+}
+
+//  Waits until agent lists peer in vhost blue as state (the vhost
+//  reaches the other agents by gossip, and its peers by VHOST).
+static void
+s_expect_blue_state (const char *agent, const char *peer, const char *state)
+{
+    char out[8192], got[16] = "";
+    int64_t deadline = testproc_now () + S_WAIT_MS;
+    do {
+        if (s_tool (out, sizeof out, agent, "--vhost blue list_peers --json") ==
+                0 &&
+            testproc_peer_state (out, peer, got, sizeof got) &&
+            streq (got, state))
+            return;
+        usleep (50000);
+    } while (testproc_now () < deadline);
+    cr_assert_fail ("%s lists %s in vhost blue as '%s': %s", agent, peer, got,
+                    out);
+}
+
+//  Runs the tool against agent name until it succeeds (a vhost not
+//  there yet), up to S_WAIT_MS.
+static void
+s_tool_until (char *out, size_t size, const char *name, const char *command)
+{
+    int64_t deadline = testproc_now () + S_WAIT_MS;
+    int rc;
+    while ((rc = s_tool (out, size, name, command)) &&
+           testproc_now () < deadline)
+        usleep (50000);
+    cr_assert_eq (rc, 0, "%s: %s: %s", name, command, out);
+}
+
+//  The port of the mesh endpoint that agent name's status shows in
+//  vhost.
+static uint16_t
+s_mesh_port (const char *name, const char *vhost)
+{
+    char out[8192], command[128];
+    snprintf (command, sizeof command, "--vhost %s --json status", vhost);
+    s_tool_until (out, sizeof out, name, command);
+    const char *prefix = "\"endpoint\":\"tcp://127.0.0.1:";
+    const char *at = strstr (out, prefix);
+    cr_assert_not_null (at, "%s", out);
+    return (uint16_t)atoi (at + strlen (prefix));
+}
+
+//  Whether a UDP socket is bound at 127.0.0.1:port: the membership's,
+//  at its mesh endpoint's port.
+static bool
+s_udp_taken (uint16_t port)
+{
+    int fd = socket (AF_INET, SOCK_DGRAM, 0);
+    cr_assert_geq (fd, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons (port),
+                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    bool taken =
+        bind (fd, (struct sockaddr *)&addr, sizeof addr) && errno == EADDRINUSE;
+    close (fd);
+    return taken;
+}
+
+Test (discovery, a_second_vhost_shares_the_agents_membership, .init = s_setup,
+      .fini = s_teardown, .timeout = 120)
+{
+    const char *names[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++)
+        s_start (i, names[i], NULL);
+    s_expect_met (names);
+    char out[8192];
+    s_tool_until (out, sizeof out, "a", "add_vhost blue");
+    s_tool_until (out, sizeof out, "a",
+                  "set_permissions -p blue guest '.*' '.*' '.*'");
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            if (i != j)
+                s_expect_blue_state (names[i], names[j], "up");
+    //  One membership per agent: the default vhost's mesh has its UDP
+    //  socket and beacons; blue's has neither, and sends no probes.
+    for (int i = 0; i < 3; i++) {
+        cr_expect (s_udp_taken (s_mesh_port (names[i], "/")),
+                   "%s: no membership socket in the default vhost", names[i]);
+        cr_expect (!s_udp_taken (s_mesh_port (names[i], "blue")),
+                   "%s: vhost blue runs a membership of its own", names[i]);
+        s_agents[i].seen = 0;
+        cr_expect_not_null (
+            testproc_expect (&s_agents[i], S_WAIT_MS, "discovery: started",
+                             "vhost=blue", "transport=none", NULL),
+            "%s: vhost blue beacons:\n%s", names[i], s_agents[i].text);
+    }
+    //  Its status counts the agent's members all the same, and its
+    //  list shows the agent's membership's view of each peer.
+    s_tool_until (out, sizeof out, "b", "--vhost blue --json status");
+    cr_expect (strstr (out, "\"members\":2,"), "%s", out);
+    char member[16] = "";
+    s_tool_until (out, sizeof out, "b", "--vhost blue list_peers --json");
+    cr_expect (testproc_peer_field (out, "a", "member", member, sizeof member),
+               "%s", out);
+    cr_expect_str_eq (member, "alive", "%s", out);
+    //  Messages flow in blue across agents.
+    s_tool_until (out, sizeof out, "a", "--vhost blue declare_queue jobs");
+    s_tool_until (out, sizeof out, "a",
+                  "--vhost blue publish --routing-key jobs one two three");
+    s_tool_until (out, sizeof out, "c", "--vhost blue declare_queue jobs");
+    s_tool_until (out, sizeof out, "c",
+                  "--vhost blue consume jobs --count 3 --idle 10");
+    cr_expect (strstr (out, "one") && strstr (out, "two") &&
+                   strstr (out, "three"),
+               "%s", out);
+    //  A hung agent: its blue links stay connected and idle, so only the
+    //  agent's membership can tell; blue drops it when the default
+    //  vhost does.
+    for (int i = 0; i < 2; i++)
+        s_agents[i].seen = 0;
+    kill (s_agents[2].pid, SIGSTOP);
+    int64_t stopped = testproc_now ();
+    for (int i = 0; i < 2; i++) {
+        cr_assert_not_null (testproc_expect (&s_agents[i], S_WAIT_MS,
+                                             "mesh: peer down vhost=/ ",
+                                             "name=c ", NULL),
+                            "%s:\n%s", names[i], s_agents[i].text);
+        int64_t root = testproc_now () - stopped;
+        s_agents[i].seen = 0;
+        cr_assert_not_null (
+            testproc_expect (&s_agents[i], S_WAIT_MS,
+                             "mesh: peer down vhost=blue ", "name=c ",
+                             "reason=declared dead by the membership", NULL),
+            "%s:\n%s", names[i], s_agents[i].text);
+        fprintf (stderr,
+                 "discovery: %s saw c hung after %lld ms in the default "
+                 "vhost, %lld ms in blue\n",
+                 names[i], (long long)root,
+                 (long long)(testproc_now () - stopped));
+        s_expect_blue_state (names[i], "c", "down");
+        s_tool_until (out, sizeof out, names[i],
+                      "--vhost blue list_peers --json");
+        cr_expect (
+            testproc_peer_field (out, "c", "member", member, sizeof member),
+            "%s", out);
+        cr_expect_str_eq (member, "dead", "%s", out);
+    }
+    kill (s_agents[2].pid, SIGKILL);
 }

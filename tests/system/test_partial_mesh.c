@@ -10,6 +10,9 @@
 
     Ten agents with --full-links 2 stand for a mesh of hundreds (the
     default is 32), seeded with the first agent's port, without beacons.
+    A second vhost, which runs no membership of its own and follows the
+    default vhost's, carries messages between agents it had no link
+    between as well.
 */
 #include "clientutil.h"
 #include "overlay.h"
@@ -169,7 +172,10 @@ s_all_lines_with (const char *text)
     return count;
 }
 
-Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
+//  Starts the agents, a client to each in clients, and waits until
+//  every agent counts every other as a member.
+static void
+s_start_all (meshq_client_t **clients)
 {
     procutil_mesh_dir ("partial", s_dir, sizeof s_dir, s_mesh, sizeof s_mesh);
     for (int i = 0; i < S_NODES; i++)
@@ -184,7 +190,6 @@ Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
                            "--amqp",
                            "",
                            NULL};
-    meshq_client_t *clients[S_NODES];
     for (int i = 0; i < S_NODES; i++) {
         char seeds[64];
         snprintf (seeds, sizeof seeds, "tcp://127.0.0.1:%d",
@@ -202,9 +207,16 @@ Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
                       "%s counts %llu members", s_nodes[i].name,
                       (unsigned long long)s_members (clients[i]));
     }
+}
+
+Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
+{
+    meshq_client_t *clients[S_NODES];
+    s_start_all (clients);
     //  Idle links outside the overlay close: the seed's, those of the
     //  first seconds. What stays is each agent's overlay, alike on both
     //  ends.
+    int64_t deadline;
     char hex[S_NODES][33];
     for (int i = 0; i < S_NODES; i++)
         s_node (clients[i], hex[i]);
@@ -336,4 +348,121 @@ Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
     cr_expect (s_linked (taker, s_nodes[publisher].name));
     for (int i = 0; i < S_NODES; i++)
         meshq_client_destroy (&clients[i]);
+}
+
+//  Connects to the agent at endpoint in vhost, trying until the agent
+//  knows the vhost and guest's rights in it (they come as metadata).
+static meshq_client_t *
+s_client_in (const char *endpoint, const char *vhost)
+{
+    int64_t deadline = zclock_mono () + 20000;
+    while (true) {
+        meshq_client_t *client = meshq_client_new ();
+        meshq_client_set_timeout (client, 5000);
+        meshq_client_set_vhost (client, vhost);
+        if (meshq_client_connect (client, endpoint) == 0)
+            return client;
+        cr_assert_lt (zclock_mono (), deadline, "vhost %s at %s: %s", vhost,
+                      endpoint, meshq_client_error (client));
+        meshq_client_destroy (&client);
+        zclock_sleep (50);
+    }
+}
+
+Test (partial_mesh, a_second_vhost_carries_messages_past_full_links)
+{
+    //  Only the default vhost runs the membership; blue follows it: it
+    //  is partial when the default vhost is (consumer records, metadata
+    //  passed on), its idle links past the overlay close, and a link it
+    //  wants is wanted there, whose link then introduces the two agents'
+    //  blue meshes to each other.
+    meshq_client_t *clients[S_NODES], *blue[S_NODES];
+    s_start_all (clients);
+    clientutil_vhost_for (clients[0], "blue", "guest");
+    for (int i = 0; i < S_NODES; i++)
+        blue[i] = s_client_in (s_nodes[i].control, "blue");
+    int64_t deadline = zclock_mono () + 20000;
+    for (int i = 0; i < S_NODES; i++) {
+        while (clientutil_peers_up (blue[i]) == 0 && zclock_mono () < deadline)
+            zclock_sleep (100);
+        cr_assert_gt (clientutil_peers_up (blue[i]), 0,
+                      "%s has no peer up in blue", s_nodes[i].name);
+    }
+    //  Its idle links outside the overlay close too, by agreement.
+    char hex[S_NODES][33];
+    for (int i = 0; i < S_NODES; i++)
+        s_node (clients[i], hex[i]);
+    int outside = 0;
+    deadline = zclock_mono () + S_IDLE_WAIT_MS;
+    do {
+        zclock_sleep (1000);
+        outside = 0;
+        for (int i = 0; i < S_NODES; i++)
+            outside += s_outside (blue[i], hex, i, NULL);
+    } while (outside && zclock_mono () < deadline);
+    cr_expect_eq (outside, 0,
+                  "%d blue links outside the overlays still up after %d s "
+                  "idle",
+                  outside, S_IDLE_WAIT_MS / 1000);
+    //  And nothing links again (VHOST introduces a vhost's peers only
+    //  where the default vhost has a link).
+    int ups = s_all_lines_with ("mesh: peer up vhost=blue");
+    zclock_sleep (8000);
+    cr_expect_eq (s_all_lines_with ("mesh: peer up vhost=blue"), ups,
+                  "%d blue links came up again in an idle mesh",
+                  s_all_lines_with ("mesh: peer up vhost=blue") - ups);
+    int publisher = -1, consumer = -1, links = 0;
+    for (int i = 1; i < S_NODES; i++)
+        for (int j = 1; j < S_NODES; j++) {
+            if (i == j)
+                continue;
+            if (s_linked (blue[i], s_nodes[j].name))
+                links++;
+            else if (publisher < 0 && !s_linked (blue[j], s_nodes[i].name)) {
+                consumer = i;
+                publisher = j;
+            }
+        }
+    fprintf (stderr, "partial mesh: blue has %d links among agents 1-%d\n",
+             links, S_NODES - 1);
+    cr_assert_geq (publisher, 0, "blue linked every agent to every other");
+    meshq_client_t *producer = blue[publisher];
+    cr_assert_eq (meshq_client_declare_queue (producer, "work", NULL), 0);
+    meshq_args_t row;
+    deadline = zclock_mono () + 20000;
+    for (int i = 0; i < S_NODES; i++) {
+        while (!clientutil_queue (blue[i], "work", &row) &&
+               zclock_mono () < deadline)
+            zclock_sleep (100);
+        cr_assert (clientutil_queue (blue[i], "work", &row),
+                   "the queue never reached %s in blue", s_nodes[i].name);
+    }
+    meshq_client_t *taker = blue[consumer];
+    cr_assert_eq (meshq_client_consume (taker, "work", 50, NULL, 0), 0);
+    cr_assert_eq (meshq_client_set_confirms (producer, S_MESSAGES), 0);
+    for (int i = 0; i < S_MESSAGES; i++)
+        cr_assert_eq (meshq_client_publish_body (producer, "", "work", "m", 1),
+                      0);
+    cr_assert_eq (meshq_client_wait_for_confirms (producer, 10000), 0);
+    int received = 0;
+    deadline = zclock_mono () + 30000;
+    while (received < S_MESSAGES && zclock_mono () < deadline) {
+        meshq_delivery_t *delivery;
+        if (meshq_client_recv (taker, 500, &delivery))
+            continue;
+        received++;
+        meshq_client_ack (taker, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    cr_expect_eq (received, S_MESSAGES, "%d of %d confirmed messages arrived",
+                  received, S_MESSAGES);
+    cr_expect (s_linked (taker, s_nodes[publisher].name),
+               "no blue link from the consumer's agent to the publisher's");
+    //  And no agent's blue runs a membership of its own.
+    cr_expect_eq (s_all_lines_with ("membership=shared"), S_NODES);
+    cr_expect_eq (s_all_lines_with ("membership=own"), S_NODES);
+    for (int i = 0; i < S_NODES; i++) {
+        meshq_client_destroy (&blue[i]);
+        meshq_client_destroy (&clients[i]);
+    }
 }
