@@ -320,7 +320,7 @@ meshq_peers_swim_needed (meshq_peers_t *peers, const uint8_t id[16],
     if (!self && peers->leader)
         //  A vhost's links are those of the node it follows: idle ones
         //  past them close by UNLINK as there (peers_unlink.c).
-        return meshq_peers_swim_linkable (peers->leader, id, now);
+        return meshq_peers_swim_needed (peers->leader, id, now);
     if (!self || !s_partial (self, peers->config.full_links))
         return true;
     if (self->overlay_len &&
