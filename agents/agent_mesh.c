@@ -98,7 +98,8 @@ meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
     meshq_vhost_t *vhost = session->vhost;
     if (!vhost->peers || session->dead)
         return MESHQ_ECONNLOST;
-    if (!meshq_mesh_command_known (verb)) {
+    int command = meshq_mesh_command_index (verb);
+    if (command < 0) {
         //  A reply meant for a client (OK, ERROR) reached a peer's
         //  session: the peer could not read it, so it stays here.
         meshq_engine_warn (self,
@@ -114,6 +115,8 @@ meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
         zmsg_addmem (msg, body, size);
     int rc = meshq_peers_send (vhost->peers, session->id, &msg);
     zmsg_destroy (&msg);
+    if (!rc)
+        self->mesh_commands[0][command]++;
     if (rc)
         meshq_engine_warn (self, "mesh: send failed verb=%s peer=%s reason=%s",
                            verb, session->user, meshq_strerror (rc));

@@ -56,6 +56,10 @@ void meshq_mesh_send_vhost (meshq_engine_t *self, meshq_session_t *session,
                             meshq_vhost_t *vhost);
 //  True if verb is a command between agents (docs/PROTOCOL.md, 4).
 bool meshq_mesh_command_known (const char *verb);
+//  The index of verb among the commands between agents, or -1.
+int meshq_mesh_command_index (const char *verb);
+//  The command of index, or NULL past the last.
+const char *meshq_mesh_command_name (int index);
 //  The peers module's callback: a peer up or down, or a frame from one.
 void meshq_mesh_on_peer (void *arg, meshq_peer_event_t event,
                          const meshq_peer_info_t *peer, zmsg_t **msg_p);

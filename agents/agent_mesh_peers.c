@@ -457,6 +457,24 @@ meshq_mesh_command_known (const char *verb)
     return s_command (verb) >= 0;
 }
 
+int
+meshq_mesh_command_index (const char *verb)
+{
+    return s_command (verb);
+}
+
+const char *
+meshq_mesh_command_name (int index)
+{
+    _Static_assert(sizeof s_commands / sizeof s_commands[0] <=
+                       MESHQ_MESH_COMMAND_MAX,
+                   "room for every command's counters");
+    return index >= 0 &&
+                   (size_t)index < sizeof s_commands / sizeof s_commands[0]
+               ? s_commands[index].verb
+               : NULL;
+}
+
 static void
 s_on_message (meshq_engine_t *self, meshq_vhost_t *vhost,
               const meshq_peer_info_t *peer, zmsg_t *msg)
@@ -482,9 +500,10 @@ s_on_message (meshq_engine_t *self, meshq_vhost_t *vhost,
     }
     session->last_seen = zclock_mono ();
     int command = s_command (verb);
-    if (command >= 0)
+    if (command >= 0) {
+        self->mesh_commands[1][command]++;
         s_commands[command].handler (self, session, &args, body);
-    else
+    } else
         meshq_engine_bad_input (self, "mesh: unknown command verb=%s peer=%s",
                                 verb, peer->name);
 }
