@@ -178,6 +178,8 @@ struct _meshq_session_t {
         size_t ack_count;     //  How many.
         size_t ack_capacity;  //  Room.
         uint32_t number;      //  The engine's count of links.
+        bool records;         //  It writes consumer records at any size
+                              //  (HELLO announced INTEREST).
     } link;
 };
 

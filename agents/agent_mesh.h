@@ -27,6 +27,11 @@ typedef struct {
     zlistx_t *held;        //  Read ahead: entries waiting for a slot.
     bool owned_elsewhere;  //  Exclusive to a connection on another agent,
     uint8_t owner[16];     //  this one.
+    //  Peers told of a backlog here and not yet that it ended: id hex ->
+    //  the link's number (as a pointer), or NULL.
+    zhashx_t *told;
+    bool retell;    //  Who consumes it changed: tell them this turn.
+    bool recorded;  //  Our consumer record of it says we consume it.
 } meshq_qmesh_t;
 
 //  The queue's mesh state, made if create and missing.
@@ -67,8 +72,10 @@ void meshq_mesh_on_peer (void *arg, meshq_peer_event_t event,
 //  other vhosts are, while they are not up there.
 void meshq_mesh_introduce_missing (meshq_engine_t *self, int64_t now);
 
-//  The commands beyond the first set that our HELLO announces.
-#define MESHQ_MESH_COMMANDS "QUERY"
+//  The commands beyond the first set that our HELLO announces. INTEREST
+//  is not a frame: it says that we write consumer records at any mesh
+//  size, so that BACKLOG goes to us only for the queues they name.
+#define MESHQ_MESH_COMMANDS "QUERY INTEREST"
 
 //  agent_lists_mesh.c
 //  Whether a peer's HELLO said it answers verb.
@@ -81,13 +88,27 @@ void meshq_mesh_on_answer (meshq_engine_t *self, meshq_session_t *session,
                            meshq_args_t *args, zframe_t *body);
 
 //  agent_interest.c
-//  In a mesh past full links: writes and ends our records of the queues
-//  consumed here, and wants links to the consumers of our backlog.
+//  Ends our records that name a queue not consumed here (restarts leave
+//  them), writes those missing; in a mesh past full links, wants links
+//  to the consumers of our backlog.
 void meshq_mesh_interest_tick (meshq_engine_t *self, meshq_vhost_t *vhost);
+//  Writes or ends our record of queue when its local consumers came or
+//  went (at every turn: a consumer must not wait for the tick).
+void meshq_mesh_interest_note (meshq_vhost_t *vhost, meshq_queue_t *queue);
 //  A metadata record new here, from a peer: passed on to the other
-//  linked peers in a mesh past full links.
+//  linked peers in a mesh past full links; a consumer record has the
+//  queue's backlog told again (meshq_mesh_interested), and one of ours
+//  that says otherwise than our consumers is written again.
 void meshq_mesh_interest_forward (meshq_engine_t *self, meshq_session_t *from,
                                   const char *key);
+//  Writes the start of the keys of queue's consumer records into prefix
+//  (35 bytes and the NUL): the node's id in hex completes a key.
+void meshq_mesh_interest_prefix (const char *queue, char *prefix);
+//  Whether the peer of session consumes the queue of prefix, so that its
+//  backlog here must be told to it: its record says so, or it is an
+//  older agent that writes none (and is told every backlog).
+bool meshq_mesh_interested (meshq_vhost_t *vhost, const char *prefix,
+                            const meshq_session_t *session);
 
 //  agent_dedup.c
 //  A queue's dedup state goes (the queue does).
