@@ -262,9 +262,12 @@ meshq_mesh_interest_forward (meshq_engine_t *self, meshq_session_t *from,
     meshq_meta_entry_t *entry = zhashx_lookup (vhost->meta, key);
     if (!entry)
         return;
-    if (key[0] == 'c' && key[1] == '/')
+    if (key[0] == 'c' && key[1] == '/') {
         s_heard (self, vhost, entry, key);
-    if (!meshq_peers_partial (vhost->peers))
+        //  Ours written again replaced the entry (and went to all).
+        entry = zhashx_lookup (vhost->meta, key);
+    }
+    if (!entry || !meshq_peers_partial (vhost->peers))
         return;
     meshq_args_t args;
     memset (&args, 0, sizeof args);
