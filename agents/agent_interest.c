@@ -1,24 +1,30 @@
-/*  agent_interest.c - in a mesh too large for a link to every agent,
-    which agents a queue's messages must reach.
+/*  agent_interest.c - which agents consume a queue, so that its backlog
+    is told to them and to no other.
 
-    Up to the peers module's full_links members (64), every agent has a
-    link to every other, and BACKLOG reaches them all. Beyond, links go
-    to an overlay of about log2(N) members (discovery/peers_swim.c) and
-    to those the agent wants. So that a queue's messages still reach its
-    consumers anywhere:
-      * an agent with consumers of a queue says so in a metadata record
-        of its own, "c/" and hashes of the queue's name and of its node
-        id, holding the queue's name and its node id (not durable: it is
-        never stored, and a tombstone replaces it when the last
-        consumer goes, or when its queue is gone);
-      * records spread as all metadata does: to linked peers, and in
-        a large mesh on from each agent a record is new to
-        (meshq_mesh_interest_forward), so over the overlay to all;
-      * an agent with ready messages in a queue wants a link to each
-        agent whose record says it consumes it; once up, BACKLOG and
-        GRANT flow over it as in a small mesh.
+    An agent with consumers of a queue says so in a metadata record of
+    its own, "c/" and hashes of the queue's name and of its node id,
+    holding the queue's name and its node id (not durable: it is never
+    stored, and a tombstone replaces it when the last consumer goes, or
+    when its queue is gone). It writes it at the turn its first consumer
+    comes, at every mesh size, and announces INTEREST in its HELLO to
+    say so. Then:
+      * an agent with ready messages in the queue tells BACKLOG to the
+        agents whose records say they consume it, and to older agents
+        (no INTEREST) as before, never to the others; a record that
+        comes while it has a backlog has it told at once, and one that
+        ends has that agent told the backlog ended (agent_mesh.c);
+      * records spread as all metadata does: to linked peers, and in a
+        mesh past the peers module's full_links (64) on from each agent
+        a record is new to (meshq_mesh_interest_forward), so over the
+        overlay to all;
+      * past full_links, where links go only to an overlay of about
+        log2(N) members (discovery/peers_swim.c) and to those an agent
+        wants, the agent with the backlog wants a link to each agent
+        whose record names the queue; once up, BACKLOG and GRANT flow
+        over it as in a small mesh.
     An agent that restarts without consumers finds its old records as
-    they come back from its peers, and ends them.
+    they come back from its peers, and ends them; one whose record a
+    newer tombstone ended while it still has consumers writes it again.
 */
 #include "agent_mesh.h"
 #include "codec_args.h"
@@ -26,29 +32,45 @@
 
 #include <sodium.h>
 
-//  Writes the key of node's record about queue into key (67 bytes).
-static void
-s_key (char *key, const char *queue, const uint8_t *node)
+void
+meshq_mesh_interest_prefix (const char *queue, char *prefix)
 {
     uint8_t hash[16];
     crypto_generichash (hash, sizeof hash, (const uint8_t *)queue,
                         strlen (queue), NULL, 0);
-    key[0] = 'c';
-    key[1] = '/';
-    meshq_hex16 (hash, key + 2);
-    key[34] = '\x1f';
+    prefix[0] = 'c';
+    prefix[1] = '/';
+    meshq_hex16 (hash, prefix + 2);
+    prefix[34] = '\x1f';
+    prefix[35] = 0;
+}
+
+//  Writes the key of node's record about queue into key (67 bytes).
+static void
+s_key (char *key, const char *queue, const uint8_t *node)
+{
+    meshq_mesh_interest_prefix (queue, key);
     meshq_hex16 (node, key + 35);
+}
+
+bool
+meshq_mesh_interested (meshq_vhost_t *vhost, const char *prefix,
+                       const meshq_session_t *session)
+{
+    if (!session->link.records)
+        return true;
+    char key[68];
+    memcpy (key, prefix, 35);
+    meshq_hex16 (session->id, key + 35);
+    meshq_meta_entry_t *entry = zhashx_lookup (vhost->meta, key);
+    return entry && entry->present;
 }
 
 //  Whether the queue has a consumer of this agent's own clients.
 static bool
 s_consumed_here (meshq_queue_t *queue)
 {
-    meshq_consumer_t *consumer = meshq_queue_consumers (queue);
-    for (; consumer; consumer = consumer->next)
-        if (!consumer->remote)
-            return true;
-    return false;
+    return meshq_queue_local_consumers (queue) > 0;
 }
 
 //  Writes (consumed) or ends our record about queue.
@@ -56,6 +78,9 @@ static void
 s_write (meshq_vhost_t *vhost, const char *key, const char *queue,
          bool consumed)
 {
+    meshq_queue_t *known = zhashx_lookup (vhost->queues, queue);
+    if (known && (consumed || meshq_qmesh (known, false)))
+        meshq_qmesh (known, true)->recorded = consumed;
     if (!consumed) {
         meshq_vhost_meta_note (vhost, key, NULL, false);
         return;
@@ -114,22 +139,30 @@ s_want_busy (meshq_vhost_t *vhost)
 }
 
 void
+meshq_mesh_interest_note (meshq_vhost_t *vhost, meshq_queue_t *queue)
+{
+    meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
+    bool consumed = s_consumed_here (queue);
+    if (consumed == (qmesh && qmesh->recorded))
+        return;
+    char key[68];
+    const char *name = meshq_queue_name (queue);
+    s_key (key, name, vhost->engine->node_id);
+    s_write (vhost, key, name, consumed);
+}
+
+void
 meshq_mesh_interest_tick (meshq_engine_t *self, meshq_vhost_t *vhost)
 {
-    if (!vhost->peers || !meshq_peers_partial (vhost->peers))
+    if (!vhost->peers)
         return;
+    bool partial = meshq_peers_partial (vhost->peers);
     const uint8_t *me = self->node_id;
-    char key[68];
-    //  Our records as they should be.
+    //  Our records as they should be (written at the turn, unless the
+    //  vhost had no peer up then).
     meshq_queue_t *queue = zhashx_first (vhost->queues);
-    for (; queue; queue = zhashx_next (vhost->queues)) {
-        const char *name = meshq_queue_name (queue);
-        s_key (key, name, me);
-        meshq_meta_entry_t *entry = zhashx_lookup (vhost->meta, key);
-        bool consumed = s_consumed_here (queue);
-        if (consumed != (entry && entry->present))
-            s_write (vhost, key, name, consumed);
-    }
+    for (; queue; queue = zhashx_next (vhost->queues))
+        meshq_mesh_interest_note (vhost, queue);
     //  Records of others that our backlog wants, and ours that name a
     //  queue we do not have. Collected first: writing changes the table.
     zlistx_t *stale = NULL;
@@ -157,7 +190,7 @@ meshq_mesh_interest_tick (meshq_engine_t *self, meshq_vhost_t *vhost)
                 }
                 zlistx_add_end (stale, (void *)at);
             }
-        } else if (queue && meshq_queue_ready (queue))
+        } else if (partial && queue && meshq_queue_ready (queue))
             meshq_peers_want (vhost->peers, args.origin);
     }
     if (stale) {
@@ -165,7 +198,58 @@ meshq_mesh_interest_tick (meshq_engine_t *self, meshq_vhost_t *vhost)
             meshq_vhost_meta_note (vhost, at, NULL, false);
         zlistx_destroy (&stale);
     }
-    s_want_busy (vhost);
+    if (partial)
+        s_want_busy (vhost);
+}
+
+//  A consumer record new here. Ours (from before a restart, or ended by
+//  an older start of ours) is made to say what our consumers say;
+//  another's has its queue's backlog told again (the queue is only a
+//  hash in a tombstone's key: then each queue with peers told), and
+//  past full links wants a link to its agent if we have a backlog.
+static void
+s_heard (meshq_engine_t *self, meshq_vhost_t *vhost,
+         const meshq_meta_entry_t *entry, const char *key)
+{
+    bool mine =
+        strlen (key) == 67 && memcmp (key + 35, self->node_hex, 32) == 0;
+    meshq_queue_t *queue;
+    if (!entry->present) {
+        for (queue = zhashx_first (vhost->queues); queue;
+             queue = zhashx_next (vhost->queues)) {
+            meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
+            if (!mine && qmesh && qmesh->told && zhashx_size (qmesh->told))
+                qmesh->retell = true;
+            if (mine && qmesh && qmesh->recorded) {
+                char prefix[36];
+                meshq_mesh_interest_prefix (meshq_queue_name (queue), prefix);
+                if (memcmp (prefix, key, 35) == 0) {
+                    qmesh->recorded = false;
+                    meshq_mesh_interest_note (vhost, queue);
+                }
+            }
+        }
+        return;
+    }
+    meshq_args_t args;
+    if (meshq_codec_decode_args (entry->data, entry->size, &args, NULL) ||
+        !MESHQ_ARGS_HAS (&args, QUEUE) || !MESHQ_ARGS_HAS (&args, ORIGIN))
+        return;
+    char name[MESHQ_MAX_SHORTSTR + 1];
+    meshq_span_copy (name, args.queue);
+    queue = zhashx_lookup (vhost->queues, name);
+    if (mine) {
+        if (!queue || !s_consumed_here (queue))
+            s_write (vhost, key, name, false);
+        else
+            meshq_qmesh (queue, true)->recorded = true;
+        return;
+    }
+    if (!queue)
+        return;
+    meshq_qmesh (queue, true)->retell = true;
+    if (meshq_peers_partial (vhost->peers) && meshq_queue_ready (queue))
+        meshq_peers_want (vhost->peers, args.origin);
 }
 
 void
@@ -173,10 +257,17 @@ meshq_mesh_interest_forward (meshq_engine_t *self, meshq_session_t *from,
                              const char *key)
 {
     meshq_vhost_t *vhost = from->vhost;
-    if (!vhost->peers || !meshq_peers_partial (vhost->peers))
+    if (!vhost->peers)
         return;
     meshq_meta_entry_t *entry = zhashx_lookup (vhost->meta, key);
     if (!entry)
+        return;
+    if (key[0] == 'c' && key[1] == '/') {
+        s_heard (self, vhost, entry, key);
+        //  Ours written again replaced the entry (and went to all).
+        entry = zhashx_lookup (vhost->meta, key);
+    }
+    if (!entry || !meshq_peers_partial (vhost->peers))
         return;
     meshq_args_t args;
     memset (&args, 0, sizeof args);

@@ -46,6 +46,9 @@ typedef struct {
 #define MESHQ_DOOR_NATIVE 1  //  A client of the ROUTER.
 #define MESHQ_DOOR_AMQP   2  //  An AMQP channel (agents/amqp/).
 
+//  Room for the commands between agents, counted by command.
+#define MESHQ_MESH_COMMAND_MAX 16
+
 //  Copies a span into a NUL-terminated buffer of MESHQ_MAX_SHORTSTR + 1.
 static inline void
 meshq_span_copy (char *out, meshq_span_t span)
@@ -181,6 +184,8 @@ struct _meshq_session_t {
         size_t ack_count;     //  How many.
         size_t ack_capacity;  //  Room.
         uint32_t number;      //  The engine's count of links.
+        bool records;         //  It writes consumer records at any size
+                              //  (HELLO announced INTEREST).
     } link;
 };
 
@@ -245,6 +250,9 @@ struct _meshq_engine_t {
     uint64_t meta_digests_sent;               //  DIGEST and DIGEST_BACK sent.
     uint64_t meta_repaired;  //  Records sent for digests that differed.
     uint32_t links;          //  Peer sessions made: each one's number.
+    //  Frames of the mesh's commands to peers [0] and from them [1], by
+    //  command (meshq_mesh_command_name).
+    uint64_t mesh_commands[2][MESHQ_MESH_COMMAND_MAX];
 
     //  The hot path's reused state (agent_batch.c, agent_pool.c).
     meshq_batch_t *batches;          //  Deliveries to send, by consumer.

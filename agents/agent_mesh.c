@@ -16,8 +16,11 @@
 
     The flow, for a queue Q with a backlog on agent A (the origin) and a
     consumer on agent B:
-      * A announces BACKLOG {q, msgs} to its peers when Q's ready count
-        changes (at once to or from zero, else at most every 20 ms);
+      * A announces BACKLOG {q, msgs} to the peers that consume Q, by
+        their consumer records (agent_interest.c), when Q's ready count
+        changes (at once to or from zero, else at most every 20 ms); a
+        peer whose record comes while Q has a backlog is told at once,
+        and one whose record ends is told BACKLOG {q, 0};
       * B grants credit, GRANT {q, credit}, out of its consumers' free
         prefetch, and reserves those slots so that its own dispatch
         leaves them free; so no consumer ever holds more than its
@@ -68,6 +71,7 @@ meshq_engine_mesh_forget_queue (meshq_queue_t *queue)
         meshq_vhost_t *vhost = meshq_queue_host (queue);
         meshq_ahead_forget (vhost->engine, queue);
         zhashx_destroy (&qmesh->origins);
+        zhashx_destroy (&qmesh->told);
         free (qmesh);
         meshq_queue_set_mesh (queue, NULL);
     }
@@ -100,7 +104,8 @@ meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
     meshq_vhost_t *vhost = session->vhost;
     if (!vhost->peers || session->dead)
         return MESHQ_ECONNLOST;
-    if (!meshq_mesh_command_known (verb)) {
+    int command = meshq_mesh_command_index (verb);
+    if (command < 0) {
         //  A reply meant for a client (OK, ERROR) reached a peer's
         //  session: the peer could not read it, so it stays here.
         meshq_engine_warn (self,
@@ -116,6 +121,8 @@ meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
         zmsg_addmem (msg, body, size);
     int rc = meshq_peers_send (vhost->peers, session->id, &msg);
     zmsg_destroy (&msg);
+    if (!rc)
+        self->mesh_commands[0][command]++;
     if (rc)
         meshq_engine_warn (self, "mesh: send failed verb=%s peer=%s reason=%s",
                            verb, session->user, meshq_strerror (rc));
@@ -290,6 +297,54 @@ meshq_engine_mesh_grant (meshq_engine_t *self, meshq_queue_t *queue)
     }
 }
 
+//  Whether session was told a backlog of qmesh's queue over its link.
+static bool
+s_told (meshq_qmesh_t *qmesh, const meshq_session_t *session, const char *key)
+{
+    void *link = qmesh->told ? zhashx_lookup (qmesh->told, key) : NULL;
+    return link && (uintptr_t)link == session->link.number;
+}
+
+//  Tells the peers that consume queue (meshq_mesh_interested) that it
+//  has ready messages: all of them (a change), or those not told yet
+//  (a consumer record came, or a link). Those told once that no longer
+//  consume it are told it ended, so that they grant no more for it.
+static void
+s_tell (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue,
+        meshq_qmesh_t *qmesh, uint64_t ready, bool all)
+{
+    if (!qmesh->told) {
+        if (!ready)
+            return;
+        qmesh->told = zhashx_new ();
+    }
+    char prefix[36];
+    meshq_mesh_interest_prefix (meshq_queue_name (queue), prefix);
+    meshq_session_t *session = zhashx_first (vhost->peer_sessions);
+    for (; session; session = zhashx_next (vhost->peer_sessions)) {
+        const char *key = zhashx_cursor (vhost->peer_sessions);
+        bool told = s_told (qmesh, session, key);
+        bool wants = meshq_mesh_interested (vhost, prefix, session);
+        if (wants && (all || (ready && !told)))
+            meshq_mesh_announce (self, session, queue, ready, 0);
+        else if (!wants && told)
+            meshq_mesh_announce (self, session, queue, 0, 0);
+        if (wants && ready)
+            zhashx_update (qmesh->told, key,
+                           (void *)(uintptr_t)session->link.number);
+        else if (told || !wants)
+            zhashx_delete (qmesh->told, key);
+    }
+    //  Links gone since: their peers forgot the backlog with them.
+    if (all && zhashx_size (qmesh->told) > zhashx_size (vhost->peer_sessions)) {
+        zlistx_t *gone = zhashx_keys (qmesh->told);
+        for (char *key = zlistx_first (gone); key; key = zlistx_next (gone))
+            if (!zhashx_lookup (vhost->peer_sessions, key))
+                zhashx_delete (qmesh->told, key);
+        zlistx_destroy (&gone);
+    }
+}
+
 //  Tells peers of a queue's backlog when it changed; gives unused
 //  credit back when the queue is empty.
 static void
@@ -308,17 +363,21 @@ s_backlog (meshq_engine_t *self, meshq_vhost_t *vhost, meshq_queue_t *queue,
                 meshq_mesh_announce (self, consumer->session, queue, 0, unused);
             }
     }
-    if (ready == announced)
-        return;
     bool edge = (ready == 0) != (announced == 0);
-    if (!edge && qmesh && now - qmesh->announced_at < S_ANNOUNCE_MS)
-        return;
-    qmesh = meshq_qmesh (queue, true);
-    qmesh->announced = ready;
-    qmesh->announced_at = now;
-    meshq_session_t *session = zhashx_first (vhost->peer_sessions);
-    for (; session; session = zhashx_next (vhost->peer_sessions))
-        meshq_mesh_announce (self, session, queue, ready, 0);
+    bool due = ready != announced &&
+               (edge || !qmesh || now - qmesh->announced_at >= S_ANNOUNCE_MS);
+    if (due) {
+        qmesh = meshq_qmesh (queue, true);
+        qmesh->announced = ready;
+        qmesh->announced_at = now;
+        qmesh->retell = false;
+        s_tell (self, vhost, queue, qmesh, ready, true);
+    } else if (qmesh && qmesh->retell) {
+        //  Who consumes it changed: the newcomers hear what the others
+        //  heard last, those gone hear it ended.
+        qmesh->retell = false;
+        s_tell (self, vhost, queue, qmesh, announced, false);
+    }
 }
 
 void
@@ -336,6 +395,7 @@ meshq_engine_mesh_turn (meshq_engine_t *self)
         }
         meshq_queue_t *queue = zhashx_first (vhost->queues);
         for (; queue; queue = zhashx_next (vhost->queues)) {
+            meshq_mesh_interest_note (vhost, queue);
             s_backlog (self, vhost, queue, now);
             s_grant (self, vhost, queue);
         }

@@ -27,6 +27,11 @@ typedef struct {
     zlistx_t *held;        //  Read ahead: entries waiting for a slot.
     bool owned_elsewhere;  //  Exclusive to a connection on another agent,
     uint8_t owner[16];     //  this one.
+    //  Peers told of a backlog here and not yet that it ended: id hex ->
+    //  the link's number (as a pointer), or NULL.
+    zhashx_t *told;
+    bool retell;    //  Who consumes it changed: tell them this turn.
+    bool recorded;  //  Our consumer record of it says we consume it.
 } meshq_qmesh_t;
 
 //  The queue's mesh state, made if create and missing.
@@ -56,6 +61,10 @@ void meshq_mesh_send_vhost (meshq_engine_t *self, meshq_session_t *session,
                             meshq_vhost_t *vhost);
 //  True if verb is a command between agents (docs/PROTOCOL.md, 4).
 bool meshq_mesh_command_known (const char *verb);
+//  The index of verb among the commands between agents, or -1.
+int meshq_mesh_command_index (const char *verb);
+//  The command of index, or NULL past the last.
+const char *meshq_mesh_command_name (int index);
 //  The peers module's callback: a peer up or down, or a frame from one.
 void meshq_mesh_on_peer (void *arg, meshq_peer_event_t event,
                          const meshq_peer_info_t *peer, zmsg_t **msg_p);
@@ -74,8 +83,10 @@ void meshq_mesh_member_gone (void *arg, const uint8_t node[16],
 //  default vhost's when it has none; NULL outside a mesh.
 meshq_peers_t *meshq_mesh_membership (meshq_vhost_t *vhost);
 
-//  The commands beyond the first set that our HELLO announces.
-#define MESHQ_MESH_COMMANDS "QUERY DIGEST"
+//  The commands beyond the first set that our HELLO announces. INTEREST
+//  is not a frame: it says that we write consumer records at any mesh
+//  size, so that BACKLOG goes to us only for the queues they name.
+#define MESHQ_MESH_COMMANDS "QUERY DIGEST INTEREST"
 
 //  agent_meta_sync.c
 //  A link up: sends our digest if the peer takes one (true), else the
@@ -101,13 +112,27 @@ void meshq_mesh_on_answer (meshq_engine_t *self, meshq_session_t *session,
                            meshq_args_t *args, zframe_t *body);
 
 //  agent_interest.c
-//  In a mesh past full links: writes and ends our records of the queues
-//  consumed here, and wants links to the consumers of our backlog.
+//  Ends our records that name a queue not consumed here (restarts leave
+//  them), writes those missing; in a mesh past full links, wants links
+//  to the consumers of our backlog.
 void meshq_mesh_interest_tick (meshq_engine_t *self, meshq_vhost_t *vhost);
+//  Writes or ends our record of queue when its local consumers came or
+//  went (at every turn: a consumer must not wait for the tick).
+void meshq_mesh_interest_note (meshq_vhost_t *vhost, meshq_queue_t *queue);
 //  A metadata record new here, from a peer: passed on to the other
-//  linked peers in a mesh past full links.
+//  linked peers in a mesh past full links; a consumer record has the
+//  queue's backlog told again (meshq_mesh_interested), and one of ours
+//  that says otherwise than our consumers is written again.
 void meshq_mesh_interest_forward (meshq_engine_t *self, meshq_session_t *from,
                                   const char *key);
+//  Writes the start of the keys of queue's consumer records into prefix
+//  (35 bytes and the NUL): the node's id in hex completes a key.
+void meshq_mesh_interest_prefix (const char *queue, char *prefix);
+//  Whether the peer of session consumes the queue of prefix, so that its
+//  backlog here must be told to it: its record says so, or it is an
+//  older agent that writes none (and is told every backlog).
+bool meshq_mesh_interested (meshq_vhost_t *vhost, const char *prefix,
+                            const meshq_session_t *session);
 
 //  agent_dedup.c
 //  A queue's dedup state goes (the queue does).

@@ -95,6 +95,9 @@ s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
     //  What it sends us is marked with this link; what came over an
     //  earlier one is settled by message id (meshq_engine_mesh_settled).
     session->link.number = ++self->links;
+    //  Told a backlog only where its records say it consumes, if it
+    //  writes them; else, an older agent, every backlog as before.
+    session->link.records = meshq_mesh_answers (peer, "INTEREST");
     zhashx_insert (vhost->peer_sessions, key, session);
     meshq_notice ("mesh: peer up vhost=%s name=%s endpoint=%s", vhost->name,
                   peer->name, peer->endpoint);
@@ -107,11 +110,15 @@ s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
                 meshq_mesh_send_vhost (self, session, other);
     }
     meshq_dedup_peer_up (self, session);
+    //  Our backlogs that it consumes, by the records we have of it, are
+    //  told at the turn's end; those its records name later, when they
+    //  come (agent_interest.c).
     meshq_queue_t *queue = zhashx_first (vhost->queues);
-    for (; queue; queue = zhashx_next (vhost->queues))
-        if (meshq_queue_ready (queue))
-            meshq_mesh_announce (self, session, queue,
-                                 meshq_queue_ready (queue), 0);
+    for (; queue; queue = zhashx_next (vhost->queues)) {
+        meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
+        if (qmesh)
+            qmesh->retell = true;
+    }
 }
 
 static void
@@ -464,6 +471,24 @@ meshq_mesh_command_known (const char *verb)
     return s_command (verb) >= 0;
 }
 
+int
+meshq_mesh_command_index (const char *verb)
+{
+    return s_command (verb);
+}
+
+const char *
+meshq_mesh_command_name (int index)
+{
+    _Static_assert(sizeof s_commands / sizeof s_commands[0] <=
+                       MESHQ_MESH_COMMAND_MAX,
+                   "room for every command's counters");
+    return index >= 0 &&
+                   (size_t)index < sizeof s_commands / sizeof s_commands[0]
+               ? s_commands[index].verb
+               : NULL;
+}
+
 static void
 s_on_message (meshq_engine_t *self, meshq_vhost_t *vhost,
               const meshq_peer_info_t *peer, zmsg_t *msg)
@@ -489,9 +514,10 @@ s_on_message (meshq_engine_t *self, meshq_vhost_t *vhost,
     }
     session->last_seen = zclock_mono ();
     int command = s_command (verb);
-    if (command >= 0)
+    if (command >= 0) {
+        self->mesh_commands[1][command]++;
         s_commands[command].handler (self, session, &args, body);
-    else
+    } else
         meshq_engine_bad_input (self, "mesh: unknown command verb=%s peer=%s",
                                 verb, peer->name);
 }

@@ -543,7 +543,11 @@ meshq_vhost_meta_receive (meshq_vhost_t *self, const char *key,
     }
     s_remember (self, key, version, value, size);
     //  Kept on disk unless it declares something that is not durable.
+    //  A consumer record is never kept, nor its end: its writer ends
+    //  what comes back of it after a restart (agent_interest.c).
     bool durable = !value || !MESHQ_ARGS_HAS (&args, DURABLE) || args.durable;
+    if (key[0] == 'c' && key[1] == '/')
+        durable = false;
     if (self->store && durable)
         s_persist (self, key, version, value, size);
     s_apply (self, key, value ? &args : NULL, value, size);

@@ -186,10 +186,15 @@ meshq_mesh_digest_tick (meshq_engine_t *self, meshq_vhost_t *vhost, int64_t now)
     if (now < vhost->meta_sync_at)
         return;
     vhost->meta_sync_at = now + S_SYNC_MS / 2 + randombytes_uniform (S_SYNC_MS);
-    uint32_t pick = randombytes_uniform ((uint32_t)count);
+    //  Among the links the node needs: a digest on another would keep
+    //  it from closing once idle.
+    meshq_session_t *picked = NULL;
+    uint32_t seen = 0;
     meshq_session_t *session = zhashx_first (vhost->peer_sessions);
-    for (; session && pick; pick--)
-        session = zhashx_next (vhost->peer_sessions);
-    if (session && s_answers (vhost, session))
-        s_send_digest (self, session, "DIGEST");
+    for (; session; session = zhashx_next (vhost->peer_sessions))
+        if (meshq_peers_needed (vhost->peers, session->id) &&
+            s_answers (vhost, session) && randombytes_uniform (++seen) == 0)
+            picked = session;
+    if (picked)
+        s_send_digest (self, picked, "DIGEST");
 }

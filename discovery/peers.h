@@ -286,6 +286,12 @@ size_t meshq_peers_unlinked (meshq_peers_t *self,
 //  overlay and to the members wanted, not to every member.
 bool meshq_peers_partial (meshq_peers_t *self);
 
+//  Whether the link to node is one this node needs (its overlay, or
+//  wanted; every link up to full_links members): a link that is not,
+//  once idle, closes by UNLINK, so only needed links should carry
+//  traffic of no urgency.
+bool meshq_peers_needed (meshq_peers_t *self, const uint8_t node[16]);
+
 //  Tells the module of a peer that the owner learnt of another way (for
 //  an agent, from the same node in another vhost's mesh): node id, the
 //  incarnation of its start and the endpoint of its ROUTER. The module

@@ -838,6 +838,12 @@ meshq_peers_partial (meshq_peers_t *peers)
     return self && self->swim && self->members > peers->config.full_links;
 }
 
+bool
+meshq_peers_needed (meshq_peers_t *peers, const uint8_t node[16])
+{
+    return meshq_peers_swim_needed (peers, node, zclock_mono ());
+}
+
 size_t
 meshq_peers_unlinked (meshq_peers_t *peers, meshq_peers_member_t **members)
 {

@@ -434,6 +434,20 @@ s_mesh (meshq_engine_t *self, meshq_buf_t *out)
             meshq_buf_fini (&label);
         }
     }
+    //  The frames of the agents' commands (BACKLOG, GRANT, DELIVER, ...).
+    s_family (out, "meshq_mesh_commands_total", "counter",
+              "Commands exchanged with other agents, by command and "
+              "direction.");
+    const char *command;
+    for (int i = 0; (command = meshq_mesh_command_name (i)); i++)
+        for (int way = 0; way < 2; way++) {
+            meshq_text_printf (out,
+                               "meshq_mesh_commands_total{command=\"%s\","
+                               "direction=\"%s\"} ",
+                               command, way ? "received" : "sent");
+            meshq_text_u64 (out, self->mesh_commands[way][i]);
+            meshq_text_str (out, "\n");
+        }
 }
 
 void

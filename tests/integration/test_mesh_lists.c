@@ -334,7 +334,13 @@ Test (mesh_lists, other_agents_rows_say_durable_as_the_queue_is)
     meshq_client_t *a = agentutil_connect (s_node.agent);
     meshq_client_t *b = agentutil_connect (other.agent);
     cr_assert_eq (meshq_client_declare_queue (a, "kept", NULL), 0);
+    //  A backlog is told only to agents that consume the queue: b's
+    //  consumer holds one message (prefetch 1, never acked), the other
+    //  waits on a.
+    cr_assert_eq (meshq_client_declare_queue (b, "kept", NULL), 0);
+    cr_assert_eq (meshq_client_consume (b, "kept", 1, NULL, 0), 0);
     cr_assert_eq (meshq_client_publish_body (a, "", "kept", "x", 1), 0);
+    cr_assert_eq (meshq_client_publish_body (a, "", "kept", "y", 1), 0);
     //  b lists a row for a's backlog once a announced it.
     int64_t deadline = zclock_mono () + 10000;
     bool found = false;
