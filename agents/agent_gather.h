@@ -15,6 +15,7 @@ typedef struct {
     meshq_vhost_t *vhost;               //  Asked for: compared, never read.
     const char *why;                    //  Static: why its part is missing.
     bool waiting;                       //  Asked, not yet answered.
+    bool linking;  //  Past full_links, with no link yet: asked once up.
 } meshq_gather_asked_t;
 
 //  One agent's part of a queue (kept for the JSON API only).

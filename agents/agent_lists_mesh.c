@@ -251,7 +251,9 @@ s_finish (s_gather_t *self)
     }
     for (size_t i = 0; i < self->view.asked_count; i++)
         if (self->view.asked[i].waiting)
-            self->view.asked[i].why = "no answer in time";
+            self->view.asked[i].why = self->view.asked[i].linking
+                                          ? "no link in time: not asked"
+                                          : "no answer in time";
     if (self->ticket)
         meshq_engine_http_gathered (engine, self->ticket, &self->view);
     else
@@ -292,6 +294,88 @@ s_gather_new (meshq_engine_t *self)
     zhashx_set_destructor (gather->view.rows, s_row_free);
     gather->handle = zlistx_add_end (self->gathers, gather);
     return gather;
+}
+
+static void s_room (s_gather_t *gather, size_t more);
+
+//  Past full_links, the members this agent has no link to: a link to
+//  each is wanted (it closes again once idle), and each is asked as its
+//  link comes up (meshq_mesh_gather_linked), within the same timeout.
+static void
+s_gather_unlinked (s_gather_t *gather, meshq_vhost_t *vhost)
+{
+    if (!vhost->peers || !meshq_peers_partial (vhost->peers))
+        return;
+    meshq_peers_member_t *members = NULL;
+    size_t count = meshq_peers_unlinked (vhost->peers, &members);
+    s_room (gather, count);
+    for (size_t i = 0; i < count; i++) {
+        meshq_gather_asked_t *asked =
+            &gather->view.asked[gather->view.asked_count++];
+        memset (asked, 0, sizeof *asked);
+        snprintf (asked->hex, sizeof asked->hex, "%s", members[i].id_hex);
+        snprintf (asked->name, sizeof asked->name, "%s", members[i].id_hex);
+        asked->vhost = vhost;
+        asked->waiting = true;
+        asked->linking = true;
+        gather->waiting++;
+        meshq_peers_want (vhost->peers, members[i].id);
+    }
+    free (members);
+}
+
+void
+meshq_mesh_gather_linked (meshq_engine_t *self, meshq_session_t *session,
+                          const meshq_peer_info_t *peer)
+{
+    if (!self->gathers || !meshq_mesh_answers (peer, "QUERY"))
+        return;
+    char hex[33];
+    meshq_hex16 (session->id, hex);
+    s_gather_t *gather = zlistx_first (self->gathers);
+    for (; gather; gather = zlistx_next (self->gathers))
+        for (size_t i = 0; i < gather->view.asked_count; i++) {
+            meshq_gather_asked_t *asked = &gather->view.asked[i];
+            if (!asked->linking || asked->vhost != session->vhost ||
+                !streq (asked->hex, hex))
+                continue;
+            asked->linking = false;
+            snprintf (asked->name, sizeof asked->name, "%s", session->user);
+            meshq_args_t query;
+            memset (&query, 0, sizeof query);
+            MESHQ_ARGS_SET (&query, RID, rid, gather->id);
+            if (meshq_engine_send (self, session, "QUERY", &query, NULL, 0)) {
+                asked->waiting = false;
+                asked->why = "could not be asked";
+                gather->waiting--;
+            }
+        }
+    //  One whose last ask failed is done (s_finish takes it off the
+    //  list, so not while walking it).
+    s_gather_t *done[S_GATHERS_MAX];
+    size_t count = 0;
+    gather = zlistx_first (self->gathers);
+    for (; gather && count < S_GATHERS_MAX;
+         gather = zlistx_next (self->gathers))
+        if (gather->waiting == 0)
+            done[count++] = gather;
+    for (size_t i = 0; i < count; i++)
+        s_finish (done[i]);
+}
+
+//  Room in gather's asked list for more entries.
+static void
+s_room (s_gather_t *gather, size_t more)
+{
+    size_t needed = gather->view.asked_count + more;
+    if (needed <= gather->asked_capacity)
+        return;
+    if (needed < 2 * gather->asked_capacity)
+        needed = 2 * gather->asked_capacity;
+    gather->view.asked =
+        realloc (gather->view.asked, needed * sizeof *gather->view.asked);
+    assert (gather->view.asked);
+    gather->asked_capacity = needed;
 }
 
 //  Adds this agent's parts of the queues of vhost, and asks its peers
@@ -364,6 +448,7 @@ s_gather_vhost (s_gather_t *gather, meshq_vhost_t *vhost)
         missing->vhost = vhost;
         missing->why = "not connected: not asked";
     }
+    s_gather_unlinked (gather, vhost);
 }
 
 //  Waits at most timeout (bounded) for the peers asked, or finishes now

@@ -102,6 +102,9 @@ void meshq_mesh_on_digest_back (meshq_engine_t *self, meshq_session_t *session,
                                 meshq_args_t *args, zframe_t *body);
 
 //  agent_lists_mesh.c
+//  A peer came up: a mesh-wide list waiting for its link asks it now.
+void meshq_mesh_gather_linked (meshq_engine_t *self, meshq_session_t *session,
+                               const meshq_peer_info_t *peer);
 //  Whether a peer's HELLO said it answers verb.
 bool meshq_mesh_answers (const meshq_peer_info_t *peer, const char *verb);
 //  QUERY from a peer: our parts of the vhost's queues, in ANSWER.

@@ -119,6 +119,7 @@ s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
         if (qmesh)
             qmesh->retell = true;
     }
+    meshq_mesh_gather_linked (self, session, peer);
 }
 
 static void

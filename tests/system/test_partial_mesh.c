@@ -39,6 +39,44 @@ s_teardown (void)
 
 TestSuite (partial_mesh, .fini = s_teardown, .timeout = 180);
 
+//  The mesh-wide row of queue in client's agent's LIST_QUEUES: its
+//  messages ready, and the agents that answered with a part of it.
+//  False if the list has no such row.
+static bool
+s_meshwide (meshq_client_t *client, const char *queue, uint64_t *messages,
+            uint64_t *agents)
+{
+    static uint64_t rid = 7000;
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, RID, rid, ++rid);
+    MESHQ_ARGS_SET (&args, MESHWIDE, meshwide, true);
+    MESHQ_ARGS_SET (&args, TIMEOUT, timeout, 5000);
+    cr_assert_eq (meshq_client_send (client, "LIST_QUEUES", &args, NULL, 0), 0);
+    zmsg_t *reply = NULL;
+    cr_assert_eq (meshq_client_poll (client, 15000, rid, &reply), 1);
+    zmsg_first (reply);
+    zframe_t *frame = zmsg_next (reply);
+    uint64_t got;
+    meshq_span_t cursor;
+    uint32_t count;
+    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
+                                           zframe_size (frame), "queues", &got,
+                                           &cursor, &count, NULL),
+                  0);
+    bool found = false;
+    meshq_args_t row;
+    while (meshq_codec_list_next (&cursor, &row))
+        if (row.queue.size == strlen (queue) &&
+            memcmp (row.queue.data, queue, row.queue.size) == 0) {
+            *messages = row.messages;
+            *agents = row.agents;
+            found = true;
+        }
+    zmsg_destroy (&reply);
+    return found;
+}
+
 //  Whether the agent of client has a link up to the agent named name.
 static bool
 s_linked (meshq_client_t *client, const char *name)
@@ -298,6 +336,24 @@ Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
         cr_assert (clientutil_queue (clients[i], "work", &row),
                    "the queue never reached %s", s_nodes[i].name);
     }
+    //  A mesh-wide list asked where the publisher's agent has no link
+    //  counts its messages: the agents without a link are asked too.
+    cr_assert_eq (meshq_client_declare_queue (producer, "listed", NULL), 0);
+    cr_assert_eq (meshq_client_set_confirms (producer, 5), 0);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq (
+            meshq_client_publish_body (producer, "", "listed", "x", 1), 0);
+    cr_assert_eq (meshq_client_wait_for_confirms (producer, 10000), 0);
+    uint64_t listed = 0, agents = 0;
+    cr_assert (s_meshwide (clients[consumer], "listed", &listed, &agents),
+               "no row for the queue");
+    cr_expect_eq (listed, 5,
+                  "%llu of 5 messages in the mesh-wide list of %s, which has "
+                  "no link to %s",
+                  (unsigned long long)listed, s_nodes[consumer].name,
+                  s_nodes[publisher].name);
+    cr_expect_eq (agents, S_NODES, "%llu agents answered",
+                  (unsigned long long)agents);
     //  Confirmed messages published there all reach the consumer.
     meshq_client_t *taker = clients[consumer];
     cr_assert_eq (meshq_client_consume (taker, "work", 50, NULL, 0), 0);
