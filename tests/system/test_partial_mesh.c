@@ -51,10 +51,10 @@ s_meshwide (meshq_client_t *client, const char *queue, uint64_t *messages,
     memset (&args, 0, sizeof args);
     MESHQ_ARGS_SET (&args, RID, rid, ++rid);
     MESHQ_ARGS_SET (&args, MESHWIDE, meshwide, true);
-    MESHQ_ARGS_SET (&args, TIMEOUT, timeout, 5000);
+    MESHQ_ARGS_SET (&args, TIMEOUT, timeout, 15000);
     cr_assert_eq (meshq_client_send (client, "LIST_QUEUES", &args, NULL, 0), 0);
     zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_poll (client, 15000, rid, &reply), 1);
+    cr_assert_eq (meshq_client_poll (client, 30000, rid, &reply), 1);
     zmsg_first (reply);
     zframe_t *frame = zmsg_next (reply);
     uint64_t got;
