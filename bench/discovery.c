@@ -49,6 +49,7 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #define S_AGENT   MESHQ_BINARY_DIR "/agents/meshq-agent"
 #define S_TOOL    MESHQ_BINARY_DIR "/tools/meshq"
@@ -192,8 +193,17 @@ s_line (int i, const char *line, int *downs)
         s_node_known (i);
     }
     const char *id = strstr (line, "discovery: member ");
-    if (id && (id = strstr (id, " id=")) && strlen (id) >= 36)
+    if (id && (id = strstr (id, " id=")) && strlen (id) >= 36) {
+        int before = downs ? *downs : 0;
         s_member_line (i, id + 4, strstr (line, "member alive") != NULL, downs);
+        //  A false down: when it was logged says whether it belongs to
+        //  the start (read late) or to the idle mesh.
+        if (downs && *downs > before)
+            fprintf (stderr,
+                     "bench: false down read %lld ms after the last start, "
+                     "logged by agent %d: %.24s\n",
+                     (long long)(testproc_now () - s_last_started), i, line);
+    }
     if (peer >= 0 && strstr (line, "peer up"))
         s_seen[i][peer] = true;
     //  An agent logs a peer's down twice, for discovery and for the
@@ -454,6 +464,13 @@ s_run (int count, bool check_lists, s_result_t *result, double *rss,
         return -1;
     result->join = (double)(full - start);
     result->settle = (double)(full - s_last_started);
+    {
+        //  The agents' log lines are stamped in UTC: so is this one.
+        char stamp[32];
+        time_t now = time (NULL);
+        strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime (&now));
+        fprintf (stderr, "bench: %d agents joined at %s\n", count, stamp);
+    }
     //  Memory once the mesh has been idle a moment, reading logs meanwhile
     //  (a down now would be a false one, and is not expected).
     //  The CPU of all agents over that window is the idle mesh's cost.
