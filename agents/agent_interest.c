@@ -159,10 +159,17 @@ meshq_mesh_interest_tick (meshq_engine_t *self, meshq_vhost_t *vhost)
     bool partial = meshq_peers_partial (vhost->peers);
     const uint8_t *me = self->node_id;
     //  Our records as they should be (written at the turn, unless the
-    //  vhost had no peer up then).
+    //  vhost had no peer up then). The queues are listed first: writing
+    //  a record walks the queues too (the cursor is the table's).
+    size_t count = zhashx_size (vhost->queues), n = 0;
+    meshq_queue_t **queues = malloc ((count + 1) * sizeof *queues);
+    assert (queues);
     meshq_queue_t *queue = zhashx_first (vhost->queues);
-    for (; queue; queue = zhashx_next (vhost->queues))
-        meshq_mesh_interest_note (vhost, queue);
+    for (; queue && n < count; queue = zhashx_next (vhost->queues))
+        queues[n++] = queue;
+    for (size_t i = 0; i < n; i++)
+        meshq_mesh_interest_note (vhost, queues[i]);
+    free (queues);
     //  Records of others that our backlog wants, and ours that name a
     //  queue we do not have. Collected first: writing changes the table.
     zlistx_t *stale = NULL;
@@ -215,19 +222,25 @@ s_heard (meshq_engine_t *self, meshq_vhost_t *vhost,
         strlen (key) == 67 && memcmp (key + 35, self->node_hex, 32) == 0;
     meshq_queue_t *queue;
     if (!entry->present) {
+        //  Ours ended: written again after the walk, not during it
+        //  (writing a record walks the queues too, and the walk would
+        //  start over, writing it again and again).
+        meshq_queue_t *again = NULL;
         for (queue = zhashx_first (vhost->queues); queue;
              queue = zhashx_next (vhost->queues)) {
             meshq_qmesh_t *qmesh = meshq_qmesh (queue, false);
             if (!mine && qmesh && qmesh->told && zhashx_size (qmesh->told))
                 qmesh->retell = true;
-            if (mine && qmesh && qmesh->recorded) {
+            if (mine && !again && qmesh && qmesh->recorded) {
                 char prefix[36];
                 meshq_mesh_interest_prefix (meshq_queue_name (queue), prefix);
-                if (memcmp (prefix, key, 35) == 0) {
-                    qmesh->recorded = false;
-                    meshq_mesh_interest_note (vhost, queue);
-                }
+                if (memcmp (prefix, key, 35) == 0)
+                    again = queue;
             }
+        }
+        if (again) {
+            meshq_qmesh (again, true)->recorded = false;
+            meshq_mesh_interest_note (vhost, again);
         }
         return;
     }

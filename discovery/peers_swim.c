@@ -696,9 +696,8 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
     } else
         self->overlay_len = 0;
     self->linked = 0;
-    meshq_peers_entry_t *linked = zhashx_first (peers->index);
-    for (; linked; linked = zhashx_next (peers->index))
-        if (linked->peer.state != MESHQ_PEER_IS_DOWN)
+    for (size_t i = 0; i < peers->count; i++)
+        if (peers->entries[i]->peer.state != MESHQ_PEER_IS_DOWN)
             self->linked++;
     uint32_t cursor = 0;
     s_event_t event = {.fresh = false};

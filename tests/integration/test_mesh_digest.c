@@ -27,6 +27,9 @@ typedef struct {
     bool digest;                  //  A DIGEST came.
     bool digest_back;             //  A DIGEST_BACK came.
     bool backlog;                 //  A BACKLOG came.
+    int records;                  //  META frames of a consumer record.
+    char record[80];              //  The last one's key,
+    uint64_t record_version;      //  and version.
     uint8_t body[S_DIGEST_SIZE];  //  The last digest's body.
     size_t size;                  //  Its size.
 } s_seen_t;
@@ -53,6 +56,13 @@ s_take (zmsg_t *msg, s_seen_t *seen)
                 args.meta_key.size == 6 &&
                 memcmp (args.meta_key.data, "q/work", 6) == 0)
                 seen->queue_record = true;
+            if (args.meta_key.size > 2 && args.meta_key.size < 80 &&
+                memcmp (args.meta_key.data, "c/", 2) == 0) {
+                seen->records++;
+                snprintf (seen->record, sizeof seen->record, "%.*s",
+                          (int)args.meta_key.size, args.meta_key.data);
+                seen->record_version = args.meta_version;
+            }
         } else if (streq (command, "BACKLOG"))
             seen->backlog = true;
         else if (streq (command, "DIGEST") || streq (command, "DIGEST_BACK")) {
@@ -280,5 +290,51 @@ Test (mesh_digest, a_digest_of_the_wrong_size_is_counted_and_dropped)
         zclock_sleep (20);
     cr_expect_geq (peerutil_dropped (client, &peers), before + 2);
     cr_expect_eq (peers, 1, "the peer is still up");
+    meshq_client_destroy (&client);
+}
+
+//  A consumer record of the agent's own, ended by a newer tombstone (as
+//  its earlier start's can be) while it still has the consumer: it
+//  writes the record again, once, and serves on. (It used to write it
+//  again and again, flooding its peers, and answered nothing more.)
+Test (mesh_digest, an_own_record_ended_by_a_peer_is_written_again_once)
+{
+    s_seen_t seen;
+    meshq_client_t *client = s_start ("QUERY DIGEST INTEREST", &seen);
+    cr_assert_eq (meshq_client_declare_queue (client, "other", NULL), 0);
+    cr_assert_eq (meshq_client_consume (client, "work", 10, NULL, 0), 0);
+    seen.backlog = false;
+    int64_t deadline = zclock_mono () + 10000;
+    while (!seen.records && zclock_mono () < deadline) {
+        bool none = false;
+        s_read_until (&seen, &none, 200);
+    }
+    cr_assert_gt (seen.records, 0, "no consumer record from the agent");
+    char key[80];
+    snprintf (key, sizeof key, "%s", seen.record);
+    //  Its tombstone, newer, as from another agent that had it.
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, META_KEY, meta_key, meshq_span (key));
+    MESHQ_ARGS_SET (&args, META_VERSION, meta_version,
+                    seen.record_version + ((uint64_t)1 << 24));
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    cr_assert_eq (meshq_codec_encode_args (&args, &buf, NULL), 0);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "SEND");
+    zmsg_addmem (msg, s_peer.agent, 16);
+    zmsg_addstr (msg, "META");
+    zmsg_addmem (msg, buf.data, buf.size);
+    zmsg_send (&msg, s_peer.node);
+    meshq_buf_fini (&buf);
+    s_seen_t after;
+    memset (&after, 0, sizeof after);
+    bool none = false;
+    s_read_until (&after, &none, 2000);
+    s_sentinel (&after);
+    cr_expect_geq (after.records, 1, "the record was not written again");
+    cr_expect_leq (after.records, 3, "the record was written %d times",
+                   after.records);
     meshq_client_destroy (&client);
 }
