@@ -89,9 +89,8 @@ meshq_peers_t *meshq_mesh_membership (meshq_vhost_t *vhost);
 #define MESHQ_MESH_COMMANDS "QUERY DIGEST INTEREST"
 
 //  agent_meta_sync.c
-//  A link up: sends our digest if the peer takes one (true), else the
-//  caller sends every record (false).
-bool meshq_mesh_digest_link_up (meshq_engine_t *self, meshq_session_t *session);
+//  A link up: sends our digest if the peer takes one, else every record.
+void meshq_mesh_digest_link_up (meshq_engine_t *self, meshq_session_t *session);
 //  Now and then, our digest to one peer of the vhost.
 void meshq_mesh_digest_tick (meshq_engine_t *self, meshq_vhost_t *vhost,
                              int64_t now);

@@ -19,25 +19,6 @@
 // --------------------------------------------------------------------
 //  Peers up and down
 
-//  Sends every metadata record the vhost holds to a peer.
-static void
-s_send_metadata (meshq_engine_t *self, meshq_vhost_t *vhost,
-                 meshq_session_t *session)
-{
-    meshq_meta_entry_t *entry = zhashx_first (vhost->meta);
-    for (; entry; entry = zhashx_next (vhost->meta)) {
-        const char *key = zhashx_cursor (vhost->meta);
-        if (streq (key, "node"))
-            continue;
-        meshq_args_t args;
-        memset (&args, 0, sizeof args);
-        MESHQ_ARGS_SET (&args, META_KEY, meta_key, meshq_span (key));
-        MESHQ_ARGS_SET (&args, META_VERSION, meta_version, entry->version);
-        meshq_engine_send (self, session, "META", &args,
-                           entry->present ? entry->data : NULL, entry->size);
-    }
-}
-
 void
 meshq_mesh_announce (meshq_engine_t *self, meshq_session_t *session,
                      meshq_queue_t *queue, uint64_t ready, uint32_t credit)
@@ -101,8 +82,7 @@ s_peer_up (meshq_engine_t *self, meshq_vhost_t *vhost,
     zhashx_insert (vhost->peer_sessions, key, session);
     meshq_notice ("mesh: peer up vhost=%s name=%s endpoint=%s", vhost->name,
                   peer->name, peer->endpoint);
-    if (!meshq_mesh_digest_link_up (self, session))
-        s_send_metadata (self, vhost, session);
+    meshq_mesh_digest_link_up (self, session);
     if (vhost == self->root) {
         meshq_vhost_t *other = zhashx_first (self->vhosts);
         for (; other; other = zhashx_next (self->vhosts))

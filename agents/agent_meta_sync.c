@@ -87,6 +87,30 @@ s_send_digest (meshq_engine_t *self, meshq_session_t *session, const char *verb)
     self->meta_digests_sent++;
 }
 
+//  Sends session every record of ours (but "node"), or only those of
+//  the buckets marked in differs; returns how many.
+static uint64_t
+s_send_records (meshq_engine_t *self, meshq_session_t *session,
+                const bool *differs)
+{
+    meshq_vhost_t *vhost = session->vhost;
+    uint64_t sent = 0;
+    meshq_meta_entry_t *entry = zhashx_first (vhost->meta);
+    for (; entry; entry = zhashx_next (vhost->meta)) {
+        const char *key = zhashx_cursor (vhost->meta);
+        if (streq (key, "node") || (differs && !differs[s_bucket (key)]))
+            continue;
+        meshq_args_t args;
+        memset (&args, 0, sizeof args);
+        MESHQ_ARGS_SET (&args, META_KEY, meta_key, meshq_span (key));
+        MESHQ_ARGS_SET (&args, META_VERSION, meta_version, entry->version);
+        meshq_engine_send (self, session, "META", &args,
+                           entry->present ? entry->data : NULL, entry->size);
+        sent++;
+    }
+    return sent;
+}
+
 //  Sends session every record of ours in a bucket where its digest
 //  (body) differs from ours; returns true if any bucket differed.
 static bool
@@ -105,19 +129,7 @@ s_send_differing (meshq_engine_t *self, meshq_session_t *session,
     }
     if (!any)
         return false;
-    meshq_meta_entry_t *entry = zhashx_first (vhost->meta);
-    for (; entry; entry = zhashx_next (vhost->meta)) {
-        const char *key = zhashx_cursor (vhost->meta);
-        if (streq (key, "node") || !differs[s_bucket (key)])
-            continue;
-        meshq_args_t args;
-        memset (&args, 0, sizeof args);
-        MESHQ_ARGS_SET (&args, META_KEY, meta_key, meshq_span (key));
-        MESHQ_ARGS_SET (&args, META_VERSION, meta_version, entry->version);
-        meshq_engine_send (self, session, "META", &args,
-                           entry->present ? entry->data : NULL, entry->size);
-        self->meta_repaired++;
-    }
+    self->meta_repaired += s_send_records (self, session, differs);
     return true;
 }
 
@@ -165,13 +177,13 @@ s_answers (meshq_vhost_t *vhost, meshq_session_t *session)
     return info && meshq_mesh_answers (info, "DIGEST");
 }
 
-bool
+void
 meshq_mesh_digest_link_up (meshq_engine_t *self, meshq_session_t *session)
 {
-    if (!s_answers (session->vhost, session))
-        return false;
-    s_send_digest (self, session, "DIGEST");
-    return true;
+    if (s_answers (session->vhost, session))
+        s_send_digest (self, session, "DIGEST");
+    else
+        s_send_records (self, session, NULL);
 }
 
 void
