@@ -13,6 +13,7 @@
     credit, backlog), and closes sessions that went away.
 */
 #include "agent_internal.h"
+#include "tick.h"
 #include "codec_args.h"
 #include "mesh_secret.h"
 #include "parts.h"
@@ -462,7 +463,8 @@ s_handle_router (zloop_t *loop, zsock_t *reader, void *arg)
 
 static int s_tick (zloop_t *loop, int timer_id, void *arg);
 
-//  The tick every tick_ms, or once a second when slow.
+//  The next tick in tick_ms, or in a second when slow (tick.h: with the
+//  other modules' ticks, in one wakeup). Each tick arms the next.
 static void
 s_tick_arm (meshq_engine_t *self, bool slow)
 {
@@ -471,7 +473,7 @@ s_tick_arm (meshq_engine_t *self, bool slow)
     size_t ms = (size_t)self->config.tick_ms;
     if (slow && ms < 1000)
         ms = 1000;
-    self->tick_timer = zloop_timer (self->loop, ms, 0, s_tick, self);
+    self->tick_timer = meshq_tick_arm (self->loop, ms, s_tick, self);
     self->tick_slow = slow;
 }
 
@@ -532,8 +534,8 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
     meshq_engine_mesh_tick (self);
     //  An idle agent wakes once a second (every wakeup polls each of
     //  its sockets: hundreds of idle agents on a host add up).
-    if (idle != self->tick_slow)
-        s_tick_arm (self, idle);
+    self->tick_timer = -1;  //  This one fired, and is gone.
+    s_tick_arm (self, idle);
     return 0;
 }
 

@@ -10,6 +10,7 @@
     the peers, facts and stats) is in peers_owner.c.
 */
 #include "peers_internal.h"
+#include "tick.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -516,7 +517,7 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
         size_t tick = self->config.heartbeat_ms;
         self->tick_calm = false;
         self->tick_timer =
-            zloop_timer (loop, tick < 5 ? 5 : tick, 0, meshq_peers_tick, self);
+            meshq_tick_arm (loop, tick < 5 ? 5 : tick, meshq_peers_tick, self);
         if (self->tick_timer < 0 ||
             (!self->config.no_membership && meshq_peers_swim_start (self)))
             rc = s_error (self, MESHQ_EIO, "cannot start the timers");

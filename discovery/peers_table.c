@@ -6,6 +6,7 @@
     (name, endpoint), open a link and say HELLO, report up and gossip.
 */
 #include "peers_internal.h"
+#include "tick.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -432,7 +433,9 @@ s_tick_every (meshq_peers_t *self, bool calm)
     size_t ms = calm ? S_CALM_TICK_MS : (size_t)self->config.heartbeat_ms;
     if (ms < 5)
         ms = 5;
-    int timer = zloop_timer (self->loop, ms, 0, meshq_peers_tick, self);
+    //  One shot, at the next tick of that period (tick.h); each tick
+    //  arms the next.
+    int timer = meshq_tick_arm (self->loop, ms, meshq_peers_tick, self);
     if (timer < 0)
         return;  //  Keep the one there is.
     zloop_timer_end (self->loop, self->tick_timer);
@@ -469,8 +472,7 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
     meshq_peers_unlink_tick (self, now);
     if (meshq_peers_swim_due (self, now))
         meshq_peers_swim_scan (self, now);
-    if (!self->tick_calm && s_calm (self))
-        s_tick_every (self, true);
+    s_tick_every (self, self->tick_calm || s_calm (self));
     return 0;
 }
 

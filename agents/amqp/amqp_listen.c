@@ -11,6 +11,7 @@
 */
 #include "amqp_door.h"
 #include "amqp_internal.h"
+#include "tick.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -445,7 +446,6 @@ s_accept (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static int
 s_tick (zloop_t *loop, int timer_id, void *arg)
 {
-    (void)loop;
     (void)timer_id;
     meshq_amqp_listener_t *self = arg;
     int64_t now = zclock_mono ();
@@ -493,6 +493,8 @@ s_tick (zloop_t *loop, int timer_id, void *arg)
             conn->last_send = now;
         }
     }
+    //  The next, with the engine's own tick (tick.h).
+    self->timer = meshq_tick_arm (loop, 1000, s_tick, self);
     return 0;
 }
 
@@ -599,7 +601,7 @@ s_start (meshq_engine_t *engine, char *why, size_t size)
               host, self->port);
     zmq_pollitem_t item = {NULL, self->fd, ZMQ_POLLIN, 0};
     zloop_poller (engine->loop, &item, s_accept, self);
-    self->timer = zloop_timer (engine->loop, 1000, 0, s_tick, self);
+    self->timer = meshq_tick_arm (engine->loop, 1000, s_tick, self);
     meshq_notice ("amqp: listening endpoint=%s", engine->amqp_endpoint);
     return 0;
 }
