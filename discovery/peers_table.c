@@ -428,7 +428,7 @@ s_calm (meshq_peers_t *self)
 static void
 s_tick_every (meshq_peers_t *self, bool calm)
 {
-    if (!self->loop || self->tick_timer < 0)
+    if (!self->loop || !self->started)
         return;
     size_t ms = calm ? S_CALM_TICK_MS : (size_t)self->config.heartbeat_ms;
     if (ms < 5)
@@ -438,7 +438,8 @@ s_tick_every (meshq_peers_t *self, bool calm)
     int timer = meshq_tick_arm (self->loop, ms, meshq_peers_tick, self);
     if (timer < 0)
         return;  //  Keep the one there is.
-    zloop_timer_end (self->loop, self->tick_timer);
+    if (self->tick_timer >= 0)
+        zloop_timer_end (self->loop, self->tick_timer);
     self->tick_timer = timer;
     self->tick_calm = calm;
 }
@@ -449,6 +450,9 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     meshq_peers_t *self = arg;
+    //  One shot: zloop forgets it (ending it here would free it under
+    //  a zloop started again); the next is armed below.
+    self->tick_timer = -1;
     int64_t now = zclock_mono ();
     uint32_t patience = meshq_peers_swim_awareness (self);
     size_t i = 0;
