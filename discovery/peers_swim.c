@@ -36,6 +36,14 @@
 //  Links to the overlay while a large membership still grows fast.
 #define S_FLOOR 3
 
+//  Past S_FLOOR, overlay links opened a second. When 256 agents started
+//  together stopped growing, each linked its whole overlay at once:
+//  3,350 links came up in 4 s, the two cores were starved, and the
+//  membership took some live agents for dead. At one a second an
+//  overlay of 15 fills in about 12 s; a link the owner wants (data to
+//  move) is not held back, and the membership does not need links.
+#define S_LINK_RATE_MS 1000
+
 //  How often a node alone joins again through its seeds.
 #define S_JOIN_MS 1000
 
@@ -75,9 +83,11 @@ struct _meshq_peers_swim_t {
     int64_t joined;                    //  Last join through seeds.
     meshq_peers_ratelog_t log;         //  Dropped datagrams' lines.
     //  The owner's side only (no lock): which members get a link.
-    uint32_t members;  //  Alive or suspect, at the last scan.
-    uint32_t linked;   //  Links up or coming, at the last scan, plus
-                       //  those opened since while it grows.
+    uint32_t members;   //  Alive or suspect, at the last scan.
+    uint32_t linked;    //  Links up or coming, at the last scan, plus
+                        //  those opened since while it grows.
+    int64_t link_next;  //  When the next overlay link past S_FLOOR may
+                        //  open.
     //  Members past full_links linked to (overlay.h), sorted.
     uint8_t overlay[MESHQ_OVERLAY_MAX][16];
     size_t overlay_len;
@@ -333,8 +343,8 @@ meshq_peers_swim_needed (meshq_peers_t *peers, const uint8_t id[16],
 }
 
 //  Whether a member alive gets a link from us now: one needed, but
-//  while a large membership grows fast, an overlay link only up to
-//  S_FLOOR links.
+//  past full_links an overlay link only up to S_FLOOR links while the
+//  membership grows fast, and one every S_LINK_RATE_MS past them.
 bool
 meshq_peers_swim_linkable (meshq_peers_t *peers, const uint8_t id[16],
                            int64_t now)
@@ -342,15 +352,18 @@ meshq_peers_swim_linkable (meshq_peers_t *peers, const uint8_t id[16],
     meshq_peers_swim_t *self = peers->membership;
     if (!meshq_peers_swim_needed (peers, id, now))
         return false;
-    if (!self || self->members <= peers->config.full_links || !s_growing (self))
+    if (!self || self->members <= peers->config.full_links)
         return true;
     char hex[33];
     meshq_peers_hex (id, hex);
     int64_t *until = self->wanted ? zhashx_lookup (self->wanted, hex) : NULL;
     if (until && *until > now)
         return true;
-    if (self->linked >= S_FLOOR)
-        return false;
+    if (self->linked >= S_FLOOR) {
+        if (s_growing (self) || now < self->link_next)
+            return false;
+        self->link_next = now + S_LINK_RATE_MS;
+    }
     self->linked++;
     return true;
 }
