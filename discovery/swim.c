@@ -180,6 +180,8 @@ meshq_swim_set_state (meshq_swim_t *self, uint32_t slot,
         m->flags |= MESHQ_SWIM_F_LISTED;
     } else if (state != MESHQ_SWIM_SUSPECT && (m->flags & MESHQ_SWIM_F_LISTED))
         meshq_swim_unlist (self, slot);
+    if (state != MESHQ_SWIM_SUSPECT)
+        m->flags &= (uint8_t)~MESHQ_SWIM_F_OURS;
     s_report (self, m, state, fresh);
 }
 
@@ -203,6 +205,7 @@ meshq_swim_suspect (meshq_swim_t *self, uint32_t slot, const uint8_t *by)
         //  it refutes it before the timeout rather than when gossip
         //  happens to reach it (Lifeguard's buddy system).
         self->stats.suspicions++;
+        m->flags |= MESHQ_SWIM_F_OURS;
         meshq_swim_msg_t msg = {.type = MESHQ_SWIM_MSG_GOSSIP};
         meshq_swim_send_to (self, slot, &msg);
     }

@@ -22,6 +22,8 @@ enum {
     MESHQ_SWIM_F_USED = 1,    //  The slot holds a member.
     MESHQ_SWIM_F_QUEUED = 2,  //  An update of it waits in the gossip queue.
     MESHQ_SWIM_F_LISTED = 4,  //  It is in the suspect list.
+    MESHQ_SWIM_F_OURS = 8,    //  Suspect by a probe of ours: told so
+                              //  every probe interval (swim_probe.c).
 };
 
 //  One member: 64 bytes, the table's whole cost per member but for

@@ -234,6 +234,29 @@ s_stalled (meshq_swim_t *self, int64_t now, int64_t late)
         self->members[self->suspects[i]].since += late;
 }
 
+//  Most members suspect by our probes told again a probe interval.
+#define S_REMIND_MAX 4
+
+//  Tells the members we suspect ourselves of it again (a GOSSIP, whose
+//  first update is that suspicion): the first word of it, one
+//  datagram, may have been lost, and gossip may not reach the member
+//  before the others' timeouts run out. At 1,000 simulated nodes and
+//  5% loss, a quarter of the suspicions did not reach their member in
+//  time and ended in a false death.
+static void
+s_remind (meshq_swim_t *self)
+{
+    uint32_t told = 0;
+    for (uint32_t i = 0; i < self->suspects_len && told < S_REMIND_MAX; i++) {
+        uint32_t slot = self->suspects[i];
+        if (!(self->members[slot].flags & MESHQ_SWIM_F_OURS))
+            continue;
+        meshq_swim_msg_t msg = {.type = MESHQ_SWIM_MSG_GOSSIP};
+        meshq_swim_send_to (self, slot, &msg);
+        told++;
+    }
+}
+
 void
 meshq_swim_tick (meshq_swim_t *self)
 {
@@ -250,6 +273,7 @@ meshq_swim_tick (meshq_swim_t *self)
         s_indirect (self);
     if (now >= self->probe_next) {
         s_probe_end (self);
+        s_remind (self);
         self->probe_next =
             now + s_scaled (self, self->config.probe_interval_ms);
         if (!self->leaving) {

@@ -510,6 +510,50 @@ Test (swim, a_lost_connection_suspects_at_once_and_probes)
     meshq_swim_destroy (&swim);
 }
 
+//  How many GOSSIPs to member n since *from told it that it is suspect.
+static int
+s_told_suspect (int n, size_t from)
+{
+    int told = 0;
+    s_sent_t *m;
+    while ((m = s_find (MESHQ_SWIM_MSG_GOSSIP, &from)))
+        if (s_member_of (m->to) == n && m->count &&
+            s_member_of (m->updates[0].id) == n &&
+            m->updates[0].state == MESHQ_SWIM_SUSPECT)
+            told++;
+    return told;
+}
+
+Test (swim, a_member_we_suspect_is_told_again_each_probe_interval)
+{
+    //  The first word of a suspicion to its member is one datagram: if
+    //  it is lost, the member cannot refute before the others' timeouts
+    //  unless gossip happens to reach it. No gossip rounds here, so
+    //  only our own words reach it.
+    s_config.gossip_nodes = 0;
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 3);
+    uint8_t id[16];
+    s_id (id, 2);
+    size_t at = s_sent_len;
+    cr_assert_eq (meshq_swim_lost (swim, id), 0);
+    cr_assert_eq (s_state (swim, 2), MESHQ_SWIM_SUSPECT);
+    cr_assert_eq (s_told_suspect (2, at), 1);
+    s_run (swim, s_now + 3 * s_config.probe_interval_ms + 1);
+    cr_assert_eq (s_state (swim, 2), MESHQ_SWIM_SUSPECT);
+    cr_assert_geq (s_told_suspect (2, at), 3);
+    //  Refuted: no more words of it.
+    meshq_swim_update_t from;
+    s_record (&from, 2, MESHQ_SWIM_ALIVE, 1, 1);
+    cr_assert_eq (
+        s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, NULL, 0), 0);
+    cr_assert_eq (s_state (swim, 2), MESHQ_SWIM_ALIVE);
+    at = s_sent_len;
+    s_run (swim, s_now + 3 * s_config.probe_interval_ms + 1);
+    cr_assert_eq (s_told_suspect (2, at), 0);
+    meshq_swim_destroy (&swim);
+}
+
 Test (swim, forged_and_truncated_messages_are_counted_and_dropped)
 {
     meshq_swim_t *swim = s_new ();
