@@ -10,6 +10,7 @@
     place of the first. Events are read with a poller and a deadline;
     no timing is asserted.
 */
+#include "codec_peer.h"
 #include "discovery.h"
 #include "meshq.h"
 #include "overlay.h"
@@ -18,7 +19,11 @@
 #include <criterion/criterion.h>
 #include <unistd.h>
 
-#define S_MAX_NODES 10
+//  Ten nodes, and room in the event tables for the strangers a test
+//  plays.
+#define S_NODES     10
+#define S_STRANGERS 30
+#define S_MAX_NODES (S_NODES + 2 * S_STRANGERS)
 #define S_WAIT_MS   20000  //  Generous: ASan on a busy 2-core machine.
 
 typedef struct {
@@ -266,11 +271,11 @@ s_pump_for (int ms)
 static void
 s_overlay (bool *in)
 {
-    uint8_t ids[S_MAX_NODES][16], out[MESHQ_OVERLAY_MAX][16];
-    for (int n = 0; n < S_MAX_NODES; n++)
+    uint8_t ids[S_NODES][16], out[MESHQ_OVERLAY_MAX][16];
+    for (int n = 0; n < S_NODES; n++)
         memcpy (ids[n], s_nodes[n].id, 16);
-    size_t count = meshq_overlay_pick (ids, S_MAX_NODES, s_nodes[0].id, out);
-    for (int n = 0; n < S_MAX_NODES; n++) {
+    size_t count = meshq_overlay_pick (ids, S_NODES, s_nodes[0].id, out);
+    for (int n = 0; n < S_NODES; n++) {
         in[n] = false;
         for (size_t k = 0; k < count; k++)
             in[n] |= memcmp (out[k], s_nodes[n].id, 16) == 0;
@@ -284,7 +289,7 @@ static bool
 s_just_overlay (void *arg)
 {
     (void)arg;
-    for (int n = 1; n < S_MAX_NODES; n++)
+    for (int n = 1; n < S_NODES; n++)
         if (s_nodes[0].up[n] != s_in[n])
             return false;
     return true;
@@ -334,29 +339,32 @@ s_members (void *arg)
     return s_stat (members->node, "members_alive") == members->members;
 }
 
-TestSuite (discovery_cap, .timeout = 120);
-
-Test (discovery_cap, a_new_link_takes_the_least_recently_used_spare_one,
-      .init = s_setup, .fini = s_teardown)
+//  Starts nodes 1 to 9, then node 0 with max_links 8 (its overlay of
+//  6 and two more), waits until node 0 has just its overlay linked,
+//  finds the three nodes outside it (others), and links node 0 to the
+//  first two, using each in turn: the cap is reached, with two spare
+//  links, others[0]'s used least recently.
+static void
+s_capped (int *others)
 {
-    for (int i = 1; i < S_MAX_NODES; i++) {
+    for (int i = 1; i < S_NODES; i++) {
         meshq_peers_config_t config = s_config (i);
         config.full_links = 2;
         s_start (i, &config);
     }
-    for (int i = 1; i < S_MAX_NODES; i++) {
-        s_members_t members = {i, S_MAX_NODES - 2};
+    for (int i = 1; i < S_NODES; i++) {
+        s_members_t members = {i, S_NODES - 2};
         cr_assert (s_wait (s_members, &members), "node %d not joined", i);
     }
     meshq_peers_config_t config = s_config (0);
     config.full_links = 2;
     config.max_links = 8;
     s_start (0, &config);
-    s_members_t members = {0, S_MAX_NODES - 1};
+    s_members_t members = {0, S_NODES - 1};
     cr_assert (s_wait (s_members, &members), "node 0 not joined");
     s_overlay (s_in);
-    int others[3], count = 0;
-    for (int n = 1; n < S_MAX_NODES; n++)
+    int count = 0;
+    for (int n = 1; n < S_NODES; n++)
         if (!s_in[n]) {
             cr_assert_lt (count, 3);
             others[count++] = n;
@@ -364,7 +372,6 @@ Test (discovery_cap, a_new_link_takes_the_least_recently_used_spare_one,
     cr_assert_eq (count, 3);
     cr_assert (s_wait (s_just_overlay, NULL),
                "node 0 does not have just its overlay linked");
-    //  Links to two others, each used in turn: the cap is reached.
     for (int k = 0; k < 2; k++) {
         s_command (0, "WANT", s_nodes[others[k]].id);
         cr_assert (s_wait (s_up, &others[k]), "no link to node %d", others[k]);
@@ -374,6 +381,15 @@ Test (discovery_cap, a_new_link_takes_the_least_recently_used_spare_one,
         s_pump_for (1500);
     }
     cr_expect_eq (s_stat (0, "links_evicted"), 0);
+}
+
+TestSuite (discovery_cap, .timeout = 120);
+
+Test (discovery_cap, a_new_link_takes_the_least_recently_used_spare_one,
+      .init = s_setup, .fini = s_teardown)
+{
+    int others[3];
+    s_capped (others);
     //  The third takes the place of the first, used least recently.
     s_command (0, "WANT", s_nodes[others[2]].id);
     cr_assert (s_wait (s_up, &others[2]), "no link to node %d", others[2]);
@@ -388,7 +404,92 @@ Test (discovery_cap, a_new_link_takes_the_least_recently_used_spare_one,
     cr_expect_leq (s_stat (0, "links_peak"), 8);
     cr_expect_eq (s_stat (0, "links_max"), 8);
     //  No overlay link went down.
-    for (int n = 1; n < S_MAX_NODES; n++)
+    for (int n = 1; n < S_NODES; n++)
         if (s_in[n])
             cr_expect_eq (s_nodes[0].downs[n], 0, "overlay node %d down", n);
+}
+
+static uint64_t
+s_wall_us (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_nsec / 1000;
+}
+
+//  Strangers in slots first to first + S_STRANGERS - 1 of s_nodes (for
+//  their events) each say HELLO to node 0 on a connection of their
+//  own, all at once, naming an endpoint where nothing listens. Their
+//  sockets go to dealers.
+static void
+s_strangers (int first, zsock_t **dealers)
+{
+    const char *nowhere = "tcp://127.0.0.1:9";
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    for (int k = 0; k < S_STRANGERS; k++) {
+        uint8_t *stranger = s_nodes[first + k].id;
+        memset (stranger, 0x66, 16);
+        stranger[15] = (uint8_t)(first + k);
+        meshq_hello_t hello = {
+            .protocol = MESHQ_PEER_PROTOCOL,
+            .incarnation = s_wall_us (),
+            .mesh = {s_mesh, (uint32_t)strlen (s_mesh)},
+            .vhost = {"/", 1},
+            .endpoint = {nowhere, (uint32_t)strlen (nowhere)},
+            .heartbeat_ms = 100,
+            .timeout_ms = 1000,
+            .session = 1,
+        };
+        memcpy (hello.node, stranger, 16);
+        meshq_buf_reset (&buf);
+        cr_assert_eq (meshq_codec_encode_hello (&hello, &buf, NULL), 0);
+        dealers[k] = zsock_new (ZMQ_DEALER);
+        uint8_t id[17] = {0x01};
+        memcpy (id + 1, stranger, 16);
+        zmq_setsockopt (zsock_resolve (dealers[k]), ZMQ_ROUTING_ID, id,
+                        sizeof id);
+        cr_assert_eq (zsock_connect (dealers[k], "%s", s_nodes[0].endpoint), 0);
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, "HELLO");
+        zmsg_addmem (msg, buf.data, buf.size);
+        cr_assert_eq (zmsg_send (&msg, dealers[k]), 0);
+    }
+    meshq_buf_fini (&buf);
+}
+
+//  A peer that opens links to us in a loop (a bug, or a stranger in a
+//  mesh without a secret): thirty HELLOs of new nodes at once, twice,
+//  a little over a second apart. Each burst closes at most one of our
+//  spare links, never an overlay link; the rest are refused and
+//  counted; we never hold more links than the cap; and a link we want
+//  still opens.
+Test (discovery_cap, a_peer_opening_links_in_a_loop_closes_few, .init = s_setup,
+      .fini = s_teardown)
+{
+    int others[3];
+    s_capped (others);
+    zsock_t *dealers[2 * S_STRANGERS];
+    s_strangers (S_NODES, dealers);
+    s_pump_for (500);
+    uint64_t evicted = s_stat (0, "links_evicted");
+    cr_expect_leq (evicted, 1, "%llu links closed by one burst",
+                   (unsigned long long)evicted);
+    cr_expect_geq (s_stat (0, "links_refused"), S_STRANGERS - 1);
+    s_pump_for (1500);
+    s_strangers (S_NODES + S_STRANGERS, dealers + S_STRANGERS);
+    s_pump_for (500);
+    evicted = s_stat (0, "links_evicted");
+    cr_expect_leq (evicted, 2, "%llu links closed by two bursts",
+                   (unsigned long long)evicted);
+    cr_expect_geq (s_stat (0, "links_refused"), 2 * (S_STRANGERS - 1));
+    //  A link we want opens all the same, in place of a spare one.
+    s_command (0, "WANT", s_nodes[others[2]].id);
+    cr_expect (s_wait (s_up, &others[2]), "no link to node %d", others[2]);
+    cr_expect_leq (s_stat (0, "links_peak"), 8);
+    for (int n = 1; n < S_NODES; n++)
+        if (s_in[n])
+            cr_expect_eq (s_nodes[0].downs[n], 0, "overlay node %d down", n);
+    for (int k = 0; k < 2 * S_STRANGERS; k++)
+        zsock_destroy (&dealers[k]);
 }
