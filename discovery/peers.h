@@ -286,8 +286,10 @@ int meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16],
 //  Says the owner wants a link to the member node (it has messages or
 //  metadata for it): in a mesh of more than full_links members, where
 //  links go only to an overlay, the link is opened if the member is
-//  alive, and kept for a minute unless wanted again. Does nothing for a
-//  smaller mesh, where every member has a link anyway.
+//  alive, and kept for a minute unless wanted again (or until the link
+//  is closed to make room at either end's max_links: call again while
+//  the work lasts). Does nothing for a smaller mesh, where every member
+//  has a link anyway.
 void meshq_peers_want (meshq_peers_t *self, const uint8_t node[16]);
 
 //  The members alive or suspect that meshq_peers_first and _next do
