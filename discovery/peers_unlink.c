@@ -218,7 +218,9 @@ meshq_peers_cap_room (meshq_peers_t *self, meshq_peers_entry_t *entry,
         if (!victim)
             break;
         s_evict (self, victim, now);
-        links--;
+        //  Counted again: the owner, told of the close, may have
+        //  opened another meanwhile.
+        links = meshq_peers_links (self);
         if (theirs) {
             self->cap_theirs = now;
             paced = true;
