@@ -55,6 +55,8 @@ typedef struct {
     uint32_t peer_timeout_ms;     //  Peer silence until down, 0: default.
     uint32_t full_links;          //  Mesh size up to which every agent
                                   //  links to every other; 0: 64.
+    uint32_t max_links;           //  Past it, most links open at once;
+                                  //  0: 256 (full_links + 64 if more).
     uint32_t read_ahead_percent;  //  Read-ahead for remote origins, as a
                                   //  percentage of local prefetch.
     uint64_t max_memory;          //  Bytes of messages before publishers
@@ -93,7 +95,7 @@ void meshq_agent_config_init (meshq_agent_config_t *config);
 //  flow_time, segment_size, quota, mesh, interface, seeds, seeds_refresh,
 //  no_beacon, port,
 //  beacon_port, beacon_interval, transport, heartbeat, peer_timeout,
-//  full_links,
+//  full_links, max_links,
 //  read_ahead, mesh_secret_file (only its name: the agent reads the file
 //  when it starts), client_hwm, max_vhosts, http and metrics ([HOST:]PORT
 //  or "" for none), metrics_login, amqp.

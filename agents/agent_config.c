@@ -185,6 +185,9 @@ meshq_agent_config_set (meshq_agent_config_t *config, const char *name,
     } else if (streq (name, "full_links")) {
         if (!(rc = s_number (name, value, 0, 1000000, &number, why, size)))
             config->full_links = (uint32_t)number;
+    } else if (streq (name, "max_links")) {
+        if (!(rc = s_number (name, value, 0, 1000000, &number, why, size)))
+            config->max_links = (uint32_t)number;
     } else if (streq (name, "read_ahead")) {
         if (!(rc = s_number (name, value, 0, 1000, &number, why, size)))
             config->read_ahead_percent = (uint32_t)number;

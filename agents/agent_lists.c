@@ -110,6 +110,17 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
             //  handshake: another mesh secret, or none where one is due.
             MESHQ_ARGS_SET (&results, BAD_HANDSHAKES, bad_handshakes,
                             stats->handshakes_failed);
+            //  The vhost's links: open now (and the most at once), their
+            //  cap past full_links,
+            //  new ones refused at it, and links closed to make room.
+            MESHQ_ARGS_SET (&results, LINKS, links, stats->links_open);
+            MESHQ_ARGS_SET (&results, LINKS_PEAK, links_peak,
+                            stats->links_peak);
+            MESHQ_ARGS_SET (&results, MAX_LINKS, max_links, stats->links_max);
+            MESHQ_ARGS_SET (&results, LINKS_REFUSED, links_refused,
+                            stats->links_refused);
+            MESHQ_ARGS_SET (&results, LINKS_EVICTED, links_evicted,
+                            stats->links_evicted);
             //  The agent's membership (the default vhost's, which every
             //  vhost shares): members alive (suspects included), those
             //  suspected, and our own health multiplier (1 is healthy;

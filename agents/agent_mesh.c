@@ -476,6 +476,7 @@ meshq_engine_mesh_start (meshq_vhost_t *vhost, char *why, size_t size)
     config.heartbeat_ms = self->config.heartbeat_ms;
     config.peer_timeout_ms = self->config.peer_timeout_ms;
     config.full_links = self->config.full_links;
+    config.max_links = self->config.max_links;
     config.max_msg_size = self->config.max_message + 65536;
     config.commands = MESHQ_MESH_COMMANDS;
     //  One membership per agent: the default vhost's. Another vhost's

@@ -43,7 +43,7 @@
     "                   [--no-beacon] [--beacon-interval MS]\n"                \
     "                   [--transport auto|multicast|broadcast|ipv6]\n"         \
     "                   [--heartbeat MS] [--peer-timeout MS] [--standalone]\n" \
-    "                   [--full-links COUNT]\n"                                \
+    "                   [--full-links COUNT] [--max-links COUNT]\n"            \
     "                   [--read-ahead PERCENT] [--mesh-secret-file FILE]\n"    \
     "                   [--client-hwm FRAMES] [--max-vhosts COUNT]\n"          \
     "                   [--http [HOST:]PORT] [--metrics [HOST:]PORT]\n"        \
@@ -235,6 +235,7 @@ s_main (int argc, char *argv[], s_settings_t *settings)
         {"heartbeat", required_argument, NULL, 's'},
         {"peer-timeout", required_argument, NULL, 's'},
         {"full-links", required_argument, NULL, 's'},
+        {"max-links", required_argument, NULL, 's'},
         {"read-ahead", required_argument, NULL, 's'},
         {"mesh-secret-file", required_argument, NULL, 's'},
         {"client-hwm", required_argument, NULL, 's'},

@@ -57,6 +57,11 @@ s_stats (s_self_t *self)
                       stats->peer_down_events);
         zmsg_addstrf (reply, "link_errors=%" PRIu64, stats->link_errors);
         zmsg_addstrf (reply, "links_unlinked=%" PRIu64, stats->links_unlinked);
+        zmsg_addstrf (reply, "links_open=%" PRIu64, stats->links_open);
+        zmsg_addstrf (reply, "links_peak=%" PRIu64, stats->links_peak);
+        zmsg_addstrf (reply, "links_max=%" PRIu64, stats->links_max);
+        zmsg_addstrf (reply, "links_refused=%" PRIu64, stats->links_refused);
+        zmsg_addstrf (reply, "links_evicted=%" PRIu64, stats->links_evicted);
         zmsg_addstrf (reply, "duplicate_names=%" PRIu64,
                       stats->duplicate_names);
         zmsg_addstrf (reply, "members_alive=%" PRIu64, stats->members_alive);
@@ -132,6 +137,12 @@ s_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
             code = meshq_peers_send (self->peers, zframe_data (id), &msg);
         zframe_destroy (&id);
         zsock_send (pipe, "si", "SEND", code);
+    } else if (streq (command, "WANT")) {
+        zframe_t *id = zmsg_pop (msg);
+        if (id && zframe_size (id) == 16 && self->peers)
+            meshq_peers_want (self->peers, zframe_data (id));
+        zframe_destroy (&id);
+        zstr_send (pipe, "WANT");
     } else if (streq (command, "STATS"))
         s_stats (self);
     else if (streq (command, "KILL")) {

@@ -25,6 +25,7 @@
         START              -> START rc (int), why (string, "" if none)
         INFO               -> INFO id (16 bytes), endpoint, incarnation
         SEND id + frames   -> SEND rc (meshq_peers_send's code)
+        WANT id            -> WANT (meshq_peers_want)
         STATS              -> STATS, then one "name=value" frame per
                               counter (beacons_dropped.size=3, ...)
         KILL               -> KILL; stops without BYE, as a node that

@@ -90,6 +90,11 @@ meshq_peers_new (const meshq_peers_config_t *config)
         c->max_peers = MESHQ_PEERS_MAX;
     if (!c->full_links)
         c->full_links = MESHQ_PEERS_FULL_LINKS;
+    if (!c->max_links)
+        c->max_links = c->full_links + 64 > MESHQ_PEERS_MAX_LINKS
+                           ? c->full_links + 64
+                           : MESHQ_PEERS_MAX_LINKS;
+    self->stats.links_max = c->max_links;
     if (!c->seed_refresh_ms)
         c->seed_refresh_ms = MESHQ_PEERS_RESOLVE_MS;
     if (s_zero (config->node, sizeof config->node)) {
@@ -226,6 +231,12 @@ s_check_config (meshq_peers_t *self)
         return s_error (self, MESHQ_EINVAL,
                         "gossip interval %u ms is outside 10..600000 ms",
                         c->gossip_interval_ms);
+    if (c->max_links < c->full_links)
+        return s_error (self, MESHQ_EINVAL,
+                        "max_links %u is below full_links %u: a mesh of up "
+                        "to full_links members links every pair, so "
+                        "max_links must be at least full_links",
+                        c->max_links, c->full_links);
     if (c->max_peers > MESHQ_GOSSIP_MAX)
         return s_error (self, MESHQ_EINVAL, "at most %d peers; %zu asked for",
                         MESHQ_GOSSIP_MAX, c->max_peers);
@@ -531,6 +542,7 @@ meshq_peers_start (meshq_peers_t *self, zloop_t *loop, const char **why)
     self->started_ms = zclock_mono ();
     self->stranger_tokens = MESHQ_PEERS_STRANGERS_BURST;
     self->stranger_refill = self->started_ms;
+    self->cap_theirs = INT64_MIN / 2;
     zsys_notice ("discovery: started node=%s name=%s mesh=%s vhost=%s "
                  "endpoint=%s interface=%s transport=%s incarnation=%" PRIu64
                  " membership=%s",

@@ -41,6 +41,7 @@ typedef struct _meshq_peers_t meshq_peers_t;
 #define MESHQ_PEERS_MAX_MSG      (16 * 1024 * 1024 + 64 * 1024)
 #define MESHQ_PEERS_MAX          1024
 #define MESHQ_PEERS_FULL_LINKS   64
+#define MESHQ_PEERS_MAX_LINKS    256
 #define MESHQ_PEERS_RESOLVE_MS   30000
 
 //  What a node is and how it finds others. Zero means the default for
@@ -76,6 +77,12 @@ typedef struct {
                                   //  each; beyond, to an overlay of about
                                   //  log2 of them and to those the owner
                                   //  wants (meshq_peers_want). 0: 64.
+    uint32_t max_links;           //  Past full_links, most links open at
+                                  //  once: a new one takes the place of
+                                  //  the least recently used spare one,
+                                  //  or is refused (the overlay's never
+                                  //  is). At least full_links; 0: 256,
+                                  //  or full_links + 64 if more.
     const char *curve_public;     //  With curve_secret: the mesh's CURVE
     const char *curve_secret;     //  keypair in Z85 (40 characters each),
                                   //  the same on every node; NULL: no CURVE.
@@ -202,6 +209,13 @@ typedef struct {
                                   //  its table was full.
     uint64_t gossip_dropped;      //  Membership updates pushed out of its
                                   //  full gossip queue, never sent.
+    uint64_t links_open;          //  Links open now (up or trying), as of
+                                  //  the last tick or link opened.
+    uint64_t links_peak;          //  The most open at once since start.
+    uint64_t links_max;           //  The cap past full_links (max_links).
+    uint64_t links_refused;       //  New links refused: max_links open,
+                                  //  none of them spare.
+    uint64_t links_evicted;       //  Links closed to make room for one.
 } meshq_peers_stats_t;
 
 //  The membership declared node's start incarnation dead (left: it
@@ -272,8 +286,10 @@ int meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16],
 //  Says the owner wants a link to the member node (it has messages or
 //  metadata for it): in a mesh of more than full_links members, where
 //  links go only to an overlay, the link is opened if the member is
-//  alive, and kept for a minute unless wanted again. Does nothing for a
-//  smaller mesh, where every member has a link anyway.
+//  alive, and kept for a minute unless wanted again (or until the link
+//  is closed to make room at either end's max_links: call again while
+//  the work lasts). Does nothing for a smaller mesh, where every member
+//  has a link anyway.
 void meshq_peers_want (meshq_peers_t *self, const uint8_t node[16]);
 
 //  The members alive or suspect that meshq_peers_first and _next do

@@ -86,6 +86,17 @@ meshq_peers_discovered (meshq_peers_t *self, const uint8_t node[16],
                          MESHQ_FRAME_DROP_PENDING, now);
         return;
     }
+    //  A try that would open a link needs room for it first.
+    if (!entry || !entry->link) {
+        bool opens = true;
+        if (entry) {
+            meshq_peer_t trial = entry->peer;
+            opens = meshq_peer_discovered (&trial, incarnation, gossip, now) &
+                    MESHQ_PEER_OPEN_LINK;
+        }
+        if (opens && !meshq_peers_cap_room (self, entry, node, false, now))
+            return;
+    }
     if (!entry)
         entry = meshq_peers_add (self, node, now);
     if (!entry) {
@@ -301,6 +312,25 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
                       "hello: too many new peers pending", node, now);
         return;
     }
+    meshq_peer_hello_t said = {.incarnation = hello.incarnation,
+                               .timeout_ms = (uint32_t)hello.timeout_ms,
+                               .session = hello.session,
+                               .ack = hello.ack,
+                               .probe = probe};
+    //  A HELLO that would open a link needs room for it first; refused,
+    //  the peer's try times out, and the membership still hears of it.
+    if (!entry || !entry->link) {
+        bool opens = true;
+        if (entry) {
+            meshq_peer_t trial = entry->peer;
+            opens =
+                meshq_peer_hello (&trial, &said, now) & MESHQ_PEER_OPEN_LINK;
+        }
+        if (opens && !meshq_peers_cap_room (self, entry, node, true, now)) {
+            meshq_peers_swim_heard (self, node, hello.incarnation, endpoint);
+            return;
+        }
+    }
     if (!entry)
         entry = meshq_peers_add (self, node, now);
     if (!entry) {
@@ -322,11 +352,6 @@ s_hello (meshq_peers_t *self, const uint8_t *node, bool probe,
         self->stats.frames_dropped[MESHQ_FRAME_DROP_DUPLICATE]++;
         return;
     }
-    meshq_peer_hello_t said = {.incarnation = hello.incarnation,
-                               .timeout_ms = (uint32_t)hello.timeout_ms,
-                               .session = hello.session,
-                               .ack = hello.ack,
-                               .probe = probe};
     unsigned actions = meshq_peer_hello (&entry->peer, &said, now);
     if (actions & MESHQ_PEER_STALE) {
         s_drop_frame (self, MESHQ_FRAME_DROP_STALE, "hello: older incarnation",

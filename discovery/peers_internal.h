@@ -166,6 +166,8 @@ struct _meshq_peers_t {
     meshq_peers_ratelog_t frame_log;
     meshq_peers_ratelog_t error_log;
     meshq_peers_ratelog_t handshake_log;
+    meshq_peers_ratelog_t cap_log;
+    int64_t cap_theirs;  //  When a peer's HELLO last made room (ms).
 };
 
 //  peers_table.c
@@ -263,6 +265,15 @@ bool meshq_peers_swim_needed (meshq_peers_t *self, const uint8_t node[16],
 //  few (the rest once it holds still).
 bool meshq_peers_swim_linkable (meshq_peers_t *self, const uint8_t node[16],
                                 int64_t now);
+//  Whether links go only to the overlay and the wants: past full_links
+//  members, or filling towards it.
+bool meshq_peers_swim_partial (meshq_peers_t *self);
+//  Whether the member is in our overlay now.
+bool meshq_peers_swim_overlay (meshq_peers_t *self, const uint8_t node[16]);
+//  Forgets the owner's want of a link to the member (its link was
+//  closed to make room): the scan does not open it again until the
+//  owner wants it again.
+void meshq_peers_swim_unwant (meshq_peers_t *self, const uint8_t node[16]);
 //  Hangs the membership's thread (frozen) or lets it go, as SIGSTOP
 //  would: for tests of a hung node.
 void meshq_peers_swim_freeze (meshq_peers_t *self, bool frozen);
@@ -275,6 +286,19 @@ void meshq_peers_unlink_tick (meshq_peers_t *self, int64_t now);
 //  and we close ours (and say so) if we can do without the link.
 void meshq_peers_unlink_input (meshq_peers_t *self, meshq_peers_entry_t *entry,
                                bool done, int64_t now);
+
+//  peers_unlink.c, the cap on links
+//  Links open now (entries with a link: up, suspect or trying).
+size_t meshq_peers_links (const meshq_peers_t *self);
+//  Whether the entry's peer (node; entry NULL if not in the table) may
+//  get a new link now: past full_links, with max_links open, only by
+//  closing the least recently used spare link. theirs: the peer asks
+//  (its HELLO) and we need no link to it: such room is made at most
+//  once a second. Counts and logs a refusal.
+bool meshq_peers_cap_room (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                           const uint8_t node[16], bool theirs, int64_t now);
+//  Notes a link opened (the peak).
+void meshq_peers_cap_opened (meshq_peers_t *self);
 
 //  peers_seeds.c
 //  Reads the seed list into seed_list (numeric endpoints) and

@@ -342,6 +342,40 @@ meshq_peers_swim_needed (meshq_peers_t *peers, const uint8_t id[16],
     return until && *until > now;
 }
 
+bool
+meshq_peers_swim_partial (meshq_peers_t *peers)
+{
+    meshq_peers_swim_t *self = peers->membership;
+    if (!self && peers->leader)
+        return meshq_peers_swim_partial (peers->leader);
+    return self && s_partial (self, peers->config.full_links);
+}
+
+bool
+meshq_peers_swim_overlay (meshq_peers_t *peers, const uint8_t id[16])
+{
+    meshq_peers_swim_t *self = peers->membership;
+    if (!self && peers->leader)
+        return meshq_peers_swim_overlay (peers->leader, id);
+    return self && self->overlay_len &&
+           bsearch (id, self->overlay, self->overlay_len, 16, s_compare_id);
+}
+
+void
+meshq_peers_swim_unwant (meshq_peers_t *peers, const uint8_t id[16])
+{
+    meshq_peers_swim_t *self = peers->membership;
+    if (!self && peers->leader) {
+        meshq_peers_swim_unwant (peers->leader, id);
+        return;
+    }
+    if (!self || !self->wanted)
+        return;
+    char hex[33];
+    meshq_peers_hex (id, hex);
+    zhashx_delete (self->wanted, hex);
+}
+
 //  Whether a member alive gets a link from us now: one needed, but
 //  past full_links an overlay link only up to S_FLOOR links while the
 //  membership grows fast, and one every S_LINK_RATE_MS past them.

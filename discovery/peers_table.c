@@ -232,6 +232,7 @@ s_open_link (meshq_peers_t *self, meshq_peers_entry_t *entry)
         meshq_link_destroy (&entry->link);
         return;
     }
+    meshq_peers_cap_opened (self);
     s_send_hello (self, entry);
 }
 
@@ -320,7 +321,11 @@ meshq_peers_apply (meshq_peers_t *self, meshq_peers_entry_t *entry,
         if (endpoint)
             s_localize (self, endpoint, entry->endpoint,
                         sizeof entry->endpoint);
-        s_open_link (self, entry);
+        //  Room was made before the state machine was asked, where a
+        //  peer's HELLO or a member opens it; anything else that would
+        //  pass the cap waits: the try ends at the HELLO timeout.
+        if (meshq_peers_cap_room (self, entry, entry->node, false, now))
+            s_open_link (self, entry);
     }
     if ((actions & MESHQ_PEER_SEND_HELLO) && entry->link)
         s_send_hello (self, entry);
@@ -474,6 +479,7 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
     }
     s_probe_seeds (self, now);
     meshq_peers_unlink_tick (self, now);
+    self->stats.links_open = meshq_peers_links (self);
     if (meshq_peers_swim_due (self, now))
         meshq_peers_swim_scan (self, now);
     s_tick_every (self, self->tick_calm || s_calm (self));

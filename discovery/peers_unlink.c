@@ -1,5 +1,6 @@
 /*  peers_unlink.c - closing idle links in a mesh past full_links, with
-    a goodbye that is not a death. See peers_internal.h.
+    a goodbye that is not a death, and capping how many are open. See
+    peers_internal.h.
 
     In a mesh of more than full_links members an agent keeps links to
     its overlay (overlay.h) and to the members its owner wants
@@ -15,6 +16,11 @@
     says so (then as to any member). A peer that needs the link does
     not answer; the ask lapses after a timeout and comes again an idle
     later. Only peers whose HELLO announced UNLINK are asked.
+
+    Past full_links, links open at once are capped too (max_links): a
+    new one takes the place of the least recently used spare link,
+    closed by an UNLINK done 1 that needs no answer, or is refused
+    (meshq_peers_cap_room; docs/decisions/0039-a-cap-on-open-links.md).
 */
 #include "peers_internal.h"
 
@@ -93,8 +99,146 @@ meshq_peers_unlink_input (meshq_peers_t *self, meshq_peers_entry_t *entry,
         if (entry->link)
             meshq_link_set_linger (entry->link, S_LINGER_MS);
     }
+    //  It closed its side: an answer to our ask, or a close to make
+    //  room at a peer at its cap (its max_links). Our owner's want of
+    //  the link, if any, is forgotten as well: held, it would open the
+    //  link again at once and close another there, for as long as it
+    //  lasts; work that still needs the link wants it again.
+    if (done)
+        meshq_peers_swim_unwant (self, entry->node);
     unsigned actions = meshq_peer_unlinked (&entry->peer, now);
     if (actions)
         self->stats.links_unlinked++;
     meshq_peers_apply (self, entry, actions, NULL, NULL, now);
+}
+
+// --------------------------------------------------------------------
+//  The cap on links open at once (max_links), past full_links
+
+//  A link used (a frame of the owner's either way, or its session's
+//  start) this recently is not closed to make room: it carries work,
+//  or is about to (a want opens a link and its frame follows once the
+//  link is up, within a round trip). A second is tens of round trips
+//  on a network, and short against the idle close's 15 s.
+#define S_ROOM_FLOOR_MS 1000
+
+size_t
+meshq_peers_links (const meshq_peers_t *self)
+{
+    size_t links = 0;
+    for (size_t i = 0; i < self->count; i++)
+        if (self->entries[i]->link)
+            links++;
+    return links;
+}
+
+void
+meshq_peers_cap_opened (meshq_peers_t *self)
+{
+    size_t links = meshq_peers_links (self);
+    self->stats.links_open = links;
+    if (links > self->stats.links_peak)
+        self->stats.links_peak = links;
+}
+
+//  Whether the entry's link may be closed to make room: up (or
+//  suspect), not our overlay, nothing in flight on it (no wait for a
+//  sign of life), no UNLINK under way, and unused for S_ROOM_FLOOR_MS.
+static bool
+s_evictable (meshq_peers_t *self, meshq_peers_entry_t *entry, int64_t now)
+{
+    const meshq_peer_t *peer = &entry->peer;
+    return entry->link &&
+           (peer->state == MESHQ_PEER_IS_UP ||
+            peer->state == MESHQ_PEER_IS_SUSPECT) &&
+           !peer->waiting && !peer->unlinking &&
+           now - peer->used >= S_ROOM_FLOOR_MS &&
+           !meshq_peers_swim_overlay (self, entry->node);
+}
+
+//  The link to close to make room: of those evictable, the least
+//  recently used. NULL if none. (Whether the owner still wants it does
+//  not count: a want lasts a minute past the work that made it.)
+static meshq_peers_entry_t *
+s_victim (meshq_peers_t *self, int64_t now)
+{
+    meshq_peers_entry_t *best = NULL;
+    for (size_t i = 0; i < self->count; i++) {
+        meshq_peers_entry_t *entry = self->entries[i];
+        if (s_evictable (self, entry, now) &&
+            (!best || entry->peer.used < best->peer.used))
+            best = entry;
+    }
+    return best;
+}
+
+//  Closes the victim's link as an UNLINK the peer need not answer: we
+//  say we close (done 1), as the answer to an ask does, so that it
+//  closes its side as a link closed by agreement (no suspicion, no
+//  probe); an older peer, which has no UNLINK, sees the link lost.
+static void
+s_evict (meshq_peers_t *self, meshq_peers_entry_t *victim, int64_t now)
+{
+    if (s_speaks_unlink (victim)) {
+        s_send (self, victim, true);
+        meshq_link_set_linger (victim->link, S_LINGER_MS);
+    }
+    self->stats.links_evicted++;
+    zsys_info ("discovery: link closed to make room id=%s name=%s "
+               "idle_ms=%" PRId64 " max_links=%u evicted=%" PRIu64,
+               victim->hex, victim->name, now - victim->peer.used,
+               self->config.max_links, self->stats.links_evicted);
+    //  The owner wants it no more than the others it left open: a want
+    //  still held would open it again at the next scan, and close
+    //  another, for as long as the want lasts.
+    meshq_peers_swim_unwant (self, victim->node);
+    unsigned actions = meshq_peer_unlinked (&victim->peer, now);
+    meshq_peers_apply (self, victim, actions, NULL, NULL, now);
+}
+
+bool
+meshq_peers_cap_room (meshq_peers_t *self, meshq_peers_entry_t *entry,
+                      const uint8_t node[16], bool theirs, int64_t now)
+{
+    if ((entry && entry->link) || !meshq_peers_swim_partial (self))
+        return true;
+    size_t links = meshq_peers_links (self);
+    if (links < self->config.max_links)
+        return true;
+    //  A link we need ourselves is ours to open, whoever asks. One only
+    //  a peer wants makes room at most once a S_ROOM_FLOOR_MS: a peer
+    //  that opens links to us in a loop (a bug, or an attack) closes
+    //  at most one of our spare links a second, never one we need now.
+    bool overlay = meshq_peers_swim_overlay (self, node);
+    if (theirs && (overlay || meshq_peers_swim_needed (self, node, now)))
+        theirs = false;
+    bool paced = theirs && now - self->cap_theirs < S_ROOM_FLOOR_MS;
+    while (links >= self->config.max_links && !paced) {
+        meshq_peers_entry_t *victim = s_victim (self, now);
+        if (!victim)
+            break;
+        s_evict (self, victim, now);
+        //  Counted again: the owner, told of the close, may have
+        //  opened another meanwhile.
+        links = meshq_peers_links (self);
+        if (theirs) {
+            self->cap_theirs = now;
+            paced = true;
+        }
+    }
+    //  The overlay never waits for room: without it the mesh may split.
+    //  It holds about 2 log2 of the members, 20 at most in a table of
+    //  1,024, and may go past the cap by that much.
+    if (links < self->config.max_links || overlay)
+        return true;
+    self->stats.links_refused++;
+    if (meshq_peers_ratelog (&self->cap_log, now)) {
+        char hex[33];
+        meshq_peers_hex (node, hex);
+        zsys_warning ("discovery: link refused id=%s reason=\"max_links\" "
+                      "links=%zu max_links=%u asked_by=%s refused=%" PRIu64,
+                      hex, links, self->config.max_links,
+                      theirs ? "peer" : "us", self->stats.links_refused);
+    }
+    return false;
 }

@@ -104,6 +104,11 @@
     X (HEALTH, health, "health", UINT)       /* own health multiplier */       \
     X (MEMBERS_FULL, members_full, "membersfull", UINT)       /* table full */ \
     X (GOSSIP_DROPPED, gossip_dropped, "gossipdropped", UINT) /* queue full */ \
+    X (LINKS, links, "links", UINT)               /* links open now */         \
+    X (LINKS_PEAK, links_peak, "linkspeak", UINT) /* most at once */           \
+    X (MAX_LINKS, max_links, "maxlinks", UINT)    /* their cap */              \
+    X (LINKS_REFUSED, links_refused, "linksrefused", UINT) /* at the cap */    \
+    X (LINKS_EVICTED, links_evicted, "linksevicted", UINT) /* made room */     \
     X (MEMBER, member, "member", STR) /* state in the membership */            \
     X (MEMBER_INCARNATION, member_incarnation, "minc", UINT) /* its start */   \
     X (MEMBER_VERSION, member_version, "mver", UINT)  /* its refutations */    \

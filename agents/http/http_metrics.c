@@ -434,6 +434,33 @@ s_mesh (meshq_engine_t *self, meshq_buf_t *out)
             meshq_buf_fini (&label);
         }
     }
+    //  The links: open now and their cap past full_links (gauges), new
+    //  ones refused at the cap, and links closed to make room.
+    static const char *link_names[] = {"meshq_links", "meshq_links_max",
+                                       "meshq_links_refused_total",
+                                       "meshq_links_evicted_total"};
+    static const char *link_helps[] = {
+        "Links to peers open now (up or trying).",
+        "The most links open at once past full_links (max_links).",
+        "New links refused: max_links open and none spare.",
+        "Links closed to make room for a new one at max_links."};
+    for (int family = 0; family < 4; family++) {
+        s_family (out, link_names[family], family < 2 ? "gauge" : "counter",
+                  link_helps[family]);
+        vhost = zhashx_first (self->vhosts);
+        for (; vhost; vhost = zhashx_next (self->vhosts)) {
+            if (!vhost->peers)
+                continue;
+            const meshq_peers_stats_t *stats = meshq_peers_stats (vhost->peers);
+            uint64_t values[] = {stats->links_open, stats->links_max,
+                                 stats->links_refused, stats->links_evicted};
+            meshq_text_printf (out, "%s{vhost=\"", link_names[family]);
+            meshq_text_label (out, vhost->name, strlen (vhost->name));
+            meshq_text_str (out, "\"} ");
+            meshq_text_u64 (out, values[family]);
+            meshq_text_str (out, "\n");
+        }
+    }
     //  The frames of the agents' commands (BACKLOG, GRANT, DELIVER, ...).
     s_family (out, "meshq_mesh_commands_total", "counter",
               "Commands exchanged with other agents, by command and "

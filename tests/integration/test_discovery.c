@@ -1033,19 +1033,24 @@ Test (discovery, says_why_it_cannot_start, .init = s_setup)
         const char *interface;  //  Interface asked for.
         uint32_t timeout_ms;    //  Peer timeout.
         const char *seeds;      //  Seeds.
+        uint32_t max_links;     //  Links past full_links (64).
         int code;               //  Expected code.
         const char *why;        //  Expected in the reason.
     } cases[] = {
-        {"nosuch0", 0, NULL, MESHQ_ENOTFOUND, "no interface named 'nosuch0'"},
-        {"lo", 150, NULL, MESHQ_EINVAL, "at least three heartbeats"},
-        {"lo", 0, "tcp://local_host:5000", MESHQ_EINVAL,
+        {"nosuch0", 0, NULL, 0, MESHQ_ENOTFOUND,
+         "no interface named 'nosuch0'"},
+        {"lo", 150, NULL, 0, MESHQ_EINVAL, "at least three heartbeats"},
+        {"lo", 0, "tcp://local_host:5000", 0, MESHQ_EINVAL,
          "seed 'tcp://local_host:5000' is not tcp://HOST:PORT"},
+        {"lo", 0, NULL, 63, MESHQ_EINVAL,
+         "max_links 63 is below full_links 64"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         meshq_peers_config_t config = s_config (0);
         config.interface = cases[i].interface;
         config.peer_timeout_ms = cases[i].timeout_ms;
         config.seeds = cases[i].seeds;
+        config.max_links = cases[i].max_links;
         zactor_t *actor = zactor_new (meshq_discovery, &config);
         zstr_send (actor, "START");
         char *verb, *why;
