@@ -13,6 +13,7 @@
 #include "cache.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <unistd.h>
 
 //  Structures of each kind kept for reuse, at most.
@@ -176,7 +177,14 @@ meshq_engine_pool_trim (meshq_engine_t *self)
         free (pending);
     }
     meshq_cache_trim ();
+    //  One engine at a time: the engines of a process tick together
+    //  (tick.h), and where glibc's allocator is not the one in use (a
+    //  sanitizer's), its first malloc_trim sets it up, which two threads
+    //  must not do at once (it crashed in mtrim).
+    static pthread_mutex_t trimming = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock (&trimming);
     malloc_trim (0);
+    pthread_mutex_unlock (&trimming);
     self->trimmed_kb = s_resident_kb ();
     zsys_debug ("agent: memory trimmed rss_kb=%ld now_kb=%ld", resident,
                 self->trimmed_kb);
