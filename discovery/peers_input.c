@@ -660,13 +660,21 @@ meshq_peers_probe_input (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         }
         gone = error == ECONNREFUSED || error == ECONNRESET;
     } else {
-        uint8_t byte;
-        ssize_t got = recv (entry->probe, &byte, 1, MSG_DONTWAIT);
-        gone = got == 0 || (got < 0 && errno != EAGAIN);
+        //  A greeting proves nothing yet: a libzmq that is closing its
+        //  socket may send one before it closes ours. A live one waits
+        //  for our greeting (seconds), a dying one closes at once: keep
+        //  reading until the close, or the probe's deadline (the tick),
+        //  after which its frames or the heartbeat timeout decide.
+        uint8_t bytes[64];
+        ssize_t got;
+        while ((got = recv (entry->probe, bytes, sizeof bytes, MSG_DONTWAIT)) >
+               0)
+            ;
+        if (got < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        gone = true;
     }
     meshq_peers_probe_stop (self, entry);
-    //  Otherwise something answers there, the peer may be back: its
-    //  frames or the heartbeat timeout decide.
     if (gone)
         meshq_peers_refused (self, entry, zclock_mono ());
     return 0;

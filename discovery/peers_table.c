@@ -13,6 +13,9 @@
 #include <sodium.h>
 #include <unistd.h>
 
+//  Longest wait for a probe's answer.
+#define S_PROBE_MAX_MS 10000
+
 // --------------------------------------------------------------------
 //  The table
 
@@ -266,9 +269,7 @@ meshq_peers_probe_start (meshq_peers_t *self, meshq_peers_entry_t *entry)
         close (fd);
         freeaddrinfo (found);
         if (error == ECONNREFUSED)
-            meshq_peers_apply (
-                self, entry, meshq_peer_refused (&entry->peer, zclock_mono ()),
-                NULL, NULL, zclock_mono ());
+            meshq_peers_refused (self, entry, zclock_mono ());
         return;
     }
     freeaddrinfo (found);
@@ -276,7 +277,12 @@ meshq_peers_probe_start (meshq_peers_t *self, meshq_peers_entry_t *entry)
         return;
     entry->probe = fd;
     entry->probe_item = (zmq_pollitem_t){NULL, fd, ZMQ_POLLOUT, 0};
-    entry->probe_deadline = zclock_mono () + entry->peer.timeout_ms;
+    //  Within libzmq's handshake interval (30 s): a live peer that
+    //  greeted us would close at its end, and look dead.
+    entry->probe_deadline =
+        zclock_mono () + (entry->peer.timeout_ms < S_PROBE_MAX_MS
+                              ? entry->peer.timeout_ms
+                              : S_PROBE_MAX_MS);
     if (zloop_poller (self->loop, &entry->probe_item, meshq_peers_probe_input,
                       entry)) {
         close (fd);
