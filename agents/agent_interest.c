@@ -18,7 +18,7 @@
         a record is new to (meshq_mesh_interest_forward), so over the
         overlay to all;
       * past full_links, where links go only to an overlay of about
-        log2(N) members (discovery/peers_swim.c) and to those an agent
+        log2(N) members (discovery/peers_links.c) and to those an agent
         wants, the agent with the backlog wants a link to each agent
         whose record names the queue; once up, BACKLOG and GRANT flow
         over it as in a small mesh.

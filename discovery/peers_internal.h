@@ -1,9 +1,13 @@
 /*  peers_internal.h - what the files of the peers module share.
 
-    meshq_peers is one module in four files: peers.c (life cycle, start
+    meshq_peers is one module in eight files: peers.c (life cycle, start
     and stop), peers_owner.c (the owner's calls once it runs),
     peers_table.c (the table, the actions the state machine asks for,
-    timers) and peers_input.c (beacons, frames and link events). Nothing outside discovery/peers*.c includes this header.
+    timers), peers_input.c (beacons, frames and link events),
+    peers_seeds.c (seeds), peers_swim.c (the membership: its thread,
+    socket and events), peers_links.c (which members get a link, and
+    when) and peers_unlink.c (closing idle links, the cap on links).
+    Nothing outside discovery/peers*.c includes this header.
 */
 #ifndef MESHQ_PEERS_INTERNAL_H_INCLUDED
 #define MESHQ_PEERS_INTERNAL_H_INCLUDED
@@ -14,12 +18,14 @@
 #include "iface.h"
 #include "link.h"
 #include "meshq.h"
+#include "overlay.h"
 #include "peer.h"
 #include "peers.h"
 #include "swim.h"
 #include "swim_udp.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 
 //  The software version a HELLO announces.
 #define MESHQ_PEERS_VERSION "0.1.0"
@@ -90,7 +96,61 @@ typedef struct {
     int name;             //  The seed name it is an address of, or -1.
 } meshq_peers_seed_t;
 
-typedef struct _meshq_peers_swim_t meshq_peers_swim_t;
+//  A change of a member's state, from the membership's thread to the
+//  owner's loop (peers_swim.c), where links follow (peers_links.c).
+typedef struct {
+    uint8_t id[16];            //  The member.
+    meshq_swim_state_t state;  //  Its new state.
+    bool fresh;                //  Alive, and was not (see swim.h).
+    uint64_t incarnation;      //  Of which start.
+    meshq_swim_addr_t addr;    //  Where it listens.
+} meshq_peers_swim_event_t;
+
+//  The membership's growth is measured over this many samples
+//  (peers_links.c, s_filling).
+#define MESHQ_PEERS_SAMPLES 4
+
+//  The membership (peers_swim.c: the fields down to log) and the link
+//  decisions drawn from it (peers_links.c: from members on, though the
+//  membership's events set members and changed too). One struct, made
+//  by meshq_peers_swim_open and freed by meshq_peers_swim_stop.
+typedef struct _meshq_peers_swim_t {
+    meshq_peers_t *owner;              //  The peers module.
+    meshq_swim_t *swim;                //  Who is in the mesh.
+    meshq_swim_udp_t *udp;             //  Its datagrams.
+    uint8_t key[MESHQ_SWIM_KEY_SIZE];  //  Seals them, with a secret.
+    pthread_mutex_t lock;              //  Guards all below but pipes.
+    pthread_t thread;                  //  Runs the membership.
+    bool running;                      //  The thread was started.
+    bool stopping;                     //  The thread must end.
+    int wake[2];                       //  Owner -> thread.
+    int notify[2];                     //  Thread -> owner's loop.
+    zmq_pollitem_t notify_item;        //  Its zloop poller.
+    bool notified;                     //  A byte waits in notify.
+    meshq_peers_swim_event_t *events;  //  Changes for the owner.
+    size_t events_len, events_cap;     //  In use, allocated.
+    bool overflow;                     //  Some were dropped.
+    int64_t joined;                    //  Last join through seeds.
+    meshq_peers_ratelog_t log;         //  Dropped datagrams' lines.
+    //  The owner's side only (no lock): which members get a link.
+    uint32_t members;   //  Alive or suspect, at the last scan.
+    uint32_t linked;    //  Links up or coming, at the last scan, plus
+                        //  those opened since while it grows.
+    int64_t link_next;  //  When the next overlay link past S_FLOOR may
+                        //  open.
+    //  Members past full_links linked to (overlay.h), sorted.
+    uint8_t overlay[MESHQ_OVERLAY_MAX][16];
+    size_t overlay_len;
+    zhashx_t *wanted;  //  Hex id -> int64_t* until when the
+                       //  owner wants a link to it.
+    //  Members at the last scans, one every S_SAMPLE_MS.
+    uint32_t counts[MESHQ_PEERS_SAMPLES];
+    int64_t counted;  //  When the last was taken.
+    size_t count_at;  //  The oldest, in counts.
+    int64_t scanned;  //  When the last scan was.
+    bool changed;     //  A member changed since (under lock).
+    bool filling;     //  The last scan found it filling.
+} meshq_peers_swim_t;
 
 struct _meshq_peers_t {
     meshq_peers_config_t config;  //  Defaults applied; strings below.
@@ -198,6 +258,9 @@ int meshq_peers_link_send (meshq_peers_t *self, meshq_peers_entry_t *entry,
 //  Sends [command][args] on the entry's link.
 int meshq_peers_send_frame (meshq_peers_t *self, meshq_peers_entry_t *entry,
                             const char *command, const meshq_buf_t *args);
+//  Puts the tick back to every heartbeat, if it was calm: something
+//  changed that it must time (a link opening, a wait, a probe).
+void meshq_peers_hurry (meshq_peers_t *self);
 
 //  peers_input.c
 //  A peer named by a beacon, an introduction or the membership
@@ -247,24 +310,24 @@ int meshq_peers_swim_member (meshq_peers_t *self, const uint8_t node[16],
 //  answers are, which stretches a silent link's timeout as it stretches
 //  the membership's. Also copies the membership's counts to the stats.
 uint32_t meshq_peers_swim_awareness (meshq_peers_t *self);
-//  Puts the tick back to every heartbeat, if it was calm: something
-//  changed that it must time (a link opening, a wait, a probe).
-void meshq_peers_hurry (meshq_peers_t *self);
-//  Reconciles links with the table: a link for each member alive, none
-//  for one dead or gone; alone, joins through the seeds.
-void meshq_peers_swim_scan (meshq_peers_t *self, int64_t now);
-//  Whether the tick's scan is due: a member changed since the last, or
-//  a second went by (to retry links that failed).
-bool meshq_peers_swim_due (meshq_peers_t *self, int64_t now);
+//  The name of a membership state: "alive", "suspect", "dead" or "left".
+const char *meshq_peers_swim_state_name (meshq_swim_state_t state);
+//  The membership's part of a scan (meshq_peers_swim_scan), with its
+//  lock held and its counts in stats: alone, joins again through the
+//  seeds, at most once a second; past full_links members, probes every
+//  two heartbeats.
+void meshq_peers_swim_scan_locked (meshq_peers_t *self,
+                                   const meshq_swim_stats_t *stats,
+                                   int64_t now);
+//  Hangs the membership's thread (frozen) or lets it go, as SIGSTOP
+//  would: for tests of a hung node.
+void meshq_peers_swim_freeze (meshq_peers_t *self, bool frozen);
+
+//  peers_links.c
 //  Whether the link to the member is needed: every member alive up to
 //  full_links members; beyond, those of our overlay and those wanted.
 bool meshq_peers_swim_needed (meshq_peers_t *self, const uint8_t node[16],
                               int64_t now);
-//  Whether the member gets a link from us now: one needed, but while a
-//  membership past full_links grows fast, overlay links only up to a
-//  few (the rest once it holds still).
-bool meshq_peers_swim_linkable (meshq_peers_t *self, const uint8_t node[16],
-                                int64_t now);
 //  Whether links go only to the overlay and the wants: past full_links
 //  members, or filling towards it.
 bool meshq_peers_swim_partial (meshq_peers_t *self);
@@ -274,9 +337,23 @@ bool meshq_peers_swim_overlay (meshq_peers_t *self, const uint8_t node[16]);
 //  closed to make room): the scan does not open it again until the
 //  owner wants it again.
 void meshq_peers_swim_unwant (meshq_peers_t *self, const uint8_t node[16]);
-//  Hangs the membership's thread (frozen) or lets it go, as SIGSTOP
-//  would: for tests of a hung node.
-void meshq_peers_swim_freeze (meshq_peers_t *self, bool frozen);
+//  Whether the member gets a link from us now: one needed, but while a
+//  membership past full_links grows fast, overlay links only up to a
+//  few (the rest once it holds still).
+bool meshq_peers_swim_linkable (meshq_peers_t *self, const uint8_t node[16],
+                                int64_t now);
+//  A member changed (an event of the membership's, or a scan's
+//  finding): a member alive gets a link if linkable, one dead or left
+//  is declared dead to its peer and to the owner (gone_fn).
+void meshq_peers_swim_apply (meshq_peers_t *self,
+                             const meshq_peers_swim_event_t *event,
+                             int64_t now);
+//  Reconciles links with the table: a link for each member alive, none
+//  for one dead or gone; alone, joins through the seeds.
+void meshq_peers_swim_scan (meshq_peers_t *self, int64_t now);
+//  Whether the tick's scan is due: a member changed since the last, or
+//  a second went by (to retry links that failed).
+bool meshq_peers_swim_due (meshq_peers_t *self, int64_t now);
 
 //  peers_unlink.c
 //  Past full_links, asks the peers whose links are idle and not needed

@@ -180,9 +180,9 @@ meshq_peers_member_gone (meshq_peers_t *self, const uint8_t node[16], bool left)
     if (!entry)
         return;
     //  As a module with a membership of its own takes its DEAD or LEFT
-    //  (peers_swim.c): down now, link closed. Nothing marks the start
-    //  as gone, so a member that refutes its death and is introduced
-    //  again links again.
+    //  (meshq_peers_swim_apply): down now, link closed. Nothing marks
+    //  the start as gone, so a member that refutes its death and is
+    //  introduced again links again.
     int64_t now = zclock_mono ();
     unsigned actions = meshq_peer_dead (
         &entry->peer, left ? "left" : "declared dead by the membership", now);
