@@ -29,7 +29,7 @@ meshq_beacon_pace_sent (meshq_beacon_pace_t *self, bool joined, int64_t now)
     uint32_t longest = meshq_beacon_pace_longest (self);
     if (!joined)
         self->interval_ms = self->fast_ms;
-    else if (self->members > MESHQ_BEACON_PACE_SHARE)
+    else if (self->members > MESHQ_BEACON_PACE_LARGE)
         //  Joined a large mesh: its beacons only merge meshes that were
         //  apart, and 256 agents doubling from 500 ms sent some 1,300
         //  beacons in their first 15 s, each read by all.

@@ -78,20 +78,20 @@ Test (beacon_pace, a_slow_interval_below_the_fast_one_means_no_back_off)
 
 Test (beacon_pace, a_large_mesh_sends_about_as_many_beacons_as_a_small_one)
 {
-    //  One agent of 16 beacons every slow interval once settled; one of
-    //  256 every 16 of them, so that the 256 together send about what
-    //  16 do (every agent hears every beacon).
+    //  One agent of 4 beacons every slow interval once settled; one of
+    //  256 every 64 of them, so that the 256 together send about what
+    //  4 do (every agent hears every beacon).
     int sent[2];
-    uint32_t sizes[2] = {15, 255};
+    uint32_t sizes[2] = {3, 255};
     for (int i = 0; i < 2; i++) {
         meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
         meshq_beacon_pace_members (&s_pace, sizes[i]);
-        s_run (0, 600000, true, NULL);
-        sent[i] = s_run (600000, 1800000, true, NULL);
+        s_run (0, 1200000, true, NULL);
+        sent[i] = s_run (1200000, 4800000, true, NULL);
     }
-    cr_assert_eq (sent[0], 1200000 / S_SLOW);
-    cr_assert_lt (sent[1] * 256, sent[0] * 16 * 2,
-                  "the mesh of 256 sends %d x 256 beacons, of 16 %d x 16",
+    cr_assert_eq (sent[0], 3600000 / S_SLOW);
+    cr_assert_lt (sent[1] * 256, sent[0] * 4 * 2,
+                  "the mesh of 256 sends %d x 256 beacons, of 4 %d x 4",
                   sent[1], sent[0]);
     cr_assert_gt (sent[1], 0);
     //  Joined to a large mesh, an agent waits the longest interval at
@@ -101,9 +101,20 @@ Test (beacon_pace, a_large_mesh_sends_about_as_many_beacons_as_a_small_one)
     int first =
         s_run (0, meshq_beacon_pace_longest (&s_pace) - S_FAST, true, NULL);
     cr_assert_eq (first, 1, "%d beacons", first);
-    //  And a mesh of thousands no less often than every 16 slow
+    //  And a mesh of thousands no less often than every 64 slow
     //  intervals per agent.
     meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
     meshq_beacon_pace_members (&s_pace, 10000);
-    cr_assert_eq (meshq_beacon_pace_longest (&s_pace), 16 * S_SLOW);
+    cr_assert_eq (meshq_beacon_pace_longest (&s_pace), 64 * S_SLOW);
+}
+
+Test (beacon_pace, a_mesh_of_a_few_doubles_up_to_its_longest_interval)
+{
+    //  Ten members: the longest interval is two slow ones, reached by
+    //  doubling (not at once, as in a mesh past 16).
+    meshq_beacon_pace_init (&s_pace, S_FAST, S_SLOW, 0);
+    meshq_beacon_pace_members (&s_pace, 10);
+    cr_assert_eq (meshq_beacon_pace_longest (&s_pace), 2 * S_SLOW);
+    int first = s_run (0, 2 * S_SLOW - S_FAST, true, NULL);
+    cr_assert_gt (first, 1, "%d beacons", first);
 }
