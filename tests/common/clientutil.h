@@ -1,5 +1,5 @@
-/*  clientutil.h - asking an agent for its lists and status, for the
-    test suites.
+/*  clientutil.h - asking an agent for its lists and status, and taking
+    its deliveries, for the test suites.
 
     The LIST_ commands (queues, bindings, peers) answer with one frame
     that holds a list of rows; clientutil_list makes the call and opens
@@ -16,6 +16,24 @@
 #include <criterion/criterion.h>
 #include <czmq.h>
 
+//  Opens the list of kind ("queues") in reply, the answer to a LIST_
+//  command. Returns the cursor for meshq_codec_list_next; the rows
+//  borrow from reply.
+static inline meshq_span_t
+clientutil_list_open (zmsg_t *reply, const char *kind)
+{
+    zmsg_first (reply);
+    zframe_t *frame = zmsg_next (reply);
+    uint64_t rid;
+    meshq_span_t cursor;
+    uint32_t count;
+    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
+                                           zframe_size (frame), kind, &rid,
+                                           &cursor, &count, NULL),
+                  0);
+    return cursor;
+}
+
 //  Calls verb (such as "LIST_QUEUES") on client's agent and opens the
 //  list of kind ("queues") it answers with. Returns the cursor for
 //  meshq_codec_list_next; the rows borrow from *reply, which the
@@ -28,16 +46,7 @@ clientutil_list (meshq_client_t *client, const char *verb, const char *kind,
     memset (&args, 0, sizeof args);
     *reply = NULL;
     cr_assert_eq (meshq_client_call (client, verb, &args, reply), 0);
-    zmsg_first (*reply);
-    zframe_t *frame = zmsg_next (*reply);
-    uint64_t rid;
-    meshq_span_t cursor;
-    uint32_t count;
-    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
-                                           zframe_size (frame), kind, &rid,
-                                           &cursor, &count, NULL),
-                  0);
-    return cursor;
+    return clientutil_list_open (*reply, kind);
 }
 
 //  Whether span holds exactly text.
@@ -104,6 +113,30 @@ clientutil_status (meshq_client_t *client, meshq_args_t *status, zmsg_t **reply)
                   0);
 }
 
+//  Members alive that client's agent counts, from its STATUS.
+static inline uint64_t
+clientutil_members (meshq_client_t *client)
+{
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
+    uint64_t members = status.members;
+    zmsg_destroy (&reply);
+    return members;
+}
+
+//  Client's agent's node id, in hex, from its STATUS, into hex (33
+//  bytes).
+static inline void
+clientutil_node (meshq_client_t *client, char *hex)
+{
+    meshq_args_t status;
+    zmsg_t *reply;
+    clientutil_status (client, &status, &reply);
+    snprintf (hex, 33, "%.*s", (int)status.node.size, status.node.data);
+    zmsg_destroy (&reply);
+}
+
 //  Finds queue in client's LIST_QUEUES: true, with its row in *row, if
 //  it is there; else false, with *row all zero. Only the row's counts
 //  are kept: its names borrowed from the reply, which is gone.
@@ -125,6 +158,55 @@ clientutil_queue (meshq_client_t *client, const char *queue, meshq_args_t *row)
     row->queue = row->name = (meshq_span_t){NULL, 0};
     zmsg_destroy (&reply);
     return found;
+}
+
+//  Finds queue in the mesh-wide LIST_QUEUES of client's agent, which
+//  asks every agent, waiting timeout_ms for their answers: true, with
+//  the row's messages ready in *messages and the count of agents that
+//  answered with a part of it in *agents, if it is there; else false,
+//  and neither is set.
+static inline bool
+clientutil_meshwide (meshq_client_t *client, const char *queue, int timeout_ms,
+                     uint64_t *messages, uint64_t *agents)
+{
+    static uint64_t rid = 7000;
+    meshq_args_t args;
+    memset (&args, 0, sizeof args);
+    MESHQ_ARGS_SET (&args, RID, rid, ++rid);
+    MESHQ_ARGS_SET (&args, MESHWIDE, meshwide, true);
+    MESHQ_ARGS_SET (&args, TIMEOUT, timeout, (uint64_t)timeout_ms);
+    cr_assert_eq (meshq_client_send (client, "LIST_QUEUES", &args, NULL, 0), 0);
+    zmsg_t *reply = NULL;
+    cr_assert_eq (meshq_client_poll (client, 2 * timeout_ms, rid, &reply), 1);
+    meshq_span_t cursor = clientutil_list_open (reply, "queues");
+    bool found = false;
+    meshq_args_t row;
+    while (meshq_codec_list_next (&cursor, &row))
+        if (clientutil_span_is (row.queue, queue)) {
+            *messages = row.messages;
+            *agents = row.agents;
+            found = true;
+        }
+    zmsg_destroy (&reply);
+    return found;
+}
+
+//  Receives up to count deliveries at client, acking each, for at most
+//  timeout_ms; returns how many came.
+static inline int
+clientutil_receive (meshq_client_t *client, int count, int timeout_ms)
+{
+    int received = 0;
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (received < count && zclock_mono () < deadline) {
+        meshq_delivery_t *delivery;
+        if (meshq_client_recv (client, 500, &delivery))
+            continue;
+        received++;
+        meshq_client_ack (client, delivery->delivery_tag, false);
+        meshq_delivery_destroy (&delivery);
+    }
+    return received;
 }
 
 //  Sends the administrative request verb (ADD_VHOST, ADD_USER,

@@ -15,7 +15,7 @@
     between as well.
 */
 #include "clientutil.h"
-#include "overlay.h"
+#include "meshutil.h"
 #include "procutil.h"
 #include "testutil.h"
 
@@ -31,51 +31,11 @@ static procutil_node_t s_nodes[S_NODES];
 static void
 s_teardown (void)
 {
-    for (int i = 0; i < S_NODES; i++)
-        if (s_nodes[i].pid > 0)
-            procutil_kill (s_nodes[i].pid, SIGKILL);
+    meshutil_kill (s_nodes, S_NODES, SIGKILL);
     procutil_rmdir (s_dir);
 }
 
 TestSuite (partial_mesh, .fini = s_teardown, .timeout = 180);
-
-//  The mesh-wide row of queue in client's agent's LIST_QUEUES: its
-//  messages ready, and the agents that answered with a part of it.
-//  False if the list has no such row.
-static bool
-s_meshwide (meshq_client_t *client, const char *queue, uint64_t *messages,
-            uint64_t *agents)
-{
-    static uint64_t rid = 7000;
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, RID, rid, ++rid);
-    MESHQ_ARGS_SET (&args, MESHWIDE, meshwide, true);
-    MESHQ_ARGS_SET (&args, TIMEOUT, timeout, 15000);
-    cr_assert_eq (meshq_client_send (client, "LIST_QUEUES", &args, NULL, 0), 0);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_poll (client, 30000, rid, &reply), 1);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    uint64_t got;
-    meshq_span_t cursor;
-    uint32_t count;
-    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
-                                           zframe_size (frame), "queues", &got,
-                                           &cursor, &count, NULL),
-                  0);
-    bool found = false;
-    meshq_args_t row;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (row.queue.size == strlen (queue) &&
-            memcmp (row.queue.data, queue, row.queue.size) == 0) {
-            *messages = row.messages;
-            *agents = row.agents;
-            found = true;
-        }
-    zmsg_destroy (&reply);
-    return found;
-}
 
 //  Whether the agent of client has a link up to the agent named name.
 static bool
@@ -92,65 +52,13 @@ s_listed_alive (meshq_client_t *client)
     return clientutil_peers_in (client, NULL, "up", "alive");
 }
 
-//  Members alive that the agent of client counts.
-static uint64_t
-s_members (meshq_client_t *client)
-{
-    meshq_args_t status;
-    zmsg_t *reply;
-    clientutil_status (client, &status, &reply);
-    uint64_t members = status.members;
-    zmsg_destroy (&reply);
-    return members;
-}
-
-//  The agent's node id, in hex (33 bytes).
-static void
-s_node (meshq_client_t *client, char *hex)
-{
-    meshq_args_t status;
-    zmsg_t *reply;
-    clientutil_status (client, &status, &reply);
-    snprintf (hex, 33, "%.*s", (int)status.node.size, status.node.data);
-    zmsg_destroy (&reply);
-}
-
-static void
-s_unhex (const char *hex, uint8_t *id)
-{
-    for (int i = 0; i < 16; i++) {
-        unsigned byte;
-        sscanf (hex + 2 * i, "%2x", &byte);
-        id[i] = (uint8_t)byte;
-    }
-}
-
-//  Agent i's overlay among all (ids, from the nodes' hex ids), as a
-//  flag per node.
-static void
-s_overlay (char hex[][33], int i, bool *in)
-{
-    uint8_t ids[S_NODES][16], me[16], out[MESHQ_OVERLAY_MAX][16];
-    for (int n = 0; n < S_NODES; n++)
-        s_unhex (hex[n], ids[n]);
-    memcpy (me, ids[i], 16);
-    size_t count = meshq_overlay_pick (ids, S_NODES, me, out);
-    for (int n = 0; n < S_NODES; n++) {
-        uint8_t id[16];
-        s_unhex (hex[n], id);
-        in[n] = false;
-        for (size_t k = 0; k < count; k++)
-            in[n] |= memcmp (out[k], id, 16) == 0;
-    }
-}
-
 //  Links of agent i up outside its overlay (with too, if not NULL, the
 //  overlay members with no link up), from its list_peers rows.
 static int
 s_outside (meshq_client_t *client, char hex[][33], int i, int *missing)
 {
     bool in[S_NODES];
-    s_overlay (hex, i, in);
+    meshutil_overlay (hex, S_NODES, i, in);
     int outside = 0;
     for (int n = 0; n < S_NODES; n++) {
         if (n == i)
@@ -218,33 +126,13 @@ s_start_all (meshq_client_t **clients)
     procutil_mesh_dir ("partial", s_dir, sizeof s_dir, s_mesh, sizeof s_mesh);
     for (int i = 0; i < S_NODES; i++)
         procutil_node_init (&s_nodes[i], s_dir, i, testutil_free_port ());
-    const char *extra[] = {"--no-beacon",
-                           "--full-links",
-                           "2",
-                           "--http",
-                           "",
-                           "--metrics",
-                           "",
-                           "--amqp",
-                           "",
-                           NULL};
     for (int i = 0; i < S_NODES; i++) {
-        char seeds[64];
-        snprintf (seeds, sizeof seeds, "tcp://127.0.0.1:%d",
-                  s_nodes[i ? 0 : 1].port);
-        procutil_node_start (&s_nodes[i], s_dir, s_mesh, seeds, NULL, extra);
+        meshutil_start_partial (&s_nodes[i], &s_nodes[i ? 0 : 1], s_dir, s_mesh,
+                                NULL);
         clients[i] = procutil_client (s_nodes[i].control, 5000);
     }
     //  Every agent counts every other as a member.
-    int64_t deadline = zclock_mono () + 30000;
-    for (int i = 0; i < S_NODES; i++) {
-        while (s_members (clients[i]) != S_NODES - 1 &&
-               zclock_mono () < deadline)
-            zclock_sleep (100);
-        cr_assert_eq (s_members (clients[i]), S_NODES - 1,
-                      "%s counts %llu members", s_nodes[i].name,
-                      (unsigned long long)s_members (clients[i]));
-    }
+    meshutil_wait_members (s_nodes, clients, S_NODES, S_NODES - 1);
 }
 
 Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
@@ -257,7 +145,7 @@ Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
     int64_t deadline;
     char hex[S_NODES][33];
     for (int i = 0; i < S_NODES; i++)
-        s_node (clients[i], hex[i]);
+        clientutil_node (clients[i], hex[i]);
     int outside = 0;
     deadline = zclock_mono () + S_IDLE_WAIT_MS;
     do {
@@ -327,15 +215,7 @@ Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
     //  A declaration on the publisher's agent reaches every agent.
     meshq_client_t *producer = clients[publisher];
     cr_assert_eq (meshq_client_declare_queue (producer, "work", NULL), 0);
-    meshq_args_t row;
-    deadline = zclock_mono () + 20000;
-    for (int i = 0; i < S_NODES; i++) {
-        while (!clientutil_queue (clients[i], "work", &row) &&
-               zclock_mono () < deadline)
-            zclock_sleep (100);
-        cr_assert (clientutil_queue (clients[i], "work", &row),
-                   "the queue never reached %s", s_nodes[i].name);
-    }
+    meshutil_wait_queue (s_nodes, clients, S_NODES, "work");
     //  A mesh-wide list asked where the publisher's agent has no link
     //  counts its messages: the agents without a link are asked too.
     cr_assert_eq (meshq_client_declare_queue (producer, "listed", NULL), 0);
@@ -345,7 +225,8 @@ Test (partial_mesh, messages_reach_a_consumer_with_no_link_to_the_publisher)
             meshq_client_publish_body (producer, "", "listed", "x", 1), 0);
     cr_assert_eq (meshq_client_wait_for_confirms (producer, 10000), 0);
     uint64_t listed = 0, agents = 0;
-    cr_assert (s_meshwide (clients[consumer], "listed", &listed, &agents),
+    cr_assert (clientutil_meshwide (clients[consumer], "listed", 15000, &listed,
+                                    &agents),
                "no row for the queue");
     cr_expect_eq (listed, 5,
                   "%llu of 5 messages in the mesh-wide list of %s, which has "
@@ -447,7 +328,7 @@ Test (partial_mesh, a_second_vhost_carries_messages_past_full_links)
     //  Its idle links outside the overlay close too, by agreement.
     char hex[S_NODES][33];
     for (int i = 0; i < S_NODES; i++)
-        s_node (clients[i], hex[i]);
+        clientutil_node (clients[i], hex[i]);
     int outside = 0;
     deadline = zclock_mono () + S_IDLE_WAIT_MS;
     do {
@@ -484,15 +365,7 @@ Test (partial_mesh, a_second_vhost_carries_messages_past_full_links)
     cr_assert_geq (publisher, 0, "blue linked every agent to every other");
     meshq_client_t *producer = blue[publisher];
     cr_assert_eq (meshq_client_declare_queue (producer, "work", NULL), 0);
-    meshq_args_t row;
-    deadline = zclock_mono () + 20000;
-    for (int i = 0; i < S_NODES; i++) {
-        while (!clientutil_queue (blue[i], "work", &row) &&
-               zclock_mono () < deadline)
-            zclock_sleep (100);
-        cr_assert (clientutil_queue (blue[i], "work", &row),
-                   "the queue never reached %s in blue", s_nodes[i].name);
-    }
+    meshutil_wait_queue (s_nodes, blue, S_NODES, "work");
     meshq_client_t *taker = blue[consumer];
     cr_assert_eq (meshq_client_consume (taker, "work", 50, NULL, 0), 0);
     cr_assert_eq (meshq_client_set_confirms (producer, S_MESSAGES), 0);
@@ -500,16 +373,7 @@ Test (partial_mesh, a_second_vhost_carries_messages_past_full_links)
         cr_assert_eq (meshq_client_publish_body (producer, "", "work", "m", 1),
                       0);
     cr_assert_eq (meshq_client_wait_for_confirms (producer, 10000), 0);
-    int received = 0;
-    deadline = zclock_mono () + 30000;
-    while (received < S_MESSAGES && zclock_mono () < deadline) {
-        meshq_delivery_t *delivery;
-        if (meshq_client_recv (taker, 500, &delivery))
-            continue;
-        received++;
-        meshq_client_ack (taker, delivery->delivery_tag, false);
-        meshq_delivery_destroy (&delivery);
-    }
+    int received = clientutil_receive (taker, S_MESSAGES, 30000);
     cr_expect_eq (received, S_MESSAGES, "%d of %d confirmed messages arrived",
                   received, S_MESSAGES);
     cr_expect (s_linked (taker, s_nodes[publisher].name),

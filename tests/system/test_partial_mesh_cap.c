@@ -10,7 +10,7 @@
     --max-links 8: two links beyond its overlay, for the 3 others.
 */
 #include "clientutil.h"
-#include "overlay.h"
+#include "meshutil.h"
 #include "procutil.h"
 #include "testutil.h"
 
@@ -26,9 +26,7 @@ static procutil_node_t s_nodes[S_NODES];
 static void
 s_teardown (void)
 {
-    for (int i = 0; i < S_NODES; i++)
-        if (s_nodes[i].pid > 0)
-            procutil_kill (s_nodes[i].pid, SIGKILL);
+    meshutil_kill (s_nodes, S_NODES, SIGKILL);
     procutil_rmdir (s_dir);
 }
 
@@ -43,57 +41,12 @@ s_status (meshq_client_t *client, meshq_args_t *status)
     zmsg_destroy (&reply);  //  Only numbers are read after.
 }
 
-static void
-s_unhex (const char *hex, uint8_t *id)
-{
-    for (int i = 0; i < 16; i++) {
-        unsigned byte;
-        sscanf (hex + 2 * i, "%2x", &byte);
-        id[i] = (uint8_t)byte;
-    }
-}
-
-//  Agent i's overlay among all, as a flag per node.
-static void
-s_overlay (char hex[][33], int i, bool *in)
-{
-    uint8_t ids[S_NODES][16], me[16], out[MESHQ_OVERLAY_MAX][16];
-    for (int n = 0; n < S_NODES; n++)
-        s_unhex (hex[n], ids[n]);
-    memcpy (me, ids[i], 16);
-    size_t count = meshq_overlay_pick (ids, S_NODES, me, out);
-    for (int n = 0; n < S_NODES; n++) {
-        uint8_t id[16];
-        s_unhex (hex[n], id);
-        in[n] = false;
-        for (size_t k = 0; k < count; k++)
-            in[n] |= memcmp (out[k], id, 16) == 0;
-    }
-}
-
-//  Waits until every agent counts members members, or fails.
-static void
-s_wait_members (meshq_client_t **clients, int count, uint64_t members)
-{
-    int64_t deadline = zclock_mono () + 30000;
-    for (int i = 0; i < count; i++) {
-        meshq_args_t status;
-        s_status (clients[i], &status);
-        while (status.members != members && zclock_mono () < deadline) {
-            zclock_sleep (100);
-            s_status (clients[i], &status);
-        }
-        cr_assert_eq (status.members, members, "%s counts %llu members",
-                      s_nodes[i].name, (unsigned long long)status.members);
-    }
-}
-
 //  Overlay members of the capped agent with no link up from it.
 static int
 s_overlay_missing (meshq_client_t **clients, char hex[][33])
 {
     bool in[S_NODES];
-    s_overlay (hex, S_CAPPED, in);
+    meshutil_overlay (hex, S_NODES, S_CAPPED, in);
     int missing = 0;
     for (int n = 0; n < S_NODES; n++)
         if (in[n] && clientutil_peers_in (clients[S_CAPPED], s_nodes[n].name,
@@ -113,58 +66,24 @@ s_start_all (meshq_client_t **clients, char hex[][33])
     procutil_mesh_dir ("linkcap", s_dir, sizeof s_dir, s_mesh, sizeof s_mesh);
     for (int i = 0; i < S_NODES; i++)
         procutil_node_init (&s_nodes[i], s_dir, i, testutil_free_port ());
-    const char *extra[] = {"--no-beacon",
-                           "--full-links",
-                           "2",
-                           "--http",
-                           "",
-                           "--metrics",
-                           "",
-                           "--amqp",
-                           "",
-                           NULL,
-                           NULL,
-                           NULL};
+    char cap[16];
+    snprintf (cap, sizeof cap, "%d", S_MAX_LINKS);
+    const char *capped[] = {"--max-links", cap, NULL};
     for (int i = 0; i < S_NODES; i++) {
-        char seeds[64], cap[16];
-        snprintf (seeds, sizeof seeds, "tcp://127.0.0.1:%d",
-                  s_nodes[i ? 0 : 1].port);
-        snprintf (cap, sizeof cap, "%d", S_MAX_LINKS);
-        extra[9] = i == S_CAPPED ? "--max-links" : NULL;
-        extra[10] = i == S_CAPPED ? cap : NULL;
         if (i == S_CAPPED)
-            s_wait_members (clients, S_CAPPED, S_NODES - 2);
-        procutil_node_start (&s_nodes[i], s_dir, s_mesh, seeds, NULL, extra);
+            meshutil_wait_members (s_nodes, clients, S_CAPPED, S_NODES - 2);
+        meshutil_start_partial (&s_nodes[i], &s_nodes[i ? 0 : 1], s_dir, s_mesh,
+                                i == S_CAPPED ? capped : NULL);
         clients[i] = procutil_client (s_nodes[i].control, 5000);
     }
-    s_wait_members (clients, S_NODES, S_NODES - 1);
-    for (int i = 0; i < S_NODES; i++) {
-        meshq_args_t status;
-        zmsg_t *reply;
-        clientutil_status (clients[i], &status, &reply);
-        snprintf (hex[i], 33, "%.*s", (int)status.node.size, status.node.data);
-        zmsg_destroy (&reply);
-    }
+    meshutil_wait_members (s_nodes, clients, S_NODES, S_NODES - 1);
+    for (int i = 0; i < S_NODES; i++)
+        clientutil_node (clients[i], hex[i]);
     int64_t deadline = zclock_mono () + 30000;
     while (s_overlay_missing (clients, hex) && zclock_mono () < deadline)
         zclock_sleep (200);
     cr_assert_eq (s_overlay_missing (clients, hex), 0,
                   "the capped agent's overlay is not linked");
-}
-
-//  Waits until queue is known at every agent.
-static void
-s_queue_everywhere (meshq_client_t **clients, const char *queue)
-{
-    meshq_args_t row;
-    int64_t deadline = zclock_mono () + 20000;
-    for (int i = 0; i < S_NODES; i++) {
-        while (!clientutil_queue (clients[i], queue, &row) &&
-               zclock_mono () < deadline)
-            zclock_sleep (100);
-        cr_assert (clientutil_queue (clients[i], queue, &row),
-                   "queue %s never reached %s", queue, s_nodes[i].name);
-    }
 }
 
 //  The capped agent never held more links than its cap, made room (or
@@ -191,7 +110,7 @@ s_check_cap (meshq_client_t **clients, char hex[][33])
     cr_expect_gt (status.links_evicted, 0, "no link closed to make room");
     //  Every link closed to make room was outside the overlay.
     bool in[S_NODES];
-    s_overlay (hex, S_CAPPED, in);
+    meshutil_overlay (hex, S_NODES, S_CAPPED, in);
     FILE *log = fopen (s_nodes[S_CAPPED].log, "r");
     cr_assert_not_null (log);
     char line[4096];
@@ -221,54 +140,16 @@ Test (partial_mesh_cap, a_capped_agent_lists_every_agent)
     s_start_all (clients, hex);
     meshq_client_t *lister = clients[S_CAPPED];
     cr_assert_eq (meshq_client_declare_queue (lister, "listed", NULL), 0);
-    s_queue_everywhere (clients, "listed");
+    meshutil_wait_queue (s_nodes, clients, S_NODES, "listed");
     //  A mesh-wide list from the capped agent asks all nine others:
     //  three are outside its overlay and share its two spare links.
-    meshq_args_t args;
-    memset (&args, 0, sizeof args);
-    MESHQ_ARGS_SET (&args, RID, rid, 77);
-    MESHQ_ARGS_SET (&args, MESHWIDE, meshwide, true);
-    MESHQ_ARGS_SET (&args, TIMEOUT, timeout, 20000);
-    cr_assert_eq (meshq_client_send (lister, "LIST_QUEUES", &args, NULL, 0), 0);
-    zmsg_t *reply = NULL;
-    cr_assert_eq (meshq_client_poll (lister, 40000, 77, &reply), 1);
-    zmsg_first (reply);
-    zframe_t *frame = zmsg_next (reply);
-    uint64_t got;
-    meshq_span_t cursor;
-    uint32_t count;
-    cr_assert_eq (meshq_codec_decode_list (zframe_data (frame),
-                                           zframe_size (frame), "queues", &got,
-                                           &cursor, &count, NULL),
-                  0);
-    uint64_t agents = 0;
-    meshq_args_t row;
-    while (meshq_codec_list_next (&cursor, &row))
-        if (clientutil_span_is (row.queue, "listed"))
-            agents = row.agents;
-    zmsg_destroy (&reply);
+    uint64_t messages = 0, agents = 0;
+    clientutil_meshwide (lister, "listed", 20000, &messages, &agents);
     cr_expect_eq (agents, S_NODES, "%llu of %d agents answered the list",
                   (unsigned long long)agents, S_NODES);
     s_check_cap (clients, hex);
     for (int i = 0; i < S_NODES; i++)
         meshq_client_destroy (&clients[i]);
-}
-
-//  Receives count messages at taker, acking each; returns how many.
-static int
-s_receive (meshq_client_t *taker, int count)
-{
-    int received = 0;
-    int64_t deadline = zclock_mono () + 30000;
-    while (received < count && zclock_mono () < deadline) {
-        meshq_delivery_t *delivery;
-        if (meshq_client_recv (taker, 500, &delivery))
-            continue;
-        received++;
-        meshq_client_ack (taker, delivery->delivery_tag, false);
-        meshq_delivery_destroy (&delivery);
-    }
-    return received;
 }
 
 //  Whether the capped agent's log says the link to node n was closed
@@ -307,10 +188,10 @@ Test (partial_mesh_cap, messages_from_agents_past_the_cap_all_arrive)
     s_start_all (clients, hex);
     meshq_client_t *taker = clients[S_CAPPED];
     cr_assert_eq (meshq_client_declare_queue (taker, "work", NULL), 0);
-    s_queue_everywhere (clients, "work");
+    meshutil_wait_queue (s_nodes, clients, S_NODES, "work");
     cr_assert_eq (meshq_client_consume (taker, "work", 20, NULL, 0), 0);
     bool in[S_NODES];
-    s_overlay (hex, S_CAPPED, in);
+    meshutil_overlay (hex, S_NODES, S_CAPPED, in);
     int publishers[S_NODES], count = 0;
     for (int i = 0; i < S_NODES; i++)
         if (i != S_CAPPED && !in[i])
@@ -326,7 +207,7 @@ Test (partial_mesh_cap, messages_from_agents_past_the_cap_all_arrive)
             cr_assert_eq (
                 meshq_client_publish_body (producer, "", "work", "m", 1), 0);
         cr_assert_eq (meshq_client_wait_for_confirms (producer, 10000), 0);
-        int received = s_receive (taker, S_MESSAGES);
+        int received = clientutil_receive (taker, S_MESSAGES, 30000);
         cr_expect_eq (received, S_MESSAGES,
                       "%d of %d confirmed messages from %s arrived", received,
                       S_MESSAGES, s_nodes[publishers[k]].name);
