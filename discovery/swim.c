@@ -156,6 +156,22 @@ s_count (meshq_swim_t *self, uint8_t state, int delta)
         self->stats.dead += delta;
 }
 
+//  A death or a leave is news the whole mesh waits for: each member
+//  that learns it sends a gossip round at once, not at its next one
+//  (each hop of the epidemic waited half a gossip interval on
+//  average). Rounds stay a quarter of an interval apart at least,
+//  however many deaths come in, forged or not.
+static void
+s_tell_soon (meshq_swim_t *self)
+{
+    int64_t now = meshq_swim_now (self);
+    int64_t interval = self->config.gossip_interval_ms;
+    int64_t earliest = self->gossip_next - interval + interval / 4;
+    int64_t at = now > earliest ? now : earliest;
+    if (at < self->gossip_next)
+        self->gossip_next = at;
+}
+
 //  Moves a member to state now, reports it, and keeps the counts and
 //  the suspect list.
 void
@@ -182,6 +198,8 @@ meshq_swim_set_state (meshq_swim_t *self, uint32_t slot,
         meshq_swim_unlist (self, slot);
     if (state != MESHQ_SWIM_SUSPECT)
         m->flags &= (uint8_t)~MESHQ_SWIM_F_OURS;
+    if (state == MESHQ_SWIM_DEAD || state == MESHQ_SWIM_LEFT)
+        s_tell_soon (self);
     s_report (self, m, state, fresh);
 }
 

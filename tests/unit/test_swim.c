@@ -554,6 +554,51 @@ Test (swim, a_member_we_suspect_is_told_again_each_probe_interval)
     meshq_swim_destroy (&swim);
 }
 
+//  How many GOSSIPs since from told that member n is dead.
+static int
+s_told_dead (int n, size_t from)
+{
+    int told = 0;
+    s_sent_t *m;
+    while ((m = s_find (MESHQ_SWIM_MSG_GOSSIP, &from)))
+        for (uint32_t i = 0; i < m->count; i++)
+            if (s_member_of (m->updates[i].id) == n &&
+                m->updates[i].state == MESHQ_SWIM_DEAD)
+                told++;
+    return told;
+}
+
+Test (swim, a_death_heard_is_gossiped_on_at_once)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 10);
+    int64_t interval = s_config.gossip_interval_ms;
+    //  Just past a gossip round: the next is a whole interval away.
+    s_run (swim, s_now + interval + 1);
+    size_t at = s_sent_len;
+    meshq_swim_update_t from, dead;
+    s_record (&from, 1, MESHQ_SWIM_ALIVE, 1, 0);
+    s_record (&dead, 5, MESHQ_SWIM_DEAD, 1, 0);
+    cr_assert_eq (
+        s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &dead, 1), 0);
+    cr_assert_eq (s_state (swim, 5), MESHQ_SWIM_DEAD);
+    //  A round goes within a quarter of an interval (rounds stay that
+    //  far apart at least), to gossip_nodes members.
+    s_run (swim, s_now + interval / 4);
+    cr_assert_geq (s_told_dead (5, at), (int)s_config.gossip_nodes);
+    //  A second death a moment later waits for the quarter too: deaths
+    //  do not make rounds back to back.
+    at = s_sent_len;
+    s_record (&dead, 6, MESHQ_SWIM_DEAD, 1, 0);
+    cr_assert_eq (
+        s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &dead, 1), 0);
+    s_run (swim, s_now + 1);
+    cr_assert_eq (s_told_dead (6, at), 0);
+    s_run (swim, s_now + interval / 4);
+    cr_assert_geq (s_told_dead (6, at), (int)s_config.gossip_nodes);
+    meshq_swim_destroy (&swim);
+}
+
 Test (swim, forged_and_truncated_messages_are_counted_and_dropped)
 {
     meshq_swim_t *swim = s_new ();
