@@ -5,8 +5,9 @@
     the probe timeout (times the multiplier), a REQ to indirect_checks
     other members, who each PING the target with a number of their own,
     relay its ACK back under ours, or send a NACK if it stays silent for
-    4/5 of their probe timeout. A probe that got no ACK when the next
-    one starts makes the target suspect.
+    4/5 of their probe timeout. A probe that got no ACK when every
+    relay has sent its NACK, or else when the next one starts, makes
+    the target suspect.
 
     Lifeguard's local health: a probe that ends without an ACK raises
     the score by one if no relay was asked, else by the NACKs missing
@@ -409,8 +410,16 @@ meshq_swim_probe_recv (meshq_swim_t *self, const meshq_swim_msg_t *msg)
             return;
         case MESHQ_SWIM_MSG_NACK:
             if (p->active && msg->seq == p->seq && p->indirect &&
-                p->nacks < p->nacks_expected)
+                p->nacks < p->nacks_expected) {
                 p->nacks++;
+                //  Every relay failed to reach it too: nothing is left to
+                //  wait for but our own ACK, late past the timeouts of
+                //  four members. Waiting out the interval made each
+                //  suspicion, and each confirmation, about half an
+                //  interval later.
+                if (p->nacks == p->nacks_expected && !p->acked)
+                    s_probe_end (self);
+            }
             return;
         case MESHQ_SWIM_MSG_REQ:
             s_relay (self, msg);

@@ -264,6 +264,45 @@ Test (swim, no_ack_asks_others_and_their_ack_saves_it)
     meshq_swim_destroy (&swim);
 }
 
+Test (swim, every_relay_nack_ends_the_probe_at_once)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 5);
+    size_t at = 0;
+    s_sent_t *ping = NULL;
+    while (!ping) {
+        s_run (swim, s_now + 10);
+        ping = s_find (MESHQ_SWIM_MSG_PING, &at);
+    }
+    int target = s_member_of (ping->to);
+    uint64_t seq = ping->msg.seq;
+    int64_t started = s_now;
+    s_run (swim, s_now + s_config.probe_timeout_ms + 1);
+    int relays[16], reqs = 0;
+    size_t from = at;
+    s_sent_t *req;
+    while ((req = s_find (MESHQ_SWIM_MSG_REQ, &from)) && reqs < 16)
+        relays[reqs++] = s_member_of (req->to);
+    cr_assert_eq (reqs, (int)s_config.indirect_checks);
+    //  All but one NACK: the probe waits on.
+    meshq_swim_update_t r;
+    for (int i = 0; i + 1 < reqs; i++) {
+        s_record (&r, relays[i], MESHQ_SWIM_ALIVE, 1, 0);
+        s_deliver (swim, MESHQ_SWIM_MSG_NACK, &r, seq, NULL, NULL, 0);
+    }
+    cr_assert_eq (s_state (swim, target), MESHQ_SWIM_ALIVE);
+    //  The last: suspect now, well before the interval ends, and our
+    //  health unchanged (every relay answered).
+    s_record (&r, relays[reqs - 1], MESHQ_SWIM_ALIVE, 1, 0);
+    s_deliver (swim, MESHQ_SWIM_MSG_NACK, &r, seq, NULL, NULL, 0);
+    cr_assert_eq (s_state (swim, target), MESHQ_SWIM_SUSPECT);
+    cr_assert_lt (s_now, started + s_config.probe_interval_ms);
+    meshq_swim_stats_t st;
+    meshq_swim_stats (swim, &st);
+    cr_assert_eq (st.awareness, 1);
+    meshq_swim_destroy (&swim);
+}
+
 Test (swim, silence_makes_a_member_suspect_then_dead)
 {
     meshq_swim_t *swim = s_new ();
