@@ -196,6 +196,24 @@ s_state (meshq_swim_t *swim, int n)
     return state;
 }
 
+//  Runs until the first probe's PING (of *target, numbered *seq), then
+//  past its timeout with no ACK; *at is then past the PING. Returns
+//  when the PING went.
+static int64_t
+s_unanswered_probe (meshq_swim_t *swim, size_t *at, int *target, uint64_t *seq)
+{
+    s_sent_t *ping = NULL;
+    while (!ping) {
+        s_run (swim, s_now + 10);
+        ping = s_find (MESHQ_SWIM_MSG_PING, at);
+    }
+    *target = s_member_of (ping->to);
+    *seq = ping->msg.seq;
+    int64_t sent = s_now;
+    s_run (swim, s_now + s_config.probe_timeout_ms + 1);
+    return sent;
+}
+
 TestSuite (swim, .init = s_init);
 
 Test (swim, a_probe_answered_keeps_the_member_alive)
@@ -228,18 +246,12 @@ Test (swim, no_ack_asks_others_and_their_ack_saves_it)
 {
     meshq_swim_t *swim = s_new ();
     s_members (swim, 5);
-    //  Until the first probe.
-    size_t at = 0;
-    s_sent_t *ping = NULL;
-    while (!ping) {
-        s_run (swim, s_now + 10);
-        ping = s_find (MESHQ_SWIM_MSG_PING, &at);
-    }
-    int target = s_member_of (ping->to);
-    uint64_t seq = ping->msg.seq;
     //  No ACK: after the probe timeout, REQs to k others, never to the
     //  target, naming it.
-    s_run (swim, s_now + s_config.probe_timeout_ms + 1);
+    size_t at = 0;
+    int target;
+    uint64_t seq;
+    s_unanswered_probe (swim, &at, &target, &seq);
     size_t from = at;
     int reqs = 0;
     s_sent_t *req;
@@ -269,15 +281,9 @@ Test (swim, every_relay_nack_ends_the_probe_at_once)
     meshq_swim_t *swim = s_new ();
     s_members (swim, 5);
     size_t at = 0;
-    s_sent_t *ping = NULL;
-    while (!ping) {
-        s_run (swim, s_now + 10);
-        ping = s_find (MESHQ_SWIM_MSG_PING, &at);
-    }
-    int target = s_member_of (ping->to);
-    uint64_t seq = ping->msg.seq;
-    int64_t started = s_now;
-    s_run (swim, s_now + s_config.probe_timeout_ms + 1);
+    int target;
+    uint64_t seq;
+    int64_t started = s_unanswered_probe (swim, &at, &target, &seq);
     int relays[16], reqs = 0;
     size_t from = at;
     s_sent_t *req;
