@@ -18,7 +18,8 @@
 #define S_QUEUE     "chaos"
 #define S_PREFETCH  20
 #define S_MAX_SEQ   (1 << 21)
-#define S_MESH_PORT 5690  //  In namespaces, each agent has its own address.
+#define S_MESH_PORT 5690   //  In namespaces, each agent has its own address.
+#define S_REAP_MS   15000  //  A client told to end has this long.
 
 chaos_state_t chaos_state;
 
@@ -75,24 +76,61 @@ chaos_signal (pid_t pid, int sig)
         kill (pid, sig);
 }
 
+//  What a process that does not end is doing: its threads' states and,
+//  where gdb is installed, their stacks.
+static void
+s_tell_stuck (pid_t pid)
+{
+    chaos_shell ("for t in /proc/%d/task/*; do echo \"$t: "
+                 "$(cut -d' ' -f3 $t/stat 2>/dev/null) "
+                 "$(cat $t/wchan 2>/dev/null)\"; done >&2",
+                 (int)pid);
+    if (system ("command -v gdb >/dev/null 2>&1") == 0)
+        chaos_shell ("gdb -p %d -batch -ex 'thread apply all bt' 2>&1 | "
+                     "grep '^#' | head -n 80 >&2",
+                     (int)pid);
+}
+
 void
 chaos_reap (pid_t *pid, int sig)
 {
     if (*pid <= 0)
         return;
     kill (*pid, sig);
-    if (sig != SIGKILL)
+    if (sig != SIGKILL) {
         kill (*pid, SIGCONT);
+        int64_t deadline = zclock_mono () + S_REAP_MS;
+        while (waitpid (*pid, NULL, WNOHANG) == 0) {
+            if (zclock_mono () > deadline) {
+                fprintf (stderr,
+                         "%s: pid %d did not end %d s after signal %d; "
+                         "killed\n",
+                         chaos_state.config.name, (int)*pid, S_REAP_MS / 1000,
+                         sig);
+                s_tell_stuck (*pid);
+                if (chaos_state.result)
+                    chaos_state.result->stuck++;
+                kill (*pid, SIGKILL);
+                break;
+            }
+            zclock_sleep (20);
+        }
+    }
     waitpid (*pid, NULL, 0);
     *pid = 0;
 }
 
 //  A TCP port of 127.0.0.1 nobody listens on, below the ephemeral range.
+//  Drawn apart from the run's seed: two runs of one seed side by side
+//  must not pick the same ports.
 static int
 s_free_port (void)
 {
+    static uint64_t rng;
+    if (!rng)
+        rng = ((uint64_t)getpid () << 32 ^ (uint64_t)zclock_usecs ()) | 1;
     for (int tries = 0; tries < 1000; tries++) {
-        int port = 20000 + chaos_random (12000);
+        int port = 20000 + (int)(testutil_random (&rng) % 12000);
         int fd = socket (AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in address = {.sin_family = AF_INET,
                                       .sin_port = htons ((uint16_t)port)};
@@ -461,6 +499,15 @@ s_tally (chaos_result_t *r)
 }
 
 //  Whether the agent's usage names option.
+//  Says which step of the end the run has reached, and when: a run that
+//  ends by its timeout shows where it was.
+static void
+s_phase (int64_t start, const char *what)
+{
+    fprintf (stderr, "%s: %3d s: %s\n", chaos_state.config.name,
+             (int)((zclock_mono () - start) / 1000), what);
+}
+
 static bool
 s_agent_knows (const char *option)
 {
@@ -547,6 +594,7 @@ chaos_run (const chaos_config_t *config, chaos_result_t *result)
     //  rule drops or slows anything. The producers finish; the
     //  consumers drain every agent.
     chaos_faults_undo (false);
+    s_phase (start, "healed");
     for (int p = 0; p < c->producers; p++) {
         int64_t deadline = zclock_mono () + 30000;
         if (chaos_state.config.stop && *chaos_state.config.stop)
@@ -561,7 +609,10 @@ chaos_run (const chaos_config_t *config, chaos_result_t *result)
         }
         chaos_state.producers[p] = 0;
     }
+    s_phase (start, "the producers ended");
     result->settled = s_wait_mesh (30000);
+    s_phase (start, result->settled ? "every agent has every peer up"
+                                    : "the mesh did not form again");
     int64_t drain = zclock_mono (), deadline = drain + 120000;
     int quiet = 0;
     while (quiet < 10 && zclock_mono () < deadline) {
@@ -575,6 +626,7 @@ chaos_run (const chaos_config_t *config, chaos_result_t *result)
     }
     result->drained = quiet >= 10;
     result->drain_ms = zclock_mono () - drain;
+    s_phase (start, result->drained ? "drained" : "not drained");
     for (int i = 0; i < c->nodes; i++)
         chaos_reap (&chaos_state.consumers[i], SIGTERM);
     chaos_follow_logs ();
@@ -621,6 +673,8 @@ chaos_run_print (FILE *out, const chaos_config_t *c, const chaos_result_t *r)
                  (unsigned long long)r->restarts[i],
                  (unsigned long long)r->peer_downs[i],
                  (unsigned long long)r->unknown[i]);
+    if (r->stuck)
+        fprintf (out, "\n%d clients did not end when told to\n", r->stuck);
     fprintf (out, "\n");
 }
 

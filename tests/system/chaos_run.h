@@ -83,6 +83,7 @@ typedef struct {
     bool settled;      //  Every agent saw every peer up after healing.
     bool drained;      //  Every agent's queue empty for 2 s.
     int64_t drain_ms;  //  How long draining took.
+    int stuck;         //  Clients that did not end when told to.
     char error[256];   //  Why the run could not be made, or "".
 } chaos_result_t;
 

@@ -97,6 +97,9 @@ s_chaos (const char *variant, const char *tag, const char *net)
     cr_expect (result.settled, "the mesh did not form again after healing");
     cr_expect (result.drained,
                "the agents still held messages after 120 s of draining");
+    cr_expect_eq (result.stuck, 0,
+                  "%d clients did not end on SIGTERM (their stacks above)",
+                  result.stuck);
     cr_expect_gt (result.confirmed, 0);
     cr_expect_eq (result.lost, 0, "%llu confirmed messages lost",
                   (unsigned long long)result.lost);
