@@ -180,8 +180,23 @@ s_indirect (meshq_swim_t *self)
         if (self->members[slots[i]].state != MESHQ_SWIM_ALIVE)
             continue;
         meshq_swim_send_to (self, slots[i], &msg);
-        p->nacks_expected++;
+        memcpy (p->relays[p->nacks_expected++], self->members[slots[i]].id, 16);
     }
+}
+
+//  Whether a NACK from id counts for probe p: it comes from a relay we
+//  asked, the first from it. A duplicate, or one from anyone else, would
+//  end the probe early: a suspicion of a live member.
+static bool
+s_nack_counts (meshq_swim_probe_t *p, const uint8_t *id)
+{
+    for (uint32_t i = 0; i < p->nacks_expected; i++)
+        if (!(p->nacked & 1u << i) && memcmp (p->relays[i], id, 16) == 0) {
+            p->nacked |= (uint16_t)(1u << i);
+            p->nacks++;
+            return true;
+        }
+    return false;
 }
 
 static void
@@ -410,8 +425,7 @@ meshq_swim_probe_recv (meshq_swim_t *self, const meshq_swim_msg_t *msg)
             return;
         case MESHQ_SWIM_MSG_NACK:
             if (p->active && msg->seq == p->seq && p->indirect &&
-                p->nacks < p->nacks_expected) {
-                p->nacks++;
+                s_nack_counts (p, msg->from.id)) {
                 //  Every relay failed to reach it too: nothing is left to
                 //  wait for but our own ACK, late past the timeouts of
                 //  four members. Waiting out the interval made each

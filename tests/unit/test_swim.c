@@ -309,6 +309,49 @@ Test (swim, every_relay_nack_ends_the_probe_at_once)
     meshq_swim_destroy (&swim);
 }
 
+Test (swim, only_a_nack_from_each_relay_asked_counts)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 6);
+    size_t at = 0;
+    int target;
+    uint64_t seq;
+    s_unanswered_probe (swim, &at, &target, &seq);
+    int relays[16], reqs = 0;
+    size_t from = at;
+    s_sent_t *req;
+    bool asked[8] = {false};
+    while ((req = s_find (MESHQ_SWIM_MSG_REQ, &from)) && reqs < 16) {
+        relays[reqs++] = s_member_of (req->to);
+        asked[s_member_of (req->to)] = true;
+    }
+    cr_assert_eq (reqs, (int)s_config.indirect_checks);
+    int stranger = 1;
+    while (stranger == target || asked[stranger])
+        stranger++;
+    cr_assert_leq (stranger, 6);
+    //  The first relay's NACK three times over (a datagram duplicated on
+    //  the way, or sent again), then one from a member never asked: none
+    //  but the first counts, and the probe goes on.
+    meshq_swim_update_t r;
+    s_record (&r, relays[0], MESHQ_SWIM_ALIVE, 1, 0);
+    for (int i = 0; i < 3; i++)
+        s_deliver (swim, MESHQ_SWIM_MSG_NACK, &r, seq, NULL, NULL, 0);
+    s_record (&r, stranger, MESHQ_SWIM_ALIVE, 1, 0);
+    s_deliver (swim, MESHQ_SWIM_MSG_NACK, &r, seq, NULL, NULL, 0);
+    cr_assert_eq (s_state (swim, target), MESHQ_SWIM_ALIVE,
+                  "NACKs that were not each relay's own ended the probe");
+    //  A relay's ACK still saves it.
+    s_record (&r, relays[1], MESHQ_SWIM_ALIVE, 1, 0);
+    s_deliver (swim, MESHQ_SWIM_MSG_ACK, &r, seq, NULL, NULL, 0);
+    s_run (swim, s_now + s_config.probe_interval_ms);
+    cr_assert_eq (s_state (swim, target), MESHQ_SWIM_ALIVE);
+    meshq_swim_stats_t st;
+    meshq_swim_stats (swim, &st);
+    cr_assert_eq (st.suspicions, 0);
+    meshq_swim_destroy (&swim);
+}
+
 Test (swim, silence_makes_a_member_suspect_then_dead)
 {
     meshq_swim_t *swim = s_new ();
