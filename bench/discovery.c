@@ -34,7 +34,9 @@
     agent's log. Prints the median and max of --runs runs (5;
     bench/README.md has the targets). Every size asked for gets a line:
     a size out of range, or one whose run failed, says why. The open
-    files limit is raised to the hard limit, for the agents too.
+    files limit is raised to the hard limit, for the agents too. When a
+    false down was seen, the agents' logs (bN.log, each agent's lines
+    as read, all runs) are kept and their directory named.
 
     Usage: bench_discovery [--runs N] [--idle SECONDS] [--sizes 2,8,32]
                            [--settle SECONDS] [--busy N] [--spinners M]
@@ -67,6 +69,10 @@
 #define S_LISTS_DEFAULT 64
 
 static char s_dir[64];
+//  Each agent's log, as read, in s_dir/bN.log; the directory is kept
+//  when a false down was seen, so that its cause can be looked up.
+static FILE *s_logs[S_MAX];
+static bool s_keep;
 static char s_mesh[48];
 static char s_port[8];
 static testproc_t s_agents[S_MAX];
@@ -198,11 +204,13 @@ s_line (int i, const char *line, int *downs)
         s_member_line (i, id + 4, strstr (line, "member alive") != NULL, downs);
         //  A false down: when it was logged says whether it belongs to
         //  the start (read late) or to the idle mesh.
-        if (downs && *downs > before)
+        if (downs && *downs > before) {
             fprintf (stderr,
                      "bench: false down read %lld ms after the last start, "
-                     "logged by agent %d: %.24s\n",
+                     "logged by b%d: %s\n",
                      (long long)(testproc_now () - s_last_started), i, line);
+            s_keep = true;
+        }
     }
     if (peer >= 0 && strstr (line, "peer up"))
         s_seen[i][peer] = true;
@@ -210,13 +218,28 @@ s_line (int i, const char *line, int *downs)
     //  mesh: a down counts once, as the peer goes from up to down in
     //  the agent's view (in a large mesh, a member's death instead).
     if (peer >= 0 && strstr (line, "peer down")) {
-        if (!s_partial && downs && s_seen[i][peer])
+        if (!s_partial && downs && s_seen[i][peer]) {
             (*downs)++;
+            s_keep = true;
+        }
         s_seen[i][peer] = false;
     }
     //  Agents that do not log suspicions leave this at zero.
     if (strstr (line, "peer suspect"))
         s_suspects++;
+}
+
+//  Appends a line of agent i's log to its file.
+static void
+s_keep_line (int i, const char *line)
+{
+    if (!s_logs[i]) {
+        char path[96];
+        snprintf (path, sizeof path, "%s/b%d.log", s_dir, i);
+        s_logs[i] = fopen (path, "a");
+    }
+    if (s_logs[i])
+        fprintf (s_logs[i], "%s\n", line);
 }
 
 static int64_t
@@ -242,6 +265,7 @@ s_watch (int count, s_done_fn *done, void *arg, int *downs)
             char *line = agent->text + agent->seen, *end;
             while ((end = strchr (line, '\n'))) {
                 *end = 0;
+                s_keep_line (map[k], line);
                 s_line (map[k], line, downs);
                 *end = '\n';
                 line = end + 1;
@@ -852,7 +876,17 @@ main (int argc, char *argv[])
     s_sizes (sizes_text, runs, check_lists);
     if (idle > 0)
         s_busy_runs (runs, busy, spinners, idle);
+    for (int i = 0; i < S_MAX; i++)
+        if (s_logs[i])
+            fclose (s_logs[i]);
     char out[256];
-    testproc_shell (out, sizeof out, "rm -rf '%s'", s_dir);
+    if (s_keep) {
+        testproc_shell (out, sizeof out, "rm -rf '%s'/data-*", s_dir);
+        fprintf (stderr,
+                 "bench: false downs were seen; the agents' logs, as read, "
+                 "are kept in %s (bN.log)\n",
+                 s_dir);
+    } else
+        testproc_shell (out, sizeof out, "rm -rf '%s'", s_dir);
     return 0;
 }
