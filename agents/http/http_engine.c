@@ -350,6 +350,17 @@ s_listen (meshq_engine_t *self, const char *listener, const char *spec,
         return 0;
     }
     meshq_http_destroy (&server);
+    //  A default port taken (by the first of several agents on a host,
+    //  say) is only a warning, as for AMQP; who holds it is looked up
+    //  for an error only: it means reading every process's descriptors,
+    //  which with 256 agents on a host took each starting agent seconds.
+    if (rc == MESHQ_EEXIST && fallback) {
+        zsys_warning ("http: not serving what=%s reason=port in use "
+                      "address=%s (set --%s to another port, or '' "
+                      "for none)",
+                      listener, spec, listener);
+        return 0;
+    }
     char who[320] = "another process";
     if (rc == MESHQ_EEXIST) {
         char host[64], endpoint[96];
@@ -357,13 +368,6 @@ s_listen (meshq_engine_t *self, const char *listener, const char *spec,
         meshq_http_parse (spec, host, sizeof host, &port, why, size);
         snprintf (endpoint, sizeof endpoint, "tcp://%s:%u", host, port);
         meshq_engine_endpoint_owner (endpoint, who, sizeof who);
-    }
-    if (rc == MESHQ_EEXIST && fallback) {
-        zsys_warning ("http: not serving what=%s reason=port in use "
-                      "address=%s by=%s (set --%s to another port, or '' "
-                      "for none)",
-                      listener, spec, who, listener);
-        return 0;
     }
     if (rc == MESHQ_EEXIST)
         snprintf (why, size,
