@@ -706,6 +706,9 @@ s_handle_pipe (zloop_t *loop, zsock_t *reader, void *arg)
 void
 meshq_agent_actor (zsock_t *pipe, void *args)
 {
+    //  Named, for top -H and perf, in meshq-agent and embedding
+    //  programs alike.
+    pthread_setname_np (pthread_self (), "meshq-engine");
     meshq_engine_t *self = s_engine_new (pipe, args);
     zloop_reader (self->loop, pipe, s_handle_pipe, self);
     zsock_signal (pipe, 0);

@@ -140,6 +140,7 @@ static void *
 s_run (void *arg)
 {
     meshq_peers_swim_t *self = arg;
+    pthread_setname_np (pthread_self (), "meshq-swim");
     pthread_mutex_lock (&self->lock);
     while (!self->stopping) {
         int64_t now = zclock_mono ();

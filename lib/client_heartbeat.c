@@ -36,6 +36,7 @@ void
 meshq_client_heartbeat (zsock_t *pipe, void *arg)
 {
     const meshq_heartbeat_args_t *args = arg;
+    pthread_setname_np (pthread_self (), "meshq-beat");
     s_self_t self = {.pipe = pipe, .interval_ms = args->interval_ms};
     self.dealer = zsock_new (ZMQ_DEALER);
     assert (self.dealer);

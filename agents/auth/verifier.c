@@ -20,6 +20,7 @@ void
 meshq_verifier_actor (zsock_t *pipe, void *args)
 {
     (void)args;
+    pthread_setname_np (pthread_self (), "meshq-verify");
     zsock_signal (pipe, 0);
     while (true) {
         zmsg_t *msg = zmsg_recv (pipe);
