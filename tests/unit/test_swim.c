@@ -214,6 +214,18 @@ s_unanswered_probe (meshq_swim_t *swim, size_t *at, int *target, uint64_t *seq)
     return sent;
 }
 
+//  The members the REQs sent from *at on went to, in order (at most
+//  16); returns how many.
+static int
+s_relays (size_t at, int *relays)
+{
+    int reqs = 0;
+    s_sent_t *req;
+    while (reqs < 16 && (req = s_find (MESHQ_SWIM_MSG_REQ, &at)))
+        relays[reqs++] = s_member_of (req->to);
+    return reqs;
+}
+
 TestSuite (swim, .init = s_init);
 
 Test (swim, a_probe_answered_keeps_the_member_alive)
@@ -284,11 +296,7 @@ Test (swim, every_relay_nack_ends_the_probe_at_once)
     int target;
     uint64_t seq;
     int64_t started = s_unanswered_probe (swim, &at, &target, &seq);
-    int relays[16], reqs = 0;
-    size_t from = at;
-    s_sent_t *req;
-    while ((req = s_find (MESHQ_SWIM_MSG_REQ, &from)) && reqs < 16)
-        relays[reqs++] = s_member_of (req->to);
+    int relays[16], reqs = s_relays (at, relays);
     cr_assert_eq (reqs, (int)s_config.indirect_checks);
     //  All but one NACK: the probe waits on.
     meshq_swim_update_t r;
@@ -317,15 +325,11 @@ Test (swim, only_a_nack_from_each_relay_asked_counts)
     int target;
     uint64_t seq;
     s_unanswered_probe (swim, &at, &target, &seq);
-    int relays[16], reqs = 0;
-    size_t from = at;
-    s_sent_t *req;
-    bool asked[8] = {false};
-    while ((req = s_find (MESHQ_SWIM_MSG_REQ, &from)) && reqs < 16) {
-        relays[reqs++] = s_member_of (req->to);
-        asked[s_member_of (req->to)] = true;
-    }
+    int relays[16], reqs = s_relays (at, relays);
     cr_assert_eq (reqs, (int)s_config.indirect_checks);
+    bool asked[8] = {false};
+    for (int i = 0; i < reqs; i++)
+        asked[relays[i]] = true;
     int stranger = 1;
     while (stranger == target || asked[stranger])
         stranger++;
