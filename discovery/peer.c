@@ -371,6 +371,20 @@ meshq_peer_connected (meshq_peer_t *self, int64_t now)
                : 0;
 }
 
+void
+meshq_peer_stalled (meshq_peer_t *self, int64_t late, int64_t now)
+{
+    if (late <= 0)
+        return;
+    int64_t *clocks[] = {&self->heard, &self->waiting_since, &self->unlinking};
+    for (size_t i = 0; i < sizeof clocks / sizeof *clocks; i++)
+        if (*clocks[i])
+            *clocks[i] = *clocks[i] + late < now ? *clocks[i] + late : now;
+    //  A HELLO awaited since before the stall: its wait starts again.
+    if (self->state == MESHQ_PEER_IS_CONNECTING)
+        self->since = self->since + late < now ? self->since + late : now;
+}
+
 unsigned
 meshq_peer_disconnected (meshq_peer_t *self, int64_t now)
 {

@@ -175,6 +175,10 @@ unsigned meshq_peer_dead (meshq_peer_t *self, const char *reason, int64_t now);
 //  or nothing listens any more where our link to it goes (a TCP connect
 //  to its ROUTER refused).
 unsigned meshq_peer_connected (meshq_peer_t *self, int64_t now);
+//  This agent did not run for late ms before now (its loop starved or
+//  paused): what the peer sent meanwhile waits unread, so the time away
+//  is not its silence. Its timers move on by late.
+void meshq_peer_stalled (meshq_peer_t *self, int64_t late, int64_t now);
 unsigned meshq_peer_disconnected (meshq_peer_t *self, int64_t now);
 unsigned meshq_peer_refused (meshq_peer_t *self, int64_t now);
 

@@ -688,8 +688,13 @@ meshq_peers_lost (meshq_peers_t *self, meshq_peers_entry_t *entry, int64_t now)
                        NULL, NULL, now);
     if (entry->peer.state == MESHQ_PEER_IS_SUSPECT && entry->peer.reset) {
         //  Its process may be gone: if nothing listens where our link
-        //  goes, it is. The membership probes it at once meanwhile.
-        meshq_peers_swim_lost (self, entry->node);
+        //  goes, it is. The membership probes it at once meanwhile,
+        //  unless this agent stalled within a peer timeout: then the
+        //  peer more likely gave up on us, and a starved agent's
+        //  suspicions are the ones the membership must not hear.
+        if (!self->stalled_at ||
+            now - self->stalled_at > (int64_t)self->config.peer_timeout_ms)
+            meshq_peers_swim_lost (self, entry->node);
         meshq_peers_probe_start (self, entry);
     }
 }

@@ -202,6 +202,8 @@ struct _meshq_peers_t {
     int64_t beacon_at;               //  When the beacon's one-shot fires.
     int tick_timer;                  //  Heartbeats and expiry.
     bool tick_calm;                  //  The tick runs once a second.
+    int64_t tick_due;                //  When the armed tick should run.
+    int64_t stalled_at;              //  When a late tick last ran.
     meshq_peers_swim_t *membership;  //  Who is in the mesh (peers_swim.c).
     //  The table: an array to iterate, an index to look up.
     meshq_peers_entry_t **entries;  //  max_peers slots.

@@ -449,6 +449,7 @@ s_tick_every (meshq_peers_t *self, bool calm)
     int timer = meshq_tick_arm (self->loop, ms, meshq_peers_tick, self);
     if (timer < 0)
         return;  //  Keep the one there is.
+    self->tick_due = zclock_mono () + (int64_t)ms;
     if (self->tick_timer >= 0)
         zloop_timer_end (self->loop, self->tick_timer);
     self->tick_timer = timer;
@@ -465,6 +466,16 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
     //  a zloop started again); the next is armed below.
     self->tick_timer = -1;
     int64_t now = zclock_mono ();
+    //  Late by a heartbeat or more: this loop did not run (a starved
+    //  or paused process), and czmq's loop runs timers before it reads
+    //  what came meanwhile. The time away is no peer's silence: without
+    //  this, a stalled agent took its peers down for heartbeats that sat
+    //  unread in its socket, and closed their links, which they took
+    //  for its crash.
+    int64_t late = self->tick_due ? now - self->tick_due : 0;
+    bool stalled = late >= (int64_t)self->config.heartbeat_ms;
+    if (stalled)
+        self->stalled_at = now;
     uint32_t patience = meshq_peers_swim_awareness (self);
     size_t i = 0;
     while (i < self->count) {
@@ -473,6 +484,8 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
             meshq_peers_probe_stop (self, entry);  //  No answer: heartbeats
                                                    //  decide.
         entry->peer.patience = patience;
+        if (stalled)
+            meshq_peer_stalled (&entry->peer, late, now);
         if (entry->peer.waiting)
             entry->peer.vouched = meshq_peers_swim_alive (self, entry->node) &&
                                   !meshq_peers_swim_suspect (self, entry->node);

@@ -98,6 +98,29 @@ Test (peer, a_quiet_peer_is_suspect_at_half_the_timeout_and_down_at_it,
         cr_expect_eq (meshq_peer_tick (&s_peer, t), 0);
 }
 
+//  Our loop did not run from 800 to 3800 (a starved or paused agent):
+//  the peer's heartbeats of that time wait unread, and the first tick
+//  after must not take it down for them. The stall forgives the time
+//  away, not the silence after it.
+Test (peer, a_stall_of_ours_is_no_peers_silence, .init = s_up)
+{
+    meshq_peer_frame (&s_peer, 800);
+    meshq_peer_sent (&s_peer, 800);
+    meshq_peer_stalled (&s_peer, 3000, 3800);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 3800), MESHQ_PEER_SEND_PING);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_UP,
+                  "a stall of ours was taken for the peer's silence");
+    //  Nothing from it after the stall either: suspect at half the
+    //  timeout past what it was last heard plus the stall, down at it.
+    meshq_peer_sent (&s_peer, 4700);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 4800), 0);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 4801), MESHQ_PEER_LOG_SUSPECT);
+    meshq_peer_sent (&s_peer, 5700);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 5801),
+                  MESHQ_PEER_REPORT_DOWN | MESHQ_PEER_CLOSE_LINK);
+}
+
 Test (peer, frames_keep_it_up, .init = s_up)
 {
     for (int64_t t = 1; t < 20000; t++) {
