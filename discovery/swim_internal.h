@@ -82,7 +82,6 @@ typedef struct {
     uint64_t seq;             //  Its number.
     int64_t timeout_at;       //  When to send REQs if no ACK.
     uint32_t nacks_expected;  //  REQs sent.
-    uint32_t nacks;           //  NACKs received, one a relay.
     uint16_t nacked;          //  Bit i: relays[i] sent its NACK.
     uint8_t relays[16][16];   //  Whom the REQs went to.
 } meshq_swim_probe_t;

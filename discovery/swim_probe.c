@@ -99,6 +99,13 @@ meshq_swim_suspicion_timeout (meshq_swim_t *self,
     return (int64_t)timeout;
 }
 
+//  The relays of probe p that sent their NACK.
+static uint32_t
+s_nacks (const meshq_swim_probe_t *p)
+{
+    return (uint32_t)__builtin_popcount (p->nacked);
+}
+
 //  Ends the probe under way: a missed ACK makes the target suspect.
 static void
 s_probe_end (meshq_swim_t *self)
@@ -111,7 +118,7 @@ s_probe_end (meshq_swim_t *self)
         meshq_swim_awareness (self, -1);
         return;
     }
-    int delta = p->nacks_expected ? (int)(p->nacks_expected - p->nacks) : 1;
+    int delta = p->nacks_expected ? (int)(p->nacks_expected - s_nacks (p)) : 1;
     meshq_swim_awareness (self, delta);
     uint32_t slot;
     meshq_swim_member_t *m = meshq_swim_find (self, p->target, &slot);
@@ -193,7 +200,6 @@ s_nack_counts (meshq_swim_probe_t *p, const uint8_t *id)
     for (uint32_t i = 0; i < p->nacks_expected; i++)
         if (!(p->nacked & 1u << i) && memcmp (p->relays[i], id, 16) == 0) {
             p->nacked |= (uint16_t)(1u << i);
-            p->nacks++;
             return true;
         }
     return false;
@@ -431,7 +437,7 @@ meshq_swim_probe_recv (meshq_swim_t *self, const meshq_swim_msg_t *msg)
                 //  four members. Waiting out the interval made each
                 //  suspicion, and each confirmation, about half an
                 //  interval later.
-                if (p->nacks == p->nacks_expected && !p->acked)
+                if (s_nacks (p) == p->nacks_expected && !p->acked)
                     s_probe_end (self);
             }
             return;
