@@ -111,21 +111,24 @@ typedef struct {
     bool waiting;               //  Lazy: we sent data or lost the
                                 //  connection, and heard nothing since.
     int64_t waiting_since;      //  When the wait began (ms).
-    uint32_t patience;          //  Lazy: our own health multiplier (0 or
-                                //  1: healthy), which stretches the
-                                //  timeout: a host too busy to answer in
-                                //  time blames itself, not its peers.
+    uint32_t patience;          //  Our own health multiplier (0 or 1:
+                                //  healthy), which stretches a lazy
+                                //  peer's and a try's timeout: a host too
+                                //  busy to answer in time blames itself,
+                                //  not its peers.
     int64_t used;               //  Last frame of the owner's either way,
                                 //  or the session's start (ms).
     int64_t unlinking;          //  When we asked it to close the link
                                 //  (UNLINK), or 0.
     bool unlinked;              //  It went down by UNLINK: the link closed
                                 //  by agreement, the member lives on.
-    bool vouched;               //  Lazy: the membership has it alive and
+    bool vouched;               //  The membership has it alive and
                                 //  unsuspected (the owner sets it before
-                                //  each tick): a silent link then gets
-                                //  three timeouts, not one, so that a
-                                //  busy host does not lose its links.
+                                //  each tick of a lazy peer waiting, or
+                                //  of a try): a silent link, or a try
+                                //  unanswered, then gets three timeouts,
+                                //  not one, so that a busy host does not
+                                //  lose its links.
 
     const char *reason;       //  Why it is in its state (static).
     const char *down_reason;  //  Why it last went down (static).

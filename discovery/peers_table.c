@@ -486,7 +486,8 @@ meshq_peers_tick (zloop_t *loop, int timer_id, void *arg)
         entry->peer.patience = patience;
         if (stalled)
             meshq_peer_stalled (&entry->peer, late, now);
-        if (entry->peer.waiting)
+        if (entry->peer.waiting ||
+            entry->peer.state == MESHQ_PEER_IS_CONNECTING)
             entry->peer.vouched = meshq_peers_swim_alive (self, entry->node) &&
                                   !meshq_peers_swim_suspect (self, entry->node);
         unsigned actions = meshq_peer_tick (&entry->peer, now);

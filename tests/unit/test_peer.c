@@ -428,6 +428,35 @@ Test (peer, a_frame_from_a_peer_declared_down_starts_a_new_session,
     cr_expect_eq (s_said (5, false, S_TIMEOUT, 2200), MESHQ_PEER_REPORT_UP);
 }
 
+//  A try to a member the membership has alive, unanswered under load:
+//  given up after one timeout, its closed connection made the peer
+//  suspect us of a crash.
+Test (peer, a_try_to_a_member_alive_waits_three_timeouts, .init = s_new)
+{
+    meshq_peer_discovered (&s_peer, 5, false, 0);
+    s_peer.vouched = true;
+    cr_expect_eq (meshq_peer_tick (&s_peer, S_TIMEOUT + 1), 0);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 3 * S_TIMEOUT), 0);
+    cr_expect_eq (s_peer.state, MESHQ_PEER_IS_CONNECTING);
+    //  Its answer, late, still brings it up.
+    cr_expect_eq (s_said (5, false, S_TIMEOUT, 3 * S_TIMEOUT),
+                  MESHQ_PEER_REPORT_UP);
+    //  Unanswered, the try ends after three.
+    s_new ();
+    meshq_peer_discovered (&s_peer, 5, false, 0);
+    s_peer.vouched = true;
+    cr_expect_eq (meshq_peer_tick (&s_peer, 3 * S_TIMEOUT + 1),
+                  MESHQ_PEER_CLOSE_LINK);
+    cr_expect_str_eq (s_peer.reason, "no HELLO");
+    //  A host of poor health stretches it further, as for a link.
+    s_new ();
+    meshq_peer_discovered (&s_peer, 5, false, 0);
+    s_peer.patience = 2;
+    cr_expect_eq (meshq_peer_tick (&s_peer, S_TIMEOUT + 1), 0);
+    cr_expect_eq (meshq_peer_tick (&s_peer, 2 * S_TIMEOUT + 1),
+                  MESHQ_PEER_CLOSE_LINK);
+}
+
 Test (peer, a_try_without_hello_ends_quietly, .init = s_new)
 {
     meshq_peer_discovered (&s_peer, 5, false, 0);
