@@ -150,6 +150,7 @@ typedef struct _meshq_peers_swim_t {
     int64_t scanned;  //  When the last scan was.
     bool changed;     //  A member changed since (under lock).
     bool filling;     //  The last scan found it filling.
+    bool settled;     //  The last found nothing to do (under lock).
 } meshq_peers_swim_t;
 
 struct _meshq_peers_t {
@@ -354,7 +355,8 @@ void meshq_peers_swim_apply (meshq_peers_t *self,
 //  for one dead or gone; alone, joins through the seeds.
 void meshq_peers_swim_scan (meshq_peers_t *self, int64_t now);
 //  Whether the tick's scan is due: a member changed since the last, or
-//  a second went by (to retry links that failed).
+//  a second went by (to retry links that failed), ten once the last
+//  found nothing to do.
 bool meshq_peers_swim_due (meshq_peers_t *self, int64_t now);
 
 //  peers_unlink.c

@@ -25,7 +25,8 @@
     Links follow the membership in two ways: each change it reports
     (meshq_peers_swim_apply), and a scan of its whole table
     (meshq_peers_swim_scan) after a change, every second to retry links
-    that failed, and every S_SAMPLE_MS while it fills. The scan finds
+    that failed or were held back (every S_SCAN_SETTLED_MS once one
+    found nothing to do), and every S_SAMPLE_MS while it fills. The scan finds
     what to do with the membership's lock held and does it without. All
     of this runs on the owner's thread.
 */
@@ -50,6 +51,11 @@
 //  only retries links that failed (it walked and sorted the whole
 //  table every tick: 15% of an idle 256-agent mesh's CPU).
 #define S_SCAN_MS 1000
+
+//  And this often once the last found nothing to do (no link to open or
+//  close, none held back): a change brings the next at once. A scan a
+//  second was still a fifth of an idle agent's engine time at 256.
+#define S_SCAN_SETTLED_MS 10000
 
 //  How long a want of the owner's lasts unless renewed.
 #define S_WANT_MS 60000
@@ -286,6 +292,7 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
         if (peers->entries[i]->peer.state != MESHQ_PEER_IS_DOWN)
             self->linked++;
     uint32_t cursor = 0;
+    bool held = false;
     meshq_peers_swim_event_t event = {.fresh = false};
     while (meshq_swim_walk (self->swim, &cursor, event.id, &event.state,
                             &event.incarnation)) {
@@ -296,9 +303,14 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
             event.state == MESHQ_SWIM_DEAD || event.state == MESHQ_SWIM_LEFT;
         if (event.state == MESHQ_SWIM_ALIVE ? linked : !(gone && linked))
             continue;
-        if (event.state == MESHQ_SWIM_ALIVE &&
-            !meshq_peers_swim_linkable (peers, event.id, now))
-            continue;
+        if (event.state == MESHQ_SWIM_ALIVE) {
+            if (!meshq_peers_swim_needed (peers, event.id, now))
+                continue;
+            if (!meshq_peers_swim_linkable (peers, event.id, now)) {
+                held = true;  //  Needed, but later.
+                continue;
+            }
+        }
         if (gone && entry->peer.incarnation > event.incarnation)
             continue;
         meshq_swim_member_addr (self->swim, event.id, &event.addr);
@@ -309,6 +321,8 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
         }
         todo[count++] = event;
     }
+    //  Alone, it joins through its seeds (scan_locked) every second.
+    self->settled = count == 0 && !held && self->members > 0;
     pthread_mutex_unlock (&self->lock);
     for (size_t i = 0; i < count; i++) {
         const meshq_peers_swim_event_t *item = &todo[i];
@@ -336,7 +350,8 @@ meshq_peers_swim_due (meshq_peers_t *peers, int64_t now)
     pthread_mutex_lock (&self->lock);
     //  While it fills, the growth is sampled (and the links follow as
     //  it stops) every S_SAMPLE_MS.
-    bool due = self->changed || now - self->scanned >= S_SCAN_MS ||
+    int64_t every = self->settled ? S_SCAN_SETTLED_MS : S_SCAN_MS;
+    bool due = self->changed || now - self->scanned >= every ||
                (self->filling && now - self->scanned >= S_SAMPLE_MS);
     pthread_mutex_unlock (&self->lock);
     return due;

@@ -57,9 +57,11 @@ static bool
 s_spare (meshq_peers_t *self, meshq_peers_entry_t *entry, uint32_t idle_ms,
          int64_t now)
 {
-    return meshq_peers_partial (self) && s_speaks_unlink (entry) &&
-           !entry->peer.waiting && now - entry->peer.used >= idle_ms &&
-           !meshq_peers_swim_needed (self, entry->node, now);
+    //  Cheapest first: this runs for every idle link, every tick.
+    return meshq_peers_partial (self) && !entry->peer.waiting &&
+           now - entry->peer.used >= idle_ms &&
+           !meshq_peers_swim_needed (self, entry->node, now) &&
+           s_speaks_unlink (entry);
 }
 
 void
