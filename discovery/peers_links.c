@@ -4,7 +4,7 @@
     The membership (peers_swim.c) says who is alive; this file decides
     which of them we link to. Up to full_links members, every member
     alive gets a link. Past it, links go only to our overlay (overlay.h:
-    about 2 log2(N) members, picked alike by every agent from the same
+    about log2(N) members, picked alike by every agent from the same
     membership, so that b is in a's exactly when a is in b's) and to the
     members the owner wants (meshq_peers_want: it has data for them; a
     want lasts a minute unless renewed). Any other link closes once

@@ -229,7 +229,7 @@ meshq_peers_cap_room (meshq_peers_t *self, meshq_peers_entry_t *entry,
         }
     }
     //  The overlay never waits for room: without it the mesh may split.
-    //  It holds about 2 log2 of the members, 20 at most in a table of
+    //  It holds about log2 of the members, 10 at most in a table of
     //  1,024, and may go past the cap by that much.
     if (links < self->config.max_links || overlay)
         return true;

@@ -4,10 +4,10 @@
     never an overlay link.
 
     Ten discovery nodes in one process, on loopback, with full_links 2:
-    each node's overlay is 6 of the 9 others. Node 0, started last, has
-    max_links 8: its overlay and two more. It wants links to the three
-    others, one after another, and sends on each; the third takes the
-    place of the first. Events are read with a poller and a deadline;
+    each node's overlay is 4 of the 9 others. Node 0, started last, has
+    max_links 6: its overlay and two more. It wants links to three of
+    the five others, one after another, and sends on each; the third
+    takes the place of the first. Events are read with a poller and a deadline;
     no timing is asserted.
 */
 #include "codec_peer.h"
@@ -24,6 +24,11 @@
 //  plays.
 #define S_NODES     10
 #define S_STRANGERS 30
+//  Node 0's overlay among ten (1 and 4 places both ways), the nodes
+//  outside it, and its cap: the overlay and two more.
+#define S_OVERLAY 4
+#define S_OTHERS  (S_NODES - 1 - S_OVERLAY)
+#define S_CAP     (S_OVERLAY + 2)
 _Static_assert(S_NODES + 2 * S_STRANGERS <= DISCOUTIL_MAX_NODES,
                "no room for the strangers");
 
@@ -114,9 +119,9 @@ s_members (discoutil_t *self, void *arg)
            members->members;
 }
 
-//  Starts nodes 1 to 9, then node 0 with max_links 8 (its overlay of
-//  6 and two more), waits until node 0 has just its overlay linked,
-//  finds the three nodes outside it (others), and links node 0 to the
+//  Starts nodes 1 to 9, then node 0 with max_links 6 (its overlay of
+//  4 and two more), waits until node 0 has just its overlay linked,
+//  finds the five nodes outside it (others), and links node 0 to the
 //  first two, using each in turn: the cap is reached, with two spare
 //  links, others[0]'s used least recently.
 static void
@@ -134,7 +139,7 @@ s_capped (int *others)
     }
     meshq_peers_config_t config = discoutil_config (&s_disc, 0);
     config.full_links = 2;
-    config.max_links = 8;
+    config.max_links = S_CAP;
     discoutil_start (&s_disc, 0, &config);
     s_members_t members = {0, S_NODES - 1};
     cr_assert (discoutil_wait (&s_disc, s_members, &members),
@@ -143,10 +148,10 @@ s_capped (int *others)
     int count = 0;
     for (int n = 1; n < S_NODES; n++)
         if (!s_in[n]) {
-            cr_assert_lt (count, 3);
+            cr_assert_lt (count, S_OTHERS);
             others[count++] = n;
         }
-    cr_assert_eq (count, 3);
+    cr_assert_eq (count, S_OTHERS);
     cr_assert (discoutil_wait (&s_disc, s_just_overlay, NULL),
                "node 0 does not have just its overlay linked");
     for (int k = 0; k < 2; k++) {
@@ -166,7 +171,7 @@ TestSuite (discovery_cap, .timeout = 120);
 Test (discovery_cap, a_new_link_takes_the_least_recently_used_spare_one,
       .init = s_setup, .fini = s_teardown)
 {
-    int others[3];
+    int others[S_OTHERS];
     s_capped (others);
     //  The third takes the place of the first, used least recently.
     s_command (0, "WANT", s_disc.nodes[others[2]].id);
@@ -180,8 +185,8 @@ Test (discovery_cap, a_new_link_takes_the_least_recently_used_spare_one,
     cr_expect (s_disc.nodes[0].up[others[1]],
                "the link used more recently was closed");
     cr_expect_eq (discoutil_stat (&s_disc, 0, "links_evicted"), 1);
-    cr_expect_leq (discoutil_stat (&s_disc, 0, "links_peak"), 8);
-    cr_expect_eq (discoutil_stat (&s_disc, 0, "links_max"), 8);
+    cr_expect_leq (discoutil_stat (&s_disc, 0, "links_peak"), S_CAP);
+    cr_expect_eq (discoutil_stat (&s_disc, 0, "links_max"), S_CAP);
     //  No overlay link went down.
     for (int n = 1; n < S_NODES; n++)
         if (s_in[n])
@@ -248,7 +253,7 @@ s_strangers (int first, zsock_t **dealers)
 Test (discovery_cap, a_peer_opening_links_in_a_loop_closes_few, .init = s_setup,
       .fini = s_teardown)
 {
-    int others[3];
+    int others[S_OTHERS];
     s_capped (others);
     zsock_t *dealers[2 * S_STRANGERS];
     s_strangers (S_NODES, dealers);
@@ -270,7 +275,7 @@ Test (discovery_cap, a_peer_opening_links_in_a_loop_closes_few, .init = s_setup,
     s_command (0, "WANT", s_disc.nodes[others[2]].id);
     cr_expect (discoutil_wait (&s_disc, s_up, &others[2]), "no link to node %d",
                others[2]);
-    cr_expect_leq (discoutil_stat (&s_disc, 0, "links_peak"), 8);
+    cr_expect_leq (discoutil_stat (&s_disc, 0, "links_peak"), S_CAP);
     for (int n = 1; n < S_NODES; n++)
         if (s_in[n])
             cr_expect_eq (s_disc.nodes[0].downs[n], 0, "overlay node %d down",

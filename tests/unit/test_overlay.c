@@ -49,7 +49,7 @@ Test (overlay, both_ends_of_a_pair_pick_each_other)
     }
 }
 
-Test (overlay, each_agent_picks_about_twice_log2_n_members_not_itself)
+Test (overlay, each_agent_picks_about_log2_n_members_not_itself)
 {
     size_t n = 256;
     s_make (n, 7);
@@ -57,9 +57,8 @@ Test (overlay, each_agent_picks_about_twice_log2_n_members_not_itself)
     for (size_t a = 0; a < n; a++) {
         memcpy (view, s_ids, n * 16);
         size_t count = meshq_overlay_pick (view, n, s_ids[a], out);
-        //  1, 2, 4, ... 128 places after and before: 128 both ways is
-        //  one member.
-        cr_assert_eq (count, 15);
+        //  1, 4, 16 and 64 places after and before.
+        cr_assert_eq (count, 8);
         for (size_t i = 0; i < count; i++) {
             cr_assert_neq (memcmp (out[i], s_ids[a], 16), 0);
             if (i)
@@ -68,21 +67,31 @@ Test (overlay, each_agent_picks_about_twice_log2_n_members_not_itself)
     }
 }
 
-Test (overlay, the_picks_join_every_member)
+//  From member 0, every member, within hops of it.
+static void
+s_reach (size_t n, unsigned seed, size_t hops)
 {
-    size_t n = 100;
-    s_make (n, 3);
+    s_make (n, seed);
     bool reached[S_MAX] = {true};
-    size_t queue[S_MAX] = {0}, head = 0, tail = 1;
+    size_t queue[S_MAX] = {0}, depth[S_MAX] = {0}, head = 0, tail = 1;
     while (head < tail) {
         size_t a = queue[head++];
         for (size_t b = 0; b < n; b++)
             if (!reached[b] && b != a && s_picks (n, a, b)) {
                 reached[b] = true;
+                depth[tail] = depth[head - 1] + 1;
                 queue[tail++] = b;
             }
     }
     cr_assert_eq (tail, n, "%zu of %zu members reached", tail, n);
+    cr_assert_leq (depth[tail - 1], hops, "n=%zu: a member %zu hops away", n,
+                   depth[tail - 1]);
+}
+
+Test (overlay, the_picks_join_every_member_within_a_few_hops)
+{
+    s_reach (100, 3, 4);
+    s_reach (256, 5, 6);
 }
 
 Test (overlay, a_member_not_among_the_ids_picks_nothing)
