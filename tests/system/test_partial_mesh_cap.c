@@ -43,33 +43,34 @@ s_status (meshq_client_t *client, meshq_args_t *status)
     zmsg_destroy (&reply);  //  Only numbers are read after.
 }
 
+//  Agents in the capped agent's overlay (overlay true) or outside it
+//  whose link from it is up (up true) or not.
+static int
+s_count (meshq_client_t **clients, char hex[][33], bool overlay, bool up)
+{
+    bool in[S_NODES];
+    meshutil_overlay (hex, S_NODES, S_CAPPED, in);
+    int count = 0;
+    for (int n = 0; n < S_NODES; n++)
+        if (n != S_CAPPED && in[n] == overlay &&
+            (clientutil_peers_in (clients[S_CAPPED], s_nodes[n].name, "up",
+                                  NULL) > 0) == up)
+            count++;
+    return count;
+}
+
 //  Overlay members of the capped agent with no link up from it.
 static int
 s_overlay_missing (meshq_client_t **clients, char hex[][33])
 {
-    bool in[S_NODES];
-    meshutil_overlay (hex, S_NODES, S_CAPPED, in);
-    int missing = 0;
-    for (int n = 0; n < S_NODES; n++)
-        if (in[n] && clientutil_peers_in (clients[S_CAPPED], s_nodes[n].name,
-                                          "up", NULL) == 0)
-            missing++;
-    return missing;
+    return s_count (clients, hex, true, false);
 }
 
 //  Links of the capped agent up outside its overlay.
 static int
 s_outside_up (meshq_client_t **clients, char hex[][33])
 {
-    bool in[S_NODES];
-    meshutil_overlay (hex, S_NODES, S_CAPPED, in);
-    int up = 0;
-    for (int n = 0; n < S_NODES; n++)
-        if (n != S_CAPPED && !in[n] &&
-            clientutil_peers_in (clients[S_CAPPED], s_nodes[n].name, "up",
-                                 NULL) > 0)
-            up++;
-    return up;
+    return s_count (clients, hex, false, true);
 }
 
 //  Starts the agents, a client to each, and reads their node ids: the
