@@ -455,6 +455,20 @@ meshq_peer_unlinked (meshq_peer_t *self, int64_t now)
     return actions;
 }
 
+//  The timeout of a wait the membership can vouch for (a lazy link's,
+//  a try's): three while it has the member alive and unsuspected, and
+//  stretched by our own poor health.
+static int64_t
+s_patient_limit (const meshq_peer_t *self)
+{
+    int64_t limit = self->timeout_ms;
+    if (self->vouched)
+        limit *= 3;
+    if (self->patience > 1)
+        limit *= self->patience;
+    return limit;
+}
+
 unsigned
 meshq_peer_tick (meshq_peer_t *self, int64_t now)
 {
@@ -467,22 +481,16 @@ meshq_peer_tick (meshq_peer_t *self, int64_t now)
             if (self->unlinked || now - self->since >= self->retention_ms)
                 actions = MESHQ_PEER_FORGET;
             break;
-        case MESHQ_PEER_IS_CONNECTING: {
+        case MESHQ_PEER_IS_CONNECTING:
             //  A try to a member the membership has alive gets the
             //  patience of a waiting link: an abandoned try closes its
             //  connection, which the peer (that may have answered, its
             //  answer slow under load) takes for our crash. In a start
             //  of 256 agents, nine in ten "connection lost" suspicions
             //  were tries given up after one timeout.
-            int64_t limit = self->timeout_ms;
-            if (self->vouched)
-                limit *= 3;
-            if (self->patience > 1)
-                limit *= self->patience;
-            if (now - self->since > limit)
+            if (now - self->since > s_patient_limit (self))
                 actions = s_down (self, "no HELLO", now);
             break;
-        }
         case MESHQ_PEER_IS_UP:
         case MESHQ_PEER_IS_SUSPECT:
             //  Asked to close, and no answer for a timeout: it wants the
@@ -499,11 +507,8 @@ meshq_peer_tick (meshq_peer_t *self, int64_t now)
                 if (self->waiting && self->waiting_since > self->heard)
                     silence = now - self->waiting_since;
             }
-            int64_t limit = self->timeout_ms;
-            if (self->lazy && self->vouched)
-                limit *= 3;
-            if (self->lazy && self->patience > 1)
-                limit *= self->patience;
+            int64_t limit =
+                self->lazy ? s_patient_limit (self) : self->timeout_ms;
             if (silence > limit)
                 return s_down (self, "heartbeat timeout", now);
             if (self->state == MESHQ_PEER_IS_UP && silence > limit / 2) {
