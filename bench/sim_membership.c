@@ -4,7 +4,8 @@
     For each size and loss rate asked for, runs bench/sim_net.c's
     phases with the real module and prints one row: time to full
     membership (from the last start), time until every node knows of a
-    crash (first and last), messages and bytes sent per node per second
+    crash (first and last), the longest a live node went without a
+    PING to it in the steady window, messages and bytes sent per node per second
     in the steady window, false suspicions and false downs (of live
     nodes, by anyone, in the join, steady and crash phases), messages
     refused, and the run's peak RSS and wall time. Each run is a child
@@ -108,6 +109,7 @@ s_run (const meshq_sim_config_t *config)
                 config->join_limit_ms / 1000);
     s_print_secs (r.crash_known, r.crash_first_s);
     s_print_secs (r.crash_known, r.crash_all_s);
+    printf (" %7.2f |", r.probe_gap_max_s);
     printf (" %6.1f | %8.0f | %6llu | %5llu | %6llu | %7.0f | %5.0f |",
             r.msgs_per_node_s, r.bytes_per_node_s,
             (unsigned long long)r.false_suspicions,
@@ -231,9 +233,11 @@ main (int argc, char *argv[])
             base.swim.gossip_max, base.latency_min_ms, base.latency_max_ms,
             spread, base.steady_ms / 1000);
     printf ("|  nodes |  loss | full s  | crash first s | crash all s | "
-            "msgs/node/s | bytes/node/s | false suspicions | false downs | "
+            "unprobed max s | msgs/node/s | bytes/node/s | false suspicions | "
+            "false downs | "
             "bad msgs | peak RSS MB | wall s |\n");
-    printf ("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf ("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "---:|\n");
     fflush (stdout);
     int failed = 0;
     for (int i = 0; i < size_count; i++)

@@ -78,6 +78,7 @@ typedef struct {
                              //  counted suspect (one count a suspicion,
                              //  not one per node that hears of it).
     uint32_t *downed_at;     //  The same for false downs.
+    int64_t *pinged_at;      //  Per node: its last PING (steady).
     int64_t partition_to;    //  The cut lasts until then.
     int64_t wall_start;      //  Wall clock, ms.
     int64_t wall_print;      //  Last progress line.
@@ -205,6 +206,25 @@ s_cut (s_sim_t *sim, uint32_t a, uint32_t b)
     return sim->now < sim->partition_to && (a < sim->n / 2) != (b < sim->n / 2);
 }
 
+//  Whether data is a PING: the codec's map starts with its version
+//  ("v", a small integer) and its type ("t").
+static bool
+s_is_ping (const uint8_t *data, size_t size)
+{
+    return size > 6 && data[1] == 0xa1 && data[2] == 'v' && data[3] < 0x80 &&
+           data[4] == 0xa1 && data[5] == 't' && data[6] == MESHQ_SWIM_MSG_PING;
+}
+
+//  The gap since node i was last pinged ends now.
+static void
+s_gap_end (s_sim_t *sim, uint32_t i)
+{
+    double gap = (sim->now - sim->pinged_at[i]) / 1000.0;
+    if (gap > sim->result->probe_gap_max_s)
+        sim->result->probe_gap_max_s = gap;
+    sim->pinged_at[i] = sim->now;
+}
+
 static void
 s_send_cb (void *arg, const uint8_t *id, const meshq_swim_addr_t *addr,
            const void *data, size_t size)
@@ -216,6 +236,8 @@ s_send_cb (void *arg, const uint8_t *id, const meshq_swim_addr_t *addr,
                   addr->ip[15];
     if (to >= sim->n || addr->ip[12] != 10)
         return;
+    if (sim->phase == S_PHASE_STEADY && s_is_ping (data, size))
+        s_gap_end (sim, to);
     if (s_uniform (sim) < sim->config->loss || s_cut (sim, from, to))
         return;
     uint8_t *copy = malloc (size);
@@ -374,9 +396,11 @@ s_enter (s_sim_t *sim, s_phase_t phase)
 {
     sim->phase = phase;
     sim->phase_at = sim->now;
-    if (phase == S_PHASE_STEADY)
+    if (phase == S_PHASE_STEADY) {
         s_totals (sim, &sim->steady_msgs, &sim->steady_bytes, NULL, NULL);
-    else if (phase == S_PHASE_CRASH) {
+        for (uint32_t i = 0; i < sim->n; i++)
+            sim->pinged_at[i] = sim->now;
+    } else if (phase == S_PHASE_CRASH) {
         sim->crashed = s_pick_live (sim);
         sim->nodes[sim->crashed].crashed = true;
         //  Who must come to know: every node that has it as a member.
@@ -465,6 +489,9 @@ s_monitor (s_sim_t *sim)
         double secs = (sim->now - sim->phase_at) / 1000.0;
         r->msgs_per_node_s = (msgs - sim->steady_msgs) / secs / sim->n;
         r->bytes_per_node_s = (bytes - sim->steady_bytes) / secs / sim->n;
+        for (uint32_t i = 0; i < sim->n; i++)
+            if (s_live (sim, i))
+                s_gap_end (sim, i);
         s_enter (sim, S_PHASE_CRASH);
     } else if (sim->phase == S_PHASE_CRASH) {
         if (sim->known >= sim->must_know) {
@@ -646,8 +673,9 @@ meshq_sim_run (const meshq_sim_config_t *config, meshq_sim_result_t *result)
     sim->pause_state = calloc (sim->n, 1);
     sim->suspected_at = calloc (sim->n, sizeof *sim->suspected_at);
     sim->downed_at = calloc (sim->n, sizeof *sim->downed_at);
+    sim->pinged_at = calloc (sim->n, sizeof *sim->pinged_at);
     if (!sim->nodes || !sim->start_order || !sim->knows || !sim->pause_state ||
-        !sim->suspected_at || !sim->downed_at)
+        !sim->suspected_at || !sim->downed_at || !sim->pinged_at)
         return MESHQ_ENOMEM;
     s_current = sim;
     sim->wall_start = sim->wall_print = s_wall_ms ();
@@ -693,6 +721,7 @@ meshq_sim_run (const meshq_sim_config_t *config, meshq_sim_result_t *result)
     free (sim->nodes);
     free (sim->start_order);
     free (sim->knows);
+    free (sim->pinged_at);
     free (sim->pause_state);
     free (sim->suspected_at);
     free (sim->downed_at);

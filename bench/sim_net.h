@@ -60,6 +60,8 @@ typedef struct {
                                 //  a member knew it dead.
     double crash_first_s;       //  First node to know it, from the crash.
     double crash_all_s;         //  Last node to know it, from the crash.
+    double probe_gap_max_s;     //  Longest a live node went without a
+                                //  PING to it (steady).
     double msgs_per_node_s;     //  Sent, per node and second (steady).
     double bytes_per_node_s;    //  Sent, per node and second (steady).
     uint64_t false_suspicions;  //  A live node suspected, by anyone, in

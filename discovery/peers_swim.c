@@ -278,6 +278,9 @@ meshq_peers_swim_start (meshq_peers_t *peers)
     randombytes_buf (&seed, sizeof seed);
     self->swim = meshq_swim_new (&config, &io, peers->node, peers->incarnation,
                                  &addr, seed);
+    //  Probe rounds numbered on the wall clock: agents of hosts whose
+    //  clocks agree take their turns alike (swim_probe.c).
+    meshq_swim_set_round_offset (self->swim, zclock_time () - zclock_mono ());
     self->joined = INT64_MIN / 2;
     if (pipe2 (self->wake, O_NONBLOCK | O_CLOEXEC) ||
         pipe2 (self->notify, O_NONBLOCK | O_CLOEXEC))

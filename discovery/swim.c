@@ -104,10 +104,10 @@ meshq_swim_new (const meshq_swim_config_t *config, const meshq_swim_io_t *io,
     if (c->initial_members)
         meshq_swim_reserve (self, c->initial_members);
     int64_t now = meshq_swim_now (self);
-    //  Spread the first probe over one interval, so that agents started
-    //  together do not probe in step.
-    self->probe_next =
-        now + (int64_t)(meshq_swim_random (self) % c->probe_interval_ms);
+    //  Our probes at a random place of each round, so that agents
+    //  started together do not probe in step.
+    self->probe_phase = (uint16_t)meshq_swim_random (self);
+    self->probe_next = meshq_swim_probe_at (self, now, 0);
     self->gossip_next = now + c->gossip_interval_ms;
     //  The first exchange at a random point of one interval, so that a
     //  mesh started at once does not exchange tables all at once.
@@ -180,6 +180,13 @@ meshq_swim_set_state (meshq_swim_t *self, uint32_t slot,
 {
     meshq_swim_member_t *m = &self->members[slot];
     bool fresh = state == MESHQ_SWIM_ALIVE && m->state != MESHQ_SWIM_SUSPECT;
+    //  Into or out of the probe ring: it is made again before the next
+    //  probe, so that it stays the ring the other members see.
+    bool was_live =
+        m->state == MESHQ_SWIM_ALIVE || m->state == MESHQ_SWIM_SUSPECT;
+    bool live = state == MESHQ_SWIM_ALIVE || state == MESHQ_SWIM_SUSPECT;
+    if (was_live != live)
+        self->order_stale = true;
     s_count (self, m->state, -1);
     s_count (self, state, +1);
     m->state = (uint8_t)state;

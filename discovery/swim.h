@@ -160,6 +160,11 @@ void meshq_swim_tick (meshq_swim_t *self);
 //  them in a large mesh); suspicions keep their unit if one was set.
 void meshq_swim_set_probe_interval (meshq_swim_t *self, uint32_t ms);
 
+//  Numbers the probe rounds on the clock plus ms (0 at first): an agent
+//  gives the wall clock's lead on its own, so that members of hosts
+//  whose clocks agree take their turns alike (swim_probe.c).
+void meshq_swim_set_round_offset (meshq_swim_t *self, int64_t ms);
+
 //  When meshq_swim_tick must next run (now_ms's clock).
 int64_t meshq_swim_next (meshq_swim_t *self);
 

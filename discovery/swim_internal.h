@@ -103,9 +103,17 @@ struct _meshq_swim_t {
     uint32_t count;                //  Members in the table.
     uint32_t *index;               //  Open addressing: slot + 1, 0 free.
     uint32_t index_cap;            //  A power of two, > 2 * count.
-    uint32_t *order;               //  Probe order: slots, members_cap.
+    uint32_t *order;               //  Probe order: slots by member id,
+                                   //  members_cap.
     uint32_t order_len;            //  Entries in order.
-    uint32_t probe_pos;            //  Next entry of order to probe.
+    uint32_t order_me;             //  Our place among them: members
+                                   //  whose id is below ours.
+    bool order_stale;              //  A member came since it was made.
+    uint32_t probe_pos;            //  Probes since it was made.
+    uint16_t probe_phase;          //  Our probes' place in each round,
+                                   //  in 65,536ths of it.
+    int64_t round_offset;          //  Added to the clock to number
+                                   //  rounds (swim_probe.c).
     uint32_t *suspects;            //  Slots of suspect members.
     uint32_t suspects_len;         //  Entries in suspects.
     uint32_t suspects_cap;         //  Entries allocated.
@@ -152,6 +160,8 @@ void meshq_swim_suspect (meshq_swim_t *self, uint32_t slot, const uint8_t *by);
 void meshq_swim_confirm (meshq_swim_t *self, uint32_t slot, const uint8_t *by);
 
 //  swim_probe.c: probes and timers.
+//  When a probe due after ms from now starts: at our place in a round.
+int64_t meshq_swim_probe_at (meshq_swim_t *self, int64_t now, int64_t after);
 void meshq_swim_probe_tick (meshq_swim_t *self, int64_t now);
 int64_t meshq_swim_probe_next (meshq_swim_t *self);
 void meshq_swim_probe_recv (meshq_swim_t *self, const meshq_swim_msg_t *msg);

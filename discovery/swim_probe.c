@@ -1,7 +1,7 @@
 /*  swim_probe.c - probes, relays, local health and suspicion timers.
 
     Each probe interval (times the health multiplier) starts a probe of
-    the next member in the shuffled order: a PING; without its ACK in
+    the member whose turn it is (s_next_target): a PING; without its ACK in
     the probe timeout (times the multiplier), a REQ to indirect_checks
     other members, who each PING the target with a number of their own,
     relay its ACK back under ours, or send a NACK if it stays silent for
@@ -148,22 +148,69 @@ meshq_swim_probe_member (meshq_swim_t *self, uint32_t slot)
     meshq_swim_send_to (self, slot, &msg);
 }
 
-//  The next member to probe, or UINT32_MAX if none is alive.
-static uint32_t
-s_next_target (meshq_swim_t *self)
+//  The number of the round at now: rounds are probe intervals counted
+//  on the clock plus round_offset (the wall clock, in an agent).
+static int64_t
+s_round (meshq_swim_t *self, int64_t now)
 {
-    for (int rounds = 0; rounds < 2; rounds++) {
-        while (self->probe_pos < self->order_len) {
-            uint32_t slot = self->order[self->probe_pos++];
-            meshq_swim_member_t *m = &self->members[slot];
-            if ((m->flags & MESHQ_SWIM_F_USED) &&
-                (m->state == MESHQ_SWIM_ALIVE ||
-                 m->state == MESHQ_SWIM_SUSPECT))
-                return slot;
-        }
+    int64_t t = now + self->round_offset;
+    int64_t length = (int64_t)self->config.probe_interval_ms;
+    return t >= 0 ? t / length : (t - length + 1) / length;
+}
+
+//  The member to probe in the round at now, or UINT32_MAX if none is
+//  alive. Members and ourselves stand in a ring by id; in round r each
+//  probes the one r places on (r modulo the ring, 0 skipped). Every
+//  member that shares our view is then probed by exactly one member a
+//  round, and each of ours once in as many rounds as there are
+//  members. With each member's own shuffled order (SWIM's), the
+//  probes of a member came as chance gave: a stopped agent of 256
+//  went unprobed 1.2 s at times (a probe every 500 ms), and was known
+//  dead up to 3.9 s after it stopped.
+static uint32_t
+s_next_target (meshq_swim_t *self, int64_t now)
+{
+    if (self->order_stale || self->probe_pos >= self->order_len)
         meshq_swim_rebuild_order (self);
+    uint32_t len = self->order_len;
+    if (len == 0)
+        return UINT32_MAX;
+    uint64_t ring = (uint64_t)len + 1;
+    int64_t round = s_round (self, now);
+    uint64_t step = (uint64_t)(round % (int64_t)ring + (int64_t)ring) % ring;
+    if (step == 0)
+        step = 1;
+    //  A member dead or left (not yet forgotten) passes its turn on.
+    for (uint64_t i = 0; i < ring; i++) {
+        uint64_t at = (self->order_me + step + i) % ring;
+        if (at == self->order_me)
+            continue;
+        uint32_t slot = self->order[at < self->order_me ? at : at - 1];
+        meshq_swim_member_t *m = &self->members[slot];
+        if ((m->flags & MESHQ_SWIM_F_USED) &&
+            (m->state == MESHQ_SWIM_ALIVE || m->state == MESHQ_SWIM_SUSPECT)) {
+            self->probe_pos++;
+            return slot;
+        }
     }
     return UINT32_MAX;
+}
+
+int64_t
+meshq_swim_probe_at (meshq_swim_t *self, int64_t now, int64_t after)
+{
+    //  At our place in a round (probe_phase), the nearest to now +
+    //  after: probes keep their place in the rounds, one round after
+    //  another, instead of drifting by each tick's lateness.
+    int64_t length = (int64_t)self->config.probe_interval_ms;
+    int64_t phase = (int64_t)self->probe_phase * length / 65536;
+    int64_t want = now + after;
+    int64_t into =
+        ((want + self->round_offset - phase) % length + length) % length;
+    int64_t at = want - into;
+    if (into > length / 2)
+        at += length;
+    return at > now ? at : at + length;
 }
 
 static void
@@ -294,12 +341,15 @@ meshq_swim_tick (meshq_swim_t *self)
     if (p->active && !p->acked && !p->indirect && now >= p->timeout_at)
         s_indirect (self);
     if (now >= self->probe_next) {
+        //  The round is that of the time the probe was due: a tick late
+        //  past the round's end takes the turn it was due for.
+        int64_t due = self->probe_next;
         s_probe_end (self);
         s_remind (self);
-        self->probe_next =
-            now + s_scaled (self, self->config.probe_interval_ms);
+        self->probe_next = meshq_swim_probe_at (
+            self, now, s_scaled (self, self->config.probe_interval_ms));
         if (!self->leaving) {
-            uint32_t slot = s_next_target (self);
+            uint32_t slot = s_next_target (self, due);
             if (slot != UINT32_MAX)
                 meshq_swim_probe_member (self, slot);
         }
@@ -454,4 +504,11 @@ meshq_swim_set_probe_interval (meshq_swim_t *self, uint32_t ms)
 {
     assert (self);
     self->config.probe_interval_ms = ms ? ms : 1;
+}
+
+void
+meshq_swim_set_round_offset (meshq_swim_t *self, int64_t ms)
+{
+    assert (self);
+    self->round_offset = ms;
 }

@@ -5,9 +5,10 @@
     found by id through an open-addressing index (linear probing, kept
     at most 3/4 full, removal by backward shift) keyed with a per-agent
     random key: ids come from outside, and a fixed hash would let a
-    stranger pick ids that collide. The probe order is a shuffled list
-    of slots, rebuilt at the end of each round, when dead members past
-    their keep time are forgotten and their slots reused.
+    stranger pick ids that collide. The probe order is the list of
+    slots sorted by member id (swim_probe.c says why), made again when
+    a member came, and after as many probes as it holds, when dead
+    members past their keep time are forgotten and their slots reused.
 */
 #include "swim_internal.h"
 #include "meshq.h"
@@ -166,13 +167,9 @@ meshq_swim_add (meshq_swim_t *self, const meshq_swim_update_t *u)
     s_index_put (self, slot);
     self->count++;
     self->stats.alive++;
-    //  Into the rest of this round's order at a random place, so that
-    //  it is probed this round and newcomers are not probed in step.
-    uint32_t rest = self->order_len - self->probe_pos;
-    uint32_t at =
-        self->probe_pos + (uint32_t)(meshq_swim_random (self) % (rest + 1));
-    self->order[self->order_len++] = self->order[at];
-    self->order[at] = slot;
+    //  Probed from the next round on, in its place by id.
+    self->order[self->order_len++] = slot;
+    self->order_stale = true;
     return slot;
 }
 
@@ -204,6 +201,14 @@ s_reclaim (meshq_swim_t *self, uint32_t slot)
     self->free_slot = slot + 1;
 }
 
+static int
+s_by_id (const void *a, const void *b, void *arg)
+{
+    const meshq_swim_t *self = arg;
+    return memcmp (self->members[*(const uint32_t *)a].id,
+                   self->members[*(const uint32_t *)b].id, 16);
+}
+
 void
 meshq_swim_rebuild_order (meshq_swim_t *self)
 {
@@ -220,12 +225,13 @@ meshq_swim_rebuild_order (meshq_swim_t *self)
         }
         self->order[self->order_len++] = slot;
     }
-    for (uint32_t i = self->order_len; i > 1; i--) {
-        uint32_t j = (uint32_t)(meshq_swim_random (self) % i);
-        uint32_t t = self->order[i - 1];
-        self->order[i - 1] = self->order[j];
-        self->order[j] = t;
-    }
+    qsort_r (self->order, self->order_len, sizeof *self->order, s_by_id, self);
+    uint32_t below = 0;
+    while (below < self->order_len &&
+           memcmp (self->members[self->order[below]].id, self->me.id, 16) < 0)
+        below++;
+    self->order_me = below;
+    self->order_stale = false;
     self->probe_pos = 0;
 }
 
