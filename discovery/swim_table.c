@@ -225,7 +225,9 @@ meshq_swim_rebuild_order (meshq_swim_t *self)
         }
         self->order[self->order_len++] = slot;
     }
-    qsort_r (self->order, self->order_len, sizeof *self->order, s_by_id, self);
+    if (self->order_len > 1)
+        qsort_r (self->order, self->order_len, sizeof *self->order, s_by_id,
+                 self);
     uint32_t below = 0;
     while (below < self->order_len &&
            memcmp (self->members[self->order[below]].id, self->me.id, 16) < 0)
