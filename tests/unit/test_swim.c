@@ -479,6 +479,51 @@ Test (swim, a_higher_version_refutes_a_suspicion)
     meshq_swim_destroy (&swim);
 }
 
+//  Messages sent to member n since *at, each with our record in from.
+static int
+s_told (size_t at, int n, uint32_t *version)
+{
+    int told = 0;
+    for (size_t i = at; i < s_sent_len; i++)
+        if (s_member_of (s_sent[i].to) == n) {
+            told++;
+            cr_assert_eq (s_sent[i].msg.from.state, MESHQ_SWIM_ALIVE);
+            *version = s_sent[i].msg.from.version;
+        }
+    return told;
+}
+
+Test (swim, a_suspicion_of_us_is_answered_to_its_teller_and_suspecter)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 5);
+    //  Member 2 tells us that member 3 suspects us.
+    meshq_swim_update_t from, us;
+    s_record (&from, 2, MESHQ_SWIM_ALIVE, 1, 0);
+    s_record (&us, 0, MESHQ_SWIM_SUSPECT, 7, 0);
+    us.has_by = true;
+    s_id (us.by, 3);
+    size_t at = s_sent_len;
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &us, 1);
+    //  Both hear our refutation at once, not when gossip gets there.
+    uint32_t version = 0;
+    cr_assert_eq (s_told (at, 3, &version), 1, "the suspecter was not told");
+    cr_assert_eq (version, 1);
+    cr_assert_eq (s_told (at, 2, &version), 1, "the teller was not told");
+    cr_assert_eq (version, 1);
+    //  The suspecter reminds us (its suspicion at the old version): it
+    //  hears us again. Another member passing the old news on does not.
+    s_record (&from, 3, MESHQ_SWIM_ALIVE, 1, 0);
+    at = s_sent_len;
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &us, 1);
+    cr_assert_eq (s_told (at, 3, &version), 1);
+    s_record (&from, 4, MESHQ_SWIM_ALIVE, 1, 0);
+    at = s_sent_len;
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &us, 1);
+    cr_assert_eq (s_told (at, 4, &version), 0);
+    meshq_swim_destroy (&swim);
+}
+
 Test (swim, suspected_itself_it_raises_its_version_not_its_incarnation)
 {
     meshq_swim_t *swim = s_new ();
