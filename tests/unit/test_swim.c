@@ -401,29 +401,34 @@ Test (swim, in_a_mesh_of_two_a_suspicion_lasts_the_shortest_timeout)
     meshq_swim_destroy (&swim);
 }
 
+//  Member teller tells swim that member about (incarnation) is
+//  suspected by member by.
+static void
+s_tell_suspect (meshq_swim_t *swim, int teller, int about, uint64_t incarnation,
+                int by)
+{
+    meshq_swim_update_t from, sus;
+    s_record (&from, teller, MESHQ_SWIM_ALIVE, 1, 0);
+    s_record (&sus, about, MESHQ_SWIM_SUSPECT, incarnation, 0);
+    sus.has_by = true;
+    s_id (sus.by, by);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &sus, 1);
+}
+
 Test (swim, confirmations_shorten_the_suspicion)
 {
     //  Two tables, one suspect member each; one hears two others
     //  confirm: it declares it dead first.
     meshq_swim_t *lone = s_new ();
     s_members (lone, 10);
-    meshq_swim_update_t from, sus;
-    s_record (&from, 2, MESHQ_SWIM_ALIVE, 1, 0);
-    s_record (&sus, 1, MESHQ_SWIM_SUSPECT, 1, 0);
-    sus.has_by = true;
-    s_id (sus.by, 2);
-    s_deliver (lone, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &sus, 1);
+    s_tell_suspect (lone, 2, 1, 1, 2);
     cr_assert_eq (s_state (lone, 1), MESHQ_SWIM_SUSPECT);
     int64_t start = s_now;
     meshq_swim_t *confirmed = s_new ();
     s_now = start;
     s_members (confirmed, 10);
-    s_deliver (confirmed, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &sus, 1);
-    for (int by = 3; by <= 6; by++) {
-        s_record (&from, by, MESHQ_SWIM_ALIVE, 1, 0);
-        s_id (sus.by, by);
-        s_deliver (confirmed, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &sus, 1);
-    }
+    for (int by = 2; by <= 6; by++)
+        s_tell_suspect (confirmed, by, 1, 1, by);
     //  Step both clocks together; only timers, no answers to anything.
     int64_t dead_lone = 0, dead_confirmed = 0;
     for (int64_t t = start; t < start + 120000 && !dead_lone; t += 50) {
@@ -497,14 +502,9 @@ Test (swim, a_suspicion_of_us_is_answered_to_its_teller_and_suspecter)
 {
     meshq_swim_t *swim = s_new ();
     s_members (swim, 5);
-    //  Member 2 tells us that member 3 suspects us.
-    meshq_swim_update_t from, us;
-    s_record (&from, 2, MESHQ_SWIM_ALIVE, 1, 0);
-    s_record (&us, 0, MESHQ_SWIM_SUSPECT, 7, 0);
-    us.has_by = true;
-    s_id (us.by, 3);
+    //  Member 2 tells us (0, incarnation 7) that member 3 suspects us.
     size_t at = s_sent_len;
-    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &us, 1);
+    s_tell_suspect (swim, 2, 0, 7, 3);
     //  Both hear our refutation at once, not when gossip gets there.
     uint32_t version = 0;
     cr_assert_eq (s_told (at, 3, &version), 1, "the suspecter was not told");
@@ -513,13 +513,11 @@ Test (swim, a_suspicion_of_us_is_answered_to_its_teller_and_suspecter)
     cr_assert_eq (version, 1);
     //  The suspecter reminds us (its suspicion at the old version): it
     //  hears us again. Another member passing the old news on does not.
-    s_record (&from, 3, MESHQ_SWIM_ALIVE, 1, 0);
     at = s_sent_len;
-    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &us, 1);
+    s_tell_suspect (swim, 3, 0, 7, 3);
     cr_assert_eq (s_told (at, 3, &version), 1);
-    s_record (&from, 4, MESHQ_SWIM_ALIVE, 1, 0);
     at = s_sent_len;
-    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &us, 1);
+    s_tell_suspect (swim, 4, 0, 7, 3);
     cr_assert_eq (s_told (at, 4, &version), 0);
     meshq_swim_destroy (&swim);
 }
