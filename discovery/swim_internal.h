@@ -114,11 +114,6 @@ struct _meshq_swim_t {
                                    //  in 65,536ths of it.
     int64_t round_offset;          //  Added to the clock to number
                                    //  rounds (swim_probe.c).
-    bool accused;                  //  The message being read held a
-                                   //  record of us not alive,
-    bool refuted;                  //  which we refuted (else we had),
-    bool accused_by;               //  and named its suspecter,
-    uint8_t accuser[16];           //  this member.
     uint32_t *suspects;            //  Slots of suspect members.
     uint32_t suspects_len;         //  Entries in suspects.
     uint32_t suspects_cap;         //  Entries allocated.

@@ -484,44 +484,6 @@ Test (swim, a_higher_version_refutes_a_suspicion)
     meshq_swim_destroy (&swim);
 }
 
-//  Messages sent to member n since *at, each with our record in from.
-static int
-s_told (size_t at, int n, uint32_t *version)
-{
-    int told = 0;
-    for (size_t i = at; i < s_sent_len; i++)
-        if (s_member_of (s_sent[i].to) == n) {
-            told++;
-            cr_assert_eq (s_sent[i].msg.from.state, MESHQ_SWIM_ALIVE);
-            *version = s_sent[i].msg.from.version;
-        }
-    return told;
-}
-
-Test (swim, a_suspicion_of_us_is_answered_to_its_teller_and_suspecter)
-{
-    meshq_swim_t *swim = s_new ();
-    s_members (swim, 5);
-    //  Member 2 tells us (0, incarnation 7) that member 3 suspects us.
-    size_t at = s_sent_len;
-    s_tell_suspect (swim, 2, 0, 7, 3);
-    //  Both hear our refutation at once, not when gossip gets there.
-    uint32_t version = 0;
-    cr_assert_eq (s_told (at, 3, &version), 1, "the suspecter was not told");
-    cr_assert_eq (version, 1);
-    cr_assert_eq (s_told (at, 2, &version), 1, "the teller was not told");
-    cr_assert_eq (version, 1);
-    //  The suspecter reminds us (its suspicion at the old version): it
-    //  hears us again. Another member passing the old news on does not.
-    at = s_sent_len;
-    s_tell_suspect (swim, 3, 0, 7, 3);
-    cr_assert_eq (s_told (at, 3, &version), 1);
-    at = s_sent_len;
-    s_tell_suspect (swim, 4, 0, 7, 3);
-    cr_assert_eq (s_told (at, 4, &version), 0);
-    meshq_swim_destroy (&swim);
-}
-
 Test (swim, suspected_itself_it_raises_its_version_not_its_incarnation)
 {
     meshq_swim_t *swim = s_new ();
