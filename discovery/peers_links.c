@@ -280,8 +280,7 @@ meshq_peers_swim_scan (meshq_peers_t *peers, int64_t now)
         meshq_swim_state_t state;
         uint64_t incarnation;
         while (meshq_swim_walk (self->swim, &at, id, &state, &incarnation))
-            if ((state == MESHQ_SWIM_ALIVE || state == MESHQ_SWIM_SUSPECT) &&
-                n < self->members + 1)
+            if (meshq_swim_is_live (state) && n < self->members + 1)
                 memcpy (ids[n++], id, 16);
         self->overlay_len =
             meshq_overlay_pick (ids, n, peers->node, self->overlay);
@@ -441,8 +440,7 @@ meshq_peers_unlinked (meshq_peers_t *peers, meshq_peers_member_t **members)
         //  Entries never up (tries under way or failed) are not listed
         //  by meshq_peers_first: the member is listed here.
         meshq_peers_entry_t *entry = meshq_peers_find (peers, id);
-        if ((state != MESHQ_SWIM_ALIVE && state != MESHQ_SWIM_SUSPECT) ||
-            (entry && entry->listed))
+        if (!meshq_swim_is_live (state) || (entry && entry->listed))
             continue;
         if (count == capacity) {
             capacity = capacity ? capacity * 2 : 64;

@@ -182,10 +182,7 @@ meshq_swim_set_state (meshq_swim_t *self, uint32_t slot,
     bool fresh = state == MESHQ_SWIM_ALIVE && m->state != MESHQ_SWIM_SUSPECT;
     //  Into or out of the probe ring: it is made again before the next
     //  probe, so that it stays the ring the other members see.
-    bool was_live =
-        m->state == MESHQ_SWIM_ALIVE || m->state == MESHQ_SWIM_SUSPECT;
-    bool live = state == MESHQ_SWIM_ALIVE || state == MESHQ_SWIM_SUSPECT;
-    if (was_live != live)
+    if (meshq_swim_is_live (m->state) != meshq_swim_is_live (state))
         self->order_stale = true;
     s_count (self, m->state, -1);
     s_count (self, state, +1);
@@ -317,13 +314,13 @@ s_apply (meshq_swim_t *self, const meshq_swim_update_t *u, bool sync)
     if (u->incarnation > m->incarnation) {
         //  A restart: the old start is gone (what it had in flight must
         //  be sent again), the new one is another life of the member.
-        if (m->state == MESHQ_SWIM_ALIVE || m->state == MESHQ_SWIM_SUSPECT)
+        if (meshq_swim_is_live (m->state))
             meshq_swim_set_state (self, slot, MESHQ_SWIM_DEAD);
         m->incarnation = u->incarnation;
         m->version = u->version;
         memcpy (m->ip, u->ip, 16);
         m->port = u->port;
-        if (u->state == MESHQ_SWIM_ALIVE || u->state == MESHQ_SWIM_SUSPECT) {
+        if (meshq_swim_is_live (u->state)) {
             meshq_swim_set_state (self, slot, MESHQ_SWIM_ALIVE);
             meshq_swim_enqueue (self, slot, NULL);
             if (u->state == MESHQ_SWIM_SUSPECT)
@@ -497,7 +494,7 @@ meshq_swim_gone (meshq_swim_t *self, const uint8_t *id)
     meshq_swim_member_t *m = meshq_swim_find (self, id, &slot);
     if (!m)
         return MESHQ_ENOTFOUND;
-    if (m->state == MESHQ_SWIM_ALIVE || m->state == MESHQ_SWIM_SUSPECT) {
+    if (meshq_swim_is_live (m->state)) {
         meshq_swim_set_state (self, slot, MESHQ_SWIM_DEAD);
         meshq_swim_enqueue (self, slot, NULL);
     }

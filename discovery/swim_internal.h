@@ -108,7 +108,8 @@ struct _meshq_swim_t {
     uint32_t order_len;            //  Entries in order.
     uint32_t order_me;             //  Our place among them: members
                                    //  whose id is below ours.
-    bool order_stale;              //  A member came since it was made.
+    bool order_stale;              //  A member came, died or came back
+                                   //  since it was made.
     uint32_t probe_pos;            //  Probes since it was made.
     uint16_t probe_phase;          //  Our probes' place in each round,
                                    //  in 65,536ths of it.
@@ -162,8 +163,6 @@ void meshq_swim_confirm (meshq_swim_t *self, uint32_t slot, const uint8_t *by);
 //  swim_probe.c: probes and timers.
 //  When a probe due after ms from now starts: at our place in a round.
 int64_t meshq_swim_probe_at (meshq_swim_t *self, int64_t now, int64_t after);
-void meshq_swim_probe_tick (meshq_swim_t *self, int64_t now);
-int64_t meshq_swim_probe_next (meshq_swim_t *self);
 void meshq_swim_probe_recv (meshq_swim_t *self, const meshq_swim_msg_t *msg);
 void meshq_swim_probe_member (meshq_swim_t *self, uint32_t slot);
 void meshq_swim_awareness (meshq_swim_t *self, int delta);

@@ -187,8 +187,7 @@ s_next_target (meshq_swim_t *self, int64_t now)
             continue;
         uint32_t slot = self->order[at < self->order_me ? at : at - 1];
         meshq_swim_member_t *m = &self->members[slot];
-        if ((m->flags & MESHQ_SWIM_F_USED) &&
-            (m->state == MESHQ_SWIM_ALIVE || m->state == MESHQ_SWIM_SUSPECT)) {
+        if ((m->flags & MESHQ_SWIM_F_USED) && meshq_swim_is_live (m->state)) {
             self->probe_pos++;
             return slot;
         }

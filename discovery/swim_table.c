@@ -269,8 +269,7 @@ meshq_swim_random_live (meshq_swim_t *self, uint32_t *slots, uint32_t want,
         uint32_t slot =
             (uint32_t)(meshq_swim_random (self) % self->members_used);
         meshq_swim_member_t *m = &self->members[slot];
-        if (!(m->flags & MESHQ_SWIM_F_USED) ||
-            (m->state != MESHQ_SWIM_ALIVE && m->state != MESHQ_SWIM_SUSPECT) ||
+        if (!(m->flags & MESHQ_SWIM_F_USED) || !meshq_swim_is_live (m->state) ||
             (except && memcmp (m->id, except, 16) == 0))
             continue;
         bool dup = false;

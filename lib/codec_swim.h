@@ -48,6 +48,14 @@ typedef enum {
     MESHQ_SWIM_LEFT = 3,     //  Said it leaves.
 } meshq_swim_state_t;
 
+//  Whether a member in state is taken to run: alive, or suspect (not
+//  yet found dead). Such members are probed, relay, and are linked.
+static inline bool
+meshq_swim_is_live (unsigned state)
+{
+    return state == MESHQ_SWIM_ALIVE || state == MESHQ_SWIM_SUSPECT;
+}
+
 //  One member's record: who, which start of it, how far it counted.
 typedef struct {
     uint8_t id[16];        //  Node id.
