@@ -115,6 +115,8 @@ typedef struct {
     uint64_t relays_dropped;  //  REQs dropped: too many relayed.
     uint64_t suspicions;      //  Suspicions this agent started.
     uint64_t refutations;     //  Suspicions of itself it refuted.
+    uint64_t answers;         //  Its record sent to who accused it.
+    uint64_t answers_held;    //  Answers not sent: over the budget.
     uint64_t stalls;          //  Ticks that came a probe interval or
                               //  more late: this node was not running.
 } meshq_swim_stats_t;

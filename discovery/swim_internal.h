@@ -115,6 +115,13 @@ struct _meshq_swim_t {
                                    //  in 65,536ths of it.
     int64_t round_offset;          //  Added to the clock to number
                                    //  rounds (swim_probe.c).
+    bool accused;                  //  The message being read held a
+                                   //  record of us not alive,
+    bool refuted;                  //  which we refuted (else we had),
+    bool accused_by;               //  and named its suspecter,
+    uint8_t accuser[16];           //  this member.
+    int64_t answers_at;            //  Answers to accusers: the window
+    uint32_t answers;              //  they count in, and how many.
     uint32_t *suspects;            //  Slots of suspect members.
     uint32_t suspects_len;         //  Entries in suspects.
     uint32_t suspects_cap;         //  Entries allocated.
@@ -179,6 +186,8 @@ void meshq_swim_record (meshq_swim_t *self, uint32_t slot,
 void meshq_swim_send (meshq_swim_t *self, const uint8_t *id,
                       const meshq_swim_addr_t *addr, meshq_swim_msg_t *msg,
                       uint32_t target_slot);
+//  Sends a GOSSIP with no updates: our own record only.
+void meshq_swim_send_self (meshq_swim_t *self, uint32_t slot);
 void meshq_swim_send_to (meshq_swim_t *self, uint32_t slot,
                          meshq_swim_msg_t *msg);
 void meshq_swim_gossip_tick (meshq_swim_t *self, int64_t now);

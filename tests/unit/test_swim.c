@@ -484,6 +484,90 @@ Test (swim, a_higher_version_refutes_a_suspicion)
     meshq_swim_destroy (&swim);
 }
 
+//  Messages sent to member n since *at, each with our record in from
+//  and nothing else (an answer carries no gossip of others).
+static int
+s_answered (size_t at, int n, uint32_t *version)
+{
+    int told = 0;
+    for (size_t i = at; i < s_sent_len; i++)
+        if (s_member_of (s_sent[i].to) == n) {
+            told++;
+            cr_assert_eq (s_sent[i].msg.type, MESHQ_SWIM_MSG_GOSSIP);
+            cr_assert_eq (s_sent[i].msg.from.state, MESHQ_SWIM_ALIVE);
+            cr_assert_eq (s_sent[i].count, 0);
+            *version = s_sent[i].msg.from.version;
+        }
+    return told;
+}
+
+Test (swim, a_suspicion_of_us_is_answered_to_its_teller_and_suspecter)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 5);
+    //  Member 2 tells us that member 3 suspects us.
+    meshq_swim_update_t from, us;
+    s_record (&from, 2, MESHQ_SWIM_ALIVE, 1, 0);
+    s_record (&us, 0, MESHQ_SWIM_SUSPECT, 7, 0);
+    us.has_by = true;
+    s_id (us.by, 3);
+    size_t at = s_sent_len;
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &us, 1);
+    //  Both hear our refutation at once, not when gossip gets there.
+    uint32_t version = 0;
+    cr_assert_eq (s_answered (at, 3, &version), 1,
+                  "the suspecter was not told");
+    cr_assert_eq (version, 1);
+    cr_assert_eq (s_answered (at, 2, &version), 1, "the teller was not told");
+    cr_assert_eq (version, 1);
+    //  The suspecter reminds us (its suspicion at the old version): it
+    //  hears us again. Another member passing the old news on does not.
+    s_record (&from, 3, MESHQ_SWIM_ALIVE, 1, 0);
+    at = s_sent_len;
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &us, 1);
+    cr_assert_eq (s_answered (at, 3, &version), 1);
+    s_record (&from, 4, MESHQ_SWIM_ALIVE, 1, 0);
+    at = s_sent_len;
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &us, 1);
+    cr_assert_eq (s_answered (at, 4, &version), 0);
+    meshq_swim_destroy (&swim);
+}
+
+Test (swim, a_flood_of_suspicions_gets_a_bounded_number_of_answers)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 5);
+    //  Member 3 says, again and again, that it suspects us: each time
+    //  at the version we last refuted, so each is a new refutation.
+    meshq_swim_update_t from, us;
+    s_record (&from, 3, MESHQ_SWIM_ALIVE, 1, 0);
+    size_t at = s_sent_len;
+    for (uint32_t i = 0; i < 100; i++) {
+        s_record (&us, 0, MESHQ_SWIM_SUSPECT, 7, i);
+        us.has_by = true;
+        s_id (us.by, 3);
+        s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &us, 1);
+    }
+    uint32_t version = 0;
+    int answers = s_answered (at, 3, &version);
+    cr_assert_gt (answers, 0);
+    cr_assert_leq (answers, 4, "%d answers to 100 suspicions at once", answers);
+    meshq_swim_stats_t st;
+    meshq_swim_stats (swim, &st);
+    cr_assert_eq (st.answers, (uint64_t)answers);
+    cr_assert_eq (st.answers_held, 100 - (uint64_t)answers);
+    //  A probe interval later, it is answered again.
+    s_now += s_config.probe_interval_ms;
+    at = s_sent_len;
+    s_record (&us, 0, MESHQ_SWIM_SUSPECT, 7, 100);
+    us.has_by = true;
+    s_id (us.by, 3);
+    s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &us, 1);
+    cr_assert_eq (s_answered (at, 3, &version), 1);
+    cr_assert_eq (version, 101);
+    meshq_swim_destroy (&swim);
+}
+
 Test (swim, suspected_itself_it_raises_its_version_not_its_incarnation)
 {
     meshq_swim_t *swim = s_new ();
