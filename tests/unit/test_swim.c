@@ -288,6 +288,45 @@ Test (swim, no_ack_asks_others_and_their_ack_saves_it)
     meshq_swim_destroy (&swim);
 }
 
+Test (swim, a_failed_probe_pings_its_target_once_more)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 5);
+    size_t at = 0;
+    int target;
+    uint64_t seq;
+    s_unanswered_probe (swim, &at, &target, &seq);
+    //  Beside the REQs, one more PING of the target under the same
+    //  number, and none of anyone else.
+    size_t from = at;
+    int pings = 0;
+    s_sent_t *ping;
+    while ((ping = s_find (MESHQ_SWIM_MSG_PING, &from))) {
+        cr_assert_eq (s_member_of (ping->to), target);
+        cr_assert_eq (s_member_of (ping->msg.target.id), target);
+        cr_assert_eq (ping->msg.seq, seq);
+        pings++;
+    }
+    cr_assert_eq (pings, 1, "%d PINGs of the target after its timeout", pings);
+    //  Its ACK to that one (the first PING or its ACK was lost) keeps
+    //  it alive, whatever the relays say.
+    meshq_swim_update_t t;
+    s_record (&t, target, MESHQ_SWIM_ALIVE, 1, 0);
+    s_deliver (swim, MESHQ_SWIM_MSG_ACK, &t, seq, NULL, NULL, 0);
+    int relays[16], reqs = s_relays (at, relays);
+    meshq_swim_update_t r;
+    for (int i = 0; i < reqs; i++) {
+        s_record (&r, relays[i], MESHQ_SWIM_ALIVE, 1, 0);
+        s_deliver (swim, MESHQ_SWIM_MSG_NACK, &r, seq, NULL, NULL, 0);
+    }
+    s_run (swim, s_now + s_config.probe_interval_ms);
+    cr_assert_eq (s_state (swim, target), MESHQ_SWIM_ALIVE);
+    meshq_swim_stats_t st;
+    meshq_swim_stats (swim, &st);
+    cr_assert_eq (st.suspicions, 0);
+    meshq_swim_destroy (&swim);
+}
+
 Test (swim, every_relay_nack_ends_the_probe_at_once)
 {
     meshq_swim_t *swim = s_new ();
