@@ -302,8 +302,8 @@ s_answer (meshq_swim_t *self, uint32_t slot)
 //  we had refuted already is answered only to the suspecter itself
 //  (its reminders say our answer was lost), so that passing gossip
 //  does not make us talk. With gossip alone the answer reached the
-//  suspecter as chance gave: 1,000 simulated nodes at 5% loss had 63
-//  false downs in five runs.
+//  suspecter as chance gave: 1,000 simulated nodes at 5% loss had 58
+//  false downs in five runs, 28 with the answer (0043).
 static void
 s_answer_accusers (meshq_swim_t *self, const meshq_swim_msg_t *msg)
 {
