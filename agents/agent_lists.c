@@ -137,6 +137,8 @@ meshq_engine_status (meshq_engine_t *self, meshq_session_t *session,
                             agent->members_full);
             MESHQ_ARGS_SET (&results, GOSSIP_DROPPED, gossip_dropped,
                             agent->gossip_dropped);
+            MESHQ_ARGS_SET (&results, ANSWERS_HELD, answers_held,
+                            agent->answers_held);
             //  Reachable from the network with no mesh secret.
             MESHQ_ARGS_SET (&results, INSECURE, insecure,
                             meshq_peers_insecure (session->vhost->peers));

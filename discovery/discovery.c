@@ -74,6 +74,7 @@ s_stats (s_self_t *self)
                       stats->membership_dropped);
         zmsg_addstrf (reply, "members_full=%" PRIu64, stats->members_full);
         zmsg_addstrf (reply, "gossip_dropped=%" PRIu64, stats->gossip_dropped);
+        zmsg_addstrf (reply, "answers_held=%" PRIu64, stats->answers_held);
     }
     if (zmsg_send (&reply, self->pipe))
         zmsg_destroy (&reply);

@@ -209,6 +209,10 @@ typedef struct {
                                   //  its table was full.
     uint64_t gossip_dropped;      //  Membership updates pushed out of its
                                   //  full gossip queue, never sent.
+    uint64_t answers_held;        //  Answers to suspicions of us not
+                                  //  sent: more than four a probe
+                                  //  interval (forged, or a mesh in
+                                  //  trouble).
     uint64_t links_open;          //  Links open now (up or trying), as of
                                   //  the last tick or link opened.
     uint64_t links_peak;          //  The most open at once since start.

@@ -104,9 +104,10 @@
     X (HEALTH, health, "health", UINT)       /* own health multiplier */       \
     X (MEMBERS_FULL, members_full, "membersfull", UINT)       /* table full */ \
     X (GOSSIP_DROPPED, gossip_dropped, "gossipdropped", UINT) /* queue full */ \
-    X (LINKS, links, "links", UINT)               /* links open now */         \
-    X (LINKS_PEAK, links_peak, "linkspeak", UINT) /* most at once */           \
-    X (MAX_LINKS, max_links, "maxlinks", UINT)    /* their cap */              \
+    X (ANSWERS_HELD, answers_held, "answersheld", UINT) /* over budget */      \
+    X (LINKS, links, "links", UINT)                     /* links open now */   \
+    X (LINKS_PEAK, links_peak, "linkspeak", UINT)       /* most at once */     \
+    X (MAX_LINKS, max_links, "maxlinks", UINT)          /* their cap */        \
     X (LINKS_REFUSED, links_refused, "linksrefused", UINT) /* at the cap */    \
     X (LINKS_EVICTED, links_evicted, "linksevicted", UINT) /* made room */     \
     X (MEMBER, member, "member", STR) /* state in the membership */            \

@@ -199,6 +199,7 @@ static const meshq_table_column_t s_status[] = {
     S_COL ("health", HEALTH, health, 'u', true),
     S_COL ("members_full", MEMBERS_FULL, members_full, 'u', true),
     S_COL ("gossip_dropped", GOSSIP_DROPPED, gossip_dropped, 'u', true),
+    S_COL ("answers_held", ANSWERS_HELD, answers_held, 'u', true),
     S_COL ("links", LINKS, links, 'u', true),
     S_COL ("links_peak", LINKS_PEAK, links_peak, 'u', true),
     S_COL ("max_links", MAX_LINKS, max_links, 'u', true),

@@ -645,47 +645,93 @@ Test (discovery, with_a_secret_only_sealed_beacons_are_heard, .init = s_setup,
     zactor_destroy (&auth);
 }
 
-//  Sends node i's membership socket (UDP, at its ROUTER's port) SWIM
-//  GOSSIP datagrams from a forged member naming count members at
-//  nowhere (127.0.0.1 port 9), each with first_id + n in its id.
+//  Sends node i's membership socket (UDP, at its ROUTER's port) the
+//  SWIM message msg with count updates, as a member of no secret's
+//  mesh can.
 static void
-s_forge_members (int i, uint32_t first_id, uint32_t count)
+s_send_swim (int i, meshq_swim_msg_t *msg, const meshq_swim_update_t *updates,
+             uint32_t count)
 {
-    uint16_t port = 0;
     const char *colon = strrchr (s_disc.nodes[i].endpoint, ':');
     cr_assert_not_null (colon);
-    port = (uint16_t)atoi (colon + 1);
+    uint16_t port = (uint16_t)atoi (colon + 1);
     int fd = socket (AF_INET, SOCK_DGRAM, 0);
     cr_assert_geq (fd, 0);
     struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons (port)};
     inet_pton (AF_INET, "127.0.0.1", &to.sin_addr);
+    meshq_buf_t buf;
+    meshq_buf_init (&buf);
+    uint8_t mesh_id[16];
+    meshq_beacon_mesh_id (s_disc.mesh, "/", mesh_id);
+    meshq_buf_append (&buf, mesh_id, sizeof mesh_id);
+    cr_assert_eq (meshq_codec_swim_encode (&buf, msg, updates, count), 0);
+    sendto (fd, buf.data, buf.size, 0, (struct sockaddr *)&to, sizeof to);
+    meshq_buf_fini (&buf);
+    close (fd);
+}
+
+//  A forged member's record: id all byte, at nowhere (127.0.0.1 port 9).
+static meshq_swim_update_t
+s_nowhere (uint8_t byte)
+{
     static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     meshq_swim_update_t record = {.incarnation = 1, .port = 9};
     memcpy (record.ip, v4, 12);
     record.ip[12] = 127;
     record.ip[15] = 1;
-    meshq_swim_msg_t msg = {.type = MESHQ_SWIM_MSG_GOSSIP, .from = record};
-    memset (msg.from.id, 0x55, 16);
+    memset (record.id, byte, 16);
+    return record;
+}
+
+//  Sends node i GOSSIP datagrams from a forged member naming count
+//  members at nowhere, each with first_id + n in its id.
+static void
+s_forge_members (int i, uint32_t first_id, uint32_t count)
+{
+    meshq_swim_msg_t msg = {.type = MESHQ_SWIM_MSG_GOSSIP,
+                            .from = s_nowhere (0x55)};
     static meshq_swim_update_t updates[MESHQ_SWIM_UPDATES_MAX];
-    meshq_buf_t buf;
-    meshq_buf_init (&buf);
     for (uint32_t n = 0; n < count;) {
         uint32_t batch = 0;
         for (; batch < MESHQ_SWIM_UPDATES_MAX && n < count; batch++, n++) {
-            updates[batch] = record;
-            memset (updates[batch].id, 0x44, 16);
+            updates[batch] = s_nowhere (0x44);
             uint32_t id = first_id + n;
             memcpy (updates[batch].id, &id, sizeof id);
         }
-        meshq_buf_reset (&buf);
-        uint8_t mesh_id[16];
-        meshq_beacon_mesh_id (s_disc.mesh, "/", mesh_id);
-        meshq_buf_append (&buf, mesh_id, sizeof mesh_id);
-        cr_assert_eq (meshq_codec_swim_encode (&buf, &msg, updates, batch), 0);
-        sendto (fd, buf.data, buf.size, 0, (struct sockaddr *)&to, sizeof to);
+        s_send_swim (i, &msg, updates, batch);
     }
-    meshq_buf_fini (&buf);
-    close (fd);
+}
+
+Test (discovery, a_flood_of_suspicions_is_answered_within_bounds,
+      .init = s_setup, .fini = s_teardown)
+{
+    s_start_default (0);
+    s_start_default (1);
+    cr_assert (discoutil_wait (&s_disc, discoutil_full, NULL));
+    //  A stranger (no mesh secret here) says 200 times in a row that it
+    //  suspects node 0, each time at the version node 0 last refuted:
+    //  each is a new refutation, whose answer is due to the stranger.
+    meshq_swim_msg_t msg = {.type = MESHQ_SWIM_MSG_GOSSIP,
+                            .from = s_nowhere (0x77)};
+    for (uint32_t v = 0; v < 200; v++) {
+        meshq_swim_update_t us = s_nowhere (0);
+        memcpy (us.id, s_disc.nodes[0].id, 16);
+        us.incarnation = s_disc.nodes[0].incarnation;
+        us.version = v;
+        us.state = MESHQ_SWIM_SUSPECT;
+        us.has_by = true;
+        memset (us.by, 0x77, 16);
+        s_send_swim (0, &msg, &us, 1);
+    }
+    //  Most answers are held (four a probe interval go), counted; node
+    //  0 lives on, and node 1 still has it up.
+    discoutil_counter_t held = {0, "answers_held", 100};
+    cr_expect (discoutil_wait (&s_disc, discoutil_counter_reached, &held),
+               "answers held: %" PRIu64,
+               discoutil_stat (&s_disc, 0, "answers_held"));
+    discoutil_pump (&s_disc, 500);
+    cr_expect (s_disc.nodes[0].up[1] && s_disc.nodes[1].up[0]);
+    cr_expect_eq (s_disc.nodes[1].downs[0], 0);
 }
 
 Test (discovery, forged_peers_and_members_open_few_sockets_and_crash_nothing,
