@@ -223,9 +223,7 @@ void
 meshq_swim_send_to (meshq_swim_t *self, uint32_t slot, meshq_swim_msg_t *msg)
 {
     const meshq_swim_member_t *m = &self->members[slot];
-    meshq_swim_addr_t addr;
-    memcpy (addr.ip, m->ip, 16);
-    addr.port = m->port;
+    meshq_swim_addr_t addr = meshq_swim_addr_of (m);
     meshq_swim_send (self, m->id, &addr, msg, slot);
 }
 
@@ -233,9 +231,7 @@ void
 meshq_swim_send_self (meshq_swim_t *self, uint32_t slot)
 {
     const meshq_swim_member_t *m = &self->members[slot];
-    meshq_swim_addr_t addr;
-    memcpy (addr.ip, m->ip, 16);
-    addr.port = m->port;
+    meshq_swim_addr_t addr = meshq_swim_addr_of (m);
     meshq_swim_msg_t msg = {.type = MESHQ_SWIM_MSG_GOSSIP};
     s_emit (self, m->id, &addr, &msg, 0);
 }

@@ -13,6 +13,7 @@
 #define MESHQ_SWIM_INTERNAL_H_INCLUDED
 
 #include "swim.h"
+#include <string.h>
 
 //  A slot number that names ourselves in the gossip queue.
 #define S_SWIM_SELF (UINT32_MAX - 2)
@@ -146,6 +147,16 @@ struct _meshq_swim_t {
                                    //  MESHQ_SWIM_UPDATES_MAX.
     meshq_swim_stats_t stats;      //  Counters.
 };
+
+//  Where member m listens.
+static inline meshq_swim_addr_t
+meshq_swim_addr_of (const meshq_swim_member_t *m)
+{
+    meshq_swim_addr_t addr;
+    memcpy (addr.ip, m->ip, 16);
+    addr.port = m->port;
+    return addr;
+}
 
 //  swim_table.c: the table.
 uint32_t meshq_swim_hash (const meshq_swim_t *self, const uint8_t *id);

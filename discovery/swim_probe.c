@@ -379,9 +379,7 @@ meshq_swim_tick (meshq_swim_t *self)
         uint32_t slot;
         if (!self->leaving && meshq_swim_random_live (self, &slot, 1, NULL)) {
             meshq_swim_member_t *m = &self->members[slot];
-            meshq_swim_addr_t addr;
-            memcpy (addr.ip, m->ip, 16);
-            addr.port = m->port;
+            meshq_swim_addr_t addr = meshq_swim_addr_of (m);
             meshq_swim_sync_send (self, m->id, &addr, true);
         }
     }
