@@ -132,9 +132,11 @@ typedef struct _meshq_peers_swim_t {
     bool overflow;                     //  Some were dropped.
     int64_t joined;                    //  Last join through seeds.
     meshq_peers_ratelog_t log;         //  Dropped datagrams' lines.
-    meshq_peers_ratelog_t held_log;    //  Lines on answers held,
-    uint64_t held_logged;              //  and how many it told of.
-    //  The owner's side only (no lock): which members get a link.
+    //  The owner's side only (no lock): lines on answers held, and how
+    //  many they told of;
+    meshq_peers_ratelog_t held_log;
+    uint64_t held_logged;
+    //  which members get a link.
     uint32_t members;   //  Alive or suspect, at the last scan.
     uint32_t linked;    //  Links up or coming, at the last scan, plus
                         //  those opened since while it grows.

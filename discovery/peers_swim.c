@@ -106,24 +106,6 @@ s_drain (int fd)
 // --------------------------------------------------------------------
 //  The membership's thread
 
-//  Says so when answers to suspicions of us were held (more than the
-//  membership sends a probe interval): someone keeps telling us we are
-//  suspect, forging it or in a mesh in trouble. A line a second at most.
-static void
-s_log_held (meshq_peers_swim_t *self)
-{
-    meshq_swim_stats_t stats;
-    meshq_swim_stats (self->swim, &stats);
-    if (stats.answers_held > self->held_logged &&
-        meshq_peers_ratelog (&self->held_log, zclock_mono ())) {
-        zsys_warning ("discovery: suspicions of this agent come faster than "
-                      "it answers them held=%" PRIu64 " answered=%" PRIu64
-                      " (forged, or a mesh in trouble)",
-                      stats.answers_held, stats.answers);
-        self->held_logged = stats.answers_held;
-    }
-}
-
 static void
 s_read (meshq_peers_swim_t *self)
 {
@@ -134,10 +116,9 @@ s_read (meshq_peers_swim_t *self)
         int rc = meshq_swim_udp_recv (self->udp, &data, &size, &reason);
         if (rc == MESHQ_EAGAIN)
             break;
-        if (rc == 0) {
+        if (rc == 0)
             rc = meshq_swim_recv (self->swim, data, size);
-            s_log_held (self);
-        } else if (reason == MESHQ_SWIM_DROP_MESH)
+        else if (reason == MESHQ_SWIM_DROP_MESH)
             continue;  //  Another mesh's on a shared port: normal.
         if (rc && meshq_peers_ratelog (&self->log, zclock_mono ())) {
             const meshq_swim_udp_stats_t *udp =
@@ -515,5 +496,15 @@ meshq_peers_swim_awareness (meshq_peers_t *peers)
     peers->stats.members_full = stats.members_full;
     peers->stats.gossip_dropped = stats.gossip_dropped;
     peers->stats.answers_held = stats.answers_held;
+    //  Answers held since the last line: someone keeps telling us we
+    //  are suspect, forging it or in a mesh in trouble.
+    if (stats.answers_held > self->held_logged &&
+        meshq_peers_ratelog (&self->held_log, zclock_mono ())) {
+        zsys_warning ("discovery: suspicions of this agent come faster than "
+                      "it answers them held=%" PRIu64 " answered=%" PRIu64
+                      " (forged, or a mesh in trouble)",
+                      stats.answers_held, stats.answers);
+        self->held_logged = stats.answers_held;
+    }
     return stats.awareness ? stats.awareness : 1;
 }
