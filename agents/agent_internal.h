@@ -565,6 +565,18 @@ void meshq_vhost_meta_note (meshq_vhost_t *self, const char *key,
                             const meshq_args_t *args, bool persist);
 void meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
                              const meshq_args_t *args);
+//  The version of a record a fresh mesh starts with: the metadata
+//  clock's first tick, written by no node (its 20 writer bits 0). Every
+//  agent writes its defaults at this version, so that fresh agents hold
+//  the same records and their digests agree at link up (each writing
+//  its own version had every pair of a new mesh trade and store them);
+//  any later write, a delete too, is newer.
+#define MESHQ_META_GENESIS ((uint64_t)1 << 20)
+//  Writes a default record at MESHQ_META_GENESIS, unless the key has a
+//  record already (a default deleted stays deleted). Returns whether it
+//  wrote it.
+bool meshq_vhost_meta_genesis (meshq_vhost_t *self, const char *key,
+                               const meshq_args_t *args);
 //  0 if the vhost's store has room for a record of size bytes now, else
 //  a code and why (naming the limit).
 int meshq_vhost_meta_room (meshq_vhost_t *self, size_t size, char *why,

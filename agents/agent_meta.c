@@ -33,6 +33,8 @@ static const struct {
 
 //  Bits of the version that name the writer.
 #define S_NODE_BITS 20
+_Static_assert(MESHQ_META_GENESIS == (uint64_t)1 << S_NODE_BITS,
+               "a genesis record is the clock's first tick, by no writer");
 
 //  Versions whose clock (the bits above the writer's) reaches this are
 //  refused: the clock would wrap (2^44 - 1 is the most it can hold),
@@ -89,23 +91,41 @@ s_persist (meshq_vhost_t *self, const char *key, uint64_t version,
     meshq_engine_arm_turn (self->engine);
 }
 
-void
-meshq_vhost_meta_note (meshq_vhost_t *self, const char *key,
-                       const meshq_args_t *args, bool persist)
+//  Writes a record at version (remembered, stored if persist, told to
+//  the linked peers).
+static void
+s_note (meshq_vhost_t *self, const char *key, const meshq_args_t *args,
+        bool persist, uint64_t version)
 {
-    if (!self->store)
-        return;  //  Shutting down: the log keeps what it has.
     meshq_buf_t value;
     meshq_buf_init (&value);
     if (args)
         meshq_codec_encode_args (args, &value, NULL);
-    uint64_t version = s_next_version (self);
     const void *data = args ? (value.data ? value.data : (void *)"") : NULL;
     s_remember (self, key, version, data, value.size);
     if (persist)
         s_persist (self, key, version, data, value.size);
     meshq_engine_mesh_meta (self, key, version, data, value.size);
     meshq_buf_fini (&value);
+}
+
+void
+meshq_vhost_meta_note (meshq_vhost_t *self, const char *key,
+                       const meshq_args_t *args, bool persist)
+{
+    if (!self->store)
+        return;  //  Shutting down: the log keeps what it has.
+    s_note (self, key, args, persist, s_next_version (self));
+}
+
+bool
+meshq_vhost_meta_genesis (meshq_vhost_t *self, const char *key,
+                          const meshq_args_t *args)
+{
+    if (!self->store || zhashx_lookup (self->meta, key))
+        return false;
+    s_note (self, key, args, true, MESHQ_META_GENESIS);
+    return true;
 }
 
 int

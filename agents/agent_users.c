@@ -160,6 +160,18 @@ s_meta (meshq_engine_t *self, const char *key, const meshq_args_t *args)
     meshq_engine_auth_meta (self, key, args);
 }
 
+//  The same for a fresh mesh's default (genesis): at the version every
+//  agent gives it, and only if the key has no record yet.
+static void
+s_write (meshq_engine_t *self, const char *key, const meshq_args_t *args,
+         bool genesis)
+{
+    if (!genesis)
+        s_meta (self, key, args);
+    else if (meshq_vhost_meta_genesis (self->root, key, args))
+        meshq_engine_auth_meta (self, key, args);
+}
+
 //  Deletes one permission's record (for meshq_auth_each_permission).
 static void
 s_forget_permission (void *arg, const char *vhost, const char *user,
@@ -182,7 +194,7 @@ s_delete_permissions (meshq_engine_t *self, const char *vhost, const char *user)
 
 static int
 s_add_user (meshq_engine_t *self, const char *user, const char *password,
-            size_t size, unsigned tags)
+            size_t size, unsigned tags, bool genesis)
 {
     meshq_args_t record;
     memset (&record, 0, sizeof record);
@@ -202,13 +214,14 @@ s_add_user (meshq_engine_t *self, const char *user, const char *password,
     MESHQ_ARGS_SET (&record, TAGS, tags, meshq_span (tag_text));
     char key[MESHQ_META_KEY_SIZE];
     meshq_meta_key_user (key, user);
-    s_meta (self, key, &record);
+    s_write (self, key, &record, genesis);
     return 0;
 }
 
 static void
 s_set_permissions (meshq_engine_t *self, const char *vhost, const char *user,
-                   const char *configure, const char *write, const char *read)
+                   const char *configure, const char *write, const char *read,
+                   bool genesis)
 {
     meshq_args_t record;
     memset (&record, 0, sizeof record);
@@ -219,7 +232,7 @@ s_set_permissions (meshq_engine_t *self, const char *vhost, const char *user,
     MESHQ_ARGS_SET (&record, READ, read, meshq_span (read));
     char key[MESHQ_META_KEY_SIZE];
     meshq_meta_key_permission (key, vhost, user);
-    s_meta (self, key, &record);
+    s_write (self, key, &record, genesis);
 }
 
 static void
@@ -234,12 +247,14 @@ void
 meshq_engine_auth_open (meshq_engine_t *self)
 {
     //  A fresh mesh has guest/guest, an administrator with every right
-    //  on "/", as a fresh RabbitMQ has.
+    //  on "/", as a fresh RabbitMQ has: the same records in every agent
+    //  (MESHQ_META_GENESIS), none where a record of its key is known (a
+    //  guest deleted stays deleted).
     size_t users = 0;
     meshq_auth_each_user (self->auth, s_count_user, &users);
     if (users == 0) {
-        s_add_user (self, "guest", "guest", 5, MESHQ_TAG_ADMINISTRATOR);
-        s_set_permissions (self, "/", "guest", ".*", ".*", ".*");
+        s_add_user (self, "guest", "guest", 5, MESHQ_TAG_ADMINISTRATOR, true);
+        s_set_permissions (self, "/", "guest", ".*", ".*", ".*", true);
     }
     meshq_vhost_t *vhost = zhashx_first (self->vhosts);
     for (; vhost; vhost = zhashx_next (self->vhosts)) {
@@ -468,7 +483,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
             snprintf (why, sizeof why, "the password is missing");
         else if (rc == 0)
             rc = s_add_user (self, user, args->password.data,
-                             args->password.size, tags);
+                             args->password.size, tags, false);
     } else if (action == MESHQ_ADMIN_DELETE_USER) {
         meshq_meta_key_user (key, user);
         s_meta (self, key, NULL);
@@ -481,7 +496,7 @@ meshq_engine_admin (meshq_engine_t *self, meshq_session_t *session,
                                         why, sizeof why);
         if (rc == 0)
             s_set_permissions (self, vhost, user, patterns[0], patterns[1],
-                               patterns[2]);
+                               patterns[2], false);
     } else if (action == MESHQ_ADMIN_CLEAR_PERMISSIONS) {
         meshq_meta_key_permission (key, vhost, user);
         if (meshq_auth_may_enter (self->auth, user, vhost))

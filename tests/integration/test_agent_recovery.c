@@ -611,19 +611,47 @@ Test (recovery, a_vhost_whose_escaped_name_is_too_long_for_a_file_works)
     }
 }
 
-//  Connects as user to vhost; returns the client, or NULL if refused.
+//  Connects as user with password to vhost; returns the client, or
+//  NULL if refused.
 static meshq_client_t *
-s_connect_as (const char *user, const char *vhost)
+s_connect_with (const char *user, const char *password, const char *vhost)
 {
     meshq_client_t *client = meshq_client_new ();
     meshq_client_set_timeout (client, 5000);
-    meshq_client_set_credentials (client, user, "secret");
+    meshq_client_set_credentials (client, user, password);
     meshq_client_set_vhost (client, vhost);
     if (meshq_client_connect (client, meshq_agent_endpoint (s_node.agent))) {
         meshq_client_destroy (&client);
         return NULL;
     }
     return client;
+}
+
+//  The same with the password "secret".
+static meshq_client_t *
+s_connect_as (const char *user, const char *vhost)
+{
+    return s_connect_with (user, "secret", vhost);
+}
+
+Test (recovery, a_deleted_guest_stays_deleted_after_a_restart)
+{
+    //  An operator deletes guest, as docs/SECURITY.md advises on a
+    //  shared host. Restarted with no user left, the agent must not make
+    //  a fresh mesh's guest again: written anew it was the newest record
+    //  of u/guest, and every agent of the mesh would have taken it.
+    meshq_client_t *guest = s_connect_with ("guest", "guest", "/");
+    cr_assert_not_null (guest, "a fresh agent has guest");
+    cr_assert_eq (clientutil_admin (guest, "DELETE_USER", "guest", NULL, NULL,
+                                    NULL, NULL, NULL),
+                  0, "%s", meshq_client_error (guest));
+    meshq_client_destroy (&guest);
+    for (int round = 0; round < 2; round++) {
+        agentutil_restart (&s_node);
+        guest = s_connect_with ("guest", "guest", "/");
+        cr_expect_null (guest, "guest came back at restart %d", round + 1);
+        meshq_client_destroy (&guest);
+    }
 }
 
 Test (recovery, users_and_vhosts_of_the_longest_names_are_kept)

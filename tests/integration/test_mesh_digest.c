@@ -32,7 +32,12 @@ typedef struct {
     uint64_t record_version;      //  and version.
     uint8_t body[S_DIGEST_SIZE];  //  The last digest's body.
     size_t size;                  //  Its size.
+    uint64_t guest_version;       //  Of the record "u/guest", if sent;
+    uint64_t rights_version;      //  of guest's rights on "/".
 } s_seen_t;
+
+//  The key of guest's rights on "/": "p/VHOST\x1fUSER".
+static const char s_rights_key[] = "p//\x1fguest";
 
 //  Takes one event of the played node into seen.
 static void
@@ -56,6 +61,10 @@ s_take (zmsg_t *msg, s_seen_t *seen)
                 args.meta_key.size == 6 &&
                 memcmp (args.meta_key.data, "q/work", 6) == 0)
                 seen->queue_record = true;
+            if (meshq_span_equal (args.meta_key, meshq_span ("u/guest")))
+                seen->guest_version = args.meta_version;
+            if (meshq_span_equal (args.meta_key, meshq_span (s_rights_key)))
+                seen->rights_version = args.meta_version;
             if (args.meta_key.size > 2 && args.meta_key.size < 80 &&
                 memcmp (args.meta_key.data, "c/", 2) == 0) {
                 seen->records++;
@@ -247,6 +256,29 @@ Test (mesh_digest, a_peer_that_differs_gets_what_it_lacks)
     s_sentinel (&last);
     cr_expect (last.queue_record);
     cr_expect_not (last.digest_back);
+    meshq_client_destroy (&client);
+}
+
+Test (mesh_digest, a_fresh_agent_has_the_defaults_every_fresh_agent_has)
+{
+    //  guest and its rights on "/" are written by every fresh agent at
+    //  one version, the metadata clock's first tick by no writer (1 <<
+    //  20): two new agents hold the same records and their digests agree
+    //  at link up. Each agent writing them at a version of its own had
+    //  every pair of a new mesh trade the records, and store them.
+    s_seen_t seen;
+    meshq_client_t *client = s_start ("QUERY DIGEST", &seen);
+    cr_assert (s_read_until (&seen, &seen.digest, 10000));
+    uint8_t empty[S_DIGEST_SIZE] = {0};
+    s_seen_t back;
+    memset (&back, 0, sizeof back);
+    s_send ("DIGEST", empty, sizeof empty, &back);
+    cr_assert (s_read_until (&back, &back.digest_back, 10000));
+    cr_expect_eq (back.guest_version, (uint64_t)1 << 20, "u/guest at %#llx",
+                  (unsigned long long)back.guest_version);
+    cr_expect_eq (back.rights_version, (uint64_t)1 << 20,
+                  "guest's rights at %#llx",
+                  (unsigned long long)back.rights_version);
     meshq_client_destroy (&client);
 }
 
