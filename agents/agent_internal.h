@@ -570,7 +570,10 @@ void meshq_vhost_meta_write (meshq_vhost_t *self, const char *key,
 //  agent writes its defaults at this version, so that fresh agents hold
 //  the same records and their digests agree at link up (each writing
 //  its own version had every pair of a new mesh trade and store them);
-//  any later write, a delete too, is newer.
+//  any later write, a delete too, is newer. Digests compare keys and
+//  versions, not values: a default's value must never change while it
+//  keeps this version, or agents of two releases would hold different
+//  records that their digests call the same.
 #define MESHQ_META_GENESIS ((uint64_t)1 << 20)
 //  Writes a default record at MESHQ_META_GENESIS, unless the key has a
 //  record already (a default deleted stays deleted). Returns whether it
