@@ -39,6 +39,7 @@ meshq_swim_config_defaults (meshq_swim_config_t *config)
         .max_members = 16384,
         .gossip_queue_max = 1024,
         .relay_max = 32,
+        .fresh_ms = 10000,
     };
 }
 
@@ -201,7 +202,7 @@ meshq_swim_set_state (meshq_swim_t *self, uint32_t slot,
     } else if (state != MESHQ_SWIM_SUSPECT && (m->flags & MESHQ_SWIM_F_LISTED))
         meshq_swim_unlist (self, slot);
     if (state != MESHQ_SWIM_SUSPECT)
-        m->flags &= (uint8_t)~MESHQ_SWIM_F_OURS;
+        m->flags &= (uint8_t) ~(MESHQ_SWIM_F_OURS | MESHQ_SWIM_F_FRESH);
     if (state == MESHQ_SWIM_DEAD || state == MESHQ_SWIM_LEFT)
         s_tell_soon (self);
     s_report (self, m, state, fresh);
@@ -220,7 +221,20 @@ meshq_swim_suspect (meshq_swim_t *self, uint32_t slot, const uint8_t *by)
     meshq_swim_member_t *m = &self->members[slot];
     m->confirm_mask = s_confirm_bit (self, by);
     m->confirmations = 0;
+    //  A member that came alive moments ago (a process starting, on a
+    //  host busy starting others; or one that just refuted a suspicion)
+    //  is the one most likely to answer late: its suspicion waits for
+    //  more than the confirmations of members that probed it in the
+    //  same starved seconds (a start of 256 agents on two cores
+    //  declared such an agent dead 2.1 s after it joined, 0.3 s before
+    //  its refutation came). A re-suspicion at a newer version keeps it.
+    bool fresh =
+        m->state == MESHQ_SWIM_ALIVE
+            ? meshq_swim_now (self) - m->since < (int64_t)self->config.fresh_ms
+            : (m->flags & MESHQ_SWIM_F_FRESH) != 0;
     meshq_swim_set_state (self, slot, MESHQ_SWIM_SUSPECT);
+    if (fresh)
+        m->flags |= MESHQ_SWIM_F_FRESH;
     meshq_swim_enqueue (self, slot, by);
     if (memcmp (by, self->me.id, 16) == 0) {
         //  Our own suspicion: tell the member at once, so that, alive,

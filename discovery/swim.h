@@ -96,6 +96,10 @@ typedef struct {
     uint32_t relay_max;           //  Probes relayed for others at once.
     uint32_t initial_members;     //  Room made at start (0: grow as
                                   //  members come, by half each time).
+    uint32_t fresh_ms;            //  A member suspected within this of
+                                  //  coming alive (joined, restarted,
+                                  //  refuted) counts one confirmation
+                                  //  at most; 0: off.
 } meshq_swim_config_t;
 
 //  Counters, for status and the simulator.

@@ -25,6 +25,8 @@ enum {
     MESHQ_SWIM_F_LISTED = 4,  //  It is in the suspect list.
     MESHQ_SWIM_F_OURS = 8,    //  Suspect by a probe of ours: told so
                               //  every probe interval (swim_probe.c).
+    MESHQ_SWIM_F_FRESH = 16,  //  Suspect within fresh_ms of coming
+                              //  alive: one confirmation counts at most.
 };
 
 //  One member: 64 bytes, the table's whole cost per member but for

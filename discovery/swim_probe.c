@@ -92,6 +92,8 @@ meshq_swim_suspicion_timeout (meshq_swim_t *self,
     double timeout = k > 0 ? max : min;
     if (k > 0) {
         double c = member->confirmations < k ? member->confirmations : k;
+        if ((member->flags & MESHQ_SWIM_F_FRESH) && c > 1)
+            c = 1;
         timeout = max - (max - min) * s_ln (c + 1) / s_ln (k + 1);
     }
     if (timeout < min)

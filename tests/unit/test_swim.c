@@ -467,6 +467,103 @@ Test (swim, confirmations_shorten_the_suspicion)
     meshq_swim_destroy (&confirmed);
 }
 
+//  Steps the clocks of tables a and b together from start until a's
+//  member 1 is dead; returns when each had it dead (0: not yet).
+static void
+s_race_to_dead (meshq_swim_t *a, meshq_swim_t *b, int64_t start,
+                int64_t *dead_a, int64_t *dead_b)
+{
+    *dead_a = *dead_b = 0;
+    for (int64_t t = start; t < start + 120000 && !*dead_a; t += 50) {
+        s_now = t;
+        s_run (b, t);
+        s_now = t;
+        s_run (a, t);
+        if (!*dead_b && s_state (b, 1) == MESHQ_SWIM_DEAD)
+            *dead_b = t;
+        if (s_state (a, 1) == MESHQ_SWIM_DEAD)
+            *dead_a = t;
+    }
+}
+
+Test (swim, a_member_just_come_alive_gets_longer_to_answer)
+{
+    //  Five members suspect member 1 at once, as members probing an
+    //  agent that is still starting do. A table that heard of it moments
+    //  ago counts one of their confirmations, and declares it dead later
+    //  than one that counts all five; both before one with no
+    //  confirmation at all.
+    cr_assert_gt (s_config.fresh_ms, 0, "on by default");
+    meshq_swim_t *fresh = s_new ();
+    s_members (fresh, 10);
+    int64_t start = s_now;
+    for (int by = 2; by <= 6; by++)
+        s_tell_suspect (fresh, by, 1, 1, by);
+    uint32_t fresh_ms = s_config.fresh_ms;
+    s_config.fresh_ms = 0;
+    meshq_swim_t *counted = s_new ();
+    s_config.fresh_ms = fresh_ms;
+    s_now = start;
+    s_members (counted, 10);
+    for (int by = 2; by <= 6; by++)
+        s_tell_suspect (counted, by, 1, 1, by);
+    meshq_swim_t *lone = s_new ();
+    s_now = start;
+    s_members (lone, 10);
+    s_tell_suspect (lone, 2, 1, 1, 2);
+    int64_t dead_fresh, dead_counted, dead_lone, unused;
+    s_race_to_dead (fresh, counted, start, &dead_fresh, &dead_counted);
+    meshq_swim_destroy (&counted);
+    counted = s_new ();  //  Only its clock is stepped below.
+    s_now = start;
+    s_race_to_dead (lone, counted, start, &dead_lone, &unused);
+    cr_assert (dead_fresh && dead_counted && dead_lone,
+               "fresh=%ld counted=%ld lone=%ld", (long)dead_fresh,
+               (long)dead_counted, (long)dead_lone);
+    cr_assert_lt (dead_counted, dead_fresh, "counted=%ld fresh=%ld",
+                  (long)dead_counted, (long)dead_fresh);
+    int64_t within = 2 * s_config.suspicion_mult * s_config.probe_interval_ms;
+    cr_assert_gt (dead_fresh - start, within, "fresh=%ld",
+                  (long)(dead_fresh - start));
+    cr_assert_lt (dead_fresh, dead_lone, "fresh=%ld lone=%ld", (long)dead_fresh,
+                  (long)dead_lone);
+    meshq_swim_destroy (&fresh);
+    meshq_swim_destroy (&counted);
+    meshq_swim_destroy (&lone);
+}
+
+Test (swim, a_member_alive_for_a_while_counts_every_confirmation)
+{
+    //  The same five suspicions of a member that has answered every
+    //  probe for longer than fresh_ms: the shortest timeout.
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 10);
+    size_t at = 0;
+    int64_t until = s_now + s_config.fresh_ms + s_config.probe_interval_ms;
+    while (s_now < until) {
+        s_run (swim, s_now + s_config.probe_interval_ms / 4);
+        s_sent_t *ping;
+        while ((ping = s_find (MESHQ_SWIM_MSG_PING, &at))) {
+            meshq_swim_update_t to;
+            s_record (&to, s_member_of (ping->to), MESHQ_SWIM_ALIVE, 1, 0);
+            s_deliver (swim, MESHQ_SWIM_MSG_ACK, &to, ping->msg.seq, NULL, NULL,
+                       0);
+        }
+    }
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_ALIVE);
+    int64_t start = s_now;
+    for (int by = 2; by <= 6; by++)
+        s_tell_suspect (swim, by, 1, 1, by);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_SUSPECT);
+    //  The shortest timeout is suspicion_mult intervals, a little more
+    //  past ten members; one confirmation would leave it near three times
+    //  that.
+    int64_t within = 2 * s_config.suspicion_mult * s_config.probe_interval_ms;
+    s_run (swim, start + within);
+    cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_DEAD);
+    meshq_swim_destroy (&swim);
+}
+
 Test (swim, a_higher_version_refutes_a_suspicion)
 {
     meshq_swim_t *swim = s_new ();
