@@ -119,7 +119,12 @@ meshq_engine_mesh_send (meshq_engine_t *self, meshq_session_t *session,
     zmsg_addmem (msg, args, args_size);
     if (body)
         zmsg_addmem (msg, body, size);
-    int rc = meshq_peers_send (vhost->peers, session->id, &msg);
+    //  A digest that waited for a sign of life cost an idle pair a PING,
+    //  its PONG and a second of quick ticks every 10 s or so: half the
+    //  wakes of an idle agent's loop in a mesh of 80.
+    int rc = meshq_mesh_command_awaited (command)
+                 ? meshq_peers_send (vhost->peers, session->id, &msg)
+                 : meshq_peers_send_unawaited (vhost->peers, session->id, &msg);
     zmsg_destroy (&msg);
     if (!rc)
         self->mesh_commands[0][command]++;

@@ -63,6 +63,9 @@ void meshq_mesh_send_vhost (meshq_engine_t *self, meshq_session_t *session,
 bool meshq_mesh_command_known (const char *verb);
 //  The index of verb among the commands between agents, or -1.
 int meshq_mesh_command_index (const char *verb);
+//  Whether the command of index, sent, waits for a sign of life of the
+//  peer (meshq_peers_send_unawaited); all do but digests.
+bool meshq_mesh_command_awaited (int index);
 //  The command of index, or NULL past the last.
 const char *meshq_mesh_command_name (int index);
 //  The peers module's callback: a peer up or down, or a frame from one.

@@ -418,22 +418,25 @@ s_on_in_progress (meshq_engine_t *self, meshq_session_t *session,
 static const struct {
     const char *verb;       //  The command.
     s_handler_fn *handler;  //  What handles it.
+    bool unawaited;         //  Sent, it asks for no sign of life: a
+                            //  digest, which the next one repeats and
+                            //  a peer in step does not answer.
 } s_commands[] = {
-    {"META", s_on_meta},
-    {"GRANT", s_on_grant_frame},
-    {"BACKLOG", s_on_backlog_frame},
-    {"DELIVER", s_on_deliver_frame},
-    {"ACKED", s_on_acked_frame},
-    {"VHOST", s_on_vhost_frame},
-    {"ACK", s_on_ack},
-    {"NACK", s_on_nack},
-    {"IN_PROGRESS", s_on_in_progress},
+    {"META", s_on_meta, false},
+    {"GRANT", s_on_grant_frame, false},
+    {"BACKLOG", s_on_backlog_frame, false},
+    {"DELIVER", s_on_deliver_frame, false},
+    {"ACKED", s_on_acked_frame, false},
+    {"VHOST", s_on_vhost_frame, false},
+    {"ACK", s_on_ack, false},
+    {"NACK", s_on_nack, false},
+    {"IN_PROGRESS", s_on_in_progress, false},
     //  Announced in HELLO (MESHQ_MESH_COMMANDS): sent only to peers
     //  that announce them too.
-    {"QUERY", meshq_mesh_on_query},
-    {"ANSWER", meshq_mesh_on_answer},
-    {"DIGEST", meshq_mesh_on_digest},
-    {"DIGEST_BACK", meshq_mesh_on_digest_back},
+    {"QUERY", meshq_mesh_on_query, false},
+    {"ANSWER", meshq_mesh_on_answer, false},
+    {"DIGEST", meshq_mesh_on_digest, true},
+    {"DIGEST_BACK", meshq_mesh_on_digest_back, true},
 };
 
 //  The command's index in s_commands, or -1.
@@ -456,6 +459,14 @@ int
 meshq_mesh_command_index (const char *verb)
 {
     return s_command (verb);
+}
+
+bool
+meshq_mesh_command_awaited (int index)
+{
+    return index >= 0 &&
+           (size_t)index < sizeof s_commands / sizeof s_commands[0] &&
+           !s_commands[index].unawaited;
 }
 
 const char *

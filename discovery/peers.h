@@ -287,6 +287,14 @@ void meshq_peers_stop (meshq_peers_t *self, bool goodbye);
 int meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16],
                       zmsg_t **msg_p);
 
+//  As meshq_peers_send, for a frame that asks for no sign of life: one
+//  whose loss costs nothing, since the next of its kind repeats it (a
+//  digest), and which may get no answer. The link neither waits for the
+//  peer after it nor counts it as use: an idle link stays idle (no
+//  PING, no sooner tick), and may still close idle.
+int meshq_peers_send_unawaited (meshq_peers_t *self, const uint8_t peer[16],
+                                zmsg_t **msg_p);
+
 //  Says the owner wants a link to the member node (it has messages or
 //  metadata for it): in a mesh of more than full_links members, where
 //  links go only to an overlay, the link is opened if the member is

@@ -12,8 +12,9 @@ static const char *s_frame_drop_names[MESHQ_FRAME_DROP_COUNT] = {
     "duplicate",  "future",  "pending",
 };
 
-int
-meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16], zmsg_t **msg_p)
+//  Sends, and with await has the link wait for a sign of life.
+static int
+s_send (meshq_peers_t *self, const uint8_t peer[16], zmsg_t **msg_p, bool await)
 {
     assert (self && msg_p && *msg_p);
     zmsg_t *msg = *msg_p;
@@ -32,11 +33,24 @@ meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16], zmsg_t **msg_p)
         return MESHQ_ENOTFOUND;
     }
     int rc = meshq_peers_link_send (self, entry, &msg);
-    if (rc == 0) {
+    if (rc == 0 && await) {
         meshq_peer_sent_data (&entry->peer, zclock_mono ());
         meshq_peers_hurry (self);
     }
     return rc;
+}
+
+int
+meshq_peers_send (meshq_peers_t *self, const uint8_t peer[16], zmsg_t **msg_p)
+{
+    return s_send (self, peer, msg_p, true);
+}
+
+int
+meshq_peers_send_unawaited (meshq_peers_t *self, const uint8_t peer[16],
+                            zmsg_t **msg_p)
+{
+    return s_send (self, peer, msg_p, false);
 }
 
 static const meshq_peer_info_t *

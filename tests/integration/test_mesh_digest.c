@@ -22,6 +22,8 @@ PEERUTIL_SUITE (mesh_digest, "digest", 90);
 
 //  What the agent sent the played peer, from a point on.
 typedef struct {
+    int frames;                   //  Frames of the agent's commands.
+    int digests;                  //  DIGEST frames.
     int metas;                    //  META frames.
     bool queue_record;            //  One of them was the record "q/work".
     bool digest;                  //  A DIGEST came.
@@ -45,6 +47,7 @@ s_take (zmsg_t *msg, s_seen_t *seen)
 {
     char *event = zmsg_popstr (msg);
     if (streq (event, "MESSAGE")) {
+        seen->frames++;
         zframe_t *id = zmsg_pop (msg);
         zframe_destroy (&id);
         char *command = zmsg_popstr (msg);
@@ -75,9 +78,10 @@ s_take (zmsg_t *msg, s_seen_t *seen)
         } else if (streq (command, "BACKLOG"))
             seen->backlog = true;
         else if (streq (command, "DIGEST") || streq (command, "DIGEST_BACK")) {
-            if (streq (command, "DIGEST"))
+            if (streq (command, "DIGEST")) {
                 seen->digest = true;
-            else
+                seen->digests++;
+            } else
                 seen->digest_back = true;
             seen->size = body ? zframe_size (body) : 0;
             if (body && seen->size <= sizeof seen->body)
@@ -301,6 +305,71 @@ Test (mesh_digest, digests_come_again_now_and_then)
     seen.digest = false;
     cr_expect (s_read_until (&seen, &seen.digest, 20000),
                "no second DIGEST in 20 s");
+    meshq_client_destroy (&client);
+}
+
+//  Frames the played peer has taken from the agent, of every kind (its
+//  link's PINGs too); takes the agent's frames that come meanwhile
+//  into seen.
+static uint64_t
+s_frames_received (s_seen_t *seen)
+{
+    zstr_send (s_peer.node, "STATS");
+    while (true) {
+        zmsg_t *msg = zmsg_recv (s_peer.node);
+        cr_assert_not_null (msg);
+        if (!zframe_streq (zmsg_first (msg), "STATS")) {
+            s_take (msg, seen);
+            zmsg_destroy (&msg);
+            continue;
+        }
+        uint64_t value = UINT64_MAX;
+        char *line;
+        while ((line = zmsg_popstr (msg))) {
+            if (strncmp (line, "frames_received=", 16) == 0)
+                value = strtoull (line + 16, NULL, 10);
+            free (line);
+        }
+        zmsg_destroy (&msg);
+        cr_assert_neq (value, UINT64_MAX, "no frames_received counter");
+        return value;
+    }
+}
+
+//  Reads the agent's frames into seen for ms.
+static void
+s_read_for (s_seen_t *seen, int ms)
+{
+    bool never = false;
+    s_read_until (seen, &never, ms);
+}
+
+Test (mesh_digest, a_digest_asks_for_no_sign_of_life)
+{
+    //  The played peer is in step and answers no digest, as an agent in
+    //  step does not. The agent's link to it is idle but for its
+    //  digests: it sends nothing else, where it used to PING for a
+    //  sign of life after each digest (and tick four times as often
+    //  until the PONG).
+    s_seen_t seen;
+    meshq_client_t *client = s_start ("QUERY DIGEST", &seen);
+    cr_assert (s_read_until (&seen, &seen.digest, 10000));
+    s_read_for (&seen, 1500);
+    int frames = seen.frames;
+    int digests = seen.digests;
+    uint64_t received = s_frames_received (&seen);
+    //  The next digest comes within 5 to 15 s; then room for a PING.
+    int64_t deadline = zclock_mono () + 20000;
+    while (seen.digests == digests && zclock_mono () < deadline)
+        s_read_for (&seen, 200);
+    cr_assert_gt (seen.digests, digests, "no second DIGEST in 20 s");
+    s_read_for (&seen, 1500);
+    uint64_t more = s_frames_received (&seen) - received;
+    cr_expect_eq (more, (uint64_t)(seen.frames - frames),
+                  "the agent sent %d frames of its commands (%d DIGEST) and "
+                  "%d frames more",
+                  seen.frames - frames, seen.digests - digests,
+                  (int)(more - (uint64_t)(seen.frames - frames)));
     meshq_client_destroy (&client);
 }
 
