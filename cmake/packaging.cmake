@@ -78,7 +78,26 @@ set (CPACK_GENERATOR DEB)
 set (CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set (CPACK_DEBIAN_PACKAGE_SECTION net)
 set (CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set (CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+#  dpkg-shlibdeps cannot see libmicrohttpd, which the agent loads at run
+#  time (decision 0045): its package is named here, found as
+#  dpkg-shlibdeps finds one, by the file of its soname (libmicrohttpd12
+#  on Debian 12), else as the soname's name and number.
+string (REGEX REPLACE "\\.so\\.([0-9]+)$" "\\1" MESHQ_MHD_PACKAGE
+    "${MESHQ_MHD_SONAME}")
+find_program (MESHQ_DPKG_QUERY dpkg-query)
+foreach (meshq_library ${MESHQ_MHD_LINK_LIBRARIES})
+    get_filename_component (meshq_dir "${meshq_library}" DIRECTORY)
+    if (MESHQ_DPKG_QUERY)
+        execute_process (COMMAND ${MESHQ_DPKG_QUERY} -S
+            "${meshq_dir}/${MESHQ_MHD_SONAME}"
+            OUTPUT_VARIABLE meshq_owner ERROR_QUIET)
+        if (meshq_owner MATCHES "^([a-z0-9.+-]+)(:[a-z0-9]+)?: ")
+            set (MESHQ_MHD_PACKAGE ${CMAKE_MATCH_1})
+        endif ()
+    endif ()
+endforeach ()
+set (CPACK_DEBIAN_PACKAGE_DEPENDS
+    "adduser, ${MESHQ_MHD_PACKAGE} (>= ${MESHQ_MHD_VERSION})")
 set (CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PROJECT_SOURCE_DIR}/contrib/debian/postinst
     ${PROJECT_SOURCE_DIR}/contrib/debian/prerm

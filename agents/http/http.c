@@ -1,5 +1,8 @@
 /*  http.c - one HTTP listener, served by libmicrohttpd. See http.h.
 
+    libmicrohttpd is called through the table mhd_load.h loads when the
+    first listener starts: a process that serves no HTTP never maps it.
+
     libmicrohttpd runs one thread per listener (its internal polling
     thread); that thread parses the requests, and for each one sends it
     to the backend on a DEALER socket it alone uses, then waits for the
@@ -10,11 +13,11 @@
 */
 #include "http.h"
 #include "meshq.h"
+#include "mhd_load.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -26,6 +29,7 @@ struct _meshq_http_t {
     char address[96];           //  HOST:PORT served.
     uint16_t port;              //  The port bound.
     int fd;                     //  The listening socket, or -1.
+    const meshq_mhd_t *mhd;     //  libmicrohttpd's functions, once started.
     struct MHD_Daemon *daemon;  //  libmicrohttpd, once started.
     zsock_t *dealer;            //  To the backend; its thread's only.
     uint64_t next_rid;          //  Last request id; its thread's only.
@@ -53,7 +57,7 @@ meshq_http_destroy (meshq_http_t **self_p)
     atomic_store (&self->stopping, true);
     //  Joins its thread: the dealer is free to close after.
     if (self->daemon)
-        MHD_stop_daemon (self->daemon);
+        self->mhd->stop_daemon (self->daemon);
     if (self->fd >= 0)
         close (self->fd);
     zsock_destroy (&self->dealer);
@@ -100,17 +104,18 @@ meshq_http_parse (const char *spec, char *host, size_t host_size,
 
 //  Queues a plain text answer.
 static enum MHD_Result
-s_answer_text (struct MHD_Connection *connection, unsigned status,
-               const char *text)
+s_answer_text (meshq_http_t *self, struct MHD_Connection *connection,
+               unsigned status, const char *text)
 {
-    struct MHD_Response *response = MHD_create_response_from_buffer (
+    struct MHD_Response *response = self->mhd->create_response_from_buffer (
         strlen (text), (void *)text, MHD_RESPMEM_MUST_COPY);
     if (!response)
         return MHD_NO;
-    MHD_add_response_header (response, "Content-Type",
-                             "text/plain; charset=utf-8");
-    enum MHD_Result rc = MHD_queue_response (connection, status, response);
-    MHD_destroy_response (response);
+    self->mhd->add_response_header (response, "Content-Type",
+                                    "text/plain; charset=utf-8");
+    enum MHD_Result rc =
+        self->mhd->queue_response (connection, status, response);
+    self->mhd->destroy_response (response);
     return rc;
 }
 
@@ -186,19 +191,20 @@ s_access (void *arg, struct MHD_Connection *connection, const char *url,
     if (*upload_data_size)
         return MHD_NO;  //  A body we refused is not read: close.
     if (!streq (method, "GET") && !streq (method, "HEAD"))
-        return s_answer_text (connection, MHD_HTTP_METHOD_NOT_ALLOWED,
+        return s_answer_text (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
                               "only GET and HEAD are served\n");
-    const char *length = MHD_lookup_connection_value (
+    const char *length = self->mhd->lookup_connection_value (
         connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *chunked = MHD_lookup_connection_value (
+    const char *chunked = self->mhd->lookup_connection_value (
         connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     if ((length && !streq (length, "0")) || chunked)
-        return s_answer_text (connection, MHD_HTTP_CONTENT_TOO_LARGE,
+        return s_answer_text (self, connection, MHD_HTTP_CONTENT_TOO_LARGE,
                               "requests take no body\n");
     char *password = NULL;
-    char *user = MHD_basic_auth_get_username_password (connection, &password);
+    char *user =
+        self->mhd->basic_auth_get_username_password (connection, &password);
     char peer[INET6_ADDRSTRLEN] = "";
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info (
+    const union MHD_ConnectionInfo *info = self->mhd->get_connection_info (
         connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (info && info->client_addr && info->client_addr->sa_family == AF_INET)
         inet_ntop (AF_INET,
@@ -206,7 +212,7 @@ s_access (void *arg, struct MHD_Connection *connection, const char *url,
                    peer, sizeof peer);
     //  Of the query, only what the engine reads: local=true asks for
     //  this agent's view of the queues instead of the mesh's.
-    const char *local = MHD_lookup_connection_value (
+    const char *local = self->mhd->lookup_connection_value (
         connection, MHD_GET_ARGUMENT_KIND, "local");
     char path[1100];
     snprintf (path, sizeof path, "%s%s", url,
@@ -219,12 +225,12 @@ s_access (void *arg, struct MHD_Connection *connection, const char *url,
     if (password) {
         //  Not kept longer than needed.
         memset (password, 0, strlen (password));
-        MHD_free (password);
+        self->mhd->free (password);
     }
     if (user)
-        MHD_free (user);
+        self->mhd->free (user);
     if (!answer)
-        return s_answer_text (connection, MHD_HTTP_SERVICE_UNAVAILABLE,
+        return s_answer_text (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE,
                               "the agent did not answer in time\n");
     char *status = zmsg_popstr (answer);
     char *type = zmsg_popstr (answer);
@@ -232,18 +238,18 @@ s_access (void *arg, struct MHD_Connection *connection, const char *url,
     zmsg_destroy (&answer);
     unsigned code = status ? (unsigned)atoi (status) : 500;
     struct MHD_Response *response =
-        MHD_create_response_from_buffer_with_free_callback_cls (
+        self->mhd->create_response_from_buffer_with_free_callback_cls (
             zframe_size (body), zframe_data (body), s_frame_free, body);
     enum MHD_Result rc = MHD_NO;
     if (response) {
-        MHD_add_response_header (response, "Content-Type",
-                                 type ? type : "text/plain");
-        MHD_add_response_header (response, "Cache-Control", "no-store");
+        self->mhd->add_response_header (response, "Content-Type",
+                                        type ? type : "text/plain");
+        self->mhd->add_response_header (response, "Cache-Control", "no-store");
         if (code == MHD_HTTP_UNAUTHORIZED)
-            MHD_add_response_header (response, "WWW-Authenticate",
-                                     "Basic realm=\"meshq\"");
-        rc = MHD_queue_response (connection, code, response);
-        MHD_destroy_response (response);
+            self->mhd->add_response_header (response, "WWW-Authenticate",
+                                            "Basic realm=\"meshq\"");
+        rc = self->mhd->queue_response (connection, code, response);
+        self->mhd->destroy_response (response);
     } else
         zframe_destroy (&body);
     zstr_free (&status);
@@ -285,6 +291,9 @@ meshq_http_start (meshq_http_t *self, const char *spec, char *why, size_t size)
     int rc = meshq_http_parse (spec, host, sizeof host, &port, why, size);
     if (rc)
         return rc;
+    self->mhd = meshq_mhd_load (why, size);
+    if (!self->mhd)
+        return MESHQ_ENOTSUP;
     struct sockaddr_in address = {.sin_family = AF_INET,
                                   .sin_port = htons (port)};
     inet_pton (AF_INET, host, &address.sin_addr);
@@ -314,7 +323,7 @@ meshq_http_start (meshq_http_t *self, const char *spec, char *why, size_t size)
     getsockname (self->fd, (struct sockaddr *)&address, &length);
     self->port = ntohs (address.sin_port);
     snprintf (self->address, sizeof self->address, "%s:%u", host, self->port);
-    self->daemon = MHD_start_daemon (
+    self->daemon = self->mhd->start_daemon (
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0,
         NULL, NULL, s_access, self, MHD_OPTION_LISTEN_SOCKET, self->fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)MESHQ_HTTP_CONNECTIONS,

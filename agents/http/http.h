@@ -66,7 +66,9 @@ int meshq_http_parse (const char *spec, char *host, size_t host_size,
 
 //  Binds spec and serves it from a thread of its own. Returns 0;
 //  MESHQ_EEXIST if the port is in use (why names who holds it, if this
-//  process may know); MESHQ_EINVAL or MESHQ_EIO with why.
+//  process may know); MESHQ_ENOTSUP if libmicrohttpd cannot be loaded
+//  (why says what dlopen said; no listener of this process will
+//  serve); MESHQ_EINVAL or MESHQ_EIO with why.
 int meshq_http_start (meshq_http_t *self, const char *spec, char *why,
                       size_t size);
 

@@ -333,8 +333,9 @@ meshq_engine_http_login (meshq_engine_t *self, void *ticket, int rc,
 // --------------------------------------------------------------------
 //  Start and stop
 
-//  Starts one listener on spec; a default (fallback) port that is taken
-//  gives a warning and no listener.
+//  Starts one listener on spec; a default (fallback) port that is taken,
+//  or a libmicrohttpd that cannot be loaded, gives a warning and no
+//  listener.
 static int
 s_listen (meshq_engine_t *self, const char *listener, const char *spec,
           bool fallback, meshq_http_t **server_p, char *why, size_t size)
@@ -361,6 +362,14 @@ s_listen (meshq_engine_t *self, const char *listener, const char *spec,
                       listener, spec, listener);
         return 0;
     }
+    //  So is a libmicrohttpd that cannot be loaded: the agent runs on
+    //  without HTTP, as it does without the port.
+    if (rc == MESHQ_ENOTSUP && fallback) {
+        zsys_warning ("http: not serving what=%s reason=%s (install it, or "
+                      "set --%s '' for none)",
+                      listener, reason, listener);
+        return 0;
+    }
     char who[320] = "another process";
     if (rc == MESHQ_EEXIST) {
         char host[64], endpoint[96];
@@ -374,6 +383,10 @@ s_listen (meshq_engine_t *self, const char *listener, const char *spec,
                   "%s: port %s is in use by %s; stop it, or give this agent "
                   "another --%s (or '' for none)",
                   listener, spec, who, listener);
+    else if (rc == MESHQ_ENOTSUP)
+        snprintf (why, size,
+                  "%s: %s; install it, or give this agent --%s '' for none",
+                  listener, reason, listener);
     else
         snprintf (why, size, "%s", reason);
     return rc;

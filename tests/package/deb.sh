@@ -80,6 +80,9 @@ grep -qx /etc/meshq/meshq.conf "$work/control/conffiles" \
     || { echo "meshq.conf is not a conffile"; fail=1; }
 grep -q "^Depends:.*libczmq" "$work/control/control" \
     || { echo "no Depends on libczmq:"; cat "$work/control/control"; fail=1; }
+# Loaded at run time, so named by the build, not by dpkg-shlibdeps.
+grep -q "^Depends:.*libmicrohttpd" "$work/control/control" \
+    || { echo "no Depends on libmicrohttpd:"; cat "$work/control/control"; fail=1; }
 grep -q "meshq" "$work/control/postinst" || { echo "no postinst"; fail=1; }
 # No text file of the package names this build (debug info may).
 if grep -rlI "$build" "$work/root" >/dev/null 2>&1; then

@@ -5,9 +5,11 @@
     client can make a listener spend.
 */
 #include "httputil.h"
+#include "mhd_load.h"
 #include "procutil.h"
 #include "testutil.h"
 
+#include <dlfcn.h>
 #include <regex.h>
 
 static char s_dir[256];
@@ -67,6 +69,34 @@ s_start (int *http, int *metrics, const char *const *extra)
     procutil_prog_destroy (&prog);
 }
 
+//  True if process pid maps a file whose path holds name.
+static bool
+s_maps (pid_t pid, const char *name)
+{
+    char path[64], line[4096];
+    snprintf (path, sizeof path, "/proc/%d/maps", (int)pid);
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file, "%s: %s", path, strerror (errno));
+    bool found = false;
+    while (!found && fgets (line, sizeof line, file))
+        found = strstr (line, name) != NULL;
+    fclose (file);
+    return found;
+}
+
+//  The agent's log so far, in text.
+static void
+s_read_log (char *text, size_t size)
+{
+    char log[400];
+    snprintf (log, sizeof log, "%s/agent.log", s_dir);
+    FILE *file = fopen (log, "r");
+    cr_assert_not_null (file);
+    size_t got = fread (text, 1, size - 1, file);
+    text[got] = 0;
+    fclose (file);
+}
+
 //  A port of 127.0.0.1 held by a listening socket of the test; the
 //  socket is returned in *fd.
 static int
@@ -99,6 +129,81 @@ Test (http, port_zero_picks_a_free_port_that_status_shows)
     cr_expect (strstr (answer.text, "WWW-Authenticate: Basic"), "%s",
                answer.text);
     httputil_free (&answer);
+    //  What serving loaded (and what the next test looks for).
+    cr_expect (s_maps (s_pid, "libmicrohttpd"));
+}
+
+Test (http, an_agent_that_serves_no_http_never_maps_libmicrohttpd)
+{
+    //  libmicrohttpd and GnuTLS, which it pulls in, cost every process
+    //  start about 160 page faults: only a listener loads them
+    //  (docs/decisions/0045).
+    const char *extra[] = {"--http", "", "--metrics", "", NULL};
+    int http, metrics;
+    s_start (&http, &metrics, extra);
+    cr_expect_eq (http, 0);
+    cr_expect_eq (metrics, 0);
+    cr_expect_not (s_maps (s_pid, "libmicrohttpd"));
+    cr_expect_not (s_maps (s_pid, "libgnutls"));
+}
+
+Test (http, an_agent_that_cannot_load_libmicrohttpd_runs_without_http)
+{
+    //  The library is hidden from the agent alone: /dev/null is bound
+    //  over its file in a mount namespace of the agent's own.
+    if (geteuid () != 0 || access ("/usr/bin/unshare", X_OK) ||
+        system ("/usr/bin/unshare -m true"))
+        cr_skip_test ("needs root and unshare to hide libmicrohttpd");
+    char why[512];
+    const meshq_mhd_t *mhd = meshq_mhd_load (why, sizeof why);
+    cr_assert_not_null (mhd, "%s", why);
+    Dl_info library;
+    cr_assert (dladdr ((void *)mhd->start_daemon, &library) &&
+               library.dli_fname);
+    const char *hide = "mount --bind /dev/null \"$0\" && exec \"$@\"";
+    char data[300], log[300];
+    snprintf (data, sizeof data, "%s/store", s_dir);
+    snprintf (log, sizeof log, "%s/agent.log", s_dir);
+    //  On the default ports, a warning for each, as for a port in use.
+    const char *argv[20] = {"/usr/bin/unshare",
+                            "-m",
+                            "/bin/sh",
+                            "-c",
+                            hide,
+                            library.dli_fname,
+                            s_agent,
+                            "--name",
+                            "web",
+                            "--data",
+                            data,
+                            "--control",
+                            s_endpoint,
+                            "--standalone"};
+    s_pid = procutil_agent_argv ((char *const *)argv, log, s_endpoint);
+    procutil_prog_t *prog = s_meshq (NULL, "--json", "status", NULL);
+    cr_expect_eq (httputil_port_after (prog->output, "\"http\""), 0);
+    cr_expect_eq (httputil_port_after (prog->output, "\"metrics\""), 0);
+    procutil_prog_destroy (&prog);
+    char text[8192];
+    s_read_log (text, sizeof text);
+    for (int i = 0; i < 2; i++) {
+        char line[128];
+        snprintf (line, sizeof line,
+                  "http: not serving what=%s reason=libmicrohttpd",
+                  i ? "metrics" : "http");
+        cr_expect (strstr (text, line), "%s", text);
+    }
+    cr_expect (strstr (text, "cannot be loaded: "), "%s", text);
+    cr_expect_not (s_maps (s_pid, "libmicrohttpd"));
+    procutil_kill (s_pid, SIGTERM);
+    s_pid = 0;
+    //  A port asked for: the agent does not start, and says why.
+    const char *asked[] = {"--metrics", "0", "--http", "", NULL};
+    memcpy (argv + 14, asked, sizeof asked);
+    prog = procutil_prog_new (argv, NULL, 10000);
+    cr_expect_eq (procutil_prog_exit_code (prog), 69, "%s", prog->output);
+    cr_expect (strstr (prog->output, "cannot be loaded: "), "%s", prog->output);
+    procutil_prog_destroy (&prog);
 }
 
 Test (http, explicit_port_in_use_exits_69_and_default_warns)
