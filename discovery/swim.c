@@ -39,7 +39,7 @@ meshq_swim_config_defaults (meshq_swim_config_t *config)
         .max_members = 16384,
         .gossip_queue_max = 1024,
         .relay_max = 32,
-        .fresh_ms = 10000,
+        .fresh_ms = 3000,
     };
 }
 
