@@ -196,6 +196,19 @@ s_state (meshq_swim_t *swim, int n)
     return state;
 }
 
+//  Answers every PING sent from *at on with its target's ACK, the
+//  target's record at version.
+static void
+s_answer_pings (meshq_swim_t *swim, size_t *at, uint32_t version)
+{
+    s_sent_t *ping;
+    while ((ping = s_find (MESHQ_SWIM_MSG_PING, at))) {
+        meshq_swim_update_t to;
+        s_record (&to, s_member_of (ping->to), MESHQ_SWIM_ALIVE, 1, version);
+        s_deliver (swim, MESHQ_SWIM_MSG_ACK, &to, ping->msg.seq, NULL, NULL, 0);
+    }
+}
+
 //  Runs until the first probe's PING (of *target, numbered *seq), then
 //  past its timeout with no ACK; *at is then past the PING. Returns
 //  when the PING went.
@@ -542,13 +555,7 @@ Test (swim, a_member_alive_for_a_while_counts_every_confirmation)
     int64_t until = s_now + s_config.fresh_ms + s_config.probe_interval_ms;
     while (s_now < until) {
         s_run (swim, s_now + s_config.probe_interval_ms / 4);
-        s_sent_t *ping;
-        while ((ping = s_find (MESHQ_SWIM_MSG_PING, &at))) {
-            meshq_swim_update_t to;
-            s_record (&to, s_member_of (ping->to), MESHQ_SWIM_ALIVE, 1, 0);
-            s_deliver (swim, MESHQ_SWIM_MSG_ACK, &to, ping->msg.seq, NULL, NULL,
-                       0);
-        }
+        s_answer_pings (swim, &at, 0);
     }
     cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_ALIVE);
     int64_t start = s_now;
@@ -756,13 +763,7 @@ Test (swim, health_multiplier_rises_with_missed_acks_and_falls_back)
     at = s_sent_len;
     for (int64_t t = s_now; t < start + 600000; t += 5) {
         s_run (swim, t);
-        s_sent_t *ping;
-        while ((ping = s_find (MESHQ_SWIM_MSG_PING, &at))) {
-            meshq_swim_update_t b;
-            s_record (&b, s_member_of (ping->to), MESHQ_SWIM_ALIVE, 1, 9);
-            s_deliver (swim, MESHQ_SWIM_MSG_ACK, &b, ping->msg.seq, NULL, NULL,
-                       0);
-        }
+        s_answer_pings (swim, &at, 9);
     }
     meshq_swim_stats (swim, &st);
     cr_assert_lt (st.awareness, high);
