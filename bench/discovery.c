@@ -26,6 +26,10 @@
       * SIGKILL: from kill () until every survivor has the victim down;
       * SIGSTOP: the same for a frozen agent, and after SIGCONT the time
         until it is up everywhere again.
+    With --threads, a table after it gives each size's idle windows
+    by thread name (the agent's loop, its membership, libzmq's I/O):
+    CPU time, turns on a CPU a second an agent (wakeups and
+    preemptions) and CPU time a turn, from each thread's schedstat.
     Then the busy mesh: --busy agents (2) join and run idle for --idle
     seconds (60) while --spinners processes (two per core) spin; every
     peer down among them is a false down, and the "peer suspect" lines
@@ -41,10 +45,11 @@
     Usage: bench_discovery [--runs N] [--idle SECONDS] [--sizes 2,8,32]
                            [--settle SECONDS] [--busy N] [--spinners M]
                            [--check-lists] [--full-links N]
-                           [--warmup SECONDS]
+                           [--warmup SECONDS] [--threads]
 */
 #include "bench_util.h"
 #include "discovery_probe.h"
+#include "proc_threads.h"
 #include "testproc.h"
 #include "testutil.h"
 
@@ -351,6 +356,12 @@ static int s_settle = 3;  //  Seconds of idle mesh before memory is read.
 //  Seconds the joined mesh runs before that window (downs counted too):
 //  a large mesh closes the links of its start after 15 s idle.
 static int s_warmup = 0;
+//  With --threads, each size's idle windows by thread name, in the
+//  order the sizes are measured (s_threads_at is the current one).
+static bool s_show_threads;
+static meshq_bench_threads_t s_threads[64];
+static int s_threads_count[64];
+static int s_threads_at = -1;
 
 //  With MESHQ_BENCH_LOGS=DIR, keeps each agent's log of every run there,
 //  to look into outliers.
@@ -467,6 +478,38 @@ s_drain (void *arg)
     s_watch_until (*(int *)arg, testproc_now () + 1, NULL);
 }
 
+//  With --threads, adds sign times the agents' threads to this size's
+//  figures (proc_threads.h).
+static void
+s_threads_add (int count, int sign)
+{
+    if (!s_show_threads || s_threads_at < 0)
+        return;
+    pid_t pids[S_MAX];
+    for (int i = 0; i < count; i++)
+        pids[i] = s_agents[i].pid;
+    meshq_bench_threads_add (&s_threads[s_threads_at], pids, count, sign);
+}
+
+//  The --threads table: where each size's idle windows went.
+static void
+s_threads_print (void)
+{
+    if (!s_show_threads || s_threads_at < 0)
+        return;
+    printf ("\nidle CPU by thread, over the same windows: cores in all; "
+            "turns on a CPU (wakeups and preemptions) a second an agent; "
+            "CPU time a turn (schedstat)\n\n"
+            "| agents | thread          |  cores | turns/s | us/turn |\n"
+            "|-------:|-----------------|-------:|--------:|--------:|\n");
+    for (int i = 0; i <= s_threads_at; i++) {
+        char label[16];
+        snprintf (label, sizeof label, "%d", s_threads_count[i]);
+        meshq_bench_threads_print (&s_threads[i], label, stdout);
+    }
+    fflush (stdout);
+}
+
 //  One run's figures: times in ms (-1: not within 30 s), CPU in cores.
 typedef struct {
     double join, settle, killed, stopped, thawed, cpu, newcomer;
@@ -503,8 +546,14 @@ s_run (int count, bool check_lists, s_result_t *result, double *rss,
                        &result->idle_downs);
     int64_t from = testproc_now ();
     long long ticks = s_mesh_ticks (count);
+    s_threads_add (count, -1);
     s_watch_until (count, from + s_settle * 1000, &result->idle_downs);
     ticks = s_mesh_ticks (count) - ticks;
+    s_threads_add (count, 1);
+    if (s_show_threads && s_threads_at >= 0)
+        meshq_bench_threads_window (&s_threads[s_threads_at],
+                                    (double)(testproc_now () - from) / 1000.0,
+                                    count);
     result->cpu = (double)ticks / (double)sysconf (_SC_CLK_TCK) /
                   ((double)(testproc_now () - from) / 1000.0);
     for (int i = 0; i < count; i++)
@@ -689,6 +738,8 @@ s_sizes (char *sizes_text, int runs, bool check_lists)
     double base_rss = -1, base_pss = -1;
     for (int s = 0; s < measured; s++) {
         int count = sizes[s], done = 0;
+        s_threads_at = s;
+        s_threads_count[s] = count;
         s_result_t results[100];
         double *rss = calloc ((size_t)(runs * count), sizeof *rss);
         double *pss = calloc ((size_t)(runs * count), sizeof *pss);
@@ -785,6 +836,7 @@ main (int argc, char *argv[])
         {"check-lists", no_argument, NULL, 'l'},
         {"full-links", required_argument, NULL, 'f'},
         {"warmup", required_argument, NULL, 'w'},
+        {"threads", no_argument, NULL, 't'},
         {NULL, 0, NULL, 0}};
     int code;
     while ((code = getopt_long (argc, argv, "", options, NULL)) != -1) {
@@ -806,12 +858,14 @@ main (int argc, char *argv[])
             s_full_links = atoi (optarg);
         else if (code == 'w')
             s_warmup = atoi (optarg);
+        else if (code == 't')
+            s_show_threads = true;
         else {
             fprintf (stderr,
                      "usage: bench_discovery [--runs N] [--idle SECONDS] "
                      "[--sizes 2,8,32] [--settle SECONDS] [--busy N] "
                      "[--spinners M] [--check-lists] [--full-links N] "
-                     "[--warmup SECONDS]\n");
+                     "[--warmup SECONDS] [--threads]\n");
             return 64;
         }
     }
@@ -874,6 +928,7 @@ main (int argc, char *argv[])
             "|--------------:|--------------:|\n");
     fflush (stdout);
     s_sizes (sizes_text, runs, check_lists);
+    s_threads_print ();
     if (idle > 0)
         s_busy_runs (runs, busy, spinners, idle);
     for (int i = 0; i < S_MAX; i++)
