@@ -110,6 +110,7 @@ meshq_swim_new (const meshq_swim_config_t *config, const meshq_swim_io_t *io,
     self->probe_phase = (uint16_t)meshq_swim_random (self);
     self->probe_next = meshq_swim_probe_at (self, now, 0);
     self->gossip_next = now + c->gossip_interval_ms;
+    self->joined_at[0] = self->joined_at[1] = INT64_MIN / 2;
     //  The first exchange at a random point of one interval, so that a
     //  mesh started at once does not exchange tables all at once.
     if (c->sync_interval_ms)
@@ -142,6 +143,10 @@ static void
 s_report (meshq_swim_t *self, const meshq_swim_member_t *m,
           meshq_swim_state_t state, bool fresh)
 {
+    if (fresh && state == MESHQ_SWIM_ALIVE) {
+        self->joined_at[0] = self->joined_at[1];
+        self->joined_at[1] = meshq_swim_now (self);
+    }
     if (self->io.change)
         self->io.change (self->io.arg, m->id, state, fresh, m->incarnation);
 }
@@ -214,6 +219,9 @@ s_confirm_bit (meshq_swim_t *self, const uint8_t *by)
     return (uint16_t)(1u << (meshq_swim_hash (self, by) & 15));
 }
 
+//  Two joins within this of now: the mesh is growing.
+#define S_SWIM_GROWING_MS 1000
+
 //  Starts a suspicion of slot by the member by (or ourselves).
 void
 meshq_swim_suspect (meshq_swim_t *self, uint32_t slot, const uint8_t *by)
@@ -227,11 +235,18 @@ meshq_swim_suspect (meshq_swim_t *self, uint32_t slot, const uint8_t *by)
     //  more than the confirmations of members that probed it in the
     //  same starved seconds (a start of 256 agents on two cores
     //  declared such an agent dead 2.1 s after it joined, 0.3 s before
-    //  its refutation came). A re-suspicion at a newer version keeps it.
+    //  its refutation came). So does any suspicion while members join:
+    //  their starts starve the hosts' older agents too (256 agents
+    //  started one by one on two cores had one 13 s old declared dead
+    //  as the last ones started, back 0.3 s later). A re-suspicion at a
+    //  newer version keeps it.
+    int64_t now = meshq_swim_now (self);
+    bool growing = now - self->joined_at[0] < S_SWIM_GROWING_MS;
     bool fresh =
-        m->state == MESHQ_SWIM_ALIVE
-            ? meshq_swim_now (self) - m->since < (int64_t)self->config.fresh_ms
-            : (m->flags & MESHQ_SWIM_F_FRESH) != 0;
+        self->config.fresh_ms > 0 &&
+        (m->state == MESHQ_SWIM_ALIVE
+             ? growing || now - m->since < (int64_t)self->config.fresh_ms
+             : (m->flags & MESHQ_SWIM_F_FRESH) != 0);
     meshq_swim_set_state (self, slot, MESHQ_SWIM_SUSPECT);
     if (fresh)
         m->flags |= MESHQ_SWIM_F_FRESH;

@@ -98,8 +98,9 @@ typedef struct {
                                   //  members come, by half each time).
     uint32_t fresh_ms;            //  A member suspected within this of
                                   //  coming alive (joined, restarted,
-                                  //  refuted) counts one confirmation
-                                  //  at most; 0: off.
+                                  //  refuted), or within 1 s of the
+                                  //  second of two joins, counts one
+                                  //  confirmation at most; 0: off.
 } meshq_swim_config_t;
 
 //  Counters, for status and the simulator.

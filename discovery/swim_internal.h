@@ -143,6 +143,9 @@ struct _meshq_swim_t {
     int64_t gossip_next;  //  Next gossip round.
     int64_t sync_next;    //  Next whole-table exchange.
     uint32_t catch_up;    //  Quick exchanges a newcomer may still make.
+    //  When the last two members joined (or came back from the dead):
+    //  two within S_SWIM_GROWING_MS of now is a mesh growing.
+    int64_t joined_at[2];
 
     meshq_buf_t out;               //  Reused for encoding.
     meshq_swim_update_t *scratch;  //  Decoded or outgoing updates,

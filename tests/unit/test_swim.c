@@ -545,6 +545,45 @@ Test (swim, a_member_just_come_alive_gets_longer_to_answer)
     meshq_swim_destroy (&lone);
 }
 
+Test (swim, a_suspicion_while_members_join_gets_longer_to_answer)
+{
+    //  Member 1 has answered every probe for longer than fresh_ms. Two
+    //  members join within a second, as in a start of many agents whose
+    //  starts starve the older ones too, and five members suspect member
+    //  1: its suspicion counts one confirmation, not five. One join
+    //  alone is no growth: the shortest timeout, as with none.
+    int64_t within = 2 * s_config.suspicion_mult * s_config.probe_interval_ms;
+    for (int joins = 1; joins <= 2; joins++) {
+        meshq_swim_t *swim = s_new ();
+        s_members (swim, 10);
+        size_t at = 0;
+        int64_t until = s_now + s_config.fresh_ms + s_config.probe_interval_ms;
+        while (s_now < until) {
+            s_run (swim, s_now + s_config.probe_interval_ms / 4);
+            s_answer_pings (swim, &at, 0);
+        }
+        for (int j = 0; j < joins; j++) {
+            meshq_swim_update_t from, joiner;
+            s_record (&from, 2, MESHQ_SWIM_ALIVE, 1, 0);
+            s_record (&joiner, 11 + j, MESHQ_SWIM_ALIVE, 1, 0);
+            s_deliver (swim, MESHQ_SWIM_MSG_GOSSIP, &from, 0, NULL, &joiner, 1);
+            cr_assert_eq (s_state (swim, 11 + j), MESHQ_SWIM_ALIVE);
+        }
+        int64_t start = s_now;
+        for (int by = 2; by <= 6; by++)
+            s_tell_suspect (swim, by, 1, 1, by);
+        cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_SUSPECT);
+        s_run (swim, start + within);
+        cr_assert_eq (s_state (swim, 1),
+                      joins == 2 ? MESHQ_SWIM_SUSPECT : MESHQ_SWIM_DEAD,
+                      "%d joins", joins);
+        //  Not forever: one confirmation's timeout.
+        s_run (swim, start + 4 * within);
+        cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_DEAD, "%d joins", joins);
+        meshq_swim_destroy (&swim);
+    }
+}
+
 Test (swim, a_member_alive_for_a_while_counts_every_confirmation)
 {
     //  The same five suspicions of a member that has answered every
