@@ -545,6 +545,22 @@ Test (swim, a_member_just_come_alive_gets_longer_to_answer)
     meshq_swim_destroy (&lone);
 }
 
+//  A table of ten members that has heard each answer its probes for
+//  longer than fresh_ms.
+static meshq_swim_t *
+s_settled_members (void)
+{
+    meshq_swim_t *swim = s_new ();
+    s_members (swim, 10);
+    size_t at = 0;
+    int64_t until = s_now + s_config.fresh_ms + s_config.probe_interval_ms;
+    while (s_now < until) {
+        s_run (swim, s_now + s_config.probe_interval_ms / 4);
+        s_answer_pings (swim, &at, 0);
+    }
+    return swim;
+}
+
 Test (swim, a_suspicion_while_members_join_gets_longer_to_answer)
 {
     //  Member 1 has answered every probe for longer than fresh_ms. Two
@@ -554,14 +570,7 @@ Test (swim, a_suspicion_while_members_join_gets_longer_to_answer)
     //  alone is no growth: the shortest timeout, as with none.
     int64_t within = 2 * s_config.suspicion_mult * s_config.probe_interval_ms;
     for (int joins = 1; joins <= 2; joins++) {
-        meshq_swim_t *swim = s_new ();
-        s_members (swim, 10);
-        size_t at = 0;
-        int64_t until = s_now + s_config.fresh_ms + s_config.probe_interval_ms;
-        while (s_now < until) {
-            s_run (swim, s_now + s_config.probe_interval_ms / 4);
-            s_answer_pings (swim, &at, 0);
-        }
+        meshq_swim_t *swim = s_settled_members ();
         for (int j = 0; j < joins; j++) {
             meshq_swim_update_t from, joiner;
             s_record (&from, 2, MESHQ_SWIM_ALIVE, 1, 0);
@@ -588,14 +597,7 @@ Test (swim, a_member_alive_for_a_while_counts_every_confirmation)
 {
     //  The same five suspicions of a member that has answered every
     //  probe for longer than fresh_ms: the shortest timeout.
-    meshq_swim_t *swim = s_new ();
-    s_members (swim, 10);
-    size_t at = 0;
-    int64_t until = s_now + s_config.fresh_ms + s_config.probe_interval_ms;
-    while (s_now < until) {
-        s_run (swim, s_now + s_config.probe_interval_ms / 4);
-        s_answer_pings (swim, &at, 0);
-    }
+    meshq_swim_t *swim = s_settled_members ();
     cr_assert_eq (s_state (swim, 1), MESHQ_SWIM_ALIVE);
     int64_t start = s_now;
     for (int by = 2; by <= 6; by++)
